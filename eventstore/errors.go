@@ -1,0 +1,65 @@
+package eventstore
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+var (
+	// ErrConcurrency is the sentinel of every *ConcurrencyError.
+	ErrConcurrency = errors.New("wrong expected stream version")
+	// ErrEventIDConflict means some event ids of an append are stored with other content:
+	// not a retry of the same append, so nothing was written.
+	ErrEventIDConflict = errors.New("event id already used by a different event")
+	// ErrInvalidEvent means the append was malformed and nothing was written.
+	ErrInvalidEvent = errors.New("invalid event")
+	// ErrUnknownEventType means the registry has no Go type for a stored event.
+	ErrUnknownEventType = errors.New("unknown event type")
+	// ErrNoTenant means a tenant-scoped call got the nil tenant id.
+	ErrNoTenant = errors.New("tenant id is required")
+)
+
+// ConcurrencyError reports an append whose expected version did not match the stream.
+type ConcurrencyError struct {
+	Stream   string
+	Expected ExpectedVersion
+	Actual   int64
+}
+
+func (e *ConcurrencyError) Error() string {
+	return fmt.Sprintf("stream %q is at version %d, expected %s", e.Stream, e.Actual, e.Expected)
+}
+
+// Unwrap makes errors.Is(err, ErrConcurrency) true.
+func (e *ConcurrencyError) Unwrap() error { return ErrConcurrency }
+
+// SQLSTATEs raised by the migrations' functions and triggers.
+const (
+	stateConcurrency   = "TYC01"
+	stateIDConflict    = "TYI01"
+	stateImmutable     = "TYM01"
+	stateInvalidText   = "22P02"
+	stateUntranslatable = "22P05"
+	stateCheck         = "23514"
+)
+
+// mapAppendError turns the database's refusals into the package's typed errors.
+func mapAppendError(err error, stream string, expected ExpectedVersion) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	switch pgErr.Code {
+	case stateConcurrency:
+		actual, _ := strconv.ParseInt(pgErr.Detail, 10, 64)
+		return &ConcurrencyError{Stream: stream, Expected: expected, Actual: actual}
+	case stateIDConflict:
+		return fmt.Errorf("%w: %s", ErrEventIDConflict, pgErr.Message)
+	case stateInvalidText, stateUntranslatable, stateCheck:
+		return fmt.Errorf("%w: %s", ErrInvalidEvent, pgErr.Message)
+	}
+	return err
+}

@@ -1,0 +1,136 @@
+// Package eventstore is Tenantry's tenant-partitioned, hash-chained, append-only event log
+// in PostgreSQL: appends with optimistic concurrency and idempotent retries, per-stream,
+// per-tenant and gap-safe global reads, a type registry with upcasting, and chain verification.
+package eventstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// MaxEventsPerAppend bounds one append so a single call cannot hold a tenant's lock for long.
+const MaxEventsPerAppend = 1000
+
+// maxEventBytes bounds one event's data plus metadata.
+const maxEventBytes = 1 << 20
+
+// NewEvent is an event proposed for appending.
+type NewEvent struct {
+	// ID makes the append idempotent: appending an event whose ID is stored is a retry.
+	// Zero means "generate a UUIDv7" (then a retry cannot be recognised).
+	ID            uuid.UUID
+	Type          string
+	SchemaVersion int
+	Data          json.RawMessage
+	Metadata      Metadata
+}
+
+// Metadata travels with every event: who caused it and in answer to what.
+type Metadata struct {
+	Actor         string `json:"actor,omitempty"`
+	RequestID     string `json:"request_id,omitempty"`
+	CausationID   string `json:"causation_id,omitempty"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+}
+
+// Event is a stored event. Data and Metadata hold PostgreSQL's jsonb text, the exact bytes
+// the hash chain covers.
+type Event struct {
+	TenantID      uuid.UUID
+	Seq           int64
+	StreamID      string
+	StreamVersion int64
+	ID            uuid.UUID
+	Type          string
+	SchemaVersion int
+	Data          []byte
+	Metadata      []byte
+	RecordedAt    time.Time
+	TxID          uint64
+	Position      int64
+	PrevHash      [32]byte
+	Hash          [32]byte
+}
+
+var eventTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+
+// ValidateStreamID reports whether id can name a stream: 1 to 200 bytes of UTF-8 without
+// control characters.
+func ValidateStreamID(id string) error {
+	if id == "" || len(id) > 200 || !utf8.ValidString(id) {
+		return fmt.Errorf("%w: stream id must be 1 to 200 bytes of UTF-8", ErrInvalidEvent)
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: stream id contains a control character", ErrInvalidEvent)
+		}
+	}
+	return nil
+}
+
+func (e *NewEvent) validate() error {
+	if !eventTypeRE.MatchString(e.Type) || len(e.Type) > 100 {
+		return fmt.Errorf("%w: event type %q must look like aggregate.past_tense", ErrInvalidEvent, e.Type)
+	}
+	if e.SchemaVersion < 1 {
+		return fmt.Errorf("%w: event %s needs a schema version >= 1", ErrInvalidEvent, e.Type)
+	}
+	if len(e.Data) > maxEventBytes {
+		return fmt.Errorf("%w: event %s data exceeds %d bytes", ErrInvalidEvent, e.Type, maxEventBytes)
+	}
+	if !json.Valid(e.Data) {
+		return fmt.Errorf("%w: event %s data is not valid JSON", ErrInvalidEvent, e.Type)
+	}
+	return nil
+}
+
+// ExpectedVersion is the stream version an append requires: Any, NoStream, or Exact(n).
+type ExpectedVersion int64
+
+const (
+	// Any appends whatever the stream's version.
+	Any ExpectedVersion = -1
+	// NoStream requires that the stream has no events yet.
+	NoStream ExpectedVersion = 0
+)
+
+// Exact requires the stream to be at version v (v > 0; Exact(0) is NoStream).
+func Exact(v int64) ExpectedVersion { return ExpectedVersion(v) }
+
+func (v ExpectedVersion) String() string {
+	switch {
+	case v == Any:
+		return "any"
+	case v == NoStream:
+		return "no stream"
+	default:
+		return fmt.Sprintf("version %d", int64(v))
+	}
+}
+
+// AppendResult describes a successful append.
+type AppendResult struct {
+	// Retried is true when every event was already stored (same ids and content): nothing
+	// was written and the stored positions are returned.
+	Retried       bool
+	FirstSeq      int64
+	LastSeq       int64
+	StreamVersion int64 // the stream's version after the last appended event
+	Events        []Appended
+}
+
+// Appended is where one appended event landed.
+type Appended struct {
+	ID            uuid.UUID
+	Seq           int64
+	StreamVersion int64
+	Position      int64
+	RecordedAt    time.Time
+	Hash          [32]byte
+}

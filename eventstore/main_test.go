@@ -1,0 +1,51 @@
+package eventstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/migrations/pgtest"
+)
+
+var testDB *pgtest.DB
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
+
+// appStore is a store logged in as the runtime role, as in production.
+func appStore(t testing.TB, maxConns int32) *eventstore.Store {
+	return eventstore.New(pgtest.Pool(t, testDB.AppURL, maxConns))
+}
+
+func superPool(t testing.TB) *pgxpool.Pool { return pgtest.Pool(t, testDB.SuperURL, 4) }
+
+func newTenant(t testing.TB) uuid.UUID {
+	id, err := uuid.NewV7()
+	require.NoError(t, err)
+	return id
+}
+
+// ev builds a proposed event with a fresh id and small JSON data.
+func ev(typ string, n int) eventstore.NewEvent {
+	id, _ := uuid.NewV7()
+	data, _ := json.Marshal(map[string]any{"n": n, "note": fmt.Sprintf("event %d", n)})
+	return eventstore.NewEvent{ID: id, Type: typ, SchemaVersion: 1, Data: data,
+		Metadata: eventstore.Metadata{Actor: "test", RequestID: "req-" + id.String()[:8]}}
+}
+
+func evs(typ string, n int) []eventstore.NewEvent {
+	out := make([]eventstore.NewEvent, n)
+	for i := range out {
+		out[i] = ev(typ, i)
+	}
+	return out
+}
+
+func ctx(t testing.TB) context.Context { return context.Background() }

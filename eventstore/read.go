@@ -1,0 +1,137 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// MaxPage bounds one read so no caller pulls an unbounded result into memory.
+const MaxPage = 10000
+
+const eventColumns = `tenant_id, seq, stream_id, stream_version, event_id, event_type, schema_version,
+data, metadata, recorded_at, tx_id, position, prev_hash, hash`
+
+const readStreamSQL = `SELECT ` + eventColumns + ` FROM tenantry.events
+WHERE tenant_id = $1 AND stream_id = $2 AND stream_version >= $3
+ORDER BY stream_version LIMIT $4`
+
+const readTenantSQL = `SELECT ` + eventColumns + ` FROM tenantry.events
+WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`
+
+const readAllSQL = `SELECT ` + eventColumns + ` FROM tenantry.read_all_events($1, $2, $3)`
+
+// ReadStream returns up to limit events of one stream from stream version fromVersion on
+// (versions start at 1), in version order.
+func (s *Store) ReadStream(ctx context.Context, tenant uuid.UUID, stream string, fromVersion int64, limit int) ([]Event, error) {
+	if err := ValidateStreamID(stream); err != nil {
+		return nil, err
+	}
+	events, err := s.readInTenant(ctx, tenant, readStreamSQL, tenant, stream, max(fromVersion, 1), clampPage(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read tenant %s stream %q: %w", tenant, stream, err)
+	}
+	return events, nil
+}
+
+// ReadTenant returns up to limit of a tenant's events with seq > afterSeq, in seq order.
+// Seq order is commit order, so paging by the last seq seen never skips an event.
+func (s *Store) ReadTenant(ctx context.Context, tenant uuid.UUID, afterSeq int64, limit int) ([]Event, error) {
+	events, err := s.readInTenant(ctx, tenant, readTenantSQL, tenant, max(afterSeq, 0), clampPage(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read tenant %s after seq %d: %w", tenant, afterSeq, err)
+	}
+	return events, nil
+}
+
+// GlobalCursor is a position in the all-tenants order: (transaction id, position). The
+// zero value is the beginning.
+type GlobalCursor struct {
+	TxID     uint64
+	Position int64
+}
+
+// Less orders cursors as the global read does.
+func (c GlobalCursor) Less(o GlobalCursor) bool {
+	return c.TxID < o.TxID || (c.TxID == o.TxID && c.Position < o.Position)
+}
+
+// ReadAll returns up to limit events of all tenants after cursor, and the cursor to pass
+// next. It reads only events of transactions older than every running transaction, so an
+// event that commits later can never sort behind a cursor already handed out: following
+// the cursor sees every committed event exactly once.
+func (s *Store) ReadAll(ctx context.Context, after GlobalCursor, limit int) ([]Event, GlobalCursor, error) {
+	rows, err := s.pool.Query(ctx, readAllSQL, after.TxID, after.Position, clampPage(limit))
+	if err != nil {
+		return nil, after, fmt.Errorf("read all after %+v: %w", after, err)
+	}
+	events, err := collectEvents(rows)
+	if err != nil {
+		return nil, after, fmt.Errorf("read all after %+v: %w", after, err)
+	}
+	next := after
+	if n := len(events); n > 0 {
+		next = GlobalCursor{TxID: events[n-1].TxID, Position: events[n-1].Position}
+	}
+	return events, next, nil
+}
+
+// readInTenant runs one query in a transaction whose tenant context is tenant: a pipelined
+// batch, one round trip.
+func (s *Store) readInTenant(ctx context.Context, tenant uuid.UUID, sql string, args ...any) ([]Event, error) {
+	if tenant == uuid.Nil {
+		return nil, ErrNoTenant
+	}
+	b := &pgx.Batch{}
+	b.Queue(setTenantSQL, tenant.String())
+	b.Queue(sql, args...)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	events, err := collectEvents(rows)
+	if err != nil {
+		return nil, err
+	}
+	return events, br.Close()
+}
+
+func collectEvents(rows pgx.Rows) ([]Event, error) {
+	defer rows.Close()
+	var events []Event
+	for rows.Next() {
+		var e Event
+		if err := scanEvent(rows, &e); err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, rows.Err()
+}
+
+func scanEvent(rows pgx.Rows, e *Event) error {
+	var prev, hash []byte
+	var version int32
+	if err := rows.Scan(&e.TenantID, &e.Seq, &e.StreamID, &e.StreamVersion, &e.ID, &e.Type, &version,
+		&e.Data, &e.Metadata, &e.RecordedAt, &e.TxID, &e.Position, &prev, &hash); err != nil {
+		return err
+	}
+	e.SchemaVersion = int(version)
+	copy(e.PrevHash[:], prev)
+	copy(e.Hash[:], hash)
+	return nil
+}
+
+func clampPage(limit int) int {
+	if limit <= 0 || limit > MaxPage {
+		return MaxPage
+	}
+	return limit
+}

@@ -1,0 +1,299 @@
+-- The event store: one append-only table partitioned by HASH(tenant_id), a head row per
+-- tenant that serialises appends and carries the hash chain, and the functions the runtime
+-- role calls. Everything here is owned by tenantry_owner (migrate runs as that role).
+-- The canonical encoding hashed by tenantry.event_hash is specified in eventstore/CHAIN.md;
+-- eventstore/chain.go re-implements it in Go and the tests hold the two to each other.
+
+-- +goose Up
+
+CREATE TABLE tenantry.settings (
+    key        text PRIMARY KEY,
+    value      text NOT NULL,
+    set_at     timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE SEQUENCE tenantry.event_position_seq AS bigint;
+
+CREATE TABLE tenantry.events (
+    tenant_id      uuid        NOT NULL,
+    seq            bigint      NOT NULL CHECK (seq > 0),
+    stream_id      text        NOT NULL CHECK (octet_length(stream_id) BETWEEN 1 AND 200),
+    stream_version bigint      NOT NULL CHECK (stream_version > 0),
+    event_id       uuid        NOT NULL,
+    event_type     text        NOT NULL CHECK (event_type ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$' AND octet_length(event_type) <= 100),
+    schema_version integer     NOT NULL CHECK (schema_version > 0),
+    data           jsonb       NOT NULL,
+    metadata       jsonb       NOT NULL,
+    recorded_at    timestamptz NOT NULL,
+    tx_id          xid8        NOT NULL,
+    position       bigint      NOT NULL,
+    prev_hash      bytea       NOT NULL CHECK (octet_length(prev_hash) = 32),
+    hash           bytea       NOT NULL CHECK (octet_length(hash) = 32),
+    PRIMARY KEY (tenant_id, seq),
+    UNIQUE (tenant_id, event_id),
+    UNIQUE (tenant_id, stream_id, stream_version)
+) PARTITION BY HASH (tenant_id);
+
+-- The gap-safe global cursor reads in (tx_id, position) order.
+CREATE INDEX events_tx_position_idx ON tenantry.events (tx_id, position);
+
+COMMENT ON TABLE tenantry.events IS
+    'Append-only, tenant-partitioned event log. UPDATE, DELETE and TRUNCATE are refused by triggers; see eventstore/CHAIN.md for the hash chain.';
+
+-- One row per tenant: the last seq and hash. Appends lock it, so a tenant's seq order is its
+-- commit order. recorded_at of the last event keeps recorded_at monotonic per tenant.
+CREATE TABLE tenantry.tenant_heads (
+    tenant_id   uuid        PRIMARY KEY,
+    seq         bigint      NOT NULL CHECK (seq >= 0),
+    hash        bytea       NOT NULL CHECK (octet_length(hash) = 32),
+    recorded_at timestamptz NOT NULL
+) WITH (fillfactor = 70);
+
+-- +goose StatementBegin
+CREATE FUNCTION tenantry.refuse_event_mutation() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'tenantry.events is append-only: % is refused', TG_OP
+        USING ERRCODE = 'TYM01',
+              HINT = 'events are immutable; record a compensating event instead';
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER events_refuse_update_delete
+    BEFORE UPDATE OR DELETE ON tenantry.events
+    FOR EACH ROW EXECUTE FUNCTION tenantry.refuse_event_mutation();
+-- Statement level too: under RLS an UPDATE may match no visible row, and it must still fail
+-- loudly rather than quietly change nothing.
+CREATE TRIGGER events_refuse_statement
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON tenantry.events
+    FOR EACH STATEMENT EXECUTE FUNCTION tenantry.refuse_event_mutation();
+
+-- Partitions: the count is fixed at the first migrate (session setting tenantry.partitions,
+-- default 16) and recorded in tenantry.settings. Names are generated here, never from input.
+-- +goose StatementBegin
+DO $$
+DECLARE
+    n integer := coalesce(nullif(current_setting('tenantry.partitions', true), ''), '16')::integer;
+    part text;
+BEGIN
+    IF n < 1 OR n > 1024 THEN
+        RAISE EXCEPTION 'tenantry.partitions must be between 1 and 1024, got %', n;
+    END IF;
+    INSERT INTO tenantry.settings (key, value) VALUES ('event_partitions', n::text);
+    FOR i IN 0 .. n - 1 LOOP
+        part := format('events_p%s', lpad(i::text, 4, '0'));
+        EXECUTE format('CREATE TABLE tenantry.%I PARTITION OF tenantry.events FOR VALUES WITH (MODULUS %s, REMAINDER %s)', part, n, i);
+        -- Partitions do not inherit RLS or statement triggers: repeat both on each one.
+        EXECUTE format('ALTER TABLE tenantry.%I ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', part);
+        EXECUTE format($p$CREATE POLICY tenant_isolation ON tenantry.%I
+            USING (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid))
+            WITH CHECK (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid))$p$, part);
+        EXECUTE format('CREATE POLICY owner_reads_all ON tenantry.%I FOR SELECT TO tenantry_owner USING (true)', part);
+        EXECUTE format('CREATE TRIGGER events_refuse_statement BEFORE UPDATE OR DELETE OR TRUNCATE ON tenantry.%I FOR EACH STATEMENT EXECUTE FUNCTION tenantry.refuse_event_mutation()', part);
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
+
+-- Row-level security, failing closed: with tenantry.tenant_id unset the policy compares with
+-- NULL and no row qualifies. FORCE applies it to the owner too; the owner may read every
+-- tenant (it runs rebuilds and the global cursor function) but never writes through policy.
+ALTER TABLE tenantry.events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenantry.events FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON tenantry.events
+    USING (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid));
+CREATE POLICY owner_reads_all ON tenantry.events FOR SELECT TO tenantry_owner USING (true);
+
+ALTER TABLE tenantry.tenant_heads ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenantry.tenant_heads FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON tenantry.tenant_heads
+    USING (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid));
+CREATE POLICY owner_reads_all ON tenantry.tenant_heads FOR SELECT TO tenantry_owner USING (true);
+
+-- The chain hash of one event (CHAIN.md, encoding v1). IMMUTABLE: same inputs, same hash.
+-- +goose StatementBegin
+CREATE FUNCTION tenantry.event_hash(
+    prev_hash bytea, tenant_id uuid, seq bigint, event_id uuid, stream_id text,
+    stream_version bigint, event_type text, schema_version integer, data jsonb,
+    metadata jsonb, recorded_at timestamptz
+) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT sha256(
+        '\x74656e616e7472792e6576656e742e7631'::bytea  -- 'tenantry.event.v1'
+        || prev_hash
+        || uuid_send(tenant_id)
+        || int8send(seq)
+        || uuid_send(event_id)
+        || int4send(octet_length(convert_to(stream_id, 'UTF8'))) || convert_to(stream_id, 'UTF8')
+        || int8send(stream_version)
+        || int4send(octet_length(convert_to(event_type, 'UTF8'))) || convert_to(event_type, 'UTF8')
+        || int4send(schema_version)
+        || int4send(octet_length(convert_to(data::text, 'UTF8'))) || convert_to(data::text, 'UTF8')
+        || int4send(octet_length(convert_to(metadata::text, 'UTF8'))) || convert_to(metadata::text, 'UTF8')
+        || int8send((extract(epoch FROM recorded_at) * 1000000)::bigint)
+    )
+$$;
+-- +goose StatementEnd
+
+-- Append events to one stream of one tenant, all or nothing, in the caller's transaction.
+-- The caller must have set tenantry.tenant_id to p_tenant (RLS refuses anything else).
+-- p_expected: -1 any, 0 the stream must not exist, n > 0 the stream must be at version n.
+-- A call whose event ids all exist already, with the same content, is a retry: it returns the
+-- stored rows with retried = true and writes nothing.
+-- +goose StatementBegin
+CREATE FUNCTION tenantry.append_events(
+    p_tenant uuid, p_stream text, p_expected bigint,
+    p_ids uuid[], p_types text[], p_versions integer[], p_data text[], p_metadata text[]
+) RETURNS TABLE (
+    seq bigint, stream_version bigint, event_id uuid, "position" bigint,
+    recorded_at timestamptz, hash bytea, retried boolean
+)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    n            integer := coalesce(cardinality(p_ids), 0);
+    head_seq     bigint;
+    head_hash    bytea;
+    head_at      timestamptz;
+    cur_version  bigint;
+    found_ids    integer;
+    same_content integer;
+    at           timestamptz;
+    h            bytea;
+    d            jsonb;
+    m            jsonb;
+    hashes       bytea[] := '{}';
+    prevs        bytea[] := '{}';
+    datas        jsonb[] := '{}';
+    metas        jsonb[] := '{}';
+    positions    bigint[] := '{}';
+BEGIN
+    IF n = 0 THEN
+        RAISE EXCEPTION 'append needs at least one event' USING ERRCODE = '22023';
+    END IF;
+    IF coalesce(cardinality(p_types), 0) <> n OR coalesce(cardinality(p_versions), 0) <> n
+       OR coalesce(cardinality(p_data), 0) <> n OR coalesce(cardinality(p_metadata), 0) <> n THEN
+        RAISE EXCEPTION 'append arrays differ in length' USING ERRCODE = '22023';
+    END IF;
+
+    -- Serialise this tenant's appends. The advisory lock comes first, before this transaction
+    -- has an id: whoever gets it next takes a larger transaction id, so within a tenant the
+    -- global (tx_id, position) order is seq order. Then the head row, which holds the chain.
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_tenant::text, 7365710));
+    SELECT th.seq, th.hash, th.recorded_at INTO head_seq, head_hash, head_at
+      FROM tenantry.tenant_heads th WHERE th.tenant_id = p_tenant FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO tenantry.tenant_heads AS th (tenant_id, seq, hash, recorded_at)
+        VALUES (p_tenant, 0, '\x0000000000000000000000000000000000000000000000000000000000000000', '-infinity')
+        ON CONFLICT (tenant_id) DO NOTHING;
+        SELECT th.seq, th.hash, th.recorded_at INTO head_seq, head_hash, head_at
+          FROM tenantry.tenant_heads th WHERE th.tenant_id = p_tenant FOR UPDATE;
+    END IF;
+
+    -- Idempotency: a retry carries event ids that are already stored.
+    SELECT count(*), count(*) FILTER (
+               WHERE e.stream_id = p_stream
+                 AND e.event_type = p_types[array_position(p_ids, e.event_id)]
+                 AND e.schema_version = p_versions[array_position(p_ids, e.event_id)]
+                 AND e.data = p_data[array_position(p_ids, e.event_id)]::jsonb)
+      INTO found_ids, same_content
+      FROM tenantry.events e
+     WHERE e.tenant_id = p_tenant AND e.event_id = ANY (p_ids);
+    IF found_ids > 0 THEN
+        IF found_ids = n AND same_content = n THEN
+            RETURN QUERY
+                SELECT e.seq, e.stream_version, e.event_id, e.position, e.recorded_at, e.hash, true
+                  FROM tenantry.events e
+                 WHERE e.tenant_id = p_tenant AND e.event_id = ANY (p_ids)
+                 ORDER BY e.seq;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'event ids already used by different events (% of % stored)', found_ids, n
+            USING ERRCODE = 'TYI01';
+    END IF;
+
+    SELECT coalesce(max(e.stream_version), 0) INTO cur_version
+      FROM tenantry.events e
+     WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream;
+    IF p_expected >= 0 AND cur_version <> p_expected THEN
+        RAISE EXCEPTION 'stream % is at version %, expected %', p_stream, cur_version, p_expected
+            USING ERRCODE = 'TYC01', DETAIL = cur_version::text;
+    END IF;
+
+    -- recorded_at never goes backwards within a tenant, even if the clock does.
+    at := greatest(clock_timestamp(), head_at);
+    h := head_hash;
+    FOR i IN 1 .. n LOOP
+        d := p_data[i]::jsonb;
+        m := p_metadata[i]::jsonb;
+        prevs := prevs || h;
+        h := tenantry.event_hash(h, p_tenant, head_seq + i, p_ids[i], p_stream, cur_version + i,
+                                 p_types[i], p_versions[i], d, m, at);
+        hashes := hashes || h;
+        datas := datas || d;
+        metas := metas || m;
+        positions := positions || nextval('tenantry.event_position_seq');
+    END LOOP;
+
+    RETURN QUERY
+    INSERT INTO tenantry.events AS e (tenant_id, seq, stream_id, stream_version, event_id, event_type,
+                                 schema_version, data, metadata, recorded_at, tx_id, position,
+                                 prev_hash, hash)
+    SELECT p_tenant, head_seq + u.i, p_stream, cur_version + u.i, u.id, u.typ, u.ver, u.d, u.m, at,
+           pg_current_xact_id(), u.pos, u.prev, u.h
+      FROM unnest(p_ids, p_types, p_versions, datas, metas, prevs, hashes, positions)
+           WITH ORDINALITY AS u(id, typ, ver, d, m, prev, h, pos, i)
+     ORDER BY u.i
+    RETURNING e.seq, e.stream_version, e.event_id, e.position, e.recorded_at, e.hash, false;
+
+    UPDATE tenantry.tenant_heads th
+       SET seq = head_seq + n, hash = h, recorded_at = at
+     WHERE th.tenant_id = p_tenant;
+END
+$$;
+-- +goose StatementEnd
+
+-- The gap-safe global cursor, for the relay and the tenant directory: every tenant's events
+-- after (p_tx, p_position), in (tx_id, position) order, only from transactions below the
+-- oldest one still running, so no later commit can land behind the cursor. SECURITY DEFINER
+-- (owner, who may read all tenants) is the one sanctioned cross-tenant read path.
+-- +goose StatementBegin
+CREATE FUNCTION tenantry.read_all_events(p_tx xid8, p_position bigint, p_limit integer)
+RETURNS SETOF tenantry.events
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT e.*
+      FROM tenantry.events e
+     WHERE (e.tx_id, e.position) > (p_tx, p_position)
+       AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY e.tx_id, e.position
+     LIMIT least(greatest(p_limit, 1), 10000)
+$$;
+-- +goose StatementEnd
+
+-- Runtime grants: DML only, and for events no UPDATE or DELETE at all.
+GRANT USAGE ON SCHEMA tenantry TO tenantry_app;
+GRANT SELECT, INSERT ON tenantry.events TO tenantry_app;
+GRANT SELECT, INSERT, UPDATE ON tenantry.tenant_heads TO tenantry_app;
+GRANT SELECT ON tenantry.settings TO tenantry_app;
+GRANT USAGE ON SEQUENCE tenantry.event_position_seq TO tenantry_app;
+REVOKE ALL ON FUNCTION tenantry.read_all_events(xid8, bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenantry.read_all_events(xid8, bigint, integer) TO tenantry_app;
+
+-- +goose Down
+DROP FUNCTION tenantry.read_all_events(xid8, bigint, integer);
+DROP FUNCTION tenantry.append_events(uuid, text, bigint, uuid[], text[], integer[], text[], text[]);
+DROP FUNCTION tenantry.event_hash(bytea, uuid, bigint, uuid, text, bigint, text, integer, jsonb, jsonb, timestamptz);
+DROP TABLE tenantry.tenant_heads;
+DROP TABLE tenantry.events;
+DROP FUNCTION tenantry.refuse_event_mutation();
+DROP SEQUENCE tenantry.event_position_seq;
+DROP TABLE tenantry.settings;

@@ -1,0 +1,225 @@
+// Package migrations holds the embedded SQL for the shared schema and the code that applies
+// it: the roles, the schema and the goose-managed migrations, all idempotent.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+// Names of the roles and schema every other package relies on.
+const (
+	OwnerRole = "tenantry_owner"
+	AppRole   = "tenantry_app"
+	Schema    = "tenantry"
+	// DefaultPartitions is the event table's hash partition count when none is configured.
+	DefaultPartitions = 16
+	versionTable      = Schema + ".schema_migrations"
+	// lockID keys goose's advisory lock, so concurrent migrate runs take turns.
+	lockID = 0x74656e616e7472 // "tenantr"
+)
+
+//go:embed *.sql
+var shared embed.FS
+
+// SharedFS is the embedded shared-schema migrations, in goose's format.
+func SharedFS() fs.FS { return shared }
+
+// Options tunes a migrate run; the zero value is usable.
+type Options struct {
+	// Partitions is the events table's partition count. It only matters on the first run;
+	// later runs with a different value log a warning and keep the stored count.
+	Partitions int
+	// AppPassword, when set, becomes tenantry_app's password. It is never logged.
+	AppPassword string
+	Logger      *slog.Logger
+}
+
+// Result says what a migrate run did.
+type Result struct {
+	Applied    []int64 // versions applied by this run, empty when already current
+	Version    int64   // the shared schema version after the run
+	Partitions int     // the events table's partition count
+}
+
+// Migrate creates the roles and the schema when missing and applies pending shared
+// migrations as tenantry_owner. superURL needs a role that may create roles (a superuser, or
+// CREATEROLE with CREATE on the database). Running it again changes nothing.
+func Migrate(ctx context.Context, superURL string, opts Options) (Result, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	partitions := opts.Partitions
+	if partitions == 0 {
+		partitions = DefaultPartitions
+	}
+	if partitions < 1 || partitions > 1024 {
+		return Result{}, fmt.Errorf("event partitions must be between 1 and 1024, got %d", partitions)
+	}
+
+	conn, err := pgx.Connect(ctx, superURL)
+	if err != nil {
+		return Result{}, fmt.Errorf("connect for migrate: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if err := bootstrap(ctx, conn, opts.AppPassword); err != nil {
+		return Result{}, err
+	}
+
+	cfg := conn.Config().Copy()
+	db := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+		// Every object the migrations create is owned by tenantry_owner.
+		if _, err := c.Exec(ctx, "SET ROLE "+OwnerRole); err != nil {
+			return err
+		}
+		_, err := c.Exec(ctx, "SELECT set_config('tenantry.partitions', $1, false)", strconv.Itoa(partitions))
+		return err
+	}))
+	defer db.Close()
+	db.SetMaxOpenConns(2)
+
+	applied, version, err := runGoose(ctx, db, shared, versionTable, log)
+	if err != nil {
+		return Result{}, err
+	}
+	var stored string
+	if err := conn.QueryRow(ctx, `SELECT value FROM tenantry.settings WHERE key = 'event_partitions'`).Scan(&stored); err != nil {
+		return Result{}, fmt.Errorf("read partition count: %w", err)
+	}
+	res := Result{Applied: applied, Version: version}
+	res.Partitions, _ = strconv.Atoi(stored)
+	if opts.Partitions != 0 && opts.Partitions != res.Partitions {
+		log.Warn("event partition count is fixed at the first migrate; ignoring the configured value",
+			"configured", opts.Partitions, "in_use", res.Partitions)
+	}
+	return res, nil
+}
+
+func runGoose(ctx context.Context, db *sql.DB, fsys fs.FS, table string, log *slog.Logger) ([]int64, int64, error) {
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID))
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithTableName(table),
+		goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("apply migrations: %w", err)
+	}
+	var applied []int64
+	for _, r := range results {
+		applied = append(applied, r.Source.Version)
+		log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+	}
+	version, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return applied, version, nil
+}
+
+// bootstrap creates the two roles and the schema, and makes sure their safety attributes
+// hold even if someone created the roles by hand before. Roles are cluster-wide, so
+// concurrent runs against other databases of the same cluster may race: retry those.
+func bootstrap(ctx context.Context, conn *pgx.Conn, appPassword string) error {
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		if err = bootstrapOnce(ctx, conn, appPassword); err == nil || !isRace(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("bootstrap roles and schema: %w", err)
+	}
+	return nil
+}
+
+const bootstrapSQL = `
+DO $$
+DECLARE
+    r record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenantry_owner') THEN
+        CREATE ROLE tenantry_owner NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenantry_app') THEN
+        CREATE ROLE tenantry_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+    END IF;
+    SELECT rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolreplication, rolcanlogin
+      INTO r FROM pg_roles WHERE rolname = 'tenantry_app';
+    IF r.rolsuper OR r.rolbypassrls OR r.rolcreatedb OR r.rolcreaterole OR r.rolreplication OR NOT r.rolcanlogin THEN
+        ALTER ROLE tenantry_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+    END IF;
+    SELECT rolsuper, rolbypassrls INTO r FROM pg_roles WHERE rolname = 'tenantry_owner';
+    IF r.rolsuper OR r.rolbypassrls THEN
+        ALTER ROLE tenantry_owner NOSUPERUSER NOBYPASSRLS;
+    END IF;
+    -- The runtime must never be able to become the owner (who could disable RLS).
+    IF pg_has_role('tenantry_app', 'tenantry_owner', 'MEMBER') THEN
+        REVOKE tenantry_owner FROM tenantry_app;
+    END IF;
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+       AND NOT pg_has_role(current_user, 'tenantry_owner', 'MEMBER') THEN
+        EXECUTE format('GRANT tenantry_owner TO %I', current_user);
+    END IF;
+    IF NOT has_database_privilege('tenantry_owner', current_database(), 'CREATE') THEN
+        EXECUTE format('GRANT CREATE, CONNECT, TEMPORARY ON DATABASE %I TO tenantry_owner', current_database());
+    END IF;
+    IF NOT has_database_privilege('tenantry_app', current_database(), 'CONNECT') THEN
+        EXECUTE format('GRANT CONNECT ON DATABASE %I TO tenantry_app', current_database());
+    END IF;
+END
+$$;
+CREATE SCHEMA IF NOT EXISTS tenantry AUTHORIZATION tenantry_owner;
+`
+
+func bootstrapOnce(ctx context.Context, conn *pgx.Conn, appPassword string) error {
+	if _, err := conn.Exec(ctx, bootstrapSQL); err != nil {
+		return err
+	}
+	if appPassword != "" {
+		// Utility statements take no parameters: let the server quote the literal.
+		var stmt string
+		if err := conn.QueryRow(ctx, `SELECT format('ALTER ROLE tenantry_app PASSWORD %L', $1::text)`, appPassword).Scan(&stmt); err != nil {
+			return err
+		}
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return errors.New("set tenantry_app password failed") // the statement holds the secret
+		}
+	}
+	return nil
+}
+
+// isRace reports the errors two concurrent bootstraps against one cluster can produce.
+func isRace(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "42710", "23505", "40001", "40P01", "XX000": // duplicate_object, unique_violation, serialization, deadlock, "tuple concurrently updated"
+		return true
+	}
+	return false
+}

@@ -1,0 +1,41 @@
+package migrations
+
+import (
+	"fmt"
+	"net/url"
+)
+
+// AppURL derives the runtime role's connection URL from the administrative one: same host,
+// port, database and options, user tenantry_app, and password when one is given.
+func AppURL(superURL, appPassword string) (string, error) {
+	u, err := url.Parse(superURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", fmt.Errorf("DATABASE_URL must be a postgres:// URL to derive the runtime URL; set TENANTRY_APP_DATABASE_URL instead")
+	}
+	if appPassword != "" {
+		u.User = url.UserPassword(AppRole, appPassword)
+	} else {
+		u.User = url.User(AppRole)
+	}
+	return u.String(), nil
+}
+
+// WithDatabase returns rawURL pointing at database name instead.
+func WithDatabase(rawURL, name string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", fmt.Errorf("not a postgres:// URL")
+	}
+	u.Path = "/" + name
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+// Redact hides a URL's password, for logs and error messages.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparseable database URL)"
+	}
+	return u.Redacted()
+}
