@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -38,13 +39,24 @@ func (e *ConcurrencyError) Unwrap() error { return ErrConcurrency }
 
 // SQLSTATEs raised by the migrations' functions and triggers.
 const (
-	stateConcurrency   = "TYC01"
-	stateIDConflict    = "TYI01"
-	stateImmutable     = "TYM01"
-	stateInvalidText   = "22P02"
+	stateConcurrency    = "TYC01"
+	stateImmutable      = "TYM01"
+	stateInvalidText    = "22P02"
 	stateUntranslatable = "22P05"
-	stateCheck         = "23514"
+	stateCheck          = "23514"
+	stateUnique         = "23505"
 )
+
+// mayBeRetry reports failures that a retried append produces: its ids are taken, or its
+// expected version is stale because the first attempt succeeded.
+func mayBeRetry(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == stateConcurrency ||
+		(pgErr.Code == stateUnique && strings.HasSuffix(pgErr.ConstraintName, "_tenant_id_event_id_key"))
+}
 
 // mapAppendError turns the database's refusals into the package's typed errors.
 func mapAppendError(err error, stream string, expected ExpectedVersion) error {
@@ -56,8 +68,10 @@ func mapAppendError(err error, stream string, expected ExpectedVersion) error {
 	case stateConcurrency:
 		actual, _ := strconv.ParseInt(pgErr.Detail, 10, 64)
 		return &ConcurrencyError{Stream: stream, Expected: expected, Actual: actual}
-	case stateIDConflict:
-		return fmt.Errorf("%w: %s", ErrEventIDConflict, pgErr.Message)
+	case stateUnique:
+		if strings.HasSuffix(pgErr.ConstraintName, "_tenant_id_event_id_key") {
+			return fmt.Errorf("%w: %s", ErrEventIDConflict, pgErr.Message)
+		}
 	case stateInvalidText, stateUntranslatable, stateCheck:
 		return fmt.Errorf("%w: %s", ErrInvalidEvent, pgErr.Message)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -25,29 +26,34 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 const setTenantSQL = `SELECT set_config('tenantry.tenant_id', $1, true)`
 
-const appendSQL = `SELECT seq, stream_version, event_id, position, recorded_at, hash, retried
-FROM tenantry.append_events($1, $2, $3, $4, $5, $6, $7, $8)`
+// The tenant context is set by the same statement, as the argument the function depends on,
+// so it is in place before the function runs and ends with the statement's transaction.
+const appendSQL = `SELECT a.seq, a.stream_version, a.event_id, a.position, a.recorded_at, a.hash
+FROM (SELECT set_config('tenantry.tenant_id', $1::text, true)::uuid AS t) ctx,
+LATERAL tenantry.append_events(ctx.t, $2, $3, $4, $5, $6, $7, $8) a`
+
+const findEventsSQL = `SELECT f.seq, f.stream_version, f.event_id, f.position, f.recorded_at, f.hash, f.same
+FROM (SELECT set_config('tenantry.tenant_id', $1::text, true)::uuid AS t) ctx,
+LATERAL tenantry.find_events(ctx.t, $2, $3, $4, $5, $6) f`
 
 // Append writes events to one stream of one tenant, all or nothing. expected is checked
-// against the stream's version under the tenant's head lock; a mismatch is a
-// *ConcurrencyError. Appending events whose ids are all stored with the same content is a
-// retry: nothing is written and the result has Retried set.
+// against the stream's version under the tenant's lock; a mismatch is a *ConcurrencyError.
+// Appending events whose ids are all stored with the same content is a retry: nothing is
+// written and the result has Retried set, whatever expected says. Ids stored with other
+// content fail with ErrEventIDConflict.
 //
 // One append is one round trip and one transaction: the tenant context and the append
-// function travel as a pipelined batch. Callers only see this signature, so concurrent
-// appends can later be coalesced into one transaction (group commit) behind it.
+// function travel as a pipelined batch. Recognising a retry costs a second round trip, only
+// when the first one failed. Callers only see this signature, so concurrent appends can
+// later be coalesced into one transaction (group commit) behind it.
 func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, expected ExpectedVersion, events ...NewEvent) (AppendResult, error) {
-	args, err := appendArgs(tenant, stream, expected, events)
+	args, callerIDs, err := appendArgs(tenant, stream, expected, events)
 	if err != nil {
 		return AppendResult{}, err
 	}
-	b := &pgx.Batch{}
-	b.Queue(setTenantSQL, tenant.String())
-	b.Queue(appendSQL, args...)
-	br := s.pool.SendBatch(ctx, b)
-	res, err := readAppend(br, len(events))
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = cerr
+	res, err := s.sendInTenant(ctx, tenant, appendSQL, args, len(events), scanAppended)
+	if err != nil && callerIDs && mayBeRetry(err) {
+		res, err = s.retried(ctx, tenant, stream, args, len(events), err)
 	}
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append to tenant %s stream %q: %w", tenant, stream, mapAppendError(err, stream, expected))
@@ -55,19 +61,57 @@ func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, exp
 	return res, nil
 }
 
-func appendArgs(tenant uuid.UUID, stream string, expected ExpectedVersion, events []NewEvent) ([]any, error) {
+// retried asks whether a failed append's events are all stored already, with the same
+// content: then the failure was a retry of an append that succeeded.
+func (s *Store) retried(ctx context.Context, tenant uuid.UUID, stream string, args []any, n int, cause error) (AppendResult, error) {
+	found := 0
+	same := true
+	res, err := s.sendInTenant(ctx, tenant, findEventsSQL, []any{nil, stream, args[3], args[4], args[5], args[6]}, n,
+		func(rows pgx.Rows, a *Appended) error {
+			var seq *int64
+			var sv, pos *int64
+			var at *time.Time
+			var hash []byte
+			var sameContent bool
+			if err := rows.Scan(&seq, &sv, &a.ID, &pos, &at, &hash, &sameContent); err != nil {
+				return err
+			}
+			if seq != nil {
+				found++
+				a.Seq, a.StreamVersion, a.Position, a.RecordedAt = *seq, *sv, *pos, *at
+				copy(a.Hash[:], hash)
+			}
+			same = same && sameContent
+			return nil
+		})
+	switch {
+	case err != nil:
+		return AppendResult{}, fmt.Errorf("%w (checking for a retry: %v)", cause, err)
+	case found == 0:
+		return AppendResult{}, cause
+	case found < n || !same:
+		return AppendResult{}, fmt.Errorf("%w: %d of %d event ids are stored, not all with this content", ErrEventIDConflict, found, n)
+	}
+	res.Retried = true
+	return res, nil
+}
+
+// appendArgs validates an append and builds its arguments; callerIDs is true when the
+// caller chose every event id (only then can a failure be a retry).
+func appendArgs(tenant uuid.UUID, stream string, expected ExpectedVersion, events []NewEvent) (args []any, callerIDs bool, err error) {
 	if tenant == uuid.Nil {
-		return nil, ErrNoTenant
+		return nil, false, ErrNoTenant
 	}
 	if err := ValidateStreamID(stream); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if expected < Any {
-		return nil, fmt.Errorf("%w: expected version %d", ErrInvalidEvent, int64(expected))
+		return nil, false, fmt.Errorf("%w: expected version %d", ErrInvalidEvent, int64(expected))
 	}
 	if len(events) == 0 || len(events) > MaxEventsPerAppend {
-		return nil, fmt.Errorf("%w: an append takes 1 to %d events, got %d", ErrInvalidEvent, MaxEventsPerAppend, len(events))
+		return nil, false, fmt.Errorf("%w: an append takes 1 to %d events, got %d", ErrInvalidEvent, MaxEventsPerAppend, len(events))
 	}
+	callerIDs = true
 	n := len(events)
 	ids := make([]uuid.UUID, n)
 	types := make([]string, n)
@@ -78,45 +122,56 @@ func appendArgs(tenant uuid.UUID, stream string, expected ExpectedVersion, event
 	for i := range events {
 		e := &events[i]
 		if err := e.validate(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		id := e.ID
 		if id == uuid.Nil {
-			var err error
+			callerIDs = false
 			if id, err = uuid.NewV7(); err != nil {
-				return nil, fmt.Errorf("generate event id: %w", err)
+				return nil, false, fmt.Errorf("generate event id: %w", err)
 			}
 		}
 		if _, dup := seen[id]; dup {
-			return nil, fmt.Errorf("%w: event id %s appears twice in one append", ErrInvalidEvent, id)
+			return nil, false, fmt.Errorf("%w: event id %s appears twice in one append", ErrInvalidEvent, id)
 		}
 		seen[id] = struct{}{}
 		m, err := json.Marshal(e.Metadata)
 		if err != nil {
-			return nil, fmt.Errorf("encode metadata: %w", err)
+			return nil, false, fmt.Errorf("encode metadata: %w", err)
 		}
 		ids[i], types[i], versions[i], data[i], meta[i] = id, e.Type, int32(e.SchemaVersion), string(e.Data), string(m)
 	}
-	return []any{tenant, stream, int64(expected), ids, types, versions, data, meta}, nil
+	return []any{tenant.String(), stream, int64(expected), ids, types, versions, data, meta}, callerIDs, nil
 }
 
-func readAppend(br pgx.BatchResults, n int) (AppendResult, error) {
-	if _, err := br.Exec(); err != nil {
-		return AppendResult{}, err
-	}
-	rows, err := br.Query()
+// sendInTenant runs one statement that sets the tenant context itself (its first argument
+// is the tenant) and expects exactly n rows: one round trip, one transaction.
+func (s *Store) sendInTenant(ctx context.Context, tenant uuid.UUID, sql string, args []any, n int, scan func(pgx.Rows, *Appended) error) (AppendResult, error) {
+	args[0] = tenant.String()
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return AppendResult{}, err
 	}
+	return readAppended(rows, n, scan)
+}
+
+func scanAppended(rows pgx.Rows, a *Appended) error {
+	var hash []byte
+	if err := rows.Scan(&a.Seq, &a.StreamVersion, &a.ID, &a.Position, &a.RecordedAt, &hash); err != nil {
+		return err
+	}
+	copy(a.Hash[:], hash)
+	return nil
+}
+
+func readAppended(rows pgx.Rows, n int, scan func(pgx.Rows, *Appended) error) (AppendResult, error) {
+	defer rows.Close()
 	res := AppendResult{Events: make([]Appended, 0, n)}
 	for rows.Next() {
 		var a Appended
-		var hash []byte
-		if err := rows.Scan(&a.Seq, &a.StreamVersion, &a.ID, &a.Position, &a.RecordedAt, &hash, &res.Retried); err != nil {
-			rows.Close()
+		if err := scan(rows, &a); err != nil {
 			return AppendResult{}, err
 		}
-		copy(a.Hash[:], hash)
 		res.Events = append(res.Events, a)
 	}
 	if err := rows.Err(); err != nil {

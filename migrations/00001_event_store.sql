@@ -49,6 +49,14 @@ CREATE TABLE tenantry.tenant_heads (
     recorded_at timestamptz NOT NULL
 ) WITH (fillfactor = 70);
 
+-- Each stream's current version, for optimistic concurrency without reading the events.
+CREATE TABLE tenantry.streams (
+    tenant_id uuid   NOT NULL,
+    stream_id text   NOT NULL,
+    version   bigint NOT NULL CHECK (version > 0),
+    PRIMARY KEY (tenant_id, stream_id)
+) WITH (fillfactor = 70);
+
 -- +goose StatementBegin
 CREATE FUNCTION tenantry.refuse_event_mutation() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -113,6 +121,13 @@ CREATE POLICY tenant_isolation ON tenantry.tenant_heads
     WITH CHECK (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid));
 CREATE POLICY owner_reads_all ON tenantry.tenant_heads FOR SELECT TO tenantry_owner USING (true);
 
+ALTER TABLE tenantry.streams ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenantry.streams FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON tenantry.streams
+    USING (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid));
+CREATE POLICY owner_reads_all ON tenantry.streams FOR SELECT TO tenantry_owner USING (true);
+
 -- The chain hash of one event (CHAIN.md, encoding v1). IMMUTABLE: same inputs, same hash.
 -- +goose StatementBegin
 CREATE FUNCTION tenantry.event_hash(
@@ -121,21 +136,22 @@ CREATE FUNCTION tenantry.event_hash(
     metadata jsonb, recorded_at timestamptz
 ) RETURNS bytea
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: it would stop the planner from inlining this into the append loop.
+-- Everything is schema-qualified instead (pg_catalog is always searched first for operators).
 AS $$
-    SELECT sha256(
+    SELECT pg_catalog.sha256(
         '\x74656e616e7472792e6576656e742e7631'::bytea  -- 'tenantry.event.v1'
         || prev_hash
-        || uuid_send(tenant_id)
-        || int8send(seq)
-        || uuid_send(event_id)
-        || int4send(octet_length(convert_to(stream_id, 'UTF8'))) || convert_to(stream_id, 'UTF8')
-        || int8send(stream_version)
-        || int4send(octet_length(convert_to(event_type, 'UTF8'))) || convert_to(event_type, 'UTF8')
-        || int4send(schema_version)
-        || int4send(octet_length(convert_to(data::text, 'UTF8'))) || convert_to(data::text, 'UTF8')
-        || int4send(octet_length(convert_to(metadata::text, 'UTF8'))) || convert_to(metadata::text, 'UTF8')
-        || int8send((extract(epoch FROM recorded_at) * 1000000)::bigint)
+        || pg_catalog.uuid_send(tenant_id)
+        || pg_catalog.int8send(seq)
+        || pg_catalog.uuid_send(event_id)
+        || pg_catalog.int4send(pg_catalog.octet_length(pg_catalog.convert_to(stream_id, 'UTF8'))) || pg_catalog.convert_to(stream_id, 'UTF8')
+        || pg_catalog.int8send(stream_version)
+        || pg_catalog.int4send(pg_catalog.octet_length(pg_catalog.convert_to(event_type, 'UTF8'))) || pg_catalog.convert_to(event_type, 'UTF8')
+        || pg_catalog.int4send(schema_version)
+        || pg_catalog.int4send(pg_catalog.octet_length(pg_catalog.convert_to(data::text, 'UTF8'))) || pg_catalog.convert_to(data::text, 'UTF8')
+        || pg_catalog.int4send(pg_catalog.octet_length(pg_catalog.convert_to(metadata::text, 'UTF8'))) || pg_catalog.convert_to(metadata::text, 'UTF8')
+        || pg_catalog.int8send((extract(epoch FROM recorded_at) * 1000000)::bigint)
     )
 $$;
 -- +goose StatementEnd
@@ -143,18 +159,21 @@ $$;
 -- Append events to one stream of one tenant, all or nothing, in the caller's transaction.
 -- The caller must have set tenantry.tenant_id to p_tenant (RLS refuses anything else).
 -- p_expected: -1 any, 0 the stream must not exist, n > 0 the stream must be at version n.
--- A call whose event ids all exist already, with the same content, is a retry: it returns the
--- stored rows with retried = true and writes nothing.
+-- A retry (event ids already stored) fails on the unique (tenant_id, event_id) index or on
+-- the expected version; the caller then asks tenantry.find_events whether it was a retry.
+-- Every statement here reads or writes one row of an unpartitioned table, or inserts into
+-- the partitioned one, so the cached generic plans are cheap (plan_cache_mode below).
 -- +goose StatementBegin
 CREATE FUNCTION tenantry.append_events(
     p_tenant uuid, p_stream text, p_expected bigint,
     p_ids uuid[], p_types text[], p_versions integer[], p_data text[], p_metadata text[]
 ) RETURNS TABLE (
     seq bigint, stream_version bigint, event_id uuid, "position" bigint,
-    recorded_at timestamptz, hash bytea, retried boolean
+    recorded_at timestamptz, hash bytea
 )
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -162,9 +181,8 @@ DECLARE
     head_seq     bigint;
     head_hash    bytea;
     head_at      timestamptz;
+    new_version  bigint;
     cur_version  bigint;
-    found_ids    integer;
-    same_content integer;
     at           timestamptz;
     h            bytea;
     d            jsonb;
@@ -183,45 +201,26 @@ BEGIN
         RAISE EXCEPTION 'append arrays differ in length' USING ERRCODE = '22023';
     END IF;
 
-    -- Serialise this tenant's appends. The advisory lock comes first, before this transaction
-    -- has an id: whoever gets it next takes a larger transaction id, so within a tenant the
-    -- global (tx_id, position) order is seq order. Then the head row, which holds the chain.
+    -- Serialise this tenant's appends with a transaction-scoped lock on the tenant, taken
+    -- before this transaction has an id: whoever gets it next takes a larger transaction id,
+    -- so within a tenant the global (tx_id, position) order is seq order. Holding it, the
+    -- head row (last seq and hash) can be read without a row lock: only this function
+    -- writes it, and only under this lock.
     PERFORM pg_advisory_xact_lock(hashtextextended(p_tenant::text, 7365710));
     SELECT th.seq, th.hash, th.recorded_at INTO head_seq, head_hash, head_at
-      FROM tenantry.tenant_heads th WHERE th.tenant_id = p_tenant FOR UPDATE;
+      FROM tenantry.tenant_heads th WHERE th.tenant_id = p_tenant;
     IF NOT FOUND THEN
-        INSERT INTO tenantry.tenant_heads AS th (tenant_id, seq, hash, recorded_at)
-        VALUES (p_tenant, 0, '\x0000000000000000000000000000000000000000000000000000000000000000', '-infinity')
-        ON CONFLICT (tenant_id) DO NOTHING;
-        SELECT th.seq, th.hash, th.recorded_at INTO head_seq, head_hash, head_at
-          FROM tenantry.tenant_heads th WHERE th.tenant_id = p_tenant FOR UPDATE;
+        head_seq := 0;
+        head_hash := '\x0000000000000000000000000000000000000000000000000000000000000000';
+        head_at := '-infinity';
     END IF;
 
-    -- Idempotency: a retry carries event ids that are already stored.
-    SELECT count(*), count(*) FILTER (
-               WHERE e.stream_id = p_stream
-                 AND e.event_type = p_types[array_position(p_ids, e.event_id)]
-                 AND e.schema_version = p_versions[array_position(p_ids, e.event_id)]
-                 AND e.data = p_data[array_position(p_ids, e.event_id)]::jsonb)
-      INTO found_ids, same_content
-      FROM tenantry.events e
-     WHERE e.tenant_id = p_tenant AND e.event_id = ANY (p_ids);
-    IF found_ids > 0 THEN
-        IF found_ids = n AND same_content = n THEN
-            RETURN QUERY
-                SELECT e.seq, e.stream_version, e.event_id, e.position, e.recorded_at, e.hash, true
-                  FROM tenantry.events e
-                 WHERE e.tenant_id = p_tenant AND e.event_id = ANY (p_ids)
-                 ORDER BY e.seq;
-            RETURN;
-        END IF;
-        RAISE EXCEPTION 'event ids already used by different events (% of % stored)', found_ids, n
-            USING ERRCODE = 'TYI01';
-    END IF;
-
-    SELECT coalesce(max(e.stream_version), 0) INTO cur_version
-      FROM tenantry.events e
-     WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream;
+    -- The stream's version, checked against the expectation; the failed check rolls back.
+    INSERT INTO tenantry.streams AS st (tenant_id, stream_id, version)
+    VALUES (p_tenant, p_stream, n)
+    ON CONFLICT (tenant_id, stream_id) DO UPDATE SET version = st.version + n
+    RETURNING st.version INTO new_version;
+    cur_version := new_version - n;
     IF p_expected >= 0 AND cur_version <> p_expected THEN
         RAISE EXCEPTION 'stream % is at version %, expected %', p_stream, cur_version, p_expected
             USING ERRCODE = 'TYC01', DETAIL = cur_version::text;
@@ -250,13 +249,32 @@ BEGIN
            pg_current_xact_id(), u.pos, u.prev, u.h
       FROM unnest(p_ids, p_types, p_versions, datas, metas, prevs, hashes, positions)
            WITH ORDINALITY AS u(id, typ, ver, d, m, prev, h, pos, i)
-     ORDER BY u.i
-    RETURNING e.seq, e.stream_version, e.event_id, e.position, e.recorded_at, e.hash, false;
+    RETURNING e.seq, e.stream_version, e.event_id, e.position, e.recorded_at, e.hash;
 
-    UPDATE tenantry.tenant_heads th
-       SET seq = head_seq + n, hash = h, recorded_at = at
-     WHERE th.tenant_id = p_tenant;
+    INSERT INTO tenantry.tenant_heads AS th (tenant_id, seq, hash, recorded_at)
+    VALUES (p_tenant, head_seq + n, h, at)
+    ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, recorded_at = excluded.recorded_at;
 END
+$$;
+-- +goose StatementEnd
+
+-- Look up stored events by id for a retried append: each proposed id with where it landed
+-- (NULL when not stored) and whether the stored event has the proposed content.
+-- +goose StatementBegin
+CREATE FUNCTION tenantry.find_events(
+    p_tenant uuid, p_stream text, p_ids uuid[], p_types text[], p_versions integer[], p_data text[]
+) RETURNS TABLE (
+    seq bigint, stream_version bigint, event_id uuid, "position" bigint,
+    recorded_at timestamptz, hash bytea, same boolean
+)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT e.seq, e.stream_version, u.id, e.position, e.recorded_at, e.hash,
+           coalesce(e.stream_id = p_stream AND e.event_type = u.typ AND e.schema_version = u.ver
+                    AND e.data = u.d::jsonb, false)
+      FROM unnest(p_ids, p_types, p_versions, p_data) AS u(id, typ, ver, d)
+      LEFT JOIN tenantry.events e ON e.tenant_id = p_tenant AND e.event_id = u.id
 $$;
 -- +goose StatementEnd
 
@@ -283,6 +301,7 @@ $$;
 GRANT USAGE ON SCHEMA tenantry TO tenantry_app;
 GRANT SELECT, INSERT ON tenantry.events TO tenantry_app;
 GRANT SELECT, INSERT, UPDATE ON tenantry.tenant_heads TO tenantry_app;
+GRANT SELECT, INSERT, UPDATE ON tenantry.streams TO tenantry_app;
 GRANT SELECT ON tenantry.settings TO tenantry_app;
 GRANT USAGE ON SEQUENCE tenantry.event_position_seq TO tenantry_app;
 REVOKE ALL ON FUNCTION tenantry.read_all_events(xid8, bigint, integer) FROM PUBLIC;
@@ -290,8 +309,10 @@ GRANT EXECUTE ON FUNCTION tenantry.read_all_events(xid8, bigint, integer) TO ten
 
 -- +goose Down
 DROP FUNCTION tenantry.read_all_events(xid8, bigint, integer);
+DROP FUNCTION tenantry.find_events(uuid, text, uuid[], text[], integer[], text[]);
 DROP FUNCTION tenantry.append_events(uuid, text, bigint, uuid[], text[], integer[], text[], text[]);
 DROP FUNCTION tenantry.event_hash(bytea, uuid, bigint, uuid, text, bigint, text, integer, jsonb, jsonb, timestamptz);
+DROP TABLE tenantry.streams;
 DROP TABLE tenantry.tenant_heads;
 DROP TABLE tenantry.events;
 DROP FUNCTION tenantry.refuse_event_mutation();
