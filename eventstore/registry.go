@@ -73,6 +73,13 @@ func (r *Registry) RegisterUpcaster(typ string, from int, fn Upcaster) error {
 	return nil
 }
 
+// Current is the schema version this build writes for typ (0 when unknown).
+func (r *Registry) Current(typ string) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.current[typ].version
+}
+
 // Check reports every registered type whose upcast chain from version 1 has a hole.
 func (r *Registry) Check() error {
 	r.mu.RLock()
@@ -111,6 +118,9 @@ func (r *Registry) Decode(typ string, version int, data []byte) (Payload, error)
 			return nil, fmt.Errorf("upcast %q v%d: %w", typ, v, err)
 		}
 		data = next
+	}
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, fmt.Errorf("decode %q v%d: data is not a JSON object", typ, reg.version)
 	}
 	p := reg.newFn()
 	dec := json.NewDecoder(bytes.NewReader(data))

@@ -71,9 +71,9 @@ func Migrate(ctx context.Context, superURL string, opts Options) (Result, error)
 		return Result{}, fmt.Errorf("event partitions must be between 1 and 1024, got %d", partitions)
 	}
 
-	conn, err := pgx.Connect(ctx, superURL)
+	conn, err := connectCreatingDatabase(ctx, superURL, log)
 	if err != nil {
-		return Result{}, fmt.Errorf("connect for migrate: %w", err)
+		return Result{}, fmt.Errorf("connect for migrate to %s: %w", Redact(superURL), err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if err := bootstrap(ctx, conn, opts.AppPassword); err != nil {
@@ -222,4 +222,31 @@ func isRace(err error) bool {
 		return true
 	}
 	return false
+}
+
+// connectCreatingDatabase connects to superURL, creating its database first (from the
+// server's "postgres" maintenance database) when it does not exist yet.
+func connectCreatingDatabase(ctx context.Context, superURL string, log *slog.Logger) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, superURL)
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
+		return conn, err
+	}
+	cfg, perr := pgx.ParseConfig(superURL)
+	if perr != nil {
+		return nil, perr
+	}
+	name := cfg.Database
+	cfg.Database = "postgres"
+	admin, aerr := pgx.ConnectConfig(ctx, cfg)
+	if aerr != nil {
+		return nil, fmt.Errorf("%w (and could not reach the maintenance database to create it: %v)", err, aerr)
+	}
+	_, cerr := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	admin.Close(ctx)
+	if cerr != nil && !(errors.As(cerr, &pgErr) && pgErr.Code == "42P04") { // duplicate_database: a concurrent run made it
+		return nil, fmt.Errorf("create database %q: %w", name, cerr)
+	}
+	log.Info("database created", "database", name)
+	return pgx.Connect(ctx, superURL)
 }

@@ -1,0 +1,107 @@
+# Tenantry — developer and CI entry points. `make help` lists them.
+#
+# The database and Stripe come from .ci/with-env:
+#   DATABASE_URL     kept when set; else PostgreSQL on 127.0.0.1:5432 when it lets us in as a
+#                    superuser; else a private cluster under .data/ (TENANTRY_PRIVATE_PG=1
+#                    forces it; port TENANTRY_PRIVATE_PG_PORT, default 54329). See .ci/devdb.
+#   STRIPE_API_BASE  stripe-mock on 127.0.0.1:12111 unless STRIPE_API_KEY is set. See .ci/stripe-mock.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# Go may be installed but not on PATH (e.g. a fresh login shell, CI).
+ifeq ($(shell command -v go 2>/dev/null),)
+export PATH := $(PATH):/usr/local/go/bin
+endif
+
+GO        ?= go
+PKGS      ?= ./...
+TESTFLAGS ?=
+RUN       ?=
+TIMEOUT   ?= 20m
+BENCH     ?= .
+BENCHTIME ?= 1x
+BENCHFLAGS ?=
+STATICCHECK_VERSION ?= v0.8.2
+
+DATA := .data
+BIN  := $(DATA)/bin/tenantry
+ENV  := .ci/with-env
+
+.PHONY: help run build test bench lint fmt clean-data db db-stop stripe-mock
+
+help: ## list the targets
+	@echo "Tenantry — make targets:"
+	grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
+	echo
+	echo "Variables: PKGS=$(PKGS) TESTFLAGS='...' RUN='^TestName' TIMEOUT=$(TIMEOUT)"
+	echo "           BENCH=$(BENCH) BENCHTIME=$(BENCHTIME) BENCHFLAGS='...'"
+	echo "Environment: DATABASE_URL, TENANTRY_PRIVATE_PG=1, TENANTRY_PRIVATE_PG_PORT, STRIPE_API_KEY"
+
+build: ## build the binary into .data/bin/tenantry
+	@mkdir -p $(DATA)/bin
+	$(GO) build -o $(BIN) ./cmd/tenantry
+
+run: build ## migrate, then serve (database and stripe-mock started when needed)
+	@$(ENV) bash -c '"$$1" migrate && exec "$$1" serve' run $(BIN)
+
+test: ## run the tests: PKGS=./eventstore/... RUN='^TestAppend' TESTFLAGS='-v -race'
+	@$(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(RUN),-run '$(RUN)') $(TESTFLAGS) $(PKGS)
+
+bench: ## run the benchmarks: BENCH=regexp BENCHTIME=1x; figures also in .data/bench.log
+	@mkdir -p $(DATA)
+	rc=0
+	$(ENV) $(GO) test -count=1 -timeout 60m -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) \
+		$(BENCHFLAGS) $(PKGS) 2>&1 | tee $(DATA)/bench.log || rc=$$?
+	if grep -q '^BENCH ' $(DATA)/bench.log; then
+		echo
+		echo "=== BENCH lines ($(DATA)/bench.log) ==="
+		grep '^BENCH ' $(DATA)/bench.log
+	fi
+	exit $$rc
+
+lint: ## gofmt, go vet and staticcheck
+	@files=$$(find . -path ./.data -prune -o -path ./.git -prune -o -name '*.go' -print)
+	if [ -n "$$files" ]; then
+		bad=$$(gofmt -l $$files)
+		if [ -n "$$bad" ]; then
+			echo "gofmt: these files need 'gofmt -w' (or 'make fmt'):"
+			echo "$$bad"
+			exit 1
+		fi
+	fi
+	echo "gofmt: ok"
+	$(GO) vet $(PKGS)
+	echo "go vet: ok"
+	bindir=$$($(GO) env GOBIN); [ -n "$$bindir" ] || bindir=$$($(GO) env GOPATH | cut -d: -f1)/bin
+	sc=$$bindir/staticcheck
+	if ! [ -x "$$sc" ] || ! $(GO) version -m "$$sc" 2>/dev/null | grep -q "honnef.co/go/tools.*$(STATICCHECK_VERSION)"; then
+		echo "installing staticcheck $(STATICCHECK_VERSION) (go install)"
+		(cd / && $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)) </dev/null || sc=
+	fi
+	if [ -n "$$sc" ] && [ -x "$$sc" ]; then
+		"$$sc" $(PKGS)
+		echo "staticcheck: ok"
+	else
+		echo "staticcheck: could not be installed; skipped"
+	fi
+
+fmt: ## gofmt -w every Go file
+	@find . -path ./.data -prune -o -path ./.git -prune -o -name '*.go' -print | xargs -r gofmt -w
+
+db: ## print the database URL (starting a private cluster if needed)
+	@.ci/devdb
+
+db-stop: ## stop the private PostgreSQL cluster under .data/
+	@.ci/devdb stop
+
+stripe-mock: ## start stripe-mock if needed and print its URL
+	@.ci/stripe-mock
+
+clean-data: ## stop the private cluster and stripe-mock, delete .data/
+	@.ci/devdb destroy
+	.ci/stripe-mock stop
+	rm -rf $(DATA)

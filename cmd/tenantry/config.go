@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tenantry/tenantry/migrations"
+)
+
+// Config is every setting, read once from the environment. Defaults suit one machine.
+type Config struct {
+	DatabaseURL    string // administrative role: migrate and bootstrap
+	AppDatabaseURL string // runtime role (tenantry_app); derived from DatabaseURL when unset
+	Addr           string
+	LogFormat      string // text | json
+	LogLevel       slog.Level
+	Partitions     int // events table partitions, fixed at the first migrate
+
+	// Pool bounds. Every backend caches catalog entries of each tenant schema it touches and
+	// never gives them back, so connections are recycled by age and idleness.
+	DBMaxConns        int32
+	DBMaxConnLifetime time.Duration
+	DBMaxConnIdleTime time.Duration
+}
+
+// loadConfig reads the environment; validate says what is wrong.
+func loadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		DatabaseURL:       getenv("DATABASE_URL"),
+		AppDatabaseURL:    getenv("TENANTRY_APP_DATABASE_URL"),
+		Addr:              or(getenv("TENANTRY_ADDR"), ":8080"),
+		LogFormat:         getenv("LOG_FORMAT"),
+		Partitions:        migrations.DefaultPartitions,
+		DBMaxConns:        20,
+		DBMaxConnLifetime: 30 * time.Minute,
+		DBMaxConnIdleTime: 5 * time.Minute,
+	}
+	var errs []string
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			c.LogFormat = "text"
+		}
+	}
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Sprintf("LOG_LEVEL=%q: want debug, info, warn or error", v))
+		}
+	}
+	intVar := func(name string, dst *int, lo, hi int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo || n > hi {
+				errs = append(errs, fmt.Sprintf("%s=%q: want an integer from %d to %d", name, v, lo, hi))
+				return
+			}
+			*dst = n
+		}
+	}
+	durVar := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Sprintf("%s=%q: want a positive duration such as 30m", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)
+	maxConns := int(c.DBMaxConns)
+	intVar("TENANTRY_DB_MAX_CONNS", &maxConns, 1, 1000)
+	c.DBMaxConns = int32(maxConns)
+	durVar("TENANTRY_DB_MAX_CONN_LIFETIME", &c.DBMaxConnLifetime)
+	durVar("TENANTRY_DB_MAX_CONN_IDLE_TIME", &c.DBMaxConnIdleTime)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("configuration: LOG_FORMAT=%q: want text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// adminURL is the URL for migrate and other administrative commands.
+func (c Config) adminURL() (string, error) {
+	if c.DatabaseURL == "" {
+		return "", fmt.Errorf("configuration: DATABASE_URL is not set (a postgres:// URL of a role that may create roles; `make run` sets it up)")
+	}
+	return c.DatabaseURL, nil
+}
+
+// appURL is the runtime role's URL: TENANTRY_APP_DATABASE_URL, or derived from DATABASE_URL.
+func (c Config) appURL() (string, error) {
+	if c.AppDatabaseURL != "" {
+		return c.AppDatabaseURL, nil
+	}
+	if c.DatabaseURL == "" {
+		return "", fmt.Errorf("configuration: set TENANTRY_APP_DATABASE_URL (the tenantry_app login) or DATABASE_URL to derive it from")
+	}
+	return migrations.AppURL(c.DatabaseURL, "")
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,147 @@
+// Command tenantry is the one binary: API, projector, workers, migrations and operator tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lmittmann/tint"
+	"github.com/spf13/cobra"
+
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/migrations"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRootCmd(os.Getenv, os.Stdout, os.Stderr).ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "tenantry:", err)
+		os.Exit(1)
+	}
+}
+
+// app carries what every subcommand needs, built once from the environment.
+type app struct {
+	cfg    Config
+	log    *slog.Logger
+	stdout io.Writer
+}
+
+func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	a := &app{stdout: stdout}
+	root := &cobra.Command{
+		Use:           "tenantry",
+		Short:         "Event-sourced multi-tenant SaaS backbone",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(getenv)
+			if err != nil {
+				return err
+			}
+			a.cfg = cfg
+			a.log = newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(a.migrateCmd(), a.serveCmd())
+	return root
+}
+
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	if format == "text" {
+		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func (a *app) migrateCmd() *cobra.Command {
+	var tenantsOnly bool
+	var concurrency int
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Create the roles and schema and apply pending migrations (idempotent)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if tenantsOnly {
+				return errors.New("migrate --tenants-only: tenant schemas arrive with projections; nothing to migrate yet")
+			}
+			admin, err := a.cfg.adminURL()
+			if err != nil {
+				return err
+			}
+			res, err := migrations.Migrate(cmd.Context(), admin, migrations.Options{
+				Partitions:  a.cfg.Partitions,
+				AppPassword: passwordOf(a.cfg.AppDatabaseURL),
+				Logger:      a.log,
+			})
+			if err != nil {
+				return err
+			}
+			a.log.Info("migrate done", "database", migrations.Redact(admin), "version", res.Version,
+				"applied", len(res.Applied), "event_partitions", res.Partitions)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&tenantsOnly, "tenants-only", false, "only migrate tenant schemas")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "tenant schemas migrated in parallel")
+	return cmd
+}
+
+// passwordOf extracts the password of a runtime URL so migrate can give it to tenantry_app.
+func passwordOf(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	p, _ := u.User.Password()
+	return p
+}
+
+// openAppPool connects as the runtime role and refuses to go on if that role could bypass
+// row-level security.
+func (a *app) openAppPool(ctx context.Context) (*pgxpool.Pool, error) {
+	appURL, err := a.cfg.appURL()
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(appURL)
+	if err != nil {
+		return nil, fmt.Errorf("TENANTRY_APP_DATABASE_URL: %w", err)
+	}
+	pcfg.MaxConns = a.cfg.DBMaxConns
+	pcfg.MaxConnLifetime = a.cfg.DBMaxConnLifetime
+	pcfg.MaxConnLifetimeJitter = a.cfg.DBMaxConnLifetime / 10
+	pcfg.MaxConnIdleTime = a.cfg.DBMaxConnIdleTime
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect as runtime role: %w", err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect as runtime role to %s: %w", migrations.Redact(appURL), err)
+	}
+	err = eventstore.CheckRuntimeRole(ctx, conn)
+	conn.Release()
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("refusing to start: %w", err)
+	}
+	return pool, nil
+}

@@ -1,0 +1,84 @@
+package membership
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tenantry/tenantry/domain"
+)
+
+// Stored event type names. They are part of the storage format: never rename.
+const (
+	TypeJoined            = "member.joined"
+	TypeInvited           = "member.invited"
+	TypeInvitationRevoked = "invitation.revoked"
+	TypeRoleChanged       = "member.role_changed"
+	TypeRemoved           = "member.removed"
+)
+
+// Joined records a new member, either the founding admin (InvitationID is
+// uuid.Nil) or someone accepting an invitation.
+type Joined struct {
+	MemberID     uuid.UUID    `json:"member_id"`
+	Email        domain.Email `json:"email"`
+	Role         domain.Role  `json:"role"`
+	InvitationID uuid.UUID    `json:"invitation_id"`
+}
+
+// EventType implements domain.Event.
+func (Joined) EventType() string { return TypeJoined }
+
+// SchemaVersion implements domain.Event.
+func (Joined) SchemaVersion() int { return 1 }
+
+// Invited records an invitation. TokenSHA256 is the hex SHA-256 of the
+// secret token sent to the invitee; the token itself is never stored.
+type Invited struct {
+	InvitationID uuid.UUID    `json:"invitation_id"`
+	Email        domain.Email `json:"email"`
+	Role         domain.Role  `json:"role"`
+	InvitedBy    uuid.UUID    `json:"invited_by"`
+	TokenSHA256  string       `json:"token_sha256"`
+	ExpiresAt    time.Time    `json:"expires_at"`
+}
+
+// EventType implements domain.Event.
+func (Invited) EventType() string { return TypeInvited }
+
+// SchemaVersion implements domain.Event.
+func (Invited) SchemaVersion() int { return 1 }
+
+// InvitationRevoked records that a pending invitation can no longer be accepted.
+type InvitationRevoked struct {
+	InvitationID uuid.UUID `json:"invitation_id"`
+}
+
+// EventType implements domain.Event.
+func (InvitationRevoked) EventType() string { return TypeInvitationRevoked }
+
+// SchemaVersion implements domain.Event.
+func (InvitationRevoked) SchemaVersion() int { return 1 }
+
+// RoleChanged records a member's new role.
+type RoleChanged struct {
+	MemberID uuid.UUID   `json:"member_id"`
+	From     domain.Role `json:"from"`
+	To       domain.Role `json:"to"`
+}
+
+// EventType implements domain.Event.
+func (RoleChanged) EventType() string { return TypeRoleChanged }
+
+// SchemaVersion implements domain.Event.
+func (RoleChanged) SchemaVersion() int { return 1 }
+
+// Removed records that a member left or was removed.
+type Removed struct {
+	MemberID uuid.UUID `json:"member_id"`
+}
+
+// EventType implements domain.Event.
+func (Removed) EventType() string { return TypeRemoved }
+
+// SchemaVersion implements domain.Event.
+func (Removed) SchemaVersion() int { return 1 }

@@ -1,0 +1,132 @@
+package tenant
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tenantry/tenantry/domain"
+)
+
+// Create starts a new tenant on plan. The caller guarantees the slug is
+// unique (a cross-tenant read model) and appends to a new stream.
+func Create(id uuid.UUID, name string, slug domain.Slug, plan domain.PlanName, now time.Time) ([]domain.Event, error) {
+	if id == uuid.Nil {
+		return nil, domain.Invalid("id", "tenant id is required")
+	}
+	n, err := ParseName(name)
+	if err != nil {
+		return nil, err
+	}
+	if slug.IsZero() {
+		return nil, domain.Invalid("slug", "slug is required")
+	}
+	if plan.IsZero() {
+		return nil, domain.Invalid("plan", "plan is required")
+	}
+	return []domain.Event{Created{TenantID: id, Name: n, Slug: slug, Plan: plan, CreatedAt: now.UTC()}}, nil
+}
+
+// changeable is the guard every command starts with: the tenant must exist
+// and must not be closed, because closed is terminal.
+func (t *Tenant) changeable() error {
+	if t.version == 0 {
+		return domain.NotFound("tenant not found")
+	}
+	if t.status == StatusClosed {
+		return domain.Conflict("tenant is closed; a closed tenant cannot be changed")
+	}
+	return nil
+}
+
+// Rename sets a new display name. Renaming to the current name is a no-op
+// and returns no events, so a repeated PATCH is harmless.
+func (t *Tenant) Rename(name string, now time.Time) ([]domain.Event, error) {
+	if err := t.changeable(); err != nil {
+		return nil, err
+	}
+	n, err := ParseName(name)
+	if err != nil {
+		return nil, err
+	}
+	if n == t.name {
+		return nil, nil
+	}
+	return []domain.Event{Renamed{Name: n}}, nil
+}
+
+// ChangePlan moves the tenant to another plan. A suspended tenant must be
+// reactivated first, so a plan change cannot be used to dodge a suspension.
+func (t *Tenant) ChangePlan(plan domain.PlanName, now time.Time) ([]domain.Event, error) {
+	if err := t.changeable(); err != nil {
+		return nil, err
+	}
+	if plan.IsZero() {
+		return nil, domain.Invalid("plan", "plan is required")
+	}
+	if t.status == StatusSuspended {
+		return nil, domain.Conflict("tenant is suspended; reactivate it before changing the plan")
+	}
+	if plan == t.plan {
+		return nil, domain.Conflict("tenant is already on the %s plan", plan)
+	}
+	return []domain.Event{PlanChanged{From: t.plan, To: plan}}, nil
+}
+
+// MarkPastDue records an overdue payment on an active tenant, with the end of
+// the grace period after which it may be suspended.
+func (t *Tenant) MarkPastDue(since, graceEndsAt time.Time, now time.Time) ([]domain.Event, error) {
+	if err := t.changeable(); err != nil {
+		return nil, err
+	}
+	if since.IsZero() {
+		return nil, domain.Invalid("since", "since is required")
+	}
+	if !graceEndsAt.After(since) {
+		return nil, domain.Invalid("grace_ends_at", "grace period must end after the payment became overdue")
+	}
+	if t.status != StatusActive {
+		return nil, domain.Conflict("only an active tenant can be marked past due; tenant is %s", t.status)
+	}
+	return []domain.Event{MarkedPastDue{Since: since.UTC(), GraceEndsAt: graceEndsAt.UTC()}}, nil
+}
+
+// Suspend locks an active or past-due tenant out, for reason with an
+// optional note of up to 500 characters.
+func (t *Tenant) Suspend(reason Reason, note string, now time.Time) ([]domain.Event, error) {
+	if err := t.changeable(); err != nil {
+		return nil, err
+	}
+	if reason.IsZero() {
+		return nil, domain.Invalid("reason", "reason is required")
+	}
+	if err := checkNote(note); err != nil {
+		return nil, err
+	}
+	if t.status == StatusSuspended {
+		return nil, domain.Conflict("tenant is already suspended")
+	}
+	return []domain.Event{Suspended{Reason: reason, Note: note}}, nil
+}
+
+// Reactivate returns a suspended or past-due tenant to active.
+func (t *Tenant) Reactivate(now time.Time) ([]domain.Event, error) {
+	if err := t.changeable(); err != nil {
+		return nil, err
+	}
+	if t.status == StatusActive {
+		return nil, domain.Conflict("tenant is already active")
+	}
+	return []domain.Event{Reactivated{FromStatus: t.status}}, nil
+}
+
+// Close ends the tenant for good, from any status but closed, with an
+// optional note of up to 500 characters.
+func (t *Tenant) Close(note string, now time.Time) ([]domain.Event, error) {
+	if err := t.changeable(); err != nil {
+		return nil, err
+	}
+	if err := checkNote(note); err != nil {
+		return nil, err
+	}
+	return []domain.Event{Closed{Note: note}}, nil
+}

@@ -1,0 +1,153 @@
+package usage
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/tenantry/tenantry/domain"
+)
+
+var metricPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// Metric names what is being metered, such as "api_calls" or "storage_gb".
+type Metric struct{ s string }
+
+// ParseMetric accepts a lowercase identifier of 1 to 63 characters.
+func ParseMetric(s string) (Metric, error) {
+	if !metricPattern.MatchString(s) {
+		return Metric{}, domain.Invalid("metric",
+			"metric must be 1 to 63 characters of lowercase letters, digits and underscores, starting with a letter")
+	}
+	return Metric{s: s}, nil
+}
+
+// String returns the metric name; empty for the zero value.
+func (m Metric) String() string { return m.s }
+
+// IsZero reports whether m is the unset value.
+func (m Metric) IsZero() bool { return m.s == "" }
+
+// MarshalText encodes the metric; an unset metric is an error.
+func (m Metric) MarshalText() ([]byte, error) {
+	if m.IsZero() {
+		return nil, fmt.Errorf("cannot encode an unset metric")
+	}
+	return []byte(m.s), nil
+}
+
+// UnmarshalText decodes a metric name.
+func (m *Metric) UnmarshalText(b []byte) error {
+	v, err := ParseMetric(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+// Quantity is a positive amount of a metric.
+type Quantity struct{ n int64 }
+
+func errQuantity() *domain.Error {
+	return domain.Invalid("quantity", "quantity must be a whole number from 1 to 9223372036854775807, written as plain digits")
+}
+
+// ParseQuantity accepts the text of a JSON number, as held by json.Number, or
+// a string of digits. It is strict: digits only, no sign, fraction, exponent
+// or leading zero, and zero is rejected because a record must count something.
+func ParseQuantity(s string) (Quantity, error) {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return Quantity{}, errQuantity()
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return Quantity{}, errQuantity()
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return Quantity{}, errQuantity()
+	}
+	return NewQuantity(n)
+}
+
+// NewQuantity accepts a positive count computed in code, such as a worker's
+// storage measurement.
+func NewQuantity(n int64) (Quantity, error) {
+	if n < 1 {
+		return Quantity{}, errQuantity()
+	}
+	return Quantity{n: n}, nil
+}
+
+// Int64 returns the amount; 0 for the zero value.
+func (q Quantity) Int64() int64 { return q.n }
+
+// String returns the amount in decimal.
+func (q Quantity) String() string { return strconv.FormatInt(q.n, 10) }
+
+// IsZero reports whether q is the unset value.
+func (q Quantity) IsZero() bool { return q.n == 0 }
+
+// MarshalJSON encodes the amount as a JSON number; an unset quantity is an error.
+func (q Quantity) MarshalJSON() ([]byte, error) {
+	if q.IsZero() {
+		return nil, fmt.Errorf("cannot encode an unset quantity")
+	}
+	return strconv.AppendInt(nil, q.n, 10), nil
+}
+
+// UnmarshalJSON decodes a JSON number with the rules of ParseQuantity.
+func (q *Quantity) UnmarshalJSON(b []byte) error {
+	v, err := ParseQuantity(string(b))
+	if err != nil {
+		return err
+	}
+	*q = v
+	return nil
+}
+
+const maxKeyLen = 255
+
+// IdempotencyKey is chosen by the client per record; retrying a record with
+// the same key never counts it twice.
+type IdempotencyKey struct{ s string }
+
+// ParseIdempotencyKey accepts 1 to 255 bytes of printable ASCII without
+// spaces (0x21 to 0x7E).
+func ParseIdempotencyKey(s string) (IdempotencyKey, error) {
+	bad := len(s) == 0 || len(s) > maxKeyLen
+	for i := 0; i < len(s) && !bad; i++ {
+		bad = s[i] < 0x21 || s[i] > 0x7e
+	}
+	if bad {
+		return IdempotencyKey{}, domain.Invalid("idempotency_key",
+			"idempotency key must be 1 to %d printable ASCII characters without spaces", maxKeyLen)
+	}
+	return IdempotencyKey{s: s}, nil
+}
+
+// String returns the key; empty for the zero value.
+func (k IdempotencyKey) String() string { return k.s }
+
+// IsZero reports whether k is the unset value.
+func (k IdempotencyKey) IsZero() bool { return k.s == "" }
+
+// MarshalText encodes the key; an unset key is an error.
+func (k IdempotencyKey) MarshalText() ([]byte, error) {
+	if k.IsZero() {
+		return nil, fmt.Errorf("cannot encode an unset idempotency key")
+	}
+	return []byte(k.s), nil
+}
+
+// UnmarshalText decodes a key.
+func (k *IdempotencyKey) UnmarshalText(b []byte) error {
+	v, err := ParseIdempotencyKey(string(b))
+	if err != nil {
+		return err
+	}
+	*k = v
+	return nil
+}
