@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/migrations/pgtest"
+)
+
+func run(t *testing.T, ctx context.Context, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRootCmd(func(k string) string { return env[k] }, &out, &errOut)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return out.String() + errOut.String(), err
+}
+
+func TestMigrate_RunsTwiceAndServeRefusesASuperuser(t *testing.T) {
+	db := pgtest.New(t)
+	env := map[string]string{"DATABASE_URL": db.SuperURL, "LOG_FORMAT": "json"}
+	for i := 0; i < 2; i++ {
+		out, err := run(t, context.Background(), env, "migrate")
+		require.NoError(t, err, out)
+		require.Contains(t, out, `"applied":0`)
+	}
+
+	env["TENANTRY_APP_DATABASE_URL"] = db.SuperURL
+	_, err := run(t, context.Background(), env, "serve")
+	require.ErrorContains(t, err, "refusing to start")
+	require.ErrorContains(t, err, "is a superuser")
+}
+
+func TestServe_AnswersHealthAndReadiness(t *testing.T) {
+	db := pgtest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	env := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": addr, "LOG_FORMAT": "json"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := run(t, ctx, env, "serve"); done <- err }()
+
+	var body string
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Contains(t, body, "ready")
+	cancel()
+	require.NoError(t, <-done, "graceful shutdown on cancel")
+}
+
+func TestCommands_FailClearlyWithoutADatabase(t *testing.T) {
+	// A port where nothing listens.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	dead := fmt.Sprintf("postgres://root@127.0.0.1:%d/tenantry?sslmode=disable&connect_timeout=2", port)
+
+	_, err = run(t, context.Background(), map[string]string{"DATABASE_URL": dead}, "migrate")
+	require.ErrorContains(t, err, "connect for migrate")
+	_, err = run(t, context.Background(), map[string]string{"DATABASE_URL": dead}, "serve")
+	require.ErrorContains(t, err, "connect as runtime role")
+	_, err = run(t, context.Background(), map[string]string{}, "migrate")
+	require.ErrorContains(t, err, "DATABASE_URL is not set")
+}
+
+func TestConfig_NamesTheBadSetting(t *testing.T) {
+	cases := map[string]string{
+		"LOG_FORMAT":                "yaml",
+		"LOG_LEVEL":                 "loud",
+		"TENANTRY_EVENT_PARTITIONS": "0",
+		"TENANTRY_DB_MAX_CONNS":     "many",
+	}
+	for k, v := range cases {
+		_, err := loadConfig(func(name string) string {
+			if name == k {
+				return v
+			}
+			return ""
+		})
+		require.Error(t, err, k)
+		require.True(t, strings.Contains(err.Error(), k), "%s: %v", k, err)
+	}
+	c, err := loadConfig(func(string) string { return "" })
+	require.NoError(t, err)
+	require.Equal(t, ":8080", c.Addr)
+	require.Equal(t, 16, c.Partitions)
+}
