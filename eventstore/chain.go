@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -113,8 +114,16 @@ func verifyRows(rows pgx.Rows, rep *ChainReport, headHash []byte) error {
 			rep.FirstBadSeq, rep.Problem, rep.Detail = seq, p, fmt.Sprintf(format, args...)
 		}
 	}
+	var jsonbBinary bool
+	raw := rawBinary(rows, &jsonbBinary)
 	for rows.Next() {
-		if err := scanEvent(rows, &e); err != nil {
+		var err error
+		if raw {
+			err = decodeRawEvent(rows.RawValues(), jsonbBinary, &e)
+		} else {
+			err = scanEvent(rows, &e)
+		}
+		if err != nil {
 			return err
 		}
 		if rep.Problem != "" {
@@ -151,5 +160,66 @@ func verifyRows(rows pgx.Rows, rep *ChainReport, headHash []byte) error {
 		}
 	}
 	rep.OK = rep.Problem == ""
+	return nil
+}
+
+// rawBinary reports whether rows can be read by decodeRawEvent without allocating
+// (verification walks whole streams): every fixed-width column in binary format. Text and
+// jsonb columns may come in either format; the jsonb binary form is marked in *jsonbBinary.
+func rawBinary(rows pgx.Rows, jsonbBinary *bool) bool {
+	fds := rows.FieldDescriptions()
+	if len(fds) != 14 {
+		return false
+	}
+	for i, fd := range fds {
+		switch i {
+		case 2, 5: // text: the same bytes in both formats
+		case 7, 8:
+			if fd.Format != fds[7].Format {
+				return false
+			}
+		default:
+			if fd.Format != pgx.BinaryFormatCode {
+				return false
+			}
+		}
+	}
+	*jsonbBinary = fds[7].Format == pgx.BinaryFormatCode
+	return true
+}
+
+// pgEpochMicros is 2000-01-01T00:00:00Z, PostgreSQL's timestamp epoch, in Unix microseconds.
+const pgEpochMicros = 946684800_000_000
+
+// decodeRawEvent decodes one row in eventColumns order into e, reusing e's buffers.
+func decodeRawEvent(v [][]byte, jsonbBinary bool, e *Event) error {
+	if len(v) != 14 || len(v[0]) != 16 || len(v[1]) != 8 || len(v[3]) != 8 || len(v[4]) != 16 ||
+		len(v[6]) != 4 || len(v[9]) != 8 || len(v[10]) != 8 ||
+		len(v[11]) != 8 || len(v[12]) != 32 || len(v[13]) != 32 {
+		return fmt.Errorf("unexpected event row shape")
+	}
+	data, meta := v[7], v[8]
+	if jsonbBinary {
+		// jsonb's binary form is a version byte (1) followed by the text form.
+		if len(data) < 1 || len(meta) < 1 || data[0] != 1 || meta[0] != 1 {
+			return fmt.Errorf("unsupported jsonb binary version")
+		}
+		data, meta = data[1:], meta[1:]
+	}
+	be := binary.BigEndian
+	copy(e.TenantID[:], v[0])
+	e.Seq = int64(be.Uint64(v[1]))
+	e.StreamID = string(v[2])
+	e.StreamVersion = int64(be.Uint64(v[3]))
+	copy(e.ID[:], v[4])
+	e.Type = string(v[5])
+	e.SchemaVersion = int(int32(be.Uint32(v[6])))
+	e.Data = append(e.Data[:0], data...)
+	e.Metadata = append(e.Metadata[:0], meta...)
+	e.RecordedAt = time.UnixMicro(int64(be.Uint64(v[9])) + pgEpochMicros)
+	e.TxID = be.Uint64(v[10])
+	e.Position = int64(be.Uint64(v[11]))
+	copy(e.PrevHash[:], v[12])
+	copy(e.Hash[:], v[13])
 	return nil
 }

@@ -106,9 +106,17 @@ func (s *Store) readInTenant(ctx context.Context, tenant uuid.UUID, sql string, 
 func collectEvents(rows pgx.Rows) ([]Event, error) {
 	defer rows.Close()
 	var events []Event
+	var jsonbBinary bool
+	raw := rawBinary(rows, &jsonbBinary)
 	for rows.Next() {
 		var e Event
-		if err := scanEvent(rows, &e); err != nil {
+		var err error
+		if raw {
+			err = decodeRawEvent(rows.RawValues(), jsonbBinary, &e)
+		} else {
+			err = scanEvent(rows, &e)
+		}
+		if err != nil {
 			return nil, err
 		}
 		events = append(events, e)
