@@ -46,6 +46,8 @@ type Options struct {
 	// AppPassword, when set, becomes tenantry_app's password. It is never logged.
 	AppPassword string
 	Logger      *slog.Logger
+	// TenantMigrations replaces the embedded tenant migrations (tests use it).
+	TenantMigrations fs.FS
 }
 
 // Result says what a migrate run did.
@@ -53,6 +55,9 @@ type Result struct {
 	Applied    []int64 // versions applied by this run, empty when already current
 	Version    int64   // the shared schema version after the run
 	Partitions int     // the events table's partition count
+	// TenantVersion is the latest tenant migration: what new tenant schemas are created at
+	// and what `migrate --tenants-only` brings existing ones to.
+	TenantVersion int
 }
 
 // Migrate creates the roles and the schema when missing and applies pending shared
@@ -100,7 +105,15 @@ func Migrate(ctx context.Context, superURL string, opts Options) (Result, error)
 	if err := conn.QueryRow(ctx, `SELECT value FROM tenantry.settings WHERE key = 'event_partitions'`).Scan(&stored); err != nil {
 		return Result{}, fmt.Errorf("read partition count: %w", err)
 	}
-	res := Result{Applied: applied, Version: version}
+	tenantFS := opts.TenantMigrations
+	if tenantFS == nil {
+		tenantFS = TenantFS()
+	}
+	tenantVersion, err := syncTenantMigrations(ctx, conn, tenantFS)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Applied: applied, Version: version, TenantVersion: tenantVersion}
 	res.Partitions, _ = strconv.Atoi(stored)
 	if opts.Partitions != 0 && opts.Partitions != res.Partitions {
 		log.Warn("event partition count is fixed at the first migrate; ignoring the configured value",

@@ -42,7 +42,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	var errs []string
 	if c.LogFormat == "" {
 		c.LogFormat = "json"
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		if isTerminal(os.Stderr) {
 			c.LogFormat = "text"
 		}
 	}

@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lmittmann/tint"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/tenantry/tenantry/eventstore"
@@ -72,32 +72,76 @@ func (a *app) migrateCmd() *cobra.Command {
 	var concurrency int
 	cmd := &cobra.Command{
 		Use:   "migrate",
-		Short: "Create the roles and schema and apply pending migrations (idempotent)",
+		Short: "Create the roles and schema, apply pending migrations, and bring every tenant schema up to date (idempotent)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if tenantsOnly {
-				return errors.New("migrate --tenants-only: tenant schemas arrive with projections; nothing to migrate yet")
-			}
 			admin, err := a.cfg.adminURL()
 			if err != nil {
 				return err
 			}
-			res, err := migrations.Migrate(cmd.Context(), admin, migrations.Options{
-				Partitions:  a.cfg.Partitions,
-				AppPassword: passwordOf(a.cfg.AppDatabaseURL),
-				Logger:      a.log,
-			})
-			if err != nil {
-				return err
+			if concurrency < 1 || concurrency > 256 {
+				return fmt.Errorf("--concurrency must be between 1 and 256, got %d", concurrency)
 			}
-			a.log.Info("migrate done", "database", migrations.Redact(admin), "version", res.Version,
-				"applied", len(res.Applied), "event_partitions", res.Partitions)
-			return nil
+			if !tenantsOnly {
+				res, err := migrations.Migrate(cmd.Context(), admin, migrations.Options{
+					Partitions:  a.cfg.Partitions,
+					AppPassword: passwordOf(a.cfg.AppDatabaseURL),
+					Logger:      a.log,
+				})
+				if err != nil {
+					return err
+				}
+				a.log.Info("shared schema migrated", "database", migrations.Redact(admin), "version", res.Version,
+					"applied", len(res.Applied), "event_partitions", res.Partitions, "tenant_version", res.TenantVersion)
+			}
+			return a.migrateTenants(cmd.Context(), admin, concurrency)
 		},
 	}
-	cmd.Flags().BoolVar(&tenantsOnly, "tenants-only", false, "only migrate tenant schemas")
+	cmd.Flags().BoolVar(&tenantsOnly, "tenants-only", false, "only bring tenant schemas up to date")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "tenant schemas migrated in parallel")
 	return cmd
+}
+
+// migrateTenants runs the tenant migrations with a progress bar on a terminal and plain
+// progress lines otherwise, and lists every failed tenant at the end.
+func (a *app) migrateTenants(ctx context.Context, admin string, concurrency int) error {
+	start := time.Now()
+	progress := a.progress()
+	rep, err := migrations.MigrateTenants(ctx, admin, migrations.TenantOptions{Concurrency: concurrency, Progress: progress})
+	for _, f := range rep.Failed {
+		a.log.Error("tenant schema not migrated", "tenant_id", f.Tenant, "err", f.Err)
+	}
+	a.log.Info("tenant schemas migrated", "pending", rep.Pending, "migrated", rep.Migrated,
+		"failed", len(rep.Failed), "version", rep.Latest, "took", time.Since(start).Round(time.Millisecond).String())
+	return err
+}
+
+// progress reports tenant migration progress: a bar on a terminal, a log line every 10%
+// (and at the end) otherwise.
+func (a *app) progress() func(done, total int) {
+	if isTerminal(os.Stderr) {
+		var bar *progressbar.ProgressBar
+		return func(done, total int) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total, progressbar.OptionSetDescription("tenant schemas"),
+					progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionSetElapsedTime(true),
+					progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }))
+			}
+			_ = bar.Set(done)
+		}
+	}
+	last := -1
+	return func(done, total int) {
+		if pct := done * 10 / total; pct != last || done == total {
+			last = pct
+			a.log.Info("tenant migration progress", "done", done, "total", total)
+		}
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // passwordOf extracts the password of a runtime URL so migrate can give it to tenantry_app.

@@ -32,10 +32,16 @@ func TestMigrate_RunsTwiceAndServeRefusesASuperuser(t *testing.T) {
 		out, err := run(t, context.Background(), env, "migrate")
 		require.NoError(t, err, out)
 		require.Contains(t, out, `"applied":0`)
+		require.Contains(t, out, `"tenant schemas migrated"`)
 	}
 
+	out, err := run(t, context.Background(), env, "migrate", "--tenants-only", "--concurrency", "2")
+	require.NoError(t, err, out)
+	_, err = run(t, context.Background(), env, "migrate", "--concurrency", "0")
+	require.ErrorContains(t, err, "--concurrency")
+
 	env["TENANTRY_APP_DATABASE_URL"] = db.SuperURL
-	_, err := run(t, context.Background(), env, "serve")
+	_, err = run(t, context.Background(), env, "serve")
 	require.ErrorContains(t, err, "refusing to start")
 	require.ErrorContains(t, err, "is a superuser")
 }

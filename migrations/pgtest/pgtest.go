@@ -153,11 +153,15 @@ func Pool(t testing.TB, url string, maxConns int32) *pgxpool.Pool {
 // A cluster-wide advisory lock (all test processes connect to the same admin database)
 // makes concurrent test binaries wait for one builder.
 func ensureTemplate(ctx context.Context, base string) (string, error) {
-	sum, err := migrationsDigest(migrations.SharedFS())
+	shared, err := migrationsDigest(migrations.SharedFS())
 	if err != nil {
 		return "", err
 	}
-	name := "tenantry_tmpl_" + sum[:16]
+	tenant, err := migrationsDigest(migrations.TenantFS())
+	if err != nil {
+		return "", err
+	}
+	name := "tenantry_tmpl_" + shared[:10] + tenant[:6]
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
 		return "", fmt.Errorf("connect to %s (is PostgreSQL running? `make test` starts one): %w", migrations.Redact(base), err)
