@@ -15,8 +15,12 @@ import (
 // Store appends and reads events through a pool logged in as the runtime role
 // (tenantry_app); row-level security holds every call to the tenant it names.
 type Store struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	notifier *Notifier
 }
+
+// SetNotifier makes every successful append announce itself through n.
+func (s *Store) SetNotifier(n *Notifier) { s.notifier = n }
 
 // New returns a Store over pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
@@ -57,6 +61,9 @@ func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, exp
 	}
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append to tenant %s stream %q: %w", tenant, stream, mapAppendError(err, stream, expected))
+	}
+	if s.notifier != nil && !res.Retried {
+		s.notifier.appended()
 	}
 	return res, nil
 }

@@ -1,0 +1,255 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// NotifyChannel is the LISTEN/NOTIFY channel that announces new events.
+const NotifyChannel = "tenantry_events"
+
+// Message metadata keys set by the relay.
+const (
+	MetaTenantID     = "tenant_id"
+	MetaSeq          = "seq"
+	MetaType         = "event_type"
+	MetaPartitionKey = "partition_key" // the tenant id: per-tenant order on partitioned buses
+)
+
+// Envelope is the JSON body of a relayed message: the stored event, complete.
+type Envelope struct {
+	TenantID      string          `json:"tenant_id"`
+	Seq           int64           `json:"seq"`
+	StreamID      string          `json:"stream_id"`
+	StreamVersion int64           `json:"stream_version"`
+	EventID       string          `json:"event_id"`
+	Type          string          `json:"event_type"`
+	SchemaVersion int             `json:"schema_version"`
+	Data          json.RawMessage `json:"data"`
+	Metadata      json.RawMessage `json:"metadata"`
+	RecordedAt    time.Time       `json:"recorded_at"`
+	Hash          string          `json:"hash"`
+}
+
+// Relay tails the events table with the gap-safe global cursor and publishes every event,
+// in order, to a Watermill publisher. Delivery is at least once: the cursor is saved after
+// the publisher accepted a batch, so a crash in between republishes that batch; consumers
+// are idempotent by (tenant, seq). A NOTIFY (or the in-process Notifier) wakes it; without
+// one it polls every PollInterval.
+type Relay struct {
+	Store        *Store
+	Publisher    message.Publisher
+	Topic        string
+	Name         string // cursor name, e.g. "relay"
+	Logger       *slog.Logger
+	PollInterval time.Duration // default 1s
+	BatchSize    int           // default 500
+	// Wake, when set, is an in-process signal that events were appended.
+	Wake <-chan struct{}
+}
+
+// Run relays until ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	if r.PollInterval <= 0 {
+		r.PollInterval = time.Second
+	}
+	if r.BatchSize <= 0 {
+		r.BatchSize = 500
+	}
+	cursor, err := LoadCursor(ctx, r.Store.pool, r.Name)
+	if err != nil {
+		return err
+	}
+	notified := make(chan struct{}, 1)
+	go listen(ctx, r.Store.pool, notified, r.Logger)
+	for {
+		for {
+			n, next, err := r.relayBatch(ctx, cursor)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				r.Logger.Error("relay batch failed; retrying", "err", err)
+				break
+			}
+			cursor = next
+			if n < r.BatchSize {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-notified:
+		case <-r.Wake:
+		case <-time.After(r.PollInterval):
+		}
+	}
+}
+
+func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, GlobalCursor, error) {
+	events, next, err := r.Store.ReadAll(ctx, cursor, r.BatchSize)
+	if err != nil || len(events) == 0 {
+		return 0, cursor, err
+	}
+	msgs := make([]*message.Message, len(events))
+	for i := range events {
+		if msgs[i], err = EventMessage(&events[i]); err != nil {
+			return 0, cursor, err
+		}
+	}
+	if err := r.Publisher.Publish(r.Topic, msgs...); err != nil {
+		return 0, cursor, fmt.Errorf("publish %d events: %w", len(msgs), err)
+	}
+	if err := SaveCursor(ctx, r.Store.pool, r.Name, next); err != nil {
+		return 0, cursor, err
+	}
+	return len(events), next, nil
+}
+
+// EventMessage wraps a stored event in a Watermill message whose UUID is the event id.
+func EventMessage(e *Event) (*message.Message, error) {
+	body, err := json.Marshal(Envelope{
+		TenantID: e.TenantID.String(), Seq: e.Seq, StreamID: e.StreamID, StreamVersion: e.StreamVersion,
+		EventID: e.ID.String(), Type: e.Type, SchemaVersion: e.SchemaVersion,
+		Data: e.Data, Metadata: e.Metadata, RecordedAt: e.RecordedAt, Hash: fmt.Sprintf("%x", e.Hash),
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := message.NewMessage(e.ID.String(), body)
+	m.Metadata.Set(MetaTenantID, e.TenantID.String())
+	m.Metadata.Set(MetaSeq, strconv.FormatInt(e.Seq, 10))
+	m.Metadata.Set(MetaType, e.Type)
+	m.Metadata.Set(MetaPartitionKey, e.TenantID.String())
+	return m, nil
+}
+
+// LoadCursor returns a named cursor (the beginning when it was never saved).
+func LoadCursor(ctx context.Context, pool *pgxpool.Pool, name string) (GlobalCursor, error) {
+	var c GlobalCursor
+	err := pool.QueryRow(ctx, `SELECT tx_id, position FROM tenantry.cursors WHERE name = $1`, name).Scan(&c.TxID, &c.Position)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return GlobalCursor{}, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("load cursor %q: %w", name, err)
+	}
+	return c, nil
+}
+
+// SaveCursor stores a named cursor; it never moves a cursor backwards.
+func SaveCursor(ctx context.Context, pool *pgxpool.Pool, name string, c GlobalCursor) error {
+	_, err := pool.Exec(ctx, `INSERT INTO tenantry.cursors AS c (name, tx_id, position, updated_at) VALUES ($1, $2, $3, now())
+		ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()
+		WHERE (c.tx_id, c.position) < (excluded.tx_id, excluded.position)`, name, c.TxID, c.Position)
+	if err != nil {
+		return fmt.Errorf("save cursor %q: %w", name, err)
+	}
+	return nil
+}
+
+// listen holds one connection LISTENing on NotifyChannel and signals notified (coalesced)
+// for every notification, reconnecting after errors until ctx ends.
+func listen(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{}, log *slog.Logger) {
+	for ctx.Err() == nil {
+		err := func() error {
+			pooled, err := pool.Acquire(ctx)
+			if err != nil {
+				return err
+			}
+			// The connection carries LISTEN state: never hand it back to the pool.
+			conn := pooled.Hijack()
+			defer conn.Close(context.WithoutCancel(ctx))
+			if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+				return err
+			}
+			for {
+				if _, err := conn.WaitForNotification(ctx); err != nil {
+					return err
+				}
+				select {
+				case notified <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("event listener lost its connection; polling until it is back", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Notifier announces appends: in process through its channel, and to other processes with
+// NOTIFY, coalesced so a burst of appends costs one NOTIFY per interval, off the commit
+// path (NOTIFY inside append transactions would serialise their commits).
+type Notifier struct {
+	pool     *pgxpool.Pool
+	pending  chan struct{}
+	local    []chan struct{}
+	interval time.Duration
+	log      *slog.Logger
+}
+
+// NewNotifier returns a notifier; pass it to Store.SetNotifier and run it.
+func NewNotifier(pool *pgxpool.Pool, interval time.Duration, log *slog.Logger) *Notifier {
+	if interval <= 0 {
+		interval = 5 * time.Millisecond
+	}
+	return &Notifier{pool: pool, pending: make(chan struct{}, 1), interval: interval, log: log}
+}
+
+// Subscribe returns a channel signalled (coalesced) after appends in this process.
+// Call it before Run.
+func (n *Notifier) Subscribe() <-chan struct{} {
+	c := make(chan struct{}, 1)
+	n.local = append(n.local, c)
+	return c
+}
+
+// appended records that events were appended; it never blocks.
+func (n *Notifier) appended() {
+	select {
+	case n.pending <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends the coalesced notifications until ctx ends.
+func (n *Notifier) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-n.pending:
+		}
+		for _, c := range n.local {
+			select {
+			case c <- struct{}{}:
+			default:
+			}
+		}
+		if _, err := n.pool.Exec(ctx, "SELECT pg_notify($1, '')", NotifyChannel); err != nil && ctx.Err() == nil {
+			n.log.Warn("notify failed; listeners will poll", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(n.interval):
+		}
+	}
+}

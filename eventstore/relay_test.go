@@ -1,0 +1,144 @@
+package eventstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/eventstore"
+)
+
+// collector subscribes to a GoChannel topic and records what arrives, per tenant.
+type collector struct {
+	mu   sync.Mutex
+	seen map[uuid.UUID][]int64
+	msgs int
+}
+
+func collect(t *testing.T, ctx context.Context, ps *gochannel.GoChannel, topic string) *collector {
+	c := &collector{seen: map[uuid.UUID][]int64{}}
+	ch, err := ps.Subscribe(ctx, topic)
+	require.NoError(t, err)
+	go func() {
+		for m := range ch {
+			var env eventstore.Envelope
+			if json.Unmarshal(m.Payload, &env) == nil {
+				id := uuid.MustParse(m.Metadata.Get(eventstore.MetaTenantID))
+				seq, _ := strconv.ParseInt(m.Metadata.Get(eventstore.MetaSeq), 10, 64)
+				c.mu.Lock()
+				if env.Seq == seq && m.Metadata.Get(eventstore.MetaPartitionKey) == id.String() {
+					c.seen[id] = append(c.seen[id], seq)
+				}
+				c.msgs++
+				c.mu.Unlock()
+			}
+			m.Ack()
+		}
+	}()
+	return c
+}
+
+func (c *collector) count(id uuid.UUID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen[id])
+}
+
+func (c *collector) seqs(id uuid.UUID) []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int64(nil), c.seen[id]...)
+}
+
+func newPubSub() *gochannel.GoChannel {
+	return gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 10000, BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
+}
+
+func TestRelay_PublishesEveryEventInOrderAndResumesAfterRestart(t *testing.T) {
+	t.Parallel()
+	s := appStore(t, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ps := newPubSub()
+	topic := "events-" + uuid.NewString()
+	got := collect(t, ctx, ps, topic)
+	name := "relay-" + uuid.NewString()[:8]
+	a, b := newTenant(t), newTenant(t)
+	for i := 0; i < 5; i++ {
+		_, err := s.Append(ctx, a, "s", eventstore.Any, evs("thing.happened", 3)...)
+		require.NoError(t, err)
+		_, err = s.Append(ctx, b, "s", eventstore.Any, evs("thing.happened", 2)...)
+		require.NoError(t, err)
+	}
+
+	runRelay := func(ctx context.Context) chan error {
+		done := make(chan error, 1)
+		r := &eventstore.Relay{Store: s, Publisher: ps, Topic: topic, Name: name, Logger: slog.New(slog.DiscardHandler),
+			PollInterval: 20 * time.Millisecond, BatchSize: 4}
+		go func() { done <- r.Run(ctx) }()
+		return done
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := runRelay(rctx)
+	require.Eventually(t, func() bool { return got.count(a) == 15 && got.count(b) == 10 }, 10*time.Second, 10*time.Millisecond)
+	stop()
+	require.NoError(t, <-done)
+	for _, id := range []uuid.UUID{a, b} {
+		seqs := got.seqs(id)
+		for i, seq := range seqs {
+			require.Equal(t, int64(i+1), seq, "tenant order is seq order")
+		}
+	}
+
+	// More events while the relay is down; a new relay with the same name resumes after the
+	// saved cursor: nothing is lost and nothing from before is published again.
+	_, err := s.Append(ctx, a, "s", eventstore.Any, evs("thing.happened", 2)...)
+	require.NoError(t, err)
+	done = runRelay(ctx)
+	require.Eventually(t, func() bool { return got.count(a) == 17 }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, 17, got.count(a))
+	require.Equal(t, 10, got.count(b))
+	require.Equal(t, []int64{16, 17}, got.seqs(a)[15:])
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// A NOTIFY from another process wakes the relay long before its poll interval.
+func TestRelay_WakesOnNotify(t *testing.T) {
+	t.Parallel()
+	s := appStore(t, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ps := newPubSub()
+	topic := "events-" + uuid.NewString()
+	got := collect(t, ctx, ps, topic)
+	r := &eventstore.Relay{Store: s, Publisher: ps, Topic: topic, Name: "relay-" + uuid.NewString()[:8],
+		Logger: slog.New(slog.DiscardHandler), PollInterval: time.Hour}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond) // let it drain the backlog and start listening
+
+	other := appStore(t, 2) // another "process"
+	notifier := eventstore.NewNotifier(other.Pool(), 0, slog.New(slog.DiscardHandler))
+	other.SetNotifier(notifier)
+	go func() { _ = notifier.Run(ctx) }()
+	tenant := newTenant(t)
+	_, err := other.Append(ctx, tenant, "s", eventstore.Any, ev("thing.happened", 1))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return got.count(tenant) == 1 }, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+var _ message.Publisher = (*gochannel.GoChannel)(nil)
