@@ -74,20 +74,12 @@ CREATE TABLE billing (
     grace_ends_at          timestamptz
 );
 
--- The projector's position in this tenant's stream, written in the same transaction as the
--- effects of the events up to it.
-CREATE TABLE projection_checkpoint (
-    tenant_id  uuid        PRIMARY KEY,
-    seq        bigint      NOT NULL,
-    updated_at timestamptz NOT NULL
-);
-
 DO $$
 DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['profile', 'members', 'invitations', 'api_keys', 'usage_hourly',
-                             'usage_daily', 'billing', 'projection_checkpoint'] LOOP
+                             'usage_daily', 'billing'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', t);
         EXECUTE format($p$CREATE POLICY tenant_isolation ON %I
             USING (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid))

@@ -1,0 +1,93 @@
+// Package projections builds each tenant's read models in its own schema from its events:
+// provisioning, the projector (exactly-once, fair across tenants, poison events isolated)
+// and the SQL that applies each event type.
+package projections
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
+)
+
+// apply writes one event's effect on the read models. It runs inside the projector's
+// transaction with the tenant context and search_path set to the tenant's schema, so the
+// table names are unqualified. Every statement is idempotent only together with the
+// checkpoint: the projector never applies an event twice.
+func apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event, p domain.Event) error {
+	t, at := e.TenantID, e.RecordedAt
+	var err error
+	switch ev := domain.Deref(p).(type) {
+	case tenant.Created:
+		_, err = tx.Exec(ctx, `INSERT INTO profile (tenant_id, name, slug, plan, status, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, 'active', $5, $5)`, t, ev.Name.String(), ev.Slug.String(), ev.Plan.String(), at)
+		if err == nil {
+			_, err = tx.Exec(ctx, `INSERT INTO billing (tenant_id) VALUES ($1)`, t)
+		}
+	case tenant.Renamed:
+		err = profile(ctx, tx, `name = $2`, t, at, ev.Name.String())
+	case tenant.PlanChanged:
+		err = profile(ctx, tx, `plan = $2`, t, at, ev.To.String())
+	case tenant.MarkedPastDue:
+		err = profile(ctx, tx, `status = 'past_due'`, t, at)
+		if err == nil {
+			_, err = tx.Exec(ctx, `UPDATE billing SET status = 'past_due', past_due_since = $2, grace_ends_at = $3 WHERE tenant_id = $1`,
+				t, ev.Since, ev.GraceEndsAt)
+		}
+	case tenant.Suspended:
+		err = profile(ctx, tx, `status = 'suspended', suspend_reason = $2, suspend_note = nullif($3, '')`, t, at, ev.Reason.String(), ev.Note)
+	case tenant.Reactivated:
+		err = profile(ctx, tx, `status = 'active', suspend_reason = NULL, suspend_note = NULL`, t, at)
+		if err == nil {
+			_, err = tx.Exec(ctx, `UPDATE billing SET status = CASE WHEN status = 'past_due' THEN 'active' ELSE status END,
+				past_due_since = NULL, grace_ends_at = NULL WHERE tenant_id = $1`, t)
+		}
+	case tenant.Closed:
+		err = profile(ctx, tx, `status = 'closed'`, t, at)
+	case membership.Joined:
+		_, err = tx.Exec(ctx, `INSERT INTO members (tenant_id, member_id, email, role, joined_at) VALUES ($1, $2, $3, $4, $5)`,
+			t, ev.MemberID, ev.Email.String(), ev.Role.String(), at)
+		if err == nil {
+			_, err = tx.Exec(ctx, `UPDATE invitations SET status = 'accepted' WHERE tenant_id = $1 AND invitation_id = $2`, t, ev.InvitationID)
+		}
+	case membership.Invited:
+		_, err = tx.Exec(ctx, `INSERT INTO invitations (tenant_id, invitation_id, email, role, invited_by, token_sha256, expires_at, status)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')`, t, ev.InvitationID, ev.Email.String(), ev.Role.String(), ev.InvitedBy, ev.TokenSHA256, ev.ExpiresAt)
+	case membership.InvitationRevoked:
+		_, err = tx.Exec(ctx, `UPDATE invitations SET status = 'revoked' WHERE tenant_id = $1 AND invitation_id = $2`, t, ev.InvitationID)
+	case membership.RoleChanged:
+		_, err = tx.Exec(ctx, `UPDATE members SET role = $3 WHERE tenant_id = $1 AND member_id = $2`, t, ev.MemberID, ev.To.String())
+	case membership.Removed:
+		_, err = tx.Exec(ctx, `DELETE FROM members WHERE tenant_id = $1 AND member_id = $2`, t, ev.MemberID)
+	case usage.Recorded:
+		occurred := ev.OccurredAt.UTC()
+		_, err = tx.Exec(ctx, `INSERT INTO usage_hourly AS u (tenant_id, metric, hour, quantity) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET quantity = u.quantity + excluded.quantity`,
+			t, ev.Metric.String(), occurred.Truncate(time.Hour), ev.Quantity.Int64())
+		if err == nil {
+			_, err = tx.Exec(ctx, `INSERT INTO usage_daily AS u (tenant_id, metric, day, quantity) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (tenant_id, metric, day) DO UPDATE SET quantity = u.quantity + excluded.quantity`,
+				t, ev.Metric.String(), occurred.Format(time.DateOnly), ev.Quantity.Int64())
+		}
+	default:
+		return fmt.Errorf("no projection for %s v%d", e.Type, e.SchemaVersion)
+	}
+	return err
+}
+
+// profile updates the tenant's profile row; set is a fixed SET clause written in this file.
+func profile(ctx context.Context, tx pgx.Tx, set string, t any, at time.Time, args ...any) error {
+	tag, err := tx.Exec(ctx, `UPDATE profile SET `+set+`, updated_at = $`+fmt.Sprint(len(args)+2)+` WHERE tenant_id = $1`,
+		append(append([]any{t}, args...), at)...)
+	if err == nil && tag.RowsAffected() != 1 {
+		err = fmt.Errorf("tenant profile missing")
+	}
+	return err
+}

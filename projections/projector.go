@@ -1,0 +1,401 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/eventstore"
+)
+
+// Projector keeps every tenant's read models up to date. Each batch of one tenant is one
+// transaction with the tenant context and search_path set, and it moves the tenant's
+// checkpoint in that same transaction, so an event's effects happen exactly once whatever
+// crashes. Tenants take turns one batch at a time, so a tenant with a huge backlog delays
+// another tenant's fresh event by at most one batch per worker. An event that cannot be
+// applied stops that tenant only: it is logged, counted and listed by Failures.
+type Projector struct {
+	Pool         *pgxpool.Pool // the runtime role
+	Registry     *eventstore.Registry
+	Logger       *slog.Logger
+	Workers      int           // default 2
+	BatchSize    int           // default 500
+	PollInterval time.Duration // how often the backlog is rescanned (default 5s)
+
+	afterBatch func(tenant uuid.UUID) // test hook: called after each committed batch
+
+	mu      sync.Mutex
+	queue   []uuid.UUID
+	state   map[uuid.UUID]int // queued, running, or running+dirty
+	wake    chan struct{}
+	poisons atomic.Int64
+}
+
+const (
+	queued = iota + 1
+	running
+	runningDirty
+)
+
+// Poisoned counts events that stopped a tenant's projection since start.
+func (p *Projector) Poisoned() int64 { return p.poisons.Load() }
+
+// Notify says a tenant has new events. It never blocks.
+func (p *Projector) Notify(tenant uuid.UUID) {
+	p.mu.Lock()
+	p.init()
+	switch p.state[tenant] {
+	case 0:
+		p.state[tenant] = queued
+		p.queue = append(p.queue, tenant)
+	case running:
+		p.state[tenant] = runningDirty
+	}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Projector) init() {
+	if p.state == nil {
+		p.state = map[uuid.UUID]int{}
+		p.wake = make(chan struct{}, 1)
+	}
+}
+
+// Consume marks the tenants of relayed messages for projection and acknowledges them; the
+// events themselves are read from the store in seq order.
+func (p *Projector) Consume(ctx context.Context, msgs <-chan *message.Message) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			if id, err := uuid.Parse(m.Metadata.Get(eventstore.MetaTenantID)); err == nil {
+				p.Notify(id)
+			}
+			m.Ack()
+		}
+	}
+}
+
+// Run projects until ctx ends.
+func (p *Projector) Run(ctx context.Context) error {
+	if p.Workers <= 0 {
+		p.Workers = 2
+	}
+	if p.BatchSize <= 0 {
+		p.BatchSize = 500
+	}
+	if p.PollInterval <= 0 {
+		p.PollInterval = 5 * time.Second
+	}
+	p.mu.Lock()
+	p.init()
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for w := 0; w < p.Workers; w++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.work(ctx) }()
+	}
+	for {
+		if err := p.scanBacklog(ctx); err != nil && ctx.Err() == nil {
+			p.Logger.Warn("backlog scan failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-time.After(p.PollInterval):
+		}
+	}
+}
+
+// scanBacklog queues every tenant whose stream is ahead of its projection: after a restart,
+// and to catch any notification that was lost.
+func (p *Projector) scanBacklog(ctx context.Context) error {
+	rows, err := p.Pool.Query(ctx, `SELECT tenant_id FROM tenantry.projection_backlog(100000)`)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		p.Notify(id)
+	}
+	return nil
+}
+
+func (p *Projector) next(ctx context.Context) (uuid.UUID, bool) {
+	for {
+		p.mu.Lock()
+		if len(p.queue) > 0 {
+			id := p.queue[0]
+			p.queue = p.queue[1:]
+			p.state[id] = running
+			p.mu.Unlock()
+			return id, true
+		}
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return uuid.Nil, false
+		case <-p.wake:
+		}
+	}
+}
+
+// done puts a tenant back at the end of the queue when it has more to do.
+func (p *Projector) done(id uuid.UUID, more bool) {
+	p.mu.Lock()
+	if more || p.state[id] == runningDirty {
+		p.state[id] = queued
+		p.queue = append(p.queue, id)
+	} else {
+		delete(p.state, id)
+	}
+	p.mu.Unlock()
+	if more {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *Projector) work(ctx context.Context) {
+	for {
+		id, ok := p.next(ctx)
+		if !ok {
+			return
+		}
+		more, err := p.ProjectBatch(ctx, id)
+		if err != nil && ctx.Err() == nil {
+			// Transient (connection, serialization): try again after a pause.
+			p.Logger.Warn("projection batch failed; will retry", "tenant_id", id, "err", err)
+			time.Sleep(200 * time.Millisecond)
+			more = true
+		}
+		p.done(id, more && ctx.Err() == nil)
+	}
+}
+
+// poisonError marks an event that cannot be applied: retrying will not help.
+type poisonError struct {
+	seq int64
+	err error
+}
+
+func (e *poisonError) Error() string { return fmt.Sprintf("event seq %d: %v", e.seq, e.err) }
+
+// ProjectBatch applies the tenant's next batch of events and reports whether more remain.
+func (p *Projector) ProjectBatch(ctx context.Context, tenant uuid.UUID) (more bool, err error) {
+	more, err = p.projectBatch(ctx, tenant, 0)
+	var poison *poisonError
+	if !errors.As(err, &poison) {
+		return more, err
+	}
+	// Apply what came before the poison event, and record the failure, in one transaction.
+	if _, err = p.projectBatch(ctx, tenant, poison.seq); err != nil {
+		return false, err
+	}
+	p.poisons.Add(1)
+	p.Logger.Error("projection stopped for tenant: event cannot be applied", "tenant_id", tenant, "seq", poison.seq, "err", poison.err)
+	return false, nil
+}
+
+// projectBatch runs one batch. With stopAt > 0 it applies only events before stopAt and
+// records stopAt as the failed seq.
+func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt int64) (more bool, err error) {
+	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, tenant.String()); err != nil {
+			return err
+		}
+		var seq int64
+		var failed *int64
+		// The row lock makes projectors in other processes take turns on this tenant.
+		_, err := tx.Exec(ctx, `INSERT INTO tenantry.projections (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, tenant)
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT seq, failed_seq FROM tenantry.projections WHERE tenant_id = $1 FOR UPDATE`, tenant).Scan(&seq, &failed); err != nil {
+			return err
+		}
+		if failed != nil {
+			return nil // stopped: an operator must look at it
+		}
+		limit := p.BatchSize
+		if stopAt > 0 {
+			limit = int(stopAt - seq - 1)
+		}
+		var applied int
+		if limit > 0 {
+			if seq == 0 {
+				// First event: provision the tenant's schema, in this same transaction.
+				if _, err := tx.Exec(ctx, `SELECT tenantry.migrate_tenant_schema($1)`, tenant); err != nil {
+					if isTransient(err) {
+						return err
+					}
+					return &poisonError{seq: 1, err: fmt.Errorf("provision schema: %w", err)}
+				}
+			}
+			if _, err := tx.Exec(ctx, `SELECT set_config('search_path', tenantry.tenant_schema_name($1) || ', pg_catalog', true)`, tenant); err != nil {
+				return err
+			}
+			if applied, seq, err = p.applyEvents(ctx, tx, tenant, seq, limit); err != nil {
+				return err
+			}
+		}
+		if stopAt > 0 {
+			_, err = tx.Exec(ctx, `UPDATE tenantry.projections SET seq = $2, failed_seq = $3, failed_error = $4, failed_at = now(), updated_at = now()
+				WHERE tenant_id = $1`, tenant, seq, stopAt, fmt.Sprintf("event seq %d could not be applied", stopAt))
+			return err
+		}
+		if applied > 0 {
+			if _, err = tx.Exec(ctx, `UPDATE tenantry.projections SET seq = $2, updated_at = now() WHERE tenant_id = $1`, tenant, seq); err != nil {
+				return err
+			}
+		}
+		more = applied == limit
+		return nil
+	})
+	if err == nil && p.afterBatch != nil {
+		p.afterBatch(tenant)
+	}
+	return more, err
+}
+
+const batchEventsSQL = `SELECT tenant_id, seq, stream_id, stream_version, event_id, event_type, schema_version,
+data, metadata, recorded_at, tx_id, position, prev_hash, hash
+FROM tenantry.events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`
+
+// applyEvents applies up to limit events after seq and returns how many and the last seq.
+func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, seq int64, limit int) (int, int64, error) {
+	rows, err := tx.Query(ctx, batchEventsSQL, tenant, seq, limit)
+	if err != nil {
+		return 0, seq, err
+	}
+	events, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return 0, seq, err
+	}
+	for i := range events {
+		e := &events[i]
+		if e.Seq != seq+1 {
+			return 0, seq, &poisonError{seq: seq + 1, err: fmt.Errorf("missing event (found seq %d)", e.Seq)}
+		}
+		payload, err := p.Registry.DecodeEvent(e)
+		if err != nil {
+			return 0, seq, &poisonError{seq: e.Seq, err: err}
+		}
+		de, ok := payload.(domain.Event)
+		if !ok {
+			return 0, seq, &poisonError{seq: e.Seq, err: fmt.Errorf("%T is not a domain event", payload)}
+		}
+		if err := apply(ctx, tx, e, de); err != nil {
+			if isTransient(err) {
+				return 0, seq, err
+			}
+			return 0, seq, &poisonError{seq: e.Seq, err: err}
+		}
+		seq = e.Seq
+	}
+	return len(events), seq, nil
+}
+
+func scanEvent(row pgx.CollectableRow) (eventstore.Event, error) {
+	var e eventstore.Event
+	var prev, hash []byte
+	var version int32
+	err := row.Scan(&e.TenantID, &e.Seq, &e.StreamID, &e.StreamVersion, &e.ID, &e.Type, &version,
+		&e.Data, &e.Metadata, &e.RecordedAt, &e.TxID, &e.Position, &prev, &hash)
+	e.SchemaVersion = int(version)
+	copy(e.PrevHash[:], prev)
+	copy(e.Hash[:], hash)
+	return e, err
+}
+
+// isTransient reports errors worth retrying: anything that is not the database refusing
+// the statement itself (a lost connection, a cancelled context, a serialization failure).
+func isTransient(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return true
+	}
+	switch pgErr.Code[:2] {
+	case "40", "53", "57", "08": // transaction rollback, resources, operator intervention, connection
+		return true
+	}
+	return false
+}
+
+// Failure is a tenant whose projection is stopped.
+type Failure struct {
+	Tenant       uuid.UUID
+	ProjectedSeq int64
+	FailedSeq    int64
+	Error        string
+	FailedAt     time.Time
+}
+
+// Failures lists the tenants whose projection stopped on an event, for operators.
+func Failures(ctx context.Context, pool *pgxpool.Pool) ([]Failure, error) {
+	rows, err := pool.Query(ctx, `SELECT tenant_id, projected_seq, failed_seq, failed_error, failed_at FROM tenantry.projection_failures()`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Failure, error) {
+		var f Failure
+		err := r.Scan(&f.Tenant, &f.ProjectedSeq, &f.FailedSeq, &f.Error, &f.FailedAt)
+		return f, err
+	})
+}
+
+// WaitFor blocks until the tenant's read models include seq, for readers that need to read
+// their own writes, or until timeout (then it returns context.DeadlineExceeded).
+func WaitFor(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, seq int64, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		var got int64
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, tenant.String()); err != nil {
+				return err
+			}
+			err := tx.QueryRow(ctx, `SELECT seq FROM tenantry.projections WHERE tenant_id = $1`, tenant).Scan(&got)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if got >= seq {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,284 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/migrations/pgtest"
+)
+
+var testDB *pgtest.DB
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
+
+type fixture struct {
+	pool  *pgxpool.Pool
+	store *eventstore.Store
+	reg   *eventstore.Registry
+}
+
+func newFixture(t *testing.T, conns int32) *fixture {
+	pool := pgtest.Pool(t, testDB.AppURL, conns)
+	reg, err := eventstore.DomainRegistry()
+	require.NoError(t, err)
+	return &fixture{pool: pool, store: eventstore.New(pool), reg: reg}
+}
+
+func (f *fixture) projector() *Projector {
+	return &Projector{Pool: f.pool, Registry: f.reg, Logger: slog.New(slog.DiscardHandler), BatchSize: 50, PollInterval: 50 * time.Millisecond}
+}
+
+func (f *fixture) append(t testing.TB, id uuid.UUID, stream string, events ...domain.Event) {
+	t.Helper()
+	proposed := make([]eventstore.NewEvent, len(events))
+	for i, e := range events {
+		var err error
+		proposed[i], err = f.reg.Encode(e, eventstore.Metadata{Actor: "test"})
+		require.NoError(t, err)
+	}
+	_, err := f.store.Append(context.Background(), id, stream, eventstore.Any, proposed...)
+	require.NoError(t, err)
+}
+
+// createTenant appends tenant.created and the founder for a fresh tenant.
+func (f *fixture) createTenant(t testing.TB) uuid.UUID {
+	t.Helper()
+	id := uuid.Must(uuid.NewV7())
+	now := time.Now().UTC()
+	slug, err := domain.ParseSlug("t-" + strings.ReplaceAll(id.String(), "-", "")[:20])
+	require.NoError(t, err)
+	created, err := tenant.Create(id, "Tenant "+id.String()[:8], slug, domain.PlanPro, now)
+	require.NoError(t, err)
+	f.append(t, id, tenant.StreamID, created...)
+	email, err := domain.ParseEmail("admin@" + id.String()[:8] + ".example.com")
+	require.NoError(t, err)
+	joined, err := (&membership.Membership{}).AddFounder(uuid.New(), email, now)
+	require.NoError(t, err)
+	f.append(t, id, membership.StreamID, joined...)
+	return id
+}
+
+func usageEvent(t testing.TB, n int) domain.Event {
+	metric, _ := usage.ParseMetric("api_calls")
+	q, _ := usage.NewQuantity(1)
+	key, _ := usage.ParseIdempotencyKey(fmt.Sprintf("k-%d-%d", n, rand.Int64()))
+	now := time.Now().UTC()
+	r, err := usage.NewRecord(metric, q, now.Add(-time.Minute), key, now)
+	require.NoError(t, err)
+	return r
+}
+
+// inTenant runs fn in a transaction with the tenant context and the tenant's schema.
+func (f *fixture) inTenant(t testing.TB, id uuid.UUID, fn func(tx pgx.Tx)) {
+	t.Helper()
+	require.NoError(t, pgx.BeginFunc(context.Background(), f.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(context.Background(), `SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid), true)`, id.String())
+		if err != nil {
+			return err
+		}
+		fn(tx)
+		return nil
+	}))
+}
+
+func (f *fixture) projectAll(t testing.TB, p *Projector, ids ...uuid.UUID) {
+	t.Helper()
+	for _, id := range ids {
+		for {
+			more, err := p.ProjectBatch(context.Background(), id)
+			require.NoError(t, err)
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+func TestProjector_BuildsTheReadModels(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 4)
+	id := f.createTenant(t)
+	now := time.Now().UTC()
+	email, _ := domain.ParseEmail("editor@example.com")
+	invitedBy := uuid.New()
+	f.append(t, id, tenant.StreamID, tenant.Suspended{Reason: tenant.ReasonOperator, Note: "checking"})
+	f.append(t, id, membership.StreamID, membership.Invited{InvitationID: uuid.New(), Email: email, Role: domain.RoleEditor,
+		InvitedBy: invitedBy, TokenSHA256: strings.Repeat("ab", 32), ExpiresAt: now.Add(time.Hour)})
+	for i := 0; i < 7; i++ {
+		f.append(t, id, usage.StreamID, usageEvent(t, i))
+	}
+	p := f.projector()
+	f.projectAll(t, p, id)
+
+	f.inTenant(t, id, func(tx pgx.Tx) {
+		var status, reason, plan string
+		require.NoError(t, tx.QueryRow(context.Background(), `SELECT status, suspend_reason, plan FROM profile`).Scan(&status, &reason, &plan))
+		require.Equal(t, []string{"suspended", "operator", "pro"}, []string{status, reason, plan})
+		var members, invitations, calls int
+		require.NoError(t, tx.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM members), (SELECT count(*) FROM invitations WHERE status = 'pending'), (SELECT sum(quantity) FROM usage_daily)`).Scan(&members, &invitations, &calls))
+		require.Equal(t, []int{1, 1, 7}, []int{members, invitations, calls})
+	})
+	require.NoError(t, WaitFor(context.Background(), f.pool, id, 11, time.Second))
+	require.ErrorIs(t, WaitFor(context.Background(), f.pool, id, 12, 50*time.Millisecond), context.DeadlineExceeded)
+}
+
+// Exactly once: projectors are cancelled at random moments, mid-batch, while 100 tenants
+// append; in the end every usage event was counted exactly once.
+func TestProjector_ExactlyOnceThroughCancellations(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 12)
+	const tenants, perTenant = 100, 30
+	ids := make([]uuid.UUID, tenants)
+	for i := range ids {
+		ids[i] = f.createTenant(t)
+	}
+	var wg sync.WaitGroup
+	var appended atomic.Int64
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < tenants*perTenant; i += 4 {
+				f.append(t, ids[i%tenants], usage.StreamID, usageEvent(t, i))
+				appended.Add(1)
+			}
+		}(w)
+	}
+	writersDone := make(chan struct{})
+	go func() { wg.Wait(); close(writersDone) }()
+
+	for round := 0; ; round++ {
+		p := f.projector()
+		p.Workers = 3
+		p.BatchSize = 7
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = p.Run(ctx); close(done) }()
+		time.Sleep(time.Duration(5+rand.IntN(60)) * time.Millisecond)
+		cancel() // lands mid-batch more often than not
+		<-done
+		select {
+		case <-writersDone:
+			if round > 10 {
+				goto drain
+			}
+		default:
+		}
+	}
+drain:
+	p := f.projector()
+	f.projectAll(t, p, ids...)
+	for _, id := range ids {
+		f.inTenant(t, id, func(tx pgx.Tx) {
+			var calls, members int
+			require.NoError(t, tx.QueryRow(context.Background(), `SELECT coalesce((SELECT sum(quantity) FROM usage_daily), 0), coalesce((SELECT sum(quantity) FROM usage_hourly), 0), (SELECT count(*) FROM members)`).Scan(&calls, new(int), &members))
+			require.Equal(t, perTenant, calls, "tenant %s", id)
+			require.Equal(t, 1, members)
+		})
+	}
+	require.Equal(t, int64(tenants*perTenant), appended.Load())
+}
+
+func TestProjector_PoisonEventStopsOnlyItsTenant(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 4)
+	sick, healthy := f.createTenant(t), f.createTenant(t)
+	f.append(t, sick, usage.StreamID, usageEvent(t, 1))
+	_, err := f.store.Append(context.Background(), sick, "odd", eventstore.Any,
+		eventstore.NewEvent{Type: "thing.unknown", SchemaVersion: 1, Data: []byte(`{}`)})
+	require.NoError(t, err)
+	f.append(t, sick, usage.StreamID, usageEvent(t, 2))
+	f.append(t, healthy, usage.StreamID, usageEvent(t, 3))
+
+	p := f.projector()
+	p.Notify(sick)
+	p.Notify(healthy)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	// Generous bounds: other tests load the same database meanwhile.
+	require.NoError(t, WaitFor(context.Background(), f.pool, healthy, 3, 30*time.Second))
+	// Other tests' projectors share this database and may be the ones that hit it first.
+	var mine []Failure
+	require.Eventually(t, func() bool {
+		failures, err := Failures(context.Background(), f.pool)
+		require.NoError(t, err)
+		mine = mine[:0]
+		for _, fl := range failures {
+			if fl.Tenant == sick {
+				mine = append(mine, fl)
+			}
+		}
+		return len(mine) == 1
+	}, 30*time.Second, 10*time.Millisecond)
+	cancel()
+	<-done
+	require.LessOrEqual(t, p.Poisoned(), int64(1))
+	require.Equal(t, int64(4), mine[0].FailedSeq)
+	require.Equal(t, int64(3), mine[0].ProjectedSeq, "the events before the poison one are applied")
+	f.inTenant(t, sick, func(tx pgx.Tx) {
+		var calls int
+		require.NoError(t, tx.QueryRow(context.Background(), `SELECT sum(quantity) FROM usage_daily`).Scan(&calls))
+		require.Equal(t, 1, calls)
+	})
+}
+
+// Fairness: with one worker, a tenant's fresh event waits behind at most one batch of a
+// tenant with a large backlog.
+func TestProjector_BacklogDoesNotStarveOthers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 4)
+	busy, quiet := f.createTenant(t), f.createTenant(t)
+	for i := 0; i < 20; i++ {
+		events := make([]domain.Event, 100)
+		for j := range events {
+			events[j] = usageEvent(t, i*100+j)
+		}
+		f.append(t, busy, usage.StreamID, events...)
+	}
+	f.append(t, quiet, usage.StreamID, usageEvent(t, 0))
+
+	p := f.projector()
+	p.Workers, p.BatchSize, p.PollInterval = 1, 100, time.Hour
+	var mu sync.Mutex
+	var order []uuid.UUID
+	p.afterBatch = func(id uuid.UUID) { mu.Lock(); order = append(order, id); mu.Unlock() }
+	p.Notify(busy)
+	p.Notify(quiet) // arrives while busy has 2,000 events to go
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	require.NoError(t, WaitFor(context.Background(), f.pool, quiet, 3, 10*time.Second))
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	busyBefore := 0
+	for _, id := range order {
+		if id == quiet {
+			break
+		}
+		if id == busy {
+			busyBefore++
+		}
+	}
+	require.LessOrEqual(t, busyBefore, 1, "batches of the busy tenant before the quiet one: %d", busyBefore)
+}
