@@ -5,15 +5,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
+	"github.com/tenantry/tenantry/projections"
 )
 
 func run(t *testing.T, ctx context.Context, env map[string]string, args ...string) (string, error) {
@@ -69,6 +75,27 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, 10*time.Second, 50*time.Millisecond)
 	require.Contains(t, body, "ready")
+
+	// An event appended by another process reaches the read models through NOTIFY, the
+	// relay, the bus and the projector.
+	pool := pgtest.Pool(t, db.AppURL, 2)
+	store := eventstore.New(pool)
+	notifier := eventstore.NewNotifier(pool, 0, slog.New(slog.DiscardHandler))
+	store.SetNotifier(notifier)
+	go func() { _ = notifier.Run(ctx) }()
+	reg, err := eventstore.DomainRegistry()
+	require.NoError(t, err)
+	id := uuid.Must(uuid.NewV7())
+	slug, err := domain.ParseSlug("serve-test")
+	require.NoError(t, err)
+	created, err := tenant.Create(id, "Serve Test", slug, domain.PlanFree, time.Now())
+	require.NoError(t, err)
+	ne, err := reg.Encode(created[0], eventstore.Metadata{Actor: "test"})
+	require.NoError(t, err)
+	_, err = store.Append(ctx, id, tenant.StreamID, eventstore.NoStream, ne)
+	require.NoError(t, err)
+	require.NoError(t, projections.WaitFor(ctx, pool, id, 1, 10*time.Second))
+
 	cancel()
 	require.NoError(t, <-done, "graceful shutdown on cancel")
 }
