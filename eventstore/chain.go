@@ -114,16 +114,9 @@ func verifyRows(rows pgx.Rows, rep *ChainReport, headHash []byte) error {
 			rep.FirstBadSeq, rep.Problem, rep.Detail = seq, p, fmt.Sprintf(format, args...)
 		}
 	}
-	var jsonbBinary bool
-	raw := rawBinary(rows, &jsonbBinary)
+	decode := eventDecoder(rows)
 	for rows.Next() {
-		var err error
-		if raw {
-			err = decodeRawEvent(rows.RawValues(), jsonbBinary, &e)
-		} else {
-			err = scanEvent(rows, &e)
-		}
-		if err != nil {
+		if err := decode(&e); err != nil {
 			return err
 		}
 		if rep.Problem != "" {

@@ -106,22 +106,40 @@ func (s *Store) readInTenant(ctx context.Context, tenant uuid.UUID, sql string, 
 func collectEvents(rows pgx.Rows) ([]Event, error) {
 	defer rows.Close()
 	var events []Event
-	var jsonbBinary bool
-	raw := rawBinary(rows, &jsonbBinary)
+	decode := eventDecoder(rows)
 	for rows.Next() {
 		var e Event
-		var err error
-		if raw {
-			err = decodeRawEvent(rows.RawValues(), jsonbBinary, &e)
-		} else {
-			err = scanEvent(rows, &e)
-		}
-		if err != nil {
+		if err := decode(&e); err != nil {
 			return nil, err
 		}
 		events = append(events, e)
 	}
 	return events, rows.Err()
+}
+
+// eventDecoder returns how to read the current row of rows (selected as eventColumns) into an
+// Event: straight from the wire when the formats allow it, through pgx's Scan otherwise.
+func eventDecoder(rows pgx.Rows) func(*Event) error {
+	var jsonbBinary bool
+	if rawBinary(rows, &jsonbBinary) {
+		return func(e *Event) error { return decodeRawEvent(rows.RawValues(), jsonbBinary, e) }
+	}
+	return func(e *Event) error { return scanEvent(rows, e) }
+}
+
+// Querier runs queries: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// ReadTenantIn reads like ReadTenant, inside the caller's transaction, which must already
+// carry the tenant context (projectors read and apply in one transaction).
+func ReadTenantIn(ctx context.Context, q Querier, tenant uuid.UUID, afterSeq int64, limit int) ([]Event, error) {
+	rows, err := q.Query(ctx, readTenantSQL, tenant, max(afterSeq, 0), clampPage(limit))
+	if err != nil {
+		return nil, err
+	}
+	return collectEvents(rows)
 }
 
 func scanEvent(rows pgx.Rows, e *Event) error {

@@ -283,17 +283,9 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt i
 	return more, err
 }
 
-const batchEventsSQL = `SELECT tenant_id, seq, stream_id, stream_version, event_id, event_type, schema_version,
-data, metadata, recorded_at, tx_id, position, prev_hash, hash
-FROM tenantry.events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`
-
 // applyEvents applies up to limit events after seq and returns how many and the last seq.
 func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, seq int64, limit int) (int, int64, error) {
-	rows, err := tx.Query(ctx, batchEventsSQL, tenant, seq, limit)
-	if err != nil {
-		return 0, seq, err
-	}
-	events, err := pgx.CollectRows(rows, scanEvent)
+	events, err := eventstore.ReadTenantIn(ctx, tx, tenant, seq, limit)
 	if err != nil {
 		return 0, seq, err
 	}
@@ -319,18 +311,6 @@ func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID
 		seq = e.Seq
 	}
 	return len(events), seq, nil
-}
-
-func scanEvent(row pgx.CollectableRow) (eventstore.Event, error) {
-	var e eventstore.Event
-	var prev, hash []byte
-	var version int32
-	err := row.Scan(&e.TenantID, &e.Seq, &e.StreamID, &e.StreamVersion, &e.ID, &e.Type, &version,
-		&e.Data, &e.Metadata, &e.RecordedAt, &e.TxID, &e.Position, &prev, &hash)
-	e.SchemaVersion = int(version)
-	copy(e.PrevHash[:], prev)
-	copy(e.Hash[:], hash)
-	return e, err
 }
 
 // isTransient reports errors worth retrying: anything that is not the database refusing
