@@ -135,7 +135,7 @@ CREATE FUNCTION tenantry.event_hash(
     stream_version bigint, event_type text, schema_version integer, data jsonb,
     metadata jsonb, recorded_at timestamptz
 ) RETURNS bytea
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
 -- No SET clause: it would stop the planner from inlining this into the append loop.
 -- Everything is schema-qualified instead (pg_catalog is always searched first for operators).
 AS $$

@@ -49,12 +49,24 @@ AS $$
 $$;
 -- +goose StatementEnd
 
+-- Every tenant that has a schema, for rebuilding them all. Ids only.
+-- +goose StatementBegin
+CREATE FUNCTION tenantry.tenant_schema_list()
+RETURNS TABLE (tenant_id uuid)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ts.tenant_id FROM tenantry.tenant_schemas ts ORDER BY ts.tenant_id $$;
+-- +goose StatementEnd
+
+REVOKE ALL ON FUNCTION tenantry.tenant_schema_list() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenantry.tenant_schema_list() TO tenantry_app;
 REVOKE ALL ON FUNCTION tenantry.projection_backlog(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION tenantry.projection_failures() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenantry.projection_backlog(integer) TO tenantry_app;
 GRANT EXECUTE ON FUNCTION tenantry.projection_failures() TO tenantry_app;
 
 -- +goose Down
+DROP FUNCTION tenantry.tenant_schema_list();
 DROP FUNCTION tenantry.projection_failures();
 DROP FUNCTION tenantry.projection_backlog(integer);
 DROP TABLE tenantry.projections;

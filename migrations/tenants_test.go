@@ -81,7 +81,7 @@ func TestProvisioning_CreatesAnIsolatedSchemaOnce(t *testing.T) {
 		tables++
 	}
 	require.NoError(t, rows.Err())
-	require.GreaterOrEqual(t, tables, 8)
+	require.GreaterOrEqual(t, tables, 7)
 }
 
 func TestProvisioning_RefusesATenantThatWasNeverCreated(t *testing.T) {
