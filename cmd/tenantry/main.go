@@ -56,7 +56,7 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(a.migrateCmd(), a.serveCmd())
+	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.projectionsCmd())
 	return root
 }
 
@@ -106,7 +106,7 @@ func (a *app) migrateCmd() *cobra.Command {
 // progress lines otherwise, and lists every failed tenant at the end.
 func (a *app) migrateTenants(ctx context.Context, admin string, concurrency int) error {
 	start := time.Now()
-	progress := a.progress()
+	progress := a.progress("tenant schemas migrated")
 	rep, err := migrations.MigrateTenants(ctx, admin, migrations.TenantOptions{Concurrency: concurrency, Progress: progress})
 	for _, f := range rep.Failed {
 		a.log.Error("tenant schema not migrated", "tenant_id", f.Tenant, "err", f.Err)
@@ -116,14 +116,14 @@ func (a *app) migrateTenants(ctx context.Context, admin string, concurrency int)
 	return err
 }
 
-// progress reports tenant migration progress: a bar on a terminal, a log line every 10%
-// (and at the end) otherwise.
-func (a *app) progress() func(done, total int) {
+// progress reports the progress of a long operation: a bar on a terminal, a log line every
+// 10% (and at the end) otherwise.
+func (a *app) progress(what string) func(done, total int) {
 	if isTerminal(os.Stderr) {
 		var bar *progressbar.ProgressBar
 		return func(done, total int) {
 			if bar == nil {
-				bar = progressbar.NewOptions(total, progressbar.OptionSetDescription("tenant schemas"),
+				bar = progressbar.NewOptions(total, progressbar.OptionSetDescription(what),
 					progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionSetElapsedTime(true),
 					progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }))
 			}
@@ -134,7 +134,7 @@ func (a *app) progress() func(done, total int) {
 	return func(done, total int) {
 		if pct := done * 10 / total; pct != last || done == total {
 			last = pct
-			a.log.Info("tenant migration progress", "done", done, "total", total)
+			a.log.Info("progress", "what", what, "done", done, "total", total)
 		}
 	}
 }

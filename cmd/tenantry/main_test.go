@@ -96,6 +96,16 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, projections.WaitFor(ctx, pool, id, 1, 10*time.Second))
 
+	out, err := run(t, context.Background(), env, "projections", "rebuild", "--tenant", id.String())
+	require.NoError(t, err, out)
+	out, err = run(t, context.Background(), env, "projections", "rebuild", "--all")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "all tenants rebuilt")
+	_, err = run(t, context.Background(), env, "projections", "rebuild", "--tenant", "acme")
+	require.ErrorContains(t, err, "is not a tenant id")
+	_, err = run(t, context.Background(), env, "projections", "rebuild")
+	require.ErrorContains(t, err, "exactly one of")
+
 	cancel()
 	require.NoError(t, <-done, "graceful shutdown on cancel")
 }

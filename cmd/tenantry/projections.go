@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/projections"
+)
+
+func (a *app) projectionsCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "projections", Short: "Operate the read models"}
+	var tenantArg string
+	var all bool
+	rebuild := &cobra.Command{
+		Use:   "rebuild (--tenant ID | --all)",
+		Short: "Replay tenants' events into fresh read models and swap them in atomically",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (tenantArg == "") == !all {
+				return errors.New("projections rebuild: give exactly one of --tenant ID or --all")
+			}
+			var tenant uuid.UUID
+			if tenantArg != "" {
+				var err error
+				if tenant, err = uuid.Parse(tenantArg); err != nil {
+					return fmt.Errorf("--tenant %q is not a tenant id (a UUID)", tenantArg)
+				}
+			}
+			ctx := cmd.Context()
+			pool, err := a.openAppPool(ctx)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			registry, err := eventstore.DomainRegistry()
+			if err != nil {
+				return err
+			}
+			p := &projections.Projector{Pool: pool, Registry: registry, Logger: a.log}
+			if !all {
+				progress := a.progress("events replayed")
+				if err := p.Rebuild(ctx, tenant, func(done, total int64) {
+					if total > 0 {
+						progress(int(done), int(total))
+					}
+				}); err != nil {
+					return err
+				}
+				a.log.Info("rebuilt", "tenant_id", tenant)
+				return nil
+			}
+			progress := a.progress("tenants rebuilt")
+			failed, err := p.RebuildAll(ctx, func(_ uuid.UUID, i, n int) { progress(i, n) })
+			for id, ferr := range failed {
+				a.log.Error("tenant not rebuilt", "tenant_id", id, "err", ferr)
+			}
+			if err != nil {
+				return err
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("%d tenants could not be rebuilt (listed above)", len(failed))
+			}
+			a.log.Info("all tenants rebuilt")
+			return nil
+		},
+	}
+	rebuild.Flags().StringVar(&tenantArg, "tenant", "", "tenant id to rebuild")
+	rebuild.Flags().BoolVar(&all, "all", false, "rebuild every tenant")
+	cmd.AddCommand(rebuild)
+	return cmd
+}
