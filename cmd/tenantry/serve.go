@@ -23,7 +23,7 @@ const eventsTopic = "tenantry.events"
 func (a *app) serveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
-		Short: "Run the API, the relay and the projector in one process",
+		Short: "Run the API, the relay, the projector and the tenant directory in one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -55,10 +55,12 @@ func (a *app) serveCmd() *cobra.Command {
 			relay := &eventstore.Relay{Store: store, Publisher: bus, Topic: eventsTopic, Name: "relay",
 				Logger: a.log.With("component", "relay"), Wake: notifier.Subscribe()}
 			projector := &projections.Projector{Pool: pool, Registry: registry, Logger: a.log.With("component", "projector")}
+			directory := &projections.Directory{Store: store, Registry: registry, Logger: a.log.With("component", "directory"),
+				Wake: notifier.Subscribe()}
 
 			workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 			var wg sync.WaitGroup
-			for _, run := range []func(context.Context) error{notifier.Run, relay.Run, projector.Run,
+			for _, run := range []func(context.Context) error{notifier.Run, relay.Run, projector.Run, directory.Run,
 				func(ctx context.Context) error { projector.Consume(ctx, msgs); return nil }} {
 				wg.Add(1)
 				go func() {

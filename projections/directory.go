@@ -1,0 +1,212 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/eventstore"
+)
+
+// DirectoryCursor names the directory's position in the global order.
+const DirectoryCursor = "directory"
+
+// Directory projects the shared tenant directory (tenantry.tenants) from every tenant's
+// events, following the gap-safe global cursor. Each page of events and the cursor move
+// commit together, so every event counts exactly once. An event it cannot read is logged,
+// counted and skipped: one tenant must never stall routing for all the others.
+type Directory struct {
+	Store        *eventstore.Store
+	Registry     *eventstore.Registry
+	Logger       *slog.Logger
+	PollInterval time.Duration   // default 1s
+	Wake         <-chan struct{} // optional in-process signal of new events
+
+	skipped atomic.Int64
+}
+
+// Skipped counts events the directory could not read.
+func (d *Directory) Skipped() int64 { return d.skipped.Load() }
+
+// Run follows the global cursor until ctx ends.
+func (d *Directory) Run(ctx context.Context) error {
+	if d.PollInterval <= 0 {
+		d.PollInterval = time.Second
+	}
+	for {
+		n, err := d.Step(ctx, 500)
+		if err != nil && ctx.Err() == nil {
+			d.Logger.Warn("tenant directory step failed; retrying", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.Wake:
+		case <-time.After(d.PollInterval):
+		}
+	}
+}
+
+// Step applies up to limit events after the saved cursor and returns how many it read.
+func (d *Directory) Step(ctx context.Context, limit int) (int, error) {
+	pool := d.Store.Pool()
+	cursor, err := eventstore.LoadCursor(ctx, pool, DirectoryCursor)
+	if err != nil {
+		return 0, err
+	}
+	events, next, err := d.Store.ReadAll(ctx, cursor, limit)
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// Claim the cursor first: a second directory process waits here, then finds the
+		// cursor moved and writes nothing twice.
+		var txID uint64
+		var pos int64
+		err := tx.QueryRow(ctx, `SELECT tx_id, position FROM tenantry.cursors WHERE name = $1 FOR UPDATE`, DirectoryCursor).Scan(&txID, &pos)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			if _, err := tx.Exec(ctx, `INSERT INTO tenantry.cursors (name, tx_id, position) VALUES ($1, $2, $3)`, DirectoryCursor, next.TxID, next.Position); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case (eventstore.GlobalCursor{TxID: txID, Position: pos}) != cursor:
+			return errCursorMoved
+		default:
+			if _, err := tx.Exec(ctx, `UPDATE tenantry.cursors SET tx_id = $2, position = $3, updated_at = now() WHERE name = $1`, DirectoryCursor, next.TxID, next.Position); err != nil {
+				return err
+			}
+		}
+		for i := range events {
+			if err := d.apply(ctx, tx, &events[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errCursorMoved) {
+		return len(events), nil // someone else applied this page
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(events), nil
+}
+
+var errCursorMoved = errors.New("directory cursor moved")
+
+func (d *Directory) apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event) error {
+	if !strings.HasPrefix(e.Type, "tenant.") {
+		return nil
+	}
+	p, err := d.Registry.DecodeEvent(e)
+	if err != nil {
+		d.skipped.Add(1)
+		d.Logger.Error("tenant directory skipped an event it cannot read", "tenant_id", e.TenantID, "seq", e.Seq, "err", err)
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, e.TenantID.String()); err != nil {
+		return err
+	}
+	ev, ok := p.(domain.Event)
+	if !ok {
+		return nil
+	}
+	var set string
+	var args []any
+	switch ev := domain.Deref(ev).(type) {
+	case tenant.Created:
+		_, err := tx.Exec(ctx, `INSERT INTO tenantry.tenants (tenant_id, slug, name, status, plan, schema_name, created_at, updated_at, seq)
+			VALUES ($1, $2, $3, 'active', $4, tenantry.tenant_schema_name($1), $5, $5, $6)
+			ON CONFLICT (tenant_id) DO NOTHING`, e.TenantID, ev.Slug.String(), ev.Name.String(), ev.Plan.String(), e.RecordedAt, e.Seq)
+		return err
+	case tenant.Renamed:
+		set, args = `name = $4`, []any{ev.Name.String()}
+	case tenant.PlanChanged:
+		set, args = `plan = $4`, []any{ev.To.String()}
+	case tenant.MarkedPastDue:
+		set = `status = 'past_due'`
+	case tenant.Suspended:
+		set = `status = 'suspended'`
+	case tenant.Reactivated:
+		set = `status = 'active'`
+	case tenant.Closed:
+		set = `status = 'closed'`
+	default:
+		return nil
+	}
+	_, err = tx.Exec(ctx, `UPDATE tenantry.tenants SET `+set+`, updated_at = $2, seq = $3 WHERE tenant_id = $1 AND seq < $3`,
+		append([]any{e.TenantID, e.RecordedAt, e.Seq}, args...)...)
+	return err
+}
+
+// TenantEntry is one row of the tenant directory.
+type TenantEntry struct {
+	ID               uuid.UUID
+	Slug             string
+	Name             string
+	Status           string
+	Plan             string
+	Schema           string
+	StripeCustomerID string
+	CreatedAt        time.Time
+}
+
+// ErrTenantNotFound means no directory row matched.
+var ErrTenantNotFound = errors.New("tenant not found")
+
+const entryColumns = `tenant_id, slug, name, status, plan, schema_name, coalesce(stripe_customer_id, ''), created_at`
+
+func scanEntry(r pgx.CollectableRow) (TenantEntry, error) {
+	var t TenantEntry
+	err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &t.Plan, &t.Schema, &t.StripeCustomerID, &t.CreatedAt)
+	return t, err
+}
+
+// FindTenant looks a tenant up by slug or, when ref is a UUID, by id.
+func FindTenant(ctx context.Context, pool *pgxpool.Pool, ref string) (TenantEntry, error) {
+	var slug *string
+	var id *uuid.UUID
+	if u, err := uuid.Parse(ref); err == nil {
+		id = &u
+	} else {
+		slug = &ref
+	}
+	rows, err := pool.Query(ctx, `SELECT `+entryColumns+` FROM tenantry.find_tenant($1, $2)`, slug, id)
+	if err != nil {
+		return TenantEntry{}, err
+	}
+	t, err := pgx.CollectExactlyOneRow(rows, scanEntry)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return TenantEntry{}, fmt.Errorf("%w: %q", ErrTenantNotFound, ref)
+	}
+	return t, err
+}
+
+// ListTenants pages through the directory in id order, after the given id (uuid.Nil: from
+// the start).
+func ListTenants(ctx context.Context, pool *pgxpool.Pool, after uuid.UUID, limit int) ([]TenantEntry, error) {
+	var from *uuid.UUID
+	if after != uuid.Nil {
+		from = &after
+	}
+	rows, err := pool.Query(ctx, `SELECT `+entryColumns+` FROM tenantry.list_tenants($1, $2)`, from, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanEntry)
+}
