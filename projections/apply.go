@@ -67,15 +67,9 @@ func apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event, p domain.Event) 
 	case membership.Removed:
 		_, err = tx.Exec(ctx, `DELETE FROM members WHERE tenant_id = $1 AND member_id = $2`, t, ev.MemberID)
 	case usage.Recorded:
-		occurred := ev.OccurredAt.UTC()
-		_, err = tx.Exec(ctx, `INSERT INTO usage_hourly AS u (tenant_id, metric, hour, quantity) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET quantity = u.quantity + excluded.quantity`,
-			t, ev.Metric.String(), occurred.Truncate(time.Hour), ev.Quantity.Int64())
-		if err == nil {
-			_, err = tx.Exec(ctx, `INSERT INTO usage_daily AS u (tenant_id, metric, day, quantity) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (tenant_id, metric, day) DO UPDATE SET quantity = u.quantity + excluded.quantity`,
-				t, ev.Metric.String(), occurred.Format(time.DateOnly), ev.Quantity.Int64())
-		}
+		var sums usageSums
+		sums.add(ev)
+		err = sums.flush(ctx, tx, t)
 	default:
 		return fmt.Errorf("no projection for %s v%d", e.Type, e.SchemaVersion)
 	}
@@ -90,4 +84,55 @@ func profile(ctx context.Context, tx pgx.Tx, set string, t any, at time.Time, ar
 		err = fmt.Errorf("tenant profile missing")
 	}
 	return err
+}
+
+// usageSums adds up usage records per metric and hour and per metric and day, so a batch of
+// events costs two statements however many records it holds.
+type usageSums struct {
+	hourly map[usageKey]int64
+	daily  map[usageKey]int64
+}
+
+type usageKey struct {
+	metric string
+	at     time.Time
+}
+
+func (u *usageSums) add(r usage.Recorded) {
+	if u.hourly == nil {
+		u.hourly, u.daily = map[usageKey]int64{}, map[usageKey]int64{}
+	}
+	at := r.OccurredAt.UTC()
+	m := r.Metric.String()
+	u.hourly[usageKey{m, at.Truncate(time.Hour)}] += r.Quantity.Int64()
+	u.daily[usageKey{m, time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)}] += r.Quantity.Int64()
+}
+
+func (u *usageSums) flush(ctx context.Context, tx pgx.Tx, tenant any) error {
+	if len(u.hourly) == 0 {
+		return nil
+	}
+	for _, q := range []struct {
+		sums map[usageKey]int64
+		sql  string
+	}{
+		{u.hourly, `INSERT INTO usage_hourly AS u (tenant_id, metric, hour, quantity)
+			SELECT $1, m, h, q FROM unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS x(m, h, q)
+			ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET quantity = u.quantity + excluded.quantity`},
+		{u.daily, `INSERT INTO usage_daily AS u (tenant_id, metric, day, quantity)
+			SELECT $1, m, (d AT TIME ZONE 'UTC')::date, q FROM unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS x(m, d, q)
+			ON CONFLICT (tenant_id, metric, day) DO UPDATE SET quantity = u.quantity + excluded.quantity`},
+	} {
+		metrics := make([]string, 0, len(q.sums))
+		ats := make([]time.Time, 0, len(q.sums))
+		qty := make([]int64, 0, len(q.sums))
+		for k, v := range q.sums {
+			metrics, ats, qty = append(metrics, k.metric), append(ats, k.at), append(qty, v)
+		}
+		if _, err := tx.Exec(ctx, q.sql, tenant, metrics, ats, qty); err != nil {
+			return err
+		}
+	}
+	u.hourly, u.daily = nil, nil
+	return nil
 }

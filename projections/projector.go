@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 )
 
@@ -289,6 +290,7 @@ func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID
 	if err != nil {
 		return 0, seq, err
 	}
+	var sums usageSums
 	for i := range events {
 		e := &events[i]
 		if e.Seq != seq+1 {
@@ -302,13 +304,19 @@ func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID
 		if !ok {
 			return 0, seq, &poisonError{seq: e.Seq, err: fmt.Errorf("%T is not a domain event", payload)}
 		}
-		if err := apply(ctx, tx, e, de); err != nil {
+		// Usage is the bulk of all events and only adds up: sum it and write once per batch.
+		if rec, ok := domain.Deref(de).(usage.Recorded); ok {
+			sums.add(rec)
+		} else if err := apply(ctx, tx, e, de); err != nil {
 			if isTransient(err) {
 				return 0, seq, err
 			}
 			return 0, seq, &poisonError{seq: e.Seq, err: err}
 		}
 		seq = e.Seq
+	}
+	if err := sums.flush(ctx, tx, tenant); err != nil {
+		return 0, seq, err // no single event to blame: retried as a whole
 	}
 	return len(events), seq, nil
 }

@@ -1,0 +1,404 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/migrations"
+	"github.com/tenantry/tenantry/migrations/pgtest"
+)
+
+// BenchmarkProjections prints the projection figures, each next to a baseline measured in
+// the same run on the same database. BENCH selects figures by regexp; BENCH_TENANTS sets
+// the schema count of the *_10k figures (default 10000).
+func BenchmarkProjections(b *testing.B) {
+	if b.N > 1 {
+		b.Skip("run with -benchtime 1x: the figures time themselves")
+	}
+	want := func(names ...string) bool {
+		for _, n := range names {
+			if pgtest.BenchSelected(n) {
+				return true
+			}
+		}
+		return false
+	}
+	if !want("provision_tenant", "migrate_noop_10k", "migrate_add_column_10k", "project_rebuild", "projection_lag_p99") {
+		b.Skip("no projection figure selected")
+	}
+	db := pgtest.New(b)
+	app := pgtest.Pool(b, db.AppURL, 16)
+	super := pgtest.Pool(b, db.SuperURL, 4)
+	reg, err := eventstore.DomainRegistry()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &fixture{pool: app, store: eventstore.New(app), reg: reg}
+
+	if want("provision_tenant") {
+		benchProvision(b, f, super)
+	}
+	if want("project_rebuild") {
+		benchRebuild(b, f, super)
+	}
+	if want("projection_lag_p99") {
+		benchLag(b, f, super)
+	}
+	if want("migrate_noop_10k", "migrate_add_column_10k") {
+		benchTenantMigrations(b, f, db, super)
+	}
+}
+
+// benchProvision times provisioning through tenantry.migrate_tenant_schema against the same
+// DDL run directly, one transaction per tenant, sequentially.
+func benchProvision(b *testing.B, f *fixture, super *pgxpool.Pool) {
+	ctx := context.Background()
+	const n = 100
+	ids := createdTenants(b, f, 2*n)
+	ms, err := migrations.LoadTenantMigrations(migrations.TenantFS())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ddl strings.Builder
+	for _, m := range ms {
+		ddl.WriteString(m.SQL)
+		ddl.WriteString("\n")
+	}
+	var vs, bs []float64
+	for r := 0; r < 2; r++ {
+		part := ids[r*n : (r+1)*n]
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			schema := fmt.Sprintf("bench_raw_%d_%d", r, i)
+			err := pgx.BeginFunc(ctx, super, func(tx pgx.Tx) error {
+				stmts := []string{
+					"SET LOCAL ROLE tenantry_owner",
+					"CREATE SCHEMA " + schema,
+					"SET LOCAL search_path = " + schema,
+					ddl.String(),
+					"GRANT USAGE ON SCHEMA " + schema + " TO tenantry_app",
+					"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + schema + " TO tenantry_app",
+				}
+				for _, s := range stmts {
+					if _, err := tx.Exec(ctx, s); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		bs = append(bs, pgtest.Rate(n, time.Since(start)))
+		start = time.Now()
+		for _, id := range part {
+			if _, err := f.pool.Exec(ctx, `SELECT tenantry.migrate_tenant_schema($1)`, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+		vs = append(vs, pgtest.Rate(n, time.Since(start)))
+	}
+	pgtest.BenchLine("provision_tenant", pgtest.Median(vs), "tenants/s", "raw_ddl_one_tx", pgtest.Median(bs))
+}
+
+// createdTenants appends tenant.created (and a founder) for n fresh tenants.
+func createdTenants(b *testing.B, f *fixture, n int) []uuid.UUID {
+	ids := make([]uuid.UUID, n)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				ids[i] = f.createTenant(b)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return ids
+}
+
+func usageBatch(b *testing.B, n, offset int) []domain.Event {
+	out := make([]domain.Event, n)
+	for i := range out {
+		out[i] = usageEvent(b, offset+i)
+	}
+	return out
+}
+
+// benchRebuild times a full rebuild of one tenant against COPY of the same number of rows
+// in batches of 100 (the event store's raw ingest baseline).
+func benchRebuild(b *testing.B, f *fixture, super *pgxpool.Pool) {
+	ctx := context.Background()
+	const n = 20000
+	id := f.createTenant(b)
+	for i := 0; i < n/1000; i++ {
+		f.append(b, id, usage.StreamID, usageBatch(b, 1000, i*1000)...)
+	}
+	p := f.projector()
+	p.BatchSize = 1000
+	f.projectAll(b, p, id)
+	if _, err := super.Exec(ctx, `CREATE TABLE public.bench_copy (tenant_id uuid, metric text, hour timestamptz, quantity bigint, payload jsonb)`); err != nil {
+		b.Fatal(err)
+	}
+	rows := make([][]any, 100)
+	for i := range rows {
+		rows[i] = []any{id, "api_calls", time.Now(), int64(1), `{"metric":"api_calls","quantity":1}`}
+	}
+	var vs, bs []float64
+	for r := 0; r < 3; r++ {
+		start := time.Now()
+		for i := 0; i < n/100; i++ {
+			if _, err := super.CopyFrom(ctx, pgx.Identifier{"public", "bench_copy"}, []string{"tenant_id", "metric", "hour", "quantity", "payload"}, pgx.CopyFromRows(rows)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bs = append(bs, pgtest.Rate(n, time.Since(start)))
+		start = time.Now()
+		if err := p.Rebuild(ctx, id, nil); err != nil {
+			b.Fatal(err)
+		}
+		vs = append(vs, pgtest.Rate(n+2, time.Since(start)))
+	}
+	pgtest.BenchLine("project_rebuild", pgtest.Median(vs), "events/s", "raw_copy_batch100", pgtest.Median(bs))
+}
+
+// benchLag appends 1,000 events/s over 100 tenants for a while, with the relay, the bus and
+// the projector running as in `serve`, and samples how long each event takes from its
+// append's commit to read-model visibility. The baseline is the append's own latency.
+func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ids := createdTenants(b, f, 100)
+	store := eventstore.New(f.pool)
+	notifier := eventstore.NewNotifier(f.pool, 0, slog.New(slog.DiscardHandler))
+	store.SetNotifier(notifier)
+	bus := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
+	msgs, err := bus.Subscribe(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	relay := &eventstore.Relay{Store: store, Publisher: bus, Topic: "bench", Name: "bench", Logger: slog.New(slog.DiscardHandler), Wake: notifier.Subscribe()}
+	p := f.projector()
+	p.PollInterval = time.Minute
+	if w, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
+		p.Workers = w
+	}
+	go func() { _ = notifier.Run(ctx) }()
+	go func() { _ = relay.Run(ctx) }()
+	go p.Consume(ctx, msgs)
+	go func() { _ = p.Run(ctx) }()
+	for _, id := range ids { // provisioned and caught up before measuring
+		if err := WaitFor(ctx, f.pool, id, 2, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	seconds := 10.0
+	if s, err := strconv.ParseFloat(os.Getenv("BENCH_SECONDS"), 64); err == nil && s > 0 {
+		seconds = 3 * s
+	}
+	var mu sync.Mutex
+	var pending []sentEvent
+	var appendLat []float64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // 1,000 events/s: 10 every 10 ms, round robin over the tenants
+		defer wg.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		k := 0
+		for !stop.Load() {
+			<-tick.C
+			for j := 0; j < 10; j++ {
+				i := k % len(ids)
+				k++
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					ne, _ := f.reg.Encode(usageEvent(b, i), eventstore.Metadata{})
+					t0 := time.Now()
+					res, err := store.Append(ctx, ids[i], usage.StreamID, eventstore.Any, ne)
+					if err != nil {
+						return
+					}
+					now := time.Now()
+					mu.Lock()
+					appendLat = append(appendLat, float64(now.Sub(t0).Microseconds())/1000)
+					pending = append(pending, sentEvent{tenant: i, seq: res.LastSeq, at: now})
+					mu.Unlock()
+				}(i)
+			}
+		}
+	}()
+	// Sample visibility every 2 ms from the projections table (as a superuser: all tenants).
+	var lags []float64
+	projected := make([]int64, len(ids))
+	deadline := time.Now().Add(time.Duration(seconds * float64(time.Second)))
+	outstanding := func() int { mu.Lock(); defer mu.Unlock(); return len(pending) }
+	for time.Now().Before(deadline) || outstanding() > 0 {
+		if time.Now().After(deadline) {
+			stop.Store(true)
+		}
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			b.Fatal("projection did not catch up")
+		}
+		rows, err := super.Query(ctx, `SELECT tenant_id, seq FROM tenantry.projections WHERE tenant_id = ANY($1)`, ids)
+		if err != nil {
+			b.Fatal(err)
+		}
+		now := time.Now()
+		index := map[uuid.UUID]int64{}
+		for rows.Next() {
+			var id uuid.UUID
+			var seq int64
+			_ = rows.Scan(&id, &seq)
+			index[id] = seq
+		}
+		rows.Close()
+		for i, id := range ids {
+			projected[i] = index[id]
+		}
+		mu.Lock()
+		keep := pending[:0]
+		for _, s := range pending {
+			if projected[s.tenant] >= s.seq {
+				lags = append(lags, float64(now.Sub(s.at).Microseconds())/1000)
+			} else {
+				keep = append(keep, s)
+			}
+		}
+		pending = keep
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+	}
+	stop.Store(true)
+	wg.Wait()
+	pgtest.BenchLine("projection_lag_p99", percentile(lags, 0.99), "ms", "append_latency_p99", percentile(appendLat, 0.99))
+}
+
+// sentEvent is an appended event waiting to become visible in the read models.
+type sentEvent struct {
+	tenant int
+	seq    int64
+	at     time.Time
+}
+
+func percentile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[int(q*float64(len(s)-1))]
+}
+
+// benchTenantMigrations provisions BENCH_TENANTS schemas, then times a no-op tenant
+// migration run and one that adds a column everywhere, each against its raw equivalent.
+func benchTenantMigrations(b *testing.B, f *fixture, db *pgtest.DB, super *pgxpool.Pool) {
+	ctx := context.Background()
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_TENANTS")); err == nil && v > 0 {
+		n = v
+	}
+	ids := make([]uuid.UUID, n)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				id := uuid.Must(uuid.NewV7())
+				if _, err := f.store.Append(ctx, id, "tenant", eventstore.NoStream,
+					eventstore.NewEvent{Type: "tenant.created", SchemaVersion: 1, Data: []byte(`{}`)}); err != nil {
+					failed.Store(err)
+					return
+				}
+				if _, err := f.pool.Exec(ctx, `SELECT tenantry.migrate_tenant_schema($1)`, id); err != nil {
+					failed.Store(err)
+					return
+				}
+				ids[i] = id
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		b.Fatal(err)
+	}
+	if pgtest.BenchSelected("migrate_noop_10k") {
+		start := time.Now()
+		if _, err := super.Exec(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\_%'`); err != nil {
+			b.Fatal(err)
+		}
+		base := time.Since(start).Seconds()
+		start = time.Now()
+		rep, err := migrations.MigrateTenants(ctx, db.SuperURL, migrations.TenantOptions{})
+		if err != nil || rep.Pending != 0 {
+			b.Fatalf("noop migrate: %+v %v", rep, err)
+		}
+		pgtest.BenchLine("migrate_noop_10k", time.Since(start).Seconds(), "s", "catalog_count_schemas", base)
+	}
+	if pgtest.BenchSelected("migrate_add_column_10k") {
+		// Baseline: the same ALTER, schema by schema, on one connection, no bookkeeping.
+		start := time.Now()
+		conn, err := super.Acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, id := range ids {
+			schema := "tenant_" + stripDashes(id)
+			if _, err := conn.Exec(ctx, `ALTER TABLE `+pgx.Identifier{schema, "members"}.Sanitize()+` ADD COLUMN bench_raw text`); err != nil {
+				b.Fatal(err)
+			}
+		}
+		conn.Release()
+		base := time.Since(start).Seconds()
+		fsys := withExtraTenantMigration(b, "0002_bench_column.sql", `ALTER TABLE members ADD COLUMN bench_note text;`)
+		if _, err := migrations.Migrate(ctx, db.SuperURL, migrations.Options{TenantMigrations: fsys}); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		rep, err := migrations.MigrateTenants(ctx, db.SuperURL, migrations.TenantOptions{Concurrency: 4})
+		if err != nil || rep.Migrated < n {
+			b.Fatalf("migrate: %+v %v", rep, err)
+		}
+		pgtest.BenchLine("migrate_add_column_10k", time.Since(start).Seconds(), "s", "raw_alter_one_connection", base)
+	}
+}
+
+// withExtraTenantMigration is the embedded tenant migrations plus one more file.
+func withExtraTenantMigration(b *testing.B, name, sql string) fstest.MapFS {
+	m := fstest.MapFS{}
+	base, err := migrations.LoadTenantMigrations(migrations.TenantFS())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tm := range base {
+		m[fmt.Sprintf("%04d_%s.sql", tm.Version, tm.Name)] = &fstest.MapFile{Data: []byte(tm.SQL)}
+	}
+	m[name] = &fstest.MapFile{Data: []byte(sql)}
+	return m
+}
