@@ -69,7 +69,9 @@ func apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event, p domain.Event) 
 	case usage.Recorded:
 		var sums usageSums
 		sums.add(ev)
-		err = sums.flush(ctx, tx, t)
+		b := &pgx.Batch{}
+		sums.queue(b, t)
+		err = tx.SendBatch(ctx, b).Close()
 	default:
 		return fmt.Errorf("no projection for %s v%d", e.Type, e.SchemaVersion)
 	}
@@ -108,9 +110,10 @@ func (u *usageSums) add(r usage.Recorded) {
 	u.daily[usageKey{m, time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)}] += r.Quantity.Int64()
 }
 
-func (u *usageSums) flush(ctx context.Context, tx pgx.Tx, tenant any) error {
+// queue adds the statements that write the sums to b.
+func (u *usageSums) queue(b *pgx.Batch, tenant any) {
 	if len(u.hourly) == 0 {
-		return nil
+		return
 	}
 	for _, q := range []struct {
 		sums map[usageKey]int64
@@ -129,10 +132,7 @@ func (u *usageSums) flush(ctx context.Context, tx pgx.Tx, tenant any) error {
 		for k, v := range q.sums {
 			metrics, ats, qty = append(metrics, k.metric), append(ats, k.at), append(qty, v)
 		}
-		if _, err := tx.Exec(ctx, q.sql, tenant, metrics, ats, qty); err != nil {
-			return err
-		}
+		b.Queue(q.sql, tenant, metrics, ats, qty)
 	}
 	u.hourly, u.daily = nil, nil
-	return nil
 }

@@ -227,17 +227,17 @@ func (p *Projector) ProjectBatch(ctx context.Context, tenant uuid.UUID) (more bo
 // records stopAt as the failed seq.
 func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt int64) (more bool, err error) {
 	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, tenant.String()); err != nil {
-			return err
-		}
+		// One round trip: the tenant context and schema, then the checkpoint row, locked so
+		// that projectors in other processes take turns on this tenant.
 		var seq int64
 		var failed *int64
-		// The row lock makes projectors in other processes take turns on this tenant.
-		_, err := tx.Exec(ctx, `INSERT INTO tenantry.projections (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, tenant)
-		if err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT seq, failed_seq FROM tenantry.projections WHERE tenant_id = $1 FOR UPDATE`, tenant).Scan(&seq, &failed); err != nil {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, tenant.String())
+		b.Queue(`INSERT INTO tenantry.projections (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, tenant)
+		b.Queue(`SELECT seq, failed_seq FROM tenantry.projections WHERE tenant_id = $1 FOR UPDATE`, tenant).QueryRow(func(r pgx.Row) error {
+			return r.Scan(&seq, &failed)
+		})
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		if failed != nil {
@@ -258,22 +258,20 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt i
 					return &poisonError{seq: 1, err: fmt.Errorf("provision schema: %w", err)}
 				}
 			}
-			if _, err := tx.Exec(ctx, `SELECT set_config('search_path', tenantry.tenant_schema_name($1) || ', pg_catalog', true)`, tenant); err != nil {
-				return err
-			}
-			if applied, seq, err = p.applyEvents(ctx, tx, tenant, seq, limit); err != nil {
+			var err error
+			if applied, seq, err = p.applyEvents(ctx, tx, tenant, seq, limit, func(b *pgx.Batch, last int64) {
+				// The checkpoint travels with the batch's last writes.
+				if stopAt == 0 {
+					b.Queue(`UPDATE tenantry.projections SET seq = $2, updated_at = now() WHERE tenant_id = $1`, tenant, last)
+				}
+			}); err != nil {
 				return err
 			}
 		}
 		if stopAt > 0 {
-			_, err = tx.Exec(ctx, `UPDATE tenantry.projections SET seq = $2, failed_seq = $3, failed_error = $4, failed_at = now(), updated_at = now()
+			_, err := tx.Exec(ctx, `UPDATE tenantry.projections SET seq = $2, failed_seq = $3, failed_error = $4, failed_at = now(), updated_at = now()
 				WHERE tenant_id = $1`, tenant, seq, stopAt, fmt.Sprintf("event seq %d could not be applied", stopAt))
 			return err
-		}
-		if applied > 0 {
-			if _, err = tx.Exec(ctx, `UPDATE tenantry.projections SET seq = $2, updated_at = now() WHERE tenant_id = $1`, tenant, seq); err != nil {
-				return err
-			}
 		}
 		more = applied == limit
 		return nil
@@ -285,7 +283,8 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt i
 }
 
 // applyEvents applies up to limit events after seq and returns how many and the last seq.
-func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, seq int64, limit int) (int, int64, error) {
+// finish, when set, may queue statements into the batch that carries the last writes.
+func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, seq int64, limit int, finish func(b *pgx.Batch, last int64)) (int, int64, error) {
 	events, err := eventstore.ReadTenantIn(ctx, tx, tenant, seq, limit)
 	if err != nil {
 		return 0, seq, err
@@ -315,8 +314,18 @@ func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID
 		}
 		seq = e.Seq
 	}
-	if err := sums.flush(ctx, tx, tenant); err != nil {
-		return 0, seq, err // no single event to blame: retried as a whole
+	if len(events) == 0 {
+		return 0, seq, nil
+	}
+	b := &pgx.Batch{}
+	sums.queue(b, tenant)
+	if finish != nil {
+		finish(b, seq)
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return 0, seq, err // no single event to blame: retried as a whole
+		}
 	}
 	return len(events), seq, nil
 }

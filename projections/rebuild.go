@@ -44,7 +44,7 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 		var applied int
 		err := p.inShadow(ctx, tenant, shadow, func(tx pgx.Tx) error {
 			var err error
-			applied, seq, err = p.applyEvents(ctx, tx, tenant, seq, p.batchSize())
+			applied, seq, err = p.applyEvents(ctx, tx, tenant, seq, p.batchSize(), nil)
 			return err
 		})
 		if err != nil {
@@ -67,7 +67,7 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 			return err
 		}
 		for {
-			applied, next, err := p.applyEvents(ctx, tx, tenant, seq, p.batchSize())
+			applied, next, err := p.applyEvents(ctx, tx, tenant, seq, p.batchSize(), nil)
 			if err != nil {
 				return err
 			}
