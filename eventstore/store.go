@@ -30,11 +30,11 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 const setTenantSQL = `SELECT set_config('tenantry.tenant_id', $1, true)`
 
-// The tenant context is set by the same statement, as the argument the function depends on,
-// so it is in place before the function runs and ends with the statement's transaction.
-const appendSQL = `SELECT a.seq, a.stream_version, a.event_id, a.position, a.recorded_at, a.hash
-FROM (SELECT set_config('tenantry.tenant_id', $1::text, true)::uuid AS t) ctx,
-LATERAL tenantry.append_events(ctx.t, $2, $3, $4, $5, $6, $7, $8) a`
+// The tenant context is set by the same statement, in the argument the function depends on:
+// arguments are evaluated before the function runs, so the context is in place for all of
+// its statements, and it ends with the statement's (implicit) transaction.
+const appendSQL = `SELECT seq, stream_version, event_id, position, recorded_at, hash
+FROM tenantry.append_events(set_config('tenantry.tenant_id', $1::text, true)::uuid, $2, $3, $4, $5, $6, $7, $8)`
 
 const findEventsSQL = `SELECT f.seq, f.stream_version, f.event_id, f.position, f.recorded_at, f.hash, f.same
 FROM (SELECT set_config('tenantry.tenant_id', $1::text, true)::uuid AS t) ctx,

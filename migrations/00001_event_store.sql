@@ -50,10 +50,11 @@ CREATE TABLE tenantry.tenant_heads (
 ) WITH (fillfactor = 70);
 
 -- Each stream's current version, for optimistic concurrency without reading the events.
+-- Version 0 (no events yet) only exists inside the transaction of a stream's first append.
 CREATE TABLE tenantry.streams (
     tenant_id uuid   NOT NULL,
     stream_id text   NOT NULL,
-    version   bigint NOT NULL CHECK (version > 0),
+    version   bigint NOT NULL CHECK (version >= 0),
     PRIMARY KEY (tenant_id, stream_id)
 ) WITH (fillfactor = 70);
 
@@ -128,7 +129,11 @@ CREATE POLICY tenant_isolation ON tenantry.streams
     WITH CHECK (tenant_id = (SELECT nullif(current_setting('tenantry.tenant_id', true), '')::uuid));
 CREATE POLICY owner_reads_all ON tenantry.streams FOR SELECT TO tenantry_owner USING (true);
 
--- The chain hash of one event (CHAIN.md, encoding v1). IMMUTABLE: same inputs, same hash.
+-- The chain hash of one event (CHAIN.md, encoding v1): same inputs, same hash. Declared STABLE,
+-- not IMMUTABLE, because convert_to and extract(epoch FROM timestamptz) are STABLE: the planner
+-- only inlines a SQL function whose body is no more volatile than its declaration, and an
+-- IMMUTABLE declaration here made every call go through fmgr_sql, which parses and plans the
+-- body again for each statement (once per append: the largest single cost of an append).
 -- +goose StatementBegin
 CREATE FUNCTION tenantry.event_hash(
     prev_hash bytea, tenant_id uuid, seq bigint, event_id uuid, stream_id text,
@@ -136,7 +141,7 @@ CREATE FUNCTION tenantry.event_hash(
     metadata jsonb, recorded_at timestamptz
 ) RETURNS bytea
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
--- No SET clause: it would stop the planner from inlining this into the append loop.
+-- No SET clause: it would stop the planner from inlining this into the append statement.
 -- Everything is schema-qualified instead (pg_catalog is always searched first for operators).
 AS $$
     SELECT pg_catalog.sha256(
@@ -156,13 +161,33 @@ AS $$
 $$;
 -- +goose StatementEnd
 
+-- Raises the expected-version failure of an append (SQLSTATE TYC01, DETAIL = the actual
+-- version). Called from inside the append statement, only when the versions differ.
+-- +goose StatementBegin
+CREATE FUNCTION tenantry.stream_version_conflict(p_stream text, p_actual bigint, p_expected bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'stream % is at version %, expected %', p_stream, p_actual, p_expected
+        USING ERRCODE = 'TYC01', DETAIL = p_actual::text;
+END
+$$;
+-- +goose StatementEnd
+
 -- Append events to one stream of one tenant, all or nothing, in the caller's transaction.
 -- The caller must have set tenantry.tenant_id to p_tenant (RLS refuses anything else).
 -- p_expected: -1 any, 0 the stream must not exist, n > 0 the stream must be at version n.
 -- A retry (event ids already stored) fails on the unique (tenant_id, event_id) index or on
 -- the expected version; the caller then asks tenantry.find_events whether it was a retry.
--- Every statement here reads or writes one row of an unpartitioned table, or inserts into
--- the partitioned one, so the cached generic plans are cheap (plan_cache_mode below).
+--
+-- Cost model (measured): an append is dominated by per-statement executor set-up (every
+-- statement opens its relations and indexes, builds its RLS subplans, check constraints and
+-- expressions again), not by the work itself. So after the lock, one statement does all of
+-- it: bump the stream's version (checking the expectation), read the tenant's head, hash,
+-- insert the events and move the head. Its plan is cached (generic: the statements only
+-- touch one row of an unpartitioned table or insert into the partitioned one).
 -- +goose StatementBegin
 CREATE FUNCTION tenantry.append_events(
     p_tenant uuid, p_stream text, p_expected bigint,
@@ -177,21 +202,8 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
-    n            integer := coalesce(cardinality(p_ids), 0);
-    head_seq     bigint;
-    head_hash    bytea;
-    head_at      timestamptz;
-    new_version  bigint;
-    cur_version  bigint;
-    at           timestamptz;
-    h            bytea;
-    d            jsonb;
-    m            jsonb;
-    hashes       bytea[] := '{}';
-    prevs        bytea[] := '{}';
-    datas        jsonb[] := '{}';
-    metas        jsonb[] := '{}';
-    positions    bigint[] := '{}';
+    n       integer := coalesce(cardinality(p_ids), 0);
+    written bigint;
 BEGIN
     IF n = 0 THEN
         RAISE EXCEPTION 'append needs at least one event' USING ERRCODE = '22023';
@@ -203,57 +215,108 @@ BEGIN
 
     -- Serialise this tenant's appends with a transaction-scoped lock on the tenant, taken
     -- before this transaction has an id: whoever gets it next takes a larger transaction id,
-    -- so within a tenant the global (tx_id, position) order is seq order. Holding it, the
-    -- head row (last seq and hash) can be read without a row lock: only this function
-    -- writes it, and only under this lock.
+    -- so within a tenant the global (tx_id, position) order is seq order. It is its own
+    -- statement: the append statement below takes its snapshot after the lock is held, so it
+    -- reads the head row (last seq, hash, recorded_at) as the previous append committed it.
+    -- Only this function writes the head and stream rows, and only under this lock.
     PERFORM pg_advisory_xact_lock(hashtextextended(p_tenant::text, 7365710));
-    SELECT th.seq, th.hash, th.recorded_at INTO head_seq, head_hash, head_at
-      FROM tenantry.tenant_heads th WHERE th.tenant_id = p_tenant;
-    IF NOT FOUND THEN
-        head_seq := 0;
-        head_hash := '\x0000000000000000000000000000000000000000000000000000000000000000';
-        head_at := '-infinity';
-    END IF;
 
-    -- The stream's version, checked against the expectation; the failed check rolls back.
-    INSERT INTO tenantry.streams AS st (tenant_id, stream_id, version)
-    VALUES (p_tenant, p_stream, n)
-    ON CONFLICT (tenant_id, stream_id) DO UPDATE SET version = st.version + n
-    RETURNING st.version INTO new_version;
-    cur_version := new_version - n;
-    IF p_expected >= 0 AND cur_version <> p_expected THEN
-        RAISE EXCEPTION 'stream % is at version %, expected %', p_stream, cur_version, p_expected
-            USING ERRCODE = 'TYC01', DETAIL = cur_version::text;
-    END IF;
-
-    -- recorded_at never goes backwards within a tenant, even if the clock does.
-    at := greatest(clock_timestamp(), head_at);
-    h := head_hash;
-    FOR i IN 1 .. n LOOP
-        d := p_data[i]::jsonb;
-        m := p_metadata[i]::jsonb;
-        prevs := prevs || h;
-        h := tenantry.event_hash(h, p_tenant, head_seq + i, p_ids[i], p_stream, cur_version + i,
-                                 p_types[i], p_versions[i], d, m, at);
-        hashes := hashes || h;
-        datas := datas || d;
-        metas := metas || m;
-        positions := positions || nextval('tenantry.event_position_seq');
+    FOR attempt IN 1 .. 2 LOOP
+        IF n = 1 THEN
+            -- One event: no chain to walk.
+            RETURN QUERY
+            WITH s AS (
+                -- The stream's version, checked against the expectation (a mismatch raises
+                -- TYC01 and rolls everything back), joined with the tenant's head.
+                -- recorded_at never goes backwards within a tenant, even if the clock does.
+                UPDATE tenantry.streams AS st SET version = st.version + 1
+                  FROM tenantry.tenant_heads AS th
+                 WHERE st.tenant_id = p_tenant AND st.stream_id = p_stream AND th.tenant_id = p_tenant
+                RETURNING CASE WHEN p_expected >= 0 AND st.version - 1 <> p_expected
+                               THEN tenantry.stream_version_conflict(p_stream, st.version - 1, p_expected)
+                               ELSE st.version END AS ver,
+                          th.seq + 1 AS seq, th.hash AS prev,
+                          greatest(clock_timestamp(), th.recorded_at) AS at,
+                          p_data[1]::jsonb AS d, p_metadata[1]::jsonb AS m
+            ),
+            ins AS (
+                INSERT INTO tenantry.events AS e (tenant_id, seq, stream_id, stream_version, event_id,
+                                                  event_type, schema_version, data, metadata, recorded_at,
+                                                  tx_id, position, prev_hash, hash)
+                SELECT p_tenant, s.seq, p_stream, s.ver, p_ids[1], p_types[1], p_versions[1], s.d, s.m, s.at,
+                       pg_current_xact_id(), nextval('tenantry.event_position_seq'), s.prev,
+                       tenantry.event_hash(s.prev, p_tenant, s.seq, p_ids[1], p_stream, s.ver,
+                                           p_types[1], p_versions[1], s.d, s.m, s.at)
+                  FROM s
+                RETURNING e.seq, e.stream_version, e.event_id, e.position, e.recorded_at, e.hash
+            ),
+            head AS (
+                UPDATE tenantry.tenant_heads AS th
+                   SET seq = ins.seq, hash = ins.hash, recorded_at = ins.recorded_at
+                  FROM ins
+                 WHERE th.tenant_id = p_tenant
+            )
+            SELECT ins.seq, ins.stream_version, ins.event_id, ins.position, ins.recorded_at, ins.hash
+              FROM ins;
+        ELSE
+            -- A batch: the chain is walked by a recursive CTE, one event per step, so each
+            -- event's hash covers the previous one and positions are taken in seq order.
+            RETURN QUERY
+            WITH RECURSIVE s AS (
+                UPDATE tenantry.streams AS st SET version = st.version + n
+                  FROM tenantry.tenant_heads AS th
+                 WHERE st.tenant_id = p_tenant AND st.stream_id = p_stream AND th.tenant_id = p_tenant
+                RETURNING CASE WHEN p_expected >= 0 AND st.version - n <> p_expected
+                               THEN tenantry.stream_version_conflict(p_stream, st.version - n, p_expected)
+                               ELSE st.version - n END AS ver,
+                          th.seq, th.hash, greatest(clock_timestamp(), th.recorded_at) AS at
+            ),
+            chain (i, prev, h, d, m, pos) AS (
+                SELECT 0, NULL::bytea, s.hash, NULL::jsonb, NULL::jsonb, NULL::bigint FROM s
+              UNION ALL
+                SELECT c.i + 1, c.h,
+                       tenantry.event_hash(c.h, p_tenant, s.seq + c.i + 1, p_ids[c.i + 1], p_stream,
+                                           s.ver + c.i + 1, p_types[c.i + 1], p_versions[c.i + 1],
+                                           x.d, x.m, s.at),
+                       x.d, x.m, nextval('tenantry.event_position_seq')
+                  FROM chain AS c CROSS JOIN s,
+                       -- OFFSET 0 keeps each document parsed once (not once per reference).
+                       LATERAL (SELECT p_data[c.i + 1]::jsonb AS d, p_metadata[c.i + 1]::jsonb AS m OFFSET 0) AS x
+                 WHERE c.i < n
+            ),
+            ins AS (
+                INSERT INTO tenantry.events AS e (tenant_id, seq, stream_id, stream_version, event_id,
+                                                  event_type, schema_version, data, metadata, recorded_at,
+                                                  tx_id, position, prev_hash, hash)
+                SELECT p_tenant, s.seq + c.i, p_stream, s.ver + c.i, p_ids[c.i], p_types[c.i], p_versions[c.i],
+                       c.d, c.m, s.at, pg_current_xact_id(), c.pos, c.prev, c.h
+                  FROM chain AS c CROSS JOIN s
+                 WHERE c.i > 0
+                RETURNING e.seq, e.stream_version, e.event_id, e.position, e.recorded_at, e.hash
+            ),
+            head AS (
+                UPDATE tenantry.tenant_heads AS th SET seq = s.seq + n, hash = c.h, recorded_at = s.at
+                  FROM chain AS c CROSS JOIN s
+                 WHERE c.i = n AND th.tenant_id = p_tenant
+            )
+            SELECT ins.seq, ins.stream_version, ins.event_id, ins.position, ins.recorded_at, ins.hash
+              FROM ins;
+        END IF;
+        GET DIAGNOSTICS written = ROW_COUNT;
+        EXIT WHEN written > 0;
+        -- Nothing written: the tenant's first append, or the stream's. Create the missing head
+        -- (genesis: seq 0, 32 zero bytes) and stream (version 0), then append again. Under
+        -- the lock no one else can create them meanwhile; RLS refuses a foreign tenant here.
+        INSERT INTO tenantry.tenant_heads AS th (tenant_id, seq, hash, recorded_at)
+        VALUES (p_tenant, 0, '\x0000000000000000000000000000000000000000000000000000000000000000', '-infinity')
+        ON CONFLICT (tenant_id) DO NOTHING;
+        INSERT INTO tenantry.streams AS st (tenant_id, stream_id, version)
+        VALUES (p_tenant, p_stream, 0)
+        ON CONFLICT (tenant_id, stream_id) DO NOTHING;
     END LOOP;
-
-    RETURN QUERY
-    INSERT INTO tenantry.events AS e (tenant_id, seq, stream_id, stream_version, event_id, event_type,
-                                 schema_version, data, metadata, recorded_at, tx_id, position,
-                                 prev_hash, hash)
-    SELECT p_tenant, head_seq + u.i, p_stream, cur_version + u.i, u.id, u.typ, u.ver, u.d, u.m, at,
-           pg_current_xact_id(), u.pos, u.prev, u.h
-      FROM unnest(p_ids, p_types, p_versions, datas, metas, prevs, hashes, positions)
-           WITH ORDINALITY AS u(id, typ, ver, d, m, prev, h, pos, i)
-    RETURNING e.seq, e.stream_version, e.event_id, e.position, e.recorded_at, e.hash;
-
-    INSERT INTO tenantry.tenant_heads AS th (tenant_id, seq, hash, recorded_at)
-    VALUES (p_tenant, head_seq + n, h, at)
-    ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, recorded_at = excluded.recorded_at;
+    IF written <> n THEN
+        RAISE EXCEPTION 'append to stream % wrote % of % events', p_stream, written, n;
+    END IF;
 END
 $$;
 -- +goose StatementEnd
@@ -311,6 +374,7 @@ GRANT EXECUTE ON FUNCTION tenantry.read_all_events(xid8, bigint, integer) TO ten
 DROP FUNCTION tenantry.read_all_events(xid8, bigint, integer);
 DROP FUNCTION tenantry.find_events(uuid, text, uuid[], text[], integer[], text[]);
 DROP FUNCTION tenantry.append_events(uuid, text, bigint, uuid[], text[], integer[], text[], text[]);
+DROP FUNCTION tenantry.stream_version_conflict(text, bigint, bigint);
 DROP FUNCTION tenantry.event_hash(bytea, uuid, bigint, uuid, text, bigint, text, integer, jsonb, jsonb, timestamptz);
 DROP TABLE tenantry.streams;
 DROP TABLE tenantry.tenant_heads;
