@@ -127,18 +127,31 @@ func TestRelay_WakesOnNotify(t *testing.T) {
 		Logger: slog.New(slog.DiscardHandler), PollInterval: time.Hour}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	time.Sleep(300 * time.Millisecond) // let it drain the backlog and start listening
 
 	other := appStore(t, 2) // another "process"
 	notifier := eventstore.NewNotifier(other.Pool(), 0, slog.New(slog.DiscardHandler))
 	other.SetNotifier(notifier)
 	go func() { _ = notifier.Run(ctx) }()
+	// The relay may not be listening yet on a loaded machine: keep appending until one
+	// notification gets through. With an hour-long poll interval, only NOTIFY can wake it.
 	tenant := newTenant(t)
-	_, err := other.Append(ctx, tenant, "s", eventstore.Any, ev("thing.happened", 1))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return got.count(tenant) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		_, err := other.Append(ctx, tenant, "s", eventstore.Any, ev("thing.happened", 1))
+		require.NoError(t, err)
+		return got.count(tenant) > 0 || waitCount(got, tenant, 200*time.Millisecond)
+	}, 15*time.Second, time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
 }
 
 var _ message.Publisher = (*gochannel.GoChannel)(nil)
+
+// waitCount waits up to d for the collector to see an event of tenant.
+func waitCount(c *collector, tenant uuid.UUID, d time.Duration) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if c.count(tenant) > 0 {
+			return true
+		}
+	}
+	return false
+}
