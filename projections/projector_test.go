@@ -261,7 +261,7 @@ func TestProjector_PoisonEventStopsOnlyItsTenant(t *testing.T) {
 // tenant with a large backlog.
 func TestProjector_BacklogDoesNotStarveOthers(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, 4)
+	f := isolatedFixture(t, 4) // no other test's projector may take the quiet tenant first
 	busy, quiet := f.createTenant(t), f.createTenant(t)
 	for i := 0; i < 20; i++ {
 		events := make([]domain.Event, 100)
