@@ -48,9 +48,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cur integer := p_from;
-    m   record;
-    bad text;
+    cur    integer := p_from;
+    m      record;
+    bad    text;
+    rels   oid[];
+    tables text;
 BEGIN
     IF p_schema !~ '^tenant_[0-9a-f]{32}(_rebuild)?$' THEN
         RAISE EXCEPTION 'invalid tenant schema name' USING ERRCODE = '22023';
@@ -65,10 +67,17 @@ BEGIN
     END LOOP;
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
 
+    -- The schema's relations, found through pg_depend's index: pg_class has no index on
+    -- the namespace alone, and scanning it per schema would make migrating N schemas O(N^2).
+    SELECT array_agg(c.oid ORDER BY c.oid) INTO rels
+      FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+     WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = p_schema::regnamespace
+       AND d.classid = 'pg_class'::regclass AND d.deptype = 'n' AND c.relkind IN ('r', 'p', 'S');
+
     -- The isolation promise, checked on every schema after every migration.
     SELECT string_agg(c.relname, ', ') INTO bad
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = p_schema AND c.relkind IN ('r', 'p')
+      FROM pg_class c
+     WHERE c.oid = ANY (rels) AND c.relkind IN ('r', 'p')
        AND (NOT c.relrowsecurity OR NOT c.relforcerowsecurity
             OR NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
             OR NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid));
@@ -78,8 +87,14 @@ BEGIN
     END IF;
 
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO tenantry_app', p_schema);
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO tenantry_app', p_schema);
-    EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO tenantry_app', p_schema);
+    SELECT string_agg(c.oid::regclass::text, ', ') INTO tables FROM pg_class c WHERE c.oid = ANY (rels) AND c.relkind IN ('r', 'p');
+    IF tables IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %s TO tenantry_app', tables);
+    END IF;
+    SELECT string_agg(c.oid::regclass::text, ', ') INTO tables FROM pg_class c WHERE c.oid = ANY (rels) AND c.relkind = 'S';
+    IF tables IS NOT NULL THEN
+        EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO tenantry_app', tables);
+    END IF;
     RETURN cur;
 END
 $$;
