@@ -252,7 +252,7 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 			}
 		}
 	}()
-	// Sample visibility every 2 ms from the projections table (as a superuser: all tenants).
+	// Sample visibility every 5 ms from the projections table (as a superuser: all tenants).
 	var lags []float64
 	projected := make([]int64, len(ids))
 	deadline := time.Now().Add(time.Duration(seconds * float64(time.Second)))
@@ -291,7 +291,7 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 		}
 		pending = keep
 		mu.Unlock()
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	stop.Store(true)
 	wg.Wait()

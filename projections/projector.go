@@ -30,7 +30,7 @@ type Projector struct {
 	Pool         *pgxpool.Pool // the runtime role
 	Registry     *eventstore.Registry
 	Logger       *slog.Logger
-	Workers      int           // default 2
+	Workers      int           // default 4
 	BatchSize    int           // default 500
 	PollInterval time.Duration // how often the backlog is rescanned (default 5s)
 
@@ -99,7 +99,7 @@ func (p *Projector) Consume(ctx context.Context, msgs <-chan *message.Message) {
 // Run projects until ctx ends.
 func (p *Projector) Run(ctx context.Context) error {
 	if p.Workers <= 0 {
-		p.Workers = 2
+		p.Workers = 4
 	}
 	if p.BatchSize <= 0 {
 		p.BatchSize = 500
