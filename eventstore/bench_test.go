@@ -40,6 +40,15 @@ func BenchmarkEventStore(b *testing.B) {
 	setupRawTable(b, db)
 	pool := pgtest.Pool(b, db.AppURL, 64)
 	store := eventstore.New(pool)
+	// Appends go through the group committer, as in `serve`; callers still make one append
+	// per event and wait for its own commit.
+	committers := 4
+	if v, err := strconv.Atoi(os.Getenv("BENCH_COMMITTERS")); err == nil {
+		committers = v
+	}
+	if committers > 0 {
+		withGroupCommit(b, store, 2*committers) // committers = conns/2
+	}
 	tenants := make([]uuid.UUID, 1000)
 	for i := range tenants {
 		tenants[i] = uuid.Must(uuid.NewV7())

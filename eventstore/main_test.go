@@ -19,9 +19,25 @@ var testDB *pgtest.DB
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
 
-// appStore is a store logged in as the runtime role, as in production.
+// appStore is a store logged in as the runtime role whose appends go through a
+// GroupCommitter, as in `serve`. TENANTRY_TEST_GROUP_COMMIT=0 tests the direct path (CI runs
+// the package both ways).
 func appStore(t testing.TB, maxConns int32) *eventstore.Store {
-	return eventstore.New(pgtest.Pool(t, testDB.AppURL, maxConns))
+	s := eventstore.New(pgtest.Pool(t, testDB.AppURL, maxConns))
+	if os.Getenv("TENANTRY_TEST_GROUP_COMMIT") != "0" {
+		withGroupCommit(t, s, int(maxConns))
+	}
+	return s
+}
+
+// withGroupCommit runs a GroupCommitter for s until the test ends.
+func withGroupCommit(t testing.TB, s *eventstore.Store, committers int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g := eventstore.NewGroupCommitter(s, max(1, committers/2))
+	done := make(chan struct{})
+	go func() { _ = g.Run(ctx); close(done) }()
+	s.SetGroupCommitter(g)
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 func superPool(t testing.TB) *pgxpool.Pool { return pgtest.Pool(t, testDB.SuperURL, 4) }

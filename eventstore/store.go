@@ -17,7 +17,11 @@ import (
 type Store struct {
 	pool     *pgxpool.Pool
 	notifier *Notifier
+	group    *GroupCommitter
 }
+
+// SetGroupCommitter routes appends through g while it runs (see GroupCommitter).
+func (s *Store) SetGroupCommitter(g *GroupCommitter) { s.group = g }
 
 // SetNotifier makes every successful append announce itself through n.
 func (s *Store) SetNotifier(n *Notifier) { s.notifier = n }
@@ -55,7 +59,16 @@ func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, exp
 	if err != nil {
 		return AppendResult{}, err
 	}
-	res, err := s.sendInTenant(ctx, tenant, appendSQL, args, len(events), scanAppended)
+	var res AppendResult
+	grouped := false
+	if s.group != nil {
+		var reply appendReply
+		reply, grouped = s.group.submit(&appendReq{ctx: ctx, tenant: tenant, args: args, n: len(events), reply: make(chan appendReply, 1)})
+		res, err = reply.res, reply.err
+	}
+	if !grouped {
+		res, err = s.sendInTenant(ctx, tenant, appendSQL, args, len(events), scanAppended)
+	}
 	if err != nil && callerIDs && mayBeRetry(err) {
 		res, err = s.retried(ctx, tenant, stream, args, len(events), err)
 	}

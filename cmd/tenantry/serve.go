@@ -44,6 +44,8 @@ func (a *app) serveCmd() *cobra.Command {
 			store := eventstore.New(pool)
 			notifier := eventstore.NewNotifier(pool, 0, a.log)
 			store.SetNotifier(notifier)
+			committer := eventstore.NewGroupCommitter(store, 4)
+			store.SetGroupCommitter(committer)
 			// In one process the bus is a Go channel; publishing waits for the projector's
 			// acknowledgement, which keeps order and gives back-pressure.
 			bus := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true},
@@ -60,7 +62,7 @@ func (a *app) serveCmd() *cobra.Command {
 
 			workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 			var wg sync.WaitGroup
-			for _, run := range []func(context.Context) error{notifier.Run, relay.Run, projector.Run, directory.Run,
+			for _, run := range []func(context.Context) error{committer.Run, notifier.Run, relay.Run, projector.Run, directory.Run,
 				func(ctx context.Context) error { projector.Consume(ctx, msgs); return nil }} {
 				wg.Add(1)
 				go func() {

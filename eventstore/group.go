@@ -1,0 +1,139 @@
+package eventstore
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// GroupCommitter coalesces concurrent appends into one transaction each time a committer is
+// free: one round trip and one commit for many appends, whatever their tenants. Callers see
+// no difference: each append is still all or nothing, because a group that fails anywhere is
+// rolled back whole and its appends are run again one by one, each in its own transaction.
+//
+// Ordering stays as the cursor needs it: a group takes the locks of all its tenants first,
+// in a fixed order and before its transaction has an id, exactly as a single append does.
+type GroupCommitter struct {
+	store      *Store
+	committers int
+	maxGroup   int
+	reqs       chan *appendReq
+	done       chan struct{}
+}
+
+type appendReq struct {
+	ctx    context.Context
+	tenant uuid.UUID
+	args   []any
+	n      int
+	reply  chan appendReply
+}
+
+type appendReply struct {
+	res AppendResult
+	err error
+}
+
+// NewGroupCommitter returns a committer for s with the given number of concurrent
+// transactions (default 4); Run it, then pass it to Store.SetGroupCommitter.
+func NewGroupCommitter(s *Store, committers int) *GroupCommitter {
+	if committers <= 0 {
+		committers = 4
+	}
+	return &GroupCommitter{store: s, committers: committers, maxGroup: 64,
+		reqs: make(chan *appendReq), done: make(chan struct{})}
+}
+
+// Run commits groups until ctx ends; appends then go straight to the database again.
+func (g *GroupCommitter) Run(ctx context.Context) error {
+	finished := make(chan struct{})
+	for i := 0; i < g.committers; i++ {
+		go func() {
+			defer func() { finished <- struct{}{} }()
+			for {
+				var first *appendReq
+				select {
+				case <-ctx.Done():
+					return
+				case first = <-g.reqs:
+				}
+				group := []*appendReq{first}
+			drain:
+				for len(group) < g.maxGroup {
+					select {
+					case r := <-g.reqs:
+						group = append(group, r)
+					default:
+						break drain
+					}
+				}
+				g.commit(ctx, group)
+			}
+		}()
+	}
+	<-ctx.Done()
+	close(g.done)
+	for i := 0; i < g.committers; i++ {
+		<-finished
+	}
+	return nil
+}
+
+// submit hands an append to a committer; ok is false when none is running.
+func (g *GroupCommitter) submit(r *appendReq) (appendReply, bool) {
+	select {
+	case g.reqs <- r:
+	case <-g.done:
+		return appendReply{}, false
+	case <-r.ctx.Done():
+		return appendReply{err: r.ctx.Err()}, true
+	}
+	return <-r.reply, true
+}
+
+const lockTenantsSQL = `SELECT pg_advisory_xact_lock(k)
+FROM (SELECT DISTINCT hashtextextended(t::text, 7365710) AS k FROM unnest($1::uuid[]) AS t ORDER BY 1 OFFSET 0) AS locks`
+
+func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
+	if len(group) == 1 {
+		r := group[0]
+		res, err := g.store.sendInTenant(r.ctx, r.tenant, appendSQL, r.args, r.n, scanAppended)
+		r.reply <- appendReply{res, err}
+		return
+	}
+	tenants := make([]uuid.UUID, len(group))
+	for i, r := range group {
+		tenants[i] = r.tenant
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockTenantsSQL, tenants)
+	for _, r := range group {
+		b.Queue(appendSQL, r.args...)
+	}
+	// The batch is one implicit transaction: either every append in it commits or none does.
+	br := g.store.pool.SendBatch(ctx, b)
+	results := make([]AppendResult, len(group))
+	_, err := br.Exec()
+	for i := 0; err == nil && i < len(group); i++ {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			results[i], err = readAppended(rows, group[i].n, scanAppended)
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		for i, r := range group {
+			r.reply <- appendReply{res: results[i]}
+		}
+		return
+	}
+	// Something in the group failed (a stale expected version, a retry, a lost connection):
+	// nothing was written; run each append alone so each gets its own outcome.
+	for _, r := range group {
+		res, err := g.store.sendInTenant(r.ctx, r.tenant, appendSQL, r.args, r.n, scanAppended)
+		r.reply <- appendReply{res, err}
+	}
+}
