@@ -16,7 +16,7 @@ import (
 func TestGroupCommit_OneBadAppendDoesNotSinkItsGroup(t *testing.T) {
 	t.Parallel()
 	s := eventstore.New(appStore(t, 8).Pool()) // a store of its own, so the committer is ours
-	withGroupCommit(t, s, 2)                    // one committer: concurrent appends must share groups
+	withGroupCommit(t, s, 2)                   // one committer: concurrent appends must share groups
 	stale := newTenant(t)
 	_, err := s.Append(context.Background(), stale, "s", eventstore.NoStream, ev("thing.happened", 0))
 	require.NoError(t, err)
