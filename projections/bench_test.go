@@ -198,7 +198,7 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	relay := &eventstore.Relay{Store: store, Publisher: bus, Topic: "bench", Name: "bench", Logger: slog.New(slog.DiscardHandler), Wake: notifier.Subscribe()}
+	relay := &eventstore.Relay{Store: store, Publisher: bus, Topic: "bench", Name: "bench", Logger: slog.New(slog.DiscardHandler), Wake: notifier.Subscribe(), PollInterval: 10 * time.Millisecond}
 	p := f.projector()
 	p.PollInterval = time.Minute
 	if w, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {

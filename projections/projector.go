@@ -227,23 +227,19 @@ func (p *Projector) ProjectBatch(ctx context.Context, tenant uuid.UUID) (more bo
 // records stopAt as the failed seq.
 func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt int64) (more bool, err error) {
 	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
-		// One round trip: the tenant context and schema, then the checkpoint row, locked so
-		// that projectors in other processes take turns on this tenant.
-		var seq int64
-		var failed *int64
-		b := &pgx.Batch{}
-		b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, tenant.String())
-		b.Queue(`INSERT INTO tenantry.projections (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, tenant)
-		b.Queue(`SELECT seq, failed_seq FROM tenantry.projections WHERE tenant_id = $1 FOR UPDATE`, tenant).QueryRow(func(r pgx.Row) error {
-			return r.Scan(&seq, &failed)
-		})
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		// One round trip: the tenant context and schema, the tenant's projection lock (so
+		// projectors in other processes take turns on it), then the checkpoint. The lock is
+		// an advisory one and every write comes at the end, so this transaction has no id
+		// while it reads: a transaction id held open would hold back the relay's gap-safe
+		// horizon, and with it every tenant's projection.
+		seq, failed, err := lockProjection(ctx, tx, tenant)
+		if err != nil {
 			return err
 		}
 		if failed != nil {
 			return nil // stopped: an operator must look at it
 		}
-		limit := p.BatchSize
+		limit := p.batchSize()
 		if stopAt > 0 {
 			limit = int(stopAt - seq - 1)
 		}
@@ -262,15 +258,18 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt i
 			if applied, seq, err = p.applyEvents(ctx, tx, tenant, seq, limit, func(b *pgx.Batch, last int64) {
 				// The checkpoint travels with the batch's last writes.
 				if stopAt == 0 {
-					b.Queue(`UPDATE tenantry.projections SET seq = $2, updated_at = now() WHERE tenant_id = $1`, tenant, last)
+					b.Queue(saveCheckpointSQL, tenant, last)
 				}
 			}); err != nil {
 				return err
 			}
 		}
 		if stopAt > 0 {
-			_, err := tx.Exec(ctx, `UPDATE tenantry.projections SET seq = $2, failed_seq = $3, failed_error = $4, failed_at = now(), updated_at = now()
-				WHERE tenant_id = $1`, tenant, seq, stopAt, fmt.Sprintf("event seq %d could not be applied", stopAt))
+			_, err := tx.Exec(ctx, `INSERT INTO tenantry.projections AS p (tenant_id, seq, failed_seq, failed_error, failed_at)
+				VALUES ($1, $2, $3, $4, now())
+				ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, failed_seq = excluded.failed_seq,
+					failed_error = excluded.failed_error, failed_at = now(), updated_at = now()`,
+				tenant, seq, stopAt, fmt.Sprintf("event seq %d could not be applied", stopAt))
 			return err
 		}
 		more = applied == limit
@@ -280,6 +279,27 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt i
 		p.afterBatch(tenant)
 	}
 	return more, err
+}
+
+const saveCheckpointSQL = `INSERT INTO tenantry.projections AS p (tenant_id, seq) VALUES ($1, $2)
+ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, updated_at = now()`
+
+// lockProjection sets the tenant context and search_path, takes the tenant's projection
+// lock (advisory, transaction-scoped: it assigns no transaction id) and reads the
+// checkpoint: how far the read models are, and the failed seq if they are stopped.
+func lockProjection(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (seq int64, failed *int64, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true),
+		pg_advisory_xact_lock(hashtextextended('projection:' || $1, 0))`, tenant.String())
+	b.Queue(`SELECT seq, failed_seq FROM tenantry.projections WHERE tenant_id = $1`, tenant).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&seq, &failed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // never projected
+		}
+		return err
+	})
+	err = tx.SendBatch(ctx, b).Close()
+	return seq, failed, err
 }
 
 // applyEvents applies up to limit events after seq and returns how many and the last seq.

@@ -58,12 +58,12 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 		}
 	}
 
-	// Catch up and swap, holding the projection row so the live projector waits.
-	err = p.inShadow(ctx, tenant, shadow, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO tenantry.projections (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, tenant); err != nil {
+	// Catch up and swap, holding the tenant's projection lock so the live projector waits.
+	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		if _, _, err := lockProjection(ctx, tx, tenant); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM tenantry.projections WHERE tenant_id = $1 FOR UPDATE`, tenant); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT set_config('search_path', $1, true)`, pgx.Identifier{shadow}.Sanitize()+", pg_catalog"); err != nil {
 			return err
 		}
 		for {
@@ -79,8 +79,8 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 		if _, err := tx.Exec(ctx, `SELECT tenantry.rebuild_swap($1)`, tenant); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE tenantry.projections SET seq = $2, failed_seq = NULL, failed_error = NULL, failed_at = NULL, updated_at = now()
-			WHERE tenant_id = $1`, tenant, seq)
+		_, err := tx.Exec(ctx, `INSERT INTO tenantry.projections AS p (tenant_id, seq) VALUES ($1, $2)
+			ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, failed_seq = NULL, failed_error = NULL, failed_at = NULL, updated_at = now()`, tenant, seq)
 		return err
 	})
 	if err != nil {
