@@ -114,8 +114,11 @@ func verifyRows(rows pgx.Rows, rep *ChainReport, headHash []byte) error {
 			rep.FirstBadSeq, rep.Problem, rep.Detail = seq, p, fmt.Sprintf(format, args...)
 		}
 	}
-	decode := eventDecoder(rows)
+	var decode func(*Event) error
 	for rows.Next() {
+		if decode == nil {
+			decode = eventDecoder(rows)
+		}
 		if err := decode(&e); err != nil {
 			return err
 		}

@@ -106,8 +106,11 @@ func (s *Store) readInTenant(ctx context.Context, tenant uuid.UUID, sql string, 
 func collectEvents(rows pgx.Rows) ([]Event, error) {
 	defer rows.Close()
 	var events []Event
-	decode := eventDecoder(rows)
+	var decode func(*Event) error
 	for rows.Next() {
+		if decode == nil { // field descriptions are known once the first row is in
+			decode = eventDecoder(rows)
+		}
 		var e Event
 		if err := decode(&e); err != nil {
 			return nil, err
@@ -126,6 +129,13 @@ func eventDecoder(rows pgx.Rows) func(*Event) error {
 	}
 	return func(e *Event) error { return scanEvent(rows, e) }
 }
+
+// EventColumns is the column list ScanEvents expects, for callers that select events with
+// queries of their own (in batches, with their own conditions).
+const EventColumns = eventColumns
+
+// ScanEvents reads every row of rows (selected as EventColumns) and closes it.
+func ScanEvents(rows pgx.Rows) ([]Event, error) { return collectEvents(rows) }
 
 // Querier runs queries: a pool, a connection or a transaction.
 type Querier interface {

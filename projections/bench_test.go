@@ -193,6 +193,9 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	store := eventstore.New(f.pool)
 	notifier := eventstore.NewNotifier(f.pool, 0, slog.New(slog.DiscardHandler))
 	store.SetNotifier(notifier)
+	committer := eventstore.NewGroupCommitter(store, 4) // as in serve
+	store.SetGroupCommitter(committer)
+	go func() { _ = committer.Run(ctx) }()
 	bus := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
 	msgs, err := bus.Subscribe(ctx, "bench")
 	if err != nil {

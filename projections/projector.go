@@ -1,10 +1,12 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,20 +147,24 @@ func (p *Projector) scanBacklog(ctx context.Context) error {
 	return nil
 }
 
-func (p *Projector) next(ctx context.Context) (uuid.UUID, bool) {
+// nextGroup takes up to max tenants from the head of the queue, waiting for one.
+func (p *Projector) nextGroup(ctx context.Context, max int) ([]uuid.UUID, bool) {
 	for {
 		p.mu.Lock()
 		if len(p.queue) > 0 {
-			id := p.queue[0]
-			p.queue = p.queue[1:]
-			p.state[id] = running
+			n := min(max, len(p.queue))
+			ids := append([]uuid.UUID(nil), p.queue[:n]...)
+			p.queue = p.queue[n:]
+			for _, id := range ids {
+				p.state[id] = running
+			}
 			p.mu.Unlock()
-			return id, true
+			return ids, true
 		}
 		p.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return uuid.Nil, false
+			return nil, false
 		case <-p.wake:
 		}
 	}
@@ -182,21 +188,133 @@ func (p *Projector) done(id uuid.UUID, more bool) {
 	}
 }
 
+// maxGroup bounds how many tenants one transaction projects on the fast path.
+const maxGroup = 16
+
 func (p *Projector) work(ctx context.Context) {
 	for {
-		id, ok := p.next(ctx)
+		ids, ok := p.nextGroup(ctx, maxGroup)
 		if !ok {
 			return
 		}
-		more, err := p.ProjectBatch(ctx, id)
-		if err != nil && ctx.Err() == nil {
-			// Transient (connection, serialization): try again after a pause.
-			p.Logger.Warn("projection batch failed; will retry", "tenant_id", id, "err", err)
-			time.Sleep(200 * time.Millisecond)
-			more = true
+		more := make(map[uuid.UUID]bool, len(ids))
+		var alone []uuid.UUID
+		if len(ids) > 1 {
+			var err error
+			if alone, err = p.projectGroup(ctx, ids, more); err != nil {
+				alone = ids // nothing was written: each on its own
+			}
+		} else {
+			alone = ids
 		}
-		p.done(id, more && ctx.Err() == nil)
+		for _, id := range alone {
+			m, err := p.ProjectBatch(ctx, id)
+			if err != nil && ctx.Err() == nil {
+				// Transient (connection, serialization): try again after a pause.
+				p.Logger.Warn("projection batch failed; will retry", "tenant_id", id, "err", err)
+				time.Sleep(200 * time.Millisecond)
+				m = true
+			}
+			more[id] = m
+		}
+		for _, id := range ids {
+			p.done(id, more[id] && ctx.Err() == nil)
+		}
 	}
+}
+
+// groupEventsSQL reads a tenant's next events after its checkpoint, in the tenant context.
+const groupEventsSQL = `SELECT ` + eventstore.EventColumns + ` FROM tenantry.events
+WHERE tenant_id = $1 AND seq > coalesce((SELECT seq FROM tenantry.projections WHERE tenant_id = $1), 0)
+ORDER BY seq LIMIT $2`
+
+// projectGroup is the fast path for many tenants with a few new events each (the steady
+// state under load): one transaction, one round trip to lock and read them all, one to
+// write them all, one commit. Only tenants whose events are all usage records take it;
+// it returns the others (new tenants, other event types, unreadable events) to be
+// projected one by one. The transaction takes no id until the final writes.
+func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[uuid.UUID]bool) (alone []uuid.UUID, err error) {
+	sorted := append([]uuid.UUID(nil), ids...) // one lock order for every process
+	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i][:], sorted[j][:]) < 0 })
+	limit := p.batchSize()
+	type work struct {
+		id     uuid.UUID
+		seq    int64
+		failed *int64
+		events []eventstore.Event
+	}
+	var done []uuid.UUID
+	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		ws := make([]*work, len(sorted))
+		b := &pgx.Batch{}
+		for i, id := range sorted {
+			w := &work{id: id}
+			ws[i] = w
+			b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), pg_advisory_xact_lock(hashtextextended('projection:' || $1, 0))`, id.String())
+			b.Queue(`SELECT seq, failed_seq FROM tenantry.projections WHERE tenant_id = $1`, id).QueryRow(func(r pgx.Row) error {
+				if err := r.Scan(&w.seq, &w.failed); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+				return nil
+			})
+			b.Queue(groupEventsSQL, id, limit).Query(func(rows pgx.Rows) error {
+				var err error
+				w.events, err = eventstore.ScanEvents(rows)
+				return err
+			})
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		writes := &pgx.Batch{}
+		for _, w := range ws {
+			switch {
+			case w.failed != nil:
+				continue // stopped: an operator must look at it
+			case w.seq == 0:
+				alone = append(alone, w.id) // needs provisioning
+				continue
+			case len(w.events) == 0:
+				done = append(done, w.id)
+				continue
+			}
+			var sums usageSums
+			simple := true
+			for i := range w.events {
+				e := &w.events[i]
+				pl, err := p.Registry.DecodeEvent(e)
+				de, isDomain := pl.(domain.Event)
+				rec, isUsage := domain.Deref(de).(usage.Recorded)
+				if err != nil || !isDomain || !isUsage || e.Seq != w.seq+int64(i)+1 {
+					simple = false
+					break
+				}
+				sums.add(rec)
+			}
+			if !simple {
+				alone = append(alone, w.id)
+				continue
+			}
+			writes.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, w.id.String())
+			sums.queue(writes, w.id)
+			writes.Queue(saveCheckpointSQL, w.id, w.events[len(w.events)-1].Seq)
+			more[w.id] = len(w.events) == limit
+			done = append(done, w.id)
+		}
+		if writes.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, writes).Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p.afterBatch != nil {
+		for _, id := range done {
+			p.afterBatch(id)
+		}
+	}
+	return alone, nil
 }
 
 // poisonError marks an event that cannot be applied: retrying will not help.
