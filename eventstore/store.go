@@ -50,10 +50,10 @@ LATERAL tenantry.find_events(ctx.t, $2, $3, $4, $5, $6) f`
 // written and the result has Retried set, whatever expected says. Ids stored with other
 // content fail with ErrEventIDConflict.
 //
-// One append is one round trip and one transaction: the tenant context and the append
-// function travel as a pipelined batch. Recognising a retry costs a second round trip, only
-// when the first one failed. Callers only see this signature, so concurrent appends can
-// later be coalesced into one transaction (group commit) behind it.
+// One append is one statement, one round trip and one transaction, or, with a running
+// GroupCommitter, a share of one transaction with other concurrent appends; callers cannot
+// tell the difference. Recognising a retry costs a second round trip, only when the first
+// one failed.
 func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, expected ExpectedVersion, events ...NewEvent) (AppendResult, error) {
 	args, callerIDs, err := appendArgs(tenant, stream, expected, events)
 	if err != nil {
