@@ -201,7 +201,7 @@ func ensureTemplate(ctx context.Context, base string) (string, error) {
 }
 
 // dropStale removes templates of older migration sets and test databases left behind by
-// killed runs (their names carry their creation time).
+// killed runs (their names carry their creation time; no test run lasts two hours).
 func dropStale(ctx context.Context, conn *pgx.Conn) {
 	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'tenantry\_tmpl\_%' OR datname LIKE 'tenantry\_test\_%'`)
 	if err != nil {
@@ -212,7 +212,7 @@ func dropStale(ctx context.Context, conn *pgx.Conn) {
 		if strings.HasPrefix(n, "tenantry_test_") {
 			parts := strings.Split(n, "_")
 			created, err := strconv.ParseInt(parts[2], 10, 64)
-			if err != nil || time.Since(time.Unix(created, 0)) < 6*time.Hour {
+			if err != nil || time.Since(time.Unix(created, 0)) < 2*time.Hour {
 				continue
 			}
 		}
