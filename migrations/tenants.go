@@ -166,22 +166,15 @@ func MigrateTenants(ctx context.Context, superURL string, opts TenantOptions) (T
 	if err := syncTenantMigrationsPool(ctx, pool, opts.TenantMigrations); err != nil {
 		return rep, err
 	}
-	rows, err := pool.Query(ctx, `SELECT ts.tenant_id, m.latest FROM tenantry.tenant_schemas ts,
-		(SELECT coalesce(max(version), 0) AS latest FROM tenantry.tenant_migrations) m
-		WHERE ts.version < m.latest ORDER BY ts.tenant_id`)
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM tenantry.tenant_migrations`).Scan(&rep.Latest); err != nil {
+		return rep, fmt.Errorf("read latest tenant migration: %w", err)
+	}
+	rows, err := pool.Query(ctx, `SELECT tenant_id FROM tenantry.tenant_schemas WHERE version < $1 ORDER BY tenant_id`, rep.Latest)
 	if err != nil {
 		return rep, fmt.Errorf("list pending tenant schemas: %w", err)
 	}
-	var pending []uuid.UUID
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id, &rep.Latest); err != nil {
-			rows.Close()
-			return rep, err
-		}
-		pending = append(pending, id)
-	}
-	if err := rows.Err(); err != nil {
+	pending, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
 		return rep, err
 	}
 	rep.Pending = len(pending)
