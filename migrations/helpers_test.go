@@ -3,17 +3,11 @@ package migrations_test
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
-func sprintf(format, role string) string { return fmt.Sprintf(format, role) }
 
 func replaceUser(t *testing.T, raw, user string) string {
 	t.Helper()

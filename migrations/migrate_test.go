@@ -2,6 +2,8 @@ package migrations_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -124,8 +126,8 @@ func TestCheckRuntimeRole_RefusesRolesThatCouldBypassRLS(t *testing.T) {
 				}
 			})
 			for _, s := range c.setup {
-				if contains(s, "%s") {
-					s = sprintf(s, role)
+				if strings.Contains(s, "%s") {
+					s = fmt.Sprintf(s, role)
 				}
 				_, err := conn.Exec(ctx, s)
 				require.NoError(t, err, s)
