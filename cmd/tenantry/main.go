@@ -157,6 +157,21 @@ func passwordOf(raw string) string {
 	return p
 }
 
+// openRuntime is what every runtime command needs: the runtime pool (see openAppPool) and
+// the registry of the domain's events.
+func (a *app) openRuntime(ctx context.Context) (*pgxpool.Pool, *eventstore.Registry, error) {
+	pool, err := a.openAppPool(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	registry, err := eventstore.DomainRegistry()
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return pool, registry, nil
+}
+
 // openAppPool connects as the runtime role and refuses to go on if that role could bypass
 // row-level security.
 func (a *app) openAppPool(ctx context.Context) (*pgxpool.Pool, error) {

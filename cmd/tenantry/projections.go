@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -31,15 +30,11 @@ func (a *app) projectionsCmd() *cobra.Command {
 				}
 			}
 			ctx := cmd.Context()
-			pool, err := a.openAppPool(ctx)
+			pool, registry, err := a.openRuntime(ctx)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			registry, err := eventstore.DomainRegistry()
-			if err != nil {
-				return err
-			}
 			p := &projections.Projector{Pool: pool, Registry: registry, Logger: a.log}
 			if !all {
 				progress := a.progress("events replayed")

@@ -27,15 +27,11 @@ func (a *app) serveCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, err := a.openAppPool(ctx)
+			pool, registry, err := a.openRuntime(ctx)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			registry, err := eventstore.DomainRegistry()
-			if err != nil {
-				return err
-			}
 			ln, err := net.Listen("tcp", a.cfg.Addr)
 			if err != nil {
 				return err
