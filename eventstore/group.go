@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,14 @@ type GroupCommitter struct {
 	maxGroup   int
 	reqs       chan *appendReq
 	done       chan struct{}
+	grouped    atomic.Int64 // transactions that carried more than one append
+	replayed   atomic.Int64 // groups rolled back and replayed one append at a time
+}
+
+// Stats says how many transactions carried several appends, and how many such groups
+// failed and were replayed one by one.
+func (g *GroupCommitter) Stats() (grouped, replayed int64) {
+	return g.grouped.Load(), g.replayed.Load()
 }
 
 type appendReq struct {
@@ -125,11 +134,13 @@ func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
 		err = cerr
 	}
 	if err == nil {
+		g.grouped.Add(1)
 		for i, r := range group {
 			r.reply <- appendReply{res: results[i]}
 		}
 		return
 	}
+	g.replayed.Add(1)
 	// Something in the group failed (a stale expected version, a retry, a lost connection):
 	// nothing was written; run each append alone so each gets its own outcome.
 	for _, r := range group {

@@ -31,13 +31,14 @@ func appStore(t testing.TB, maxConns int32) *eventstore.Store {
 }
 
 // withGroupCommit runs a GroupCommitter for s until the test ends.
-func withGroupCommit(t testing.TB, s *eventstore.Store, committers int) {
+func withGroupCommit(t testing.TB, s *eventstore.Store, committers int) *eventstore.GroupCommitter {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := eventstore.NewGroupCommitter(s, max(1, committers/2))
 	done := make(chan struct{})
 	go func() { _ = g.Run(ctx); close(done) }()
 	s.SetGroupCommitter(g)
 	t.Cleanup(func() { cancel(); <-done })
+	return g
 }
 
 func superPool(t testing.TB) *pgxpool.Pool { return pgtest.Pool(t, testDB.SuperURL, 4) }
