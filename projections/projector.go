@@ -267,6 +267,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 			return err
 		}
 		writes := &pgx.Batch{}
+		firstWriter := 0
 		for _, w := range ws {
 			switch {
 			case w.failed != nil:
@@ -295,6 +296,9 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 				alone = append(alone, w.id)
 				continue
 			}
+			if writes.Len() == 0 {
+				firstWriter = len(done)
+			}
 			writes.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, w.id.String())
 			sums.queue(writes, w.id)
 			writes.Queue(saveCheckpointSQL, w.id, w.events[len(w.events)-1].Seq)
@@ -303,6 +307,13 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 		}
 		if writes.Len() == 0 {
 			return nil
+		}
+		// pgx prepares a batch's new statements before running any of them, so the
+		// unqualified read-model tables must resolve already: point search_path at the first
+		// writer's schema (each tenant's own set_config follows in the batch, and PostgreSQL
+		// re-plans a cached statement when search_path changes).
+		if _, err := tx.Exec(ctx, `SELECT set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, done[firstWriter].String()); err != nil {
+			return err
 		}
 		return tx.SendBatch(ctx, writes).Close()
 	})

@@ -302,3 +302,33 @@ func TestProjector_BacklogDoesNotStarveOthers(t *testing.T) {
 func eventsOfUnknownType() eventstore.NewEvent {
 	return eventstore.NewEvent{Type: "thing.unknown", SchemaVersion: 1, Data: []byte(`{}`)}
 }
+
+// The group fast path writes usage-only batches of many tenants in one transaction and
+// hands back every tenant it must not take: new ones (to provision) and other event types.
+func TestProjector_GroupFastPathTakesOnlyUsageBatches(t *testing.T) {
+	f := isolatedFixture(t, 4)
+	p := f.projector()
+	simple := []uuid.UUID{f.createTenant(t), f.createTenant(t)}
+	mixed := f.createTenant(t)
+	fresh := f.createTenant(t)
+	f.projectAll(t, p, append(simple, mixed)...)
+	for i, id := range simple {
+		f.append(t, id, usage.StreamID, usageEvent(t, i), usageEvent(t, i+10))
+	}
+	f.append(t, mixed, usage.StreamID, usageEvent(t, 20))
+	f.append(t, mixed, tenant.StreamID, tenant.Suspended{Reason: tenant.ReasonOperator})
+
+	more := map[uuid.UUID]bool{}
+	alone, err := p.projectGroup(context.Background(), []uuid.UUID{simple[0], mixed, fresh, simple[1]}, more)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []uuid.UUID{mixed, fresh}, alone)
+	for _, id := range simple {
+		require.NoError(t, WaitFor(context.Background(), f.pool, id, 4, time.Second))
+		f.inTenant(t, id, func(tx pgx.Tx) {
+			var calls int
+			require.NoError(t, tx.QueryRow(context.Background(), `SELECT sum(quantity) FROM usage_hourly`).Scan(&calls))
+			require.Equal(t, 2, calls)
+		})
+	}
+	require.ErrorIs(t, WaitFor(context.Background(), f.pool, mixed, 3, 50*time.Millisecond), context.DeadlineExceeded, "left for the one-by-one path")
+}
