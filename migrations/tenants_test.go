@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -251,4 +252,39 @@ func TestMigrate_RefusesAnEditedTenantMigration(t *testing.T) {
 	fsys.(fstest.MapFS)["0001_read_models.sql"] = &fstest.MapFile{Data: []byte("-- edited\n")}
 	_, err := migrations.Migrate(context.Background(), db.SuperURL, migrations.Options{TenantMigrations: fsys})
 	require.ErrorContains(t, err, "differs from the one already applied")
+}
+
+// Live traffic on a tenant's tables delays its migration instead of queueing behind it:
+// the ALTER gives up after LockTimeout (so readers are not stuck behind it) and is retried.
+func TestMigrateTenants_WaitsOutLiveTrafficWithRetries(t *testing.T) {
+	db := pgtest.New(t)
+	app := pgtest.Pool(t, db.AppURL, 4)
+	ctx := context.Background()
+	id := createTenant(t, app)
+	fsys := withTenantMigrations(t, map[string]string{
+		"0002_member_title.sql": `ALTER TABLE members ADD COLUMN title text;`,
+	})
+	_, err := migrations.Migrate(ctx, db.SuperURL, migrations.Options{TenantMigrations: fsys})
+	require.NoError(t, err)
+
+	// A long read holds the table for 600 ms.
+	reader, err := app.Begin(ctx)
+	require.NoError(t, err)
+	_, err = reader.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, id.String())
+	require.NoError(t, err)
+	_, err = reader.Exec(ctx, `SELECT count(*) FROM `+pgx.Identifier{schemaOf(id), "members"}.Sanitize())
+	require.NoError(t, err)
+	released := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(600 * time.Millisecond)
+		released <- time.Now()
+		_ = reader.Rollback(ctx)
+	}()
+
+	start := time.Now()
+	rep, err := migrations.MigrateTenants(ctx, db.SuperURL, migrations.TenantOptions{LockTimeout: 100 * time.Millisecond})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Migrated)
+	require.False(t, (<-released).Before(start), "the reader held its lock while the migration started")
+	require.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond, "it waited for the reader, retrying")
 }
