@@ -17,7 +17,8 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 )
 
-// apply writes one event's effect on the read models. It runs inside the projector's
+// apply writes one event's effect on the read models (usage records are summed per batch by
+// usageSums instead). It runs inside the projector's
 // transaction with the tenant context and search_path set to the tenant's schema, so the
 // table names are unqualified. Every statement is idempotent only together with the
 // checkpoint: the projector never applies an event twice.
@@ -66,12 +67,6 @@ func apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event, p domain.Event) 
 		_, err = tx.Exec(ctx, `UPDATE members SET role = $3 WHERE tenant_id = $1 AND member_id = $2`, t, ev.MemberID, ev.To.String())
 	case membership.Removed:
 		_, err = tx.Exec(ctx, `DELETE FROM members WHERE tenant_id = $1 AND member_id = $2`, t, ev.MemberID)
-	case usage.Recorded:
-		var sums usageSums
-		sums.add(ev)
-		b := &pgx.Batch{}
-		sums.queue(b, t)
-		err = tx.SendBatch(ctx, b).Close()
 	default:
 		return fmt.Errorf("no projection for %s v%d", e.Type, e.SchemaVersion)
 	}
