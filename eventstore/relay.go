@@ -149,7 +149,10 @@ func LoadCursor(ctx context.Context, pool *pgxpool.Pool, name string) (GlobalCur
 
 // SaveCursor stores a named cursor; it never moves a cursor backwards.
 func SaveCursor(ctx context.Context, pool *pgxpool.Pool, name string, c GlobalCursor) error {
-	_, err := pool.Exec(ctx, `INSERT INTO tenantry.cursors AS c (name, tx_id, position, updated_at) VALUES ($1, $2, $3, now())
+	// The save commits without waiting for its WAL flush: a crash can only move the cursor
+	// back a little, and delivery is at least once anyway.
+	_, err := pool.Exec(ctx, `INSERT INTO tenantry.cursors AS c (name, tx_id, position, updated_at)
+		SELECT $1, $2, $3, now() FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async
 		ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()
 		WHERE (c.tx_id, c.position) < (excluded.tx_id, excluded.position)`, name, c.TxID, c.Position)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -201,7 +203,7 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	relay := &eventstore.Relay{Store: store, Publisher: bus, Topic: "bench", Name: "bench", Logger: slog.New(slog.DiscardHandler), Wake: notifier.Subscribe(), PollInterval: 10 * time.Millisecond}
+	relay := &eventstore.Relay{Store: store, Publisher: bus, Topic: "bench", Name: "bench", Logger: slog.New(slog.DiscardHandler), Wake: notifier.Subscribe()}
 	p := f.projector()
 	p.PollInterval = time.Minute
 	if w, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
@@ -209,7 +211,19 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	}
 	go func() { _ = notifier.Run(ctx) }()
 	go func() { _ = relay.Run(ctx) }()
-	go p.Consume(ctx, msgs)
+	// Note when the relay delivers each event, to split the lag into relay and projector.
+	var relayedMu sync.Mutex
+	relayed := map[string]time.Time{}
+	fwd := make(chan *message.Message, 1024)
+	go func() {
+		for m := range msgs {
+			relayedMu.Lock()
+			relayed[m.Metadata.Get(eventstore.MetaTenantID)+"/"+m.Metadata.Get(eventstore.MetaSeq)] = time.Now()
+			relayedMu.Unlock()
+			fwd <- m
+		}
+	}()
+	go p.Consume(ctx, fwd)
 	go func() { _ = p.Run(ctx) }()
 	for _, id := range ids { // provisioned and caught up before measuring
 		if err := WaitFor(ctx, f.pool, id, 2, time.Minute); err != nil {
@@ -256,9 +270,10 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 		}
 	}()
 	// Sample visibility every 5 ms from the projections table (as a superuser: all tenants).
-	var lags []float64
+	var lags, relayLags []float64
 	projected := make([]int64, len(ids))
 	deadline := time.Now().Add(time.Duration(seconds * float64(time.Second)))
+	busy0, total0 := cpuTicks()
 	outstanding := func() int { mu.Lock(); defer mu.Unlock(); return len(pending) }
 	for time.Now().Before(deadline) || outstanding() > 0 {
 		if time.Now().After(deadline) {
@@ -288,6 +303,11 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 		for _, s := range pending {
 			if projected[s.tenant] >= s.seq {
 				lags = append(lags, float64(now.Sub(s.at).Microseconds())/1000)
+				relayedMu.Lock()
+				if t, ok := relayed[ids[s.tenant].String()+"/"+strconv.FormatInt(s.seq, 10)]; ok {
+					relayLags = append(relayLags, float64(t.Sub(s.at).Microseconds())/1000)
+				}
+				relayedMu.Unlock()
 			} else {
 				keep = append(keep, s)
 			}
@@ -298,6 +318,10 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	}
 	stop.Store(true)
 	wg.Wait()
+	busy1, total1 := cpuTicks()
+	fmt.Printf("projection_lag: p50 %.1f ms, p99 %.1f ms; of which relay p50 %.1f ms, p99 %.1f ms; append p50 %.1f ms; machine CPU busy %.0f%% of %d cores\n",
+		percentile(lags, 0.5), percentile(lags, 0.99), percentile(relayLags, 0.5), percentile(relayLags, 0.99),
+		percentile(appendLat, 0.5), 100*float64(busy1-busy0)/float64(max(1, total1-total0)), runtime.NumCPU())
 	pgtest.BenchLine("projection_lag_p99", percentile(lags, 0.99), "ms", "append_latency_p99", percentile(appendLat, 0.99))
 }
 
@@ -404,4 +428,21 @@ func withExtraTenantMigration(b *testing.B, name, sql string) fstest.MapFS {
 	}
 	m[name] = &fstest.MapFile{Data: []byte(sql)}
 	return m
+}
+
+// cpuTicks reads the machine's busy and total CPU time from /proc/stat (zero elsewhere).
+func cpuTicks() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	for i, x := range f[1:] {
+		v, _ := strconv.ParseInt(x, 10, 64)
+		total += v
+		if i != 3 && i != 4 {
+			busy += v
+		}
+	}
+	return busy, total
 }

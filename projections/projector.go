@@ -247,6 +247,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		ws := make([]*work, len(sorted))
 		b := &pgx.Batch{}
+		b.Queue(asyncCommitSQL)
 		for i, id := range sorted {
 			w := &work{id: id}
 			ws[i] = w
@@ -410,6 +411,11 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt i
 	return more, err
 }
 
+// asyncCommitSQL lets a projection transaction commit without waiting for its WAL flush.
+// Safe: the read models and their checkpoint commit together, so a crash can only lose
+// whole recent batches, which are then projected again from the events.
+const asyncCommitSQL = `SELECT set_config('synchronous_commit', 'off', true)`
+
 const saveCheckpointSQL = `INSERT INTO tenantry.projections AS p (tenant_id, seq) VALUES ($1, $2)
 ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, updated_at = now()`
 
@@ -419,7 +425,7 @@ ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, updated_at = now()`
 func lockProjection(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (seq int64, failed *int64, err error) {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true),
-		pg_advisory_xact_lock(hashtextextended('projection:' || $1, 0))`, tenant.String())
+		set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtextextended('projection:' || $1, 0))`, tenant.String())
 	b.Queue(`SELECT seq, failed_seq FROM tenantry.projections WHERE tenant_id = $1`, tenant).QueryRow(func(r pgx.Row) error {
 		err := r.Scan(&seq, &failed)
 		if errors.Is(err, pgx.ErrNoRows) {
