@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -70,7 +71,13 @@ func (r *Relay) Run(ctx context.Context) error {
 		return err
 	}
 	notified := make(chan struct{}, 1)
-	go listen(ctx, r.Store.pool, notified, r.Logger)
+	// With an in-process Wake, this process's own NOTIFYs would wake the relay a second
+	// time for the same appends: listen for other processes' only.
+	ignore := ""
+	if r.Wake != nil {
+		ignore = processToken
+	}
+	go listen(ctx, r.Store.pool, notified, ignore, r.Logger)
 	for {
 		for {
 			n, next, err := r.relayBatch(ctx, cursor)
@@ -161,9 +168,14 @@ func SaveCursor(ctx context.Context, pool *pgxpool.Pool, name string, c GlobalCu
 	return nil
 }
 
+// processToken is the payload of this process's NOTIFYs, so that its own listeners can
+// tell them apart from other processes'.
+var processToken = uuid.NewString()
+
 // listen holds one connection LISTENing on NotifyChannel and signals notified (coalesced)
-// for every notification, reconnecting after errors until ctx ends.
-func listen(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{}, log *slog.Logger) {
+// for every notification whose payload is not ignore, reconnecting after errors until ctx
+// ends.
+func listen(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{}, ignore string, log *slog.Logger) {
 	for ctx.Err() == nil {
 		err := func() error {
 			pooled, err := pool.Acquire(ctx)
@@ -177,8 +189,12 @@ func listen(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{}, l
 				return err
 			}
 			for {
-				if _, err := conn.WaitForNotification(ctx); err != nil {
+				n, err := conn.WaitForNotification(ctx)
+				if err != nil {
 					return err
+				}
+				if ignore != "" && n.Payload == ignore {
+					continue
 				}
 				select {
 				case notified <- struct{}{}:
@@ -246,7 +262,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 			default:
 			}
 		}
-		if _, err := n.pool.Exec(ctx, "SELECT pg_notify($1, '')", NotifyChannel); err != nil && ctx.Err() == nil {
+		if _, err := n.pool.Exec(ctx, "SELECT pg_notify($1, $2)", NotifyChannel, processToken); err != nil && ctx.Err() == nil {
 			n.log.Warn("notify failed; listeners will poll", "err", err)
 		}
 		select {

@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantry/tenantry/eventstore/pguuid"
 )
 
 //go:embed tenant/*.sql
@@ -156,6 +158,7 @@ func MigrateTenants(ctx context.Context, superURL string, opts TenantOptions) (T
 	}
 	cfg.MaxConns = int32(opts.Concurrency)
 	cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(opts.LockTimeout.Milliseconds(), 10)
+	cfg.AfterConnect = pguuid.AfterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return TenantReport{}, err

@@ -241,14 +241,18 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // 1,000 events/s: 10 every 10 ms, round robin over the tenants
+	rate := 1000 // events/s; BENCH_LAG_RATE changes it to see how the lag depends on load
+	if r, err := strconv.Atoi(os.Getenv("BENCH_LAG_RATE")); err == nil && r > 0 {
+		rate = r
+	}
+	go func() { // rate/100 events every 10 ms, round robin over the tenants
 		defer wg.Done()
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		k := 0
 		for !stop.Load() {
 			<-tick.C
-			for j := 0; j < 10; j++ {
+			for j := 0; j < max(1, rate/100); j++ {
 				i := k % len(ids)
 				k++
 				wg.Add(1)
@@ -319,7 +323,7 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	stop.Store(true)
 	wg.Wait()
 	busy1, total1 := cpuTicks()
-	fmt.Printf("projection_lag: p50 %.1f ms, p99 %.1f ms; of which relay p50 %.1f ms, p99 %.1f ms; append p50 %.1f ms; machine CPU busy %.0f%% of %d cores\n",
+	fmt.Printf("projection_lag at %d events/s: p50 %.1f ms, p99 %.1f ms; of which relay p50 %.1f ms, p99 %.1f ms; append p50 %.1f ms; machine CPU busy %.0f%% of %d cores\n", rate,
 		percentile(lags, 0.5), percentile(lags, 0.99), percentile(relayLags, 0.5), percentile(relayLags, 0.99),
 		percentile(appendLat, 0.5), 100*float64(busy1-busy0)/float64(max(1, total1-total0)), runtime.NumCPU())
 	pgtest.BenchLine("projection_lag_p99", percentile(lags, 0.99), "ms", "append_latency_p99", percentile(appendLat, 0.99))

@@ -19,6 +19,8 @@ import (
 
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations"
+
+	"github.com/tenantry/tenantry/eventstore/pguuid"
 )
 
 func main() {
@@ -187,6 +189,7 @@ func (a *app) openAppPool(ctx context.Context) (*pgxpool.Pool, error) {
 	pcfg.MaxConnLifetime = a.cfg.DBMaxConnLifetime
 	pcfg.MaxConnLifetimeJitter = a.cfg.DBMaxConnLifetime / 10
 	pcfg.MaxConnIdleTime = a.cfg.DBMaxConnIdleTime
+	pcfg.AfterConnect = pguuid.AfterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect as runtime role: %w", err)

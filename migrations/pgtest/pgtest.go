@@ -22,6 +22,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantry/tenantry/migrations"
+
+	"github.com/tenantry/tenantry/eventstore/pguuid"
 )
 
 // DefaultURL is used when DATABASE_URL is unset: the machine's own PostgreSQL.
@@ -141,6 +143,7 @@ func Pool(t testing.TB, url string, maxConns int32) *pgxpool.Pool {
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	cfg.AfterConnect = pguuid.AfterConnect
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
