@@ -30,8 +30,22 @@ func createTenant(t *testing.T, app *pgxpool.Pool) uuid.UUID {
 	require.NoError(t, err)
 	var v int
 	require.NoError(t, app.QueryRow(context.Background(), `SELECT tenantry.migrate_tenant_schema($1)`, id).Scan(&v))
-	require.Equal(t, 1, v)
+	require.Equal(t, latestTenantVersion(t), v)
 	return id
+}
+
+// latestTenantVersion is the version of the last embedded tenant migration.
+func latestTenantVersion(t *testing.T) int {
+	t.Helper()
+	ms, err := migrations.LoadTenantMigrations(migrations.TenantFS())
+	require.NoError(t, err)
+	require.NotEmpty(t, ms)
+	return ms[len(ms)-1].Version
+}
+
+// nextTenantMigration names a tenant migration file that comes after the embedded ones.
+func nextTenantMigration(t *testing.T, name string) string {
+	return fmt.Sprintf("%04d_%s.sql", latestTenantVersion(t)+1, name)
 }
 
 func schemaOf(id uuid.UUID) string {
@@ -57,7 +71,7 @@ func TestProvisioning_CreatesAnIsolatedSchemaOnce(t *testing.T) {
 	// Again: nothing to do, same version.
 	var v int
 	require.NoError(t, app.QueryRow(ctx, `SELECT tenantry.migrate_tenant_schema($1)`, id).Scan(&v))
-	require.Equal(t, 1, v)
+	require.Equal(t, latestTenantVersion(t), v)
 
 	var owner string
 	require.NoError(t, super.QueryRow(ctx, `SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = $1`, schema).Scan(&owner))
@@ -182,13 +196,14 @@ func TestMigrateTenants_AFailingSchemaDoesNotStopTheOthers(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, rep.Pending)
 
-	// Ship 0002; sabotage one schema so it fails there.
+	// Ship the next migration; sabotage one schema so it fails there.
+	cur := latestTenantVersion(t)
 	fsys := withTenantMigrations(t, map[string]string{
-		"0002_member_title.sql": `ALTER TABLE members ADD COLUMN title text;`,
+		nextTenantMigration(t, "member_title"): `ALTER TABLE members ADD COLUMN title text;`,
 	})
 	res, err := migrations.Migrate(ctx, db.SuperURL, migrations.Options{TenantMigrations: fsys})
 	require.NoError(t, err)
-	require.Equal(t, 2, res.TenantVersion)
+	require.Equal(t, cur+1, res.TenantVersion)
 	broken := ids[3]
 	_, err = super.Exec(ctx, `ALTER TABLE `+pgx.Identifier{schemaOf(broken), "members"}.Sanitize()+` ADD COLUMN title integer`)
 	require.NoError(t, err)
@@ -209,7 +224,7 @@ func TestMigrateTenants_AFailingSchemaDoesNotStopTheOthers(t *testing.T) {
 	require.NoError(t, err)
 	versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
 	require.NoError(t, err)
-	require.Equal(t, []int{2, 2, 2, 2, 2, 1}, versions, "the broken schema stays at 1, whole")
+	require.Equal(t, []int{cur + 1, cur + 1, cur + 1, cur + 1, cur + 1, cur}, versions, "the broken schema stays where it was, whole")
 
 	// Fixed by hand, the next run resumes with just that schema.
 	_, err = super.Exec(ctx, `ALTER TABLE `+pgx.Identifier{schemaOf(broken), "members"}.Sanitize()+` DROP COLUMN title`)
@@ -226,7 +241,7 @@ func TestMigrateTenants_AFailingSchemaDoesNotStopTheOthers(t *testing.T) {
 	require.NoError(t, err)
 	var v int
 	require.NoError(t, app.QueryRow(ctx, `SELECT tenantry.migrate_tenant_schema($1)`, id).Scan(&v))
-	require.Equal(t, 2, v)
+	require.Equal(t, cur+1, v)
 }
 
 func TestMigrateTenants_RefusesATableWithoutRLS(t *testing.T) {
@@ -235,7 +250,7 @@ func TestMigrateTenants_RefusesATableWithoutRLS(t *testing.T) {
 	ctx := context.Background()
 	id := createTenant(t, app)
 	fsys := withTenantMigrations(t, map[string]string{
-		"0002_leaky.sql": `CREATE TABLE notes (tenant_id uuid NOT NULL, body text);`,
+		nextTenantMigration(t, "leaky"): `CREATE TABLE notes (tenant_id uuid NOT NULL, body text);`,
 	})
 	_, err := migrations.Migrate(ctx, db.SuperURL, migrations.Options{TenantMigrations: fsys})
 	require.NoError(t, err)
@@ -262,7 +277,7 @@ func TestMigrateTenants_WaitsOutLiveTrafficWithRetries(t *testing.T) {
 	ctx := context.Background()
 	id := createTenant(t, app)
 	fsys := withTenantMigrations(t, map[string]string{
-		"0002_member_title.sql": `ALTER TABLE members ADD COLUMN title text;`,
+		nextTenantMigration(t, "member_title"): `ALTER TABLE members ADD COLUMN title text;`,
 	})
 	_, err := migrations.Migrate(ctx, db.SuperURL, migrations.Options{TenantMigrations: fsys})
 	require.NoError(t, err)

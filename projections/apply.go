@@ -5,10 +5,13 @@ package projections
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/membership"
@@ -67,6 +70,20 @@ func apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event, p domain.Event) 
 		_, err = tx.Exec(ctx, `UPDATE members SET role = $3 WHERE tenant_id = $1 AND member_id = $2`, t, ev.MemberID, ev.To.String())
 	case membership.Removed:
 		_, err = tx.Exec(ctx, `DELETE FROM members WHERE tenant_id = $1 AND member_id = $2`, t, ev.MemberID)
+	case membership.APIKeyCreated:
+		hash, herr := hex.DecodeString(ev.KeySHA256)
+		if herr != nil || len(hash) != sha256.Size {
+			return fmt.Errorf("api key %s: key hash is not hex SHA-256", ev.KeyID)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO api_keys (tenant_id, key_id, prefix, key_hash, role, member_id, created_at, name)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, t, ev.KeyID, ev.Prefix, hash, ev.Role.String(), ev.MemberID, at, ev.Name)
+	case membership.APIKeyRevoked:
+		var tag pgconn.CommandTag
+		tag, err = tx.Exec(ctx, `UPDATE api_keys SET revoked_at = $3, revoked_reason = $4 WHERE tenant_id = $1 AND key_id = $2`,
+			t, ev.KeyID, at, ev.Reason)
+		if err == nil && tag.RowsAffected() != 1 {
+			err = fmt.Errorf("api key %s missing", ev.KeyID)
+		}
 	default:
 		return fmt.Errorf("no projection for %s v%d", e.Type, e.SchemaVersion)
 	}

@@ -407,7 +407,7 @@ func benchTenantMigrations(b *testing.B, f *fixture, db *pgtest.DB, super *pgxpo
 		}
 		conn.Release()
 		base := time.Since(start).Seconds()
-		fsys := withExtraTenantMigration(b, "0002_bench_column.sql", `ALTER TABLE members ADD COLUMN bench_note text;`)
+		fsys := withExtraTenantMigration(b, "bench_column", `ALTER TABLE members ADD COLUMN bench_note text;`)
 		if _, err := migrations.Migrate(ctx, db.SuperURL, migrations.Options{TenantMigrations: fsys}); err != nil {
 			b.Fatal(err)
 		}
@@ -420,7 +420,8 @@ func benchTenantMigrations(b *testing.B, f *fixture, db *pgtest.DB, super *pgxpo
 	}
 }
 
-// withExtraTenantMigration is the embedded tenant migrations plus one more file.
+// withExtraTenantMigration is the embedded tenant migrations plus one more, named name,
+// numbered after the last of them.
 func withExtraTenantMigration(b *testing.B, name, sql string) fstest.MapFS {
 	m := fstest.MapFS{}
 	base, err := migrations.LoadTenantMigrations(migrations.TenantFS())
@@ -430,7 +431,7 @@ func withExtraTenantMigration(b *testing.B, name, sql string) fstest.MapFS {
 	for _, tm := range base {
 		m[fmt.Sprintf("%04d_%s.sql", tm.Version, tm.Name)] = &fstest.MapFile{Data: []byte(tm.SQL)}
 	}
-	m[name] = &fstest.MapFile{Data: []byte(sql)}
+	m[fmt.Sprintf("%04d_%s.sql", base[len(base)-1].Version+1, name)] = &fstest.MapFile{Data: []byte(sql)}
 	return m
 }
 

@@ -42,6 +42,8 @@ func Events() []Spec {
 		spec[membership.InvitationRevoked](),
 		spec[membership.RoleChanged](),
 		spec[membership.Removed](),
+		spec[membership.APIKeyCreated](),
+		spec[membership.APIKeyRevoked](),
 		spec[usage.Recorded](),
 	}
 }

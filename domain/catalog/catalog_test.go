@@ -13,7 +13,7 @@ import (
 )
 
 func TestEvents_AreUniqueAndMatchTheirSpec(t *testing.T) {
-	shape := regexp.MustCompile(`^[a-z]+\.[a-z_]+$`)
+	shape := regexp.MustCompile(`^[a-z]+(_[a-z]+)*\.[a-z]+(_[a-z]+)*$`)
 	seen := map[string]bool{}
 	for _, s := range catalog.Events() {
 		t.Run(s.Type, func(t *testing.T) {
@@ -42,6 +42,7 @@ func TestEvents_ListIsComplete(t *testing.T) {
 		"tenant.created": 1, "tenant.renamed": 1, "tenant.plan_changed": 1, "tenant.marked_past_due": 1,
 		"tenant.suspended": 2, "tenant.reactivated": 1, "tenant.closed": 1,
 		"member.joined": 1, "member.invited": 1, "invitation.revoked": 1, "member.role_changed": 1, "member.removed": 1,
+		"api_key.created": 1, "api_key.revoked": 1,
 		"usage.recorded": 1,
 	}, got)
 }

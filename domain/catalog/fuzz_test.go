@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -78,9 +79,14 @@ func sampleEvents(s1, s2 string, n, sec, nsec int64, b byte) []domain.Event {
 		membership.InvitationRevoked{InvitationID: id2},
 		membership.RoleChanged{MemberID: id1, From: role, To: role},
 		membership.Removed{MemberID: id1},
+		membership.APIKeyCreated{KeyID: id2, MemberID: id1, Role: role, Name: note,
+			Prefix: "tk_" + hex.EncodeToString(sum[:4]), KeySHA256: membership.HashToken(s1)},
+		membership.APIKeyRevoked{KeyID: id2, Reason: keyReasons[int(b)%len(keyReasons)]},
 		usage.Recorded{Metric: metric, Quantity: qty, OccurredAt: at, IdempotencyKey: key},
 	}
 }
+
+var keyReasons = []string{membership.KeyRevokedByAdmin, membership.KeyRevokedMemberRemoved, membership.KeyRevokedRoleChanged}
 
 func specs() map[string]catalog.Spec {
 	out := map[string]catalog.Spec{}

@@ -116,7 +116,8 @@ func (m *Membership) RevokeInvitation(invitationID uuid.UUID, now time.Time) ([]
 }
 
 // ChangeRole gives a member a new role. The last admin cannot be demoted, so
-// a tenant can never lock itself out of its own administration.
+// a tenant can never lock itself out of its own administration. The member's
+// API keys whose role the new role no longer covers are revoked with it.
 func (m *Membership) ChangeRole(memberID uuid.UUID, role domain.Role, now time.Time) ([]domain.Event, error) {
 	if err := m.founded(); err != nil {
 		return nil, err
@@ -134,10 +135,14 @@ func (m *Membership) ChangeRole(memberID uuid.UUID, role domain.Role, now time.T
 	if mem.Role == domain.RoleAdmin && m.admins() == 1 {
 		return nil, domain.Conflict("cannot change the role of the last admin; make another member admin first")
 	}
-	return []domain.Event{RoleChanged{MemberID: memberID, From: mem.Role, To: role}}, nil
+	evs := []domain.Event{RoleChanged{MemberID: memberID, From: mem.Role, To: role}}
+	return append(evs, m.revokeKeys(memberID, KeyRevokedRoleChanged, func(k APIKey) bool {
+		return k.Role == role || role == domain.RoleAdmin
+	})...), nil
 }
 
-// Remove takes a member out of the tenant. The last admin cannot be removed.
+// Remove takes a member out of the tenant, revoking their API keys. The last
+// admin cannot be removed.
 func (m *Membership) Remove(memberID uuid.UUID, now time.Time) ([]domain.Event, error) {
 	if err := m.founded(); err != nil {
 		return nil, err
@@ -149,5 +154,6 @@ func (m *Membership) Remove(memberID uuid.UUID, now time.Time) ([]domain.Event, 
 	if mem.Role == domain.RoleAdmin && m.admins() == 1 {
 		return nil, domain.Conflict("cannot remove the last admin; make another member admin first")
 	}
-	return []domain.Event{Removed{MemberID: memberID}}, nil
+	evs := []domain.Event{Removed{MemberID: memberID}}
+	return append(evs, m.revokeKeys(memberID, KeyRevokedMemberRemoved, func(APIKey) bool { return false })...), nil
 }

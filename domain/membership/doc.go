@@ -1,10 +1,11 @@
-// Package membership is the Membership aggregate: every member and pending
-// invitation of one tenant, with the invariants that span them (at least one
-// admin, the seat limit, unique emails).
+// Package membership is the Membership aggregate: every member, pending
+// invitation and API key of one tenant, with the invariants that span them (at
+// least one admin, the seat limit, unique emails, keys only for current members
+// and within their role).
 //
 // Commands validate against the current state and return events without
 // mutating; Apply folds events and Replay rebuilds from a stream. Invitation
-// tokens never enter this package: callers pass the hex SHA-256 of the token
+// tokens and API keys never enter this package: callers pass their hex SHA-256
 // (see HashToken), which is all that is stored.
 package membership
 

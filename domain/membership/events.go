@@ -14,6 +14,8 @@ const (
 	TypeInvitationRevoked = "invitation.revoked"
 	TypeRoleChanged       = "member.role_changed"
 	TypeRemoved           = "member.removed"
+	TypeAPIKeyCreated     = "api_key.created"
+	TypeAPIKeyRevoked     = "api_key.revoked"
 )
 
 // Joined records a new member, either the founding admin (InvitationID is
@@ -82,3 +84,41 @@ func (Removed) EventType() string { return TypeRemoved }
 
 // SchemaVersion implements domain.Event.
 func (Removed) SchemaVersion() int { return 1 }
+
+// APIKeyCreated records an API key that acts for MemberID with Role. Prefix is
+// the public part of the key, by which a presented key is looked up;
+// KeySHA256 is the hex SHA-256 of the whole key, which itself is never stored.
+type APIKeyCreated struct {
+	KeyID     uuid.UUID   `json:"key_id"`
+	MemberID  uuid.UUID   `json:"member_id"`
+	Role      domain.Role `json:"role"`
+	Name      string      `json:"name"`
+	Prefix    string      `json:"prefix"`
+	KeySHA256 string      `json:"key_sha256"`
+}
+
+// EventType implements domain.Event.
+func (APIKeyCreated) EventType() string { return TypeAPIKeyCreated }
+
+// SchemaVersion implements domain.Event.
+func (APIKeyCreated) SchemaVersion() int { return 1 }
+
+// Why an API key was revoked: the stored values of APIKeyRevoked.Reason.
+const (
+	KeyRevokedByAdmin       = "revoked"        // an admin revoked the key
+	KeyRevokedMemberRemoved = "member_removed" // its member left the tenant
+	KeyRevokedRoleChanged   = "role_changed"   // its member's new role no longer covers the key's role
+)
+
+// APIKeyRevoked records that an API key no longer authenticates. Reason is one
+// of the KeyRevoked constants.
+type APIKeyRevoked struct {
+	KeyID  uuid.UUID `json:"key_id"`
+	Reason string    `json:"reason"`
+}
+
+// EventType implements domain.Event.
+func (APIKeyRevoked) EventType() string { return TypeAPIKeyRevoked }
+
+// SchemaVersion implements domain.Event.
+func (APIKeyRevoked) SchemaVersion() int { return 1 }

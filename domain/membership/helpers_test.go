@@ -1,6 +1,7 @@
 package membership_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,6 +54,25 @@ func joined(t testing.TB, member uuid.UUID, addr string, role domain.Role, inv u
 	return membership.Joined{MemberID: member, Email: email(t, addr), Role: role, InvitationID: inv}
 }
 
+func keyHash(key uuid.UUID) string {
+	return membership.HashToken("key-" + key.String())
+}
+
+func keyPrefix(key uuid.UUID) string {
+	return fmt.Sprintf("tk_%02x", key[15])
+}
+
+// keyCreated is the event of key for member with role, its prefix and hash
+// derived from the key id.
+func keyCreated(key, member uuid.UUID, role domain.Role) membership.APIKeyCreated {
+	return membership.APIKeyCreated{KeyID: key, MemberID: member, Role: role, Name: "CI deploys",
+		Prefix: keyPrefix(key), KeySHA256: keyHash(key)}
+}
+
+func keyRevoked(key uuid.UUID, reason string) membership.APIKeyRevoked {
+	return membership.APIKeyRevoked{KeyID: key, Reason: reason}
+}
+
 // withMember returns the events that bring member in through invitation inv.
 func withMember(t testing.TB, member, inv uuid.UUID, addr string, role domain.Role) []domain.Event {
 	return []domain.Event{invited(t, inv, addr, role, later), joined(t, member, addr, role, inv)}
@@ -85,12 +105,17 @@ func given(t testing.TB, evs ...domain.Event) *membership.Membership {
 type snapshot struct {
 	members     []membership.Member
 	invitations []membership.Invitation
+	apiKeys     []membership.APIKey
 	seats       int
 	version     int
 }
 
 func snap(m *membership.Membership) snapshot {
-	return snapshot{m.Members(), m.Invitations(), m.SeatsUsed(now), m.Version()}
+	return snapAt(m, now)
+}
+
+func snapAt(m *membership.Membership, at time.Time) snapshot {
+	return snapshot{m.Members(), m.Invitations(), m.APIKeys(), m.SeatsUsed(at), m.Version()}
 }
 
 // commandCase is one given → when → then row.

@@ -1,6 +1,7 @@
 package membership_test
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -13,13 +14,19 @@ import (
 // FuzzMembership_InvariantsHold drives random command sequences, decoded from
 // the fuzz input, through the real commands and Apply, and checks after every
 // step that the invariants hold: at least one admin, no email twice among
-// members and live invitations, seats used within the limit, and every error
-// a coded domain error. Finally, replaying the recorded events must rebuild
+// members and live invitations, seats used within the limit, every active API
+// key held by a current member whose role covers it, unique key prefixes, and
+// every error a coded domain error. Finally, replaying the recorded events must rebuild
 // the same state.
 func FuzzMembership_InvariantsHold(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
 	f.Add([]byte{0, 0, 0, 0, 1, 1, 1, 1, 3, 3, 4, 4, 5, 5})
 	f.Add([]byte{0, 10, 0, 20, 1, 10, 1, 20, 3, 0, 3, 1, 4, 0, 4, 1, 5, 0})
+	// Keys: bob (id 2) joins as an editor and is made admin; he gets admin,
+	// editor and viewer keys, the editor key is revoked, he is made editor
+	// (revoking the admin and viewer keys), gets another editor key and is
+	// removed (revoking it).
+	f.Add([]byte{0, 1, 1, 1, 3, 1, 7, 1, 7, 19, 7, 37, 8, 19, 3, 7, 7, 31, 4, 1})
 	const seats = 4
 	roles := domain.Roles()
 	emails := []string{"a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io", "f@x.io"}
@@ -41,9 +48,10 @@ func FuzzMembership_InvariantsHold(f *testing.F) {
 		}
 		mustStep(evs)
 		for i := 0; i+1 < len(program) && i < 400; i += 2 {
-			op, arg := program[i]%7, program[i+1]
+			op, arg := program[i]%9, program[i+1]
 			member := id(1 + arg%6)
 			inv := id(100 + arg%16)
+			key := id(200 + arg%16)
 			var evs []domain.Event
 			var err error
 			switch op {
@@ -70,6 +78,10 @@ func FuzzMembership_InvariantsHold(f *testing.F) {
 				clock = clock.Add(time.Duration(arg) * time.Minute)
 			case 6:
 				evs, err = m.AddFounder(member, email(t, emails[arg%6]), clock)
+			case 7:
+				evs, err = m.CreateAPIKey(key, member, roles[arg/16%5], "", fmt.Sprintf("p%d", arg%24), keyHash(key), clock)
+			case 8:
+				evs, err = m.RevokeAPIKey(key, clock)
 			}
 			if err != nil {
 				if domain.ErrorCode(err) == "" {
@@ -121,8 +133,26 @@ func checkInvariants(t *testing.T, m *membership.Membership, now time.Time, seat
 	if used := m.SeatsUsed(now); used > seats || used != len(seen) {
 		t.Fatalf("seats used %d, limit %d, distinct holders %d", used, seats, len(seen))
 	}
-}
-
-func snapAt(m *membership.Membership, at time.Time) snapshot {
-	return snapshot{m.Members(), m.Invitations(), m.SeatsUsed(at), m.Version()}
+	active := 0
+	prefixes := map[string]bool{}
+	for _, k := range m.APIKeys() {
+		if prefixes[k.Prefix] {
+			t.Fatalf("key prefix %s used twice", k.Prefix)
+		}
+		prefixes[k.Prefix] = true
+		if k.Revoked {
+			continue
+		}
+		active++
+		mem, ok := m.Member(k.MemberID)
+		if !ok {
+			t.Fatalf("active key %s of a member who left", k.KeyID)
+		}
+		if k.Role != mem.Role && mem.Role != domain.RoleAdmin {
+			t.Fatalf("active key %s has role %s, its %s member may not hold it", k.KeyID, k.Role, mem.Role)
+		}
+	}
+	if active > membership.MaxActiveAPIKeys {
+		t.Fatalf("%d active keys", active)
+	}
 }

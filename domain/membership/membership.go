@@ -48,6 +48,7 @@ type Membership struct {
 	// history (a removed member, an accepted or revoked invitation).
 	usedMemberIDs     map[uuid.UUID]bool
 	usedInvitationIDs map[uuid.UUID]bool
+	keys              map[uuid.UUID]APIKey // every key ever created, revoked ones included
 	version           int
 }
 
@@ -64,13 +65,15 @@ func Replay(events []domain.Event) (*Membership, error) {
 
 // Apply folds one event into the state. Events are facts, so command rules
 // are not re-checked; Apply only refuses events that cannot be folded, such as
-// an unknown type or a reference to a member or invitation that does not exist.
+// an unknown type or a reference to a member, invitation or API key that does
+// not exist.
 func (m *Membership) Apply(e domain.Event) error {
 	if m.members == nil {
 		m.members = make(map[uuid.UUID]Member)
 		m.invitations = make(map[uuid.UUID]invitation)
 		m.usedMemberIDs = make(map[uuid.UUID]bool)
 		m.usedInvitationIDs = make(map[uuid.UUID]bool)
+		m.keys = make(map[uuid.UUID]APIKey)
 	}
 	ev := domain.Deref(e)
 	if _, ok := ev.(Joined); !ok && m.version == 0 && isMembershipEvent(ev) {
@@ -118,6 +121,24 @@ func (m *Membership) Apply(e domain.Event) error {
 			return fmt.Errorf("apply %s: no member %s", TypeRemoved, ev.MemberID)
 		}
 		delete(m.members, ev.MemberID)
+	case APIKeyCreated:
+		if _, ok := m.keys[ev.KeyID]; ok {
+			return fmt.Errorf("apply %s: key id %s already used", TypeAPIKeyCreated, ev.KeyID)
+		}
+		if _, ok := m.members[ev.MemberID]; !ok {
+			return fmt.Errorf("apply %s: no member %s", TypeAPIKeyCreated, ev.MemberID)
+		}
+		m.keys[ev.KeyID] = APIKey{
+			KeyID: ev.KeyID, MemberID: ev.MemberID, Role: ev.Role,
+			Name: ev.Name, Prefix: ev.Prefix, KeySHA256: ev.KeySHA256,
+		}
+	case APIKeyRevoked:
+		k, ok := m.keys[ev.KeyID]
+		if !ok || k.Revoked {
+			return fmt.Errorf("apply %s: key %s is not active", TypeAPIKeyRevoked, ev.KeyID)
+		}
+		k.Revoked = true
+		m.keys[ev.KeyID] = k
 	default:
 		return fmt.Errorf("apply to membership: unknown event %T", e)
 	}
@@ -127,7 +148,7 @@ func (m *Membership) Apply(e domain.Event) error {
 
 func isMembershipEvent(e domain.Event) bool {
 	switch e.(type) {
-	case Invited, InvitationRevoked, RoleChanged, Removed:
+	case Invited, InvitationRevoked, RoleChanged, Removed, APIKeyCreated, APIKeyRevoked:
 		return true
 	}
 	return false

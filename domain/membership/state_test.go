@@ -63,9 +63,14 @@ func TestQueries_OnEmptyMembership(t *testing.T) {
 func TestApply_AcceptsDecodedPointers(t *testing.T) {
 	f := founded(t)
 	i := invited(t, inv1, "bob@example.com", domain.RoleViewer, later)
-	m := given(t, &f, &i, &membership.InvitationRevoked{InvitationID: inv1})
+	k := keyCreated(key1, founder, domain.RoleViewer)
+	m := given(t, &f, &i, &membership.InvitationRevoked{InvitationID: inv1},
+		&k, &membership.APIKeyRevoked{KeyID: key1, Reason: membership.KeyRevokedByAdmin})
 	require.Empty(t, m.Invitations())
-	require.Equal(t, 3, m.Version())
+	got, ok := m.APIKey(key1)
+	require.True(t, ok)
+	require.True(t, got.Revoked)
+	require.Equal(t, 5, m.Version())
 }
 
 type foreignEvent struct{}
@@ -119,6 +124,20 @@ func TestEvents_StoredJSONShape(t *testing.T) {
 		{membership.RoleChanged{MemberID: bob, From: domain.RoleViewer, To: domain.RoleAuditor}, "member.role_changed",
 			`{"member_id":"01956b7e-0000-7000-8000-000000000002","from":"viewer","to":"auditor"}`},
 		{membership.Removed{MemberID: bob}, "member.removed", `{"member_id":"01956b7e-0000-7000-8000-000000000002"}`},
+		{membership.APIKeyCreated{KeyID: id(201), MemberID: bob, Role: domain.RoleEditor, Name: "CI deploys",
+			Prefix: "tk_live_c9", KeySHA256: keyHash(id(201))}, "api_key.created",
+			`{"key_id":"01956b7e-0000-7000-8000-0000000000c9","member_id":"01956b7e-0000-7000-8000-000000000002","role":"editor",` +
+				`"name":"CI deploys","prefix":"tk_live_c9","key_sha256":"` + keyHash(id(201)) + `"}`},
+		{membership.APIKeyCreated{KeyID: id(201), MemberID: bob, Role: domain.RoleEditor, Prefix: "tk_live_c9",
+			KeySHA256: keyHash(id(201))}, "api_key.created",
+			`{"key_id":"01956b7e-0000-7000-8000-0000000000c9","member_id":"01956b7e-0000-7000-8000-000000000002","role":"editor",` +
+				`"name":"","prefix":"tk_live_c9","key_sha256":"` + keyHash(id(201)) + `"}`},
+		{membership.APIKeyRevoked{KeyID: id(201), Reason: membership.KeyRevokedByAdmin}, "api_key.revoked",
+			`{"key_id":"01956b7e-0000-7000-8000-0000000000c9","reason":"revoked"}`},
+		{membership.APIKeyRevoked{KeyID: id(201), Reason: membership.KeyRevokedMemberRemoved}, "api_key.revoked",
+			`{"key_id":"01956b7e-0000-7000-8000-0000000000c9","reason":"member_removed"}`},
+		{membership.APIKeyRevoked{KeyID: id(201), Reason: membership.KeyRevokedRoleChanged}, "api_key.revoked",
+			`{"key_id":"01956b7e-0000-7000-8000-0000000000c9","reason":"role_changed"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 )
 
-// HashToken returns the lowercase hex SHA-256 of an invitation token, the
-// only form of the token that commands and events accept.
+// HashToken returns the lowercase hex SHA-256 of an invitation token or an
+// API key, the only form of either that commands and events accept.
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
