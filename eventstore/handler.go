@@ -50,6 +50,10 @@ type Command[A Aggregate] struct {
 	// EventID, when set, gives the i-th decided event a stable id (e.g. from an idempotency
 	// key) so a retried command is recognised instead of appended twice.
 	EventID func(i int, e domain.Event) uuid.UUID
+	// Applied says decide applies its events to the state itself, as a command decided in
+	// steps must (the second step sees the first step's events); Run then does not apply
+	// them again.
+	Applied bool
 }
 
 // Run executes the command and returns the state it decided on and the append result.
@@ -79,6 +83,9 @@ func (c Command[A]) Run(ctx context.Context, decide func(A) ([]domain.Event, err
 		}
 		res, err := c.Store.Append(ctx, c.Tenant, c.Stream, Exact(version), proposed...)
 		if err == nil {
+			if c.Applied {
+				return state, res, nil
+			}
 			for _, e := range events {
 				if err := state.Apply(e); err != nil {
 					return state, res, fmt.Errorf("apply decided event: %w", err)

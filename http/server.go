@@ -3,40 +3,198 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/eventstore"
 )
 
-// Pinger is what readiness checks: the database the process depends on.
-type Pinger interface {
-	Ping(ctx context.Context) error
+// Deps are the server's collaborators and settings, wired by cmd.
+type Deps struct {
+	Logger   *slog.Logger
+	Pool     *pgxpool.Pool // the runtime role
+	Store    *eventstore.Store
+	Registry *eventstore.Registry
+	// OperatorToken authorises operator routes; empty disables them.
+	OperatorToken string
+	// BaseDomain, when set, routes {slug}.BaseDomain hosts to the tenant slug.
+	BaseDomain string
+	// OpenSignup lets anyone create a tenant; otherwise only the operator can.
+	OpenSignup bool
+	// StripeWebhookSecret verifies Stripe webhook signatures; empty refuses webhooks.
+	StripeWebhookSecret string
+	Plans               domain.Plans
+	// Now is the clock (tests may fix it); default time.Now.
+	Now func() time.Time
+	// SettleTimeout bounds how long a write waits for its effects to be readable
+	// (read-your-writes); default 5s.
+	SettleTimeout time.Duration
+	// InvitationTTL is how long an invitation can be accepted; default 7 days.
+	InvitationTTL time.Duration
 }
 
-// Deps are the server's collaborators, wired by cmd.
-type Deps struct {
-	Logger *slog.Logger
-	DB     Pinger
+// Server holds the handlers' shared state.
+type Server struct {
+	d       Deps
+	limits  *limiter
+	slugs   sync.Map // slug → tenant id: slugs never change
+	creds   credCache
+	metrics *metrics
 }
 
 // New builds the Gin engine with every route.
 func New(d Deps) *gin.Engine {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.SettleTimeout <= 0 {
+		d.SettleTimeout = 5 * time.Second
+	}
+	if d.InvitationTTL <= 0 {
+		d.InvitationTTL = 7 * 24 * time.Hour
+	}
+	if d.Plans == (domain.Plans{}) {
+		d.Plans = domain.DefaultPlans()
+	}
+	s := &Server{d: d, limits: newLimiter(d.Plans), metrics: newMetrics()}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(gin.Recovery())
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	r.GET("/readyz", func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-		defer cancel()
-		if err := d.DB.Ping(ctx); err != nil {
-			d.Logger.Warn("readiness check failed", "err", err)
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": "unreachable"})
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(s.observe, s.recover, limitBody)
+	r.NoRoute(func(c *gin.Context) {
+		fail(c, http.StatusNotFound, "not-found", "no such route: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
+	r.NoMethod(func(c *gin.Context) {
+		fail(c, http.StatusMethodNotAllowed, "method-not-allowed", c.Request.Method+" is not allowed on "+c.Request.URL.Path)
+	})
+	for _, rt := range s.routes() {
+		h := s.handle(rt)
+		r.Handle(rt.method, rt.path, h)
+		if rt.scoped {
+			r.Handle(rt.method, workspacePrefix+rt.path[len("/v1"):], h)
+		}
+	}
 	return r
+}
+
+// workspacePrefix is where every tenant-scoped route also answers.
+const workspacePrefix = "/v1/workspaces/:workspace"
+
+// Keys of per-request values in the Gin context.
+const (
+	keyRequestID = "tenantry.request_id"
+	keyTenant    = "tenantry.tenant_id"
+	keyRoute     = "tenantry.route"
+)
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// observe gives every request an id (the caller's X-Request-ID when it is sane), echoes it,
+// and logs one line when the request ends: id, tenant, route, status and latency. It
+// never logs headers or bodies, so no credential can reach the logs.
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	id := c.GetHeader("X-Request-ID")
+	if !requestIDPattern.MatchString(id) {
+		id = uuid.NewString()
+	}
+	c.Set(keyRequestID, id)
+	c.Header("X-Request-ID", id)
+	c.Next()
+	route := c.GetString(keyRoute)
+	if route == "" {
+		route = c.FullPath()
+	}
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	latency := time.Since(start)
+	s.metrics.observe(c.Request.Method, route, status, latency)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.logger(c).LogAttrs(c.Request.Context(), level, "request",
+		slog.String("method", c.Request.Method), slog.String("route", route),
+		slog.Int("status", status), slog.Duration("latency", latency))
+}
+
+// logger is the request's logger: request id and, once resolved, tenant id.
+func (s *Server) logger(c *gin.Context) *slog.Logger {
+	l := s.d.Logger.With("request_id", c.GetString(keyRequestID))
+	if t, ok := c.Get(keyTenant); ok {
+		l = l.With("tenant_id", t.(uuid.UUID).String())
+	}
+	return l
+}
+
+// recover turns a panic into a logged 500 problem.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger(c).Error("panic while serving", "panic", v)
+			if !c.Writer.Written() {
+				fail(c, http.StatusInternalServerError, "internal", "internal error; quote the request id when reporting it")
+			}
+			c.Abort()
+		}
+	}()
+	c.Next()
+}
+
+// MaxBody is the largest request body accepted (1 MiB).
+const MaxBody = 1 << 20
+
+func limitBody(c *gin.Context) {
+	if c.Request.ContentLength > MaxBody {
+		fail(c, http.StatusRequestEntityTooLarge, "payload-too-large", "request bodies are limited to 1 MiB")
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody)
+	c.Next()
+}
+
+func jsonMarshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// reply writes a JSON body.
+func reply(c *gin.Context, status int, v any) {
+	body, err := jsonMarshal(v)
+	if err != nil {
+		fail(c, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	c.Data(status, "application/json", body)
+}
+
+// settle waits, bounded, until the tenant's read models include seq, so that a client that
+// reads after a write sees it. A timeout is not an error: the write stands.
+func (s *Server) settle(ctx context.Context, tenant uuid.UUID, seq int64) {
+	if seq <= 0 {
+		return
+	}
+	_ = waitProjected(ctx, s.d.Pool, tenant, seq, s.d.SettleTimeout)
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -22,18 +23,28 @@ func TestDirectory_ProjectsEveryTenantForRouting(t *testing.T) {
 	f.append(t, ids[1], tenant.StreamID, tenant.Suspended{Reason: tenant.ReasonPaymentFailed})
 	f.append(t, ids[2], tenant.StreamID, tenant.Renamed{Name: mustName(t, "Renamed Inc")}, tenant.PlanChanged{From: domain.PlanPro, To: domain.PlanFree})
 
-	// Two directory processes race over the same cursor; each event still counts once.
+	// Two directory processes race over the same cursor; each event still counts once. They
+	// step until every event is in: the gap-safe horizon is server-wide, so a transaction
+	// held open by another test (in any database) can hold it back for a while.
+	caughtUp := func() bool {
+		got, err := FindTenant(context.Background(), f.pool, ids[2].String())
+		return err == nil && got.Plan == "free"
+	}
 	var wg sync.WaitGroup
+	deadline := time.Now().Add(30 * time.Second)
 	for w := 0; w < 2; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			d := &Directory{Store: f.store, Registry: f.reg, Logger: slog.New(slog.DiscardHandler)}
-			for {
+			for time.Now().Before(deadline) {
 				n, err := d.Step(context.Background(), 3)
 				require.NoError(t, err)
 				if n == 0 {
-					return
+					if caughtUp() {
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
 				}
 			}
 		}()

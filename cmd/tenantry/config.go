@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/migrations"
 )
 
@@ -25,6 +26,13 @@ type Config struct {
 	DBMaxConns        int32
 	DBMaxConnLifetime time.Duration
 	DBMaxConnIdleTime time.Duration
+
+	// The API.
+	OperatorToken       string       // TENANTRY_OPERATOR_TOKEN: operator routes; unset disables them
+	BaseDomain          string       // TENANTRY_BASE_DOMAIN: {slug}.BaseDomain routes to the tenant
+	OpenSignup          bool         // TENANTRY_SIGNUP=open lets anyone create a tenant (default operator)
+	StripeWebhookSecret string       // STRIPE_WEBHOOK_SECRET: verifies Stripe webhooks
+	Plans               domain.Plans // TENANTRY_PLAN_LIMITS overrides, e.g. "pro.rps=100,free.seats=5"
 }
 
 // loadConfig reads the environment; validate says what is wrong.
@@ -71,6 +79,24 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			*dst = d
 		}
 	}
+	c.OperatorToken = getenv("TENANTRY_OPERATOR_TOKEN")
+	if c.OperatorToken != "" && len(c.OperatorToken) < 16 {
+		errs = append(errs, "TENANTRY_OPERATOR_TOKEN: use at least 16 characters")
+	}
+	c.BaseDomain = strings.ToLower(strings.TrimSuffix(getenv("TENANTRY_BASE_DOMAIN"), "."))
+	switch v := getenv("TENANTRY_SIGNUP"); v {
+	case "", "operator":
+	case "open":
+		c.OpenSignup = true
+	default:
+		errs = append(errs, fmt.Sprintf("TENANTRY_SIGNUP=%q: want operator or open", v))
+	}
+	c.StripeWebhookSecret = getenv("STRIPE_WEBHOOK_SECRET")
+	plans, err := domain.ParsePlanOverrides(domain.DefaultPlans(), getenv("TENANTRY_PLAN_LIMITS"))
+	if err != nil {
+		errs = append(errs, fmt.Sprintf("TENANTRY_PLAN_LIMITS: %v", err))
+	}
+	c.Plans = plans
 	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)
 	maxConns := int(c.DBMaxConns)
 	intVar("TENANTRY_DB_MAX_CONNS", &maxConns, 1, 1000)

@@ -5,20 +5,14 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/spf13/cobra"
 
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/projections"
 )
-
-// eventsTopic is the bus topic the relay publishes every event to.
-const eventsTopic = "tenantry.events"
 
 func (a *app) serveCmd() *cobra.Command {
 	return &cobra.Command{
@@ -38,39 +32,15 @@ func (a *app) serveCmd() *cobra.Command {
 			}
 
 			store := eventstore.New(pool)
-			notifier := eventstore.NewNotifier(pool, 0, a.log)
-			store.SetNotifier(notifier)
-			committer := eventstore.NewGroupCommitter(store, 4)
-			store.SetGroupCommitter(committer)
-			// In one process the bus is a Go channel; publishing waits for the projector's
-			// acknowledgement, which keeps order and gives back-pressure.
-			bus := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true},
-				watermill.NewSlogLogger(a.log))
-			msgs, err := bus.Subscribe(ctx, eventsTopic)
-			if err != nil {
-				return err
-			}
-			relay := &eventstore.Relay{Store: store, Publisher: bus, Topic: eventsTopic, Name: "relay",
-				Logger: a.log.With("component", "relay"), Wake: notifier.Subscribe()}
-			projector := &projections.Projector{Pool: pool, Registry: registry, Logger: a.log.With("component", "projector")}
-			directory := &projections.Directory{Store: store, Registry: registry, Logger: a.log.With("component", "directory"),
-				Wake: notifier.Subscribe()}
-
+			pipeline := projections.NewPipeline(store, registry, a.log)
 			workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-			var wg sync.WaitGroup
-			for _, run := range []func(context.Context) error{committer.Run, notifier.Run, relay.Run, projector.Run, directory.Run,
-				func(ctx context.Context) error { projector.Consume(ctx, msgs); return nil }} {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if err := run(workCtx); err != nil {
-						a.log.Error("background component stopped", "err", err)
-					}
-				}()
-			}
+			workDone := make(chan struct{})
+			go func() { defer close(workDone); _ = pipeline.Run(workCtx) }()
 
 			srv := &http.Server{
-				Handler:           httpapi.New(httpapi.Deps{Logger: a.log, DB: pool}),
+				Handler: httpapi.New(httpapi.Deps{Logger: a.log, Pool: pool, Store: store, Registry: registry,
+					OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
+					StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans}),
 				ReadHeaderTimeout: 10 * time.Second,
 			}
 			a.log.Info("serving", "addr", ln.Addr().String())
@@ -88,8 +58,7 @@ func (a *app) serveCmd() *cobra.Command {
 				err = serr
 			}
 			stopWork()
-			_ = bus.Close()
-			wg.Wait()
+			<-workDone
 			if errors.Is(err, http.ErrServerClosed) {
 				err = nil
 			}

@@ -1,0 +1,83 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestAPI_TenantLifecycleAndReadYourWrites(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+
+	r := a.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	require.Equal(t, ten.slug, r.str("slug"))
+	require.Equal(t, "pro", r.str("plan"))
+	require.Equal(t, "active", r.str("status"))
+
+	// The same through the workspace path, the subdomain and X-Tenant.
+	for _, rq := range []req{
+		{method: "GET", path: "/v1/workspaces/" + ten.slug + "/tenant", token: ten.key},
+		{method: "GET", path: "/v1/workspaces/" + ten.id + "/tenant", token: ten.key},
+		{method: "GET", path: "/v1/tenant", token: ten.key, host: ten.slug + ".tenantry.test"},
+		{method: "GET", path: "/v1/tenant", token: ten.key, header: map[string]string{"X-Tenant": ten.slug}},
+		{method: "GET", path: "/v1/tenant", token: ten.key, header: map[string]string{"X-Tenant": ten.id}},
+	} {
+		r := a.do(rq)
+		require.Equal(t, http.StatusOK, r.status, "%+v: %s", rq, r.raw)
+		require.Equal(t, ten.id, r.str("id"))
+	}
+
+	// Invite, accept, and see the new member straight away.
+	inv := a.do(req{method: "POST", path: "/v1/members", token: ten.key, body: map[string]any{"email": "ed@example.com", "role": "editor"}})
+	require.Equal(t, http.StatusCreated, inv.status, string(inv.raw))
+	acc := a.do(req{method: "POST", path: "/v1/invitations/accept", body: map[string]any{"token": inv.str("token")}})
+	require.Equal(t, http.StatusCreated, acc.status, string(acc.raw))
+	require.Equal(t, "editor", acc.str("member", "role"))
+	editorKey := acc.str("api_key", "key")
+	again := a.do(req{method: "POST", path: "/v1/invitations/accept", body: map[string]any{"token": inv.str("token")}})
+	require.Equal(t, http.StatusNotFound, again.status, "an invitation is single-use: %s", again.raw)
+
+	list := a.do(req{method: "GET", path: "/v1/members", token: editorKey})
+	require.Equal(t, http.StatusOK, list.status, string(list.raw))
+	require.Len(t, list.get("members"), 2)
+
+	// The editor may record usage but not manage members.
+	r = a.do(req{method: "POST", path: "/v1/members", token: editorKey, body: map[string]any{"email": "x@example.com", "role": "viewer"}})
+	require.Equal(t, http.StatusForbidden, r.status)
+	require.Equal(t, "forbidden", r.problemType())
+
+	// Rename, then plan change; the answers carry the seq.
+	r = a.do(req{method: "PATCH", path: "/v1/tenant", token: ten.key, body: map[string]any{"name": "Renamed"}})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	require.NotZero(t, r.get("seq"))
+	r = a.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
+	require.Equal(t, "Renamed", r.str("name"))
+
+	// Suspended: reads and billing work, other writes are refused.
+	r = a.do(req{method: "POST", path: "/v1/admin/tenants/" + ten.id + "/suspend", token: operatorToken, body: map[string]any{"note": "test"}})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	r = a.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
+	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, "suspended", r.str("status"))
+	r = a.do(req{method: "PATCH", path: "/v1/tenant", token: ten.key, body: map[string]any{"name": "Nope"}})
+	require.Equal(t, http.StatusForbidden, r.status)
+	require.Equal(t, "tenant-suspended", r.problemType())
+	// The plan route is a billing route: the API lets it through, and the domain answers
+	// (a suspension cannot be dodged by a plan change).
+	r = a.do(req{method: "PUT", path: "/v1/tenant/plan", token: ten.key, body: map[string]any{"plan": "enterprise"}})
+	require.Equal(t, http.StatusConflict, r.status, string(r.raw))
+	require.Contains(t, r.str("detail"), "reactivate")
+	r = a.do(req{method: "GET", path: "/v1/billing", token: ten.key})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+
+	// Closed: 410 for everything.
+	r = a.do(req{method: "POST", path: "/v1/admin/tenants/" + ten.id + "/close", token: operatorToken})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	r = a.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
+	require.Equal(t, http.StatusGone, r.status)
+	require.Equal(t, "tenant-closed", r.problemType())
+}

@@ -1,0 +1,214 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/projections"
+)
+
+func (s *Server) getBilling(c *gin.Context, cl *call) {
+	if !s.minSeq(c, cl) {
+		return
+	}
+	var b projections.Billing
+	var p projections.Profile
+	err := projections.InTenant(c, s.d.Pool, cl.tenant, true, func(tx pgx.Tx) error {
+		var err error
+		if p, err = projections.GetProfile(c, tx); err != nil {
+			return err
+		}
+		b, err = projections.GetBilling(c, tx)
+		return err
+	})
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b})
+}
+
+// auditLine is one event of an audit export: every field the hash chain covers.
+type auditLine struct {
+	TenantID      uuid.UUID       `json:"tenant_id"`
+	Seq           int64           `json:"seq"`
+	EventID       uuid.UUID       `json:"event_id"`
+	StreamID      string          `json:"stream_id"`
+	StreamVersion int64           `json:"stream_version"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schema_version"`
+	Data          json.RawMessage `json:"data"`
+	Metadata      json.RawMessage `json:"metadata"`
+	RecordedAt    time.Time       `json:"recorded_at"`
+	PrevHash      string          `json:"prev_hash"`
+	Hash          string          `json:"hash"`
+}
+
+func lineOf(e *eventstore.Event) auditLine {
+	return auditLine{TenantID: e.TenantID, Seq: e.Seq, EventID: e.ID, StreamID: e.StreamID, StreamVersion: e.StreamVersion,
+		Type: e.Type, SchemaVersion: e.SchemaVersion, Data: json.RawMessage(e.Data), Metadata: json.RawMessage(e.Metadata),
+		RecordedAt: e.RecordedAt, PrevHash: hex.EncodeToString(e.PrevHash[:]), Hash: hex.EncodeToString(e.Hash[:])}
+}
+
+// auditEvents streams the tenant's events after after_seq as NDJSON, limit lines at most
+// (default and maximum 10,000); the next page starts after the last line's seq.
+func (s *Server) auditEvents(c *gin.Context, cl *call) {
+	after, limit := int64(0), 10000
+	var errs fieldErrors
+	if v := c.Query("after_seq"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			errs = append(errs, FieldError{Field: "after_seq", Message: "must be a non-negative integer"})
+		}
+		after = n
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			errs = append(errs, FieldError{Field: "limit", Message: "must be an integer from 1 to 10000"})
+		}
+		limit = n
+	}
+	if errs.fail(c) {
+		return
+	}
+	last, sent := after, 0
+	for sent < limit {
+		n := min(eventstore.MaxPage, limit-sent)
+		page, err := s.d.Store.ReadTenant(c, cl.tenant, last, n)
+		if err != nil {
+			if sent == 0 && !c.Writer.Written() {
+				s.failErr(c, err)
+			} else {
+				s.logger(c).Error("audit export interrupted", "err", err)
+			}
+			return
+		}
+		if !c.Writer.Written() {
+			c.Header("Content-Type", "application/x-ndjson")
+			c.Status(http.StatusOK)
+			c.Writer.WriteHeaderNow()
+		}
+		for i := range page {
+			line, _ := jsonMarshal(lineOf(&page[i]))
+			if _, err := c.Writer.Write(line); err != nil {
+				return
+			}
+			last = page[i].Seq
+			sent++
+		}
+		if len(page) < n {
+			return
+		}
+	}
+}
+
+func (s *Server) auditVerify(c *gin.Context, cl *call) {
+	report, err := s.d.Store.VerifyChain(c, cl.tenant)
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	reply(c, http.StatusOK, report)
+}
+
+// auditState rebuilds the tenant as of an instant from its events alone.
+func (s *Server) auditState(c *gin.Context, cl *call) {
+	asOf := s.now()
+	if v := c.Query("as_of"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			fail(c, http.StatusBadRequest, "invalid-request", "as_of must be an RFC 3339 time",
+				FieldError{Field: "as_of", Message: "must be an RFC 3339 time"})
+			return
+		}
+		asOf = t
+	}
+	state, err := ReplayState(c, s.d.Store, s.d.Registry, cl.tenant, asOf)
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	reply(c, http.StatusOK, state)
+}
+
+// State is a tenant as its events say it was at an instant.
+type State struct {
+	AsOf        time.Time        `json:"as_of"`
+	Seq         int64            `json:"seq"`
+	Tenant      *tenantView      `json:"tenant"`
+	Members     []memberView     `json:"members"`
+	UsageTotals map[string]int64 `json:"usage_totals"`
+}
+
+// ReplayState replays the tenant's events recorded at or before asOf.
+func ReplayState(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) (State, error) {
+	st := State{AsOf: asOf.UTC(), Members: []memberView{}, UsageTotals: map[string]int64{}}
+	var tenantEvents, memberEvents []domain.Event
+	var after int64
+	for {
+		page, err := store.ReadTenant(c, id, after, eventstore.MaxPage)
+		if err != nil {
+			return st, err
+		}
+		for i := range page {
+			e := &page[i]
+			if e.RecordedAt.After(asOf) {
+				page = nil
+				break
+			}
+			p, err := reg.DecodeEvent(e)
+			if err != nil {
+				return st, err
+			}
+			de, ok := p.(domain.Event)
+			if !ok {
+				continue
+			}
+			switch e.StreamID {
+			case tenant.StreamID:
+				tenantEvents = append(tenantEvents, de)
+			case membership.StreamID:
+				memberEvents = append(memberEvents, de)
+			case usage.StreamID:
+				if r, ok := domain.Deref(de).(usage.Recorded); ok {
+					st.UsageTotals[r.Metric.String()] += r.Quantity.Int64()
+				}
+			}
+			st.Seq = e.Seq
+			after = e.Seq
+		}
+		if len(page) < eventstore.MaxPage {
+			break
+		}
+	}
+	if len(tenantEvents) > 0 {
+		t, err := tenant.Replay(tenantEvents)
+		if err != nil {
+			return st, err
+		}
+		v := viewOf(t)
+		st.Tenant = &v
+	}
+	m, err := membership.Replay(memberEvents)
+	if err != nil {
+		return st, err
+	}
+	for _, mem := range m.Members() {
+		st.Members = append(st.Members, memberView{ID: mem.ID, Email: mem.Email.String(), Role: mem.Role.String()})
+	}
+	return st, nil
+}

@@ -1,0 +1,212 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/projections"
+)
+
+// call is what the pipeline learned about a request before its handler runs.
+type call struct {
+	route  route
+	tenant uuid.UUID   // resolved tenant (tenant-scoped routes)
+	status string      // the tenant's status
+	plan   string      // the tenant's plan
+	role   domain.Role // the API key's role
+	keyID  uuid.UUID   // the API key (member routes)
+	member uuid.UUID   // the key's member
+	actor  string      // for event metadata and idempotency: "key:<id>", "operator" or "anonymous"
+	body   []byte      // the raw body (POST, PUT, PATCH)
+}
+
+// Secrets. An API key is "tk_" + base64url(tenant id ‖ key id) + "." + base64url(32 random
+// bytes); an invitation token has the same shape with "inv_". The part before the dot is
+// the lookup prefix: it names the tenant and the key, so a key is checked inside its own
+// tenant's read models, never by a search across tenants. Only the SHA-256 of the whole
+// secret is stored and it is compared in constant time.
+const (
+	keyScheme        = "tk_"
+	invitationScheme = "inv_"
+)
+
+var b64 = base64.RawURLEncoding
+
+// newSecret returns a fresh secret for tenant and id, its lookup prefix and its SHA-256 hex.
+func newSecret(scheme string, tenant, id uuid.UUID) (secret, prefix, sum string, err error) {
+	var random [32]byte
+	if _, err := rand.Read(random[:]); err != nil {
+		return "", "", "", err
+	}
+	prefix = scheme + b64.EncodeToString(append(tenant[:], id[:]...))
+	secret = prefix + "." + b64.EncodeToString(random[:])
+	h := sha256.Sum256([]byte(secret))
+	return secret, prefix, hex.EncodeToString(h[:]), nil
+}
+
+// parseSecret splits a secret into its tenant and id; ok is false for anything malformed.
+func parseSecret(scheme, secret string) (tenant, id uuid.UUID, ok bool) {
+	rest, found := strings.CutPrefix(secret, scheme)
+	if !found || len(secret) > 200 {
+		return uuid.Nil, uuid.Nil, false
+	}
+	head, tail, found := strings.Cut(rest, ".")
+	if !found {
+		return uuid.Nil, uuid.Nil, false
+	}
+	ids, err := b64.DecodeString(head)
+	if err != nil || len(ids) != 32 {
+		return uuid.Nil, uuid.Nil, false
+	}
+	if r, err := b64.DecodeString(tail); err != nil || len(r) != 32 {
+		return uuid.Nil, uuid.Nil, false
+	}
+	copy(tenant[:], ids[:16])
+	copy(id[:], ids[16:])
+	return tenant, id, tenant != uuid.Nil && id != uuid.Nil
+}
+
+// bearer returns the request's bearer credential, or "".
+func bearer(c *gin.Context) string {
+	h := c.GetHeader("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func (s *Server) isOperator(token string) bool {
+	return s.d.OperatorToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.d.OperatorToken)) == 1
+}
+
+// authenticateKey checks an API key against its tenant's read models.
+func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
+	tenant, keyID, ok := parseSecret(keyScheme, key)
+	if !ok {
+		fail(c, http.StatusUnauthorized, "unauthenticated", "the bearer credential is not a valid API key")
+		return false
+	}
+	sum := sha256.Sum256([]byte(key))
+	now := time.Now()
+	if e, ok := s.creds.get(sum, now); ok && e.tenant == tenant && e.keyID == keyID {
+		role, err := domain.ParseRole(e.role)
+		if err == nil {
+			cl.tenant, cl.keyID, cl.member, cl.role, cl.status, cl.plan = tenant, keyID, e.member, role, e.status, e.plan
+			cl.actor = "key:" + keyID.String()
+			return true
+		}
+	}
+	var cred projections.Credential
+	err := projections.InTenant(c, s.d.Pool, tenant, true, func(tx pgx.Tx) error {
+		var err error
+		cred, err = projections.LookupCredential(c, tx, keyID)
+		return err
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, projections.ErrNotProvisioned):
+		fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
+		return false
+	case err != nil:
+		s.failErr(c, err)
+		return false
+	case subtle.ConstantTimeCompare(sum[:], cred.KeyHash) != 1 || cred.Revoked:
+		fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
+		return false
+	}
+	role, err := domain.ParseRole(cred.Role)
+	if err != nil {
+		s.internal(c, err)
+		return false
+	}
+	cl.tenant, cl.keyID, cl.member, cl.role = tenant, keyID, cred.MemberID, role
+	cl.status, cl.plan = cred.TenantStatus, cred.Plan
+	cl.actor = "key:" + keyID.String()
+	s.slugs.Store(cred.Slug, tenant)
+	s.creds.put(sum, cachedCred{tenant: tenant, keyID: keyID, member: cred.MemberID, role: cred.Role,
+		status: cred.TenantStatus, plan: cred.Plan, expires: now.Add(credTTL)})
+	return true
+}
+
+// explicitTenant resolves the tenant the request names itself (workspace path, subdomain,
+// X-Tenant header): uuid.Nil when it names none. Sources that disagree answer 400; a name
+// that matches no tenant answers 404.
+func (s *Server) explicitTenant(c *gin.Context) (uuid.UUID, bool) {
+	var refs []string
+	if w := c.Param("workspace"); w != "" {
+		refs = append(refs, w)
+	}
+	if sub := s.subdomain(c.Request.Host); sub != "" {
+		refs = append(refs, sub)
+	}
+	if h := strings.TrimSpace(c.GetHeader("X-Tenant")); h != "" {
+		refs = append(refs, h)
+	}
+	found := uuid.Nil
+	for _, ref := range refs {
+		id, ok := s.lookupTenant(c, ref)
+		if !ok {
+			return uuid.Nil, false
+		}
+		if found != uuid.Nil && id != found {
+			fail(c, http.StatusBadRequest, "invalid-request",
+				"the workspace path, subdomain and X-Tenant header name different tenants")
+			return uuid.Nil, false
+		}
+		found = id
+	}
+	return found, true
+}
+
+// lookupTenant maps a slug or id to a tenant id through the directory.
+func (s *Server) lookupTenant(c *gin.Context, ref string) (uuid.UUID, bool) {
+	if id, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
+		return id, true // existence is checked against the credential's tenant
+	}
+	if v, ok := s.slugs.Load(ref); ok {
+		return v.(uuid.UUID), true
+	}
+	if _, err := domain.ParseSlug(ref); err != nil {
+		fail(c, http.StatusNotFound, "not-found", "tenant not found")
+		return uuid.Nil, false
+	}
+	t, err := projections.FindTenant(c, s.d.Pool, ref)
+	if errors.Is(err, projections.ErrTenantNotFound) {
+		fail(c, http.StatusNotFound, "not-found", "tenant not found")
+		return uuid.Nil, false
+	}
+	if err != nil {
+		s.failErr(c, err)
+		return uuid.Nil, false
+	}
+	s.slugs.Store(ref, t.ID)
+	return t.ID, true
+}
+
+// subdomain returns the slug of a {slug}.BaseDomain host, or "".
+func (s *Server) subdomain(host string) string {
+	if s.d.BaseDomain == "" {
+		return ""
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	sub, ok := strings.CutSuffix(host, "."+strings.ToLower(s.d.BaseDomain))
+	if !ok || sub == "" || strings.Contains(sub, ".") {
+		return ""
+	}
+	return sub
+}

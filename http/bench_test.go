@@ -1,0 +1,200 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/migrations/pgtest"
+)
+
+// BenchmarkHTTP prints the API figures, each with a baseline measured in the same run:
+//
+//	http_ingest        single-record usage POSTs per second at 64 connections (baseline: a
+//	                   trivial Gin handler), and http_ingest_p99 (ms) next to the trivial p99
+//	http_ingest_batch  records per second in 1,000-record bodies (baseline: single records)
+//	noisy_neighbour    a quiet tenant's p99 while another floods (baseline: its p99 alone)
+func BenchmarkHTTP(b *testing.B) {
+	want := pgtest.BenchSelected
+	if !want("http_ingest") && !want("http_ingest_p99") && !want("http_ingest_batch") && !want("noisy_neighbour") {
+		b.Skip("no HTTP figure selected")
+	}
+	seconds := 5.0
+	if s, err := strconv.ParseFloat(os.Getenv("BENCH_SECONDS"), 64); err == nil && s > 0 {
+		seconds = s
+	}
+	window := time.Duration(seconds * float64(time.Second))
+	a := newAPI(b, func(d *httpapi.Deps) {
+		d.Plans = mustPlans(b, "enterprise.rps=1000000,enterprise.burst=1000000,pro.rps=200,pro.burst=200")
+	})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+
+	if want("http_ingest") || want("http_ingest_p99") || want("http_ingest_batch") {
+		ten := a.createTenant("enterprise")
+		trivial := trivialServer()
+		defer trivial.Close()
+		var n atomic.Int64
+		single := func() []byte {
+			return []byte(fmt.Sprintf(`{"metric":"api_calls","quantity":1,"idempotency_key":"k-%d"}`, n.Add(1)))
+		}
+		var api, base []load
+		for round := 0; round < 2; round++ { // alternate rounds; report medians
+			base = append(base, drive(client, trivial.URL+"/v1/usage", "", 64, window, single))
+			api = append(api, drive(client, a.url+"/v1/usage", ten.key, 64, window, single))
+		}
+		rps, baseRPS := medianOf(api, func(l load) float64 { return l.rate }), medianOf(base, func(l load) float64 { return l.rate })
+		pgtest.BenchLine("http_ingest", rps, "req/s", "trivial_gin", baseRPS)
+		pgtest.BenchLine("http_ingest_p99", medianOf(api, func(l load) float64 { return l.p99 }), "ms", "trivial_gin_p99",
+			medianOf(base, func(l load) float64 { return l.p99 }))
+		if want("http_ingest_batch") {
+			batch := func() []byte {
+				var buf bytes.Buffer
+				buf.WriteString(`{"records":[`)
+				for i := 0; i < httpapi.MaxUsageRecords; i++ {
+					if i > 0 {
+						buf.WriteByte(',')
+					}
+					fmt.Fprintf(&buf, `{"metric":"api_calls","quantity":1,"idempotency_key":"b-%d"}`, n.Add(1))
+				}
+				buf.WriteString(`]}`)
+				return buf.Bytes()
+			}
+			l := drive(client, a.url+"/v1/usage", ten.key, 8, window, batch)
+			pgtest.BenchLine("http_ingest_batch", l.rate*httpapi.MaxUsageRecords, "records/s", "http_ingest_single", rps)
+		}
+	}
+
+	if want("noisy_neighbour") {
+		quiet, noisy := a.createTenant("enterprise"), a.createTenant("pro")
+		alone := paced(client, a.url+"/v1/tenant", quiet.key, 50, window)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < 32; i++ { // the flood: as fast as it can, over its plan's limit
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					send(client, a.url+"/v1/tenant", noisy.key, "GET", nil)
+				}
+			}()
+		}
+		flooded := paced(client, a.url+"/v1/tenant", quiet.key, 50, window)
+		close(stop)
+		wg.Wait()
+		pgtest.BenchLine("noisy_neighbour", flooded, "ms_p99", "quiet_alone_p99", alone)
+	}
+}
+
+// load is one round of a closed-loop load.
+type load struct {
+	rate, p99 float64
+}
+
+// drive sends POSTs from conns goroutines for d and measures throughput and p99 latency of
+// successful answers.
+func drive(client *http.Client, url, key string, conns int, d time.Duration, body func() []byte) load {
+	var mu sync.Mutex
+	var lat []float64
+	var ok atomic.Int64
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []float64
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				if status := send(client, url, key, "POST", body()); status == http.StatusAccepted {
+					ok.Add(1)
+					mine = append(mine, float64(time.Since(t0).Microseconds())/1000)
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return load{rate: pgtest.Rate(ok.Load(), time.Since(start)), p99: percentile(lat, 0.99)}
+}
+
+// paced sends one GET every 1/rate seconds for d and returns the p99 latency (ms).
+func paced(client *http.Client, url, key string, rate int, d time.Duration) float64 {
+	var lat []float64
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		<-tick.C
+		t0 := time.Now()
+		if send(client, url, key, "GET", nil) == http.StatusOK {
+			lat = append(lat, float64(time.Since(t0).Microseconds())/1000)
+		}
+	}
+	return percentile(lat, 0.99)
+}
+
+func send(client *http.Client, url, key, method string, body []byte) int {
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// trivialServer answers POST /v1/usage with a fixed 202 after reading the body: the cost of
+// HTTP, Gin and JSON on this machine, with nothing of Tenantry.
+func trivialServer() *httptest.Server {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.POST("/v1/usage", func(c *gin.Context) {
+		_, _ = io.ReadAll(c.Request.Body)
+		c.JSON(http.StatusAccepted, gin.H{"accepted": 1, "duplicates": 0, "seq": 1})
+	})
+	return httptest.NewServer(r)
+}
+
+func percentile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[int(q*float64(len(s)-1))]
+}
+
+func medianOf(ls []load, f func(load) float64) float64 {
+	xs := make([]float64, len(ls))
+	for i, l := range ls {
+		xs[i] = f(l)
+	}
+	return pgtest.Median(xs)
+}

@@ -1,0 +1,30 @@
+package httpapi
+
+import "github.com/tenantry/tenantry/domain"
+
+// RouteSpec is one route as the permission table declares it, for the tests.
+type RouteSpec struct {
+	Method, Path string
+	Access       string
+	Roles        []domain.Role
+	Scoped       bool
+}
+
+// Routes lists the route table.
+func Routes() []RouteSpec {
+	s := &Server{}
+	var out []RouteSpec
+	for _, rt := range s.routes() {
+		out = append(out, RouteSpec{Method: rt.method, Path: rt.path, Access: rt.access.String(), Roles: rt.roles, Scoped: rt.scoped})
+	}
+	return out
+}
+
+// DocumentFor builds the OpenAPI document without a running server.
+func DocumentFor() map[string]any { return (&Server{}).Document() }
+
+// Permissions renders the README's permission table.
+func Permissions() string { return (&Server{}).PermissionTable() }
+
+var DecodeJSON = decodeJSON
+var ParseUsageBody = parseUsageBody

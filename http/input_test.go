@@ -1,0 +1,109 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	httpapi "github.com/tenantry/tenantry/http"
+)
+
+func TestBadInput_IsAlwaysAProblemNeverA5xx(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	big := `{"name": "` + strings.Repeat("x", httpapi.MaxBody) + `"}`
+	cases := []struct {
+		name   string
+		r      req
+		status int
+		kind   string
+	}{
+		{"unknown route", req{method: "GET", path: "/v1/nope"}, 404, "not-found"},
+		{"wrong method", req{method: "DELETE", path: "/v1/tenant", token: ten.key}, 405, "method-not-allowed"},
+		{"no credentials", req{method: "GET", path: "/v1/tenant"}, 401, "unauthenticated"},
+		{"garbage key", req{method: "GET", path: "/v1/tenant", token: "tk_garbage"}, 401, "unauthenticated"},
+		{"malformed json", req{method: "PATCH", path: "/v1/tenant", token: ten.key, body: `{"name": `}, 400, "malformed-json"},
+		{"not an object", req{method: "PATCH", path: "/v1/tenant", token: ten.key, body: `[1,2]`}, 400, "malformed-json"},
+		{"wrong type", req{method: "PATCH", path: "/v1/tenant", token: ten.key, body: `{"name": 42}`}, 400, "malformed-json"},
+		{"unknown field", req{method: "PATCH", path: "/v1/tenant", token: ten.key, body: `{"name": "x", "admin": true}`}, 400, "malformed-json"},
+		{"two objects", req{method: "PATCH", path: "/v1/tenant", token: ten.key, body: `{"name": "x"} {"name": "y"}`}, 400, "malformed-json"},
+		{"empty body", req{method: "PUT", path: "/v1/tenant/plan", token: ten.key, body: ``}, 400, "malformed-json"},
+		{"bad plan", req{method: "PUT", path: "/v1/tenant/plan", token: ten.key, body: `{"plan": "platinum"}`}, 400, "invalid-request"},
+		{"too large", req{method: "PATCH", path: "/v1/tenant", token: ten.key, body: big}, 413, "payload-too-large"},
+		{"wrong media type", req{method: "PATCH", path: "/v1/tenant", token: ten.key, body: `{"name":"x"}`, header: map[string]string{"Content-Type": "text/plain"}}, 415, "unsupported-media-type"},
+		{"bad slug", req{method: "POST", path: "/v1/tenants", token: operatorToken, body: `{"name": "A", "slug": "Bad Slug!", "admin_email": "a@example.com"}`}, 400, "invalid-request"},
+		{"bad email", req{method: "POST", path: "/v1/tenants", token: operatorToken, body: `{"name": "A", "slug": "good-slug-x", "admin_email": "nope"}`}, 400, "invalid-request"},
+		{"taken slug", req{method: "POST", path: "/v1/tenants", token: operatorToken, body: `{"name": "A", "slug": "` + ten.slug + `", "admin_email": "a@example.com"}`}, 409, "conflict"},
+		{"signup closed", req{method: "POST", path: "/v1/tenants", body: `{"name": "A", "slug": "another-one", "admin_email": "a@example.com"}`}, 401, "unauthenticated"},
+		{"bad member id", req{method: "DELETE", path: "/v1/members/not-a-uuid", token: ten.key}, 404, "not-found"},
+		{"bad role", req{method: "POST", path: "/v1/members", token: ten.key, body: `{"email": "a@example.com", "role": "god"}`}, 400, "invalid-request"},
+		{"usage: negative", req{method: "POST", path: "/v1/usage", token: ten.key, body: `{"metric": "api_calls", "quantity": -1, "idempotency_key": "k"}`}, 400, "invalid-request"},
+		{"usage: string quantity", req{method: "POST", path: "/v1/usage", token: ten.key, body: `{"metric": "api_calls", "quantity": "1", "idempotency_key": "k"}`}, 400, "invalid-request"},
+		{"usage: empty batch", req{method: "POST", path: "/v1/usage", token: ten.key, body: `{"records": []}`}, 400, "invalid-request"},
+		{"usage: one bad record", req{method: "POST", path: "/v1/usage", token: ten.key, body: `{"records": [{"metric": "api_calls", "quantity": 1, "idempotency_key": "a"}, {"metric": "", "quantity": 1, "idempotency_key": "b"}]}`}, 400, "invalid-request"},
+		{"usage: bad range", req{method: "GET", path: "/v1/usage?from=2025-01-02T00:00:00Z&to=2025-01-01T00:00:00Z", token: ten.key}, 400, "invalid-request"},
+		{"usage: bad granularity", req{method: "GET", path: "/v1/usage?granularity=week", token: ten.key}, 400, "invalid-request"},
+		{"usage: range too long", req{method: "GET", path: "/v1/usage?from=2020-01-01T00:00:00Z&to=2025-01-01T00:00:00Z", token: ten.key}, 400, "invalid-request"},
+		{"audit: bad after_seq", req{method: "GET", path: "/v1/audit/events?after_seq=-4", token: ten.key}, 400, "invalid-request"},
+		{"audit: bad as_of", req{method: "GET", path: "/v1/audit/state?as_of=yesterday", token: ten.key}, 400, "invalid-request"},
+		{"admin: unknown tenant", req{method: "POST", path: "/v1/admin/tenants/" + "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b" + "/suspend", token: operatorToken}, 404, "not-found"},
+		{"admin: bad reason", req{method: "POST", path: "/v1/admin/tenants/" + ten.id + "/suspend", token: operatorToken, body: `{"reason": "boredom"}`}, 400, "invalid-request"},
+		{"webhook: unsigned", req{method: "POST", path: "/v1/webhooks/stripe", body: `{"id": "evt_1"}`}, 400, "invalid-request"},
+		{"webhook: forged", req{method: "POST", path: "/v1/webhooks/stripe", body: `{"id": "evt_1"}`, header: map[string]string{"Stripe-Signature": "t=1,v1=deadbeef"}}, 400, "invalid-request"},
+		{"invitation: garbage token", req{method: "POST", path: "/v1/invitations/accept", body: `{"token": "inv_nope"}`}, 401, "unauthenticated"},
+		{"bad request id is replaced", req{method: "GET", path: "/healthz", header: map[string]string{"X-Request-ID": "bad id with spaces"}}, 200, ""},
+	}
+	for _, tc := range cases {
+		r := a.do(tc.r)
+		require.Equal(t, tc.status, r.status, "%s: %s", tc.name, r.raw)
+		if tc.kind != "" {
+			require.Equal(t, "application/problem+json", r.header.Get("Content-Type"), tc.name)
+			require.Equal(t, tc.kind, r.problemType(), "%s: %s", tc.name, r.raw)
+			require.Equal(t, float64(tc.status), r.get("status"), tc.name)
+			require.NotEmpty(t, r.str("request_id"), tc.name)
+		}
+	}
+	// Nothing above wrote to the tenant.
+	r := a.do(req{method: "GET", path: "/v1/audit/verify", token: ten.key})
+	require.Equal(t, float64(3), r.get("head_seq"), string(r.raw))
+}
+
+// FuzzDecodeJSON: request decoding never panics and accepts only one object of known fields.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `{"name":"x"}`, `{"name":1}`, `[]`, `{"name":"x"}{}`, `{"a":`, "\x00", `{"name":null}`, `  {"name":"\u0000"}  `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var dst struct {
+			Name *string `json:"name"`
+			N    int     `json:"n"`
+		}
+		if err := httpapi.DecodeJSON(body, &dst); err == nil {
+			require.Equal(t, byte('{'), bytes.TrimSpace(body)[0])
+		}
+		_, _ = httpapi.ParseUsageBody(body, time.Now())
+	})
+}
+
+// A fuzzed request against the real server never gets a 5xx.
+func TestBadInput_RandomBodiesNever5xx(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	bodies := []string{`{"records": [null]}`, `{"records": {}}`, `{"records": [1, 2]}`, `{"metric": "a", "quantity": 1e400, "idempotency_key": "x"}`,
+		`{"metric": "` + strings.Repeat("m", 5000) + `", "quantity": 1, "idempotency_key": "x"}`, "\xff\xfe", `{"name": "\ud800"}`, `{"role": ["admin"]}`,
+		`{"token": ""}`, `{"email": "a@b", "role": null}`, `{"member_id": "x"}`, `{"records": [` + strings.Repeat(`{"metric":"a","quantity":1,"idempotency_key":"k"},`, 1000) + `{}]}`}
+	for _, rt := range httpapi.Routes() {
+		if rt.Method == "GET" || rt.Access == "public" {
+			continue
+		}
+		for _, b := range bodies {
+			r := a.do(req{method: rt.Method, path: concrete(rt.Path), token: ten.key, body: b})
+			require.Less(t, r.status, 500, "%s %s with %.80q: %s", rt.Method, rt.Path, b, r.raw)
+		}
+	}
+}

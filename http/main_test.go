@@ -1,0 +1,169 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/eventstore"
+	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/migrations/pgtest"
+	"github.com/tenantry/tenantry/projections"
+)
+
+var testDB *pgtest.DB
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
+
+const operatorToken = "op-token-for-tests-0123456789"
+
+// api is a real server on a random port, with the projection pipeline running as in serve.
+type api struct {
+	t    testing.TB
+	url  string
+	deps httpapi.Deps
+	srv  *httptest.Server
+}
+
+type apiOption func(*httpapi.Deps)
+
+func newAPI(t testing.TB, opts ...apiOption) *api {
+	t.Helper()
+	pool := pgtest.Pool(t, testDB.AppURL, 16)
+	reg, err := eventstore.DomainRegistry()
+	require.NoError(t, err)
+	store := eventstore.New(pool)
+	log := slog.New(slog.DiscardHandler)
+	pipeline := projections.NewPipeline(store, reg, log)
+	pipeline.Projector.PollInterval = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = pipeline.Run(ctx) }()
+	plans, err := domain.ParsePlanOverrides(domain.DefaultPlans(), "free.rps=1000,free.burst=1000,pro.rps=1000,pro.burst=1000")
+	require.NoError(t, err)
+	d := httpapi.Deps{Logger: log, Pool: pool, Store: store, Registry: reg, OperatorToken: operatorToken,
+		BaseDomain: "tenantry.test", StripeWebhookSecret: "whsec_test_secret", Plans: plans}
+	for _, o := range opts {
+		o(&d)
+	}
+	srv := httptest.NewServer(httpapi.New(d))
+	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	return &api{t: t, url: srv.URL, deps: d, srv: srv}
+}
+
+// response is an answer with its decoded JSON body.
+type response struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+func (r response) str(path ...string) string {
+	v := r.get(path...)
+	s, _ := v.(string)
+	return s
+}
+
+func (r response) get(path ...string) any {
+	var v any = r.body
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+// problemType is the last segment of a problem response's type.
+func (r response) problemType() string {
+	t := r.str("type")
+	return t[strings.LastIndex(t, "/")+1:]
+}
+
+type req struct {
+	method, path string
+	token        string
+	body         any // string bodies are sent as they are
+	header       map[string]string
+	host         string
+}
+
+func (a *api) do(r req) response {
+	a.t.Helper()
+	var body io.Reader
+	switch b := r.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		require.NoError(a.t, err)
+		body = bytes.NewReader(j)
+	}
+	hr, err := http.NewRequest(r.method, a.url+r.path, body)
+	require.NoError(a.t, err)
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	if r.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	for k, v := range r.header {
+		hr.Header.Set(k, v)
+	}
+	if r.host != "" {
+		hr.Host = r.host
+	}
+	res, err := http.DefaultClient.Do(hr)
+	require.NoError(a.t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(a.t, err)
+	out := response{status: res.StatusCode, header: res.Header, raw: raw}
+	if strings.Contains(res.Header.Get("Content-Type"), "json") {
+		_ = json.Unmarshal(raw, &out.body)
+	}
+	return out
+}
+
+// tenantFixture is a tenant created through the API, with its admin's key.
+type tenantFixture struct {
+	id, slug, key, adminID string
+}
+
+var slugCounter atomic.Int64
+
+func (a *api) createTenant(plan string) tenantFixture {
+	a.t.Helper()
+	slug := "t" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "") + "-" + strconv.FormatInt(slugCounter.Add(1), 10)
+	r := a.do(req{method: "POST", path: "/v1/tenants", token: operatorToken,
+		body: map[string]any{"name": "Tenant " + slug, "slug": slug, "plan": plan, "admin_email": "admin@" + slug + ".example.com"}})
+	require.Equal(a.t, http.StatusCreated, r.status, string(r.raw))
+	return tenantFixture{id: r.str("tenant", "id"), slug: slug, key: r.str("api_key", "key"), adminID: r.str("admin", "id")}
+}
+
+func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) }
+
+func mustPlans(t testing.TB, spec string) domain.Plans {
+	p, err := domain.ParsePlanOverrides(domain.DefaultPlans(), spec)
+	require.NoError(t, err)
+	return p
+}

@@ -1,0 +1,211 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/projections"
+)
+
+func parseInt(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
+
+func newMembership() *membership.Membership { return &membership.Membership{} }
+
+func (s *Server) listMembers(c *gin.Context, cl *call) {
+	if !s.minSeq(c, cl) {
+		return
+	}
+	var members []projections.Member
+	var invitations []projections.Invitation
+	err := projections.InTenant(c, s.d.Pool, cl.tenant, true, func(tx pgx.Tx) error {
+		var err error
+		if members, err = projections.ListMembers(c, tx); err != nil {
+			return err
+		}
+		invitations, err = projections.ListPendingInvitations(c, tx)
+		return err
+	})
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	reply(c, http.StatusOK, gin.H{"members": nonNil(members), "invitations": nonNil(invitations)})
+}
+
+func nonNil[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
+}
+
+type inviteRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+// inviteMember offers a seat: the answer carries the invitation token, shown once, for the
+// admin to pass on to the invitee.
+func (s *Server) inviteMember(c *gin.Context, cl *call) {
+	var req inviteRequest
+	if !decode(c, cl.body, &req) {
+		return
+	}
+	var errs fieldErrors
+	email, err := domain.ParseEmail(req.Email)
+	errs.add("email", err)
+	role, err := domain.ParseRole(req.Role)
+	errs.add("role", err)
+	if errs.fail(c) {
+		return
+	}
+	plan, _ := domain.ParsePlanName(cl.plan)
+	seats := s.d.Plans.Limits(plan).Seats
+	id := uuid.Must(uuid.NewV7())
+	token, _, sum, err := newSecret(invitationScheme, cl.tenant, id)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	now := s.now()
+	expires := now.Add(s.d.InvitationTTL)
+	_, res, ok := run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
+		return m.Invite(id, email, role, cl.member, sum, expires, seats, now)
+	})
+	if ok {
+		reply(c, http.StatusCreated, gin.H{
+			"invitation": projections.Invitation{InvitationID: id, Email: email.String(), Role: role.String(), InvitedBy: cl.member,
+				ExpiresAt: expires, Status: "pending"},
+			"token": token,
+			"seq":   res.LastSeq,
+		})
+	}
+}
+
+type patchMemberRequest struct {
+	Role string `json:"role"`
+}
+
+func (s *Server) patchMember(c *gin.Context, cl *call) {
+	id, ok := pathID(c, "member")
+	if !ok {
+		return
+	}
+	var req patchMemberRequest
+	if !decode(c, cl.body, &req) {
+		return
+	}
+	role, err := domain.ParseRole(req.Role)
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	m, res, ok := run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
+		return m.ChangeRole(id, role, s.now())
+	})
+	if ok {
+		mem, _ := m.Member(id)
+		reply(c, http.StatusOK, gin.H{"member": memberView{ID: id, Email: mem.Email.String(), Role: mem.Role.String()}, "seq": res.LastSeq})
+	}
+}
+
+func (s *Server) deleteMember(c *gin.Context, cl *call) {
+	id, ok := pathID(c, "member")
+	if !ok {
+		return
+	}
+	_, res, ok := run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
+		return m.Remove(id, s.now())
+	})
+	if ok {
+		reply(c, http.StatusOK, gin.H{"removed": id, "seq": res.LastSeq})
+	}
+}
+
+type acceptRequest struct {
+	Token string `json:"token"`
+}
+
+// acceptInvitation turns an invitation into a member with their first API key. The token
+// is the credential; it names its tenant, which must match the tenant the request names.
+func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
+	var req acceptRequest
+	if !decode(c, cl.body, &req) {
+		return
+	}
+	tenantID, invitationID, ok := parseSecret(invitationScheme, req.Token)
+	if !ok {
+		fail(c, http.StatusUnauthorized, "unauthenticated", "the invitation token is not valid", FieldError{Field: "token", Message: "is not a valid invitation token"})
+		return
+	}
+	named, ok := s.explicitTenant(c)
+	if !ok {
+		return
+	}
+	if named != uuid.Nil && named != tenantID {
+		fail(c, http.StatusNotFound, "not-found", "invitation not found")
+		return
+	}
+	var p projections.Profile
+	err := projections.InTenant(c, s.d.Pool, tenantID, true, func(tx pgx.Tx) error {
+		var err error
+		p, err = projections.GetProfile(c, tx)
+		return err
+	})
+	if err != nil {
+		fail(c, http.StatusNotFound, "not-found", "invitation not found")
+		return
+	}
+	cl.tenant, cl.status, cl.plan = tenantID, p.Status, p.Plan
+	c.Set(keyTenant, tenantID)
+	if !s.checkStatus(c, cl) {
+		return
+	}
+	memberID, keyID := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	secret, prefix, sum, err := newSecret(keyScheme, tenantID, keyID)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	cl.actor = "invitation:" + invitationID.String()
+	now := s.now()
+	cmd := eventstore.Command[*membership.Membership]{Tenant: tenantID, Stream: membership.StreamID, New: newMembership, Applied: true}
+	m, res, ok := runCmd(s, c, cl, cmd, func(m *membership.Membership) ([]domain.Event, error) {
+		joined, err := m.Accept(invitationID, membership.HashToken(req.Token), memberID, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range joined {
+			if err := m.Apply(e); err != nil {
+				return nil, err
+			}
+		}
+		mem, _ := m.Member(memberID)
+		keyed, err := m.CreateAPIKey(keyID, memberID, mem.Role, "invitation", prefix, sum, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range keyed {
+			if err := m.Apply(e); err != nil {
+				return nil, err
+			}
+		}
+		return append(joined, keyed...), nil
+	})
+	if !ok {
+		return
+	}
+	mem, _ := m.Member(memberID)
+	reply(c, http.StatusCreated, gin.H{
+		"member":  memberView{ID: memberID, Email: mem.Email.String(), Role: mem.Role.String()},
+		"api_key": newKeyView{ID: keyID, Key: secret, Prefix: prefix, Role: mem.Role.String(), MemberID: memberID, Name: "invitation"},
+		"seq":     res.LastSeq,
+	})
+}

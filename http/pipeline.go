@@ -1,0 +1,150 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+// handle runs a route's pipeline: authenticate, resolve the tenant, authorise, limit the
+// rate, read the body, honour Idempotency-Key, then the handler.
+func (s *Server) handle(rt route) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Set(keyRoute, rt.method+" "+rt.path)
+		cl := &call{route: rt, actor: "anonymous"}
+		if !s.authorize(c, cl) {
+			return
+		}
+		if cl.tenant != uuid.Nil {
+			c.Set(keyTenant, cl.tenant)
+		}
+		if !s.limits.allow(c, cl, s.metrics) {
+			return
+		}
+		if writeVerb[c.Request.Method] && rt.access != stripe {
+			if !readJSONBody(c, cl) {
+				return
+			}
+		}
+		if c.Request.Method == http.MethodPost && rt.access != stripe && c.GetHeader("Idempotency-Key") != "" {
+			s.idempotent(c, cl, rt.handler)
+			return
+		}
+		rt.handler(c, cl)
+	}
+}
+
+// authorize decides whether the caller may call the route, and for tenant routes which
+// tenant the request is about.
+func (s *Server) authorize(c *gin.Context, cl *call) bool {
+	rt := cl.route
+	token := bearer(c)
+	switch rt.access {
+	case public, stripe:
+		return true
+	case operator:
+		if token == "" {
+			fail(c, http.StatusUnauthorized, "unauthenticated", "this route needs the operator token as a bearer credential")
+			return false
+		}
+		if !s.isOperator(token) {
+			fail(c, http.StatusUnauthorized, "unauthenticated", "the bearer credential is not the operator token")
+			return false
+		}
+		cl.actor = "operator"
+		return true
+	case signup:
+		if token != "" {
+			if !s.isOperator(token) {
+				fail(c, http.StatusUnauthorized, "unauthenticated", "the bearer credential is not the operator token")
+				return false
+			}
+			cl.actor = "operator"
+			return true
+		}
+		if !s.d.OpenSignup {
+			fail(c, http.StatusUnauthorized, "unauthenticated", "creating tenants needs the operator token (signup is not open)")
+			return false
+		}
+		return true
+	case invitee:
+		// The invitation token in the body is the credential; the handler checks it and
+		// that it belongs to the tenant the request names, if any.
+		return true
+	case member:
+		if token == "" {
+			fail(c, http.StatusUnauthorized, "unauthenticated", "this route needs a tenant API key as a bearer credential")
+			return false
+		}
+		if s.isOperator(token) {
+			fail(c, http.StatusForbidden, "forbidden", "the operator token does not act inside tenants; use an API key of the tenant")
+			return false
+		}
+		if !s.authenticateKey(c, token, cl) {
+			return false
+		}
+		named, ok := s.explicitTenant(c)
+		if !ok {
+			return false
+		}
+		if named != uuid.Nil && named != cl.tenant {
+			// Never tell a key holder that another tenant exists.
+			fail(c, http.StatusNotFound, "not-found", "tenant not found")
+			return false
+		}
+		if !s.checkStatus(c, cl) {
+			return false
+		}
+		if !rt.allows(cl.role) {
+			fail(c, http.StatusForbidden, "forbidden", "the "+cl.role.String()+" role may not call "+rt.method+" "+rt.path)
+			return false
+		}
+		return true
+	}
+	fail(c, http.StatusInternalServerError, "internal", "route has no access rule")
+	return false
+}
+
+// checkStatus refuses requests a tenant's status does not allow: everything once closed
+// (410), and writes other than billing while suspended (403 tenant-suspended).
+func (s *Server) checkStatus(c *gin.Context, cl *call) bool {
+	switch cl.status {
+	case "closed":
+		fail(c, http.StatusGone, "tenant-closed", "the tenant is closed")
+		return false
+	case "suspended":
+		if writeVerb[c.Request.Method] && !cl.route.billing {
+			fail(c, http.StatusForbidden, "tenant-suspended", "the tenant is suspended: reads and billing still work, other writes do not")
+			return false
+		}
+	}
+	return true
+}
+
+// readJSONBody reads a write's body (at most MaxBody) and checks its media type.
+func readJSONBody(c *gin.Context, cl *call) bool {
+	body, err := io.ReadAll(c.Request.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		fail(c, http.StatusRequestEntityTooLarge, "payload-too-large", "request bodies are limited to 1 MiB")
+		return false
+	case err != nil:
+		fail(c, http.StatusBadRequest, "invalid-request", "could not read the request body")
+		return false
+	}
+	if len(body) > 0 {
+		ct := c.GetHeader("Content-Type")
+		mt, _, perr := mime.ParseMediaType(ct)
+		if ct != "" && (perr != nil || (mt != "application/json" && mt != "application/merge-patch+json")) {
+			fail(c, http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as application/json")
+			return false
+		}
+	}
+	cl.body = body
+	return true
+}

@@ -1,0 +1,107 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/tenantry/tenantry/domain"
+)
+
+// ProblemBase prefixes every problem type: the type of a suspended tenant's refusal is
+// ProblemBase + "tenant-suspended".
+const ProblemBase = "https://tenantry.dev/problems/"
+
+// Problem is an RFC 9457 problem detail, the body of every error response.
+type Problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"request_id,omitempty"`
+	Errors    []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names one bad input.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// problemTitles is every problem type the API answers with, and its title.
+var problemTitles = map[string]string{
+	"invalid-request":        "The request is not valid",
+	"malformed-json":         "The request body is not valid JSON for this operation",
+	"unsupported-media-type": "The request body must be application/json",
+	"payload-too-large":      "The request body is too large",
+	"unauthenticated":        "Authentication is required",
+	"forbidden":              "Not allowed",
+	"tenant-suspended":       "The tenant is suspended",
+	"tenant-closed":          "The tenant is closed",
+	"not-found":              "Not found",
+	"method-not-allowed":     "Method not allowed",
+	"conflict":               "The request conflicts with the current state",
+	"limit-exceeded":         "A plan limit would be exceeded",
+	"idempotency-key-reused": "The Idempotency-Key was used with a different request",
+	"request-in-progress":    "A request with this Idempotency-Key is still in progress",
+	"rate-limited":           "Too many requests",
+	"unavailable":            "The service is temporarily unavailable",
+	"internal":               "Internal error",
+}
+
+// fail answers with a problem and stops the handler chain.
+func fail(c *gin.Context, status int, kind, detail string, errs ...FieldError) {
+	title, ok := problemTitles[kind]
+	if !ok {
+		kind, title = "internal", problemTitles["internal"]
+	}
+	p := Problem{Type: ProblemBase + kind, Title: title, Status: status, Detail: detail,
+		Instance: c.Request.URL.Path, RequestID: c.GetString(keyRequestID), Errors: errs}
+	c.Header("Content-Type", "application/problem+json")
+	c.Abort()
+	c.Status(status)
+	body, _ := jsonMarshal(p)
+	_, _ = c.Writer.Write(body)
+}
+
+// failErr answers for an error from the domain or below: domain rule violations map by
+// code (one table); anything else is logged and shown as a plain internal error.
+func (s *Server) failErr(c *gin.Context, err error) {
+	var de *domain.Error
+	if errors.As(err, &de) {
+		var errs []FieldError
+		if de.Field != "" {
+			errs = []FieldError{{Field: de.Field, Message: de.Message}}
+		}
+		switch de.Code {
+		case domain.CodeInvalid:
+			fail(c, http.StatusBadRequest, "invalid-request", de.Message, errs...)
+		case domain.CodeConflict:
+			fail(c, http.StatusConflict, "conflict", de.Message)
+		case domain.CodeNotFound:
+			fail(c, http.StatusNotFound, "not-found", de.Message)
+		case domain.CodeForbidden:
+			fail(c, http.StatusForbidden, "forbidden", de.Message)
+		case domain.CodeLimit:
+			fail(c, http.StatusUnprocessableEntity, "limit-exceeded", de.Message, errs...)
+		default:
+			s.internal(c, err)
+		}
+		return
+	}
+	if errors.Is(err, errRequestCanceled) || c.Request.Context().Err() != nil {
+		fail(c, http.StatusServiceUnavailable, "unavailable", "the request was canceled")
+		return
+	}
+	s.internal(c, err)
+}
+
+// internal logs err with the request and tenant ids and answers 500 without details.
+func (s *Server) internal(c *gin.Context, err error) {
+	s.logger(c).Error("request failed", "err", err)
+	fail(c, http.StatusInternalServerError, "internal", "internal error; quote the request id when reporting it")
+}
+
+var errRequestCanceled = errors.New("request canceled")

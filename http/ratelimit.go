@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+
+	"github.com/tenantry/tenantry/domain"
+)
+
+// limiter holds one token bucket per tenant, sized by the tenant's plan, and one per client
+// address for requests made outside any tenant (signup, invitation acceptance), so that a
+// tenant flooding the API spends only its own budget.
+type limiter struct {
+	plans   domain.Plans
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	plan string
+	used time.Time
+}
+
+// anonymousLimits bounds requests without a tenant, per client address.
+var anonymousLimits = domain.Limits{RequestsPerSecond: 5, Burst: 20}
+
+func newLimiter(plans domain.Plans) *limiter {
+	return &limiter{plans: plans, buckets: map[string]*bucket{}}
+}
+
+// allow takes a token for the request, or answers 429 with Retry-After.
+func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
+	var key, plan string
+	limits := anonymousLimits
+	switch {
+	case cl.route.access == public || cl.route.access == stripe || cl.route.access == operator || cl.actor == "operator":
+		return true
+	case cl.tenant.String() != "00000000-0000-0000-0000-000000000000":
+		key, plan = "t:"+cl.tenant.String(), cl.plan
+		if p, err := domain.ParsePlanName(cl.plan); err == nil {
+			limits = l.plans.Limits(p)
+		}
+	default:
+		key, plan = "a:"+c.ClientIP(), "anonymous"
+	}
+	now := time.Now()
+	l.mu.Lock()
+	b := l.buckets[key]
+	if b == nil || b.plan != plan {
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(limits.RequestsPerSecond), limits.Burst), plan: plan}
+		l.buckets[key] = b
+	}
+	b.used = now
+	r := b.lim.ReserveN(now, 1)
+	if now.Sub(l.swept) > time.Minute { // forget idle buckets (they would be full again)
+		for k, v := range l.buckets {
+			if now.Sub(v.used) > 10*time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
+	l.mu.Unlock()
+	if !r.OK() {
+		m.rateLimited(plan)
+		fail(c, http.StatusTooManyRequests, "rate-limited", "the rate limit of the "+plan+" plan is exceeded")
+		return false
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+		m.rateLimited(plan)
+		fail(c, http.StatusTooManyRequests, "rate-limited", "the rate limit of the "+plan+" plan is exceeded; retry after the delay in Retry-After")
+		return false
+	}
+	return true
+}

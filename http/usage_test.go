@@ -1,0 +1,145 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	httpapi "github.com/tenantry/tenantry/http"
+)
+
+func TestUsage_DuplicatesAreNeverCountedTwice(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	rec := func(key string, q int) map[string]any {
+		return map[string]any{"metric": "api_calls", "quantity": q, "idempotency_key": key}
+	}
+	r := a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: rec("one", 5)})
+	require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
+	require.Equal(t, float64(1), r.get("accepted"))
+
+	// Retried alone, inside a batch, twice inside one batch, and concurrently: counted once.
+	r = a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: rec("one", 5)})
+	require.Equal(t, []any{float64(0), float64(1)}, []any{r.get("accepted"), r.get("duplicates")})
+	batch := []any{rec("one", 5), rec("two", 7), rec("two", 7)}
+	for i := 0; i < 20; i++ {
+		batch = append(batch, rec(fmt.Sprintf("b-%d", i), 1))
+	}
+	r = a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: map[string]any{"records": batch}})
+	require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
+	require.Equal(t, []any{float64(21), float64(2)}, []any{r.get("accepted"), r.get("duplicates")})
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: map[string]any{"records": []any{rec("c-1", 100), rec("c-2", 100)}}})
+			require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
+		}()
+	}
+	wg.Wait()
+	last := a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: rec("final", 1)})
+
+	r = a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + jsonNumber(last.get("seq")), token: ten.key})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	series := r.get("series").([]any)
+	require.Len(t, series, 1)
+	require.Equal(t, float64(5+7+20+200+1), series[0].(map[string]any)["total"], string(r.raw))
+}
+
+func TestIdempotencyKey_ReplaysTheFirstAnswer(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	invite := func(email, key string) response {
+		return a.do(req{method: "POST", path: "/v1/members", token: ten.key, header: map[string]string{"Idempotency-Key": key},
+			body: map[string]any{"email": email, "role": "viewer"}})
+	}
+	first := invite("v@example.com", "idem-1")
+	require.Equal(t, http.StatusCreated, first.status, string(first.raw))
+	replay := invite("v@example.com", "idem-1")
+	require.Equal(t, http.StatusCreated, replay.status)
+	require.Equal(t, "true", replay.header.Get("Idempotent-Replayed"))
+	require.Equal(t, first.raw, replay.raw, "the same answer, token included")
+	other := invite("w@example.com", "idem-1")
+	require.Equal(t, http.StatusUnprocessableEntity, other.status)
+	require.Equal(t, "idempotency-key-reused", other.problemType())
+
+	list := a.do(req{method: "GET", path: "/v1/members", token: ten.key})
+	require.Len(t, list.get("invitations"), 1, "invited once")
+
+	// Tenant creation by the operator is idempotent too.
+	body := map[string]any{"name": "Idem", "slug": "idem-" + ten.slug, "admin_email": "a@example.com"}
+	c1 := a.do(req{method: "POST", path: "/v1/tenants", token: operatorToken, body: body, header: map[string]string{"Idempotency-Key": "create-1"}})
+	c2 := a.do(req{method: "POST", path: "/v1/tenants", token: operatorToken, body: body, header: map[string]string{"Idempotency-Key": "create-1"}})
+	require.Equal(t, http.StatusCreated, c1.status, string(c1.raw))
+	require.Equal(t, c1.raw, c2.raw)
+	bad := a.do(req{method: "POST", path: "/v1/members", token: ten.key, header: map[string]string{"Idempotency-Key": strings.Repeat("k", 300)},
+		body: map[string]any{"email": "z@example.com", "role": "viewer"}})
+	require.Equal(t, http.StatusBadRequest, bad.status)
+}
+
+func TestRateLimit_AnswersTooManyRequestsWithRetryAfter(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, func(d *httpapi.Deps) {}) // default plans in tests are generous: make one tenant small
+	ten := a.createTenant("free")
+	small := newAPI(t, func(d *httpapi.Deps) { d.Plans = mustPlans(t, "free.rps=1,free.burst=3") })
+	limited := 0
+	for i := 0; i < 10; i++ {
+		r := small.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
+		if r.status == http.StatusTooManyRequests {
+			limited++
+			require.Equal(t, "rate-limited", r.problemType())
+			require.NotEmpty(t, r.header.Get("Retry-After"))
+		} else {
+			require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		}
+	}
+	require.GreaterOrEqual(t, limited, 6)
+	// Another tenant is not affected.
+	other := a.createTenant("free")
+	r := small.do(req{method: "GET", path: "/v1/tenant", token: other.key})
+	require.Equal(t, http.StatusOK, r.status)
+}
+
+func TestLogs_OneLinePerRequestWithIDsAndNoSecrets(t *testing.T) {
+	var buf safeBuffer
+	a := newAPI(t, func(d *httpapi.Deps) { d.Logger = slog.New(slog.NewJSONHandler(&buf, nil)) })
+	ten := a.createTenant("pro")
+	r := a.do(req{method: "GET", path: "/v1/tenant", token: ten.key, header: map[string]string{"X-Request-ID": "req-abc-123"}})
+	require.Equal(t, "req-abc-123", r.header.Get("X-Request-ID"))
+	logs := buf.String()
+	require.Contains(t, logs, `"request_id":"req-abc-123"`)
+	var line string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, "req-abc-123") && strings.Contains(l, `"msg":"request"`) {
+			line = l
+		}
+	}
+	require.NotEmpty(t, line)
+	for _, want := range []string{`"tenant_id":"` + ten.id + `"`, `"route":"GET /v1/tenant"`, `"status":200`, `"latency"`} {
+		require.Contains(t, line, want)
+	}
+	require.NotContains(t, logs, ten.key)
+	require.NotContains(t, logs, operatorToken)
+	require.NotContains(t, logs, "tk_")
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *safeBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

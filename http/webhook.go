@@ -1,0 +1,46 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stripe/stripe-go/v76/webhook"
+)
+
+// WebhookTolerance is how old a Stripe signature may be.
+const WebhookTolerance = 300 * time.Second
+
+// stripeWebhook verifies a Stripe delivery's signature and acknowledges it. Unsigned,
+// forged and stale deliveries answer 400; nothing about them is trusted or stored.
+func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
+	if s.d.StripeWebhookSecret == "" {
+		fail(c, http.StatusServiceUnavailable, "unavailable", "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET is unset)")
+		return
+	}
+	payload, err := io.ReadAll(c.Request.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		fail(c, http.StatusRequestEntityTooLarge, "payload-too-large", "request bodies are limited to 1 MiB")
+		return
+	}
+	if err != nil {
+		fail(c, http.StatusBadRequest, "invalid-request", "could not read the request body")
+		return
+	}
+	sig := c.GetHeader("Stripe-Signature")
+	if sig == "" {
+		fail(c, http.StatusBadRequest, "invalid-request", "the Stripe-Signature header is missing")
+		return
+	}
+	ev, err := webhook.ConstructEventWithOptions(payload, sig, s.d.StripeWebhookSecret,
+		webhook.ConstructEventOptions{Tolerance: WebhookTolerance, IgnoreAPIVersionMismatch: true})
+	if err != nil {
+		fail(c, http.StatusBadRequest, "invalid-request", "the Stripe signature is not valid, or is older than 300 seconds")
+		return
+	}
+	s.logger(c).Info("stripe webhook received", "stripe_event_id", ev.ID, "stripe_event_type", string(ev.Type))
+	reply(c, http.StatusOK, gin.H{"received": true, "id": ev.ID, "type": ev.Type})
+}

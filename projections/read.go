@@ -1,0 +1,229 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotProvisioned means the tenant has no read models (yet): unknown, or its first events
+// are not projected.
+var ErrNotProvisioned = errors.New("tenant read models not provisioned")
+
+// InTenant runs fn in one transaction with the tenant context set and the tenant's schema on
+// the search_path, the only way the runtime role reads read models. A read-only transaction
+// when readOnly is set.
+func InTenant(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, readOnly bool, fn func(pgx.Tx) error) error {
+	opts := pgx.TxOptions{}
+	if readOnly {
+		opts.AccessMode = pgx.ReadOnly
+	}
+	return pgx.BeginTxFunc(ctx, pool, opts, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true),
+			set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, tenant.String()); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// Profile is the tenant's profile read model.
+type Profile struct {
+	TenantID      uuid.UUID `json:"id"`
+	Name          string    `json:"name"`
+	Slug          string    `json:"slug"`
+	Plan          string    `json:"plan"`
+	Status        string    `json:"status"`
+	SuspendReason string    `json:"suspend_reason,omitempty"`
+	SuspendNote   string    `json:"suspend_note,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// GetProfile reads the profile; ErrNotProvisioned when there is none.
+func GetProfile(ctx context.Context, tx pgx.Tx) (Profile, error) {
+	var p Profile
+	err := tx.QueryRow(ctx, `SELECT tenant_id, name, slug, plan, status, coalesce(suspend_reason, ''),
+		coalesce(suspend_note, ''), created_at, updated_at FROM profile`).
+		Scan(&p.TenantID, &p.Name, &p.Slug, &p.Plan, &p.Status, &p.SuspendReason, &p.SuspendNote, &p.CreatedAt, &p.UpdatedAt)
+	return p, notProvisioned(err)
+}
+
+// Member is one row of the members read model.
+type Member struct {
+	MemberID uuid.UUID `json:"id"`
+	Email    string    `json:"email"`
+	Role     string    `json:"role"`
+	JoinedAt time.Time `json:"joined_at"`
+}
+
+// ListMembers lists the tenant's members by join time.
+func ListMembers(ctx context.Context, tx pgx.Tx) ([]Member, error) {
+	rows, err := tx.Query(ctx, `SELECT member_id, email, role, joined_at FROM members ORDER BY joined_at, member_id`)
+	if err != nil {
+		return nil, notProvisioned(err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) {
+		var m Member
+		return m, r.Scan(&m.MemberID, &m.Email, &m.Role, &m.JoinedAt)
+	})
+}
+
+// Invitation is one row of the invitations read model.
+type Invitation struct {
+	InvitationID uuid.UUID `json:"id"`
+	Email        string    `json:"email"`
+	Role         string    `json:"role"`
+	InvitedBy    uuid.UUID `json:"invited_by"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	Status       string    `json:"status"`
+}
+
+// ListPendingInvitations lists invitations not yet accepted or revoked (expired ones too,
+// marked by ExpiresAt).
+func ListPendingInvitations(ctx context.Context, tx pgx.Tx) ([]Invitation, error) {
+	rows, err := tx.Query(ctx, `SELECT invitation_id, email, role, invited_by, expires_at, status
+		FROM invitations WHERE status = 'pending' ORDER BY expires_at, invitation_id`)
+	if err != nil {
+		return nil, notProvisioned(err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invitation, error) {
+		var i Invitation
+		return i, r.Scan(&i.InvitationID, &i.Email, &i.Role, &i.InvitedBy, &i.ExpiresAt, &i.Status)
+	})
+}
+
+// APIKey is one row of the api_keys read model, without its hash.
+type APIKey struct {
+	KeyID     uuid.UUID  `json:"id"`
+	Name      string     `json:"name"`
+	Prefix    string     `json:"prefix"`
+	Role      string     `json:"role"`
+	MemberID  uuid.UUID  `json:"member_id"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// ListAPIKeys lists the tenant's keys, newest first, revoked ones included.
+func ListAPIKeys(ctx context.Context, tx pgx.Tx) ([]APIKey, error) {
+	rows, err := tx.Query(ctx, `SELECT key_id, name, prefix, role, member_id, created_at, revoked_at
+		FROM api_keys ORDER BY created_at DESC, key_id`)
+	if err != nil {
+		return nil, notProvisioned(err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (APIKey, error) {
+		var k APIKey
+		return k, r.Scan(&k.KeyID, &k.Name, &k.Prefix, &k.Role, &k.MemberID, &k.CreatedAt, &k.RevokedAt)
+	})
+}
+
+// Credential is what authenticating an API key needs: the key's hash, role and member, and
+// the tenant's status.
+type Credential struct {
+	KeyHash      []byte
+	Role         string
+	MemberID     uuid.UUID
+	Revoked      bool
+	TenantStatus string
+	Plan         string
+	Slug         string
+}
+
+// LookupCredential reads one key with its tenant's status; ErrNotProvisioned when the tenant
+// has no read models, pgx.ErrNoRows when there is no such key.
+func LookupCredential(ctx context.Context, tx pgx.Tx, keyID uuid.UUID) (Credential, error) {
+	var c Credential
+	err := tx.QueryRow(ctx, `SELECT k.key_hash, k.role, k.member_id, k.revoked_at IS NOT NULL, p.status, p.plan, p.slug
+		FROM api_keys k CROSS JOIN profile p WHERE k.key_id = $1`, keyID).
+		Scan(&c.KeyHash, &c.Role, &c.MemberID, &c.Revoked, &c.TenantStatus, &c.Plan, &c.Slug)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, err
+	}
+	return c, notProvisioned(err)
+}
+
+// UsagePoint is one bucket of a usage series.
+type UsagePoint struct {
+	Metric   string    `json:"metric"`
+	Start    time.Time `json:"start"`
+	Quantity int64     `json:"quantity"`
+}
+
+// UsageSeries reads usage per metric and hour (daily false) or day (daily true) for buckets
+// starting in [from, to), optionally for one metric.
+func UsageSeries(ctx context.Context, tx pgx.Tx, metric string, from, to time.Time, daily bool) ([]UsagePoint, error) {
+	q := `SELECT metric, hour, quantity FROM usage_hourly WHERE hour >= $1 AND hour < $2 AND ($3 = '' OR metric = $3) ORDER BY metric, hour`
+	if daily {
+		q = `SELECT metric, day::timestamp AT TIME ZONE 'UTC', quantity FROM usage_daily
+			WHERE day >= ($1 AT TIME ZONE 'UTC')::date AND day < ($2 AT TIME ZONE 'UTC')::date AND ($3 = '' OR metric = $3) ORDER BY metric, day`
+	}
+	rows, err := tx.Query(ctx, q, from, to, metric)
+	if err != nil {
+		return nil, notProvisioned(err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UsagePoint, error) {
+		var p UsagePoint
+		err := r.Scan(&p.Metric, &p.Start, &p.Quantity)
+		p.Start = p.Start.UTC()
+		return p, err
+	})
+}
+
+// Billing is the tenant's billing read model.
+type Billing struct {
+	StripeCustomerID     string     `json:"stripe_customer_id,omitempty"`
+	StripeSubscriptionID string     `json:"stripe_subscription_id,omitempty"`
+	Status               string     `json:"status"`
+	PastDueSince         *time.Time `json:"past_due_since,omitempty"`
+	GraceEndsAt          *time.Time `json:"grace_ends_at,omitempty"`
+}
+
+// GetBilling reads the billing state.
+func GetBilling(ctx context.Context, tx pgx.Tx) (Billing, error) {
+	var b Billing
+	err := tx.QueryRow(ctx, `SELECT coalesce(stripe_customer_id, ''), coalesce(stripe_subscription_id, ''), status,
+		past_due_since, grace_ends_at FROM billing`).
+		Scan(&b.StripeCustomerID, &b.StripeSubscriptionID, &b.Status, &b.PastDueSince, &b.GraceEndsAt)
+	return b, notProvisioned(err)
+}
+
+// notProvisioned maps a missing read model (no schema yet: undefined table; no row) to
+// ErrNotProvisioned.
+func notProvisioned(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) || isUndefinedTable(err) {
+		return fmt.Errorf("%w: %v", ErrNotProvisioned, err)
+	}
+	return err
+}
+
+func isUndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
+}
+
+// WaitForDirectory blocks until the tenant directory lists the tenant, for a caller that
+// just created it and will route by slug next, or until timeout.
+func WaitForDirectory(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		_, err := FindTenant(ctx, pool, tenant.String())
+		if !errors.Is(err, ErrTenantNotFound) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
