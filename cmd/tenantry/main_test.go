@@ -152,3 +152,84 @@ func TestConfig_NamesTheBadSetting(t *testing.T) {
 	require.Equal(t, ":8080", c.Addr)
 	require.Equal(t, 16, c.Partitions)
 }
+
+// SIGTERM (here: the command's context ending, as signal.NotifyContext does) drains the
+// requests in flight: each one started is answered in full.
+func TestServe_DrainsInFlightRequestsOnShutdown(t *testing.T) {
+	db := pgtest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	token := "drain-test-operator-token"
+	env := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": addr, "LOG_FORMAT": "json", "TENANTRY_OPERATOR_TOKEN": token}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := run(t, ctx, env, "serve"); done <- err }()
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 50*time.Millisecond)
+
+	post := func(path, key, body string) (*http.Response, error) {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		return http.DefaultClient.Do(req)
+	}
+	resp, err := post("/v1/tenants", token, `{"name": "Drain", "slug": "drain-test", "plan": "enterprise", "admin_email": "a@example.com"}`)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode, string(b))
+	key := between(string(b), `"key":"`, `"`)
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	results := make(chan result, 16)
+	for i := 0; i < 16; i++ {
+		go func(i int) {
+			var recs []string
+			for j := 0; j < 1000; j++ {
+				recs = append(recs, fmt.Sprintf(`{"metric":"api_calls","quantity":1,"idempotency_key":"d-%d-%d"}`, i, j))
+			}
+			resp, err := post("/v1/usage", key, `{"records":[`+strings.Join(recs, ",")+`]}`)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			results <- result{status: resp.StatusCode, body: string(b), err: err}
+		}(i)
+	}
+	time.Sleep(30 * time.Millisecond)
+	cancel()
+	answered := 0
+	for i := 0; i < 16; i++ {
+		r := <-results
+		if r.err != nil {
+			// Only a request the server never accepted may fail, and only to connect.
+			require.ErrorContains(t, r.err, "connect", "a request in flight was cut off")
+			continue
+		}
+		require.Equal(t, http.StatusAccepted, r.status, r.body)
+		require.Contains(t, r.body, `"accepted":1000`)
+		answered++
+	}
+	require.Positive(t, answered)
+	require.NoError(t, <-done)
+}
+
+func between(s, from, to string) string {
+	_, rest, _ := strings.Cut(s, from)
+	v, _, _ := strings.Cut(rest, to)
+	return v
+}
