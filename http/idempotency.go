@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Idempotency-Key: the first POST with a key runs and its answer is remembered (24 hours)
@@ -143,4 +146,29 @@ func (w *captureWriter) Write(b []byte) (int, error) {
 func (w *captureWriter) WriteString(s string) (int, error) {
 	w.buf.WriteString(s)
 	return w.ResponseWriter.WriteString(s)
+}
+
+// Execer is what the janitor needs of a pool.
+type Execer interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}
+
+// ExpireIdempotencyKeys removes remembered answers older than 24 hours, across tenants.
+func ExpireIdempotencyKeys(ctx context.Context, pool Execer) error {
+	_, err := pool.Exec(ctx, `SELECT tenantry.expire_idempotency_keys(interval '`+idempotencyTTL+`')`)
+	return err
+}
+
+// ForgetIdempotencyKeys runs ExpireIdempotencyKeys every interval until ctx ends.
+func ForgetIdempotencyKeys(ctx context.Context, pool Execer, interval time.Duration, log *slog.Logger) error {
+	for {
+		if err := ExpireIdempotencyKeys(ctx, pool); err != nil && ctx.Err() == nil {
+			log.Warn("could not expire idempotency keys", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
 }

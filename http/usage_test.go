@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/migrations/pgtest"
 )
 
 func TestUsage_DuplicatesAreNeverCountedTwice(t *testing.T) {
@@ -143,3 +145,19 @@ func (s *safeBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *safeBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestIdempotencyKey_OldAnswersAreForgotten(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	r := a.do(req{method: "POST", path: "/v1/members", token: ten.key, header: map[string]string{"Idempotency-Key": "old-1"},
+		body: map[string]any{"email": "old@example.com", "role": "viewer"}})
+	require.Equal(t, http.StatusCreated, r.status)
+	super := pgtest.Pool(t, testDB.SuperURL, 1)
+	_, err := super.Exec(context.Background(), `UPDATE tenantry.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old-1'`)
+	require.NoError(t, err)
+	require.NoError(t, httpapi.ExpireIdempotencyKeys(context.Background(), a.deps.Pool))
+	var n int
+	require.NoError(t, super.QueryRow(context.Background(), `SELECT count(*) FROM tenantry.idempotency_keys WHERE key = 'old-1'`).Scan(&n))
+	require.Zero(t, n)
+}

@@ -36,6 +36,7 @@ func (a *app) serveCmd() *cobra.Command {
 			workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 			workDone := make(chan struct{})
 			go func() { defer close(workDone); _ = pipeline.Run(workCtx) }()
+			go func() { _ = httpapi.ForgetIdempotencyKeys(workCtx, pool, time.Hour, a.log) }()
 
 			srv := &http.Server{
 				Handler: httpapi.New(httpapi.Deps{Logger: a.log, Pool: pool, Store: store, Registry: registry,
