@@ -115,19 +115,26 @@ func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
 	for i, r := range group {
 		tenants[i] = r.tenant
 	}
+	calls := mergeCalls(group)
 	b := &pgx.Batch{}
 	b.Queue(lockTenantsSQL, tenants)
-	for _, r := range group {
-		b.Queue(appendSQL, r.args...)
+	for _, c := range calls {
+		b.Queue(appendSQL, c.args...)
 	}
 	// The batch is one implicit transaction: either every append in it commits or none does.
 	br := g.store.pool.SendBatch(ctx, b)
 	results := make([]AppendResult, len(group))
 	_, err := br.Exec()
-	for i := 0; err == nil && i < len(group); i++ {
+	for _, c := range calls {
+		if err != nil {
+			break
+		}
 		var rows pgx.Rows
+		var res AppendResult
 		if rows, err = br.Query(); err == nil {
-			results[i], err = readAppended(rows, group[i].n, scanAppended)
+			if res, err = readAppended(rows, c.n, scanAppended); err == nil {
+				c.split(res, results)
+			}
 		}
 	}
 	if cerr := br.Close(); err == nil {
@@ -146,5 +153,60 @@ func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
 	for _, r := range group {
 		res, err := g.store.sendInTenant(r.ctx, r.tenant, appendSQL, r.args, r.n, scanAppended)
 		r.reply <- appendReply{res, err}
+	}
+}
+
+// call is one append_events statement of a group: one append, or several appends to the
+// same stream that expect Any version, merged so their events cost one statement.
+type call struct {
+	args    []any
+	n       int
+	members []int // indexes into the group, in event order
+	sizes   []int
+}
+
+// mergeCalls plans a group's statements. Appends with an expected version stay alone
+// (each checks its own expectation); Any appends to one stream of one tenant are merged,
+// which is what concurrent usage recording looks like.
+func mergeCalls(group []*appendReq) []*call {
+	var calls []*call
+	open := map[[2]string]*call{}
+	for i, r := range group {
+		stream, _ := r.args[1].(string)
+		key := [2]string{r.tenant.String(), stream}
+		if c := open[key]; c != nil && ExpectedVersion(r.args[2].(int64)) == Any && c.n+r.n <= MaxEventsPerAppend {
+			c.args[3] = append(c.args[3].([]uuid.UUID), r.args[3].([]uuid.UUID)...)
+			c.args[4] = append(c.args[4].([]string), r.args[4].([]string)...)
+			c.args[5] = append(c.args[5].([]int32), r.args[5].([]int32)...)
+			c.args[6] = append(c.args[6].([]string), r.args[6].([]string)...)
+			c.args[7] = append(c.args[7].([]string), r.args[7].([]string)...)
+			c.n += r.n
+			c.members = append(c.members, i)
+			c.sizes = append(c.sizes, r.n)
+			continue
+		}
+		c := &call{args: append([]any(nil), r.args...), n: r.n, members: []int{i}, sizes: []int{r.n}}
+		if ExpectedVersion(r.args[2].(int64)) == Any {
+			// Copy the arrays before they can grow: they belong to the caller.
+			c.args[3] = append([]uuid.UUID(nil), r.args[3].([]uuid.UUID)...)
+			c.args[4] = append([]string(nil), r.args[4].([]string)...)
+			c.args[5] = append([]int32(nil), r.args[5].([]int32)...)
+			c.args[6] = append([]string(nil), r.args[6].([]string)...)
+			c.args[7] = append([]string(nil), r.args[7].([]string)...)
+			open[key] = c
+		}
+		calls = append(calls, c)
+	}
+	return calls
+}
+
+// split hands each merged append its own part of the statement's result.
+func (c *call) split(res AppendResult, results []AppendResult) {
+	at := 0
+	for k, i := range c.members {
+		evs := res.Events[at : at+c.sizes[k]]
+		at += c.sizes[k]
+		results[i] = AppendResult{Events: evs, FirstSeq: evs[0].Seq, LastSeq: evs[len(evs)-1].Seq,
+			StreamVersion: evs[len(evs)-1].StreamVersion}
 	}
 }

@@ -64,3 +64,52 @@ func replayed(g *eventstore.GroupCommitter) int64 {
 	_, r := g.Stats()
 	return r
 }
+
+// Concurrent Any appends to one stream share one statement; each still gets exactly its own
+// events, contiguous and in order.
+func TestGroupCommit_MergedAppendsEachGetTheirOwnEvents(t *testing.T) {
+	t.Parallel()
+	s := eventstore.New(appStore(t, 8).Pool())
+	withGroupCommit(t, s, 2)
+	tenant := newTenant(t)
+	const writers = 40
+	results := make([]eventstore.AppendResult, writers)
+	sent := make([][]eventstore.NewEvent, writers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < writers; i++ {
+		sent[i] = evs("usage.recorded", 1+i%3)
+		for j := range sent[i] {
+			sent[i][j].ID = uuid.Must(uuid.NewV7())
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			var err error
+			results[i], err = s.Append(context.Background(), tenant, "usage", eventstore.Any, sent[i]...)
+			require.NoError(t, err)
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	stored, err := s.ReadTenant(context.Background(), tenant, 0, 0)
+	require.NoError(t, err)
+	bySeq := map[int64]eventstore.Event{}
+	for _, e := range stored {
+		bySeq[e.Seq] = e
+	}
+	total := 0
+	for i, res := range results {
+		require.Len(t, res.Events, len(sent[i]))
+		require.Equal(t, res.FirstSeq+int64(len(sent[i]))-1, res.LastSeq)
+		for j, a := range res.Events {
+			require.Equal(t, sent[i][j].ID, a.ID)
+			require.Equal(t, res.FirstSeq+int64(j), a.Seq)
+			require.Equal(t, sent[i][j].ID, bySeq[a.Seq].ID, "the stored event at that seq is this append's")
+		}
+		require.Equal(t, res.LastSeq, res.StreamVersion, "one stream: its version is the seq")
+		total += len(sent[i])
+	}
+	require.Len(t, stored, total)
+}

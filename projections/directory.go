@@ -79,8 +79,14 @@ func (d *Directory) Step(ctx context.Context, limit int) (int, error) {
 		err := tx.QueryRow(ctx, `SELECT tx_id, position FROM tenantry.cursors WHERE name = $1 FOR UPDATE`, DirectoryCursor).Scan(&txID, &pos)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			if _, err := tx.Exec(ctx, `INSERT INTO tenantry.cursors (name, tx_id, position) VALUES ($1, $2, $3)`, DirectoryCursor, next.TxID, next.Position); err != nil {
+			// The first page ever: another directory process may be creating the row too.
+			tag, err := tx.Exec(ctx, `INSERT INTO tenantry.cursors (name, tx_id, position) VALUES ($1, $2, $3)
+				ON CONFLICT (name) DO NOTHING`, DirectoryCursor, next.TxID, next.Position)
+			if err != nil {
 				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return errCursorMoved
 			}
 		case err != nil:
 			return err
