@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/google/uuid"
@@ -55,38 +56,98 @@ func NewGroupCommitter(s *Store, committers int) *GroupCommitter {
 }
 
 // Run commits groups until ctx ends; appends then go straight to the database again.
+//
+// A dispatcher forms the groups. A tenant's appends are serialised by its lock anyway, so a
+// tenant that is in a group being committed is left out of new groups until that commit
+// ends: its next appends wait and go together in one later group, instead of several
+// committers queueing on one tenant's lock while other tenants' appends wait behind them.
 func (g *GroupCommitter) Run(ctx context.Context) error {
-	finished := make(chan struct{})
+	work := make(chan []*appendReq)
+	finished := make(chan []*appendReq)
+	var wg sync.WaitGroup
 	for i := 0; i < g.committers; i++ {
+		wg.Add(1)
 		go func() {
-			defer func() { finished <- struct{}{} }()
-			for {
-				var first *appendReq
-				select {
-				case <-ctx.Done():
-					return
-				case first = <-g.reqs:
-				}
-				group := []*appendReq{first}
-			drain:
-				for len(group) < g.maxGroup {
-					select {
-					case r := <-g.reqs:
-						group = append(group, r)
-					default:
-						break drain
-					}
-				}
+			defer wg.Done()
+			for group := range work {
 				g.commit(ctx, group)
+				finished <- group
 			}
 		}()
 	}
-	<-ctx.Done()
+	var pending []*appendReq
+	busy := map[uuid.UUID]bool{}
+	idle := g.committers
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case r := <-g.reqs:
+			pending = append(pending, r)
+		case group := <-finished:
+			idle++
+			for _, r := range group {
+				delete(busy, r.tenant)
+			}
+		}
+	drain:
+		for {
+			select {
+			case r := <-g.reqs:
+				pending = append(pending, r)
+			default:
+				break drain
+			}
+		}
+		for idle > 0 && len(pending) > 0 {
+			group, rest := g.take(pending, busy)
+			if len(group) == 0 {
+				break
+			}
+			pending = rest
+			for _, r := range group {
+				busy[r.tenant] = true
+			}
+			idle--
+			work <- group
+		}
+	}
 	close(g.done)
-	for i := 0; i < g.committers; i++ {
-		<-finished
+	// Collect the committers (answering what they finish) and anything still queued.
+	go func() {
+		for range finished {
+		}
+	}()
+	close(work)
+	wg.Wait()
+	close(finished)
+	for {
+		select {
+		case r := <-g.reqs:
+			pending = append(pending, r)
+			continue
+		default:
+		}
+		break
+	}
+	for _, r := range pending {
+		res, err := g.store.sendInTenant(r.ctx, r.tenant, appendSQL, r.args, r.n, scanAppended)
+		r.reply <- appendReply{res, err}
 	}
 	return nil
+}
+
+// take picks the next group from pending, in arrival order, skipping tenants whose
+// appends are being committed, and returns it with what remains.
+func (g *GroupCommitter) take(pending []*appendReq, busy map[uuid.UUID]bool) (group, rest []*appendReq) {
+	rest = pending[:0:0]
+	for _, r := range pending {
+		if len(group) < g.maxGroup && !busy[r.tenant] {
+			group = append(group, r)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	return group, rest
 }
 
 // submit hands an append to a committer; ok is false when none is running.
