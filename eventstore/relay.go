@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"encoding/hex"
 	"context"
 	"encoding/json"
 	"errors"
@@ -139,6 +140,30 @@ func EventMessage(e *Event) (*message.Message, error) {
 	m.Metadata.Set(MetaType, e.Type)
 	m.Metadata.Set(MetaPartitionKey, e.TenantID.String())
 	return m, nil
+}
+
+// EventFromMessage reads back the event a relayed message carries, without its previous
+// hash and global position (the envelope does not hold them) and with data and metadata as
+// compacted JSON: for the hash chain's exact bytes, read the event from the store.
+func EventFromMessage(m *message.Message) (Event, error) {
+	var env Envelope
+	if err := json.Unmarshal(m.Payload, &env); err != nil {
+		return Event{}, fmt.Errorf("relayed message %s: %w", m.UUID, err)
+	}
+	tenant, err := uuid.Parse(env.TenantID)
+	if err != nil {
+		return Event{}, fmt.Errorf("relayed message %s: tenant id: %w", m.UUID, err)
+	}
+	id, err := uuid.Parse(env.EventID)
+	if err != nil {
+		return Event{}, fmt.Errorf("relayed message %s: event id: %w", m.UUID, err)
+	}
+	e := Event{TenantID: tenant, Seq: env.Seq, StreamID: env.StreamID, StreamVersion: env.StreamVersion, ID: id,
+		Type: env.Type, SchemaVersion: env.SchemaVersion, Data: env.Data, Metadata: env.Metadata, RecordedAt: env.RecordedAt}
+	if h, err := hex.DecodeString(env.Hash); err == nil && len(h) == len(e.Hash) {
+		copy(e.Hash[:], h)
+	}
+	return e, nil
 }
 
 // LoadCursor returns a named cursor (the beginning when it was never saved).

@@ -155,3 +155,18 @@ func waitCount(c *collector, tenant uuid.UUID, d time.Duration) bool {
 	}
 	return false
 }
+
+func TestEventFromMessage_ReadsBackTheRelayedEvent(t *testing.T) {
+	e := eventstore.Event{TenantID: uuid.New(), Seq: 7, StreamID: "tenant", StreamVersion: 3, ID: uuid.New(), Type: "tenant.renamed",
+		SchemaVersion: 1, Data: []byte(`{"name": "x"}`), Metadata: []byte(`{"actor": "a"}`), RecordedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	e.Hash[0], e.Hash[31] = 0xab, 0xcd
+	m, err := eventstore.EventMessage(&e)
+	require.NoError(t, err)
+	back, err := eventstore.EventFromMessage(m)
+	require.NoError(t, err)
+	// The envelope carries data and metadata as JSON values, compacted.
+	e.Data, e.Metadata = []byte(`{"name":"x"}`), []byte(`{"actor":"a"}`)
+	require.Equal(t, e, back)
+	_, err = eventstore.EventFromMessage(message.NewMessage("x", []byte("not json")))
+	require.Error(t, err)
+}

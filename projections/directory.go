@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -56,6 +57,38 @@ func (d *Directory) Run(ctx context.Context) error {
 			return nil
 		case <-d.Wake:
 		case <-time.After(d.PollInterval):
+		}
+	}
+}
+
+// Consume keeps the directory from relayed messages instead of a cursor of its own, so that
+// in `serve` the events are read once, by the relay. Only tenant.* events are decoded; each
+// is applied in its own transaction, idempotently (a row moves only to a later seq), and
+// acknowledged after it commits, so redelivery after a crash is harmless.
+func (d *Directory) Consume(ctx context.Context, msgs <-chan *message.Message) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			if !strings.HasPrefix(m.Metadata.Get(eventstore.MetaType), "tenant.") {
+				m.Ack()
+				continue
+			}
+			e, err := eventstore.EventFromMessage(m)
+			if err == nil {
+				err = pgx.BeginFunc(ctx, d.Store.Pool(), func(tx pgx.Tx) error { return d.apply(ctx, tx, &e) })
+			}
+			if err != nil && ctx.Err() == nil {
+				d.Logger.Warn("tenant directory could not apply an event; will retry", "tenant_id", m.Metadata.Get(eventstore.MetaTenantID), "err", err)
+				time.Sleep(200 * time.Millisecond)
+				m.Nack()
+				continue
+			}
+			m.Ack()
 		}
 	}
 }

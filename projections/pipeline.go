@@ -17,7 +17,7 @@ const EventsTopic = "tenantry.events"
 // Pipeline is everything between the event store and the read models in one process: group
 // commit and append notifications on the store, the relay onto an in-process bus (a Go
 // channel whose publish waits for the projector's acknowledgement, which keeps order and
-// gives back-pressure), the projector and the tenant directory.
+// gives back-pressure), the projector and the tenant directory, both fed by the relay.
 type Pipeline struct {
 	Projector *Projector
 	Directory *Directory
@@ -40,7 +40,7 @@ func NewPipeline(store *eventstore.Store, registry *eventstore.Registry, log *sl
 		watermill.NewSlogLogger(log))
 	return &Pipeline{
 		Projector: &Projector{Pool: store.Pool(), Registry: registry, Logger: log.With("component", "projector")},
-		Directory: &Directory{Store: store, Registry: registry, Logger: log.With("component", "directory"), Wake: notifier.Subscribe()},
+		Directory: &Directory{Store: store, Registry: registry, Logger: log.With("component", "directory")},
 		store:     store, notifier: notifier, committer: committer, bus: bus, log: log,
 		relay: &eventstore.Relay{Store: store, Publisher: bus, Topic: EventsTopic, Name: "relay",
 			Logger: log.With("component", "relay"), Wake: notifier.Subscribe()},
@@ -53,9 +53,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	dirMsgs, err := p.bus.Subscribe(ctx, EventsTopic)
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{p.committer.Run, p.notifier.Run, p.relay.Run, p.Projector.Run, p.Directory.Run,
-		func(ctx context.Context) error { p.Projector.Consume(ctx, msgs); return nil }} {
+	for _, run := range []func(context.Context) error{p.committer.Run, p.notifier.Run, p.relay.Run, p.Projector.Run,
+		func(ctx context.Context) error { p.Projector.Consume(ctx, msgs); return nil },
+		func(ctx context.Context) error { p.Directory.Consume(ctx, dirMsgs); return nil }} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

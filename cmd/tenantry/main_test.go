@@ -216,9 +216,7 @@ func TestServe_DrainsInFlightRequestsOnShutdown(t *testing.T) {
 	for i := 0; i < 16; i++ {
 		r := <-results
 		if r.err != nil {
-			// Only a request the server never accepted may fail, and only to connect.
-			require.ErrorContains(t, r.err, "connect", "a request in flight was cut off")
-			continue
+			continue // never reached the server (refused, or raced the close of an idle connection)
 		}
 		require.Equal(t, http.StatusAccepted, r.status, r.body)
 		require.Contains(t, r.body, `"accepted":1000`)
@@ -226,6 +224,12 @@ func TestServe_DrainsInFlightRequestsOnShutdown(t *testing.T) {
 	}
 	require.Positive(t, answered)
 	require.NoError(t, <-done)
+	// Every request the server worked on was answered: no batch was written whose answer was
+	// cut off.
+	super := pgtest.Pool(t, db.SuperURL, 1)
+	var stored int
+	require.NoError(t, super.QueryRow(context.Background(), `SELECT count(*) FROM tenantry.events WHERE event_type = 'usage.recorded'`).Scan(&stored))
+	require.Equal(t, answered*1000, stored)
 }
 
 func between(s, from, to string) string {
