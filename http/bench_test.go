@@ -78,27 +78,30 @@ func BenchmarkHTTP(b *testing.B) {
 
 	if want("noisy_neighbour") {
 		quiet, noisy := a.createTenant("enterprise"), a.createTenant("pro")
-		alone := paced(client, a.url+"/v1/tenant", quiet.key, 50, window)
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := 0; i < 32; i++ { // the flood: as fast as it can, over its plan's limit
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
+		var alone, flooded []float64
+		for round := 0; round < 3; round++ { // alternate; report medians
+			alone = append(alone, paced(client, a.url+"/v1/tenant", quiet.key, 100, window))
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := 0; i < 32; i++ { // the flood: as fast as it can, over its plan's limit
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						send(client, a.url+"/v1/tenant", noisy.key, "GET", nil)
 					}
-					send(client, a.url+"/v1/tenant", noisy.key, "GET", nil)
-				}
-			}()
+				}()
+			}
+			flooded = append(flooded, paced(client, a.url+"/v1/tenant", quiet.key, 100, window))
+			close(stop)
+			wg.Wait()
 		}
-		flooded := paced(client, a.url+"/v1/tenant", quiet.key, 50, window)
-		close(stop)
-		wg.Wait()
-		pgtest.BenchLine("noisy_neighbour", flooded, "ms_p99", "quiet_alone_p99", alone)
+		pgtest.BenchLine("noisy_neighbour", pgtest.Median(flooded), "ms_p99", "quiet_alone_p99", pgtest.Median(alone))
 	}
 }
 

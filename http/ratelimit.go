@@ -78,8 +78,36 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 		r.CancelAt(now)
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 		m.rateLimited(plan)
+		l.tarpit(c)
 		fail(c, http.StatusTooManyRequests, "rate-limited", "the rate limit of the "+plan+" plan is exceeded; retry after the delay in Retry-After")
 		return false
 	}
 	return true
+}
+
+// Refusals are slowed down: a client that retries in a tight loop (the usual noisy
+// neighbour) would otherwise spend the machine's CPU on a stream of cheap 429s, at the
+// expense of every other tenant. A refused request is answered after maxTarpit (its
+// Retry-After is at least a second anyway), holding nothing but a parked goroutine; at most
+// maxTarpitted wait at once, beyond which refusals are immediate.
+const (
+	maxTarpit    = 250 * time.Millisecond
+	maxTarpitted = 4096
+)
+
+var tarpitted = make(chan struct{}, maxTarpitted)
+
+func (l *limiter) tarpit(c *gin.Context) {
+	select {
+	case tarpitted <- struct{}{}:
+	default:
+		return
+	}
+	defer func() { <-tarpitted }()
+	t := time.NewTimer(maxTarpit)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.Request.Context().Done():
+	}
 }
