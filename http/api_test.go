@@ -2,9 +2,13 @@ package httpapi_test
 
 import (
 	"net/http"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	httpapi "github.com/tenantry/tenantry/http"
 )
 
 func TestAPI_TenantLifecycleAndReadYourWrites(t *testing.T) {
@@ -80,4 +84,34 @@ func TestAPI_TenantLifecycleAndReadYourWrites(t *testing.T) {
 	r = a.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
 	require.Equal(t, http.StatusGone, r.status)
 	require.Equal(t, "tenant-closed", r.problemType())
+}
+
+func TestAPI_InvitationsExpireAndRevokedKeysStopAtOnce(t *testing.T) {
+	t.Parallel()
+	var offset atomic.Int64
+	a := newAPI(t, func(d *httpapi.Deps) {
+		d.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
+	ten := a.createTenant("pro")
+	inv := a.do(req{method: "POST", path: "/v1/members", token: ten.key, body: map[string]any{"email": "late@example.com", "role": "viewer"}})
+	require.Equal(t, http.StatusCreated, inv.status, string(inv.raw))
+	offset.Store(int64(8 * 24 * time.Hour))
+	r := a.do(req{method: "POST", path: "/v1/invitations/accept", body: map[string]any{"token": inv.str("token")}})
+	require.Equal(t, http.StatusConflict, r.status, string(r.raw))
+	require.Contains(t, r.str("detail"), "expired")
+	offset.Store(0)
+
+	// A revoked key is refused on its very next request.
+	k := a.do(req{method: "POST", path: "/v1/api-keys", token: ten.key, body: map[string]any{"name": "ci", "role": "editor"}})
+	require.Equal(t, http.StatusCreated, k.status, string(k.raw))
+	key := k.str("api_key", "key")
+	require.Equal(t, http.StatusOK, a.do(req{method: "GET", path: "/v1/usage", token: key}).status)
+	r = a.do(req{method: "DELETE", path: "/v1/api-keys/" + k.str("api_key", "id"), token: ten.key})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	r = a.do(req{method: "GET", path: "/v1/usage", token: key})
+	require.Equal(t, http.StatusUnauthorized, r.status)
+	// The key list shows it revoked, and never a secret.
+	list := a.do(req{method: "GET", path: "/v1/api-keys", token: ten.key})
+	require.NotContains(t, string(list.raw), key)
+	require.Contains(t, string(list.raw), `"revoked_at"`)
 }
