@@ -90,7 +90,7 @@ func TestRelay_PublishesEveryEventInOrderAndResumesAfterRestart(t *testing.T) {
 	}
 	rctx, stop := context.WithCancel(ctx)
 	done := runRelay(rctx)
-	require.Eventually(t, func() bool { return got.count(a) == 15 && got.count(b) == 10 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return got.count(a) == 15 && got.count(b) == 10 }, 60*time.Second, 10*time.Millisecond)
 	stop()
 	require.NoError(t, <-done)
 	for _, id := range []uuid.UUID{a, b} {
@@ -105,7 +105,7 @@ func TestRelay_PublishesEveryEventInOrderAndResumesAfterRestart(t *testing.T) {
 	_, err := s.Append(ctx, a, "s", eventstore.Any, evs("thing.happened", 2)...)
 	require.NoError(t, err)
 	done = runRelay(ctx)
-	require.Eventually(t, func() bool { return got.count(a) == 17 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return got.count(a) == 17 }, 60*time.Second, 10*time.Millisecond)
 	time.Sleep(100 * time.Millisecond)
 	require.Equal(t, 17, got.count(a))
 	require.Equal(t, 10, got.count(b))
@@ -139,7 +139,7 @@ func TestRelay_WakesOnNotify(t *testing.T) {
 		_, err := other.Append(ctx, tenant, "s", eventstore.Any, ev("thing.happened", 1))
 		require.NoError(t, err)
 		return got.count(tenant) > 0 || waitCount(got, tenant, 200*time.Millisecond)
-	}, 15*time.Second, time.Millisecond)
+	}, 60*time.Second, time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
 }

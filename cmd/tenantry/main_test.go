@@ -94,11 +94,11 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	require.NoError(t, err)
 	_, err = store.Append(ctx, id, tenant.StreamID, eventstore.NoStream, ne)
 	require.NoError(t, err)
-	require.NoError(t, projections.WaitFor(ctx, pool, id, 1, 10*time.Second))
+	require.NoError(t, projections.WaitFor(ctx, pool, id, 1, 60*time.Second))
 	require.Eventually(t, func() bool {
 		entry, err := projections.FindTenant(ctx, pool, "serve-test")
 		return err == nil && entry.ID == id
-	}, 10*time.Second, 20*time.Millisecond, "the tenant directory follows")
+	}, 60*time.Second, 20*time.Millisecond, "the tenant directory follows")
 
 	out, err := run(t, context.Background(), env, "projections", "rebuild", "--tenant", id.String())
 	require.NoError(t, err, out)
