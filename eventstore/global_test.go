@@ -126,3 +126,78 @@ func currentCursor(s *eventstore.Store) (eventstore.GlobalCursor, error) {
 		c = next
 	}
 }
+
+// The cursor waits for transactions that may write events, and only for them: a long
+// transaction that writes something else (or works in another database) holds nothing back.
+func TestReadAll_WaitsForEventWritersOnly(t *testing.T) {
+	t.Parallel()
+	s := appStore(t, 6)
+	ctx := context.Background()
+	start, err := currentCursor(s)
+	require.NoError(t, err)
+	pool := s.Pool()
+
+	// A non-writer with a transaction id, held open.
+	other := newTenant(t)
+	slow, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer slow.Rollback(ctx)
+	_, err = slow.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, other.String())
+	require.NoError(t, err)
+	_, err = slow.Exec(ctx, `INSERT INTO tenantry.idempotency_keys (tenant_id, principal, key, request_hash) VALUES ($1, 'p', 'k', '\x00')`, other)
+	require.NoError(t, err)
+
+	a := newTenant(t)
+	_, err = s.Append(ctx, a, "s", eventstore.Any, evs("thing.happened", 2)...)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return countAfter(t, s, start, a) == 2 }, 30*time.Second, 10*time.Millisecond,
+		"a transaction that writes no events does not hold the cursor back")
+
+	// A writer holding its transaction open does hold back later events, until it commits.
+	mark, err := currentCursor(s)
+	require.NoError(t, err)
+	w := newTenant(t)
+	writer, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer writer.Rollback(ctx)
+	_, err = writer.Exec(ctx, `SELECT * FROM tenantry.append_events(set_config('tenantry.tenant_id', $1::text, true)::uuid, 's', -1,
+		ARRAY[$2::uuid], ARRAY['thing.happened'], ARRAY[1], ARRAY['{}'], ARRAY['{}'])`, w.String(), uuid.Must(uuid.NewV7()))
+	require.NoError(t, err)
+	b := newTenant(t)
+	_, err = s.Append(ctx, b, "s", eventstore.Any, evs("thing.happened", 1)...)
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond)
+	require.Zero(t, countAfter(t, s, mark, b), "an event committed after an open writer's waits for it")
+	require.NoError(t, writer.Commit(ctx))
+	require.Eventually(t, func() bool { return countAfter(t, s, mark, w) == 1 && countAfter(t, s, mark, b) == 1 }, 30*time.Second, 10*time.Millisecond)
+
+	// Appending after another write in the same transaction is refused.
+	mixed, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer mixed.Rollback(ctx)
+	_, err = mixed.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, other.String())
+	require.NoError(t, err)
+	_, err = mixed.Exec(ctx, `INSERT INTO tenantry.idempotency_keys (tenant_id, principal, key, request_hash) VALUES ($1, 'p', 'k2', '\x00')`, other)
+	require.NoError(t, err)
+	_, err = mixed.Exec(ctx, `SELECT * FROM tenantry.append_events($1, 's', -1, ARRAY[$2::uuid], ARRAY['thing.happened'], ARRAY[1], ARRAY['{}'], ARRAY['{}'])`,
+		other, uuid.Must(uuid.NewV7()))
+	require.ErrorContains(t, err, "before any other write")
+}
+
+// countAfter counts the tenant's events the global cursor delivers after c.
+func countAfter(t *testing.T, s *eventstore.Store, c eventstore.GlobalCursor, tenant uuid.UUID) int {
+	n := 0
+	for {
+		page, next, err := s.ReadAll(context.Background(), c, eventstore.MaxPage)
+		require.NoError(t, err)
+		for _, e := range page {
+			if e.TenantID == tenant {
+				n++
+			}
+		}
+		if len(page) == 0 {
+			return n
+		}
+		c = next
+	}
+}

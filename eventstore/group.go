@@ -162,8 +162,10 @@ func (g *GroupCommitter) submit(r *appendReq) (appendReply, bool) {
 	return <-r.reply, true
 }
 
-const lockTenantsSQL = `SELECT pg_advisory_xact_lock(k)
-FROM (SELECT DISTINCT hashtextextended(t::text, 7365710) AS k FROM unnest($1::uuid[]) AS t ORDER BY 1 OFFSET 0) AS locks`
+// lockTenantsSQL takes the event writer's lock of every tenant of a group, in one order for
+// every process (the same lock append_events takes; its class marks an event writer).
+const lockTenantsSQL = `SELECT pg_advisory_xact_lock(7365710, k)
+FROM (SELECT DISTINCT hashtext(t::text) AS k FROM unnest($1::uuid[]) AS t ORDER BY 1 OFFSET 0) AS locks`
 
 func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
 	if len(group) == 1 {
