@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/eventstore"
@@ -112,4 +113,25 @@ func TestGroupCommit_MergedAppendsEachGetTheirOwnEvents(t *testing.T) {
 		total += len(sent[i])
 	}
 	require.Len(t, stored, total)
+}
+
+func TestRetireAfter_ClosesAConnectionAfterItsUses(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgxpool.ParseConfig(testDB.AppURL)
+	require.NoError(t, err)
+	cfg.MaxConns = 1
+	cfg.AfterRelease = eventstore.RetireAfter(3)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	pids := map[int]int{}
+	for i := 0; i < 9; i++ {
+		var pid int
+		require.NoError(t, pool.QueryRow(context.Background(), `SELECT pg_backend_pid()`).Scan(&pid))
+		pids[pid]++
+	}
+	require.Len(t, pids, 3, "three connections, each used three times: %v", pids)
+	for _, n := range pids {
+		require.Equal(t, 3, n)
+	}
 }

@@ -44,7 +44,7 @@ func BenchmarkProjections(b *testing.B) {
 		}
 		return false
 	}
-	if !want("provision_tenant", "migrate_noop_10k", "migrate_add_column_10k", "project_rebuild", "projection_lag_p99") {
+	if !want("provision_tenant", "migrate_noop_10k", "migrate_add_column_10k", "project_rebuild", "projection_lag_p99", "backend_memory_10k") {
 		b.Skip("no projection figure selected")
 	}
 	db := pgtest.New(b)
@@ -65,7 +65,7 @@ func BenchmarkProjections(b *testing.B) {
 	if want("projection_lag_p99") {
 		benchLag(b, f, super)
 	}
-	if want("migrate_noop_10k", "migrate_add_column_10k") {
+	if want("migrate_noop_10k", "migrate_add_column_10k", "backend_memory_10k") {
 		benchTenantMigrations(b, f, db, super)
 	}
 }
@@ -379,6 +379,9 @@ func benchTenantMigrations(b *testing.B, f *fixture, db *pgtest.DB, super *pgxpo
 	if err := failed.Load(); err != nil {
 		b.Fatal(err)
 	}
+	if pgtest.BenchSelected("backend_memory_10k") {
+		benchBackendMemory(b, f, ids)
+	}
 	if pgtest.BenchSelected("migrate_noop_10k") {
 		start := time.Now()
 		if _, err := super.Exec(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\_%'`); err != nil {
@@ -418,6 +421,56 @@ func benchTenantMigrations(b *testing.B, f *fixture, db *pgtest.DB, super *pgxpo
 		}
 		pgtest.BenchLine("migrate_add_column_10k", time.Since(start).Seconds(), "s", "raw_alter_one_connection", base)
 	}
+}
+
+// benchBackendMemory shows why pools must recycle connections: a PostgreSQL backend keeps
+// the catalog entries of every schema it touched. It reads one runtime connection's private
+// memory (RssAnon of its backend process, so the database must run on this machine) after
+// reading one tenant's read models, then after reading every tenant's, against the same
+// figure for a fresh connection.
+func benchBackendMemory(b *testing.B, f *fixture, ids []uuid.UUID) {
+	ctx := context.Background()
+	measure := func(touch []uuid.UUID) float64 {
+		conn, err := pgx.Connect(ctx, f.pool.Config().ConnConfig.ConnString())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		for _, id := range touch {
+			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true),
+					set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, id.String()); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `SELECT (SELECT count(*) FROM profile), (SELECT count(*) FROM members), (SELECT count(*) FROM usage_hourly)`)
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		var pid int
+		if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			b.Fatal(err)
+		}
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return -1
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+				return kb / 1024
+			}
+		}
+		return -1
+	}
+	base := measure(ids[:1])
+	if base < 0 {
+		fmt.Println("backend_memory_10k: skipped (the database does not run on this machine)")
+		return
+	}
+	pgtest.BenchLine("backend_memory_10k", measure(ids), "MB", "after_one_tenant", base)
 }
 
 // withExtraTenantMigration is the embedded tenant migrations plus one more, named name,

@@ -26,6 +26,7 @@ type Config struct {
 	DBMaxConns        int32
 	DBMaxConnLifetime time.Duration
 	DBMaxConnIdleTime time.Duration
+	DBMaxConnUses     int // a connection is closed after this many uses (bounds catalog memory)
 
 	// The API.
 	OperatorToken       string       // TENANTRY_OPERATOR_TOKEN: operator routes; unset disables them
@@ -46,6 +47,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DBMaxConns:        20,
 		DBMaxConnLifetime: 30 * time.Minute,
 		DBMaxConnIdleTime: 5 * time.Minute,
+		DBMaxConnUses:     1000,
 	}
 	var errs []string
 	if c.LogFormat == "" {
@@ -101,6 +103,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	maxConns := int(c.DBMaxConns)
 	intVar("TENANTRY_DB_MAX_CONNS", &maxConns, 1, 1000)
 	c.DBMaxConns = int32(maxConns)
+	intVar("TENANTRY_DB_MAX_CONN_USES", &c.DBMaxConnUses, 0, 100_000_000)
 	durVar("TENANTRY_DB_MAX_CONN_LIFETIME", &c.DBMaxConnLifetime)
 	durVar("TENANTRY_DB_MAX_CONN_IDLE_TIME", &c.DBMaxConnIdleTime)
 	if len(errs) > 0 {

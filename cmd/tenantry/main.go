@@ -190,6 +190,7 @@ func (a *app) openAppPool(ctx context.Context) (*pgxpool.Pool, error) {
 	pcfg.MaxConnLifetimeJitter = a.cfg.DBMaxConnLifetime / 10
 	pcfg.MaxConnIdleTime = a.cfg.DBMaxConnIdleTime
 	pcfg.AfterConnect = pguuid.AfterConnect
+	pcfg.AfterRelease = eventstore.RetireAfter(a.cfg.DBMaxConnUses)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect as runtime role: %w", err)
