@@ -235,6 +235,10 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	if s, err := strconv.ParseFloat(os.Getenv("BENCH_SECONDS"), 64); err == nil && s > 0 {
 		seconds = 3 * s
 	}
+	// The figure is the steady state: the load runs for a warm-up first (each connection
+	// meets each tenant schema once, caches fill), whose events are not counted.
+	warmup := 3 * time.Second
+	measureFrom := time.Now().Add(warmup)
 	var mu sync.Mutex
 	var pending []sentEvent
 	var appendLat []float64
@@ -266,7 +270,9 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 					}
 					now := time.Now()
 					mu.Lock()
-					appendLat = append(appendLat, float64(now.Sub(t0).Microseconds())/1000)
+					if t0.After(measureFrom) {
+						appendLat = append(appendLat, float64(now.Sub(t0).Microseconds())/1000)
+					}
 					pending = append(pending, sentEvent{tenant: i, seq: res.LastSeq, at: now})
 					mu.Unlock()
 				}(i)
@@ -275,11 +281,15 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	}()
 	// Sample visibility every 5 ms from the projections table (as a superuser: all tenants).
 	var lags, relayLags []float64
+	var windowLags [3][]float64
 	projected := make([]int64, len(ids))
-	deadline := time.Now().Add(time.Duration(seconds * float64(time.Second)))
-	busy0, total0 := cpuTicks()
+	deadline := measureFrom.Add(time.Duration(seconds * float64(time.Second)))
+	var busy0, total0 int64
 	outstanding := func() int { mu.Lock(); defer mu.Unlock(); return len(pending) }
 	for time.Now().Before(deadline) || outstanding() > 0 {
+		if total0 == 0 && time.Now().After(measureFrom) {
+			busy0, total0 = cpuTicks()
+		}
 		if time.Now().After(deadline) {
 			stop.Store(true)
 		}
@@ -306,7 +316,14 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 		keep := pending[:0]
 		for _, s := range pending {
 			if projected[s.tenant] >= s.seq {
-				lags = append(lags, float64(now.Sub(s.at).Microseconds())/1000)
+				if s.at.Before(measureFrom) {
+					continue // warm-up
+				}
+				lag := float64(now.Sub(s.at).Microseconds()) / 1000
+				lags = append(lags, lag)
+				// Three consecutive windows, for a median of their p99s (the host is noisy).
+				w := min(2, int(3*s.at.Sub(measureFrom).Seconds()/seconds))
+				windowLags[w] = append(windowLags[w], lag)
 				relayedMu.Lock()
 				if t, ok := relayed[ids[s.tenant].String()+"/"+strconv.FormatInt(s.seq, 10)]; ok {
 					relayLags = append(relayLags, float64(t.Sub(s.at).Microseconds())/1000)
@@ -326,7 +343,12 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	fmt.Printf("projection_lag at %d events/s: p50 %.1f ms, p99 %.1f ms; of which relay p50 %.1f ms, p99 %.1f ms; append p50 %.1f ms; machine CPU busy %.0f%% of %d cores\n", rate,
 		percentile(lags, 0.5), percentile(lags, 0.99), percentile(relayLags, 0.5), percentile(relayLags, 0.99),
 		percentile(appendLat, 0.5), 100*float64(busy1-busy0)/float64(max(1, total1-total0)), runtime.NumCPU())
-	pgtest.BenchLine("projection_lag_p99", percentile(lags, 0.99), "ms", "append_latency_p99", percentile(appendLat, 0.99))
+	p99s := make([]float64, 3)
+	for i, w := range windowLags {
+		p99s[i] = percentile(w, 0.99)
+	}
+	fmt.Printf("projection_lag p99 per window: %.1f, %.1f, %.1f ms\n", p99s[0], p99s[1], p99s[2])
+	pgtest.BenchLine("projection_lag_p99", pgtest.Median(p99s), "ms", "append_latency_p99", percentile(appendLat, 0.99))
 }
 
 // sentEvent is an appended event waiting to become visible in the read models.
