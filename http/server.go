@@ -127,9 +127,18 @@ func (s *Server) observe(c *gin.Context) {
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	s.logger(c).LogAttrs(c.Request.Context(), level, "request",
-		slog.String("method", c.Request.Method), slog.String("route", route),
+	ctx := c.Request.Context()
+	if !s.d.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("request_id", id))
+	if t, ok := c.Get(keyTenant); ok {
+		attrs = append(attrs, slog.String("tenant_id", t.(uuid.UUID).String()))
+	}
+	attrs = append(attrs, slog.String("method", c.Request.Method), slog.String("route", route),
 		slog.Int("status", status), slog.Duration("latency", latency))
+	s.d.Logger.LogAttrs(ctx, level, "request", attrs...)
 }
 
 // logger is the request's logger: request id and, once resolved, tenant id.

@@ -127,7 +127,13 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 		}
 		// Some keys are stored already (sent before, or by a concurrent request): look again.
 	}
-	reply(c, http.StatusAccepted, gin.H{"accepted": accepted, "duplicates": len(records) - accepted, "seq": res.LastSeq})
+	reply(c, http.StatusAccepted, usageAccepted{Accepted: accepted, Duplicates: len(records) - accepted, Seq: res.LastSeq})
+}
+
+type usageAccepted struct {
+	Accepted   int   `json:"accepted"`
+	Duplicates int   `json:"duplicates"`
+	Seq        int64 `json:"seq"`
 }
 
 // unseen returns the ids, in order, that the tenant has no event for.
