@@ -1,6 +1,13 @@
--- Appends of many events walk the hash chain in a loop over the unnested arrays instead of
--- a recursive CTE that indexed the text arrays once per event (each index is a walk from
--- the array's start: quadratic in the batch size). Same results, same hashes.
+-- The event store's append and cross-tenant read, second version.
+--
+-- append_events walks a batch's hash chain in a loop over the unnested arrays, instead of a
+-- recursive CTE that indexed the text arrays once per event (each index is a walk from the
+-- array's start: quadratic in the batch size). Same results, same hashes.
+--
+-- The gap-safe cursor waited for every transaction on the server that had an id, writer or
+-- not: a long CREATE DATABASE, a report in another database or a projection's commit held
+-- every tenant's events back. Event writers now mark themselves by the class of their
+-- tenant lock (taken before any write), and read_all_events waits only for them.
 
 -- +goose Up
 -- +goose StatementBegin
@@ -44,7 +51,17 @@ BEGIN
     -- statement: the append statement below takes its snapshot after the lock is held, so it
     -- reads the head row (last seq, hash, recorded_at) as the previous append committed it.
     -- Only this function writes the head and stream rows, and only under this lock.
-    PERFORM pg_advisory_xact_lock(hashtextextended(p_tenant::text, 7365710));
+    -- The lock's two-part key (class 7365710) also marks this transaction as an event
+    -- writer for read_all_events, which waits only for such transactions.
+    -- A transaction that wrote anything before its first append could not be told apart
+    -- from one that never writes events: refuse it (see read_all_events).
+    IF pg_current_xact_id_if_assigned() IS NOT NULL
+       AND current_setting('tenantry.event_writer', true) IS DISTINCT FROM 'on' THEN
+        RAISE EXCEPTION 'events must be appended before any other write in a transaction'
+            USING ERRCODE = '25000';
+    END IF;
+    PERFORM pg_advisory_xact_lock(7365710, hashtext(p_tenant::text));
+    PERFORM set_config('tenantry.event_writer', 'on', true);
 
     FOR attempt IN 1 .. 2 LOOP
         IF n = 1 THEN
@@ -147,6 +164,63 @@ BEGIN
     IF written <> n THEN
         RAISE EXCEPTION 'append to stream % wrote % of % events', p_stream, written, n;
     END IF;
+END
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION tenantry.read_all_events(p_tx xid8, p_position bigint, p_limit integer)
+RETURNS SETOF tenantry.events
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    -- S1: the transactions running now.
+    snap    pg_snapshot := pg_current_snapshot();
+    horizon xid8;
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'read_all_events needs a fresh snapshot per statement: call it in READ COMMITTED'
+            USING ERRCODE = '25001';
+    END IF;
+    -- The horizon is the oldest running transaction that may still write events. Event
+    -- writers take a lock of class 7365710 before their first write (append_events refuses
+    -- to run otherwise), so a transaction that has an id but holds no such lock in this
+    -- database can never write events, and is passed over: projections, cursors, other
+    -- databases on the server, CREATE DATABASE. A transaction is passed over only when the
+    -- lock table shows its id held by such a non-writer; one whose id is not (yet) there
+    -- counts, to be safe. A writer running at S1 and finished by the time the lock table
+    -- is read has committed or aborted, so the next statement, with a snapshot taken after
+    -- this one, sees all of it; a writer that takes its id after S1 gets one at or above
+    -- S1's xmax, where the horizon stops anyway.
+    WITH locks AS MATERIALIZED (
+        SELECT l.locktype, l.virtualtransaction, l.transactionid, l.classid, l.objsubid, l.database
+          FROM pg_locks l
+         WHERE l.granted AND l.locktype IN ('transactionid', 'advisory')
+    ),
+    writers AS (
+        SELECT DISTINCT a.virtualtransaction FROM locks a
+         WHERE a.locktype = 'advisory' AND a.classid = 7365710 AND a.objsubid = 2
+           AND a.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    ),
+    non_writers AS (
+        SELECT t.transactionid::text::bigint AS xid32 FROM locks t
+         WHERE t.locktype = 'transactionid' AND t.transactionid IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM writers w WHERE w.virtualtransaction = t.virtualtransaction)
+    )
+    SELECT min(x) INTO horizon
+      FROM pg_snapshot_xip(snap) AS x
+     WHERE (x::text::bigint % 4294967296) NOT IN (SELECT xid32 FROM non_writers);
+    horizon := coalesce(horizon, pg_snapshot_xmax(snap));
+    -- S2: a new snapshot, taken after the lock table was read.
+    RETURN QUERY
+    SELECT e.*
+      FROM tenantry.events e
+     WHERE (e.tx_id, e.position) > (p_tx, p_position)
+       AND e.tx_id < horizon
+     ORDER BY e.tx_id, e.position
+     LIMIT least(greatest(p_limit, 1), 10000);
 END
 $$;
 -- +goose StatementEnd
@@ -281,6 +355,25 @@ BEGIN
     IF written <> n THEN
         RAISE EXCEPTION 'append to stream % wrote % of % events', p_stream, written, n;
     END IF;
+END
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION tenantry.read_all_events(p_tx xid8, p_position bigint, p_limit integer)
+RETURNS SETOF tenantry.events
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT e.*
+      FROM tenantry.events e
+     WHERE (e.tx_id, e.position) > (p_tx, p_position)
+       AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY e.tx_id, e.position
+     LIMIT least(greatest(p_limit, 1), 10000);
 END
 $$;
 -- +goose StatementEnd
