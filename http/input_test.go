@@ -107,3 +107,26 @@ func TestBadInput_RandomBodiesNever5xx(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminList_ShowsTheDirectory(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	r := a.do(req{method: "GET", path: "/v1/admin/tenants?limit=1000", token: operatorToken})
+	require.Equal(t, 200, r.status, string(r.raw))
+	found := false
+	for _, e := range r.get("tenants").([]any) {
+		m := e.(map[string]any)
+		if m["id"] == ten.id {
+			found = true
+			require.Equal(t, ten.slug, m["slug"])
+			require.Equal(t, "active", m["status"])
+			require.Equal(t, "pro", m["plan"])
+		}
+	}
+	require.True(t, found, string(r.raw))
+	r = a.do(req{method: "GET", path: "/v1/tenant/", token: ten.key})
+	require.Equal(t, 404, r.status, "no redirects: %s", r.raw)
+	r = a.do(req{method: "GET", path: "/v1/tenant"})
+	require.Equal(t, `Bearer realm="tenantry"`, r.header.Get("WWW-Authenticate"))
+}

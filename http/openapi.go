@@ -74,7 +74,7 @@ var components = schema{
 		"occurred_at": strf("date-time", "when it happened (default: now)"), "idempotency_key": str("unique per record; a repeated key is counted once")}),
 	"TenantEntry": obj(nil, schema{"id": uuidS, "slug": str(""), "name": str(""), "status": str(""), "plan": planS, "schema": str(""), "stripe_customer_id": str(""), "created_at": timeS}),
 	"ChainReport": obj(nil, schema{"tenant_id": uuidS, "events_checked": integer(""), "head_seq": integer(""), "head_hash": str(""), "ok": schema{"type": "boolean"},
-		"first_bad_seq": integer(""), "problem": str("")}),
+		"first_bad_seq": integer(""), "problem": str(""), "detail": str("")}),
 }
 
 var tenantWrite = func(extra schema) schema {

@@ -60,6 +60,9 @@ func fail(c *gin.Context, status int, kind, detail string, errs ...FieldError) {
 	p := Problem{Type: ProblemBase + kind, Title: title, Status: status, Detail: detail,
 		Instance: c.Request.URL.Path, RequestID: c.GetString(keyRequestID), Errors: errs}
 	c.Header("Content-Type", "application/problem+json")
+	if status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="tenantry"`)
+	}
 	c.Abort()
 	c.Status(status)
 	body, _ := jsonMarshal(p)

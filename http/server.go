@@ -71,6 +71,7 @@ func New(d Deps) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false // an API answers 404 for a path it does not serve
 	r.ContextWithFallback = true
 	r.Use(s.observe, s.recover, limitBody)
 	r.NoRoute(func(c *gin.Context) {

@@ -195,14 +195,14 @@ func (d *Directory) apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event) e
 
 // TenantEntry is one row of the tenant directory.
 type TenantEntry struct {
-	ID               uuid.UUID
-	Slug             string
-	Name             string
-	Status           string
-	Plan             string
-	Schema           string
-	StripeCustomerID string
-	CreatedAt        time.Time
+	ID               uuid.UUID `json:"id"`
+	Slug             string    `json:"slug"`
+	Name             string    `json:"name"`
+	Status           string    `json:"status"`
+	Plan             string    `json:"plan"`
+	Schema           string    `json:"schema"`
+	StripeCustomerID string    `json:"stripe_customer_id,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 // ErrTenantNotFound means no directory row matched.
