@@ -34,7 +34,7 @@ func (s *Server) adminListTenants(c *gin.Context, _ *call) {
 	if errs.fail(c) {
 		return
 	}
-	list, err := projections.ListTenants(c, s.d.Pool, after, limit)
+	list, err := projections.ListTenants(c, s.pool(), after, limit)
 	if err != nil {
 		s.failErr(c, err)
 		return
@@ -61,7 +61,7 @@ func (s *Server) adminTenant(c *gin.Context, cl *call, decide func(*tenant.Tenan
 		return
 	}
 	c.Set(keyTenant, id)
-	t, res, ok := run(s, c, cl, id, tenant.StreamID, func() *tenant.Tenant { return &tenant.Tenant{} }, decide)
+	t, res, ok := run(s, c, cl, id, tenant.StreamID, newTenant, decide)
 	if ok {
 		reply(c, http.StatusOK, gin.H{"tenant": viewOf(t), "seq": res.LastSeq})
 	}

@@ -17,7 +17,7 @@ func (s *Server) listAPIKeys(c *gin.Context, cl *call) {
 		return
 	}
 	var keys []projections.APIKey
-	err := projections.InTenant(c, s.d.Pool, cl.tenant, true, func(tx pgx.Tx) error {
+	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		keys, err = projections.ListAPIKeys(c, tx)
 		return err

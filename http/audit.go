@@ -26,7 +26,7 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 	}
 	var b projections.Billing
 	var p projections.Profile
-	err := projections.InTenant(c, s.d.Pool, cl.tenant, true, func(tx pgx.Tx) error {
+	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		if p, err = projections.GetProfile(c, tx); err != nil {
 			return err

@@ -99,44 +99,39 @@ func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 		fail(c, http.StatusUnauthorized, "unauthenticated", "the bearer credential is not a valid API key")
 		return false
 	}
-	sum := sha256.Sum256([]byte(key))
+	sum := sha256.Sum256([]byte(key)) // the cache key: it covers the tenant and key id too
 	now := time.Now()
-	if e, ok := s.creds.get(sum, now); ok && e.tenant == tenant && e.keyID == keyID {
-		role, err := domain.ParseRole(e.role)
-		if err == nil {
-			cl.tenant, cl.keyID, cl.member, cl.role, cl.status, cl.plan = tenant, keyID, e.member, role, e.status, e.plan
-			cl.actor = "key:" + keyID.String()
-			return true
+	e, ok := s.creds.get(sum, now)
+	if !ok {
+		var cred projections.Credential
+		err := projections.InTenant(c, s.pool(), tenant, true, func(tx pgx.Tx) error {
+			var err error
+			cred, err = projections.LookupCredential(c, tx, keyID)
+			return err
+		})
+		switch {
+		case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, projections.ErrNotProvisioned):
+			fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
+			return false
+		case err != nil:
+			s.failErr(c, err)
+			return false
+		case subtle.ConstantTimeCompare(sum[:], cred.KeyHash) != 1 || cred.Revoked:
+			fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
+			return false
 		}
+		role, err := domain.ParseRole(cred.Role)
+		if err != nil {
+			s.internal(c, err)
+			return false
+		}
+		e = cachedCred{tenant: tenant, keyID: keyID, member: cred.MemberID, role: role,
+			status: cred.TenantStatus, plan: cred.Plan, expires: now.Add(credTTL)}
+		s.creds.put(sum, e)
+		s.slugs.Store(cred.Slug, tenant)
 	}
-	var cred projections.Credential
-	err := projections.InTenant(c, s.d.Pool, tenant, true, func(tx pgx.Tx) error {
-		var err error
-		cred, err = projections.LookupCredential(c, tx, keyID)
-		return err
-	})
-	switch {
-	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, projections.ErrNotProvisioned):
-		fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
-		return false
-	case err != nil:
-		s.failErr(c, err)
-		return false
-	case subtle.ConstantTimeCompare(sum[:], cred.KeyHash) != 1 || cred.Revoked:
-		fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
-		return false
-	}
-	role, err := domain.ParseRole(cred.Role)
-	if err != nil {
-		s.internal(c, err)
-		return false
-	}
-	cl.tenant, cl.keyID, cl.member, cl.role = tenant, keyID, cred.MemberID, role
-	cl.status, cl.plan = cred.TenantStatus, cred.Plan
-	cl.actor = "key:" + keyID.String()
-	s.slugs.Store(cred.Slug, tenant)
-	s.creds.put(sum, cachedCred{tenant: tenant, keyID: keyID, member: cred.MemberID, role: cred.Role,
-		status: cred.TenantStatus, plan: cred.Plan, expires: now.Add(credTTL)})
+	cl.tenant, cl.keyID, cl.member, cl.role, cl.status, cl.plan = e.tenant, e.keyID, e.member, e.role, e.status, e.plan
+	cl.actor = "key:" + e.keyID.String()
 	return true
 }
 
@@ -182,7 +177,7 @@ func (s *Server) lookupTenant(c *gin.Context, ref string) (uuid.UUID, bool) {
 		fail(c, http.StatusNotFound, "not-found", "tenant not found")
 		return uuid.Nil, false
 	}
-	t, err := projections.FindTenant(c, s.d.Pool, ref)
+	t, err := projections.FindTenant(c, s.pool(), ref)
 	if errors.Is(err, projections.ErrTenantNotFound) {
 		fail(c, http.StatusNotFound, "not-found", "tenant not found")
 		return uuid.Nil, false

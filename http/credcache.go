@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 // credCache remembers authenticated API keys briefly, so a busy client costs no database
@@ -26,7 +28,7 @@ const maxCachedCreds = 50_000
 
 type cachedCred struct {
 	tenant, keyID, member uuid.UUID
-	role                  string
+	role                  domain.Role
 	status, plan          string
 	expires               time.Time
 }

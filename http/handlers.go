@@ -10,10 +10,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/projections"
 )
-
-var waitProjected = projections.WaitFor
 
 // metadata is what every event written for this request carries.
 func metadata(c *gin.Context, cl *call) eventstore.Metadata {
@@ -68,7 +65,7 @@ func (s *Server) healthz(c *gin.Context, _ *call) { reply(c, http.StatusOK, gin.
 func (s *Server) readyz(c *gin.Context, _ *call) {
 	ctx, cancel := context.WithTimeout(c, 2*time.Second)
 	defer cancel()
-	if err := s.d.Pool.Ping(ctx); err != nil {
+	if err := s.pool().Ping(ctx); err != nil {
 		s.logger(c).Warn("readiness check failed", "err", err)
 		fail(c, http.StatusServiceUnavailable, "unavailable", "the database is unreachable")
 		return

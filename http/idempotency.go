@@ -124,7 +124,7 @@ func (s *Server) idempotent(c *gin.Context, cl *call, handler func(*gin.Context,
 // inScope runs fn in a transaction whose tenant context is scope (uuid.Nil for requests
 // outside any tenant).
 func (s *Server) inScope(ctx context.Context, scope uuid.UUID, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.d.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.pool(), func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, scope.String()); err != nil {
 			return err
 		}

@@ -54,7 +54,7 @@ func newAPI(t testing.TB, opts ...apiOption) *api {
 	go func() { defer close(done); _ = pipeline.Run(ctx) }()
 	plans, err := domain.ParsePlanOverrides(domain.DefaultPlans(), "free.rps=1000,free.burst=1000,pro.rps=1000,pro.burst=1000")
 	require.NoError(t, err)
-	d := httpapi.Deps{Logger: log, Pool: pool, Store: store, Registry: reg, OperatorToken: operatorToken,
+	d := httpapi.Deps{Logger: log, Store: store, Registry: reg, OperatorToken: operatorToken,
 		BaseDomain: "tenantry.test", StripeWebhookSecret: "whsec_test_secret", Plans: plans,
 		// The relay's horizon is server-wide: other test packages' CREATE DATABASE can hold it
 		// for seconds, and the directory (routing by slug) follows the relay.

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -10,13 +9,14 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 )
 
-func parseInt(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
-
 func newMembership() *membership.Membership { return &membership.Membership{} }
+
+func newTenant() *tenant.Tenant { return &tenant.Tenant{} }
 
 func (s *Server) listMembers(c *gin.Context, cl *call) {
 	if !s.minSeq(c, cl) {
@@ -24,7 +24,7 @@ func (s *Server) listMembers(c *gin.Context, cl *call) {
 	}
 	var members []projections.Member
 	var invitations []projections.Invitation
-	err := projections.InTenant(c, s.d.Pool, cl.tenant, true, func(tx pgx.Tx) error {
+	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		if members, err = projections.ListMembers(c, tx); err != nil {
 			return err
@@ -154,7 +154,7 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		return
 	}
 	var p projections.Profile
-	err := projections.InTenant(c, s.d.Pool, tenantID, true, func(tx pgx.Tx) error {
+	err := projections.InTenant(c, s.pool(), tenantID, true, func(tx pgx.Tx) error {
 		var err error
 		p, err = projections.GetProfile(c, tx)
 		return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
 	"github.com/tenantry/tenantry/domain"
@@ -43,7 +44,7 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 	switch {
 	case cl.route.access == public || cl.route.access == stripe || cl.route.access == operator || cl.actor == "operator":
 		return true
-	case cl.tenant.String() != "00000000-0000-0000-0000-000000000000":
+	case cl.tenant != uuid.Nil:
 		key, plan = "t:"+cl.tenant.String(), cl.plan
 		if p, err := domain.ParsePlanName(cl.plan); err == nil {
 			limits = l.plans.Limits(p)

@@ -18,13 +18,13 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/projections"
 )
 
 // Deps are the server's collaborators and settings, wired by cmd.
 type Deps struct {
 	Logger   *slog.Logger
-	Pool     *pgxpool.Pool // the runtime role
-	Store    *eventstore.Store
+	Store    *eventstore.Store // on a pool of the runtime role, which reads use too
 	Registry *eventstore.Registry
 	// OperatorToken authorises operator routes; empty disables them.
 	OperatorToken string
@@ -89,6 +89,9 @@ func New(d Deps) *gin.Engine {
 	}
 	return r
 }
+
+// pool is the runtime role's pool.
+func (s *Server) pool() *pgxpool.Pool { return s.d.Store.Pool() }
 
 // workspacePrefix is where every tenant-scoped route also answers.
 const workspacePrefix = "/v1/workspaces/:workspace"
@@ -206,5 +209,5 @@ func (s *Server) settle(ctx context.Context, tenant uuid.UUID, seq int64) {
 	if seq <= 0 {
 		return
 	}
-	_ = waitProjected(ctx, s.d.Pool, tenant, seq, s.d.SettleTimeout)
+	_ = projections.WaitFor(ctx, s.pool(), tenant, seq, s.d.SettleTimeout)
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -136,7 +137,7 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 	c.Set(keyTenant, id)
 	seq := res[len(res)-1].LastSeq
 	s.settle(c, id, seq)
-	_ = projections.WaitForDirectory(c, s.d.Pool, id, s.d.SettleTimeout)
+	_ = projections.WaitForDirectory(c, s.pool(), id, s.d.SettleTimeout)
 	s.slugs.Store(slug.String(), id)
 	s.logger(c).Info("tenant created", "slug", slug.String(), "plan", plan.String())
 	reply(c, http.StatusCreated, gin.H{
@@ -153,7 +154,7 @@ func (s *Server) minSeq(c *gin.Context, cl *call) bool {
 	if v == "" {
 		return true
 	}
-	n, err := parseInt(v)
+	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
 		fail(c, http.StatusBadRequest, "invalid-request", "min_seq must be a non-negative integer",
 			FieldError{Field: "min_seq", Message: "must be a non-negative integer"})
@@ -168,7 +169,7 @@ func (s *Server) getTenant(c *gin.Context, cl *call) {
 		return
 	}
 	var p projections.Profile
-	err := projections.InTenant(c, s.d.Pool, cl.tenant, true, func(tx pgx.Tx) error {
+	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		p, err = projections.GetProfile(c, tx)
 		return err
@@ -193,7 +194,7 @@ func (s *Server) patchTenant(c *gin.Context, cl *call) {
 		fail(c, http.StatusBadRequest, "invalid-request", "nothing to change: send a name", FieldError{Field: "name", Message: "is required"})
 		return
 	}
-	t, res, ok := run(s, c, cl, cl.tenant, tenant.StreamID, func() *tenant.Tenant { return &tenant.Tenant{} },
+	t, res, ok := run(s, c, cl, cl.tenant, tenant.StreamID, newTenant,
 		func(t *tenant.Tenant) ([]domain.Event, error) { return t.Rename(*req.Name, s.now()) })
 	if ok {
 		reply(c, http.StatusOK, gin.H{"tenant": viewOf(t), "seq": res.LastSeq})
@@ -214,7 +215,7 @@ func (s *Server) putPlan(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	t, res, ok := run(s, c, cl, cl.tenant, tenant.StreamID, func() *tenant.Tenant { return &tenant.Tenant{} },
+	t, res, ok := run(s, c, cl, cl.tenant, tenant.StreamID, newTenant,
 		func(t *tenant.Tenant) ([]domain.Event, error) { return t.ChangePlan(plan, s.now()) })
 	if ok {
 		reply(c, http.StatusOK, gin.H{"tenant": viewOf(t), "seq": res.LastSeq})

@@ -103,17 +103,18 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 				break
 			}
 		}
-		events := make([]eventstore.NewEvent, len(fresh))
+		recs := make([]domain.Event, len(fresh))
 		for i, id := range fresh {
-			ne, err := s.d.Registry.Encode(byID[id], metadata(c, cl))
-			if err != nil {
-				s.internal(c, err)
-				return
-			}
-			ne.ID = id
-			events[i] = ne
+			recs[i] = byID[id]
 		}
-		var err error
+		events, err := s.encode(c, cl, recs)
+		if err != nil {
+			s.internal(c, err)
+			return
+		}
+		for i, id := range fresh {
+			events[i].ID = id
+		}
 		res, err = s.d.Store.Append(c, cl.tenant, usage.StreamID, eventstore.Any, events...)
 		if err == nil {
 			if !res.Retried {
@@ -139,10 +140,7 @@ type usageAccepted struct {
 // unseen returns the ids, in order, that the tenant has no event for.
 func (s *Server) unseen(c *gin.Context, tenant uuid.UUID, ids []uuid.UUID) ([]uuid.UUID, error) {
 	seen := map[uuid.UUID]bool{}
-	err := pgx.BeginFunc(c, s.d.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(c, `SELECT set_config('tenantry.tenant_id', $1, true)`, tenant.String()); err != nil {
-			return err
-		}
+	err := s.inScope(c, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(c, `SELECT event_id FROM tenantry.events WHERE tenant_id = $1 AND event_id = ANY($2)`, tenant, ids)
 		if err != nil {
 			return err
@@ -239,7 +237,7 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		return
 	}
 	var points []projections.UsagePoint
-	err := projections.InTenant(c, s.d.Pool, cl.tenant, true, func(tx pgx.Tx) error {
+	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		points, err = projections.UsageSeries(c, tx, metric, from, to, gran == "day")
 		return err

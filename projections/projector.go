@@ -300,7 +300,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 			if writes.Len() == 0 {
 				firstWriter = len(done)
 			}
-			writes.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, w.id.String())
+			writes.Queue(tenantContextSQL, w.id.String())
 			sums.queue(writes, w.id)
 			writes.Queue(saveCheckpointSQL, w.id, w.events[len(w.events)-1].Seq)
 			more[w.id] = len(w.events) == limit

@@ -16,6 +16,10 @@ import (
 // are not projected.
 var ErrNotProvisioned = errors.New("tenant read models not provisioned")
 
+// tenantContextSQL sets a transaction's tenant context and puts the tenant's schema first
+// on its search_path ($1: the tenant id).
+const tenantContextSQL = `SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`
+
 // InTenant runs fn in one transaction with the tenant context set and the tenant's schema on
 // the search_path, the only way the runtime role reads read models. A read-only transaction
 // when readOnly is set.
@@ -25,8 +29,7 @@ func InTenant(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, readOnl
 		opts.AccessMode = pgx.ReadOnly
 	}
 	return pgx.BeginTxFunc(ctx, pool, opts, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true),
-			set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, tenant.String()); err != nil {
+		if _, err := tx.Exec(ctx, tenantContextSQL, tenant.String()); err != nil {
 			return err
 		}
 		return fn(tx)

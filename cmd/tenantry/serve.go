@@ -39,7 +39,7 @@ func (a *app) serveCmd() *cobra.Command {
 			go func() { _ = httpapi.ForgetIdempotencyKeys(workCtx, pool, time.Hour, a.log) }()
 
 			srv := &http.Server{
-				Handler: httpapi.New(httpapi.Deps{Logger: a.log, Pool: pool, Store: store, Registry: registry,
+				Handler: httpapi.New(httpapi.Deps{Logger: a.log, Store: store, Registry: registry,
 					OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 					StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans}),
 				ReadHeaderTimeout: 10 * time.Second,
