@@ -19,19 +19,14 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 )
 
-// DirectoryCursor names the directory's position in the global order.
-const DirectoryCursor = "directory"
-
 // Directory projects the shared tenant directory (tenantry.tenants) from every tenant's
-// events, following the gap-safe global cursor. Each page of events and the cursor move
-// commit together, so every event counts exactly once. An event it cannot read is logged,
-// counted and skipped: one tenant must never stall routing for all the others.
+// tenant.* events, as the relay delivers them in the gap-safe global order. A row only
+// moves to a later seq, so redelivered events count once. An event it cannot read is
+// logged, counted and skipped: one tenant must never stall routing for all the others.
 type Directory struct {
-	Store        *eventstore.Store
-	Registry     *eventstore.Registry
-	Logger       *slog.Logger
-	PollInterval time.Duration   // default 1s
-	Wake         <-chan struct{} // optional in-process signal of new events
+	Store    *eventstore.Store
+	Registry *eventstore.Registry
+	Logger   *slog.Logger
 
 	skipped atomic.Int64
 }
@@ -39,32 +34,9 @@ type Directory struct {
 // Skipped counts events the directory could not read.
 func (d *Directory) Skipped() int64 { return d.skipped.Load() }
 
-// Run follows the global cursor until ctx ends.
-func (d *Directory) Run(ctx context.Context) error {
-	if d.PollInterval <= 0 {
-		d.PollInterval = time.Second
-	}
-	for {
-		n, err := d.Step(ctx, 500)
-		if err != nil && ctx.Err() == nil {
-			d.Logger.Warn("tenant directory step failed; retrying", "err", err)
-		}
-		if n > 0 && err == nil {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-d.Wake:
-		case <-time.After(d.PollInterval):
-		}
-	}
-}
-
-// Consume keeps the directory from relayed messages instead of a cursor of its own, so that
-// in `serve` the events are read once, by the relay. Only tenant.* events are decoded; each
-// is applied in its own transaction, idempotently (a row moves only to a later seq), and
-// acknowledged after it commits, so redelivery after a crash is harmless.
+// Consume keeps the directory from relayed messages until ctx ends or msgs closes. Only
+// tenant.* events are decoded; each is applied in its own transaction and acknowledged
+// after it commits, so redelivery after a crash is harmless.
 func (d *Directory) Consume(ctx context.Context, msgs <-chan *message.Message) {
 	for {
 		select {
@@ -92,61 +64,6 @@ func (d *Directory) Consume(ctx context.Context, msgs <-chan *message.Message) {
 		}
 	}
 }
-
-// Step applies up to limit events after the saved cursor and returns how many it read.
-func (d *Directory) Step(ctx context.Context, limit int) (int, error) {
-	pool := d.Store.Pool()
-	cursor, err := eventstore.LoadCursor(ctx, pool, DirectoryCursor)
-	if err != nil {
-		return 0, err
-	}
-	events, next, err := d.Store.ReadAll(ctx, cursor, limit)
-	if err != nil || len(events) == 0 {
-		return 0, err
-	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		// Claim the cursor first: a second directory process waits here, then finds the
-		// cursor moved and writes nothing twice.
-		var txID uint64
-		var pos int64
-		err := tx.QueryRow(ctx, `SELECT tx_id, position FROM tenantry.cursors WHERE name = $1 FOR UPDATE`, DirectoryCursor).Scan(&txID, &pos)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			// The first page ever: another directory process may be creating the row too.
-			tag, err := tx.Exec(ctx, `INSERT INTO tenantry.cursors (name, tx_id, position) VALUES ($1, $2, $3)
-				ON CONFLICT (name) DO NOTHING`, DirectoryCursor, next.TxID, next.Position)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return errCursorMoved
-			}
-		case err != nil:
-			return err
-		case (eventstore.GlobalCursor{TxID: txID, Position: pos}) != cursor:
-			return errCursorMoved
-		default:
-			if _, err := tx.Exec(ctx, `UPDATE tenantry.cursors SET tx_id = $2, position = $3, updated_at = now() WHERE name = $1`, DirectoryCursor, next.TxID, next.Position); err != nil {
-				return err
-			}
-		}
-		for i := range events {
-			if err := d.apply(ctx, tx, &events[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, errCursorMoved) {
-		return len(events), nil // someone else applied this page
-	}
-	if err != nil {
-		return 0, err
-	}
-	return len(events), nil
-}
-
-var errCursorMoved = errors.New("directory cursor moved")
 
 func (d *Directory) apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event) error {
 	if !strings.HasPrefix(e.Type, "tenant.") {
