@@ -3,13 +3,17 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	httpapi "github.com/tenantry/tenantry/http"
@@ -95,11 +99,13 @@ func TestRateLimit_AnswersTooManyRequestsWithRetryAfter(t *testing.T) {
 	small := newAPI(t, func(d *httpapi.Deps) { d.Plans = mustPlans(t, "free.rps=1,free.burst=3") })
 	limited := 0
 	for i := 0; i < 10; i++ {
+		start := time.Now()
 		r := small.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
 		if r.status == http.StatusTooManyRequests {
 			limited++
 			require.Equal(t, "rate-limited", r.problemType())
 			require.NotEmpty(t, r.header.Get("Retry-After"))
+			require.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond, "a refusal is answered after a delay")
 		} else {
 			require.Equal(t, http.StatusOK, r.status, string(r.raw))
 		}
@@ -109,6 +115,46 @@ func TestRateLimit_AnswersTooManyRequestsWithRetryAfter(t *testing.T) {
 	other := a.createTenant("free")
 	r := small.do(req{method: "GET", path: "/v1/tenant", token: other.key})
 	require.Equal(t, http.StatusOK, r.status)
+
+	// Requests outside any tenant are limited per client address.
+	open := newAPI(t, func(d *httpapi.Deps) { d.OpenSignup = true })
+	limited = 0
+	for i := 0; i < 30; i++ {
+		r := open.do(req{method: "POST", path: "/v1/tenants", body: `{"slug": "Not A Slug"}`})
+		if r.status == http.StatusTooManyRequests {
+			limited++
+		} else {
+			require.Equal(t, http.StatusBadRequest, r.status, string(r.raw))
+		}
+	}
+	require.GreaterOrEqual(t, limited, 5, "anonymous requests past the burst are refused")
+}
+
+func TestIdempotencyKey_ARequestStillInFlightAnswers409(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	body := `{"email": "f@example.com", "role": "viewer"}`
+	sum := sha256.Sum256([]byte("POST /v1/members\n" + body))
+	super := pgtest.Pool(t, testDB.SuperURL, 1)
+	// The first request's claim, as it stands while that request runs.
+	_, err := super.Exec(context.Background(), `INSERT INTO tenantry.idempotency_keys (tenant_id, principal, key, request_hash)
+		VALUES ($1, $2, 'busy-1', $3)`, ten.id, "key:"+keyID(t, ten.key), sum[:])
+	require.NoError(t, err)
+	r := a.do(req{method: "POST", path: "/v1/members", token: ten.key, body: body, header: map[string]string{"Idempotency-Key": "busy-1"}})
+	require.Equal(t, http.StatusConflict, r.status, string(r.raw))
+	require.Equal(t, "request-in-progress", r.problemType())
+	require.Equal(t, "1", r.header.Get("Retry-After"))
+}
+
+// keyID is the key id inside an API key's lookup prefix.
+func keyID(t *testing.T, key string) string {
+	head, _, _ := strings.Cut(strings.TrimPrefix(key, "tk_"), ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	require.NoError(t, err)
+	id, err := uuid.FromBytes(b[16:])
+	require.NoError(t, err)
+	return id.String()
 }
 
 func TestLogs_OneLinePerRequestWithIDsAndNoSecrets(t *testing.T) {

@@ -136,6 +136,10 @@ func TestConfig_NamesTheBadSetting(t *testing.T) {
 		"LOG_LEVEL":                 "loud",
 		"TENANTRY_EVENT_PARTITIONS": "0",
 		"TENANTRY_DB_MAX_CONNS":     "many",
+		"TENANTRY_DB_MAX_CONN_USES": "-1",
+		"TENANTRY_SIGNUP":           "sometimes",
+		"TENANTRY_OPERATOR_TOKEN":   "short",
+		"TENANTRY_PLAN_LIMITS":      "gold.rps=1",
 	}
 	for k, v := range cases {
 		_, err := loadConfig(func(name string) string {
