@@ -41,26 +41,36 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b})
 }
 
-// auditLine is one event of an audit export: every field the hash chain covers.
+// auditLine is one event of an audit export: every field the hash chain covers. Data and
+// metadata are written as the exact bytes the chain hashed (PostgreSQL's jsonb text), not
+// re-encoded, so the line can be verified as it stands.
 type auditLine struct {
-	TenantID      uuid.UUID       `json:"tenant_id"`
-	Seq           int64           `json:"seq"`
-	EventID       uuid.UUID       `json:"event_id"`
-	StreamID      string          `json:"stream_id"`
-	StreamVersion int64           `json:"stream_version"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schema_version"`
-	Data          json.RawMessage `json:"data"`
-	Metadata      json.RawMessage `json:"metadata"`
-	RecordedAt    time.Time       `json:"recorded_at"`
-	PrevHash      string          `json:"prev_hash"`
-	Hash          string          `json:"hash"`
+	TenantID      uuid.UUID `json:"tenant_id"`
+	Seq           int64     `json:"seq"`
+	EventID       uuid.UUID `json:"event_id"`
+	StreamID      string    `json:"stream_id"`
+	StreamVersion int64     `json:"stream_version"`
+	Type          string    `json:"type"`
+	SchemaVersion int       `json:"schema_version"`
+	RecordedAt    time.Time `json:"recorded_at"`
+	PrevHash      string    `json:"prev_hash"`
+	Hash          string    `json:"hash"`
 }
 
-func lineOf(e *eventstore.Event) auditLine {
-	return auditLine{TenantID: e.TenantID, Seq: e.Seq, EventID: e.ID, StreamID: e.StreamID, StreamVersion: e.StreamVersion,
-		Type: e.Type, SchemaVersion: e.SchemaVersion, Data: json.RawMessage(e.Data), Metadata: json.RawMessage(e.Metadata),
-		RecordedAt: e.RecordedAt, PrevHash: hex.EncodeToString(e.PrevHash[:]), Hash: hex.EncodeToString(e.Hash[:])}
+// lineOf renders one NDJSON line. encoding/json would compact a json.RawMessage, so data
+// and metadata are spliced in after the other fields.
+func lineOf(e *eventstore.Event) ([]byte, error) {
+	head, err := json.Marshal(auditLine{TenantID: e.TenantID, Seq: e.Seq, EventID: e.ID, StreamID: e.StreamID,
+		StreamVersion: e.StreamVersion, Type: e.Type, SchemaVersion: e.SchemaVersion, RecordedAt: e.RecordedAt,
+		PrevHash: hex.EncodeToString(e.PrevHash[:]), Hash: hex.EncodeToString(e.Hash[:])})
+	if err != nil {
+		return nil, err
+	}
+	line := append(head[:len(head)-1:len(head)-1], `,"data":`...)
+	line = append(line, e.Data...)
+	line = append(line, `,"metadata":`...)
+	line = append(line, e.Metadata...)
+	return append(line, "}\n"...), nil
 }
 
 // auditEvents streams the tenant's events after after_seq as NDJSON, limit lines at most
@@ -103,7 +113,11 @@ func (s *Server) auditEvents(c *gin.Context, cl *call) {
 			c.Writer.WriteHeaderNow()
 		}
 		for i := range page {
-			line, _ := jsonMarshal(lineOf(&page[i]))
+			line, err := lineOf(&page[i])
+			if err != nil {
+				s.logger(c).Error("audit export interrupted", "err", err)
+				return
+			}
 			if _, err := c.Writer.Write(line); err != nil {
 				return
 			}
