@@ -238,6 +238,8 @@ func mergeCalls(group []*appendReq) []*call {
 		stream, _ := r.args[1].(string)
 		key := [2]string{r.tenant.String(), stream}
 		if c := open[key]; c != nil && ExpectedVersion(r.args[2].(int64)) == Any && c.n+r.n <= MaxEventsPerAppend {
+			// Appending leaves the first caller's own slices as they were (their length does
+			// not change), which a failed group's one-by-one replay relies on.
 			c.args[3] = append(c.args[3].([]uuid.UUID), r.args[3].([]uuid.UUID)...)
 			c.args[4] = append(c.args[4].([]string), r.args[4].([]string)...)
 			c.args[5] = append(c.args[5].([]int32), r.args[5].([]int32)...)
@@ -250,12 +252,6 @@ func mergeCalls(group []*appendReq) []*call {
 		}
 		c := &call{args: append([]any(nil), r.args...), n: r.n, members: []int{i}, sizes: []int{r.n}}
 		if ExpectedVersion(r.args[2].(int64)) == Any {
-			// Copy the arrays before they can grow: they belong to the caller.
-			c.args[3] = append([]uuid.UUID(nil), r.args[3].([]uuid.UUID)...)
-			c.args[4] = append([]string(nil), r.args[4].([]string)...)
-			c.args[5] = append([]int32(nil), r.args[5].([]int32)...)
-			c.args[6] = append([]string(nil), r.args[6].([]string)...)
-			c.args[7] = append([]string(nil), r.args[7].([]string)...)
 			open[key] = c
 		}
 		calls = append(calls, c)
