@@ -103,15 +103,21 @@ func (c Command[A]) Run(ctx context.Context, decide func(A) ([]domain.Event, err
 
 // load rebuilds the aggregate from its stream and returns the stream's version.
 func (c Command[A]) load(ctx context.Context) (A, int64, error) {
-	state := c.New()
+	return Load(ctx, c.Store, c.Registry, c.Tenant, c.Stream, c.New)
+}
+
+// Load rebuilds an aggregate from one stream of a tenant and returns it with the stream's
+// version, for callers that decide across several streams (see AppendStreams).
+func Load[A Aggregate](ctx context.Context, store *Store, registry *Registry, tenant uuid.UUID, stream string, newFn func() A) (A, int64, error) {
+	state := newFn()
 	var version int64
 	for {
-		page, err := c.Store.ReadStream(ctx, c.Tenant, c.Stream, version+1, MaxPage)
+		page, err := store.ReadStream(ctx, tenant, stream, version+1, MaxPage)
 		if err != nil {
 			return state, 0, err
 		}
 		for i := range page {
-			p, err := c.Registry.DecodeEvent(&page[i])
+			p, err := registry.DecodeEvent(&page[i])
 			if err != nil {
 				return state, 0, err
 			}
@@ -120,7 +126,7 @@ func (c Command[A]) load(ctx context.Context) (A, int64, error) {
 				return state, 0, fmt.Errorf("%w: %T is not a domain event", ErrUnknownEventType, p)
 			}
 			if err := state.Apply(e); err != nil {
-				return state, 0, fmt.Errorf("replay tenant %s stream %q v%d: %w", c.Tenant, c.Stream, page[i].StreamVersion, err)
+				return state, 0, fmt.Errorf("replay tenant %s stream %q v%d: %w", tenant, stream, page[i].StreamVersion, err)
 			}
 			version = page[i].StreamVersion
 		}

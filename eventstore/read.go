@@ -171,3 +171,21 @@ func clampPage(limit int) int {
 	}
 	return limit
 }
+
+// HasEvent reports whether the tenant has an event with id: how a caller that derives
+// event ids from outside identifiers (a Stripe event id) recognises a redelivery before
+// deciding anything.
+func (s *Store) HasEvent(ctx context.Context, tenant uuid.UUID, id uuid.UUID) (bool, error) {
+	if tenant == uuid.Nil {
+		return false, ErrNoTenant
+	}
+	b := &pgx.Batch{}
+	b.Queue(setTenantSQL, tenant.String())
+	var found bool
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM tenantry.events WHERE tenant_id = $1 AND event_id = $2)`, tenant, id).
+		QueryRow(func(r pgx.Row) error { return r.Scan(&found) })
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return false, fmt.Errorf("look up event %s of tenant %s: %w", id, tenant, err)
+	}
+	return found, nil
+}

@@ -24,21 +24,47 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 	if !s.minSeq(c, cl) {
 		return
 	}
+	now := s.now().UTC()
+	cutoff := now.Add(-s.d.BillingSettle).Truncate(time.Hour) // the end of the last window due
+	// By default the months whose usage can still change (usage may arrive up to
+	// usage.MaxAge late); ?period=YYYY-MM picks one month.
+	from := startOfMonth(now.Add(-usage.MaxAge - time.Hour))
+	to := startOfMonth(now).AddDate(0, 1, 0)
+	if v, ok := c.GetQuery("period"); ok {
+		m, err := time.Parse("2006-01", v)
+		if err != nil {
+			fail(c, http.StatusBadRequest, "invalid-request", "period must be a month written YYYY-MM",
+				FieldError{Field: "period", Message: "must be YYYY-MM"})
+			return
+		}
+		from, to = m.UTC(), m.UTC().AddDate(0, 1, 0)
+	}
 	var b projections.Billing
 	var p projections.Profile
+	var lines []projections.ReconLine
 	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		if p, err = projections.GetProfile(c, tx); err != nil {
 			return err
 		}
-		b, err = projections.GetBilling(c, tx)
+		if b, err = projections.GetBilling(c, tx); err != nil {
+			return err
+		}
+		lines, err = projections.Reconcile(c, tx, from, to, cutoff)
 		return err
 	})
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b})
+	if lines == nil {
+		lines = []projections.ReconLine{}
+	}
+	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b, "cutoff": cutoff, "usage": lines})
+}
+
+func startOfMonth(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
 // auditLine is one event of an audit export: every field the hash chain covers. Data and

@@ -127,8 +127,14 @@ var (
 		result: obj(nil, schema{"granularity": str(""), "from": timeS, "to": timeS, "series": array(obj(nil, schema{
 			"metric": str(""), "total": integer(""), "points": array(obj(nil, schema{"start": timeS, "quantity": integer("")}))}))})}
 
-	docGetBilling = op{summary: "Billing state", query: []param{minSeqP}, result: obj(nil, schema{"plan": planS, "tenant_status": str(""),
-		"billing": obj(nil, schema{"stripe_customer_id": str(""), "stripe_subscription_id": str(""), "status": str(""), "past_due_since": timeS, "grace_ends_at": timeS})})}
+	docGetBilling = op{summary: "Billing state, and usage recorded against usage reported to Stripe per metric and month",
+		query: []param{minSeqP, {name: "period", desc: "one month, YYYY-MM (default: the months whose usage can still change)", schema: str("")}},
+		result: obj(nil, schema{"plan": planS, "tenant_status": str(""),
+			"billing": obj(nil, schema{"stripe_customer_id": str(""), "stripe_subscription_id": str(""), "status": str(""), "past_due_since": timeS, "grace_ends_at": timeS}),
+			"cutoff":  strf("date-time", "windows that ended by this time are due to be reported"),
+			"usage": array(obj(nil, schema{"metric": str(""), "period": timeS, "recorded": integer("usage in windows that ended by the cutoff"),
+				"reported": integer("usage Stripe confirmed"), "difference": integer("recorded minus reported; 0 after a completed cycle"),
+				"unreported_windows": integer(""), "in_progress": integer("usage in windows not yet due")}))})}
 
 	docAuditEvents = op{summary: "The tenant's events as NDJSON, one event per line, paged by after_seq", media: "application/x-ndjson",
 		query: []param{{name: "after_seq", desc: "start after this seq (default 0)", schema: integer("")}, {name: "limit", desc: "at most this many lines (1 to 10,000)", schema: integer("")}},
@@ -140,13 +146,15 @@ var (
 
 	docAdminListTenants = op{summary: "The tenant directory", query: []param{{name: "after", desc: "page after this tenant id", schema: uuidS}, {name: "limit", desc: "1 to 1000 (default 100)", schema: integer("")}},
 		result: obj(nil, schema{"tenants": array(ref("TenantEntry")), "next_after": uuidS})}
-	docAdminSuspend = op{summary: "Suspend a tenant", body: obj(nil, schema{"reason": enum("default operator", "payment_failed", "operator", "terms_violation"), "note": str("")}),
+	docAdminSuspend = op{summary: "Suspend a tenant", body: obj(nil, schema{"reason": enum("default operator", "payment_failed", "operator", "terms_violation", "subscription_canceled"), "note": str("")}),
 		result: tenantWrite(nil)}
 	docAdminReactivate = op{summary: "Reactivate a suspended tenant", result: tenantWrite(nil)}
 	docAdminClose      = op{summary: "Close a tenant for good", body: obj(nil, schema{"note": str("")}), result: tenantWrite(nil)}
 
 	docStripeWebhook = op{summary: "Stripe webhook deliveries (signature checked, 300 s tolerance)", body: schema{"type": "object"},
-		result: obj(nil, schema{"received": schema{"type": "boolean"}, "id": str(""), "type": str("")})}
+		result: obj(nil, schema{"received": schema{"type": "boolean"}, "id": str(""), "type": str(""),
+			"outcome": enum("what the delivery did", "applied", "no_change", "stale", "ignored"), "duplicate": schema{"type": "boolean"},
+			"seq": integer("the tenant's seq after recording the delivery (0 when nothing was recorded)")})}
 )
 
 var ginParam = regexp.MustCompile(`:([A-Za-z_]+)`)

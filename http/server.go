@@ -15,10 +15,12 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
+	"github.com/tenantry/tenantry/workers/billing"
 )
 
 // Deps are the server's collaborators and settings, wired by cmd.
@@ -34,7 +36,14 @@ type Deps struct {
 	OpenSignup bool
 	// StripeWebhookSecret verifies Stripe webhook signatures; empty refuses webhooks.
 	StripeWebhookSecret string
-	Plans               domain.Plans
+	// Webhooks applies verified Stripe events (the billing worker's Receive); nil only
+	// acknowledges them.
+	Webhooks func(context.Context, stripego.Event) (billing.Delivery, error)
+	// BillingSettle is how long after a usage window ends it is due to be reported (the
+	// billing worker's Settle); GET /v1/billing compares recorded and reported usage of the
+	// windows due by then. Default 5 minutes.
+	BillingSettle time.Duration
+	Plans         domain.Plans
 	// Now is the clock (tests may fix it); default time.Now.
 	Now func() time.Time
 	// SettleTimeout bounds how long a write waits for its effects to be readable
@@ -57,6 +66,9 @@ type Server struct {
 func New(d Deps) *gin.Engine {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.BillingSettle <= 0 {
+		d.BillingSettle = billing.DefaultSettle
 	}
 	if d.SettleTimeout <= 0 {
 		d.SettleTimeout = 5 * time.Second

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/stripe/stripe-go/v76/webhook"
 )
 
@@ -41,6 +42,21 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 		fail(c, http.StatusBadRequest, "invalid-request", "the Stripe signature is not valid, or is older than 300 seconds")
 		return
 	}
-	s.logger(c).Info("stripe webhook received", "stripe_event_id", ev.ID, "stripe_event_type", string(ev.Type))
-	reply(c, http.StatusOK, gin.H{"received": true, "id": ev.ID, "type": ev.Type})
+	log := s.logger(c).With("stripe_event_id", ev.ID, "stripe_event_type", string(ev.Type))
+	if s.d.Webhooks == nil {
+		log.Info("stripe webhook acknowledged (no billing worker configured)")
+		reply(c, http.StatusOK, gin.H{"received": true, "id": ev.ID, "type": ev.Type, "outcome": "ignored", "duplicate": false})
+		return
+	}
+	d, err := s.d.Webhooks(c, ev)
+	if err != nil {
+		// A malformed event answers 400; anything else 500, and Stripe delivers it again.
+		s.failErr(c, err)
+		return
+	}
+	if d.TenantID != uuid.Nil {
+		c.Set(keyTenant, d.TenantID)
+	}
+	log.Info("stripe webhook handled", "tenant_id", d.TenantID, "outcome", string(d.Outcome), "duplicate", d.Duplicate)
+	reply(c, http.StatusOK, gin.H{"received": true, "id": ev.ID, "type": ev.Type, "outcome": d.Outcome, "duplicate": d.Duplicate, "seq": d.Seq})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/membership"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
@@ -84,6 +85,18 @@ func apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event, p domain.Event) 
 		if err == nil && tag.RowsAffected() != 1 {
 			err = fmt.Errorf("api key %s missing", ev.KeyID)
 		}
+	case billing.CustomerLinked:
+		_, err = tx.Exec(ctx, `UPDATE billing SET stripe_customer_id = $2, stripe_subscription_id = $3,
+			status = CASE WHEN status = 'none' THEN 'active' ELSE status END WHERE tenant_id = $1`,
+			t, ev.CustomerID, ev.SubscriptionID)
+	case billing.UsageReported:
+		_, err = tx.Exec(ctx, `INSERT INTO usage_reported AS u (tenant_id, metric, hour, quantity, revision)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET quantity = excluded.quantity, revision = excluded.revision`,
+			t, ev.Metric.String(), ev.WindowStart, ev.Total, ev.Revision)
+	case billing.SubscriptionChanged, billing.StripeEventReceived, billing.UsageReportPlanned:
+		// Kept in the event store only: the plan shows in the profile, deliveries and
+		// planned pushes are for auditors and the worker.
 	default:
 		return fmt.Errorf("no projection for %s v%d", e.Type, e.SchemaVersion)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 )
@@ -35,7 +36,7 @@ type Directory struct {
 func (d *Directory) Skipped() int64 { return d.skipped.Load() }
 
 // Consume keeps the directory from relayed messages until ctx ends or msgs closes. Only
-// tenant.* events are decoded; each is applied in its own transaction and acknowledged
+// tenant.* events and billing.customer_linked are decoded; each is applied in its own transaction and acknowledged
 // after it commits, so redelivery after a crash is harmless.
 func (d *Directory) Consume(ctx context.Context, msgs <-chan *message.Message) {
 	for {
@@ -46,7 +47,7 @@ func (d *Directory) Consume(ctx context.Context, msgs <-chan *message.Message) {
 			if !ok {
 				return
 			}
-			if !strings.HasPrefix(m.Metadata.Get(eventstore.MetaType), "tenant.") {
+			if !directoryEvent(m.Metadata.Get(eventstore.MetaType)) {
 				m.Ack()
 				continue
 			}
@@ -65,8 +66,14 @@ func (d *Directory) Consume(ctx context.Context, msgs <-chan *message.Message) {
 	}
 }
 
+// directoryEvent says whether events of type change the directory: tenant.* and the link to
+// a Stripe customer.
+func directoryEvent(typ string) bool {
+	return strings.HasPrefix(typ, "tenant.") || typ == billing.TypeCustomerLinked
+}
+
 func (d *Directory) apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event) error {
-	if !strings.HasPrefix(e.Type, "tenant.") {
+	if !directoryEvent(e.Type) {
 		return nil
 	}
 	p, err := d.Registry.DecodeEvent(e)
@@ -102,6 +109,8 @@ func (d *Directory) apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event) e
 		set = `status = 'active'`
 	case tenant.Closed:
 		set = `status = 'closed'`
+	case billing.CustomerLinked:
+		set, args = `stripe_customer_id = $4`, []any{ev.CustomerID}
 	default:
 		return nil
 	}
@@ -151,6 +160,22 @@ func FindTenant(ctx context.Context, pool *pgxpool.Pool, ref string) (TenantEntr
 		return TenantEntry{}, fmt.Errorf("%w: %q", ErrTenantNotFound, ref)
 	}
 	return t, err
+}
+
+// FindTenantByCustomer finds the tenant linked to a Stripe customer.
+func FindTenantByCustomer(ctx context.Context, pool *pgxpool.Pool, customerID string) (TenantEntry, error) {
+	rows, err := pool.Query(ctx, `SELECT `+entryColumns+` FROM tenantry.find_tenant_by_customer($1)`, customerID)
+	if err != nil {
+		return TenantEntry{}, err
+	}
+	ts, err := pgx.CollectRows(rows, scanEntry)
+	if err != nil {
+		return TenantEntry{}, err
+	}
+	if len(ts) != 1 {
+		return TenantEntry{}, fmt.Errorf("%w: %d tenants for Stripe customer %q", ErrTenantNotFound, len(ts), customerID)
+	}
+	return ts[0], nil
 }
 
 // ListTenants pages through the directory in id order, after the given id (uuid.Nil: from

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
 	"github.com/tenantry/tenantry/eventstore"
@@ -28,6 +29,14 @@ type Pipeline struct {
 	relay     *eventstore.Relay
 	bus       *gochannel.GoChannel
 	log       *slog.Logger
+	consumers []func(context.Context, <-chan *message.Message)
+}
+
+// AddConsumer gives fn its own subscription to the relayed events, from Run until ctx
+// ends. fn must acknowledge each message promptly: the relay waits for every subscriber.
+// Call it before Run.
+func (p *Pipeline) AddConsumer(fn func(context.Context, <-chan *message.Message)) {
+	p.consumers = append(p.consumers, fn)
 }
 
 // NewPipeline attaches group commit and notifications to store; call Run before appending.
@@ -57,10 +66,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{p.committer.Run, p.notifier.Run, p.relay.Run, p.Projector.Run,
+	runs := []func(context.Context) error{p.committer.Run, p.notifier.Run, p.relay.Run, p.Projector.Run,
 		func(ctx context.Context) error { p.Projector.Consume(ctx, msgs); return nil },
-		func(ctx context.Context) error { p.Directory.Consume(ctx, dirMsgs); return nil }} {
+		func(ctx context.Context) error { p.Directory.Consume(ctx, dirMsgs); return nil }}
+	for _, consume := range p.consumers {
+		sub, err := p.bus.Subscribe(ctx, EventsTopic)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, func(ctx context.Context) error { consume(ctx, sub); return nil })
+	}
+	var wg sync.WaitGroup
+	for _, run := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -230,3 +230,72 @@ func WaitForDirectory(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID,
 		}
 	}
 }
+
+// ReconLine compares, for one metric and one calendar month (UTC), the usage recorded with
+// the usage Stripe confirmed. Recorded and Difference count only windows that had closed by
+// the cutoff (the ones a push cycle covers); InProgress is usage in windows still open.
+type ReconLine struct {
+	Metric            string    `json:"metric"`
+	Period            time.Time `json:"period"`
+	Recorded          int64     `json:"recorded"`
+	Reported          int64     `json:"reported"`
+	Difference        int64     `json:"difference"`
+	UnreportedWindows int64     `json:"unreported_windows"`
+	InProgress        int64     `json:"in_progress"`
+}
+
+// Reconcile reads recorded against reported usage for windows starting in [from, to), by
+// metric and month; a window is closed when it ended at or before cutoff.
+func Reconcile(ctx context.Context, tx pgx.Tx, from, to, cutoff time.Time) ([]ReconLine, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT coalesce(r.metric, s.metric),
+		       date_trunc('month', coalesce(r.hour, s.hour), 'UTC'),
+		       sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' <= $3 THEN coalesce(r.quantity, 0) ELSE 0 END)::bigint,
+		       sum(coalesce(s.quantity, 0))::bigint,
+		       count(*) FILTER (WHERE coalesce(r.hour, s.hour) + interval '1 hour' <= $3
+		                          AND coalesce(r.quantity, 0) <> coalesce(s.quantity, 0)),
+		       sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' > $3 THEN coalesce(r.quantity, 0) ELSE 0 END)::bigint
+		  FROM (SELECT metric, hour, quantity FROM usage_hourly WHERE hour >= $1 AND hour < $2) r
+		  FULL JOIN (SELECT metric, hour, quantity FROM usage_reported WHERE hour >= $1 AND hour < $2) s
+		    ON s.metric = r.metric AND s.hour = r.hour
+		 GROUP BY 1, 2
+		 ORDER BY 2, 1`, from, to, cutoff)
+	if err != nil {
+		return nil, notProvisioned(err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReconLine, error) {
+		var l ReconLine
+		err := r.Scan(&l.Metric, &l.Period, &l.Recorded, &l.Reported, &l.UnreportedWindows, &l.InProgress)
+		l.Period = l.Period.UTC()
+		l.Difference = l.Recorded - l.Reported
+		return l, err
+	})
+}
+
+// RecordedWindows returns the recorded usage of every window of every metric that starts in
+// [from, to), for the billing worker.
+func RecordedWindows(ctx context.Context, tx pgx.Tx, from, to time.Time) ([]UsagePoint, error) {
+	rows, err := tx.Query(ctx, `SELECT metric, hour, quantity FROM usage_hourly WHERE hour >= $1 AND hour < $2 ORDER BY hour, metric`, from, to)
+	if err != nil {
+		return nil, notProvisioned(err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UsagePoint, error) {
+		var p UsagePoint
+		err := r.Scan(&p.Metric, &p.Start, &p.Quantity)
+		p.Start = p.Start.UTC()
+		return p, err
+	})
+}
+
+// HeadSeq returns the seq of the tenant's last event (0 when it has none).
+func HeadSeq(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (int64, error) {
+	var head int64
+	err := InTenant(ctx, pool, tenant, true, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT seq FROM tenantry.tenant_heads WHERE tenant_id = $1`, tenant).Scan(&head)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	return head, err
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/migrations"
+	"github.com/tenantry/tenantry/workers/billing"
 )
 
 // Config is every setting, read once from the environment. Defaults suit one machine.
@@ -34,6 +36,12 @@ type Config struct {
 	OpenSignup          bool         // TENANTRY_SIGNUP=open lets anyone create a tenant (default operator)
 	StripeWebhookSecret string       // STRIPE_WEBHOOK_SECRET: verifies Stripe webhooks
 	Plans               domain.Plans // TENANTRY_PLAN_LIMITS overrides, e.g. "pro.rps=100,free.seats=5"
+
+	// Billing.
+	StripeAPIKey  string // STRIPE_API_KEY: unset disables the billing worker in serve
+	StripeAPIBase string // STRIPE_API_BASE: https://api.stripe.com, or stripe-mock
+	StripeTimeout time.Duration
+	Billing       billing.Config
 }
 
 // loadConfig reads the environment; validate says what is wrong.
@@ -99,6 +107,32 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Sprintf("TENANTRY_PLAN_LIMITS: %v", err))
 	}
 	c.Plans = plans
+	c.StripeAPIKey = getenv("STRIPE_API_KEY")
+	c.StripeAPIBase = or(getenv("STRIPE_API_BASE"), "https://api.stripe.com")
+	if u, err := url.Parse(c.StripeAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Sprintf("STRIPE_API_BASE=%q: want an http(s) URL", c.StripeAPIBase))
+	}
+	c.StripeTimeout = 30 * time.Second
+	durVar("TENANTRY_STRIPE_TIMEOUT", &c.StripeTimeout)
+	if c.Billing.Prices, err = billing.ParsePrices(getenv("TENANTRY_STRIPE_PRICES")); err != nil {
+		errs = append(errs, fmt.Sprintf("TENANTRY_STRIPE_PRICES: %v", err))
+	}
+	if c.Billing.Meters, err = billing.ParseMeters(getenv("TENANTRY_STRIPE_METERS")); err != nil {
+		errs = append(errs, fmt.Sprintf("TENANTRY_STRIPE_METERS: %v", err))
+	}
+	c.Billing.Interval, c.Billing.Grace, c.Billing.Settle = billing.DefaultInterval, billing.DefaultGrace, billing.DefaultSettle
+	durVar("TENANTRY_BILLING_INTERVAL", &c.Billing.Interval)
+	durVar("TENANTRY_BILLING_GRACE", &c.Billing.Grace)
+	durVar("TENANTRY_BILLING_SETTLE", &c.Billing.Settle)
+	c.Billing.RequestsPerSecond = billing.DefaultRequestsPerSecond
+	if v := getenv("TENANTRY_STRIPE_RPS"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f > 10000 {
+			errs = append(errs, fmt.Sprintf("TENANTRY_STRIPE_RPS=%q: want a number of requests per second from 0.1 to 10000", v))
+		} else {
+			c.Billing.RequestsPerSecond = f
+		}
+	}
 	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)
 	maxConns := int(c.DBMaxConns)
 	intVar("TENANTRY_DB_MAX_CONNS", &maxConns, 1, 1000)

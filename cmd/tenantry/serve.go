@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,7 @@ import (
 func (a *app) serveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
-		Short: "Run the API, the relay, the projector and the tenant directory in one process",
+		Short: "Run the API, the relay, the projector, the tenant directory and the billing worker in one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -33,15 +34,26 @@ func (a *app) serveCmd() *cobra.Command {
 
 			store := eventstore.New(pool)
 			pipeline := projections.NewPipeline(store, registry, a.log)
+			deps := httpapi.Deps{Logger: a.log, Store: store, Registry: registry,
+				OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
+				StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle}
 			workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+			var workers sync.WaitGroup
+			worker, werr := a.billingWorker(store, registry)
+			if werr != nil {
+				a.log.Warn("billing worker off", "reason", werr.Error())
+			} else {
+				pipeline.AddConsumer(worker.Consume)
+				deps.Webhooks = worker.Receive
+				workers.Add(1)
+				go func() { defer workers.Done(); _ = worker.Run(workCtx) }()
+			}
 			workDone := make(chan struct{})
 			go func() { defer close(workDone); _ = pipeline.Run(workCtx) }()
 			go func() { _ = httpapi.ForgetIdempotencyKeys(workCtx, pool, time.Hour, a.log) }()
 
 			srv := &http.Server{
-				Handler: httpapi.New(httpapi.Deps{Logger: a.log, Store: store, Registry: registry,
-					OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
-					StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans}),
+				Handler:           httpapi.New(deps),
 				ReadHeaderTimeout: 10 * time.Second,
 			}
 			a.log.Info("serving", "addr", ln.Addr().String())
@@ -59,6 +71,7 @@ func (a *app) serveCmd() *cobra.Command {
 				err = serr
 			}
 			stopWork()
+			workers.Wait()
 			<-workDone
 			if errors.Is(err, http.ErrServerClosed) {
 				err = nil

@@ -5,6 +5,7 @@ package catalog
 
 import (
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/membership"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
@@ -45,6 +46,11 @@ func Events() []Spec {
 		spec[membership.APIKeyCreated](),
 		spec[membership.APIKeyRevoked](),
 		spec[usage.Recorded](),
+		spec[billing.CustomerLinked](),
+		spec[billing.SubscriptionChanged](),
+		spec[billing.StripeEventReceived](),
+		spec[billing.UsageReportPlanned](),
+		spec[billing.UsageReported](),
 	}
 }
 

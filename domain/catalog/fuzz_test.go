@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/membership"
 	"github.com/tenantry/tenantry/domain/tenant"
@@ -51,6 +53,7 @@ func sampleEvents(s1, s2 string, n, sec, nsec int64, b byte) []domain.Event {
 	if !utf8.ValidString(note) {
 		note = ""
 	}
+	t1, t2 := strings.ToValidUTF8(s1, ""), strings.ToValidUTF8(s2, "") // Stripe ids: text
 	sum := sha256.Sum256([]byte(s1 + "\x00" + s2))
 	var id1, id2 uuid.UUID
 	copy(id1[:], sum[:16])
@@ -83,8 +86,18 @@ func sampleEvents(s1, s2 string, n, sec, nsec int64, b byte) []domain.Event {
 			Prefix: "tk_" + hex.EncodeToString(sum[:4]), KeySHA256: membership.HashToken(s1)},
 		membership.APIKeyRevoked{KeyID: id2, Reason: keyReasons[int(b)%len(keyReasons)]},
 		usage.Recorded{Metric: metric, Quantity: qty, OccurredAt: at, IdempotencyKey: key},
+		billing.CustomerLinked{CustomerID: t1, SubscriptionID: t2, SubscriptionItemID: t1, Plan: plan, PriceID: t2},
+		billing.SubscriptionChanged{SubscriptionItemID: t1, Plan: other, PriceID: t2},
+		billing.StripeEventReceived{StripeEventID: t1, Type: t2, Created: at, ObjectID: t1, ObjectStatus: t2,
+			Outcome: outcomes[int(b)%len(outcomes)]},
+		billing.UsageReportPlanned{Metric: metric, WindowStart: at, Revision: int(b) + 1, Quantity: qty.Int64(),
+			EventName: t1, CustomerID: t2, Identifier: billing.Identifier(id1, metric.String(), at, int(b)+1)},
+		billing.UsageReported{Metric: metric, WindowStart: at, Revision: int(b) + 1, Quantity: qty.Int64(),
+			Total: qty.Int64(), Identifier: billing.Identifier(id1, metric.String(), at, int(b)+1)},
 	}
 }
+
+var outcomes = []billing.Outcome{billing.OutcomeApplied, billing.OutcomeNoChange, billing.OutcomeStale, billing.OutcomeIgnored}
 
 var keyReasons = []string{membership.KeyRevokedByAdmin, membership.KeyRevokedMemberRemoved, membership.KeyRevokedRoleChanged}
 

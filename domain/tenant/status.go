@@ -46,10 +46,14 @@ var (
 	ReasonPaymentFailed  = Reason{"payment_failed"}
 	ReasonOperator       = Reason{"operator"}
 	ReasonTermsViolation = Reason{"terms_violation"}
+	// ReasonSubscriptionCanceled: the Stripe subscription was deleted.
+	ReasonSubscriptionCanceled = Reason{"subscription_canceled"}
 )
 
 // Reasons lists every suspension reason.
-func Reasons() []Reason { return []Reason{ReasonPaymentFailed, ReasonOperator, ReasonTermsViolation} }
+func Reasons() []Reason {
+	return []Reason{ReasonPaymentFailed, ReasonOperator, ReasonTermsViolation, ReasonSubscriptionCanceled}
+}
 
 // ParseReason accepts a reason name exactly as spelled by Reasons.
 func ParseReason(s string) (Reason, error) {
@@ -58,7 +62,7 @@ func ParseReason(s string) (Reason, error) {
 			return v, nil
 		}
 	}
-	return Reason{}, domain.Invalid("reason", "reason must be one of payment_failed, operator, terms_violation")
+	return Reason{}, domain.Invalid("reason", "reason must be one of payment_failed, operator, terms_violation, subscription_canceled")
 }
 
 // String returns the reason name; empty for the zero value.

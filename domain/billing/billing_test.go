@@ -1,0 +1,211 @@
+package billing_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/billing"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/usage"
+)
+
+var (
+	now      = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tenantID = uuid.MustParse("01956b7e-0000-7000-8000-000000000001")
+	grace    = 7 * 24 * time.Hour
+)
+
+func newTenant(t *testing.T, events ...domain.Event) *tenant.Tenant {
+	t.Helper()
+	slug, err := domain.ParseSlug("acme")
+	require.NoError(t, err)
+	name, err := tenant.ParseName("Acme")
+	require.NoError(t, err)
+	all := append([]domain.Event{tenant.Created{TenantID: tenantID, Name: name, Slug: slug, Plan: domain.PlanPro, CreatedAt: now.Add(-48 * time.Hour)}}, events...)
+	tn, err := tenant.Replay(all)
+	require.NoError(t, err)
+	return tn
+}
+
+func signal(id, typ string, created time.Time, status string) billing.Signal {
+	return billing.Signal{EventID: id, Type: typ, Created: created, ObjectID: "in_1", ObjectStatus: status}
+}
+
+// deliver runs signals through Receive in order, applying what each decides, and returns the
+// tenant and the outcomes.
+func deliver(t *testing.T, tn *tenant.Tenant, sigs ...billing.Signal) (*tenant.Tenant, []billing.Outcome) {
+	t.Helper()
+	acct := billing.NewAccount()
+	var outcomes []billing.Outcome
+	for _, s := range sigs {
+		events, rec, err := acct.Receive(tn, s, grace, now)
+		require.NoError(t, err)
+		for _, e := range events {
+			require.NoError(t, tn.Apply(e))
+		}
+		require.NoError(t, acct.Apply(rec))
+		outcomes = append(outcomes, rec.Outcome)
+	}
+	return tn, outcomes
+}
+
+func TestReceive_DecidesByCreationOrderNotArrival(t *testing.T) {
+	t1, t2 := now.Add(-2*time.Hour), now.Add(-time.Hour)
+	failed := signal("evt_failed", billing.StripeInvoicePaymentFailed, t1, "open")
+	paid := signal("evt_paid", billing.StripeInvoicePaid, t2, "paid")
+
+	tn, out := deliver(t, newTenant(t), paid, failed) // paid arrives first
+	require.Equal(t, tenant.StatusActive, tn.Status(), "a late, older failure must not undo a newer payment")
+	require.Equal(t, []billing.Outcome{billing.OutcomeNoChange, billing.OutcomeStale}, out)
+
+	tn, out = deliver(t, newTenant(t), failed, paid) // in order
+	require.Equal(t, tenant.StatusActive, tn.Status())
+	require.Equal(t, []billing.Outcome{billing.OutcomeApplied, billing.OutcomeApplied}, out)
+}
+
+func TestReceive_PaymentFailedStartsGraceFromTheFailure(t *testing.T) {
+	failedAt := now.Add(-time.Hour)
+	tn, out := deliver(t, newTenant(t), signal("evt_1", billing.StripeInvoicePaymentFailed, failedAt, "open"))
+	require.Equal(t, []billing.Outcome{billing.OutcomeApplied}, out)
+	require.Equal(t, tenant.StatusPastDue, tn.Status())
+	require.Equal(t, failedAt, tn.PastDueSince())
+	require.Equal(t, failedAt.Add(grace), tn.GraceEndsAt())
+}
+
+func TestReceive_PaymentReactivatesOnlyPaymentSuspensions(t *testing.T) {
+	paid := signal("evt_paid", billing.StripeInvoicePaid, now, "paid")
+	for _, tc := range []struct {
+		name   string
+		reason tenant.Reason
+		want   tenant.Status
+	}{
+		{"Payment", tenant.ReasonPaymentFailed, tenant.StatusActive},
+		{"Operator", tenant.ReasonOperator, tenant.StatusSuspended},
+		{"Terms", tenant.ReasonTermsViolation, tenant.StatusSuspended},
+		{"Canceled", tenant.ReasonSubscriptionCanceled, tenant.StatusSuspended},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tn, _ := deliver(t, newTenant(t, tenant.Suspended{Reason: tc.reason}), paid)
+			require.Equal(t, tc.want, tn.Status())
+			if tc.want == tenant.StatusSuspended {
+				require.Equal(t, tc.reason, tn.SuspendReason(), "the suspension and its reason stay")
+			}
+		})
+	}
+}
+
+func TestReceive_SubscriptionStatusDecidesUpdates(t *testing.T) {
+	for _, tc := range []struct {
+		status string
+		from   []domain.Event
+		want   tenant.Status
+	}{
+		{"past_due", nil, tenant.StatusPastDue},
+		{"unpaid", nil, tenant.StatusPastDue},
+		{"active", []domain.Event{tenant.MarkedPastDue{Since: now.Add(-time.Hour), GraceEndsAt: now.Add(time.Hour)}}, tenant.StatusActive},
+		{"canceled", nil, tenant.StatusSuspended},
+		{"incomplete", nil, tenant.StatusActive},
+	} {
+		t.Run(tc.status, func(t *testing.T) {
+			tn, _ := deliver(t, newTenant(t, tc.from...), signal("evt_s", billing.StripeSubscriptionUpdated, now, tc.status))
+			require.Equal(t, tc.want, tn.Status())
+		})
+	}
+}
+
+func TestReceive_DeletedSubscriptionSuspendsAndLaterOlderNewsIsStale(t *testing.T) {
+	deleted := signal("evt_del", billing.StripeSubscriptionDeleted, now, "canceled")
+	olderActive := signal("evt_upd", billing.StripeSubscriptionUpdated, now.Add(-time.Minute), "active")
+	tn, out := deliver(t, newTenant(t), deleted, olderActive)
+	require.Equal(t, tenant.StatusSuspended, tn.Status())
+	require.Equal(t, tenant.ReasonSubscriptionCanceled, tn.SuspendReason())
+	require.Equal(t, []billing.Outcome{billing.OutcomeApplied, billing.OutcomeStale}, out)
+}
+
+func TestReceive_OtherTypesAreIgnoredAndBadSignalsRefused(t *testing.T) {
+	_, out := deliver(t, newTenant(t), signal("evt_x", "customer.created", now, ""))
+	require.Equal(t, []billing.Outcome{billing.OutcomeIgnored}, out)
+	_, _, err := billing.NewAccount().Receive(newTenant(t), billing.Signal{Type: billing.StripeInvoicePaid}, grace, now)
+	require.Equal(t, domain.CodeInvalid, domain.ErrorCode(err))
+}
+
+func TestGraceEnded_SuspendsForPaymentOnlyAfterTheGracePeriod(t *testing.T) {
+	pastDue := tenant.MarkedPastDue{Since: now.Add(-grace), GraceEndsAt: now}
+	events, err := billing.GraceEnded(newTenant(t, pastDue), now.Add(-time.Second))
+	require.NoError(t, err)
+	require.Empty(t, events, "still in grace")
+	events, err = billing.GraceEnded(newTenant(t, pastDue), now)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	require.Equal(t, tenant.ReasonPaymentFailed, events[0].(tenant.Suspended).Reason)
+	events, err = billing.GraceEnded(newTenant(t), now.Add(grace*2))
+	require.NoError(t, err)
+	require.Empty(t, events, "an active tenant is left alone")
+}
+
+func TestLedger_PlansDeltasAsRevisionsAndResendsPending(t *testing.T) {
+	metric, err := usage.ParseMetric("api_calls")
+	require.NoError(t, err)
+	window := now.Truncate(time.Hour).Add(-2 * time.Hour)
+	l := billing.NewLedger()
+	apply := func(events []domain.Event, err error) []domain.Event {
+		t.Helper()
+		require.NoError(t, err)
+		for _, e := range events {
+			require.NoError(t, l.Apply(e))
+		}
+		return events
+	}
+	first := apply(l.Plan(tenantID, metric, window, 10, "api_calls", "cus_1"))
+	require.Len(t, first, 1)
+	p1 := first[0].(billing.UsageReportPlanned)
+	require.Equal(t, int64(10), p1.Quantity)
+	require.Equal(t, 1, p1.Revision)
+	require.Equal(t, billing.Identifier(tenantID, "api_calls", window, 1), p1.Identifier)
+
+	require.Empty(t, apply(l.Plan(tenantID, metric, window, 15, "api_calls", "cus_1")), "nothing new while a push is pending")
+	require.Equal(t, []billing.UsageReportPlanned{p1}, l.Pending(), "the pending push is resent unchanged")
+
+	confirmed := apply(l.Confirm(metric, window, p1.Identifier))
+	require.Equal(t, int64(10), confirmed[0].(billing.UsageReported).Total)
+	require.Empty(t, apply(l.Confirm(metric, window, p1.Identifier)), "a repeated confirmation changes nothing")
+	require.Empty(t, apply(l.Plan(tenantID, metric, window, 10, "api_calls", "cus_1")), "nothing new")
+
+	late := apply(l.Plan(tenantID, metric, window, 15, "api_calls", "cus_1"))
+	p2 := late[0].(billing.UsageReportPlanned)
+	require.Equal(t, int64(5), p2.Quantity, "late usage goes out as the delta")
+	require.Equal(t, 2, p2.Revision)
+	require.NotEqual(t, p1.Identifier, p2.Identifier)
+	apply(l.Confirm(metric, window, p2.Identifier))
+	require.Equal(t, billing.WindowState{Reported: 15, Revision: 2, Confirmed: p2.Identifier}, l.Window("api_calls", window))
+
+	_, err = l.Plan(tenantID, metric, window.Add(time.Minute), 1, "api_calls", "cus_1")
+	require.Equal(t, domain.CodeInvalid, domain.ErrorCode(err), "windows start on the hour")
+	_, err = l.Confirm(metric, window, "tm_unknown")
+	require.Equal(t, domain.CodeConflict, domain.ErrorCode(err))
+}
+
+func TestIdentifiers_AreDeterministicAndDistinct(t *testing.T) {
+	w := now.Truncate(time.Hour)
+	id := billing.Identifier(tenantID, "api_calls", w, 1)
+	require.Equal(t, id, billing.Identifier(tenantID, "api_calls", w, 1))
+	require.LessOrEqual(t, len(id), 100)
+	seen := map[string]bool{id: true}
+	for _, other := range []string{
+		billing.Identifier(uuid.New(), "api_calls", w, 1),
+		billing.Identifier(tenantID, "api_call", w, 1),
+		billing.Identifier(tenantID, "api_calls", w.Add(time.Hour), 1),
+		billing.Identifier(tenantID, "api_calls", w, 2),
+	} {
+		require.False(t, seen[other], other)
+		seen[other] = true
+	}
+	require.Equal(t, "tenantry:meter:"+tenantID.String()+":api_calls:"+
+		strconv.FormatInt(w.Unix(), 10)+":r1", billing.IdempotencyKey(tenantID, "api_calls", w, 1))
+	require.Equal(t, "usage-ledger-2026-03", billing.LedgerStreamID(w))
+}

@@ -1,0 +1,112 @@
+package billing
+
+import (
+	"time"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/usage"
+)
+
+// Stored event type names. They are part of the storage format: never rename.
+const (
+	TypeCustomerLinked      = "billing.customer_linked"
+	TypeSubscriptionChanged = "billing.subscription_changed"
+	TypeStripeEventReceived = "billing.stripe_event_received"
+	TypeUsageReportPlanned  = "usage.report_planned"
+	TypeUsageReported       = "usage.reported"
+)
+
+// CustomerLinked records the Stripe customer and subscription created for the tenant.
+type CustomerLinked struct {
+	CustomerID         string          `json:"customer_id"`
+	SubscriptionID     string          `json:"subscription_id"`
+	SubscriptionItemID string          `json:"subscription_item_id"`
+	Plan               domain.PlanName `json:"plan"`
+	PriceID            string          `json:"price_id"`
+}
+
+// EventType implements domain.Event.
+func (CustomerLinked) EventType() string { return TypeCustomerLinked }
+
+// SchemaVersion implements domain.Event.
+func (CustomerLinked) SchemaVersion() int { return 1 }
+
+// SubscriptionChanged records that the subscription was moved to the tenant's new plan.
+type SubscriptionChanged struct {
+	SubscriptionItemID string          `json:"subscription_item_id"`
+	Plan               domain.PlanName `json:"plan"`
+	PriceID            string          `json:"price_id"`
+}
+
+// EventType implements domain.Event.
+func (SubscriptionChanged) EventType() string { return TypeSubscriptionChanged }
+
+// SchemaVersion implements domain.Event.
+func (SubscriptionChanged) SchemaVersion() int { return 1 }
+
+// Outcome is what a Stripe webhook delivery did.
+type Outcome string
+
+// The outcomes of a delivery.
+const (
+	// OutcomeApplied: the delivery changed the tenant (the change is in the same append).
+	OutcomeApplied Outcome = "applied"
+	// OutcomeNoChange: the delivery was current but the tenant was already where it points.
+	OutcomeNoChange Outcome = "no_change"
+	// OutcomeStale: a newer delivery was applied before this older one arrived.
+	OutcomeStale Outcome = "stale"
+	// OutcomeIgnored: an event type Tenantry does not act on.
+	OutcomeIgnored Outcome = "ignored"
+)
+
+// StripeEventReceived records one webhook delivery Tenantry acted on (or chose not to).
+// Its event id is derived from the Stripe event id, so a redelivery is recognised.
+type StripeEventReceived struct {
+	StripeEventID string    `json:"stripe_event_id"`
+	Type          string    `json:"type"`
+	Created       time.Time `json:"created"`
+	ObjectID      string    `json:"object_id,omitempty"`
+	ObjectStatus  string    `json:"object_status,omitempty"`
+	Outcome       Outcome   `json:"outcome"`
+}
+
+// EventType implements domain.Event.
+func (StripeEventReceived) EventType() string { return TypeStripeEventReceived }
+
+// SchemaVersion implements domain.Event.
+func (StripeEventReceived) SchemaVersion() int { return 1 }
+
+// UsageReportPlanned records a push before it is sent: revision Revision of the window
+// (Metric, WindowStart) carries Quantity units, the delta since the previous revision.
+type UsageReportPlanned struct {
+	Metric      usage.Metric `json:"metric"`
+	WindowStart time.Time    `json:"window_start"`
+	Revision    int          `json:"revision"`
+	Quantity    int64        `json:"quantity"`
+	EventName   string       `json:"event_name"`
+	CustomerID  string       `json:"customer_id"`
+	Identifier  string       `json:"identifier"`
+}
+
+// EventType implements domain.Event.
+func (UsageReportPlanned) EventType() string { return TypeUsageReportPlanned }
+
+// SchemaVersion implements domain.Event.
+func (UsageReportPlanned) SchemaVersion() int { return 1 }
+
+// UsageReported records that Stripe accepted the planned push with Identifier: the ledger
+// of what Stripe was told. Total is the window's reported quantity including this revision.
+type UsageReported struct {
+	Metric      usage.Metric `json:"metric"`
+	WindowStart time.Time    `json:"window_start"`
+	Revision    int          `json:"revision"`
+	Quantity    int64        `json:"quantity"`
+	Total       int64        `json:"total"`
+	Identifier  string       `json:"identifier"`
+}
+
+// EventType implements domain.Event.
+func (UsageReported) EventType() string { return TypeUsageReported }
+
+// SchemaVersion implements domain.Event.
+func (UsageReported) SchemaVersion() int { return 1 }

@@ -1,0 +1,211 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/tenantry/tenantry/domain"
+	dbilling "github.com/tenantry/tenantry/domain/billing"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/eventstore"
+	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/projections"
+	"github.com/tenantry/tenantry/workers/billing"
+)
+
+const webhookSecret = "whsec_test_secret"
+
+// billingAPI is the API with the billing worker handling webhooks.
+func billingAPI(t *testing.T) *api {
+	return newAPI(t, func(d *httpapi.Deps) {
+		w := &billing.Worker{Store: d.Store, Registry: d.Registry}
+		d.Webhooks = w.Receive
+	})
+}
+
+// linked creates a tenant linked to a fresh Stripe customer id and returns both.
+func (a *api) linked(plan string) (tenantFixture, string) {
+	a.t.Helper()
+	ten := a.createTenant(plan)
+	id := uuid.MustParse(ten.id)
+	cus := "cus_test" + fmt.Sprint(customerCounter.Add(1)) + uuid.NewString()[:8]
+	ne, err := a.deps.Registry.Encode(dbilling.CustomerLinked{CustomerID: cus, SubscriptionID: "sub_" + cus,
+		SubscriptionItemID: "si_" + cus, Plan: domain.PlanPro, PriceID: "price_tenantry_pro"}, eventstore.Metadata{Actor: "test"})
+	require.NoError(a.t, err)
+	_, err = a.deps.Store.Append(context.Background(), id, dbilling.AccountStreamID, eventstore.NoStream, ne)
+	require.NoError(a.t, err)
+	require.Eventually(a.t, func() bool {
+		got, err := projections.FindTenantByCustomer(context.Background(), a.deps.Store.Pool(), cus)
+		return err == nil && got.ID == id
+	}, time.Minute, 10*time.Millisecond)
+	return ten, cus
+}
+
+var customerCounter, stripeEventCounter atomic.Int64
+
+// stripeEvent is a Stripe event of typ about an object of the customer, created at created.
+func stripeEvent(typ, customer, status string, created time.Time) (string, []byte) {
+	id := fmt.Sprintf("evt_test_%d_%d", time.Now().UnixNano(), stripeEventCounter.Add(1))
+	obj := map[string]any{"id": "in_" + id, "object": "invoice", "customer": customer, "status": status}
+	if typ == dbilling.StripeSubscriptionUpdated || typ == dbilling.StripeSubscriptionDeleted {
+		obj["object"], obj["id"] = "subscription", "sub_"+customer
+	}
+	b, _ := json.Marshal(map[string]any{"id": id, "object": "event", "type": typ, "created": created.Unix(),
+		"api_version": "2023-10-16", "livemode": false, "data": map[string]any{"object": obj}})
+	return id, b
+}
+
+// deliver posts payload signed at signedAt (with secret) as Stripe would.
+func (a *api) deliver(payload []byte, secret string, signedAt time.Time) response {
+	a.t.Helper()
+	sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: signedAt})
+	return a.do(req{method: "POST", path: "/v1/webhooks/stripe", body: payload, header: map[string]string{"Stripe-Signature": sp.Header}})
+}
+
+func (a *api) tenantState(ten tenantFixture) *tenant.Tenant {
+	a.t.Helper()
+	tn, _, err := eventstore.Load(context.Background(), a.deps.Store, a.deps.Registry, uuid.MustParse(ten.id), tenant.StreamID,
+		func() *tenant.Tenant { return &tenant.Tenant{} })
+	require.NoError(a.t, err)
+	return tn
+}
+
+func TestWebhook_VerifiesSignaturesAndDeduplicates(t *testing.T) {
+	a := billingAPI(t)
+	ten, cus := a.linked("pro")
+	now := time.Now()
+	evID, payload := stripeEvent(dbilling.StripeInvoicePaymentFailed, cus, "open", now.Add(-time.Minute))
+
+	require.Equal(t, http.StatusBadRequest, a.deliver(payload, "whsec_wrong", now).status, "forged signature")
+	require.Equal(t, http.StatusBadRequest, a.deliver(payload, webhookSecret, now.Add(-301*time.Second)).status, "stale signature")
+	require.Equal(t, tenant.StatusActive, a.tenantState(ten).Status(), "nothing trusted from a bad delivery")
+
+	r := a.deliver(payload, webhookSecret, now)
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	require.Equal(t, "applied", r.str("outcome"))
+	require.Equal(t, false, r.get("duplicate"))
+	seq := int64(r.get("seq").(float64))
+	tn := a.tenantState(ten)
+	require.Equal(t, tenant.StatusPastDue, tn.Status())
+	version := tn.Version()
+
+	r = a.deliver(payload, webhookSecret, now) // Stripe redelivers
+	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, true, r.get("duplicate"))
+	require.Equal(t, version, a.tenantState(ten).Version(), "a redelivery changes nothing")
+
+	// The change names the Stripe event as its cause.
+	events, err := a.deps.Store.ReadStream(context.Background(), uuid.MustParse(ten.id), tenant.StreamID, int64(version), 1)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	require.Equal(t, tenant.TypeMarkedPastDue, events[0].Type)
+	require.Contains(t, string(events[0].Metadata), evID)
+
+	// GET /v1/billing shows the past-due state.
+	b := a.do(req{method: "GET", path: "/v1/billing?min_seq=" + fmt.Sprint(seq), token: ten.key})
+	require.Equal(t, http.StatusOK, b.status, string(b.raw))
+	require.Equal(t, "past_due", b.str("billing", "status"))
+	require.Equal(t, cus, b.str("billing", "stripe_customer_id"))
+}
+
+func TestWebhook_ConcurrentRedeliveriesApplyOnce(t *testing.T) {
+	a := billingAPI(t)
+	ten, cus := a.linked("pro")
+	now := time.Now()
+	_, payload := stripeEvent(dbilling.StripeInvoicePaymentFailed, cus, "open", now)
+	var firsts atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := a.deliver(payload, webhookSecret, now)
+			if r.status == http.StatusOK && r.get("duplicate") == false {
+				firsts.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, int64(1), firsts.Load(), "one delivery handled, the others recognised")
+	require.Equal(t, 2, a.tenantState(ten).Version(), "created, then marked past due once")
+}
+
+func TestWebhook_OutOfOrderDeliveriesEndInTheRightState(t *testing.T) {
+	a := billingAPI(t)
+	ten, cus := a.linked("pro")
+	now := time.Now()
+	_, failed := stripeEvent(dbilling.StripeInvoicePaymentFailed, cus, "open", now.Add(-2*time.Minute))
+	_, paid := stripeEvent(dbilling.StripeInvoicePaid, cus, "paid", now.Add(-time.Minute))
+
+	r := a.deliver(paid, webhookSecret, now)
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	r = a.deliver(failed, webhookSecret, now)
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	require.Equal(t, "stale", r.str("outcome"))
+	require.Equal(t, tenant.StatusActive, a.tenantState(ten).Status(), "paid, then an older failure: still paid")
+}
+
+func TestWebhook_PaymentReactivatesOnlyPaymentSuspensions(t *testing.T) {
+	a := billingAPI(t)
+	now := time.Now()
+
+	// Suspended for payment (past due, then the grace check): invoice.paid reactivates.
+	ten, cus := a.linked("pro")
+	_, failed := stripeEvent(dbilling.StripeInvoicePaymentFailed, cus, "open", now.Add(-2*time.Minute))
+	require.Equal(t, http.StatusOK, a.deliver(failed, webhookSecret, now).status)
+	cmd := eventstore.Command[*tenant.Tenant]{Store: a.deps.Store, Registry: a.deps.Registry, Tenant: uuid.MustParse(ten.id),
+		Stream: tenant.StreamID, New: func() *tenant.Tenant { return &tenant.Tenant{} }}
+	_, _, err := cmd.Run(context.Background(), func(t *tenant.Tenant) ([]domain.Event, error) {
+		return dbilling.GraceEnded(t, t.GraceEndsAt())
+	})
+	require.NoError(t, err)
+	require.Equal(t, tenant.StatusSuspended, a.tenantState(ten).Status())
+	_, paid := stripeEvent(dbilling.StripeInvoicePaid, cus, "paid", now.Add(-time.Minute))
+	require.Equal(t, http.StatusOK, a.deliver(paid, webhookSecret, now).status)
+	require.Equal(t, tenant.StatusActive, a.tenantState(ten).Status())
+
+	// Suspended by the operator: a payment does not lift it.
+	ten, cus = a.linked("pro")
+	r := a.do(req{method: "POST", path: "/v1/admin/tenants/" + ten.id + "/suspend", token: operatorToken,
+		body: map[string]any{"reason": "terms_violation", "note": "abuse"}})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	_, paid = stripeEvent(dbilling.StripeInvoicePaid, cus, "paid", now)
+	r = a.deliver(paid, webhookSecret, now)
+	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, "no_change", r.str("outcome"))
+	tn := a.tenantState(ten)
+	require.Equal(t, tenant.StatusSuspended, tn.Status())
+	require.Equal(t, tenant.ReasonTermsViolation, tn.SuspendReason())
+}
+
+func TestWebhook_DeletedSubscriptionSuspendsAndUnknownCustomersAreIgnored(t *testing.T) {
+	a := billingAPI(t)
+	ten, cus := a.linked("pro")
+	now := time.Now()
+	_, deleted := stripeEvent(dbilling.StripeSubscriptionDeleted, cus, "canceled", now)
+	r := a.deliver(deleted, webhookSecret, now)
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	tn := a.tenantState(ten)
+	require.Equal(t, tenant.StatusSuspended, tn.Status())
+	require.Equal(t, tenant.ReasonSubscriptionCanceled, tn.SuspendReason())
+
+	_, other := stripeEvent(dbilling.StripeInvoicePaymentFailed, "cus_not_ours", "open", now)
+	r = a.deliver(other, webhookSecret, now)
+	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, "ignored", r.str("outcome"))
+
+	_, unhandled := stripeEvent("customer.updated", cus, "", now)
+	r = a.deliver(unhandled, webhookSecret, now)
+	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, "ignored", r.str("outcome"))
+}

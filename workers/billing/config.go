@@ -1,0 +1,138 @@
+package billing
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/usage"
+)
+
+// Config is the billing worker's configuration; cmd fills it from the environment.
+type Config struct {
+	// Prices maps each plan to the Stripe price its subscription uses.
+	Prices map[domain.PlanName]string
+	// Meters maps a usage metric to the event name of its Stripe billing meter; a metric
+	// not listed uses its own name.
+	Meters map[string]string
+	// Interval between push cycles (default one hour).
+	Interval time.Duration
+	// Grace is how long a past-due tenant keeps working (default 7 days).
+	Grace time.Duration
+	// Settle is how long after a window ends its usage is first pushed, so that records
+	// sent a little late still make the first revision (default 5 minutes).
+	Settle time.Duration
+	// RequestsPerSecond caps Stripe calls (default 20: Stripe allows 25/s in test mode).
+	RequestsPerSecond float64
+}
+
+// Defaults for Config.
+const (
+	DefaultInterval          = time.Hour
+	DefaultGrace             = 7 * 24 * time.Hour
+	DefaultSettle            = 5 * time.Minute
+	DefaultRequestsPerSecond = 20
+)
+
+// DefaultPrices names a price per plan: "price_tenantry_<plan>". Create prices with these
+// lookup-friendly ids in Stripe, or set TENANTRY_STRIPE_PRICES.
+func DefaultPrices() map[domain.PlanName]string {
+	out := map[domain.PlanName]string{}
+	for _, p := range domain.PlanNames() {
+		out[p] = "price_tenantry_" + p.String()
+	}
+	return out
+}
+
+// WithDefaults fills the zero fields.
+func (c Config) WithDefaults() Config {
+	if c.Prices == nil {
+		c.Prices = DefaultPrices()
+	}
+	if c.Meters == nil {
+		c.Meters = map[string]string{}
+	}
+	if c.Interval <= 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Grace <= 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.Settle < 0 {
+		c.Settle = 0
+	} else if c.Settle == 0 {
+		c.Settle = DefaultSettle
+	}
+	if c.RequestsPerSecond <= 0 {
+		c.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	return c
+}
+
+// MeterEventName returns the meter event name of a metric.
+func (c Config) MeterEventName(metric string) string {
+	if n, ok := c.Meters[metric]; ok {
+		return n
+	}
+	return metric
+}
+
+var stripeIDPattern = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,100}$`)
+
+// ParsePrices reads "free=price_a,pro=price_b,enterprise=price_c" over DefaultPrices.
+func ParsePrices(s string) (map[domain.PlanName]string, error) {
+	out := DefaultPrices()
+	err := parsePairs(s, func(k, v string) error {
+		p, err := domain.ParsePlanName(k)
+		if err != nil {
+			return fmt.Errorf("unknown plan %q", k)
+		}
+		if !stripeIDPattern.MatchString(v) {
+			return fmt.Errorf("price id %q for %s is not a Stripe id", v, k)
+		}
+		out[p] = v
+		return nil
+	})
+	return out, err
+}
+
+// ParseMeters reads "api_calls=api_requests,storage_gb=storage" (metric=meter event name).
+func ParseMeters(s string) (map[string]string, error) {
+	out := map[string]string{}
+	err := parsePairs(s, func(k, v string) error {
+		if _, err := usage.ParseMetric(k); err != nil {
+			return fmt.Errorf("metric %q: %v", k, err)
+		}
+		if !stripeIDPattern.MatchString(v) {
+			return fmt.Errorf("meter event name %q for %s must be 1 to 100 letters, digits, - or _", v, k)
+		}
+		out[k] = v
+		return nil
+	})
+	return out, err
+}
+
+func parsePairs(s string, set func(k, v string) error) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, item := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(item), "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return fmt.Errorf("%q is not key=value", item)
+		}
+		if seen[k] {
+			return fmt.Errorf("%s is given twice", k)
+		}
+		seen[k] = true
+		if err := set(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,270 @@
+package billing_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain"
+	dbilling "github.com/tenantry/tenantry/domain/billing"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/workers/billing"
+)
+
+func TestProvision_LinksCustomerAndSubscriptionUnderDerivedKeys(t *testing.T) {
+	e := newEnv(t)
+	w := e.worker()
+	id := e.createTenant(domain.PlanPro)
+	n, err := w.Provision(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	cus := e.proxy.requests("/v1/customers")
+	require.Len(t, cus, 1)
+	require.Equal(t, "tenantry:customer:"+id.String(), cus[0].IdempotencyKey)
+	require.Equal(t, id.String(), cus[0].Form.Get("metadata[tenant_id]"))
+	subs := e.proxy.requests("/v1/subscriptions")
+	require.Len(t, subs, 1)
+	require.Equal(t, "tenantry:subscription:"+id.String(), subs[0].IdempotencyKey)
+	require.Equal(t, "price_tenantry_pro", subs[0].Form.Get("items[0][price]"))
+
+	acct, _, err := eventstore.Load(context.Background(), e.store, e.registry, id, dbilling.AccountStreamID, dbilling.NewAccount)
+	require.NoError(t, err)
+	require.True(t, acct.Linked())
+	require.Equal(t, domain.PlanPro, acct.Plan())
+	require.Eventually(t, func() bool { return e.customerOf(id) == acct.CustomerID() }, time.Minute, 10*time.Millisecond,
+		"the directory maps the customer to the tenant")
+
+	n, err = w.Provision(context.Background(), id)
+	require.NoError(t, err)
+	require.Zero(t, n, "provisioning twice does nothing")
+	require.Len(t, e.proxy.requests("/v1/customers"), 1)
+
+	// A plan change moves the subscription's item to the new plan's price, once.
+	e.tenantCommand(id, func(t *tenant.Tenant) ([]domain.Event, error) { return t.ChangePlan(domain.PlanEnterprise, e.clock()) })
+	n, err = w.Provision(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	updates := e.proxy.requests("/v1/subscriptions/" + acct.SubscriptionID())
+	require.Len(t, updates, 1)
+	require.Equal(t, "price_tenantry_enterprise", updates[0].Form.Get("items[0][price]"))
+	require.Equal(t, acct.SubscriptionItemID(), updates[0].Form.Get("items[0][id]"))
+	n, err = w.Provision(context.Background(), id)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+// pushed provisions the tenant and runs its billing work until it succeeds.
+func runTenant(t *testing.T, w *billing.Worker, id uuid.UUID) billing.TenantStats {
+	t.Helper()
+	st, err := w.Tenant(context.Background(), id)
+	require.NoError(t, err)
+	return st
+}
+
+func TestPush_SendsEachWindowOnceAndLateUsageAsADelta(t *testing.T) {
+	e := newEnv(t)
+	w := e.worker()
+	id := e.createTenant(domain.PlanPro)
+	h := e.clock().Truncate(time.Hour)
+	e.record(id, "api_calls", 3, h.Add(-3*time.Hour+time.Minute), h.Add(-3*time.Hour+2*time.Minute), h.Add(-2*time.Hour+time.Minute))
+	e.record(id, "storage_gb", 7, h.Add(-2*time.Hour+10*time.Minute))
+	e.record(id, "api_calls", 100, h.Add(10*time.Minute)) // the current hour: not due yet
+
+	st := runTenant(t, w, id)
+	require.Equal(t, 3, st.Windows)
+	events := e.proxy.meterEvents(t)
+	require.Len(t, events, 3, "one meter event per window with usage")
+	require.Equal(t, e.recorded(id), counted(t, events), "Stripe counts exactly the recorded usage of every due window")
+	for _, ev := range events {
+		require.Equal(t, e.customerOf(id), ev.Customer)
+	}
+
+	runTenant(t, w, id)
+	require.Len(t, e.proxy.meterEvents(t), 3, "a second run sends nothing")
+
+	// Late usage for a reported window goes out as revision 2 with only the delta.
+	e.record(id, "api_calls", 4, h.Add(-3*time.Hour+30*time.Minute))
+	runTenant(t, w, id)
+	events = e.proxy.meterEvents(t)
+	require.Len(t, events, 4)
+	last := events[3]
+	require.Equal(t, int64(4), last.Value)
+	require.Equal(t, dbilling.Identifier(id, "api_calls", h.Add(-3*time.Hour), 2), last.Identifier)
+	require.Equal(t, dbilling.IdempotencyKey(id, "api_calls", h.Add(-3*time.Hour), 2), last.IdempotencyKey)
+	require.Equal(t, e.recorded(id), counted(t, events))
+
+	// The current hour goes out once it is due, and the reconciliation balances.
+	e.advance(time.Hour)
+	runTenant(t, w, id)
+	require.Equal(t, e.recorded(id), counted(t, e.proxy.meterEvents(t)))
+	for _, l := range e.reconcile(id) {
+		require.Zero(t, l.Difference, "%+v", l)
+		require.Zero(t, l.UnreportedWindows, "%+v", l)
+	}
+}
+
+func TestPush_ACrashAfterStripeAnsweredResendsTheSameEvent(t *testing.T) {
+	e := newEnv(t)
+	id := e.createTenant(domain.PlanPro)
+	_, err := e.worker().Provision(context.Background(), id)
+	require.NoError(t, err)
+	h := e.clock().Truncate(time.Hour)
+	e.record(id, "api_calls", 5, h.Add(-2*time.Hour), h.Add(-time.Hour))
+
+	// Stripe takes the first meter event, and the worker "dies" before hearing back: its
+	// context ends while the answer is on its way, so nothing confirms the push.
+	ctx, crash := context.WithCancel(context.Background())
+	e.proxy.fault = func(n int, _ stripeReq) *fault {
+		if n == 0 {
+			crash()
+			return &fault{forward: true, delay: 200 * time.Millisecond, status: http.StatusInternalServerError}
+		}
+		return nil
+	}
+	_, err = e.worker().Tenant(ctx, id)
+	require.Error(t, err)
+	e.proxy.fault = nil
+
+	// A new worker (a restart) sends the planned push again, unchanged, then the rest.
+	runTenant(t, e.worker(), id)
+	events := e.proxy.meterEvents(t)
+	require.Len(t, events, 3)
+	require.Equal(t, events[0], events[1], "the same identifier, idempotency key and value again")
+	require.Equal(t, e.recorded(id), counted(t, events))
+	for _, l := range e.reconcile(id) {
+		require.Zero(t, l.Difference, "%+v", l)
+	}
+}
+
+func TestPush_RetriesRateLimitsServerErrorsAndTimeoutsUntilExact(t *testing.T) {
+	e := newEnv(t)
+	id := e.createTenant(domain.PlanPro)
+	h := e.clock().Truncate(time.Hour)
+	for i := 1; i <= 6; i++ {
+		e.record(id, "api_calls", int64(i), h.Add(-time.Duration(i)*time.Hour+time.Minute))
+	}
+	faults := []*fault{
+		{status: http.StatusTooManyRequests},
+		{status: http.StatusInternalServerError},
+		{status: http.StatusServiceUnavailable, forward: true}, // Stripe did it; the answer is lost
+		{delay: 1500 * time.Millisecond},                       // the client times out (1s)
+		{delay: 1500 * time.Millisecond, forward: true},
+	}
+	e.proxy.fault = func(n int, _ stripeReq) *fault {
+		if n%2 == 0 && n/2 < len(faults) {
+			return faults[n/2]
+		}
+		return nil
+	}
+	runTenant(t, e.worker(), id)
+	events := e.proxy.meterEvents(t)
+	require.Greater(t, len(events), 6, "failed attempts were retried")
+	require.Equal(t, e.recorded(id), counted(t, events))
+}
+
+func TestPush_OneTenantsFailureDoesNotStopTheOthers(t *testing.T) {
+	e := newEnv(t)
+	bad, good := e.createTenant(domain.PlanPro), e.createTenant(domain.PlanPro)
+	w := e.worker()
+	for _, id := range []uuid.UUID{bad, good} {
+		_, err := w.Provision(context.Background(), id)
+		require.NoError(t, err)
+	}
+	h := e.clock().Truncate(time.Hour)
+	e.record(bad, "api_calls", 1, h.Add(-time.Hour))
+	e.record(good, "api_calls", 2, h.Add(-time.Hour))
+	badCustomer := e.customerOf(bad)
+	e.proxy.fault = func(_ int, r stripeReq) *fault {
+		if r.Form.Get("payload[stripe_customer_id]") == badCustomer {
+			return &fault{status: http.StatusBadRequest} // permanent
+		}
+		return nil
+	}
+	stats, err := w.Cycle(context.Background())
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, stats.Failed, 1, "the bad tenant failed")
+	_, err = w.Tenant(context.Background(), bad)
+	require.Error(t, err, "and keeps failing, alone")
+	require.Equal(t, e.recorded(good), counted(t, eventsOf(e.proxy.meterEvents(t), e.customerOf(good))))
+}
+
+func eventsOf(events []meterEvent, customer string) []meterEvent {
+	var out []meterEvent
+	for _, e := range events {
+		if e.Customer == customer {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestPush_ConcurrentWorkersSendEachWindowOnce(t *testing.T) {
+	e := newEnv(t)
+	var ids []uuid.UUID
+	h := e.clock().Truncate(time.Hour)
+	for i := 0; i < 6; i++ {
+		id := e.createTenant(domain.PlanPro)
+		ids = append(ids, id)
+		for j := 1; j <= 4; j++ {
+			e.record(id, "api_calls", int64(i+j), h.Add(-time.Duration(j)*time.Hour))
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := e.worker()
+			for round := 0; round < 3; round++ { // keep trying: a busy tenant is someone else's
+				_, err := w.Cycle(context.Background())
+				if !errors.Is(err, nil) {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	events := e.proxy.meterEvents(t)
+	seen := map[string]bool{}
+	for _, ev := range events {
+		require.False(t, seen[ev.Identifier], "identifier %s sent twice", ev.Identifier)
+		seen[ev.Identifier] = true
+	}
+	for _, id := range ids {
+		require.Equal(t, e.recorded(id), counted(t, eventsOf(events, e.customerOf(id))))
+	}
+	customers := map[string]int{}
+	for _, r := range e.proxy.requests("/v1/customers") {
+		customers[r.Form.Get("metadata[tenant_id]")]++
+	}
+	for _, id := range ids {
+		require.Equal(t, 1, customers[id.String()], "each tenant got one customer")
+	}
+}
+
+func TestDunning_SuspendsWhenTheGracePeriodEnds(t *testing.T) {
+	e := newEnv(t)
+	id := e.createTenant(domain.PlanPro)
+	w := e.worker()
+	e.tenantCommand(id, func(t *tenant.Tenant) ([]domain.Event, error) {
+		return t.MarkPastDue(e.clock(), e.clock().Add(7*24*time.Hour), e.clock())
+	})
+	st := runTenant(t, w, id)
+	require.Zero(t, st.Suspended)
+	require.Equal(t, tenant.StatusPastDue, e.loadTenant(id).Status())
+
+	e.advance(7*24*time.Hour + time.Minute)
+	st = runTenant(t, w, id)
+	require.Equal(t, 1, st.Suspended)
+	tn := e.loadTenant(id)
+	require.Equal(t, tenant.StatusSuspended, tn.Status())
+	require.Equal(t, tenant.ReasonPaymentFailed, tn.SuspendReason())
+}

@@ -1,0 +1,126 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/client"
+	"golang.org/x/time/rate"
+)
+
+// NewStripeAPI returns a stripe-go client (API version stripe.APIVersion, 2023-10-16) for
+// key that talks to base (https://api.stripe.com, or stripe-mock). stripe-go's own retries
+// are off: Caller retries with the same idempotency key, under the rate limit.
+func NewStripeAPI(key, base string, timeout time.Duration) *client.API {
+	cfg := &stripe.BackendConfig{
+		URL:               stripe.String(strings.TrimRight(base, "/")),
+		HTTPClient:        &http.Client{Timeout: timeout},
+		MaxNetworkRetries: stripe.Int64(0),
+		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
+		EnableTelemetry:   stripe.Bool(false),
+	}
+	api := &client.API{}
+	api.Init(key, &stripe.Backends{
+		API:     stripe.GetBackendWithConfig(stripe.APIBackend, cfg),
+		Connect: stripe.GetBackendWithConfig(stripe.ConnectBackend, cfg),
+		Uploads: stripe.GetBackendWithConfig(stripe.UploadsBackend, cfg),
+	})
+	return api
+}
+
+// Caller makes Stripe calls at no more than a configured rate and retries the ones worth
+// retrying (429, 5xx, 409 idempotency races, timeouts and network errors) with exponential
+// backoff and full jitter. Every attempt of a call carries the same idempotency key, so a
+// retry after a lost response cannot do the work twice.
+type Caller struct {
+	Limiter     *rate.Limiter // nil: no limit
+	MaxAttempts int           // 0: 8
+	BaseDelay   time.Duration // 0: 250ms
+	MaxDelay    time.Duration // 0: 15s
+
+	calls, retries, failures atomic.Int64
+}
+
+// CallerStats counts attempts: every request sent, the ones retried, the calls given up.
+type CallerStats struct {
+	Calls, Retries, Failures int64
+}
+
+// Stats returns the counts so far.
+func (c *Caller) Stats() CallerStats {
+	return CallerStats{Calls: c.calls.Load(), Retries: c.retries.Load(), Failures: c.failures.Load()}
+}
+
+// Do runs fn until it succeeds, fails permanently, runs out of attempts or ctx ends.
+func (c *Caller) Do(ctx context.Context, fn func() error) error {
+	attempts := c.MaxAttempts
+	if attempts <= 0 {
+		attempts = 8
+	}
+	base, maxDelay := c.BaseDelay, c.MaxDelay
+	if base <= 0 {
+		base = 250 * time.Millisecond
+	}
+	if maxDelay <= 0 {
+		maxDelay = 15 * time.Second
+	}
+	var err error
+	for attempt := 0; attempt < attempts; attempt++ {
+		if attempt > 0 {
+			c.retries.Add(1)
+			d := base << (attempt - 1)
+			if d > maxDelay || d <= 0 {
+				d = maxDelay
+			}
+			t := time.NewTimer(rand.N(d) + 1)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return errors.Join(err, ctx.Err())
+			case <-t.C:
+			}
+		}
+		if c.Limiter != nil {
+			if werr := c.Limiter.Wait(ctx); werr != nil {
+				return errors.Join(err, werr)
+			}
+		}
+		c.calls.Add(1)
+		if err = fn(); err == nil {
+			return nil
+		}
+		if !Retryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	c.failures.Add(1)
+	return err
+}
+
+// Retryable reports whether a Stripe call that failed with err may succeed if sent again
+// with the same idempotency key.
+func Retryable(err error) bool {
+	var se *stripe.Error
+	if errors.As(err, &se) {
+		switch {
+		case se.HTTPStatusCode == http.StatusTooManyRequests, se.HTTPStatusCode >= 500,
+			se.HTTPStatusCode == http.StatusConflict: // a concurrent request with the same key
+			return true
+		case se.HTTPStatusCode == 0: // no HTTP answer at all
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
