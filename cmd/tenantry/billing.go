@@ -119,6 +119,13 @@ func (a *app) billingCmd() *cobra.Command {
 			fmt.Fprintln(tw, "TENANT\tMETRIC\tPERIOD\tRECORDED\tREPORTED\tDIFFERENCE\tUNREPORTED WINDOWS\tIN PROGRESS")
 			differences := 0
 			for _, t := range tenants {
+				// Read models that include every event the tenant has now, the last
+				// cycle's usage.reported events among them.
+				if head, err := projections.HeadSeq(ctx, pool, t.ID); err != nil {
+					return fmt.Errorf("tenant %s: %w", t.Slug, err)
+				} else if err := projections.WaitFor(ctx, pool, t.ID, head, 30*time.Second); err != nil {
+					a.log.Warn("read models are behind; the figures may be stale", "tenant_id", t.ID, "err", err)
+				}
 				var lines []projections.ReconLine
 				err := projections.InTenant(ctx, pool, t.ID, true, func(tx pgx.Tx) error {
 					var err error

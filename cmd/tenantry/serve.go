@@ -13,6 +13,7 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/projections"
+	"github.com/tenantry/tenantry/workers/billing"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -41,7 +42,10 @@ func (a *app) serveCmd() *cobra.Command {
 			var workers sync.WaitGroup
 			worker, werr := a.billingWorker(store, registry)
 			if werr != nil {
+				// Webhooks are still applied: that needs only the database.
 				a.log.Warn("billing worker off", "reason", werr.Error())
+				deps.Webhooks = (&billing.Worker{Store: store, Registry: registry, Config: a.cfg.Billing,
+					Logger: a.log.With("component", "billing")}).Receive
 			} else {
 				pipeline.AddConsumer(worker.Consume)
 				deps.Webhooks = worker.Receive

@@ -47,6 +47,7 @@ func stripeBase(t testing.TB) string {
 type stripeReq struct {
 	Method, Path, IdempotencyKey string
 	Form                         url.Values
+	At                           time.Time
 }
 
 // fault is what the proxy does to one request instead of (or after) forwarding it.
@@ -77,7 +78,7 @@ func newProxy(t testing.TB) *proxy {
 func (p *proxy) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	form, _ := url.ParseQuery(string(body))
-	rec := stripeReq{Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"), Form: form}
+	rec := stripeReq{Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"), Form: form, At: time.Now()}
 	p.mu.Lock()
 	p.reqs = append(p.reqs, rec)
 	f := p.fault

@@ -2,8 +2,10 @@ package billing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +18,9 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 )
+
+// sendsPerTenant is how many meter events of one tenant are in flight at once.
+const sendsPerTenant = 4
 
 // ProjectionWait bounds how long a push waits for the read models to include every usage
 // event the tenant had when the push began.
@@ -118,11 +123,25 @@ func (w *Worker) pushMonth(ctx context.Context, id uuid.UUID, customer, stream s
 			}
 		}
 	}
+	// Send the pending pushes, a few at a time (the rate limit is shared by all), and
+	// confirm the ones Stripe accepted.
+	pending := ledger.Pending()
+	errs := make([]error, len(pending))
+	sem := make(chan struct{}, sendsPerTenant)
+	var wg sync.WaitGroup
+	for i, p := range pending {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = w.send(ctx, id, p)
+		}()
+	}
+	wg.Wait()
 	var confirmations []domain.Event
-	var sendErr error
-	for _, p := range ledger.Pending() {
-		if sendErr = w.send(ctx, id, p); sendErr != nil {
-			break
+	for i, p := range pending {
+		if errs[i] != nil {
+			continue
 		}
 		events, err := ledger.Confirm(p.Metric, p.WindowStart, p.Identifier)
 		if err != nil {
@@ -130,6 +149,7 @@ func (w *Worker) pushMonth(ctx context.Context, id uuid.UUID, customer, stream s
 		}
 		confirmations = append(confirmations, events...)
 	}
+	sendErr := errors.Join(errs...)
 	if len(confirmations) > 0 {
 		if _, err := w.append(ctx, id, stream, version, meta, confirmations...); err != nil {
 			return 0, fmt.Errorf("record %d confirmed pushes in %s: %w", len(confirmations), stream, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"github.com/tenantry/tenantry/domain"
 	dbilling "github.com/tenantry/tenantry/domain/billing"
@@ -267,4 +268,24 @@ func TestDunning_SuspendsWhenTheGracePeriodEnds(t *testing.T) {
 	tn := e.loadTenant(id)
 	require.Equal(t, tenant.StatusSuspended, tn.Status())
 	require.Equal(t, tenant.ReasonPaymentFailed, tn.SuspendReason())
+}
+
+func TestPush_RespectsTheRequestRate(t *testing.T) {
+	e := newEnv(t)
+	id := e.createTenant(domain.PlanPro)
+	w := e.worker()
+	const rps = 20
+	w.Caller.Limiter = rate.NewLimiter(rps, 1)
+	h := e.clock().Truncate(time.Hour)
+	for i := 1; i <= 30; i++ {
+		e.record(id, "api_calls", 1, h.Add(-time.Duration(i)*time.Hour))
+	}
+	runTenant(t, w, id)
+	reqs := e.proxy.requests("/v1/billing/meter_events")
+	require.Len(t, reqs, 30)
+	// With a bucket of one token refilled 20 times a second, any 21 consecutive requests
+	// span at least a second (less a little for the clock's resolution).
+	for i := 0; i+rps < len(reqs); i++ {
+		require.GreaterOrEqual(t, reqs[i+rps].At.Sub(reqs[i].At), 950*time.Millisecond, "requests %d to %d", i, i+rps)
+	}
 }

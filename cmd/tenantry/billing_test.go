@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/migrations/pgtest"
+	"github.com/tenantry/tenantry/projections"
+)
+
+func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
+	base := os.Getenv("STRIPE_API_BASE")
+	require.NotEmpty(t, base, "run with `make test`, which starts stripe-mock")
+	db := pgtest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	// serve runs the projector (the worker reads usage from the read models); its own
+	// billing worker is off (no STRIPE_API_KEY), so the cycles below are the CLI's.
+	serveEnv := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": addr, "LOG_FORMAT": "json"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := run(t, ctx, serveEnv, "serve"); done <- err }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 50*time.Millisecond)
+
+	env := map[string]string{"DATABASE_URL": db.SuperURL, "LOG_FORMAT": "json", "STRIPE_API_KEY": "sk_test_123", "STRIPE_API_BASE": base}
+	_, err = run(t, ctx, map[string]string{"DATABASE_URL": db.SuperURL}, "worker", "--once")
+	require.ErrorContains(t, err, "STRIPE_API_KEY is not set")
+
+	pool := pgtest.Pool(t, db.AppURL, 4)
+	store := eventstore.New(pool)
+	reg, err := eventstore.DomainRegistry()
+	require.NoError(t, err)
+	id := uuid.Must(uuid.NewV7())
+	slug, err := domain.ParseSlug("billed")
+	require.NoError(t, err)
+	created, err := tenant.Create(id, "Billed", slug, domain.PlanPro, time.Now())
+	require.NoError(t, err)
+	ne, err := reg.Encode(created[0], eventstore.Metadata{Actor: "test"})
+	require.NoError(t, err)
+	_, err = store.Append(ctx, id, tenant.StreamID, eventstore.NoStream, ne)
+	require.NoError(t, err)
+	record := func(key string, at time.Time) {
+		m, _ := usage.ParseMetric("api_calls")
+		q, _ := usage.NewQuantity(5)
+		k, _ := usage.ParseIdempotencyKey(key)
+		ne, err := reg.Encode(usage.Recorded{Metric: m, Quantity: q, OccurredAt: at.UTC(), IdempotencyKey: k}, eventstore.Metadata{})
+		require.NoError(t, err)
+		ne.ID = usage.RecordEventID(id, k)
+		res, err := store.Append(ctx, id, usage.StreamID, eventstore.Any, ne)
+		require.NoError(t, err)
+		require.NoError(t, projections.WaitFor(ctx, pool, id, res.LastSeq, time.Minute))
+	}
+	require.Eventually(t, func() bool { _, err := projections.FindTenant(ctx, pool, "billed"); return err == nil }, time.Minute, 10*time.Millisecond)
+	record("a", time.Now().Add(-2*time.Hour))
+
+	out, err := run(t, ctx, env, "billing", "reconcile", "--tenant", "billed", "--check")
+	require.ErrorContains(t, err, "not yet reported", out)
+	out, err = run(t, ctx, env, "worker", "--once")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "provisioned 1, windows reported 1")
+	out, err = run(t, ctx, env, "billing", "reconcile", "--tenant", "billed", "--check")
+	require.NoError(t, err, out)
+	require.Regexp(t, `billed\s+api_calls\s+\d{4}-\d{2}\s+5\s+5\s+0\s+0`, out)
+
+	record("b", time.Now().Add(-2*time.Hour)) // late usage for the reported window
+	_, err = run(t, ctx, env, "billing", "reconcile", "--check")
+	require.Error(t, err)
+	out, err = run(t, ctx, env, "worker", "--once")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "windows reported 1")
+	out, err = run(t, ctx, env, "billing", "reconcile", "--check")
+	require.NoError(t, err, out)
+	require.Regexp(t, `billed\s+api_calls\s+\d{4}-\d{2}\s+10\s+10\s+0\s+0`, out)
+
+	_, err = run(t, ctx, env, "billing", "reconcile", "--tenant", "no-such-tenant")
+	require.ErrorContains(t, err, "not found")
+	_, err = run(t, ctx, map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_STRIPE_PRICES": "gold=price_x"}, "worker", "--once")
+	require.ErrorContains(t, err, "TENANTRY_STRIPE_PRICES")
+}
