@@ -48,6 +48,8 @@ func TestBadInput_IsAlwaysAProblemNeverA5xx(t *testing.T) {
 		{"usage: bad range", req{method: "GET", path: "/v1/usage?from=2025-01-02T00:00:00Z&to=2025-01-01T00:00:00Z", token: ten.key}, 400, "invalid-request"},
 		{"usage: bad granularity", req{method: "GET", path: "/v1/usage?granularity=week", token: ten.key}, 400, "invalid-request"},
 		{"usage: range too long", req{method: "GET", path: "/v1/usage?from=2020-01-01T00:00:00Z&to=2025-01-01T00:00:00Z", token: ten.key}, 400, "invalid-request"},
+		{"billing: bad period", req{method: "GET", path: "/v1/billing?period=2026-13", token: ten.key}, 400, "invalid-request"},
+		{"billing: period not a month", req{method: "GET", path: "/v1/billing?period=yesterday", token: ten.key}, 400, "invalid-request"},
 		{"audit: bad after_seq", req{method: "GET", path: "/v1/audit/events?after_seq=-4", token: ten.key}, 400, "invalid-request"},
 		{"audit: bad as_of", req{method: "GET", path: "/v1/audit/state?as_of=yesterday", token: ten.key}, 400, "invalid-request"},
 		{"admin: unknown tenant", req{method: "POST", path: "/v1/admin/tenants/" + "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b" + "/suspend", token: operatorToken}, 404, "not-found"},

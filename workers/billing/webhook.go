@@ -87,12 +87,9 @@ func DeliveryEventID(tenantID uuid.UUID, stripeEventID string) uuid.UUID {
 // Stripe event id as its causation, so a redelivery (same Stripe id) changes nothing.
 func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error) {
 	w.init()
-	if ev.ID == "" || ev.Type == "" || ev.Created == 0 || ev.Data == nil {
-		return Delivery{}, domain.Invalid("event", "the Stripe event has no id, type, creation time or object")
-	}
-	var obj stripeObject
-	if err := json.Unmarshal(ev.Data.Raw, &obj); err != nil {
-		return Delivery{}, domain.Invalid("data.object", "the Stripe event's object is not valid JSON")
+	sig, obj, err := ParseDelivery(ev)
+	if err != nil {
+		return Delivery{}, err
 	}
 	id, err := w.tenantOf(ctx, obj)
 	if err != nil {
@@ -102,8 +99,6 @@ func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error)
 		w.Logger.Warn("Stripe event for no known tenant ignored", "stripe_event_id", ev.ID, "stripe_event_type", string(ev.Type))
 		return Delivery{Outcome: dbilling.OutcomeIgnored}, nil
 	}
-	sig := dbilling.Signal{EventID: ev.ID, Type: string(ev.Type), Created: time.Unix(ev.Created, 0).UTC(),
-		ObjectID: truncate(obj.ID, 100), ObjectStatus: truncate(obj.Status, 50)}
 	recID := DeliveryEventID(id, ev.ID)
 	meta := eventstore.Metadata{Actor: "stripe", CausationID: ev.ID}
 	var lastErr error
@@ -149,6 +144,23 @@ func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error)
 		lastErr = err // a concurrent delivery or command: look again
 	}
 	return Delivery{}, fmt.Errorf("gave up after %d attempts: %w", eventstore.MaxAttempts, lastErr)
+}
+
+// ParseDelivery reads what billing decides on from a verified Stripe event: a domain
+// Invalid error when it lacks an id, a type, a plausible creation time or an object.
+func ParseDelivery(ev stripe.Event) (dbilling.Signal, stripeObject, error) {
+	var obj stripeObject
+	if ev.ID == "" || len(ev.ID) > 255 || ev.Type == "" || len(ev.Type) > 255 || ev.Data == nil {
+		return dbilling.Signal{}, obj, domain.Invalid("event", "the Stripe event has no id, type or object")
+	}
+	if ev.Created <= 0 || ev.Created > 1<<40 {
+		return dbilling.Signal{}, obj, domain.Invalid("created", "the Stripe event has no plausible creation time")
+	}
+	if err := json.Unmarshal(ev.Data.Raw, &obj); err != nil {
+		return dbilling.Signal{}, obj, domain.Invalid("data.object", "the Stripe event's object is not a JSON object of the expected shape")
+	}
+	return dbilling.Signal{EventID: truncate(ev.ID, 255), Type: truncate(string(ev.Type), 255),
+		Created: time.Unix(ev.Created, 0).UTC(), ObjectID: truncate(obj.ID, 100), ObjectStatus: truncate(obj.Status, 50)}, obj, nil
 }
 
 func (w *Worker) tenantOf(ctx context.Context, obj stripeObject) (uuid.UUID, error) {

@@ -1,0 +1,42 @@
+package billing_test
+
+import (
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v76"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/workers/billing"
+)
+
+// FuzzParseDelivery: any event a signature could cover parses to a signal within bounds, or
+// is refused as invalid (a 400), never a panic.
+func FuzzParseDelivery(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"evt_1","type":"invoice.paid","created":1700000000,"data":{"object":{"id":"in_1","customer":"cus_1","status":"paid"}}}`,
+		`{"id":"evt_1","type":"customer.subscription.updated","created":1,"data":{"object":{"customer":{"id":"cus_1"},"metadata":{"tenant_id":"x"}}}}`,
+		`{"id":"evt_1","type":"x","created":-5,"data":{"object":[]}}`,
+		`{"id":"","type":"","created":0}`,
+		`{"id":"evt","type":"t","created":99999999999999,"data":{"object":{"id":7}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var ev stripe.Event
+		if json.Unmarshal(payload, &ev) != nil {
+			return
+		}
+		sig, _, err := billing.ParseDelivery(ev)
+		if err != nil {
+			require.Equal(t, domain.CodeInvalid, domain.ErrorCode(err), "%v", err)
+			return
+		}
+		require.NotEmpty(t, sig.EventID)
+		require.False(t, sig.Created.IsZero())
+		require.LessOrEqual(t, len(sig.ObjectID), 100)
+		require.True(t, utf8.ValidString(sig.ObjectID) && utf8.ValidString(sig.ObjectStatus))
+	})
+}
