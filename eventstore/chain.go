@@ -219,3 +219,28 @@ func decodeRawEvent(v [][]byte, jsonbBinary bool, e *Event) error {
 	copy(e.Hash[:], v[13])
 	return nil
 }
+
+// Head returns the tenant's head: its last seq and that event's hash (0 and zeros when it
+// has no events).
+func (s *Store) Head(ctx context.Context, tenant uuid.UUID) (int64, [32]byte, error) {
+	var seq int64
+	var hash [32]byte
+	if tenant == uuid.Nil {
+		return 0, hash, ErrNoTenant
+	}
+	b := &pgx.Batch{}
+	b.Queue(setTenantSQL, tenant.String())
+	var raw []byte
+	b.Queue(verifyHeadSQL, tenant).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&seq, &raw)
+		if err == pgx.ErrNoRows {
+			return nil
+		}
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return 0, hash, fmt.Errorf("read head of tenant %s: %w", tenant, err)
+	}
+	copy(hash[:], raw)
+	return seq, hash, nil
+}

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/audit"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -67,38 +66,6 @@ func startOfMonth(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// auditLine is one event of an audit export: every field the hash chain covers. Data and
-// metadata are written as the exact bytes the chain hashed (PostgreSQL's jsonb text), not
-// re-encoded, so the line can be verified as it stands.
-type auditLine struct {
-	TenantID      uuid.UUID `json:"tenant_id"`
-	Seq           int64     `json:"seq"`
-	EventID       uuid.UUID `json:"event_id"`
-	StreamID      string    `json:"stream_id"`
-	StreamVersion int64     `json:"stream_version"`
-	Type          string    `json:"type"`
-	SchemaVersion int       `json:"schema_version"`
-	RecordedAt    time.Time `json:"recorded_at"`
-	PrevHash      string    `json:"prev_hash"`
-	Hash          string    `json:"hash"`
-}
-
-// lineOf renders one NDJSON line. encoding/json would compact a json.RawMessage, so data
-// and metadata are spliced in after the other fields.
-func lineOf(e *eventstore.Event) ([]byte, error) {
-	head, err := json.Marshal(auditLine{TenantID: e.TenantID, Seq: e.Seq, EventID: e.ID, StreamID: e.StreamID,
-		StreamVersion: e.StreamVersion, Type: e.Type, SchemaVersion: e.SchemaVersion, RecordedAt: e.RecordedAt,
-		PrevHash: hex.EncodeToString(e.PrevHash[:]), Hash: hex.EncodeToString(e.Hash[:])})
-	if err != nil {
-		return nil, err
-	}
-	line := append(head[:len(head)-1:len(head)-1], `,"data":`...)
-	line = append(line, e.Data...)
-	line = append(line, `,"metadata":`...)
-	line = append(line, e.Metadata...)
-	return append(line, "}\n"...), nil
-}
-
 // auditEvents streams the tenant's events after after_seq as NDJSON, limit lines at most
 // (default and maximum 10,000); the next page starts after the last line's seq.
 func (s *Server) auditEvents(c *gin.Context, cl *call) {
@@ -121,9 +88,17 @@ func (s *Server) auditEvents(c *gin.Context, cl *call) {
 	if errs.fail(c) {
 		return
 	}
+	// The stream ends at the tenant's head as of now; the page that reaches it ends with
+	// the head line, signed when the server has a signing key (AUDIT.md).
+	headSeq, headHash, err := s.d.Store.Head(c, cl.tenant)
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
 	last, sent := after, 0
-	for sent < limit {
-		n := min(eventstore.MaxPage, limit-sent)
+	var line []byte
+	for sent < limit && last < headSeq {
+		n := int(min(int64(eventstore.MaxPage), int64(limit-sent), headSeq-last))
 		page, err := s.d.Store.ReadTenant(c, cl.tenant, last, n)
 		if err != nil {
 			if sent == 0 && !c.Writer.Written() {
@@ -139,7 +114,7 @@ func (s *Server) auditEvents(c *gin.Context, cl *call) {
 			c.Writer.WriteHeaderNow()
 		}
 		for i := range page {
-			line, err := lineOf(&page[i])
+			line, err = audit.AppendEventLine(line[:0], &page[i])
 			if err != nil {
 				s.logger(c).Error("audit export interrupted", "err", err)
 				return
@@ -151,7 +126,24 @@ func (s *Server) auditEvents(c *gin.Context, cl *call) {
 			sent++
 		}
 		if len(page) < n {
-			return
+			break
+		}
+	}
+	if !c.Writer.Written() {
+		c.Header("Content-Type", "application/x-ndjson")
+		c.Status(http.StatusOK)
+		c.Writer.WriteHeaderNow()
+	}
+	if last >= headSeq {
+		head := s.d.AuditSigner.Sign(cl.tenant, headSeq, headHash, s.now())
+		if s.d.AuditSigner != nil {
+			if err := audit.Record(c, s.d.Store, head); err != nil {
+				s.logger(c).Error("recording the signed head failed", "err", err)
+				return
+			}
+		}
+		if b, err := audit.HeadLine(head); err == nil {
+			_, _ = c.Writer.Write(b)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,13 +13,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/audit"
+	httpapi "github.com/tenantry/tenantry/http"
 )
 
 // The NDJSON export carries every field the hash chain covers, in the bytes it covered: each
 // line can be verified as it stands, and the lines link up.
 func TestAuditEvents_LinesVerifyOnTheirOwn(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	signer, err := audit.ParseSigningKey(strings.Repeat("ab", 32))
+	require.NoError(t, err)
+	a := newAPI(t, func(d *httpapi.Deps) { d.AuditSigner = signer })
 	ten := a.createTenant("pro")
 	r := a.do(req{method: "POST", path: "/v1/members", token: ten.key, body: map[string]any{"email": "au@example.com", "role": "auditor"}})
 	require.Equal(t, http.StatusCreated, r.status, string(r.raw))
@@ -31,9 +36,14 @@ func TestAuditEvents_LinesVerifyOnTheirOwn(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	require.Equal(t, "application/x-ndjson", r.header.Get("Content-Type"))
 	lines := bytes.Split(bytes.TrimSuffix(r.raw, []byte("\n")), []byte("\n"))
-	require.Len(t, lines, 6)
+	require.Len(t, lines, 7, "six events and the head")
+	rep, err := audit.Verify(bytes.NewReader(r.raw), audit.VerifyOptions{PublicKey: signer.PublicKey()})
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%+v", rep)
+	require.True(t, rep.Signed)
+	require.Equal(t, int64(6), rep.HeadSeq)
 	var prev [32]byte
-	for i, line := range lines {
+	for i, line := range lines[:6] {
 		var l struct {
 			TenantID      uuid.UUID       `json:"tenant_id"`
 			Seq           int64           `json:"seq"`
@@ -65,5 +75,14 @@ func TestAuditEvents_LinesVerifyOnTheirOwn(t *testing.T) {
 	// Paging by after_seq.
 	r = a.do(req{method: "GET", path: "/v1/audit/events?after_seq=4&limit=1", token: ten.key})
 	require.Equal(t, http.StatusOK, r.status)
-	require.Equal(t, lines[4], bytes.TrimSuffix(r.raw, []byte("\n")))
+	require.Equal(t, lines[4], bytes.TrimSuffix(r.raw, []byte("\n")), "a page that ends before the head has no head line")
+	r = a.do(req{method: "GET", path: "/v1/audit/events?after_seq=5", token: ten.key})
+	require.Equal(t, http.StatusOK, r.status)
+	last := bytes.Split(bytes.TrimSuffix(r.raw, []byte("\n")), []byte("\n"))
+	require.Len(t, last, 2)
+	require.Equal(t, lines[5], last[0])
+	require.True(t, bytes.HasPrefix(last[1], []byte(`{"head":`)), "the last page ends with the head")
+	head, err := audit.ParseHead(last[1])
+	require.NoError(t, err)
+	require.NoError(t, head.Verify(signer.PublicKey()))
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/audit"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
 )
@@ -39,6 +40,8 @@ type Deps struct {
 	// Webhooks applies verified Stripe events (the billing worker's Receive); nil only
 	// acknowledges them.
 	Webhooks func(context.Context, stripego.Event) (billing.Delivery, error)
+	// AuditSigner signs the head that ends an audit export; nil leaves it unsigned.
+	AuditSigner *audit.Signer
 	// BillingSettle is how long after a usage window ends it is due to be reported (the
 	// billing worker's Settle); GET /v1/billing compares recorded and reported usage of the
 	// windows due by then. Default 5 minutes.

@@ -23,27 +23,9 @@ func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
 	base := os.Getenv("STRIPE_API_BASE")
 	require.NotEmpty(t, base, "run with `make test`, which starts stripe-mock")
 	db := pgtest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	// serve runs the projector (the worker reads usage from the read models); its own
-	// billing worker is off (no STRIPE_API_KEY), so the cycles below are the CLI's.
-	serveEnv := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": addr, "LOG_FORMAT": "json"}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _, err := run(t, ctx, serveEnv, "serve"); done <- err }()
-	t.Cleanup(func() { cancel(); <-done })
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 50*time.Millisecond)
-
+	ctx := startServe(t, db)
 	env := map[string]string{"DATABASE_URL": db.SuperURL, "LOG_FORMAT": "json", "STRIPE_API_KEY": "sk_test_123", "STRIPE_API_BASE": base}
-	_, err = run(t, ctx, map[string]string{"DATABASE_URL": db.SuperURL}, "worker", "--once")
+	_, err := run(t, ctx, map[string]string{"DATABASE_URL": db.SuperURL}, "worker", "--once")
 	require.ErrorContains(t, err, "STRIPE_API_KEY is not set")
 
 	pool := pgtest.Pool(t, db.AppURL, 4)
@@ -96,4 +78,27 @@ func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
 	require.ErrorContains(t, err, "not found")
 	_, err = run(t, ctx, map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_STRIPE_PRICES": "gold=price_x"}, "worker", "--once")
 	require.ErrorContains(t, err, "TENANTRY_STRIPE_PRICES")
+}
+
+// startServe runs `serve` on db (the projector and directory the CLI reads through; no
+// billing worker, no Stripe key) until the test ends.
+func startServe(t *testing.T, db *pgtest.DB) context.Context {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	serveEnv := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": addr, "LOG_FORMAT": "json"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := run(t, ctx, serveEnv, "serve"); done <- err }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 50*time.Millisecond)
+	return ctx
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/eventstore/audit"
 	"github.com/tenantry/tenantry/migrations"
 	"github.com/tenantry/tenantry/workers/billing"
 )
@@ -42,6 +43,10 @@ type Config struct {
 	StripeAPIBase string // STRIPE_API_BASE: https://api.stripe.com, or stripe-mock
 	StripeTimeout time.Duration
 	Billing       billing.Config
+
+	// Audit.
+	AuditSigner       *audit.Signer // TENANTRY_AUDIT_SIGNING_KEY (Ed25519); nil leaves heads unsigned
+	AuditHeadInterval time.Duration // TENANTRY_AUDIT_HEAD_INTERVAL: how often moved heads are signed
 }
 
 // loadConfig reads the environment; validate says what is wrong.
@@ -133,6 +138,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			c.Billing.RequestsPerSecond = f
 		}
 	}
+	if v := getenv("TENANTRY_AUDIT_SIGNING_KEY"); v != "" {
+		if c.AuditSigner, err = audit.ParseSigningKey(v); err != nil {
+			errs = append(errs, fmt.Sprintf("TENANTRY_AUDIT_SIGNING_KEY: %v", err)) // never the value
+		}
+	}
+	c.AuditHeadInterval = time.Hour
+	durVar("TENANTRY_AUDIT_HEAD_INTERVAL", &c.AuditHeadInterval)
 	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)
 	maxConns := int(c.DBMaxConns)
 	intVar("TENANTRY_DB_MAX_CONNS", &maxConns, 1, 1000)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/audit"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
@@ -37,7 +38,8 @@ func (a *app) serveCmd() *cobra.Command {
 			pipeline := projections.NewPipeline(store, registry, a.log)
 			deps := httpapi.Deps{Logger: a.log, Store: store, Registry: registry,
 				OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
-				StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle}
+				StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
+				AuditSigner: a.cfg.AuditSigner}
 			workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 			var workers sync.WaitGroup
 			worker, werr := a.billingWorker(store, registry)
@@ -51,6 +53,12 @@ func (a *app) serveCmd() *cobra.Command {
 				deps.Webhooks = worker.Receive
 				workers.Add(1)
 				go func() { defer workers.Done(); _ = worker.Run(workCtx) }()
+			}
+			if a.cfg.AuditSigner != nil {
+				signer := &audit.HeadSigner{Store: store, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
+					Logger: a.log.With("component", "audit")}
+				workers.Add(1)
+				go func() { defer workers.Done(); _ = signer.Run(workCtx) }()
 			}
 			workDone := make(chan struct{})
 			go func() { defer close(workDone); _ = pipeline.Run(workCtx) }()

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/audit"
+	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/projections"
+)
+
+func (a *app) auditCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Export, verify, sign and replay tenant histories (eventstore/audit/AUDIT.md)"}
+	cmd.AddCommand(a.auditExportCmd(), a.auditVerifyCmd(), a.auditHeadCmd(), a.auditReplayCmd())
+	return cmd
+}
+
+// tenantRef resolves --tenant (slug or id) through the directory.
+func tenantRef(ctx context.Context, a *app, ref string) (uuid.UUID, *eventstore.Store, *eventstore.Registry, func(), error) {
+	if ref == "" {
+		return uuid.Nil, nil, nil, nil, errors.New("--tenant is required (a slug or an id)")
+	}
+	pool, reg, err := a.openRuntime(ctx)
+	if err != nil {
+		return uuid.Nil, nil, nil, nil, err
+	}
+	t, err := projections.FindTenant(ctx, pool, ref)
+	if err != nil {
+		pool.Close()
+		return uuid.Nil, nil, nil, nil, err
+	}
+	return t.ID, eventstore.New(pool), reg, pool.Close, nil
+}
+
+func (a *app) auditExportCmd() *cobra.Command {
+	var ref, out string
+	cmd := &cobra.Command{
+		Use:   "export --tenant X [--out FILE]",
+		Short: "Write the tenant's whole history as NDJSON, ending with its head (signed with TENANTRY_AUDIT_SIGNING_KEY)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			id, store, _, closePool, err := tenantRef(ctx, a, ref)
+			if err != nil {
+				return err
+			}
+			defer closePool()
+			w := io.Writer(a.stdout)
+			var f *os.File
+			if out != "" && out != "-" {
+				if f, err = os.Create(out); err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			progress := a.progress("events exported")
+			head, err := audit.Export(ctx, store, id, w, a.cfg.AuditSigner, time.Now, func(seq, total int64) {
+				progress(int(seq), int(max(total, 1)))
+			})
+			if err != nil {
+				return err
+			}
+			if f != nil {
+				if err := f.Sync(); err != nil {
+					return err
+				}
+			}
+			a.log.Info("tenant exported", "tenant_id", id, "events", head.Seq, "signed", head.Signature != "")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&ref, "tenant", "", "the tenant, by slug or id")
+	cmd.Flags().StringVar(&out, "out", "", "write to this file instead of standard output")
+	return cmd
+}
+
+func (a *app) auditVerifyCmd() *cobra.Command {
+	var ref, file, headFile, pubHex string
+	cmd := &cobra.Command{
+		Use:   "verify (--file FILE [--public-key HEX] [--head FILE] | --tenant X)",
+		Short: "Verify an export offline (no database), or a tenant's live stream; exits 1 and names the first bad seq",
+		Long: "--file checks an export by AUDIT.md alone: the hash chain, the head, its signature (with\n" +
+			"--public-key, or the public key of TENANTRY_AUDIT_SIGNING_KEY), and with --head that the history\n" +
+			"extends a head published earlier. --tenant re-hashes the live stream in the database.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if (file == "") == (ref == "") {
+				return errors.New("give either --file or --tenant")
+			}
+			if ref != "" {
+				id, store, _, closePool, err := tenantRef(ctx, a, ref)
+				if err != nil {
+					return err
+				}
+				defer closePool()
+				rep, err := store.VerifyChain(ctx, id)
+				if err != nil {
+					return err
+				}
+				if err := json.NewEncoder(a.stdout).Encode(rep); err != nil {
+					return err
+				}
+				if !rep.OK {
+					return fmt.Errorf("tenant %s: %s at seq %d", id, rep.Problem, rep.FirstBadSeq)
+				}
+				return nil
+			}
+			var opts audit.VerifyOptions
+			switch {
+			case pubHex != "":
+				pub, err := hex.DecodeString(pubHex)
+				if err != nil || len(pub) != ed25519.PublicKeySize {
+					return errors.New("--public-key must be 64 hex digits (an Ed25519 public key)")
+				}
+				opts.PublicKey = pub
+			case a.cfg.AuditSigner != nil:
+				opts.PublicKey = a.cfg.AuditSigner.PublicKey()
+			}
+			if headFile != "" {
+				b, err := os.ReadFile(headFile)
+				if err != nil {
+					return err
+				}
+				h, err := audit.ParseHead(b)
+				if err != nil {
+					return fmt.Errorf("--head %s: %w", headFile, err)
+				}
+				opts.Earlier = &h
+			}
+			in := io.Reader(os.Stdin)
+			var size int64
+			if file != "-" {
+				f, err := os.Open(file)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if fi, err := f.Stat(); err == nil {
+					size = fi.Size()
+				}
+				in = f
+			}
+			if size > 0 {
+				in = &countingReader{r: in, size: size, progress: a.progress("bytes verified")}
+			}
+			rep, err := audit.Verify(in, opts)
+			if err != nil {
+				return err
+			}
+			if err := json.NewEncoder(a.stdout).Encode(rep); err != nil {
+				return err
+			}
+			if !rep.OK {
+				return fmt.Errorf("%s: %s at seq %d", file, rep.Problem, rep.FirstBadSeq)
+			}
+			if opts.PublicKey == nil {
+				a.log.Warn("the head's signature was not checked: give --public-key")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&file, "file", "", "an export file (- for standard input)")
+	cmd.Flags().StringVar(&ref, "tenant", "", "verify this tenant's live stream instead (slug or id)")
+	cmd.Flags().StringVar(&headFile, "head", "", "a head published earlier that the history must extend")
+	cmd.Flags().StringVar(&pubHex, "public-key", "", "the published Ed25519 public key, 64 hex digits")
+	return cmd
+}
+
+type countingReader struct {
+	r        io.Reader
+	n, size  int64
+	progress func(done, total int)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.progress(int(min(c.n, c.size)), int(c.size))
+	return n, err
+}
+
+func (a *app) auditHeadCmd() *cobra.Command {
+	var ref string
+	var pubOnly bool
+	cmd := &cobra.Command{
+		Use:   "head (--tenant X | --public-key)",
+		Short: "Sign and print the tenant's current head (one line of JSON), or print the public key to publish",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.cfg.AuditSigner == nil {
+				return errors.New("configuration: TENANTRY_AUDIT_SIGNING_KEY is not set (an Ed25519 seed, 64 hex digits)")
+			}
+			if pubOnly {
+				_, err := fmt.Fprintln(a.stdout, hex.EncodeToString(a.cfg.AuditSigner.PublicKey()))
+				return err
+			}
+			ctx := cmd.Context()
+			id, store, _, closePool, err := tenantRef(ctx, a, ref)
+			if err != nil {
+				return err
+			}
+			defer closePool()
+			head, err := audit.SignHead(ctx, store, a.cfg.AuditSigner, id, time.Now())
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(a.stdout).Encode(head)
+		},
+	}
+	cmd.Flags().StringVar(&ref, "tenant", "", "the tenant, by slug or id")
+	cmd.Flags().BoolVar(&pubOnly, "public-key", false, "print the public key (64 hex digits) instead")
+	return cmd
+}
+
+func (a *app) auditReplayCmd() *cobra.Command {
+	var ref, asOf string
+	cmd := &cobra.Command{
+		Use:   "replay --tenant X [--as-of TIME]",
+		Short: "Rebuild the tenant's profile, plan, status, members and usage totals as of an instant, from its events alone",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			at := time.Now()
+			if asOf != "" {
+				t, err := time.Parse(time.RFC3339Nano, asOf)
+				if err != nil {
+					return fmt.Errorf("--as-of %q: want an RFC 3339 time such as 2026-11-25T10:00:00Z", asOf)
+				}
+				at = t
+			}
+			ctx := cmd.Context()
+			id, store, reg, closePool, err := tenantRef(ctx, a, ref)
+			if err != nil {
+				return err
+			}
+			defer closePool()
+			st, err := httpapi.ReplayState(ctx, store, reg, id, at)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(a.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(st)
+		},
+	}
+	cmd.Flags().StringVar(&ref, "tenant", "", "the tenant, by slug or id")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "the instant, RFC 3339 (default: now)")
+	return cmd
+}

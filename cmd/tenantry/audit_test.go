@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/migrations/pgtest"
+	"github.com/tenantry/tenantry/projections"
+)
+
+func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := startServe(t, db)
+	key := strings.Repeat("5e", 32)
+	env := map[string]string{"DATABASE_URL": db.SuperURL, "LOG_FORMAT": "json", "TENANTRY_AUDIT_SIGNING_KEY": key}
+
+	pool := pgtest.Pool(t, db.AppURL, 4)
+	store := eventstore.New(pool)
+	reg, err := eventstore.DomainRegistry()
+	require.NoError(t, err)
+	id := uuid.Must(uuid.NewV7())
+	slug, _ := domain.ParseSlug("audited")
+	cmd := eventstore.Command[*tenant.Tenant]{Store: store, Registry: reg, Tenant: id, Stream: tenant.StreamID,
+		New: func() *tenant.Tenant { return &tenant.Tenant{} }}
+	_, _, err = cmd.Run(ctx, func(*tenant.Tenant) ([]domain.Event, error) {
+		return tenant.Create(id, "Audited", slug, domain.PlanPro, time.Now())
+	})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { _, err := projections.FindTenant(ctx, pool, "audited"); return err == nil }, time.Minute, 10*time.Millisecond)
+	beforeRename := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	_, _, err = cmd.Run(ctx, func(t *tenant.Tenant) ([]domain.Event, error) { return t.Rename("Audited Twice", time.Now()) })
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	pub, err := run(t, ctx, env, "audit", "head", "--public-key")
+	require.NoError(t, err, pub)
+	pub = strings.TrimSpace(pub)
+	require.Len(t, pub, 64)
+
+	out, err := run(t, ctx, env, "audit", "head", "--tenant", "audited")
+	require.NoError(t, err, out)
+	headFile := filepath.Join(dir, "head.json")
+	require.NoError(t, os.WriteFile(headFile, []byte(out), 0o600))
+
+	file := filepath.Join(dir, "export.ndjson")
+	out, err = run(t, ctx, env, "audit", "export", "--tenant", "audited", "--out", file)
+	require.NoError(t, err, out)
+
+	// Offline: no database in the environment at all.
+	offline := map[string]string{"LOG_FORMAT": "json"}
+	out, err = run(t, ctx, offline, "audit", "verify", "--file", file, "--public-key", pub, "--head", headFile)
+	require.NoError(t, err, out)
+	var rep struct {
+		OK     bool  `json:"ok"`
+		Events int64 `json:"events"`
+		Signed bool  `json:"signed"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &rep), out)
+	require.True(t, rep.OK)
+	require.True(t, rep.Signed)
+	require.Equal(t, int64(2), rep.Events)
+
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(string(b), "Audited Twice", "Audited Thrice", 1)), 0o600))
+	out, err = run(t, ctx, offline, "audit", "verify", "--file", file, "--public-key", pub)
+	require.ErrorContains(t, err, "hash at seq 2", out)
+
+	out, err = run(t, ctx, env, "audit", "verify", "--tenant", "audited")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `"ok":true`)
+
+	out, err = run(t, ctx, env, "audit", "replay", "--tenant", "audited", "--as-of", beforeRename.UTC().Format(time.RFC3339Nano))
+	require.NoError(t, err, out)
+	require.Contains(t, out, `"name": "Audited"`)
+	out, err = run(t, ctx, env, "audit", "replay", "--tenant", "audited")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `"name": "Audited Twice"`)
+
+	_, err = run(t, ctx, env, "audit", "replay", "--tenant", "audited", "--as-of", "yesterday")
+	require.ErrorContains(t, err, "--as-of")
+	_, err = run(t, ctx, offline, "audit", "verify", "--file", file, "--public-key", "nothex")
+	require.ErrorContains(t, err, "--public-key")
+	_, err = run(t, ctx, map[string]string{"TENANTRY_AUDIT_SIGNING_KEY": "short"}, "audit", "head", "--public-key")
+	require.ErrorContains(t, err, "TENANTRY_AUDIT_SIGNING_KEY")
+	require.NotContains(t, err.Error(), "short", "the key is never echoed")
+}

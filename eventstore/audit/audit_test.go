@@ -1,0 +1,283 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/audit"
+	"github.com/tenantry/tenantry/migrations/pgtest"
+	"github.com/tenantry/tenantry/projections"
+)
+
+var testDB *pgtest.DB
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
+
+var (
+	signer, _   = audit.ParseSigningKey(strings.Repeat("7", 64))
+	intruder, _ = audit.ParseSigningKey(strings.Repeat("8", 64))
+)
+
+type fixture struct {
+	t     testing.TB
+	store *eventstore.Store
+	reg   *eventstore.Registry
+	id    uuid.UUID
+}
+
+func newFixture(t testing.TB, withPipeline ...bool) *fixture {
+	pool := pgtest.Pool(t, testDB.AppURL, 8)
+	reg, err := eventstore.DomainRegistry()
+	require.NoError(t, err)
+	f := &fixture{t: t, store: eventstore.New(pool), reg: reg, id: uuid.Must(uuid.NewV7())}
+	if len(withPipeline) > 0 { // the tenant directory, kept by the relay and the pipeline
+		pipeline := projections.NewPipeline(f.store, f.reg, slog.New(slog.DiscardHandler))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = pipeline.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	slug, err := domain.ParseSlug("audit-" + f.id.String()[24:])
+	require.NoError(t, err)
+	events, err := tenant.Create(f.id, "Audit Ünïcode ☃", slug, domain.PlanPro, time.Now())
+	require.NoError(t, err)
+	f.append(tenant.StreamID, events[0])
+	f.usage(5)
+	return f
+}
+
+func (f *fixture) append(stream string, e domain.Event) {
+	f.t.Helper()
+	ne, err := f.reg.Encode(e, eventstore.Metadata{Actor: "test \"quoted\"", RequestID: "req-1"})
+	require.NoError(f.t, err)
+	_, err = f.store.Append(context.Background(), f.id, stream, eventstore.Any, ne)
+	require.NoError(f.t, err)
+}
+
+// usage appends n usage records whose keys need JSON escapes.
+func (f *fixture) usage(n int) {
+	for i := 0; i < n; i++ {
+		m, _ := usage.ParseMetric("api_calls")
+		q, _ := usage.NewQuantity(int64(i + 1))
+		k, _ := usage.ParseIdempotencyKey(fmt.Sprintf("k\\%d\"x", time.Now().UnixNano()))
+		f.append(usage.StreamID, usage.Recorded{Metric: m, Quantity: q, OccurredAt: time.Now().UTC(), IdempotencyKey: k})
+	}
+}
+
+func (f *fixture) export(s *audit.Signer) []byte {
+	f.t.Helper()
+	var buf bytes.Buffer
+	_, err := audit.Export(context.Background(), f.store, f.id, &buf, s, time.Now, nil)
+	require.NoError(f.t, err)
+	return buf.Bytes()
+}
+
+func verify(t *testing.T, file []byte, opts audit.VerifyOptions) audit.Report {
+	t.Helper()
+	rep, err := audit.Verify(bytes.NewReader(file), opts)
+	require.NoError(t, err)
+	return rep
+}
+
+func lines(b []byte) [][]byte { return bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) }
+
+func join(ls [][]byte) []byte { return append(bytes.Join(ls, []byte("\n")), '\n') }
+
+// rehash recomputes the chain from the first line on, as someone who can rewrite the whole
+// table would, and signs the head with key (nil: keeps the old signature).
+func rehash(t *testing.T, file []byte, key *audit.Signer) []byte {
+	t.Helper()
+	ls := lines(file)
+	var prev [32]byte
+	var out [][]byte
+	for _, l := range ls[:len(ls)-1] {
+		var f map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(l, &f))
+		d := bytes.Index(l, []byte(`,"data":`))
+		m := bytes.Index(l, []byte(`,"metadata":`))
+		var e eventstore.Event
+		e.Data, e.Metadata = l[d+8:m], l[m+12:len(l)-1]
+		require.NoError(t, json.Unmarshal(f["tenant_id"], &e.TenantID))
+		require.NoError(t, json.Unmarshal(f["seq"], &e.Seq))
+		require.NoError(t, json.Unmarshal(f["event_id"], &e.ID))
+		require.NoError(t, json.Unmarshal(f["stream_id"], &e.StreamID))
+		require.NoError(t, json.Unmarshal(f["stream_version"], &e.StreamVersion))
+		require.NoError(t, json.Unmarshal(f["type"], &e.Type))
+		require.NoError(t, json.Unmarshal(f["schema_version"], &e.SchemaVersion))
+		require.NoError(t, json.Unmarshal(f["recorded_at"], &e.RecordedAt))
+		e.PrevHash = prev
+		e.Hash = eventstore.ChainHash(prev, &e)
+		prev = e.Hash
+		nl, err := audit.AppendEventLine(nil, &e)
+		require.NoError(t, err)
+		out = append(out, bytes.TrimSuffix(nl, []byte("\n")))
+	}
+	head, err := audit.ParseHead(ls[len(ls)-1])
+	require.NoError(t, err)
+	signed := key.Sign(head.TenantID, head.Seq, prev, head.SignedAt)
+	if key == nil {
+		signed.KeyID, signed.Signature = head.KeyID, head.Signature
+	}
+	hl, err := audit.HeadLine(signed)
+	require.NoError(t, err)
+	return join(append(out, bytes.TrimSuffix(hl, []byte("\n"))))
+}
+
+// tamperings are the ways an export can be altered, each with the verdict it must get with
+// the public key (and the seq it must name).
+func tamperings(t *testing.T, good []byte) []struct {
+	name    string
+	file    []byte
+	problem string
+	seq     int64
+} {
+	ls := lines(good)
+	n := int64(len(ls) - 1) // events
+	changed := bytes.Replace(ls[2], []byte(`"quantity": `), []byte(`"quantity": 9`), 1)
+	require.NotEqual(t, ls[2], changed)
+	alteredThenRehashed := rehash(t, join(append(append(append([][]byte{}, ls[:2]...), changed), ls[3:]...)), nil)
+	swapped := append([][]byte{}, ls...)
+	swapped[3], swapped[4] = swapped[4], swapped[3]
+	return []struct {
+		name    string
+		file    []byte
+		problem string
+		seq     int64
+	}{
+		{"ChangeAByte", join(append(append(append([][]byte{}, ls[:2]...), changed), ls[3:]...)), audit.ProblemHash, 3},
+		{"DropALine", join(append(append([][]byte{}, ls[:3]...), ls[4:]...)), audit.ProblemNumbering, 4},
+		{"SwapTwoLines", join(swapped), audit.ProblemNumbering, 4},
+		{"Truncate", join(ls[:4]), audit.ProblemTruncated, 5},
+		{"DropTheLastEventAndHead", join(ls[:n-1]), audit.ProblemTruncated, n},
+		{"CutMidLine", good[:len(good)-40], audit.ProblemMalformed, n + 1},
+		{"RehashWithoutTheKey", alteredThenRehashed, audit.ProblemSignature, n},
+		{"ResignWithAnotherKey", rehash(t, join(append(append(append([][]byte{}, ls[:2]...), changed), ls[3:]...)), intruder), audit.ProblemSignature, n},
+		{"DropTheLastEvent", join(append(append([][]byte{}, ls[:n-1]...), ls[n])), audit.ProblemTruncated, n},
+		{"AnotherTenantsLine", join(append(append([][]byte{}, ls[:1]...), bytes.Replace(ls[1], ls[1][14:50], []byte(uuid.NewString()), 1))), audit.ProblemTenant, 2},
+		{"UppercaseHash", join(append(append([][]byte{}, ls[:1]...), bytes.ToUpper(ls[1]))), audit.ProblemMalformed, 2},
+		{"Empty", nil, audit.ProblemTruncated, 1},
+	}
+}
+
+func TestExportThenVerify_PassesAndEveryTamperingIsCaught(t *testing.T) {
+	f := newFixture(t)
+	good := f.export(signer)
+	rep := verify(t, good, audit.VerifyOptions{PublicKey: signer.PublicKey()})
+	require.True(t, rep.OK, "%+v", rep)
+	require.True(t, rep.Signed)
+	require.Equal(t, int64(6), rep.Events)
+	require.Equal(t, f.id.String(), rep.TenantID)
+
+	for _, tc := range tamperings(t, good) {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := verify(t, tc.file, audit.VerifyOptions{PublicKey: signer.PublicKey()})
+			require.False(t, rep.OK)
+			require.Equal(t, tc.problem, rep.Problem, "%+v", rep)
+			require.Equal(t, tc.seq, rep.FirstBadSeq, "%+v", rep)
+		})
+	}
+}
+
+func TestVerify_ALaterHistoryExtendsAnEarlierHead(t *testing.T) {
+	f := newFixture(t)
+	first := f.export(signer)
+	earlier, err := audit.ParseHead(lines(first)[len(lines(first))-1])
+	require.NoError(t, err)
+	f.usage(3)
+	later := f.export(signer)
+	opts := audit.VerifyOptions{PublicKey: signer.PublicKey(), Earlier: &earlier}
+	rep := verify(t, later, opts)
+	require.True(t, rep.OK, "%+v", rep)
+
+	// Rewritten history (re-hashed by someone without the key): even if they could
+	// re-sign, the earlier head catches it.
+	ls := lines(later)
+	changed := bytes.Replace(ls[1], []byte(`"quantity": 1`), []byte(`"quantity": 2`), 1)
+	rewritten := rehash(t, join(append(append([][]byte{ls[0]}, changed), ls[2:]...)), nil)
+	rep = verify(t, rewritten, audit.VerifyOptions{Earlier: &earlier})
+	require.Equal(t, audit.ProblemEarlierHead, rep.Problem, "%+v", rep)
+	require.Equal(t, earlier.Seq, rep.FirstBadSeq)
+
+	// An earlier head that was not signed with the key, and one from beyond the history.
+	forged := earlier
+	forged.Hash = strings.Repeat("0", 64)
+	rep = verify(t, later, audit.VerifyOptions{PublicKey: signer.PublicKey(), Earlier: &forged})
+	require.Equal(t, audit.ProblemSignature, rep.Problem)
+	beyond := signer.Sign(f.id, 99, [32]byte{1}, time.Now())
+	rep = verify(t, later, audit.VerifyOptions{PublicKey: signer.PublicKey(), Earlier: &beyond})
+	require.Equal(t, audit.ProblemTruncated, rep.Problem)
+}
+
+func TestSignedHeads_AreRecordedAndSignedOnlyWhenMoved(t *testing.T) {
+	f := newFixture(t, true) // the signer walks the tenant directory
+	require.NoError(t, projections.WaitForDirectory(context.Background(), f.store.Pool(), f.id, time.Minute))
+	hs := &audit.HeadSigner{Store: f.store, Signer: signer, Interval: time.Hour}
+	_, err := hs.Once(context.Background())
+	require.NoError(t, err)
+	got, ok, err := audit.LatestSignedHead(context.Background(), f.store, f.id)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, got.Verify(signer.PublicKey()))
+	seq, hash, err := f.store.Head(context.Background(), f.id)
+	require.NoError(t, err)
+	require.Equal(t, seq, got.Seq)
+	require.Equal(t, hex.EncodeToString(hash[:]), got.Hash)
+	_, err = hs.Once(context.Background())
+	require.NoError(t, err)
+	again, _, err := audit.LatestSignedHead(context.Background(), f.store, f.id)
+	require.NoError(t, err)
+	require.Equal(t, got, again, "an unmoved head is not signed again")
+	f.usage(1)
+	_, err = hs.Once(context.Background())
+	require.NoError(t, err)
+	moved, _, err := audit.LatestSignedHead(context.Background(), f.store, f.id)
+	require.NoError(t, err)
+	require.Equal(t, got.Seq+1, moved.Seq, "a moved head is signed")
+}
+
+// The independent Python verifier (standard library only) agrees with this one on every file.
+func TestPythonVerifier_AgreesWithGo(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	require.NoError(t, err, "python3 is needed (the Makefile installs it)")
+	f := newFixture(t)
+	good := f.export(signer)
+	if p := os.Getenv("AUDIT_SAMPLE_OUT"); p != "" { // a sample for working on verify_audit.py
+		require.NoError(t, os.WriteFile(p, good, 0o600))
+		require.NoError(t, os.WriteFile(p+".pub", []byte(hex.EncodeToString(signer.PublicKey())), 0o600))
+	}
+	dir := t.TempDir()
+	pub := hex.EncodeToString(signer.PublicKey())
+	files := map[string][]byte{"good": good}
+	for _, tc := range tamperings(t, good) {
+		files[tc.name] = tc.file
+	}
+	for name, file := range files {
+		path := filepath.Join(dir, name+".ndjson")
+		require.NoError(t, os.WriteFile(path, file, 0o600))
+		out, _ := exec.Command(py, "verify_audit.py", path, "--public-key", pub).Output()
+		var got audit.Report
+		require.NoError(t, json.Unmarshal(out, &got), "%s: %s", name, out)
+		want := verify(t, file, audit.VerifyOptions{PublicKey: signer.PublicKey()})
+		require.Equal(t, want.OK, got.OK, "%s: go %+v python %+v", name, want, got)
+		require.Equal(t, want.Problem, got.Problem, "%s: go %+v python %+v", name, want, got)
+		require.Equal(t, want.FirstBadSeq, got.FirstBadSeq, "%s: go %+v python %+v", name, want, got)
+		require.Equal(t, want.Signed, got.Signed, "%s", name)
+	}
+}

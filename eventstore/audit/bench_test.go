@@ -1,0 +1,84 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/audit"
+	"github.com/tenantry/tenantry/migrations/pgtest"
+)
+
+// BenchmarkAudit prints audit_export (events/s written to an export, baseline: the same
+// events read page by page) and audit_verify_offline (events/s verified from the file,
+// baseline: SHA-256 over the file's bytes), over one tenant of BENCH_AUDIT_EVENTS events
+// (default 50,000); medians of 3 rounds.
+func BenchmarkAudit(b *testing.B) {
+	if !pgtest.BenchSelected("audit_export") && !pgtest.BenchSelected("audit_verify_offline") {
+		b.Skip("no audit figure selected")
+	}
+	n := 50000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_AUDIT_EVENTS")); err == nil && v > 0 {
+		n = v
+	}
+	f := newFixture(b)
+	ctx := context.Background()
+	m, _ := usage.ParseMetric("api_calls")
+	q, _ := usage.NewQuantity(1)
+	for done := 6; done < n; {
+		batch := make([]eventstore.NewEvent, 0, 1000)
+		for i := 0; i < 1000 && done < n; i++ {
+			k, _ := usage.ParseIdempotencyKey(fmt.Sprintf("bench-%d", done))
+			ne, err := f.reg.Encode(usage.Recorded{Metric: m, Quantity: q, OccurredAt: time.Now().UTC(), IdempotencyKey: k}, eventstore.Metadata{Actor: "bench"})
+			require.NoError(b, err)
+			batch = append(batch, ne)
+			done++
+		}
+		_, err := f.store.Append(ctx, f.id, usage.StreamID, eventstore.Any, batch...)
+		require.NoError(b, err)
+	}
+	var exp, read, ver, sum []float64
+	var file []byte
+	for round := 0; round < 3; round++ {
+		start := time.Now()
+		for after := int64(0); ; {
+			page, err := f.store.ReadTenant(ctx, f.id, after, eventstore.MaxPage)
+			require.NoError(b, err)
+			if len(page) == 0 {
+				break
+			}
+			after = page[len(page)-1].Seq
+		}
+		read = append(read, pgtest.Rate(int64(n), time.Since(start)))
+
+		var buf bytes.Buffer
+		start = time.Now()
+		_, err := audit.Export(ctx, f.store, f.id, &buf, signer, time.Now, nil)
+		require.NoError(b, err)
+		exp = append(exp, pgtest.Rate(int64(n), time.Since(start)))
+		file = buf.Bytes()
+
+		start = time.Now()
+		rep, err := audit.Verify(bytes.NewReader(file), audit.VerifyOptions{PublicKey: signer.PublicKey()})
+		require.NoError(b, err)
+		require.True(b, rep.OK, "%+v", rep)
+		ver = append(ver, pgtest.Rate(int64(n), time.Since(start)))
+
+		start = time.Now()
+		h := sha256.New()
+		_, _ = io.Copy(h, bytes.NewReader(file))
+		sum = append(sum, pgtest.Rate(int64(n), time.Since(start)))
+	}
+	pgtest.BenchLine("audit_export", pgtest.Median(exp), "events/s", "read_tenant_pages", pgtest.Median(read))
+	pgtest.BenchLine("audit_verify_offline", pgtest.Median(ver), "events/s", "sha256_of_file", pgtest.Median(sum))
+}

@@ -1,0 +1,126 @@
+package audit
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/projections"
+)
+
+// SignHead signs the tenant's current head and records it in tenantry.signed_heads.
+func SignHead(ctx context.Context, store *eventstore.Store, signer *Signer, tenant uuid.UUID, now time.Time) (Head, error) {
+	if signer == nil {
+		return Head{}, errors.New("no signing key: set TENANTRY_AUDIT_SIGNING_KEY")
+	}
+	seq, hash, err := store.Head(ctx, tenant)
+	if err != nil {
+		return Head{}, err
+	}
+	h := signer.Sign(tenant, seq, hash, now)
+	return h, Record(ctx, store, h)
+}
+
+// Record keeps a signed head in tenantry.signed_heads.
+func Record(ctx context.Context, store *eventstore.Store, h Head) error {
+	hash, _ := hex.DecodeString(h.Hash)
+	sig, _ := hex.DecodeString(h.Signature)
+	return projections.InTenant(ctx, store.Pool(), h.TenantID, false, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tenantry.signed_heads (tenant_id, seq, hash, signed_at, key_id, signature)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, h.TenantID, h.Seq, hash, h.SignedAt, h.KeyID, sig)
+		return err
+	})
+}
+
+// LatestSignedHead returns the newest head signed for the tenant, if any.
+func LatestSignedHead(ctx context.Context, store *eventstore.Store, tenant uuid.UUID) (Head, bool, error) {
+	var h Head
+	var hash, sig []byte
+	found := false
+	err := projections.InTenant(ctx, store.Pool(), tenant, true, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT seq, hash, signed_at, key_id, signature FROM tenantry.signed_heads
+			WHERE tenant_id = $1 ORDER BY signed_at DESC, seq DESC LIMIT 1`, tenant).Scan(&h.Seq, &hash, &h.SignedAt, &h.KeyID, &sig)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	if err != nil || !found {
+		return Head{}, false, err
+	}
+	h.TenantID, h.Hash, h.Signature, h.SignedAt = tenant, hex.EncodeToString(hash), hex.EncodeToString(sig), h.SignedAt.UTC()
+	return h, true, nil
+}
+
+// HeadSigner signs, every Interval, the head of each tenant whose head moved since its last
+// signed head, so that heads are published even when nobody exports.
+type HeadSigner struct {
+	Store    *eventstore.Store
+	Signer   *Signer
+	Interval time.Duration
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Run signs at start and every Interval until ctx ends.
+func (s *HeadSigner) Run(ctx context.Context) error {
+	if s.Signer == nil {
+		return nil
+	}
+	t := time.NewTicker(s.Interval)
+	defer t.Stop()
+	for {
+		if n, err := s.Once(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.Error("signing tenant heads failed", "err", err, "signed", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Once signs every tenant head that moved; it returns how many it signed.
+func (s *HeadSigner) Once(ctx context.Context) (int, error) {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	signed := 0
+	for after := uuid.Nil; ; {
+		page, err := projections.ListTenants(ctx, s.Store.Pool(), after, 1000)
+		if err != nil {
+			return signed, err
+		}
+		for _, t := range page {
+			seq, _, err := s.Store.Head(ctx, t.ID)
+			if err != nil {
+				return signed, fmt.Errorf("tenant %s: %w", t.ID, err)
+			}
+			last, ok, err := LatestSignedHead(ctx, s.Store, t.ID)
+			if err != nil {
+				return signed, fmt.Errorf("tenant %s: %w", t.ID, err)
+			}
+			if ok && last.Seq == seq {
+				continue
+			}
+			if _, err := SignHead(ctx, s.Store, s.Signer, t.ID, now()); err != nil {
+				return signed, fmt.Errorf("tenant %s: %w", t.ID, err)
+			}
+			signed++
+		}
+		if len(page) < 1000 {
+			return signed, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}

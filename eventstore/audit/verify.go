@@ -1,0 +1,503 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/eventstore"
+)
+
+// Problems a verifier reports (AUDIT.md section 3).
+const (
+	ProblemMalformed   = "malformed"
+	ProblemTenant      = "tenant"
+	ProblemNumbering   = "numbering"
+	ProblemLink        = "link"
+	ProblemHash        = "hash"
+	ProblemTruncated   = "truncated"
+	ProblemHead        = "head"
+	ProblemSignature   = "signature"
+	ProblemEarlierHead = "earlier_head"
+)
+
+// Report is a verifier's verdict, in the shape AUDIT.md gives.
+type Report struct {
+	OK          bool   `json:"ok"`
+	TenantID    string `json:"tenant_id"`
+	Events      int64  `json:"events"`
+	HeadSeq     int64  `json:"head_seq"`
+	HeadHash    string `json:"head_hash"`
+	Signed      bool   `json:"signed"`
+	FirstBadSeq int64  `json:"first_bad_seq"`
+	Problem     string `json:"problem"`
+	Detail      string `json:"detail"`
+}
+
+func (r *Report) fail(problem string, seq int64, format string, args ...any) Report {
+	r.OK, r.Problem, r.FirstBadSeq, r.Detail = false, problem, seq, fmt.Sprintf(format, args...)
+	return *r
+}
+
+// VerifyOptions are what the auditor brings: the published public key (without it the head
+// signature is not checked) and a head published earlier that the history must extend.
+type VerifyOptions struct {
+	PublicKey ed25519.PublicKey
+	Earlier   *Head
+}
+
+// MaxLine bounds one line of an export.
+const MaxLine = 64 << 20
+
+// fixedFields is an event line without data and metadata; pointers tell missing from zero.
+type fixedFields struct {
+	TenantID      *string `json:"tenant_id"`
+	Seq           *int64  `json:"seq"`
+	EventID       *string `json:"event_id"`
+	StreamID      *string `json:"stream_id"`
+	StreamVersion *int64  `json:"stream_version"`
+	Type          *string `json:"type"`
+	SchemaVersion *int32  `json:"schema_version"`
+	RecordedAt    *string `json:"recorded_at"`
+	PrevHash      *string `json:"prev_hash"`
+	Hash          *string `json:"hash"`
+}
+
+var (
+	dataSep = []byte(`,"data":`)
+	metaSep = []byte(`,"metadata":`)
+)
+
+// Verify checks an export read from r without any database, per AUDIT.md section 3. The
+// returned error is only for failing to read r; every problem with the content is in the
+// Report.
+//
+// Lines are parsed and hashed in parallel (each line's hash depends only on its own
+// fields), and the checks then run in file order, so the verdict is the sequential one.
+func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
+	rep := Report{OK: true}
+	quit := make(chan struct{})
+	defer close(quit)
+	batches := parseInParallel(r, quit)
+	var prev [32]byte
+	var tenant uuid.UUID
+	var last int64
+	var atEarlier [32]byte // the hash at the earlier head's seq, when the walk passes it
+	var head []byte
+	for b := range batches {
+		<-b.done
+		if b.err != nil {
+			return rep, b.err
+		}
+		for i := range b.lines {
+			l := &b.lines[i]
+			if head != nil {
+				return rep.fail(ProblemMalformed, last+1, "a line follows the head line"), nil
+			}
+			if l.head {
+				head = l.raw
+				continue
+			}
+			want := last + 1
+			e := &l.e
+			if l.err != nil {
+				return rep.fail(ProblemMalformed, want, "line %d: %v", want, l.err), nil
+			}
+			if last == 0 {
+				tenant = e.TenantID
+				rep.TenantID = tenant.String()
+			} else if e.TenantID != tenant {
+				return rep.fail(ProblemTenant, want, "line %d is tenant %s's event, not %s's", want, e.TenantID, tenant), nil
+			}
+			if e.Seq != want {
+				return rep.fail(ProblemNumbering, want, "line %d has seq %d", want, e.Seq), nil
+			}
+			if e.PrevHash != prev {
+				return rep.fail(ProblemLink, e.Seq, "prev_hash is not the hash of seq %d", e.Seq-1), nil
+			}
+			if l.computed != e.Hash {
+				return rep.fail(ProblemHash, e.Seq, "the hash of the event's content is %x", l.computed), nil
+			}
+			prev, last = e.Hash, e.Seq
+			rep.Events++
+			if opts.Earlier != nil && opts.Earlier.Seq == e.Seq {
+				atEarlier = e.Hash
+			}
+		}
+	}
+	if head == nil {
+		return rep.fail(ProblemTruncated, last+1, "the file ends without a head line"), nil
+	}
+	return verifyHead(head, &rep, tenant, last, prev, atEarlier, opts)
+}
+
+// parsedLine is one line, parsed and hashed by a worker.
+type parsedLine struct {
+	raw      []byte
+	head     bool
+	e        eventstore.Event
+	computed [32]byte
+	err      error
+}
+
+type lineBatch struct {
+	lines []parsedLine
+	done  chan struct{}
+	err   error // reading failed after the lines before it
+}
+
+const batchLines = 512
+
+// parseInParallel reads r's lines in batches that workers parse and hash; the batches come
+// out in file order, each ready when its done channel closes.
+func parseInParallel(r io.Reader, quit <-chan struct{}) <-chan *lineBatch {
+	ordered := make(chan *lineBatch, 2*runtime.GOMAXPROCS(0))
+	work := make(chan *lineBatch, 2*runtime.GOMAXPROCS(0))
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		go func() {
+			for b := range work {
+				for i := range b.lines {
+					l := &b.lines[i]
+					if bytes.HasPrefix(l.raw, []byte(`{"head"`)) {
+						l.head = true
+						continue
+					}
+					if l.err = parseEventLine(l.raw, &l.e); l.err == nil {
+						l.computed = eventstore.ChainHash(l.e.PrevHash, &l.e)
+					}
+				}
+				close(b.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(ordered)
+		defer close(work)
+		br := bufio.NewReaderSize(r, 1<<20)
+		for {
+			b := &lineBatch{done: make(chan struct{})}
+			var arena []byte
+			var ends []int
+			var err error
+			for len(ends) < batchLines {
+				var line []byte
+				if line, err = readLine(br); err != nil {
+					break
+				}
+				arena = append(arena, line...)
+				ends = append(ends, len(arena))
+			}
+			b.lines = make([]parsedLine, len(ends))
+			start := 0
+			for i, end := range ends {
+				b.lines[i].raw = arena[start:end:end]
+				start = end
+			}
+			if err != nil && err != io.EOF {
+				b.err = err
+			}
+			select {
+			case ordered <- b:
+			case <-quit:
+				return
+			}
+			select {
+			case work <- b:
+			case <-quit:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ordered
+}
+
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		whole := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull && len(whole) <= MaxLine {
+			line, err = br.ReadSlice('\n')
+			whole = append(whole, line...)
+		}
+		if len(whole) > MaxLine {
+			return nil, fmt.Errorf("a line exceeds %d bytes", MaxLine)
+		}
+		line = whole
+	}
+	if err == io.EOF && len(line) > 0 {
+		return line, nil // a last line without "\n"
+	}
+	if err != nil {
+		return nil, err
+	}
+	return line[:len(line)-1], nil
+}
+
+// parseEventLine reads one event line into e, taking data and metadata as raw bytes.
+func parseEventLine(line []byte, e *eventstore.Event) error {
+	if len(line) == 0 || line[0] != '{' || line[len(line)-1] != '}' || !utf8.Valid(line) || !json.Valid(line) {
+		return errors.New("not a JSON object in UTF-8")
+	}
+	d := bytes.Index(line, dataSep)
+	m := bytes.Index(line, metaSep)
+	if d < 0 || m < d || bytes.Count(line, dataSep) != 1 || bytes.Count(line, metaSep) != 1 {
+		return errors.New(`data and metadata are not where AUDIT.md puts them`)
+	}
+	var f fixedFields
+	if !fastFixed(line[:d], &f) {
+		fixed := append(append([]byte(nil), line[:d]...), '}')
+		if err := json.Unmarshal(fixed, &f); err != nil {
+			return fmt.Errorf("a field has the wrong type: %v", err)
+		}
+	}
+	if f.TenantID == nil || f.Seq == nil || f.EventID == nil || f.StreamID == nil || f.StreamVersion == nil ||
+		f.Type == nil || f.SchemaVersion == nil || f.RecordedAt == nil || f.PrevHash == nil || f.Hash == nil {
+		return errors.New("a field is missing")
+	}
+	var err error
+	if e.TenantID, err = canonicalUUID(*f.TenantID); err != nil {
+		return fmt.Errorf("tenant_id: %v", err)
+	}
+	if e.ID, err = canonicalUUID(*f.EventID); err != nil {
+		return fmt.Errorf("event_id: %v", err)
+	}
+	if e.RecordedAt, err = parseMicros(*f.RecordedAt); err != nil {
+		return fmt.Errorf("recorded_at: %v", err)
+	}
+	if e.PrevHash, err = parseHash(*f.PrevHash); err != nil {
+		return fmt.Errorf("prev_hash: %v", err)
+	}
+	if e.Hash, err = parseHash(*f.Hash); err != nil {
+		return fmt.Errorf("hash: %v", err)
+	}
+	e.Seq, e.StreamID, e.StreamVersion, e.Type, e.SchemaVersion = *f.Seq, *f.StreamID, *f.StreamVersion, *f.Type, int(*f.SchemaVersion)
+	e.Data = line[d+len(dataSep) : m]
+	e.Metadata = line[m+len(metaSep) : len(line)-1]
+	return nil
+}
+
+// canonicalUUID accepts only the lowercase hyphenated form.
+func canonicalUUID(s string) (uuid.UUID, error) {
+	u, err := uuid.Parse(s)
+	if err != nil || u.String() != s {
+		return uuid.Nil, fmt.Errorf("%q is not a lowercase hyphenated UUID", s)
+	}
+	return u, nil
+}
+
+// parseHash accepts 64 lowercase hex digits.
+func parseHash(s string) ([32]byte, error) {
+	var h [32]byte
+	if len(s) != 64 || strings.ToLower(s) != s {
+		return h, fmt.Errorf("%q is not 64 lowercase hex digits", s)
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return h, fmt.Errorf("%q is not 64 lowercase hex digits", s)
+	}
+	return h, nil
+}
+
+// parseMicros accepts RFC 3339 in UTC ("Z") holding a whole number of microseconds.
+func parseMicros(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || !strings.HasSuffix(s, "Z") {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time in UTC", s)
+	}
+	if t.Nanosecond()%1000 != 0 {
+		return time.Time{}, fmt.Errorf("%q is not a whole number of microseconds", s)
+	}
+	return t, nil
+}
+
+// verifyHead runs checks 7 to 15 on the head line.
+func verifyHead(line []byte, rep *Report, tenant uuid.UUID, last int64, lastHash, atEarlier [32]byte, opts VerifyOptions) (Report, error) {
+	var wrapped struct {
+		Head *struct {
+			TenantID  *string `json:"tenant_id"`
+			Seq       *int64  `json:"seq"`
+			Hash      *string `json:"hash"`
+			SignedAt  *string `json:"signed_at"`
+			KeyID     *string `json:"key_id"`
+			Signature *string `json:"signature"`
+		} `json:"head"`
+	}
+	if err := json.Unmarshal(line, &wrapped); err != nil || wrapped.Head == nil {
+		return rep.fail(ProblemMalformed, last+1, "the head line is not {\"head\": {...}}"), nil
+	}
+	w := wrapped.Head
+	if w.TenantID == nil || w.Seq == nil || w.Hash == nil || w.SignedAt == nil || w.KeyID == nil || w.Signature == nil {
+		return rep.fail(ProblemMalformed, last+1, "the head line lacks a field"), nil
+	}
+	id, err := canonicalUUID(*w.TenantID)
+	if err != nil {
+		return rep.fail(ProblemMalformed, last+1, "head tenant_id: %v", err), nil
+	}
+	hash, err := parseHash(*w.Hash)
+	if err != nil {
+		return rep.fail(ProblemMalformed, last+1, "head hash: %v", err), nil
+	}
+	at, err := parseMicros(*w.SignedAt)
+	if err != nil {
+		return rep.fail(ProblemMalformed, last+1, "head signed_at: %v", err), nil
+	}
+	head := Head{TenantID: id, Seq: *w.Seq, Hash: *w.Hash, SignedAt: at, KeyID: *w.KeyID, Signature: *w.Signature}
+	rep.HeadSeq, rep.HeadHash = head.Seq, head.Hash
+	if last == 0 {
+		rep.TenantID = id.String()
+	} else if id != tenant {
+		return rep.fail(ProblemTenant, last+1, "the head is tenant %s's", id), nil
+	}
+	switch {
+	case head.Seq > last:
+		return rep.fail(ProblemTruncated, last+1, "the head is at seq %d but the events end at %d", head.Seq, last), nil
+	case head.Seq < last:
+		return rep.fail(ProblemHead, head.Seq+1, "events follow the head's seq %d", head.Seq), nil
+	case hash != lastHash:
+		return rep.fail(ProblemHead, last, "the head's hash is not seq %d's", last), nil
+	}
+	if opts.PublicKey != nil {
+		if err := head.Verify(opts.PublicKey); err != nil {
+			return rep.fail(ProblemSignature, head.Seq, "head: %v", err), nil
+		}
+		rep.Signed = true
+	}
+	if opts.Earlier != nil {
+		return verifyEarlier(rep, id, last, atEarlier, opts)
+	}
+	return *rep, nil
+}
+
+// verifyEarlier runs checks 12 to 15: the history extends the earlier head.
+func verifyEarlier(rep *Report, tenant uuid.UUID, last int64, atEarlier [32]byte, opts VerifyOptions) (Report, error) {
+	h := opts.Earlier
+	if opts.PublicKey != nil {
+		if err := h.Verify(opts.PublicKey); err != nil {
+			return rep.fail(ProblemSignature, h.Seq, "earlier head: %v", err), nil
+		}
+	}
+	if h.TenantID != tenant {
+		return rep.fail(ProblemTenant, h.Seq, "the earlier head is tenant %s's", h.TenantID), nil
+	}
+	if h.Seq > last {
+		return rep.fail(ProblemTruncated, last+1, "the earlier head is at seq %d but the events end at %d", h.Seq, last), nil
+	}
+	if h.Seq > 0 && hex.EncodeToString(atEarlier[:]) != h.Hash {
+		return rep.fail(ProblemEarlierHead, h.Seq, "seq %d's hash is not the one the earlier head published: the history was rewritten", h.Seq), nil
+	}
+	return *rep, nil
+}
+
+// fastFixed reads the fixed fields when they are laid out exactly as Tenantry writes them
+// (that order, no spaces, strings without escapes); anything else returns false and takes
+// encoding/json's path, which reads the same values. It exists for speed only.
+func fastFixed(b []byte, f *fixedFields) bool {
+	p := fastParser{b: b, ok: true}
+	p.lit(`{"tenant_id":`)
+	tenant := p.str()
+	p.lit(`,"seq":`)
+	seq := p.int()
+	p.lit(`,"event_id":`)
+	event := p.str()
+	p.lit(`,"stream_id":`)
+	stream := p.str()
+	p.lit(`,"stream_version":`)
+	sv := p.int()
+	p.lit(`,"type":`)
+	typ := p.str()
+	p.lit(`,"schema_version":`)
+	schema := p.int()
+	p.lit(`,"recorded_at":`)
+	at := p.str()
+	p.lit(`,"prev_hash":`)
+	prev := p.str()
+	p.lit(`,"hash":`)
+	hash := p.str()
+	if !p.ok || p.i != len(b) || schema < -1<<31 || schema > 1<<31-1 {
+		return false
+	}
+	s32 := int32(schema)
+	*f = fixedFields{TenantID: &tenant, Seq: &seq, EventID: &event, StreamID: &stream, StreamVersion: &sv,
+		Type: &typ, SchemaVersion: &s32, RecordedAt: &at, PrevHash: &prev, Hash: &hash}
+	return true
+}
+
+type fastParser struct {
+	b  []byte
+	i  int
+	ok bool
+}
+
+func (p *fastParser) lit(s string) {
+	if !p.ok || !bytes.HasPrefix(p.b[p.i:], []byte(s)) {
+		p.ok = false
+		return
+	}
+	p.i += len(s)
+}
+
+// str reads a JSON string made of printable ASCII other than quote and backslash, or UTF-8.
+func (p *fastParser) str() string {
+	if !p.ok || p.i >= len(p.b) || p.b[p.i] != '"' {
+		p.ok = false
+		return ""
+	}
+	j := p.i + 1
+	for j < len(p.b) && p.b[j] != '"' {
+		if c := p.b[j]; c == '\\' || c < 0x20 {
+			p.ok = false
+			return ""
+		}
+		j++
+	}
+	if j >= len(p.b) {
+		p.ok = false
+		return ""
+	}
+	s := string(p.b[p.i+1 : j])
+	p.i = j + 1
+	return s
+}
+
+// int reads an optionally negative decimal integer without leading zeros that fits int64.
+func (p *fastParser) int() int64 {
+	if !p.ok {
+		return 0
+	}
+	j, neg := p.i, false
+	if j < len(p.b) && p.b[j] == '-' {
+		neg, j = true, j+1
+	}
+	start := j
+	var n int64
+	for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
+		if n > (1<<63-1-int64(p.b[j]-'0'))/10 {
+			p.ok = false
+			return 0
+		}
+		n = n*10 + int64(p.b[j]-'0')
+		j++
+	}
+	if j == start || (p.b[start] == '0' && j-start > 1) {
+		p.ok = false
+		return 0
+	}
+	p.i = j
+	if neg {
+		return -n
+	}
+	return n
+}
