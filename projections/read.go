@@ -299,3 +299,12 @@ func HeadSeq(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (int64, 
 	})
 	return head, err
 }
+
+// Progress returns the tenant's last event seq and the seq its read models include.
+func Progress(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (head, projected int64, err error) {
+	err = InTenant(ctx, pool, tenant, true, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT coalesce((SELECT seq FROM tenantry.tenant_heads WHERE tenant_id = $1), 0),
+			coalesce((SELECT seq FROM tenantry.projections WHERE tenant_id = $1), 0)`, tenant).Scan(&head, &projected)
+	})
+	return head, projected, err
+}

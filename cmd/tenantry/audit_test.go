@@ -96,3 +96,24 @@ func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
 	require.ErrorContains(t, err, "TENANTRY_AUDIT_SIGNING_KEY")
 	require.NotContains(t, err.Error(), "short", "the key is never echoed")
 }
+
+func TestTenants_CreateAndList(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := startServe(t, db)
+	env := map[string]string{"DATABASE_URL": db.SuperURL, "LOG_FORMAT": "json"}
+	out, err := run(t, ctx, env, "tenants", "create", "--name", "Listed", "--slug", "listed", "--plan", "pro", "--admin-email", "admin@listed.example")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `"key": "tk_`)
+	_, err = run(t, ctx, env, "tenants", "create", "--name", "Again", "--slug", "listed", "--admin-email", "a@b.example")
+	require.ErrorContains(t, err, "taken")
+	_, err = run(t, ctx, env, "tenants", "create", "--name", "Bad", "--slug", "Not A Slug", "--admin-email", "nope")
+	require.ErrorContains(t, err, "slug")
+	require.Eventually(t, func() bool {
+		out, err = run(t, ctx, env, "tenants", "list")
+		return err == nil && strings.Contains(out, "listed") && strings.Contains(out, " 0\n")
+	}, time.Minute, 50*time.Millisecond, out)
+	require.Regexp(t, `listed\s+[0-9a-f-]{36}\s+active\s+pro\s+3\s+3\s+0`, out)
+	out, err = run(t, ctx, env, "tenants", "list", "--json")
+	require.NoError(t, err)
+	require.Contains(t, out, `"slug":"listed"`)
+}
