@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -19,7 +20,14 @@ type StreamAppend struct {
 // nothing: for facts that must never exist apart (a tenant and its founding admin). Each
 // part is checked against its expected version as in Append. It does not recognise
 // retries; callers that need that use deterministic ids and Append.
-func (s *Store) AppendStreams(ctx context.Context, tenant uuid.UUID, parts ...StreamAppend) ([]AppendResult, error) {
+func (s *Store) AppendStreams(ctx context.Context, tenant uuid.UUID, parts ...StreamAppend) (_ []AppendResult, err error) {
+	if s.observe != nil {
+		start, n := time.Now(), 0
+		for _, p := range parts {
+			n += len(p.Events)
+		}
+		defer func() { s.observe(n, time.Since(start), err) }()
+	}
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("%w: nothing to append", ErrInvalidEvent)
 	}
@@ -33,7 +41,7 @@ func (s *Store) AppendStreams(ctx context.Context, tenant uuid.UUID, parts ...St
 	}
 	results := make([]AppendResult, len(parts))
 	// Every statement is an append_events call: the tenant's lock comes before any write.
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for i := range parts {
 			i := i

@@ -57,6 +57,9 @@ type Relay struct {
 	BatchSize    int           // default 500
 	// Wake, when set, is an in-process signal that events were appended.
 	Wake <-chan struct{}
+	// Observe, when set, is told after each published batch: its size and the newest
+	// recorded_at in it (for relay lag metrics).
+	Observe func(events int, newest time.Time)
 }
 
 // Run relays until ctx ends.
@@ -120,6 +123,15 @@ func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, Globa
 	}
 	if err := SaveCursor(ctx, r.Store.pool, r.Name, next); err != nil {
 		return 0, cursor, err
+	}
+	if r.Observe != nil {
+		newest := events[0].RecordedAt
+		for i := range events {
+			if events[i].RecordedAt.After(newest) {
+				newest = events[i].RecordedAt
+			}
+		}
+		r.Observe(len(events), newest)
 	}
 	return len(events), next, nil
 }

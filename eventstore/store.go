@@ -18,10 +18,15 @@ type Store struct {
 	pool     *pgxpool.Pool
 	notifier *Notifier
 	group    *GroupCommitter
+	observe  func(events int, took time.Duration, err error)
 }
 
 // SetGroupCommitter routes appends through g while it runs (see GroupCommitter).
 func (s *Store) SetGroupCommitter(g *GroupCommitter) { s.group = g }
+
+// SetObserver has fn told about every append: how many events, how long it took, and its
+// error (for metrics).
+func (s *Store) SetObserver(fn func(events int, took time.Duration, err error)) { s.observe = fn }
 
 // SetNotifier makes every successful append announce itself through n.
 func (s *Store) SetNotifier(n *Notifier) { s.notifier = n }
@@ -54,7 +59,11 @@ LATERAL tenantry.find_events(ctx.t, $2, $3, $4, $5, $6) f`
 // GroupCommitter, a share of one transaction with other concurrent appends; callers cannot
 // tell the difference. Recognising a retry costs a second round trip, only when the first
 // one failed.
-func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, expected ExpectedVersion, events ...NewEvent) (AppendResult, error) {
+func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, expected ExpectedVersion, events ...NewEvent) (_ AppendResult, err error) {
+	if s.observe != nil {
+		start := time.Now()
+		defer func() { s.observe(len(events), time.Since(start), err) }()
+	}
 	args, callerIDs, err := appendArgs(tenant, stream, expected, events)
 	if err != nil {
 		return AppendResult{}, err

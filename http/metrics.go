@@ -19,9 +19,15 @@ type metrics struct {
 	throttled *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+// newMetrics registers the API's series in reg (a fresh registry when nil, with the Go and
+// process collectors); /metrics serves reg.
+func newMetrics(reg *prometheus.Registry) *metrics {
+	own := reg == nil
+	if own {
+		reg = prometheus.NewRegistry()
+	}
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantry_http_requests_total", Help: "HTTP requests by method, route template and status.",
 		}, []string{"method", "route", "status"}),
@@ -33,12 +39,16 @@ func newMetrics() *metrics {
 			Name: "tenantry_rate_limited_total", Help: "Requests refused by the per-tenant rate limit, by plan.",
 		}, []string{"plan"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.throttled,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, plan := range []string{"free", "pro", "enterprise", "anonymous"} {
+		m.throttled.WithLabelValues(plan) // present at 0 before the first refusal
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.throttled)
+	if own {
+		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 	return m
 }
 
-// Registry lets the process add its own series (event store, projector, workers).
 func (m *metrics) observe(method, route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(method, route).Observe(d.Seconds())

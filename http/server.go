@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/tenantry/tenantry/domain"
@@ -40,6 +41,9 @@ type Deps struct {
 	// Webhooks applies verified Stripe events (the billing worker's Receive); nil only
 	// acknowledges them.
 	Webhooks func(context.Context, stripego.Event) (billing.Delivery, error)
+	// Metrics is the registry /metrics serves, which the process fills with the other
+	// components' series; nil gives the API a registry of its own.
+	Metrics *prometheus.Registry
 	// AuditSigner signs the head that ends an audit export; nil leaves it unsigned.
 	AuditSigner *audit.Signer
 	// BillingSettle is how long after a usage window ends it is due to be reported (the
@@ -82,7 +86,7 @@ func New(d Deps) *gin.Engine {
 	if d.Plans == (domain.Plans{}) {
 		d.Plans = domain.DefaultPlans()
 	}
-	s := &Server{d: d, limits: newLimiter(d.Plans), metrics: newMetrics()}
+	s := &Server{d: d, limits: newLimiter(d.Plans), metrics: newMetrics(d.Metrics)}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true

@@ -32,6 +32,9 @@ type Pipeline struct {
 	consumers []func(context.Context, <-chan *message.Message)
 }
 
+// Relay is the pipeline's relay, for setting its Observe hook before Run.
+func (p *Pipeline) Relay() *eventstore.Relay { return p.relay }
+
 // AddConsumer gives fn its own subscription to the relayed events, from Run until ctx
 // ends. fn must acknowledge each message promptly: the relay waits for every subscriber.
 // Call it before Run.

@@ -36,6 +36,10 @@ type Projector struct {
 	BatchSize    int           // default 500
 	PollInterval time.Duration // how often the backlog is rescanned (default 5s)
 
+	// Observe, when set, is told of every batch applied (before its commit; a batch whose
+	// commit fails is applied again): the tenant, its size, and the newest recorded_at.
+	Observe func(tenant uuid.UUID, events int, newest time.Time)
+
 	afterBatch func(tenant uuid.UUID) // test hook: called after each committed batch
 
 	mu      sync.Mutex
@@ -481,6 +485,9 @@ func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return 0, seq, err // no single event to blame: retried as a whole
 		}
+	}
+	if p.Observe != nil && len(events) > 0 {
+		p.Observe(tenant, len(events), events[len(events)-1].RecordedAt)
 	}
 	return len(events), seq, nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,4 +118,38 @@ func TestTenants_CreateAndList(t *testing.T) {
 	out, err = run(t, ctx, env, "tenants", "list", "--json")
 	require.NoError(t, err)
 	require.Contains(t, out, `"slug":"listed"`)
+}
+
+func TestServe_MetricsExposeEveryComponent(t *testing.T) {
+	db := pgtest.New(t)
+	ctx, addr := startServeEnv(t, db, map[string]string{"STRIPE_API_KEY": "sk_test_123", "STRIPE_API_BASE": os.Getenv("STRIPE_API_BASE"),
+		"TENANTRY_AUDIT_SIGNING_KEY": strings.Repeat("3c", 32), "TENANTRY_OPERATOR_TOKEN": "metrics-operator-token"})
+	env := map[string]string{"DATABASE_URL": db.SuperURL, "LOG_FORMAT": "json"}
+	out, err := run(t, ctx, env, "tenants", "create", "--name", "Measured", "--slug", "measured", "--admin-email", "a@measured.example")
+	require.NoError(t, err, out)
+	var body string
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return strings.Contains(body, "tenantry_projection_events_total ") && !strings.Contains(body, "tenantry_projection_events_total 0\n")
+	}, time.Minute, 100*time.Millisecond)
+	for _, series := range []string{
+		`tenantry_http_requests_total{`, `tenantry_http_request_duration_seconds_bucket{`,
+		`tenantry_events_appended_total `, `tenantry_append_duration_seconds_bucket{`, `tenantry_append_failures_total `,
+		`tenantry_relay_events_total `, `tenantry_relay_lag_seconds `,
+		`tenantry_projection_lag_seconds_bucket{`, `tenantry_projection_backlog_events `, `tenantry_projection_backlog_tenants `,
+		`tenantry_projection_backlog_worst_events{rank="1"}`, `tenantry_projection_backlog_worst_events{rank="5"}`,
+		`tenantry_projection_failed_tenants `,
+		`tenantry_worker_runs_total{job="billing_cycle"}`, `tenantry_worker_failures_total{job="billing_cycle"}`,
+		`tenantry_worker_runs_total{job="sign_heads"}`,
+		`tenantry_stripe_calls_total{outcome="sent"}`, `tenantry_stripe_calls_total{outcome="gave_up"}`,
+		`tenantry_rate_limited_total{plan="pro"}`,
+	} {
+		require.Contains(t, body, series)
+	}
 }

@@ -84,11 +84,21 @@ func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
 // billing worker, no Stripe key) until the test ends.
 func startServe(t *testing.T, db *pgtest.DB) context.Context {
 	t.Helper()
+	ctx, _ := startServeEnv(t, db, nil)
+	return ctx
+}
+
+// startServeEnv is startServe with more environment; it also returns the address.
+func startServeEnv(t *testing.T, db *pgtest.DB, extra map[string]string) (context.Context, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	serveEnv := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": addr, "LOG_FORMAT": "json"}
+	for k, v := range extra {
+		serveEnv[k] = v
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := run(t, ctx, serveEnv, "serve"); done <- err }()
@@ -100,5 +110,5 @@ func startServe(t *testing.T, db *pgtest.DB) context.Context {
 		}
 		return err == nil && resp.StatusCode == http.StatusOK
 	}, 20*time.Second, 50*time.Millisecond)
-	return ctx
+	return ctx, addr
 }

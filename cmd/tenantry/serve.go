@@ -35,11 +35,14 @@ func (a *app) serveCmd() *cobra.Command {
 			}
 
 			store := eventstore.New(pool)
+			metrics := newProcessMetrics(pool)
+			store.SetObserver(metrics.observeStore)
 			pipeline := projections.NewPipeline(store, registry, a.log)
+			metrics.observePipeline(pipeline)
 			deps := httpapi.Deps{Logger: a.log, Store: store, Registry: registry,
 				OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 				StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
-				AuditSigner: a.cfg.AuditSigner}
+				AuditSigner: a.cfg.AuditSigner, Metrics: metrics.reg}
 			workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 			var workers sync.WaitGroup
 			worker, werr := a.billingWorker(store, registry)
@@ -50,6 +53,7 @@ func (a *app) serveCmd() *cobra.Command {
 					Logger: a.log.With("component", "billing")}).Receive
 			} else {
 				pipeline.AddConsumer(worker.Consume)
+				metrics.observeWorker(worker)
 				deps.Webhooks = worker.Receive
 				workers.Add(1)
 				go func() { defer workers.Done(); _ = worker.Run(workCtx) }()
@@ -57,6 +61,7 @@ func (a *app) serveCmd() *cobra.Command {
 			if a.cfg.AuditSigner != nil {
 				signer := &audit.HeadSigner{Store: store, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
 					Logger: a.log.With("component", "audit")}
+				metrics.observeHeadSigner(signer)
 				workers.Add(1)
 				go func() { defer workers.Done(); _ = signer.Run(workCtx) }()
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,7 +69,12 @@ type HeadSigner struct {
 	Interval time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	runs, failures atomic.Int64
 }
+
+// Stats returns how many signing rounds ran and how many failed.
+func (s *HeadSigner) Stats() (runs, failures int64) { return s.runs.Load(), s.failures.Load() }
 
 // Run signs at start and every Interval until ctx ends.
 func (s *HeadSigner) Run(ctx context.Context) error {
@@ -78,7 +84,9 @@ func (s *HeadSigner) Run(ctx context.Context) error {
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
 	for {
+		s.runs.Add(1)
 		if n, err := s.Once(ctx); err != nil && ctx.Err() == nil {
+			s.failures.Add(1)
 			s.Logger.Error("signing tenant heads failed", "err", err, "signed", n)
 		}
 		select {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -41,6 +42,19 @@ type Worker struct {
 
 	once      sync.Once
 	provision chan uuid.UUID
+
+	cycles, cycleFailures, tenantFailures, windows atomic.Int64
+}
+
+// WorkerStats counts the worker's work since start, for metrics.
+type WorkerStats struct {
+	Cycles, CycleFailures, TenantFailures, Windows int64
+}
+
+// Stats returns the counts so far.
+func (w *Worker) Stats() WorkerStats {
+	return WorkerStats{Cycles: w.cycles.Load(), CycleFailures: w.cycleFailures.Load(),
+		TenantFailures: w.tenantFailures.Load(), Windows: w.windows.Load()}
 }
 
 // lockClass is the advisory-lock class of per-tenant billing work (the event writers'
@@ -142,6 +156,7 @@ func (w *Worker) Cycle(ctx context.Context) (CycleStats, error) {
 		page, err := projections.ListTenants(ctx, w.pool(), after, 1000)
 		if err != nil {
 			wg.Wait()
+			w.cycleFailures.Add(1)
 			return stats, fmt.Errorf("list tenants: %w", err)
 		}
 		for _, t := range page {
@@ -172,6 +187,9 @@ func (w *Worker) Cycle(ctx context.Context) (CycleStats, error) {
 		after = page[len(page)-1].ID
 	}
 	wg.Wait()
+	w.cycles.Add(1)
+	w.tenantFailures.Add(int64(stats.Failed))
+	w.windows.Add(int64(stats.Windows))
 	w.Logger.Info("billing cycle done", "tenants", stats.Tenants, "busy", stats.Busy, "failed", stats.Failed,
 		"provisioned", stats.Provisioned, "windows", stats.Windows, "suspended", stats.Suspended,
 		"duration", time.Since(start).Round(time.Millisecond))
