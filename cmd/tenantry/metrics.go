@@ -48,7 +48,7 @@ func newProcessMetrics(pool *pgxpool.Pool) *processMetrics {
 		projected: prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantry_projection_events_total",
 			Help: "Events applied to read models (a batch whose commit failed counts again)."}),
 		projLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tenantry_projection_lag_seconds",
-			Help: "Time from an event's recording to its batch being applied, per batch (newest event).",
+			Help:    "Time from an event's recording to its batch being applied, per batch (newest event).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
 	}
 	m.reg.MustRegister(m.appended, m.appendFails, m.appendTime, m.relayed, m.relayLag, m.projected, m.projLag,
@@ -170,4 +170,3 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(failedTenants, prometheus.GaugeValue, float64(failed))
 	}
 }
-

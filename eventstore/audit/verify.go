@@ -259,9 +259,8 @@ func parseEventLine(line []byte, e *eventstore.Event) error {
 	}
 	var f fixedFields
 	if !fastFixed(line[:d], &f) {
-		fixed := append(append([]byte(nil), line[:d]...), '}')
-		if err := json.Unmarshal(fixed, &f); err != nil {
-			return fmt.Errorf("a field has the wrong type: %v", err)
+		if err := strictFixed(append(append([]byte(nil), line[:d]...), '}'), &f); err != nil {
+			return err
 		}
 	}
 	if f.TenantID == nil || f.Seq == nil || f.EventID == nil || f.StreamID == nil || f.StreamVersion == nil ||
@@ -287,7 +286,158 @@ func parseEventLine(line []byte, e *eventstore.Event) error {
 	e.Seq, e.StreamID, e.StreamVersion, e.Type, e.SchemaVersion = *f.Seq, *f.StreamID, *f.StreamVersion, *f.Type, int(*f.SchemaVersion)
 	e.Data = line[d+len(dataSep) : m]
 	e.Metadata = line[m+len(metaSep) : len(line)-1]
+	if !isObject(e.Data) || !isObject(e.Metadata) {
+		return errors.New("data and metadata must each be a JSON object")
+	}
 	return nil
+}
+
+// isObject reports whether b is one JSON object (surrounding JSON whitespace allowed).
+func isObject(b []byte) bool {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && t[0] == '{' && json.Valid(b)
+}
+
+// eventFields are an event line's fields before data and metadata, in their order.
+var eventFields = []string{"tenant_id", "seq", "event_id", "stream_id", "stream_version", "type",
+	"schema_version", "recorded_at", "prev_hash", "hash"}
+
+// strictFixed reads the fixed fields of an event line laid out in any other way than
+// fastFixed takes: exactly these keys, each once, in this order, strings that are valid
+// Unicode and integers written as integers, as AUDIT.md requires.
+func strictFixed(b []byte, f *fixedFields) error {
+	vals, err := strictObject(b, eventFields, true)
+	if err != nil {
+		return err
+	}
+	strs := map[string]**string{"tenant_id": &f.TenantID, "event_id": &f.EventID, "stream_id": &f.StreamID,
+		"type": &f.Type, "recorded_at": &f.RecordedAt, "prev_hash": &f.PrevHash, "hash": &f.Hash}
+	for k, dst := range strs {
+		v, err := strictString(vals[k])
+		if err != nil {
+			return fmt.Errorf("%s: %v", k, err)
+		}
+		*dst = &v
+	}
+	seq, err := strictInt(vals["seq"], 64)
+	if err != nil {
+		return fmt.Errorf("seq: %v", err)
+	}
+	sv, err := strictInt(vals["stream_version"], 64)
+	if err != nil {
+		return fmt.Errorf("stream_version: %v", err)
+	}
+	schema, err := strictInt(vals["schema_version"], 32)
+	if err != nil {
+		return fmt.Errorf("schema_version: %v", err)
+	}
+	s32 := int32(schema)
+	f.Seq, f.StreamVersion, f.SchemaVersion = &seq, &sv, &s32
+	return nil
+}
+
+// strictObject reads one JSON object with exactly the keys given, each once (in that order
+// when ordered), and returns their raw values.
+func strictObject(b []byte, keys []string, ordered bool) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	vals := map[string]json.RawMessage{}
+	for i := 0; dec.More(); i++ {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, errors.New("not a JSON object")
+		}
+		k, _ := t.(string)
+		if !want[k] || vals[k] != nil || (ordered && (i >= len(keys) || keys[i] != k)) {
+			return nil, fmt.Errorf("the fields must be exactly %s, each once%s", strings.Join(keys, ", "),
+				map[bool]string{true: ", in that order", false: ""}[ordered])
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, errors.New("not a JSON object")
+		}
+		vals[k] = raw
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') || len(vals) != len(keys) {
+		return nil, fmt.Errorf("the fields must be exactly %s", strings.Join(keys, ", "))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("not one JSON object")
+	}
+	return vals, nil
+}
+
+// strictString decodes a JSON string, refusing one with an escaped lone surrogate (it has no
+// UTF-8 form; encoding/json would quietly make it U+FFFD).
+func strictString(raw json.RawMessage) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", errors.New("not a string")
+	}
+	for i := 0; i+5 < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if raw[i+1] != 'u' {
+			i++ // an escaped character: skip it
+			continue
+		}
+		r := hexRune(raw[i+2 : i+6])
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+11 >= len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
+				return "", errors.New("not valid Unicode (a lone surrogate)")
+			}
+			if lo := hexRune(raw[i+8 : i+12]); lo < 0xDC00 || lo > 0xDFFF {
+				return "", errors.New("not valid Unicode (a lone surrogate)")
+			}
+			i += 11
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return "", errors.New("not valid Unicode (a lone surrogate)")
+		default:
+			i += 5
+		}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", errors.New("not a string")
+	}
+	return s, nil
+}
+
+func hexRune(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return -1
+		}
+	}
+	return r
+}
+
+// strictInt decodes a JSON integer (no fraction or exponent) that fits in bits.
+func strictInt(raw json.RawMessage, bits int) (int64, error) {
+	p := fastParser{b: raw, ok: true}
+	n := p.int()
+	if !p.ok || p.i != len(raw) {
+		return 0, errors.New("not an integer")
+	}
+	if bits == 32 && (n < -1<<31 || n > 1<<31-1) {
+		return 0, errors.New("out of range")
+	}
+	return n, nil
 }
 
 // canonicalUUID accepts only the lowercase hyphenated form.
@@ -313,8 +463,11 @@ func parseHash(s string) ([32]byte, error) {
 
 // parseMicros accepts RFC 3339 in UTC ("Z") holding a whole number of microseconds.
 func parseMicros(s string) (time.Time, error) {
+	if !rfc3339UTC(s) {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time in UTC", s)
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || !strings.HasSuffix(s, "Z") {
+	if err != nil {
 		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time in UTC", s)
 	}
 	if t.Nanosecond()%1000 != 0 {
@@ -323,38 +476,73 @@ func parseMicros(s string) (time.Time, error) {
 	return t, nil
 }
 
+// rfc3339UTC matches YYYY-MM-DDTHH:MM:SS, an optional fraction of 1 to 9 digits, then Z.
+func rfc3339UTC(s string) bool {
+	const layout = "dddd-dd-ddTdd:dd:dd"
+	if len(s) < len(layout)+1 || s[len(s)-1] != 'Z' {
+		return false
+	}
+	for i := 0; i < len(layout); i++ {
+		if c := s[i]; layout[i] == 'd' && (c < '0' || c > '9') || layout[i] != 'd' && c != layout[i] {
+			return false
+		}
+	}
+	frac := s[len(layout) : len(s)-1]
+	if frac == "" {
+		return true
+	}
+	if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+		return false
+	}
+	for _, c := range frac[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // verifyHead runs checks 7 to 15 on the head line.
 func verifyHead(line []byte, rep *Report, tenant uuid.UUID, last int64, lastHash, atEarlier [32]byte, opts VerifyOptions) (Report, error) {
-	var wrapped struct {
-		Head *struct {
-			TenantID  *string `json:"tenant_id"`
-			Seq       *int64  `json:"seq"`
-			Hash      *string `json:"hash"`
-			SignedAt  *string `json:"signed_at"`
-			KeyID     *string `json:"key_id"`
-			Signature *string `json:"signature"`
-		} `json:"head"`
+	wrapper, err := strictObject(line, []string{"head"}, true)
+	if err != nil {
+		return rep.fail(ProblemMalformed, last+1, "the head line is not {\"head\": {...}}: %v", err), nil
 	}
-	if err := json.Unmarshal(line, &wrapped); err != nil || wrapped.Head == nil {
-		return rep.fail(ProblemMalformed, last+1, "the head line is not {\"head\": {...}}"), nil
+	fields, err := strictObject(wrapper["head"], headFields, false)
+	if err != nil {
+		return rep.fail(ProblemMalformed, last+1, "the head: %v", err), nil
 	}
-	w := wrapped.Head
-	if w.TenantID == nil || w.Seq == nil || w.Hash == nil || w.SignedAt == nil || w.KeyID == nil || w.Signature == nil {
-		return rep.fail(ProblemMalformed, last+1, "the head line lacks a field"), nil
+	str := map[string]string{}
+	for _, k := range []string{"tenant_id", "hash", "signed_at", "key_id", "signature"} {
+		v, err := strictString(fields[k])
+		if err != nil {
+			return rep.fail(ProblemMalformed, last+1, "head %s: %v", k, err), nil
+		}
+		str[k] = v
 	}
-	id, err := canonicalUUID(*w.TenantID)
+	seq, err := strictInt(fields["seq"], 64)
+	if err != nil || seq < 0 {
+		return rep.fail(ProblemMalformed, last+1, "head seq is not a non-negative integer"), nil
+	}
+	if k := str["key_id"]; k != "" && (len(k) != 16 || !isHex(k, true)) {
+		return rep.fail(ProblemMalformed, last+1, "head key_id is neither empty nor 16 hex digits"), nil
+	}
+	if sig := str["signature"]; sig != "" && (len(sig) != 128 || !isHex(sig, false)) {
+		return rep.fail(ProblemMalformed, last+1, "head signature is neither empty nor 128 lowercase hex digits"), nil
+	}
+	id, err := canonicalUUID(str["tenant_id"])
 	if err != nil {
 		return rep.fail(ProblemMalformed, last+1, "head tenant_id: %v", err), nil
 	}
-	hash, err := parseHash(*w.Hash)
+	hash, err := parseHash(str["hash"])
 	if err != nil {
 		return rep.fail(ProblemMalformed, last+1, "head hash: %v", err), nil
 	}
-	at, err := parseMicros(*w.SignedAt)
+	at, err := parseMicros(str["signed_at"])
 	if err != nil {
 		return rep.fail(ProblemMalformed, last+1, "head signed_at: %v", err), nil
 	}
-	head := Head{TenantID: id, Seq: *w.Seq, Hash: *w.Hash, SignedAt: at, KeyID: *w.KeyID, Signature: *w.Signature}
+	head := Head{TenantID: id, Seq: seq, Hash: str["hash"], SignedAt: at, KeyID: str["key_id"], Signature: str["signature"]}
 	rep.HeadSeq, rep.HeadHash = head.Seq, head.Hash
 	if last == 0 {
 		rep.TenantID = id.String()
@@ -379,6 +567,17 @@ func verifyHead(line []byte, rep *Report, tenant uuid.UUID, last int64, lastHash
 		return verifyEarlier(rep, id, last, atEarlier, opts)
 	}
 	return *rep, nil
+}
+
+var headFields = []string{"tenant_id", "seq", "hash", "signed_at", "key_id", "signature"}
+
+func isHex(s string, upperToo bool) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || upperToo && c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // verifyEarlier runs checks 12 to 15: the history extends the earlier head.
