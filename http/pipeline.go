@@ -8,6 +8,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/eventstore/logctx"
 )
 
 // handle runs a route's pipeline: authenticate, resolve the tenant, authorise, limit the
@@ -21,6 +23,7 @@ func (s *Server) handle(rt route) gin.HandlerFunc {
 		}
 		if cl.tenant != uuid.Nil {
 			c.Set(keyTenant, cl.tenant)
+			c.Request = c.Request.WithContext(logctx.With(c.Request.Context(), "tenant_id", cl.tenant.String()))
 		}
 		if !s.limits.allow(c, cl, s.metrics) {
 			return

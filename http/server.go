@@ -21,6 +21,7 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
+	"github.com/tenantry/tenantry/eventstore/logctx"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
 )
@@ -135,6 +136,9 @@ func (s *Server) observe(c *gin.Context) {
 	}
 	c.Set(keyRequestID, id)
 	c.Header("X-Request-ID", id)
+	// Code that logs with the request's context (...Context(c.Request.Context())) gets the
+	// request id, and the tenant id once it is resolved (handle), from logctx's handler.
+	c.Request = c.Request.WithContext(logctx.With(c.Request.Context(), "request_id", id))
 	c.Next()
 	route := c.GetString(keyRoute)
 	if route == "" {

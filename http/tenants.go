@@ -139,6 +139,7 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 	s.settle(c, id, seq)
 	_ = projections.WaitForDirectory(c, s.pool(), id, s.d.SettleTimeout)
 	s.slugs.Store(slug.String(), id)
+	c.Set(keyTenant, id) // the request's log line names the tenant it created
 	s.logger(c).Info("tenant created", "slug", slug.String(), "plan", plan.String())
 	reply(c, http.StatusCreated, gin.H{
 		"tenant":  tenantView{ID: id, Name: req.Name, Slug: slug.String(), Plan: plan.String(), Status: tenant.StatusActive.String()},

@@ -48,7 +48,7 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 		reply(c, http.StatusOK, gin.H{"received": true, "id": ev.ID, "type": ev.Type, "outcome": "ignored", "duplicate": false})
 		return
 	}
-	d, err := s.d.Webhooks(c, ev)
+	d, err := s.d.Webhooks(c.Request.Context(), ev)
 	if err != nil {
 		// A malformed event answers 400; anything else 500, and Stripe delivers it again.
 		s.failErr(c, err)

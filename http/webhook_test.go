@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/logctx"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
@@ -208,4 +211,38 @@ func TestWebhook_DeletedSubscriptionSuspendsAndUnknownCustomersAreIgnored(t *tes
 	r = a.deliver(unhandled, webhookSecret, now)
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, "ignored", r.str("outcome"))
+}
+
+// Every line logged while serving a tenant carries its id: the API's own lines, and the
+// billing worker's, which only see the request's context.
+func TestLogs_EveryLineServingATenantCarriesItsID(t *testing.T) {
+	var buf safeBuffer
+	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(&buf, nil)))
+	a := newAPI(t, func(d *httpapi.Deps) {
+		d.Logger = log
+		d.Webhooks = (&billing.Worker{Store: d.Store, Registry: d.Registry, Logger: log}).Receive
+	})
+	ten, cus := a.linked("pro")
+	_, payload := stripeEvent(dbilling.StripeInvoicePaymentFailed, cus, "open", time.Now())
+	require.Equal(t, http.StatusOK, a.deliver(payload, webhookSecret, time.Now()).status)
+
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		msg, _ := m["msg"].(string)
+		if msg == "tenant created" && m["slug"] != nil || msg == "Stripe event handled" || msg == "stripe webhook handled" ||
+			msg == "request" && (m["route"] == "POST /v1/webhooks/stripe" || m["route"] == "POST /v1/tenants") {
+			if m["route"] == "POST /v1/tenants" || msg == "tenant created" {
+				require.NotEmpty(t, m["tenant_id"], l)
+			} else {
+				require.Equal(t, ten.id, m["tenant_id"], l)
+			}
+			seen[msg] = true
+			require.Equal(t, 1, strings.Count(l, `"tenant_id"`), "once: %s", l)
+		}
+	}
+	for _, msg := range []string{"tenant created", "Stripe event handled", "stripe webhook handled", "request"} {
+		require.True(t, seen[msg], msg)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/logctx"
 	"github.com/tenantry/tenantry/migrations"
 
 	"github.com/tenantry/tenantry/eventstore/pguuid"
@@ -63,10 +64,11 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 }
 
 func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	// logctx adds the tenant and request ids a context carries to every line logged with it.
 	if format == "text" {
-		return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))
+		return slog.New(logctx.NewHandler(tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly})))
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(logctx.NewHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
 func (a *app) migrateCmd() *cobra.Command {

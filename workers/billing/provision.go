@@ -13,6 +13,7 @@ import (
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/logctx"
 )
 
 // Provision links the tenant to a Stripe customer and subscription, or moves the
@@ -20,6 +21,7 @@ import (
 // tenant's billing lock (ErrBusy when another worker has it).
 func (w *Worker) Provision(ctx context.Context, id uuid.UUID) (int, error) {
 	w.init()
+	ctx = logctx.With(ctx, "tenant_id", id.String())
 	var n int
 	err := w.withTenant(ctx, id, func(ctx context.Context) error {
 		var err error
@@ -89,7 +91,7 @@ func (w *Worker) provisionLocked(ctx context.Context, id uuid.UUID) (int, error)
 		if _, err := w.append(ctx, id, dbilling.AccountStreamID, version, meta, events...); err != nil {
 			return 0, fmt.Errorf("record billing.customer_linked: %w", err)
 		}
-		w.Logger.Info("tenant linked to Stripe", "tenant_id", id, "stripe_customer_id", cus.ID, "stripe_subscription_id", sub.ID)
+		w.Logger.InfoContext(ctx, "tenant linked to Stripe", "stripe_customer_id", cus.ID, "stripe_subscription_id", sub.ID)
 		return 1, nil
 	}
 	if acct.Plan() == t.Plan() {
@@ -118,7 +120,7 @@ func (w *Worker) provisionLocked(ctx context.Context, id uuid.UUID) (int, error)
 	if _, err := w.append(ctx, id, dbilling.AccountStreamID, version, meta, events...); err != nil {
 		return 0, fmt.Errorf("record billing.subscription_changed: %w", err)
 	}
-	w.Logger.Info("Stripe subscription moved to the tenant's plan", "tenant_id", id, "plan", t.Plan().String())
+	w.Logger.InfoContext(ctx, "Stripe subscription moved to the tenant's plan", "plan", t.Plan().String())
 	return 1, nil
 }
 
@@ -149,7 +151,7 @@ func (w *Worker) dunning(ctx context.Context, id uuid.UUID) (int, error) {
 		return 0, err
 	}
 	if decided > 0 {
-		w.Logger.Warn("tenant suspended: grace period after a failed payment ended", "tenant_id", id)
+		w.Logger.WarnContext(ctx, "tenant suspended: grace period after a failed payment ended")
 	}
 	return decided, nil
 }

@@ -16,6 +16,7 @@ import (
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/logctx"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -30,6 +31,7 @@ const ProjectionWait = 30 * time.Second
 // another worker has it) and returns how many window revisions Stripe confirmed.
 func (w *Worker) Push(ctx context.Context, id uuid.UUID) (int, error) {
 	w.init()
+	ctx = logctx.With(ctx, "tenant_id", id.String())
 	var n int
 	err := w.withTenant(ctx, id, func(ctx context.Context) error {
 		var err error

@@ -16,6 +16,7 @@ import (
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/logctx"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -95,8 +96,11 @@ func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error)
 	if err != nil {
 		return Delivery{}, err
 	}
+	if id != uuid.Nil {
+		ctx = logctx.With(ctx, "tenant_id", id.String())
+	}
 	if id == uuid.Nil {
-		w.Logger.Warn("Stripe event for no known tenant ignored", "stripe_event_id", ev.ID, "stripe_event_type", string(ev.Type))
+		w.Logger.WarnContext(ctx, "Stripe event for no known tenant ignored", "stripe_event_id", ev.ID, "stripe_event_type", string(ev.Type))
 		return Delivery{Outcome: dbilling.OutcomeIgnored}, nil
 	}
 	recID := DeliveryEventID(id, ev.ID)
@@ -134,7 +138,7 @@ func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error)
 		res, err := w.Store.AppendStreams(ctx, id, parts...)
 		if err == nil {
 			d := Delivery{TenantID: id, Outcome: rec.Outcome, Seq: res[len(res)-1].LastSeq}
-			w.Logger.Info("Stripe event handled", "tenant_id", id, "stripe_event_id", ev.ID,
+			w.Logger.InfoContext(ctx, "Stripe event handled", "stripe_event_id", ev.ID,
 				"stripe_event_type", string(ev.Type), "outcome", string(rec.Outcome))
 			return d, nil
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/logctx"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -200,6 +201,7 @@ func (w *Worker) Cycle(ctx context.Context) (CycleStats, error) {
 // to the current plan, push unreported usage, suspend when the grace period has ended.
 func (w *Worker) Tenant(ctx context.Context, id uuid.UUID) (TenantStats, error) {
 	w.init()
+	ctx = logctx.With(ctx, "tenant_id", id.String())
 	var st TenantStats
 	err := w.withTenant(ctx, id, func(ctx context.Context) error {
 		n, err := w.provisionLocked(ctx, id)
@@ -260,7 +262,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case id := <-w.provision:
-			err := w.withTenant(ctx, id, func(ctx context.Context) error {
+			err := w.withTenant(logctx.With(ctx, "tenant_id", id.String()), id, func(ctx context.Context) error {
 				_, err := w.provisionLocked(ctx, id)
 				return err
 			})
