@@ -60,10 +60,76 @@ type Relay struct {
 	// Observe, when set, is told after each published batch: its size and the newest
 	// recorded_at in it (for relay lag metrics).
 	Observe func(events int, newest time.Time)
+	// Lease makes Run relay only while it holds the cluster-wide relay lease: a
+	// session-level advisory lock, so exactly one relay is active among all processes and,
+	// when its process dies, its connection closes and another takes over within seconds,
+	// from the saved cursor (nothing is skipped; a batch may be published twice).
+	Lease bool
 }
 
-// Run relays until ctx ends.
+// relayLeaseKey is the advisory lock of the relay lease (class, key).
+const relayLeaseClass, relayLeaseKey = 7365712, 0
+
+// Run relays until ctx ends; with Lease, only while it holds the lease.
 func (r *Relay) Run(ctx context.Context) error {
+	if !r.Lease {
+		return r.run(ctx)
+	}
+	for ctx.Err() == nil {
+		if err := r.lead(ctx); err != nil && ctx.Err() == nil {
+			r.Logger.Warn("relay lease lost or unavailable; trying again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+// lead waits for the lease, relays while it holds it, and returns when it loses it.
+func (r *Relay) lead(ctx context.Context) error {
+	conn, err := r.Store.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, relayLeaseClass, relayLeaseKey).Scan(&got); err != nil || !got {
+		conn.Release()
+		return err
+	}
+	defer func() { _ = conn.Hijack().Close(context.WithoutCancel(ctx)) }() // closing ends the lease
+	r.Logger.Info("relay lease taken: this process relays")
+	leadCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	lost := make(chan error, 1)
+	go func() { // the lease lives as long as its connection: watch it
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-leadCtx.Done():
+				return
+			case <-t.C:
+				if err := conn.Ping(leadCtx); err != nil && leadCtx.Err() == nil {
+					lost <- fmt.Errorf("lease connection: %w", err)
+					stop()
+					return
+				}
+			}
+		}
+	}()
+	err = r.run(leadCtx)
+	select {
+	case e := <-lost:
+		return e
+	default:
+		return err
+	}
+}
+
+// run relays until ctx ends.
+func (r *Relay) run(ctx context.Context) error {
 	if r.PollInterval <= 0 {
 		r.PollInterval = time.Second
 	}

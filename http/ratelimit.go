@@ -19,6 +19,8 @@ import (
 // tenant flooding the API spends only its own budget.
 type limiter struct {
 	plans   domain.Plans
+	shared  SharedLimits // across replicas (Redis); nil keeps the buckets in process
+	onError func(error)
 	mu      sync.Mutex
 	buckets map[string]*bucket
 	swept   time.Time
@@ -28,6 +30,12 @@ type bucket struct {
 	lim  *rate.Limiter
 	plan string
 	used time.Time
+}
+
+func (l *limiter) sharedDown(err error) {
+	if l.onError != nil {
+		l.onError(err)
+	}
 }
 
 // anonymousLimits bounds requests without a tenant, per client address.
@@ -51,6 +59,22 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 		}
 	default:
 		key, plan = "a:"+c.ClientIP(), "anonymous"
+	}
+	if l.shared != nil {
+		ok, wait, err := l.shared.Allow(c.Request.Context(), key, limits)
+		if err == nil {
+			if ok {
+				return true
+			}
+			c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+			m.rateLimited(plan)
+			l.tarpit(c)
+			fail(c, http.StatusTooManyRequests, "rate-limited", "the rate limit of the "+plan+" plan is exceeded; retry after the delay in Retry-After")
+			return false
+		}
+		// The shared store is down: fall back to this replica's own bucket rather than
+		// refuse or wave through everything.
+		l.sharedDown(err)
 	}
 	now := time.Now()
 	l.mu.Lock()

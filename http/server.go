@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -45,6 +46,9 @@ type Deps struct {
 	// Metrics is the registry /metrics serves, which the process fills with the other
 	// components' series; nil gives the API a registry of its own.
 	Metrics *prometheus.Registry
+	// SharedLimits keeps per-tenant rate limits in a store every API replica shares
+	// (NewRedisLimits); nil keeps them in this process.
+	SharedLimits SharedLimits
 	// AuditSigner signs the head that ends an audit export; nil leaves it unsigned.
 	AuditSigner *audit.Signer
 	// BillingSettle is how long after a usage window ends it is due to be reported (the
@@ -88,6 +92,14 @@ func New(d Deps) *gin.Engine {
 		d.Plans = domain.DefaultPlans()
 	}
 	s := &Server{d: d, limits: newLimiter(d.Plans), metrics: newMetrics(d.Metrics)}
+	s.limits.shared = d.SharedLimits
+	var lastWarn atomic.Int64
+	s.limits.onError = func(err error) { // at most one warning a minute
+		if now := time.Now().Unix(); now-lastWarn.Load() >= 60 {
+			lastWarn.Store(now)
+			d.Logger.Warn("shared rate limits unavailable; limiting per replica", "err", err)
+		}
+	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true

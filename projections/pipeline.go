@@ -5,79 +5,104 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
 	"github.com/tenantry/tenantry/eventstore"
 )
 
-// EventsTopic is the bus topic the relay publishes every event to.
+// EventsTopic is the bus topic (and NATS subject) the relay publishes every event to.
 const EventsTopic = "tenantry.events"
 
-// Pipeline is everything between the event store and the read models in one process: group
-// commit and append notifications on the store, the relay onto an in-process bus (a Go
-// channel whose publish waits for the projector's acknowledgement, which keeps order and
-// gives back-pressure), the projector and the tenant directory, both fed by the relay.
+// PipelineOptions choose the bus and which parts run in this process. The zero value is
+// everything in one process on an in-process bus.
+type PipelineOptions struct {
+	// Bus carries events between relay and consumers; nil means an in-process Go channel.
+	Bus Bus
+	// NoRelay, NoProjector and NoDirectory leave those parts to other processes (an API
+	// replica runs none of them; it only appends and notifies).
+	NoRelay, NoProjector, NoDirectory bool
+	// RelayLease makes the relay run only while it holds the cluster-wide relay lease, so
+	// that one relay is active however many processes run one.
+	RelayLease bool
+}
+
+// Pipeline is everything between the event store and the read models in a process: group
+// commit and append notifications on the store, the relay onto the bus, and the consumers
+// fed by the bus (projector, tenant directory, and any added with AddConsumer).
 type Pipeline struct {
 	Projector *Projector
 	Directory *Directory
 
+	opts      PipelineOptions
 	store     *eventstore.Store
 	notifier  *eventstore.Notifier
 	committer *eventstore.GroupCommitter
 	relay     *eventstore.Relay
-	bus       *gochannel.GoChannel
+	bus       Bus
 	log       *slog.Logger
-	consumers []func(context.Context, <-chan *message.Message)
+	consumers []consumer
+}
+
+type consumer struct {
+	group string
+	fn    func(context.Context, <-chan *message.Message)
+}
+
+// NewPipeline attaches group commit and notifications to store, with everything in one
+// process; call Run before appending.
+func NewPipeline(store *eventstore.Store, registry *eventstore.Registry, log *slog.Logger) *Pipeline {
+	return NewPipelineWith(store, registry, log, PipelineOptions{})
+}
+
+// NewPipelineWith is NewPipeline with a bus and roles.
+func NewPipelineWith(store *eventstore.Store, registry *eventstore.Registry, log *slog.Logger, opts PipelineOptions) *Pipeline {
+	notifier := eventstore.NewNotifier(store.Pool(), 0, log)
+	store.SetNotifier(notifier)
+	committer := eventstore.NewGroupCommitter(store, 4)
+	store.SetGroupCommitter(committer)
+	bus := opts.Bus
+	if bus == nil {
+		bus = NewGoChannelBus(log)
+	}
+	return &Pipeline{
+		Projector: &Projector{Pool: store.Pool(), Registry: registry, Logger: log.With("component", "projector")},
+		Directory: &Directory{Store: store, Registry: registry, Logger: log.With("component", "directory")},
+		opts:      opts, store: store, notifier: notifier, committer: committer, bus: bus, log: log,
+		relay: &eventstore.Relay{Store: store, Publisher: bus.Publisher(), Topic: EventsTopic, Name: "relay",
+			Logger: log.With("component", "relay"), Wake: notifier.Subscribe(), Lease: opts.RelayLease},
+	}
 }
 
 // Relay is the pipeline's relay, for setting its Observe hook before Run.
 func (p *Pipeline) Relay() *eventstore.Relay { return p.relay }
 
-// AddConsumer gives fn its own subscription to the relayed events, from Run until ctx
-// ends. fn must acknowledge each message promptly: the relay waits for every subscriber.
-// Call it before Run.
-func (p *Pipeline) AddConsumer(fn func(context.Context, <-chan *message.Message)) {
-	p.consumers = append(p.consumers, fn)
-}
-
-// NewPipeline attaches group commit and notifications to store; call Run before appending.
-func NewPipeline(store *eventstore.Store, registry *eventstore.Registry, log *slog.Logger) *Pipeline {
-	notifier := eventstore.NewNotifier(store.Pool(), 0, log)
-	store.SetNotifier(notifier)
-	committer := eventstore.NewGroupCommitter(store, 4)
-	store.SetGroupCommitter(committer)
-	bus := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true},
-		watermill.NewSlogLogger(log))
-	return &Pipeline{
-		Projector: &Projector{Pool: store.Pool(), Registry: registry, Logger: log.With("component", "projector")},
-		Directory: &Directory{Store: store, Registry: registry, Logger: log.With("component", "directory")},
-		store:     store, notifier: notifier, committer: committer, bus: bus, log: log,
-		relay: &eventstore.Relay{Store: store, Publisher: bus, Topic: EventsTopic, Name: "relay",
-			Logger: log.With("component", "relay"), Wake: notifier.Subscribe()},
-	}
+// AddConsumer gives fn its own subscription to the relayed events, as a member of group,
+// from Run until ctx ends. fn must acknowledge each message promptly: the in-process bus
+// waits for every subscriber. Call it before Run.
+func (p *Pipeline) AddConsumer(group string, fn func(context.Context, <-chan *message.Message)) {
+	p.consumers = append(p.consumers, consumer{group, fn})
 }
 
 // Run runs every component until ctx ends, then closes the bus and waits for them.
 func (p *Pipeline) Run(ctx context.Context) error {
-	msgs, err := p.bus.Subscribe(ctx, EventsTopic)
-	if err != nil {
-		return err
+	runs := []func(context.Context) error{p.committer.Run, p.notifier.Run}
+	consumers := p.consumers
+	if !p.opts.NoProjector {
+		runs = append(runs, p.Projector.Run)
+		consumers = append(consumers, consumer{"projector", p.Projector.Consume})
 	}
-	dirMsgs, err := p.bus.Subscribe(ctx, EventsTopic)
-	if err != nil {
-		return err
+	if !p.opts.NoDirectory {
+		consumers = append(consumers, consumer{"directory", p.Directory.Consume})
 	}
-	runs := []func(context.Context) error{p.committer.Run, p.notifier.Run, p.relay.Run, p.Projector.Run,
-		func(ctx context.Context) error { p.Projector.Consume(ctx, msgs); return nil },
-		func(ctx context.Context) error { p.Directory.Consume(ctx, dirMsgs); return nil }}
-	for _, consume := range p.consumers {
-		sub, err := p.bus.Subscribe(ctx, EventsTopic)
+	for _, c := range consumers {
+		msgs, err := p.bus.Subscribe(ctx, c.group)
 		if err != nil {
 			return err
 		}
-		runs = append(runs, func(ctx context.Context) error { consume(ctx, sub); return nil })
+		runs = append(runs, func(ctx context.Context) error { c.fn(ctx, msgs); return nil })
+	}
+	if !p.opts.NoRelay { // after the subscriptions: nothing published before them is lost
+		runs = append(runs, p.relay.Run)
 	}
 	var wg sync.WaitGroup
 	for _, run := range runs {

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"os"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
+	"github.com/tenantry/tenantry/workers/schedule"
 )
 
 // billingWorker builds the billing worker on store, or says why it cannot.
@@ -24,11 +28,18 @@ func (a *app) billingWorker(store *eventstore.Store, registry *eventstore.Regist
 	}
 	cfg := a.cfg.Billing.WithDefaults()
 	return &billing.Worker{
-		Store: store, Registry: registry, Config: cfg,
+		Store: store, Registry: registry, Config: cfg, Claim: a.claimer(store.Pool()),
 		Stripe: billing.NewStripeAPI(a.cfg.StripeAPIKey, a.cfg.StripeAPIBase, a.cfg.StripeTimeout),
 		Caller: &billing.Caller{Limiter: rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), max(1, int(cfg.RequestsPerSecond)))},
 		Logger: a.log.With("component", "billing"),
 	}, nil
+}
+
+// claimer claims job periods for this process (once per period across replicas).
+func (a *app) claimer(pool *pgxpool.Pool) func(context.Context, string, time.Time) (func(), bool, error) {
+	host, _ := os.Hostname()
+	c := &schedule.Claimer{Pool: pool, Holder: fmt.Sprintf("%s/%d", host, os.Getpid())}
+	return c.Claim
 }
 
 func (a *app) workerCmd() *cobra.Command {
@@ -52,7 +63,8 @@ func (a *app) workerCmd() *cobra.Command {
 				return err
 			}
 			if !once {
-				return w.Run(ctx)
+				pool.Close()
+				return a.runRoles(ctx, roles{Worker: true})
 			}
 			stats, err := w.Cycle(ctx)
 			fmt.Fprintf(a.stdout, "tenants %d, busy %d, failed %d, provisioned %d, windows reported %d, suspended %d\n",

@@ -44,6 +44,11 @@ type Config struct {
 	StripeTimeout time.Duration
 	Billing       billing.Config
 
+	// Scale-out.
+	Bus      string // TENANTRY_BUS: gochannel (one process) | nats
+	NATSURL  string // NATS_URL
+	RedisURL string // REDIS_URL: per-tenant rate limits shared by API replicas; unset keeps them in process
+
 	// Audit.
 	AuditSigner       *audit.Signer // TENANTRY_AUDIT_SIGNING_KEY (Ed25519); nil leaves heads unsigned
 	AuditHeadInterval time.Duration // TENANTRY_AUDIT_HEAD_INTERVAL: how often moved heads are signed
@@ -143,6 +148,12 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Sprintf("TENANTRY_AUDIT_SIGNING_KEY: %v", err)) // never the value
 		}
 	}
+	c.Bus = or(getenv("TENANTRY_BUS"), "gochannel")
+	if c.Bus != "gochannel" && c.Bus != "nats" {
+		errs = append(errs, fmt.Sprintf("TENANTRY_BUS=%q: want gochannel or nats", c.Bus))
+	}
+	c.NATSURL = or(getenv("NATS_URL"), "nats://127.0.0.1:4222")
+	c.RedisURL = getenv("REDIS_URL")
 	c.AuditHeadInterval = time.Hour
 	durVar("TENANTRY_AUDIT_HEAD_INTERVAL", &c.AuditHeadInterval)
 	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -17,83 +19,149 @@ import (
 	"github.com/tenantry/tenantry/workers/billing"
 )
 
+// roles are the parts a process runs: serve runs them all; api, projector and worker one
+// each, as replicas that share PostgreSQL and NATS.
+type roles struct {
+	API       bool // the HTTP API
+	Projector bool // the relay (one active cluster-wide), the projector and the tenant directory
+	Worker    bool // the billing worker and the head signer
+}
+
+func (r roles) all() bool { return r.API && r.Projector && r.Worker }
+
 func (a *app) serveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
-		Short: "Run the API, the relay, the projector, the tenant directory and the billing worker in one process",
+		Short: "Run the API, the relay, the projector, the tenant directory and the workers in one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			pool, registry, err := a.openRuntime(ctx)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			ln, err := net.Listen("tcp", a.cfg.Addr)
-			if err != nil {
-				return err
-			}
-
-			store := eventstore.New(pool)
-			metrics := newProcessMetrics(pool)
-			store.SetObserver(metrics.observeStore)
-			pipeline := projections.NewPipeline(store, registry, a.log)
-			metrics.observePipeline(pipeline)
-			deps := httpapi.Deps{Logger: a.log, Store: store, Registry: registry,
-				OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
-				StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
-				AuditSigner: a.cfg.AuditSigner, Metrics: metrics.reg}
-			workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-			var workers sync.WaitGroup
-			worker, werr := a.billingWorker(store, registry)
-			if werr != nil {
-				// Webhooks are still applied: that needs only the database.
-				a.log.Warn("billing worker off", "reason", werr.Error())
-				deps.Webhooks = (&billing.Worker{Store: store, Registry: registry, Config: a.cfg.Billing,
-					Logger: a.log.With("component", "billing")}).Receive
-			} else {
-				pipeline.AddConsumer(worker.Consume)
-				metrics.observeWorker(worker)
-				deps.Webhooks = worker.Receive
-				workers.Add(1)
-				go func() { defer workers.Done(); _ = worker.Run(workCtx) }()
-			}
-			if a.cfg.AuditSigner != nil {
-				signer := &audit.HeadSigner{Store: store, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
-					Logger: a.log.With("component", "audit")}
-				metrics.observeHeadSigner(signer)
-				workers.Add(1)
-				go func() { defer workers.Done(); _ = signer.Run(workCtx) }()
-			}
-			workDone := make(chan struct{})
-			go func() { defer close(workDone); _ = pipeline.Run(workCtx) }()
-			go func() { _ = httpapi.ForgetIdempotencyKeys(workCtx, pool, time.Hour, a.log) }()
-
-			srv := &http.Server{
-				Handler:           httpapi.New(deps),
-				ReadHeaderTimeout: 10 * time.Second,
-			}
-			a.log.Info("serving", "addr", ln.Addr().String())
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err = <-errc:
-			case <-ctx.Done():
-			}
-			// Drain in order: HTTP, then the bus and its producers and consumers, then the pool.
-			a.log.Info("shutting down")
-			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-			defer cancel()
-			if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
-				err = serr
-			}
-			stopWork()
-			workers.Wait()
-			<-workDone
-			if errors.Is(err, http.ErrServerClosed) {
-				err = nil
-			}
-			return err
+			return a.runRoles(cmd.Context(), roles{API: true, Projector: true, Worker: true})
 		},
 	}
+}
+
+func (a *app) apiCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "api",
+		Short: "Run an API replica (stateless; needs TENANTRY_BUS=nats and projector processes)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return a.runRoles(cmd.Context(), roles{API: true}) },
+	}
+}
+
+func (a *app) projectorCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "projector",
+		Short: "Run a projector replica: the relay (one active at a time), the projector and the tenant directory",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return a.runRoles(cmd.Context(), roles{Projector: true}) },
+	}
+}
+
+// runRoles runs the chosen parts until ctx ends, then drains them: HTTP first, then the
+// bus with its producers and consumers, then the pool.
+func (a *app) runRoles(ctx context.Context, r roles) error {
+	if !r.all() && a.cfg.Bus != "nats" && (r.API || r.Projector) {
+		return errors.New("configuration: running the API or the projector as a process of its own needs TENANTRY_BUS=nats (serve runs everything in one process)")
+	}
+	pool, registry, err := a.openRuntime(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var ln net.Listener
+	if r.API {
+		if ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
+			return err
+		}
+	}
+
+	store := eventstore.New(pool)
+	metrics := newProcessMetrics(pool)
+	store.SetObserver(metrics.observeStore)
+	opts := projections.PipelineOptions{NoRelay: !r.Projector, NoProjector: !r.Projector, NoDirectory: !r.Projector}
+	if a.cfg.Bus == "nats" {
+		host, _ := os.Hostname()
+		bus, err := projections.NewNATSBus(a.cfg.NATSURL, fmt.Sprintf("tenantry-%s-%d", host, os.Getpid()), a.log)
+		if err != nil {
+			return err
+		}
+		opts.Bus, opts.RelayLease = bus, true
+	}
+	pipeline := projections.NewPipelineWith(store, registry, a.log, opts)
+	metrics.observePipeline(pipeline)
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var workers sync.WaitGroup
+	var webhooks *billing.Worker
+	if r.Worker || r.API {
+		worker, werr := a.billingWorker(store, registry)
+		switch {
+		case werr != nil:
+			// Webhooks are still applied: that needs only the database.
+			if r.Worker {
+				a.log.Warn("billing worker off", "reason", werr.Error())
+			}
+			webhooks = &billing.Worker{Store: store, Registry: registry, Config: a.cfg.Billing, Logger: a.log.With("component", "billing")}
+		case r.Worker:
+			pipeline.AddConsumer("billing", worker.Consume)
+			metrics.observeWorker(worker)
+			webhooks = worker
+			workers.Add(1)
+			go func() { defer workers.Done(); _ = worker.Run(workCtx) }()
+		default:
+			webhooks = worker
+		}
+	}
+	if r.Worker && a.cfg.AuditSigner != nil {
+		signer := &audit.HeadSigner{Store: store, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
+			Logger: a.log.With("component", "audit"), Claim: a.claimer(pool)}
+		metrics.observeHeadSigner(signer)
+		workers.Add(1)
+		go func() { defer workers.Done(); _ = signer.Run(workCtx) }()
+	}
+	workDone := make(chan struct{})
+	go func() { defer close(workDone); _ = pipeline.Run(workCtx) }()
+	if !r.API {
+		a.log.Info("running", "projector", r.Projector, "worker", r.Worker, "bus", a.cfg.Bus)
+		<-ctx.Done()
+		a.log.Info("shutting down")
+		stopWork()
+		workers.Wait()
+		<-workDone
+		return nil
+	}
+
+	go func() { _ = httpapi.ForgetIdempotencyKeys(workCtx, pool, time.Hour, a.log) }()
+	deps := httpapi.Deps{Logger: a.log, Store: store, Registry: registry,
+		OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
+		StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
+		AuditSigner: a.cfg.AuditSigner, Metrics: metrics.reg, Webhooks: webhooks.Receive}
+	if a.cfg.RedisURL != "" {
+		if deps.SharedLimits, err = httpapi.NewRedisLimits(a.cfg.RedisURL); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{Handler: httpapi.New(deps), ReadHeaderTimeout: 10 * time.Second}
+	a.log.Info("serving", "addr", ln.Addr().String(), "projector", r.Projector, "worker", r.Worker, "bus", a.cfg.Bus)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	stopWork()
+	workers.Wait()
+	<-workDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
 }

@@ -69,6 +69,8 @@ type HeadSigner struct {
 	Interval time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Claim, when set, makes the rounds run once per interval across replicas.
+	Claim func(ctx context.Context, job string, period time.Time) (finish func(), ok bool, err error)
 
 	runs, failures atomic.Int64
 }
@@ -84,16 +86,27 @@ func (s *HeadSigner) Run(ctx context.Context) error {
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
 	for {
-		s.runs.Add(1)
-		if n, err := s.Once(ctx); err != nil && ctx.Err() == nil {
-			s.failures.Add(1)
-			s.Logger.Error("signing tenant heads failed", "err", err, "signed", n)
-		}
+		s.round(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+func (s *HeadSigner) round(ctx context.Context) {
+	if s.Claim != nil {
+		finish, ok, err := s.Claim(ctx, "sign_heads", time.Now().Truncate(s.Interval))
+		if err != nil || !ok {
+			return // another replica signs this period (or the claim failed: next period)
+		}
+		defer finish()
+	}
+	s.runs.Add(1)
+	if n, err := s.Once(ctx); err != nil && ctx.Err() == nil {
+		s.failures.Add(1)
+		s.Logger.Error("signing tenant heads failed", "err", err, "signed", n)
 	}
 }
 

@@ -40,6 +40,9 @@ type Worker struct {
 	Now func() time.Time
 	// Concurrency is how many tenants a cycle works on at once (default 4).
 	Concurrency int
+	// Claim, when set, makes Run's cycles run once per period across replicas: a cycle runs
+	// only if this process claims ("billing_cycle", the period), and finish marks it done.
+	Claim func(ctx context.Context, job string, period time.Time) (finish func(), ok bool, err error)
 
 	once      sync.Once
 	provision chan uuid.UUID
@@ -252,6 +255,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	tick := time.NewTicker(w.Config.Interval)
 	defer tick.Stop()
 	cycle := func() {
+		if w.Claim != nil {
+			finish, ok, err := w.Claim(ctx, "billing_cycle", w.now().Truncate(w.Config.Interval))
+			if err != nil || !ok {
+				if err != nil && ctx.Err() == nil {
+					w.Logger.Error("could not claim the billing cycle", "err", err)
+				}
+				return // another replica runs this period
+			}
+			defer finish()
+		}
 		if _, err := w.Cycle(ctx); err != nil && ctx.Err() == nil {
 			w.Logger.Error("billing cycle failed", "err", err)
 		}

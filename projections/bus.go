@@ -1,0 +1,112 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/nats-io/nats.go"
+)
+
+// Bus carries relayed events from the relay to the consumers (projector, directory, billing
+// worker). Each consumer group gets every event; when a group has members in several
+// processes, each event goes to one of them.
+type Bus interface {
+	Publisher() message.Publisher
+	// Subscribe joins group and returns its messages until ctx ends.
+	Subscribe(ctx context.Context, group string) (<-chan *message.Message, error)
+	Close() error
+}
+
+// goChannelBus is the in-process bus: a Go channel whose publish waits for every
+// subscriber's acknowledgement, which keeps order and gives back-pressure.
+type goChannelBus struct{ ch *gochannel.GoChannel }
+
+// NewGoChannelBus returns the bus of a single process.
+func NewGoChannelBus(log *slog.Logger) Bus {
+	return &goChannelBus{ch: gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true},
+		watermill.NewSlogLogger(log))}
+}
+
+func (b *goChannelBus) Publisher() message.Publisher { return b.ch }
+func (b *goChannelBus) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	return b.ch.Subscribe(ctx, EventsTopic)
+}
+func (b *goChannelBus) Close() error { return b.ch.Close() }
+
+// NATSStream is the JetStream stream that holds relayed events, kept for NATSRetention.
+const (
+	NATSStream    = "TENANTRY_EVENTS"
+	NATSRetention = 24 * time.Hour
+)
+
+// natsBus carries events over NATS JetStream between processes. The relay publishes each
+// event with its event id as the message id (JetStream drops a republished duplicate within
+// its window); each consumer group is a durable queue subscription, so a group's members
+// share the events and one that dies leaves its unacknowledged events to the others.
+type natsBus struct {
+	url  string
+	log  watermill.LoggerAdapter
+	pub  *wmnats.Publisher
+	subs []*wmnats.Subscriber
+	opts []nats.Option
+}
+
+// NewNATSBus connects to NATS at url and makes sure the events stream exists.
+func NewNATSBus(url, name string, log *slog.Logger) (Bus, error) {
+	opts := []nats.Option{nats.Name(name), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		return nil, fmt.Errorf("NATS JetStream: %w", err)
+	}
+	cfg := &nats.StreamConfig{Name: NATSStream, Subjects: []string{EventsTopic}, MaxAge: NATSRetention,
+		Duplicates: 2 * time.Minute, Storage: nats.FileStorage}
+	if _, err := js.AddStream(cfg); err != nil {
+		if !errors.Is(err, nats.ErrStreamNameAlreadyInUse) {
+			return nil, fmt.Errorf("create the NATS stream %s: %w", NATSStream, err)
+		}
+	}
+	wl := watermill.NewSlogLogger(log)
+	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: url, NatsOptions: opts,
+		JetStream: wmnats.JetStreamConfig{TrackMsgId: true}}, wl)
+	if err != nil {
+		return nil, fmt.Errorf("NATS publisher: %w", err)
+	}
+	return &natsBus{url: url, log: wl, pub: pub, opts: opts}, nil
+}
+
+func (b *natsBus) Publisher() message.Publisher { return b.pub }
+
+func (b *natsBus) Subscribe(ctx context.Context, group string) (<-chan *message.Message, error) {
+	sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
+		URL: b.url, NatsOptions: b.opts, QueueGroupPrefix: group, SubscribersCount: 1,
+		AckWaitTimeout: 30 * time.Second, CloseTimeout: 5 * time.Second,
+		JetStream: wmnats.JetStreamConfig{DurablePrefix: group,
+			SubscribeOptions: []nats.SubOpt{nats.AckExplicit(), nats.AckWait(10 * time.Second), nats.MaxAckPending(4096)}},
+	}, b.log)
+	if err != nil {
+		return nil, fmt.Errorf("NATS subscriber %s: %w", group, err)
+	}
+	b.subs = append(b.subs, sub)
+	return sub.Subscribe(ctx, EventsTopic)
+}
+
+func (b *natsBus) Close() error {
+	var errs []error
+	for _, s := range b.subs {
+		errs = append(errs, s.Close())
+	}
+	errs = append(errs, b.pub.Close())
+	return errors.Join(errs...)
+}
