@@ -49,14 +49,14 @@ run: build ## migrate, then serve (database and stripe-mock started when needed)
 	@WITH_ENV_DATABASE=tenantry $(ENV) bash -c '"$$1" migrate && exec "$$1" serve' run $(BIN)
 
 test: ## run the tests: PKGS=./eventstore/... RUN='^TestAppend' TESTFLAGS='-v -race'
-	@$(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(RUN),-run '$(RUN)') $(TESTFLAGS) $(PKGS)
+	@WITH_ENV_SERVICES=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(RUN),-run '$(RUN)') $(TESTFLAGS) $(PKGS)
 
 bench: ## run the benchmarks: BENCH=regexp BENCHTIME=1x; figures also in .data/bench.log
 	@mkdir -p $(DATA)
 	rc=0
 	# Each package has one Benchmark that times its own figures and prints BENCH lines;
 	# BENCH (a regexp over figure names, e.g. BENCH=append_single) selects the figures.
-	BENCH='$(BENCH)' $(ENV) $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime $(BENCHTIME) \
+	BENCH='$(BENCH)' WITH_ENV_SERVICES=1 $(ENV) $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime $(BENCHTIME) \
 		$(BENCHFLAGS) $(PKGS) 2>&1 | tee $(DATA)/bench.log || rc=$$?
 	if grep -q '^BENCH ' $(DATA)/bench.log; then
 		echo

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -18,6 +20,8 @@ import (
 // worker). Each consumer group gets every event; when a group has members in several
 // processes, each event goes to one of them.
 type Bus interface {
+	// Topic is where the relay publishes.
+	Topic() string
 	Publisher() message.Publisher
 	// Subscribe joins group and returns its messages until ctx ends.
 	Subscribe(ctx context.Context, group string) (<-chan *message.Message, error)
@@ -34,32 +38,38 @@ func NewGoChannelBus(log *slog.Logger) Bus {
 		watermill.NewSlogLogger(log))}
 }
 
+func (b *goChannelBus) Topic() string                { return EventsTopic }
 func (b *goChannelBus) Publisher() message.Publisher { return b.ch }
 func (b *goChannelBus) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
 	return b.ch.Subscribe(ctx, EventsTopic)
 }
 func (b *goChannelBus) Close() error { return b.ch.Close() }
 
-// NATSStream is the JetStream stream that holds relayed events, kept for NATSRetention.
-const (
-	NATSStream    = "TENANTRY_EVENTS"
-	NATSRetention = 24 * time.Hour
-)
+// NATSRetention is how long the JetStream stream keeps relayed events (PostgreSQL keeps
+// them for good; the stream only carries them).
+const NATSRetention = 24 * time.Hour
 
 // natsBus carries events over NATS JetStream between processes. The relay publishes each
 // event with its event id as the message id (JetStream drops a republished duplicate within
 // its window); each consumer group is a durable queue subscription, so a group's members
 // share the events and one that dies leaves its unacknowledged events to the others.
 type natsBus struct {
-	url  string
+	cluster string
+	url     string
 	log  watermill.LoggerAdapter
 	pub  *wmnats.Publisher
 	subs []*wmnats.Subscriber
 	opts []nats.Option
 }
 
-// NewNATSBus connects to NATS at url and makes sure the events stream exists.
-func NewNATSBus(url, name string, log *slog.Logger) (Bus, error) {
+// NewNATSBus connects to NATS at url and makes sure the events stream of cluster exists.
+// cluster (TENANTRY_CLUSTER, e.g. "tenantry") names the subject "<cluster>.events", the
+// stream "<CLUSTER>_EVENTS" and the consumer groups, so that several Tenantry deployments
+// (or test runs) can share one NATS server.
+func NewNATSBus(url, cluster, name string, log *slog.Logger) (Bus, error) {
+	if !clusterName.MatchString(cluster) {
+		return nil, fmt.Errorf("cluster name %q: want 1 to 40 lowercase letters, digits and hyphens", cluster)
+	}
 	opts := []nats.Option{nats.Name(name), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -70,11 +80,12 @@ func NewNATSBus(url, name string, log *slog.Logger) (Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("NATS JetStream: %w", err)
 	}
-	cfg := &nats.StreamConfig{Name: NATSStream, Subjects: []string{EventsTopic}, MaxAge: NATSRetention,
+	stream := strings.ToUpper(strings.ReplaceAll(cluster, "-", "_")) + "_EVENTS"
+	cfg := &nats.StreamConfig{Name: stream, Subjects: []string{cluster + ".events"}, MaxAge: NATSRetention,
 		Duplicates: 2 * time.Minute, Storage: nats.FileStorage}
 	if _, err := js.AddStream(cfg); err != nil {
 		if !errors.Is(err, nats.ErrStreamNameAlreadyInUse) {
-			return nil, fmt.Errorf("create the NATS stream %s: %w", NATSStream, err)
+			return nil, fmt.Errorf("create the NATS stream %s: %w", stream, err)
 		}
 	}
 	wl := watermill.NewSlogLogger(log)
@@ -83,12 +94,16 @@ func NewNATSBus(url, name string, log *slog.Logger) (Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("NATS publisher: %w", err)
 	}
-	return &natsBus{url: url, log: wl, pub: pub, opts: opts}, nil
+	return &natsBus{cluster: cluster, url: url, log: wl, pub: pub, opts: opts}, nil
 }
 
+var clusterName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+
+func (b *natsBus) Topic() string                { return b.cluster + ".events" }
 func (b *natsBus) Publisher() message.Publisher { return b.pub }
 
 func (b *natsBus) Subscribe(ctx context.Context, group string) (<-chan *message.Message, error) {
+	group = b.cluster + "-" + group
 	sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
 		URL: b.url, NatsOptions: b.opts, QueueGroupPrefix: group, SubscribersCount: 1,
 		AckWaitTimeout: 30 * time.Second, CloseTimeout: 5 * time.Second,
@@ -99,7 +114,7 @@ func (b *natsBus) Subscribe(ctx context.Context, group string) (<-chan *message.
 		return nil, fmt.Errorf("NATS subscriber %s: %w", group, err)
 	}
 	b.subs = append(b.subs, sub)
-	return sub.Subscribe(ctx, EventsTopic)
+	return sub.Subscribe(ctx, b.Topic())
 }
 
 func (b *natsBus) Close() error {

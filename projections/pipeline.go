@@ -68,7 +68,7 @@ func NewPipelineWith(store *eventstore.Store, registry *eventstore.Registry, log
 		Projector: &Projector{Pool: store.Pool(), Registry: registry, Logger: log.With("component", "projector")},
 		Directory: &Directory{Store: store, Registry: registry, Logger: log.With("component", "directory")},
 		opts:      opts, store: store, notifier: notifier, committer: committer, bus: bus, log: log,
-		relay: &eventstore.Relay{Store: store, Publisher: bus.Publisher(), Topic: EventsTopic, Name: "relay",
+		relay: &eventstore.Relay{Store: store, Publisher: bus.Publisher(), Topic: bus.Topic(), Name: "relay",
 			Logger: log.With("component", "relay"), Wake: notifier.Subscribe(), Lease: opts.RelayLease},
 	}
 }

@@ -47,6 +47,7 @@ type Config struct {
 	// Scale-out.
 	Bus      string // TENANTRY_BUS: gochannel (one process) | nats
 	NATSURL  string // NATS_URL
+	Cluster  string // TENANTRY_CLUSTER: names the NATS subject, stream and consumer groups
 	RedisURL string // REDIS_URL: per-tenant rate limits shared by API replicas; unset keeps them in process
 
 	// Audit.
@@ -154,6 +155,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.NATSURL = or(getenv("NATS_URL"), "nats://127.0.0.1:4222")
 	c.RedisURL = getenv("REDIS_URL")
+	c.Cluster = or(getenv("TENANTRY_CLUSTER"), "tenantry")
 	c.AuditHeadInterval = time.Hour
 	durVar("TENANTRY_AUDIT_HEAD_INTERVAL", &c.AuditHeadInterval)
 	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)

@@ -188,6 +188,10 @@ func (a *app) openAppPool(ctx context.Context) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("TENANTRY_APP_DATABASE_URL: %w", err)
 	}
 	pcfg.MaxConns = a.cfg.DBMaxConns
+	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set {
+		// Operators (and the cluster test) can tell processes apart in pg_stat_activity.
+		pcfg.ConnConfig.RuntimeParams["application_name"] = fmt.Sprintf("tenantry-%d", os.Getpid())
+	}
 	pcfg.MaxConnLifetime = a.cfg.DBMaxConnLifetime
 	pcfg.MaxConnLifetimeJitter = a.cfg.DBMaxConnLifetime / 10
 	pcfg.MaxConnIdleTime = a.cfg.DBMaxConnIdleTime

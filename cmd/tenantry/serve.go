@@ -82,7 +82,7 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 	opts := projections.PipelineOptions{NoRelay: !r.Projector, NoProjector: !r.Projector, NoDirectory: !r.Projector}
 	if a.cfg.Bus == "nats" {
 		host, _ := os.Hostname()
-		bus, err := projections.NewNATSBus(a.cfg.NATSURL, fmt.Sprintf("tenantry-%s-%d", host, os.Getpid()), a.log)
+		bus, err := projections.NewNATSBus(a.cfg.NATSURL, a.cfg.Cluster, fmt.Sprintf("tenantry-%s-%d", host, os.Getpid()), a.log)
 		if err != nil {
 			return err
 		}

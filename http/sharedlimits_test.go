@@ -1,0 +1,52 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain"
+	httpapi "github.com/tenantry/tenantry/http"
+)
+
+// Two API replicas with limits in Redis spend from one bucket per tenant: a tenant cannot
+// get twice its plan's rate by spreading requests over replicas.
+func TestRateLimits_AreSharedAcrossReplicas(t *testing.T) {
+	url := os.Getenv("REDIS_URL")
+	require.NotEmpty(t, url, "run with `make test`, which finds or starts Redis")
+	shared, err := httpapi.NewRedisLimits(url)
+	require.NoError(t, err)
+	plans, err := domain.ParsePlanOverrides(domain.DefaultPlans(), "pro.rps=0.5,pro.burst=4")
+	require.NoError(t, err)
+	a := newAPI(t, func(d *httpapi.Deps) { d.SharedLimits, d.Plans = shared, plans })
+	second := httptest.NewServer(httpapi.New(a.deps)) // another replica on the same store and Redis
+	t.Cleanup(second.Close)
+	ten := a.createTenant("pro")
+
+	allowed := 0
+	for i := 0; i < 12; i++ {
+		base := a.url
+		if i%2 == 1 {
+			base = second.URL
+		}
+		req, _ := http.NewRequest("GET", base+"/v1/tenant", nil)
+		req.Header.Set("Authorization", "Bearer "+ten.key)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		switch res.StatusCode {
+		case http.StatusOK:
+			allowed++
+		case http.StatusTooManyRequests:
+			require.NotEmpty(t, res.Header.Get("Retry-After"))
+		default:
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	// The burst of 4 (a request or two more if the test is slow), not 4 per replica.
+	require.GreaterOrEqual(t, allowed, 4)
+	require.LessOrEqual(t, allowed, 6, "the replicas share one bucket")
+}
