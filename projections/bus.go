@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
-	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/nats-io/nats.go"
 )
 
@@ -56,10 +56,10 @@ const NATSRetention = 24 * time.Hour
 type natsBus struct {
 	cluster string
 	url     string
-	log  watermill.LoggerAdapter
-	pub  *wmnats.Publisher
-	subs []*wmnats.Subscriber
-	opts []nats.Option
+	log     watermill.LoggerAdapter
+	pub     *wmnats.Publisher
+	subs    []*wmnats.Subscriber
+	opts    []nats.Option
 }
 
 // NewNATSBus connects to NATS at url and makes sure the events stream of cluster exists.
@@ -108,7 +108,7 @@ func (b *natsBus) Subscribe(ctx context.Context, group string) (<-chan *message.
 		URL: b.url, NatsOptions: b.opts, QueueGroupPrefix: group, SubscribersCount: 1,
 		AckWaitTimeout: 30 * time.Second, CloseTimeout: 5 * time.Second,
 		JetStream: wmnats.JetStreamConfig{DurablePrefix: group,
-			SubscribeOptions: []nats.SubOpt{nats.AckExplicit(), nats.AckWait(10 * time.Second), nats.MaxAckPending(4096)}},
+			SubscribeOptions: []nats.SubOpt{nats.AckExplicit(), nats.AckWait(5 * time.Second), nats.MaxAckPending(4096)}},
 	}, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("NATS subscriber %s: %w", group, err)

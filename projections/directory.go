@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
@@ -72,52 +71,53 @@ func directoryEvent(typ string) bool {
 	return strings.HasPrefix(typ, "tenant.") || typ == billing.TypeCustomerLinked
 }
 
+// apply refreshes the tenant's directory row from the tenant's current state in the event
+// store, rather than applying the event as a change: with consumers in several processes,
+// events can arrive out of order and more than once, and a refresh gives the same row
+// whatever the order. Refreshes of one tenant take turns (a transaction-scoped lock), so
+// the last to write read the newest state.
 func (d *Directory) apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event) error {
 	if !directoryEvent(e.Type) {
 		return nil
 	}
-	p, err := d.Registry.DecodeEvent(e)
+	if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true), pg_advisory_xact_lock($2, hashtext($1))`,
+		e.TenantID.String(), directoryLockClass); err != nil {
+		return err
+	}
+	t, _, err := eventstore.Load(ctx, d.Store, d.Registry, e.TenantID, tenant.StreamID, func() *tenant.Tenant { return &tenant.Tenant{} })
 	if err != nil {
-		d.skipped.Add(1)
-		d.Logger.Error("tenant directory skipped an event it cannot read", "tenant_id", e.TenantID, "seq", e.Seq, "err", err)
-		return nil
-	}
-	if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, e.TenantID.String()); err != nil {
+		if errors.Is(err, eventstore.ErrUnknownEventType) {
+			d.skipped.Add(1)
+			d.Logger.Error("tenant directory skipped a tenant it cannot read", "tenant_id", e.TenantID, "seq", e.Seq, "err", err)
+			return nil
+		}
 		return err
 	}
-	ev, ok := p.(domain.Event)
-	if !ok {
-		return nil
+	if t.Version() == 0 {
+		return fmt.Errorf("tenant %s has no tenant.created yet", e.TenantID) // retried
 	}
-	var set string
-	var args []any
-	switch ev := domain.Deref(ev).(type) {
-	case tenant.Created:
-		_, err := tx.Exec(ctx, `INSERT INTO tenantry.tenants (tenant_id, slug, name, status, plan, schema_name, created_at, updated_at, seq)
-			VALUES ($1, $2, $3, 'active', $4, tenantry.tenant_schema_name($1), $5, $5, $6)
-			ON CONFLICT (tenant_id) DO NOTHING`, e.TenantID, ev.Slug.String(), ev.Name.String(), ev.Plan.String(), e.RecordedAt, e.Seq)
+	acct, _, err := eventstore.Load(ctx, d.Store, d.Registry, e.TenantID, billing.AccountStreamID, billing.NewAccount)
+	if err != nil {
 		return err
-	case tenant.Renamed:
-		set, args = `name = $4`, []any{ev.Name.String()}
-	case tenant.PlanChanged:
-		set, args = `plan = $4`, []any{ev.To.String()}
-	case tenant.MarkedPastDue:
-		set = `status = 'past_due'`
-	case tenant.Suspended:
-		set = `status = 'suspended'`
-	case tenant.Reactivated:
-		set = `status = 'active'`
-	case tenant.Closed:
-		set = `status = 'closed'`
-	case billing.CustomerLinked:
-		set, args = `stripe_customer_id = $4`, []any{ev.CustomerID}
-	default:
-		return nil
 	}
-	_, err = tx.Exec(ctx, `UPDATE tenantry.tenants SET `+set+`, updated_at = $2, seq = $3 WHERE tenant_id = $1 AND seq < $3`,
-		append([]any{e.TenantID, e.RecordedAt, e.Seq}, args...)...)
+	var customer *string
+	if acct.Linked() {
+		c := acct.CustomerID()
+		customer = &c
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO tenantry.tenants AS t (tenant_id, slug, name, status, plan, schema_name,
+			stripe_customer_id, created_at, updated_at, seq)
+		VALUES ($1, $2, $3, $4, $5, tenantry.tenant_schema_name($1), $6, $7, $8, $9)
+		ON CONFLICT (tenant_id) DO UPDATE SET name = excluded.name, status = excluded.status, plan = excluded.plan,
+			stripe_customer_id = excluded.stripe_customer_id, updated_at = greatest(t.updated_at, excluded.updated_at),
+			seq = greatest(t.seq, excluded.seq)`,
+		e.TenantID, t.Slug().String(), t.Name().String(), t.Status().String(), t.Plan().String(), customer,
+		t.CreatedAt(), e.RecordedAt, e.Seq)
 	return err
 }
+
+// directoryLockClass is the advisory-lock class of directory refreshes.
+const directoryLockClass = 7365713
 
 // TenantEntry is one row of the tenant directory.
 type TenantEntry struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 )
@@ -22,6 +23,8 @@ func TestDirectory_ProjectsEveryTenantForRouting(t *testing.T) {
 	}
 	f.append(t, ids[1], tenant.StreamID, tenant.Suspended{Reason: tenant.ReasonPaymentFailed})
 	f.append(t, ids[2], tenant.StreamID, tenant.Renamed{Name: mustName(t, "Renamed Inc")}, tenant.PlanChanged{From: domain.PlanPro, To: domain.PlanFree})
+	f.append(t, ids[3], billing.AccountStreamID, billing.CustomerLinked{CustomerID: "cus_dir", SubscriptionID: "sub_dir",
+		SubscriptionItemID: "si_dir", Plan: domain.PlanPro, PriceID: "price_x"})
 
 	// The directory follows relayed messages: every event in order, then all of them again,
 	// as a relay restarting from an older cursor delivers them. Each counts once.
@@ -35,11 +38,15 @@ func TestDirectory_ProjectsEveryTenantForRouting(t *testing.T) {
 			msgs = append(msgs, m)
 		}
 	}
-	ch := make(chan *message.Message, 2*len(msgs))
+	// Then once more in reverse, as consumers in several processes may see them.
+	ch := make(chan *message.Message, 3*len(msgs))
 	for round := 0; round < 2; round++ {
 		for _, m := range msgs {
 			ch <- m.Copy()
 		}
+	}
+	for i := len(msgs) - 1; i >= 0; i-- {
+		ch <- msgs[i].Copy()
 	}
 	close(ch)
 	d := &Directory{Store: f.store, Registry: f.reg, Logger: slog.New(slog.DiscardHandler)}
@@ -56,6 +63,9 @@ func TestDirectory_ProjectsEveryTenantForRouting(t *testing.T) {
 	renamed, err := FindTenant(context.Background(), f.pool, ids[2].String())
 	require.NoError(t, err)
 	require.Equal(t, []string{"Renamed Inc", "free", "active"}, []string{renamed.Name, renamed.Plan, renamed.Status})
+	linked, err := FindTenantByCustomer(context.Background(), f.pool, "cus_dir")
+	require.NoError(t, err)
+	require.Equal(t, ids[3], linked.ID)
 	_, err = FindTenant(context.Background(), f.pool, "no-such-tenant")
 	require.ErrorIs(t, err, ErrTenantNotFound)
 
