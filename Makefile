@@ -31,7 +31,7 @@ DATA := .data
 BIN  := $(DATA)/bin/tenantry
 ENV  := .ci/with-env
 
-.PHONY: help run build test bench lint fmt clean-data db db-stop stripe-mock
+.PHONY: help run run-cluster build test bench lint fmt clean-data db db-stop stripe-mock
 
 help: ## list the targets
 	@echo "Tenantry — make targets:"
@@ -47,6 +47,9 @@ build: ## build the binary into .data/bin/tenantry
 
 run: build ## migrate, then serve (database and stripe-mock started when needed)
 	@WITH_ENV_DATABASE=tenantry $(ENV) bash -c '"$$1" migrate && exec "$$1" serve' run $(BIN)
+
+run-cluster: build ## two replicas of each role (api :8081/:8082, projector, worker) over NATS JetStream
+	@WITH_ENV_SERVICES=1 WITH_ENV_DATABASE=tenantry $(ENV) .ci/cluster
 
 test: ## run the tests: PKGS=./eventstore/... RUN='^TestAppend' TESTFLAGS='-v -race'
 	@WITH_ENV_SERVICES=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(RUN),-run '$(RUN)') $(TESTFLAGS) $(PKGS)
