@@ -44,7 +44,7 @@ func BenchmarkProjections(b *testing.B) {
 		}
 		return false
 	}
-	if !want("provision_tenant", "migrate_noop_10k", "migrate_add_column_10k", "project_rebuild", "projection_lag_p99", "backend_memory_10k") {
+	if !want("provision_tenant", "migrate_noop_10k", "migrate_add_column_10k", "project_rebuild", "projection_lag_p99", "backend_memory_10k", "project_scaleout") {
 		b.Skip("no projection figure selected")
 	}
 	db := pgtest.New(b)
@@ -61,6 +61,9 @@ func BenchmarkProjections(b *testing.B) {
 	}
 	if want("project_rebuild") {
 		benchRebuild(b, f, super)
+	}
+	if want("project_scaleout") {
+		benchScaleout(b, f, db)
 	}
 	if want("projection_lag_p99") {
 		benchLag(b, f, super)
@@ -525,4 +528,52 @@ func cpuTicks() (busy, total int64) {
 		}
 	}
 	return busy, total
+}
+
+// benchScaleout projects a backlog of 100 provisioned tenants × 200 events with two projector replicas
+// (independent Projectors on pools of their own, coordinating only through PostgreSQL's
+// per-tenant locks, as separate processes do), against the same backlog size projected by
+// one replica in the same run.
+func benchScaleout(b *testing.B, f *fixture, db *pgtest.DB) {
+	const tenants, events = 100, 200
+	backlog := func() []uuid.UUID { // provisioned tenants (schemas exist), then their events
+		ids := make([]uuid.UUID, tenants)
+		p := f.projector()
+		for i := range ids {
+			ids[i] = f.createTenant(b)
+			f.projectAll(b, p, ids[i])
+		}
+		for i := range ids {
+			f.append(b, ids[i], usage.StreamID, usageBatch(b, events, i*events)...)
+		}
+		return ids
+	}
+	run := func(replicas int) float64 {
+		ids := backlog()
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		start := time.Now()
+		for r := 0; r < replicas; r++ {
+			p := &Projector{Pool: pgtest.Pool(b, db.AppURL, 8), Registry: f.reg, Logger: slog.New(slog.DiscardHandler),
+				PollInterval: time.Hour}
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = p.Run(ctx) }()
+		}
+		for _, id := range ids {
+			head, err := HeadSeq(context.Background(), f.pool, id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := WaitFor(context.Background(), f.pool, id, head, 5*time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+		rate := pgtest.Rate(tenants*events, time.Since(start))
+		cancel()
+		wg.Wait()
+		return rate
+	}
+	one := run(1)
+	two := run(2)
+	pgtest.BenchLine("project_scaleout", two, "events/s", "one_replica", one)
 }

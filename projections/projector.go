@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -145,6 +146,9 @@ func (p *Projector) scanBacklog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Each replica takes the backlog in its own order, so replicas that scan together
+	// spread over different tenants instead of queueing on the same tenants' locks.
+	rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	for _, id := range ids {
 		p.Notify(id)
 	}
