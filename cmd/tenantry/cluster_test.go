@@ -46,6 +46,8 @@ type cluster struct {
 	procs map[string]*exec.Cmd
 	apis  []string
 	proxy *meterProxy
+	// metricsAddr is where projector-1 serves /metrics.
+	metricsAddr string
 }
 
 func freeAddr(t *testing.T) string {
@@ -61,6 +63,9 @@ func (c *cluster) start(name string, args ...string) {
 	require.NoError(c.t, err)
 	cmd := exec.Command(c.bin, args...)
 	cmd.Env = append(append([]string{}, c.env...), "TENANTRY_ADDR="+c.addrOf(name))
+	if name == "projector-1" {
+		cmd.Env = append(cmd.Env, "TENANTRY_METRICS_ADDR="+c.metricsAddr)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	require.NoError(c.t, cmd.Start())
 	c.mu.Lock()
@@ -171,7 +176,7 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	proxy := newMeterProxy(t, stripeBase)
 	const operator = "cluster-operator-token"
 	c := &cluster{t: t, bin: bin, dir: dir, procs: map[string]*exec.Cmd{}, proxy: proxy,
-		apis: []string{"http://" + freeAddr(t), "http://" + freeAddr(t)},
+		apis: []string{"http://" + freeAddr(t), "http://" + freeAddr(t)}, metricsAddr: freeAddr(t),
 		env: append(os.Environ(), "DATABASE_URL="+db.SuperURL, "TENANTRY_APP_DATABASE_URL=", "TENANTRY_BUS=nats", "NATS_URL="+natsURL,
 			"TENANTRY_CLUSTER=test-"+hex.EncodeToString(suffix), "REDIS_URL="+redisURL, "TENANTRY_OPERATOR_TOKEN="+operator,
 			"STRIPE_API_KEY=sk_test_123", "STRIPE_API_BASE="+proxy.srv.URL, "TENANTRY_BILLING_INTERVAL=2s",
@@ -317,6 +322,13 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 		}
 		return true
 	}, 2*time.Minute, 200*time.Millisecond, "read models caught up; logs in %s", dir)
+
+	// A projector replica serves its own metrics.
+	res, err := http.Get("http://" + c.metricsAddr + "/metrics")
+	require.NoError(t, err)
+	metricsBody, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Contains(t, string(metricsBody), "tenantry_projection_events_total")
 
 	// Read models equal a rebuild from the events.
 	snapshot := func() map[uuid.UUID]string {

@@ -49,6 +49,9 @@ type Config struct {
 	NATSURL  string // NATS_URL
 	Cluster  string // TENANTRY_CLUSTER: names the NATS subject, stream and consumer groups
 	RedisURL string // REDIS_URL: per-tenant rate limits shared by API replicas; unset keeps them in process
+	// MetricsAddr (TENANTRY_METRICS_ADDR) serves /metrics from projector and worker
+	// processes, which have no API; unset serves none.
+	MetricsAddr string
 
 	// Audit.
 	AuditSigner       *audit.Signer // TENANTRY_AUDIT_SIGNING_KEY (Ed25519); nil leaves heads unsigned
@@ -156,6 +159,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.NATSURL = or(getenv("NATS_URL"), "nats://127.0.0.1:4222")
 	c.RedisURL = getenv("REDIS_URL")
 	c.Cluster = or(getenv("TENANTRY_CLUSTER"), "tenantry")
+	c.MetricsAddr = getenv("TENANTRY_METRICS_ADDR")
 	c.AuditHeadInterval = time.Hour
 	durVar("TENANTRY_AUDIT_HEAD_INTERVAL", &c.AuditHeadInterval)
 	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/tenantry/tenantry/eventstore"
@@ -124,6 +125,18 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 	workDone := make(chan struct{})
 	go func() { defer close(workDone); _ = pipeline.Run(workCtx) }()
 	if !r.API {
+		if a.cfg.MetricsAddr != "" { // a projector or worker replica's own /metrics
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", promhttp.HandlerFor(metrics.reg, promhttp.HandlerOpts{}))
+			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
+			msrv := &http.Server{Addr: a.cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				if err := msrv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					a.log.Error("metrics server stopped", "err", err)
+				}
+			}()
+			defer msrv.Close()
+		}
 		a.log.Info("running", "projector", r.Projector, "worker", r.Worker, "bus", a.cfg.Bus)
 		<-ctx.Done()
 		a.log.Info("shutting down")
