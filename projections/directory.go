@@ -178,6 +178,27 @@ func FindTenantByCustomer(ctx context.Context, pool *pgxpool.Pool, customerID st
 	return ts[0], nil
 }
 
+// EachTenant calls fn for every tenant in the directory, in id order, a page at a time;
+// it stops at fn's first error and returns it.
+func EachTenant(ctx context.Context, pool *pgxpool.Pool, fn func(TenantEntry) error) error {
+	const page = 1000
+	for after := uuid.Nil; ; {
+		ts, err := ListTenants(ctx, pool, after, page)
+		if err != nil {
+			return fmt.Errorf("list tenants: %w", err)
+		}
+		for _, t := range ts {
+			if err := fn(t); err != nil {
+				return err
+			}
+		}
+		if len(ts) < page {
+			return nil
+		}
+		after = ts[len(ts)-1].ID
+	}
+}
+
 // ListTenants pages through the directory in id order, after the given id (uuid.Nil: from
 // the start).
 func ListTenants(ctx context.Context, pool *pgxpool.Pool, after uuid.UUID, limit int) ([]TenantEntry, error) {

@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
@@ -107,18 +106,11 @@ func (a *app) billingCmd() *cobra.Command {
 					return err
 				}
 				tenants = append(tenants, t)
-			} else {
-				for after := uuid.Nil; ; {
-					page, err := projections.ListTenants(ctx, pool, after, 1000)
-					if err != nil {
-						return err
-					}
-					tenants = append(tenants, page...)
-					if len(page) < 1000 {
-						break
-					}
-					after = page[len(page)-1].ID
-				}
+			} else if err := projections.EachTenant(ctx, pool, func(t projections.TenantEntry) error {
+				tenants = append(tenants, t)
+				return nil
+			}); err != nil {
+				return err
 			}
 			now := time.Now().UTC()
 			cutoff := now.Add(-a.cfg.Billing.WithDefaults().Settle).Truncate(time.Hour) // the end of the last window due

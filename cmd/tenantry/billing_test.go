@@ -8,11 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
-	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -32,15 +30,7 @@ func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
 	store := eventstore.New(pool)
 	reg, err := eventstore.DomainRegistry()
 	require.NoError(t, err)
-	id := uuid.Must(uuid.NewV7())
-	slug, err := domain.ParseSlug("billed")
-	require.NoError(t, err)
-	created, err := tenant.Create(id, "Billed", slug, domain.PlanPro, time.Now())
-	require.NoError(t, err)
-	ne, err := reg.Encode(created[0], eventstore.Metadata{Actor: "test"})
-	require.NoError(t, err)
-	_, err = store.Append(ctx, id, tenant.StreamID, eventstore.NoStream, ne)
-	require.NoError(t, err)
+	id := appendTenant(t, store, reg, "billed", domain.PlanPro)
 	record := func(key string, at time.Time) {
 		m, _ := usage.ParseMetric("api_calls")
 		q, _ := usage.NewQuantity(5)

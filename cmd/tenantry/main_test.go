@@ -85,15 +85,7 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	go func() { _ = notifier.Run(ctx) }()
 	reg, err := eventstore.DomainRegistry()
 	require.NoError(t, err)
-	id := uuid.Must(uuid.NewV7())
-	slug, err := domain.ParseSlug("serve-test")
-	require.NoError(t, err)
-	created, err := tenant.Create(id, "Serve Test", slug, domain.PlanFree, time.Now())
-	require.NoError(t, err)
-	ne, err := reg.Encode(created[0], eventstore.Metadata{Actor: "test"})
-	require.NoError(t, err)
-	_, err = store.Append(ctx, id, tenant.StreamID, eventstore.NoStream, ne)
-	require.NoError(t, err)
+	id := appendTenant(t, store, reg, "serve-test", domain.PlanFree)
 	require.NoError(t, projections.WaitFor(ctx, pool, id, 1, 60*time.Second))
 	require.Eventually(t, func() bool {
 		entry, err := projections.FindTenant(ctx, pool, "serve-test")
@@ -240,4 +232,20 @@ func between(s, from, to string) string {
 	_, rest, _ := strings.Cut(s, from)
 	v, _, _ := strings.Cut(rest, to)
 	return v
+}
+
+// appendTenant appends a tenant.created for a new tenant with slug, straight to the store
+// (as another process's API would), and returns its id.
+func appendTenant(t *testing.T, store *eventstore.Store, reg *eventstore.Registry, slugText string, plan domain.PlanName) uuid.UUID {
+	t.Helper()
+	id := uuid.Must(uuid.NewV7())
+	slug, err := domain.ParseSlug(slugText)
+	require.NoError(t, err)
+	created, err := tenant.Create(id, "Tenant "+slugText, slug, plan, time.Now())
+	require.NoError(t, err)
+	ne, err := reg.Encode(created[0], eventstore.Metadata{Actor: "test"})
+	require.NoError(t, err)
+	_, err = store.Append(context.Background(), id, tenant.StreamID, eventstore.NoStream, ne)
+	require.NoError(t, err)
+	return id
 }

@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/tenantry/tenantry/eventstore"
@@ -102,22 +101,16 @@ func (a *app) tenantsListCmd() *cobra.Command {
 				Lag       int64 `json:"lag"`
 			}
 			var rows []row
-			for after := uuid.Nil; ; {
-				page, err := projections.ListTenants(ctx, pool, after, 1000)
+			err = projections.EachTenant(ctx, pool, func(t projections.TenantEntry) error {
+				head, projected, err := projections.Progress(ctx, pool, t.ID)
 				if err != nil {
-					return err
+					return fmt.Errorf("tenant %s: %w", t.Slug, err)
 				}
-				for _, t := range page {
-					head, projected, err := projections.Progress(ctx, pool, t.ID)
-					if err != nil {
-						return fmt.Errorf("tenant %s: %w", t.Slug, err)
-					}
-					rows = append(rows, row{TenantEntry: t, Events: head, Projected: projected, Lag: head - projected})
-				}
-				if len(page) < 1000 {
-					break
-				}
-				after = page[len(page)-1].ID
+				rows = append(rows, row{TenantEntry: t, Events: head, Projected: projected, Lag: head - projected})
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				enc := json.NewEncoder(a.stdout)

@@ -117,31 +117,23 @@ func (s *HeadSigner) Once(ctx context.Context) (int, error) {
 		now = s.Now
 	}
 	signed := 0
-	for after := uuid.Nil; ; {
-		page, err := projections.ListTenants(ctx, s.Store.Pool(), after, 1000)
+	err := projections.EachTenant(ctx, s.Store.Pool(), func(t projections.TenantEntry) error {
+		seq, _, err := s.Store.Head(ctx, t.ID)
 		if err != nil {
-			return signed, err
+			return fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
-		for _, t := range page {
-			seq, _, err := s.Store.Head(ctx, t.ID)
-			if err != nil {
-				return signed, fmt.Errorf("tenant %s: %w", t.ID, err)
-			}
-			last, ok, err := LatestSignedHead(ctx, s.Store, t.ID)
-			if err != nil {
-				return signed, fmt.Errorf("tenant %s: %w", t.ID, err)
-			}
-			if ok && last.Seq == seq {
-				continue
-			}
-			if _, err := SignHead(ctx, s.Store, s.Signer, t.ID, now()); err != nil {
-				return signed, fmt.Errorf("tenant %s: %w", t.ID, err)
-			}
-			signed++
+		last, ok, err := LatestSignedHead(ctx, s.Store, t.ID)
+		if err != nil {
+			return fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
-		if len(page) < 1000 {
-			return signed, nil
+		if ok && last.Seq == seq {
+			return nil
 		}
-		after = page[len(page)-1].ID
-	}
+		if _, err := SignHead(ctx, s.Store, s.Signer, t.ID, now()); err != nil {
+			return fmt.Errorf("tenant %s: %w", t.ID, err)
+		}
+		signed++
+		return nil
+	})
+	return signed, err
 }

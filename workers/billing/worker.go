@@ -155,40 +155,33 @@ func (w *Worker) Cycle(ctx context.Context) (CycleStats, error) {
 	}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	after := uuid.Nil
-	for {
-		page, err := projections.ListTenants(ctx, w.pool(), after, 1000)
-		if err != nil {
-			wg.Wait()
-			w.cycleFailures.Add(1)
-			return stats, fmt.Errorf("list tenants: %w", err)
-		}
-		for _, t := range page {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				ts, err := w.Tenant(ctx, t.ID)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case errors.Is(err, ErrBusy):
-					stats.Busy++
-				case err != nil:
-					stats.Failed++
-					if ctx.Err() == nil {
-						w.Logger.Error("billing failed for a tenant", "tenant_id", t.ID, "err", err)
-					}
-				default:
-					stats.Tenants++
+	err := projections.EachTenant(ctx, w.pool(), func(t projections.TenantEntry) error {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ts, err := w.Tenant(ctx, t.ID)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, ErrBusy):
+				stats.Busy++
+			case err != nil:
+				stats.Failed++
+				if ctx.Err() == nil {
+					w.Logger.Error("billing failed for a tenant", "tenant_id", t.ID, "err", err)
 				}
-				stats.add(ts)
-			}()
-		}
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].ID
+			default:
+				stats.Tenants++
+			}
+			stats.add(ts)
+		}()
+		return nil
+	})
+	if err != nil {
+		wg.Wait()
+		w.cycleFailures.Add(1)
+		return stats, err
 	}
 	wg.Wait()
 	w.cycles.Add(1)
