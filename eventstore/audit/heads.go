@@ -83,7 +83,11 @@ func (s *HeadSigner) Run(ctx context.Context) error {
 	if s.Signer == nil {
 		return nil
 	}
-	t := time.NewTicker(s.Interval)
+	every := s.Interval
+	if s.Claim != nil && every > time.Minute {
+		every = time.Minute // a period whose claimant died is taken over soon after its lease
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		s.round(ctx)

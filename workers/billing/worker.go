@@ -242,10 +242,11 @@ func (w *Worker) Consume(ctx context.Context, msgs <-chan *message.Message) {
 }
 
 // Run provisions queued tenants as they come and runs a cycle at start and every
-// Config.Interval, until ctx ends.
+// Config.Interval (with Claim, one per period across replicas, tried every minute), until
+// ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
 	w.init()
-	tick := time.NewTicker(w.Config.Interval)
+	tick := time.NewTicker(claimTick(w.Config.Interval, w.Claim != nil))
 	defer tick.Stop()
 	cycle := func() {
 		if w.Claim != nil {
@@ -279,6 +280,16 @@ func (w *Worker) Run(ctx context.Context) error {
 			cycle()
 		}
 	}
+}
+
+// claimTick is how often Run tries to run a cycle: every interval, or, when cycles are
+// claimed per period across replicas, at least every minute, so that a period whose
+// claimant died is taken over soon after its lease ends rather than a period later.
+func claimTick(interval time.Duration, claimed bool) time.Duration {
+	if claimed && interval > time.Minute {
+		return time.Minute
+	}
+	return interval
 }
 
 // append encodes events with meta and appends them to one stream at the version decided on.
