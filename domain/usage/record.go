@@ -1,7 +1,6 @@
 package usage
 
 import (
-	"crypto/sha256"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,18 +59,7 @@ const recordIDNamespace = "tenantry/usage/v1"
 //
 // Event ids are normally random UUIDv7s, but a client that retries a record
 // (after a timeout, say) must reproduce the same id so the event store's
-// idempotent append drops the duplicate. So the id is derived: the first 16
-// bytes of SHA-256(recordIDNamespace || tenant || key), with the RFC 9562
-// version 8 (custom) and variant bits set. The namespace and tenant have
-// fixed lengths, so distinct inputs never hash the same bytes.
+// idempotent append drops the duplicate. So the id is derived (domain.DeriveID).
 func RecordEventID(tenant uuid.UUID, key IdempotencyKey) uuid.UUID {
-	h := sha256.New()
-	h.Write([]byte(recordIDNamespace))
-	h.Write(tenant[:])
-	h.Write([]byte(key.s))
-	var id uuid.UUID
-	copy(id[:], h.Sum(nil))
-	id[6] = id[6]&0x0f | 0x80 // version 8
-	id[8] = id[8]&0x3f | 0x80 // variant 10 (RFC 9562)
-	return id
+	return domain.DeriveID(recordIDNamespace, tenant, key.s)
 }

@@ -2,7 +2,6 @@ package billing
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,15 +70,7 @@ const deliveryNamespace = "tenantry/stripe-event/v1"
 // DeliveryEventID is the id of the billing.stripe_event_received event of a Stripe event in
 // a tenant: a redelivery maps to the same id, which is how it is recognised.
 func DeliveryEventID(tenantID uuid.UUID, stripeEventID string) uuid.UUID {
-	h := sha256.New()
-	h.Write([]byte(deliveryNamespace))
-	h.Write(tenantID[:])
-	h.Write([]byte(stripeEventID))
-	var id uuid.UUID
-	copy(id[:], h.Sum(nil))
-	id[6] = id[6]&0x0f | 0x80
-	id[8] = id[8]&0x3f | 0x80
-	return id
+	return domain.DeriveID(deliveryNamespace, tenantID, stripeEventID)
 }
 
 // Receive applies one verified Stripe event. The tenant is the one linked to the object's
