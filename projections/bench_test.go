@@ -560,7 +560,7 @@ func benchScaleout(b *testing.B, f *fixture, db *pgtest.DB) {
 			go func() { defer wg.Done(); _ = p.Run(ctx) }()
 		}
 		for _, id := range ids {
-			head, err := HeadSeq(context.Background(), f.pool, id)
+			head, _, err := f.store.Head(context.Background(), id)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -272,34 +272,6 @@ func Reconcile(ctx context.Context, tx pgx.Tx, from, to, cutoff time.Time) ([]Re
 	})
 }
 
-// RecordedWindows returns the recorded usage of every window of every metric that starts in
-// [from, to), for the billing worker.
-func RecordedWindows(ctx context.Context, tx pgx.Tx, from, to time.Time) ([]UsagePoint, error) {
-	rows, err := tx.Query(ctx, `SELECT metric, hour, quantity FROM usage_hourly WHERE hour >= $1 AND hour < $2 ORDER BY hour, metric`, from, to)
-	if err != nil {
-		return nil, notProvisioned(err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UsagePoint, error) {
-		var p UsagePoint
-		err := r.Scan(&p.Metric, &p.Start, &p.Quantity)
-		p.Start = p.Start.UTC()
-		return p, err
-	})
-}
-
-// HeadSeq returns the seq of the tenant's last event (0 when it has none).
-func HeadSeq(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (int64, error) {
-	var head int64
-	err := InTenant(ctx, pool, tenant, true, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT seq FROM tenantry.tenant_heads WHERE tenant_id = $1`, tenant).Scan(&head)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		return err
-	})
-	return head, err
-}
-
 // Progress returns the tenant's last event seq and the seq its read models include.
 func Progress(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (head, projected int64, err error) {
 	err = InTenant(ctx, pool, tenant, true, func(tx pgx.Tx) error {

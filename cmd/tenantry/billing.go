@@ -99,6 +99,7 @@ func (a *app) billingCmd() *cobra.Command {
 				return err
 			}
 			defer pool.Close()
+			store := eventstore.New(pool)
 			var tenants []projections.TenantEntry
 			if ref != "" {
 				t, err := projections.FindTenant(ctx, pool, ref)
@@ -125,7 +126,7 @@ func (a *app) billingCmd() *cobra.Command {
 			for _, t := range tenants {
 				// Read models that include every event the tenant has now, the last
 				// cycle's usage.reported events among them.
-				if head, err := projections.HeadSeq(ctx, pool, t.ID); err != nil {
+				if head, _, err := store.Head(ctx, t.ID); err != nil {
 					return fmt.Errorf("tenant %s: %w", t.Slug, err)
 				} else if err := projections.WaitFor(ctx, pool, t.ID, head, 30*time.Second); err != nil {
 					a.log.Warn("read models are behind; the figures may be stale", "tenant_id", t.ID, "err", err)

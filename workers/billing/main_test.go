@@ -290,13 +290,13 @@ func (e *env) record(id uuid.UUID, metric string, quantity int64, at ...time.Tim
 func (e *env) recorded(id uuid.UUID) map[string]int64 {
 	e.t.Helper()
 	ctx := context.Background()
-	head, err := projections.HeadSeq(ctx, e.store.Pool(), id)
+	head, _, err := e.store.Head(ctx, id)
 	require.NoError(e.t, err)
 	require.NoError(e.t, projections.WaitFor(ctx, e.store.Pool(), id, head, time.Minute))
 	var points []projections.UsagePoint
 	require.NoError(e.t, projections.InTenant(ctx, e.store.Pool(), id, true, func(tx pgx.Tx) error {
 		var err error
-		points, err = projections.RecordedWindows(ctx, tx, time.Time{}, e.clock().Add(-5*time.Minute).Truncate(time.Hour))
+		points, err = projections.UsageSeries(ctx, tx, "", time.Time{}, e.clock().Add(-5*time.Minute).Truncate(time.Hour), false)
 		return err
 	}))
 	out := map[string]int64{}
@@ -310,7 +310,7 @@ func (e *env) recorded(id uuid.UUID) map[string]int64 {
 func (e *env) reconcile(id uuid.UUID) []projections.ReconLine {
 	e.t.Helper()
 	ctx := context.Background()
-	head, err := projections.HeadSeq(ctx, e.store.Pool(), id)
+	head, _, err := e.store.Head(ctx, id)
 	require.NoError(e.t, err)
 	require.NoError(e.t, projections.WaitFor(ctx, e.store.Pool(), id, head, time.Minute))
 	var lines []projections.ReconLine

@@ -59,7 +59,7 @@ func (w *Worker) pushLocked(ctx context.Context, id uuid.UUID) (int, error) {
 	from := to.Add(-usage.MaxAge - dbilling.Window)
 
 	// Read the recorded usage once the read models include every event the tenant has now.
-	head, err := projections.HeadSeq(ctx, w.pool(), id)
+	head, _, err := w.Store.Head(ctx, id)
 	if err != nil {
 		return 0, err
 	}
@@ -68,7 +68,7 @@ func (w *Worker) pushLocked(ctx context.Context, id uuid.UUID) (int, error) {
 	}
 	var recorded []projections.UsagePoint
 	err = projections.InTenant(ctx, w.pool(), id, true, func(tx pgx.Tx) error {
-		recorded, err = projections.RecordedWindows(ctx, tx, from, to)
+		recorded, err = projections.UsageSeries(ctx, tx, "", from, to, false)
 		return err
 	})
 	if err != nil {
