@@ -90,62 +90,37 @@ func (s *Server) auditEvents(c *gin.Context, cl *call) {
 	}
 	// The stream ends at the tenant's head as of now; the page that reaches it ends with
 	// the head line, signed when the server has a signing key (AUDIT.md).
-	headSeq, headHash, err := s.d.Store.Head(c, cl.tenant)
-	if err != nil {
-		s.failErr(c, err)
+	out := &ndjsonWriter{c: c}
+	if _, _, err := audit.ExportPage(c, s.d.Store, cl.tenant, out, after, limit, s.d.AuditSigner, s.now, nil); err != nil {
+		if !out.started {
+			s.failErr(c, err)
+		} else {
+			s.logger(c).Error("audit export interrupted", "err", err)
+		}
 		return
 	}
-	last, sent := after, 0
-	var line []byte
-	for sent < limit && last < headSeq {
-		n := int(min(int64(eventstore.MaxPage), int64(limit-sent), headSeq-last))
-		page, err := s.d.Store.ReadTenant(c, cl.tenant, last, n)
-		if err != nil {
-			if sent == 0 && !c.Writer.Written() {
-				s.failErr(c, err)
-			} else {
-				s.logger(c).Error("audit export interrupted", "err", err)
-			}
-			return
-		}
-		if !c.Writer.Written() {
-			c.Header("Content-Type", "application/x-ndjson")
-			c.Status(http.StatusOK)
-			c.Writer.WriteHeaderNow()
-		}
-		for i := range page {
-			line, err = audit.AppendEventLine(line[:0], &page[i])
-			if err != nil {
-				s.logger(c).Error("audit export interrupted", "err", err)
-				return
-			}
-			if _, err := c.Writer.Write(line); err != nil {
-				return
-			}
-			last = page[i].Seq
-			sent++
-		}
-		if len(page) < n {
-			break
-		}
+	out.start()
+}
+
+// ndjsonWriter answers 200 with NDJSON on the first write, so that an error before any
+// byte can still be a problem response.
+type ndjsonWriter struct {
+	c       *gin.Context
+	started bool
+}
+
+func (w *ndjsonWriter) start() {
+	if !w.started {
+		w.started = true
+		w.c.Header("Content-Type", "application/x-ndjson")
+		w.c.Status(http.StatusOK)
+		w.c.Writer.WriteHeaderNow()
 	}
-	if !c.Writer.Written() {
-		c.Header("Content-Type", "application/x-ndjson")
-		c.Status(http.StatusOK)
-		c.Writer.WriteHeaderNow()
-	}
-	if last >= headSeq {
-		head := s.d.AuditSigner.Sign(cl.tenant, headSeq, headHash, s.now())
-		if s.d.AuditSigner != nil {
-			if err := audit.Record(c, s.d.Store, head); err != nil {
-				s.logger(c).Error("recording the signed head failed", "err", err)
-				return
-			}
-		}
-		if b, err := audit.HeadLine(head); err == nil {
-			_, _ = c.Writer.Write(b)
-		}
-	}
+}
+
+func (w *ndjsonWriter) Write(p []byte) (int, error) {
+	w.start()
+	return w.c.Writer.Write(p)
 }
 
 func (s *Server) auditVerify(c *gin.Context, cl *call) {

@@ -170,32 +170,43 @@ func ParseHead(b []byte) (Head, error) {
 }
 
 // Export writes the tenant's history as of now to w (AUDIT.md): every event up to the
-// current head, then the head, signed by signer. progress, when set, is told each event
-// written. It returns the head it wrote.
+// current head, then the head, signed by signer (and recorded). progress, when set, is told
+// the seq reached after each page. It returns the head it wrote.
 func Export(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, w io.Writer, signer *Signer, now func() time.Time, progress func(seq, head int64)) (Head, error) {
+	head, _, err := ExportPage(ctx, store, tenant, w, 0, 0, signer, now, progress)
+	return head, err
+}
+
+// ExportPage writes one page of the tenant's history to w: the events after after, at most
+// limit of them (0: no limit), up to the tenant's head as of the call. When the page reaches
+// the head it ends with the head line, signed by signer (and recorded), and complete is true;
+// GET /v1/audit/events serves exports this way, page by page.
+func ExportPage(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, w io.Writer, after int64, limit int,
+	signer *Signer, now func() time.Time, progress func(seq, head int64)) (head Head, complete bool, err error) {
 	seq, hash, err := store.Head(ctx, tenant)
 	if err != nil {
-		return Head{}, err
+		return Head{}, false, err
+	}
+	end := seq
+	if limit > 0 && after+int64(limit) < seq {
+		end = after + int64(limit)
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var line []byte
-	for after := int64(0); after < seq; {
-		page, err := store.ReadTenant(ctx, tenant, after, min(eventstore.MaxPage, int(seq-after)))
+	for after < end {
+		page, err := store.ReadTenant(ctx, tenant, after, min(eventstore.MaxPage, int(end-after)))
 		if err != nil {
-			return Head{}, err
+			return Head{}, false, err
 		}
 		if len(page) == 0 {
-			return Head{}, fmt.Errorf("tenant %s: events after seq %d are missing below its head %d", tenant, after, seq)
+			return Head{}, false, fmt.Errorf("tenant %s: events after seq %d are missing below its head %d", tenant, after, seq)
 		}
 		for i := range page {
-			if page[i].Seq > seq {
-				break
-			}
 			if line, err = AppendEventLine(line[:0], &page[i]); err != nil {
-				return Head{}, err
+				return Head{}, false, err
 			}
 			if _, err := bw.Write(line); err != nil {
-				return Head{}, err
+				return Head{}, false, err
 			}
 			after = page[i].Seq
 		}
@@ -203,20 +214,23 @@ func Export(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, w io
 			progress(after, seq)
 		}
 	}
-	head := signer.Sign(tenant, seq, hash, now())
+	if after < seq {
+		return Head{}, false, bw.Flush()
+	}
+	head = signer.Sign(tenant, seq, hash, now())
 	if signer != nil {
 		if err := Record(ctx, store, head); err != nil {
-			return Head{}, fmt.Errorf("record the signed head: %w", err)
+			return Head{}, false, fmt.Errorf("record the signed head: %w", err)
 		}
 	}
 	b, err := HeadLine(head)
 	if err != nil {
-		return Head{}, err
+		return Head{}, false, err
 	}
 	if _, err := bw.Write(b); err != nil {
-		return Head{}, err
+		return Head{}, false, err
 	}
-	return head, bw.Flush()
+	return head, true, bw.Flush()
 }
 
 // HeadLine is the export's last line for head, "\n" included.
