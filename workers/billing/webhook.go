@@ -79,7 +79,7 @@ func DeliveryEventID(tenantID uuid.UUID, stripeEventID string) uuid.UUID {
 // Stripe event id as its causation, so a redelivery (same Stripe id) changes nothing.
 func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error) {
 	w.init()
-	sig, obj, err := ParseDelivery(ev)
+	sig, obj, err := parseDelivery(ev)
 	if err != nil {
 		return Delivery{}, err
 	}
@@ -143,7 +143,12 @@ func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error)
 
 // ParseDelivery reads what billing decides on from a verified Stripe event: a domain
 // Invalid error when it lacks an id, a type, a plausible creation time or an object.
-func ParseDelivery(ev stripe.Event) (dbilling.Signal, stripeObject, error) {
+func ParseDelivery(ev stripe.Event) (dbilling.Signal, error) {
+	sig, _, err := parseDelivery(ev)
+	return sig, err
+}
+
+func parseDelivery(ev stripe.Event) (dbilling.Signal, stripeObject, error) {
 	var obj stripeObject
 	if ev.ID == "" || len(ev.ID) > 255 || ev.Type == "" || len(ev.Type) > 255 || ev.Data == nil {
 		return dbilling.Signal{}, obj, domain.Invalid("event", "the Stripe event has no id, type or object")

@@ -29,7 +29,7 @@ func FuzzParseDelivery(f *testing.F) {
 		if json.Unmarshal(payload, &ev) != nil {
 			return
 		}
-		sig, _, err := billing.ParseDelivery(ev)
+		sig, err := billing.ParseDelivery(ev)
 		if err != nil {
 			require.Equal(t, domain.CodeInvalid, domain.ErrorCode(err), "%v", err)
 			return
