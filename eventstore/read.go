@@ -172,20 +172,26 @@ func clampPage(limit int) int {
 	return limit
 }
 
-// HasEvent reports whether the tenant has an event with id: how a caller that derives
-// event ids from outside identifiers (a Stripe event id) recognises a redelivery before
-// deciding anything.
-func (s *Store) HasEvent(ctx context.Context, tenant uuid.UUID, id uuid.UUID) (bool, error) {
+// StoredEventIDs returns which of ids the tenant has events for: how a caller that derives
+// event ids from outside keys (usage idempotency keys, Stripe event ids) recognises what
+// it has recorded before.
+func (s *Store) StoredEventIDs(ctx context.Context, tenant uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 	if tenant == uuid.Nil {
-		return false, ErrNoTenant
+		return nil, ErrNoTenant
 	}
+	seen := make(map[uuid.UUID]bool, len(ids))
 	b := &pgx.Batch{}
 	b.Queue(setTenantSQL, tenant.String())
-	var found bool
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM tenantry.events WHERE tenant_id = $1 AND event_id = $2)`, tenant, id).
-		QueryRow(func(r pgx.Row) error { return r.Scan(&found) })
+	b.Queue(`SELECT event_id FROM tenantry.events WHERE tenant_id = $1 AND event_id = ANY($2)`, tenant, ids).
+		Query(func(rows pgx.Rows) error {
+			found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+			for _, id := range found {
+				seen[id] = true
+			}
+			return err
+		})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return false, fmt.Errorf("look up event %s of tenant %s: %w", id, tenant, err)
+		return nil, fmt.Errorf("look up %d event ids of tenant %s: %w", len(ids), tenant, err)
 	}
-	return found, nil
+	return seen, nil
 }

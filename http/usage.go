@@ -139,18 +139,7 @@ type usageAccepted struct {
 
 // unseen returns the ids, in order, that the tenant has no event for.
 func (s *Server) unseen(c *gin.Context, tenant uuid.UUID, ids []uuid.UUID) ([]uuid.UUID, error) {
-	seen := map[uuid.UUID]bool{}
-	err := s.inScope(c, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(c, `SELECT event_id FROM tenantry.events WHERE tenant_id = $1 AND event_id = ANY($2)`, tenant, ids)
-		if err != nil {
-			return err
-		}
-		found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-		for _, id := range found {
-			seen[id] = true
-		}
-		return err
-	})
+	seen, err := s.d.Store.StoredEventIDs(c, tenant, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -98,8 +98,8 @@ func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error)
 	meta := eventstore.Metadata{Actor: "stripe", CausationID: ev.ID}
 	var lastErr error
 	for attempt := 0; attempt < eventstore.MaxAttempts; attempt++ {
-		if seen, err := w.Store.HasEvent(ctx, id, recID); err != nil || seen {
-			return Delivery{TenantID: id, Duplicate: seen}, err
+		if seen, err := w.Store.StoredEventIDs(ctx, id, []uuid.UUID{recID}); err != nil || seen[recID] {
+			return Delivery{TenantID: id, Duplicate: seen[recID]}, err
 		}
 		t, tv, err := eventstore.Load(ctx, w.Store, w.Registry, id, tenant.StreamID, newTenant)
 		if err != nil {
