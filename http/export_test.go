@@ -1,6 +1,13 @@
 package httpapi
 
-import "github.com/tenantry/tenantry/domain"
+import (
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tenantry/tenantry/domain"
+)
 
 // RouteSpec is one route as the permission table declares it, for the tests.
 type RouteSpec struct {
@@ -28,3 +35,10 @@ func Permissions() string { return (&Server{}).PermissionTable() }
 
 var DecodeJSON = decodeJSON
 var ParseUsageBody = parseUsageBody
+
+// UnreachableRedisLimits is a Redis client aimed at an address where nothing listens, as a
+// Redis that went down after start-up looks to an API replica.
+func UnreachableRedisLimits(addr string) SharedLimits {
+	return &redisLimits{lim: redis_rate.NewLimiter(redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1,
+		DialTimeout: 200 * time.Millisecond}))}
+}

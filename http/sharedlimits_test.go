@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,4 +51,27 @@ func TestRateLimits_AreSharedAcrossReplicas(t *testing.T) {
 	// The burst of 4 (one more only if the test took over 20 s), not 4 per replica.
 	require.GreaterOrEqual(t, allowed, 4)
 	require.LessOrEqual(t, allowed, 6, "the replicas share one bucket")
+}
+
+// With Redis unreachable, a replica limits from its own buckets (neither refusing every
+// request nor waving all through) and says so in its log.
+func TestRateLimits_FallBackToTheReplicaWhenRedisIsDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens here now
+	plans, err := domain.ParsePlanOverrides(domain.DefaultPlans(), "pro.rps=0.05,pro.burst=3")
+	require.NoError(t, err)
+	var logs safeBuffer
+	a := newAPI(t, func(d *httpapi.Deps) {
+		d.SharedLimits, d.Plans = httpapi.UnreachableRedisLimits(addr), plans
+		d.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	ten := a.createTenant("pro")
+	var statuses []int
+	for i := 0; i < 5; i++ {
+		statuses = append(statuses, a.do(req{method: "GET", path: "/v1/tenant", token: ten.key}).status)
+	}
+	require.Equal(t, []int{200, 200, 200, 429, 429}, statuses, "the burst of 3 from this replica's bucket")
+	require.Contains(t, logs.String(), "shared rate limits unavailable")
 }
