@@ -14,8 +14,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -58,7 +60,7 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	env := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": addr, "LOG_FORMAT": "json"}
+	env := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": addr, "LOG_FORMAT": "json", "STRIPE_WEBHOOK_SECRET": "whsec_serve"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := run(t, ctx, env, "serve"); done <- err }()
@@ -102,6 +104,28 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	_, err = run(t, context.Background(), env, "projections", "rebuild")
 	require.ErrorContains(t, err, "exactly one of")
 
+	// Without STRIPE_API_KEY the billing worker is off, but Stripe webhooks are still applied.
+	ne, err := reg.Encode(billing.CustomerLinked{CustomerID: "cus_serve", SubscriptionID: "sub_serve", SubscriptionItemID: "si_serve",
+		Plan: domain.PlanFree, PriceID: "price_tenantry_free"}, eventstore.Metadata{Actor: "test"})
+	require.NoError(t, err)
+	_, err = store.Append(ctx, id, billing.AccountStreamID, eventstore.NoStream, ne)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		entry, err := projections.FindTenantByCustomer(ctx, pool, "cus_serve")
+		return err == nil && entry.ID == id
+	}, 60*time.Second, 20*time.Millisecond)
+	payload := fmt.Sprintf(`{"id":"evt_serve","object":"event","type":"invoice.payment_failed","created":%d,"api_version":"2023-10-16",
+		"data":{"object":{"id":"in_1","object":"invoice","customer":"cus_serve","status":"open"}}}`, time.Now().Unix())
+	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: []byte(payload), Secret: "whsec_serve", Timestamp: time.Now()})
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/webhooks/stripe", strings.NewReader(payload))
+	req.Header.Set("Stripe-Signature", signed.Header)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+	require.Contains(t, string(b), `"outcome":"applied"`)
+
 	cancel()
 	require.NoError(t, <-done, "graceful shutdown on cancel")
 }
@@ -124,14 +148,21 @@ func TestCommands_FailClearlyWithoutADatabase(t *testing.T) {
 
 func TestConfig_NamesTheBadSetting(t *testing.T) {
 	cases := map[string]string{
-		"LOG_FORMAT":                "yaml",
-		"LOG_LEVEL":                 "loud",
-		"TENANTRY_EVENT_PARTITIONS": "0",
-		"TENANTRY_DB_MAX_CONNS":     "many",
-		"TENANTRY_DB_MAX_CONN_USES": "-1",
-		"TENANTRY_SIGNUP":           "sometimes",
-		"TENANTRY_OPERATOR_TOKEN":   "short",
-		"TENANTRY_PLAN_LIMITS":      "gold.rps=1",
+		"LOG_FORMAT":                 "yaml",
+		"LOG_LEVEL":                  "loud",
+		"TENANTRY_EVENT_PARTITIONS":  "0",
+		"TENANTRY_DB_MAX_CONNS":      "many",
+		"TENANTRY_DB_MAX_CONN_USES":  "-1",
+		"TENANTRY_SIGNUP":            "sometimes",
+		"TENANTRY_OPERATOR_TOKEN":    "short",
+		"TENANTRY_PLAN_LIMITS":       "gold.rps=1",
+		"STRIPE_API_BASE":            "ftp://stripe",
+		"TENANTRY_STRIPE_PRICES":     "gold=price_1",
+		"TENANTRY_STRIPE_METERS":     "Bad Metric=x",
+		"TENANTRY_STRIPE_RPS":        "0",
+		"TENANTRY_BILLING_GRACE":     "a week",
+		"TENANTRY_AUDIT_SIGNING_KEY": "not-a-key",
+		"TENANTRY_BUS":               "kafka",
 	}
 	for k, v := range cases {
 		_, err := loadConfig(func(name string) string {
