@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,4 +170,73 @@ func TestEventFromMessage_ReadsBackTheRelayedEvent(t *testing.T) {
 	require.Equal(t, e, back)
 	_, err = eventstore.EventFromMessage(message.NewMessage("x", []byte("not json")))
 	require.Error(t, err)
+}
+
+// With Lease, one relay is active among several; when the active one's lease connection
+// dies (its process crashed), another takes over within seconds, from the saved cursor:
+// no event is skipped.
+func TestRelay_LeaseKeepsOneActiveAndFailsOver(t *testing.T) {
+	s := appStore(t, 6)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ps := newPubSub()
+	topic := "events-" + uuid.NewString()
+	got := collect(t, ctx, ps, topic)
+	name := "relay-" + uuid.NewString()[:8]
+	var active [2]atomic.Int64
+	newRelay := func(i int) *eventstore.Relay {
+		return &eventstore.Relay{Store: s, Publisher: ps, Topic: topic, Name: name, Logger: slog.New(slog.DiscardHandler),
+			PollInterval: 20 * time.Millisecond, Lease: true,
+			Observe: func(n int, _ time.Time) { active[i].Add(int64(n)) }}
+	}
+	done := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		r := newRelay(i)
+		go func() { done <- r.Run(ctx) }()
+	}
+	tenant := newTenant(t)
+	_, err := s.Append(ctx, tenant, "s", eventstore.Any, evs("thing.happened", 3)...)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return got.count(tenant) == 3 }, 60*time.Second, 10*time.Millisecond)
+	leader := 0
+	if active[1].Load() > 0 {
+		leader = 1
+	}
+	require.Zero(t, active[1-leader].Load(), "only the lease holder relays")
+
+	// The leader's lease connection dies, as when its process is killed.
+	super := superPool(t)
+	_, err = super.Exec(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+		WHERE l.locktype = 'advisory' AND l.classid = 7365712 AND l.objsubid = 2 AND l.granted AND l.database =
+		(SELECT oid FROM pg_database WHERE datname = current_database())`)
+	require.NoError(t, err)
+	start := time.Now()
+	appended := int64(3)
+	require.Eventually(t, func() bool { // keep appending until the other relay publishes
+		_, err := s.Append(ctx, tenant, "s", eventstore.Any, ev("thing.happened", 1))
+		require.NoError(t, err)
+		appended++
+		return active[1-leader].Load() > 0
+	}, 60*time.Second, 50*time.Millisecond)
+	t.Logf("the other relay took over %v after the lease holder's connection died", time.Since(start))
+	require.Less(t, time.Since(start), 10*time.Second, "another relay took over within seconds")
+	require.Eventually(t, func() bool { return int64(len(dedupe(got.seqs(tenant)))) == appended }, 60*time.Second, 10*time.Millisecond)
+	for i, seq := range dedupe(got.seqs(tenant)) {
+		require.Equal(t, int64(i+1), seq, "nothing skipped (a batch may come twice)")
+	}
+	cancel()
+	require.NoError(t, <-done)
+	require.NoError(t, <-done)
+}
+
+func dedupe(seqs []int64) []int64 {
+	var out []int64
+	seen := map[int64]bool{}
+	for _, s := range seqs {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
