@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -81,4 +84,14 @@ func BenchmarkAudit(b *testing.B) {
 	}
 	pgtest.BenchLine("audit_export", pgtest.Median(exp), "events/s", "read_tenant_pages", pgtest.Median(read))
 	pgtest.BenchLine("audit_verify_offline", pgtest.Median(ver), "events/s", "sha256_of_file", pgtest.Median(sum))
+
+	// The independent Python verifier on the same file, next to the Go verifier.
+	if py, err := exec.LookPath("python3"); err == nil {
+		path := filepath.Join(b.TempDir(), "export.ndjson")
+		require.NoError(b, os.WriteFile(path, file, 0o600))
+		start := time.Now()
+		out, err := exec.Command(py, "verify_audit.py", path, "--public-key", hex.EncodeToString(signer.PublicKey())).Output()
+		require.NoError(b, err, string(out))
+		pgtest.BenchLine("audit_verify_python", pgtest.Rate(int64(n), time.Since(start)), "events/s", "audit_verify_offline", pgtest.Median(ver))
+	}
 }
