@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -19,15 +21,18 @@ import (
 // NotifyChannel is the LISTEN/NOTIFY channel that announces new events.
 const NotifyChannel = "tenantry_events"
 
-// Message metadata keys set by the relay.
+// Message metadata keys set by the relay. A message carries one or more consecutive events
+// of one tenant (see EventsMessage).
 const (
 	MetaTenantID     = "tenant_id"
-	MetaSeq          = "seq"
-	MetaType         = "event_type"
+	MetaFirstSeq     = "first_seq"     // the tenant seq of the message's first event
+	MetaSeq          = "seq"           // the tenant seq of the message's last event
+	MetaTypes        = "event_types"   // the distinct event types in the message, comma-separated
 	MetaPartitionKey = "partition_key" // the tenant id: per-tenant order on partitioned buses
 )
 
-// Envelope is the JSON body of a relayed message: the stored event, complete.
+// Envelope is the JSON form of one relayed event, complete; a message's body is a JSON array
+// of them.
 type Envelope struct {
 	TenantID      string          `json:"tenant_id"`
 	Seq           int64           `json:"seq"`
@@ -41,6 +46,11 @@ type Envelope struct {
 	RecordedAt    time.Time       `json:"recorded_at"`
 	Hash          string          `json:"hash"`
 }
+
+// MaxMessageBytes is the size a relayed message grows to before the tenant's next events go
+// into another (a single larger event travels alone). It stays under NATS's default 1 MiB
+// payload limit.
+const MaxMessageBytes = 512 << 10
 
 // Relay tails the events table with the gap-safe global cursor and publishes every event,
 // in order, to a Watermill publisher. Delivery is at least once: the cursor is saved after
@@ -178,14 +188,12 @@ func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, Globa
 	if err != nil || len(events) == 0 {
 		return 0, cursor, err
 	}
-	msgs := make([]*message.Message, len(events))
-	for i := range events {
-		if msgs[i], err = EventMessage(&events[i]); err != nil {
-			return 0, cursor, err
-		}
+	msgs, err := TenantMessages(events)
+	if err != nil {
+		return 0, cursor, err
 	}
 	if err := r.Publisher.Publish(r.Topic, msgs...); err != nil {
-		return 0, cursor, fmt.Errorf("publish %d events: %w", len(msgs), err)
+		return 0, cursor, fmt.Errorf("publish %d events: %w", len(events), err)
 	}
 	if err := SaveCursor(ctx, r.Store.pool, r.Name, next); err != nil {
 		return 0, cursor, err
@@ -202,46 +210,137 @@ func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, Globa
 	return len(events), next, nil
 }
 
-// EventMessage wraps a stored event in a Watermill message whose UUID is the event id.
-func EventMessage(e *Event) (*message.Message, error) {
-	body, err := json.Marshal(Envelope{
-		TenantID: e.TenantID.String(), Seq: e.Seq, StreamID: e.StreamID, StreamVersion: e.StreamVersion,
-		EventID: e.ID.String(), Type: e.Type, SchemaVersion: e.SchemaVersion,
-		Data: e.Data, Metadata: e.Metadata, RecordedAt: e.RecordedAt, Hash: fmt.Sprintf("%x", e.Hash),
-	})
+// TenantMessages turns a batch of events in global order into messages, each carrying
+// consecutive events of one tenant in seq order (at most MaxMessageBytes, unless a single
+// event is larger). A tenant's messages come in its seq order; different tenants' messages
+// are independent. Per-message costs (the bus's copies, acknowledgements, goroutines) are
+// so paid per tenant and batch, not per event.
+func TenantMessages(events []Event) ([]*message.Message, error) {
+	var order []uuid.UUID
+	byTenant := map[uuid.UUID][]int{}
+	for i := range events {
+		t := events[i].TenantID
+		if _, ok := byTenant[t]; !ok {
+			order = append(order, t)
+		}
+		byTenant[t] = append(byTenant[t], i)
+	}
+	var msgs []*message.Message
+	for _, t := range order {
+		idx := byTenant[t]
+		var part []Event
+		size := 0
+		for _, i := range idx {
+			e := events[i]
+			n := len(e.Data) + len(e.Metadata) + 400
+			if len(part) > 0 && size+n > MaxMessageBytes {
+				m, err := EventsMessage(part)
+				if err != nil {
+					return nil, err
+				}
+				msgs = append(msgs, m)
+				part, size = nil, 0
+			}
+			part = append(part, e)
+			size += n
+		}
+		m, err := EventsMessage(part)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// messageSpace derives the UUID of a message of several events.
+var messageSpace = uuid.MustParse("5d1f7a52-8a8e-4a43-9d0e-6b1f1c1d7e20")
+
+// EventsMessage wraps consecutive stored events of one tenant (in seq order) in a Watermill
+// message. Its UUID is the event id for one event, and otherwise derived from the tenant
+// and the seq range, so a batch published again after a relay restart carries the same id
+// (a bus that de-duplicates by message id, like JetStream, drops it).
+func EventsMessage(events []Event) (*message.Message, error) {
+	if len(events) == 0 {
+		return nil, errors.New("a relayed message needs at least one event")
+	}
+	first, last := &events[0], &events[len(events)-1]
+	envs := make([]Envelope, len(events))
+	var types []string
+	for i := range events {
+		e := &events[i]
+		if e.TenantID != first.TenantID {
+			return nil, fmt.Errorf("a relayed message holds one tenant's events, not %s and %s", first.TenantID, e.TenantID)
+		}
+		envs[i] = Envelope{
+			TenantID: e.TenantID.String(), Seq: e.Seq, StreamID: e.StreamID, StreamVersion: e.StreamVersion,
+			EventID: e.ID.String(), Type: e.Type, SchemaVersion: e.SchemaVersion,
+			Data: e.Data, Metadata: e.Metadata, RecordedAt: e.RecordedAt, Hash: hex.EncodeToString(e.Hash[:]),
+		}
+		if !slices.Contains(types, e.Type) {
+			types = append(types, e.Type)
+		}
+	}
+	body, err := json.Marshal(envs)
 	if err != nil {
 		return nil, err
 	}
-	m := message.NewMessage(e.ID.String(), body)
-	m.Metadata.Set(MetaTenantID, e.TenantID.String())
-	m.Metadata.Set(MetaSeq, strconv.FormatInt(e.Seq, 10))
-	m.Metadata.Set(MetaType, e.Type)
-	m.Metadata.Set(MetaPartitionKey, e.TenantID.String())
+	id := first.ID
+	if len(events) > 1 {
+		id = uuid.NewSHA1(messageSpace, fmt.Appendf(nil, "%s/%d/%d", first.TenantID, first.Seq, last.Seq))
+	}
+	tenant := first.TenantID.String()
+	m := message.NewMessage(id.String(), body)
+	m.Metadata = message.Metadata{
+		MetaTenantID:     tenant,
+		MetaFirstSeq:     strconv.FormatInt(first.Seq, 10),
+		MetaSeq:          strconv.FormatInt(last.Seq, 10),
+		MetaTypes:        strings.Join(types, ","),
+		MetaPartitionKey: tenant,
+	}
 	return m, nil
 }
 
-// EventFromMessage reads back the event a relayed message carries, without its previous
-// hash and global position (the envelope does not hold them) and with data and metadata as
-// compacted JSON: for the hash chain's exact bytes, read the event from the store.
-func EventFromMessage(m *message.Message) (Event, error) {
-	var env Envelope
-	if err := json.Unmarshal(m.Payload, &env); err != nil {
-		return Event{}, fmt.Errorf("relayed message %s: %w", m.UUID, err)
+// MessageHasType says, from the metadata alone, whether a relayed message carries an event
+// whose type satisfies want: consumers skip the others without decoding them.
+func MessageHasType(m *message.Message, want func(eventType string) bool) bool {
+	for t := range strings.SplitSeq(m.Metadata.Get(MetaTypes), ",") {
+		if want(t) {
+			return true
+		}
 	}
-	tenant, err := uuid.Parse(env.TenantID)
-	if err != nil {
-		return Event{}, fmt.Errorf("relayed message %s: tenant id: %w", m.UUID, err)
+	return false
+}
+
+// EventsFromMessage reads back the events a relayed message carries, without their previous
+// hashes and global positions (the envelope does not hold them) and with data and metadata
+// as compacted JSON: for the hash chain's exact bytes, read the events from the store.
+func EventsFromMessage(m *message.Message) ([]Event, error) {
+	var envs []Envelope
+	if err := json.Unmarshal(m.Payload, &envs); err != nil {
+		return nil, fmt.Errorf("relayed message %s: %w", m.UUID, err)
 	}
-	id, err := uuid.Parse(env.EventID)
-	if err != nil {
-		return Event{}, fmt.Errorf("relayed message %s: event id: %w", m.UUID, err)
+	if len(envs) == 0 {
+		return nil, fmt.Errorf("relayed message %s carries no event", m.UUID)
 	}
-	e := Event{TenantID: tenant, Seq: env.Seq, StreamID: env.StreamID, StreamVersion: env.StreamVersion, ID: id,
-		Type: env.Type, SchemaVersion: env.SchemaVersion, Data: env.Data, Metadata: env.Metadata, RecordedAt: env.RecordedAt}
-	if h, err := hex.DecodeString(env.Hash); err == nil && len(h) == len(e.Hash) {
-		copy(e.Hash[:], h)
+	out := make([]Event, len(envs))
+	for i, env := range envs {
+		tenant, err := uuid.Parse(env.TenantID)
+		if err != nil {
+			return nil, fmt.Errorf("relayed message %s: tenant id: %w", m.UUID, err)
+		}
+		id, err := uuid.Parse(env.EventID)
+		if err != nil {
+			return nil, fmt.Errorf("relayed message %s: event id: %w", m.UUID, err)
+		}
+		e := Event{TenantID: tenant, Seq: env.Seq, StreamID: env.StreamID, StreamVersion: env.StreamVersion, ID: id,
+			Type: env.Type, SchemaVersion: env.SchemaVersion, Data: env.Data, Metadata: env.Metadata, RecordedAt: env.RecordedAt}
+		if h, err := hex.DecodeString(env.Hash); err == nil && len(h) == len(e.Hash) {
+			copy(e.Hash[:], h)
+		}
+		out[i] = e
 	}
-	return e, nil
+	return out, nil
 }
 
 // LoadCursor returns a named cursor (the beginning when it was never saved).

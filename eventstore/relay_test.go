@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,13 +33,19 @@ func collect(t *testing.T, ctx context.Context, ps *gochannel.GoChannel, topic s
 	require.NoError(t, err)
 	go func() {
 		for m := range ch {
-			var env eventstore.Envelope
-			if json.Unmarshal(m.Payload, &env) == nil {
+			var envs []eventstore.Envelope
+			if json.Unmarshal(m.Payload, &envs) == nil && len(envs) > 0 {
 				id := uuid.MustParse(m.Metadata.Get(eventstore.MetaTenantID))
-				seq, _ := strconv.ParseInt(m.Metadata.Get(eventstore.MetaSeq), 10, 64)
+				first, _ := strconv.ParseInt(m.Metadata.Get(eventstore.MetaFirstSeq), 10, 64)
+				last, _ := strconv.ParseInt(m.Metadata.Get(eventstore.MetaSeq), 10, 64)
 				c.mu.Lock()
-				if env.Seq == seq && m.Metadata.Get(eventstore.MetaPartitionKey) == id.String() {
-					c.seen[id] = append(c.seen[id], seq)
+				// The metadata agrees with the body: one tenant, its seq range.
+				if envs[0].Seq == first && envs[len(envs)-1].Seq == last && m.Metadata.Get(eventstore.MetaPartitionKey) == id.String() {
+					for _, env := range envs {
+						if env.TenantID == id.String() {
+							c.seen[id] = append(c.seen[id], env.Seq)
+						}
+					}
 				}
 				c.msgs++
 				c.mu.Unlock()
@@ -157,19 +164,83 @@ func waitCount(c *collector, tenant uuid.UUID, d time.Duration) bool {
 	return false
 }
 
-func TestEventFromMessage_ReadsBackTheRelayedEvent(t *testing.T) {
-	e := eventstore.Event{TenantID: uuid.New(), Seq: 7, StreamID: "tenant", StreamVersion: 3, ID: uuid.New(), Type: "tenant.renamed",
-		SchemaVersion: 1, Data: []byte(`{"name": "x"}`), Metadata: []byte(`{"actor": "a"}`), RecordedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	e.Hash[0], e.Hash[31] = 0xab, 0xcd
-	m, err := eventstore.EventMessage(&e)
+func TestEventsMessage_ReadsBackTheRelayedEvents(t *testing.T) {
+	tenant := uuid.New()
+	event := func(seq int64, typ, data string) eventstore.Event {
+		e := eventstore.Event{TenantID: tenant, Seq: seq, StreamID: "tenant", StreamVersion: seq, ID: uuid.New(), Type: typ,
+			SchemaVersion: 1, Data: []byte(data), Metadata: []byte(`{"actor": "a"}`), RecordedAt: time.Now().UTC().Truncate(time.Microsecond)}
+		e.Hash[0], e.Hash[31] = byte(seq), 0xcd
+		return e
+	}
+	events := []eventstore.Event{event(7, "tenant.renamed", `{"name": "x"}`), event(8, "usage.recorded", `{"n": 1}`), event(9, "tenant.renamed", `{"name": "y"}`)}
+	m, err := eventstore.EventsMessage(events)
 	require.NoError(t, err)
-	back, err := eventstore.EventFromMessage(m)
+	require.Equal(t, "7", m.Metadata.Get(eventstore.MetaFirstSeq))
+	require.Equal(t, "9", m.Metadata.Get(eventstore.MetaSeq))
+	require.Equal(t, "tenant.renamed,usage.recorded", m.Metadata.Get(eventstore.MetaTypes))
+	require.True(t, eventstore.MessageHasType(m, func(s string) bool { return s == "usage.recorded" }))
+	require.False(t, eventstore.MessageHasType(m, func(s string) bool { return s == "tenant.created" }))
+	back, err := eventstore.EventsFromMessage(m)
 	require.NoError(t, err)
 	// The envelope carries data and metadata as JSON values, compacted.
-	e.Data, e.Metadata = []byte(`{"name":"x"}`), []byte(`{"actor":"a"}`)
-	require.Equal(t, e, back)
-	_, err = eventstore.EventFromMessage(message.NewMessage("x", []byte("not json")))
+	events[0].Data, events[1].Data, events[2].Data = []byte(`{"name":"x"}`), []byte(`{"n":1}`), []byte(`{"name":"y"}`)
+	for i := range events {
+		events[i].Metadata = []byte(`{"actor":"a"}`)
+	}
+	require.Equal(t, events, back)
+
+	// The same range gives the same message id (a de-duplicating bus drops a republished
+	// batch); a single event's message is its event id.
+	again, err := eventstore.EventsMessage(events)
+	require.NoError(t, err)
+	require.Equal(t, m.UUID, again.UUID)
+	one, err := eventstore.EventsMessage(events[:1])
+	require.NoError(t, err)
+	require.Equal(t, events[0].ID.String(), one.UUID)
+
+	// One tenant per message; nothing is not a message.
+	other := event(10, "tenant.renamed", `{}`)
+	other.TenantID = uuid.New()
+	_, err = eventstore.EventsMessage([]eventstore.Event{events[0], other})
 	require.Error(t, err)
+	_, err = eventstore.EventsMessage(nil)
+	require.Error(t, err)
+	for _, body := range []string{"not json", "[]", `[{"tenant_id": "x"}]`} {
+		_, err = eventstore.EventsFromMessage(message.NewMessage("x", []byte(body)))
+		require.Error(t, err, body)
+	}
+}
+
+// TenantMessages splits a batch in global order into per-tenant messages, each tenant's in
+// seq order, and a tenant's events over MaxMessageBytes into several messages.
+func TestTenantMessages_GroupsByTenantInOrderAndBoundsSize(t *testing.T) {
+	a, b := uuid.New(), uuid.New()
+	big := []byte(`{"blob": "` + strings.Repeat("x", eventstore.MaxMessageBytes/3) + `"}`)
+	var events []eventstore.Event
+	for seq := int64(1); seq <= 4; seq++ {
+		for _, tenant := range []uuid.UUID{a, b} {
+			data := []byte(`{}`)
+			if tenant == b {
+				data = big
+			}
+			events = append(events, eventstore.Event{TenantID: tenant, Seq: seq, StreamID: "s", StreamVersion: seq, ID: uuid.New(),
+				Type: "x.y", SchemaVersion: 1, Data: data, Metadata: []byte(`{}`)})
+		}
+	}
+	msgs, err := eventstore.TenantMessages(events)
+	require.NoError(t, err)
+	got := map[string][]int64{}
+	for _, m := range msgs {
+		require.LessOrEqual(t, len(m.Payload), eventstore.MaxMessageBytes+1024)
+		evs, err := eventstore.EventsFromMessage(m)
+		require.NoError(t, err)
+		for _, e := range evs {
+			got[m.Metadata.Get(eventstore.MetaTenantID)] = append(got[m.Metadata.Get(eventstore.MetaTenantID)], e.Seq)
+		}
+	}
+	require.Equal(t, []int64{1, 2, 3, 4}, got[a.String()])
+	require.Equal(t, []int64{1, 2, 3, 4}, got[b.String()])
+	require.Len(t, msgs, 1+2, "a's four small events in one message, b's four large ones in two")
 }
 
 // With Lease, one relay is active among several; when the active one's lease connection

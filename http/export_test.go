@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/usage"
 )
 
 // RouteSpec is one route as the permission table declares it, for the tests.
@@ -35,6 +37,11 @@ func Permissions() string { return (&Server{}).PermissionTable() }
 
 var DecodeJSON = decodeJSON
 var ParseUsageBody = parseUsageBody
+
+// ParseUsageEnvelope is the full path of ParseUsageBody, which its fast path must agree with.
+func ParseUsageEnvelope(body []byte, now time.Time) ([]usage.Recorded, error) {
+	return parseUsageEnvelope(bytes.TrimSpace(body), now)
+}
 
 // UnreachableRedisLimits is a Redis client aimed at an address where nothing listens, as a
 // Redis that went down after start-up looks to an API replica.

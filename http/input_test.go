@@ -76,7 +76,10 @@ func TestBadInput_IsAlwaysAProblemNeverA5xx(t *testing.T) {
 
 // FuzzDecodeJSON: request decoding never panics and accepts only one object of known fields.
 func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range []string{`{}`, `{"name":"x"}`, `{"name":1}`, `[]`, `{"name":"x"}{}`, `{"a":`, "\x00", `{"name":null}`, `  {"name":"\u0000"}  `} {
+	for _, s := range []string{`{}`, `{"name":"x"}`, `{"name":1}`, `[]`, `{"name":"x"}{}`, `{"a":`, "\x00", `{"name":null}`, `  {"name":"\u0000"}  `,
+		`{"metric":"api_calls","quantity":1,"idempotency_key":"k-1"}`, `{"metric":"a","quantity":1,"idempotency_key":"k","metric":"b"}`,
+		`{"records":[{"metric":"a","quantity":2,"idempotency_key":"k"}]}`, `{"rec\u006frds":[{"metric":"a","quantity":2,"idempotency_key":"k"}]}`,
+		`{"metric":"a","quantity":1,"idempotency_key":"k"} x`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -87,7 +90,14 @@ func FuzzDecodeJSON(f *testing.F) {
 		if err := httpapi.DecodeJSON(body, &dst); err == nil {
 			require.Equal(t, byte('{'), bytes.TrimSpace(body)[0])
 		}
-		_, _ = httpapi.ParseUsageBody(body, time.Now())
+		now := time.Now()
+		got, err := httpapi.ParseUsageBody(body, now)
+		// The single-record fast path decides exactly as the full path does.
+		want, wantErr := httpapi.ParseUsageEnvelope(body, now)
+		if len(bytes.TrimSpace(body)) > 0 && bytes.TrimSpace(body)[0] == '{' {
+			require.Equal(t, wantErr == nil, err == nil, "%q: %v / %v", body, err, wantErr)
+			require.Equal(t, want, got, "%q", body)
+		}
 	})
 }
 

@@ -28,6 +28,20 @@ func parseUsageBody(body []byte, now time.Time) ([]usage.Recorded, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, domain.Invalid("body", "send one usage record or {\"records\": [...]} as a JSON object")
 	}
+	// Without a backslash, a "records" key can only be spelled so: a body without it is one
+	// record, parsed once (the common case of single-record ingestion). A body it refuses
+	// takes the full path below, which names the problem.
+	if bytes.IndexByte(trimmed, '\\') < 0 && !bytes.Contains(trimmed, []byte(`"records"`)) {
+		if r, err := usage.ParseRecordJSON(trimmed, now); err == nil {
+			return []usage.Recorded{r}, nil
+		}
+	}
+	return parseUsageEnvelope(trimmed, now)
+}
+
+// parseUsageEnvelope is parseUsageBody's full path: the body as an object that is either a
+// record or {"records": [...]}.
+func parseUsageEnvelope(trimmed []byte, now time.Time) ([]usage.Recorded, error) {
 	var envelope map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &envelope); err != nil {
 		return nil, domain.Invalid("body", "the body is not valid JSON")

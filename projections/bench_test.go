@@ -220,8 +220,13 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	fwd := make(chan *message.Message, 1024)
 	go func() {
 		for m := range msgs {
+			first, _ := strconv.ParseInt(m.Metadata.Get(eventstore.MetaFirstSeq), 10, 64)
+			last, _ := strconv.ParseInt(m.Metadata.Get(eventstore.MetaSeq), 10, 64)
+			at := time.Now()
 			relayedMu.Lock()
-			relayed[m.Metadata.Get(eventstore.MetaTenantID)+"/"+m.Metadata.Get(eventstore.MetaSeq)] = time.Now()
+			for seq := first; seq <= last; seq++ {
+				relayed[m.Metadata.Get(eventstore.MetaTenantID)+"/"+strconv.FormatInt(seq, 10)] = at
+			}
 			relayedMu.Unlock()
 			fwd <- m
 		}

@@ -35,7 +35,7 @@ type goChannelBus struct{ ch *gochannel.GoChannel }
 // NewGoChannelBus returns the bus of a single process.
 func NewGoChannelBus(log *slog.Logger) Bus {
 	return &goChannelBus{ch: gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true},
-		watermill.NewSlogLogger(log))}
+		busLogger(log))}
 }
 
 func (b *goChannelBus) Topic() string                { return EventsTopic }
@@ -88,7 +88,7 @@ func NewNATSBus(url, cluster, name string, log *slog.Logger) (Bus, error) {
 			return nil, fmt.Errorf("create the NATS stream %s: %w", stream, err)
 		}
 	}
-	wl := watermill.NewSlogLogger(log)
+	wl := busLogger(log)
 	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: url, NatsOptions: opts,
 		JetStream: wmnats.JetStreamConfig{TrackMsgId: true}}, wl)
 	if err != nil {
@@ -124,4 +124,32 @@ func (b *natsBus) Close() error {
 	}
 	errs = append(errs, b.pub.Close())
 	return errors.Join(errs...)
+}
+
+// busLogger adapts log for Watermill, dropping its per-message debug and trace lines before
+// they are built when log would discard them anyway (Watermill's own adapter builds every
+// line's attributes first: an allocation per message per subscriber).
+func busLogger(log *slog.Logger) watermill.LoggerAdapter {
+	return quietLogger{LoggerAdapter: watermill.NewSlogLogger(log), log: log}
+}
+
+type quietLogger struct {
+	watermill.LoggerAdapter
+	log *slog.Logger
+}
+
+func (q quietLogger) Debug(msg string, fields watermill.LogFields) {
+	if q.log.Enabled(context.Background(), slog.LevelDebug) {
+		q.LoggerAdapter.Debug(msg, fields)
+	}
+}
+
+func (q quietLogger) Trace(msg string, fields watermill.LogFields) {
+	if q.log.Enabled(context.Background(), watermill.LevelTrace) {
+		q.LoggerAdapter.Trace(msg, fields)
+	}
+}
+
+func (q quietLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return quietLogger{LoggerAdapter: q.LoggerAdapter.With(fields), log: q.log}
 }

@@ -35,8 +35,9 @@ type Directory struct {
 func (d *Directory) Skipped() int64 { return d.skipped.Load() }
 
 // Consume keeps the directory from relayed messages until ctx ends or msgs closes. Only
-// tenant.* events and billing.customer_linked are decoded; each is applied in its own transaction and acknowledged
-// after it commits, so redelivery after a crash is harmless.
+// messages carrying tenant.* events or billing.customer_linked are decoded; each such
+// message refreshes its tenant's row in one transaction and is acknowledged after it
+// commits, so redelivery after a crash is harmless.
 func (d *Directory) Consume(ctx context.Context, msgs <-chan *message.Message) {
 	for {
 		select {
@@ -46,13 +47,21 @@ func (d *Directory) Consume(ctx context.Context, msgs <-chan *message.Message) {
 			if !ok {
 				return
 			}
-			if !directoryEvent(m.Metadata.Get(eventstore.MetaType)) {
+			if !eventstore.MessageHasType(m, directoryEvent) {
 				m.Ack()
 				continue
 			}
-			e, err := eventstore.EventFromMessage(m)
+			// A refresh reads the tenant's current state, so the message's last directory
+			// event stands for all of them.
+			events, err := eventstore.EventsFromMessage(m)
 			if err == nil {
-				err = pgx.BeginFunc(ctx, d.Store.Pool(), func(tx pgx.Tx) error { return d.apply(ctx, tx, &e) })
+				last := &events[len(events)-1]
+				for i := range events {
+					if directoryEvent(events[i].Type) {
+						last = &events[i]
+					}
+				}
+				err = pgx.BeginFunc(ctx, d.Store.Pool(), func(tx pgx.Tx) error { return d.apply(ctx, tx, last) })
 			}
 			if err != nil && ctx.Err() == nil {
 				d.Logger.Warn("tenant directory could not apply an event; will retry", "tenant_id", m.Metadata.Get(eventstore.MetaTenantID), "err", err)

@@ -32,11 +32,14 @@ func TestDirectory_ProjectsEveryTenantForRouting(t *testing.T) {
 	for _, id := range ids {
 		events, err := f.store.ReadTenant(context.Background(), id, 0, 0)
 		require.NoError(t, err)
-		for i := range events {
-			m, err := eventstore.EventMessage(&events[i])
+		for i := range events { // one message per event
+			m, err := eventstore.EventsMessage(events[i : i+1])
 			require.NoError(t, err)
 			msgs = append(msgs, m)
 		}
+		m, err := eventstore.EventsMessage(events) // and one with all of them
+		require.NoError(t, err)
+		msgs = append(msgs, m)
 	}
 	// Then once more in reverse, as consumers in several processes may see them.
 	ch := make(chan *message.Message, 3*len(msgs))

@@ -230,15 +230,22 @@ func (w *Worker) Consume(ctx context.Context, msgs <-chan *message.Message) {
 			if !ok {
 				return
 			}
-			if e, err := eventstore.EventFromMessage(m); err == nil && (e.Type == tenant.TypeCreated || e.Type == tenant.TypePlanChanged) {
-				select {
-				case w.provision <- e.TenantID:
-				default: // full: the next cycle provisions it
+			if eventstore.MessageHasType(m, provisionEvent) {
+				if id, err := uuid.Parse(m.Metadata.Get(eventstore.MetaTenantID)); err == nil {
+					select {
+					case w.provision <- id:
+					default: // full: the next cycle provisions it
+					}
 				}
 			}
 			m.Ack()
 		}
 	}
+}
+
+// provisionEvent says whether an event of this type asks for prompt provisioning.
+func provisionEvent(eventType string) bool {
+	return eventType == tenant.TypeCreated || eventType == tenant.TypePlanChanged
 }
 
 // Run provisions queued tenants as they come and runs a cycle at start and every
