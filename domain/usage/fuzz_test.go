@@ -66,11 +66,20 @@ func FuzzParseRecordJSON(f *testing.F) {
 		`{"metric":"a","quantity":1,"idempotency_key":"k","occurred_at":"2025-03-01T12:05:00+00:00"}`,
 		`{"metric":"a","quantity":1,"idempotency_key":"k"}{}`,
 		`{`, `}`, `[]`, `null`, ``, `{"":0}`,
+		` {"metric" : "a" , "quantity" : 7 , "idempotency_key" : "k" } `, `{"metric":"a","quantity":-1,"idempotency_key":"k"}`,
+		`{"metric":"a","quantity":1e2,"idempotency_key":"k"}`, `{"metric":"a\u0062","quantity":1,"idempotency_key":"k"}`,
+		`{"metric":"a","quantity":1,"idempotency_key":"k\xff"}`, `{"Metric":"a","quantity":1,"idempotency_key":"k"}`,
+		`{"metric":"a","quantity":1,"idempotency_key":"k","occurred_at":"2025-03-01T11:00:00.5+01:00"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := usage.ParseRecordJSON(data, now)
+		// The fast path for plain records decides exactly as the token-by-token path.
+		ref, refErr := usage.ParseRecordTokens(data, now)
+		if (err == nil) != (refErr == nil) || r != ref {
+			t.Fatalf("ParseRecordJSON(%q) = %+v, %v; the token path says %+v, %v", data, r, err, ref, refErr)
+		}
 		if err != nil {
 			if domain.ErrorCode(err) != domain.CodeInvalid || r != (usage.Recorded{}) {
 				t.Fatalf("ParseRecordJSON(%q) = %+v, %v; want zero record and CodeInvalid", data, r, err)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tenantry/tenantry/domain"
 )
@@ -20,6 +22,125 @@ import (
 // exponent) and occurred_at an RFC 3339 string with a zone. occurred_at may be
 // omitted, meaning now. The result has passed NewRecord.
 func ParseRecordJSON(data []byte, now time.Time) (Recorded, error) {
+	if r, ok := parseRecordPlain(data, now); ok {
+		return r, nil
+	}
+	return parseRecordTokens(data, now)
+}
+
+// parseRecordPlain is ParseRecordJSON's fast path for the common record: valid JSON, keys and
+// strings without escapes, no key twice. It accepts a record only when parseRecordTokens
+// would accept it and return the same; anything else (every mistake included) is left to
+// parseRecordTokens, which says what is wrong.
+func parseRecordPlain(data []byte, now time.Time) (Recorded, bool) {
+	if !json.Valid(data) {
+		return Recorded{}, false
+	}
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return Recorded{}, false
+	}
+	var (
+		metric   Metric
+		quantity Quantity
+		key      IdempotencyKey
+		occurred = now
+		seen     [4]bool // metric, quantity, occurred_at, idempotency_key
+		err      error
+	)
+	i = skipSpace(data, i+1)
+	for i < len(data) && data[i] == '"' {
+		name, next, ok := plainString(data, i)
+		if !ok {
+			return Recorded{}, false
+		}
+		i = skipSpace(data, next)
+		if i >= len(data) || data[i] != ':' {
+			return Recorded{}, false
+		}
+		i = skipSpace(data, i+1)
+		field := -1
+		switch name {
+		case "metric":
+			field = 0
+		case "quantity":
+			field = 1
+		case "occurred_at":
+			field = 2
+		case "idempotency_key":
+			field = 3
+		}
+		if field < 0 || seen[field] {
+			return Recorded{}, false
+		}
+		seen[field] = true
+		if field == 1 { // a JSON number: up to the next separator
+			end := i
+			for end < len(data) && strings.IndexByte("-+.0123456789eE", data[end]) >= 0 {
+				end++
+			}
+			if quantity, err = ParseQuantity(string(data[i:end])); err != nil {
+				return Recorded{}, false
+			}
+			i = end
+		} else {
+			v, next, ok := plainString(data, i)
+			if !ok {
+				return Recorded{}, false
+			}
+			switch field {
+			case 0:
+				metric, err = ParseMetric(v)
+			case 2:
+				occurred, err = time.Parse(time.RFC3339Nano, v)
+			case 3:
+				key, err = ParseIdempotencyKey(v)
+			}
+			if err != nil {
+				return Recorded{}, false
+			}
+			i = next
+		}
+		i = skipSpace(data, i)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	// Valid JSON: what remains is the closing brace and space.
+	if i >= len(data) || data[i] != '}' || skipSpace(data, i+1) != len(data) || !seen[0] || !seen[1] || !seen[3] {
+		return Recorded{}, false
+	}
+	r, err := NewRecord(metric, quantity, occurred, key, now)
+	return r, err == nil
+}
+
+// plainString reads the JSON string starting at data[i] if it has no escape and is valid
+// UTF-8 (so its bytes are its value), and returns it and the index after it.
+func plainString(data []byte, i int) (string, int, bool) {
+	if i >= len(data) || data[i] != '"' {
+		return "", 0, false
+	}
+	end := bytes.IndexByte(data[i+1:], '"')
+	if end < 0 {
+		return "", 0, false
+	}
+	v := data[i+1 : i+1+end]
+	if bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) {
+		return "", 0, false
+	}
+	return string(v), i + 2 + end, true
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// parseRecordTokens is ParseRecordJSON's full path: a token-by-token decode that names the
+// first mistake.
+func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
