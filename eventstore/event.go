@@ -6,7 +6,6 @@ package eventstore
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -58,7 +57,27 @@ type Event struct {
 	Hash          [32]byte
 }
 
-var eventTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+// eventTypeShaped matches ^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$: dot-separated lowercase
+// words, at least two (checked for every appended event, so without a regexp).
+func eventTypeShaped(t string) bool {
+	words, start := 0, true
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case start:
+			if c < 'a' || c > 'z' {
+				return false
+			}
+			start = false
+			words++
+		case c == '.':
+			start = true
+		case (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_':
+			return false
+		}
+	}
+	return words >= 2 && !start
+}
 
 // ValidateStreamID reports whether id can name a stream: 1 to 200 bytes of UTF-8 without
 // control characters.
@@ -75,7 +94,7 @@ func ValidateStreamID(id string) error {
 }
 
 func (e *NewEvent) validate() error {
-	if !eventTypeRE.MatchString(e.Type) || len(e.Type) > 100 {
+	if !eventTypeShaped(e.Type) || len(e.Type) > 100 {
 		return fmt.Errorf("%w: event type %q must look like aggregate.past_tense", ErrInvalidEvent, e.Type)
 	}
 	if e.SchemaVersion < 1 {

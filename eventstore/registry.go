@@ -43,7 +43,7 @@ func NewRegistry() *Registry {
 // Register maps typ at its current schema version to the Go type newFn returns. The value
 // must report the same type and version, so a rename cannot silently change history.
 func (r *Registry) Register(typ string, version int, newFn func() Payload) error {
-	if !eventTypeRE.MatchString(typ) || version < 1 {
+	if !eventTypeShaped(typ) || version < 1 {
 		return fmt.Errorf("register %q v%d: invalid type name or version", typ, version)
 	}
 	if p := newFn(); p.EventType() != typ || p.SchemaVersion() != version {

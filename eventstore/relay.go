@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -265,32 +266,32 @@ func EventsMessage(events []Event) (*message.Message, error) {
 		return nil, errors.New("a relayed message needs at least one event")
 	}
 	first, last := &events[0], &events[len(events)-1]
-	envs := make([]Envelope, len(events))
 	var types []string
+	var body bytes.Buffer
+	body.Grow(len(events) * 512)
+	body.WriteByte('[')
 	for i := range events {
 		e := &events[i]
 		if e.TenantID != first.TenantID {
 			return nil, fmt.Errorf("a relayed message holds one tenant's events, not %s and %s", first.TenantID, e.TenantID)
 		}
-		envs[i] = Envelope{
-			TenantID: e.TenantID.String(), Seq: e.Seq, StreamID: e.StreamID, StreamVersion: e.StreamVersion,
-			EventID: e.ID.String(), Type: e.Type, SchemaVersion: e.SchemaVersion,
-			Data: e.Data, Metadata: e.Metadata, RecordedAt: e.RecordedAt, Hash: hex.EncodeToString(e.Hash[:]),
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		if err := writeEnvelope(&body, e); err != nil {
+			return nil, fmt.Errorf("relay event %s seq %d: %w", e.TenantID, e.Seq, err)
 		}
 		if !slices.Contains(types, e.Type) {
 			types = append(types, e.Type)
 		}
 	}
-	body, err := json.Marshal(envs)
-	if err != nil {
-		return nil, err
-	}
+	body.WriteByte(']')
 	id := first.ID
 	if len(events) > 1 {
 		id = uuid.NewSHA1(messageSpace, fmt.Appendf(nil, "%s/%d/%d", first.TenantID, first.Seq, last.Seq))
 	}
 	tenant := first.TenantID.String()
-	m := message.NewMessage(id.String(), body)
+	m := message.NewMessage(id.String(), body.Bytes())
 	m.Metadata = message.Metadata{
 		MetaTenantID:     tenant,
 		MetaFirstSeq:     strconv.FormatInt(first.Seq, 10),
@@ -299,6 +300,60 @@ func EventsMessage(events []Event) (*message.Message, error) {
 		MetaPartitionKey: tenant,
 	}
 	return m, nil
+}
+
+// writeEnvelope writes e as an Envelope in JSON, as json.Marshal would (data and metadata
+// compacted), without reflection: the relay writes one per event.
+func writeEnvelope(b *bytes.Buffer, e *Event) error {
+	var num [20]byte
+	b.WriteString(`{"tenant_id":"`)
+	b.WriteString(e.TenantID.String())
+	b.WriteString(`","seq":`)
+	b.Write(strconv.AppendInt(num[:0], e.Seq, 10))
+	b.WriteString(`,"stream_id":`)
+	writeJSONString(b, e.StreamID)
+	b.WriteString(`,"stream_version":`)
+	b.Write(strconv.AppendInt(num[:0], e.StreamVersion, 10))
+	b.WriteString(`,"event_id":"`)
+	b.WriteString(e.ID.String())
+	b.WriteString(`","event_type":`)
+	writeJSONString(b, e.Type)
+	b.WriteString(`,"schema_version":`)
+	b.Write(strconv.AppendInt(num[:0], int64(e.SchemaVersion), 10))
+	b.WriteString(`,"data":`)
+	if err := json.Compact(b, e.Data); err != nil {
+		return fmt.Errorf("data: %w", err)
+	}
+	b.WriteString(`,"metadata":`)
+	if err := json.Compact(b, e.Metadata); err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	at, err := e.RecordedAt.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	b.WriteString(`,"recorded_at":`)
+	b.Write(at)
+	b.WriteString(`,"hash":"`)
+	var h [64]byte
+	hex.Encode(h[:], e.Hash[:])
+	b.Write(h[:])
+	b.WriteString(`"}`)
+	return nil
+}
+
+// writeJSONString writes s as a JSON string; plain ASCII goes as it is.
+func writeJSONString(b *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			b.Write(q)
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }
 
 // MessageHasType says, from the metadata alone, whether a relayed message carries an event

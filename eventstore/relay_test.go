@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -173,6 +174,7 @@ func TestEventsMessage_ReadsBackTheRelayedEvents(t *testing.T) {
 		return e
 	}
 	events := []eventstore.Event{event(7, "tenant.renamed", `{"name": "x"}`), event(8, "usage.recorded", `{"n": 1}`), event(9, "tenant.renamed", `{"name": "y"}`)}
+	events[1].StreamID = "usage \"ü\" <&>\u2028" // written as json.Marshal writes it
 	m, err := eventstore.EventsMessage(events)
 	require.NoError(t, err)
 	require.Equal(t, "7", m.Metadata.Get(eventstore.MetaFirstSeq))
@@ -180,6 +182,16 @@ func TestEventsMessage_ReadsBackTheRelayedEvents(t *testing.T) {
 	require.Equal(t, "tenant.renamed,usage.recorded", m.Metadata.Get(eventstore.MetaTypes))
 	require.True(t, eventstore.MessageHasType(m, func(s string) bool { return s == "usage.recorded" }))
 	require.False(t, eventstore.MessageHasType(m, func(s string) bool { return s == "tenant.created" }))
+	// The body is what json.Marshal makes of the envelopes, byte for byte.
+	var envs []eventstore.Envelope
+	for _, e := range events {
+		envs = append(envs, eventstore.Envelope{TenantID: e.TenantID.String(), Seq: e.Seq, StreamID: e.StreamID, StreamVersion: e.StreamVersion,
+			EventID: e.ID.String(), Type: e.Type, SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: e.Metadata,
+			RecordedAt: e.RecordedAt, Hash: fmt.Sprintf("%x", e.Hash)})
+	}
+	want, err := json.Marshal(envs)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(m.Payload))
 	back, err := eventstore.EventsFromMessage(m)
 	require.NoError(t, err)
 	// The envelope carries data and metadata as JSON values, compacted.
