@@ -123,12 +123,8 @@ func (r *Registry) Decode(typ string, version int, data []byte) (Payload, error)
 		return nil, fmt.Errorf("decode %q v%d: data is not a JSON object", typ, reg.version)
 	}
 	p := reg.newFn()
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(p); err != nil {
+	if err := json.Unmarshal(data, p); err != nil { // one value: trailing data is an error
 		return nil, fmt.Errorf("decode %q v%d: %w", typ, reg.version, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("decode %q v%d: trailing data", typ, reg.version)
 	}
 	return p, nil
 }

@@ -302,8 +302,8 @@ func EventsMessage(events []Event) (*message.Message, error) {
 	return m, nil
 }
 
-// writeEnvelope writes e as an Envelope in JSON, as json.Marshal would (data and metadata
-// compacted), without reflection: the relay writes one per event.
+// writeEnvelope writes e as an Envelope in JSON without reflection (the relay writes one per
+// event): as json.Marshal would, except that data and metadata keep their stored bytes.
 func writeEnvelope(b *bytes.Buffer, e *Event) error {
 	var num [20]byte
 	b.WriteString(`{"tenant_id":"`)
@@ -320,14 +320,15 @@ func writeEnvelope(b *bytes.Buffer, e *Event) error {
 	writeJSONString(b, e.Type)
 	b.WriteString(`,"schema_version":`)
 	b.Write(strconv.AppendInt(num[:0], int64(e.SchemaVersion), 10))
+	// Data and metadata go as stored: jsonb text, valid JSON by construction, and the exact
+	// bytes the hash chain covers.
+	if !json.Valid(e.Data) || !json.Valid(e.Metadata) {
+		return errors.New("data or metadata is not JSON")
+	}
 	b.WriteString(`,"data":`)
-	if err := json.Compact(b, e.Data); err != nil {
-		return fmt.Errorf("data: %w", err)
-	}
+	b.Write(e.Data)
 	b.WriteString(`,"metadata":`)
-	if err := json.Compact(b, e.Metadata); err != nil {
-		return fmt.Errorf("metadata: %w", err)
-	}
+	b.Write(e.Metadata)
 	at, err := e.RecordedAt.MarshalJSON()
 	if err != nil {
 		return err
@@ -368,8 +369,8 @@ func MessageHasType(m *message.Message, want func(eventType string) bool) bool {
 }
 
 // EventsFromMessage reads back the events a relayed message carries, without their previous
-// hashes and global positions (the envelope does not hold them) and with data and metadata
-// as compacted JSON: for the hash chain's exact bytes, read the events from the store.
+// hashes and global positions (the envelope does not hold them); data and metadata are the
+// stored bytes.
 func EventsFromMessage(m *message.Message) ([]Event, error) {
 	var envs []Envelope
 	if err := json.Unmarshal(m.Payload, &envs); err != nil {

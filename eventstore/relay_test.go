@@ -182,24 +182,28 @@ func TestEventsMessage_ReadsBackTheRelayedEvents(t *testing.T) {
 	require.Equal(t, "tenant.renamed,usage.recorded", m.Metadata.Get(eventstore.MetaTypes))
 	require.True(t, eventstore.MessageHasType(m, func(s string) bool { return s == "usage.recorded" }))
 	require.False(t, eventstore.MessageHasType(m, func(s string) bool { return s == "tenant.created" }))
-	// The body is what json.Marshal makes of the envelopes, byte for byte.
+	// The body is a JSON array of envelopes; strings are escaped as json.Marshal escapes
+	// them, and data and metadata are the stored bytes.
 	var envs []eventstore.Envelope
 	for _, e := range events {
 		envs = append(envs, eventstore.Envelope{TenantID: e.TenantID.String(), Seq: e.Seq, StreamID: e.StreamID, StreamVersion: e.StreamVersion,
 			EventID: e.ID.String(), Type: e.Type, SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: e.Metadata,
 			RecordedAt: e.RecordedAt, Hash: fmt.Sprintf("%x", e.Hash)})
 	}
-	want, err := json.Marshal(envs)
-	require.NoError(t, err)
-	require.Equal(t, string(want), string(m.Payload))
+	var got []eventstore.Envelope
+	require.NoError(t, json.Unmarshal(m.Payload, &got))
+	require.Equal(t, envs, got)
+	stream, _ := json.Marshal(events[1].StreamID)
+	require.Contains(t, string(m.Payload), `"stream_id":`+string(stream)+`,`)
 	back, err := eventstore.EventsFromMessage(m)
 	require.NoError(t, err)
-	// The envelope carries data and metadata as JSON values, compacted.
-	events[0].Data, events[1].Data, events[2].Data = []byte(`{"name":"x"}`), []byte(`{"n":1}`), []byte(`{"name":"y"}`)
-	for i := range events {
-		events[i].Metadata = []byte(`{"actor":"a"}`)
-	}
 	require.Equal(t, events, back)
+
+	// Data that is not JSON never makes a message.
+	bad := append([]eventstore.Event(nil), events...)
+	bad[2].Data = []byte(`{"name": `)
+	_, err = eventstore.EventsMessage(bad)
+	require.Error(t, err)
 
 	// The same range gives the same message id (a de-duplicating bus drops a republished
 	// batch); a single event's message is its event id.

@@ -164,11 +164,16 @@ func appendArgs(tenant uuid.UUID, stream string, expected ExpectedVersion, event
 			return nil, false, fmt.Errorf("%w: event id %s appears twice in one append", ErrInvalidEvent, id)
 		}
 		seen[id] = struct{}{}
-		m, err := json.Marshal(e.Metadata)
-		if err != nil {
-			return nil, false, fmt.Errorf("encode metadata: %w", err)
+		if i > 0 && e.Metadata == events[i-1].Metadata {
+			meta[i] = meta[i-1] // a batch's events usually share their metadata
+		} else {
+			m, err := json.Marshal(e.Metadata)
+			if err != nil {
+				return nil, false, fmt.Errorf("encode metadata: %w", err)
+			}
+			meta[i] = string(m)
 		}
-		ids[i], types[i], versions[i], data[i], meta[i] = id, e.Type, int32(e.SchemaVersion), string(e.Data), string(m)
+		ids[i], types[i], versions[i], data[i] = id, e.Type, int32(e.SchemaVersion), string(e.Data)
 	}
 	return []any{tenant.String(), stream, int64(expected), ids, types, versions, data, meta}, callerIDs, nil
 }

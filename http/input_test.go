@@ -79,7 +79,11 @@ func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{`{}`, `{"name":"x"}`, `{"name":1}`, `[]`, `{"name":"x"}{}`, `{"a":`, "\x00", `{"name":null}`, `  {"name":"\u0000"}  `,
 		`{"metric":"api_calls","quantity":1,"idempotency_key":"k-1"}`, `{"metric":"a","quantity":1,"idempotency_key":"k","metric":"b"}`,
 		`{"records":[{"metric":"a","quantity":2,"idempotency_key":"k"}]}`, `{"rec\u006frds":[{"metric":"a","quantity":2,"idempotency_key":"k"}]}`,
-		`{"metric":"a","quantity":1,"idempotency_key":"k"} x`} {
+		`{"metric":"a","quantity":1,"idempotency_key":"k"} x`,
+		` { "records" : [ {"metric":"a","quantity":1,"idempotency_key":"k1"} , {"metric":"b","quantity":2,"idempotency_key":"k2"} ] } `,
+		`{"records":[{"metric":"a","quantity":1,"idempotency_key":"k"}],"records":[{"metric":"b","quantity":1,"idempotency_key":"k"}]}`,
+		`{"records":[]}`, `{"records":[{"metric":"a","quantity":1,"idempotency_key":"k"},1]}`, `{"records":[{"metric":"a","quantity":1,"idempotency_key":"k"}],"x":1}`,
+		`{"records":[{"metric":"a}","quantity":1,"idempotency_key":"k{\"["}]}`, `{"records":[{"metric":"a","quantity":1,"idempotency_key":"k","x":{"y":[1]}}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
