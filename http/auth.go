@@ -31,6 +31,7 @@ type call struct {
 	member uuid.UUID   // the key's member
 	actor  string      // for event metadata and idempotency: "key:<id>", "operator" or "anonymous"
 	body   []byte      // the raw body (POST, PUT, PATCH)
+	yield  func()      // gives up the tenant's fairness slot early (see fairness)
 }
 
 // Secrets. An API key is "tk_" + base64url(tenant id ‖ key id) + "." + base64url(32 random

@@ -28,6 +28,15 @@ func (s *Server) handle(rt route) gin.HandlerFunc {
 		if !s.limits.allow(c, cl, s.metrics) {
 			return
 		}
+		cl.yield = func() {}
+		if cl.tenant != uuid.Nil {
+			release, ok := s.fair.acquire(c.Request.Context(), cl.tenant)
+			if !ok {
+				return // the client went away while its tenant's earlier requests were worked on
+			}
+			defer release()
+			cl.yield = release
+		}
 		if writeVerb[c.Request.Method] && rt.access != stripe {
 			if !readJSONBody(c, cl) {
 				return

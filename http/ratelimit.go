@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -129,7 +130,8 @@ func (l *limiter) tarpit(c *gin.Context) {
 		return
 	}
 	defer func() { <-tarpitted }()
-	t := time.NewTimer(maxTarpit)
+	// Jittered, so that a flood's refused requests come back spread out rather than together.
+	t := time.NewTimer(maxTarpit/2 + rand.N(maxTarpit/2))
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -69,6 +69,7 @@ type Deps struct {
 type Server struct {
 	d       Deps
 	limits  *limiter
+	fair    *fairness
 	slugs   sync.Map // slug → tenant id: slugs never change
 	creds   credCache
 	metrics *metrics
@@ -91,7 +92,7 @@ func New(d Deps) *gin.Engine {
 	if d.Plans == (domain.Plans{}) {
 		d.Plans = domain.DefaultPlans()
 	}
-	s := &Server{d: d, limits: newLimiter(d.Plans), metrics: newMetrics(d.Metrics)}
+	s := &Server{d: d, limits: newLimiter(d.Plans), fair: newFairness(), metrics: newMetrics(d.Metrics)}
 	s.limits.shared = d.SharedLimits
 	var lastWarn atomic.Int64
 	s.limits.onError = func(err error) { // at most one warning a minute

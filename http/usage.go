@@ -213,6 +213,7 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 		for i, id := range fresh {
 			events[i].ID = id
 		}
+		cl.yield() // waiting for the commit takes no CPU: let the tenant's next request in
 		res, err = s.d.Store.Append(c, cl.tenant, usage.StreamID, eventstore.Any, events...)
 		if err == nil {
 			if !res.Retried {

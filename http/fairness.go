@@ -1,0 +1,65 @@
+package httpapi
+
+import (
+	"context"
+	"runtime"
+	"sync"
+
+	"github.com/google/uuid"
+)
+
+// fairness bounds how many requests of one tenant are being worked on at once, so that a
+// tenant that sends many requests together (a burst its rate limit still allows, or a
+// flood's refused requests coming back) queues behind itself instead of taking the CPU
+// from every other tenant: another tenant's request competes with at most slots of its
+// requests, whatever their number. A request holds its tenant's slot while it is worked
+// on, not while it waits for the database to commit its events (see call.yield), so one
+// tenant's concurrent ingestion still shares group commits.
+type fairness struct {
+	slots int
+	mu    sync.Mutex
+	gates map[uuid.UUID]*gate
+}
+
+type gate struct {
+	ch   chan struct{}
+	refs int
+}
+
+// newFairness gives each tenant twice as many slots as the process has CPUs (at least 4).
+func newFairness() *fairness {
+	return &fairness{slots: max(4, 2*runtime.GOMAXPROCS(0)), gates: map[uuid.UUID]*gate{}}
+}
+
+// acquire waits for one of the tenant's slots and returns its release (safe to call more
+// than once); ok is false if ctx ended first.
+func (f *fairness) acquire(ctx context.Context, tenant uuid.UUID) (release func(), ok bool) {
+	f.mu.Lock()
+	g := f.gates[tenant]
+	if g == nil {
+		g = &gate{ch: make(chan struct{}, f.slots)}
+		f.gates[tenant] = g
+	}
+	g.refs++
+	f.mu.Unlock()
+	done := func() {
+		f.mu.Lock()
+		if g.refs--; g.refs == 0 {
+			delete(f.gates, tenant)
+		}
+		f.mu.Unlock()
+	}
+	select {
+	case g.ch <- struct{}{}:
+	case <-ctx.Done():
+		done()
+		return func() {}, false
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			<-g.ch
+			done()
+		})
+	}, true
+}

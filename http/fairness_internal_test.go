@@ -1,0 +1,59 @@
+package httpapi
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+// A tenant's requests beyond its slots wait for one of them; another tenant's do not wait
+// at all; a waiting request whose client leaves gives up; nothing is kept for idle tenants.
+func TestFairness_OneTenantQueuesBehindItselfOnly(t *testing.T) {
+	f := newFairness()
+	ctx := context.Background()
+	busy, quiet := uuid.New(), uuid.New()
+	var releases []func()
+	for i := 0; i < f.slots; i++ {
+		r, ok := f.acquire(ctx, busy)
+		require.True(t, ok)
+		releases = append(releases, r)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		r, ok := f.acquire(ctx, busy)
+		require.True(t, ok)
+		got <- r
+	}()
+	select {
+	case <-got:
+		t.Fatal("a request beyond the tenant's slots was let in")
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	r, ok := f.acquire(ctx, quiet) // another tenant is not held up
+	require.True(t, ok)
+	r()
+
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, ok = f.acquire(short, busy)
+	require.False(t, ok, "a request whose client left stops waiting")
+
+	releases[0]()
+	releases[0]() // releasing twice frees one slot only
+	select {
+	case r := <-got:
+		releases = append(releases[1:], r)
+	case <-time.After(time.Second):
+		t.Fatal("a freed slot was not handed to the waiting request")
+	}
+	for _, r := range releases {
+		r()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.Empty(t, f.gates, "idle tenants keep no gate")
+}
