@@ -113,9 +113,9 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 
 // Refusals are slowed down: a client that retries in a tight loop (the usual noisy
 // neighbour) would otherwise spend the machine's CPU on a stream of cheap 429s, at the
-// expense of every other tenant. A refused request is answered after maxTarpit (its
-// Retry-After is at least a second anyway), holding nothing but a parked goroutine; at most
-// maxTarpitted wait at once, beyond which refusals are immediate.
+// expense of every other tenant. A refused request is answered after maxTarpit/2 to
+// maxTarpit, at random (its Retry-After is at least a second anyway), holding nothing but a
+// parked goroutine; at most maxTarpitted wait at once, beyond which refusals are immediate.
 const (
 	maxTarpit    = 250 * time.Millisecond
 	maxTarpitted = 4096

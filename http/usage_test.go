@@ -105,7 +105,7 @@ func TestRateLimit_AnswersTooManyRequestsWithRetryAfter(t *testing.T) {
 			limited++
 			require.Equal(t, "rate-limited", r.problemType())
 			require.NotEmpty(t, r.header.Get("Retry-After"))
-			require.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond, "a refusal is answered after a delay")
+			require.GreaterOrEqual(t, time.Since(start), 125*time.Millisecond, "a refusal is answered after a (jittered) delay")
 		} else {
 			require.Equal(t, http.StatusOK, r.status, string(r.raw))
 		}
