@@ -26,9 +26,9 @@ type gate struct {
 	refs int
 }
 
-// newFairness gives each tenant twice as many slots as the process has CPUs (at least 4).
+// newFairness gives each tenant as many slots as the process has CPUs (at least 2).
 func newFairness() *fairness {
-	return &fairness{slots: max(4, 2*runtime.GOMAXPROCS(0)), gates: map[uuid.UUID]*gate{}}
+	return &fairness{slots: max(2, runtime.GOMAXPROCS(0)), gates: map[uuid.UUID]*gate{}}
 }
 
 // acquire waits for one of the tenant's slots and returns its release (safe to call more

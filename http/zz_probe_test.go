@@ -52,3 +52,59 @@ func conns() int {
 	fmt.Sscan(os.Getenv("CONNS"), &n)
 	return n
 }
+
+func TestZZNoisy(t *testing.T) {
+	if os.Getenv("NOISY") == "" {
+		t.Skip()
+	}
+	a := newAPI(t, func(d *httpapi.Deps) {
+		d.Plans = mustPlans(t, "enterprise.rps=1000000,enterprise.burst=1000000,"+os.Getenv("NOISY"))
+	})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+	quiet, noisy := a.createTenant("enterprise"), a.createTenant("pro")
+	for round := 0; round < 2; round++ {
+		alone := paced(client, a.url+"/v1/tenant", quiet.key, 100, 5*time.Second)
+		stop := make(chan struct{})
+		var ok, limited atomic.Int64
+		done := make(chan struct{})
+		for i := 0; i < 32; i++ {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if send(client, a.url+"/v1/tenant", noisy.key, "GET", nil) == 200 {
+						ok.Add(1)
+					} else {
+						limited.Add(1)
+					}
+				}
+			}()
+		}
+		t0 := time.Now()
+		var slow []string
+		var lat []float64
+		tick := time.NewTicker(10 * time.Millisecond)
+		for time.Since(t0) < 5*time.Second {
+			<-tick.C
+			s0 := time.Now()
+			send(client, a.url+"/v1/tenant", quiet.key, "GET", nil)
+			l := float64(time.Since(s0).Microseconds()) / 1000
+			lat = append(lat, l)
+			if l > 2.5 {
+				slow = append(slow, fmt.Sprintf("%.0fms:%.1f", float64(s0.Sub(t0).Milliseconds()), l))
+			}
+		}
+		tick.Stop()
+		flooded := percentile(lat, 0.99)
+		t.Logf("slow: %v", slow)
+		close(stop)
+		for i := 0; i < 32; i++ {
+			<-done
+		}
+		t.Logf("alone p99 %.2f ms, flooded p99 %.2f ms (x%.2f); noisy ok %d/s limited %d/s", alone, flooded, flooded/alone, ok.Load()/5, limited.Load()/5)
+	}
+}
