@@ -229,7 +229,7 @@ func TenantMessages(events []Event) ([]*message.Message, error) {
 	var msgs []*message.Message
 	for _, t := range order {
 		idx := byTenant[t]
-		var part []Event
+		part := make([]Event, 0, len(idx))
 		size := 0
 		for _, i := range idx {
 			e := events[i]
@@ -240,7 +240,7 @@ func TenantMessages(events []Event) ([]*message.Message, error) {
 					return nil, err
 				}
 				msgs = append(msgs, m)
-				part, size = nil, 0
+				part, size = part[len(part):], 0
 			}
 			part = append(part, e)
 			size += n
@@ -267,8 +267,12 @@ func EventsMessage(events []Event) (*message.Message, error) {
 	}
 	first, last := &events[0], &events[len(events)-1]
 	var types []string
+	size := 2
+	for i := range events {
+		size += len(events[i].Data) + len(events[i].Metadata) + len(events[i].StreamID) + len(events[i].Type) + 320
+	}
 	var body bytes.Buffer
-	body.Grow(len(events) * 512)
+	body.Grow(size)
 	body.WriteByte('[')
 	for i := range events {
 		e := &events[i]
