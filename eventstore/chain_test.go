@@ -29,9 +29,17 @@ func TestChainHash_GoEncodingMatchesTheDatabase(t *testing.T) {
 	odd2.Data = []byte(`{"\u2028": "line\nbreak \"q\" \\", "big": 12345678901234567890.000, "e": 1E+2}`)
 	_, err = s.Append(ctx(t), tenant, "strange / stream: ü", eventstore.Any, odd, odd2, odd)
 	require.NoError(t, err)
+	// And a batch whose events' metadata differ (a batch usually shares one).
+	other := odd2
+	other.Metadata = eventstore.Metadata{Actor: "someone else", RequestID: "r-2"}
+	_, err = s.Append(ctx(t), tenant, "s", eventstore.Any, odd2, other, odd2)
+	require.NoError(t, err)
 
 	events, err := s.ReadTenant(ctx(t), tenant, 0, 0)
 	require.NoError(t, err)
+	require.Len(t, events, 12)
+	require.Contains(t, string(events[10].Metadata), "someone else", "a batch event keeps its own metadata")
+	require.Contains(t, string(events[11].Metadata), "ünïcode")
 	var prev [32]byte
 	for _, e := range events {
 		require.Equal(t, e.Hash, eventstore.ChainHash(prev, &e), "seq %d", e.Seq)
@@ -40,8 +48,8 @@ func TestChainHash_GoEncodingMatchesTheDatabase(t *testing.T) {
 	rep, err := s.VerifyChain(ctx(t), tenant)
 	require.NoError(t, err)
 	require.True(t, rep.OK, "%+v", rep)
-	require.Equal(t, int64(9), rep.Events)
-	require.Equal(t, int64(9), rep.HeadSeq)
+	require.Equal(t, int64(12), rep.Events)
+	require.Equal(t, int64(12), rep.HeadSeq)
 }
 
 func TestVerifyChain_OnEmptyTenantIsOK(t *testing.T) {

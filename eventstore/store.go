@@ -56,8 +56,8 @@ LATERAL tenantry.find_events(ctx.t, $2, $3, $4, $5, $6) f`
 // content fail with ErrEventIDConflict.
 //
 // One append is one statement, one round trip and one transaction, or, with a running
-// GroupCommitter, a share of one transaction with other concurrent appends; callers cannot
-// tell the difference. Recognising a retry costs a second round trip, only when the first
+// GroupCommitter and fewer than directAppend events, a share of one transaction with other
+// concurrent appends; callers cannot tell the difference. Recognising a retry costs a second round trip, only when the first
 // one failed.
 func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, expected ExpectedVersion, events ...NewEvent) (_ AppendResult, err error) {
 	if s.observe != nil {
@@ -70,7 +70,7 @@ func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, exp
 	}
 	var res AppendResult
 	grouped := false
-	if s.group != nil {
+	if s.group != nil && len(events) < directAppend {
 		var reply appendReply
 		reply, grouped = s.group.submit(&appendReq{ctx: ctx, tenant: tenant, args: args, n: len(events), reply: make(chan appendReply, 1)})
 		res, err = reply.res, reply.err
@@ -89,6 +89,13 @@ func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, exp
 	}
 	return res, nil
 }
+
+// directAppend is the size from which an append goes straight to the database even with a
+// GroupCommitter: it has the commit to itself anyway, and in its own transaction it parses
+// and encodes its events while another append of the tenant holds the tenant's lock
+// (append_events does that work before taking the lock), instead of queueing behind it in
+// the tenant's group.
+const directAppend = 100
 
 // retried asks whether a failed append's events are all stored already, with the same
 // content: then the failure was a retry of an append that succeeded.

@@ -94,6 +94,9 @@ DECLARE
     a_tail  bytea[];
     v_tb    bytea;
     v_atb   bytea;
+    v_m1    text;
+    v_j1    jsonb;
+    v_t1    text;
 BEGIN
     IF n = 0 THEN
         RAISE EXCEPTION 'append needs at least one event' USING ERRCODE = '22023';
@@ -121,13 +124,18 @@ BEGIN
     -- A batch's documents are parsed, and the parts of each event's canonical encoding
     -- that do not depend on its place in the chain encoded, before the lock: the tenant's
     -- appends queue only for the chain walk and the insert.
+    -- A batch's events usually share their metadata: it is parsed once.
     IF n > 1 THEN
+        v_m1 := p_metadata[1];
+        v_j1 := v_m1::jsonb;
+        v_t1 := v_j1::text;
         SELECT array_agg(x.d ORDER BY u.i), array_agg(x.m ORDER BY u.i),
                array_agg(tenantry.event_hash_mid(u.id, p_stream) ORDER BY u.i),
-               array_agg(tenantry.event_hash_tail(u.typ, u.ver, x.d::text, x.m::text) ORDER BY u.i)
+               array_agg(tenantry.event_hash_tail(u.typ, u.ver, x.d::text, x.mt) ORDER BY u.i)
           INTO a_d, a_m, a_mid, a_tail
           FROM unnest(p_ids, p_types, p_versions, p_data, p_metadata) WITH ORDINALITY AS u(id, typ, ver, d, m, i),
-               LATERAL (SELECT u.d::jsonb AS d, u.m::jsonb AS m OFFSET 0) AS x;
+               LATERAL (SELECT y.d, y.m, CASE WHEN u.m = v_m1 THEN v_t1 ELSE y.m::text END AS mt
+                          FROM (SELECT u.d::jsonb AS d, CASE WHEN u.m = v_m1 THEN v_j1 ELSE u.m::jsonb END AS m OFFSET 0) AS y) AS x;
     END IF;
     PERFORM pg_advisory_xact_lock(7365710, hashtext(p_tenant::text));
     PERFORM set_config('tenantry.event_writer', 'on', true);
