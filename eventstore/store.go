@@ -95,7 +95,7 @@ func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, exp
 // and encodes its events while another append of the tenant holds the tenant's lock
 // (append_events does that work before taking the lock), instead of queueing behind it in
 // the tenant's group.
-const directAppend = 100
+const directAppend = 500
 
 // retried asks whether a failed append's events are all stored already, with the same
 // content: then the failure was a retry of an append that succeeded.
