@@ -139,7 +139,7 @@ func (g *GroupCommitter) Run(ctx context.Context) error {
 // take picks the next group from pending, in arrival order, skipping tenants whose
 // appends are being committed, and returns it with what remains.
 func (g *GroupCommitter) take(pending []*appendReq, busy map[uuid.UUID]bool) (group, rest []*appendReq) {
-	rest = pending[:0:0]
+	rest = pending[:0] // filtered in place: rest never overtakes the reading
 	for _, r := range pending {
 		if len(group) < g.maxGroup && !busy[r.tenant] {
 			group = append(group, r)
