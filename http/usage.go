@@ -36,7 +36,7 @@ func parseUsageBody(body []byte, now time.Time) ([]usage.Recorded, error) {
 			return []usage.Recorded{r}, nil
 		}
 	}
-	if items, ok := plainRecords(trimmed); ok {
+	if items, ok := usage.PlainBatch(trimmed, MaxUsageRecords); ok {
 		out := make([]usage.Recorded, len(items))
 		for i, item := range items {
 			r, err := usage.ParseRecordJSON(item, now)
@@ -48,79 +48,6 @@ func parseUsageBody(body []byte, now time.Time) ([]usage.Recorded, error) {
 		return out, nil
 	}
 	return parseUsageEnvelope(trimmed, now)
-}
-
-// plainRecords splits a body that is exactly {"records": [{...}, ...]} (valid JSON, the key
-// spelled plainly, 1 to MaxUsageRecords objects) into the records' bytes, as the full path
-// would; ok is false for anything else, which the full path then decides.
-func plainRecords(body []byte) (items [][]byte, ok bool) {
-	if !json.Valid(body) {
-		return nil, false
-	}
-	i := skipJSONSpace(body, 1) // body[0] is '{'
-	if !bytes.HasPrefix(body[i:], []byte(`"records"`)) {
-		return nil, false
-	}
-	i = skipJSONSpace(body, i+len(`"records"`))
-	if i >= len(body) || body[i] != ':' {
-		return nil, false
-	}
-	i = skipJSONSpace(body, i+1)
-	if i >= len(body) || body[i] != '[' {
-		return nil, false
-	}
-	i = skipJSONSpace(body, i+1)
-	for i < len(body) && body[i] == '{' {
-		end := objectEnd(body, i)
-		items = append(items, body[i:end])
-		if len(items) > MaxUsageRecords {
-			return nil, false
-		}
-		i = skipJSONSpace(body, end)
-		if i < len(body) && body[i] == ',' {
-			i = skipJSONSpace(body, i+1)
-		}
-	}
-	// Valid JSON: the array and the object close here, or something else follows (another
-	// kind of item, another key), which the full path decides.
-	if i >= len(body) || body[i] != ']' {
-		return nil, false
-	}
-	i = skipJSONSpace(body, i+1)
-	if i >= len(body) || body[i] != '}' || skipJSONSpace(body, i+1) != len(body) || len(items) == 0 {
-		return nil, false
-	}
-	return items, true
-}
-
-// objectEnd returns the index just after the JSON object that starts at data[i], in data
-// that is valid JSON.
-func objectEnd(data []byte, i int) int {
-	depth := 0
-	for ; i < len(data); i++ {
-		switch data[i] {
-		case '"':
-			for i++; i < len(data) && data[i] != '"'; i++ {
-				if data[i] == '\\' {
-					i++
-				}
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth--; depth == 0 {
-				return i + 1
-			}
-		}
-	}
-	return len(data)
-}
-
-func skipJSONSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	return i
 }
 
 // parseUsageEnvelope is parseUsageBody's full path: the body as an object that is either a

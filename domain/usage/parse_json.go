@@ -230,3 +230,73 @@ func clip(s string) string {
 	}
 	return s[:limit] + "..."
 }
+
+// PlainBatch splits a body that is exactly {"records": [{...}, ...]} (valid JSON, the key
+// spelled plainly, 1 to limit objects) into the records' bytes, as a full decode of the body
+// would; ok is false for anything else, which a full decode must then decide. It spares
+// the HTTP API's batch ingestion a decode into maps.
+func PlainBatch(body []byte, limit int) (items [][]byte, ok bool) {
+	if len(body) == 0 || body[0] != '{' {
+		return nil, false
+	}
+	if !json.Valid(body) {
+		return nil, false
+	}
+	i := skipSpace(body, 1) // body[0] is '{'
+	if !bytes.HasPrefix(body[i:], []byte(`"records"`)) {
+		return nil, false
+	}
+	i = skipSpace(body, i+len(`"records"`))
+	if i >= len(body) || body[i] != ':' {
+		return nil, false
+	}
+	i = skipSpace(body, i+1)
+	if i >= len(body) || body[i] != '[' {
+		return nil, false
+	}
+	i = skipSpace(body, i+1)
+	for i < len(body) && body[i] == '{' {
+		end := objectEnd(body, i)
+		items = append(items, body[i:end])
+		if len(items) > limit {
+			return nil, false
+		}
+		i = skipSpace(body, end)
+		if i < len(body) && body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+	}
+	// Valid JSON: the array and the object close here, or something else follows (another
+	// kind of item, another key), which the full path decides.
+	if i >= len(body) || body[i] != ']' {
+		return nil, false
+	}
+	i = skipSpace(body, i+1)
+	if i >= len(body) || body[i] != '}' || skipSpace(body, i+1) != len(body) || len(items) == 0 {
+		return nil, false
+	}
+	return items, true
+}
+
+// objectEnd returns the index just after the JSON object that starts at data[i], in data
+// that is valid JSON.
+func objectEnd(data []byte, i int) int {
+	depth := 0
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return len(data)
+}
