@@ -31,7 +31,7 @@ type call struct {
 	member uuid.UUID   // the key's member
 	actor  string      // for event metadata and idempotency: "key:<id>", "operator" or "anonymous"
 	body   []byte      // the raw body (POST, PUT, PATCH)
-	yield  func()      // gives up the tenant's fairness slot early (see fairness)
+	yield  func()      // gives up the tenant's fairness slot before the request waits on the database (see fairness)
 }
 
 // Secrets. An API key is "tk_" + base64url(tenant id ‖ key id) + "." + base64url(32 random

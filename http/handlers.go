@@ -32,6 +32,7 @@ func runCmd[A eventstore.Aggregate](s *Server, c *gin.Context, cl *call, cmd eve
 ) (A, eventstore.AppendResult, bool) {
 	cmd.Store, cmd.Registry, cmd.Metadata = s.d.Store, s.d.Registry, metadata(c, cl)
 	tenant := cmd.Tenant
+	cl.yield() // the command waits on the database from here: let the tenant's next request in
 	state, res, err := cmd.Run(c, decide)
 	if err != nil {
 		s.failErr(c, err)
@@ -41,7 +42,7 @@ func runCmd[A eventstore.Aggregate](s *Server, c *gin.Context, cl *call, cmd eve
 		// Keys, roles, status or plan may have changed: authenticate afresh.
 		s.creds.forget(tenant)
 	}
-	s.settle(c, tenant, res.LastSeq)
+	s.settle(c, cl, tenant, res.LastSeq)
 	return state, res, true
 }
 

@@ -17,7 +17,7 @@ import (
 func (s *Server) handle(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Set(keyRoute, rt.method+" "+rt.path)
-		cl := &call{route: rt, actor: "anonymous"}
+		cl := &call{route: rt, actor: "anonymous", yield: func() {}}
 		if !s.authorize(c, cl) {
 			return
 		}
@@ -28,7 +28,6 @@ func (s *Server) handle(rt route) gin.HandlerFunc {
 		if !s.limits.allow(c, cl, s.metrics) {
 			return
 		}
-		cl.yield = func() {}
 		if cl.tenant != uuid.Nil {
 			release, ok := s.fair.acquire(c.Request.Context(), cl.tenant)
 			if !ok {

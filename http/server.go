@@ -240,10 +240,12 @@ func reply(c *gin.Context, status int, v any) {
 }
 
 // settle waits, bounded, until the tenant's read models include seq, so that a client that
-// reads after a write sees it. A timeout is not an error: the write stands.
-func (s *Server) settle(ctx context.Context, tenant uuid.UUID, seq int64) {
+// reads after a write sees it. A timeout is not an error: the write stands. Waiting takes
+// no CPU: the request gives up its tenant's fairness slot first.
+func (s *Server) settle(ctx context.Context, cl *call, tenant uuid.UUID, seq int64) {
 	if seq <= 0 {
 		return
 	}
+	cl.yield()
 	_ = projections.WaitFor(ctx, s.pool(), tenant, seq, s.d.SettleTimeout)
 }

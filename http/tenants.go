@@ -136,7 +136,7 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 	}
 	c.Set(keyTenant, id)
 	seq := res[len(res)-1].LastSeq
-	s.settle(c, id, seq)
+	s.settle(c, cl, id, seq)
 	_ = projections.WaitForDirectory(c, s.pool(), id, s.d.SettleTimeout)
 	s.slugs.Store(slug.String(), id)
 	c.Set(keyTenant, id) // the request's log line names the tenant it created
@@ -161,7 +161,7 @@ func (s *Server) minSeq(c *gin.Context, cl *call) bool {
 			FieldError{Field: "min_seq", Message: "must be a non-negative integer"})
 		return false
 	}
-	s.settle(c, cl.tenant, n)
+	s.settle(c, cl, cl.tenant, n)
 	return true
 }
 
