@@ -233,7 +233,7 @@ func TenantMessages(events []Event) ([]*message.Message, error) {
 		size := 0
 		for _, i := range idx {
 			e := events[i]
-			n := len(e.Data) + len(e.Metadata) + 400
+			n := envelopeSize(&e)
 			if len(part) > 0 && size+n > MaxMessageBytes {
 				m, err := EventsMessage(part)
 				if err != nil {
@@ -269,7 +269,7 @@ func EventsMessage(events []Event) (*message.Message, error) {
 	var types []string
 	size := 2
 	for i := range events {
-		size += len(events[i].Data) + len(events[i].Metadata) + len(events[i].StreamID) + len(events[i].Type) + 320
+		size += envelopeSize(&events[i])
 	}
 	var body bytes.Buffer
 	body.Grow(size)
@@ -304,6 +304,12 @@ func EventsMessage(events []Event) (*message.Message, error) {
 		MetaPartitionKey: tenant,
 	}
 	return m, nil
+}
+
+// envelopeSize is about the size of e's envelope (and a separator): the fields' lengths
+// and the fixed part (keys, ids, numbers, time and hash, about 300 bytes).
+func envelopeSize(e *Event) int {
+	return len(e.Data) + len(e.Metadata) + len(e.StreamID) + len(e.Type) + 320
 }
 
 // writeEnvelope writes e as an Envelope in JSON without reflection (the relay writes one per
