@@ -142,3 +142,31 @@ func TestRetireAfter_ClosesAConnectionAfterItsUses(t *testing.T) {
 		require.Equal(t, 3, n)
 	}
 }
+
+// Large appends bypass group commit: each is its own transaction, so it prepares its events
+// while another holds the tenant lock. Concurrent 500-event appends never share one.
+func TestGroupCommit_LargeAppendsGoStraightToTheDatabase(t *testing.T) {
+	t.Parallel()
+	s := eventstore.New(appStore(t, 8).Pool())
+	g := withGroupCommit(t, s, 2) // one committer: anything it took would queue into groups
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	tenants := make([]uuid.UUID, len(errs))
+	for i := range tenants {
+		tenants[i] = newTenant(t)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = s.Append(context.Background(), tenants[i], "s", eventstore.Any, evs("thing.happened", 500)...)
+		}(i)
+	}
+	wg.Wait()
+	for i, tenant := range tenants {
+		require.NoError(t, errs[i])
+		events, err := s.ReadTenant(context.Background(), tenant, 0, 0)
+		require.NoError(t, err)
+		require.Len(t, events, 500)
+	}
+	require.Zero(t, groupedOf(g), "a large append shared a transaction")
+	require.Zero(t, replayed(g))
+}
