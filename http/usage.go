@@ -36,16 +36,8 @@ func parseUsageBody(body []byte, now time.Time) ([]usage.Recorded, error) {
 			return []usage.Recorded{r}, nil
 		}
 	}
-	if items, ok := usage.PlainBatch(trimmed, MaxUsageRecords); ok {
-		out := make([]usage.Recorded, len(items))
-		for i, item := range items {
-			r, err := usage.ParseRecordJSON(item, now)
-			if err != nil {
-				return parseUsageEnvelope(trimmed, now) // names the record and its mistake
-			}
-			out[i] = r
-		}
-		return out, nil
+	if records, ok := usage.ParsePlainBatch(trimmed, MaxUsageRecords, now); ok {
+		return records, nil
 	}
 	return parseUsageEnvelope(trimmed, now)
 }

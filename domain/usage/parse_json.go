@@ -36,6 +36,11 @@ func parseRecordPlain(data []byte, now time.Time) (Recorded, bool) {
 	if !json.Valid(data) {
 		return Recorded{}, false
 	}
+	return walkRecord(data, now)
+}
+
+// walkRecord is parseRecordPlain on data already known to be valid JSON.
+func walkRecord(data []byte, now time.Time) (Recorded, bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return Recorded{}, false
@@ -231,11 +236,28 @@ func clip(s string) string {
 	return s[:limit] + "..."
 }
 
-// PlainBatch splits a body that is exactly {"records": [{...}, ...]} (valid JSON, the key
-// spelled plainly, 1 to limit objects) into the records' bytes, as a full decode of the body
-// would; ok is false for anything else, which a full decode must then decide. It spares
-// the HTTP API's batch ingestion a decode into maps.
-func PlainBatch(body []byte, limit int) (items [][]byte, ok bool) {
+// ParsePlainBatch parses a body that is exactly {"records": [{...}, ...]} (valid JSON, the
+// key spelled plainly, 1 to limit records, each plain as ParseRecordJSON's fast path takes
+// it) into validated records, as a full decode of the body would; ok is false for anything
+// else, which a full decode must then decide (and name the mistake). The body is validated
+// once, and no record is decoded into maps: the HTTP API's batch ingestion.
+func ParsePlainBatch(body []byte, limit int, now time.Time) (records []Recorded, ok bool) {
+	items, ok := plainBatch(body, limit)
+	if !ok {
+		return nil, false
+	}
+	records = make([]Recorded, len(items))
+	for i, item := range items {
+		if records[i], ok = walkRecord(item, now); !ok {
+			return nil, false
+		}
+	}
+	return records, true
+}
+
+// plainBatch splits a body that is exactly {"records": [{...}, ...]} with 1 to limit
+// objects, in valid JSON, into the objects' bytes.
+func plainBatch(body []byte, limit int) (items [][]byte, ok bool) {
 	if len(body) == 0 || body[0] != '{' {
 		return nil, false
 	}
