@@ -30,6 +30,9 @@ const (
 	MetaSeq          = "seq"           // the tenant seq of the message's last event
 	MetaTypes        = "event_types"   // the distinct event types in the message, comma-separated
 	MetaPartitionKey = "partition_key" // the tenant id: per-tenant order on partitioned buses
+	// metaLegacyType is the event type of a one-event message from a relay before per-tenant
+	// batches; consumers still read such messages.
+	metaLegacyType = "event_type"
 )
 
 // Envelope is the JSON form of one relayed event, complete; a message's body is a JSON array
@@ -370,7 +373,11 @@ func writeJSONString(b *bytes.Buffer, s string) {
 // MessageHasType says, from the metadata alone, whether a relayed message carries an event
 // whose type satisfies want: consumers skip the others without decoding them.
 func MessageHasType(m *message.Message, want func(eventType string) bool) bool {
-	for t := range strings.SplitSeq(m.Metadata.Get(MetaTypes), ",") {
+	types, ok := m.Metadata[MetaTypes]
+	if !ok { // a message of one event from a relay before per-tenant batches
+		types = m.Metadata.Get(metaLegacyType)
+	}
+	for t := range strings.SplitSeq(types, ",") {
 		if want(t) {
 			return true
 		}
@@ -383,7 +390,14 @@ func MessageHasType(m *message.Message, want func(eventType string) bool) bool {
 // stored bytes.
 func EventsFromMessage(m *message.Message) ([]Event, error) {
 	var envs []Envelope
-	if err := json.Unmarshal(m.Payload, &envs); err != nil {
+	if p := bytes.TrimLeft(m.Payload, " \t\r\n"); len(p) > 0 && p[0] == '{' {
+		// One event as an object: what a relay before per-tenant batches published, still
+		// on the bus while a cluster is upgraded.
+		envs = make([]Envelope, 1)
+		if err := json.Unmarshal(p, &envs[0]); err != nil {
+			return nil, fmt.Errorf("relayed message %s: %w", m.UUID, err)
+		}
+	} else if err := json.Unmarshal(m.Payload, &envs); err != nil {
 		return nil, fmt.Errorf("relayed message %s: %w", m.UUID, err)
 	}
 	if len(envs) == 0 {

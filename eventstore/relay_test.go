@@ -227,6 +227,31 @@ func TestEventsMessage_ReadsBackTheRelayedEvents(t *testing.T) {
 	}
 }
 
+// A message from a relay before per-tenant batches (one event as an object, its type in
+// "event_type") is still read: such messages stay on the bus while a cluster is upgraded.
+func TestEventsFromMessage_ReadsTheOneEventFormatToo(t *testing.T) {
+	env := eventstore.Envelope{TenantID: uuid.NewString(), Seq: 4, StreamID: "tenant", StreamVersion: 2, EventID: uuid.NewString(),
+		Type: "tenant.created", SchemaVersion: 1, Data: []byte(`{"name": "x"}`), Metadata: []byte(`{}`),
+		RecordedAt: time.Now().UTC().Truncate(time.Microsecond), Hash: strings.Repeat("ab", 32)}
+	body, err := json.Marshal(env)
+	require.NoError(t, err)
+	m := message.NewMessage(env.EventID, body)
+	m.Metadata.Set(eventstore.MetaTenantID, env.TenantID)
+	m.Metadata.Set(eventstore.MetaSeq, "4")
+	m.Metadata.Set("event_type", env.Type)
+	require.True(t, eventstore.MessageHasType(m, func(s string) bool { return s == "tenant.created" }))
+	require.False(t, eventstore.MessageHasType(m, func(s string) bool { return s == "usage.recorded" }))
+	events, err := eventstore.EventsFromMessage(m)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	require.Equal(t, int64(4), events[0].Seq)
+	require.Equal(t, "tenant.created", events[0].Type)
+	require.Equal(t, env.TenantID, events[0].TenantID.String())
+	require.Equal(t, byte(0xab), events[0].Hash[31])
+	_, err = eventstore.EventsFromMessage(message.NewMessage("x", []byte(`{"tenant_id": 1}`)))
+	require.Error(t, err)
+}
+
 // TenantMessages splits a batch in global order into per-tenant messages, each tenant's in
 // seq order, and a tenant's events over MaxMessageBytes into several messages.
 func TestTenantMessages_GroupsByTenantInOrderAndBoundsSize(t *testing.T) {
