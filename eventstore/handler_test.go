@@ -134,6 +134,10 @@ func TestRegistry_RefusesWhatItCannotRead(t *testing.T) {
 	require.Error(t, err)
 	_, err = reg.Decode(tenant.TypeSuspended, 1, []byte(`[1, 2]`))
 	require.Error(t, err)
+	_, err = reg.Decode(tenant.TypeSuspended, 2, []byte(`{"reason": "payment_failed"} {}`))
+	require.Error(t, err, "one value: trailing data is an error")
+	_, err = reg.Decode(tenant.TypeSuspended, 2, []byte(" {\"reason\": \"payment_failed\"} \n"))
+	require.NoError(t, err, "space around the value is not")
 
 	_, err = reg.Encode(fakeEvent{}, eventstore.Metadata{})
 	require.ErrorIs(t, err, eventstore.ErrUnknownEventType, "nothing unreadable is ever written")
