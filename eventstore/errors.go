@@ -15,6 +15,9 @@ var (
 	// ErrEventIDConflict means some event ids of an append are stored with other content:
 	// not a retry of the same append, so nothing was written.
 	ErrEventIDConflict = errors.New("event id already used by a different event")
+	// ErrKeyClaimed means an idempotency key of the append (NewEvent.Keys) is claimed by an
+	// event stored before: nothing was written.
+	ErrKeyClaimed = errors.New("idempotency key already claimed")
 	// ErrInvalidEvent means the append was malformed and nothing was written.
 	ErrInvalidEvent = errors.New("invalid event")
 	// ErrUnknownEventType means the registry has no Go type for a stored event.
@@ -71,6 +74,9 @@ func mapAppendError(err error, stream string, expected ExpectedVersion) error {
 	case stateUnique:
 		if strings.HasSuffix(pgErr.ConstraintName, "_tenant_id_event_id_key") {
 			return fmt.Errorf("%w: %s", ErrEventIDConflict, pgErr.Message)
+		}
+		if strings.HasPrefix(pgErr.ConstraintName, "event_keys_") {
+			return fmt.Errorf("%w: %s", ErrKeyClaimed, pgErr.Message)
 		}
 	case stateInvalidText, stateUntranslatable, stateCheck:
 		return fmt.Errorf("%w: %s", ErrInvalidEvent, pgErr.Message)

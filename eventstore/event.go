@@ -28,6 +28,10 @@ type NewEvent struct {
 	SchemaVersion int
 	Data          json.RawMessage
 	Metadata      Metadata
+	// Keys are idempotency keys the event claims in its tenant, for good: an append fails
+	// with ErrKeyClaimed, writing nothing, when any of them is claimed already. Keys and
+	// the ids of events that claim themselves (see usage) share one space per tenant.
+	Keys []uuid.UUID
 }
 
 // Metadata travels with every event: who caused it and in answer to what.

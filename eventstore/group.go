@@ -245,6 +245,12 @@ func mergeCalls(group []*appendReq) []*call {
 			c.args[5] = append(c.args[5].([]int32), r.args[5].([]int32)...)
 			c.args[6] = append(c.args[6].([]string), r.args[6].([]string)...)
 			c.args[7] = append(c.args[7].([]string), r.args[7].([]string)...)
+			// Keys name their event by index in the statement: shift the member's by the
+			// events before it.
+			c.args[8] = append(c.args[8].([]uuid.UUID), r.args[8].([]uuid.UUID)...)
+			for _, ev := range r.args[9].([]int32) {
+				c.args[9] = append(c.args[9].([]int32), ev+int32(c.n))
+			}
 			c.n += r.n
 			c.members = append(c.members, i)
 			c.sizes = append(c.sizes, r.n)

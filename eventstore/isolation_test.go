@@ -133,15 +133,24 @@ func TestImmutability_UpdateDeleteTruncateAreRefusedForEveryone(t *testing.T) {
 		"TRUNCATE tenantry.events",
 		"TRUNCATE tenantry.events_p0000, tenantry.events_p0001, tenantry.events_p0002, tenantry.events_p0003",
 	}
+	requireRefusedForEveryone(t, tenant, statements...)
+	rep, err := s.VerifyChain(ctx(t), tenant)
+	require.NoError(t, err)
+	require.True(t, rep.OK)
+	require.Equal(t, int64(2), rep.Events)
+}
+
+// requireRefusedForEveryone runs each statement (with the tenant as $1 unless it is a
+// TRUNCATE) as the runtime role, which must lack the grant, and as the owner and a
+// superuser, whom the trigger must stop.
+func requireRefusedForEveryone(t *testing.T, tenant uuid.UUID, statements ...string) {
+	t.Helper()
 	for _, sql := range statements {
-		// The runtime role has no grant at all.
 		err := inTenantTx(t, tenant, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx(t), sql, argsFor(sql, tenant)...)
 			return err
 		})
 		require.Equal(t, "42501", sqlState(err), "app: %s: %v", sql, err)
-
-		// The owner and a superuser are stopped by the trigger.
 		for _, role := range []string{"tenantry_owner", ""} {
 			err := pgx.BeginFunc(ctx(t), superPool(t), func(tx pgx.Tx) error {
 				if role != "" {
@@ -155,10 +164,6 @@ func TestImmutability_UpdateDeleteTruncateAreRefusedForEveryone(t *testing.T) {
 			require.Equal(t, "TYM01", sqlState(err), "role %q: %s: %v", role, sql, err)
 		}
 	}
-	rep, err := s.VerifyChain(ctx(t), tenant)
-	require.NoError(t, err)
-	require.True(t, rep.OK)
-	require.Equal(t, int64(2), rep.Events)
 }
 
 func argsFor(sql string, tenant uuid.UUID) []any {

@@ -195,3 +195,28 @@ func (s *Store) StoredEventIDs(ctx context.Context, tenant uuid.UUID, ids []uuid
 	}
 	return seen, nil
 }
+
+// ClaimedKeys returns which of ids are claimed idempotency keys of tenant (NewEvent.Keys),
+// mapped to the seq of the event that claimed each.
+func (s *Store) ClaimedKeys(ctx context.Context, tenant uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]int64, error) {
+	if tenant == uuid.Nil {
+		return nil, ErrNoTenant
+	}
+	claimed := make(map[uuid.UUID]int64, len(ids))
+	b := &pgx.Batch{}
+	b.Queue(setTenantSQL, tenant.String())
+	b.Queue(`SELECT key_id, seq FROM tenantry.event_keys WHERE tenant_id = $1 AND key_id = ANY($2)`, tenant, ids).
+		Query(func(rows pgx.Rows) error {
+			var id uuid.UUID
+			var seq int64
+			_, err := pgx.ForEachRow(rows, []any{&id, &seq}, func() error {
+				claimed[id] = seq
+				return nil
+			})
+			return err
+		})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("look up %d keys of tenant %s: %w", len(ids), tenant, err)
+	}
+	return claimed, nil
+}

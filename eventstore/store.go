@@ -43,7 +43,7 @@ const setTenantSQL = `SELECT set_config('tenantry.tenant_id', $1, true)`
 // arguments are evaluated before the function runs, so the context is in place for all of
 // its statements, and it ends with the statement's (implicit) transaction.
 const appendSQL = `SELECT seq, stream_version, event_id, position, recorded_at, hash
-FROM tenantry.append_events(set_config('tenantry.tenant_id', $1::text, true)::uuid, $2, $3, $4, $5, $6, $7, $8)`
+FROM tenantry.append_events(set_config('tenantry.tenant_id', $1::text, true)::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 const findEventsSQL = `SELECT f.seq, f.stream_version, f.event_id, f.position, f.recorded_at, f.hash, f.same
 FROM (SELECT set_config('tenantry.tenant_id', $1::text, true)::uuid AS t) ctx,
@@ -155,6 +155,9 @@ func appendArgs(tenant uuid.UUID, stream string, expected ExpectedVersion, event
 	data := make([]string, n)
 	meta := make([]string, n)
 	seen := make(map[uuid.UUID]struct{}, n)
+	var keys []uuid.UUID
+	var keyEvents []int32
+	var claimed map[uuid.UUID]struct{}
 	for i := range events {
 		e := &events[i]
 		if err := e.validate(); err != nil {
@@ -181,8 +184,19 @@ func appendArgs(tenant uuid.UUID, stream string, expected ExpectedVersion, event
 			meta[i] = string(m)
 		}
 		ids[i], types[i], versions[i], data[i] = id, e.Type, int32(e.SchemaVersion), string(e.Data)
+		for _, k := range e.Keys {
+			if claimed == nil {
+				claimed = make(map[uuid.UUID]struct{}, len(e.Keys))
+			}
+			if _, dup := claimed[k]; dup || k == uuid.Nil {
+				return nil, false, fmt.Errorf("%w: key %s is nil or claimed twice in one append", ErrInvalidEvent, k)
+			}
+			claimed[k] = struct{}{}
+			keys = append(keys, k)
+			keyEvents = append(keyEvents, int32(i+1))
+		}
 	}
-	return []any{tenant.String(), stream, int64(expected), ids, types, versions, data, meta}, callerIDs, nil
+	return []any{tenant.String(), stream, int64(expected), ids, types, versions, data, meta, keys, keyEvents}, callerIDs, nil
 }
 
 // sendInTenant runs one statement that sets the tenant context itself (its first argument

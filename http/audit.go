@@ -191,7 +191,8 @@ func ReplayState(c context.Context, store *eventstore.Store, reg *eventstore.Reg
 			case membership.StreamID:
 				memberEvents = append(memberEvents, de)
 			case usage.StreamID:
-				if r, ok := domain.Deref(de).(usage.Recorded); ok {
+				recs, _ := usage.Records(de)
+				for _, r := range recs {
 					st.UsageTotals[r.Metric.String()] += r.Quantity.Int64()
 				}
 			}

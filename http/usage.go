@@ -87,8 +87,8 @@ func parseUsageEnvelope(trimmed []byte, now time.Time) ([]usage.Recorded, error)
 }
 
 // postUsage records usage. A record whose idempotency key this tenant has sent before is
-// counted as a duplicate and never again: its event id is derived from the key, and the
-// event store refuses a second event with the same id.
+// counted as a duplicate and never again: its key id is derived from the key, the event
+// that stores the record claims it, and the event store refuses a second claim.
 func (s *Server) postUsage(c *gin.Context, cl *call) {
 	records, err := parseUsageBody(cl.body, s.now())
 	if err != nil {
@@ -104,15 +104,15 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 			ids = append(ids, id)
 		}
 	}
-	// Optimistically append everything: a new key is the common case. Only if some id is
-	// stored already does it look up which, and append the rest.
+	// Optimistically append everything: a new key is the common case. Only if some key is
+	// claimed already does it look up which, and append the rest.
 	fresh := ids
 	var res eventstore.AppendResult
 	accepted := 0
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			var err error
-			if fresh, err = s.unseen(c, cl.tenant, ids); err != nil {
+			if fresh, err = s.unclaimed(c, cl.tenant, ids); err != nil {
 				s.failErr(c, err)
 				return
 			}
@@ -120,31 +120,24 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 				break
 			}
 		}
-		recs := make([]domain.Event, len(fresh))
-		for i, id := range fresh {
-			recs[i] = byID[id]
-		}
-		events, err := s.encode(c, cl, recs)
+		event, err := s.usageEvent(c, cl, fresh, byID)
 		if err != nil {
 			s.internal(c, err)
 			return
 		}
-		for i, id := range fresh {
-			events[i].ID = id
-		}
 		cl.yield() // waiting for the commit takes no CPU: let the tenant's next request in
-		res, err = s.d.Store.Append(c, cl.tenant, usage.StreamID, eventstore.Any, events...)
+		res, err = s.d.Store.Append(c, cl.tenant, usage.StreamID, eventstore.Any, event)
 		if err == nil {
 			if !res.Retried {
 				accepted = len(fresh)
 			}
 			break
 		}
-		if !errors.Is(err, eventstore.ErrEventIDConflict) || attempt == 3 {
+		if !errors.Is(err, eventstore.ErrKeyClaimed) && !errors.Is(err, eventstore.ErrEventIDConflict) || attempt == 3 {
 			s.failErr(c, err)
 			return
 		}
-		// Some keys are stored already (sent before, or by a concurrent request): look again.
+		// Some keys are claimed already (sent before, or by a concurrent request): look again.
 	}
 	reply(c, http.StatusAccepted, usageAccepted{Accepted: accepted, Duplicates: len(records) - accepted, Seq: res.LastSeq})
 }
@@ -155,15 +148,40 @@ type usageAccepted struct {
 	Seq        int64 `json:"seq"`
 }
 
-// unseen returns the ids, in order, that the tenant has no event for.
-func (s *Server) unseen(c *gin.Context, tenant uuid.UUID, ids []uuid.UUID) ([]uuid.UUID, error) {
-	seen, err := s.d.Store.StoredEventIDs(c, tenant, ids)
+// usageEvent is the event for the records with key ids ids: one record is a usage.recorded
+// event whose id is its key id (a retried request is then recognised as a retry), more are
+// one usage.batch_recorded event. Either claims every record's key id.
+func (s *Server) usageEvent(c *gin.Context, cl *call, ids []uuid.UUID, byID map[uuid.UUID]usage.Recorded) (eventstore.NewEvent, error) {
+	var e domain.Event
+	if len(ids) == 1 {
+		e = byID[ids[0]]
+	} else {
+		b := usage.BatchRecorded{Records: make([]usage.Recorded, len(ids))}
+		for i, id := range ids {
+			b.Records[i] = byID[id]
+		}
+		e = b
+	}
+	events, err := s.encode(c, cl, []domain.Event{e})
+	if err != nil {
+		return eventstore.NewEvent{}, err
+	}
+	if len(ids) == 1 {
+		events[0].ID = ids[0]
+	}
+	events[0].Keys = ids
+	return events[0], nil
+}
+
+// unclaimed returns the key ids, in order, that the tenant has not claimed.
+func (s *Server) unclaimed(c *gin.Context, tenant uuid.UUID, ids []uuid.UUID) ([]uuid.UUID, error) {
+	claimed, err := s.d.Store.ClaimedKeys(c, tenant, ids)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]uuid.UUID, 0, len(ids))
 	for _, id := range ids {
-		if !seen[id] {
+		if _, ok := claimed[id]; !ok {
 			out = append(out, id)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +59,54 @@ func TestUsage_DuplicatesAreNeverCountedTwice(t *testing.T) {
 	series := r.get("series").([]any)
 	require.Len(t, series, 1)
 	require.Equal(t, float64(5+7+20+200+1), series[0].(map[string]any)["total"], string(r.raw))
+}
+
+// A request of many records is one usage.batch_recorded event that claims every record's
+// key: a key sent in a batch is a duplicate when it comes again alone, in another batch or
+// in several concurrent requests at once.
+func TestUsage_ABatchIsOneEventThatClaimsEveryKey(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	rec := func(key string, q int) map[string]any {
+		return map[string]any{"metric": "api_calls", "quantity": q, "idempotency_key": key}
+	}
+	r := a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: map[string]any{"records": []any{rec("x", 1), rec("y", 2), rec("z", 3)}}})
+	require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
+	require.Equal(t, []any{float64(3), float64(0)}, []any{r.get("accepted"), r.get("duplicates")})
+	tenant := uuid.MustParse(ten.id)
+	stored, err := a.deps.Store.ReadStream(context.Background(), tenant, "usage", 1, 0)
+	require.NoError(t, err)
+	require.Len(t, stored, 1)
+	require.Equal(t, "usage.batch_recorded", stored[0].Type)
+	require.Equal(t, r.get("seq"), float64(stored[0].Seq))
+
+	r = a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: rec("y", 2)})
+	require.Equal(t, []any{float64(0), float64(1)}, []any{r.get("accepted"), r.get("duplicates")})
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			body := any(rec("w", 10)) // half alone, half in a batch with a key stored before
+			if i%2 == 1 {
+				body = map[string]any{"records": []any{rec("z", 3), rec("w", 10)}}
+			}
+			r := a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: body})
+			require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
+		}(i)
+	}
+	wg.Wait()
+	stored, err = a.deps.Store.ReadStream(context.Background(), tenant, "usage", 1, 0)
+	require.NoError(t, err)
+	require.Len(t, stored, 2, "the concurrent requests stored w once, and nothing else")
+	claimed, err := a.deps.Store.ClaimedKeys(context.Background(), tenant, []uuid.UUID{stored[1].ID})
+	require.NoError(t, err)
+	require.Equal(t, map[uuid.UUID]int64{stored[1].ID: stored[1].Seq}, claimed, "a lone record's event id is its key id")
+
+	r = a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + strconv.FormatInt(stored[1].Seq, 10), token: ten.key})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	require.Equal(t, float64(1+2+3+10), r.get("series").([]any)[0].(map[string]any)["total"], string(r.raw))
 }
 
 func TestIdempotencyKey_ReplaysTheFirstAnswer(t *testing.T) {

@@ -294,12 +294,14 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 				e := &w.events[i]
 				pl, err := p.Registry.DecodeEvent(e)
 				de, isDomain := pl.(domain.Event)
-				rec, isUsage := domain.Deref(de).(usage.Recorded)
+				recs, isUsage := usage.Records(de)
 				if err != nil || !isDomain || !isUsage || e.Seq != w.seq+int64(i)+1 {
 					simple = false
 					break
 				}
-				sums.add(rec)
+				for _, rec := range recs {
+					sums.add(rec)
+				}
 			}
 			if !simple {
 				alone = append(alone, w.id)
@@ -467,8 +469,10 @@ func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID
 			return 0, seq, &poisonError{seq: e.Seq, err: fmt.Errorf("%T is not a domain event", payload)}
 		}
 		// Usage is the bulk of all events and only adds up: sum it and write once per batch.
-		if rec, ok := domain.Deref(de).(usage.Recorded); ok {
-			sums.add(rec)
+		if recs, ok := usage.Records(de); ok {
+			for _, rec := range recs {
+				sums.add(rec)
+			}
 		} else if err := apply(ctx, tx, e, de); err != nil {
 			if isTransient(err) {
 				return 0, seq, err

@@ -28,6 +28,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -299,16 +300,25 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	// Every event is there once, every chain verifies, the read models catch up.
 	app := pgtest.Pool(t, db.AppURL, 4)
 	store := eventstore.New(app)
+	reg, err := eventstore.DomainRegistry()
+	require.NoError(t, err)
 	ctx := context.Background()
 	for _, id := range ids {
 		events, err := store.ReadStream(ctx, id, usage.StreamID, 1, 10000)
 		require.NoError(t, err)
-		require.Len(t, events, perTenant, "tenant %s: usage events", id)
-		seen := map[uuid.UUID]bool{}
-		for _, e := range events {
-			require.False(t, seen[e.ID])
-			seen[e.ID] = true
+		require.Len(t, events, perTenant/batch, "tenant %s: usage events, one per request", id)
+		seen := map[string]bool{}
+		for i := range events {
+			p, err := reg.DecodeEvent(&events[i])
+			require.NoError(t, err)
+			recs, ok := usage.Records(p.(domain.Event))
+			require.True(t, ok, events[i].Type)
+			for _, r := range recs {
+				require.False(t, seen[r.IdempotencyKey.String()], "record %s stored twice", r.IdempotencyKey)
+				seen[r.IdempotencyKey.String()] = true
+			}
 		}
+		require.Len(t, seen, perTenant, "tenant %s: usage records", id)
 		rep, err := store.VerifyChain(ctx, id)
 		require.NoError(t, err)
 		require.True(t, rep.OK, "%+v", rep)

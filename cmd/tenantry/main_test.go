@@ -259,9 +259,12 @@ func TestServe_DrainsInFlightRequestsOnShutdown(t *testing.T) {
 	// Every request the server worked on was answered: no batch was written whose answer was
 	// cut off.
 	super := pgtest.Pool(t, db.SuperURL, 1)
-	var stored int
-	require.NoError(t, super.QueryRow(context.Background(), `SELECT count(*) FROM tenantry.events WHERE event_type = 'usage.recorded'`).Scan(&stored))
+	var stored, claimed int
+	require.NoError(t, super.QueryRow(context.Background(), `SELECT coalesce(sum(jsonb_array_length(data->'records')), 0)
+		FROM tenantry.events WHERE event_type = 'usage.batch_recorded'`).Scan(&stored))
 	require.Equal(t, answered*1000, stored)
+	require.NoError(t, super.QueryRow(context.Background(), `SELECT count(*) FROM tenantry.event_keys`).Scan(&claimed))
+	require.Equal(t, answered*1000, claimed)
 }
 
 func between(s, from, to string) string {

@@ -46,6 +46,7 @@ func Events() []Spec {
 		spec[membership.APIKeyCreated](),
 		spec[membership.APIKeyRevoked](),
 		spec[usage.Recorded](),
+		spec[usage.BatchRecorded](),
 		spec[billing.CustomerLinked](),
 		spec[billing.SubscriptionChanged](),
 		spec[billing.StripeEventReceived](),

@@ -43,7 +43,7 @@ func TestEvents_ListIsComplete(t *testing.T) {
 		"tenant.suspended": 2, "tenant.reactivated": 1, "tenant.closed": 1,
 		"member.joined": 1, "member.invited": 1, "invitation.revoked": 1, "member.role_changed": 1, "member.removed": 1,
 		"api_key.created": 1, "api_key.revoked": 1,
-		"usage.recorded":          1,
+		"usage.recorded": 1, "usage.batch_recorded": 1,
 		"billing.customer_linked": 1, "billing.subscription_changed": 1, "billing.stripe_event_received": 1,
 		"usage.report_planned": 1, "usage.reported": 1,
 	}, got)

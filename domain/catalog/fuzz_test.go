@@ -86,6 +86,8 @@ func sampleEvents(s1, s2 string, n, sec, nsec int64, b byte) []domain.Event {
 			Prefix: "tk_" + hex.EncodeToString(sum[:4]), KeySHA256: membership.HashToken(s1)},
 		membership.APIKeyRevoked{KeyID: id2, Reason: keyReasons[int(b)%len(keyReasons)]},
 		usage.Recorded{Metric: metric, Quantity: qty, OccurredAt: at, IdempotencyKey: key},
+		usage.BatchRecorded{Records: []usage.Recorded{{Metric: metric, Quantity: qty, OccurredAt: at, IdempotencyKey: key},
+			{Metric: metric, Quantity: qty, OccurredAt: at.Add(time.Second), IdempotencyKey: key}}},
 		billing.CustomerLinked{CustomerID: t1, SubscriptionID: t2, SubscriptionItemID: t1, Plan: plan, PriceID: t2},
 		billing.SubscriptionChanged{SubscriptionItemID: t1, Plan: other, PriceID: t2},
 		billing.StripeEventReceived{StripeEventID: t1, Type: t2, Created: at, ObjectID: t1, ObjectStatus: t2,
