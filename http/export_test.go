@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantry/tenantry/domain"
@@ -48,4 +49,22 @@ func ParseUsageEnvelope(body []byte, now time.Time) ([]usage.Recorded, error) {
 func UnreachableRedisLimits(addr string) SharedLimits {
 	return &redisLimits{lim: redis_rate.NewLimiter(redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1,
 		DialTimeout: 200 * time.Millisecond}))}
+}
+
+// NewServer is New, also returning the server, for tests that look inside it.
+var NewServer = build
+
+// Gathered is how many requests wait in tenant's usage coalescing lanes for an append.
+func Gathered(s *Server, tenant uuid.UUID) int {
+	s.usage.mu.Lock()
+	defer s.usage.mu.Unlock()
+	n := 0
+	for k, l := range s.usage.lanes {
+		if k.tenant == tenant {
+			for _, g := range l.queue {
+				n += g.waiting
+			}
+		}
+	}
+	return n
 }

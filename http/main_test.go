@@ -32,10 +32,11 @@ const operatorToken = "op-token-for-tests-0123456789"
 
 // api is a real server on a random port, with the projection pipeline running as in serve.
 type api struct {
-	t    testing.TB
-	url  string
-	deps httpapi.Deps
-	srv  *httptest.Server
+	t      testing.TB
+	url    string
+	deps   httpapi.Deps
+	srv    *httptest.Server
+	server *httpapi.Server
 }
 
 type apiOption func(*httpapi.Deps)
@@ -62,9 +63,10 @@ func newAPI(t testing.TB, opts ...apiOption) *api {
 	for _, o := range opts {
 		o(&d)
 	}
-	srv := httptest.NewServer(httpapi.New(d))
+	h, server := httpapi.NewServer(d)
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
-	return &api{t: t, url: srv.URL, deps: d, srv: srv}
+	return &api{t: t, url: srv.URL, deps: d, srv: srv, server: server}
 }
 
 // response is an answer with its decoded JSON body.

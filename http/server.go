@@ -73,10 +73,17 @@ type Server struct {
 	slugs   sync.Map // slug → tenant id: slugs never change
 	creds   credCache
 	metrics *metrics
+	usage   *coalescer
 }
 
 // New builds the Gin engine with every route.
 func New(d Deps) *gin.Engine {
+	r, _ := build(d)
+	return r
+}
+
+// build is New, also returning the server behind the engine.
+func build(d Deps) (*gin.Engine, *Server) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -92,7 +99,8 @@ func New(d Deps) *gin.Engine {
 	if d.Plans == (domain.Plans{}) {
 		d.Plans = domain.DefaultPlans()
 	}
-	s := &Server{d: d, limits: newLimiter(d.Plans), fair: newFairness(), metrics: newMetrics(d.Metrics)}
+	s := &Server{d: d, limits: newLimiter(d.Plans), fair: newFairness(), metrics: newMetrics(d.Metrics),
+		usage: newCoalescer(d.Store, d.Registry)}
 	s.limits.shared = d.SharedLimits
 	var lastWarn atomic.Int64
 	s.limits.onError = func(err error) { // at most one warning a minute
@@ -120,7 +128,7 @@ func New(d Deps) *gin.Engine {
 			r.Handle(rt.method, workspacePrefix+rt.path[len("/v1"):], h)
 		}
 	}
-	return r
+	return r, s
 }
 
 // pool is the runtime role's pool.

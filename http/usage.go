@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,58 +89,51 @@ func parseUsageEnvelope(trimmed []byte, now time.Time) ([]usage.Recorded, error)
 
 // postUsage records usage. A record whose idempotency key this tenant has sent before is
 // counted as a duplicate and never again: its key id is derived from the key, the event
-// that stores the record claims it, and the event store refuses a second claim.
+// that stores it claims it, and the event store refuses a second claim.
 func (s *Server) postUsage(c *gin.Context, cl *call) {
 	records, err := parseUsageBody(cl.body, s.now())
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	ids := make([]uuid.UUID, 0, len(records))
-	byID := make(map[uuid.UUID]usage.Recorded, len(records))
-	for _, r := range records {
-		id := usage.RecordEventID(cl.tenant, r.IdempotencyKey)
-		if _, dup := byID[id]; !dup {
-			byID[id] = r
-			ids = append(ids, id)
-		}
-	}
-	// Optimistically append everything: a new key is the common case. Only if some key is
-	// claimed already does it look up which, and append the rest.
-	fresh := ids
-	var res eventstore.AppendResult
-	accepted := 0
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			var err error
-			if fresh, err = s.unclaimed(c, cl.tenant, ids); err != nil {
-				s.failErr(c, err)
-				return
-			}
-			if len(fresh) == 0 {
-				break
-			}
-		}
-		event, err := s.usageEvent(c, cl, fresh, byID)
+	cl.yield() // waiting for the commit takes no CPU: let the tenant's next request in
+	if len(records) == 1 {
+		// One record: stored with the lane's concurrent ones (see coalescer).
+		ok, seq, err := s.usage.record(c, cl.tenant, metadata(c, cl), records[0], usage.RecordEventID(cl.tenant, records[0].IdempotencyKey))
 		if err != nil {
-			s.internal(c, err)
-			return
-		}
-		cl.yield() // waiting for the commit takes no CPU: let the tenant's next request in
-		res, err = s.d.Store.Append(c, cl.tenant, usage.StreamID, eventstore.Any, event)
-		if err == nil {
-			if !res.Retried {
-				accepted = len(fresh)
-			}
-			break
-		}
-		if !errors.Is(err, eventstore.ErrKeyClaimed) && !errors.Is(err, eventstore.ErrEventIDConflict) || attempt == 3 {
 			s.failErr(c, err)
 			return
 		}
-		// Some keys are claimed already (sent before, or by a concurrent request): look again.
+		accepted := 0
+		if ok {
+			accepted = 1
+		}
+		reply(c, http.StatusAccepted, usageAccepted{Accepted: accepted, Duplicates: 1 - accepted, Seq: seq})
+		return
 	}
-	reply(c, http.StatusAccepted, usageAccepted{Accepted: accepted, Duplicates: len(records) - accepted, Seq: res.LastSeq})
+	// A key sent twice in one request counts once.
+	ids := make([]uuid.UUID, 0, len(records))
+	distinct := make([]usage.Recorded, 0, len(records))
+	seen := make(map[uuid.UUID]bool, len(records))
+	for _, r := range records {
+		if id := usage.RecordEventID(cl.tenant, r.IdempotencyKey); !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+			distinct = append(distinct, r)
+		}
+	}
+	ok, seq, err := storeRecords(c, s.d.Store, s.d.Registry, cl.tenant, metadata(c, cl), distinct, ids, nil)
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	accepted := 0
+	for _, a := range ok {
+		if a {
+			accepted++
+		}
+	}
+	reply(c, http.StatusAccepted, usageAccepted{Accepted: accepted, Duplicates: len(records) - accepted, Seq: seq})
 }
 
 type usageAccepted struct {
@@ -148,44 +142,92 @@ type usageAccepted struct {
 	Seq        int64 `json:"seq"`
 }
 
-// usageEvent is the event for the records with key ids ids: one record is a usage.recorded
-// event whose id is its key id (a retried request is then recognised as a retry), more are
-// one usage.batch_recorded event. Either claims every record's key id.
-func (s *Server) usageEvent(c *gin.Context, cl *call, ids []uuid.UUID, byID map[uuid.UUID]usage.Recorded) (eventstore.NewEvent, error) {
+// storeRecords appends records (with distinct key ids ids) as one event of the tenant's
+// usage stream, leaving out those whose keys are claimed already, and reports which were
+// accepted and the seq of the event (0 if every key was claimed before). It optimistically
+// appends everything, a new key being the common case; only if some key is claimed already
+// (sent before, or by a concurrent request) does it look up which, and append the rest.
+//
+// One record is a usage.recorded event whose id is its key id (a retried request is then
+// recognised as a retry), more are one usage.batch_recorded event; either claims every
+// record's key id. requests, when set, names each record's request (coalesced requests):
+// a batch carries them as request_ids, a lone record's metadata takes its own.
+func storeRecords(ctx context.Context, store *eventstore.Store, reg *eventstore.Registry, tenant uuid.UUID, meta eventstore.Metadata,
+	records []usage.Recorded, ids []uuid.UUID, requests []string,
+) (accepted []bool, seq int64, err error) {
+	accepted = make([]bool, len(records))
+	fresh := make([]int, len(records))
+	for i := range fresh {
+		fresh[i] = i
+	}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			claimed, err := store.ClaimedKeys(ctx, tenant, ids)
+			if err != nil {
+				return nil, 0, err
+			}
+			fresh = fresh[:0]
+			for i, id := range ids {
+				if _, ok := claimed[id]; !ok {
+					fresh = append(fresh, i)
+				}
+			}
+			if len(fresh) == 0 {
+				return accepted, 0, nil
+			}
+		}
+		event, err := usageEvent(reg, meta, records, ids, requests, fresh)
+		if err != nil {
+			return nil, 0, err
+		}
+		res, err := store.Append(ctx, tenant, usage.StreamID, eventstore.Any, event)
+		if err == nil {
+			if !res.Retried {
+				for _, i := range fresh {
+					accepted[i] = true
+				}
+			}
+			return accepted, res.LastSeq, nil
+		}
+		if !errors.Is(err, eventstore.ErrKeyClaimed) && !errors.Is(err, eventstore.ErrEventIDConflict) || attempt == 3 {
+			return nil, 0, err
+		}
+	}
+}
+
+// usageEvent is the event for the records at indexes fresh (see storeRecords).
+func usageEvent(reg *eventstore.Registry, meta eventstore.Metadata, records []usage.Recorded, ids []uuid.UUID, requests []string, fresh []int) (eventstore.NewEvent, error) {
 	var e domain.Event
-	if len(ids) == 1 {
-		e = byID[ids[0]]
+	keys := make([]uuid.UUID, len(fresh))
+	if len(fresh) == 1 {
+		i := fresh[0]
+		e, keys[0] = records[i], ids[i]
+		if requests != nil {
+			meta.RequestID, meta.CorrelationID = requests[i], requests[i]
+		}
 	} else {
-		b := usage.BatchRecorded{Records: make([]usage.Recorded, len(ids))}
-		for i, id := range ids {
-			b.Records[i] = byID[id]
+		b := usage.BatchRecorded{Records: make([]usage.Recorded, len(fresh))}
+		if requests != nil {
+			b.RequestIDs = make([]string, len(fresh))
+			meta.RequestID, meta.CorrelationID = "", ""
+		}
+		for j, i := range fresh {
+			b.Records[j], keys[j] = records[i], ids[i]
+			if requests != nil {
+				b.RequestIDs[j] = requests[i]
+			}
 		}
 		e = b
 	}
-	events, err := s.encode(c, cl, []domain.Event{e})
+	ne, err := reg.Encode(e, meta)
 	if err != nil {
 		return eventstore.NewEvent{}, err
 	}
-	if len(ids) == 1 {
-		events[0].ID = ids[0]
+	if len(fresh) == 1 {
+		ne.ID = keys[0]
 	}
-	events[0].Keys = ids
-	return events[0], nil
-}
-
-// unclaimed returns the key ids, in order, that the tenant has not claimed.
-func (s *Server) unclaimed(c *gin.Context, tenant uuid.UUID, ids []uuid.UUID) ([]uuid.UUID, error) {
-	claimed, err := s.d.Store.ClaimedKeys(c, tenant, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]uuid.UUID, 0, len(ids))
-	for _, id := range ids {
-		if _, ok := claimed[id]; !ok {
-			out = append(out, id)
-		}
-	}
-	return out, nil
+	ne.Keys = keys
+	return ne, nil
 }
 
 // Usage series limits: how far back a range may reach per granularity.

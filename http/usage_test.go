@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,8 +16,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 )
@@ -255,4 +259,153 @@ func TestIdempotencyKey_OldAnswersAreForgotten(t *testing.T) {
 	var n int
 	require.NoError(t, super.QueryRow(context.Background(), `SELECT count(*) FROM tenantry.idempotency_keys WHERE key = 'old-1'`).Scan(&n))
 	require.Zero(t, n)
+}
+
+// Concurrent single-record requests of one tenant and key are coalesced: while one append
+// is committed, the records that arrive gather and go in the next append together, as one
+// usage.batch_recorded event naming each record's request. A key claimed meanwhile, or sent
+// twice among the gathered requests, is still a duplicate; every request learns its own
+// outcome and the seq of the event that carries its record.
+func TestUsage_ConcurrentSinglesAreCoalescedIntoOneEvent(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	tenant := uuid.MustParse(ten.id)
+	ctx := context.Background()
+	su, err := pgx.Connect(ctx, testDB.SuperURL)
+	require.NoError(t, err)
+	defer su.Close(ctx)
+
+	type answer struct {
+		key, reqID string
+		r          response
+	}
+	post := func(key string, q int) chan answer {
+		ch := make(chan answer, 1)
+		reqID := uuid.NewString()
+		go func() {
+			ch <- answer{key, reqID, a.do(req{method: "POST", path: "/v1/usage", token: ten.key, header: map[string]string{"X-Request-ID": reqID},
+				body: map[string]any{"metric": "api_calls", "quantity": q, "idempotency_key": key}})}
+		}()
+		return ch
+	}
+	// hold takes the tenant's append lock (the one append_events and group commits take), so
+	// that the next append waits in the database until release.
+	hold := func() (release func()) {
+		_, err := su.Exec(ctx, `SELECT pg_advisory_lock(7365710, hashtext($1::text))`, tenant.String())
+		require.NoError(t, err)
+		return func() {
+			_, err := su.Exec(ctx, `SELECT pg_advisory_unlock(7365710, hashtext($1::text))`, tenant.String())
+			require.NoError(t, err)
+		}
+	}
+	appendWaits := func() bool {
+		var n int
+		require.NoError(t, su.QueryRow(ctx, `SELECT count(*) FROM pg_locks
+			WHERE locktype = 'advisory' AND NOT granted AND classid = 7365710 AND objsubid = 2
+			  AND objid::bigint = (hashtext($1::text)::bigint + 4294967296) % 4294967296
+			  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, tenant.String()).Scan(&n))
+		return n > 0
+	}
+	gathered := func(n int) func() bool {
+		return func() bool { return httpapi.Gathered(a.server, tenant) == n }
+	}
+	events := func() []eventstore.Event {
+		stored, err := a.deps.Store.ReadStream(ctx, tenant, "usage", 1, 0)
+		require.NoError(t, err)
+		return stored
+	}
+
+	// One request in flight, four gathering behind it; "a" is claimed by the first meanwhile.
+	release := hold()
+	first := post("a", 1)
+	require.Eventually(t, appendWaits, 10*time.Second, 5*time.Millisecond)
+	var rest []chan answer
+	for i, key := range []string{"b1", "b2", "b3", "a"} {
+		rest = append(rest, post(key, 10*(i+1)))
+	}
+	require.Eventually(t, gathered(4), 10*time.Second, 5*time.Millisecond)
+	release()
+
+	f := <-first
+	require.Equal(t, http.StatusAccepted, f.r.status, string(f.r.raw))
+	require.Equal(t, []any{float64(1), float64(0)}, []any{f.r.get("accepted"), f.r.get("duplicates")})
+	byKey := map[string]answer{}
+	for _, ch := range rest {
+		an := <-ch
+		require.Equal(t, http.StatusAccepted, an.r.status, string(an.r.raw))
+		byKey[an.key] = an
+	}
+	require.Equal(t, []any{float64(0), float64(1)}, []any{byKey["a"].r.get("accepted"), byKey["a"].r.get("duplicates")})
+	stored := events()
+	require.Len(t, stored, 2, "the first record alone, then the gathered ones in one event")
+	require.Equal(t, "usage.recorded", stored[0].Type)
+	require.Equal(t, f.r.get("seq"), float64(stored[0].Seq))
+	meta := func(e eventstore.Event) (m eventstore.Metadata) {
+		require.NoError(t, json.Unmarshal(e.Metadata, &m))
+		return m
+	}
+	require.Equal(t, f.reqID, meta(stored[0]).RequestID)
+	require.Equal(t, "usage.batch_recorded", stored[1].Type)
+	require.Empty(t, meta(stored[1]).RequestID, "a coalesced event names its requests per record")
+	require.Equal(t, meta(stored[0]).Actor, meta(stored[1]).Actor)
+	var batch usage.BatchRecorded
+	require.NoError(t, json.Unmarshal(stored[1].Data, &batch))
+	require.Len(t, batch.Records, 3)
+	require.Len(t, batch.RequestIDs, 3)
+	for i, rec := range batch.Records {
+		an := byKey[rec.IdempotencyKey.String()]
+		require.Equal(t, an.reqID, batch.RequestIDs[i], "record %s names its request", rec.IdempotencyKey)
+		require.Equal(t, []any{float64(1), float64(0), float64(stored[1].Seq)}, []any{an.r.get("accepted"), an.r.get("duplicates"), an.r.get("seq")})
+	}
+	require.Equal(t, float64(stored[1].Seq), byKey["a"].r.get("seq"), "a duplicate learns the seq of the append it was in")
+
+	// One key three times among the gathered requests: one of them counts.
+	release = hold()
+	lead := post("d", 1)
+	require.Eventually(t, appendWaits, 10*time.Second, 5*time.Millisecond)
+	var same []chan answer
+	for i := 0; i < 3; i++ {
+		same = append(same, post("c", 100))
+	}
+	require.Eventually(t, gathered(3), 10*time.Second, 5*time.Millisecond)
+	release()
+	require.Equal(t, http.StatusAccepted, (<-lead).r.status)
+	accepted := 0.0
+	for _, ch := range same {
+		an := <-ch
+		require.Equal(t, http.StatusAccepted, an.r.status, string(an.r.raw))
+		accepted += an.r.get("accepted").(float64)
+	}
+	require.Equal(t, 1.0, accepted)
+	stored = events()
+	require.Len(t, stored, 4)
+	require.Equal(t, "usage.recorded", stored[3].Type, "one fresh record is stored as a lone request's would be")
+	c, err := usage.ParseIdempotencyKey("c")
+	require.NoError(t, err)
+	require.Equal(t, usage.RecordEventID(tenant, c), stored[3].ID)
+
+	// An append that fails fails the requests it carried and wrote none of their records:
+	// the first is cut off in the database; the ones gathered behind it still go through.
+	release = hold()
+	lost := post("e", 1000)
+	require.Eventually(t, appendWaits, 10*time.Second, 5*time.Millisecond)
+	behind := post("f", 1)
+	require.Eventually(t, gathered(1), 10*time.Second, 5*time.Millisecond)
+	_, err = su.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND NOT granted AND classid = 7365710 AND objsubid = 2
+		  AND objid::bigint = (hashtext($1::text)::bigint + 4294967296) % 4294967296
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, tenant.String())
+	require.NoError(t, err)
+	l := <-lost
+	require.GreaterOrEqual(t, l.r.status, 500, string(l.r.raw))
+	release()
+	require.Equal(t, http.StatusAccepted, (<-behind).r.status)
+	l2 := post("e", 1000)
+	again := (<-l2).r
+	require.Equal(t, []any{float64(1), float64(0)}, []any{again.get("accepted"), again.get("duplicates")}, "the failed append wrote nothing")
+
+	r := a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + jsonNumber(again.get("seq")), token: ten.key})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	require.Equal(t, float64(1+10+20+30+1+100+1+1000), r.get("series").([]any)[0].(map[string]any)["total"], string(r.raw))
 }

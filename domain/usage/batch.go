@@ -10,8 +10,14 @@ const TypeBatchRecorded = "usage.batch_recorded"
 // event per record made every record pay for all of those. Each record still counts once:
 // the event claims every record's key id (RecordEventID) in the event store, as a single
 // Recorded event claims its own.
+//
+// The API also stores concurrent single-record requests of one tenant and actor as one
+// batch (see the HTTP API's usage coalescing); RequestIDs then names each record's request,
+// in record order. It is absent when the records came in one request (the event's metadata
+// names it).
 type BatchRecorded struct {
-	Records []Recorded `json:"records"`
+	Records    []Recorded `json:"records"`
+	RequestIDs []string   `json:"request_ids,omitempty"`
 }
 
 // EventType implements domain.Event.

@@ -1,0 +1,136 @@
+package httpapi
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/eventstore/logctx"
+)
+
+// coalescer turns concurrent single-record usage POSTs of one tenant and actor into one
+// usage.batch_recorded event. A lane (tenant, actor) has at most one append in flight;
+// the records that arrive meanwhile gather, and the next append takes them together. A
+// lone request is appended at once, alone, as a usage.recorded event exactly as before:
+// coalescing only ever happens while a client is sending faster than one commit a time.
+//
+// Nothing of a record's meaning changes: each record still claims its own key id, so a key
+// counts once whichever event carries it; each request is answered only once its record is
+// committed (or found to be a duplicate); an append that fails fails every request it
+// carried, and none of them was written. Per-event costs (a row, its indexes, a chain link,
+// a relayed message, a projection step) are paid once per append instead of once per
+// request, which is what lets single-record ingestion keep up with many connections.
+type coalescer struct {
+	store *eventstore.Store
+	reg   *eventstore.Registry
+	mu    sync.Mutex
+	lanes map[laneKey]*lane
+}
+
+type laneKey struct {
+	tenant uuid.UUID
+	actor  string
+}
+
+// lane is one (tenant, actor)'s gathering records, oldest batch first; its runner appends
+// them one batch at a time and removes the lane when none is left.
+type lane struct {
+	queue []*gathered
+}
+
+// gathered is the records of one coming append, and its outcome once done is closed.
+type gathered struct {
+	records  []usage.Recorded
+	ids      []uuid.UUID
+	requests []string // each record's request id
+	meta     eventstore.Metadata
+	index    map[uuid.UUID]int
+	waiting  int // requests waiting for it (a duplicate within it is one more)
+	done     chan struct{}
+
+	accepted []bool // per record, once done
+	seq      int64
+	err      error
+}
+
+// maxCoalesced bounds the records of one coalesced event (far below the event size limit).
+const maxCoalesced = 256
+
+// coalesceTimeout bounds one coalesced append: no single request's context governs it.
+const coalesceTimeout = 30 * time.Second
+
+func newCoalescer(store *eventstore.Store, reg *eventstore.Registry) *coalescer {
+	return &coalescer{store: store, reg: reg, lanes: map[laneKey]*lane{}}
+}
+
+// record appends r (key id id) with the others gathered in its lane and reports whether it
+// was accepted (false: its key was claimed before, or by a request in the same append) and
+// the seq of the event that carries it.
+func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta eventstore.Metadata, r usage.Recorded, id uuid.UUID) (accepted bool, seq int64, err error) {
+	k := laneKey{tenant, meta.Actor}
+	co.mu.Lock()
+	l := co.lanes[k]
+	start := l == nil
+	if start {
+		l = &lane{}
+		co.lanes[k] = l
+	}
+	var g *gathered
+	if n := len(l.queue); n > 0 && len(l.queue[n-1].records) < maxCoalesced {
+		g = l.queue[n-1]
+	} else {
+		g = &gathered{index: map[uuid.UUID]int{}, done: make(chan struct{}), meta: meta}
+		l.queue = append(l.queue, g)
+	}
+	g.waiting++
+	i, dup := g.index[id]
+	if !dup {
+		i = len(g.records)
+		g.index[id] = i
+		g.records = append(g.records, r)
+		g.ids = append(g.ids, id)
+		g.requests = append(g.requests, meta.RequestID)
+	}
+	co.mu.Unlock()
+	if start {
+		go co.run(k, l)
+	}
+	select {
+	case <-g.done:
+	case <-ctx.Done():
+		// The record may still be appended: a retry with the same key is then a duplicate.
+		return false, 0, ctx.Err()
+	}
+	if g.err != nil {
+		return false, 0, g.err
+	}
+	return !dup && g.accepted[i], g.seq, nil
+}
+
+// run appends the lane's gathered records, a batch at a time, until none are left.
+func (co *coalescer) run(k laneKey, l *lane) {
+	for {
+		co.mu.Lock()
+		if len(l.queue) == 0 {
+			delete(co.lanes, k)
+			co.mu.Unlock()
+			return
+		}
+		g := l.queue[0]
+		l.queue = l.queue[1:]
+		co.mu.Unlock()
+		co.append(k.tenant, g)
+		close(g.done)
+	}
+}
+
+// append stores g's records in one event, leaving out keys claimed already.
+func (co *coalescer) append(tenant uuid.UUID, g *gathered) {
+	ctx, cancel := context.WithTimeout(logctx.With(context.Background(), "tenant_id", tenant.String()), coalesceTimeout)
+	defer cancel()
+	g.accepted, g.seq, g.err = storeRecords(ctx, co.store, co.reg, tenant, g.meta, g.records, g.ids, g.requests)
+}
