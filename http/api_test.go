@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,4 +115,51 @@ func TestAPI_InvitationsExpireAndRevokedKeysStopAtOnce(t *testing.T) {
 	list := a.do(req{method: "GET", path: "/v1/api-keys", token: ten.key})
 	require.NotContains(t, string(list.raw), key)
 	require.Contains(t, string(list.raw), `"revoked_at"`)
+}
+
+// A key revoked through another replica stops working on this one within the cache's TTL,
+// even while it is busy: cached entries are refreshed in the background as they age, and
+// those requests never wait for the database.
+func TestAPI_AKeyRevokedElsewhereStopsWithinTheCacheTTL(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	other := httptest.NewServer(httpapi.New(a.deps)) // another replica: its own caches
+	defer other.Close()
+	ten := a.createTenant("pro")
+	k := a.do(req{method: "POST", path: "/v1/api-keys", token: ten.key, body: map[string]any{"name": "ci", "role": "editor"}})
+	require.Equal(t, http.StatusCreated, k.status, string(k.raw))
+	key := k.str("api_key", "key")
+
+	busy := func(until time.Time) (ok, refused int) {
+		for time.Now().Before(until) {
+			switch a.do(req{method: "GET", path: "/v1/tenant", token: key}).status {
+			case http.StatusOK:
+				ok++
+			case http.StatusUnauthorized:
+				refused++
+			default:
+				t.Fatal("unexpected status")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return ok, refused
+	}
+	ok, refused := busy(time.Now().Add(3 * time.Second)) // longer than the TTL: refreshed, never dropped
+	require.Positive(t, ok)
+	require.Zero(t, refused)
+
+	hr, err := http.NewRequest("DELETE", other.URL+"/v1/api-keys/"+k.str("api_key", "id"), nil)
+	require.NoError(t, err)
+	hr.Header.Set("Authorization", "Bearer "+ten.key)
+	res, err := http.DefaultClient.Do(hr)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	revoked := time.Now()
+	require.Eventually(t, func() bool {
+		return a.do(req{method: "GET", path: "/v1/tenant", token: key}).status == http.StatusUnauthorized
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Less(t, time.Since(revoked), 3*time.Second, "a revoked key is refused within the cache TTL (2 s) and a refresh")
+	ok, _ = busy(time.Now().Add(500 * time.Millisecond))
+	require.Zero(t, ok, "and stays refused")
 }

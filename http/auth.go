@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/eventstore/logctx"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -93,7 +95,7 @@ func (s *Server) isOperator(token string) bool {
 	return s.d.OperatorToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.d.OperatorToken)) == 1
 }
 
-// authenticateKey checks an API key against its tenant's read models.
+// authenticateKey checks an API key against its tenant's read models (through credCache).
 func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 	tenant, keyID, ok := parseSecret(keyScheme, key)
 	if !ok {
@@ -101,39 +103,77 @@ func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 		return false
 	}
 	sum := sha256.Sum256([]byte(key)) // the cache key: it covers the tenant and key id too
-	now := time.Now()
-	e, ok := s.creds.get(sum, now)
+	e, ok, refresh := s.creds.get(sum, time.Now())
+	if refresh {
+		go func() {
+			ctx, cancel := context.WithTimeout(logctx.With(context.Background(), "tenant_id", tenant.String()), credLookupTimeout)
+			defer cancel()
+			_, valid, err := s.lookupCred(ctx, sum, tenant, keyID)
+			if err != nil {
+				s.d.Logger.WarnContext(ctx, "refreshing a cached API key failed", "err", err)
+			}
+			s.creds.refreshed(sum, valid || err != nil)
+		}()
+	}
 	if !ok {
-		var cred projections.Credential
-		err := projections.InTenant(c, s.pool(), tenant, true, func(tx pgx.Tx) error {
-			var err error
-			cred, err = projections.LookupCredential(c, tx, keyID)
-			return err
+		// Requests that find no valid entry for a key share one lookup.
+		type found struct {
+			e     cachedCred
+			valid bool
+		}
+		v, err, _ := s.credLookups.Do(string(sum[:]), func() (any, error) {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(c), credLookupTimeout)
+			defer cancel()
+			e, valid, err := s.lookupCred(ctx, sum, tenant, keyID)
+			return found{e, valid}, err
 		})
-		switch {
-		case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, projections.ErrNotProvisioned):
-			fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
-			return false
-		case err != nil:
+		if err != nil {
 			s.failErr(c, err)
 			return false
-		case subtle.ConstantTimeCompare(sum[:], cred.KeyHash) != 1 || cred.Revoked:
+		}
+		f := v.(found)
+		if !f.valid {
 			fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
 			return false
 		}
-		role, err := domain.ParseRole(cred.Role)
-		if err != nil {
-			s.internal(c, err)
-			return false
-		}
-		e = cachedCred{tenant: tenant, keyID: keyID, member: cred.MemberID, role: role,
-			status: cred.TenantStatus, plan: cred.Plan, expires: now.Add(credTTL)}
-		s.creds.put(sum, e)
-		s.slugs.Store(cred.Slug, tenant)
+		e = f.e
 	}
 	cl.tenant, cl.keyID, cl.member, cl.role, cl.status, cl.plan = e.tenant, e.keyID, e.member, e.role, e.status, e.plan
 	cl.actor = "key:" + e.keyID.String()
 	return true
+}
+
+// credLookupTimeout bounds one credential lookup shared by several requests.
+const credLookupTimeout = 5 * time.Second
+
+// lookupCred reads API key keyID of tenant from the read models and caches it: valid is
+// false when no usable key has the secret whose hash is sum (unknown, revoked, or the
+// tenant not provisioned yet).
+func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uuid.UUID) (e cachedCred, valid bool, err error) {
+	gen, now := s.creds.generation(), time.Now()
+	var cred projections.Credential
+	err = projections.InTenant(ctx, s.pool(), tenant, true, func(tx pgx.Tx) error {
+		var err error
+		cred, err = projections.LookupCredential(ctx, tx, keyID)
+		return err
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, projections.ErrNotProvisioned):
+		return cachedCred{}, false, nil
+	case err != nil:
+		return cachedCred{}, false, err
+	case subtle.ConstantTimeCompare(sum[:], cred.KeyHash) != 1 || cred.Revoked:
+		return cachedCred{}, false, nil
+	}
+	role, err := domain.ParseRole(cred.Role)
+	if err != nil {
+		return cachedCred{}, false, err
+	}
+	e = cachedCred{tenant: tenant, keyID: keyID, member: cred.MemberID, role: role,
+		status: cred.TenantStatus, plan: cred.Plan, slug: cred.Slug}
+	s.creds.put(sum, e, now, gen)
+	s.slugs.Store(cred.Slug, tenant)
+	return e, true, nil
 }
 
 // explicitTenant resolves the tenant the request names itself (workspace path, subdomain,

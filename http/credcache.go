@@ -15,9 +15,16 @@ import (
 // made through this process (revoking a key, removing a member or changing a role,
 // suspending or closing a tenant, changing its plan) drop the tenant's entries at once;
 // changes made through another replica apply within credTTL.
+//
+// A busy key never waits for the database: once an entry is half its TTL old, one request
+// refreshes it in the background while the others go on with it, and requests that find no
+// valid entry share one lookup (see Server.authenticateKey). A lookup that began before the
+// tenant's entries were dropped is never cached.
 type credCache struct {
-	mu sync.Mutex
-	m  map[[32]byte]cachedCred
+	mu         sync.Mutex
+	m          map[[32]byte]cachedCred
+	refreshing map[[32]byte]bool
+	gen        uint64 // counts forget calls
 }
 
 // credTTL bounds how stale a cached credential or tenant status can be.
@@ -30,32 +37,67 @@ type cachedCred struct {
 	tenant, keyID, member uuid.UUID
 	role                  domain.Role
 	status, plan          string
-	expires               time.Time
+	slug                  string
+	expires, refreshAt    time.Time
 }
 
-func (c *credCache) get(sum [32]byte, now time.Time) (cachedCred, bool) {
+// get returns the entry for sum if it has not expired; refresh is true for exactly one
+// caller once the entry is half its TTL old, which should then refresh it (see put,
+// refreshed).
+func (c *credCache) get(sum [32]byte, now time.Time) (e cachedCred, ok, refresh bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.m[sum]
+	e, ok = c.m[sum]
 	if !ok || now.After(e.expires) {
-		return cachedCred{}, false
+		return cachedCred{}, false, false
 	}
-	return e, true
+	if now.After(e.refreshAt) && !c.refreshing[sum] {
+		if c.refreshing == nil {
+			c.refreshing = map[[32]byte]bool{}
+		}
+		c.refreshing[sum] = true
+		refresh = true
+	}
+	return e, true, refresh
 }
 
-func (c *credCache) put(sum [32]byte, e cachedCred) {
+// generation is to be read before a lookup and passed to put.
+func (c *credCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches e (looked up at now) unless the cache was told to forget since gen.
+func (c *credCache) put(sum [32]byte, e cachedCred, now time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if c.m == nil || len(c.m) >= maxCachedCreds {
 		c.m = map[[32]byte]cachedCred{}
 	}
+	e.expires, e.refreshAt = now.Add(credTTL), now.Add(credTTL/2)
 	c.m[sum] = e
+}
+
+// refreshed ends a refresh that get asked for; valid false drops the entry (the key was
+// revoked, say).
+func (c *credCache) refreshed(sum [32]byte, valid bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.refreshing, sum)
+	if !valid {
+		delete(c.m, sum)
+	}
 }
 
 // forget drops every cached credential of a tenant.
 func (c *credCache) forget(tenant uuid.UUID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for k, e := range c.m {
 		if e.tenant == tenant {
 			delete(c.m, k)

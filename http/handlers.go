@@ -43,6 +43,11 @@ func runCmd[A eventstore.Aggregate](s *Server, c *gin.Context, cl *call, cmd eve
 		s.creds.forget(tenant)
 	}
 	s.settle(c, cl, tenant, res.LastSeq)
+	if len(res.Events) > 0 {
+		// And again once the read models show the change (or settling gave up): a lookup
+		// made in between read them as they were.
+		s.creds.forget(tenant)
+	}
 	return state, res, true
 }
 

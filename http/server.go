@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	stripego "github.com/stripe/stripe-go/v76"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/eventstore"
@@ -67,13 +68,15 @@ type Deps struct {
 
 // Server holds the handlers' shared state.
 type Server struct {
-	d       Deps
-	limits  *limiter
-	fair    *fairness
-	slugs   sync.Map // slug → tenant id: slugs never change
-	creds   credCache
-	metrics *metrics
-	usage   *coalescer
+	d      Deps
+	limits *limiter
+	fair   *fairness
+	slugs  sync.Map // slug → tenant id: slugs never change
+	creds  credCache
+	// credLookups shares one credential lookup among the requests that need the same one.
+	credLookups singleflight.Group
+	metrics     *metrics
+	usage       *coalescer
 }
 
 // New builds the Gin engine with every route.

@@ -1,0 +1,54 @@
+package httpapi
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCredCache_RefreshesOnceWhenHalfOldAndNeverCachesAForgottenLookup(t *testing.T) {
+	var c credCache
+	sum := [32]byte{1}
+	tenant := uuid.New()
+	t0 := time.Now()
+	c.put(sum, cachedCred{tenant: tenant, plan: "pro"}, t0, c.generation())
+
+	e, ok, refresh := c.get(sum, t0.Add(credTTL/4))
+	require.True(t, ok)
+	require.False(t, refresh, "young: no refresh")
+	require.Equal(t, "pro", e.plan)
+
+	_, ok, refresh = c.get(sum, t0.Add(credTTL*3/4))
+	require.True(t, ok, "still valid while it is refreshed")
+	require.True(t, refresh, "half old: one caller refreshes")
+	_, ok, refresh = c.get(sum, t0.Add(credTTL*3/4))
+	require.True(t, ok)
+	require.False(t, refresh, "only one")
+	c.refreshed(sum, true) // failed: kept until it expires, and tried again
+	_, ok, refresh = c.get(sum, t0.Add(credTTL*3/4))
+	require.True(t, ok)
+	require.True(t, refresh)
+	c.refreshed(sum, true)
+	_, ok, _ = c.get(sum, t0.Add(credTTL+time.Millisecond))
+	require.False(t, ok, "expired: never served")
+
+	t1 := t0.Add(credTTL)
+	c.put(sum, cachedCred{tenant: tenant, plan: "enterprise"}, t1, c.generation())
+	_, _, refresh = c.get(sum, t1.Add(credTTL*3/4))
+	require.True(t, refresh)
+	c.refreshed(sum, false) // the key is no longer valid
+	_, ok, _ = c.get(sum, t1.Add(credTTL*3/4))
+	require.False(t, ok, "dropped at once")
+
+	// A lookup that began before the tenant's entries were forgotten is not cached.
+	gen := c.generation()
+	c.forget(tenant)
+	c.put(sum, cachedCred{tenant: tenant}, t1, gen)
+	_, ok, _ = c.get(sum, t1)
+	require.False(t, ok)
+	c.put(sum, cachedCred{tenant: tenant}, t1, c.generation())
+	_, ok, _ = c.get(sum, t1)
+	require.True(t, ok)
+}
