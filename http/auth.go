@@ -170,7 +170,7 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 		return cachedCred{}, false, err
 	}
 	e = cachedCred{tenant: tenant, keyID: keyID, member: cred.MemberID, role: role,
-		status: cred.TenantStatus, plan: cred.Plan, slug: cred.Slug}
+		status: cred.TenantStatus, plan: cred.Plan}
 	s.creds.put(sum, e, now, gen)
 	s.slugs.Store(cred.Slug, tenant)
 	return e, true, nil

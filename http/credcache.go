@@ -37,7 +37,6 @@ type cachedCred struct {
 	tenant, keyID, member uuid.UUID
 	role                  domain.Role
 	status, plan          string
-	slug                  string
 	expires, refreshAt    time.Time
 }
 
