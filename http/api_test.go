@@ -3,6 +3,9 @@ package httpapi_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -162,4 +165,46 @@ func TestAPI_AKeyRevokedElsewhereStopsWithinTheCacheTTL(t *testing.T) {
 	require.Less(t, time.Since(revoked), 3*time.Second, "a revoked key is refused within the cache TTL (2 s) and a refresh")
 	ok, _ = busy(time.Now().Add(500 * time.Millisecond))
 	require.Zero(t, ok, "and stays refused")
+}
+
+// A key used by many concurrent requests costs a few database lookups however long it is
+// busy: one when first seen, then one background refresh a second; never a burst of them
+// each time its cache entry would have expired.
+func TestAPI_ABusyKeyIsLookedUpOnceASecondAtMost(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("enterprise")
+	lookups := func() float64 {
+		r := a.do(req{method: "GET", path: "/metrics"})
+		require.Equal(t, http.StatusOK, r.status)
+		for _, line := range strings.Split(string(r.raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "tenantry_api_key_lookups_total "); ok {
+				n, err := strconv.ParseFloat(v, 64)
+				require.NoError(t, err)
+				return n
+			}
+		}
+		t.Fatal("no tenantry_api_key_lookups_total series")
+		return 0
+	}
+	before := lookups()
+	busy := 5 * time.Second // more than two TTLs
+	deadline := time.Now().Add(busy)
+	var wg sync.WaitGroup
+	var served atomic.Int64
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if a.do(req{method: "GET", path: "/v1/tenant", token: ten.key}).status == http.StatusOK {
+					served.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := lookups() - before
+	require.Positive(t, served.Load())
+	require.LessOrEqual(t, n, busy.Seconds()+2, "%d requests cost %v lookups", served.Load(), n)
 }

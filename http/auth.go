@@ -106,37 +106,24 @@ func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 	e, ok, refresh := s.creds.get(sum, time.Now())
 	if refresh {
 		go func() {
-			ctx, cancel := context.WithTimeout(logctx.With(context.Background(), "tenant_id", tenant.String()), credLookupTimeout)
-			defer cancel()
-			_, valid, err := s.lookupCred(ctx, sum, tenant, keyID)
+			_, valid, err := s.sharedLookup(logctx.With(context.Background(), "tenant_id", tenant.String()), sum, tenant, keyID)
 			if err != nil {
-				s.d.Logger.WarnContext(ctx, "refreshing a cached API key failed", "err", err)
+				s.d.Logger.Warn("refreshing a cached API key failed", "tenant_id", tenant, "err", err)
 			}
 			s.creds.refreshed(sum, valid || err != nil)
 		}()
 	}
 	if !ok {
-		// Requests that find no valid entry for a key share one lookup.
-		type found struct {
-			e     cachedCred
-			valid bool
-		}
-		v, err, _ := s.credLookups.Do(string(sum[:]), func() (any, error) {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(c), credLookupTimeout)
-			defer cancel()
-			e, valid, err := s.lookupCred(ctx, sum, tenant, keyID)
-			return found{e, valid}, err
-		})
-		if err != nil {
+		var valid bool
+		var err error
+		if e, valid, err = s.sharedLookup(context.WithoutCancel(c), sum, tenant, keyID); err != nil {
 			s.failErr(c, err)
 			return false
 		}
-		f := v.(found)
-		if !f.valid {
+		if !valid {
 			fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
 			return false
 		}
-		e = f.e
 	}
 	cl.tenant, cl.keyID, cl.member, cl.role, cl.status, cl.plan = e.tenant, e.keyID, e.member, e.role, e.status, e.plan
 	cl.actor = "key:" + e.keyID.String()
@@ -146,11 +133,33 @@ func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 // credLookupTimeout bounds one credential lookup shared by several requests.
 const credLookupTimeout = 5 * time.Second
 
+// sharedLookup is lookupCred, shared by everyone who needs the same key looked up at the
+// same time (requests that missed the cache, and its background refresh); no caller's
+// cancellation ends it for the others.
+func (s *Server) sharedLookup(ctx context.Context, sum [32]byte, tenant, keyID uuid.UUID) (cachedCred, bool, error) {
+	type found struct {
+		e     cachedCred
+		valid bool
+	}
+	v, err, _ := s.credLookups.Do(string(sum[:]), func() (any, error) {
+		ctx, cancel := context.WithTimeout(ctx, credLookupTimeout)
+		defer cancel()
+		e, valid, err := s.lookupCred(ctx, sum, tenant, keyID)
+		return found{e, valid}, err
+	})
+	if err != nil {
+		return cachedCred{}, false, err
+	}
+	f := v.(found)
+	return f.e, f.valid, nil
+}
+
 // lookupCred reads API key keyID of tenant from the read models and caches it: valid is
 // false when no usable key has the secret whose hash is sum (unknown, revoked, or the
 // tenant not provisioned yet).
 func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uuid.UUID) (e cachedCred, valid bool, err error) {
 	gen, now := s.creds.generation(), time.Now()
+	s.metrics.keyLookups.Inc()
 	var cred projections.Credential
 	err = projections.InTenant(ctx, s.pool(), tenant, true, func(tx pgx.Tx) error {
 		var err error

@@ -38,14 +38,11 @@ func runCmd[A eventstore.Aggregate](s *Server, c *gin.Context, cl *call, cmd eve
 		s.failErr(c, err)
 		return state, res, false
 	}
-	if len(res.Events) > 0 {
-		// Keys, roles, status or plan may have changed: authenticate afresh.
-		s.creds.forget(tenant)
-	}
 	s.settle(c, cl, tenant, res.LastSeq)
 	if len(res.Events) > 0 {
-		// And again once the read models show the change (or settling gave up): a lookup
-		// made in between read them as they were.
+		// Keys, roles, status or plan may have changed: authenticate afresh, once the read
+		// models show the change (or settling gave up). A lookup begun before this is not
+		// cached, so none that read them as they were survives.
 		s.creds.forget(tenant)
 	}
 	return state, res, true

@@ -17,6 +17,8 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	throttled *prometheus.CounterVec
+	// keyLookups counts API keys read from the database: cache misses and refreshes.
+	keyLookups prometheus.Counter
 }
 
 // newMetrics registers the API's series in reg (a fresh registry when nil, with the Go and
@@ -38,11 +40,14 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantry_rate_limited_total", Help: "Requests refused by the per-tenant rate limit, by plan.",
 		}, []string{"plan"}),
+		keyLookups: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tenantry_api_key_lookups_total", Help: "API keys read from the database (cache misses and background refreshes).",
+		}),
 	}
 	for _, plan := range []string{"free", "pro", "enterprise", "anonymous"} {
 		m.throttled.WithLabelValues(plan) // present at 0 before the first refusal
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.throttled)
+	m.reg.MustRegister(m.requests, m.latency, m.throttled, m.keyLookups)
 	if own {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
