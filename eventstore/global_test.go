@@ -144,7 +144,7 @@ func TestReadAll_WaitsForEventWritersOnly(t *testing.T) {
 	defer slow.Rollback(ctx)
 	_, err = slow.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, other.String())
 	require.NoError(t, err)
-	_, err = slow.Exec(ctx, `INSERT INTO tenantry.idempotency_keys (tenant_id, principal, key, request_hash) VALUES ($1, 'p', 'k', '\x00')`, other)
+	_, err = slow.Exec(ctx, `INSERT INTO tenantry.idempotency_keys (tenant_id, key_hash, request_hash) VALUES ($1, sha256('k'), '\x00')`, other)
 	require.NoError(t, err)
 
 	a := newTenant(t)
@@ -177,7 +177,7 @@ func TestReadAll_WaitsForEventWritersOnly(t *testing.T) {
 	defer mixed.Rollback(ctx)
 	_, err = mixed.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, other.String())
 	require.NoError(t, err)
-	_, err = mixed.Exec(ctx, `INSERT INTO tenantry.idempotency_keys (tenant_id, principal, key, request_hash) VALUES ($1, 'p', 'k2', '\x00')`, other)
+	_, err = mixed.Exec(ctx, `INSERT INTO tenantry.idempotency_keys (tenant_id, key_hash, request_hash) VALUES ($1, sha256('k2'), '\x00')`, other)
 	require.NoError(t, err)
 	_, err = mixed.Exec(ctx, `SELECT * FROM tenantry.append_events($1, 's', -1, ARRAY[$2::uuid], ARRAY['thing.happened'], ARRAY[1], ARRAY['{}'], ARRAY['{}'])`,
 		other, uuid.Must(uuid.NewV7()))

@@ -68,3 +68,12 @@ func Gathered(s *Server, tenant uuid.UUID) int {
 	}
 	return n
 }
+
+// IdempotencyRow is the key_hash and request_hash the server stores for a request.
+func IdempotencyRow(tenant uuid.UUID, principal, key, method, path string, body []byte) (keyHash, requestHash []byte) {
+	k, err := deriveIdemSecrets(tenant, principal, key)
+	if err != nil {
+		panic(err)
+	}
+	return k.lookup, k.requestMAC(method, path, body)
+}

@@ -3,7 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
+	"crypto/hmac"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -17,7 +18,8 @@ import (
 // Idempotency-Key: the first POST with a key runs and its answer is remembered (24 hours)
 // per tenant and caller; the same key with the same request replays that answer, with a
 // different request answers 422, and while the first is still running answers 409. Answers
-// of 5xx are not remembered, so the client may retry them.
+// of 5xx are not remembered, so the client may retry them. The store holds neither the key
+// nor the answer in plaintext (see idemseal.go).
 
 const (
 	idempotencyTTL   = "24 hours"
@@ -47,36 +49,41 @@ func (s *Server) idempotent(c *gin.Context, cl *call, handler func(*gin.Context,
 	if principal == "anonymous" {
 		principal = "anonymous:" + c.ClientIP()
 	}
-	h := sha256.New()
-	h.Write([]byte(cl.route.method + " " + c.Request.URL.Path + "\n"))
-	h.Write(cl.body)
-	sum := h.Sum(nil)
+	secrets, err := deriveIdemSecrets(scope, principal, key)
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	sum := secrets.requestMAC(cl.route.method, c.Request.URL.Path, cl.body)
 
 	var claimed bool
 	var stored struct {
-		hash        []byte
-		status      *int
-		contentType *string
-		body        []byte
+		hash          []byte
+		status        *int
+		nonce, sealed []byte
 	}
-	err := s.inScope(c, scope, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(c, `INSERT INTO tenantry.idempotency_keys AS k (tenant_id, principal, key, request_hash)
-			VALUES ($1, $2, $3, $4)
-			ON CONFLICT (tenant_id, principal, key) DO UPDATE
-			SET request_hash = excluded.request_hash, status = NULL, content_type = NULL, body = NULL, created_at = now()
+	err = s.inScope(c, scope, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(c, `INSERT INTO tenantry.idempotency_keys AS k (tenant_id, key_hash, request_hash)
+			VALUES ($1, $2, $3)
+			ON CONFLICT (tenant_id, key_hash) DO UPDATE
+			SET request_hash = excluded.request_hash, status = NULL, nonce = NULL, sealed = NULL, created_at = now()
 			WHERE k.created_at < now() - interval '`+idempotencyTTL+`'
 			   OR (k.status IS NULL AND k.request_hash = excluded.request_hash AND k.created_at < now() - interval '`+inFlightTakeover+`')`,
-			scope, principal, key, sum)
+			scope, secrets.lookup, sum)
 		if err != nil {
-			return err
+			return fmt.Errorf("claim idempotency key: %w", err)
 		}
 		if tag.RowsAffected() == 1 {
 			claimed = true
 			return nil
 		}
-		return tx.QueryRow(c, `SELECT request_hash, status, content_type, body FROM tenantry.idempotency_keys
-			WHERE tenant_id = $1 AND principal = $2 AND key = $3`, scope, principal, key).
-			Scan(&stored.hash, &stored.status, &stored.contentType, &stored.body)
+		err = tx.QueryRow(c, `SELECT request_hash, status, nonce, sealed FROM tenantry.idempotency_keys
+			WHERE tenant_id = $1 AND key_hash = $2`, scope, secrets.lookup).
+			Scan(&stored.hash, &stored.status, &stored.nonce, &stored.sealed)
+		if err != nil {
+			return fmt.Errorf("read remembered answer: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		s.failErr(c, err)
@@ -84,19 +91,23 @@ func (s *Server) idempotent(c *gin.Context, cl *call, handler func(*gin.Context,
 	}
 	if !claimed {
 		switch {
-		case !bytes.Equal(stored.hash, sum):
+		case !hmac.Equal(stored.hash, sum):
 			fail(c, http.StatusUnprocessableEntity, "idempotency-key-reused",
 				"this Idempotency-Key was used with a different request; use a new key for a new request")
 		case stored.status == nil:
 			c.Header("Retry-After", "1")
 			fail(c, http.StatusConflict, "request-in-progress", "the first request with this Idempotency-Key is still being processed")
 		default:
-			c.Header("Idempotent-Replayed", "true")
-			ct := "application/json"
-			if stored.contentType != nil {
-				ct = *stored.contentType
+			ct, body, err := secrets.openAnswer(stored.nonce, stored.sealed)
+			if err != nil {
+				s.failErr(c, fmt.Errorf("replay idempotent answer: %w", err))
+				return
 			}
-			c.Data(*stored.status, ct, stored.body)
+			if ct == "" {
+				ct = "application/json"
+			}
+			c.Header("Idempotent-Replayed", "true")
+			c.Data(*stored.status, ct, body)
 		}
 		return
 	}
@@ -108,12 +119,15 @@ func (s *Server) idempotent(c *gin.Context, cl *call, handler func(*gin.Context,
 	ctx := context.WithoutCancel(c.Request.Context())
 	err = s.inScope(ctx, scope, func(tx pgx.Tx) error {
 		if status >= 500 {
-			_, err := tx.Exec(ctx, `DELETE FROM tenantry.idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3`,
-				scope, principal, key)
+			_, err := tx.Exec(ctx, `DELETE FROM tenantry.idempotency_keys WHERE tenant_id = $1 AND key_hash = $2`, scope, secrets.lookup)
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE tenantry.idempotency_keys SET status = $4, content_type = $5, body = $6
-			WHERE tenant_id = $1 AND principal = $2 AND key = $3`, scope, principal, key, status, w.Header().Get("Content-Type"), w.buf.Bytes())
+		nonce, sealed, err := secrets.sealAnswer(w.Header().Get("Content-Type"), w.buf.Bytes())
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE tenantry.idempotency_keys SET status = $3, nonce = $4, sealed = $5
+			WHERE tenant_id = $1 AND key_hash = $2`, scope, secrets.lookup, status, nonce, sealed)
 		return err
 	})
 	if err != nil {

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -188,11 +187,11 @@ func TestIdempotencyKey_ARequestStillInFlightAnswers409(t *testing.T) {
 	a := newAPI(t)
 	ten := a.createTenant("pro")
 	body := `{"email": "f@example.com", "role": "viewer"}`
-	sum := sha256.Sum256([]byte("POST /v1/members\n" + body))
+	keyHash, sum := httpapi.IdempotencyRow(uuid.MustParse(ten.id), "key:"+keyID(t, ten.key), "busy-1", "POST", "/v1/members", []byte(body))
 	super := pgtest.Pool(t, testDB.SuperURL, 1)
 	// The first request's claim, as it stands while that request runs.
-	_, err := super.Exec(context.Background(), `INSERT INTO tenantry.idempotency_keys (tenant_id, principal, key, request_hash)
-		VALUES ($1, $2, 'busy-1', $3)`, ten.id, "key:"+keyID(t, ten.key), sum[:])
+	_, err := super.Exec(context.Background(), `INSERT INTO tenantry.idempotency_keys (tenant_id, key_hash, request_hash)
+		VALUES ($1, $2, $3)`, ten.id, keyHash, sum)
 	require.NoError(t, err)
 	r := a.do(req{method: "POST", path: "/v1/members", token: ten.key, body: body, header: map[string]string{"Idempotency-Key": "busy-1"}})
 	require.Equal(t, http.StatusConflict, r.status, string(r.raw))
@@ -253,11 +252,12 @@ func TestIdempotencyKey_OldAnswersAreForgotten(t *testing.T) {
 		body: map[string]any{"email": "old@example.com", "role": "viewer"}})
 	require.Equal(t, http.StatusCreated, r.status)
 	super := pgtest.Pool(t, testDB.SuperURL, 1)
-	_, err := super.Exec(context.Background(), `UPDATE tenantry.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old-1'`)
+	keyHash, _ := httpapi.IdempotencyRow(uuid.MustParse(ten.id), "key:"+keyID(t, ten.key), "old-1", "", "", nil)
+	_, err := super.Exec(context.Background(), `UPDATE tenantry.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key_hash = $1`, keyHash)
 	require.NoError(t, err)
 	require.NoError(t, httpapi.ExpireIdempotencyKeys(context.Background(), a.deps.Store.Pool()))
 	var n int
-	require.NoError(t, super.QueryRow(context.Background(), `SELECT count(*) FROM tenantry.idempotency_keys WHERE key = 'old-1'`).Scan(&n))
+	require.NoError(t, super.QueryRow(context.Background(), `SELECT count(*) FROM tenantry.idempotency_keys WHERE key_hash = $1`, keyHash).Scan(&n))
 	require.Zero(t, n)
 }
 
