@@ -57,6 +57,10 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 	if d.TenantID != uuid.Nil {
 		c.Set(keyTenant, d.TenantID)
 	}
-	log.Info("stripe webhook handled", "tenant_id", d.TenantID, "outcome", string(d.Outcome), "duplicate", d.Duplicate)
-	reply(c, http.StatusOK, gin.H{"received": true, "id": ev.ID, "type": ev.Type, "outcome": d.Outcome, "duplicate": d.Duplicate, "seq": d.Seq})
+	log.Info("stripe webhook handled", "tenant_id", d.TenantID, "outcome", string(d.Outcome), "reason", string(d.Reason), "duplicate", d.Duplicate)
+	body := gin.H{"received": true, "id": ev.ID, "type": ev.Type, "outcome": d.Outcome, "duplicate": d.Duplicate, "seq": d.Seq}
+	if d.Reason != "" {
+		body["reason"] = d.Reason // why an ignored delivery changed nothing
+	}
+	reply(c, http.StatusOK, body)
 }

@@ -58,11 +58,16 @@ var customerCounter, stripeEventCounter atomic.Int64
 
 // stripeEvent is a Stripe event of typ about an object of the customer, created at created.
 func stripeEvent(typ, customer, status string, created time.Time) (string, []byte) {
-	id := fmt.Sprintf("evt_test_%d_%d", time.Now().UnixNano(), stripeEventCounter.Add(1))
-	obj := map[string]any{"id": "in_" + id, "object": "invoice", "customer": customer, "status": status}
+	obj := map[string]any{"id": "in_" + uuid.NewString()[:13], "object": "invoice", "customer": customer, "status": status, "subscription": "sub_" + customer}
 	if typ == dbilling.StripeSubscriptionUpdated || typ == dbilling.StripeSubscriptionDeleted {
-		obj["object"], obj["id"] = "subscription", "sub_"+customer
+		obj = map[string]any{"id": "sub_" + customer, "object": "subscription", "customer": customer, "status": status}
 	}
+	return stripeEventOf(typ, obj, created)
+}
+
+// stripeEventOf is a Stripe event of typ about obj, created at created.
+func stripeEventOf(typ string, obj map[string]any, created time.Time) (string, []byte) {
+	id := fmt.Sprintf("evt_test_%d_%d", time.Now().UnixNano(), stripeEventCounter.Add(1))
 	b, _ := json.Marshal(map[string]any{"id": id, "object": "event", "type": typ, "created": created.Unix(),
 		"api_version": "2023-10-16", "livemode": false, "data": map[string]any{"object": obj}})
 	return id, b
@@ -211,6 +216,83 @@ func TestWebhook_DeletedSubscriptionSuspendsAndUnknownCustomersAreIgnored(t *tes
 	r = a.deliver(unhandled, webhookSecret, now)
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, "ignored", r.str("outcome"))
+}
+
+// billingEvents is the tenant's billing stream.
+func (a *api) billingEvents(ten tenantFixture) []eventstore.Event {
+	a.t.Helper()
+	events, err := a.deps.Store.ReadStream(context.Background(), uuid.MustParse(ten.id), dbilling.AccountStreamID, 0, 1000)
+	require.NoError(a.t, err)
+	return events
+}
+
+// A valid signature proves an event comes from Stripe, not that it is about this tenant:
+// Stripe signs events about every customer and subscription of the account.
+func TestWebhook_OnlyTheLinkedCustomerAndSubscriptionMoveATenant(t *testing.T) {
+	a := billingAPI(t)
+	now := time.Now()
+	ignored := func(t *testing.T, r response, reason string) {
+		t.Helper()
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		require.Equal(t, "ignored", r.str("outcome"), string(r.raw))
+		require.Equal(t, reason, r.str("reason"), string(r.raw))
+	}
+
+	t.Run("UnknownCustomerNamingTheTenantInMetadata", func(t *testing.T) {
+		ten, _ := a.linked("pro")
+		before := len(a.billingEvents(ten))
+		for _, typ := range []string{dbilling.StripeSubscriptionDeleted, dbilling.StripeInvoicePaymentFailed} {
+			_, ev := stripeEventOf(typ, map[string]any{"id": "sub_attacker", "object": "subscription", "customer": "cus_attacker",
+				"status": "canceled", "subscription": "sub_attacker", "metadata": map[string]any{"tenant_id": ten.id},
+				"subscription_details": map[string]any{"metadata": map[string]any{"tenant_id": ten.id}}}, now)
+			ignored(t, a.deliver(ev, webhookSecret, now), "customer_not_linked")
+		}
+		require.Equal(t, tenant.StatusActive, a.tenantState(ten).Status())
+		require.Equal(t, 1, a.tenantState(ten).Version(), "the tenant is unchanged")
+		require.Len(t, a.billingEvents(ten), before, "nothing is written to a tenant the customer is not linked to")
+	})
+
+	t.Run("AnotherSubscriptionOfTheLinkedCustomer", func(t *testing.T) {
+		ten, cus := a.linked("pro")
+		_, deleted := stripeEventOf(dbilling.StripeSubscriptionDeleted,
+			map[string]any{"id": "sub_second_" + cus, "object": "subscription", "customer": cus, "status": "canceled"}, now)
+		ignored(t, a.deliver(deleted, webhookSecret, now), "subscription_not_linked")
+		_, pastDue := stripeEventOf(dbilling.StripeSubscriptionUpdated,
+			map[string]any{"id": "sub_second_" + cus, "object": "subscription", "customer": map[string]any{"id": cus}, "status": "past_due"}, now)
+		ignored(t, a.deliver(pastDue, webhookSecret, now), "subscription_not_linked")
+		require.Equal(t, tenant.StatusActive, a.tenantState(ten).Status())
+		require.Equal(t, 1, a.tenantState(ten).Version(), "the tenant is unchanged")
+
+		// The deliveries are recorded in the tenant's billing stream, with the reason.
+		recs := a.billingEvents(ten)
+		require.Len(t, recs, 3, "linked, then two ignored deliveries")
+		for _, e := range recs[1:] {
+			require.Equal(t, dbilling.TypeStripeEventReceived, e.Type)
+			var rec dbilling.StripeEventReceived
+			require.NoError(t, json.Unmarshal(e.Data, &rec))
+			require.Equal(t, dbilling.OutcomeIgnored, rec.Outcome)
+			require.Equal(t, dbilling.ReasonSubscriptionNotLinked, rec.Reason)
+			require.Equal(t, "sub_second_"+cus, rec.SubscriptionID)
+		}
+	})
+
+	t.Run("InvoiceOfAnotherSubscription", func(t *testing.T) {
+		ten, cus := a.linked("pro")
+		for _, sub := range []any{"sub_second_" + cus, map[string]any{"id": "sub_second_" + cus}, nil} {
+			_, failed := stripeEventOf(dbilling.StripeInvoicePaymentFailed,
+				map[string]any{"id": "in_" + uuid.NewString()[:13], "object": "invoice", "customer": cus, "status": "open", "subscription": sub}, now)
+			ignored(t, a.deliver(failed, webhookSecret, now), "subscription_not_linked")
+		}
+		require.Equal(t, tenant.StatusActive, a.tenantState(ten).Status())
+
+		// The linked subscription's invoice still acts, under the newer API's shape too.
+		_, failed := stripeEventOf(dbilling.StripeInvoicePaymentFailed, map[string]any{"id": "in_" + uuid.NewString()[:13], "object": "invoice",
+			"customer": cus, "status": "open", "parent": map[string]any{"subscription_details": map[string]any{"subscription": "sub_" + cus}}}, now)
+		r := a.deliver(failed, webhookSecret, now)
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		require.Equal(t, "applied", r.str("outcome"), string(r.raw))
+		require.Equal(t, tenant.StatusPastDue, a.tenantState(ten).Status())
+	})
 }
 
 // Every line logged while serving a tenant carries its id: the API's own lines, and the

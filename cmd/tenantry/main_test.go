@@ -115,7 +115,7 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 		return err == nil && entry.ID == id
 	}, 60*time.Second, 20*time.Millisecond)
 	payload := fmt.Sprintf(`{"id":"evt_serve","object":"event","type":"invoice.payment_failed","created":%d,"api_version":"2023-10-16",
-		"data":{"object":{"id":"in_1","object":"invoice","customer":"cus_serve","status":"open"}}}`, time.Now().Unix())
+		"data":{"object":{"id":"in_1","object":"invoice","customer":"cus_serve","subscription":"sub_serve","status":"open"}}}`, time.Now().Unix())
 	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: []byte(payload), Secret: "whsec_serve", Timestamp: time.Now()})
 	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/webhooks/stripe", strings.NewReader(payload))
 	req.Header.Set("Stripe-Signature", signed.Header)

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
@@ -93,6 +94,16 @@ type Signal struct {
 	Created      time.Time
 	ObjectID     string
 	ObjectStatus string
+	// CustomerID is the object's customer; SubscriptionID the subscription it concerns
+	// (a subscription's own id, an invoice's subscription), empty when it names none.
+	CustomerID     string
+	SubscriptionID string
+}
+
+// concernsSubscription says whether events of type typ are about one subscription, which
+// must then be the tenant's linked one.
+func concernsSubscription(typ string) bool {
+	return strings.HasPrefix(typ, "customer.subscription.") || strings.HasPrefix(typ, "invoice.")
 }
 
 // The Stripe event types Tenantry acts on.
@@ -143,6 +154,12 @@ func wantOf(s Signal) (want, bool) {
 // a late "payment failed" never undoes a newer "paid". grace is how long a past-due tenant
 // keeps working, counted from the failure's creation time.
 //
+// A delivery concerns the tenant only when its object's customer is the tenant's linked
+// customer and, for subscription and invoice events, its subscription is the linked one: a
+// valid signature proves the event comes from Stripe, not that it is about this tenant (the
+// Stripe account has other customers and subscriptions). Anything else is recorded as
+// ignored, with the reason, and changes nothing.
+//
 //   - payment failed (or subscription past_due/unpaid): an active tenant becomes past due;
 //   - paid (or subscription active/trialing): a past-due tenant, or one suspended for
 //     payment, is reactivated; a suspension for any other reason stays;
@@ -150,15 +167,22 @@ func wantOf(s Signal) (want, bool) {
 //     reason subscription_canceled.
 func (a *Account) Receive(t *tenant.Tenant, s Signal, grace time.Duration, now time.Time) ([]domain.Event, StripeEventReceived, error) {
 	rec := StripeEventReceived{StripeEventID: s.EventID, Type: s.Type, Created: s.Created.UTC(),
-		ObjectID: s.ObjectID, ObjectStatus: s.ObjectStatus}
+		ObjectID: s.ObjectID, ObjectStatus: s.ObjectStatus, CustomerID: s.CustomerID, SubscriptionID: s.SubscriptionID}
 	if s.EventID == "" || s.Type == "" || s.Created.IsZero() {
 		return nil, rec, domain.Invalid("event", "a Stripe event needs an id, a type and a creation time")
 	}
+	ignore := func(r Reason) ([]domain.Event, StripeEventReceived, error) {
+		rec.Outcome, rec.Reason = OutcomeIgnored, r
+		return nil, rec, nil
+	}
 	w, handled := wantOf(s)
 	switch {
+	case !a.Linked() || s.CustomerID != a.customerID:
+		return ignore(ReasonCustomerNotLinked)
+	case concernsSubscription(s.Type) && s.SubscriptionID != a.subscriptionID:
+		return ignore(ReasonSubscriptionNotLinked)
 	case !handled:
-		rec.Outcome = OutcomeIgnored
-		return nil, rec, nil
+		return ignore(ReasonTypeNotHandled)
 	case s.Created.Before(a.statusAt):
 		rec.Outcome = OutcomeStale
 		return nil, rec, nil

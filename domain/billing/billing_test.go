@@ -2,6 +2,7 @@ package billing_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,15 +33,39 @@ func newTenant(t *testing.T, events ...domain.Event) *tenant.Tenant {
 	return tn
 }
 
+// The tenant's linked Stripe customer and subscription in these tests.
+const (
+	linkedCustomer     = "cus_linked"
+	linkedSubscription = "sub_linked"
+)
+
+// signal is a Stripe event about the tenant's linked customer and subscription.
 func signal(id, typ string, created time.Time, status string) billing.Signal {
-	return billing.Signal{EventID: id, Type: typ, Created: created, ObjectID: "in_1", ObjectStatus: status}
+	objectID := "in_1"
+	if strings.HasPrefix(typ, "customer.subscription.") {
+		objectID = linkedSubscription
+	}
+	return billing.Signal{EventID: id, Type: typ, Created: created, ObjectID: objectID, ObjectStatus: status,
+		CustomerID: linkedCustomer, SubscriptionID: linkedSubscription}
+}
+
+// linkedAccount is a billing account linked to linkedCustomer and linkedSubscription.
+func linkedAccount(t *testing.T) *billing.Account {
+	t.Helper()
+	acct := billing.NewAccount()
+	events, err := acct.Link(linkedCustomer, linkedSubscription, "si_linked", domain.PlanPro, "price_pro")
+	require.NoError(t, err)
+	for _, e := range events {
+		require.NoError(t, acct.Apply(e))
+	}
+	return acct
 }
 
 // deliver runs signals through Receive in order, applying what each decides, and returns the
 // tenant and the outcomes.
 func deliver(t *testing.T, tn *tenant.Tenant, sigs ...billing.Signal) (*tenant.Tenant, []billing.Outcome) {
 	t.Helper()
-	acct := billing.NewAccount()
+	acct := linkedAccount(t)
 	var outcomes []billing.Outcome
 	for _, s := range sigs {
 		events, rec, err := acct.Receive(tn, s, grace, now)
@@ -132,6 +157,55 @@ func TestReceive_OtherTypesAreIgnoredAndBadSignalsRefused(t *testing.T) {
 	require.Equal(t, []billing.Outcome{billing.OutcomeIgnored}, out)
 	_, _, err := billing.NewAccount().Receive(newTenant(t), billing.Signal{Type: billing.StripeInvoicePaid}, grace, now)
 	require.Equal(t, domain.CodeInvalid, domain.ErrorCode(err))
+}
+
+func TestReceive_ActsOnlyOnTheLinkedCustomerAndSubscription(t *testing.T) {
+	other := func(s billing.Signal, customer, subscription string) billing.Signal {
+		s.CustomerID, s.SubscriptionID = customer, subscription
+		if strings.HasPrefix(s.Type, "customer.subscription.") {
+			s.ObjectID = subscription
+		}
+		return s
+	}
+	deleted := signal("evt_del", billing.StripeSubscriptionDeleted, now, "canceled")
+	failed := signal("evt_fail", billing.StripeInvoicePaymentFailed, now, "open")
+	pastDue := signal("evt_upd", billing.StripeSubscriptionUpdated, now, "past_due")
+	for _, tc := range []struct {
+		name    string
+		account func(*testing.T) *billing.Account
+		sig     billing.Signal
+		reason  billing.Reason
+	}{
+		{"UnknownCustomerDeletesASubscription", linkedAccount, other(deleted, "cus_someone_else", "sub_someone_else"), billing.ReasonCustomerNotLinked},
+		{"UnknownCustomerInvoiceFails", linkedAccount, other(failed, "cus_someone_else", "sub_someone_else"), billing.ReasonCustomerNotLinked},
+		{"NoCustomer", linkedAccount, other(failed, "", linkedSubscription), billing.ReasonCustomerNotLinked},
+		{"UnlinkedAccount", func(*testing.T) *billing.Account { return billing.NewAccount() }, deleted, billing.ReasonCustomerNotLinked},
+		{"AnotherSubscriptionOfTheLinkedCustomerIsDeleted", linkedAccount, other(deleted, linkedCustomer, "sub_second"), billing.ReasonSubscriptionNotLinked},
+		{"AnotherSubscriptionOfTheLinkedCustomerIsPastDue", linkedAccount, other(pastDue, linkedCustomer, "sub_second"), billing.ReasonSubscriptionNotLinked},
+		{"InvoiceOfAnotherSubscription", linkedAccount, other(failed, linkedCustomer, "sub_second"), billing.ReasonSubscriptionNotLinked},
+		{"InvoiceOfNoSubscription", linkedAccount, other(failed, linkedCustomer, ""), billing.ReasonSubscriptionNotLinked},
+		{"UnhandledType", linkedAccount, signal("evt_x", "customer.updated", now, ""), billing.ReasonTypeNotHandled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := newTenant(t)
+			events, rec, err := tc.account(t).Receive(tn, tc.sig, grace, now)
+			require.NoError(t, err)
+			require.Empty(t, events, "the tenant does not move")
+			require.Equal(t, billing.OutcomeIgnored, rec.Outcome)
+			require.Equal(t, tc.reason, rec.Reason)
+			require.Equal(t, tc.sig.CustomerID, rec.CustomerID, "the record names what the delivery named")
+			require.Equal(t, tc.sig.SubscriptionID, rec.SubscriptionID)
+		})
+	}
+
+	// The linked customer and subscription still move the tenant.
+	for _, sig := range []billing.Signal{deleted, failed, pastDue} {
+		events, rec, err := linkedAccount(t).Receive(newTenant(t), sig, grace, now)
+		require.NoError(t, err)
+		require.Len(t, events, 1, sig.Type)
+		require.Equal(t, billing.OutcomeApplied, rec.Outcome)
+		require.Empty(t, rec.Reason)
+	}
 }
 
 func TestGraceEnded_SuspendsForPaymentOnlyAfterTheGracePeriod(t *testing.T) {

@@ -55,8 +55,25 @@ const (
 	OutcomeNoChange Outcome = "no_change"
 	// OutcomeStale: a newer delivery was applied before this older one arrived.
 	OutcomeStale Outcome = "stale"
-	// OutcomeIgnored: an event type Tenantry does not act on.
+	// OutcomeIgnored: a delivery Tenantry does not act on; its Reason says why.
 	OutcomeIgnored Outcome = "ignored"
+)
+
+// Reason says why a delivery was ignored.
+type Reason string
+
+// The reasons a delivery is ignored. A signed delivery is trusted to come from Stripe, not
+// to concern the tenant: only the tenant's own linked customer and subscription move it.
+const (
+	// ReasonTypeNotHandled: an event type Tenantry does not act on.
+	ReasonTypeNotHandled Reason = "type_not_handled"
+	// ReasonCustomerNotLinked: the object's customer is not the tenant's linked customer
+	// (or is no tenant's at all).
+	ReasonCustomerNotLinked Reason = "customer_not_linked"
+	// ReasonSubscriptionNotLinked: a subscription or invoice event about a subscription
+	// other than the tenant's linked one (another subscription of the same customer, or a
+	// one-off invoice).
+	ReasonSubscriptionNotLinked Reason = "subscription_not_linked"
 )
 
 // StripeEventReceived records one webhook delivery Tenantry acted on (or chose not to).
@@ -67,7 +84,13 @@ type StripeEventReceived struct {
 	Created       time.Time `json:"created"`
 	ObjectID      string    `json:"object_id,omitempty"`
 	ObjectStatus  string    `json:"object_status,omitempty"`
-	Outcome       Outcome   `json:"outcome"`
+	// CustomerID and SubscriptionID are what the delivery's object named; Reason says why
+	// an ignored delivery was ignored. All three are optional: deliveries recorded before
+	// they existed lack them (schema version 1 either way).
+	CustomerID     string  `json:"customer_id,omitempty"`
+	SubscriptionID string  `json:"subscription_id,omitempty"`
+	Outcome        Outcome `json:"outcome"`
+	Reason         Reason  `json:"reason,omitempty"`
 }
 
 // EventType implements domain.Event.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/stripe/stripe-go/v76"
@@ -23,6 +24,7 @@ import (
 type Delivery struct {
 	TenantID  uuid.UUID        `json:"tenant_id,omitempty"`
 	Outcome   dbilling.Outcome `json:"outcome"`
+	Reason    dbilling.Reason  `json:"reason,omitempty"` // why an ignored delivery was ignored
 	Duplicate bool             `json:"duplicate"`
 	Seq       int64            `json:"seq,omitempty"`
 }
@@ -32,36 +34,48 @@ type stripeObject struct {
 	ID       string          `json:"id"`
 	Status   string          `json:"status"`
 	Customer json.RawMessage `json:"customer"`
-	Metadata map[string]any  `json:"metadata"`
-	// Invoices carry their subscription's metadata here (API version 2023-10-16).
-	SubscriptionDetails struct {
-		Metadata map[string]any `json:"metadata"`
-	} `json:"subscription_details"`
+	// An invoice's subscription (API version 2023-10-16; an id, or the expanded object),
+	// and where later API versions moved it.
+	Subscription json.RawMessage `json:"subscription"`
+	Parent       struct {
+		SubscriptionDetails struct {
+			Subscription json.RawMessage `json:"subscription"`
+		} `json:"subscription_details"`
+	} `json:"parent"`
+	// The object's metadata (a tenant_id set at provisioning) is never read: anyone who can
+	// create objects in the Stripe account can write it, so it is no authority on the tenant.
 }
 
-func (o stripeObject) customerID() string {
+// idOf reads an expandable Stripe field: an id string, or an object with an id.
+func idOf(raw json.RawMessage) string {
 	var s string
-	if json.Unmarshal(o.Customer, &s) == nil {
+	if json.Unmarshal(raw, &s) == nil {
 		return s
 	}
 	var obj struct {
 		ID string `json:"id"`
 	}
-	if json.Unmarshal(o.Customer, &obj) == nil {
+	if json.Unmarshal(raw, &obj) == nil {
 		return obj.ID
 	}
 	return ""
 }
 
-func (o stripeObject) tenantHint() uuid.UUID {
-	for _, md := range []map[string]any{o.Metadata, o.SubscriptionDetails.Metadata} {
-		if s, ok := md["tenant_id"].(string); ok {
-			if id, err := uuid.Parse(s); err == nil {
-				return id
-			}
+func (o stripeObject) customerID() string { return idOf(o.Customer) }
+
+// subscriptionID is the subscription an event's object concerns: a subscription event's
+// own object, an invoice's subscription; empty for anything else.
+func (o stripeObject) subscriptionID(eventType string) string {
+	switch {
+	case strings.HasPrefix(eventType, "customer.subscription."):
+		return o.ID
+	case strings.HasPrefix(eventType, "invoice."):
+		if id := idOf(o.Subscription); id != "" {
+			return id
 		}
+		return idOf(o.Parent.SubscriptionDetails.Subscription)
 	}
-	return uuid.Nil
+	return ""
 }
 
 // deliveryNamespace versions the derivation of delivery event ids.
@@ -73,27 +87,29 @@ func DeliveryEventID(tenantID uuid.UUID, stripeEventID string) uuid.UUID {
 	return domain.DeriveID(deliveryNamespace, tenantID, stripeEventID)
 }
 
-// Receive applies one verified Stripe event. The tenant is the one linked to the object's
-// customer (or named by its tenant_id metadata); an event for no known tenant is ignored.
-// The delivery record and any lifecycle change are appended together, the change with the
-// Stripe event id as its causation, so a redelivery (same Stripe id) changes nothing.
+// Receive applies one verified Stripe event. The tenant is the one whose linked customer is
+// the object's customer, found in the tenant directory; the object's metadata is never an
+// authority. An event whose customer is no tenant's is ignored (there is no tenant stream to
+// record it in) and logged; the account then decides (Account.Receive) whether the event
+// concerns its linked subscription. The delivery record and any lifecycle change are
+// appended together, the change with the Stripe event id as its causation, so a redelivery
+// (same Stripe id) changes nothing.
 func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error) {
 	w.init()
-	sig, obj, err := parseDelivery(ev)
+	sig, _, err := parseDelivery(ev)
 	if err != nil {
 		return Delivery{}, err
 	}
-	id, err := w.tenantOf(ctx, obj)
+	id, err := w.tenantOf(ctx, sig.CustomerID)
 	if err != nil {
 		return Delivery{}, err
-	}
-	if id != uuid.Nil {
-		ctx = logctx.With(ctx, "tenant_id", id.String())
 	}
 	if id == uuid.Nil {
-		w.Logger.WarnContext(ctx, "Stripe event for no known tenant ignored", "stripe_event_id", ev.ID, "stripe_event_type", string(ev.Type))
-		return Delivery{Outcome: dbilling.OutcomeIgnored}, nil
+		w.Logger.WarnContext(ctx, "Stripe event for no linked customer ignored", "stripe_event_id", ev.ID,
+			"stripe_event_type", string(ev.Type), "stripe_customer_id", sig.CustomerID, "reason", string(dbilling.ReasonCustomerNotLinked))
+		return Delivery{Outcome: dbilling.OutcomeIgnored, Reason: dbilling.ReasonCustomerNotLinked}, nil
 	}
+	ctx = logctx.With(ctx, "tenant_id", id.String())
 	recID := DeliveryEventID(id, ev.ID)
 	meta := eventstore.Metadata{Actor: "stripe", CausationID: ev.ID}
 	var lastErr error
@@ -128,9 +144,9 @@ func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error)
 		}
 		res, err := w.Store.AppendStreams(ctx, id, parts...)
 		if err == nil {
-			d := Delivery{TenantID: id, Outcome: rec.Outcome, Seq: res[len(res)-1].LastSeq}
+			d := Delivery{TenantID: id, Outcome: rec.Outcome, Reason: rec.Reason, Seq: res[len(res)-1].LastSeq}
 			w.Logger.InfoContext(ctx, "Stripe event handled", "stripe_event_id", ev.ID,
-				"stripe_event_type", string(ev.Type), "outcome", string(rec.Outcome))
+				"stripe_event_type", string(ev.Type), "outcome", string(rec.Outcome), "reason", string(rec.Reason))
 			return d, nil
 		}
 		if !errors.Is(err, eventstore.ErrConcurrency) && !errors.Is(err, eventstore.ErrEventIDConflict) {
@@ -159,30 +175,34 @@ func parseDelivery(ev stripe.Event) (dbilling.Signal, stripeObject, error) {
 	if err := json.Unmarshal(ev.Data.Raw, &obj); err != nil {
 		return dbilling.Signal{}, obj, domain.Invalid("data.object", "the Stripe event's object is not a JSON object of the expected shape")
 	}
-	return dbilling.Signal{EventID: truncate(ev.ID, 255), Type: truncate(string(ev.Type), 255),
-		Created: time.Unix(ev.Created, 0).UTC(), ObjectID: truncate(obj.ID, 100), ObjectStatus: truncate(obj.Status, 50)}, obj, nil
+	typ := truncate(string(ev.Type), 255)
+	return dbilling.Signal{EventID: truncate(ev.ID, 255), Type: typ,
+		Created: time.Unix(ev.Created, 0).UTC(), ObjectID: truncate(obj.ID, 100), ObjectStatus: truncate(obj.Status, 50),
+		CustomerID: stripeID(obj.customerID()), SubscriptionID: stripeID(obj.subscriptionID(typ))}, obj, nil
 }
 
-func (w *Worker) tenantOf(ctx context.Context, obj stripeObject) (uuid.UUID, error) {
-	if cus := obj.customerID(); cus != "" {
-		t, err := projections.FindTenantByCustomer(ctx, w.pool(), cus)
-		if err == nil {
-			return t.ID, nil
-		}
-		if !errors.Is(err, projections.ErrTenantNotFound) {
-			return uuid.Nil, err
-		}
+// stripeID keeps an id that could be Stripe's (at most 255 bytes, valid UTF-8) and drops
+// anything else: a cut-down id could match another object's.
+func stripeID(s string) string {
+	if len(s) > 255 || !utf8.ValidString(s) {
+		return ""
 	}
-	if hint := obj.tenantHint(); hint != uuid.Nil {
-		t, err := projections.FindTenant(ctx, w.pool(), hint.String())
-		if err == nil {
-			return t.ID, nil
-		}
-		if !errors.Is(err, projections.ErrTenantNotFound) {
-			return uuid.Nil, err
-		}
+	return s
+}
+
+// tenantOf finds the tenant whose linked Stripe customer is customerID; uuid.Nil when none.
+func (w *Worker) tenantOf(ctx context.Context, customerID string) (uuid.UUID, error) {
+	if customerID == "" {
+		return uuid.Nil, nil
 	}
-	return uuid.Nil, nil
+	t, err := projections.FindTenantByCustomer(ctx, w.pool(), customerID)
+	if errors.Is(err, projections.ErrTenantNotFound) {
+		return uuid.Nil, nil
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("find the tenant of Stripe customer %s: %w", customerID, err)
+	}
+	return t.ID, nil
 }
 
 func truncate(s string, n int) string {
