@@ -2,14 +2,17 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	neturl "net/url"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/migrations"
 )
 
 // SharedLimits keeps the per-tenant token buckets outside the process, so that every API
@@ -26,8 +29,13 @@ type redisLimits struct{ lim *redis_rate.Limiter }
 // NewRedisLimits connects to Redis at url (redis://host:port/db).
 func NewRedisLimits(url string) (SharedLimits, error) {
 	opt, err := redis.ParseURL(url)
+	var parse *neturl.Error
+	if errors.As(err, &parse) {
+		// url.Parse quotes the whole URL, password included.
+		return nil, fmt.Errorf("REDIS_URL %s is not a valid URL", migrations.RedactURL(url))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, fmt.Errorf("REDIS_URL %s: %w", migrations.RedactURL(url), err)
 	}
 	rdb := redis.NewClient(opt)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

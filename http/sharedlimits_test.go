@@ -75,3 +75,12 @@ func TestRateLimits_FallBackToTheReplicaWhenRedisIsDown(t *testing.T) {
 	require.Equal(t, []int{200, 200, 200, 429, 429}, statuses, "the burst of 3 from this replica's bucket")
 	require.Contains(t, logs.String(), "shared rate limits unavailable")
 }
+
+func TestRedisLimits_ABadURLIsReportedWithoutItsPassword(t *testing.T) {
+	for _, bad := range []string{"redis://user:s3cret@host:po rt/0", "redis://:s3cret@ho st/0", "rediss://u:s3cret@h:6379/x"} {
+		_, err := httpapi.NewRedisLimits(bad)
+		require.Error(t, err)
+		require.ErrorContains(t, err, "REDIS_URL")
+		require.NotContains(t, err.Error(), "s3cret")
+	}
+}

@@ -78,7 +78,7 @@ func Migrate(ctx context.Context, superURL string, opts Options) (Result, error)
 
 	conn, err := connectCreatingDatabase(ctx, superURL, log)
 	if err != nil {
-		return Result{}, fmt.Errorf("connect for migrate to %s: %w", Redact(superURL), err)
+		return Result{}, fmt.Errorf("connect for migrate: %w", ConnError("database URL", superURL, err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if err := bootstrap(ctx, conn, opts.AppPassword); err != nil {

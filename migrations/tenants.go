@@ -154,7 +154,7 @@ func MigrateTenants(ctx context.Context, superURL string, opts TenantOptions) (T
 	}
 	cfg, err := pgxpool.ParseConfig(superURL)
 	if err != nil {
-		return TenantReport{}, fmt.Errorf("parse database URL: %w", err)
+		return TenantReport{}, ConnError("database URL", superURL, err)
 	}
 	cfg.MaxConns = int32(opts.Concurrency)
 	cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(opts.LockTimeout.Milliseconds(), 10)

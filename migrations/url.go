@@ -1,9 +1,12 @@
 package migrations
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // AppURL derives the runtime role's connection URL from the administrative one: same host,
@@ -159,4 +162,49 @@ func redactKeywordValue(conn string) string {
 		out = append(out, key+"="+raw)
 	}
 	return strings.Join(out, " ")
+}
+
+// RedactURL hides the credentials of any other service URL (NATS, Redis; a comma-separated
+// list too): the user-info password, a user name standing alone (NATS takes a token there),
+// and query values whose names suggest a secret. A part it cannot parse becomes the
+// placeholder.
+func RedactURL(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = redactedPlaceholder
+			continue
+		}
+		if u.User != nil {
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), passwordMask)
+			} else {
+				u.User = url.User(passwordMask)
+			}
+		}
+		if u.RawQuery != "" {
+			q := u.Query()
+			for k := range q {
+				if l := strings.ToLower(k); isSecretKey(l) || strings.Contains(l, "token") || strings.Contains(l, "secret") {
+					q.Set(k, passwordMask)
+				}
+			}
+			u.RawQuery = q.Encode()
+		}
+		u.Fragment, u.RawFragment = "", ""
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// ConnError wraps an error about the connection string conn (named by setting, e.g.
+// DATABASE_URL) so that it never repeats the string: pgx's parse errors quote it with best
+// effort redaction only, so for them only the string redacted by Redact is shown.
+func ConnError(setting, conn string, err error) error {
+	var parse *pgconn.ParseConfigError
+	if errors.As(err, &parse) {
+		return fmt.Errorf("%s is not a valid connection string: %s", setting, Redact(conn))
+	}
+	return fmt.Errorf("%s %s: %w", setting, Redact(conn), err)
 }

@@ -103,3 +103,36 @@ func FuzzRedact_HidesWhatPgxReadsAsThePassword(f *testing.F) {
 		}
 	})
 }
+
+func TestRedactURL_HidesTheCredentialsOfOtherServices(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://user:s3cret@h:4222":                     "nats://user:xxxxx@h:4222",
+		"nats://s3cret-token@h:4222":                    "nats://xxxxx@h:4222",
+		"nats://a:s3cret1@h1:4222, nats://a:s3cret2@h2": "nats://a:xxxxx@h1:4222,nats://a:xxxxx@h2",
+		"redis://:s3cret@h:6379/0?password=s3cret&db=1": "redis://:xxxxx@h:6379/0?db=1&password=xxxxx",
+		"redis://h:6379/0?auth_token=s3cret#s3cret":     "redis://h:6379/0?auth_token=xxxxx",
+		"redis://user:s3cret@host:po rt/0":              "(unparseable connection string, redacted)",
+		"nats://127.0.0.1:4222":                         "nats://127.0.0.1:4222",
+	} {
+		got := migrations.RedactURL(in)
+		require.Equal(t, want, got, in)
+		require.NotContains(t, got, "s3cret")
+	}
+}
+
+func TestConnError_NeverRepeatsTheConnectionString(t *testing.T) {
+	for _, conn := range []string{
+		"host=h password=s3cret and more",         // pgx stops the password at the space
+		"host=h password='s3cret",                 // unterminated quote
+		"postgres://u:s3cret@h:port/db",           // bad port
+		"postgres://u:s3cret@h/db?sslmode=sloppy", // bad option
+	} {
+		_, err := pgconn.ParseConfig(conn)
+		require.Error(t, err, conn)
+		wrapped := migrations.ConnError("DATABASE_URL", conn, err)
+		require.ErrorContains(t, wrapped, "DATABASE_URL")
+		for _, secret := range []string{"s3cret", "and more"} {
+			require.NotContains(t, wrapped.Error(), secret, conn)
+		}
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/nats-io/nats.go"
+
+	"github.com/tenantry/tenantry/migrations"
 )
 
 // Bus carries relayed events from the relay to the consumers (projector, directory, billing
@@ -73,7 +75,7 @@ func NewNATSBus(url, cluster, name string, log *slog.Logger) (Bus, error) {
 	opts := []nats.Option{nats.Name(name), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", migrations.RedactURL(url), err)
 	}
 	defer nc.Close()
 	js, err := nc.JetStream()

@@ -185,7 +185,7 @@ func (a *app) openAppPool(ctx context.Context) (*pgxpool.Pool, error) {
 	}
 	pcfg, err := pgxpool.ParseConfig(appURL)
 	if err != nil {
-		return nil, fmt.Errorf("TENANTRY_APP_DATABASE_URL: %w", err)
+		return nil, migrations.ConnError("TENANTRY_APP_DATABASE_URL", appURL, err)
 	}
 	pcfg.MaxConns = a.cfg.DBMaxConns
 	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set {
