@@ -153,8 +153,10 @@ var (
 
 	docStripeWebhook = op{summary: "Stripe webhook deliveries (signature checked, 300 s tolerance)", body: schema{"type": "object"},
 		result: obj(nil, schema{"received": schema{"type": "boolean"}, "id": str(""), "type": str(""),
-			"outcome": enum("what the delivery did", "applied", "no_change", "stale", "ignored"), "duplicate": schema{"type": "boolean"},
-			"seq": integer("the tenant's seq after recording the delivery (0 when nothing was recorded)")})}
+			"outcome":   enum("what the delivery did", "applied", "no_change", "stale", "ignored"),
+			"reason":    enum("why an ignored delivery changed nothing", "customer_not_linked", "subscription_not_linked", "type_not_handled"),
+			"duplicate": schema{"type": "boolean"},
+			"seq":       integer("the tenant's seq after recording the delivery (0 when nothing was recorded)")})}
 )
 
 var ginParam = regexp.MustCompile(`:([A-Za-z_]+)`)
