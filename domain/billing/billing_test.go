@@ -1,6 +1,7 @@
 package billing_test
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -282,4 +283,20 @@ func TestIdentifiers_AreDeterministicAndDistinct(t *testing.T) {
 	require.Equal(t, "tenantry:meter:"+tenantID.String()+":api_calls:"+
 		strconv.FormatInt(w.Unix(), 10)+":r1", billing.IdempotencyKey(tenantID, "api_calls", w, 1))
 	require.Equal(t, "usage-ledger-2026-03", billing.LedgerStreamID(w))
+}
+
+func TestStripeEventReceived_RecordsWrittenBeforeReasonsStillDecode(t *testing.T) {
+	old := `{"stripe_event_id":"evt_1","type":"invoice.paid","created":"2026-01-01T00:00:00Z","object_id":"in_1","outcome":"ignored"}`
+	var rec billing.StripeEventReceived
+	require.NoError(t, json.Unmarshal([]byte(old), &rec))
+	require.Equal(t, billing.OutcomeIgnored, rec.Outcome)
+	require.Empty(t, rec.Reason)
+	require.Empty(t, rec.CustomerID)
+	require.NoError(t, linkedAccount(t).Apply(rec))
+
+	// New records without a reason or ids keep the old shape exactly.
+	b, err := json.Marshal(billing.StripeEventReceived{StripeEventID: "evt_1", Type: "invoice.paid",
+		Created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ObjectID: "in_1", Outcome: billing.OutcomeIgnored})
+	require.NoError(t, err)
+	require.JSONEq(t, old, string(b))
 }
