@@ -37,11 +37,7 @@ type stripeObject struct {
 	// An invoice's subscription (API version 2023-10-16; an id, or the expanded object),
 	// and where later API versions moved it.
 	Subscription json.RawMessage `json:"subscription"`
-	Parent       struct {
-		SubscriptionDetails struct {
-			Subscription json.RawMessage `json:"subscription"`
-		} `json:"subscription_details"`
-	} `json:"parent"`
+	Parent       json.RawMessage `json:"parent"` // read leniently: its shape is not ours to refuse
 	// The object's metadata (a tenant_id set at provisioning) is never read: anyone who can
 	// create objects in the Stripe account can write it, so it is no authority on the tenant.
 }
@@ -73,7 +69,15 @@ func (o stripeObject) subscriptionID(eventType string) string {
 		if id := idOf(o.Subscription); id != "" {
 			return id
 		}
-		return idOf(o.Parent.SubscriptionDetails.Subscription)
+		var parent struct {
+			SubscriptionDetails struct {
+				Subscription json.RawMessage `json:"subscription"`
+			} `json:"subscription_details"`
+		}
+		if json.Unmarshal(o.Parent, &parent) != nil {
+			return ""
+		}
+		return idOf(parent.SubscriptionDetails.Subscription)
 	}
 	return ""
 }

@@ -38,5 +38,25 @@ func FuzzParseDelivery(f *testing.F) {
 		require.False(t, sig.Created.IsZero())
 		require.LessOrEqual(t, len(sig.ObjectID), 100)
 		require.True(t, utf8.ValidString(sig.ObjectID) && utf8.ValidString(sig.ObjectStatus))
+		require.LessOrEqual(t, len(sig.CustomerID), 255)
+		require.LessOrEqual(t, len(sig.SubscriptionID), 255)
+		require.True(t, utf8.ValidString(sig.CustomerID) && utf8.ValidString(sig.SubscriptionID))
 	})
+}
+
+func TestParseDelivery_ReadsTheCustomerAndSubscriptionTheObjectConcerns(t *testing.T) {
+	for payload, want := range map[string][2]string{
+		`{"id":"e","type":"invoice.paid","created":1,"data":{"object":{"id":"in_1","customer":"cus_1","subscription":"sub_1"}}}`:                                     {"cus_1", "sub_1"},
+		`{"id":"e","type":"invoice.paid","created":1,"data":{"object":{"id":"in_1","customer":{"id":"cus_1"},"subscription":{"id":"sub_1"}}}}`:                       {"cus_1", "sub_1"},
+		`{"id":"e","type":"invoice.paid","created":1,"data":{"object":{"id":"in_1","customer":"cus_1","parent":{"subscription_details":{"subscription":"sub_1"}}}}}`: {"cus_1", "sub_1"},
+		`{"id":"e","type":"invoice.paid","created":1,"data":{"object":{"id":"in_1","customer":"cus_1","parent":"odd"}}}`:                                             {"cus_1", ""},
+		`{"id":"e","type":"customer.subscription.deleted","created":1,"data":{"object":{"id":"sub_1","customer":"cus_1","metadata":{"tenant_id":"x"}}}}`:             {"cus_1", "sub_1"},
+		`{"id":"e","type":"customer.updated","created":1,"data":{"object":{"id":"cus_1","subscription":"sub_1"}}}`:                                                   {"", ""},
+	} {
+		var ev stripe.Event
+		require.NoError(t, json.Unmarshal([]byte(payload), &ev))
+		sig, err := billing.ParseDelivery(ev)
+		require.NoError(t, err, payload)
+		require.Equal(t, want, [2]string{sig.CustomerID, sig.SubscriptionID}, payload)
+	}
 }
