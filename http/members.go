@@ -175,10 +175,12 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		return
 	}
 	cl.actor = "invitation:" + invitationID.String()
+	plan, _ := domain.ParsePlanName(cl.plan)
+	seats := s.d.Plans.Limits(plan).Seats
 	now := s.now()
 	cmd := eventstore.Command[*membership.Membership]{Tenant: tenantID, Stream: membership.StreamID, New: newMembership, Applied: true}
 	m, res, ok := runCmd(s, c, cl, cmd, func(m *membership.Membership) ([]domain.Event, error) {
-		joined, err := m.Accept(invitationID, membership.HashToken(req.Token), memberID, now)
+		joined, err := m.Accept(invitationID, membership.HashToken(req.Token), memberID, seats, now)
 		if err != nil {
 			return nil, err
 		}
