@@ -13,7 +13,6 @@ import (
 )
 
 var (
-	dave = id(4)
 	inv4 = id(104)
 	inv5 = id(105)
 )
