@@ -1,7 +1,10 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -179,4 +182,63 @@ func TestInvitations_AnotherTenantsInvitationIsNotFound(t *testing.T) {
 	require.Equal(t, []string{invB}, a.invitationIDs(tb.key), "b's invitation is untouched")
 	r = a.do(req{method: "POST", path: "/v1/invitations/accept", body: map[string]any{"token": tokenB}})
 	require.Equal(t, http.StatusCreated, r.status, string(r.raw))
+}
+
+// Removing the inviter and accepting race: whichever commits first wins, and the stream never
+// shows the invitation accepted after its inviter's removal. Each outcome's answer matches
+// the stream.
+func TestInvitations_AcceptRacingTheInvitersRemovalNeverJoinsAfterIt(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	const rounds = 8
+	joinedFirst := 0
+	for i := 0; i < rounds; i++ {
+		ten := a.createTenant("pro")
+		aliceID, aliceKey := a.join(ten.key, "alice@example.com", "admin")
+		invID, token := a.invite(aliceKey, "mallory@example.com", "admin")
+		var wg sync.WaitGroup
+		var removed, accepted response
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			removed = a.do(req{method: "DELETE", path: "/v1/members/" + aliceID, token: ten.key})
+		}()
+		go func() {
+			defer wg.Done()
+			accepted = a.do(req{method: "POST", path: "/v1/invitations/accept", body: map[string]any{"token": token}})
+		}()
+		wg.Wait()
+		require.Equal(t, http.StatusOK, removed.status, string(removed.raw))
+
+		r := a.do(req{method: "GET", path: "/v1/audit/events", token: ten.key})
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		var removedSeq, joinedSeq int64
+		for _, line := range bytes.Split(bytes.TrimSpace(r.raw), []byte("\n")) {
+			var l struct {
+				Seq  int64 `json:"seq"`
+				Type string
+				Data struct {
+					MemberID     string `json:"member_id"`
+					InvitationID string `json:"invitation_id"`
+				}
+			}
+			require.NoError(t, json.Unmarshal(line, &l))
+			switch {
+			case l.Type == "member.removed" && l.Data.MemberID == aliceID:
+				removedSeq = l.Seq
+			case l.Type == "member.joined" && l.Data.InvitationID == invID:
+				joinedSeq = l.Seq
+			}
+		}
+		require.NotZero(t, removedSeq)
+		if accepted.status == http.StatusCreated {
+			joinedFirst++
+			require.NotZero(t, joinedSeq)
+			require.Less(t, joinedSeq, removedSeq, "round %d: joined before alice's removal", i)
+		} else {
+			require.Equal(t, http.StatusNotFound, accepted.status, "round %d: %s", i, accepted.raw)
+			require.Zero(t, joinedSeq, "round %d: refused, and nobody joined", i)
+		}
+	}
+	t.Logf("the invitee won %d of %d races", joinedFirst, rounds)
 }
