@@ -151,24 +151,6 @@ func (s *Signer) Sign(tenant uuid.UUID, seq int64, hash [32]byte, now time.Time)
 	return h
 }
 
-// ParseHead reads a published head: the head object, or a whole head line.
-func ParseHead(b []byte) (Head, error) {
-	var wrapped struct {
-		Head *Head `json:"head"`
-	}
-	if err := json.Unmarshal(b, &wrapped); err == nil && wrapped.Head != nil {
-		return *wrapped.Head, nil
-	}
-	var h Head
-	if err := json.Unmarshal(b, &h); err != nil {
-		return Head{}, fmt.Errorf("not a head: %w", err)
-	}
-	if h.TenantID == uuid.Nil || h.Seq < 0 || len(h.Hash) != 64 {
-		return Head{}, fmt.Errorf("not a head: tenant_id, seq and hash are required")
-	}
-	return h, nil
-}
-
 // Export writes the tenant's history as of now to w (AUDIT.md): every event up to the
 // current head, then the head, signed by signer (and recorded). progress, when set, is told
 // the seq reached after each page. It returns the head it wrote.
