@@ -93,7 +93,7 @@ func (a *app) auditVerifyCmd() *cobra.Command {
 		Long: "--file checks an export by AUDIT.md alone: the hash chain, the head, its signature (with\n" +
 			"--public-key, or the public key of TENANTRY_AUDIT_SIGNING_KEY), and with --head that the history\n" +
 			"extends a head published earlier. --tenant re-hashes the live stream in the database.\n" +
-			"Both print the report of AUDIT.md section 3.3 as one line of JSON. Exit status: 0 verified,\n" +
+			"Both print the report of AUDIT.md section 3 as one line of JSON. Exit status: 0 verified,\n" +
 			"1 verification failed, 2 no verdict (usage error, unreadable input, a --head file that is not a\n" +
 			"head, a --public-key that is not a key); on 2 nothing is printed on standard output.",
 		Args:        usageArgs(cobra.NoArgs),
@@ -190,7 +190,7 @@ func (a *app) printReport(rep audit.Report, what string) error {
 	return nil
 }
 
-// readHeadFile reads at most one byte more than a head file may hold (AUDIT.md 1.4).
+// readHeadFile reads at most one byte more than a head file may hold (AUDIT.md, "Head files").
 func readHeadFile(path string) (audit.Head, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -54,7 +54,7 @@ func AppendEventLine(b []byte, e *eventstore.Event) ([]byte, error) {
 	return append(b, "}\n"...), nil
 }
 
-// Head is a tenant's head, signed or not (AUDIT.md, "The head line").
+// Head is a tenant's head, signed or not (AUDIT.md, "Heads").
 type Head struct {
 	TenantID  uuid.UUID `json:"tenant_id"`
 	Seq       int64     `json:"seq"`

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// MaxHeadFile bounds a head file (AUDIT.md section 1.4). A head is about 330 bytes; even
+// MaxHeadFile bounds a head file (AUDIT.md, "Head files"). A head is about 330 bytes;
 // pretty-printed it stays far below this, and a verifier never reads an unbounded file into
 // memory on an outsider's say-so.
 const MaxHeadFile = 64 << 10
@@ -22,8 +22,8 @@ var headFields = []string{"tenant_id", "seq", "hash", "signed_at", "key_id", "si
 // zeroHash is the hash of the empty history, the only hash a head at seq 0 may carry.
 const zeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// ParseHead reads a head file (AUDIT.md section 1.4): the head object, or a whole head line
-// kept from an export, in the strict form the spec gives. Anything else is refused, so that a
+// ParseHead reads a head file (AUDIT.md, "Head files"): the head object, or a whole head
+// line kept from an export, in the strict form the spec gives. Anything else is refused, so that a
 // head an auditor leans on means exactly one thing to every verifier.
 func ParseHead(b []byte) (Head, error) {
 	if len(b) > MaxHeadFile {
@@ -36,8 +36,8 @@ func ParseHead(b []byte) (Head, error) {
 	return h, nil
 }
 
-// IsHeadLine reports whether an export line is the head line (AUDIT.md section 1.3): JSON
-// whitespace, "{", JSON whitespace, the key "head", JSON whitespace and ":". No event line
+// IsHeadLine reports whether an export line is the head line (AUDIT.md, "The head line"):
+// JSON whitespace, "{", JSON whitespace, the key "head", JSON whitespace and ":". No event line
 // can start that way (its first key is "tenant_id"), so every other line is an event line.
 func IsHeadLine(line []byte) bool {
 	i := skipSpace(line, 0)
@@ -59,7 +59,7 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// parseHead reads a head in the grammar of AUDIT.md section 1.3: one JSON object (JSON
+// parseHead reads a head in the grammar of AUDIT.md, "Heads": one JSON object (JSON
 // whitespace allowed between tokens), no backslash anywhere, exactly the keys of headFields
 // in that order, each value in its one canonical spelling. line requires the {"head": ...}
 // wrapper of an export's last line; otherwise the bare object is accepted too.
@@ -146,8 +146,8 @@ func canonicalTime(s string) (time.Time, error) {
 	return t, nil
 }
 
-// ParsePublicKey reads a published Ed25519 public key (AUDIT.md section 3.1): 64 hex digits
-// that encode a point of the curve canonically (RFC 8032 section 5.1.3). crypto/ed25519 would
+// ParsePublicKey reads a published Ed25519 public key (AUDIT.md section 3, "Inputs"): 64
+// hex digits that encode a point of the curve canonically (RFC 8032 section 5.1.3). crypto/ed25519 would
 // take some non-canonical encodings that verify_audit.py refuses; refusing them here keeps
 // the two verifiers identical.
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {

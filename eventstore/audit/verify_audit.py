@@ -18,7 +18,8 @@ extend.
 Prints one line of JSON (ok, tenant_id, events, head_seq, head_hash, signed, first_bad_seq,
 problem, detail) and exits 0 when the export is good and 1 when it found a problem. Exit 2
 means no verdict and prints no JSON: a usage error, a file that cannot be read, a --head file
-that is not a head, or a --public-key that is not a key (AUDIT.md section 3.4).
+that is not a head, or a --public-key that is not a key (AUDIT.md section 3, "Exit
+status").
 """
 
 import argparse
@@ -46,7 +47,8 @@ TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([
 CANONICAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{0,5}[1-9])?Z")
 SEQ = re.compile(r"0|[1-9][0-9]*")
 PUBLIC_KEY = re.compile(r"[0-9a-fA-F]{64}")
-# The head line (AUDIT.md 1.3): JSON whitespace, {, JSON whitespace, "head", whitespace, colon.
+# The head line (AUDIT.md, "The head line"): JSON whitespace, {, JSON whitespace, "head",
+# JSON whitespace, colon.
 HEAD_LINE = re.compile(rb'[ \t\n\r]*\{[ \t\n\r]*"head"[ \t\n\r]*:')
 MAX_HEAD_FILE = 64 << 10
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -290,13 +292,14 @@ class _Float(str):
     """A JSON number with a fraction or an exponent, as written."""
 
 
-# Heads keep every object's pairs and every number's spelling (AUDIT.md 1.3 allows one of each).
+# Heads keep every object's pairs and every number's spelling: AUDIT.md ("Heads") allows one
+# spelling of each.
 _HEAD = json.JSONDecoder(parse_constant=_no_constants, parse_int=_Int, parse_float=_Float,
                          object_pairs_hook=_Pairs)
 
 
 def parse_head(b, line):
-    """Checks a head in the grammar of AUDIT.md section 1.3 and returns its fields. b is the
+    """Checks a head in the grammar of AUDIT.md ("Heads") and returns its fields. b is the
     bytes of the head line (line true: the {"head": ...} wrapper is required) or of a head
     file (the head object or a whole head line)."""
     if b"\\" in b:
@@ -374,7 +377,8 @@ def _check(lines, public_key, earlier, rep):
     for raw in lines:
         line = raw[:-1] if raw.endswith(b"\n") else raw
         exp = n + 1
-        # The head line (AUDIT.md 1.3); {"t cannot start it, so event lines skip the regex.
+        # The head line (AUDIT.md, "The head line"); {"t cannot start it, so event lines skip
+        # the regex.
         if not line.startswith(b'{"t') and HEAD_LINE.match(line):
             head = line
             break
@@ -463,9 +467,28 @@ def verify(lines, public_key=None, earlier=None):
     return rep
 
 
+MAX_LINE = 64 << 20  # AUDIT.md section 3, "Inputs"
+
+
+class LineTooLong(Exception):
+    """An export line longer than MAX_LINE bytes (its LF included): an input error."""
+
+
+def bounded_lines(f):
+    """Yields f's lines, refusing to hold one longer than MAX_LINE bytes in memory."""
+    while True:
+        line = f.readline(MAX_LINE + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE:
+            raise LineTooLong("a line exceeds %d bytes" % MAX_LINE)
+        yield line
+
+
 def main(argv=None):
-    """Exit status (AUDIT.md 3.4): 0 verified, 1 verification failed, 2 no verdict (a usage
-    error, or an input that cannot be read or is not what the flags say it is)."""
+    """Exit status (AUDIT.md section 3, "Exit status"): 0 verified, 1 verification failed, 2
+    no verdict (a usage error, or an input that cannot be read or is not what the flags say
+    it is)."""
     ap = argparse.ArgumentParser(description="Verify a Tenantry audit export (AUDIT.md format v1).",
                                  allow_abbrev=False)
     ap.add_argument("export", metavar="EXPORT_FILE", help="the export, or - for standard input")
@@ -496,11 +519,11 @@ def main(argv=None):
             ap.error("--head file is not a head: %s" % e)
     try:
         if args.export == "-":
-            rep = verify(sys.stdin.buffer, public_key, earlier)
+            rep = verify(bounded_lines(sys.stdin.buffer), public_key, earlier)
         else:
             with open(args.export, "rb") as f:
-                rep = verify(f, public_key, earlier)
-    except OSError as e:
+                rep = verify(bounded_lines(f), public_key, earlier)
+    except (OSError, LineTooLong) as e:
         ap.error("cannot read %s: %s" % (args.export, e))
     print(json.dumps(rep, separators=(",", ":")))
     return 0 if rep["ok"] else 1
