@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,8 +30,31 @@ func main() {
 	defer stop()
 	if err := newRootCmd(os.Getenv, os.Stdout, os.Stderr).ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "tenantry:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitError makes the process exit with code instead of 1: `audit verify` tells "tampering
+// found" (1) from "no verdict" (2) so that a script never reads a missing file as an attack.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// errorExitCode, in a command's annotations, is the exit status of its usage and
+// configuration errors ("2" for `audit verify`; otherwise 1).
+const errorExitCode = "tenantry.error_exit_code"
+
+// exitCode is the process's exit status for err returned by a command.
+func exitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 1
 }
 
 // app carries what every subcommand needs, built once from the environment.
@@ -50,6 +74,9 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(getenv)
 			if err != nil {
+				if code, ok := cmd.Annotations[errorExitCode]; ok && code == "2" {
+					return &exitError{code: 2, err: err}
+				}
 				return err
 			}
 			a.cfg = cfg
