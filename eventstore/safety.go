@@ -41,8 +41,8 @@ ORDER BY r.rolname LIMIT 1`
 
 // The global cursor is the hallmark of the cross-tenant machinery: a role that may call it
 // reads every tenant's events.
-const crossTenantSQL = `SELECT current_user = 'tenantry_worker'
-    OR has_function_privilege(current_user, 'tenantry.read_all_events(xid8, bigint, integer)', 'EXECUTE')`
+const crossTenantSQL = `SELECT current_user::text, current_user = 'tenantry_worker',
+    has_function_privilege(current_user, 'tenantry.read_all_events(xid8, bigint, integer)', 'EXECUTE')`
 
 // Purpose says which process a runtime pool serves, for CheckRuntimeRoleFor.
 type Purpose int
@@ -67,12 +67,12 @@ func CheckRuntimeRoleFor(ctx context.Context, q interface {
 		return err
 	}
 	var name string
-	var cross bool
-	if err := q.QueryRow(ctx, `SELECT current_user::text, (`+crossTenantSQL+`)`).Scan(&name, &cross); err != nil {
+	var isWorker, cross bool
+	if err := q.QueryRow(ctx, crossTenantSQL).Scan(&name, &isWorker, &cross); err != nil {
 		return fmt.Errorf("check runtime role privileges: %w", err)
 	}
 	switch {
-	case purpose == ForAPI && cross:
+	case purpose == ForAPI && (isWorker || cross):
 		return fmt.Errorf("%w: role %q holds the cross-tenant machinery's powers (it may read every tenant's events), which the API must never hold; connect the API as tenantry_app (TENANTRY_APP_DATABASE_URL)", ErrUnsafeRole, name)
 	case purpose == ForWorker && !cross:
 		return fmt.Errorf("role %q cannot run the cross-tenant machinery (no EXECUTE on tenantry.read_all_events); connect it as tenantry_worker (TENANTRY_WORKER_DATABASE_URL) and run `tenantry migrate`", name)
