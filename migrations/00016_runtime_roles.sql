@@ -5,9 +5,10 @@
 -- (fail closed) or return non-secret directory facts for routing (find_tenant,
 -- find_tenant_by_customer, list_tenants for the operator's listing).
 -- tenantry_worker is the cross-tenant machinery's login (relay, projector, directory,
--- rebuild, head signer, billing and webhook workers, janitors): the global cursor, tenant
--- provisioning and rebuilds, relay cursors, projection checkpoints, directory writes and
--- job claims. It too is NOBYPASSRLS: its tenant-table reads and writes happen under a
+-- rebuild, head signer, billing worker, janitors): the global cursor, tenant provisioning
+-- and rebuilds, relay cursors, projection checkpoints, directory writes and job claims.
+-- (Stripe webhooks are received and applied by the API: a customer -> tenant directory
+-- lookup, then an append inside that tenant's context.) It too is NOBYPASSRLS: its tenant-table reads and writes happen under a
 -- tenant context like the API's; only its SECURITY DEFINER functions work across tenants.
 --
 -- The rule for every new object: tables holding tenant data get RLS and DML for the role(s)
