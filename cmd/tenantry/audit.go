@@ -30,7 +30,7 @@ func tenantRef(ctx context.Context, a *app, ref string) (uuid.UUID, *eventstore.
 	if ref == "" {
 		return uuid.Nil, nil, nil, nil, errors.New("--tenant is required (a slug or an id)")
 	}
-	pool, reg, err := a.openRuntime(ctx)
+	pool, reg, err := a.openRuntime(ctx, eventstore.ForAPI)
 	if err != nil {
 		return uuid.Nil, nil, nil, nil, err
 	}

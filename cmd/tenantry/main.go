@@ -115,9 +115,10 @@ func (a *app) migrateCmd() *cobra.Command {
 			}
 			if !tenantsOnly {
 				res, err := migrations.Migrate(cmd.Context(), admin, migrations.Options{
-					Partitions:  a.cfg.Partitions,
-					AppPassword: passwordOf(a.cfg.AppDatabaseURL),
-					Logger:      a.log,
+					Partitions:     a.cfg.Partitions,
+					AppPassword:    passwordOf(a.cfg.AppDatabaseURL),
+					WorkerPassword: passwordOf(a.cfg.WorkerDatabaseURL),
+					Logger:         a.log,
 				})
 				if err != nil {
 					return err
@@ -175,7 +176,7 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// passwordOf extracts the password of a runtime URL so migrate can give it to tenantry_app.
+// passwordOf extracts the password of a runtime URL so migrate can give it to its role.
 func passwordOf(raw string) string {
 	if raw == "" {
 		return ""
@@ -188,10 +189,10 @@ func passwordOf(raw string) string {
 	return p
 }
 
-// openRuntime is what every runtime command needs: the runtime pool (see openAppPool) and
-// the registry of the domain's events.
-func (a *app) openRuntime(ctx context.Context) (*pgxpool.Pool, *eventstore.Registry, error) {
-	pool, err := a.openAppPool(ctx)
+// openRuntime is what every runtime command needs: a runtime pool for purpose (see
+// openPool) and the registry of the domain's events.
+func (a *app) openRuntime(ctx context.Context, purpose eventstore.Purpose) (*pgxpool.Pool, *eventstore.Registry, error) {
+	pool, err := a.openPool(ctx, purpose)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -203,16 +204,18 @@ func (a *app) openRuntime(ctx context.Context) (*pgxpool.Pool, *eventstore.Regis
 	return pool, registry, nil
 }
 
-// openAppPool connects as the runtime role and refuses to go on if that role could bypass
-// row-level security.
-func (a *app) openAppPool(ctx context.Context) (*pgxpool.Pool, error) {
-	appURL, err := a.cfg.appURL()
+// openPool connects as the runtime role for purpose: tenantry_app for the API (and the
+// commands that act as the API does for one tenant), tenantry_worker for the cross-tenant
+// machinery. It refuses to go on if that role could bypass row-level security or does not
+// suit the purpose (the API's pool holding cross-tenant powers, above all).
+func (a *app) openPool(ctx context.Context, purpose eventstore.Purpose) (*pgxpool.Pool, error) {
+	rawURL, setting, err := a.cfg.runtimeURL(purpose)
 	if err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(appURL)
+	pcfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("TENANTRY_APP_DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("%s: %w", setting, err)
 	}
 	pcfg.MaxConns = a.cfg.DBMaxConns
 	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set {
@@ -226,18 +229,18 @@ func (a *app) openAppPool(ctx context.Context) (*pgxpool.Pool, error) {
 	pcfg.AfterRelease = eventstore.RetireAfter(a.cfg.DBMaxConnUses)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect as runtime role: %w", err)
+		return nil, fmt.Errorf("connect as runtime role (%s): %w", setting, err)
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect as runtime role to %s: %w", migrations.Redact(appURL), err)
+		return nil, fmt.Errorf("connect as runtime role to %s (%s): %w", migrations.Redact(rawURL), setting, err)
 	}
-	err = eventstore.CheckRuntimeRole(ctx, conn)
+	err = eventstore.CheckRuntimeRoleFor(ctx, conn, purpose)
 	conn.Release()
 	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("refusing to start: %w", err)
+		return nil, fmt.Errorf("refusing to start: %s: %w", setting, err)
 	}
 	return pool, nil
 }
