@@ -23,8 +23,21 @@ import (
 const MaxUsageRecords = 1000
 
 // parseUsageBody accepts one record, or {"records": [...]} with 1 to MaxUsageRecords
-// records, each validated by the domain's rules; errors name the record.
+// records, each validated by the domain's rules, whose sums per metric and window fit
+// (usage.CheckTotals); errors name the record.
 func parseUsageBody(body []byte, now time.Time) ([]usage.Recorded, error) {
+	records, err := parseUsageRecords(body, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := usage.CheckTotals(records); err != nil {
+		return nil, err
+	}
+	return records, nil
+}
+
+// parseUsageRecords is parseUsageBody without the check of the sums.
+func parseUsageRecords(body []byte, now time.Time) ([]usage.Recorded, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, domain.Invalid("body", "send one usage record or {\"records\": [...]} as a JSON object")
@@ -78,7 +91,7 @@ func parseUsageEnvelope(trimmed []byte, now time.Time) ([]usage.Recorded, error)
 				if de.Field != "" {
 					field += "." + de.Field
 				}
-				return nil, domain.Invalid(field, "record %d: %s", i, de.Message)
+				return nil, &domain.Error{Code: de.Code, Field: field, Message: fmt.Sprintf("record %d: %s", i, de.Message)}
 			}
 			return nil, err
 		}
