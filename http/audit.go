@@ -20,7 +20,7 @@ import (
 )
 
 func (s *Server) getBilling(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl) {
+	if !s.minSeq(c, cl, projections.Projections[:]...) {
 		return
 	}
 	now := s.now().UTC()

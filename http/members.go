@@ -19,7 +19,7 @@ func newMembership() *membership.Membership { return &membership.Membership{} }
 func newTenant() *tenant.Tenant { return &tenant.Tenant{} }
 
 func (s *Server) listMembers(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl) {
+	if !s.minSeq(c, cl, projections.ProjectionAuth) {
 		return
 	}
 	var members []projections.Member

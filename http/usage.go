@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"time"
 
@@ -249,20 +250,22 @@ const (
 	maxDailyRange  = 400 * 24 * time.Hour
 )
 
+// usageSeries is one metric's series. Quantities are JSON integers of any size: the read
+// models' totals are unbounded numerics (a window's total may exceed an int64).
 type usageSeries struct {
 	Metric string       `json:"metric"`
 	Points []usagePoint `json:"points"`
-	Total  int64        `json:"total"`
+	Total  json.Number  `json:"total"`
 }
 
 type usagePoint struct {
-	Start    time.Time `json:"start"`
-	Quantity int64     `json:"quantity"`
+	Start    time.Time   `json:"start"`
+	Quantity json.Number `json:"quantity"`
 }
 
 // getUsage answers usage per metric and hour or day over a time range.
 func (s *Server) getUsage(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl) {
+	if !s.minSeq(c, cl, projections.ProjectionUsage) {
 		return
 	}
 	var errs fieldErrors
@@ -317,8 +320,12 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		return
 	}
 	var points []projections.UsagePoint
+	var stopped string
 	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
+		if stopped, err = projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
+			return err
+		}
 		points, err = projections.UsageSeries(c, tx, metric, from, to, gran == "day")
 		return err
 	})
@@ -326,14 +333,21 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
+	if stopped != "" {
+		s.failStopped(c, projections.ErrProjectionStopped)
+		return
+	}
 	series := []usageSeries{}
+	var total *big.Int
 	for _, p := range points {
 		if len(series) == 0 || series[len(series)-1].Metric != p.Metric {
 			series = append(series, usageSeries{Metric: p.Metric})
+			total = new(big.Int)
 		}
 		last := &series[len(series)-1]
-		last.Points = append(last.Points, usagePoint{Start: p.Start, Quantity: p.Quantity})
-		last.Total += p.Quantity
+		q := p.Total()
+		last.Points = append(last.Points, usagePoint{Start: p.Start, Quantity: json.Number(q.String())})
+		last.Total = json.Number(total.Add(total, q).String())
 	}
 	reply(c, http.StatusOK, gin.H{"granularity": gran, "from": from, "to": to, "series": series})
 }

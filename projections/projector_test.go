@@ -248,12 +248,16 @@ func TestProjector_PoisonEventStopsOnlyItsTenant(t *testing.T) {
 	cancel()
 	<-done
 	require.Equal(t, int64(1), p.Poisoned())
+	require.Equal(t, int64(1), p.PoisonedIn(ProjectionAuth), "an unknown event type is the auth projection's")
+	require.Equal(t, ProjectionAuth, mine[0].Projection)
 	require.Equal(t, int64(4), mine[0].FailedSeq)
 	require.Equal(t, int64(3), mine[0].ProjectedSeq, "the events before the poison one are applied")
+	// The usage projection is independent: it passes over the event and goes on.
+	require.NoError(t, WaitForProjections(context.Background(), f.pool, sick, 5, 30*time.Second, ProjectionUsage))
 	f.inTenant(t, sick, func(tx pgx.Tx) {
 		var calls int
 		require.NoError(t, tx.QueryRow(context.Background(), `SELECT sum(quantity) FROM usage_daily`).Scan(&calls))
-		require.Equal(t, 1, calls)
+		require.Equal(t, 2, calls)
 	})
 }
 
