@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -155,10 +156,22 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 	}
 	var p projections.Profile
 	err := projections.InTenant(c, s.pool(), tenantID, true, func(tx pgx.Tx) error {
+		// Fail closed, as for API keys: the invitation may have been revoked or the
+		// tenant suspended by an event the stopped auth projection has not applied.
+		if stopped, err := projections.StoppedProjection(c, tx, tenantID, projections.ProjectionAuth); err != nil || stopped != "" {
+			if err == nil {
+				err = errTenantUnavailable
+			}
+			return err
+		}
 		var err error
 		p, err = projections.GetProfile(c, tx)
 		return err
 	})
+	if errors.Is(err, errTenantUnavailable) {
+		s.failStopped(c, err)
+		return
+	}
 	if err != nil {
 		fail(c, http.StatusNotFound, "not-found", "invitation not found")
 		return

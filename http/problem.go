@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -116,7 +115,8 @@ var errTenantUnavailable = errors.New("the tenant's auth projection is stopped")
 // failStopped answers for a stopped projection (err wraps projections.ErrProjectionStopped
 // or is errTenantUnavailable): 503, failing closed for authorisation state.
 func (s *Server) failStopped(c *gin.Context, err error) {
-	if errors.Is(err, errTenantUnavailable) || strings.HasSuffix(err.Error(), projections.ProjectionAuth+" projection") {
+	var stopped *projections.StoppedError
+	if errors.Is(err, errTenantUnavailable) || errors.As(err, &stopped) && stopped.Projection == projections.ProjectionAuth {
 		fail(c, http.StatusServiceUnavailable, "tenant-unavailable",
 			"this tenant's API keys, members and status cannot be brought up to date (an event could not be applied); "+
 				"requests for it are refused until an operator repairs it")

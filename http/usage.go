@@ -334,7 +334,7 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		return
 	}
 	if stopped != "" {
-		s.failStopped(c, projections.ErrProjectionStopped)
+		s.failStopped(c, &projections.StoppedError{Projection: stopped})
 		return
 	}
 	series := []usageSeries{}

@@ -727,7 +727,8 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 		for _, w := range ws {
 			switch {
 			case w.own.failed:
-				continue // stopped: an operator must look at it (the auth projection goes on alone)
+				alone = append(alone, w.id) // stopped; the auth projection goes on, on its own
+				continue
 			case w.own.seq == 0:
 				alone = append(alone, w.id) // needs provisioning
 				continue

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -13,8 +12,19 @@ import (
 )
 
 // ErrProjectionStopped means a projection a reader waits for is stopped for the tenant on
-// an event it cannot apply: waiting longer cannot help.
+// an event it cannot apply: waiting longer cannot help. Errors that wrap it are
+// *StoppedError, naming the projection.
 var ErrProjectionStopped = errors.New("projection stopped for the tenant")
+
+// StoppedError is ErrProjectionStopped for one projection.
+type StoppedError struct{ Projection string }
+
+func (e *StoppedError) Error() string {
+	return "the " + e.Projection + " projection is stopped for the tenant"
+}
+
+// Is makes a StoppedError match ErrProjectionStopped.
+func (e *StoppedError) Is(target error) bool { return target == ErrProjectionStopped }
 
 // WaitPollInterval is how often a process reads the checkpoints of the tenants its
 // requests wait for, in one transaction for all of them, to see the progress of projectors
@@ -64,7 +74,7 @@ func WaitForProjections(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUI
 		case known && reached:
 			return nil
 		case known && stopped != "":
-			return fmt.Errorf("%w: %s projection", ErrProjectionStopped, stopped)
+			return &StoppedError{Projection: stopped}
 		}
 		select {
 		case <-ctx.Done():
