@@ -295,6 +295,138 @@ func (p *Projector) work(ctx context.Context) {
 	}
 }
 
+// groupEventsSQL reads a tenant's next events after its usage checkpoint, in the tenant
+// context.
+const groupEventsSQL = `SELECT ` + eventstore.EventColumns + ` FROM tenantry.events
+WHERE tenant_id = $1 AND seq > coalesce((SELECT seq FROM tenantry.projections WHERE tenant_id = $1 AND projection = 'usage'), 0)
+ORDER BY seq LIMIT $2`
+
+// projectGroup is the usage projection's fast path for many tenants with a few new usage
+// events each (the steady state under load): one transaction, one round trip to lock and
+// read them all, one to write them all, one commit. Only tenants whose new events are all
+// usage records, whose auth checkpoint it can carry along (see projectBatch) or that is
+// stopped, take it; it returns the others (new tenants, other event types, unreadable
+// events, sums that do not fit) to be projected one by one. It touches no checkpoint but
+// the usage one, and the auth one only to move it over usage events. The transaction takes
+// no id until the final writes.
+func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[uuid.UUID]bool) (alone []uuid.UUID, err error) {
+	sorted := append([]uuid.UUID(nil), ids...) // one lock order for every process
+	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i][:], sorted[j][:]) < 0 })
+	limit := p.batchSize()
+	type work struct {
+		id         uuid.UUID
+		own, auth  checkpoint
+		authLocked bool
+		events     []eventstore.Event
+	}
+	var done []uuid.UUID
+	var after []published
+	var afterTenants []uuid.UUID
+	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		ws := make([]*work, len(sorted))
+		b := &pgx.Batch{}
+		b.Queue(asyncCommitSQL)
+		for i, id := range sorted {
+			w := &work{id: id}
+			ws[i] = w
+			b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), pg_advisory_xact_lock(`+lockKeySQL+`)`, id.String(), ProjectionUsage)
+			b.Queue(`SELECT pg_try_advisory_xact_lock(`+lockKeySQL+`)`, id.String(), ProjectionAuth).QueryRow(func(r pgx.Row) error {
+				return r.Scan(&w.authLocked)
+			})
+			b.Queue(`SELECT projection, seq, failed_seq IS NOT NULL FROM tenantry.projections WHERE tenant_id = $1`, id).Query(func(rows pgx.Rows) error {
+				return scanCheckpoints(rows, ProjectionUsage, &w.own, &w.auth)
+			})
+			b.Queue(groupEventsSQL, id, limit).Query(func(rows pgx.Rows) error {
+				var err error
+				w.events, err = eventstore.ScanEvents(rows)
+				return err
+			})
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		writes := &pgx.Batch{}
+		firstWriter := 0
+		for _, w := range ws {
+			switch {
+			case w.own.failed:
+				alone = append(alone, w.id) // stopped; the auth projection goes on, on its own
+				continue
+			case w.own.seq == 0:
+				alone = append(alone, w.id) // needs provisioning
+				continue
+			case len(w.events) == 0:
+				done = append(done, w.id)
+				continue
+			}
+			carryAuth := !w.auth.failed
+			if carryAuth && (!w.authLocked || w.auth.seq < w.own.seq) {
+				alone = append(alone, w.id) // the auth projection must catch up on its own
+				continue
+			}
+			var sums usageSums
+			simple := true
+			for i := range w.events {
+				e := &w.events[i]
+				pl, err := p.Registry.DecodeEvent(e)
+				de, isDomain := pl.(domain.Event)
+				recs, isUsage := usage.Records(de)
+				if err != nil || !isDomain || !isUsage || e.Seq != w.own.seq+int64(i)+1 {
+					simple = false
+					break
+				}
+				if fits, _ := sums.addEvent(recs); !fits {
+					simple = false
+					break
+				}
+			}
+			if !simple {
+				alone = append(alone, w.id)
+				continue
+			}
+			last := w.events[len(w.events)-1].Seq
+			if writes.Len() == 0 {
+				firstWriter = len(done)
+			}
+			writes.Queue(tenantContextSQL, w.id.String())
+			sums.queue(writes, w.id)
+			writes.Queue(saveCheckpointSQL, w.id, ProjectionUsage, last)
+			after = append(after, published{ProjectionUsage, last, false})
+			afterTenants = append(afterTenants, w.id)
+			if carryAuth && last > w.auth.seq {
+				writes.Queue(saveCheckpointSQL, w.id, ProjectionAuth, last)
+				after = append(after, published{ProjectionAuth, last, false})
+				afterTenants = append(afterTenants, w.id)
+			}
+			more[w.id] = len(w.events) == limit
+			done = append(done, w.id)
+		}
+		if writes.Len() == 0 {
+			return nil
+		}
+		// pgx prepares a batch's new statements before running any of them, so the
+		// unqualified read-model tables must resolve already: point search_path at the first
+		// writer's schema (each tenant's own set_config follows in the batch, and PostgreSQL
+		// re-plans a cached statement when search_path changes).
+		if _, err := tx.Exec(ctx, `SELECT set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, done[firstWriter].String()); err != nil {
+			return err
+		}
+		return tx.SendBatch(ctx, writes).Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, pub := range after {
+		hub.publish(afterTenants[i], pub.projection, pub.seq, pub.failed)
+	}
+	if p.afterBatch != nil {
+		for _, id := range done {
+			p.afterBatch(id)
+		}
+	}
+	return alone, nil
+}
+
 // projectTenant runs one batch of each projection of the tenant that is not backing off
 // after a transient error, and reports whether any has more to do. A transient error
 // schedules the projection's retry (see retryLater); a deterministic one has stopped it.
@@ -670,138 +802,6 @@ func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID
 		p.Observe(tenant, len(events), events[len(events)-1].RecordedAt)
 	}
 	return len(events), seq, cut, nil
-}
-
-// groupEventsSQL reads a tenant's next events after its usage checkpoint, in the tenant
-// context.
-const groupEventsSQL = `SELECT ` + eventstore.EventColumns + ` FROM tenantry.events
-WHERE tenant_id = $1 AND seq > coalesce((SELECT seq FROM tenantry.projections WHERE tenant_id = $1 AND projection = 'usage'), 0)
-ORDER BY seq LIMIT $2`
-
-// projectGroup is the usage projection's fast path for many tenants with a few new usage
-// events each (the steady state under load): one transaction, one round trip to lock and
-// read them all, one to write them all, one commit. Only tenants whose new events are all
-// usage records, whose auth checkpoint it can carry along (see projectBatch) or that is
-// stopped, take it; it returns the others (new tenants, other event types, unreadable
-// events, sums that do not fit) to be projected one by one. It touches no checkpoint but
-// the usage one, and the auth one only to move it over usage events. The transaction takes
-// no id until the final writes.
-func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[uuid.UUID]bool) (alone []uuid.UUID, err error) {
-	sorted := append([]uuid.UUID(nil), ids...) // one lock order for every process
-	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i][:], sorted[j][:]) < 0 })
-	limit := p.batchSize()
-	type work struct {
-		id         uuid.UUID
-		own, auth  checkpoint
-		authLocked bool
-		events     []eventstore.Event
-	}
-	var done []uuid.UUID
-	var after []published
-	var afterTenants []uuid.UUID
-	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
-		ws := make([]*work, len(sorted))
-		b := &pgx.Batch{}
-		b.Queue(asyncCommitSQL)
-		for i, id := range sorted {
-			w := &work{id: id}
-			ws[i] = w
-			b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), pg_advisory_xact_lock(`+lockKeySQL+`)`, id.String(), ProjectionUsage)
-			b.Queue(`SELECT pg_try_advisory_xact_lock(`+lockKeySQL+`)`, id.String(), ProjectionAuth).QueryRow(func(r pgx.Row) error {
-				return r.Scan(&w.authLocked)
-			})
-			b.Queue(`SELECT projection, seq, failed_seq IS NOT NULL FROM tenantry.projections WHERE tenant_id = $1`, id).Query(func(rows pgx.Rows) error {
-				return scanCheckpoints(rows, ProjectionUsage, &w.own, &w.auth)
-			})
-			b.Queue(groupEventsSQL, id, limit).Query(func(rows pgx.Rows) error {
-				var err error
-				w.events, err = eventstore.ScanEvents(rows)
-				return err
-			})
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		writes := &pgx.Batch{}
-		firstWriter := 0
-		for _, w := range ws {
-			switch {
-			case w.own.failed:
-				alone = append(alone, w.id) // stopped; the auth projection goes on, on its own
-				continue
-			case w.own.seq == 0:
-				alone = append(alone, w.id) // needs provisioning
-				continue
-			case len(w.events) == 0:
-				done = append(done, w.id)
-				continue
-			}
-			carryAuth := !w.auth.failed
-			if carryAuth && (!w.authLocked || w.auth.seq < w.own.seq) {
-				alone = append(alone, w.id) // the auth projection must catch up on its own
-				continue
-			}
-			var sums usageSums
-			simple := true
-			for i := range w.events {
-				e := &w.events[i]
-				pl, err := p.Registry.DecodeEvent(e)
-				de, isDomain := pl.(domain.Event)
-				recs, isUsage := usage.Records(de)
-				if err != nil || !isDomain || !isUsage || e.Seq != w.own.seq+int64(i)+1 {
-					simple = false
-					break
-				}
-				if fits, _ := sums.addEvent(recs); !fits {
-					simple = false
-					break
-				}
-			}
-			if !simple {
-				alone = append(alone, w.id)
-				continue
-			}
-			last := w.events[len(w.events)-1].Seq
-			if writes.Len() == 0 {
-				firstWriter = len(done)
-			}
-			writes.Queue(tenantContextSQL, w.id.String())
-			sums.queue(writes, w.id)
-			writes.Queue(saveCheckpointSQL, w.id, ProjectionUsage, last)
-			after = append(after, published{ProjectionUsage, last, false})
-			afterTenants = append(afterTenants, w.id)
-			if carryAuth && last > w.auth.seq {
-				writes.Queue(saveCheckpointSQL, w.id, ProjectionAuth, last)
-				after = append(after, published{ProjectionAuth, last, false})
-				afterTenants = append(afterTenants, w.id)
-			}
-			more[w.id] = len(w.events) == limit
-			done = append(done, w.id)
-		}
-		if writes.Len() == 0 {
-			return nil
-		}
-		// pgx prepares a batch's new statements before running any of them, so the
-		// unqualified read-model tables must resolve already: point search_path at the first
-		// writer's schema (each tenant's own set_config follows in the batch, and PostgreSQL
-		// re-plans a cached statement when search_path changes).
-		if _, err := tx.Exec(ctx, `SELECT set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, done[firstWriter].String()); err != nil {
-			return err
-		}
-		return tx.SendBatch(ctx, writes).Close()
-	})
-	if err != nil {
-		return nil, err
-	}
-	for i, pub := range after {
-		hub.publish(afterTenants[i], pub.projection, pub.seq, pub.failed)
-	}
-	if p.afterBatch != nil {
-		for _, id := range done {
-			p.afterBatch(id)
-		}
-	}
-	return alone, nil
 }
 
 // Transient errors are retried after a pause that doubles per attempt, from retryBase up to

@@ -90,4 +90,3 @@ func TestParseRecordJSON_RefusesQuantitiesAboveTheMaximumAsALimit(t *testing.T) 
 		require.Equal(t, "quantity", de.Field, q)
 	}
 }
-
