@@ -103,6 +103,11 @@ func TestProjections_UsageFailureLeavesAuthorisationWorking(t *testing.T) {
 	require.Less(t, time.Since(start), 5*time.Second)
 	r = a.do(req{method: "GET", path: "/v1/usage", token: ten.key})
 	require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.raw))
+	r = a.do(req{method: "GET", path: "/v1/billing", token: ten.key})
+	require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.raw))
+	require.Equal(t, "usage-unavailable", r.problemType())
+	r = a.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
+	require.Equal(t, http.StatusOK, r.status, "authorisation reads are unaffected: %s", r.raw)
 
 	// Writes are still accepted: they are events.
 	r = a.do(req{method: "POST", path: "/v1/usage", token: editor, body: map[string]any{"metric": "api_calls", "quantity": 1, "idempotency_key": "after"}})
