@@ -3,8 +3,10 @@ package projections
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/big"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -151,7 +153,8 @@ func TestProjector_DeterministicBatchWriteErrorIsIsolatedNotRetried(t *testing.T
 	f.rawUsage(t, id, 7)                                                // seq 5: breaks the table's rule
 	f.append(t, id, usage.StreamID, usageEvent(t, 3))                   // seq 6
 
-	var attempts atomic.Int64
+	var attempts, logged atomic.Int64
+	p.Logger = slog.New(countingHandler{msg: "projection stopped", n: &logged})
 	p.onAttempt = func(tenant uuid.UUID, name string, err error) {
 		if tenant == id && name == ProjectionUsage && err != nil {
 			attempts.Add(1)
@@ -175,6 +178,7 @@ func TestProjector_DeterministicBatchWriteErrorIsIsolatedNotRetried(t *testing.T
 	}
 	time.Sleep(500 * time.Millisecond)
 	require.Equal(t, int64(1), attempts.Load(), "a deterministic failure is attempted once")
+	require.Equal(t, int64(1), logged.Load(), "and logged once")
 	require.Equal(t, int64(1), p.Poisoned())
 	require.NoError(t, WaitForProjections(context.Background(), f.pool, id, 6, 10*time.Second, ProjectionAuth))
 }
@@ -286,3 +290,22 @@ func (c countingTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBat
 func (countingTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 func hexID(id uuid.UUID) string { return fmt.Sprintf("%x", id[:]) }
+
+// countingHandler counts log records whose message starts with msg.
+type countingHandler struct {
+	msg string
+	n   *atomic.Int64
+}
+
+func (h countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, h.msg) {
+		h.n.Add(1)
+	}
+	return nil
+}
+
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h countingHandler) WithGroup(string) slog.Handler { return h }
