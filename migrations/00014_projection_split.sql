@@ -8,7 +8,8 @@
 -- name the event it could not apply.
 --
 -- Existing rows become the 'auth' checkpoint and are copied as the 'usage' one: the read
--- models were projected together up to that seq.
+-- models were projected together up to that seq. A recorded failure stays only with the
+-- projection that owns the failed event.
 
 -- +goose Up
 ALTER TABLE tenantry.projections ADD COLUMN projection text NOT NULL DEFAULT 'auth'
@@ -22,6 +23,13 @@ ALTER TABLE tenantry.projections NO FORCE ROW LEVEL SECURITY;
 INSERT INTO tenantry.projections (tenant_id, projection, seq, failed_seq, failed_error, failed_at, updated_at)
 SELECT tenant_id, 'usage', seq, failed_seq, failed_error, failed_at, updated_at
   FROM tenantry.projections WHERE projection = 'auth';
+-- A failure recorded before the split belongs to the projection that applies the failed
+-- event's type; the other one passes over that event and goes on. (A failure on no event,
+-- such as a missing one, stays on both.)
+UPDATE tenantry.projections p SET failed_seq = NULL, failed_error = NULL, failed_at = NULL
+  FROM tenantry.events e
+ WHERE p.failed_seq IS NOT NULL AND e.tenant_id = p.tenant_id AND e.seq = p.failed_seq
+   AND (e.event_type IN ('usage.recorded', 'usage.batch_recorded', 'usage.reported')) <> (p.projection = 'usage');
 ALTER TABLE tenantry.projections FORCE ROW LEVEL SECURITY;
 
 -- Tenants with a projection behind their stream and not stopped; projected_seq is the
