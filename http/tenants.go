@@ -154,7 +154,7 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 // reads (the named projections) include it. A seq beyond the tenant's last event is refused
 // at once, naming that head: no write the caller made can have reached it, and waiting for
 // it would only hold a request open. A stopped projection ends the wait at once: 503 for
-// readers of its read models (see stoppedProjection).
+// readers of its read models (see failStopped).
 func (s *Server) minSeq(c *gin.Context, cl *call, projs ...string) bool {
 	v := c.Query("min_seq")
 	if v == "" {
