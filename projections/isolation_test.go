@@ -309,3 +309,37 @@ func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
 func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 
 func (h countingHandler) WithGroup(string) slog.Handler { return h }
+
+// A rebuild is how an operator repairs a stopped projection: it replays every event into a
+// fresh schema, sets both projections' checkpoints and clears the failure, and the
+// projector goes on from there.
+func TestRebuild_RepairsAStoppedUsageProjection(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	f := fixtureOn(t, db, 4)
+	super := pgtest.Pool(t, db.SuperURL, 2)
+	p := f.projector()
+	id := f.createTenant(t)
+	f.projectAll(t, p, id)
+	_, err := super.Exec(context.Background(), `ALTER TABLE `+pgx.Identifier{"tenant_" + hexID(id)}.Sanitize()+`.usage_hourly ADD CONSTRAINT broken CHECK (quantity < 0)`)
+	require.NoError(t, err)
+	f.append(t, id, usage.StreamID, usageEvent(t, 1))
+	head := f.revokeFounderKey(t, id)
+	f.projectAll(t, p, id)
+	require.ErrorIs(t, WaitForProjections(context.Background(), f.pool, id, head, 10*time.Second, ProjectionUsage), ErrProjectionStopped)
+	require.NoError(t, WaitForProjections(context.Background(), f.pool, id, head, 10*time.Second, ProjectionAuth))
+
+	require.NoError(t, p.Rebuild(context.Background(), id, nil))
+	fl, err := Failures(context.Background(), f.pool)
+	require.NoError(t, err)
+	require.Empty(t, fl)
+	require.NoError(t, WaitFor(context.Background(), f.pool, id, head, 10*time.Second))
+	f.append(t, id, usage.StreamID, usageEvent(t, 2))
+	f.projectAll(t, p, id)
+	require.NoError(t, WaitFor(context.Background(), f.pool, id, head+1, 10*time.Second))
+	f.inTenant(t, id, func(tx pgx.Tx) {
+		var calls int
+		require.NoError(t, tx.QueryRow(context.Background(), `SELECT sum(quantity) FROM usage_daily`).Scan(&calls))
+		require.Equal(t, 2, calls)
+	})
+}

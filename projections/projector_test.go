@@ -335,4 +335,10 @@ func TestProjector_GroupFastPathTakesOnlyUsageBatches(t *testing.T) {
 		})
 	}
 	require.ErrorIs(t, WaitFor(context.Background(), f.pool, mixed, 3, 50*time.Millisecond), context.DeadlineExceeded, "left for the one-by-one path")
+	// The fast path moved the auth checkpoints of the usage-only tenants over their usage
+	// events (exact: the auth projection applies none of them), and nobody else's.
+	for _, id := range simple {
+		require.NoError(t, WaitForProjections(context.Background(), f.pool, id, 4, time.Second, ProjectionAuth))
+	}
+	require.ErrorIs(t, WaitForProjections(context.Background(), f.pool, mixed, 4, 50*time.Millisecond, ProjectionAuth), context.DeadlineExceeded)
 }
