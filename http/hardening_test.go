@@ -14,6 +14,7 @@ import (
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/migrations/pgtest"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -63,8 +64,9 @@ func poison(t *testing.T, a *api, tenant string) int64 {
 func waitForFailure(t *testing.T, a *api, tenant string) projections.Failure {
 	t.Helper()
 	var found projections.Failure
+	worker := pgtest.Pool(t, testDB.WorkerURL, 2) // failures are listed across tenants: the worker's role
 	require.Eventually(t, func() bool {
-		fl, err := projections.Failures(context.Background(), a.deps.Store.Pool())
+		fl, err := projections.Failures(context.Background(), worker)
 		require.NoError(t, err)
 		for _, f := range fl {
 			if f.Tenant.String() == tenant {
