@@ -13,7 +13,7 @@ import (
 )
 
 func (s *Server) listAPIKeys(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl) {
+	if !s.minSeq(c, cl, projections.ProjectionAuth) {
 		return
 	}
 	var keys []projections.APIKey

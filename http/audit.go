@@ -20,7 +20,7 @@ import (
 )
 
 func (s *Server) getBilling(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl) {
+	if !s.minSeq(c, cl, projections.Projections[:]...) {
 		return
 	}
 	now := s.now().UTC()
@@ -47,6 +47,13 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 			return err
 		}
 		if b, err = projections.GetBilling(c, tx); err != nil {
+			return err
+		}
+		// Recorded usage comes from the usage projection: a stopped one would understate it.
+		if stopped, err := projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
+			if err == nil {
+				err = &projections.StoppedError{Projection: stopped}
+			}
 			return err
 		}
 		lines, err = projections.Reconcile(c, tx, from, to, cutoff)

@@ -110,7 +110,9 @@ func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 			if err != nil {
 				s.d.Logger.Warn("refreshing a cached API key failed", "tenant_id", tenant, "err", err)
 			}
-			s.creds.refreshed(sum, valid || err != nil)
+			// A failed lookup keeps the entry until it expires (the database may be briefly
+			// unreachable), except when the tenant is unavailable: that drops it at once.
+			s.creds.refreshed(sum, valid || (err != nil && !errors.Is(err, errTenantUnavailable)))
 		}()
 	}
 	if !ok {
@@ -162,7 +164,15 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 	s.metrics.keyLookups.Inc()
 	var cred projections.Credential
 	err = projections.InTenant(ctx, s.pool(), tenant, true, func(tx pgx.Tx) error {
-		var err error
+		// Fail closed: a stopped auth projection may be missing a revocation, a removal or
+		// a suspension, so none of its credentials is served.
+		stopped, err := projections.StoppedProjection(ctx, tx, tenant, projections.ProjectionAuth)
+		if err != nil {
+			return err
+		}
+		if stopped != "" {
+			return errTenantUnavailable
+		}
 		cred, err = projections.LookupCredential(ctx, tx, keyID)
 		return err
 	})

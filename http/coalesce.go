@@ -49,7 +49,8 @@ type gathered struct {
 	requests []string // each record's request id
 	meta     eventstore.Metadata
 	index    map[uuid.UUID]int
-	waiting  int // requests waiting for it (a duplicate within it is one more)
+	waiting  int   // requests waiting for it (a duplicate within it is one more)
+	total    int64 // the records' quantities added up (checked: see record)
 	done     chan struct{}
 
 	accepted []bool // per record, once done
@@ -82,7 +83,16 @@ func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta eventsto
 	var g *gathered
 	if n := len(l.queue); n > 0 && len(l.queue[n-1].records) < maxCoalesced {
 		g = l.queue[n-1]
-	} else {
+	}
+	if g != nil {
+		// The coalesced event's records are summed by the projector: a record that would
+		// take the event's total beyond an int64 starts the next one instead (with
+		// usage.MaxQuantity and maxCoalesced it cannot happen; the check keeps it so).
+		if _, fits := usage.AddQuantities(g.total, r.Quantity.Int64()); !fits {
+			g = nil
+		}
+	}
+	if g == nil {
 		g = &gathered{index: map[uuid.UUID]int{}, done: make(chan struct{}), meta: meta}
 		l.queue = append(l.queue, g)
 	}
@@ -92,6 +102,7 @@ func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta eventsto
 		i = len(g.records)
 		g.index[id] = i
 		g.records = append(g.records, r)
+		g.total += r.Quantity.Int64()
 		g.ids = append(g.ids, id)
 		g.requests = append(g.requests, meta.RequestID)
 	}

@@ -51,6 +51,9 @@ func UnreachableRedisLimits(addr string) SharedLimits {
 		DialTimeout: 200 * time.Millisecond}))}
 }
 
+// CredentialTTL bounds how long a cached credential is served.
+const CredentialTTL = credTTL
+
 // NewServer is New, also returning the server, for tests that look inside it.
 var NewServer = build
 

@@ -4,13 +4,16 @@ import (
 	"context"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/migrations/pgtest"
 )
 
 // A request that waits on the database (here for read models that will not get there) does
@@ -20,6 +23,17 @@ func TestFairness_WaitingRequestsDoNotHoldTheTenantsSlots(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, func(d *httpapi.Deps) { d.SettleTimeout = 10 * time.Second })
 	ten := a.createTenant("pro")
+	// Keep the tenant's usage projection retrying (a transient error) so that reads of a
+	// usage seq wait for the whole settle timeout. (A min_seq beyond the tenant's last
+	// event is refused at once, so it no longer makes a request wait.)
+	super := pgtest.Pool(t, testDB.SuperURL, 1)
+	schema := pgx.Identifier{"tenant_" + strings.ReplaceAll(ten.id, "-", "")}.Sanitize()
+	_, err := super.Exec(context.Background(), `CREATE FUNCTION `+schema+`.flaky() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'try again' USING ERRCODE = '40001'; END $$;
+		CREATE TRIGGER flaky BEFORE INSERT ON `+schema+`.usage_hourly FOR EACH ROW EXECUTE FUNCTION `+schema+`.flaky()`)
+	require.NoError(t, err)
+	u := a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: map[string]any{"metric": "api_calls", "quantity": 1, "idempotency_key": "wait"}})
+	require.Equal(t, http.StatusAccepted, u.status, string(u.raw))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -29,7 +43,7 @@ func TestFairness_WaitingRequestsDoNotHoldTheTenantsSlots(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, _ := http.NewRequestWithContext(ctx, "GET", a.url+"/v1/tenant?min_seq=1000000000", nil)
+			r, _ := http.NewRequestWithContext(ctx, "GET", a.url+"/v1/usage?min_seq="+jsonNumber(u.get("seq")), nil)
 			r.Header.Set("Authorization", "Bearer "+ten.key)
 			if res, err := http.DefaultClient.Do(r); err == nil {
 				res.Body.Close()

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -21,7 +22,7 @@ func newMembership() *membership.Membership { return &membership.Membership{} }
 func newTenant() *tenant.Tenant { return &tenant.Tenant{} }
 
 func (s *Server) listMembers(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl) {
+	if !s.minSeq(c, cl, projections.ProjectionAuth) {
 		return
 	}
 	var members []projections.Member
@@ -222,10 +223,22 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 	}
 	var p projections.Profile
 	err := projections.InTenant(c, s.pool(), tenantID, true, func(tx pgx.Tx) error {
+		// Fail closed, as for API keys: the invitation may have been revoked or the
+		// tenant suspended by an event the stopped auth projection has not applied.
+		if stopped, err := projections.StoppedProjection(c, tx, tenantID, projections.ProjectionAuth); err != nil || stopped != "" {
+			if err == nil {
+				err = errTenantUnavailable
+			}
+			return err
+		}
 		var err error
 		p, err = projections.GetProfile(c, tx)
 		return err
 	})
+	if errors.Is(err, errTenantUnavailable) {
+		s.failStopped(c, err)
+		return
+	}
 	if err != nil {
 		fail(c, http.StatusNotFound, "not-found", "invitation not found")
 		return

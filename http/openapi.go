@@ -53,7 +53,7 @@ var (
 	seqS    = integer("the tenant's event sequence number this write reached; pass it as min_seq to read your write")
 	roleS   = enum("a member role", "admin", "editor", "viewer", "billing_manager", "auditor")
 	planS   = enum("a plan", "free", "pro", "enterprise")
-	minSeqP = param{name: "min_seq", desc: "wait (up to a few seconds) until the read models include this tenant seq", schema: integer("")}
+	minSeqP = param{name: "min_seq", desc: "wait (up to a few seconds) until the read models this route reads include this tenant seq; beyond the tenant's last seq: 400 at once", schema: integer("")}
 )
 
 var components = schema{

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/projections"
 )
 
 // ProblemBase prefixes every problem type: the type of a suspended tenant's refusal is
@@ -48,6 +49,8 @@ var problemTitles = map[string]string{
 	"request-in-progress":    "A request with this Idempotency-Key is still in progress",
 	"rate-limited":           "Too many requests",
 	"unavailable":            "The service is temporarily unavailable",
+	"tenant-unavailable":     "The tenant's authorisation state cannot be brought up to date",
+	"usage-unavailable":      "The tenant's usage read model is stopped",
 	"internal":               "Internal error",
 }
 
@@ -94,11 +97,34 @@ func (s *Server) failErr(c *gin.Context, err error) {
 		}
 		return
 	}
+	if errors.Is(err, errTenantUnavailable) || errors.Is(err, projections.ErrProjectionStopped) {
+		s.failStopped(c, err)
+		return
+	}
 	if errors.Is(err, errRequestCanceled) || c.Request.Context().Err() != nil {
 		fail(c, http.StatusServiceUnavailable, "unavailable", "the request was canceled")
 		return
 	}
 	s.internal(c, err)
+}
+
+// errTenantUnavailable means the tenant's auth projection is stopped: its API keys,
+// members, status and plan cannot be brought up to date, so none of them is trusted.
+var errTenantUnavailable = errors.New("the tenant's auth projection is stopped")
+
+// failStopped answers for a stopped projection (err wraps projections.ErrProjectionStopped
+// or is errTenantUnavailable): 503, failing closed for authorisation state.
+func (s *Server) failStopped(c *gin.Context, err error) {
+	var stopped *projections.StoppedError
+	if errors.Is(err, errTenantUnavailable) || errors.As(err, &stopped) && stopped.Projection == projections.ProjectionAuth {
+		fail(c, http.StatusServiceUnavailable, "tenant-unavailable",
+			"this tenant's API keys, members and status cannot be brought up to date (an event could not be applied); "+
+				"requests for it are refused until an operator repairs it")
+		return
+	}
+	fail(c, http.StatusServiceUnavailable, "usage-unavailable",
+		"this tenant's usage read model is stopped on an event it cannot apply; usage is still recorded and "+
+			"will be counted once an operator repairs it")
 }
 
 // internal logs err with the request and tenant ids and answers 500 without details.

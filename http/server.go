@@ -250,13 +250,23 @@ func reply(c *gin.Context, status int, v any) {
 	c.Data(status, "application/json", body)
 }
 
-// settle waits, bounded, until the tenant's read models include seq, so that a client that
-// reads after a write sees it. A timeout is not an error: the write stands. Waiting takes
-// no CPU: the request gives up its tenant's fairness slot first.
+// settle waits, bounded, until the tenant's authorisation state (the auth projection)
+// includes seq, so that a client that reads after a write sees it, and a revoked key, a
+// removed member, a suspended or closed tenant take effect before the write is answered.
+// A timeout is not an error: the write stands. Neither is a stopped projection: the wait
+// ends at once (requests for the tenant then answer 503, see lookupCred).
 func (s *Server) settle(ctx context.Context, cl *call, tenant uuid.UUID, seq int64) {
+	_ = s.settleOn(ctx, cl, tenant, seq, projections.ProjectionAuth)
+}
+
+// settleOn waits, bounded by SettleTimeout, until the named projections of the tenant
+// include seq; ErrProjectionStopped at once if one is stopped before it. Waiting takes no
+// CPU and no query of its own (see projections.WaitForProjections): the request gives up
+// its tenant's fairness slot first.
+func (s *Server) settleOn(ctx context.Context, cl *call, tenant uuid.UUID, seq int64, projs ...string) error {
 	if seq <= 0 {
-		return
+		return nil
 	}
 	cl.yield()
-	_ = projections.WaitFor(ctx, s.pool(), tenant, seq, s.d.SettleTimeout)
+	return projections.WaitForProjections(ctx, s.pool(), tenant, seq, s.d.SettleTimeout, projs...)
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -149,8 +150,12 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 	})
 }
 
-// minSeq honours a reader's ?min_seq=N: wait (bounded) until the read models include it.
-func (s *Server) minSeq(c *gin.Context, cl *call) bool {
+// minSeq honours a reader's ?min_seq=N: wait (bounded) until the read models the handler
+// reads (the named projections) include it. A seq beyond the tenant's last event is refused
+// at once, naming that head: no write the caller made can have reached it, and waiting for
+// it would only hold a request open. A stopped projection ends the wait at once: 503 for
+// readers of its read models (see failStopped).
+func (s *Server) minSeq(c *gin.Context, cl *call, projs ...string) bool {
 	v := c.Query("min_seq")
 	if v == "" {
 		return true
@@ -161,12 +166,29 @@ func (s *Server) minSeq(c *gin.Context, cl *call) bool {
 			FieldError{Field: "min_seq", Message: "must be a non-negative integer"})
 		return false
 	}
-	s.settle(c, cl, cl.tenant, n)
+	if n == 0 {
+		return true
+	}
+	head, _, err := s.d.Store.Head(c, cl.tenant)
+	if err != nil {
+		s.failErr(c, err)
+		return false
+	}
+	if n > head {
+		msg := fmt.Sprintf("must be at most the tenant's last event seq, %d", head)
+		fail(c, http.StatusBadRequest, "invalid-request", fmt.Sprintf("min_seq %d is beyond the tenant's last event seq %d", n, head),
+			FieldError{Field: "min_seq", Message: msg})
+		return false
+	}
+	if err := s.settleOn(c, cl, cl.tenant, n, projs...); errors.Is(err, projections.ErrProjectionStopped) {
+		s.failStopped(c, err)
+		return false
+	}
 	return true
 }
 
 func (s *Server) getTenant(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl) {
+	if !s.minSeq(c, cl, projections.ProjectionAuth) {
 		return
 	}
 	var p projections.Profile

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"time"
 
@@ -23,8 +24,21 @@ import (
 const MaxUsageRecords = 1000
 
 // parseUsageBody accepts one record, or {"records": [...]} with 1 to MaxUsageRecords
-// records, each validated by the domain's rules; errors name the record.
+// records, each validated by the domain's rules, whose sums per metric and window fit
+// (usage.CheckTotals); errors name the record.
 func parseUsageBody(body []byte, now time.Time) ([]usage.Recorded, error) {
+	records, err := parseUsageRecords(body, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := usage.CheckTotals(records); err != nil {
+		return nil, err
+	}
+	return records, nil
+}
+
+// parseUsageRecords is parseUsageBody without the check of the sums.
+func parseUsageRecords(body []byte, now time.Time) ([]usage.Recorded, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, domain.Invalid("body", "send one usage record or {\"records\": [...]} as a JSON object")
@@ -78,7 +92,7 @@ func parseUsageEnvelope(trimmed []byte, now time.Time) ([]usage.Recorded, error)
 				if de.Field != "" {
 					field += "." + de.Field
 				}
-				return nil, domain.Invalid(field, "record %d: %s", i, de.Message)
+				return nil, &domain.Error{Code: de.Code, Field: field, Message: fmt.Sprintf("record %d: %s", i, de.Message)}
 			}
 			return nil, err
 		}
@@ -236,20 +250,22 @@ const (
 	maxDailyRange  = 400 * 24 * time.Hour
 )
 
+// usageSeries is one metric's series. Quantities are JSON integers of any size: the read
+// models' totals are unbounded numerics (a window's total may exceed an int64).
 type usageSeries struct {
 	Metric string       `json:"metric"`
 	Points []usagePoint `json:"points"`
-	Total  int64        `json:"total"`
+	Total  json.Number  `json:"total"`
 }
 
 type usagePoint struct {
-	Start    time.Time `json:"start"`
-	Quantity int64     `json:"quantity"`
+	Start    time.Time   `json:"start"`
+	Quantity json.Number `json:"quantity"`
 }
 
 // getUsage answers usage per metric and hour or day over a time range.
 func (s *Server) getUsage(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl) {
+	if !s.minSeq(c, cl, projections.ProjectionUsage) {
 		return
 	}
 	var errs fieldErrors
@@ -304,8 +320,12 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		return
 	}
 	var points []projections.UsagePoint
+	var stopped string
 	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
+		if stopped, err = projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
+			return err
+		}
 		points, err = projections.UsageSeries(c, tx, metric, from, to, gran == "day")
 		return err
 	})
@@ -313,14 +333,21 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
+	if stopped != "" {
+		s.failStopped(c, &projections.StoppedError{Projection: stopped})
+		return
+	}
 	series := []usageSeries{}
+	var total *big.Int
 	for _, p := range points {
 		if len(series) == 0 || series[len(series)-1].Metric != p.Metric {
 			series = append(series, usageSeries{Metric: p.Metric})
+			total = new(big.Int)
 		}
 		last := &series[len(series)-1]
-		last.Points = append(last.Points, usagePoint{Start: p.Start, Quantity: p.Quantity})
-		last.Total += p.Quantity
+		q := p.Total()
+		last.Points = append(last.Points, usagePoint{Start: p.Start, Quantity: json.Number(q.String())})
+		last.Total = json.Number(total.Add(total, q).String())
 	}
 	reply(c, http.StatusOK, gin.H{"granularity": gran, "from": from, "to": to, "series": series})
 }

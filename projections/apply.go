@@ -103,6 +103,9 @@ func apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event, p domain.Event) 
 	return err
 }
 
+// typeUsageReported is billing's usage.reported: the usage projection applies it.
+const typeUsageReported = billing.TypeUsageReported
+
 // profile updates the tenant's profile row; set is a fixed SET clause written in this file.
 func profile(ctx context.Context, tx pgx.Tx, set string, t any, at time.Time, args ...any) error {
 	tag, err := tx.Exec(ctx, `UPDATE profile SET `+set+`, updated_at = $`+fmt.Sprint(len(args)+2)+` WHERE tenant_id = $1`,
@@ -125,14 +128,57 @@ type usageKey struct {
 	at     time.Time
 }
 
-func (u *usageSums) add(r usage.Recorded) {
+// keys returns a record's hour and day buckets.
+func keys(r usage.Recorded) (hour, day usageKey) {
+	at := r.OccurredAt.UTC()
+	m := r.Metric.String()
+	return usageKey{m, at.Truncate(time.Hour)}, usageKey{m, time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)}
+}
+
+// addEvent adds one event's records, with checked sums: fits is false, and nothing is
+// added, when a sum would not fit an int64; alone is then true if the event's own records
+// fit (it only overflows together with the batch's earlier events).
+func (u *usageSums) addEvent(recs []usage.Recorded) (fits, alone bool) {
 	if u.hourly == nil {
 		u.hourly, u.daily = map[usageKey]int64{}, map[usageKey]int64{}
 	}
-	at := r.OccurredAt.UTC()
-	m := r.Metric.String()
-	u.hourly[usageKey{m, at.Truncate(time.Hour)}] += r.Quantity.Int64()
-	u.daily[usageKey{m, time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)}] += r.Quantity.Int64()
+	if len(recs) == 1 { // the common case: no scratch maps
+		h, d := keys(recs[0])
+		q := recs[0].Quantity.Int64()
+		hs, ok1 := usage.AddQuantities(u.hourly[h], q)
+		ds, ok2 := usage.AddQuantities(u.daily[d], q)
+		if !ok1 || !ok2 || q < 0 {
+			return false, q >= 0
+		}
+		u.hourly[h], u.daily[d] = hs, ds
+		return true, true
+	}
+	var own usageSums
+	own.hourly, own.daily = map[usageKey]int64{}, map[usageKey]int64{}
+	for _, r := range recs {
+		h, d := keys(r)
+		q := r.Quantity.Int64()
+		hs, ok1 := usage.AddQuantities(own.hourly[h], q)
+		ds, ok2 := usage.AddQuantities(own.daily[d], q)
+		if !ok1 || !ok2 || q < 0 {
+			return false, false
+		}
+		own.hourly[h], own.daily[d] = hs, ds
+	}
+	for _, m := range []struct{ into, from map[usageKey]int64 }{{u.hourly, own.hourly}, {u.daily, own.daily}} {
+		for k, v := range m.from {
+			if _, ok := usage.AddQuantities(m.into[k], v); !ok {
+				return false, true
+			}
+		}
+	}
+	for k, v := range own.hourly {
+		u.hourly[k] += v
+	}
+	for k, v := range own.daily {
+		u.daily[k] += v
+	}
+	return true, true
 }
 
 // queue adds the statements that write the sums to b.

@@ -304,7 +304,7 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 		if time.Now().After(deadline.Add(30 * time.Second)) {
 			b.Fatal("projection did not catch up")
 		}
-		rows, err := super.Query(ctx, `SELECT tenant_id, seq FROM tenantry.projections WHERE tenant_id = ANY($1)`, ids)
+		rows, err := super.Query(ctx, `SELECT tenant_id, min(seq) FROM tenantry.projections WHERE tenant_id = ANY($1) GROUP BY tenant_id`, ids)
 		if err != nil {
 			b.Fatal(err)
 		}

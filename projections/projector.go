@@ -23,12 +23,19 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 )
 
-// Projector keeps every tenant's read models up to date. Each batch of one tenant is one
-// transaction with the tenant context and search_path set, and it moves the tenant's
-// checkpoint in that same transaction, so an event's effects happen exactly once whatever
-// crashes. Tenants take turns one batch at a time, so a tenant with a huge backlog delays
-// another tenant's fresh event by at most one batch per worker. An event that cannot be
-// applied stops that tenant only: it is logged, counted and listed by Failures.
+// Projector keeps every tenant's read models up to date. The read models are split into
+// independent projections (see Projections), each with its own checkpoint per tenant: each
+// batch of one tenant and projection is one transaction with the tenant context and
+// search_path set, and it moves that projection's checkpoint in the same transaction, so an
+// event's effects happen exactly once whatever crashes. Tenants take turns one batch at a
+// time, so a tenant with a huge backlog delays another tenant's fresh event by at most one
+// batch per worker.
+//
+// An event that a projection cannot apply (a deterministic error) stops that projection for
+// that tenant only, never the others: the event is isolated (its seq and error stored,
+// listed by Failures), counted and logged once. A transient error (a lost connection, a
+// serialization failure) is retried with a capped, jittered exponential backoff per tenant
+// and projection, without holding a worker.
 type Projector struct {
 	Pool         *pgxpool.Pool // the runtime role
 	Registry     *eventstore.Registry
@@ -41,13 +48,53 @@ type Projector struct {
 	// commit fails is applied again): the tenant, its size, and the newest recorded_at.
 	Observe func(tenant uuid.UUID, events int, newest time.Time)
 
-	afterBatch func(tenant uuid.UUID) // test hook: called after each committed batch
+	afterBatch func(tenant uuid.UUID)                               // test hook: called after each tenant's turn (its projections' batches)
+	onAttempt  func(tenant uuid.UUID, projection string, err error) // test hook: every batch attempt and its outcome
 
 	mu      sync.Mutex
 	queue   []uuid.UUID
 	state   map[uuid.UUID]int // queued, running, or running+dirty
 	wake    chan struct{}
-	poisons atomic.Int64
+	retry   map[retryKey]*retryState
+	poisons [len(Projections)]atomic.Int64
+}
+
+// Projection names: each has its own checkpoint row per tenant in tenantry.projections.
+const (
+	// ProjectionAuth is everything authentication and authorisation read: the profile (status
+	// and plan), members, invitations, API keys, and the billing state.
+	ProjectionAuth = "auth"
+	// ProjectionUsage is the usage sums per hour and day and the usage reported to Stripe.
+	ProjectionUsage = "usage"
+)
+
+// Projections lists the projections, in the order the projector runs them for a tenant:
+// usage first, because its batches carry the auth checkpoint over usage events (see
+// projectBatch), which spares the auth projection a transaction per usage batch.
+var Projections = [...]string{ProjectionUsage, ProjectionAuth}
+
+func projectionIndex(name string) int {
+	for i, n := range Projections {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// owns reports whether projection name applies events of type t; every event type belongs
+// to exactly one projection, and the other passes over it. name "" owns everything (a
+// rebuild applies all of them into one shadow schema).
+func owns(name, t string) bool {
+	isUsage := t == usage.TypeRecorded || t == usage.TypeBatchRecorded || t == typeUsageReported
+	switch name {
+	case "":
+		return true
+	case ProjectionUsage:
+		return isUsage
+	default:
+		return !isUsage
+	}
 }
 
 const (
@@ -56,8 +103,23 @@ const (
 	runningDirty
 )
 
-// Poisoned counts events that stopped a tenant's projection since start.
-func (p *Projector) Poisoned() int64 { return p.poisons.Load() }
+// Poisoned counts events that stopped a projection of a tenant since start.
+func (p *Projector) Poisoned() int64 {
+	var n int64
+	for i := range p.poisons {
+		n += p.poisons[i].Load()
+	}
+	return n
+}
+
+// PoisonedIn counts events that stopped projection name of a tenant since start (the
+// tenantry_projection_failures_total counter).
+func (p *Projector) PoisonedIn(name string) int64 {
+	if i := projectionIndex(name); i >= 0 {
+		return p.poisons[i].Load()
+	}
+	return 0
+}
 
 // Notify says a tenant has new events. It never blocks.
 func (p *Projector) Notify(tenant uuid.UUID) {
@@ -81,6 +143,7 @@ func (p *Projector) init() {
 	if p.state == nil {
 		p.state = map[uuid.UUID]int{}
 		p.wake = make(chan struct{}, 1)
+		p.retry = map[retryKey]*retryState{}
 	}
 }
 
@@ -135,8 +198,8 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 }
 
-// scanBacklog queues every tenant whose stream is ahead of its projection: after a restart,
-// and to catch any notification that was lost.
+// scanBacklog queues every tenant whose stream is ahead of a projection that is not
+// stopped: after a restart, and to catch any notification that was lost.
 func (p *Projector) scanBacklog(ctx context.Context) error {
 	rows, err := p.Pool.Query(ctx, `SELECT tenant_id FROM tenantry.projection_backlog(100000)`)
 	if err != nil {
@@ -206,24 +269,25 @@ func (p *Projector) work(ctx context.Context) {
 			return
 		}
 		more := make(map[uuid.UUID]bool, len(ids))
-		var alone []uuid.UUID
-		if len(ids) > 1 {
-			var err error
-			if alone, err = p.projectGroup(ctx, ids, more); err != nil {
-				alone = ids // nothing was written: each on its own
+		var group, alone []uuid.UUID
+		for _, id := range ids {
+			if p.backingOff(id) {
+				alone = append(alone, id) // projectTenant passes over what is backing off
+			} else {
+				group = append(group, id)
 			}
+		}
+		if len(group) > 1 {
+			rest, err := p.projectGroup(ctx, group, more)
+			if err != nil {
+				rest = group // nothing was written: each on its own
+			}
+			alone = append(alone, rest...)
 		} else {
-			alone = ids
+			alone = append(alone, group...)
 		}
 		for _, id := range alone {
-			m, err := p.ProjectBatch(ctx, id)
-			if err != nil && ctx.Err() == nil {
-				// Transient (connection, serialization): try again after a pause.
-				p.Logger.Warn("projection batch failed; will retry", "tenant_id", id, "err", err)
-				time.Sleep(200 * time.Millisecond)
-				m = true
-			}
-			more[id] = m
+			more[id] = p.projectTenant(ctx, id)
 		}
 		for _, id := range ids {
 			p.done(id, more[id] && ctx.Err() == nil)
@@ -231,27 +295,33 @@ func (p *Projector) work(ctx context.Context) {
 	}
 }
 
-// groupEventsSQL reads a tenant's next events after its checkpoint, in the tenant context.
+// groupEventsSQL reads a tenant's next events after its usage checkpoint, in the tenant
+// context.
 const groupEventsSQL = `SELECT ` + eventstore.EventColumns + ` FROM tenantry.events
-WHERE tenant_id = $1 AND seq > coalesce((SELECT seq FROM tenantry.projections WHERE tenant_id = $1), 0)
+WHERE tenant_id = $1 AND seq > coalesce((SELECT seq FROM tenantry.projections WHERE tenant_id = $1 AND projection = 'usage'), 0)
 ORDER BY seq LIMIT $2`
 
-// projectGroup is the fast path for many tenants with a few new events each (the steady
-// state under load): one transaction, one round trip to lock and read them all, one to
-// write them all, one commit. Only tenants whose events are all usage records take it;
-// it returns the others (new tenants, other event types, unreadable events) to be
-// projected one by one. The transaction takes no id until the final writes.
+// projectGroup is the usage projection's fast path for many tenants with a few new usage
+// events each (the steady state under load): one transaction, one round trip to lock and
+// read them all, one to write them all, one commit. Only tenants whose new events are all
+// usage records, whose auth checkpoint it can carry along (see projectBatch) or that is
+// stopped, take it; it returns the others (new tenants, other event types, unreadable
+// events, sums that do not fit) to be projected one by one. It touches no checkpoint but
+// the usage one, and the auth one only to move it over usage events. The transaction takes
+// no id until the final writes.
 func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[uuid.UUID]bool) (alone []uuid.UUID, err error) {
 	sorted := append([]uuid.UUID(nil), ids...) // one lock order for every process
 	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i][:], sorted[j][:]) < 0 })
 	limit := p.batchSize()
 	type work struct {
-		id     uuid.UUID
-		seq    int64
-		failed *int64
-		events []eventstore.Event
+		id         uuid.UUID
+		own, auth  checkpoint
+		authLocked bool
+		events     []eventstore.Event
 	}
 	var done []uuid.UUID
+	var after []published
+	var afterTenants []uuid.UUID
 	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		ws := make([]*work, len(sorted))
 		b := &pgx.Batch{}
@@ -259,12 +329,12 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 		for i, id := range sorted {
 			w := &work{id: id}
 			ws[i] = w
-			b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), pg_advisory_xact_lock(hashtextextended('projection:' || $1, 0))`, id.String())
-			b.Queue(`SELECT seq, failed_seq FROM tenantry.projections WHERE tenant_id = $1`, id).QueryRow(func(r pgx.Row) error {
-				if err := r.Scan(&w.seq, &w.failed); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-					return err
-				}
-				return nil
+			b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), pg_advisory_xact_lock(`+lockKeySQL+`)`, id.String(), ProjectionUsage)
+			b.Queue(`SELECT pg_try_advisory_xact_lock(`+lockKeySQL+`)`, id.String(), ProjectionAuth).QueryRow(func(r pgx.Row) error {
+				return r.Scan(&w.authLocked)
+			})
+			b.Queue(`SELECT projection, seq, failed_seq IS NOT NULL FROM tenantry.projections WHERE tenant_id = $1`, id).Query(func(rows pgx.Rows) error {
+				return scanCheckpoints(rows, ProjectionUsage, &w.own, &w.auth)
 			})
 			b.Queue(groupEventsSQL, id, limit).Query(func(rows pgx.Rows) error {
 				var err error
@@ -279,13 +349,19 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 		firstWriter := 0
 		for _, w := range ws {
 			switch {
-			case w.failed != nil:
-				continue // stopped: an operator must look at it
-			case w.seq == 0:
+			case w.own.failed:
+				alone = append(alone, w.id) // stopped; the auth projection goes on, on its own
+				continue
+			case w.own.seq == 0:
 				alone = append(alone, w.id) // needs provisioning
 				continue
 			case len(w.events) == 0:
 				done = append(done, w.id)
+				continue
+			}
+			carryAuth := !w.auth.failed
+			if carryAuth && (!w.authLocked || w.auth.seq < w.own.seq) {
+				alone = append(alone, w.id) // the auth projection must catch up on its own
 				continue
 			}
 			var sums usageSums
@@ -295,24 +371,33 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 				pl, err := p.Registry.DecodeEvent(e)
 				de, isDomain := pl.(domain.Event)
 				recs, isUsage := usage.Records(de)
-				if err != nil || !isDomain || !isUsage || e.Seq != w.seq+int64(i)+1 {
+				if err != nil || !isDomain || !isUsage || e.Seq != w.own.seq+int64(i)+1 {
 					simple = false
 					break
 				}
-				for _, rec := range recs {
-					sums.add(rec)
+				if fits, _ := sums.addEvent(recs); !fits {
+					simple = false
+					break
 				}
 			}
 			if !simple {
 				alone = append(alone, w.id)
 				continue
 			}
+			last := w.events[len(w.events)-1].Seq
 			if writes.Len() == 0 {
 				firstWriter = len(done)
 			}
 			writes.Queue(tenantContextSQL, w.id.String())
 			sums.queue(writes, w.id)
-			writes.Queue(saveCheckpointSQL, w.id, w.events[len(w.events)-1].Seq)
+			writes.Queue(saveCheckpointSQL, w.id, ProjectionUsage, last)
+			after = append(after, published{ProjectionUsage, last, false})
+			afterTenants = append(afterTenants, w.id)
+			if carryAuth && last > w.auth.seq {
+				writes.Queue(saveCheckpointSQL, w.id, ProjectionAuth, last)
+				after = append(after, published{ProjectionAuth, last, false})
+				afterTenants = append(afterTenants, w.id)
+			}
 			more[w.id] = len(w.events) == limit
 			done = append(done, w.id)
 		}
@@ -331,12 +416,63 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 	if err != nil {
 		return nil, err
 	}
+	for i, pub := range after {
+		hub.publish(afterTenants[i], pub.projection, pub.seq, pub.failed)
+	}
 	if p.afterBatch != nil {
 		for _, id := range done {
 			p.afterBatch(id)
 		}
 	}
 	return alone, nil
+}
+
+// projectTenant runs one batch of each projection of the tenant that is not backing off
+// after a transient error, and reports whether any has more to do. A transient error
+// schedules the projection's retry (see retryLater); a deterministic one has stopped it.
+func (p *Projector) projectTenant(ctx context.Context, tenant uuid.UUID) (more bool) {
+	if p.afterBatch != nil {
+		defer p.afterBatch(tenant)
+	}
+	authDone := false
+	for _, name := range Projections {
+		if name == ProjectionAuth && authDone {
+			continue
+		}
+		if p.waitingToRetry(tenant, name) {
+			continue
+		}
+		m, carried, err := p.projectOne(ctx, tenant, name)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.retryLater(tenant, name, err)
+			}
+			continue
+		}
+		p.recovered(tenant, name)
+		more = more || m
+		authDone = carried
+	}
+	return more
+}
+
+// ProjectBatch applies the tenant's next batch of events to each projection, and reports
+// whether more remain. A deterministic error stops the projection concerned (it is not an
+// error here); a transient one is returned.
+func (p *Projector) ProjectBatch(ctx context.Context, tenant uuid.UUID) (more bool, err error) {
+	authDone := false
+	for _, name := range Projections {
+		if name == ProjectionAuth && authDone {
+			continue
+		}
+		m, carried, err := p.projectOne(ctx, tenant, name)
+		if err != nil {
+			return false, err
+		}
+		more = more || m
+		authDone = carried
+	}
+	return more, nil
 }
 
 // poisonError marks an event that cannot be applied: retrying will not help.
@@ -347,42 +483,127 @@ type poisonError struct {
 
 func (e *poisonError) Error() string { return fmt.Sprintf("event seq %d: %v", e.seq, e.err) }
 
-// ProjectBatch applies the tenant's next batch of events and reports whether more remain.
-func (p *Projector) ProjectBatch(ctx context.Context, tenant uuid.UUID) (more bool, err error) {
-	more, err = p.projectBatch(ctx, tenant, 0)
-	var poison *poisonError
-	if !errors.As(err, &poison) {
-		return more, err
-	}
-	// Apply what came before the poison event, and record the failure, in one transaction.
-	if _, err = p.projectBatch(ctx, tenant, poison.seq); err != nil {
-		return false, err
-	}
-	p.poisons.Add(1)
-	p.Logger.Error("projection stopped for tenant: event cannot be applied", "tenant_id", tenant, "seq", poison.seq, "err", poison.err)
-	return false, nil
+// batchWriteError is a deterministic failure of the writes a batch makes as a whole (the
+// usage sums and the checkpoint) that no single event is blamed for yet.
+type batchWriteError struct {
+	first, last int64 // the batch's events
+	err         error
 }
 
-// projectBatch runs one batch. With stopAt > 0 it applies only events before stopAt and
-// records stopAt as the failed seq.
-func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt int64) (more bool, err error) {
+func (e *batchWriteError) Error() string {
+	return fmt.Sprintf("events seq %d to %d: %v", e.first, e.last, e.err)
+}
+
+// projectOne runs one batch of projection name for the tenant. It returns carried when the
+// batch also moved the auth checkpoint past its events (usage batches only; see
+// projectBatch). A deterministic error is attributed to one event, which stops the
+// projection: a batch-level write that fails is replayed one event per transaction to find
+// it, so it is never retried as a whole forever.
+func (p *Projector) projectOne(ctx context.Context, tenant uuid.UUID, name string) (more, carried bool, err error) {
+	res, err := p.projectBatch(ctx, tenant, name, 0, p.batchSize())
+	if p.onAttempt != nil {
+		p.onAttempt(tenant, name, err)
+	}
+	var poison *poisonError
+	var whole *batchWriteError
+	switch {
+	case err == nil:
+		return res.more, res.carried, nil
+	case errors.As(err, &whole):
+		if poison, err = p.findPoison(ctx, tenant, name); err != nil || poison == nil {
+			return true, false, err // no single event fails on its own: go on from where it got
+		}
+	case !errors.As(err, &poison):
+		return false, false, err
+	}
+	// Apply what came before the poison event, and record the failure, in one transaction.
+	res, err = p.projectBatch(ctx, tenant, name, poison.seq, 0)
+	if errors.As(err, &whole) {
+		// The events before it fail together: find the first that fails alone.
+		if poison, err = p.findPoison(ctx, tenant, name); err != nil || poison == nil {
+			return true, false, err
+		}
+		res, err = p.projectBatch(ctx, tenant, name, poison.seq, 0)
+	}
+	if err != nil {
+		return false, false, err
+	}
+	if res.recorded {
+		p.poisons[projectionIndex(name)].Add(1)
+		p.Logger.Error("projection stopped for tenant: event cannot be applied", "tenant_id", tenant,
+			"projection", name, "seq", poison.seq, "err", poison.err)
+	}
+	return false, false, nil
+}
+
+// findPoison applies the projection's next events one per transaction until one fails
+// deterministically, and returns it; nil when a batch's worth applied without one failing.
+func (p *Projector) findPoison(ctx context.Context, tenant uuid.UUID, name string) (*poisonError, error) {
+	for i := 0; i < p.batchSize(); i++ {
+		res, err := p.projectBatch(ctx, tenant, name, 0, 1)
+		var poison *poisonError
+		var whole *batchWriteError
+		switch {
+		case errors.As(err, &poison):
+			return poison, nil
+		case errors.As(err, &whole):
+			return &poisonError{seq: whole.first, err: whole.err}, nil
+		case err != nil:
+			return nil, err
+		case !res.more || res.stopped:
+			return nil, nil
+		}
+	}
+	return nil, nil
+}
+
+// batchResult is what one projection transaction did.
+type batchResult struct {
+	more     bool // a full batch: there may be more
+	carried  bool // the auth checkpoint stands at or past this batch's end too
+	stopped  bool // the projection is stopped for the tenant
+	recorded bool // this transaction recorded the failure (stopAt > 0)
+}
+
+// checkpoint is one projection's row for a tenant.
+type checkpoint struct {
+	seq    int64
+	failed bool
+}
+
+// projectBatch runs one batch of projection name. With stopAt > 0 it applies only events
+// before stopAt and records stopAt as the failed seq.
+//
+// A usage batch also tries (without waiting) the auth projection's lock: when it gets it and
+// the auth checkpoint is not behind the batch's start, and no event of the batch after the
+// auth checkpoint is one the auth projection applies, it moves the auth checkpoint to the
+// batch's end in the same transaction. The auth projection has nothing to do for usage
+// events, so this is exact, and under steady usage it saves a transaction per batch.
+func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, name string, stopAt int64, limit int) (res batchResult, err error) {
+	var after []published
 	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
-		// One round trip: the tenant context and schema, the tenant's projection lock (so
-		// projectors in other processes take turns on it), then the checkpoint. The lock is
-		// an advisory one and every write comes at the end, so this transaction has no id
+		// One round trip: the tenant context and schema, the projection's lock (so
+		// projectors in other processes take turns on it), then the checkpoints. The locks
+		// are advisory and every write comes at the end, so this transaction has no id
 		// while it reads: a transaction id held open would hold back the relay's gap-safe
 		// horizon, and with it every tenant's projection.
-		seq, failed, err := lockProjection(ctx, tx, tenant)
+		own, auth, authLocked, err := lockProjection(ctx, tx, tenant, name)
 		if err != nil {
 			return err
 		}
-		if failed != nil {
+		if own.failed {
+			res.stopped = true
 			return nil // stopped: an operator must look at it
 		}
-		limit := p.batchSize()
+		seq := own.seq
 		if stopAt > 0 {
 			limit = int(stopAt - seq - 1)
 		}
+		var carry *carryState
+		if name == ProjectionUsage && authLocked && !auth.failed && auth.seq > 0 && auth.seq >= seq {
+			carry = &carryState{from: auth.seq, ok: true}
+		}
+		authStopped := name == ProjectionUsage && auth.failed
 		var applied int
 		if limit > 0 {
 			if seq == 0 {
@@ -394,31 +615,68 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt i
 					return &poisonError{seq: 1, err: fmt.Errorf("provision schema: %w", err)}
 				}
 			}
-			var err error
-			if applied, seq, err = p.applyEvents(ctx, tx, tenant, seq, limit, func(b *pgx.Batch, last int64) {
-				// The checkpoint travels with the batch's last writes.
+			var cut bool
+			if applied, seq, cut, err = p.applyEvents(ctx, tx, tenant, name, seq, limit, carry, func(b *pgx.Batch, last int64) {
+				// The checkpoints travel with the batch's last writes.
 				if stopAt == 0 {
-					b.Queue(saveCheckpointSQL, tenant, last)
+					b.Queue(saveCheckpointSQL, tenant, name, last)
+					if carry != nil && carry.ok && last > carry.from {
+						b.Queue(saveCheckpointSQL, tenant, ProjectionAuth, last)
+					}
 				}
 			}); err != nil {
 				return err
 			}
+			res.more = applied == limit || cut
 		}
 		if stopAt > 0 {
-			_, err := tx.Exec(ctx, `INSERT INTO tenantry.projections AS p (tenant_id, seq, failed_seq, failed_error, failed_at)
-				VALUES ($1, $2, $3, $4, now())
-				ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, failed_seq = excluded.failed_seq,
-					failed_error = excluded.failed_error, failed_at = now(), updated_at = now()`,
-				tenant, seq, stopAt, fmt.Sprintf("event seq %d could not be applied", stopAt))
+			tag, err := tx.Exec(ctx, `INSERT INTO tenantry.projections AS p (tenant_id, projection, seq, failed_seq, failed_error, failed_at)
+				VALUES ($1, $2, $3, $4, $5, now())
+				ON CONFLICT (tenant_id, projection) DO UPDATE SET seq = excluded.seq, failed_seq = excluded.failed_seq,
+					failed_error = excluded.failed_error, failed_at = now(), updated_at = now()
+				WHERE p.failed_seq IS NULL`,
+				tenant, name, seq, stopAt, fmt.Sprintf("event seq %d could not be applied", stopAt))
+			res.recorded = err == nil && tag.RowsAffected() == 1
+			res.more, res.stopped = false, true
+			after = append(after, published{name, seq, true})
 			return err
 		}
-		more = applied == limit
+		if applied > 0 {
+			after = append(after, published{name, seq, false})
+			if carry != nil && carry.ok {
+				res.carried = true
+				if seq > carry.from {
+					after = append(after, published{ProjectionAuth, seq, false})
+				}
+			}
+		} else if carry != nil {
+			res.carried = true // nothing new: the auth checkpoint is not behind
+		}
+		if authStopped {
+			res.carried = true // the auth projection has nothing to do either
+		}
 		return nil
 	})
-	if err == nil && p.afterBatch != nil {
-		p.afterBatch(tenant)
+	if err == nil {
+		for _, pub := range after {
+			hub.publish(tenant, pub.projection, pub.seq, pub.failed)
+		}
 	}
-	return more, err
+	return res, err
+}
+
+// published is a checkpoint a committed transaction moved, for waiters (see WaitFor).
+type published struct {
+	projection string
+	seq        int64
+	failed     bool
+}
+
+// carryState follows, through a usage batch, whether the auth checkpoint (at from) may be
+// moved to the batch's end: ok while no event after from is one the auth projection applies.
+type carryState struct {
+	from int64
+	ok   bool
 }
 
 // asyncCommitSQL lets a projection transaction commit without waiting for its WAL flush.
@@ -426,63 +684,106 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, stopAt i
 // whole recent batches, which are then projected again from the events.
 const asyncCommitSQL = `SELECT set_config('synchronous_commit', 'off', true)`
 
-const saveCheckpointSQL = `INSERT INTO tenantry.projections AS p (tenant_id, seq) VALUES ($1, $2)
-ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, updated_at = now()`
+// saveCheckpointSQL moves a projection's checkpoint ($1 tenant, $2 projection, $3 seq).
+const saveCheckpointSQL = `INSERT INTO tenantry.projections AS p (tenant_id, projection, seq) VALUES ($1, $2, $3)
+ON CONFLICT (tenant_id, projection) DO UPDATE SET seq = excluded.seq, updated_at = now()`
 
-// lockProjection sets the tenant context and search_path, takes the tenant's projection
-// lock (advisory, transaction-scoped: it assigns no transaction id) and reads the
-// checkpoint: how far the read models are, and the failed seq if they are stopped.
-func lockProjection(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (seq int64, failed *int64, err error) {
+// lockKeySQL is the advisory lock key of projection $2 of tenant $1.
+const lockKeySQL = `hashtextextended('projection:' || $2 || ':' || $1, 0)`
+
+// lockProjection sets the tenant context and search_path, takes the lock of projection name
+// of the tenant (advisory, transaction-scoped: it assigns no transaction id) and reads the
+// checkpoints: how far the projection is, and whether it is stopped. A usage transaction
+// also tries the auth projection's lock, without waiting (authLocked).
+func lockProjection(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, name string) (own, auth checkpoint, authLocked bool, err error) {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true),
-		set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtextextended('projection:' || $1, 0))`, tenant.String())
-	b.Queue(`SELECT seq, failed_seq FROM tenantry.projections WHERE tenant_id = $1`, tenant).QueryRow(func(r pgx.Row) error {
-		err := r.Scan(&seq, &failed)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // never projected
-		}
-		return err
+		set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(`+lockKeySQL+`)`, tenant.String(), name)
+	if name == ProjectionUsage {
+		b.Queue(`SELECT pg_try_advisory_xact_lock(`+lockKeySQL+`)`, tenant.String(), ProjectionAuth).QueryRow(func(r pgx.Row) error {
+			return r.Scan(&authLocked)
+		})
+	}
+	b.Queue(`SELECT projection, seq, failed_seq IS NOT NULL FROM tenantry.projections WHERE tenant_id = $1`, tenant).Query(func(rows pgx.Rows) error {
+		return scanCheckpoints(rows, name, &own, &auth)
 	})
 	err = tx.SendBatch(ctx, b).Close()
-	return seq, failed, err
+	return own, auth, authLocked, err
 }
 
-// applyEvents applies up to limit events after seq and returns how many and the last seq.
-// finish, when set, may queue statements into the batch that carries the last writes.
-func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, seq int64, limit int, finish func(b *pgx.Batch, last int64)) (int, int64, error) {
+// scanCheckpoints reads (projection, seq, failed) rows into own (projection name) and auth.
+func scanCheckpoints(rows pgx.Rows, name string, own, auth *checkpoint) error {
+	defer rows.Close()
+	for rows.Next() {
+		var proj string
+		var c checkpoint
+		if err := rows.Scan(&proj, &c.seq, &c.failed); err != nil {
+			return err
+		}
+		if proj == name {
+			*own = c
+		}
+		if proj == ProjectionAuth {
+			*auth = c
+		}
+	}
+	return rows.Err()
+}
+
+// applyEvents applies projection name's share of up to limit events after seq, and returns
+// how many events it went through and the last seq. Events the projection does not own
+// move the checkpoint without being decoded. It stops early (cut) before an event whose
+// usage would take a sum of this batch beyond an int64: that event starts the next batch,
+// and is a poison event only if its own records overflow. finish, when set, may queue
+// statements into the batch that carries the last writes. carry, when set, is kept up to
+// date (see carryState).
+func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, name string, seq int64, limit int,
+	carry *carryState, finish func(b *pgx.Batch, last int64),
+) (n int, last int64, cut bool, err error) {
 	events, err := eventstore.ReadTenantIn(ctx, tx, tenant, seq, limit)
 	if err != nil {
-		return 0, seq, err
+		return 0, seq, false, err
 	}
 	var sums usageSums
 	for i := range events {
 		e := &events[i]
 		if e.Seq != seq+1 {
-			return 0, seq, &poisonError{seq: seq + 1, err: fmt.Errorf("missing event (found seq %d)", e.Seq)}
+			return 0, seq, false, &poisonError{seq: seq + 1, err: fmt.Errorf("missing event (found seq %d)", e.Seq)}
+		}
+		if carry != nil && e.Seq > carry.from && owns(ProjectionAuth, e.Type) {
+			carry.ok = false
+		}
+		if !owns(name, e.Type) {
+			seq = e.Seq
+			continue
 		}
 		payload, err := p.Registry.DecodeEvent(e)
 		if err != nil {
-			return 0, seq, &poisonError{seq: e.Seq, err: err}
+			return 0, seq, false, &poisonError{seq: e.Seq, err: err}
 		}
 		de, ok := payload.(domain.Event)
 		if !ok {
-			return 0, seq, &poisonError{seq: e.Seq, err: fmt.Errorf("%T is not a domain event", payload)}
+			return 0, seq, false, &poisonError{seq: e.Seq, err: fmt.Errorf("%T is not a domain event", payload)}
 		}
 		// Usage is the bulk of all events and only adds up: sum it and write once per batch.
 		if recs, ok := usage.Records(de); ok {
-			for _, rec := range recs {
-				sums.add(rec)
+			if fits, alone := sums.addEvent(recs); !fits {
+				if !alone || i == 0 {
+					return 0, seq, false, &poisonError{seq: e.Seq, err: errors.New("the event's usage adds up to more than an int64")}
+				}
+				events, cut = events[:i], true
+				break
 			}
 		} else if err := apply(ctx, tx, e, de); err != nil {
 			if isTransient(err) {
-				return 0, seq, err
+				return 0, seq, false, err
 			}
-			return 0, seq, &poisonError{seq: e.Seq, err: err}
+			return 0, seq, false, &poisonError{seq: e.Seq, err: err}
 		}
 		seq = e.Seq
 	}
 	if len(events) == 0 {
-		return 0, seq, nil
+		return 0, seq, false, nil
 	}
 	b := &pgx.Batch{}
 	sums.queue(b, tenant)
@@ -491,13 +792,84 @@ func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID
 	}
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return 0, seq, err // no single event to blame: retried as a whole
+			if isTransient(err) {
+				return 0, seq, false, err
+			}
+			return 0, seq, false, &batchWriteError{first: events[0].Seq, last: seq, err: err}
 		}
 	}
-	if p.Observe != nil && len(events) > 0 {
+	if p.Observe != nil {
 		p.Observe(tenant, len(events), events[len(events)-1].RecordedAt)
 	}
-	return len(events), seq, nil
+	return len(events), seq, cut, nil
+}
+
+// Transient errors are retried after a pause that doubles per attempt, from retryBase up to
+// retryMax, with jitter so that many tenants failing together do not retry together.
+const (
+	retryBase = 200 * time.Millisecond
+	retryMax  = 30 * time.Second
+)
+
+type retryKey struct {
+	tenant     uuid.UUID
+	projection string
+}
+
+type retryState struct {
+	attempts int
+	until    time.Time
+}
+
+// retryLater schedules projection name of the tenant to be tried again after a backoff,
+// without holding a worker: the tenant is notified when the pause is over.
+func (p *Projector) retryLater(tenant uuid.UUID, name string, err error) {
+	p.mu.Lock()
+	p.init()
+	k := retryKey{tenant, name}
+	st := p.retry[k]
+	if st == nil {
+		st = &retryState{}
+		p.retry[k] = st
+	}
+	st.attempts++
+	delay := retryBase << min(st.attempts-1, 10)
+	if delay > retryMax {
+		delay = retryMax
+	}
+	delay = delay/2 + rand.N(delay/2+1) // jitter: half to all of it
+	st.until = time.Now().Add(delay)
+	attempts := st.attempts
+	p.mu.Unlock()
+	p.Logger.Warn("projection batch failed; will retry", "tenant_id", tenant, "projection", name,
+		"attempt", attempts, "retry_in", delay, "err", err)
+	time.AfterFunc(delay, func() { p.Notify(tenant) })
+}
+
+// waitingToRetry reports whether projection name of the tenant is pausing after a
+// transient error.
+func (p *Projector) waitingToRetry(tenant uuid.UUID, name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.retry[retryKey{tenant, name}]
+	return st != nil && time.Now().Before(st.until)
+}
+
+// backingOff reports whether any projection of the tenant is pausing.
+func (p *Projector) backingOff(tenant uuid.UUID) bool {
+	for _, name := range Projections {
+		if p.waitingToRetry(tenant, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// recovered forgets a projection's failed attempts after a batch succeeded.
+func (p *Projector) recovered(tenant uuid.UUID, name string) {
+	p.mu.Lock()
+	delete(p.retry, retryKey{tenant, name})
+	p.mu.Unlock()
 }
 
 // isTransient reports errors worth retrying: anything that is not the database refusing
@@ -514,55 +886,25 @@ func isTransient(err error) bool {
 	return false
 }
 
-// Failure is a tenant whose projection is stopped.
+// Failure is a projection of a tenant that is stopped.
 type Failure struct {
 	Tenant       uuid.UUID
+	Projection   string
 	ProjectedSeq int64
 	FailedSeq    int64
 	Error        string
 	FailedAt     time.Time
 }
 
-// Failures lists the tenants whose projection stopped on an event, for operators.
+// Failures lists the projections of tenants that stopped on an event, for operators.
 func Failures(ctx context.Context, pool *pgxpool.Pool) ([]Failure, error) {
-	rows, err := pool.Query(ctx, `SELECT tenant_id, projected_seq, failed_seq, failed_error, failed_at FROM tenantry.projection_failures()`)
+	rows, err := pool.Query(ctx, `SELECT tenant_id, projection, projected_seq, failed_seq, failed_error, failed_at FROM tenantry.projection_failures()`)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Failure, error) {
 		var f Failure
-		err := r.Scan(&f.Tenant, &f.ProjectedSeq, &f.FailedSeq, &f.Error, &f.FailedAt)
+		err := r.Scan(&f.Tenant, &f.Projection, &f.ProjectedSeq, &f.FailedSeq, &f.Error, &f.FailedAt)
 		return f, err
 	})
-}
-
-// WaitFor blocks until the tenant's read models include seq, for readers that need to read
-// their own writes, or until timeout (then it returns context.DeadlineExceeded).
-func WaitFor(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, seq int64, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		var got int64
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, tenant.String()); err != nil {
-				return err
-			}
-			err := tx.QueryRow(ctx, `SELECT seq FROM tenantry.projections WHERE tenant_id = $1`, tenant).Scan(&got)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		if got >= seq {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }

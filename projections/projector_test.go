@@ -248,12 +248,16 @@ func TestProjector_PoisonEventStopsOnlyItsTenant(t *testing.T) {
 	cancel()
 	<-done
 	require.Equal(t, int64(1), p.Poisoned())
+	require.Equal(t, int64(1), p.PoisonedIn(ProjectionAuth), "an unknown event type is the auth projection's")
+	require.Equal(t, ProjectionAuth, mine[0].Projection)
 	require.Equal(t, int64(4), mine[0].FailedSeq)
 	require.Equal(t, int64(3), mine[0].ProjectedSeq, "the events before the poison one are applied")
+	// The usage projection is independent: it passes over the event and goes on.
+	require.NoError(t, WaitForProjections(context.Background(), f.pool, sick, 5, 30*time.Second, ProjectionUsage))
 	f.inTenant(t, sick, func(tx pgx.Tx) {
 		var calls int
 		require.NoError(t, tx.QueryRow(context.Background(), `SELECT sum(quantity) FROM usage_daily`).Scan(&calls))
-		require.Equal(t, 1, calls)
+		require.Equal(t, 2, calls)
 	})
 }
 
@@ -331,4 +335,10 @@ func TestProjector_GroupFastPathTakesOnlyUsageBatches(t *testing.T) {
 		})
 	}
 	require.ErrorIs(t, WaitFor(context.Background(), f.pool, mixed, 3, 50*time.Millisecond), context.DeadlineExceeded, "left for the one-by-one path")
+	// The fast path moved the auth checkpoints of the usage-only tenants over their usage
+	// events (exact: the auth projection applies none of them), and nobody else's.
+	for _, id := range simple {
+		require.NoError(t, WaitForProjections(context.Background(), f.pool, id, 4, time.Second, ProjectionAuth))
+	}
+	require.ErrorIs(t, WaitForProjections(context.Background(), f.pool, mixed, 4, 50*time.Millisecond, ProjectionAuth), context.DeadlineExceeded)
 }

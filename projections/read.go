@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -167,19 +169,30 @@ func LookupCredential(ctx context.Context, tx pgx.Tx, keyID uuid.UUID) (Credenti
 	return c, notProvisioned(err)
 }
 
-// UsagePoint is one bucket of a usage series.
+// UsagePoint is one bucket of a usage series. The read models keep totals as numerics,
+// which cannot overflow: Quantity is the total when it fits an int64; otherwise Big holds it
+// and Quantity is 0 (a caller that needs an int64, such as the billing worker, skips it).
 type UsagePoint struct {
 	Metric   string    `json:"metric"`
 	Start    time.Time `json:"start"`
 	Quantity int64     `json:"quantity"`
+	Big      *big.Int  `json:"-"`
+}
+
+// Total returns the bucket's total, whether or not it fits an int64.
+func (p UsagePoint) Total() *big.Int {
+	if p.Big != nil {
+		return p.Big
+	}
+	return big.NewInt(p.Quantity)
 }
 
 // UsageSeries reads usage per metric and hour (daily false) or day (daily true) for buckets
 // starting in [from, to), optionally for one metric.
 func UsageSeries(ctx context.Context, tx pgx.Tx, metric string, from, to time.Time, daily bool) ([]UsagePoint, error) {
-	q := `SELECT metric, hour, quantity FROM usage_hourly WHERE hour >= $1 AND hour < $2 AND ($3 = '' OR metric = $3) ORDER BY metric, hour`
+	q := `SELECT metric, hour, quantity::text FROM usage_hourly WHERE hour >= $1 AND hour < $2 AND ($3 = '' OR metric = $3) ORDER BY metric, hour`
 	if daily {
-		q = `SELECT metric, day::timestamp AT TIME ZONE 'UTC', quantity FROM usage_daily
+		q = `SELECT metric, day::timestamp AT TIME ZONE 'UTC', quantity::text FROM usage_daily
 			WHERE day >= ($1 AT TIME ZONE 'UTC')::date AND day < ($2 AT TIME ZONE 'UTC')::date AND ($3 = '' OR metric = $3) ORDER BY metric, day`
 	}
 	rows, err := tx.Query(ctx, q, from, to, metric)
@@ -188,9 +201,22 @@ func UsageSeries(ctx context.Context, tx pgx.Tx, metric string, from, to time.Ti
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UsagePoint, error) {
 		var p UsagePoint
-		err := r.Scan(&p.Metric, &p.Start, &p.Quantity)
+		var total string
+		if err := r.Scan(&p.Metric, &p.Start, &total); err != nil {
+			return p, err
+		}
 		p.Start = p.Start.UTC()
-		return p, err
+		n, err := strconv.ParseInt(total, 10, 64)
+		if err == nil {
+			p.Quantity = n
+			return p, nil
+		}
+		b, ok := new(big.Int).SetString(total, 10)
+		if !ok {
+			return p, fmt.Errorf("usage total %q of %s at %s is not an integer", total, p.Metric, p.Start.Format(time.RFC3339))
+		}
+		p.Big = b
+		return p, nil
 	})
 }
 
@@ -261,16 +287,18 @@ type ReconLine struct {
 }
 
 // Reconcile reads recorded against reported usage for windows starting in [from, to), by
-// metric and month; a window is closed when it ended at or before cutoff.
+// metric and month; a window is closed when it ended at or before cutoff. Recorded and
+// InProgress saturate at the int64 maximum (the read models' totals are numerics that may
+// exceed it; nothing that large can have been reported).
 func Reconcile(ctx context.Context, tx pgx.Tx, from, to, cutoff time.Time) ([]ReconLine, error) {
 	rows, err := tx.Query(ctx, `
 		SELECT coalesce(r.metric, s.metric),
 		       date_trunc('month', coalesce(r.hour, s.hour), 'UTC'),
-		       sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' <= $3 THEN coalesce(r.quantity, 0) ELSE 0 END)::bigint,
-		       sum(coalesce(s.quantity, 0))::bigint,
+		       least(sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' <= $3 THEN coalesce(r.quantity, 0) ELSE 0 END), 9223372036854775807)::bigint,
+		       least(sum(coalesce(s.quantity, 0)), 9223372036854775807)::bigint,
 		       count(*) FILTER (WHERE coalesce(r.hour, s.hour) + interval '1 hour' <= $3
 		                          AND coalesce(r.quantity, 0) <> coalesce(s.quantity, 0)),
-		       sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' > $3 THEN coalesce(r.quantity, 0) ELSE 0 END)::bigint
+		       least(sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' > $3 THEN coalesce(r.quantity, 0) ELSE 0 END), 9223372036854775807)::bigint
 		  FROM (SELECT metric, hour, quantity FROM usage_hourly WHERE hour >= $1 AND hour < $2) r
 		  FULL JOIN (SELECT metric, hour, quantity FROM usage_reported WHERE hour >= $1 AND hour < $2) s
 		    ON s.metric = r.metric AND s.hour = r.hour
@@ -288,11 +316,26 @@ func Reconcile(ctx context.Context, tx pgx.Tx, from, to, cutoff time.Time) ([]Re
 	})
 }
 
-// Progress returns the tenant's last event seq and the seq its read models include.
+// Progress returns the tenant's last event seq and the seq all its read models include
+// (the least of its projections' checkpoints).
 func Progress(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (head, projected int64, err error) {
 	err = InTenant(ctx, pool, tenant, true, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT coalesce((SELECT seq FROM tenantry.tenant_heads WHERE tenant_id = $1), 0),
-			coalesce((SELECT seq FROM tenantry.projections WHERE tenant_id = $1), 0)`, tenant).Scan(&head, &projected)
+			coalesce((SELECT min(seq) FROM tenantry.projections WHERE tenant_id = $1 AND projection = ANY($2::text[])
+			          HAVING count(*) = cardinality($2::text[])), 0)`, tenant, Projections[:]).Scan(&head, &projected)
 	})
 	return head, projected, err
+}
+
+// StoppedProjection returns the name of a projection among names that is stopped for the
+// tenant, or "": read in tx, which has the tenant context. Readers of a stopped
+// projection's read models say so instead of serving them as current.
+func StoppedProjection(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, names ...string) (string, error) {
+	var name string
+	err := tx.QueryRow(ctx, `SELECT projection FROM tenantry.projections
+		WHERE tenant_id = $1 AND projection = ANY($2::text[]) AND failed_seq IS NOT NULL ORDER BY projection LIMIT 1`, tenant, names).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return name, err
 }

@@ -42,9 +42,10 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 	var seq int64
 	for {
 		var applied int
+		var cut bool
 		err := p.inShadow(ctx, tenant, shadow, func(tx pgx.Tx) error {
 			var err error
-			applied, seq, err = p.applyEvents(ctx, tx, tenant, seq, p.batchSize(), nil)
+			applied, seq, cut, err = p.applyEvents(ctx, tx, tenant, "", seq, p.batchSize(), nil, nil)
 			return err
 		})
 		if err != nil {
@@ -53,38 +54,47 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 		if progress != nil {
 			progress(seq, max(head, seq))
 		}
-		if applied < p.batchSize() {
+		if applied < p.batchSize() && !cut {
 			break
 		}
 	}
 
-	// Catch up and swap, holding the tenant's projection lock so the live projector waits.
+	// Catch up and swap, holding the locks of every projection of the tenant so the live
+	// projector waits (auth first, then usage: the order projectGroup's blocking locks can
+	// never invert, as it only tries the auth lock).
 	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
-		if _, _, err := lockProjection(ctx, tx, tenant); err != nil {
-			return err
+		for _, name := range []string{ProjectionAuth, ProjectionUsage} {
+			if _, _, _, err := lockProjection(ctx, tx, tenant, name); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `SELECT set_config('search_path', $1, true)`, pgx.Identifier{shadow}.Sanitize()+", pg_catalog"); err != nil {
 			return err
 		}
 		for {
-			applied, next, err := p.applyEvents(ctx, tx, tenant, seq, p.batchSize(), nil)
+			applied, next, cut, err := p.applyEvents(ctx, tx, tenant, "", seq, p.batchSize(), nil, nil)
 			if err != nil {
 				return err
 			}
 			seq = next
-			if applied < p.batchSize() {
+			if applied < p.batchSize() && !cut {
 				break
 			}
 		}
 		if _, err := tx.Exec(ctx, `SELECT tenantry.rebuild_swap($1)`, tenant); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO tenantry.projections AS p (tenant_id, seq) VALUES ($1, $2)
-			ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, failed_seq = NULL, failed_error = NULL, failed_at = NULL, updated_at = now()`, tenant, seq)
+		_, err := tx.Exec(ctx, `INSERT INTO tenantry.projections AS p (tenant_id, projection, seq)
+			SELECT $1, name, $2 FROM unnest($3::text[]) AS name
+			ON CONFLICT (tenant_id, projection) DO UPDATE SET seq = excluded.seq, failed_seq = NULL, failed_error = NULL, failed_at = NULL, updated_at = now()`,
+			tenant, seq, Projections[:])
 		return err
 	})
 	if err != nil {
 		return p.rebuildError(tenant, err)
+	}
+	for _, name := range Projections {
+		hub.publish(tenant, name, seq, false)
 	}
 	// The replaced model goes once its last readers are done: the drop gives way to them
 	// and is retried, and a leftover is dropped by the next rebuild.

@@ -156,6 +156,7 @@ func TestServe_MetricsExposeEveryComponent(t *testing.T) {
 		`tenantry_projection_lag_seconds_bucket{`, `tenantry_projection_backlog_events `, `tenantry_projection_backlog_tenants `,
 		`tenantry_projection_backlog_worst_events{rank="1"}`, `tenantry_projection_backlog_worst_events{rank="5"}`,
 		`tenantry_projection_failed_tenants `,
+		`tenantry_projection_failures_total{projection="auth"} `, `tenantry_projection_failures_total{projection="usage"} `,
 		`tenantry_worker_runs_total{job="billing_cycle"}`, `tenantry_worker_failures_total{job="billing_cycle"}`,
 		`tenantry_worker_runs_total{job="sign_heads"}`,
 		`tenantry_stripe_calls_total{outcome="sent"}`, `tenantry_stripe_calls_total{outcome="gave_up"}`,

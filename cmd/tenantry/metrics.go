@@ -82,6 +82,12 @@ func (m *processMetrics) observePipeline(p *projections.Pipeline) {
 		m.projected.Add(float64(events))
 		m.projLag.Observe(time.Since(newest).Seconds())
 	}
+	for _, name := range projections.Projections {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenantry_projection_failures_total",
+			ConstLabels: prometheus.Labels{"projection": name},
+			Help:        "Events that stopped a projection of a tenant (each isolated and listed by projection_failures()), by projection, since start."},
+			func() float64 { return float64(p.Projector.PoisonedIn(name)) }))
+	}
 }
 
 // observeWorker exposes the billing worker's and its Stripe caller's counts.

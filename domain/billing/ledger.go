@@ -126,6 +126,9 @@ func (l *Ledger) Plan(tenantID uuid.UUID, metric usage.Metric, start time.Time, 
 	if w.Pending != nil || recorded <= w.Reported {
 		return nil, nil
 	}
+	if w.Reported < 0 {
+		return nil, domain.Invalid("quantity", "window %s of %s: a negative reported total", start.Format(time.RFC3339), metric)
+	}
 	rev := w.Revision + 1
 	return []domain.Event{UsageReportPlanned{Metric: metric, WindowStart: start, Revision: rev,
 		Quantity: recorded - w.Reported, EventName: eventName, CustomerID: customerID,
@@ -142,8 +145,12 @@ func (l *Ledger) Confirm(metric usage.Metric, start time.Time, identifier string
 		return nil, domain.Conflict("no pending push %s", identifier)
 	}
 	p := w.Pending
+	total, ok := usage.AddQuantities(w.Reported, p.Quantity)
+	if !ok {
+		return nil, domain.Invalid("quantity", "window %s of %s: the reported total would exceed an int64", p.WindowStart.Format(time.RFC3339), p.Metric)
+	}
 	return []domain.Event{UsageReported{Metric: p.Metric, WindowStart: p.WindowStart, Revision: p.Revision,
-		Quantity: p.Quantity, Total: w.Reported + p.Quantity, Identifier: p.Identifier}}, nil
+		Quantity: p.Quantity, Total: total, Identifier: p.Identifier}}, nil
 }
 
 // identifierNamespace versions the derivation of meter event identifiers.

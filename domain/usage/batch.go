@@ -1,6 +1,10 @@
 package usage
 
-import "github.com/tenantry/tenantry/domain"
+import (
+	"math"
+
+	"github.com/tenantry/tenantry/domain"
+)
 
 // TypeBatchRecorded is the stored event type of records accepted together. Never rename.
 const TypeBatchRecorded = "usage.batch_recorded"
@@ -44,4 +48,31 @@ func Records(e domain.Event) (records []Recorded, ok bool) {
 		}
 	}
 	return nil, false
+}
+
+// CheckTotals refuses records whose sum per metric and hour, or per metric and day (the
+// buckets the read models add them into), would not fit an int64. With MaxQuantity and the
+// API's batch limits it cannot trigger; it is the checked guard that keeps any future
+// caller (larger batches, a lower bound lifted) from wrapping a sum around silently.
+func CheckTotals(records []Recorded) error {
+	type bucket struct {
+		metric string
+		at     int64
+		daily  bool
+	}
+	sums := make(map[bucket]int64, len(records))
+	for i, r := range records {
+		at := r.OccurredAt.UTC()
+		hour := at.Unix() - at.Unix()%3600
+		day := at.Unix() - at.Unix()%86400
+		for _, k := range []bucket{{r.Metric.String(), hour, false}, {r.Metric.String(), day, true}} {
+			sum, ok := AddQuantities(sums[k], r.Quantity.Int64())
+			if !ok {
+				return domain.LimitExceeded("records", "record %d: the records of metric %s add up to more than %d in one window",
+					i, r.Metric, int64(math.MaxInt64))
+			}
+			sums[k] = sum
+		}
+	}
+	return nil
 }

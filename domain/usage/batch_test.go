@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/usage"
 )
 
@@ -30,4 +31,25 @@ func TestBatchRecorded_NamesRequestsOnlyWhenCoalesced(t *testing.T) {
 	recs, ok := usage.Records(back)
 	require.True(t, ok)
 	require.Equal(t, []usage.Recorded{r, r}, recs)
+}
+
+// Sums per metric and window are checked: records whose total would not fit an int64 are
+// refused as a limit, never wrapped around (two maximal int64 records summed to -2).
+func TestCheckTotals_RefusesSumsBeyondInt64(t *testing.T) {
+	var recs []usage.Recorded
+	for i := 0; i < 2; i++ {
+		var r usage.Recorded
+		require.NoError(t, json.Unmarshal([]byte(`{"metric":"api_calls","quantity":9223372036854775807,"occurred_at":"2025-03-01T12:00:00Z","idempotency_key":"k"}`), &r))
+		recs = append(recs, r)
+	}
+	err := usage.CheckTotals(recs)
+	var de *domain.Error
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, domain.CodeLimit, de.Code)
+	require.NoError(t, usage.CheckTotals(recs[:1]))
+
+	m, q, k := parts(t)
+	r, err := usage.NewRecord(m, q, now, k, now)
+	require.NoError(t, err)
+	require.NoError(t, usage.CheckTotals([]usage.Recorded{r, r, r}))
 }

@@ -33,8 +33,8 @@ func FuzzParseMetric(f *testing.F) {
 }
 
 // FuzzParseQuantity checks accepted quantities are positive, canonical and
-// exactly what strconv reads, and that every canonical positive int64 is
-// accepted.
+// exactly what strconv reads, and that every canonical positive int64 up to
+// MaxQuantity is accepted.
 func FuzzParseQuantity(f *testing.F) {
 	for _, s := range []string{"1", "0", "01", "-1", "1e3", "1.0", "9223372036854775807", "9223372036854775808", "+1", " 1"} {
 		f.Add(s)
@@ -42,7 +42,7 @@ func FuzzParseQuantity(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		q, err := usage.ParseQuantity(in)
 		n, perr := strconv.ParseInt(in, 10, 64)
-		canonical := perr == nil && n > 0 && strconv.FormatInt(n, 10) == in
+		canonical := perr == nil && n > 0 && n <= usage.MaxQuantity && strconv.FormatInt(n, 10) == in
 		if (err == nil) != canonical {
 			t.Fatalf("ParseQuantity(%q) err=%v, canonical=%v", in, err, canonical)
 		}

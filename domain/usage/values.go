@@ -57,39 +57,74 @@ func (m *Metric) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Quantity is a positive amount of a metric.
+// Quantity is a positive amount of a metric, at most MaxQuantity.
 type Quantity struct{ n int64 }
 
+// MaxQuantity is the largest quantity one record may carry: 10^12. It is far above any
+// real per-record count (a terabyte in bytes, a trillion calls), and small enough that no
+// sum the API can be asked to make overflows an int64: a request holds at most a few
+// thousand records (10^15 at most), and a usage window would need over nine million
+// maximal records to reach 2^63. Window and day totals in the read models are kept as
+// unbounded numerics anyway (see projections), so even that cannot corrupt or freeze them.
+const MaxQuantity int64 = 1_000_000_000_000
+
 func errQuantity() *domain.Error {
-	return domain.Invalid("quantity", "quantity must be a whole number from 1 to 9223372036854775807, written as plain digits")
+	return domain.Invalid("quantity", "quantity must be a whole number from 1 to 1000000000000, written as plain digits")
+}
+
+func errQuantityTooLarge() *domain.Error {
+	return domain.LimitExceeded("quantity", "quantity may be at most %d per record; split larger amounts over several records", MaxQuantity)
 }
 
 // ParseQuantity accepts the text of a JSON number, as held by json.Number, or
 // a string of digits. It is strict: digits only, no sign, fraction, exponent
 // or leading zero, and zero is rejected because a record must count something.
+// Above MaxQuantity it is a limit error (the HTTP API answers 422).
 func ParseQuantity(s string) (Quantity, error) {
-	if s == "" || len(s) > 1 && s[0] == '0' {
-		return Quantity{}, errQuantity()
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return Quantity{}, errQuantity()
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
+	n, err := parseDigits(s)
 	if err != nil {
-		return Quantity{}, errQuantity()
+		return Quantity{}, err
 	}
 	return NewQuantity(n)
 }
 
+// parseDigits reads a canonical positive integer; anything beyond int64 is too large.
+func parseDigits(s string) (int64, error) {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return 0, errQuantity()
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, errQuantity()
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, errQuantityTooLarge()
+	}
+	return n, nil
+}
+
 // NewQuantity accepts a positive count computed in code, such as a worker's
-// storage measurement.
+// storage measurement, up to MaxQuantity.
 func NewQuantity(n int64) (Quantity, error) {
 	if n < 1 {
 		return Quantity{}, errQuantity()
 	}
+	if n > MaxQuantity {
+		return Quantity{}, errQuantityTooLarge()
+	}
 	return Quantity{n: n}, nil
+}
+
+// AddQuantities is a checked sum of quantities (or of sums of them): ok is false when
+// a+b would not fit an int64, so a caller refuses the input instead of wrapping around.
+func AddQuantities(a, b int64) (sum int64, ok bool) {
+	sum = a + b
+	if (b > 0 && sum < a) || (b < 0 && sum > a) {
+		return 0, false
+	}
+	return sum, true
 }
 
 // Int64 returns the amount; 0 for the zero value.
@@ -109,13 +144,16 @@ func (q Quantity) MarshalJSON() ([]byte, error) {
 	return strconv.AppendInt(nil, q.n, 10), nil
 }
 
-// UnmarshalJSON decodes a JSON number with the rules of ParseQuantity.
+// UnmarshalJSON decodes a stored quantity: a canonical positive integer that fits an int64.
+// It does not apply MaxQuantity, which came later: events are immutable, and records stored
+// before it must still replay (the projector sums them with checked arithmetic). Input is
+// parsed with ParseQuantity, which applies it.
 func (q *Quantity) UnmarshalJSON(b []byte) error {
-	v, err := ParseQuantity(string(b))
+	n, err := parseDigits(string(b))
 	if err != nil {
 		return err
 	}
-	*q = v
+	*q = Quantity{n: n}
 	return nil
 }
 

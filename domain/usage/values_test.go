@@ -32,7 +32,7 @@ func TestParseMetric_AcceptsLowercaseIdentifiers(t *testing.T) {
 }
 
 func TestParseQuantity_AcceptsOnlyCanonicalPositiveIntegers(t *testing.T) {
-	good := map[string]int64{"1": 1, "12": 12, "1000000": 1000000, "9223372036854775807": 9223372036854775807}
+	good := map[string]int64{"1": 1, "12": 12, "1000000": 1000000, "1000000000000": usage.MaxQuantity}
 	for s, want := range good {
 		q, err := usage.ParseQuantity(s)
 		require.NoError(t, err, s)
@@ -40,7 +40,7 @@ func TestParseQuantity_AcceptsOnlyCanonicalPositiveIntegers(t *testing.T) {
 		require.Equal(t, s, q.String())
 	}
 	for _, s := range []string{"", "0", "00", "01", "-1", "+1", "1.0", "1.5", "1e3", "1E3", " 1", "1 ", "0x10", "1_000",
-		"9223372036854775808", "99999999999999999999999", "１", `"12"`, "null"} {
+		"１", `"12"`, "null"} {
 		_, err := usage.ParseQuantity(s)
 		requireInvalid(t, err, "quantity")
 	}
@@ -73,4 +73,33 @@ func TestValues_RefuseToEncodeWhenUnset(t *testing.T) {
 		_, err := json.Marshal(v)
 		require.Error(t, err, "%T", v)
 	}
+}
+
+func TestParseQuantity_RefusesMoreThanMaxQuantityAsALimit(t *testing.T) {
+	for _, s := range []string{"1000000000001", "9223372036854775807", "9223372036854775808", "99999999999999999999999"} {
+		_, err := usage.ParseQuantity(s)
+		var de *domain.Error
+		require.ErrorAs(t, err, &de, s)
+		require.Equal(t, domain.CodeLimit, de.Code, s)
+		require.Equal(t, "quantity", de.Field)
+	}
+	_, err := usage.NewQuantity(usage.MaxQuantity + 1)
+	require.Error(t, err)
+}
+
+func TestQuantity_StoredAboveMaxQuantityStillDecodes(t *testing.T) {
+	var q usage.Quantity
+	require.NoError(t, json.Unmarshal([]byte("9223372036854775807"), &q), "history written before the bound replays")
+	require.Equal(t, int64(9223372036854775807), q.Int64())
+	require.Error(t, json.Unmarshal([]byte("9223372036854775808"), &q))
+}
+
+func TestAddQuantities_RefusesOverflow(t *testing.T) {
+	s, ok := usage.AddQuantities(1, 2)
+	require.True(t, ok)
+	require.Equal(t, int64(3), s)
+	_, ok = usage.AddQuantities(9223372036854775807, 1)
+	require.False(t, ok)
+	_, ok = usage.AddQuantities(9223372036854775807-5, 5)
+	require.True(t, ok)
 }

@@ -63,7 +63,7 @@ func (w *Worker) pushLocked(ctx context.Context, id uuid.UUID) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := projections.WaitFor(ctx, w.pool(), id, head, ProjectionWait); err != nil {
+	if err := projections.WaitForProjections(ctx, w.pool(), id, head, ProjectionWait, projections.ProjectionUsage); err != nil {
 		return 0, fmt.Errorf("read models behind seq %d: %w", head, err)
 	}
 	var recorded []projections.UsagePoint
@@ -82,6 +82,14 @@ func (w *Worker) pushLocked(ctx context.Context, id uuid.UUID) (int, error) {
 		byMonth[s] = nil
 	}
 	for _, p := range recorded {
+		if p.Big != nil {
+			// A window whose recorded total does not fit an int64 cannot be a meter event
+			// value, nor a delta against what was reported: leave it out, loudly, and push
+			// the others.
+			w.Logger.ErrorContext(ctx, "usage window total exceeds an int64; not reported to Stripe",
+				"metric", p.Metric, "window_start", p.Start, "total", p.Big.String())
+			continue
+		}
 		s := dbilling.LedgerStreamID(p.Start)
 		byMonth[s] = append(byMonth[s], p)
 	}

@@ -296,3 +296,28 @@ func TestPush_RespectsTheRequestRate(t *testing.T) {
 		require.GreaterOrEqual(t, reqs[i+rps].At.Sub(reqs[i].At), 950*time.Millisecond, "requests %d to %d", i, i+rps)
 	}
 }
+
+// A window whose recorded total exceeds an int64 (records stored before usage.MaxQuantity,
+// summed exactly by the numeric read model) cannot be a meter event value or a delta: it is
+// left out, and the other windows go out as usual. Summed in int64 it wrapped around (here
+// to 3) and was billed.
+func TestPush_SkipsAWindowWhoseTotalExceedsInt64(t *testing.T) {
+	e := newEnv(t)
+	w := e.worker()
+	id := e.createTenant(domain.PlanPro)
+	h := e.clock().Truncate(time.Hour)
+	huge := h.Add(-3*time.Hour + time.Minute).UTC().Format(time.RFC3339)
+	for _, q := range []string{"9223372036854775807", "9223372036854775807", "5"} {
+		_, err := e.store.Append(context.Background(), id, "usage", eventstore.Any, eventstore.NewEvent{Type: "usage.recorded", SchemaVersion: 1,
+			Data: []byte(`{"metric":"api_calls","quantity":` + q + `,"occurred_at":"` + huge + `","idempotency_key":"` + uuid.NewString() + `"}`)})
+		require.NoError(t, err)
+	}
+	e.record(id, "api_calls", 3, h.Add(-2*time.Hour+time.Minute))
+
+	st := runTenant(t, w, id)
+	require.Equal(t, 1, st.Windows)
+	events := e.proxy.meterEvents(t)
+	require.Len(t, events, 1)
+	require.Equal(t, int64(3), events[0].Value)
+	require.Equal(t, h.Add(-2*time.Hour).Unix(), events[0].Timestamp)
+}
