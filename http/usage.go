@@ -230,10 +230,13 @@ func usageEvent(reg *eventstore.Registry, meta eventstore.Metadata, records []us
 	return ne, nil
 }
 
-// Usage series limits: how far back a range may reach per granularity.
+// Usage series limits: how far back a range may reach per granularity, and how many
+// points (metrics × buckets) one answer may hold, since a tenant may record any number of
+// metrics.
 const (
 	maxHourlyRange = 31 * 24 * time.Hour
 	maxDailyRange  = 400 * 24 * time.Hour
+	maxUsagePoints = 10_000
 )
 
 type usageSeries struct {
@@ -306,11 +309,17 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 	var points []projections.UsagePoint
 	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
-		points, err = projections.UsageSeries(c, tx, metric, from, to, gran == "day")
+		points, err = projections.UsageSeriesLimit(c, tx, metric, from, to, gran == "day", maxUsagePoints+1)
 		return err
 	})
 	if err != nil {
 		s.failErr(c, err)
+		return
+	}
+	if len(points) > maxUsagePoints {
+		fail(c, http.StatusUnprocessableEntity, "invalid-request", fmt.Sprintf(
+			"the answer would hold more than %d points (metrics × %ss); name one metric, narrow the range or use granularity=day",
+			maxUsagePoints, gran), FieldError{Field: "metric", Message: "name one metric, or narrow the range"})
 		return
 	}
 	series := []usageSeries{}
