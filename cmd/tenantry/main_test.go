@@ -163,6 +163,7 @@ func TestConfig_NamesTheBadSetting(t *testing.T) {
 		"TENANTRY_BILLING_GRACE":     "a week",
 		"TENANTRY_AUDIT_SIGNING_KEY": "not-a-key",
 		"TENANTRY_BUS":               "kafka",
+		"TENANTRY_TRUSTED_PROXIES":   "10.0.0.0/8,not-a-cidr",
 	}
 	for k, v := range cases {
 		_, err := loadConfig(func(name string) string {
