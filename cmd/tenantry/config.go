@@ -12,6 +12,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/eventstore/audit"
+	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/migrations"
 	"github.com/tenantry/tenantry/workers/billing"
 )
@@ -41,6 +42,9 @@ type Config struct {
 	// TrustedProxies (TENANTRY_TRUSTED_PROXIES, comma-separated CIDRs or addresses) are the
 	// load balancers whose X-Forwarded-For names the client; unset trusts none.
 	TrustedProxies []netip.Prefix
+	// HTTPTimeouts (TENANTRY_HTTP_READ_TIMEOUT, _WRITE_TIMEOUT, _IDLE_TIMEOUT) bound how
+	// long a client may hold a connection.
+	HTTPTimeouts httpapi.Timeouts
 
 	// Billing.
 	StripeAPIKey  string // STRIPE_API_KEY: unset disables the billing worker in serve
@@ -171,6 +175,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.MetricsAddr = getenv("TENANTRY_METRICS_ADDR")
 	c.AuditHeadInterval = time.Hour
 	durVar("TENANTRY_AUDIT_HEAD_INTERVAL", &c.AuditHeadInterval)
+	c.HTTPTimeouts = httpapi.DefaultTimeouts()
+	durVar("TENANTRY_HTTP_READ_TIMEOUT", &c.HTTPTimeouts.Read)
+	durVar("TENANTRY_HTTP_WRITE_TIMEOUT", &c.HTTPTimeouts.Write)
+	durVar("TENANTRY_HTTP_IDLE_TIMEOUT", &c.HTTPTimeouts.Idle)
 	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)
 	maxConns := int(c.DBMaxConns)
 	intVar("TENANTRY_DB_MAX_CONNS", &maxConns, 1, 1000)

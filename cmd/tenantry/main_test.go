@@ -164,6 +164,7 @@ func TestConfig_NamesTheBadSetting(t *testing.T) {
 		"TENANTRY_AUDIT_SIGNING_KEY": "not-a-key",
 		"TENANTRY_BUS":               "kafka",
 		"TENANTRY_TRUSTED_PROXIES":   "10.0.0.0/8,not-a-cidr",
+		"TENANTRY_HTTP_IDLE_TIMEOUT": "soon",
 	}
 	for k, v := range cases {
 		_, err := loadConfig(func(name string) string {

@@ -151,7 +151,7 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 		OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 		StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
 		AuditSigner: a.cfg.AuditSigner, Metrics: metrics.reg, Webhooks: webhooks.Receive,
-		TrustedProxies: a.cfg.TrustedProxies}
+		TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts}
 	if a.cfg.RedisURL != "" {
 		if deps.SharedLimits, err = httpapi.NewRedisLimits(a.cfg.RedisURL); err != nil {
 			return err
