@@ -326,3 +326,16 @@ func TestServer_AnOversizedBodyGetsA413Reliably(t *testing.T) {
 		require.NoError(t, <-errs)
 	}
 }
+
+// Invitation tokens are credentials too: guessing them is limited the same way.
+func TestAuth_BogusInvitationTokensAreLimited(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	for i := 0; i < httpapi.AuthFailureBudget; i++ {
+		r := a.do(req{method: "POST", path: "/v1/invitations/accept", body: map[string]any{"token": "inv" + strings.TrimPrefix(bogusKey(), "tk")}})
+		require.Contains(t, []int{http.StatusUnauthorized, http.StatusNotFound}, r.status, string(r.raw))
+	}
+	r := a.do(req{method: "POST", path: "/v1/invitations/accept", body: map[string]any{"token": "inv" + strings.TrimPrefix(bogusKey(), "tk")}})
+	require.Equal(t, http.StatusTooManyRequests, r.status, string(r.raw))
+	require.NotEmpty(t, r.header.Get("Retry-After"))
+}

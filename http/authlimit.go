@@ -12,8 +12,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Failed authentications are limited per client address (clientKey): each bad bearer
-// credential (a malformed, unknown or revoked API key, a wrong operator token) spends one
+// Failed authentications are limited per client address (clientKey): each bad credential
+// (a malformed, unknown or revoked API key, a wrong operator token, an invitation token
+// that names no invitation) spends one
 // of authFailureBudget tokens, refilled evenly over authFailureWindow. A client without
 // tokens left gets 429 with Retry-After for every request that presents a credential,
 // before the credential is looked at, so guessing costs neither a database lookup nor a
@@ -82,6 +83,9 @@ func (s *Server) admitCredential(c *gin.Context, token string) bool {
 // refuseCredential answers 401 for a bad credential and counts the failure against the
 // client.
 func (s *Server) refuseCredential(c *gin.Context, detail string, errs ...FieldError) {
-	s.authFails.failed(clientKey(c), time.Now())
+	s.authFailed(c)
 	fail(c, http.StatusUnauthorized, "unauthenticated", detail, errs...)
 }
+
+// authFailed counts a failed authentication against the request's client.
+func (s *Server) authFailed(c *gin.Context) { s.authFails.failed(clientKey(c), time.Now()) }
