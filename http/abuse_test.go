@@ -339,3 +339,18 @@ func TestAuth_BogusInvitationTokensAreLimited(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, r.status, string(r.raw))
 	require.NotEmpty(t, r.header.Get("Retry-After"))
 }
+
+// A client that waits for "100 Continue" before sending an oversized body is told 413 at
+// once, without being asked for the body.
+func TestServer_AnOversizedBodyAnnouncedWithExpectContinueIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	conn := dial(t, a)
+	_, err := fmt.Fprintf(conn, "POST /v1/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", 3<<19)
+	require.NoError(t, err)
+	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+}

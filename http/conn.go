@@ -91,19 +91,20 @@ const keyRawBody = "tenantry.raw_body"
 func limitBody(c *gin.Context) {
 	c.Set(keyRawBody, c.Request.Body)
 	if c.Request.ContentLength > MaxBody {
-		tooLarge(c)
+		// A client that waits for "100 Continue" has sent nothing yet, and never will.
+		tooLarge(c, !strings.EqualFold(c.GetHeader("Expect"), "100-continue"))
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody)
 	c.Next()
 }
 
-// tooLarge answers 413, closing the connection after it. Unless the client waits for a
-// "100 Continue" before sending (it then sends nothing more), the body's remainder is read
-// and discarded first, within the bounds above, so that the client reads the answer.
-func tooLarge(c *gin.Context) {
+// tooLarge answers 413, closing the connection after it. When the client is sending (discard),
+// the body's remainder is read and discarded first, within the bounds above, so that the
+// client reads the answer.
+func tooLarge(c *gin.Context, discard bool) {
 	c.Header("Connection", "close")
-	if raw, ok := c.Get(keyRawBody); ok && !strings.EqualFold(c.GetHeader("Expect"), "100-continue") {
+	if raw, ok := c.Get(keyRawBody); ok && discard {
 		rc := http.NewResponseController(c.Writer)
 		_ = rc.SetReadDeadline(time.Now().Add(discardTimeout))
 		_, _ = io.CopyN(io.Discard, raw.(io.Reader), maxDiscard)

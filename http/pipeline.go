@@ -149,7 +149,7 @@ func readJSONBody(c *gin.Context, cl *call) bool {
 	body, err := io.ReadAll(c.Request.Body)
 	switch {
 	case isTooLarge(err):
-		tooLarge(c)
+		tooLarge(c, true)
 		return false
 	case err != nil:
 		fail(c, http.StatusBadRequest, "invalid-request", "could not read the request body")

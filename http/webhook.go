@@ -22,7 +22,7 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 	}
 	payload, err := io.ReadAll(c.Request.Body)
 	if isTooLarge(err) {
-		tooLarge(c)
+		tooLarge(c, true)
 		return
 	}
 	if err != nil {
