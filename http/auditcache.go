@@ -41,11 +41,15 @@ type auditCache struct {
 	replayed, rehashed atomic.Int64
 }
 
+// The maps' bounds weigh memory against work: a folded history holds its tenant's
+// lifecycle and membership events (thousands for a tenant with thousands of members), a
+// past state its members; a tenant pushed out pays one replay from the start when it next
+// asks.
 const (
 	fullVerifyEvery        = 10 * time.Minute
 	historicalReplayBudget = 6
-	maxAuditTenants        = 1_000
-	maxPastStates          = 1_000
+	maxAuditTenants        = 256
+	maxPastStates          = 64
 )
 
 type verifiedChain struct {
