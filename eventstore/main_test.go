@@ -30,6 +30,16 @@ func appStore(t testing.TB, maxConns int32) *eventstore.Store {
 	return s
 }
 
+// workerStore is appStore logged in as the cross-tenant machinery's role (tenantry_worker),
+// which alone may follow the global cursor (ReadAll, the relay).
+func workerStore(t testing.TB, maxConns int32) *eventstore.Store {
+	s := eventstore.New(pgtest.Pool(t, testDB.WorkerURL, maxConns))
+	if os.Getenv("TENANTRY_TEST_GROUP_COMMIT") != "0" {
+		withGroupCommit(t, s, int(maxConns))
+	}
+	return s
+}
+
 // withGroupCommit runs a GroupCommitter for s until the test ends.
 func withGroupCommit(t testing.TB, s *eventstore.Store, committers int) *eventstore.GroupCommitter {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -75,7 +75,7 @@ func newPubSub() *gochannel.GoChannel {
 
 func TestRelay_PublishesEveryEventInOrderAndResumesAfterRestart(t *testing.T) {
 	t.Parallel()
-	s := appStore(t, 4)
+	s := workerStore(t, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ps := newPubSub()
@@ -126,7 +126,7 @@ func TestRelay_PublishesEveryEventInOrderAndResumesAfterRestart(t *testing.T) {
 // A NOTIFY from another process wakes the relay long before its poll interval.
 func TestRelay_WakesOnNotify(t *testing.T) {
 	t.Parallel()
-	s := appStore(t, 4)
+	s := workerStore(t, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ps := newPubSub()
@@ -288,7 +288,7 @@ func TestTenantMessages_GroupsByTenantInOrderAndBoundsSize(t *testing.T) {
 // dies (its process crashed), another takes over within seconds, from the saved cursor:
 // no event is skipped.
 func TestRelay_LeaseKeepsOneActiveAndFailsOver(t *testing.T) {
-	s := appStore(t, 6)
+	s := workerStore(t, 6)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ps := newPubSub()

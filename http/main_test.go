@@ -43,12 +43,14 @@ type apiOption func(*httpapi.Deps)
 
 func newAPI(t testing.TB, opts ...apiOption) *api {
 	t.Helper()
+	// As serve does: the API on tenantry_app, the pipeline on tenantry_worker.
 	pool := pgtest.Pool(t, testDB.AppURL, 16)
 	reg, err := eventstore.DomainRegistry()
 	require.NoError(t, err)
 	store := eventstore.New(pool)
 	log := slog.New(slog.DiscardHandler)
-	pipeline := projections.NewPipeline(store, reg, log)
+	pipeline := projections.NewPipelineWith(eventstore.New(pgtest.Pool(t, testDB.WorkerURL, 8)), reg, log,
+		projections.PipelineOptions{Appenders: []*eventstore.Store{store}})
 	pipeline.Projector.PollInterval = 200 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -116,16 +118,81 @@ func (s *Server) patchMember(c *gin.Context, cl *call) {
 	}
 }
 
+// deleteMember removes a member, with their API keys and the invitations they issued. An
+// invitation's id is refused with a 404 that names the route that revokes it, so a client that
+// confused the two learns it, and nothing is removed by mistake.
 func (s *Server) deleteMember(c *gin.Context, cl *call) {
 	id, ok := pathID(c, "member")
 	if !ok {
 		return
 	}
 	_, res, ok := run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
+		if _, isInvitation := m.Invitation(id); isInvitation {
+			return nil, domain.NotFound("no member %s: it is a pending invitation; revoke it with DELETE /v1/invitations/%s", id, id)
+		}
 		return m.Remove(id, s.now())
 	})
 	if ok {
 		reply(c, http.StatusOK, gin.H{"removed": id, "seq": res.LastSeq})
+	}
+}
+
+// maxInvitationPage bounds one page of GET /v1/invitations.
+const maxInvitationPage = 1000
+
+// listInvitations pages through the invitations that could still be accepted now, by id;
+// expired ones are left out (they can never be accepted and hold no seat). Never a token.
+func (s *Server) listInvitations(c *gin.Context, cl *call) {
+	var errs fieldErrors
+	after := uuid.Nil
+	if v := c.Query("after"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			errs = append(errs, FieldError{Field: "after", Message: "must be an invitation id"})
+		}
+		after = id
+	}
+	limit := 100
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxInvitationPage {
+			errs = append(errs, FieldError{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", maxInvitationPage)})
+		}
+		limit = n
+	}
+	if errs.fail(c) || !s.minSeq(c, cl) {
+		return
+	}
+	var list []projections.Invitation
+	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+		var err error
+		list, err = projections.ListLiveInvitations(c, tx, s.now(), after, limit)
+		return err
+	})
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	out := gin.H{"invitations": nonNil(list)}
+	if len(list) == limit {
+		out["next_after"] = list[len(list)-1].InvitationID
+	}
+	reply(c, http.StatusOK, out)
+}
+
+// revokeInvitation withdraws a pending invitation (expired or not): 204 once the read models
+// show it. An id this tenant never issued is 404; one already accepted or revoked is 409.
+func (s *Server) revokeInvitation(c *gin.Context, cl *call) {
+	id, ok := pathID(c, "invitation")
+	if !ok {
+		return
+	}
+	_, _, ok = run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
+		return m.RevokeInvitation(id, s.now())
+	})
+	if ok {
+		c.Status(http.StatusNoContent)
+		c.Writer.WriteHeaderNow()
 	}
 }
 
@@ -180,10 +247,12 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		return
 	}
 	cl.actor = "invitation:" + invitationID.String()
+	plan, _ := domain.ParsePlanName(cl.plan)
+	seats := s.d.Plans.Limits(plan).Seats
 	now := s.now()
 	cmd := eventstore.Command[*membership.Membership]{Tenant: tenantID, Stream: membership.StreamID, New: newMembership, Applied: true}
 	m, res, ok := runCmd(s, c, cl, cmd, func(m *membership.Membership) ([]domain.Event, error) {
-		joined, err := m.Accept(invitationID, membership.HashToken(req.Token), memberID, now)
+		joined, err := m.Accept(invitationID, membership.HashToken(req.Token), memberID, seats, now)
 		if err != nil {
 			return nil, err
 		}

@@ -104,10 +104,15 @@ var (
 		body:   obj([]string{"email", "role"}, schema{"email": strf("email", ""), "role": roleS}),
 		result: obj(nil, schema{"invitation": ref("Invitation"), "token": str("pass to the invitee"), "seq": seqS})}
 	docPatchMember      = op{summary: "Change a member's role", body: obj([]string{"role"}, schema{"role": roleS}), result: obj(nil, schema{"member": ref("Member"), "seq": seqS})}
-	docDeleteMember     = op{summary: "Remove a member (their API keys are revoked)", result: obj(nil, schema{"removed": uuidS, "seq": seqS})}
+	docDeleteMember     = op{summary: "Remove a member (their API keys and the invitations they issued are revoked); an invitation id is 404, see DELETE /v1/invitations/{id}", result: obj(nil, schema{"removed": uuidS, "seq": seqS})}
 	docAcceptInvitation = op{summary: "Accept an invitation: become a member and get an API key", status: 201,
 		body:   obj([]string{"token"}, schema{"token": str("the invitation token")}),
 		result: obj(nil, schema{"member": ref("Member"), "api_key": ref("NewAPIKey"), "seq": seqS})}
+
+	docListInvitations = op{summary: "Invitations that can still be accepted (pending, not expired), by id; never their tokens",
+		query:  []param{minSeqP, {name: "after", desc: "page after this invitation id", schema: uuidS}, {name: "limit", desc: "1 to 1000 (default 100)", schema: integer("")}},
+		result: obj(nil, schema{"invitations": array(ref("Invitation")), "next_after": uuidS})}
+	docRevokeInvitation = op{summary: "Revoke a pending invitation: 204; 404 if this tenant never issued it, 409 if it was accepted or revoked already", status: 204}
 
 	docListAPIKeys  = op{summary: "The tenant's API keys (without secrets)", query: []param{minSeqP}, result: obj(nil, schema{"api_keys": array(ref("APIKey"))})}
 	docCreateAPIKey = op{summary: "Create an API key; the secret is shown once", status: 201,
@@ -220,12 +225,16 @@ func (s *Server) operation(rt route, path string, workspace bool) schema {
 		media = "application/json"
 	}
 	problem := schema{"description": "an RFC 9457 problem", "content": schema{"application/problem+json": schema{"schema": ref("Problem")}}}
+	success := schema{"description": http.StatusText(status), "content": schema{media: schema{"schema": d.result}}}
+	if status == http.StatusNoContent {
+		success = schema{"description": http.StatusText(status)}
+	}
 	o := schema{
 		"operationId": operationID(rt.method, path),
 		"summary":     d.summary,
 		"parameters":  params,
 		"responses": schema{
-			strconv.Itoa(status): schema{"description": http.StatusText(status), "content": schema{media: schema{"schema": d.result}}},
+			strconv.Itoa(status): success,
 			"default":            problem,
 		},
 		"x-tenantry-access": rt.access.String(),

@@ -67,6 +67,8 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/members", access: member, roles: admin, scoped: true, handler: s.inviteMember, doc: docInviteMember},
 		{method: "PATCH", path: "/v1/members/:id", access: member, roles: admin, scoped: true, handler: s.patchMember, doc: docPatchMember},
 		{method: "DELETE", path: "/v1/members/:id", access: member, roles: admin, scoped: true, handler: s.deleteMember, doc: docDeleteMember},
+		{method: "GET", path: "/v1/invitations", access: member, roles: admin, scoped: true, handler: s.listInvitations, doc: docListInvitations},
+		{method: "DELETE", path: "/v1/invitations/:id", access: member, roles: admin, scoped: true, handler: s.revokeInvitation, doc: docRevokeInvitation},
 		{method: "POST", path: "/v1/invitations/accept", access: invitee, scoped: true, handler: s.acceptInvitation, doc: docAcceptInvitation},
 
 		{method: "GET", path: "/v1/api-keys", access: member, roles: admin, scoped: true, handler: s.listAPIKeys, doc: docListAPIKeys},

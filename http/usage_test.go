@@ -255,7 +255,7 @@ func TestIdempotencyKey_OldAnswersAreForgotten(t *testing.T) {
 	super := pgtest.Pool(t, testDB.SuperURL, 1)
 	_, err := super.Exec(context.Background(), `UPDATE tenantry.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old-1'`)
 	require.NoError(t, err)
-	require.NoError(t, httpapi.ExpireIdempotencyKeys(context.Background(), a.deps.Store.Pool()))
+	require.NoError(t, httpapi.ExpireIdempotencyKeys(context.Background(), pgtest.Pool(t, testDB.WorkerURL, 1))) // a worker's job
 	var n int
 	require.NoError(t, super.QueryRow(context.Background(), `SELECT count(*) FROM tenantry.idempotency_keys WHERE key = 'old-1'`).Scan(&n))
 	require.Zero(t, n)

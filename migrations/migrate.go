@@ -23,8 +23,12 @@ import (
 // Names of the roles and schema every other package relies on.
 const (
 	OwnerRole = "tenantry_owner"
-	AppRole   = "tenantry_app"
-	Schema    = "tenantry"
+	// AppRole is the internet-facing API's login: tenant data only under its tenant context.
+	AppRole = "tenantry_app"
+	// WorkerRole is the cross-tenant machinery's login (relay, projector, directory,
+	// rebuilds, head signer, billing and webhook workers); the API process never holds it.
+	WorkerRole = "tenantry_worker"
+	Schema     = "tenantry"
 	// DefaultPartitions is the event table's hash partition count when none is configured.
 	DefaultPartitions = 16
 	versionTable      = Schema + ".schema_migrations"
@@ -45,7 +49,9 @@ type Options struct {
 	Partitions int
 	// AppPassword, when set, becomes tenantry_app's password. It is never logged.
 	AppPassword string
-	Logger      *slog.Logger
+	// WorkerPassword, when set, becomes tenantry_worker's password. It is never logged.
+	WorkerPassword string
+	Logger         *slog.Logger
 	// TenantMigrations replaces the embedded tenant migrations (tests use it).
 	TenantMigrations fs.FS
 }
@@ -81,7 +87,7 @@ func Migrate(ctx context.Context, superURL string, opts Options) (Result, error)
 		return Result{}, fmt.Errorf("connect for migrate to %s: %w", Redact(superURL), err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if err := bootstrap(ctx, conn, opts.AppPassword); err != nil {
+	if err := bootstrap(ctx, conn, opts.AppPassword, opts.WorkerPassword); err != nil {
 		return Result{}, err
 	}
 
@@ -151,13 +157,14 @@ func runGoose(ctx context.Context, db *sql.DB, fsys fs.FS, table string, log *sl
 	return applied, version, nil
 }
 
-// bootstrap creates the two roles and the schema, and makes sure their safety attributes
-// hold even if someone created the roles by hand before. Roles are cluster-wide, so
-// concurrent runs against other databases of the same cluster may race: retry those.
-func bootstrap(ctx context.Context, conn *pgx.Conn, appPassword string) error {
+// bootstrap creates the owner and the two runtime roles and the schema, and makes sure
+// their safety attributes hold even if someone created the roles by hand before. Roles are
+// cluster-wide, so concurrent runs against other databases of the same cluster may race:
+// retry those.
+func bootstrap(ctx context.Context, conn *pgx.Conn, appPassword, workerPassword string) error {
 	var err error
 	for attempt := 0; attempt < 10; attempt++ {
-		if err = bootstrapOnce(ctx, conn, appPassword); err == nil || !isRace(err) {
+		if err = bootstrapOnce(ctx, conn, appPassword, workerPassword); err == nil || !isRace(err) {
 			break
 		}
 		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
@@ -172,25 +179,41 @@ const bootstrapSQL = `
 DO $$
 DECLARE
     r record;
+    runtime text;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenantry_owner') THEN
         CREATE ROLE tenantry_owner NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenantry_app') THEN
-        CREATE ROLE tenantry_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
-    END IF;
-    SELECT rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolreplication, rolcanlogin
-      INTO r FROM pg_roles WHERE rolname = 'tenantry_app';
-    IF r.rolsuper OR r.rolbypassrls OR r.rolcreatedb OR r.rolcreaterole OR r.rolreplication OR NOT r.rolcanlogin THEN
-        ALTER ROLE tenantry_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
     END IF;
     SELECT rolsuper, rolbypassrls INTO r FROM pg_roles WHERE rolname = 'tenantry_owner';
     IF r.rolsuper OR r.rolbypassrls THEN
         ALTER ROLE tenantry_owner NOSUPERUSER NOBYPASSRLS;
     END IF;
-    -- The runtime must never be able to become the owner (who could disable RLS).
-    IF pg_has_role('tenantry_app', 'tenantry_owner', 'MEMBER') THEN
-        REVOKE tenantry_owner FROM tenantry_app;
+    -- The runtime logins: tenantry_app for the API, tenantry_worker for the cross-tenant
+    -- machinery. Same attributes; neither can become the owner (who could disable RLS) nor
+    -- the other (the API must never hold the worker's powers).
+    FOREACH runtime IN ARRAY ARRAY['tenantry_app', 'tenantry_worker'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = runtime) THEN
+            EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION', runtime);
+        END IF;
+        SELECT rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolreplication, rolcanlogin
+          INTO r FROM pg_roles WHERE rolname = runtime;
+        IF r.rolsuper OR r.rolbypassrls OR r.rolcreatedb OR r.rolcreaterole OR r.rolreplication OR NOT r.rolcanlogin THEN
+            EXECUTE format('ALTER ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION', runtime);
+        END IF;
+        IF pg_has_role(runtime, 'tenantry_owner', 'MEMBER') THEN
+            EXECUTE format('REVOKE tenantry_owner FROM %I', runtime);
+        END IF;
+        IF NOT has_database_privilege(runtime, current_database(), 'CONNECT') THEN
+            EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), runtime);
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM pg_auth_members m
+                WHERE m.roleid = 'tenantry_worker'::regrole AND m.member = 'tenantry_app'::regrole) THEN
+        REVOKE tenantry_worker FROM tenantry_app;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_auth_members m
+                WHERE m.roleid = 'tenantry_app'::regrole AND m.member = 'tenantry_worker'::regrole) THEN
+        REVOKE tenantry_app FROM tenantry_worker;
     END IF;
     IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
        AND NOT pg_has_role(current_user, 'tenantry_owner', 'MEMBER') THEN
@@ -199,27 +222,34 @@ BEGIN
     IF NOT has_database_privilege('tenantry_owner', current_database(), 'CREATE') THEN
         EXECUTE format('GRANT CREATE, CONNECT, TEMPORARY ON DATABASE %I TO tenantry_owner', current_database());
     END IF;
-    IF NOT has_database_privilege('tenantry_app', current_database(), 'CONNECT') THEN
-        EXECUTE format('GRANT CONNECT ON DATABASE %I TO tenantry_app', current_database());
-    END IF;
 END
 $$;
 CREATE SCHEMA IF NOT EXISTS tenantry AUTHORIZATION tenantry_owner;
 `
 
-func bootstrapOnce(ctx context.Context, conn *pgx.Conn, appPassword string) error {
+func bootstrapOnce(ctx context.Context, conn *pgx.Conn, appPassword, workerPassword string) error {
 	if _, err := conn.Exec(ctx, bootstrapSQL); err != nil {
 		return err
 	}
-	if appPassword != "" {
-		// Utility statements take no parameters: let the server quote the literal.
-		var stmt string
-		if err := conn.QueryRow(ctx, `SELECT format('ALTER ROLE tenantry_app PASSWORD %L', $1::text)`, appPassword).Scan(&stmt); err != nil {
-			return err
-		}
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return errors.New("set tenantry_app password failed") // the statement holds the secret
-		}
+	if err := setPassword(ctx, conn, AppRole, appPassword); err != nil {
+		return err
+	}
+	return setPassword(ctx, conn, WorkerRole, workerPassword)
+}
+
+// setPassword gives role its password when one is configured. Neither the password nor the
+// statement that holds it ever reaches an error message or a log.
+func setPassword(ctx context.Context, conn *pgx.Conn, role, password string) error {
+	if password == "" {
+		return nil
+	}
+	// Utility statements take no parameters: let the server quote the literal.
+	var stmt string
+	if err := conn.QueryRow(ctx, `SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)`, role, password).Scan(&stmt); err != nil {
+		return fmt.Errorf("prepare %s password: %w", role, err)
+	}
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("set %s password failed", role) // the statement holds the secret
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // createTenant records tenant.created for a fresh tenant and provisions its schema as the
-// runtime role, the way the projector does.
+// projector's role (tenantry_worker), the way the projector does.
 func createTenant(t *testing.T, app *pgxpool.Pool) uuid.UUID {
 	t.Helper()
 	id := uuid.Must(uuid.NewV7())
@@ -62,7 +62,7 @@ func pgCode(err error) string {
 
 func TestProvisioning_CreatesAnIsolatedSchemaOnce(t *testing.T) {
 	db := pgtest.New(t)
-	app := pgtest.Pool(t, db.AppURL, 4)
+	app := pgtest.Pool(t, db.WorkerURL, 4)
 	super := connect(t, db.SuperURL)
 	ctx := context.Background()
 	id := createTenant(t, app)
@@ -101,7 +101,7 @@ func TestProvisioning_CreatesAnIsolatedSchemaOnce(t *testing.T) {
 
 func TestProvisioning_RefusesATenantThatWasNeverCreated(t *testing.T) {
 	db := pgtest.New(t)
-	app := pgtest.Pool(t, db.AppURL, 1)
+	app := pgtest.Pool(t, db.WorkerURL, 1)
 	_, err := app.Exec(context.Background(), `SELECT tenantry.migrate_tenant_schema($1)`, uuid.New())
 	require.Equal(t, "TYP01", pgCode(err), "%v", err)
 	_, err = app.Exec(context.Background(), `CREATE SCHEMA tenant_00000000000000000000000000000000`)
@@ -111,7 +111,7 @@ func TestProvisioning_RefusesATenantThatWasNeverCreated(t *testing.T) {
 // RLS is the second line: a query aimed at the wrong schema still sees nothing foreign.
 func TestTenantSchemas_WrongSearchPathStillSeesNothingForeign(t *testing.T) {
 	db := pgtest.New(t)
-	app := pgtest.Pool(t, db.AppURL, 1)
+	app := pgtest.Pool(t, db.WorkerURL, 1)
 	ctx := context.Background()
 	a, b := createTenant(t, app), createTenant(t, app)
 	for _, id := range []uuid.UUID{a, b} {
@@ -183,7 +183,7 @@ func withTenantMigrations(t *testing.T, extra map[string]string) fs.FS {
 
 func TestMigrateTenants_AFailingSchemaDoesNotStopTheOthers(t *testing.T) {
 	db := pgtest.New(t)
-	app := pgtest.Pool(t, db.AppURL, 4)
+	app := pgtest.Pool(t, db.WorkerURL, 4)
 	super := connect(t, db.SuperURL)
 	ctx := context.Background()
 	var ids []uuid.UUID
@@ -246,7 +246,7 @@ func TestMigrateTenants_AFailingSchemaDoesNotStopTheOthers(t *testing.T) {
 
 func TestMigrateTenants_RefusesATableWithoutRLS(t *testing.T) {
 	db := pgtest.New(t)
-	app := pgtest.Pool(t, db.AppURL, 2)
+	app := pgtest.Pool(t, db.WorkerURL, 2)
 	ctx := context.Background()
 	id := createTenant(t, app)
 	fsys := withTenantMigrations(t, map[string]string{
@@ -273,7 +273,7 @@ func TestMigrate_RefusesAnEditedTenantMigration(t *testing.T) {
 // the ALTER gives up after LockTimeout (so readers are not stuck behind it) and is retried.
 func TestMigrateTenants_WaitsOutLiveTrafficWithRetries(t *testing.T) {
 	db := pgtest.New(t)
-	app := pgtest.Pool(t, db.AppURL, 4)
+	app := pgtest.Pool(t, db.WorkerURL, 4)
 	ctx := context.Background()
 	id := createTenant(t, app)
 	fsys := withTenantMigrations(t, map[string]string{

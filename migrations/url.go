@@ -5,17 +5,27 @@ import (
 	"net/url"
 )
 
-// AppURL derives the runtime role's connection URL from the administrative one: same host,
-// port, database and options, user tenantry_app, and password when one is given.
+// AppURL derives the API's runtime URL from the administrative one: same host, port,
+// database and options, user tenantry_app, and password when one is given.
 func AppURL(superURL, appPassword string) (string, error) {
+	return roleURL(superURL, AppRole, appPassword, "TENANTRY_APP_DATABASE_URL")
+}
+
+// WorkerURL derives the cross-tenant machinery's runtime URL the same way, with user
+// tenantry_worker.
+func WorkerURL(superURL, workerPassword string) (string, error) {
+	return roleURL(superURL, WorkerRole, workerPassword, "TENANTRY_WORKER_DATABASE_URL")
+}
+
+func roleURL(superURL, role, password, setting string) (string, error) {
 	u, err := url.Parse(superURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", fmt.Errorf("DATABASE_URL must be a postgres:// URL to derive the runtime URL; set TENANTRY_APP_DATABASE_URL instead")
+		return "", fmt.Errorf("DATABASE_URL must be a postgres:// URL to derive the runtime URL; set %s instead", setting)
 	}
-	if appPassword != "" {
-		u.User = url.UserPassword(AppRole, appPassword)
+	if password != "" {
+		u.User = url.UserPassword(role, password)
 	} else {
-		u.User = url.User(AppRole)
+		u.User = url.User(role)
 	}
 	return u.String(), nil
 }

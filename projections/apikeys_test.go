@@ -73,7 +73,7 @@ func TestProjector_APIKeysFollowTheirMembers(t *testing.T) {
 			return m.Invite(inv, mail, role, founder, membership.HashToken(inv.String()), now.Add(time.Hour), 10, now)
 		})
 		f.membershipCommand(t, id, func(m *membership.Membership) ([]domain.Event, error) {
-			return m.Accept(inv, membership.HashToken(inv.String()), member, now)
+			return m.Accept(inv, membership.HashToken(inv.String()), member, 10, now)
 		})
 	}
 	createKey := func(name string, member func() uuid.UUID, role domain.Role, label string) {

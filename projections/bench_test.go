@@ -48,7 +48,7 @@ func BenchmarkProjections(b *testing.B) {
 		b.Skip("no projection figure selected")
 	}
 	db := pgtest.New(b)
-	app := pgtest.Pool(b, db.AppURL, 16)
+	app := pgtest.Pool(b, db.WorkerURL, 16)
 	super := pgtest.Pool(b, db.SuperURL, 4)
 	reg, err := eventstore.DomainRegistry()
 	if err != nil {
@@ -559,7 +559,7 @@ func benchScaleout(b *testing.B, f *fixture, db *pgtest.DB) {
 		var wg sync.WaitGroup
 		start := time.Now()
 		for r := 0; r < replicas; r++ {
-			p := &Projector{Pool: pgtest.Pool(b, db.AppURL, 8), Registry: f.reg, Logger: slog.New(slog.DiscardHandler),
+			p := &Projector{Pool: pgtest.Pool(b, db.WorkerURL, 8), Registry: f.reg, Logger: slog.New(slog.DiscardHandler),
 				PollInterval: time.Hour}
 			wg.Add(1)
 			go func() { defer wg.Done(); _ = p.Run(ctx) }()

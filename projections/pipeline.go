@@ -24,6 +24,10 @@ type PipelineOptions struct {
 	// RelayLease makes the relay run only while it holds the cluster-wide relay lease, so
 	// that one relay is active however many processes run one.
 	RelayLease bool
+	// Appenders are the process's other stores, on pools of another role (serve's API store
+	// runs as tenantry_app while the pipeline's runs as tenantry_worker): their appends get
+	// group commit too, and wake this process's relay like the pipeline store's own.
+	Appenders []*eventstore.Store
 }
 
 // Pipeline is everything between the event store and the read models in a process: group
@@ -37,6 +41,7 @@ type Pipeline struct {
 	store     *eventstore.Store
 	notifier  *eventstore.Notifier
 	committer *eventstore.GroupCommitter
+	others    []*eventstore.GroupCommitter // the Appenders' committers
 	relay     *eventstore.Relay
 	bus       Bus
 	log       *slog.Logger
@@ -60,11 +65,19 @@ func NewPipelineWith(store *eventstore.Store, registry *eventstore.Registry, log
 	store.SetNotifier(notifier)
 	committer := eventstore.NewGroupCommitter(store, 4)
 	store.SetGroupCommitter(committer)
+	var others []*eventstore.GroupCommitter
+	for _, s := range opts.Appenders {
+		s.SetNotifier(notifier)
+		c := eventstore.NewGroupCommitter(s, 4)
+		s.SetGroupCommitter(c)
+		others = append(others, c)
+	}
 	bus := opts.Bus
 	if bus == nil {
 		bus = NewGoChannelBus(log)
 	}
 	return &Pipeline{
+		others:    others,
 		Projector: &Projector{Pool: store.Pool(), Registry: registry, Logger: log.With("component", "projector")},
 		Directory: &Directory{Store: store, Registry: registry, Logger: log.With("component", "directory")},
 		opts:      opts, store: store, notifier: notifier, committer: committer, bus: bus, log: log,
@@ -86,6 +99,9 @@ func (p *Pipeline) AddConsumer(group string, fn func(context.Context, <-chan *me
 // Run runs every component until ctx ends, then closes the bus and waits for them.
 func (p *Pipeline) Run(ctx context.Context) error {
 	runs := []func(context.Context) error{p.committer.Run, p.notifier.Run}
+	for _, c := range p.others {
+		runs = append(runs, c.Run)
+	}
 	consumers := p.consumers
 	if !p.opts.NoProjector {
 		runs = append(runs, p.Projector.Run)

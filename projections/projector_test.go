@@ -46,7 +46,7 @@ func isolatedFixture(t *testing.T, conns int32) *fixture {
 }
 
 func fixtureOn(t *testing.T, db *pgtest.DB, conns int32) *fixture {
-	pool := pgtest.Pool(t, db.AppURL, conns)
+	pool := pgtest.Pool(t, db.WorkerURL, conns) // the projector, rebuilds and provisioning are the worker's
 	reg, err := eventstore.DomainRegistry()
 	require.NoError(t, err)
 	return &fixture{pool: pool, store: eventstore.New(pool), reg: reg}

@@ -102,6 +102,22 @@ func ListPendingInvitations(ctx context.Context, tx pgx.Tx) ([]Invitation, error
 	})
 }
 
+// ListLiveInvitations lists, by id (creation order), at most limit invitations after id
+// after (uuid.Nil: from the start) that could still be accepted at now: neither accepted nor
+// revoked, and not expired. The token hash is never read.
+func ListLiveInvitations(ctx context.Context, tx pgx.Tx, now time.Time, after uuid.UUID, limit int) ([]Invitation, error) {
+	rows, err := tx.Query(ctx, `SELECT invitation_id, email, role, invited_by, expires_at, status
+		FROM invitations WHERE status = 'pending' AND expires_at > $1 AND invitation_id > $2
+		ORDER BY invitation_id LIMIT $3`, now, after, limit)
+	if err != nil {
+		return nil, notProvisioned(err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invitation, error) {
+		var i Invitation
+		return i, r.Scan(&i.InvitationID, &i.Email, &i.Role, &i.InvitedBy, &i.ExpiresAt, &i.Status)
+	})
+}
+
 // APIKey is one row of the api_keys read model, without its hash.
 type APIKey struct {
 	KeyID     uuid.UUID  `json:"id"`

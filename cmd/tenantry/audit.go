@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -31,7 +30,7 @@ func tenantRef(ctx context.Context, a *app, ref string) (uuid.UUID, *eventstore.
 	if ref == "" {
 		return uuid.Nil, nil, nil, nil, errors.New("--tenant is required (a slug or an id)")
 	}
-	pool, reg, err := a.openRuntime(ctx)
+	pool, reg, err := a.openRuntime(ctx, eventstore.ForAPI)
 	if err != nil {
 		return uuid.Nil, nil, nil, nil, err
 	}
@@ -93,50 +92,38 @@ func (a *app) auditVerifyCmd() *cobra.Command {
 		Short: "Verify an export offline (no database), or a tenant's live stream; exits 1 and names the first bad seq",
 		Long: "--file checks an export by AUDIT.md alone: the hash chain, the head, its signature (with\n" +
 			"--public-key, or the public key of TENANTRY_AUDIT_SIGNING_KEY), and with --head that the history\n" +
-			"extends a head published earlier. --tenant re-hashes the live stream in the database.",
-		Args: cobra.NoArgs,
+			"extends a head published earlier. --tenant re-hashes the live stream in the database.\n" +
+			"Both print the report of AUDIT.md section 3 as one line of JSON. Exit status: 0 verified,\n" +
+			"1 verification failed, 2 no verdict (usage error, unreadable input, a --head file that is not a\n" +
+			"head, a --public-key that is not a key); on 2 nothing is printed on standard output.",
+		Args:        usageArgs(cobra.NoArgs),
+		Annotations: map[string]string{errorExitCode: "2"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if (file == "") == (ref == "") {
-				return errors.New("give either --file or --tenant")
+				return usageErr(errors.New("give either --file or --tenant"))
 			}
 			if ref != "" {
-				id, store, _, closePool, err := tenantRef(ctx, a, ref)
-				if err != nil {
-					return err
+				if headFile != "" || cmd.Flags().Changed("public-key") {
+					return usageErr(errors.New("--head and --public-key apply to --file only"))
 				}
-				defer closePool()
-				rep, err := store.VerifyChain(ctx, id)
-				if err != nil {
-					return err
-				}
-				if err := json.NewEncoder(a.stdout).Encode(rep); err != nil {
-					return err
-				}
-				if !rep.OK {
-					return fmt.Errorf("tenant %s: %s at seq %d", id, rep.Problem, rep.FirstBadSeq)
-				}
-				return nil
+				return a.verifyTenant(ctx, ref)
 			}
 			var opts audit.VerifyOptions
 			switch {
-			case pubHex != "":
-				pub, err := hex.DecodeString(pubHex)
-				if err != nil || len(pub) != ed25519.PublicKeySize {
-					return errors.New("--public-key must be 64 hex digits (an Ed25519 public key)")
+			case cmd.Flags().Changed("public-key"):
+				pub, err := audit.ParsePublicKey(pubHex)
+				if err != nil {
+					return usageErr(fmt.Errorf("--public-key: %w", err))
 				}
 				opts.PublicKey = pub
 			case a.cfg.AuditSigner != nil:
 				opts.PublicKey = a.cfg.AuditSigner.PublicKey()
 			}
 			if headFile != "" {
-				b, err := os.ReadFile(headFile)
+				h, err := readHeadFile(headFile)
 				if err != nil {
-					return err
-				}
-				h, err := audit.ParseHead(b)
-				if err != nil {
-					return fmt.Errorf("--head %s: %w", headFile, err)
+					return usageErr(fmt.Errorf("--head %s: %w", headFile, err))
 				}
 				opts.Earlier = &h
 			}
@@ -145,7 +132,7 @@ func (a *app) auditVerifyCmd() *cobra.Command {
 			if file != "-" {
 				f, err := os.Open(file)
 				if err != nil {
-					return err
+					return usageErr(err)
 				}
 				defer f.Close()
 				if fi, err := f.Stat(); err == nil {
@@ -158,13 +145,10 @@ func (a *app) auditVerifyCmd() *cobra.Command {
 			}
 			rep, err := audit.Verify(in, opts)
 			if err != nil {
-				return err
+				return usageErr(fmt.Errorf("read %s: %w", file, err))
 			}
-			if err := json.NewEncoder(a.stdout).Encode(rep); err != nil {
+			if err := a.printReport(rep, file); err != nil {
 				return err
-			}
-			if !rep.OK {
-				return fmt.Errorf("%s: %s at seq %d", file, rep.Problem, rep.FirstBadSeq)
 			}
 			if opts.PublicKey == nil {
 				a.log.Warn("the head's signature was not checked: give --public-key")
@@ -176,7 +160,61 @@ func (a *app) auditVerifyCmd() *cobra.Command {
 	cmd.Flags().StringVar(&ref, "tenant", "", "verify this tenant's live stream instead (slug or id)")
 	cmd.Flags().StringVar(&headFile, "head", "", "a head published earlier that the history must extend")
 	cmd.Flags().StringVar(&pubHex, "public-key", "", "the published Ed25519 public key, 64 hex digits")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	return cmd
+}
+
+// verifyTenant re-hashes the tenant's live stream and prints the report in the same shape as
+// an offline verification, so that one parser reads both.
+func (a *app) verifyTenant(ctx context.Context, ref string) error {
+	id, store, _, closePool, err := tenantRef(ctx, a, ref)
+	if err != nil {
+		return usageErr(err)
+	}
+	defer closePool()
+	rep, err := store.VerifyChain(ctx, id)
+	if err != nil {
+		return usageErr(err)
+	}
+	return a.printReport(audit.ChainReport(rep), "tenant "+id.String())
+}
+
+// printReport prints rep as one line of JSON; a failed verification is an error that exits 1.
+func (a *app) printReport(rep audit.Report, what string) error {
+	if err := json.NewEncoder(a.stdout).Encode(rep); err != nil {
+		return err
+	}
+	if !rep.OK {
+		return &exitError{code: 1, err: fmt.Errorf("%s: %s at seq %d", what, rep.Problem, rep.FirstBadSeq)}
+	}
+	return nil
+}
+
+// readHeadFile reads at most one byte more than a head file may hold (AUDIT.md, "Head files").
+func readHeadFile(path string) (audit.Head, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return audit.Head{}, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, audit.MaxHeadFile+1))
+	if err != nil {
+		return audit.Head{}, err
+	}
+	return audit.ParseHead(b)
+}
+
+// usageErr marks err as "no verdict": `audit verify` exits 2 on it.
+func usageErr(err error) error { return &exitError{code: 2, err: err} }
+
+// usageArgs makes an argument check's error a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageErr(err)
+		}
+		return nil
+	}
 }
 
 type countingReader struct {

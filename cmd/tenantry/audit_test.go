@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -68,7 +69,8 @@ func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
 		Events int64 `json:"events"`
 		Signed bool  `json:"signed"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &rep), out)
+	fileReport := strings.SplitN(out, "\n", 2)[0]
+	require.NoError(t, json.Unmarshal([]byte(fileReport), &rep), out)
 	require.True(t, rep.OK)
 	require.True(t, rep.Signed)
 	require.Equal(t, int64(2), rep.Events)
@@ -78,10 +80,14 @@ func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(string(b), "Audited Twice", "Audited Thrice", 1)), 0o600))
 	out, err = run(t, ctx, offline, "audit", "verify", "--file", file, "--public-key", pub)
 	require.ErrorContains(t, err, "hash at seq 2", out)
+	require.Equal(t, 1, exitCode(err), "verification failed")
 
 	out, err = run(t, ctx, env, "audit", "verify", "--tenant", "audited")
 	require.NoError(t, err, out)
 	require.Contains(t, out, `"ok":true`)
+	tenantReport := strings.SplitN(out, "\n", 2)[0]
+	require.Equal(t, jsonShape(t, fileReport), jsonShape(t, tenantReport), "--file and --tenant print one shape")
+	require.Contains(t, tenantReport, `"events":2,`)
 
 	out, err = run(t, ctx, env, "audit", "replay", "--tenant", "audited", "--as-of", beforeRename.UTC().Format(time.RFC3339Nano))
 	require.NoError(t, err, out)
@@ -94,6 +100,11 @@ func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
 	require.ErrorContains(t, err, "--as-of")
 	_, err = run(t, ctx, offline, "audit", "verify", "--file", file, "--public-key", "nothex")
 	require.ErrorContains(t, err, "--public-key")
+	require.Equal(t, 2, exitCode(err), "no verdict")
+	_, err = run(t, ctx, offline, "audit", "verify", "--file", filepath.Join(dir, "missing.ndjson"))
+	require.Equal(t, 2, exitCode(err), "no verdict: %v", err)
+	_, err = run(t, ctx, env, "audit", "verify", "--tenant", "no-such-tenant")
+	require.Equal(t, 2, exitCode(err), "no verdict: %v", err)
 	_, err = run(t, ctx, map[string]string{"TENANTRY_AUDIT_SIGNING_KEY": "short"}, "audit", "head", "--public-key")
 	require.ErrorContains(t, err, "TENANTRY_AUDIT_SIGNING_KEY")
 	require.NotContains(t, err.Error(), "short", "the key is never echoed")
@@ -152,4 +163,23 @@ func TestServe_MetricsExposeEveryComponent(t *testing.T) {
 	} {
 		require.Contains(t, body, series)
 	}
+}
+
+// jsonShape lists a JSON object's keys, in order, each with its JSON type.
+func jsonShape(t *testing.T, obj string) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(obj))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	require.NoError(t, err)
+	require.Equal(t, json.Delim('{'), tok, obj)
+	var shape []string
+	for dec.More() {
+		k, err := dec.Token()
+		require.NoError(t, err)
+		var v any
+		require.NoError(t, dec.Decode(&v))
+		shape = append(shape, fmt.Sprintf("%s:%T", k, v))
+	}
+	return shape
 }

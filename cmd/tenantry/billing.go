@@ -52,7 +52,7 @@ func (a *app) workerCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, registry, err := a.openRuntime(ctx)
+			pool, registry, err := a.openRuntime(ctx, eventstore.ForWorker)
 			if err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ func (a *app) billingCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, _, err := a.openRuntime(ctx)
+			pool, _, err := a.openRuntime(ctx, eventstore.ForWorker)
 			if err != nil {
 				return err
 			}

@@ -178,7 +178,7 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	const operator = "cluster-operator-token"
 	c := &cluster{t: t, bin: bin, dir: dir, procs: map[string]*exec.Cmd{}, proxy: proxy,
 		apis: []string{"http://" + freeAddr(t), "http://" + freeAddr(t)}, metricsAddr: freeAddr(t),
-		env: append(os.Environ(), "DATABASE_URL="+db.SuperURL, "TENANTRY_APP_DATABASE_URL=", "TENANTRY_BUS=nats", "NATS_URL="+natsURL,
+		env: append(os.Environ(), "DATABASE_URL="+db.SuperURL, "TENANTRY_APP_DATABASE_URL=", "TENANTRY_WORKER_DATABASE_URL=", "TENANTRY_BUS=nats", "NATS_URL="+natsURL,
 			"TENANTRY_CLUSTER=test-"+hex.EncodeToString(suffix), "REDIS_URL="+redisURL, "TENANTRY_OPERATOR_TOKEN="+operator,
 			"STRIPE_API_KEY=sk_test_123", "STRIPE_API_BASE="+proxy.srv.URL, "TENANTRY_BILLING_INTERVAL=2s",
 			"TENANTRY_BILLING_SETTLE=1s", "LOG_FORMAT=json", "TENANTRY_PLAN_LIMITS=pro.rps=100000,pro.burst=100000",

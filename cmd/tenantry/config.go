@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/migrations"
@@ -20,11 +21,15 @@ import (
 // Config is every setting, read once from the environment. Defaults suit one machine.
 type Config struct {
 	DatabaseURL    string // administrative role: migrate and bootstrap
-	AppDatabaseURL string // runtime role (tenantry_app); derived from DatabaseURL when unset
-	Addr           string
-	LogFormat      string // text | json
-	LogLevel       slog.Level
-	Partitions     int // events table partitions, fixed at the first migrate
+	AppDatabaseURL string // the API's runtime role (tenantry_app); derived from DatabaseURL when unset
+	// WorkerDatabaseURL is the cross-tenant machinery's runtime role (tenantry_worker:
+	// relay, projector, directory, rebuilds, head signer, billing worker); derived from
+	// DatabaseURL when unset. The API never connects with it.
+	WorkerDatabaseURL string
+	Addr              string
+	LogFormat         string // text | json
+	LogLevel          slog.Level
+	Partitions        int // events table partitions, fixed at the first migrate
 
 	// Pool bounds. Every backend caches catalog entries of each tenant schema it touches and
 	// never gives them back, so connections are recycled by age and idleness.
@@ -71,6 +76,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		DatabaseURL:       getenv("DATABASE_URL"),
 		AppDatabaseURL:    getenv("TENANTRY_APP_DATABASE_URL"),
+		WorkerDatabaseURL: getenv("TENANTRY_WORKER_DATABASE_URL"),
 		Addr:              or(getenv("TENANTRY_ADDR"), ":8080"),
 		LogFormat:         getenv("LOG_FORMAT"),
 		Partitions:        migrations.DefaultPartitions,
@@ -209,7 +215,7 @@ func (c Config) adminURL() (string, error) {
 	return c.DatabaseURL, nil
 }
 
-// appURL is the runtime role's URL: TENANTRY_APP_DATABASE_URL, or derived from DATABASE_URL.
+// appURL is the API's runtime URL: TENANTRY_APP_DATABASE_URL, or derived from DATABASE_URL.
 func (c Config) appURL() (string, error) {
 	if c.AppDatabaseURL != "" {
 		return c.AppDatabaseURL, nil
@@ -218,6 +224,18 @@ func (c Config) appURL() (string, error) {
 		return "", fmt.Errorf("configuration: set TENANTRY_APP_DATABASE_URL (the tenantry_app login) or DATABASE_URL to derive it from")
 	}
 	return migrations.AppURL(c.DatabaseURL, "")
+}
+
+// workerURL is the cross-tenant machinery's runtime URL: TENANTRY_WORKER_DATABASE_URL, or
+// derived from DATABASE_URL.
+func (c Config) workerURL() (string, error) {
+	if c.WorkerDatabaseURL != "" {
+		return c.WorkerDatabaseURL, nil
+	}
+	if c.DatabaseURL == "" {
+		return "", fmt.Errorf("configuration: set TENANTRY_WORKER_DATABASE_URL (the tenantry_worker login) or DATABASE_URL to derive it from")
+	}
+	return migrations.WorkerURL(c.DatabaseURL, "")
 }
 
 func or(v, def string) string {
@@ -251,4 +269,15 @@ func parseTrustedProxies(v string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// runtimeURL is the URL of the runtime role for purpose, with the setting it comes from
+// (for error messages).
+func (c Config) runtimeURL(purpose eventstore.Purpose) (string, string, error) {
+	if purpose == eventstore.ForWorker {
+		u, err := c.workerURL()
+		return u, "TENANTRY_WORKER_DATABASE_URL", err
+	}
+	u, err := c.appURL()
+	return u, "TENANTRY_APP_DATABASE_URL", err
 }

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,8 +30,31 @@ func main() {
 	defer stop()
 	if err := newRootCmd(os.Getenv, os.Stdout, os.Stderr).ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "tenantry:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitError makes the process exit with code instead of 1: `audit verify` tells "tampering
+// found" (1) from "no verdict" (2) so that a script never reads a missing file as an attack.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// errorExitCode, in a command's annotations, is the exit status of its usage and
+// configuration errors ("2" for `audit verify`; otherwise 1).
+const errorExitCode = "tenantry.error_exit_code"
+
+// exitCode is the process's exit status for err returned by a command.
+func exitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 1
 }
 
 // app carries what every subcommand needs, built once from the environment.
@@ -50,6 +74,9 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(getenv)
 			if err != nil {
+				if code, ok := cmd.Annotations[errorExitCode]; ok && code == "2" {
+					return &exitError{code: 2, err: err}
+				}
 				return err
 			}
 			a.cfg = cfg
@@ -88,9 +115,10 @@ func (a *app) migrateCmd() *cobra.Command {
 			}
 			if !tenantsOnly {
 				res, err := migrations.Migrate(cmd.Context(), admin, migrations.Options{
-					Partitions:  a.cfg.Partitions,
-					AppPassword: passwordOf(a.cfg.AppDatabaseURL),
-					Logger:      a.log,
+					Partitions:     a.cfg.Partitions,
+					AppPassword:    passwordOf(a.cfg.AppDatabaseURL),
+					WorkerPassword: passwordOf(a.cfg.WorkerDatabaseURL),
+					Logger:         a.log,
 				})
 				if err != nil {
 					return err
@@ -148,7 +176,7 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// passwordOf extracts the password of a runtime URL so migrate can give it to tenantry_app.
+// passwordOf extracts the password of a runtime URL so migrate can give it to its role.
 func passwordOf(raw string) string {
 	if raw == "" {
 		return ""
@@ -161,10 +189,10 @@ func passwordOf(raw string) string {
 	return p
 }
 
-// openRuntime is what every runtime command needs: the runtime pool (see openAppPool) and
-// the registry of the domain's events.
-func (a *app) openRuntime(ctx context.Context) (*pgxpool.Pool, *eventstore.Registry, error) {
-	pool, err := a.openAppPool(ctx)
+// openRuntime is what every runtime command needs: a runtime pool for purpose (see
+// openPool) and the registry of the domain's events.
+func (a *app) openRuntime(ctx context.Context, purpose eventstore.Purpose) (*pgxpool.Pool, *eventstore.Registry, error) {
+	pool, err := a.openPool(ctx, purpose)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,16 +204,18 @@ func (a *app) openRuntime(ctx context.Context) (*pgxpool.Pool, *eventstore.Regis
 	return pool, registry, nil
 }
 
-// openAppPool connects as the runtime role and refuses to go on if that role could bypass
-// row-level security.
-func (a *app) openAppPool(ctx context.Context) (*pgxpool.Pool, error) {
-	appURL, err := a.cfg.appURL()
+// openPool connects as the runtime role for purpose: tenantry_app for the API (and the
+// commands that act as the API does for one tenant), tenantry_worker for the cross-tenant
+// machinery. It refuses to go on if that role could bypass row-level security or does not
+// suit the purpose (the API's pool holding cross-tenant powers, above all).
+func (a *app) openPool(ctx context.Context, purpose eventstore.Purpose) (*pgxpool.Pool, error) {
+	rawURL, setting, err := a.cfg.runtimeURL(purpose)
 	if err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(appURL)
+	pcfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("TENANTRY_APP_DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("%s: %w", setting, err)
 	}
 	pcfg.MaxConns = a.cfg.DBMaxConns
 	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set {
@@ -199,18 +229,18 @@ func (a *app) openAppPool(ctx context.Context) (*pgxpool.Pool, error) {
 	pcfg.AfterRelease = eventstore.RetireAfter(a.cfg.DBMaxConnUses)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect as runtime role: %w", err)
+		return nil, fmt.Errorf("connect as runtime role (%s): %w", setting, err)
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect as runtime role to %s: %w", migrations.Redact(appURL), err)
+		return nil, fmt.Errorf("connect as runtime role to %s (%s): %w", migrations.Redact(rawURL), setting, err)
 	}
-	err = eventstore.CheckRuntimeRole(ctx, conn)
+	err = eventstore.CheckRuntimeRoleFor(ctx, conn, purpose)
 	conn.Release()
 	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("refusing to start: %w", err)
+		return nil, fmt.Errorf("refusing to start: %s: %w", setting, err)
 	}
 	return pool, nil
 }

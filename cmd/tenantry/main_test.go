@@ -54,6 +54,34 @@ func TestMigrate_RunsTwiceAndServeRefusesASuperuser(t *testing.T) {
 	require.ErrorContains(t, err, "is a superuser")
 }
 
+// Each process connects each component as the role of its purpose and refuses to start
+// otherwise: an API given the worker's login, a projector given the API's, and a worker
+// URL that is a superuser's are each named in the error, before anything listens.
+func TestServe_RefusesARuntimeURLOfTheWrongRole(t *testing.T) {
+	db := pgtest.New(t)
+	// A process that wrongly starts would serve until the deadline, then fail the test.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	base := map[string]string{"DATABASE_URL": db.SuperURL, "LOG_FORMAT": "json", "TENANTRY_BUS": "nats", "TENANTRY_ADDR": "127.0.0.1:0"}
+	with := func(k, v string) map[string]string {
+		env := map[string]string{k: v}
+		for bk, bv := range base {
+			env[bk] = bv
+		}
+		return env
+	}
+	_, err := run(t, ctx, with("TENANTRY_APP_DATABASE_URL", db.WorkerURL), "api")
+	require.ErrorContains(t, err, "refusing to start: TENANTRY_APP_DATABASE_URL")
+	require.ErrorContains(t, err, "cross-tenant")
+
+	_, err = run(t, ctx, with("TENANTRY_WORKER_DATABASE_URL", db.AppURL), "projector")
+	require.ErrorContains(t, err, "refusing to start: TENANTRY_WORKER_DATABASE_URL")
+
+	_, err = run(t, ctx, with("TENANTRY_WORKER_DATABASE_URL", db.SuperURL), "serve")
+	require.ErrorContains(t, err, "refusing to start: TENANTRY_WORKER_DATABASE_URL")
+	require.ErrorContains(t, err, "is a superuser")
+}
+
 func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	db := pgtest.New(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -32,6 +32,9 @@ type processMetrics struct {
 	projLag     prometheus.Histogram
 }
 
+// newProcessMetrics builds the process's registry. pool, when not nil, is the
+// tenantry_worker pool the projection backlog gauges are read with (they look across
+// tenants); an API replica has none and leaves them to the projector replicas.
 func newProcessMetrics(pool *pgxpool.Pool) *processMetrics {
 	m := &processMetrics{
 		reg: prometheus.NewRegistry(),
@@ -52,8 +55,10 @@ func newProcessMetrics(pool *pgxpool.Pool) *processMetrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
 	}
 	m.reg.MustRegister(m.appended, m.appendFails, m.appendTime, m.relayed, m.relayLag, m.projected, m.projLag,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&backlogCollector{pool: pool})
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if pool != nil {
+		m.reg.MustRegister(&backlogCollector{pool: pool})
+	}
 	return m
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -30,7 +31,7 @@ func (a *app) projectionsCmd() *cobra.Command {
 				}
 			}
 			ctx := cmd.Context()
-			pool, registry, err := a.openRuntime(ctx)
+			pool, registry, err := a.openRuntime(ctx, eventstore.ForWorker)
 			if err != nil {
 				return err
 			}

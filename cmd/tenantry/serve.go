@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
@@ -65,11 +66,30 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 	if !r.all() && a.cfg.Bus != "nats" && (r.API || r.Projector) {
 		return errors.New("configuration: running the API or the projector as a process of its own needs TENANTRY_BUS=nats (serve runs everything in one process)")
 	}
-	pool, registry, err := a.openRuntime(ctx)
+	// Each part on the pool of its role: the API as tenantry_app, the cross-tenant machinery
+	// (relay, projector, directory, billing worker, head signer, janitors) as
+	// tenantry_worker. An API replica never opens the worker's pool.
+	registry, err := eventstore.DomainRegistry()
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	var appStore, workerStore *eventstore.Store
+	if r.API {
+		pool, err := a.openPool(ctx, eventstore.ForAPI)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		appStore = eventstore.New(pool)
+	}
+	if r.Projector || r.Worker {
+		pool, err := a.openPool(ctx, eventstore.ForWorker)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		workerStore = eventstore.New(pool)
+	}
 	var ln net.Listener
 	if r.API {
 		if ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
@@ -77,10 +97,26 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 		}
 	}
 
-	store := eventstore.New(pool)
-	metrics := newProcessMetrics(pool)
-	store.SetObserver(metrics.observeStore)
-	opts := projections.PipelineOptions{NoRelay: !r.Projector, NoProjector: !r.Projector, NoDirectory: !r.Projector}
+	// The pipeline (group commit, notifications, relay, consumers) runs on the worker's
+	// store when this process has one; the API's store joins it for group commit and to
+	// wake the relay.
+	store, opts := appStore, projections.PipelineOptions{NoRelay: !r.Projector, NoProjector: !r.Projector, NoDirectory: !r.Projector}
+	if workerStore != nil {
+		store = workerStore
+		if appStore != nil {
+			opts.Appenders = []*eventstore.Store{appStore}
+		}
+	}
+	var backlog *pgxpool.Pool // the backlog gauges read across tenants: the worker's pool only
+	if workerStore != nil {
+		backlog = workerStore.Pool()
+	}
+	metrics := newProcessMetrics(backlog)
+	for _, s := range []*eventstore.Store{appStore, workerStore} {
+		if s != nil {
+			s.SetObserver(metrics.observeStore)
+		}
+	}
 	if a.cfg.Bus == "nats" {
 		host, _ := os.Hostname()
 		bus, err := projections.NewNATSBus(a.cfg.NATSURL, a.cfg.Cluster, fmt.Sprintf("tenantry-%s-%d", host, os.Getpid()), a.log)
@@ -96,28 +132,27 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 	defer stopWork()
 	var workers sync.WaitGroup
 	var webhooks *billing.Worker
-	if r.Worker || r.API {
-		worker, werr := a.billingWorker(store, registry)
-		switch {
-		case werr != nil:
-			// Webhooks are still applied: that needs only the database.
-			if r.Worker {
-				a.log.Warn("billing worker off", "reason", werr.Error())
-			}
-			webhooks = &billing.Worker{Store: store, Registry: registry, Config: a.cfg.Billing, Logger: a.log.With("component", "billing")}
-		case r.Worker:
+	if r.API {
+		// Stripe webhooks are applied by the API, on its own role: they name one tenant,
+		// found through the directory, and append inside its context.
+		webhooks = &billing.Worker{Store: appStore, Registry: registry, Config: a.cfg.Billing.WithDefaults(), Logger: a.log.With("component", "billing")}
+	}
+	if r.Worker {
+		worker, werr := a.billingWorker(workerStore, registry)
+		if werr != nil {
+			a.log.Warn("billing worker off", "reason", werr.Error())
+		} else {
 			pipeline.AddConsumer("billing", worker.Consume)
 			metrics.observeWorker(worker)
-			webhooks = worker
 			workers.Add(1)
 			go func() { defer workers.Done(); _ = worker.Run(workCtx) }()
-		default:
-			webhooks = worker
 		}
+		// Remembered Idempotency-Key answers expire across tenants: a worker's job.
+		go func() { _ = httpapi.ForgetIdempotencyKeys(workCtx, workerStore.Pool(), time.Hour, a.log) }()
 	}
 	if r.Worker && a.cfg.AuditSigner != nil {
-		signer := &audit.HeadSigner{Store: store, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
-			Logger: a.log.With("component", "audit"), Claim: a.claimer(pool)}
+		signer := &audit.HeadSigner{Store: workerStore, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
+			Logger: a.log.With("component", "audit"), Claim: a.claimer(workerStore.Pool())}
 		metrics.observeHeadSigner(signer)
 		workers.Add(1)
 		go func() { defer workers.Done(); _ = signer.Run(workCtx) }()
@@ -146,8 +181,7 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 		return nil
 	}
 
-	go func() { _ = httpapi.ForgetIdempotencyKeys(workCtx, pool, time.Hour, a.log) }()
-	deps := httpapi.Deps{Logger: a.log, Store: store, Registry: registry,
+	deps := httpapi.Deps{Logger: a.log, Store: appStore, Registry: registry,
 		OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 		StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
 		AuditSigner: a.cfg.AuditSigner, Metrics: metrics.reg, Webhooks: webhooks.Receive,

@@ -32,7 +32,7 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, registry, err := a.openRuntime(ctx)
+			pool, registry, err := a.openRuntime(ctx, eventstore.ForAPI)
 			if err != nil {
 				return err
 			}
@@ -89,7 +89,7 @@ func (a *app) tenantsListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, err := a.openAppPool(ctx)
+			pool, err := a.openPool(ctx, eventstore.ForWorker)
 			if err != nil {
 				return err
 			}

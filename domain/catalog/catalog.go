@@ -59,6 +59,7 @@ func Events() []Spec {
 func Upcasters() []Upcaster {
 	return []Upcaster{
 		{Type: tenant.TypeSuspended, FromVersion: 1, Fn: tenant.UpcastSuspendedV1},
+		{Type: membership.TypeInvitationRevoked, FromVersion: 1, Fn: membership.UpcastInvitationRevokedV1},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/catalog"
+	"github.com/tenantry/tenantry/domain/membership"
 	"github.com/tenantry/tenantry/domain/tenant"
 )
 
@@ -41,7 +42,7 @@ func TestEvents_ListIsComplete(t *testing.T) {
 	require.Equal(t, map[string]int{
 		"tenant.created": 1, "tenant.renamed": 1, "tenant.plan_changed": 1, "tenant.marked_past_due": 1,
 		"tenant.suspended": 2, "tenant.reactivated": 1, "tenant.closed": 1,
-		"member.joined": 1, "member.invited": 1, "invitation.revoked": 1, "member.role_changed": 1, "member.removed": 1,
+		"member.joined": 1, "member.invited": 1, "invitation.revoked": 2, "member.role_changed": 1, "member.removed": 1,
 		"api_key.created": 1, "api_key.revoked": 1,
 		"usage.recorded": 1, "usage.batch_recorded": 1,
 		"billing.customer_linked": 1, "billing.subscription_changed": 1, "billing.stripe_event_received": 1,
@@ -73,6 +74,7 @@ func TestUpcasters_ChainEveryOldVersionToTheCurrentOne(t *testing.T) {
 		}
 	}
 	require.True(t, from[tenant.TypeSuspended][1])
+	require.True(t, from[membership.TypeInvitationRevoked][1])
 }
 
 // TestUpcasters_AsTheRegistryWillUseThem reads a stored v1 suspension the way

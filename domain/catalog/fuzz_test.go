@@ -79,7 +79,7 @@ func sampleEvents(s1, s2 string, n, sec, nsec int64, b byte) []domain.Event {
 		membership.Joined{MemberID: id1, Email: mail, Role: role, InvitationID: id2},
 		membership.Invited{InvitationID: id2, Email: mail, Role: role, InvitedBy: id1,
 			TokenSHA256: membership.HashToken(s2), ExpiresAt: at},
-		membership.InvitationRevoked{InvitationID: id2},
+		membership.InvitationRevoked{InvitationID: id2, Reason: invitationReasons[int(b)%len(invitationReasons)]},
 		membership.RoleChanged{MemberID: id1, From: role, To: role},
 		membership.Removed{MemberID: id1},
 		membership.APIKeyCreated{KeyID: id2, MemberID: id1, Role: role, Name: note,
@@ -100,6 +100,9 @@ func sampleEvents(s1, s2 string, n, sec, nsec int64, b byte) []domain.Event {
 }
 
 var outcomes = []billing.Outcome{billing.OutcomeApplied, billing.OutcomeNoChange, billing.OutcomeStale, billing.OutcomeIgnored}
+
+var invitationReasons = []string{membership.InvitationRevokedByAdmin, membership.InvitationRevokedInviterRemoved,
+	membership.InvitationRevokedInviterRoleChanged}
 
 var keyReasons = []string{membership.KeyRevokedByAdmin, membership.KeyRevokedMemberRemoved, membership.KeyRevokedRoleChanged}
 

@@ -289,7 +289,7 @@ func TestAPIKeys_ReplayFromStoredJSON(t *testing.T) {
 	}
 	step(m.AddFounder(founder, email(t, "ana@example.com"), now))
 	step(m.Invite(inv1, email(t, "bob@example.com"), domain.RoleEditor, founder, tokenHash(inv1), later, 3, now))
-	step(m.Accept(inv1, tokenHash(inv1), bob, now))
+	step(m.Accept(inv1, tokenHash(inv1), bob, 3, now))
 	step(m.CreateAPIKey(key1, founder, domain.RoleViewer, "read-only dashboard", "tk_a", keyHash(key1), now))
 	step(m.CreateAPIKey(key2, bob, domain.RoleEditor, "", "tk_b", keyHash(key2), now))
 	step(m.CreateAPIKey(key3, bob, domain.RoleEditor, "ingest", "tk_c", keyHash(key3), now))

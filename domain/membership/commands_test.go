@@ -47,10 +47,16 @@ func TestInvite_EnforcesAuthoritySeatsAndUniqueEmails(t *testing.T) {
 			when: func(m *membership.Membership) ([]domain.Event, error) {
 				return m.Invite(inv1, email(t, "bob@example.com"), domain.RoleViewer, founder, tokenHash(inv1), later.In(cet), seats, now)
 			}},
+		{name: "ByOtherAdmin", given: events(founded(t), withMember(t, bob, inv1, "bob@example.com", domain.RoleAdmin)),
+			when: invite(inv2, "carol@example.com", domain.RoleAdmin, bob),
+			want: []domain.Event{invitedBy(t, inv2, "carol@example.com", domain.RoleAdmin, later, bob)}},
+		// Only a member who may grant the role invites: today, an admin.
 		{name: "ByNonAdminMember", given: events(founded(t), withMember(t, bob, inv1, "bob@example.com", domain.RoleViewer)),
-			when: invite(inv2, "carol@example.com", domain.RoleViewer, bob),
-			want: []domain.Event{membership.Invited{InvitationID: inv2, Email: email(t, "carol@example.com"), Role: domain.RoleViewer,
-				InvitedBy: bob, TokenSHA256: tokenHash(inv2), ExpiresAt: later}}},
+			code: domain.CodeForbidden, message: "only an admin", when: invite(inv2, "carol@example.com", domain.RoleViewer, bob)},
+		{name: "ByDemotedAdmin", code: domain.CodeForbidden,
+			given: events(founded(t), withMember(t, bob, inv1, "bob@example.com", domain.RoleAdmin),
+				membership.RoleChanged{MemberID: bob, From: domain.RoleAdmin, To: domain.RoleEditor}),
+			when: invite(inv2, "carol@example.com", domain.RoleEditor, bob)},
 		{name: "EmptyMembership", code: domain.CodeNotFound, when: invite(inv1, "bob@example.com", domain.RoleEditor, founder)},
 
 		// Input validation.
@@ -162,7 +168,7 @@ func TestInvite_RejectsAnythingButAHexSHA256(t *testing.T) {
 func TestAccept_ChecksTokenThenExpiry(t *testing.T) {
 	pending := events(founded(t), invited(t, inv1, "bob@example.com", domain.RoleEditor, later))
 	accept := func(inv uuid.UUID, hash string, member uuid.UUID, at time.Time) func(*membership.Membership) ([]domain.Event, error) {
-		return func(m *membership.Membership) ([]domain.Event, error) { return m.Accept(inv, hash, member, at) }
+		return func(m *membership.Membership) ([]domain.Event, error) { return m.Accept(inv, hash, member, 3, at) }
 	}
 	run(t, []commandCase{
 		{name: "Valid", given: pending, when: accept(inv1, tokenHash(inv1), bob, now),
@@ -209,14 +215,15 @@ func TestRevokeInvitation_OnlyOutstandingInvitations(t *testing.T) {
 	}
 	run(t, []commandCase{
 		{name: "Pending", given: pending, when: revoke(inv1, now),
-			want: []domain.Event{membership.InvitationRevoked{InvitationID: inv1}}},
+			want: []domain.Event{revokedInvitation(inv1, membership.InvitationRevokedByAdmin)}},
 		{name: "Expired", given: pending, when: revoke(inv1, later.Add(time.Hour)),
-			want: []domain.Event{membership.InvitationRevoked{InvitationID: inv1}}},
+			want: []domain.Event{revokedInvitation(inv1, membership.InvitationRevokedByAdmin)}},
 		{name: "Unknown", given: pending, code: domain.CodeNotFound, when: revoke(inv2, now)},
+		{name: "MemberIDIsNoInvitation", given: pending, code: domain.CodeNotFound, when: revoke(founder, now)},
 		{name: "Accepted", given: events(pending, joined(t, bob, "bob@example.com", domain.RoleEditor, inv1)),
-			code: domain.CodeNotFound, when: revoke(inv1, now)},
-		{name: "AlreadyRevoked", given: events(pending, membership.InvitationRevoked{InvitationID: inv1}),
-			code: domain.CodeNotFound, when: revoke(inv1, now)},
+			code: domain.CodeConflict, message: "no longer pending", when: revoke(inv1, now)},
+		{name: "AlreadyRevoked", given: events(pending, revokedInvitation(inv1, membership.InvitationRevokedByAdmin)),
+			code: domain.CodeConflict, message: "no longer pending", when: revoke(inv1, now)},
 		{name: "EmptyMembership", code: domain.CodeNotFound, when: revoke(inv1, now)},
 	})
 }
@@ -292,7 +299,7 @@ func TestLifecycle_InviteAcceptPromoteAndHandOver(t *testing.T) {
 	}
 	step(m.AddFounder(founder, email(t, "ana@example.com"), now))
 	step(m.Invite(inv1, email(t, "bob@example.com"), domain.RoleEditor, founder, tokenHash(inv1), later, 3, now))
-	step(m.Accept(inv1, tokenHash(inv1), bob, now.Add(time.Hour)))
+	step(m.Accept(inv1, tokenHash(inv1), bob, 3, now.Add(time.Hour)))
 	step(m.ChangeRole(bob, domain.RoleAdmin, now))
 	step(m.Remove(founder, now))
 	if _, err := m.Remove(bob, now); domain.ErrorCode(err) != domain.CodeConflict {

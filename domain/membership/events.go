@@ -50,16 +50,26 @@ func (Invited) EventType() string { return TypeInvited }
 // SchemaVersion implements domain.Event.
 func (Invited) SchemaVersion() int { return 1 }
 
+// Why an invitation was revoked: the stored values of InvitationRevoked.Reason.
+const (
+	InvitationRevokedByAdmin            = "revoked"              // an admin revoked it
+	InvitationRevokedInviterRemoved     = "inviter_removed"      // whoever issued it left the tenant
+	InvitationRevokedInviterRoleChanged = "inviter_role_changed" // whoever issued it may no longer grant its role
+)
+
 // InvitationRevoked records that a pending invitation can no longer be accepted.
+// Reason is one of the InvitationRevoked constants. Version 2 added Reason;
+// version 1 payloads are upcast by UpcastInvitationRevokedV1.
 type InvitationRevoked struct {
 	InvitationID uuid.UUID `json:"invitation_id"`
+	Reason       string    `json:"reason"`
 }
 
 // EventType implements domain.Event.
 func (InvitationRevoked) EventType() string { return TypeInvitationRevoked }
 
 // SchemaVersion implements domain.Event.
-func (InvitationRevoked) SchemaVersion() int { return 1 }
+func (InvitationRevoked) SchemaVersion() int { return 2 }
 
 // RoleChanged records a member's new role.
 type RoleChanged struct {

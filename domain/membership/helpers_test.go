@@ -50,6 +50,17 @@ func invited(t testing.TB, inv uuid.UUID, addr string, role domain.Role, expires
 	}
 }
 
+// invitedBy is invited, issued by inviter instead of the founder.
+func invitedBy(t testing.TB, inv uuid.UUID, addr string, role domain.Role, expires time.Time, inviter uuid.UUID) membership.Invited {
+	e := invited(t, inv, addr, role, expires)
+	e.InvitedBy = inviter
+	return e
+}
+
+func revokedInvitation(inv uuid.UUID, reason string) membership.InvitationRevoked {
+	return membership.InvitationRevoked{InvitationID: inv, Reason: reason}
+}
+
 func joined(t testing.TB, member uuid.UUID, addr string, role domain.Role, inv uuid.UUID) membership.Joined {
 	return membership.Joined{MemberID: member, Email: email(t, addr), Role: role, InvitationID: inv}
 }

@@ -15,7 +15,8 @@ import (
 // the fuzz input, through the real commands and Apply, and checks after every
 // step that the invariants hold: at least one admin, no email twice among
 // members and live invitations, seats used within the limit, every active API
-// key held by a current member whose role covers it, unique key prefixes, and
+// key held by a current member whose role covers it, every live invitation
+// issued by a current admin, unique key prefixes, and
 // every error a coded domain error. Finally, replaying the recorded events must rebuild
 // the same state.
 func FuzzMembership_InvariantsHold(f *testing.F) {
@@ -67,7 +68,7 @@ func FuzzMembership_InvariantsHold(f *testing.F) {
 				if arg%11 == 0 {
 					hash = tokenHash(uuid.Nil)
 				}
-				evs, err = m.Accept(inv, hash, member, clock)
+				evs, err = m.Accept(inv, hash, member, seats, clock)
 			case 2:
 				evs, err = m.RevokeInvitation(inv, clock)
 			case 3:
@@ -127,6 +128,7 @@ func checkInvariants(t *testing.T, m *membership.Membership, now time.Time, seat
 		}
 		seen[inv.Email] = true
 	}
+	checkInvitationsHaveAGranter(t, m, now)
 	if admins < 1 {
 		t.Fatalf("no admin left: %+v", m.Members())
 	}

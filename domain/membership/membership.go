@@ -180,6 +180,13 @@ func (m *Membership) Invitations() []Invitation {
 	return out
 }
 
+// Invitation returns the outstanding invitation with id, expired or not, if
+// there is one.
+func (m *Membership) Invitation(id uuid.UUID) (Invitation, bool) {
+	inv, ok := m.invitations[id]
+	return inv.Invitation, ok
+}
+
 // Member returns the member with id, if there is one.
 func (m *Membership) Member(id uuid.UUID) (Member, bool) {
 	mem, ok := m.members[id]
@@ -220,4 +227,33 @@ func (m *Membership) memberByEmail(email domain.Email) bool {
 		}
 	}
 	return false
+}
+
+// canGrant reports whether a member with role granter may give role to
+// someone else by invitation. Only admins grant roles today, and they grant
+// every role. Inviting, revoking a member's invitations when their role
+// changes, and accepting all ask this one function, so a finer rule (say, a
+// member manager who grants every role but admin) would change them together.
+func canGrant(granter, role domain.Role) bool {
+	return granter == domain.RoleAdmin && !role.IsZero()
+}
+
+// mayGrant reports whether member inviter exists and may grant role.
+func (m *Membership) mayGrant(inviter uuid.UUID, role domain.Role) bool {
+	mem, ok := m.members[inviter]
+	return ok && canGrant(mem.Role, role)
+}
+
+// liveInvitationsBy returns the invitations issued by inviter that could
+// still be accepted at now (outstanding and not expired), sorted by id so that
+// events derived from them are deterministic.
+func (m *Membership) liveInvitationsBy(inviter uuid.UUID, now time.Time) []Invitation {
+	var out []Invitation
+	for _, inv := range m.invitations {
+		if inv.InvitedBy == inviter && !inv.Expired(now) {
+			out = append(out, inv.Invitation)
+		}
+	}
+	slices.SortFunc(out, func(a, b Invitation) int { return slices.Compare(a.ID[:], b.ID[:]) })
+	return out
 }

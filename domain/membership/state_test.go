@@ -120,7 +120,6 @@ func TestEvents_StoredJSONShape(t *testing.T) {
 		{inv, "member.invited",
 			`{"invitation_id":"01956b7e-0000-7000-8000-000000000065","email":"bob@example.com","role":"billing_manager",` +
 				`"invited_by":"01956b7e-0000-7000-8000-000000000001","token_sha256":"` + tokenHash(inv1) + `","expires_at":"2025-03-08T12:00:00Z"}`},
-		{membership.InvitationRevoked{InvitationID: inv1}, "invitation.revoked", `{"invitation_id":"01956b7e-0000-7000-8000-000000000065"}`},
 		{membership.RoleChanged{MemberID: bob, From: domain.RoleViewer, To: domain.RoleAuditor}, "member.role_changed",
 			`{"member_id":"01956b7e-0000-7000-8000-000000000002","from":"viewer","to":"auditor"}`},
 		{membership.Removed{MemberID: bob}, "member.removed", `{"member_id":"01956b7e-0000-7000-8000-000000000002"}`},

@@ -43,7 +43,11 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB, withPipeline ...bool) *fixture {
-	pool := pgtest.Pool(t, testDB.AppURL, 8)
+	url := testDB.AppURL
+	if len(withPipeline) > 0 {
+		url = testDB.WorkerURL // the relay, the directory and the head signer are the worker's
+	}
+	pool := pgtest.Pool(t, url, 8)
 	reg, err := eventstore.DomainRegistry()
 	require.NoError(t, err)
 	f := &fixture{t: t, store: eventstore.New(pool), reg: reg, id: uuid.Must(uuid.NewV7())}

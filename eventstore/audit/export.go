@@ -54,7 +54,7 @@ func AppendEventLine(b []byte, e *eventstore.Event) ([]byte, error) {
 	return append(b, "}\n"...), nil
 }
 
-// Head is a tenant's head, signed or not (AUDIT.md, "The head line").
+// Head is a tenant's head, signed or not (AUDIT.md, "Heads").
 type Head struct {
 	TenantID  uuid.UUID `json:"tenant_id"`
 	Seq       int64     `json:"seq"`
@@ -149,24 +149,6 @@ func (s *Signer) Sign(tenant uuid.UUID, seq int64, hash [32]byte, now time.Time)
 	h.KeyID = KeyID(s.PublicKey())
 	h.Signature = hex.EncodeToString(ed25519.Sign(s.key, msg))
 	return h
-}
-
-// ParseHead reads a published head: the head object, or a whole head line.
-func ParseHead(b []byte) (Head, error) {
-	var wrapped struct {
-		Head *Head `json:"head"`
-	}
-	if err := json.Unmarshal(b, &wrapped); err == nil && wrapped.Head != nil {
-		return *wrapped.Head, nil
-	}
-	var h Head
-	if err := json.Unmarshal(b, &h); err != nil {
-		return Head{}, fmt.Errorf("not a head: %w", err)
-	}
-	if h.TenantID == uuid.Nil || h.Seq < 0 || len(h.Hash) != 64 {
-		return Head{}, fmt.Errorf("not a head: tenant_id, seq and hash are required")
-	}
-	return h, nil
 }
 
 // Export writes the tenant's history as of now to w (AUDIT.md): every event up to the

@@ -169,7 +169,7 @@ func parseInParallel(r io.Reader, quit <-chan struct{}) <-chan *lineBatch {
 			for b := range work {
 				for i := range b.lines {
 					l := &b.lines[i]
-					if bytes.HasPrefix(l.raw, []byte(`{"head"`)) {
+					if IsHeadLine(l.raw) {
 						l.head = true
 						continue
 					}
@@ -509,45 +509,13 @@ func rfc3339UTC(s string) bool {
 
 // verifyHead runs checks 7 to 15 on the head line.
 func verifyHead(line []byte, rep *Report, tenant uuid.UUID, last int64, lastHash, atEarlier [32]byte, opts VerifyOptions) (Report, error) {
-	wrapper, err := strictObject(line, []string{"head"}, true)
+	head, err := parseHead(line, true)
 	if err != nil {
-		return rep.fail(ProblemMalformed, last+1, "the head line is not {\"head\": {...}}: %v", err), nil
+		return rep.fail(ProblemMalformed, last+1, "the head line: %v", err), nil
 	}
-	fields, err := strictObject(wrapper["head"], headFields, false)
-	if err != nil {
-		return rep.fail(ProblemMalformed, last+1, "the head: %v", err), nil
-	}
-	str := map[string]string{}
-	for _, k := range []string{"tenant_id", "hash", "signed_at", "key_id", "signature"} {
-		v, err := strictString(fields[k])
-		if err != nil {
-			return rep.fail(ProblemMalformed, last+1, "head %s: %v", k, err), nil
-		}
-		str[k] = v
-	}
-	seq, err := strictInt(fields["seq"], 64)
-	if err != nil || seq < 0 {
-		return rep.fail(ProblemMalformed, last+1, "head seq is not a non-negative integer"), nil
-	}
-	if k := str["key_id"]; k != "" && (len(k) != 16 || !isHex(k, true)) {
-		return rep.fail(ProblemMalformed, last+1, "head key_id is neither empty nor 16 hex digits"), nil
-	}
-	if sig := str["signature"]; sig != "" && (len(sig) != 128 || !isHex(sig, false)) {
-		return rep.fail(ProblemMalformed, last+1, "head signature is neither empty nor 128 lowercase hex digits"), nil
-	}
-	id, err := canonicalUUID(str["tenant_id"])
-	if err != nil {
-		return rep.fail(ProblemMalformed, last+1, "head tenant_id: %v", err), nil
-	}
-	hash, err := parseHash(str["hash"])
-	if err != nil {
-		return rep.fail(ProblemMalformed, last+1, "head hash: %v", err), nil
-	}
-	at, err := parseMicros(str["signed_at"])
-	if err != nil {
-		return rep.fail(ProblemMalformed, last+1, "head signed_at: %v", err), nil
-	}
-	head := Head{TenantID: id, Seq: seq, Hash: str["hash"], SignedAt: at, KeyID: str["key_id"], Signature: str["signature"]}
+	id := head.TenantID
+	var hash [32]byte
+	_, _ = hex.Decode(hash[:], []byte(head.Hash)) // 64 lowercase hex digits: parseHead checked
 	rep.HeadSeq, rep.HeadHash = head.Seq, head.Hash
 	if last == 0 {
 		rep.TenantID = id.String()
@@ -574,8 +542,6 @@ func verifyHead(line []byte, rep *Report, tenant uuid.UUID, last int64, lastHash
 	return *rep, nil
 }
 
-var headFields = []string{"tenant_id", "seq", "hash", "signed_at", "key_id", "signature"}
-
 func isHex(s string, upperToo bool) bool {
 	for _, c := range s {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || upperToo && c >= 'A' && c <= 'F') {
@@ -599,7 +565,7 @@ func verifyEarlier(rep *Report, tenant uuid.UUID, last int64, atEarlier [32]byte
 	if h.Seq > last {
 		return rep.fail(ProblemTruncated, last+1, "the earlier head is at seq %d but the events end at %d", h.Seq, last), nil
 	}
-	if h.Seq > 0 && hex.EncodeToString(atEarlier[:]) != h.Hash {
+	if hex.EncodeToString(atEarlier[:]) != h.Hash { // at seq 0: the zeros of no events
 		return rep.fail(ProblemEarlierHead, h.Seq, "seq %d's hash is not the one the earlier head published: the history was rewritten", h.Seq), nil
 	}
 	return *rep, nil

@@ -12,11 +12,14 @@ Usage:
 
 EXPORT_FILE may be - for standard input. --public-key is the operator's published Ed25519
 public key (64 hex digits; without it the head's signature is not checked). --head is an
-earlier head (`tenantry audit head` output, one JSON object) that the export must extend.
+earlier head (`tenantry audit head` output, or an export's head line) that the export must
+extend.
 
 Prints one line of JSON (ok, tenant_id, events, head_seq, head_hash, signed, first_bad_seq,
-problem, detail) and exits 0 when the export is good, 1 when it found a problem and 2 on a
-usage error.
+problem, detail) and exits 0 when the export is good and 1 when it found a problem. Exit 2
+means no verdict and prints no JSON: a usage error, a file that cannot be read, a --head file
+that is not a head, or a --public-key that is not a key (AUDIT.md section 3, "Exit
+status").
 """
 
 import argparse
@@ -33,12 +36,21 @@ META_SEP = b',"metadata":'
 # The event line's fields before data and metadata, in the order AUDIT.md gives.
 EVENT_FIELDS = ("tenant_id", "seq", "event_id", "stream_id", "stream_version", "type",
                 "schema_version", "recorded_at", "prev_hash", "hash")
-HEAD_FIELDS = frozenset(("tenant_id", "seq", "hash", "signed_at", "key_id", "signature"))
+# A head's keys, in the one order AUDIT.md allows.
+HEAD_FIELDS = ("tenant_id", "seq", "hash", "signed_at", "key_id", "signature")
 ZERO_HEX = "0" * 64
 HEX64 = re.compile(r"[0-9a-f]{64}")
 HEX128 = re.compile(r"[0-9a-f]{128}")
-KEY_ID = re.compile(r"[0-9a-fA-F]{16}")
+KEY_ID = re.compile(r"[0-9a-f]{16}")
 TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]{1,9}))?Z")
+# signed_at as encoding/json writes it: a fraction only when non-zero, without trailing zeros.
+CANONICAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{0,5}[1-9])?Z")
+SEQ = re.compile(r"0|[1-9][0-9]*")
+PUBLIC_KEY = re.compile(r"[0-9a-fA-F]{64}")
+# The head line (AUDIT.md, "The head line"): JSON whitespace, {, JSON whitespace, "head",
+# JSON whitespace, colon.
+HEAD_LINE = re.compile(rb'[ \t\n\r]*\{[ \t\n\r]*"head"[ \t\n\r]*:')
+MAX_HEAD_FILE = 64 << 10
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 INT64 = 1 << 63
 INT32 = 1 << 31
@@ -268,25 +280,69 @@ def canonical(prev_hex, tenant, seq, rest):
                      seq.to_bytes(8, "big", signed=True), rest))
 
 
-def parse_head(h):
-    """Checks a head object (without the {"head": ...} wrapper) and returns its fields."""
-    if type(h) is not dict or set(h) != HEAD_FIELDS:
-        raise ValueError("a head must have exactly the fields %s" % ", ".join(sorted(HEAD_FIELDS)))
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs, in order, duplicates kept."""
+
+
+class _Int(str):
+    """A JSON integer as written, so that its spelling can be checked."""
+
+
+class _Float(str):
+    """A JSON number with a fraction or an exponent, as written."""
+
+
+# Heads keep every object's pairs and every number's spelling: AUDIT.md ("Heads") allows one
+# spelling of each.
+_HEAD = json.JSONDecoder(parse_constant=_no_constants, parse_int=_Int, parse_float=_Float,
+                         object_pairs_hook=_Pairs)
+
+
+def parse_head(b, line):
+    """Checks a head in the grammar of AUDIT.md ("Heads") and returns its fields. b is the
+    bytes of the head line (line true: the {"head": ...} wrapper is required) or of a head
+    file (the head object or a whole head line)."""
+    if b"\\" in b:
+        raise ValueError("a head holds no backslash (no escapes)")
+    obj = _HEAD.decode(b.decode("utf-8"))  # JSON whitespace around the value is allowed
+    if type(obj) is not _Pairs:
+        raise ValueError("not a JSON object")
+    if len(obj) == 1 and obj[0][0] == "head":
+        obj = obj[0][1]
+    elif line:
+        raise ValueError('not {"head": {...}}')
+    if type(obj) is not _Pairs or tuple(k for k, _ in obj) != HEAD_FIELDS:
+        raise ValueError("the fields must be exactly %s, each once, in that order"
+                         % ", ".join(HEAD_FIELDS))
+    h = dict(obj)
+    for k in ("tenant_id", "hash", "signed_at", "key_id", "signature"):
+        if type(h[k]) is not str:
+            raise ValueError("%s is not a string" % k)
+    seq = h["seq"]
+    if type(seq) is not _Int or not SEQ.fullmatch(seq):
+        raise ValueError("seq is not a non-negative integer in canonical decimal")
+    if int(seq) >= INT64:
+        raise ValueError("seq is out of range")
     head = {
         "tenant_id": h["tenant_id"],
-        "tenant": _uuid(h["tenant_id"], "head tenant_id"),
-        "seq": _int(h["seq"], "head seq", INT64),
-        "hash": _hex64(h["hash"], "head hash"),
+        "tenant": _uuid(h["tenant_id"], "tenant_id"),
+        "seq": int(seq),
+        "hash": _hex64(h["hash"], "hash"),
         "signed_at": micros(h["signed_at"], "signed_at"),
         "key_id": h["key_id"],
         "signature": h["signature"],
     }
-    if head["seq"] < 0:
-        raise ValueError("head seq is negative")
-    if type(h["key_id"]) is not str or (h["key_id"] and not KEY_ID.fullmatch(h["key_id"])):
-        raise ValueError("key_id is neither empty nor 16 hex digits")
-    if type(h["signature"]) is not str or (h["signature"] and not HEX128.fullmatch(h["signature"])):
+    if head["seq"] == 0 and head["hash"] != ZERO_HEX:
+        raise ValueError("a head at seq 0 has the hash of no events, 64 zeros")
+    if not CANONICAL_TIME.fullmatch(h["signed_at"]):
+        raise ValueError("signed_at %r is not canonical (fraction without trailing zeros, or "
+                         "none)" % h["signed_at"])
+    if h["key_id"] and not KEY_ID.fullmatch(h["key_id"]):
+        raise ValueError("key_id is neither empty nor 16 lowercase hex digits")
+    if h["signature"] and not HEX128.fullmatch(h["signature"]):
         raise ValueError("signature is neither empty nor 128 lowercase hex digits")
+    if bool(h["key_id"]) != bool(h["signature"]):
+        raise ValueError("key_id and signature are both empty (unsigned) or both set")
     return head
 
 
@@ -315,12 +371,15 @@ def _check(lines, public_key, earlier, rep):
     tenant = None   # the first line's tenant_id
     prev = ZERO_HEX  # hash of the last good line (line L)
     n = 0            # L, the last good seq
-    earlier_hash = None
+    # The hash at the earlier head's seq once the walk passes it; at seq 0, that of no events.
+    earlier_hash = ZERO_HEX if earlier is not None and earlier["seq"] == 0 else None
     head = None
     for raw in lines:
         line = raw[:-1] if raw.endswith(b"\n") else raw
         exp = n + 1
-        if line.startswith(b'{"head"'):  # the head line (an event line starts {"tenant_id")
+        # The head line (AUDIT.md, "The head line"); {"t cannot start it, so event lines skip
+        # the regex.
+        if not line.startswith(b'{"t') and HEAD_LINE.match(line):
             head = line
             break
         if not line:
@@ -351,12 +410,9 @@ def _check(lines, public_key, earlier, rep):
     if head is None:  # 6
         raise Problem(n + 1, "truncated", "the file ends after seq %d without a head line" % n)
     try:  # 7
-        obj = _loads(head, unique=True)
-        if type(obj) is not dict or list(obj) != ["head"]:
-            raise ValueError('not {"head": {...}}')
-        head = parse_head(obj["head"])
-    except (ValueError, RecursionError) as e:
-        raise Problem(n + 1, "malformed", "head line: %s" % e) from None
+        head = parse_head(head, line=True)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise Problem(n + 1, "malformed", "the head line: %s" % e) from None
     for _ in lines:
         raise Problem(n + 1, "malformed", "a line follows the head line")
     rep["head_seq"], rep["head_hash"] = head["seq"], head["hash"]
@@ -392,7 +448,7 @@ def _check(lines, public_key, earlier, rep):
     if earlier["seq"] > n:  # 14
         raise Problem(n + 1, "truncated", "the earlier head is at seq %d but the events end at "
                       "seq %d" % (earlier["seq"], n))
-    if earlier["seq"] > 0 and earlier_hash != earlier["hash"]:  # 15
+    if earlier_hash != earlier["hash"]:  # 15
         raise Problem(earlier["seq"], "earlier_head", "seq %d's hash %s is not the earlier "
                       "head's %s: the history was rewritten after that head"
                       % (earlier["seq"], earlier_hash, earlier["hash"]))
@@ -411,38 +467,63 @@ def verify(lines, public_key=None, earlier=None):
     return rep
 
 
+MAX_LINE = 64 << 20  # AUDIT.md section 3, "Inputs"
+
+
+class LineTooLong(Exception):
+    """An export line longer than MAX_LINE bytes (its LF included): an input error."""
+
+
+def bounded_lines(f):
+    """Yields f's lines, refusing to hold one longer than MAX_LINE bytes in memory."""
+    while True:
+        line = f.readline(MAX_LINE + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE:
+            raise LineTooLong("a line exceeds %d bytes" % MAX_LINE)
+        yield line
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Verify a Tenantry audit export (AUDIT.md format v1).")
+    """Exit status (AUDIT.md section 3, "Exit status"): 0 verified, 1 verification failed, 2
+    no verdict (a usage error, or an input that cannot be read or is not what the flags say
+    it is)."""
+    ap = argparse.ArgumentParser(description="Verify a Tenantry audit export (AUDIT.md format v1).",
+                                 allow_abbrev=False)
     ap.add_argument("export", metavar="EXPORT_FILE", help="the export, or - for standard input")
     ap.add_argument("--public-key", metavar="HEX64",
                     help="the operator's published Ed25519 public key; checks the head's signature")
     ap.add_argument("--head", metavar="HEAD_FILE", help="an earlier head the export must extend")
-    args = ap.parse_args(argv)
+    args = ap.parse_args(argv)  # exits 2 on a usage error
 
     public_key = None
     if args.public_key is not None:
-        if not re.fullmatch(r"[0-9a-fA-F]{64}", args.public_key):
-            ap.error("--public-key must be 64 hex digits")
+        if not PUBLIC_KEY.fullmatch(args.public_key):
+            ap.error("--public-key must be 64 hex digits (an Ed25519 public key)")
         public_key = bytes.fromhex(args.public_key)
+        if _decode(public_key) is None:
+            ap.error("--public-key is not the canonical encoding of an Ed25519 curve point")
     earlier = None
     if args.head is not None:
         try:
             with open(args.head, "rb") as f:
-                obj = _loads(f.read(), unique=True)
-            if type(obj) is dict and set(obj) == {"head"}:  # a head line kept from an export
-                obj = obj["head"]
-            earlier = parse_head(obj)
+                b = f.read(MAX_HEAD_FILE + 1)
         except OSError as e:
             ap.error("cannot read --head file: %s" % e)
+        try:
+            if len(b) > MAX_HEAD_FILE:
+                raise ValueError("longer than %d bytes" % MAX_HEAD_FILE)
+            earlier = parse_head(b, line=False)
         except (ValueError, RecursionError) as e:
             ap.error("--head file is not a head: %s" % e)
     try:
         if args.export == "-":
-            rep = verify(sys.stdin.buffer, public_key, earlier)
+            rep = verify(bounded_lines(sys.stdin.buffer), public_key, earlier)
         else:
             with open(args.export, "rb") as f:
-                rep = verify(f, public_key, earlier)
-    except OSError as e:
+                rep = verify(bounded_lines(f), public_key, earlier)
+    except (OSError, LineTooLong) as e:
         ap.error("cannot read %s: %s" % (args.export, e))
     print(json.dumps(rep, separators=(",", ":")))
     return 0 if rep["ok"] else 1

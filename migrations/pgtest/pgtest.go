@@ -31,9 +31,10 @@ const DefaultURL = "postgres://root@127.0.0.1:5432/postgres?sslmode=disable"
 
 // DB is one migrated database of the test cluster.
 type DB struct {
-	Name     string
-	SuperURL string // a superuser, for set-up and for tests that must step around the rules
-	AppURL   string // tenantry_app, the runtime role
+	Name      string
+	SuperURL  string // a superuser, for set-up and for tests that must step around the rules
+	AppURL    string // tenantry_app, the API's runtime role
+	WorkerURL string // tenantry_worker, the cross-tenant machinery's runtime role
 }
 
 // BaseURL is the administrative URL tests connect to.
@@ -46,9 +47,29 @@ func BaseURL() string {
 
 var (
 	templateOnce sync.Once
+	templateMu   sync.Mutex
 	templateName string
 	templateErr  error
 )
+
+func currentTemplate() string {
+	templateMu.Lock()
+	defer templateMu.Unlock()
+	return templateName
+}
+
+// rebuildTemplate builds the template again (ensureTemplate is a no-op when another process
+// of this checkout already did).
+func rebuildTemplate(ctx context.Context, base string) error {
+	templateMu.Lock()
+	defer templateMu.Unlock()
+	name, err := ensureTemplate(ctx, base)
+	if err != nil {
+		return err
+	}
+	templateName = name
+	return nil
+}
 
 // Create clones a fresh database from the template. Callers drop it with Drop.
 func Create(ctx context.Context) (*DB, error) {
@@ -63,10 +84,23 @@ func Create(ctx context.Context) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s (is PostgreSQL running? `make test` starts one): %w", migrations.Redact(base), err)
 	}
 	defer conn.Close(ctx)
+	rebuilt := 0
 	for attempt := 0; ; attempt++ {
-		_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{templateName}.Sanitize())
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{currentTemplate()}.Sanitize())
 		var pgErr *pgconn.PgError
-		if err == nil || attempt > 50 || !errors.As(err, &pgErr) || pgErr.Code != "55006" {
+		if err == nil || attempt > 50 || !errors.As(err, &pgErr) {
+			break
+		}
+		if pgErr.Code == "3D000" && rebuilt < 3 {
+			// Another checkout with other migrations dropped this template as stale
+			// (dropStale): build it again rather than fail the package.
+			rebuilt++
+			if err = rebuildTemplate(ctx, base); err != nil {
+				break
+			}
+			continue
+		}
+		if pgErr.Code != "55006" {
 			break
 		}
 		time.Sleep(100 * time.Millisecond) // template briefly in use by another clone
@@ -86,7 +120,11 @@ func Create(ctx context.Context) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{Name: name, SuperURL: super, AppURL: app}, nil
+	worker, err := migrations.WorkerURL(super, "")
+	if err != nil {
+		return nil, err
+	}
+	return &DB{Name: name, SuperURL: super, AppURL: app, WorkerURL: worker}, nil
 }
 
 // Drop removes the database, disconnecting whoever is still connected.

@@ -196,7 +196,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	pool := pgtest.Pool(t, testDB.AppURL, 24)
+	pool := pgtest.Pool(t, testDB.WorkerURL, 24) // the billing worker and the pipeline are the worker's
 	reg, err := eventstore.DomainRegistry()
 	require.NoError(t, err)
 	store := eventstore.New(pool)

@@ -17,7 +17,7 @@ var testDB *pgtest.DB
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
 
 func TestClaim_OneReplicaPerPeriodAndTakeoverOfADeadHolder(t *testing.T) {
-	pool := pgtest.Pool(t, testDB.AppURL, 4)
+	pool := pgtest.Pool(t, testDB.WorkerURL, 4) // job claims are the worker's
 	ctx := context.Background()
 	a := &schedule.Claimer{Pool: pool, Holder: "a", Lease: time.Hour}
 	b := &schedule.Claimer{Pool: pool, Holder: "b", Lease: time.Hour}
