@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"context"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -143,4 +144,40 @@ func TestVerifyChain_DetectsAForgedHead(t *testing.T) {
 func TestVerifyChain_RefusesNilTenant(t *testing.T) {
 	_, err := appStore(t, 1).VerifyChain(ctx(t), uuid.Nil)
 	require.ErrorIs(t, err, eventstore.ErrNoTenant)
+}
+
+// Extending a verification re-hashes the events after it and still names the first bad
+// one among them, or a link to an event that changed under the earlier check.
+func TestVerifyChainFrom_ChecksTheNewEventsAndTheirLink(t *testing.T) {
+	t.Parallel()
+	s := appStore(t, 1)
+	tenant := newTenant(t)
+	_, err := s.Append(ctx(t), tenant, "s", eventstore.Any, evs("thing.happened", 4)...)
+	require.NoError(t, err)
+	first, err := s.VerifyChain(ctx(t), tenant)
+	require.NoError(t, err)
+	require.True(t, first.OK)
+	var hash [32]byte
+	_, err = hex.Decode(hash[:], []byte(first.HeadHash))
+	require.NoError(t, err)
+
+	rep, err := s.VerifyChainFrom(ctx(t), tenant, first.HeadSeq, hash)
+	require.NoError(t, err)
+	require.Equal(t, first, rep, "nothing new: the same report")
+
+	_, err = s.Append(ctx(t), tenant, "s", eventstore.Any, evs("thing.happened", 3)...)
+	require.NoError(t, err)
+	rep, err = s.VerifyChainFrom(ctx(t), tenant, first.HeadSeq, hash)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%+v", rep)
+	require.Equal(t, int64(7), rep.Events)
+
+	tamper(t, `UPDATE tenantry.events SET data = '{"n": 999}' WHERE tenant_id = $1 AND seq = 6`, tenant)
+	rep, err = s.VerifyChainFrom(ctx(t), tenant, first.HeadSeq, hash)
+	require.NoError(t, err)
+	require.Equal(t, []any{false, int64(6), eventstore.ProblemHash}, []any{rep.OK, rep.FirstBadSeq, rep.Problem})
+
+	rep, err = s.VerifyChainFrom(ctx(t), tenant, first.HeadSeq, [32]byte{1}) // seq 4 is not what was checked
+	require.NoError(t, err)
+	require.Equal(t, []any{false, int64(5), eventstore.ProblemLink}, []any{rep.OK, rep.FirstBadSeq, rep.Problem})
 }

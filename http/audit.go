@@ -2,7 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -97,7 +101,7 @@ func (s *Server) auditEvents(c *gin.Context, cl *call) {
 	}
 	// The stream ends at the tenant's head as of now; the page that reaches it ends with
 	// the head line, signed when the server has a signing key (AUDIT.md).
-	out := &ndjsonWriter{c: c}
+	out := &ndjsonWriter{c: c, timeout: s.d.Timeouts.Write}
 	if _, _, err := audit.ExportPage(c, s.d.Store, cl.tenant, out, after, limit, s.d.AuditSigner, s.now, nil); err != nil {
 		if !out.started {
 			s.failErr(c, err)
@@ -110,9 +114,13 @@ func (s *Server) auditEvents(c *gin.Context, cl *call) {
 }
 
 // ndjsonWriter answers 200 with NDJSON on the first write, so that an error before any
-// byte can still be a problem response.
+// byte can still be a problem response. A stream may last longer than the server's write
+// timeout: each write moves the connection's deadlines to a full timeout from now, so an
+// export completes however long it is while the client keeps reading, and a client that
+// stops reading is still cut off after one timeout.
 type ndjsonWriter struct {
 	c       *gin.Context
+	timeout time.Duration // the server's write timeout
 	started bool
 }
 
@@ -127,11 +135,17 @@ func (w *ndjsonWriter) start() {
 
 func (w *ndjsonWriter) Write(p []byte) (int, error) {
 	w.start()
+	rc := http.NewResponseController(w.c.Writer)
+	deadline := time.Now().Add(w.timeout)
+	// The read deadline too: once the server's read timeout passes, its wait for the
+	// connection's next request fails, and that cancels the request's context mid-stream.
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline)
 	return w.c.Writer.Write(p)
 }
 
 func (s *Server) auditVerify(c *gin.Context, cl *call) {
-	report, err := s.d.Store.VerifyChain(c, cl.tenant)
+	report, err := s.audits.verify(c, s.d.Store, cl.tenant, time.Now())
 	if err != nil {
 		s.failErr(c, err)
 		return
@@ -151,7 +165,14 @@ func (s *Server) auditState(c *gin.Context, cl *call) {
 		}
 		asOf = t
 	}
-	state, err := ReplayState(c, s.d.Store, s.d.Registry, cl.tenant, asOf)
+	state, wait, err := s.audits.state(c, s.d.Store, s.d.Registry, cl.tenant, asOf, time.Now())
+	if wait > 0 {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		fail(c, http.StatusTooManyRequests, "rate-limited", fmt.Sprintf(
+			"replaying the history to an earlier instant is limited to %d a minute per tenant (the current state, and instants asked for recently, are not); retry after the delay in Retry-After",
+			historicalReplayBudget))
+		return
+	}
 	if err != nil {
 		s.failErr(c, err)
 		return
@@ -170,55 +191,89 @@ type State struct {
 
 // ReplayState replays the tenant's events recorded at or before asOf.
 func ReplayState(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) (State, error) {
-	st := State{AsOf: asOf.UTC(), Members: []memberView{}, UsageTotals: map[string]int64{}}
-	var tenantEvents, memberEvents []domain.Event
-	var after int64
+	var r replay
+	if _, err := r.fold(c, store, reg, id, asOf); err != nil {
+		return State{AsOf: asOf.UTC(), Members: []memberView{}, UsageTotals: map[string]int64{}}, err
+	}
+	return r.state(asOf)
+}
+
+// replay is a tenant's history folded up to seq: what State is built from. It can be
+// folded further as the history grows, so that the current state costs only the events
+// recorded since it was last asked for.
+type replay struct {
+	seq                        int64
+	last                       time.Time // when the event at seq was recorded
+	tenantEvents, memberEvents []domain.Event
+	usageTotals                map[string]int64
+}
+
+// fold adds the tenant's events after r.seq recorded at or before asOf (events are
+// recorded in seq order); it reports whether it stopped at one recorded after asOf.
+func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) (stopped bool, err error) {
+	if r.usageTotals == nil {
+		r.usageTotals = map[string]int64{}
+	}
 	for {
-		page, err := store.ReadTenant(c, id, after, eventstore.MaxPage)
+		page, err := store.ReadTenant(c, id, r.seq, eventstore.MaxPage)
 		if err != nil {
-			return st, err
+			return false, err
 		}
 		for i := range page {
 			e := &page[i]
 			if e.RecordedAt.After(asOf) {
-				page = nil
-				break
+				return true, nil
 			}
 			p, err := reg.DecodeEvent(e)
 			if err != nil {
-				return st, err
+				return false, err
 			}
-			de, ok := p.(domain.Event)
-			if !ok {
-				continue
-			}
-			switch e.StreamID {
-			case tenant.StreamID:
-				tenantEvents = append(tenantEvents, de)
-			case membership.StreamID:
-				memberEvents = append(memberEvents, de)
-			case usage.StreamID:
-				recs, _ := usage.Records(de)
-				for _, r := range recs {
-					st.UsageTotals[r.Metric.String()] += r.Quantity.Int64()
+			if de, ok := p.(domain.Event); ok {
+				switch e.StreamID {
+				case tenant.StreamID:
+					r.tenantEvents = append(r.tenantEvents, de)
+				case membership.StreamID:
+					r.memberEvents = append(r.memberEvents, de)
+				case usage.StreamID:
+					recs, _ := usage.Records(de)
+					for _, rec := range recs {
+						r.usageTotals[rec.Metric.String()] += rec.Quantity.Int64()
+					}
 				}
 			}
-			st.Seq = e.Seq
-			after = e.Seq
+			r.seq, r.last = e.Seq, e.RecordedAt
 		}
 		if len(page) < eventstore.MaxPage {
-			break
+			return false, nil
 		}
 	}
-	if len(tenantEvents) > 0 {
-		t, err := tenant.Replay(tenantEvents)
+}
+
+// clone is a copy that can be folded further without changing r.
+func (r *replay) clone() *replay {
+	out := &replay{seq: r.seq, last: r.last, tenantEvents: slices.Clip(r.tenantEvents),
+		memberEvents: slices.Clip(r.memberEvents), usageTotals: maps.Clone(r.usageTotals)}
+	if out.usageTotals == nil {
+		out.usageTotals = map[string]int64{}
+	}
+	return out
+}
+
+// state is the tenant as the folded events leave it, as of asOf.
+func (r *replay) state(asOf time.Time) (State, error) {
+	st := State{AsOf: asOf.UTC(), Seq: r.seq, Members: []memberView{}, UsageTotals: maps.Clone(r.usageTotals)}
+	if st.UsageTotals == nil {
+		st.UsageTotals = map[string]int64{}
+	}
+	if len(r.tenantEvents) > 0 {
+		t, err := tenant.Replay(r.tenantEvents)
 		if err != nil {
 			return st, err
 		}
 		v := viewOf(t)
 		st.Tenant = &v
 	}
-	m, err := membership.Replay(memberEvents)
+	m, err := membership.Replay(r.memberEvents)
 	if err != nil {
 		return st, err
 	}

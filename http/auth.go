@@ -99,10 +99,16 @@ func (s *Server) isOperator(token string) bool {
 func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 	tenant, keyID, ok := parseSecret(keyScheme, key)
 	if !ok {
-		fail(c, http.StatusUnauthorized, "unauthenticated", "the bearer credential is not a valid API key")
+		s.refuseCredential(c, "the bearer credential is not a valid API key")
 		return false
 	}
 	sum := sha256.Sum256([]byte(key)) // the cache key: it covers the tenant and key id too
+	if s.creds.isBad(sum, time.Now()) {
+		// Known bad: refused at no cost, and not counted as another failure (it guesses
+		// nothing new), so a client retrying a revoked key is told 401, not 429.
+		fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
+		return false
+	}
 	e, ok, refresh := s.creds.get(sum, time.Now())
 	if refresh {
 		go func() {
@@ -123,7 +129,7 @@ func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 			return false
 		}
 		if !valid {
-			fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
+			s.refuseCredential(c, "the API key is not valid")
 			return false
 		}
 	}
@@ -178,10 +184,12 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, projections.ErrNotProvisioned):
+		s.creds.putBad(sum, tenant, now, gen)
 		return cachedCred{}, false, nil
 	case err != nil:
 		return cachedCred{}, false, err
 	case subtle.ConstantTimeCompare(sum[:], cred.KeyHash) != 1 || cred.Revoked:
+		s.creds.putBad(sum, tenant, now, gen)
 		return cachedCred{}, false, nil
 	}
 	role, err := domain.ParseRole(cred.Role)

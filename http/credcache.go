@@ -20,12 +20,29 @@ import (
 // refreshes it in the background while the others go on with it, and requests that find no
 // valid entry share one lookup (see Server.authenticateKey). A lookup that began before the
 // tenant's entries were dropped is never cached.
+//
+// Secrets found invalid are remembered too, for credTTL at most (badCreds), so that a
+// client repeating a bogus key costs no database lookup; a key that becomes valid (created
+// through another replica, or not yet projected when first tried) is refused for credTTL at
+// most, the same bound as any other change, and at once when the change went through this
+// process (forget).
 type credCache struct {
 	mu         sync.Mutex
 	m          map[[32]byte]cachedCred
 	refreshing map[[32]byte]bool
+	bad        *lru[[32]byte, badCred]
 	gen        uint64 // counts forget calls
 }
+
+// badCred is a secret found invalid: its tenant (so forget can drop it) and when that
+// stops counting.
+type badCred struct {
+	tenant  uuid.UUID
+	expires time.Time
+}
+
+// maxBadCreds bounds the cache of invalid secrets (about 150 bytes each).
+const maxBadCreds = 50_000
 
 // credTTL bounds how stale a cached credential or tenant status can be.
 const credTTL = 2 * time.Second
@@ -92,7 +109,44 @@ func (c *credCache) refreshed(sum [32]byte, valid bool) {
 	}
 }
 
-// forget drops every cached credential of a tenant.
+// isBad reports whether sum was found invalid less than credTTL ago.
+func (c *credCache) isBad(sum [32]byte, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bad == nil {
+		return false
+	}
+	b, ok := c.bad.get(sum)
+	if ok && now.After(b.expires) {
+		c.bad.remove(sum)
+		return false
+	}
+	return ok
+}
+
+// putBad remembers that sum (of tenant) was found invalid by a lookup begun at now, unless
+// the cache was told to forget since gen (the key may have been created meanwhile).
+func (c *credCache) putBad(sum [32]byte, tenant uuid.UUID, now time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if c.bad == nil {
+		c.bad = newLRU[[32]byte, badCred](maxBadCreds)
+	}
+	c.bad.put(sum, badCred{tenant: tenant, expires: now.Add(credTTL)})
+}
+
+// known reports, without side effects, whether sum is a valid cached credential.
+func (c *credCache) known(sum [32]byte, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[sum]
+	return ok && !now.After(e.expires)
+}
+
+// forget drops every cached credential of a tenant, valid or not.
 func (c *credCache) forget(tenant uuid.UUID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -101,5 +155,8 @@ func (c *credCache) forget(tenant uuid.UUID) {
 		if e.tenant == tenant {
 			delete(c.m, k)
 		}
+	}
+	if c.bad != nil {
+		c.bad.removeIf(func(_ [32]byte, b badCred) bool { return b.tenant == tenant })
 	}
 }

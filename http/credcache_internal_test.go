@@ -52,3 +52,28 @@ func TestCredCache_RefreshesOnceWhenHalfOldAndNeverCachesAForgottenLookup(t *tes
 	_, ok, _ = c.get(sum, t1)
 	require.True(t, ok)
 }
+
+// A secret found invalid is refused without a lookup for credTTL at most, and at once no
+// more when its tenant's credentials change through this process; a lookup that began
+// before such a change is not remembered.
+func TestCredCache_RemembersAnInvalidSecretForTheTTLAtMost(t *testing.T) {
+	var c credCache
+	sum, tenant, t0 := [32]byte{2}, uuid.New(), time.Now()
+	c.putBad(sum, tenant, t0, c.generation())
+	require.True(t, c.isBad(sum, t0.Add(credTTL/2)))
+	require.False(t, c.isBad(sum, t0.Add(credTTL+time.Millisecond)), "a key that became valid works within the TTL")
+
+	c.putBad(sum, tenant, t0, c.generation())
+	c.forget(tenant) // a key was created through this process
+	require.False(t, c.isBad(sum, t0))
+
+	gen := c.generation()
+	c.forget(uuid.New())
+	c.putBad(sum, tenant, t0, gen)
+	require.False(t, c.isBad(sum, t0), "a lookup begun before a change is not remembered")
+
+	for i := 0; i < maxBadCreds+10; i++ {
+		c.putBad([32]byte{byte(i), byte(i >> 8), byte(i >> 16), 3}, tenant, t0, c.generation())
+	}
+	require.Equal(t, maxBadCreds, c.bad.len(), "bounded")
+}

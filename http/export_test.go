@@ -80,3 +80,31 @@ func IdempotencyRow(tenant uuid.UUID, principal, key, method, path string, body 
 	}
 	return k.lookup, k.requestMAC(method, path, body)
 }
+
+// LimiterBuckets is how many rate-limit buckets the server holds.
+func LimiterBuckets(s *Server) int {
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	return s.limits.buckets.len()
+}
+
+// AuthFailureClients is how many clients' failed authentications the server counts.
+func AuthFailureClients(s *Server) int {
+	s.authFails.mu.Lock()
+	defer s.authFails.mu.Unlock()
+	return s.authFails.m.len()
+}
+
+const (
+	MaxBuckets        = maxBuckets
+	MaxAuthClients    = maxAuthClients
+	AuthFailureBudget = authFailureBudget
+)
+
+// ReplayedEvents is how many events GET /v1/audit/state has read.
+func ReplayedEvents(s *Server) int64 { return s.audits.replayed.Load() }
+
+// RehashedEvents is how many events GET /v1/audit/verify has re-hashed.
+func RehashedEvents(s *Server) int64 { return s.audits.rehashed.Load() }
+
+const HistoricalReplayBudget = historicalReplayBudget

@@ -66,7 +66,9 @@ func newAPI(t testing.TB, opts ...apiOption) *api {
 		o(&d)
 	}
 	h, server := httpapi.NewServer(d)
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	d.Timeouts.Apply(srv.Config) // as NewHTTPServer does
+	srv.Start()
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return &api{t: t, url: srv.URL, deps: d, srv: srv, server: server}
 }

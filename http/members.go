@@ -208,9 +208,13 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 	if !decode(c, cl.body, &req) {
 		return
 	}
+	// The token is a credential: guessing is limited like API keys (admitCredential).
+	if !s.admitCredential(c, req.Token) {
+		return
+	}
 	tenantID, invitationID, ok := parseSecret(invitationScheme, req.Token)
 	if !ok {
-		fail(c, http.StatusUnauthorized, "unauthenticated", "the invitation token is not valid", FieldError{Field: "token", Message: "is not a valid invitation token"})
+		s.refuseCredential(c, "the invitation token is not valid", FieldError{Field: "token", Message: "is not a valid invitation token"})
 		return
 	}
 	named, ok := s.explicitTenant(c)
@@ -240,6 +244,7 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		return
 	}
 	if err != nil {
+		s.authFailed(c)
 		fail(c, http.StatusNotFound, "not-found", "invitation not found")
 		return
 	}
@@ -282,6 +287,9 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		return append(joined, keyed...), nil
 	})
 	if !ok {
+		if st := c.Writer.Status(); st == http.StatusNotFound || st == http.StatusUnauthorized {
+			s.authFailed(c) // no such invitation, or not this token
+		}
 		return
 	}
 	mem, _ := m.Member(memberID)

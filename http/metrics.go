@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -54,12 +55,35 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	return m
 }
 
+// methodLabel maps a request method to a bounded set of label values: the method is chosen
+// by the client, and one label value per invented method would grow /metrics (and the
+// process's memory) forever.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}
+
+// planLabel maps a plan name to a bounded set of label values.
+func planLabel(plan string) string {
+	switch plan {
+	case "free", "pro", "enterprise", "anonymous":
+		return plan
+	}
+	return "other"
+}
+
+// observe counts a request; method and route must already be bounded (methodLabel, route
+// templates or "unmatched").
 func (m *metrics) observe(method, route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
 }
 
-func (m *metrics) rateLimited(plan string) { m.throttled.WithLabelValues(plan).Inc() }
+func (m *metrics) rateLimited(plan string) { m.throttled.WithLabelValues(planLabel(plan)).Inc() }
 
 func (s *Server) metricsHandler(c *gin.Context, _ *call) {
 	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)

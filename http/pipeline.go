@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -62,16 +61,22 @@ func (s *Server) authorize(c *gin.Context, cl *call) bool {
 			fail(c, http.StatusUnauthorized, "unauthenticated", "this route needs the operator token as a bearer credential")
 			return false
 		}
+		if !s.admitCredential(c, token) {
+			return false
+		}
 		if !s.isOperator(token) {
-			fail(c, http.StatusUnauthorized, "unauthenticated", "the bearer credential is not the operator token")
+			s.refuseCredential(c, "the bearer credential is not the operator token")
 			return false
 		}
 		cl.actor = "operator"
 		return true
 	case signup:
 		if token != "" {
+			if !s.admitCredential(c, token) {
+				return false
+			}
 			if !s.isOperator(token) {
-				fail(c, http.StatusUnauthorized, "unauthenticated", "the bearer credential is not the operator token")
+				s.refuseCredential(c, "the bearer credential is not the operator token")
 				return false
 			}
 			cl.actor = "operator"
@@ -89,6 +94,9 @@ func (s *Server) authorize(c *gin.Context, cl *call) bool {
 	case member:
 		if token == "" {
 			fail(c, http.StatusUnauthorized, "unauthenticated", "this route needs a tenant API key as a bearer credential")
+			return false
+		}
+		if !s.admitCredential(c, token) { // before the operator check too: no guessing it here
 			return false
 		}
 		if s.isOperator(token) {
@@ -139,10 +147,9 @@ func (s *Server) checkStatus(c *gin.Context, cl *call) bool {
 // readJSONBody reads a write's body (at most MaxBody) and checks its media type.
 func readJSONBody(c *gin.Context, cl *call) bool {
 	body, err := io.ReadAll(c.Request.Body)
-	var tooBig *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooBig):
-		fail(c, http.StatusRequestEntityTooLarge, "payload-too-large", "request bodies are limited to 1 MiB")
+	case isTooLarge(err):
+		tooLarge(c, true)
 		return false
 	case err != nil:
 		fail(c, http.StatusBadRequest, "invalid-request", "could not read the request body")

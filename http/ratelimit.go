@@ -23,9 +23,14 @@ type limiter struct {
 	shared  SharedLimits // across replicas (Redis); nil keeps the buckets in process
 	onError func(error)
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	buckets *lru[string, *bucket] // per tenant and per client address, at most maxBuckets
 	swept   time.Time
 }
+
+// maxBuckets bounds the limiter's memory (about 200 bytes a bucket). Beyond it the least
+// recently used bucket is forgotten: a client that was idle the longest starts again with
+// a full bucket, which is what an idle client has anyway.
+const maxBuckets = 100_000
 
 type bucket struct {
 	lim  *rate.Limiter
@@ -43,7 +48,7 @@ func (l *limiter) sharedDown(err error) {
 var anonymousLimits = domain.Limits{RequestsPerSecond: 5, Burst: 20}
 
 func newLimiter(plans domain.Plans) *limiter {
-	return &limiter{plans: plans, buckets: map[string]*bucket{}}
+	return &limiter{plans: plans, buckets: newLRU[string, *bucket](maxBuckets)}
 }
 
 // allow takes a token for the request, or answers 429 with Retry-After.
@@ -59,7 +64,7 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 			limits = l.plans.Limits(p)
 		}
 	default:
-		key, plan = "a:"+c.ClientIP(), "anonymous"
+		key, plan = "a:"+clientKey(c), "anonymous"
 	}
 	if l.shared != nil {
 		ok, wait, err := l.shared.Allow(c.Request.Context(), key, limits)
@@ -79,19 +84,15 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 	}
 	now := time.Now()
 	l.mu.Lock()
-	b := l.buckets[key]
+	b, _ := l.buckets.get(key)
 	if b == nil || b.plan != plan {
 		b = &bucket{lim: rate.NewLimiter(rate.Limit(limits.RequestsPerSecond), limits.Burst), plan: plan}
-		l.buckets[key] = b
+		l.buckets.put(key, b)
 	}
 	b.used = now
 	r := b.lim.ReserveN(now, 1)
 	if now.Sub(l.swept) > time.Minute { // forget idle buckets (they would be full again)
-		for k, v := range l.buckets {
-			if now.Sub(v.used) > 10*time.Minute {
-				delete(l.buckets, k)
-			}
-		}
+		l.buckets.removeIf(func(_ string, v *bucket) bool { return now.Sub(v.used) > 10*time.Minute })
 		l.swept = now
 	}
 	l.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,13 @@ type Deps struct {
 	SettleTimeout time.Duration
 	// InvitationTTL is how long an invitation can be accepted; default 7 days.
 	InvitationTTL time.Duration
+	// TrustedProxies are the peers (load balancers) whose X-Forwarded-For is believed when
+	// naming the client for per-client limits; empty believes no one, so that a client
+	// cannot pick its own address (and with it a fresh budget).
+	TrustedProxies []netip.Prefix
+	// Timeouts bound how long a client may hold a connection (NewHTTPServer); zero fields
+	// take the defaults (DefaultTimeouts).
+	Timeouts Timeouts
 }
 
 // Server holds the handlers' shared state.
@@ -73,6 +81,9 @@ type Server struct {
 	fair   *fairness
 	slugs  sync.Map // slug → tenant id: slugs never change
 	creds  credCache
+	// authFails counts failed authentications per client (admitCredential).
+	authFails *authFailures
+	audits    *auditCache
 	// credLookups shares one credential lookup among the requests that need the same one.
 	credLookups singleflight.Group
 	metrics     *metrics
@@ -103,7 +114,7 @@ func build(d Deps) (*gin.Engine, *Server) {
 		d.Plans = domain.DefaultPlans()
 	}
 	s := &Server{d: d, limits: newLimiter(d.Plans), fair: newFairness(), metrics: newMetrics(d.Metrics),
-		usage: newCoalescer(d.Store, d.Registry)}
+		usage: newCoalescer(d.Store, d.Registry), authFails: newAuthFailures(), audits: newAuditCache()}
 	s.limits.shared = d.SharedLimits
 	var lastWarn atomic.Int64
 	s.limits.onError = func(err error) { // at most one warning a minute
@@ -112,8 +123,18 @@ func build(d Deps) (*gin.Engine, *Server) {
 			d.Logger.Warn("shared rate limits unavailable; limiting per replica", "err", err)
 		}
 	}
+	d.Timeouts = d.Timeouts.withDefaults()
+	s.d = d
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	proxies := make([]string, len(d.TrustedProxies))
+	for i, p := range d.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	if err := r.SetTrustedProxies(proxies); err != nil { // valid prefixes cannot fail; trust no one if they do
+		d.Logger.Error("ignoring TENANTRY_TRUSTED_PROXIES", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false // an API answers 404 for a path it does not serve
 	r.ContextWithFallback = true
@@ -169,11 +190,12 @@ func (s *Server) observe(c *gin.Context) {
 		route = c.FullPath()
 	}
 	if route == "" {
-		route = "unmatched"
+		route = "unmatched" // one value for every path no route serves
 	}
+	method := methodLabel(c.Request.Method)
 	status := c.Writer.Status()
 	latency := time.Since(start)
-	s.metrics.observe(c.Request.Method, route, status, latency)
+	s.metrics.observe(method, route, status, latency)
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
@@ -187,7 +209,7 @@ func (s *Server) observe(c *gin.Context) {
 	if t, ok := c.Get(keyTenant); ok {
 		attrs = append(attrs, slog.String("tenant_id", t.(uuid.UUID).String()))
 	}
-	attrs = append(attrs, slog.String("method", c.Request.Method), slog.String("route", route),
+	attrs = append(attrs, slog.String("method", method), slog.String("route", route),
 		slog.Int("status", status), slog.Duration("latency", latency))
 	s.d.Logger.LogAttrs(ctx, level, "request", attrs...)
 }
@@ -215,18 +237,6 @@ func (s *Server) recover(c *gin.Context) {
 			c.Abort()
 		}
 	}()
-	c.Next()
-}
-
-// MaxBody is the largest request body accepted (1 MiB).
-const MaxBody = 1 << 20
-
-func limitBody(c *gin.Context) {
-	if c.Request.ContentLength > MaxBody {
-		fail(c, http.StatusRequestEntityTooLarge, "payload-too-large", "request bodies are limited to 1 MiB")
-		return
-	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody)
 	c.Next()
 }
 

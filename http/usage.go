@@ -244,10 +244,13 @@ func usageEvent(reg *eventstore.Registry, meta eventstore.Metadata, records []us
 	return ne, nil
 }
 
-// Usage series limits: how far back a range may reach per granularity.
+// Usage series limits: how far back a range may reach per granularity, and how many
+// points (metrics × buckets) one answer may hold, since a tenant may record any number of
+// metrics.
 const (
 	maxHourlyRange = 31 * 24 * time.Hour
 	maxDailyRange  = 400 * 24 * time.Hour
+	maxUsagePoints = 10_000
 )
 
 // usageSeries is one metric's series. Quantities are JSON integers of any size: the read
@@ -326,7 +329,7 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		if stopped, err = projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
 			return err
 		}
-		points, err = projections.UsageSeries(c, tx, metric, from, to, gran == "day")
+		points, err = projections.UsageSeriesLimit(c, tx, metric, from, to, gran == "day", maxUsagePoints+1)
 		return err
 	})
 	if err != nil {
@@ -335,6 +338,12 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 	}
 	if stopped != "" {
 		s.failStopped(c, &projections.StoppedError{Projection: stopped})
+		return
+	}
+	if len(points) > maxUsagePoints {
+		fail(c, http.StatusUnprocessableEntity, "invalid-request", fmt.Sprintf(
+			"the answer would hold more than %d points (metrics × %ss); name one metric, narrow the range or use granularity=day",
+			maxUsagePoints, gran), FieldError{Field: "metric", Message: "name one metric, or narrow the range"})
 		return
 	}
 	series := []usageSeries{}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -22,9 +21,8 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 		return
 	}
 	payload, err := io.ReadAll(c.Request.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		fail(c, http.StatusRequestEntityTooLarge, "payload-too-large", "request bodies are limited to 1 MiB")
+	if isTooLarge(err) {
+		tooLarge(c, true)
 		return
 	}
 	if err != nil {

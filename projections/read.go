@@ -190,12 +190,23 @@ func (p UsagePoint) Total() *big.Int {
 // UsageSeries reads usage per metric and hour (daily false) or day (daily true) for buckets
 // starting in [from, to), optionally for one metric.
 func UsageSeries(ctx context.Context, tx pgx.Tx, metric string, from, to time.Time, daily bool) ([]UsagePoint, error) {
-	q := `SELECT metric, hour, quantity::text FROM usage_hourly WHERE hour >= $1 AND hour < $2 AND ($3 = '' OR metric = $3) ORDER BY metric, hour`
+	return UsageSeriesLimit(ctx, tx, metric, from, to, daily, 0)
+}
+
+// UsageSeriesLimit is UsageSeries returning at most limit points (0: all), for callers
+// that answer clients and must bound their work whatever the number of metrics.
+func UsageSeriesLimit(ctx context.Context, tx pgx.Tx, metric string, from, to time.Time, daily bool, limit int) ([]UsagePoint, error) {
+	q := `SELECT metric, hour, quantity::text FROM usage_hourly WHERE hour >= $1 AND hour < $2 AND ($3 = '' OR metric = $3) ORDER BY metric, hour LIMIT $4`
 	if daily {
 		q = `SELECT metric, day::timestamp AT TIME ZONE 'UTC', quantity::text FROM usage_daily
-			WHERE day >= ($1 AT TIME ZONE 'UTC')::date AND day < ($2 AT TIME ZONE 'UTC')::date AND ($3 = '' OR metric = $3) ORDER BY metric, day`
+			WHERE day >= ($1 AT TIME ZONE 'UTC')::date AND day < ($2 AT TIME ZONE 'UTC')::date AND ($3 = '' OR metric = $3) ORDER BY metric, day LIMIT $4`
 	}
-	rows, err := tx.Query(ctx, q, from, to, metric)
+	var lim *int64 // NULL: no limit
+	if limit > 0 {
+		n := int64(limit)
+		lim = &n
+	}
+	rows, err := tx.Query(ctx, q, from, to, metric, lim)
 	if err != nil {
 		return nil, notProvisioned(err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
+	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/migrations"
 	"github.com/tenantry/tenantry/workers/billing"
 )
@@ -42,6 +44,12 @@ type Config struct {
 	OpenSignup          bool         // TENANTRY_SIGNUP=open lets anyone create a tenant (default operator)
 	StripeWebhookSecret string       // STRIPE_WEBHOOK_SECRET: verifies Stripe webhooks
 	Plans               domain.Plans // TENANTRY_PLAN_LIMITS overrides, e.g. "pro.rps=100,free.seats=5"
+	// TrustedProxies (TENANTRY_TRUSTED_PROXIES, comma-separated CIDRs or addresses) are the
+	// load balancers whose X-Forwarded-For names the client; unset trusts none.
+	TrustedProxies []netip.Prefix
+	// HTTPTimeouts (TENANTRY_HTTP_READ_TIMEOUT, _WRITE_TIMEOUT, _IDLE_TIMEOUT) bound how
+	// long a client may hold a connection.
+	HTTPTimeouts httpapi.Timeouts
 
 	// Billing.
 	StripeAPIKey  string // STRIPE_API_KEY: unset disables the billing worker in serve
@@ -113,6 +121,11 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.OperatorToken != "" && len(c.OperatorToken) < 16 {
 		errs = append(errs, "TENANTRY_OPERATOR_TOKEN: use at least 16 characters")
 	}
+	if proxies, err := parseTrustedProxies(getenv("TENANTRY_TRUSTED_PROXIES")); err != nil {
+		errs = append(errs, fmt.Sprintf("TENANTRY_TRUSTED_PROXIES: %v", err))
+	} else {
+		c.TrustedProxies = proxies
+	}
 	c.BaseDomain = strings.ToLower(strings.TrimSuffix(getenv("TENANTRY_BASE_DOMAIN"), "."))
 	switch v := getenv("TENANTRY_SIGNUP"); v {
 	case "", "operator":
@@ -168,6 +181,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.MetricsAddr = getenv("TENANTRY_METRICS_ADDR")
 	c.AuditHeadInterval = time.Hour
 	durVar("TENANTRY_AUDIT_HEAD_INTERVAL", &c.AuditHeadInterval)
+	c.HTTPTimeouts = httpapi.DefaultTimeouts()
+	durVar("TENANTRY_HTTP_READ_TIMEOUT", &c.HTTPTimeouts.Read)
+	durVar("TENANTRY_HTTP_WRITE_TIMEOUT", &c.HTTPTimeouts.Write)
+	durVar("TENANTRY_HTTP_IDLE_TIMEOUT", &c.HTTPTimeouts.Idle)
 	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)
 	maxConns := int(c.DBMaxConns)
 	intVar("TENANTRY_DB_MAX_CONNS", &maxConns, 1, 1000)
@@ -226,6 +243,32 @@ func or(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// parseTrustedProxies reads a comma-separated list of CIDRs ("10.0.0.0/8") or single
+// addresses ("192.0.2.7", taken as /32 or /128).
+func parseTrustedProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is neither a CIDR such as 10.0.0.0/8 nor an IP address", f)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8: %v", f, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // runtimeURL is the URL of the runtime role for purpose, with the setting it comes from

@@ -191,6 +191,8 @@ func TestConfig_NamesTheBadSetting(t *testing.T) {
 		"TENANTRY_BILLING_GRACE":     "a week",
 		"TENANTRY_AUDIT_SIGNING_KEY": "not-a-key",
 		"TENANTRY_BUS":               "kafka",
+		"TENANTRY_TRUSTED_PROXIES":   "10.0.0.0/8,not-a-cidr",
+		"TENANTRY_HTTP_IDLE_TIMEOUT": "soon",
 	}
 	for k, v := range cases {
 		_, err := loadConfig(func(name string) string {

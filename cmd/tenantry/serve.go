@@ -184,13 +184,14 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 	deps := httpapi.Deps{Logger: a.log, Store: appStore, Registry: registry,
 		OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 		StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
-		AuditSigner: a.cfg.AuditSigner, Metrics: metrics.reg, Webhooks: webhooks.Receive}
+		AuditSigner: a.cfg.AuditSigner, Metrics: metrics.reg, Webhooks: webhooks.Receive,
+		TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts}
 	if a.cfg.RedisURL != "" {
 		if deps.SharedLimits, err = httpapi.NewRedisLimits(a.cfg.RedisURL); err != nil {
 			return err
 		}
 	}
-	srv := &http.Server{Handler: httpapi.New(deps), ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.NewHTTPServer(deps) // read, write and idle timeouts, header size limit
 	a.log.Info("serving", "addr", ln.Addr().String(), "projector", r.Projector, "worker", r.Worker, "bus", a.cfg.Bus)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -199,11 +199,8 @@ func ExportPage(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, 
 	if after < seq {
 		return Head{}, false, bw.Flush()
 	}
-	head = signer.Sign(tenant, seq, hash, now())
-	if signer != nil {
-		if err := Record(ctx, store, head); err != nil {
-			return Head{}, false, fmt.Errorf("record the signed head: %w", err)
-		}
+	if head, err = signedHeadAt(ctx, store, signer, tenant, seq, hash, now); err != nil {
+		return Head{}, false, err
 	}
 	b, err := HeadLine(head)
 	if err != nil {

@@ -40,6 +40,29 @@ func Record(ctx context.Context, store *eventstore.Store, h Head) error {
 	})
 }
 
+// signedHeadAt is the head of tenant at (seq, hash) for an export: unsigned without a
+// signer; else the newest recorded head if it is that very head under the same key, so
+// that exporting an unmoved history again and again (every last page of GET
+// /v1/audit/events) records nothing; else a fresh one, signed now and recorded. Only
+// exports racing each other on a new seq can record more than one head for it.
+func signedHeadAt(ctx context.Context, store *eventstore.Store, signer *Signer, tenant uuid.UUID, seq int64, hash [32]byte, now func() time.Time) (Head, error) {
+	if signer == nil {
+		return signer.Sign(tenant, seq, hash, now()), nil
+	}
+	last, ok, err := LatestSignedHead(ctx, store, tenant)
+	if err != nil {
+		return Head{}, fmt.Errorf("read the latest signed head: %w", err)
+	}
+	if ok && last.Seq == seq && last.Hash == hex.EncodeToString(hash[:]) && last.KeyID == KeyID(signer.PublicKey()) {
+		return last, nil
+	}
+	h := signer.Sign(tenant, seq, hash, now())
+	if err := Record(ctx, store, h); err != nil {
+		return Head{}, fmt.Errorf("record the signed head: %w", err)
+	}
+	return h, nil
+}
+
 // LatestSignedHead returns the newest head signed for the tenant, if any.
 func LatestSignedHead(ctx context.Context, store *eventstore.Store, tenant uuid.UUID) (Head, bool, error) {
 	var h Head
