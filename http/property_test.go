@@ -29,7 +29,7 @@ const propertyMaxQuantity = math.MaxInt64
 // A model of one tenant as the property test drives it: what must be true of each key.
 type propKey struct {
 	key, id, member, role string
-	revoked              bool
+	revoked               bool
 }
 
 type propTenant struct {
