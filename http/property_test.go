@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/big"
 	"math/rand/v2"
 	"net/http"
@@ -18,13 +17,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 	"github.com/tenantry/tenantry/projections"
 )
 
 // propertyMaxQuantity is the largest quantity a usage record may carry.
-const propertyMaxQuantity = math.MaxInt64
+const propertyMaxQuantity = usage.MaxQuantity
 
 // A model of one tenant as the property test drives it: what must be true of each key.
 type propKey struct {
@@ -377,7 +377,7 @@ func TestProperty_RandomCommandsKeepReadModelsEqualToARebuildAndAuthorisationPro
 }
 
 // rebuildURL is the role the projector runs as.
-func rebuildURL() string { return testDB.AppURL }
+func rebuildURL() string { return testDB.WorkerURL }
 
 // tenantSnapshot is every row of every table in the tenant's schema, as text, in a stable order.
 func tenantSnapshot(t *testing.T, conn *pgx.Conn, id uuid.UUID) map[string]string {
