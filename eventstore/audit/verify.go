@@ -105,6 +105,9 @@ func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
 			if head != nil {
 				return rep.fail(ProblemMalformed, last+1, "a line follows the head line"), nil
 			}
+			if b.unterminated && i == len(b.lines)-1 {
+				return rep.fail(ProblemMalformed, last+1, "the file's last line does not end with \\n"), nil
+			}
 			if l.head {
 				head = l.raw
 				continue
@@ -152,9 +155,10 @@ type parsedLine struct {
 }
 
 type lineBatch struct {
-	lines []parsedLine
-	done  chan struct{}
-	err   error // reading failed after the lines before it
+	lines        []parsedLine
+	done         chan struct{}
+	err          error // reading failed after the lines before it
+	unterminated bool  // the batch's last line is the file's last and has no "\n"
 }
 
 const batchLines = 512
@@ -192,11 +196,17 @@ func parseInParallel(r io.Reader, quit <-chan struct{}) <-chan *lineBatch {
 			var err error
 			for len(ends) < batchLines {
 				var line []byte
-				if line, err = readLine(br); err != nil {
+				var lf bool
+				if line, lf, err = readLine(br); err != nil {
 					break
 				}
 				arena = append(arena, line...)
 				ends = append(ends, len(arena))
+				if !lf {
+					b.unterminated = true
+					err = io.EOF
+					break
+				}
 			}
 			b.lines = make([]parsedLine, len(ends))
 			start := 0
@@ -225,8 +235,9 @@ func parseInParallel(r io.Reader, quit <-chan struct{}) <-chan *lineBatch {
 	return ordered
 }
 
-func readLine(br *bufio.Reader) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
+// readLine reads one line without its "\n"; lf is false for a last line that has none.
+func readLine(br *bufio.Reader) (line []byte, lf bool, err error) {
+	line, err = br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		whole := append([]byte(nil), line...)
 		for err == bufio.ErrBufferFull && len(whole) <= MaxLine {
@@ -234,17 +245,17 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 			whole = append(whole, line...)
 		}
 		if len(whole) > MaxLine {
-			return nil, fmt.Errorf("a line exceeds %d bytes", MaxLine)
+			return nil, false, fmt.Errorf("a line exceeds %d bytes", MaxLine)
 		}
 		line = whole
 	}
 	if err == io.EOF && len(line) > 0 {
-		return line, nil // a last line without "\n"
+		return line, false, nil // a last line without "\n": malformed, but it names a seq
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return line[:len(line)-1], nil
+	return line[:len(line)-1], true, nil
 }
 
 // parseEventLine reads one event line into e, taking data and metadata as raw bytes.
@@ -260,7 +271,8 @@ func parseEventLine(line []byte, e *eventstore.Event) error {
 	// In Tenantry's own layout (fastFixed) the line is valid JSON exactly when data and
 	// metadata are, which is checked below; any other layout is validated whole.
 	var f fixedFields
-	if !fastFixed(line[:d], &f) {
+	fast := fastFixed(line[:d], &f)
+	if !fast {
 		if !json.Valid(line) {
 			return errors.New("not a JSON object in UTF-8")
 		}
@@ -282,6 +294,11 @@ func parseEventLine(line []byte, e *eventstore.Event) error {
 	if e.RecordedAt, err = parseMicros(*f.RecordedAt); err != nil {
 		return fmt.Errorf("recorded_at: %v", err)
 	}
+	// parseMicros took a whole number of microseconds, so a fraction ending in a digit other
+	// than 0 has at most 6 digits: encoding/json's spelling, which the exporter writes.
+	if at := *f.RecordedAt; len(at) > len("2006-01-02T15:04:05Z") && at[len(at)-2] == '0' {
+		return fmt.Errorf("recorded_at: %q is not as the exporter writes it (a fraction only when not zero, without trailing zeros)", at)
+	}
 	if e.PrevHash, err = parseHash(*f.PrevHash); err != nil {
 		return fmt.Errorf("prev_hash: %v", err)
 	}
@@ -292,15 +309,52 @@ func parseEventLine(line []byte, e *eventstore.Event) error {
 	e.Data = line[d+len(dataSep) : m]
 	e.Metadata = line[m+len(metaSep) : len(line)-1]
 	if !isObject(e.Data) || !isObject(e.Metadata) {
-		return errors.New("data and metadata must each be a JSON object")
+		return fmt.Errorf("data and metadata must each be a JSON object from { to }, nested at most %d deep", MaxDepth)
+	}
+	// The fast path takes only Tenantry's own layout and spellings (fastFixed); any other line
+	// must still be, byte for byte, what the exporter writes for the values it holds.
+	if !fast {
+		want, err := appendFixed(nil, e)
+		if err != nil || !bytes.Equal(want, line[:d]) {
+			return errors.New("the fields before data are not written as the exporter writes them (AUDIT.md, \"Event lines\")")
+		}
 	}
 	return nil
 }
 
-// isObject reports whether b is one JSON object (surrounding JSON whitespace allowed).
+// MaxDepth bounds how deep data and metadata nest (AUDIT.md, "Event lines"), so that every
+// verifier, however it parses JSON, can read what it accepts.
+const MaxDepth = 256
+
+// isObject reports whether b is one JSON object, from its "{" to its "}" with nothing around
+// them, nested at most MaxDepth deep.
 func isObject(b []byte) bool {
-	t := bytes.TrimLeft(b, " \t\r\n")
-	return len(t) > 0 && t[0] == '{' && json.Valid(b)
+	return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}' && withinDepth(b) && json.Valid(b)
+}
+
+// withinDepth reports whether the JSON text b nests objects and arrays at most MaxDepth deep.
+// Text with no more brackets than that cannot nest deeper, so a full scan is rarely needed.
+func withinDepth(b []byte) bool {
+	if bytes.Count(b, []byte("{"))+bytes.Count(b, []byte("[")) <= MaxDepth {
+		return true
+	}
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			if depth++; depth > MaxDepth {
+				return false
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return true
 }
 
 // eventFields are an event line's fields before data and metadata, in their order.
@@ -619,7 +673,7 @@ func (p *fastParser) lit(s string) {
 	p.i += len(s)
 }
 
-// str reads a JSON string made of printable ASCII other than quote and backslash, or UTF-8.
+// str reads a JSON string that encoding/json writes without escapes.
 func (p *fastParser) str() string {
 	if !p.ok || p.i >= len(p.b) || p.b[p.i] != '"' {
 		p.ok = false
@@ -627,7 +681,11 @@ func (p *fastParser) str() string {
 	}
 	j := p.i + 1
 	for j < len(p.b) && p.b[j] != '"' {
-		if c := p.b[j]; c == '\\' || c < 0x20 {
+		// encoding/json escapes these (<, > and & too, and U+2028 and U+2029): leave them,
+		// escaped or not, to the exact comparison of the plain path.
+		switch c := p.b[j]; {
+		case c == '\\' || c < 0x20 || c == '<' || c == '>' || c == '&',
+			c == 0xE2 && j+2 < len(p.b) && p.b[j+1] == 0x80 && (p.b[j+2] == 0xA8 || p.b[j+2] == 0xA9):
 			p.ok = false
 			return ""
 		}
@@ -642,7 +700,8 @@ func (p *fastParser) str() string {
 	return s
 }
 
-// int reads an optionally negative decimal integer without leading zeros that fits int64.
+// int reads an integer as encoding/json writes an int64: an optional minus sign, no leading
+// zero, no "-0".
 func (p *fastParser) int() int64 {
 	if !p.ok {
 		return 0
@@ -661,7 +720,7 @@ func (p *fastParser) int() int64 {
 		n = n*10 + int64(p.b[j]-'0')
 		j++
 	}
-	if j == start || (p.b[start] == '0' && j-start > 1) {
+	if j == start || (p.b[start] == '0' && (j-start > 1 || neg)) {
 		p.ok = false
 		return 0
 	}
