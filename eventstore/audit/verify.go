@@ -659,6 +659,20 @@ func fastFixed(b []byte, f *fixedFields) bool {
 	return true
 }
 
+// notPlain marks the bytes of a string that encoding/json writes escaped (controls, the
+// backslash, <, > and &) and 0xE2, the first byte of U+2028 and U+2029, which it escapes
+// too: fastParser.str leaves such strings, escaped or not, to the plain path's exact
+// comparison.
+var notPlain = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte{'\\', '<', '>', '&', 0xE2} {
+		t[c] = true
+	}
+	return t
+}()
+
 type fastParser struct {
 	b  []byte
 	i  int
@@ -681,11 +695,7 @@ func (p *fastParser) str() string {
 	}
 	j := p.i + 1
 	for j < len(p.b) && p.b[j] != '"' {
-		// encoding/json escapes these (<, > and & too, and U+2028 and U+2029): leave them,
-		// escaped or not, to the exact comparison of the plain path.
-		switch c := p.b[j]; {
-		case c == '\\' || c < 0x20 || c == '<' || c == '>' || c == '&',
-			c == 0xE2 && j+2 < len(p.b) && p.b[j+1] == 0x80 && (p.b[j+2] == 0xA8 || p.b[j+2] == 0xA9):
+		if c := p.b[j]; notPlain[c] && (c != 0xE2 || j+2 < len(p.b) && p.b[j+1] == 0x80 && (p.b[j+2] == 0xA8 || p.b[j+2] == 0xA9)) {
 			p.ok = false
 			return ""
 		}

@@ -245,9 +245,17 @@ def micros(v, name):
     return (((day * 24 + h) * 60 + mi) * 60 + sec) * 1000000 + int(frac[:6])
 
 
+_go_strings = {}  # stream ids and types repeat a lot in an export
+
+
 def go_string(s):
     """s as a JSON string the way Go's encoding/json writes it (the exporter's spelling)."""
-    return json.dumps(s, ensure_ascii=False).translate(_GO_ESCAPES)
+    out = _go_strings.get(s)
+    if out is None:
+        out = json.dumps(s, ensure_ascii=False).translate(_GO_ESCAPES)
+        if len(_go_strings) < 100000 and len(s) < 256:
+            _go_strings[s] = out
+    return out
 
 
 def within_depth(b):
