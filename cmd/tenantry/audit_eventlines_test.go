@@ -222,6 +222,10 @@ func eventLineCases(t *testing.T, s *audit.Signer) []eventLineCase {
 	}
 }
 
+func lines(file []byte) [][]byte {
+	return bytes.Split(bytes.TrimSuffix(file, []byte("\n")), []byte("\n"))
+}
+
 // hashOf is an event line's hash field.
 func hashOf(t *testing.T, line []byte) string {
 	t.Helper()
@@ -248,6 +252,11 @@ func TestAuditVerify_BothVerifiersAgreeOnEveryEventLineSpelling(t *testing.T) {
 	ls := eventExport(t, s, nil)
 	long := editLine(ls, 1, `"q": 1.0`, `"q": "`+strings.Repeat("x", audit.MaxLine)+`"`)
 	cases = append(cases, eventLineCase{"LineBeyondTheLimit", long, 2, "", 0})
+	// The first problem in file order decides, as for a verifier that reads line by line.
+	longAfterBad := joinLines([][]byte{ls[0], append([]byte(" "), ls[1]...), lines(long)[1], ls[3]})
+	cases = append(cases, eventLineCase{"MalformedLineBeforeALineBeyondTheLimit", longAfterBad, 1, "malformed", 2})
+	longAfterHead := append(joinLines(ls), lines(long)[1]...)
+	cases = append(cases, eventLineCase{"HeadBeforeALineBeyondTheLimit", longAfterHead, 2, "", 0})
 	var calls [][]string
 	var want []eventLineCase
 	for _, tc := range cases {

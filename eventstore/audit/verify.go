@@ -97,9 +97,6 @@ func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
 	var head []byte
 	for b := range batches {
 		<-b.done
-		if b.err != nil {
-			return rep, b.err
-		}
 		for i := range b.lines {
 			l := &b.lines[i]
 			if head != nil {
@@ -137,6 +134,11 @@ func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
 			if opts.Earlier != nil && opts.Earlier.Seq == e.Seq {
 				atEarlier = e.Hash
 			}
+		}
+		// Reading failed after these lines: a problem in them was the first, as it is for a
+		// verifier that reads one line at a time.
+		if b.err != nil {
+			return rep, b.err
 		}
 	}
 	if head == nil {
