@@ -218,6 +218,11 @@ func eventLineCases(t *testing.T, s *audit.Signer) []eventLineCase {
 		// Values the exporter writes are accepted whatever they hold.
 		valueCase("EmptyStreamID", 0, func(e *eventstore.Event) { e.StreamID, e.Type = "", "" }),
 		valueCase("NegativeStreamVersion", 0, func(e *eventstore.Event) { e.StreamVersion, e.SchemaVersion = -1, -1<<31 }),
+		valueCase("LeastInt64StreamVersion", 0, func(e *eventstore.Event) { e.StreamVersion = -1 << 63 }),
+		valueCase("GreatestInt64StreamVersion", 0, func(e *eventstore.Event) { e.StreamVersion = 1<<63 - 1 }),
+		bad("StreamVersionBeyondInt64", editLine(ls, 1, `"stream_version":2,`, `"stream_version":9223372036854775808,`)),
+		bad("StreamVersionBelowInt64", editLine(ls, 1, `"stream_version":2,`, `"stream_version":-9223372036854775809,`)),
+		bad("SchemaVersionBeyondInt32", editLine(ls, 1, `"schema_version":0,`, `"schema_version":2147483648,`)),
 		valueCase("YearZero", 0, func(e *eventstore.Event) { e.RecordedAt = time.Date(0, 1, 1, 0, 0, 0, 1000, time.UTC) }),
 	}
 }

@@ -723,13 +723,17 @@ func (p *fastParser) int() int64 {
 		neg, j = true, j+1
 	}
 	start := j
-	var n int64
+	limit := uint64(1<<63 - 1) // -2^63 fits an int64 too
+	if neg {
+		limit++
+	}
+	var n uint64
 	for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
-		if n > (1<<63-1-int64(p.b[j]-'0'))/10 {
+		if n > (limit-uint64(p.b[j]-'0'))/10 {
 			p.ok = false
 			return 0
 		}
-		n = n*10 + int64(p.b[j]-'0')
+		n = n*10 + uint64(p.b[j]-'0')
 		j++
 	}
 	if j == start || (p.b[start] == '0' && (j-start > 1 || neg)) {
@@ -738,7 +742,7 @@ func (p *fastParser) int() int64 {
 	}
 	p.i = j
 	if neg {
-		return -n
+		return int64(-n)
 	}
-	return n
+	return int64(n)
 }
