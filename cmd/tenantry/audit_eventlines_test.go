@@ -262,6 +262,8 @@ func TestAuditVerify_BothVerifiersAgreeOnEveryEventLineSpelling(t *testing.T) {
 	cases = append(cases, eventLineCase{"MalformedLineBeforeALineBeyondTheLimit", longAfterBad, 1, "malformed", 2})
 	longAfterHead := append(joinLines(ls), lines(long)[1]...)
 	cases = append(cases, eventLineCase{"HeadBeforeALineBeyondTheLimit", longAfterHead, 2, "", 0})
+	badHeadThenLong := append(joinLines(append(ls[:3:3], bytes.Replace(ls[3], []byte(`"seq":3`), []byte(`"seq":03`), 1))), lines(long)[1]...)
+	cases = append(cases, eventLineCase{"MalformedHeadBeforeALineBeyondTheLimit", badHeadThenLong, 1, "malformed", 4})
 	var calls [][]string
 	var want []eventLineCase
 	for _, tc := range cases {

@@ -136,8 +136,14 @@ func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
 			}
 		}
 		// Reading failed after these lines: a problem in them was the first, as it is for a
-		// verifier that reads one line at a time.
+		// verifier that reads one line at a time, and so is a malformed head line (check 7
+		// reads the head before looking for a line after it).
 		if b.err != nil {
+			if head != nil {
+				if _, err := parseHead(head, true); err != nil {
+					return rep.fail(ProblemMalformed, last+1, "the head line: %v", err), nil
+				}
+			}
 			return rep, b.err
 		}
 	}
