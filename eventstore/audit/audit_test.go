@@ -187,6 +187,10 @@ func tamperings(t *testing.T, good []byte) []struct {
 		{"ExtraHeadField", replaceLine(ls, int(n), `{"head":{`, `{"head":{"x":1,`), audit.ProblemMalformed, n + 1},
 		{"UppercaseSignature", upperSignature(t, ls), audit.ProblemMalformed, n + 1},
 		{"NegativeHeadSeq", replaceLine(ls, int(n), fmt.Sprintf(`"seq":%d`, n), fmt.Sprintf(`"seq":-%d`, n)), audit.ProblemMalformed, n + 1},
+		// The same values written otherwise than the exporter writes them (AUDIT.md, "Event
+		// lines"): the hash covers decoded strings, but a line has one spelling.
+		{"EscapedString", replaceLine(ls, 1, `"stream_id":"usage"`, `"stream_id":"usag\u0065"`), audit.ProblemMalformed, 2},
+		{"Spaces", replaceLine(ls, 1, `"seq":2,`, `"seq": 2 ,`), audit.ProblemMalformed, 2},
 	}
 }
 
@@ -221,16 +225,6 @@ func upperSignature(t *testing.T, ls [][]byte) []byte {
 	return replaceLine(ls, len(ls)-1, head.Signature, strings.ToUpper(head.Signature))
 }
 
-// equivalents are files written differently from what Tenantry writes but meaning the same
-// (the hash covers decoded strings): both verifiers accept them.
-func equivalents(good []byte) map[string][]byte {
-	ls := lines(good)
-	return map[string][]byte{
-		"EscapedString": replaceLine(ls, 1, `"stream_id":"usage"`, `"stream_id":"usag\u0065"`),
-		"Spaces":        replaceLine(ls, 1, `"seq":2,`, `"seq": 2 ,`),
-	}
-}
-
 func TestExportThenVerify_PassesAndEveryTamperingIsCaught(t *testing.T) {
 	f := newFixture(t)
 	good := f.export(signer)
@@ -247,10 +241,6 @@ func TestExportThenVerify_PassesAndEveryTamperingIsCaught(t *testing.T) {
 			require.Equal(t, tc.problem, rep.Problem, "%+v", rep)
 			require.Equal(t, tc.seq, rep.FirstBadSeq, "%+v", rep)
 		})
-	}
-	for name, file := range equivalents(good) {
-		rep := verify(t, file, audit.VerifyOptions{PublicKey: signer.PublicKey()})
-		require.True(t, rep.OK, "%s: %+v", name, rep)
 	}
 }
 
@@ -323,8 +313,7 @@ func TestPythonVerifier_AgreesWithGo(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pub := hex.EncodeToString(signer.PublicKey())
-	files := equivalents(good)
-	files["good"] = good
+	files := map[string][]byte{"good": good}
 	for _, tc := range tamperings(t, good) {
 		files[tc.name] = tc.file
 	}

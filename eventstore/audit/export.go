@@ -40,18 +40,28 @@ type eventLine struct {
 // AppendEventLine appends e's export line, "\n" included. encoding/json would compact the
 // jsonb text of data and metadata, so they are spliced in verbatim after the other fields.
 func AppendEventLine(b []byte, e *eventstore.Event) ([]byte, error) {
-	head, err := json.Marshal(eventLine{TenantID: e.TenantID, Seq: e.Seq, EventID: e.ID, StreamID: e.StreamID,
-		StreamVersion: e.StreamVersion, Type: e.Type, SchemaVersion: e.SchemaVersion, RecordedAt: e.RecordedAt.UTC(),
-		PrevHash: hex.EncodeToString(e.PrevHash[:]), Hash: hex.EncodeToString(e.Hash[:])})
+	b, err := appendFixed(b, e)
 	if err != nil {
 		return b, err
 	}
-	b = append(b, head[:len(head)-1]...)
 	b = append(b, `,"data":`...)
 	b = append(b, e.Data...)
 	b = append(b, `,"metadata":`...)
 	b = append(b, e.Metadata...)
 	return append(b, "}\n"...), nil
+}
+
+// appendFixed appends the part of e's export line before data and metadata: the object's
+// opening brace and its fixed fields, without the closing brace. The verifier compares an
+// event line with it (AUDIT.md, "Event lines": exactly the bytes the exporter writes).
+func appendFixed(b []byte, e *eventstore.Event) ([]byte, error) {
+	head, err := json.Marshal(eventLine{TenantID: e.TenantID, Seq: e.Seq, EventID: e.ID, StreamID: e.StreamID,
+		StreamVersion: e.StreamVersion, Type: e.Type, SchemaVersion: e.SchemaVersion, RecordedAt: e.RecordedAt.UTC(),
+		PrevHash: hex.EncodeToString(e.PrevHash[:]), Hash: hex.EncodeToString(e.Hash[:])})
+	if err != nil {
+		return b, fmt.Errorf("encode event %d: %w", e.Seq, err)
+	}
+	return append(b, head[:len(head)-1]...), nil
 }
 
 // Head is a tenant's head, signed or not (AUDIT.md, "Heads").

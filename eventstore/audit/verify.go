@@ -97,13 +97,13 @@ func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
 	var head []byte
 	for b := range batches {
 		<-b.done
-		if b.err != nil {
-			return rep, b.err
-		}
 		for i := range b.lines {
 			l := &b.lines[i]
 			if head != nil {
 				return rep.fail(ProblemMalformed, last+1, "a line follows the head line"), nil
+			}
+			if b.unterminated && i == len(b.lines)-1 {
+				return rep.fail(ProblemMalformed, last+1, "the file's last line does not end with \\n"), nil
 			}
 			if l.head {
 				head = l.raw
@@ -135,6 +135,17 @@ func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
 				atEarlier = e.Hash
 			}
 		}
+		// Reading failed after these lines: a problem in them was the first, as it is for a
+		// verifier that reads one line at a time, and so is a malformed head line (check 7
+		// reads the head before looking for a line after it).
+		if b.err != nil {
+			if head != nil {
+				if _, err := parseHead(head, true); err != nil {
+					return rep.fail(ProblemMalformed, last+1, "the head line: %v", err), nil
+				}
+			}
+			return rep, b.err
+		}
 	}
 	if head == nil {
 		return rep.fail(ProblemTruncated, last+1, "the file ends without a head line"), nil
@@ -152,9 +163,10 @@ type parsedLine struct {
 }
 
 type lineBatch struct {
-	lines []parsedLine
-	done  chan struct{}
-	err   error // reading failed after the lines before it
+	lines        []parsedLine
+	done         chan struct{}
+	err          error // reading failed after the lines before it
+	unterminated bool  // the batch's last line is the file's last and has no "\n"
 }
 
 const batchLines = 512
@@ -192,11 +204,17 @@ func parseInParallel(r io.Reader, quit <-chan struct{}) <-chan *lineBatch {
 			var err error
 			for len(ends) < batchLines {
 				var line []byte
-				if line, err = readLine(br); err != nil {
+				var lf bool
+				if line, lf, err = readLine(br); err != nil {
 					break
 				}
 				arena = append(arena, line...)
 				ends = append(ends, len(arena))
+				if !lf {
+					b.unterminated = true
+					err = io.EOF
+					break
+				}
 			}
 			b.lines = make([]parsedLine, len(ends))
 			start := 0
@@ -225,8 +243,9 @@ func parseInParallel(r io.Reader, quit <-chan struct{}) <-chan *lineBatch {
 	return ordered
 }
 
-func readLine(br *bufio.Reader) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
+// readLine reads one line without its "\n"; lf is false for a last line that has none.
+func readLine(br *bufio.Reader) (line []byte, lf bool, err error) {
+	line, err = br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		whole := append([]byte(nil), line...)
 		for err == bufio.ErrBufferFull && len(whole) <= MaxLine {
@@ -234,17 +253,17 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 			whole = append(whole, line...)
 		}
 		if len(whole) > MaxLine {
-			return nil, fmt.Errorf("a line exceeds %d bytes", MaxLine)
+			return nil, false, fmt.Errorf("a line exceeds %d bytes", MaxLine)
 		}
 		line = whole
 	}
 	if err == io.EOF && len(line) > 0 {
-		return line, nil // a last line without "\n"
+		return line, false, nil // a last line without "\n": malformed, but it names a seq
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return line[:len(line)-1], nil
+	return line[:len(line)-1], true, nil
 }
 
 // parseEventLine reads one event line into e, taking data and metadata as raw bytes.
@@ -260,7 +279,8 @@ func parseEventLine(line []byte, e *eventstore.Event) error {
 	// In Tenantry's own layout (fastFixed) the line is valid JSON exactly when data and
 	// metadata are, which is checked below; any other layout is validated whole.
 	var f fixedFields
-	if !fastFixed(line[:d], &f) {
+	fast := fastFixed(line[:d], &f)
+	if !fast {
 		if !json.Valid(line) {
 			return errors.New("not a JSON object in UTF-8")
 		}
@@ -282,6 +302,11 @@ func parseEventLine(line []byte, e *eventstore.Event) error {
 	if e.RecordedAt, err = parseMicros(*f.RecordedAt); err != nil {
 		return fmt.Errorf("recorded_at: %v", err)
 	}
+	// parseMicros took a whole number of microseconds, so a fraction ending in a digit other
+	// than 0 has at most 6 digits: encoding/json's spelling, which the exporter writes.
+	if at := *f.RecordedAt; len(at) > len("2006-01-02T15:04:05Z") && at[len(at)-2] == '0' {
+		return fmt.Errorf("recorded_at: %q is not as the exporter writes it (a fraction only when not zero, without trailing zeros)", at)
+	}
 	if e.PrevHash, err = parseHash(*f.PrevHash); err != nil {
 		return fmt.Errorf("prev_hash: %v", err)
 	}
@@ -292,15 +317,52 @@ func parseEventLine(line []byte, e *eventstore.Event) error {
 	e.Data = line[d+len(dataSep) : m]
 	e.Metadata = line[m+len(metaSep) : len(line)-1]
 	if !isObject(e.Data) || !isObject(e.Metadata) {
-		return errors.New("data and metadata must each be a JSON object")
+		return fmt.Errorf("data and metadata must each be a JSON object from { to }, nested at most %d deep", MaxDepth)
+	}
+	// The fast path takes only Tenantry's own layout and spellings (fastFixed); any other line
+	// must still be, byte for byte, what the exporter writes for the values it holds.
+	if !fast {
+		want, err := appendFixed(nil, e)
+		if err != nil || !bytes.Equal(want, line[:d]) {
+			return errors.New("the fields before data are not written as the exporter writes them (AUDIT.md, \"Event lines\")")
+		}
 	}
 	return nil
 }
 
-// isObject reports whether b is one JSON object (surrounding JSON whitespace allowed).
+// MaxDepth bounds how deep data and metadata nest (AUDIT.md, "Event lines"), so that every
+// verifier, however it parses JSON, can read what it accepts.
+const MaxDepth = 256
+
+// isObject reports whether b is one JSON object, from its "{" to its "}" with nothing around
+// them, nested at most MaxDepth deep.
 func isObject(b []byte) bool {
-	t := bytes.TrimLeft(b, " \t\r\n")
-	return len(t) > 0 && t[0] == '{' && json.Valid(b)
+	return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}' && withinDepth(b) && json.Valid(b)
+}
+
+// withinDepth reports whether the JSON text b nests objects and arrays at most MaxDepth deep.
+// Text with no more brackets than that cannot nest deeper, so a full scan is rarely needed.
+func withinDepth(b []byte) bool {
+	if bytes.Count(b, []byte("{"))+bytes.Count(b, []byte("[")) <= MaxDepth {
+		return true
+	}
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			if depth++; depth > MaxDepth {
+				return false
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return true
 }
 
 // eventFields are an event line's fields before data and metadata, in their order.
@@ -605,6 +667,20 @@ func fastFixed(b []byte, f *fixedFields) bool {
 	return true
 }
 
+// notPlain marks the bytes of a string that encoding/json writes escaped (controls, the
+// backslash, <, > and &) and 0xE2, the first byte of U+2028 and U+2029, which it escapes
+// too: fastParser.str leaves such strings, escaped or not, to the plain path's exact
+// comparison.
+var notPlain = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte{'\\', '<', '>', '&', 0xE2} {
+		t[c] = true
+	}
+	return t
+}()
+
 type fastParser struct {
 	b  []byte
 	i  int
@@ -619,7 +695,7 @@ func (p *fastParser) lit(s string) {
 	p.i += len(s)
 }
 
-// str reads a JSON string made of printable ASCII other than quote and backslash, or UTF-8.
+// str reads a JSON string that encoding/json writes without escapes.
 func (p *fastParser) str() string {
 	if !p.ok || p.i >= len(p.b) || p.b[p.i] != '"' {
 		p.ok = false
@@ -627,7 +703,7 @@ func (p *fastParser) str() string {
 	}
 	j := p.i + 1
 	for j < len(p.b) && p.b[j] != '"' {
-		if c := p.b[j]; c == '\\' || c < 0x20 {
+		if c := p.b[j]; notPlain[c] && (c != 0xE2 || j+2 < len(p.b) && p.b[j+1] == 0x80 && (p.b[j+2] == 0xA8 || p.b[j+2] == 0xA9)) {
 			p.ok = false
 			return ""
 		}
@@ -642,7 +718,8 @@ func (p *fastParser) str() string {
 	return s
 }
 
-// int reads an optionally negative decimal integer without leading zeros that fits int64.
+// int reads an integer as encoding/json writes an int64: an optional minus sign, no leading
+// zero, no "-0".
 func (p *fastParser) int() int64 {
 	if !p.ok {
 		return 0
@@ -652,22 +729,26 @@ func (p *fastParser) int() int64 {
 		neg, j = true, j+1
 	}
 	start := j
-	var n int64
+	limit := uint64(1<<63 - 1) // -2^63 fits an int64 too
+	if neg {
+		limit++
+	}
+	var n uint64
 	for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
-		if n > (1<<63-1-int64(p.b[j]-'0'))/10 {
+		if n > (limit-uint64(p.b[j]-'0'))/10 {
 			p.ok = false
 			return 0
 		}
-		n = n*10 + int64(p.b[j]-'0')
+		n = n*10 + uint64(p.b[j]-'0')
 		j++
 	}
-	if j == start || (p.b[start] == '0' && j-start > 1) {
+	if j == start || (p.b[start] == '0' && (j-start > 1 || neg)) {
 		p.ok = false
 		return 0
 	}
 	p.i = j
 	if neg {
-		return -n
+		return int64(-n)
 	}
-	return n
+	return int64(n)
 }

@@ -54,6 +54,13 @@ MAX_HEAD_FILE = 64 << 10
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 INT64 = 1 << 63
 INT32 = 1 << 31
+# How deep data and metadata may nest (AUDIT.md, "Event lines").
+MAX_DEPTH = 256
+# What encoding/json escapes beyond what json.dumps(ensure_ascii=False) does.
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                             "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 # ---- Ed25519 verification (RFC 8032 section 5.1.7, pure Ed25519) ----------------------
@@ -154,9 +161,15 @@ def _unique_keys(pairs):
     return d
 
 
-# Strict JSON: no NaN or Infinity; _UNIQUE also refuses duplicate keys. Built once: json.loads
-# with arguments builds a decoder on every call.
-_PLAIN = json.JSONDecoder(parse_constant=_no_constants)
+def _number(s):
+    """Keeps data's numbers unconverted: int() refuses over 4300 digits, which JSON allows."""
+    return None
+
+
+# Strict JSON: no NaN or Infinity; _UNIQUE also refuses duplicate keys; _PLAIN (for data and
+# metadata) converts no number. Built once: json.loads with arguments builds a decoder on
+# every call.
+_PLAIN = json.JSONDecoder(parse_constant=_no_constants, parse_int=_number, parse_float=_number)
 _UNIQUE = json.JSONDecoder(parse_constant=_no_constants, object_pairs_hook=_unique_keys)
 
 
@@ -232,6 +245,34 @@ def micros(v, name):
     return (((day * 24 + h) * 60 + mi) * 60 + sec) * 1000000 + int(frac[:6])
 
 
+_go_strings = {}  # stream ids and types repeat a lot in an export
+
+
+def go_string(s):
+    """s as a JSON string the way Go's encoding/json writes it (the exporter's spelling)."""
+    out = _go_strings.get(s)
+    if out is None:
+        out = json.dumps(s, ensure_ascii=False).translate(_GO_ESCAPES)
+        if len(_go_strings) < 100000 and len(s) < 256:
+            _go_strings[s] = out
+    return out
+
+
+def within_depth(b):
+    """Whether the valid JSON text b nests objects and arrays at most MAX_DEPTH deep."""
+    if b.count(b"{") + b.count(b"[") <= MAX_DEPTH:
+        return True
+    depth = 0
+    for m in _BRACKET.finditer(_JSON_STRING.sub(b"", b)):
+        if m.group() in (b"{", b"["):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        else:
+            depth -= 1
+    return True
+
+
 def parse_event(line):
     """Checks an event line's form (check 1). Returns (tenant_id, seq, prev_hash, hash, rest):
     the two hashes as hex and rest the canonical encoding's fields 5 to 12, in bytes."""
@@ -251,8 +292,10 @@ def parse_event(line):
     if type(f) is not dict or tuple(f) != EVENT_FIELDS:
         raise ValueError("not a JSON object with the fields %s, data, metadata in that order"
                          % ", ".join(EVENT_FIELDS))
-    if type(d) is not dict or type(m) is not dict:
-        raise ValueError("data and metadata must be JSON objects")
+    for b, v in ((data, d), (meta, m)):  # within_depth scans valid JSON only: it stays linear
+        if type(v) is not dict or b[:1] != b"{" or b[-1:] != b"}" or not within_depth(b):
+            raise ValueError("data and metadata must each be a JSON object from { to }, nested "
+                             "at most %d deep" % MAX_DEPTH)
     if len(data) >= 1 << 32 or len(meta) >= 1 << 32:
         raise ValueError("data or metadata is too long to encode")
     tenant = f["tenant_id"]
@@ -269,8 +312,20 @@ def parse_event(line):
         len(meta).to_bytes(4, "big"), meta,
         micros(f["recorded_at"], "recorded_at").to_bytes(8, "big", signed=True),
     ))
-    return (tenant, _int(f["seq"], "seq", INT64), _hex64(f["prev_hash"], "prev_hash"),
-            _hex64(f["hash"], "hash"), rest)
+    seq = _int(f["seq"], "seq", INT64)
+    prev_hash, hash_ = _hex64(f["prev_hash"], "prev_hash"), _hex64(f["hash"], "hash")
+    if not CANONICAL_TIME.fullmatch(f["recorded_at"]):
+        raise ValueError("recorded_at %r is not as the exporter writes it (a fraction only when "
+                         "not zero, without trailing zeros)" % f["recorded_at"])
+    # Exactly the bytes the exporter writes for these values (AUDIT.md, "Event lines").
+    want = '{"tenant_id":"%s","seq":%d,"event_id":"%s","stream_id":%s,"stream_version":%d,' \
+        '"type":%s,"schema_version":%d,"recorded_at":"%s","prev_hash":"%s","hash":"%s"' % (
+            tenant, seq, f["event_id"], go_string(f["stream_id"]), f["stream_version"],
+            go_string(f["type"]), f["schema_version"], f["recorded_at"], prev_hash, hash_)
+    if want.encode("utf-8") != line[:i]:
+        raise ValueError('the fields before data are not written as the exporter writes them '
+                         '(AUDIT.md, "Event lines")')
+    return (tenant, seq, prev_hash, hash_, rest)
 
 
 def canonical(prev_hex, tenant, seq, rest):
@@ -377,6 +432,8 @@ def _check(lines, public_key, earlier, rep):
     for raw in lines:
         line = raw[:-1] if raw.endswith(b"\n") else raw
         exp = n + 1
+        if line is raw:  # only the file's last line can lack its LF
+            raise Problem(exp, "malformed", "the file's last line does not end with \\n")
         # The head line (AUDIT.md, "The head line"); {"t cannot start it, so event lines skip
         # the regex.
         if not line.startswith(b'{"t') and HEAD_LINE.match(line):
