@@ -56,7 +56,7 @@ run-cluster: build ## two replicas of each role (api :8081/:8082, projector, wor
 	@WITH_ENV_SERVICES=1 WITH_ENV_DATABASE=tenantry $(ENV) .ci/cluster
 
 test: ## run the tests: PKGS=./eventstore/... RUN='^TestAppend' TESTFLAGS='-v -race'
-	@WITH_ENV_SERVICES=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(RUN),-run '$(RUN)') $(TESTFLAGS) $(PKGS)
+	@WITH_ENV_SERVICES=1 WITH_ENV_PGBOUNCER=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(RUN),-run '$(RUN)') $(TESTFLAGS) $(PKGS)
 
 bench: ## run the benchmarks: BENCH=regexp BENCHTIME=1x; figures also in .data/bench.log
 	@mkdir -p $(DATA)
