@@ -25,19 +25,20 @@ TIMEOUT   ?= 20m
 BENCH     ?= .
 BENCHTIME ?= 1x
 BENCHFLAGS ?=
+FUZZTIME  ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
 
 DATA := .data
 BIN  := $(DATA)/bin/tenantry
 ENV  := .ci/with-env
 
-.PHONY: help run run-cluster build test bench lint fmt clean-data db db-stop stripe-mock
+.PHONY: help run run-cluster build test fuzz bench lint fmt clean-data db db-stop stripe-mock
 
 help: ## list the targets
 	@echo "Tenantry — make targets:"
 	grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
 	echo
-	echo "Variables: PKGS=$(PKGS) TESTFLAGS='...' RUN='^TestName' TIMEOUT=$(TIMEOUT)"
+	echo "Variables: PKGS=$(PKGS) TESTFLAGS='...' RUN='^TestName' TIMEOUT=$(TIMEOUT) FUZZTIME=$(FUZZTIME)"
 	echo "           BENCH=$(BENCH) BENCHTIME=$(BENCHTIME) BENCHFLAGS='...'"
 	echo "Environment: DATABASE_URL, TENANTRY_PRIVATE_PG=1, TENANTRY_PRIVATE_PG_PORT, STRIPE_API_KEY"
 
@@ -57,6 +58,9 @@ run-cluster: build ## two replicas of each role (api :8081/:8082, projector, wor
 
 test: ## run the tests: PKGS=./eventstore/... RUN='^TestAppend' TESTFLAGS='-v -race'
 	@WITH_ENV_SERVICES=1 WITH_ENV_PGBOUNCER=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(RUN),-run '$(RUN)') $(TESTFLAGS) $(PKGS)
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s): FUZZTIME=3s PKGS=./http
+	@FUZZTIME='$(FUZZTIME)' PKGS='$(PKGS)' $(ENV) .ci/fuzz
 
 bench: ## run the benchmarks: BENCH=regexp BENCHTIME=1x; figures also in .data/bench.log
 	@mkdir -p $(DATA)
