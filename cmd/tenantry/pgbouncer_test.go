@@ -34,7 +34,7 @@ func TestAPIProcess_ServesEveryFlowThroughPgBouncerInTransactionMode(t *testing.
 	bouncer := os.Getenv("PGBOUNCER_URL")
 	if bouncer == "" {
 		if os.Getenv("WITH_ENV_SERVICES") == "1" {
-			t.Fatal("PGBOUNCER_URL is not set under `make test`: .ci/with-env should have started PgBouncer (.ci/services pgbouncer)")
+			t.Fatal("PGBOUNCER_URL is not set under `make test`: .ci/with-env starts PgBouncer (.ci/services pgbouncer) when WITH_ENV_PGBOUNCER=1, as make test sets it")
 		}
 		t.Skip("PGBOUNCER_URL is not set: run `make test` (it starts PgBouncer in transaction mode), or set it to a PgBouncer in transaction mode")
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -140,8 +141,16 @@ func New(t testing.TB) *DB {
 }
 
 // Run is a TestMain body: it creates one database for the package, stores it in *db, runs
-// the tests and drops it.
+// the tests and drops it. A fuzzing worker process (`go test -fuzz` starts one per CPU,
+// each running TestMain) gets none: it only runs the fuzz target, which must not use the
+// package's database (*db stays nil), and cloning one per worker would only add load.
 func Run(m *testing.M, db **DB) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		return m.Run()
+	}
 	ctx := context.Background()
 	d, err := Create(ctx)
 	if err != nil {
