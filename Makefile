@@ -78,7 +78,7 @@ bench: ## run the benchmarks: BENCH=regexp BENCHTIME=1x; figures also in .data/b
 
 lint: ## no tracked file over 1 MiB, gofmt, go vet and staticcheck
 	@# A build or a dump committed by mistake stays in the history for ever: refuse any
-	@# tracked file over 1 MiB, by name.
+	# tracked file over 1 MiB, by name.
 	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 		big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576' || true)
 		if [ -n "$$big" ]; then
