@@ -25,19 +25,20 @@ TIMEOUT   ?= 20m
 BENCH     ?= .
 BENCHTIME ?= 1x
 BENCHFLAGS ?=
+FUZZTIME  ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
 
 DATA := .data
 BIN  := $(DATA)/bin/tenantry
 ENV  := .ci/with-env
 
-.PHONY: help run run-cluster build test bench lint fmt clean-data db db-stop stripe-mock
+.PHONY: help run run-cluster build test fuzz bench lint fmt clean-data db db-stop stripe-mock
 
 help: ## list the targets
 	@echo "Tenantry — make targets:"
 	grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
 	echo
-	echo "Variables: PKGS=$(PKGS) TESTFLAGS='...' RUN='^TestName' TIMEOUT=$(TIMEOUT)"
+	echo "Variables: PKGS=$(PKGS) TESTFLAGS='...' RUN='^TestName' TIMEOUT=$(TIMEOUT) FUZZTIME=$(FUZZTIME)"
 	echo "           BENCH=$(BENCH) BENCHTIME=$(BENCHTIME) BENCHFLAGS='...'"
 	echo "Environment: DATABASE_URL, TENANTRY_PRIVATE_PG=1, TENANTRY_PRIVATE_PG_PORT, STRIPE_API_KEY"
 
@@ -45,14 +46,21 @@ build: ## build the binary into .data/bin/tenantry
 	@mkdir -p $(DATA)/bin
 	$(GO) build -o $(BIN) ./cmd/tenantry
 
-run: build ## migrate, then serve (database and stripe-mock started when needed)
-	@WITH_ENV_DATABASE=tenantry $(ENV) bash -c '"$$1" migrate && exec "$$1" serve' run $(BIN)
+# `make run` listens on the loopback interface only (the README's sample operator token must
+# not open the API to the network); set TENANTRY_ADDR, e.g. TENANTRY_ADDR=:8080, to listen
+# elsewhere.
+run: build ## migrate, then serve on 127.0.0.1:8080 (database and stripe-mock started when needed)
+	@export TENANTRY_ADDR="$${TENANTRY_ADDR:-127.0.0.1:8080}"
+	WITH_ENV_DATABASE=tenantry $(ENV) bash -c '"$$1" migrate && exec "$$1" serve' run $(BIN)
 
 run-cluster: build ## two replicas of each role (api :8081/:8082, projector, worker) over NATS JetStream
 	@WITH_ENV_SERVICES=1 WITH_ENV_DATABASE=tenantry $(ENV) .ci/cluster
 
 test: ## run the tests: PKGS=./eventstore/... RUN='^TestAppend' TESTFLAGS='-v -race'
-	@WITH_ENV_SERVICES=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(RUN),-run '$(RUN)') $(TESTFLAGS) $(PKGS)
+	@WITH_ENV_SERVICES=1 WITH_ENV_PGBOUNCER=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(RUN),-run '$(RUN)') $(TESTFLAGS) $(PKGS)
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s): FUZZTIME=3s PKGS=./http
+	@FUZZTIME='$(FUZZTIME)' PKGS='$(PKGS)' $(ENV) .ci/fuzz
 
 bench: ## run the benchmarks: BENCH=regexp BENCHTIME=1x; figures also in .data/bench.log
 	@mkdir -p $(DATA)
@@ -68,8 +76,21 @@ bench: ## run the benchmarks: BENCH=regexp BENCHTIME=1x; figures also in .data/b
 	fi
 	exit $$rc
 
-lint: ## gofmt, go vet and staticcheck
-	@files=$$(find . -path ./.data -prune -o -path ./.git -prune -o -name '*.go' -print)
+lint: ## no tracked file over 1 MiB, gofmt, go vet and staticcheck
+	@# A build or a dump committed by mistake stays in the history for ever: refuse any
+	# tracked file over 1 MiB, by name.
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576' || true)
+		if [ -n "$$big" ]; then
+			echo "size: tracked files over 1 MiB (remove them from git and ignore them):"
+			echo "$$big" | awk '{ s = $$1; sub(/^[0-9]+ /, ""); printf "  %s (%.1f MiB)\n", $$0, s / 1048576 }'
+			exit 1
+		fi
+		echo "size: ok (no tracked file over 1 MiB)"
+	else
+		echo "size: not a git checkout; the tracked-file size check is skipped"
+	fi
+	files=$$(find . -path ./.data -prune -o -path ./.git -prune -o -name '*.go' -print)
 	if [ -n "$$files" ]; then
 		bad=$$(gofmt -l $$files)
 		if [ -n "$$bad" ]; then

@@ -44,7 +44,7 @@ type cluster struct {
 	dir   string
 	env   []string
 	mu    sync.Mutex
-	procs map[string]*exec.Cmd
+	procs map[string]*proc
 	apis  []string
 	proxy *meterProxy
 	// metricsAddr is where projector-1 serves /metrics.
@@ -58,6 +58,13 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// proc is one started process. done is closed once Wait has returned: only then may its
+// ProcessState be read (Wait writes it in another goroutine).
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
 func (c *cluster) start(name string, args ...string) {
 	c.t.Helper()
 	logf, err := os.OpenFile(filepath.Join(c.dir, name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -69,10 +76,11 @@ func (c *cluster) start(name string, args ...string) {
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	require.NoError(c.t, cmd.Start())
+	p := &proc{cmd: cmd, done: make(chan struct{})}
 	c.mu.Lock()
-	c.procs[name] = cmd
+	c.procs[name] = p
 	c.mu.Unlock()
-	go func() { _ = cmd.Wait(); logf.Close() }()
+	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
 }
 
 func (c *cluster) addrOf(name string) string {
@@ -88,34 +96,40 @@ func (c *cluster) kill(name string) {
 	c.mu.Lock()
 	p := c.procs[name]
 	c.mu.Unlock()
-	require.NoError(c.t, p.Process.Signal(syscall.SIGKILL))
-	for p.ProcessState == nil { // Wait runs in start's goroutine
-		time.Sleep(10 * time.Millisecond)
-	}
+	require.NoError(c.t, p.cmd.Process.Signal(syscall.SIGKILL))
+	<-p.done // Wait runs in start's goroutine
 }
 
 func (c *cluster) pid(name string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.procs[name].Process.Pid
+	return c.procs[name].cmd.Process.Pid
 }
 
 func (c *cluster) stopAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range c.procs {
-		if p.ProcessState == nil {
-			_ = p.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		}
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	expired := false
 	for _, p := range c.procs {
-		for p.ProcessState == nil && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
+		if !expired {
+			select {
+			case <-p.done:
+				continue
+			case <-deadline.C:
+				expired = true
+			}
 		}
-		if p.ProcessState == nil {
-			_ = p.Process.Kill()
-		}
+		_ = p.cmd.Process.Kill() // harmless when it has exited meanwhile
+		<-p.done
 	}
 }
 
@@ -176,7 +190,7 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	_, _ = rand.Read(suffix)
 	proxy := newMeterProxy(t, stripeBase)
 	const operator = "cluster-operator-token"
-	c := &cluster{t: t, bin: bin, dir: dir, procs: map[string]*exec.Cmd{}, proxy: proxy,
+	c := &cluster{t: t, bin: bin, dir: dir, procs: map[string]*proc{}, proxy: proxy,
 		apis: []string{"http://" + freeAddr(t), "http://" + freeAddr(t)}, metricsAddr: freeAddr(t),
 		env: append(os.Environ(), "DATABASE_URL="+db.SuperURL, "TENANTRY_APP_DATABASE_URL=", "TENANTRY_WORKER_DATABASE_URL=", "TENANTRY_BUS=nats", "NATS_URL="+natsURL,
 			"TENANTRY_CLUSTER=test-"+hex.EncodeToString(suffix), "REDIS_URL="+redisURL, "TENANTRY_OPERATOR_TOKEN="+operator,

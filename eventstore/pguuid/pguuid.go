@@ -15,11 +15,16 @@ import (
 
 // Register adds uuid.UUID support to a connection's type map: the uuid type and its array
 // type get a codec that handles uuid.UUID itself (pgx asks a codec before it falls back on
-// driver.Valuer and sql.Scanner).
+// driver.Valuer and sql.Scanner). It also maps the Go types uuid.UUID and []uuid.UUID to
+// uuid and uuid[]: in the exec and simple-protocol modes (the ones that work through
+// PgBouncer in transaction mode) the server describes no parameter, and pgx cannot encode
+// a []uuid.UUID it has no PostgreSQL type for.
 func Register(m *pgtype.Map) {
 	t := &pgtype.Type{Name: "uuid", OID: pgtype.UUIDOID, Codec: codec{}}
 	m.RegisterType(t)
 	m.RegisterType(&pgtype.Type{Name: "_uuid", OID: pgtype.UUIDArrayOID, Codec: &pgtype.ArrayCodec{ElementType: t}})
+	m.RegisterDefaultPgType(uuid.UUID{}, "uuid")
+	m.RegisterDefaultPgType([]uuid.UUID(nil), "_uuid")
 }
 
 // AfterConnect registers the support on a new connection; use it as a pool's AfterConnect.

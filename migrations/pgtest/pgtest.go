@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -46,37 +47,32 @@ func BaseURL() string {
 }
 
 var (
-	templateOnce sync.Once
 	templateMu   sync.Mutex
 	templateName string
-	templateErr  error
 )
 
-func currentTemplate() string {
+// template returns the migrated template's name, building it when this process has not
+// yet or when rebuild is set: another checkout with other migrations on the same server
+// may have dropped ours as stale (see dropStale), and its clone then fails with 3D000.
+func template(ctx context.Context, base string, rebuild bool) (string, error) {
 	templateMu.Lock()
 	defer templateMu.Unlock()
-	return templateName
-}
-
-// rebuildTemplate builds the template again (ensureTemplate is a no-op when another process
-// of this checkout already did).
-func rebuildTemplate(ctx context.Context, base string) error {
-	templateMu.Lock()
-	defer templateMu.Unlock()
-	name, err := ensureTemplate(ctx, base)
-	if err != nil {
-		return err
+	if templateName == "" || rebuild {
+		name, err := ensureTemplate(ctx, base)
+		if err != nil {
+			return "", err
+		}
+		templateName = name
 	}
-	templateName = name
-	return nil
+	return templateName, nil
 }
 
 // Create clones a fresh database from the template. Callers drop it with Drop.
 func Create(ctx context.Context) (*DB, error) {
 	base := BaseURL()
-	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(ctx, base) })
-	if templateErr != nil {
-		return nil, templateErr
+	tmpl, err := template(ctx, base, false)
+	if err != nil {
+		return nil, err
 	}
 	name := fmt.Sprintf("tenantry_test_%d_%s", time.Now().Unix(), randomHex(6))
 	conn, err := pgx.Connect(ctx, base)
@@ -84,23 +80,18 @@ func Create(ctx context.Context) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s (is PostgreSQL running? `make test` starts one): %w", migrations.Redact(base), err)
 	}
 	defer conn.Close(ctx)
-	rebuilt := 0
+	rebuilt := false
 	for attempt := 0; ; attempt++ {
-		_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{currentTemplate()}.Sanitize())
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tmpl}.Sanitize())
 		var pgErr *pgconn.PgError
-		if err == nil || attempt > 50 || !errors.As(err, &pgErr) {
-			break
-		}
-		if pgErr.Code == "3D000" && rebuilt < 3 {
-			// Another checkout with other migrations dropped this template as stale
-			// (dropStale): build it again rather than fail the package.
-			rebuilt++
-			if err = rebuildTemplate(ctx, base); err != nil {
-				break
+		if err != nil && !rebuilt && errors.As(err, &pgErr) && pgErr.Code == "3D000" {
+			rebuilt = true // dropped by another checkout's test run: build it again, once
+			if tmpl, err = template(ctx, base, true); err != nil {
+				return nil, err
 			}
 			continue
 		}
-		if pgErr.Code != "55006" {
+		if err == nil || attempt > 50 || !errors.As(err, &pgErr) || pgErr.Code != "55006" {
 			break
 		}
 		time.Sleep(100 * time.Millisecond) // template briefly in use by another clone
@@ -155,8 +146,16 @@ func New(t testing.TB) *DB {
 }
 
 // Run is a TestMain body: it creates one database for the package, stores it in *db, runs
-// the tests and drops it.
+// the tests and drops it. A fuzzing worker process (`go test -fuzz` starts one per CPU,
+// each running TestMain) gets none: it only runs the fuzz target, which must not use the
+// package's database (*db stays nil), and cloning one per worker would only add load.
 func Run(m *testing.M, db **DB) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		return m.Run()
+	}
 	ctx := context.Background()
 	d, err := Create(ctx)
 	if err != nil {
@@ -242,9 +241,13 @@ func ensureTemplate(ctx context.Context, base string) (string, error) {
 }
 
 // dropStale removes templates of older migration sets and test databases left behind by
-// killed runs (their names carry their creation time; no test run lasts two hours).
+// killed runs (their names carry their creation time; no test run lasts two hours). A
+// template is dropped only two hours after it was built (its directory's PG_VERSION file
+// is written then): checkouts with other migrations, testing on the same server at the
+// same time, each keep theirs.
 func dropStale(ctx context.Context, conn *pgx.Conn) {
-	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'tenantry\_tmpl\_%' OR datname LIKE 'tenantry\_test\_%'`)
+	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'tenantry\_test\_%'
+		OR (datname LIKE 'tenantry\_tmpl\_%' AND (pg_stat_file('base/' || oid || '/PG_VERSION', true)).modification < now() - interval '2 hours')`)
 	if err != nil {
 		return
 	}
