@@ -77,30 +77,7 @@ const verifyEventsSQL = `SELECT ` + eventColumns + ` FROM tenantry.events WHERE 
 // whose numbering, link or hash is wrong. A read error is returned as an error; tampering is
 // reported in the ChainReport.
 func (s *Store) VerifyChain(ctx context.Context, tenant uuid.UUID) (ChainReport, error) {
-	if tenant == uuid.Nil {
-		return ChainReport{}, ErrNoTenant
-	}
-	rep := ChainReport{Tenant: tenant}
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, setTenantSQL, tenant.String()); err != nil {
-			return err
-		}
-		var headHash []byte
-		err := tx.QueryRow(ctx, verifyHeadSQL, tenant).Scan(&rep.HeadSeq, &headHash)
-		if err != nil && err != pgx.ErrNoRows {
-			return err
-		}
-		rep.HeadHash = hex.EncodeToString(headHash)
-		rows, err := tx.Query(ctx, verifyEventsSQL, tenant)
-		if err != nil {
-			return err
-		}
-		return verifyRows(rows, &rep, headHash, [32]byte{})
-	})
-	if err != nil {
-		return ChainReport{}, fmt.Errorf("verify chain of tenant %s: %w", tenant, err)
-	}
-	return rep, nil
+	return s.VerifyChainFrom(ctx, tenant, 0, [32]byte{})
 }
 
 const verifyEventsAfterSQL = `SELECT ` + eventColumns + ` FROM tenantry.events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq`
@@ -133,7 +110,7 @@ func (s *Store) VerifyChainFrom(ctx context.Context, tenant uuid.UUID, after int
 		return verifyRows(rows, &rep, headHash, afterHash)
 	})
 	if err != nil {
-		return ChainReport{}, fmt.Errorf("verify chain of tenant %s after seq %d: %w", tenant, after, err)
+		return ChainReport{}, fmt.Errorf("verify chain of tenant %s from seq %d: %w", tenant, after+1, err)
 	}
 	return rep, nil
 }
