@@ -53,7 +53,7 @@ func (s *Server) createAPIKey(c *gin.Context, cl *call) {
 	if req.MemberID != nil {
 		memberID = *req.MemberID
 	}
-	keyID := uuid.Must(uuid.NewV7())
+	keyID := mintID(c, cl, "api-key")
 	secret, prefix, sum, err := newSecret(keyScheme, cl.tenant, keyID)
 	if err != nil {
 		s.internal(c, err)

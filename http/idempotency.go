@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 // Idempotency-Key: the first POST with a key runs and its answer is remembered (24 hours)
@@ -185,4 +187,19 @@ func ForgetIdempotencyKeys(ctx context.Context, pool Execer, interval time.Durat
 		case <-time.After(interval):
 		}
 	}
+}
+
+// mintNamespace versions the derivation of ids minted under an Idempotency-Key.
+const mintNamespace = "tenantry/idempotent-mint/v1"
+
+// mintID is the id of the secret-bearing object a POST creates (an API key, an invitation).
+// Under an Idempotency-Key it is derived from the tenant, the caller, what is minted and the
+// key, so a request run again after its first answer was lost (the process died between the
+// append and storing the answer) meets the first run's object instead of minting a second
+// one: the domain refuses an id already in use with 409. Without the header it is fresh.
+func mintID(c *gin.Context, cl *call, what string) uuid.UUID {
+	if k := c.GetHeader("Idempotency-Key"); validIdempotencyKey(k) {
+		return domain.DeriveID(mintNamespace, cl.tenant, what+"\x00"+cl.actor+"\x00"+k)
+	}
+	return uuid.Must(uuid.NewV7())
 }

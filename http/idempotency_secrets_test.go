@@ -139,3 +139,45 @@ func TestIdempotencyKey_AnotherKeyCannotReadTheRememberedAnswer(t *testing.T) {
 	require.Empty(t, second.header.Get("Idempotent-Replayed"), "another caller's key of the same name is not theirs to replay")
 	require.NotEqual(t, first.str("api_key", "key"), second.str("api_key", "key"))
 }
+
+// A key-minting request whose first answer was lost (the process died after the append and
+// before the answer was stored, so nothing is remembered under its Idempotency-Key) and that
+// the client then sends again meets the first run's key or invitation and answers 409; it
+// never mints a second one. Fails on main: the retry minted a second key and invitation.
+func TestIdempotencyKey_ARetryAfterALostAnswerNeverMintsASecondSecret(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	super := pgtest.Pool(t, testDB.SuperURL, 1)
+	ctx := context.Background()
+	forget := func() { // what a crash between the append and storing the answer leaves behind
+		_, err := super.Exec(ctx, `DELETE FROM tenantry.idempotency_keys WHERE tenant_id = $1`, ten.id)
+		require.NoError(t, err)
+	}
+	count := func(typ string) (n int) {
+		require.NoError(t, super.QueryRow(ctx, `SELECT count(*) FROM tenantry.events WHERE tenant_id = $1 AND event_type = $2`, ten.id, typ).Scan(&n))
+		return n
+	}
+	keysBefore := count("api_key.created")
+
+	for _, rq := range []req{
+		{method: "POST", path: "/v1/api-keys", token: ten.key, header: map[string]string{"Idempotency-Key": "mint-1"}, body: map[string]any{"name": "ci"}},
+		{method: "POST", path: "/v1/members", token: ten.key, header: map[string]string{"Idempotency-Key": "invite-1"},
+			body: map[string]any{"email": "x@" + ten.slug + ".example.com", "role": "viewer"}},
+	} {
+		first := a.do(rq)
+		require.Equal(t, http.StatusCreated, first.status, string(first.raw))
+		forget()
+		retry := a.do(rq)
+		require.Equal(t, http.StatusConflict, retry.status, "%s %s: %s", rq.method, rq.path, retry.raw)
+		require.Equal(t, "conflict", retry.problemType())
+	}
+	require.Equal(t, keysBefore+1, count("api_key.created"), "one key minted, not two")
+	require.Equal(t, 1, count("member.invited"), "one invitation issued, not two")
+
+	// Another Idempotency-Key, or none, mints as usual.
+	r := a.do(req{method: "POST", path: "/v1/api-keys", token: ten.key, header: map[string]string{"Idempotency-Key": "mint-2"}, body: map[string]any{"name": "ci2"}})
+	require.Equal(t, http.StatusCreated, r.status, string(r.raw))
+	r = a.do(req{method: "POST", path: "/v1/api-keys", token: ten.key, body: map[string]any{"name": "ci3"}})
+	require.Equal(t, http.StatusCreated, r.status, string(r.raw))
+}

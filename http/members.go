@@ -71,7 +71,7 @@ func (s *Server) inviteMember(c *gin.Context, cl *call) {
 	}
 	plan, _ := domain.ParsePlanName(cl.plan)
 	seats := s.d.Plans.Limits(plan).Seats
-	id := uuid.Must(uuid.NewV7())
+	id := mintID(c, cl, "invitation")
 	token, _, sum, err := newSecret(invitationScheme, cl.tenant, id)
 	if err != nil {
 		s.internal(c, err)
