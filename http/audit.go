@@ -220,9 +220,12 @@ func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstor
 	}
 	var q big.Int
 	for {
-		page, err := store.ReadTenant(c, id, r.seq, eventstore.MaxPage)
+		page, err := store.ReadTenantBounded(c, id, r.seq, eventstore.MaxPage)
 		if err != nil {
 			return false, err
+		}
+		if len(page) == 0 { // a short page may be cut by size: only an empty one ends
+			return false, nil
 		}
 		for i := range page {
 			e := &page[i]
@@ -252,9 +255,6 @@ func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstor
 				}
 			}
 			r.seq, r.last = e.Seq, e.RecordedAt
-		}
-		if len(page) < eventstore.MaxPage {
-			return false, nil
 		}
 	}
 }
