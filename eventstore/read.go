@@ -23,6 +23,22 @@ WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`
 
 const readAllSQL = `SELECT ` + eventColumns + ` FROM tenantry.read_all_events($1, $2, $3)`
 
+// MaxPageBytes bounds the documents (data and metadata, as stored: compressed ones count
+// their compressed size) of one ReadTenantBounded page. One usage batch event holds up to
+// 1,000 records (about 1 MiB), so MaxPage of them would be gigabytes in memory.
+const MaxPageBytes = 1 << 20
+
+// readTenantBoundedSQL is readTenantSQL cut before the first event whose documents, added to
+// those before it, pass $4 bytes as stored (pg_column_size reads no TOASTed value); the
+// first event is always in.
+const readTenantBoundedSQL = `WITH s AS (
+	SELECT seq, sum(pg_column_size(data) + pg_column_size(metadata)) OVER (ORDER BY seq)
+	            - pg_column_size(data) - pg_column_size(metadata) AS before
+	  FROM tenantry.events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
+SELECT ` + eventColumns + ` FROM tenantry.events
+WHERE tenant_id = $1 AND seq > $2 AND seq <= (SELECT max(seq) FROM s WHERE before < $4)
+ORDER BY seq`
+
 // ReadStream returns up to limit events of one stream from stream version fromVersion on
 // (versions start at 1), in version order.
 func (s *Store) ReadStream(ctx context.Context, tenant uuid.UUID, stream string, fromVersion int64, limit int) ([]Event, error) {
@@ -40,6 +56,18 @@ func (s *Store) ReadStream(ctx context.Context, tenant uuid.UUID, stream string,
 // Seq order is commit order, so paging by the last seq seen never skips an event.
 func (s *Store) ReadTenant(ctx context.Context, tenant uuid.UUID, afterSeq int64, limit int) ([]Event, error) {
 	events, err := s.readInTenant(ctx, tenant, readTenantSQL, tenant, max(afterSeq, 0), clampPage(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read tenant %s after seq %d: %w", tenant, afterSeq, err)
+	}
+	return events, nil
+}
+
+// ReadTenantBounded is ReadTenant for readers an outsider can set going (audit exports and
+// replays): a page also ends before its events' documents pass MaxPageBytes as stored (it
+// holds at least one event), so a history of large events costs bounded memory per page.
+// A short page is not the end of the history: read on until a page is empty.
+func (s *Store) ReadTenantBounded(ctx context.Context, tenant uuid.UUID, afterSeq int64, limit int) ([]Event, error) {
+	events, err := s.readInTenant(ctx, tenant, readTenantBoundedSQL, tenant, max(afterSeq, 0), clampPage(limit), MaxPageBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read tenant %s after seq %d: %w", tenant, afterSeq, err)
 	}

@@ -2,9 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
+	"math/big"
 	"net/http"
 	"slices"
 	"strconv"
@@ -182,18 +183,21 @@ func (s *Server) auditState(c *gin.Context, cl *call) {
 
 // State is a tenant as its events say it was at an instant.
 type State struct {
-	AsOf        time.Time        `json:"as_of"`
-	Seq         int64            `json:"seq"`
-	Tenant      *tenantView      `json:"tenant"`
-	Members     []memberView     `json:"members"`
-	UsageTotals map[string]int64 `json:"usage_totals"`
+	AsOf    time.Time    `json:"as_of"`
+	Seq     int64        `json:"seq"`
+	Tenant  *tenantView  `json:"tenant"`
+	Members []memberView `json:"members"`
+	// UsageTotals are exact sums, written as JSON integers of any size: a metric's records
+	// over a tenant's whole history can add up to more than an int64 (10^12 a record), and
+	// events stored before that bound may carry up to 2^63-1 each.
+	UsageTotals map[string]json.Number `json:"usage_totals"`
 }
 
 // ReplayState replays the tenant's events recorded at or before asOf.
 func ReplayState(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) (State, error) {
 	var r replay
 	if _, err := r.fold(c, store, reg, id, asOf); err != nil {
-		return State{AsOf: asOf.UTC(), Members: []memberView{}, UsageTotals: map[string]int64{}}, err
+		return State{AsOf: asOf.UTC(), Members: []memberView{}, UsageTotals: map[string]json.Number{}}, err
 	}
 	return r.state(asOf)
 }
@@ -205,19 +209,23 @@ type replay struct {
 	seq                        int64
 	last                       time.Time // when the event at seq was recorded
 	tenantEvents, memberEvents []domain.Event
-	usageTotals                map[string]int64
+	usageTotals                map[string]*big.Int // exact: int64 sums wrapped around
 }
 
 // fold adds the tenant's events after r.seq recorded at or before asOf (events are
 // recorded in seq order); it reports whether it stopped at one recorded after asOf.
 func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) (stopped bool, err error) {
 	if r.usageTotals == nil {
-		r.usageTotals = map[string]int64{}
+		r.usageTotals = map[string]*big.Int{}
 	}
+	var q big.Int
 	for {
-		page, err := store.ReadTenant(c, id, r.seq, eventstore.MaxPage)
+		page, err := store.ReadTenantBounded(c, id, r.seq, eventstore.MaxPage)
 		if err != nil {
 			return false, err
+		}
+		if len(page) == 0 { // a short page may be cut by size: only an empty one ends
+			return false, nil
 		}
 		for i := range page {
 			e := &page[i]
@@ -237,14 +245,16 @@ func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstor
 				case usage.StreamID:
 					recs, _ := usage.Records(de)
 					for _, rec := range recs {
-						r.usageTotals[rec.Metric.String()] += rec.Quantity.Int64()
+						sum := r.usageTotals[rec.Metric.String()]
+						if sum == nil {
+							sum = new(big.Int)
+							r.usageTotals[rec.Metric.String()] = sum
+						}
+						sum.Add(sum, q.SetInt64(rec.Quantity.Int64()))
 					}
 				}
 			}
 			r.seq, r.last = e.Seq, e.RecordedAt
-		}
-		if len(page) < eventstore.MaxPage {
-			return false, nil
 		}
 	}
 }
@@ -252,18 +262,18 @@ func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstor
 // clone is a copy that can be folded further without changing r.
 func (r *replay) clone() *replay {
 	out := &replay{seq: r.seq, last: r.last, tenantEvents: slices.Clip(r.tenantEvents),
-		memberEvents: slices.Clip(r.memberEvents), usageTotals: maps.Clone(r.usageTotals)}
-	if out.usageTotals == nil {
-		out.usageTotals = map[string]int64{}
+		memberEvents: slices.Clip(r.memberEvents), usageTotals: make(map[string]*big.Int, len(r.usageTotals))}
+	for k, v := range r.usageTotals { // the sums are added to in place: copy them
+		out.usageTotals[k] = new(big.Int).Set(v)
 	}
 	return out
 }
 
 // state is the tenant as the folded events leave it, as of asOf.
 func (r *replay) state(asOf time.Time) (State, error) {
-	st := State{AsOf: asOf.UTC(), Seq: r.seq, Members: []memberView{}, UsageTotals: maps.Clone(r.usageTotals)}
-	if st.UsageTotals == nil {
-		st.UsageTotals = map[string]int64{}
+	st := State{AsOf: asOf.UTC(), Seq: r.seq, Members: []memberView{}, UsageTotals: make(map[string]json.Number, len(r.usageTotals))}
+	for k, v := range r.usageTotals {
+		st.UsageTotals[k] = json.Number(v.String())
 	}
 	if len(r.tenantEvents) > 0 {
 		t, err := tenant.Replay(r.tenantEvents)

@@ -287,8 +287,10 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		return append(joined, keyed...), nil
 	})
 	if !ok {
-		if st := c.Writer.Status(); st == http.StatusNotFound || st == http.StatusUnauthorized {
-			s.authFailed(c) // no such invitation, or not this token
+		// No such invitation (404), or a real invitation's id with the wrong secret (403):
+		// both are guesses, and a guess at a known id must cost the budget like any other.
+		if st := c.Writer.Status(); st == http.StatusNotFound || st == http.StatusUnauthorized || st == http.StatusForbidden {
+			s.authFailed(c)
 		}
 		return
 	}

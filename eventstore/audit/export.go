@@ -186,7 +186,7 @@ func ExportPage(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, 
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var line []byte
 	for after < end {
-		page, err := store.ReadTenant(ctx, tenant, after, min(eventstore.MaxPage, int(end-after)))
+		page, err := store.ReadTenantBounded(ctx, tenant, after, min(eventstore.MaxPage, int(end-after)))
 		if err != nil {
 			return Head{}, false, err
 		}
