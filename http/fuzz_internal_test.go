@@ -73,8 +73,8 @@ func FuzzParseUsageBody(f *testing.F) {
 		}
 		got, err := parseUsageBody(body, now)
 		if err != nil {
-			if domain.ErrorCode(err) != domain.CodeInvalid {
-				t.Fatalf("%q: refused with %v, want a coded invalid error (a 400)", body, err)
+			if code := domain.ErrorCode(err); code != domain.CodeInvalid && code != domain.CodeLimit {
+				t.Fatalf("%q: refused with %v, want a coded invalid (400) or limit (422) error", body, err)
 			}
 		} else {
 			if len(got) < 1 || len(got) > MaxUsageRecords {
