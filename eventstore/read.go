@@ -180,53 +180,6 @@ func ReadTenantIn(ctx context.Context, q Querier, tenant uuid.UUID, afterSeq int
 	return collectEvents(rows)
 }
 
-// readTenantBatchWindowSQL is the tenant's first $3 events after seq $2, each with its
-// rank and the stored size of its documents and of all those before it (pg_column_size reads
-// no TOASTed value).
-const readTenantBatchWindowSQL = `SELECT seq, row_number() OVER w AS n,
-	       sum(pg_column_size(data) + pg_column_size(metadata)) OVER w AS upto
-	  FROM tenantry.events WHERE tenant_id = $1 AND seq > $2
-	WINDOW w AS (ORDER BY seq) ORDER BY seq LIMIT $3`
-
-// readTenantBatchSQL is readTenantSQL ending before the first event whose documents, added
-// to those before it, pass $4 bytes as stored: unlike readTenantBoundedSQL it never goes
-// past the bound, unless its one event alone does (the first event is always in).
-const readTenantBatchSQL = `WITH s AS (` + readTenantBatchWindowSQL + `)
-SELECT ` + eventColumns + ` FROM tenantry.events
-WHERE tenant_id = $1 AND seq > $2 AND seq <= (SELECT max(seq) FROM s WHERE upto <= $4 OR n = 1)
-ORDER BY seq`
-
-// readTenantCutSQL reports whether readTenantBatchSQL, with the same arguments, ended its
-// page at the byte bound rather than at limit events or at the end of the history.
-const readTenantCutSQL = `SELECT EXISTS (SELECT 1 FROM (` + readTenantBatchWindowSQL + `) s WHERE upto > $4 AND n > 1)`
-
-// BatchQuerier sends batches of queries: a transaction or a connection.
-type BatchQuerier interface {
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-}
-
-// ReadTenantBoundedIn reads like ReadTenantBounded with a bound of maxBytes, inside the
-// caller's transaction (which must carry the tenant context), for workers that must not
-// hold an unbounded batch in memory either. The page never passes maxBytes unless its one
-// event alone does. cut reports a page that ended at the byte
-// bound: fewer than limit events that are not the end of the history. Both come in one
-// round trip.
-func ReadTenantBoundedIn(ctx context.Context, q BatchQuerier, tenant uuid.UUID, afterSeq int64, limit, maxBytes int) (events []Event, cut bool, err error) {
-	afterSeq, limit = max(afterSeq, 0), clampPage(limit)
-	b := &pgx.Batch{}
-	b.Queue(readTenantBatchSQL, tenant, afterSeq, limit, maxBytes).Query(func(rows pgx.Rows) error {
-		events, err = collectEvents(rows)
-		return err
-	})
-	b.Queue(readTenantCutSQL, tenant, afterSeq, limit, maxBytes).QueryRow(func(r pgx.Row) error {
-		return r.Scan(&cut)
-	})
-	if err := q.SendBatch(ctx, b).Close(); err != nil {
-		return nil, false, err
-	}
-	return events, cut, nil
-}
-
 func scanEvent(rows pgx.Rows, e *Event) error {
 	var prev, hash []byte
 	var version int32

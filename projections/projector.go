@@ -44,19 +44,12 @@ type Projector struct {
 	BatchSize    int           // default 500
 	PollInterval time.Duration // how often the backlog is rescanned (default 5s)
 
-	// BatchBytes bounds the stored documents (as stored: compressed ones count their
-	// compressed size) of one tenant's batch, default DefaultBatchBytes: a usage batch event
-	// holds up to about 1 MiB, so BatchSize of them would make a worker hold hundreds of MiB
-	// per batch. A batch always holds at least one event.
-	BatchBytes int
-
 	// Observe, when set, is told of every batch applied (before its commit; a batch whose
 	// commit fails is applied again): the tenant, its size, and the newest recorded_at.
 	Observe func(tenant uuid.UUID, events int, newest time.Time)
 
 	afterBatch func(tenant uuid.UUID)                               // test hook: called after each tenant's turn (its projections' batches)
 	onAttempt  func(tenant uuid.UUID, projection string, err error) // test hook: every batch attempt and its outcome
-	onRead     func(tenant uuid.UUID, events []eventstore.Event)    // test hook: every batch read, as read
 
 	mu      sync.Mutex
 	queue   []uuid.UUID
@@ -302,30 +295,11 @@ func (p *Projector) work(ctx context.Context) {
 	}
 }
 
-// DefaultBatchBytes is BatchBytes when unset: a few usage batch events per batch at most.
-const DefaultBatchBytes = 4 << 20
-
-// groupWindowSQL is a tenant's next $2 events after its usage checkpoint, each with its
-// rank and the stored size of its documents and of all those before it (pg_column_size
-// reads no TOASTed value).
-const groupWindowSQL = `SELECT seq, row_number() OVER w AS n,
-	       sum(pg_column_size(data) + pg_column_size(metadata)) OVER w AS upto
-	  FROM tenantry.events
-	 WHERE tenant_id = $1 AND seq > coalesce((SELECT seq FROM tenantry.projections WHERE tenant_id = $1 AND projection = 'usage'), 0)
-	WINDOW w AS (ORDER BY seq) ORDER BY seq LIMIT $2`
-
 // groupEventsSQL reads a tenant's next events after its usage checkpoint, in the tenant
-// context: at most $2, ending before the first whose documents would take the batch past
-// $3 bytes as stored (the first is always in), as eventstore.ReadTenantBoundedIn does.
-// One statement, so the checkpoint it reads is the one the window started from.
-const groupEventsSQL = `WITH s AS (` + groupWindowSQL + `)
-SELECT ` + eventstore.EventColumns + ` FROM tenantry.events
-WHERE tenant_id = $1 AND seq IN (SELECT seq FROM s WHERE upto <= $3 OR n = 1)
-ORDER BY seq`
-
-// groupCutSQL reports whether groupEventsSQL, with the same arguments, ended at the byte
-// bound: a short batch that is not the end of the tenant's history.
-const groupCutSQL = `SELECT EXISTS (SELECT 1 FROM (` + groupWindowSQL + `) s WHERE upto > $3 AND n > 1)`
+// context.
+const groupEventsSQL = `SELECT ` + eventstore.EventColumns + ` FROM tenantry.events
+WHERE tenant_id = $1 AND seq > coalesce((SELECT seq FROM tenantry.projections WHERE tenant_id = $1 AND projection = 'usage'), 0)
+ORDER BY seq LIMIT $2`
 
 // projectGroup is the usage projection's fast path for many tenants with a few new usage
 // events each (the steady state under load): one transaction, one round trip to lock and
@@ -344,7 +318,6 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 		own, auth  checkpoint
 		authLocked bool
 		events     []eventstore.Event
-		cut        bool // the read ended at the byte bound
 	}
 	var done []uuid.UUID
 	var after []published
@@ -363,16 +336,10 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 			b.Queue(`SELECT projection, seq, failed_seq IS NOT NULL FROM tenantry.projections WHERE tenant_id = $1`, id).Query(func(rows pgx.Rows) error {
 				return scanCheckpoints(rows, ProjectionUsage, &w.own, &w.auth)
 			})
-			b.Queue(groupEventsSQL, id, limit, p.batchBytes()).Query(func(rows pgx.Rows) error {
+			b.Queue(groupEventsSQL, id, limit).Query(func(rows pgx.Rows) error {
 				var err error
 				w.events, err = eventstore.ScanEvents(rows)
-				if err == nil && p.onRead != nil {
-					p.onRead(id, w.events)
-				}
 				return err
-			})
-			b.Queue(groupCutSQL, id, limit, p.batchBytes()).QueryRow(func(r pgx.Row) error {
-				return r.Scan(&w.cut)
 			})
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -431,7 +398,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 				after = append(after, published{ProjectionAuth, last, false})
 				afterTenants = append(afterTenants, w.id)
 			}
-			more[w.id] = len(w.events) == limit || w.cut
+			more[w.id] = len(w.events) == limit
 			done = append(done, w.id)
 		}
 		if writes.Len() == 0 {
@@ -765,21 +732,17 @@ func scanCheckpoints(rows pgx.Rows, name string, own, auth *checkpoint) error {
 
 // applyEvents applies projection name's share of up to limit events after seq, and returns
 // how many events it went through and the last seq. Events the projection does not own
-// move the checkpoint without being decoded. It stops early (cut) before the event whose
-// stored documents would take the batch past BatchBytes (the first event is always in), and
-// before an event whose usage would take a sum of this batch beyond an int64: that event
-// starts the next batch, and is a poison event only if its own records overflow. finish, when set, may queue
+// move the checkpoint without being decoded. It stops early (cut) before an event whose
+// usage would take a sum of this batch beyond an int64: that event starts the next batch,
+// and is a poison event only if its own records overflow. finish, when set, may queue
 // statements into the batch that carries the last writes. carry, when set, is kept up to
 // date (see carryState).
 func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, name string, seq int64, limit int,
 	carry *carryState, finish func(b *pgx.Batch, last int64),
 ) (n int, last int64, cut bool, err error) {
-	events, cut, err := eventstore.ReadTenantBoundedIn(ctx, tx, tenant, seq, limit, p.batchBytes())
+	events, err := eventstore.ReadTenantIn(ctx, tx, tenant, seq, limit)
 	if err != nil {
 		return 0, seq, false, err
-	}
-	if p.onRead != nil {
-		p.onRead(tenant, events)
 	}
 	var sums usageSums
 	for i := range events {

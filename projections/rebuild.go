@@ -135,13 +135,6 @@ func (p *Projector) inShadow(ctx context.Context, tenant uuid.UUID, shadow strin
 	})
 }
 
-func (p *Projector) batchBytes() int {
-	if p.BatchBytes <= 0 {
-		return DefaultBatchBytes
-	}
-	return p.BatchBytes
-}
-
 func (p *Projector) batchSize() int {
 	if p.BatchSize <= 0 {
 		return 500
