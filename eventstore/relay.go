@@ -199,7 +199,12 @@ func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, Globa
 	if err := r.Publisher.Publish(r.Topic, msgs...); err != nil {
 		return 0, cursor, fmt.Errorf("publish %d events: %w", len(events), err)
 	}
-	if err := SaveCursor(ctx, r.Store.pool, r.Name, next); err != nil {
+	// The batch is out: record that even if shutdown began meanwhile, or the next leader
+	// would publish it again (consumers are idempotent by seq, but a restart should not
+	// repeat what was sent).
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := SaveCursor(saveCtx, r.Store.pool, r.Name, next); err != nil {
 		return 0, cursor, err
 	}
 	if r.Observe != nil {
