@@ -112,6 +112,8 @@ DECLARE
     bad    text;
     rels   oid[];
     tables text;
+    own    uuid;
+    t      text;
 BEGIN
     IF p_schema !~ '^tenant_[0-9a-f]{32}(_rebuild)?$' THEN
         RAISE EXCEPTION 'invalid tenant schema name' USING ERRCODE = '22023';
@@ -144,6 +146,17 @@ BEGIN
         RAISE EXCEPTION 'tenant migration left tables without tenant_id and forced row-level security in %: %', p_schema, bad
             USING ERRCODE = 'TYP02';
     END IF;
+
+    -- Each table accepts only its own tenant's rows, whatever the tenant context says (see
+    -- the header of 00018_tenant_schema_owner.sql): a restrictive policy naming the tenant
+    -- of the schema's name, added once per table.
+    own := substring(p_schema FROM 8 FOR 32)::uuid;
+    FOR t IN SELECT c.oid::regclass::text FROM pg_class c
+              WHERE c.oid = ANY (rels) AND c.relkind IN ('r', 'p')
+                AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'schema_owner') LOOP
+        EXECUTE format('CREATE POLICY schema_owner ON %s AS RESTRICTIVE USING (tenant_id = %L::uuid) WITH CHECK (tenant_id = %L::uuid)',
+                       t, own, own);
+    END LOOP;
 
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO tenantry_app, tenantry_worker', p_schema);
     SELECT string_agg(c.oid::regclass::text, ', ') INTO tables FROM pg_class c WHERE c.oid = ANY (rels) AND c.relkind IN ('r', 'p');
