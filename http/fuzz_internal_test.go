@@ -119,7 +119,7 @@ func equalRecords(a, b []usage.Recorded) bool {
 // in a log line and a header (the caller's when it is sane, else a fresh uuid), and it is
 // echoed and carried to the handler.
 func FuzzRequestID(f *testing.F) {
-	for _, s := range []string{"", "abc-123", "bad id with spaces", "a\nb", "\x00", strings.Repeat("a", 128), strings.Repeat("a", 129), "é", "a.b:c_d-e", "<script>"} {
+	for _, s := range []string{"", "abc-123", "bad id with spaces", "a\nb", "\x00", strings.Repeat("a", 128), strings.Repeat("a", 129), "é", "a.b:c_d-e", "<script>", "x\r\nSet-Cookie: y", "ünï", "req:1.2_3"} {
 		f.Add(s)
 	}
 	_, s := build(Deps{Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry()})

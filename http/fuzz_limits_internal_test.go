@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -75,33 +73,6 @@ func FuzzBearer_APIKey(f *testing.F) {
 		tenant, id, ok := parseSecret(keyScheme, tok)
 		if ok && (len(tok) > 200 || !strings.HasPrefix(tok, keyScheme) || tenant == uuid.Nil || id == uuid.Nil) {
 			t.Fatalf("accepted %q", tok)
-		}
-	})
-}
-
-// X-Request-ID is echoed only when it is short and plain; anything else is replaced by a
-// fresh id, so no header or log line can carry what a client smuggles in.
-func FuzzObserve_RequestID(f *testing.F) {
-	for _, s := range []string{"", "abc-123", "a b", "x\r\nSet-Cookie: y", strings.Repeat("a", 129), "ünï", "req:1.2_3"} {
-		f.Add(s)
-	}
-	gin.SetMode(gin.ReleaseMode)
-	s := &Server{d: Deps{Logger: slog.New(slog.DiscardHandler)}, metrics: newMetrics(nil)}
-	r := gin.New()
-	r.Use(s.observe)
-	r.GET("/", func(c *gin.Context) { c.Status(http.StatusNoContent) })
-	f.Fuzz(func(t *testing.T, id string) {
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header["X-Request-Id"] = []string{id}
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
-		got := w.Header().Get("X-Request-ID")
-		if w.Code != http.StatusNoContent || got == "" || len(got) > 128 || !utf8.ValidString(got) ||
-			strings.ContainsAny(got, " \r\n\t\"\\") {
-			t.Fatalf("id %q answered %d with %q", id, w.Code, got)
-		}
-		if requestIDPattern.MatchString(id) && got != id {
-			t.Fatalf("a sane id %q was replaced by %q", id, got)
 		}
 	})
 }
