@@ -100,7 +100,7 @@ func DeliveryEventID(tenantID uuid.UUID, stripeEventID string) uuid.UUID {
 // (same Stripe id) changes nothing.
 func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error) {
 	w.init()
-	sig, _, err := parseDelivery(ev)
+	sig, err := ParseDelivery(ev)
 	if err != nil {
 		return Delivery{}, err
 	}
@@ -164,25 +164,20 @@ func (w *Worker) Receive(ctx context.Context, ev stripe.Event) (Delivery, error)
 // ParseDelivery reads what billing decides on from a verified Stripe event: a domain
 // Invalid error when it lacks an id, a type, a plausible creation time or an object.
 func ParseDelivery(ev stripe.Event) (dbilling.Signal, error) {
-	sig, _, err := parseDelivery(ev)
-	return sig, err
-}
-
-func parseDelivery(ev stripe.Event) (dbilling.Signal, stripeObject, error) {
 	var obj stripeObject
 	if ev.ID == "" || len(ev.ID) > 255 || ev.Type == "" || len(ev.Type) > 255 || ev.Data == nil {
-		return dbilling.Signal{}, obj, domain.Invalid("event", "the Stripe event has no id, type or object")
+		return dbilling.Signal{}, domain.Invalid("event", "the Stripe event has no id, type or object")
 	}
 	if ev.Created <= 0 || ev.Created > 1<<40 {
-		return dbilling.Signal{}, obj, domain.Invalid("created", "the Stripe event has no plausible creation time")
+		return dbilling.Signal{}, domain.Invalid("created", "the Stripe event has no plausible creation time")
 	}
 	if err := json.Unmarshal(ev.Data.Raw, &obj); err != nil {
-		return dbilling.Signal{}, obj, domain.Invalid("data.object", "the Stripe event's object is not a JSON object of the expected shape")
+		return dbilling.Signal{}, domain.Invalid("data.object", "the Stripe event's object is not a JSON object of the expected shape")
 	}
 	typ := truncate(string(ev.Type), 255)
 	return dbilling.Signal{EventID: truncate(ev.ID, 255), Type: typ,
 		Created: time.Unix(ev.Created, 0).UTC(), ObjectID: truncate(obj.ID, 100), ObjectStatus: truncate(obj.Status, 50),
-		CustomerID: stripeID(obj.customerID()), SubscriptionID: stripeID(obj.subscriptionID(typ))}, obj, nil
+		CustomerID: stripeID(obj.customerID()), SubscriptionID: stripeID(obj.subscriptionID(typ))}, nil
 }
 
 // stripeID keeps an id that could be Stripe's (at most 255 bytes, valid UTF-8) and drops
