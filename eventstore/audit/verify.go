@@ -604,9 +604,10 @@ func verifyHead(line []byte, rep *Report, tenant uuid.UUID, last int64, lastHash
 	return *rep, nil
 }
 
-func isHex(s string, upperToo bool) bool {
+// isHex reports whether s is lowercase hex digits only.
+func isHex(s string) bool {
 	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || upperToo && c >= 'A' && c <= 'F') {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return false
 		}
 	}
