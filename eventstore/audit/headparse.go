@@ -140,7 +140,7 @@ func canonicalTime(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	if t.Format(time.RFC3339Nano) != s {
+	if !canonicalFraction(s) {
 		return time.Time{}, fmt.Errorf("%q is not canonical (fraction without trailing zeros, or none)", s)
 	}
 	return t, nil
