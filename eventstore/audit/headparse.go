@@ -104,10 +104,10 @@ func parseHead(b []byte, line bool) (Head, error) {
 		return Head{}, fmt.Errorf("signed_at: %v", err)
 	}
 	keyID, sig := str["key_id"], str["signature"]
-	if keyID != "" && (len(keyID) != 16 || !isHex(keyID, false)) {
+	if keyID != "" && (len(keyID) != 16 || !isHex(keyID)) {
 		return Head{}, errors.New("key_id is neither empty nor 16 lowercase hex digits")
 	}
-	if sig != "" && (len(sig) != 128 || !isHex(sig, false)) {
+	if sig != "" && (len(sig) != 128 || !isHex(sig)) {
 		return Head{}, errors.New("signature is neither empty nor 128 lowercase hex digits")
 	}
 	if (keyID == "") != (sig == "") {
@@ -140,7 +140,7 @@ func canonicalTime(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	if t.Format(time.RFC3339Nano) != s {
+	if !canonicalFraction(s) {
 		return time.Time{}, fmt.Errorf("%q is not canonical (fraction without trailing zeros, or none)", s)
 	}
 	return t, nil

@@ -302,9 +302,7 @@ func parseEventLine(line []byte, e *eventstore.Event) error {
 	if e.RecordedAt, err = parseMicros(*f.RecordedAt); err != nil {
 		return fmt.Errorf("recorded_at: %v", err)
 	}
-	// parseMicros took a whole number of microseconds, so a fraction ending in a digit other
-	// than 0 has at most 6 digits: encoding/json's spelling, which the exporter writes.
-	if at := *f.RecordedAt; len(at) > len("2006-01-02T15:04:05Z") && at[len(at)-2] == '0' {
+	if at := *f.RecordedAt; !canonicalFraction(at) {
 		return fmt.Errorf("recorded_at: %q is not as the exporter writes it (a fraction only when not zero, without trailing zeros)", at)
 	}
 	if e.PrevHash, err = parseHash(*f.PrevHash); err != nil {
@@ -544,6 +542,14 @@ func parseMicros(s string) (time.Time, error) {
 }
 
 // rfc3339UTC matches YYYY-MM-DDTHH:MM:SS, an optional fraction of 1 to 9 digits, then Z.
+// canonicalFraction reports, for a time parseMicros took, whether its fraction is spelled as
+// encoding/json writes it (time.RFC3339Nano): present only when not zero, without trailing
+// zeros. parseMicros took a whole number of microseconds, so a fraction ending in a digit
+// other than 0 has at most 6 digits.
+func canonicalFraction(s string) bool {
+	return len(s) == len("2006-01-02T15:04:05Z") || s[len(s)-2] != '0'
+}
+
 func rfc3339UTC(s string) bool {
 	const layout = "dddd-dd-ddTdd:dd:dd"
 	if len(s) < len(layout)+1 || s[len(s)-1] != 'Z' {
@@ -604,9 +610,10 @@ func verifyHead(line []byte, rep *Report, tenant uuid.UUID, last int64, lastHash
 	return *rep, nil
 }
 
-func isHex(s string, upperToo bool) bool {
+// isHex reports whether s is lowercase hex digits only.
+func isHex(s string) bool {
 	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || upperToo && c >= 'A' && c <= 'F') {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return false
 		}
 	}
