@@ -196,7 +196,7 @@ type State struct {
 // ReplayState replays the tenant's events recorded at or before asOf.
 func ReplayState(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) (State, error) {
 	var r replay
-	if _, err := r.fold(c, store, reg, id, asOf); err != nil {
+	if err := r.fold(c, store, reg, id, asOf); err != nil {
 		return State{AsOf: asOf.UTC(), Members: []memberView{}, UsageTotals: map[string]json.Number{}}, err
 	}
 	return r.state(asOf)
@@ -213,8 +213,8 @@ type replay struct {
 }
 
 // fold adds the tenant's events after r.seq recorded at or before asOf (events are
-// recorded in seq order); it reports whether it stopped at one recorded after asOf.
-func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) (stopped bool, err error) {
+// recorded in seq order).
+func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) error {
 	if r.usageTotals == nil {
 		r.usageTotals = map[string]*big.Int{}
 	}
@@ -222,19 +222,19 @@ func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstor
 	for {
 		page, err := store.ReadTenantBounded(c, id, r.seq, eventstore.MaxPage)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if len(page) == 0 { // a short page may be cut by size: only an empty one ends
-			return false, nil
+			return nil
 		}
 		for i := range page {
 			e := &page[i]
 			if e.RecordedAt.After(asOf) {
-				return true, nil
+				return nil
 			}
 			p, err := reg.DecodeEvent(e)
 			if err != nil {
-				return false, err
+				return err
 			}
 			if de, ok := p.(domain.Event); ok {
 				switch e.StreamID {
