@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/big"
 	"net/http"
 	"slices"
@@ -168,7 +167,7 @@ func (s *Server) auditState(c *gin.Context, cl *call) {
 	}
 	state, wait, err := s.audits.state(c, s.d.Store, s.d.Registry, cl.tenant, asOf, time.Now())
 	if wait > 0 {
-		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		retryAfter(c, wait)
 		fail(c, http.StatusTooManyRequests, "rate-limited", fmt.Sprintf(
 			"replaying the history to an earlier instant is limited to %d a minute per tenant (the current state, and instants asked for recently, are not); retry after the delay in Retry-After",
 			historicalReplayBudget))
