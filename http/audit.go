@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/big"
 	"net/http"
 	"slices"
@@ -168,7 +167,7 @@ func (s *Server) auditState(c *gin.Context, cl *call) {
 	}
 	state, wait, err := s.audits.state(c, s.d.Store, s.d.Registry, cl.tenant, asOf, time.Now())
 	if wait > 0 {
-		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		retryAfter(c, wait)
 		fail(c, http.StatusTooManyRequests, "rate-limited", fmt.Sprintf(
 			"replaying the history to an earlier instant is limited to %d a minute per tenant (the current state, and instants asked for recently, are not); retry after the delay in Retry-After",
 			historicalReplayBudget))
@@ -196,7 +195,7 @@ type State struct {
 // ReplayState replays the tenant's events recorded at or before asOf.
 func ReplayState(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) (State, error) {
 	var r replay
-	if _, err := r.fold(c, store, reg, id, asOf); err != nil {
+	if err := r.fold(c, store, reg, id, asOf); err != nil {
 		return State{AsOf: asOf.UTC(), Members: []memberView{}, UsageTotals: map[string]json.Number{}}, err
 	}
 	return r.state(asOf)
@@ -213,8 +212,8 @@ type replay struct {
 }
 
 // fold adds the tenant's events after r.seq recorded at or before asOf (events are
-// recorded in seq order); it reports whether it stopped at one recorded after asOf.
-func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) (stopped bool, err error) {
+// recorded in seq order).
+func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) error {
 	if r.usageTotals == nil {
 		r.usageTotals = map[string]*big.Int{}
 	}
@@ -222,19 +221,19 @@ func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstor
 	for {
 		page, err := store.ReadTenantBounded(c, id, r.seq, eventstore.MaxPage)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if len(page) == 0 { // a short page may be cut by size: only an empty one ends
-			return false, nil
+			return nil
 		}
 		for i := range page {
 			e := &page[i]
 			if e.RecordedAt.After(asOf) {
-				return true, nil
+				return nil
 			}
 			p, err := reg.DecodeEvent(e)
 			if err != nil {
-				return false, err
+				return err
 			}
 			if de, ok := p.(domain.Event); ok {
 				switch e.StreamID {

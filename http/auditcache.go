@@ -146,7 +146,7 @@ func (a *auditCache) state(ctx context.Context, store *eventstore.Store, reg *ev
 			r = &replay{}
 		}
 		before := r.seq
-		if _, err := r.fold(ctx, store, reg, tenant, time.Now().Add(time.Hour)); err != nil {
+		if err := r.fold(ctx, store, reg, tenant, time.Now().Add(time.Hour)); err != nil {
 			return nil, err
 		}
 		a.replayed.Add(r.seq - before)

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"crypto/sha256"
-	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -73,7 +72,7 @@ func (s *Server) admitCredential(c *gin.Context, token string) bool {
 	if !blocked || s.creds.known(sha256.Sum256([]byte(token)), now) {
 		return true
 	}
-	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	retryAfter(c, wait)
 	fail(c, http.StatusTooManyRequests, "rate-limited",
 		"too many failed authentications from this address (at most "+strconv.Itoa(authFailureBudget)+
 			" a minute); retry after the delay in Retry-After")

@@ -41,3 +41,13 @@ func TestClientKey_GroupsIPv6By64(t *testing.T) {
 	require.Equal(t, "fe80::/64", addrKey("fe80::1%eth0"))
 	require.Equal(t, "unknown", addrKey("not an address"))
 }
+
+func TestPlanLabel_IsBounded(t *testing.T) {
+	for _, p := range domain.PlanNames() {
+		require.Equal(t, p.String(), planLabel(p.String()))
+	}
+	require.Equal(t, "anonymous", planLabel("anonymous"))
+	for _, p := range []string{"", "Free", "gold", "pro ", "other"} {
+		require.Equal(t, "other", planLabel(p), p)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 // metrics are the API's Prometheus series. Labels are route templates, never raw paths or
@@ -67,10 +69,10 @@ func methodLabel(method string) string {
 	return "OTHER"
 }
 
-// planLabel maps a plan name to a bounded set of label values.
+// planLabel maps a plan name to a bounded set of label values: domain's plan names,
+// "anonymous", or "other".
 func planLabel(plan string) string {
-	switch plan {
-	case "free", "pro", "enterprise", "anonymous":
+	if _, err := domain.ParsePlanName(plan); err == nil || plan == "anonymous" {
 		return plan
 	}
 	return "other"

@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -134,3 +137,8 @@ func (s *Server) internal(c *gin.Context, err error) {
 }
 
 var errRequestCanceled = errors.New("request canceled")
+
+// retryAfter sets Retry-After to d in whole seconds, rounded up, at least 1.
+func retryAfter(c *gin.Context, d time.Duration) {
+	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
+}

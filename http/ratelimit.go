@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"math"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -72,7 +70,7 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 			if ok {
 				return true
 			}
-			c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+			retryAfter(c, wait)
 			m.rateLimited(plan)
 			l.tarpit(c)
 			fail(c, http.StatusTooManyRequests, "rate-limited", "the rate limit of the "+plan+" plan is exceeded; retry after the delay in Retry-After")
@@ -103,7 +101,7 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 	}
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+		retryAfter(c, d)
 		m.rateLimited(plan)
 		l.tarpit(c)
 		fail(c, http.StatusTooManyRequests, "rate-limited", "the rate limit of the "+plan+" plan is exceeded; retry after the delay in Retry-After")

@@ -217,25 +217,25 @@ func (c Config) adminURL() (string, error) {
 
 // appURL is the API's runtime URL: TENANTRY_APP_DATABASE_URL, or derived from DATABASE_URL.
 func (c Config) appURL() (string, error) {
-	if c.AppDatabaseURL != "" {
-		return c.AppDatabaseURL, nil
-	}
-	if c.DatabaseURL == "" {
-		return "", fmt.Errorf("configuration: set TENANTRY_APP_DATABASE_URL (the tenantry_app login) or DATABASE_URL to derive it from")
-	}
-	return migrations.AppURL(c.DatabaseURL, "")
+	return c.roleURL(c.AppDatabaseURL, "TENANTRY_APP_DATABASE_URL", "tenantry_app", migrations.AppURL)
 }
 
 // workerURL is the cross-tenant machinery's runtime URL: TENANTRY_WORKER_DATABASE_URL, or
 // derived from DATABASE_URL.
 func (c Config) workerURL() (string, error) {
-	if c.WorkerDatabaseURL != "" {
-		return c.WorkerDatabaseURL, nil
+	return c.roleURL(c.WorkerDatabaseURL, "TENANTRY_WORKER_DATABASE_URL", "tenantry_worker", migrations.WorkerURL)
+}
+
+// roleURL is explicit (set from env) when given, else derive(DATABASE_URL) with the
+// role's default password.
+func (c Config) roleURL(explicit, env, login string, derive func(superURL, password string) (string, error)) (string, error) {
+	if explicit != "" {
+		return explicit, nil
 	}
 	if c.DatabaseURL == "" {
-		return "", fmt.Errorf("configuration: set TENANTRY_WORKER_DATABASE_URL (the tenantry_worker login) or DATABASE_URL to derive it from")
+		return "", fmt.Errorf("configuration: set %s (the %s login) or DATABASE_URL to derive it from", env, login)
 	}
-	return migrations.WorkerURL(c.DatabaseURL, "")
+	return derive(c.DatabaseURL, "")
 }
 
 func or(v, def string) string {
