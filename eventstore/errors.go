@@ -7,11 +7,13 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 var (
 	// ErrConcurrency is the sentinel of every *ConcurrencyError.
-	ErrConcurrency = errors.New("wrong expected stream version")
+	ErrConcurrency = domain.ErrConcurrency
 	// ErrEventIDConflict means some event ids of an append are stored with other content:
 	// not a retry of the same append, so nothing was written.
 	ErrEventIDConflict = errors.New("event id already used by a different event")

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 // MaxEventsPerAppend bounds one append so a single call cannot hold a tenant's lock for long.
@@ -35,12 +37,7 @@ type NewEvent struct {
 }
 
 // Metadata travels with every event: who caused it and in answer to what.
-type Metadata struct {
-	Actor         string `json:"actor,omitempty"`
-	RequestID     string `json:"request_id,omitempty"`
-	CausationID   string `json:"causation_id,omitempty"`
-	CorrelationID string `json:"correlation_id,omitempty"`
-}
+type Metadata = domain.Metadata
 
 // Event is a stored event. Data and Metadata hold PostgreSQL's jsonb text, the exact bytes
 // the hash chain covers.
@@ -113,29 +110,18 @@ func (e *NewEvent) validate() error {
 	return nil
 }
 
-// ExpectedVersion is the stream version an append requires: Any, NoStream, or Exact(n).
-type ExpectedVersion int64
+// ExpectedVersion is the stream version an append requires (see domain.ExpectedVersion).
+type ExpectedVersion = domain.ExpectedVersion
 
 const (
 	// Any appends whatever the stream's version.
-	Any ExpectedVersion = -1
+	Any = domain.Any
 	// NoStream requires that the stream has no events yet.
-	NoStream ExpectedVersion = 0
+	NoStream = domain.NoStream
 )
 
 // Exact requires the stream to be at version v (v > 0; Exact(0) is NoStream).
-func Exact(v int64) ExpectedVersion { return ExpectedVersion(v) }
-
-func (v ExpectedVersion) String() string {
-	switch {
-	case v == Any:
-		return "any"
-	case v == NoStream:
-		return "no stream"
-	default:
-		return fmt.Sprintf("version %d", int64(v))
-	}
-}
+func Exact(v int64) ExpectedVersion { return domain.Exact(v) }
 
 // AppendResult describes a successful append.
 type AppendResult struct {

@@ -388,7 +388,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 			if writes.Len() == 0 {
 				firstWriter = len(done)
 			}
-			writes.Queue(tenantContextSQL, w.id.String())
+			writes.Queue(eventstore.TenantContextSQL, w.id.String())
 			sums.queue(writes, w.id)
 			writes.Queue(saveCheckpointSQL, w.id, ProjectionUsage, last)
 			after = append(after, published{ProjectionUsage, last, false})

@@ -12,30 +12,17 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantry/tenantry/eventstore"
 )
 
 // ErrNotProvisioned means the tenant has no read models (yet): unknown, or its first events
 // are not projected.
 var ErrNotProvisioned = errors.New("tenant read models not provisioned")
 
-// tenantContextSQL sets a transaction's tenant context and puts the tenant's schema first
-// on its search_path ($1: the tenant id).
-const tenantContextSQL = `SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`
-
-// InTenant runs fn in one transaction with the tenant context set and the tenant's schema on
-// the search_path, the only way the runtime role reads read models. A read-only transaction
-// when readOnly is set.
+// InTenant is eventstore.InTenant (kept while callers move to the data-access layer).
 func InTenant(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, readOnly bool, fn func(pgx.Tx) error) error {
-	opts := pgx.TxOptions{}
-	if readOnly {
-		opts.AccessMode = pgx.ReadOnly
-	}
-	return pgx.BeginTxFunc(ctx, pool, opts, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, tenantContextSQL, tenant.String()); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
+	return eventstore.InTenant(ctx, pool, tenant, readOnly, fn)
 }
 
 // Profile is the tenant's profile read model.

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The layering (README, "How the code is laid out"), enforced: cmd/tenantry wires; the ports
+// (http, workers, CLI) call the use cases (domain/app); the use cases depend on domain and on
+// interfaces they declare; the data-access layer (eventstore) is the only owner of pools,
+// tenant context, lock classes and SQL. A rule broken by new code fails this test; `debt`
+// lists what is still being moved (each entry must still occur, so the list only shrinks).
+
+const module = "github.com/tenantry/tenantry"
+
+type goPackage struct {
+	ImportPath string
+	Dir        string
+	Imports    []string
+	Deps       []string
+	GoFiles    []string
+	Standard   bool
+}
+
+// importRules: packages matching `from` may not import (directly) anything matching one of
+// `forbid`. Patterns are module-relative; "x/..." matches x and everything under it; a
+// pattern starting with "!" is an external module path prefix.
+var importRules = []struct {
+	from   string
+	forbid []string
+	why    string
+}{
+	{"eventstore/...", []string{"domain/catalog", "domain/tenant", "domain/membership", "domain/usage", "domain/billing", "domain/app/...", "projections/...", "http/...", "workers/...", "cmd/..."},
+		"the data-access layer knows events, not aggregates or the layers above it"},
+	{"projections/...", []string{"http/...", "workers/...", "cmd/..."}, "projections are an adapter below the ports"},
+	{"http/...", []string{"workers/...", "projections/...", "cmd/...", "migrations"}, "handlers call use cases and read models, not other ports"},
+	{"workers/...", []string{"http/...", "projections/...", "cmd/...", "migrations"}, "workers call use cases, not other ports"},
+	{"...", []string{"cmd/..."}, "nothing imports the composition root"},
+}
+
+// onlyIn: an external import allowed only in the listed packages (non-test code).
+var onlyIn = []struct {
+	external string
+	pkgs     []string
+}{
+	{"github.com/jackc/pgx/v5", []string{"eventstore/...", "migrations/..."}}, // migrations: its own bootstrap
+	{"github.com/gin-gonic/gin", []string{"http/..."}},
+	{"github.com/stripe/stripe-go/v76", []string{"workers/billing/...", "http/..."}}, // http: webhook signature only
+}
+
+// sqlOwned: text that only the data-access layer's files may contain (non-test Go files).
+var sqlOwned = []struct {
+	pattern *regexp.Regexp
+	files   []string
+}{
+	{regexp.MustCompile(`tenantry\.tenant_id`), []string{"eventstore/tenantctx.go"}},
+	{regexp.MustCompile(`\b736571[0-9]\b`), []string{"eventstore/locks.go"}},
+}
+
+// debt: violations being removed by issue 16's re-layering. Format "pkg -> import" or
+// "file: text". An entry that no longer occurs fails the test: delete it.
+var debt = []string{
+	"cmd/tenantry -> github.com/jackc/pgx/v5",
+	"eventstore -> domain/catalog",
+	"eventstore/audit -> projections",
+	"eventstore/group.go: \\b736571[0-9]\\b",
+	"eventstore/relay.go: \\b736571[0-9]\\b",
+	"eventstore/store.go: tenantry\\.tenant_id",
+	"http -> github.com/jackc/pgx/v5",
+	"http -> migrations",
+	"http -> projections",
+	"http -> workers/billing",
+	"http/idempotency.go: tenantry\\.tenant_id",
+	"http/server.go: tenantry\\.tenant_id",
+	"projections -> github.com/jackc/pgx/v5",
+	"projections/directory.go: \\b736571[0-9]\\b",
+	"projections/directory.go: tenantry\\.tenant_id",
+	"projections/projector.go: tenantry\\.tenant_id",
+	"projections/rebuild.go: tenantry\\.tenant_id",
+	"projections/wait.go: tenantry\\.tenant_id",
+	"workers/billing -> github.com/jackc/pgx/v5",
+	"workers/billing -> projections",
+	"workers/billing/worker.go: \\b736571[0-9]\\b",
+	"workers/schedule -> github.com/jackc/pgx/v5",
+}
+
+func listPackages(t *testing.T) []goPackage {
+	t.Helper()
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	cmd := exec.Command("go", "list", "-e", "-json=ImportPath,Dir,Imports,Deps,GoFiles,Standard", "./...")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	var pkgs []goPackage
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p goPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("decode go list: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func rel(path string) (string, bool) {
+	if path == module {
+		return ".", true
+	}
+	r, ok := strings.CutPrefix(path, module+"/")
+	return r, ok
+}
+
+func matches(pattern, relPath string) bool {
+	if pattern == "..." {
+		return true
+	}
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return relPath == base || strings.HasPrefix(relPath, base+"/")
+	}
+	return relPath == pattern
+}
+
+func matchesAny(patterns []string, relPath string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool { return matches(p, relPath) })
+}
+
+func TestLayering_ImportsPointInward(t *testing.T) {
+	pkgs := listPackages(t)
+	var found []string
+	for _, p := range pkgs {
+		from, ok := rel(p.ImportPath)
+		if !ok {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if to, ours := rel(imp); ours {
+				for _, r := range importRules {
+					if matches(r.from, from) && matchesAny(r.forbid, to) {
+						found = append(found, from+" -> "+to)
+					}
+				}
+				continue
+			}
+			for _, o := range onlyIn {
+				if (imp == o.external || strings.HasPrefix(imp, o.external+"/")) && !matchesAny(o.pkgs, from) {
+					found = append(found, from+" -> "+o.external)
+				}
+			}
+		}
+		// The domain, use cases included, is pure: its whole dependency tree is the standard
+		// library, google/uuid and the domain itself.
+		if matches("domain/...", from) {
+			for _, d := range p.Deps {
+				r, ours := rel(d)
+				switch {
+				case ours && matches("domain/...", r), d == "github.com/google/uuid", !strings.Contains(strings.Split(d, "/")[0], "."):
+				default:
+					found = append(found, from+" -> "+d)
+				}
+			}
+		}
+	}
+	for _, p := range pkgs {
+		from, ok := rel(p.ImportPath)
+		if !ok {
+			continue
+		}
+		for _, f := range p.GoFiles {
+			path := filepath.Join(from, f)
+			b, err := os.ReadFile(filepath.Join(p.Dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range sqlOwned {
+				if o.pattern.Match(b) && !slices.Contains(o.files, path) {
+					found = append(found, path+": "+o.pattern.String())
+				}
+			}
+		}
+	}
+	found = uniq(found)
+	for _, f := range found {
+		if !slices.Contains(debt, f) {
+			t.Errorf("layering broken: %s (see README, How the code is laid out)", f)
+		}
+	}
+	for _, d := range debt {
+		if !slices.Contains(found, d) {
+			t.Errorf("debt entry %q no longer occurs: delete it from debt", d)
+		}
+	}
+}
+
+func uniq(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
