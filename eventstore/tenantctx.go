@@ -2,9 +2,12 @@ package eventstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -37,7 +40,39 @@ func InTenant(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, readOnl
 	})
 }
 
-// InTenant is the package-level InTenant over the store's pool.
-func (s *Store) InTenant(ctx context.Context, tenant uuid.UUID, readOnly bool, fn func(pgx.Tx) error) error {
-	return InTenant(ctx, s.pool, tenant, readOnly, fn)
+// Tx is a transaction in one tenant's context, as callers outside the data-access layer
+// see it: they call its read-model methods (readmodels_*.go) and never see pgx or SQL.
+type Tx struct {
+	tx     pgx.Tx
+	tenant uuid.UUID
+}
+
+// TenantID is the tenant whose context the transaction is in.
+func (t *Tx) TenantID() uuid.UUID { return t.tenant }
+
+// InTenant runs fn in one transaction of the store's pool in the tenant's context (see the
+// package-level InTenant): several reads (or writes) of one tenant, one snapshot.
+func (s *Store) InTenant(ctx context.Context, tenant uuid.UUID, readOnly bool, fn func(*Tx) error) error {
+	return InTenant(ctx, s.pool, tenant, readOnly, func(tx pgx.Tx) error { return fn(&Tx{tx: tx, tenant: tenant}) })
+}
+
+// ErrNotProvisioned means the tenant has no read models (yet): unknown, or its first events
+// are not projected.
+var ErrNotProvisioned = errors.New("tenant read models not provisioned")
+
+// notProvisioned maps a missing read model (no schema yet: undefined table; no row) to
+// ErrNotProvisioned.
+func notProvisioned(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) || isUndefinedTable(err) {
+		return fmt.Errorf("%w: %v", ErrNotProvisioned, err)
+	}
+	return err
+}
+
+func isUndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
 }

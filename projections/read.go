@@ -16,9 +16,8 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 )
 
-// ErrNotProvisioned means the tenant has no read models (yet): unknown, or its first events
-// are not projected.
-var ErrNotProvisioned = errors.New("tenant read models not provisioned")
+// ErrNotProvisioned is eventstore.ErrNotProvisioned.
+var ErrNotProvisioned = eventstore.ErrNotProvisioned
 
 // InTenant is eventstore.InTenant (kept while callers move to the data-access layer).
 func InTenant(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, readOnly bool, fn func(pgx.Tx) error) error {
