@@ -34,11 +34,12 @@ func (g *GroupCommitter) Stats() (grouped, replayed int64) {
 
 type appendReq struct {
 	ctx    context.Context
-	tenant uuid.UUID
-	args   []any
-	n      int
+	params *appendParams
 	reply  chan appendReply
 }
+
+// n is how many events the append writes.
+func (r *appendReq) n() int { return len(r.params.IDs) }
 
 type appendReply struct {
 	res AppendResult
@@ -86,7 +87,7 @@ func (g *GroupCommitter) Run(ctx context.Context) error {
 		case group := <-finished:
 			idle++
 			for _, r := range group {
-				delete(busy, r.tenant)
+				delete(busy, r.params.Tenant)
 			}
 		}
 	drain:
@@ -105,7 +106,7 @@ func (g *GroupCommitter) Run(ctx context.Context) error {
 			}
 			pending = rest
 			for _, r := range group {
-				busy[r.tenant] = true
+				busy[r.params.Tenant] = true
 			}
 			idle--
 			work <- group
@@ -130,8 +131,7 @@ func (g *GroupCommitter) Run(ctx context.Context) error {
 		break
 	}
 	for _, r := range pending {
-		res, err := g.store.sendInTenant(r.ctx, r.tenant, appendSQL, r.args, r.n, scanAppended)
-		r.reply <- appendReply{res, err}
+		g.alone(r)
 	}
 	return nil
 }
@@ -141,7 +141,7 @@ func (g *GroupCommitter) Run(ctx context.Context) error {
 func (g *GroupCommitter) take(pending []*appendReq, busy map[uuid.UUID]bool) (group, rest []*appendReq) {
 	rest = pending[:0] // filtered in place: rest never overtakes the reading
 	for _, r := range pending {
-		if len(group) < g.maxGroup && !busy[r.tenant] {
+		if len(group) < g.maxGroup && !busy[r.params.Tenant] {
 			group = append(group, r)
 		} else {
 			rest = append(rest, r)
@@ -167,22 +167,26 @@ func (g *GroupCommitter) submit(r *appendReq) (appendReply, bool) {
 const lockTenantsSQL = `SELECT pg_advisory_xact_lock(7365710, k)
 FROM (SELECT DISTINCT hashtext(t::text) AS k FROM unnest($1::uuid[]) AS t ORDER BY 1 OFFSET 0) AS locks`
 
+// alone runs one append in its own transaction and answers it.
+func (g *GroupCommitter) alone(r *appendReq) {
+	res, err := g.store.send(r.ctx, appendSQL, r.params.args(), r.n(), scanAppended)
+	r.reply <- appendReply{res, err}
+}
+
 func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
 	if len(group) == 1 {
-		r := group[0]
-		res, err := g.store.sendInTenant(r.ctx, r.tenant, appendSQL, r.args, r.n, scanAppended)
-		r.reply <- appendReply{res, err}
+		g.alone(group[0])
 		return
 	}
 	tenants := make([]uuid.UUID, len(group))
 	for i, r := range group {
-		tenants[i] = r.tenant
+		tenants[i] = r.params.Tenant
 	}
 	calls := mergeCalls(group)
 	b := &pgx.Batch{}
 	b.Queue(lockTenantsSQL, tenants)
 	for _, c := range calls {
-		b.Queue(appendSQL, c.args...)
+		b.Queue(appendSQL, c.params.args()...)
 	}
 	// The batch is one implicit transaction: either every append in it commits or none does.
 	br := g.store.pool.SendBatch(ctx, b)
@@ -214,18 +218,23 @@ func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
 	// Something in the group failed (a stale expected version, a retry, a lost connection):
 	// nothing was written; run each append alone so each gets its own outcome.
 	for _, r := range group {
-		res, err := g.store.sendInTenant(r.ctx, r.tenant, appendSQL, r.args, r.n, scanAppended)
-		r.reply <- appendReply{res, err}
+		g.alone(r)
 	}
 }
 
 // call is one append_events statement of a group: one append, or several appends to the
 // same stream that expect Any version, merged so their events cost one statement.
 type call struct {
-	args    []any
+	params  appendParams
 	n       int
 	members []int // indexes into the group, in event order
 	sizes   []int
+}
+
+// streamKey names one stream of one tenant.
+type streamKey struct {
+	tenant uuid.UUID
+	stream string
 }
 
 // mergeCalls plans a group's statements. Appends with an expected version stay alone
@@ -233,31 +242,32 @@ type call struct {
 // which is what concurrent usage recording looks like.
 func mergeCalls(group []*appendReq) []*call {
 	var calls []*call
-	open := map[[2]string]*call{}
+	open := map[streamKey]*call{}
 	for i, r := range group {
-		stream, _ := r.args[1].(string)
-		key := [2]string{r.tenant.String(), stream}
-		if c := open[key]; c != nil && ExpectedVersion(r.args[2].(int64)) == Any && c.n+r.n <= MaxEventsPerAppend {
+		p, n := r.params, r.n()
+		key := streamKey{p.Tenant, p.Stream}
+		if c := open[key]; c != nil && p.Expected == Any && c.n+n <= MaxEventsPerAppend {
 			// Appending leaves the first caller's own slices as they were (their length does
 			// not change), which a failed group's one-by-one replay relies on.
-			c.args[3] = append(c.args[3].([]uuid.UUID), r.args[3].([]uuid.UUID)...)
-			c.args[4] = append(c.args[4].([]string), r.args[4].([]string)...)
-			c.args[5] = append(c.args[5].([]int32), r.args[5].([]int32)...)
-			c.args[6] = append(c.args[6].([]string), r.args[6].([]string)...)
-			c.args[7] = append(c.args[7].([]string), r.args[7].([]string)...)
+			m := &c.params
+			m.IDs = append(m.IDs, p.IDs...)
+			m.Types = append(m.Types, p.Types...)
+			m.Versions = append(m.Versions, p.Versions...)
+			m.Data = append(m.Data, p.Data...)
+			m.Meta = append(m.Meta, p.Meta...)
 			// Keys name their event by index in the statement: shift the member's by the
 			// events before it.
-			c.args[8] = append(c.args[8].([]uuid.UUID), r.args[8].([]uuid.UUID)...)
-			for _, ev := range r.args[9].([]int32) {
-				c.args[9] = append(c.args[9].([]int32), ev+int32(c.n))
+			m.Keys = append(m.Keys, p.Keys...)
+			for _, ev := range p.KeyEvents {
+				m.KeyEvents = append(m.KeyEvents, ev+int32(c.n))
 			}
-			c.n += r.n
+			c.n += n
 			c.members = append(c.members, i)
-			c.sizes = append(c.sizes, r.n)
+			c.sizes = append(c.sizes, n)
 			continue
 		}
-		c := &call{args: append([]any(nil), r.args...), n: r.n, members: []int{i}, sizes: []int{r.n}}
-		if ExpectedVersion(r.args[2].(int64)) == Any {
+		c := &call{params: *p, n: n, members: []int{i}, sizes: []int{n}}
+		if p.Expected == Any {
 			open[key] = c
 		}
 		calls = append(calls, c)

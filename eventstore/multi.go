@@ -31,13 +31,13 @@ func (s *Store) AppendStreams(ctx context.Context, tenant uuid.UUID, parts ...St
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("%w: nothing to append", ErrInvalidEvent)
 	}
-	args := make([][]any, len(parts))
+	params := make([]*appendParams, len(parts))
 	for i, p := range parts {
-		a, _, err := appendArgs(tenant, p.Stream, p.Expected, p.Events)
+		a, _, err := newAppendParams(tenant, p.Stream, p.Expected, p.Events)
 		if err != nil {
 			return nil, err
 		}
-		args[i] = a
+		params[i] = a
 	}
 	results := make([]AppendResult, len(parts))
 	// Every statement is an append_events call: the tenant's lock comes before any write.
@@ -45,7 +45,7 @@ func (s *Store) AppendStreams(ctx context.Context, tenant uuid.UUID, parts ...St
 		b := &pgx.Batch{}
 		for i := range parts {
 			i := i
-			b.Queue(appendSQL, args[i]...).Query(func(rows pgx.Rows) error { // rows closed by the batch
+			b.Queue(appendSQL, params[i].args()...).Query(func(rows pgx.Rows) error { // rows closed by the batch
 				res, err := readAppended(rows, len(parts[i].Events), scanAppended)
 				results[i] = res
 				if err != nil {

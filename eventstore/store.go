@@ -37,17 +37,52 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // Pool is the pool the store runs on.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-const setTenantSQL = `SELECT set_config('tenantry.tenant_id', $1, true)`
+// The tenant context, set transaction-locally. tenantContext is the one place this package
+// writes the set_config call; every statement that needs the context builds on it.
+const (
+	tenantContext = `set_config('tenantry.tenant_id', $1::text, true)`
+	setTenantSQL  = `SELECT ` + tenantContext
 
-// The tenant context is set by the same statement, in the argument the function depends on:
-// arguments are evaluated before the function runs, so the context is in place for all of
-// its statements, and it ends with the statement's (implicit) transaction.
-const appendSQL = `SELECT seq, stream_version, event_id, position, recorded_at, hash
-FROM tenantry.append_events(set_config('tenantry.tenant_id', $1::text, true)::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	// The tenant context is set by the same statement, in the argument the function depends
+	// on: arguments are evaluated before the function runs, so the context is in place for
+	// all of its statements, and it ends with the statement's (implicit) transaction.
+	// Parameters are passed by name, so the function's parameter order is no contract;
+	// appendParams.args is the one place that lists the placeholders' values.
+	appendSQL = `SELECT seq, stream_version, event_id, position, recorded_at, hash
+FROM tenantry.append_events(p_tenant => ` + tenantContext + `::uuid, p_stream => $2, p_expected => $3,
+	p_ids => $4, p_types => $5, p_versions => $6, p_data => $7, p_metadata => $8,
+	p_keys => $9, p_key_events => $10)`
 
-const findEventsSQL = `SELECT f.seq, f.stream_version, f.event_id, f.position, f.recorded_at, f.hash, f.same
-FROM (SELECT set_config('tenantry.tenant_id', $1::text, true)::uuid AS t) ctx,
-LATERAL tenantry.find_events(ctx.t, $2, $3, $4, $5, $6) f`
+	findEventsSQL = `SELECT f.seq, f.stream_version, f.event_id, f.position, f.recorded_at, f.hash, f.same
+FROM (SELECT ` + tenantContext + `::uuid AS t) ctx,
+LATERAL tenantry.find_events(p_tenant => ctx.t, p_stream => $2, p_ids => $3, p_types => $4,
+	p_versions => $5, p_data => $6) f`
+)
+
+// appendParams is one call of tenantry.append_events: the events as parallel arrays, the
+// keys they claim (Keys[i] by the event at 1-based index KeyEvents[i]).
+type appendParams struct {
+	Tenant    uuid.UUID
+	Stream    string
+	Expected  ExpectedVersion
+	IDs       []uuid.UUID
+	Types     []string
+	Versions  []int32
+	Data      []string
+	Meta      []string
+	Keys      []uuid.UUID
+	KeyEvents []int32
+}
+
+// args are appendSQL's placeholder values.
+func (p *appendParams) args() []any {
+	return []any{p.Tenant.String(), p.Stream, int64(p.Expected), p.IDs, p.Types, p.Versions, p.Data, p.Meta, p.Keys, p.KeyEvents}
+}
+
+// findArgs are findEventsSQL's placeholder values: where p's events are stored, if they are.
+func (p *appendParams) findArgs() []any {
+	return []any{p.Tenant.String(), p.Stream, p.IDs, p.Types, p.Versions, p.Data}
+}
 
 // Append writes events to one stream of one tenant, all or nothing. expected is checked
 // against the stream's version under the tenant's lock; a mismatch is a *ConcurrencyError.
@@ -64,7 +99,7 @@ func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, exp
 		start := time.Now()
 		defer func() { s.observe(len(events), time.Since(start), err) }()
 	}
-	args, callerIDs, err := appendArgs(tenant, stream, expected, events)
+	params, callerIDs, err := newAppendParams(tenant, stream, expected, events)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -72,14 +107,14 @@ func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, exp
 	grouped := false
 	if s.group != nil && len(events) < directAppend {
 		var reply appendReply
-		reply, grouped = s.group.submit(&appendReq{ctx: ctx, tenant: tenant, args: args, n: len(events), reply: make(chan appendReply, 1)})
+		reply, grouped = s.group.submit(&appendReq{ctx: ctx, params: params, reply: make(chan appendReply, 1)})
 		res, err = reply.res, reply.err
 	}
 	if !grouped {
-		res, err = s.sendInTenant(ctx, tenant, appendSQL, args, len(events), scanAppended)
+		res, err = s.send(ctx, appendSQL, params.args(), len(events), scanAppended)
 	}
 	if err != nil && callerIDs && mayBeRetry(err) {
-		res, err = s.retried(ctx, tenant, stream, args, len(events), err)
+		res, err = s.retried(ctx, params, err)
 	}
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append to tenant %s stream %q: %w", tenant, stream, mapAppendError(err, stream, expected))
@@ -99,10 +134,10 @@ const directAppend = 500
 
 // retried asks whether a failed append's events are all stored already, with the same
 // content: then the failure was a retry of an append that succeeded.
-func (s *Store) retried(ctx context.Context, tenant uuid.UUID, stream string, args []any, n int, cause error) (AppendResult, error) {
-	found := 0
+func (s *Store) retried(ctx context.Context, p *appendParams, cause error) (AppendResult, error) {
+	found, n := 0, len(p.IDs)
 	same := true
-	res, err := s.sendInTenant(ctx, tenant, findEventsSQL, []any{nil, stream, args[3], args[4], args[5], args[6]}, n,
+	res, err := s.send(ctx, findEventsSQL, p.findArgs(), n,
 		func(rows pgx.Rows, a *Appended) error {
 			var seq *int64
 			var sv, pos *int64
@@ -132,9 +167,9 @@ func (s *Store) retried(ctx context.Context, tenant uuid.UUID, stream string, ar
 	return res, nil
 }
 
-// appendArgs validates an append and builds its arguments; callerIDs is true when the
-// caller chose every event id (only then can a failure be a retry).
-func appendArgs(tenant uuid.UUID, stream string, expected ExpectedVersion, events []NewEvent) (args []any, callerIDs bool, err error) {
+// newAppendParams validates an append and builds its parameters; callerIDs is true when
+// the caller chose every event id (only then can a failure be a retry).
+func newAppendParams(tenant uuid.UUID, stream string, expected ExpectedVersion, events []NewEvent) (p *appendParams, callerIDs bool, err error) {
 	if tenant == uuid.Nil {
 		return nil, false, ErrNoTenant
 	}
@@ -196,13 +231,13 @@ func appendArgs(tenant uuid.UUID, stream string, expected ExpectedVersion, event
 			keyEvents = append(keyEvents, int32(i+1))
 		}
 	}
-	return []any{tenant.String(), stream, int64(expected), ids, types, versions, data, meta, keys, keyEvents}, callerIDs, nil
+	return &appendParams{Tenant: tenant, Stream: stream, Expected: expected, IDs: ids, Types: types,
+		Versions: versions, Data: data, Meta: meta, Keys: keys, KeyEvents: keyEvents}, callerIDs, nil
 }
 
-// sendInTenant runs one statement that sets the tenant context itself (its first argument
-// is the tenant) and expects exactly n rows: one round trip, one transaction.
-func (s *Store) sendInTenant(ctx context.Context, tenant uuid.UUID, sql string, args []any, n int, scan func(pgx.Rows, *Appended) error) (AppendResult, error) {
-	args[0] = tenant.String()
+// send runs one statement that sets the tenant context itself (its first argument is the
+// tenant) and expects exactly n rows: one round trip, one transaction.
+func (s *Store) send(ctx context.Context, sql string, args []any, n int, scan func(pgx.Rows, *Appended) error) (AppendResult, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return AppendResult{}, err

@@ -1,5 +1,17 @@
 // Package migrations holds the embedded SQL for the shared schema and the code that applies
-// it: the roles, the schema and the goose-managed migrations, all idempotent.
+// it: the roles, the schema, the goose-managed migrations and the database functions, all
+// idempotent.
+//
+// Two kinds of file, two rules. A migration (NNNNN_name.sql, goose) shapes tables, indexes,
+// policies and grants; once shipped it never changes: a change is a new migration. The
+// first builds' migrations were squashed into 00001_baseline.sql once, before any
+// production deployment (issue 16). A database function lives in exactly one file,
+// functions/<name>.sql, holding its current CREATE OR REPLACE definition and its grants; a
+// change to a function is an edit of that one file, which the next migrate applies because
+// its checksum changed (tenantry.function_versions). Migrate runs the baseline, then the
+// changed function files, then every later migration, which may therefore use any function.
+// Renaming a function or changing its arguments or result type is a migration (DROP
+// FUNCTION) plus the edited file.
 package migrations
 
 import (
@@ -36,10 +48,11 @@ const (
 	lockID = 0x74656e616e7472 // "tenantr"
 )
 
-//go:embed *.sql
+//go:embed *.sql functions/*.sql
 var shared embed.FS
 
-// SharedFS is the embedded shared-schema migrations, in goose's format.
+// SharedFS is the embedded shared-schema migrations, in goose's format (goose reads the
+// top level), with the function files under functions/: whatever digests it covers both.
 func SharedFS() fs.FS { return shared }
 
 // Options tunes a migrate run; the zero value is usable.
@@ -54,13 +67,17 @@ type Options struct {
 	Logger         *slog.Logger
 	// TenantMigrations replaces the embedded tenant migrations (tests use it).
 	TenantMigrations fs.FS
+	// Functions replaces the embedded function files (tests use it).
+	Functions fs.FS
 }
 
 // Result says what a migrate run did.
 type Result struct {
-	Applied    []int64 // versions applied by this run, empty when already current
-	Version    int64   // the shared schema version after the run
-	Partitions int     // the events table's partition count
+	Applied []int64 // versions applied by this run, empty when already current
+	// Functions names the function files this run applied (new or changed since the last).
+	Functions  []string
+	Version    int64 // the shared schema version after the run
+	Partitions int   // the events table's partition count
 	// TenantVersion is the latest tenant migration: what new tenant schemas are created at
 	// and what `migrate --tenants-only` brings existing ones to.
 	TenantVersion int
@@ -103,7 +120,11 @@ func Migrate(ctx context.Context, superURL string, opts Options) (Result, error)
 	defer db.Close()
 	db.SetMaxOpenConns(2)
 
-	applied, version, err := runGoose(ctx, db, shared, versionTable, log)
+	functions := opts.Functions
+	if functions == nil {
+		functions = FunctionsFS()
+	}
+	applied, fns, version, err := runMigrations(ctx, db, conn, functions, log)
 	if err != nil {
 		return Result{}, err
 	}
@@ -119,7 +140,7 @@ func Migrate(ctx context.Context, superURL string, opts Options) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Applied: applied, Version: version, TenantVersion: tenantVersion}
+	res := Result{Applied: applied, Functions: fns, Version: version, TenantVersion: tenantVersion}
 	res.Partitions, _ = strconv.Atoi(stored)
 	if opts.Partitions != 0 && opts.Partitions != res.Partitions {
 		log.Warn("event partition count is fixed at the first migrate; ignoring the configured value",
@@ -128,33 +149,44 @@ func Migrate(ctx context.Context, superURL string, opts Options) (Result, error)
 	return res, nil
 }
 
-func runGoose(ctx context.Context, db *sql.DB, fsys fs.FS, table string, log *slog.Logger) ([]int64, int64, error) {
+// runMigrations applies the pending migrations up to the baseline, then the changed
+// function files, then the remaining migrations (see the package doc for why that order).
+func runMigrations(ctx context.Context, db *sql.DB, conn *pgx.Conn, functions fs.FS, log *slog.Logger) (applied []int64, fns []string, version int64, err error) {
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID))
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
-		goose.WithTableName(table),
+	p, err := goose.NewProvider(goose.DialectPostgres, db, shared,
+		goose.WithTableName(versionTable),
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 	)
 	if err != nil {
-		return nil, 0, fmt.Errorf("load migrations: %w", err)
+		return nil, nil, 0, fmt.Errorf("load migrations: %w", err)
 	}
-	results, err := p.Up(ctx)
+	results, err := p.UpTo(ctx, baselineVersion)
 	if err != nil {
-		return nil, 0, fmt.Errorf("apply migrations: %w", err)
+		return nil, nil, 0, fmt.Errorf("apply migrations: %w", err)
 	}
-	var applied []int64
-	for _, r := range results {
+	if fns, err = applyFunctions(ctx, conn, functions); err != nil {
+		return nil, nil, 0, err
+	}
+	for _, f := range fns {
+		log.Info("database function applied", "file", "functions/"+f+".sql")
+	}
+	rest, err := p.Up(ctx)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("apply migrations: %w", err)
+	}
+	for _, r := range append(results, rest...) {
 		applied = append(applied, r.Source.Version)
 		log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
 	}
-	version, err := p.GetDBVersion(ctx)
+	version, err = p.GetDBVersion(ctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read schema version: %w", err)
+		return nil, nil, 0, fmt.Errorf("read schema version: %w", err)
 	}
-	return applied, version, nil
+	return applied, fns, version, nil
 }
 
 // bootstrap creates the owner and the two runtime roles and the schema, and makes sure

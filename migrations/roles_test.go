@@ -21,7 +21,7 @@ import (
 // every function with who may execute it, and every table privilege of either role. A new
 // function or grant fails TestRoles_PrivilegesMatchTheReviewedMatrix until it is added here
 // (and to the README's Roles bullet), so nobody hands the API a cross-tenant power unseen.
-// The rule (migrations/00016_runtime_roles.sql): tenantry_app may run only what checks its
+// The rule (the header of migrations/00001_baseline.sql): tenantry_app may run only what checks its
 // tenant context or returns non-secret directory facts; the rest is tenantry_worker's.
 var privileges = map[string]string{
 	// Inside a tenant context (append_events refuses any other tenant; the rest are its
@@ -103,7 +103,7 @@ func TestRoles_PrivilegesMatchTheReviewedMatrix(t *testing.T) {
 		got[what] = who
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, privileges, got, "a runtime role's privileges changed: review them against the rule in 00016_runtime_roles.sql, then update the matrix here and in README.md")
+	require.Equal(t, privileges, got, "a runtime role's privileges changed: review them against the rule in 00001_baseline.sql, then update the matrix here and in README.md")
 }
 
 // sqlState is err's SQLSTATE, or "" when err is not a PostgreSQL error.
