@@ -18,8 +18,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/eventstore/logctx"
 	"github.com/tenantry/tenantry/migrations"
 
 	"github.com/tenantry/tenantry/eventstore/pguuid"
