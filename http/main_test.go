@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -45,8 +46,8 @@ func newAPI(t testing.TB, opts ...apiOption) *api {
 	t.Helper()
 	// As serve does: the API on tenantry_app, the pipeline on tenantry_worker.
 	pool := pgtest.Pool(t, testDB.AppURL, 16)
-	reg, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	store := eventstore.New(pool)
 	log := slog.New(slog.DiscardHandler)
 	pipeline := projections.NewPipelineWith(eventstore.New(pgtest.Pool(t, testDB.WorkerURL, 8)), reg, log,

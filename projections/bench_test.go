@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations"
@@ -50,7 +51,8 @@ func BenchmarkProjections(b *testing.B) {
 	db := pgtest.New(b)
 	app := pgtest.Pool(b, db.WorkerURL, 16)
 	super := pgtest.Pool(b, db.SuperURL, 4)
-	reg, err := eventstore.DomainRegistry()
+	reg := eventstore.NewRegistry()
+	err := catalog.Register(reg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantry/tenantry/domain/app/logctx"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations"
 
@@ -196,12 +197,22 @@ func (a *app) openRuntime(ctx context.Context, purpose eventstore.Purpose) (*pgx
 	if err != nil {
 		return nil, nil, err
 	}
-	registry, err := eventstore.DomainRegistry()
+	registry, err := domainRegistry()
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
 	}
 	return pool, registry, nil
+}
+
+// domainRegistry is the event store's registry filled with the domain's catalog: the
+// composition root joins the two, so the event store never imports the aggregates.
+func domainRegistry() (*eventstore.Registry, error) {
+	r := eventstore.NewRegistry()
+	if err := catalog.Register(r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // openPool connects as the runtime role for purpose: tenantry_app for the API (and the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/billing"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -113,8 +114,8 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	notifier := eventstore.NewNotifier(pool, 0, slog.New(slog.DiscardHandler))
 	store.SetNotifier(notifier)
 	go func() { _ = notifier.Run(ctx) }()
-	reg, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	id := appendTenant(t, store, reg, "serve-test", domain.PlanFree)
 	require.NoError(t, projections.WaitFor(ctx, pool, id, 1, 60*time.Second))
 	require.Eventually(t, func() bool {

@@ -69,7 +69,7 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 	// Each part on the pool of its role: the API as tenantry_app, the cross-tenant machinery
 	// (relay, projector, directory, billing worker, head signer, janitors) as
 	// tenantry_worker. An API replica never opens the worker's pool.
-	registry, err := eventstore.DomainRegistry()
+	registry, err := domainRegistry()
 	if err != nil {
 		return err
 	}

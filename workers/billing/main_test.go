@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
@@ -197,8 +198,8 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	pool := pgtest.Pool(t, testDB.WorkerURL, 24) // the billing worker and the pipeline are the worker's
-	reg, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	store := eventstore.New(pool)
 	pipeline := projections.NewPipeline(store, reg, slog.New(slog.DiscardHandler))
 	pipeline.Projector.PollInterval = 200 * time.Millisecond
