@@ -48,10 +48,17 @@ func newAPI(t testing.TB, opts ...apiOption) *api {
 	pool := pgtest.Pool(t, testDB.AppURL, 16)
 	reg := eventstore.NewRegistry()
 	require.NoError(t, catalog.Register(reg))
-	store := eventstore.New(pool)
 	log := slog.New(slog.DiscardHandler)
-	pipeline := projections.NewPipelineWith(eventstore.New(pgtest.Pool(t, testDB.WorkerURL, 8)), reg, log,
-		projections.PipelineOptions{Appenders: []*eventstore.Store{store}})
+	workerPool := pgtest.Pool(t, testDB.WorkerURL, 8)
+	notifier := eventstore.NewNotifier(workerPool, 0, log)
+	withPipeline := eventstore.StoreConfig{Notifier: notifier, GroupCommitters: 4}
+	store, err := eventstore.NewStore(pool, withPipeline)
+	require.NoError(t, err)
+	workerStore, err := eventstore.NewStore(workerPool, withPipeline)
+	require.NoError(t, err)
+	pipeline, err := projections.NewPipeline(projections.PipelineConfig{Store: workerStore, Registry: reg, Logger: log,
+		Notifier: notifier, Appenders: []*eventstore.Store{store}})
+	require.NoError(t, err)
 	pipeline.Projector.PollInterval = 200 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

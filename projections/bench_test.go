@@ -197,12 +197,12 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ids := createdTenants(b, f, 100)
-	store := eventstore.New(f.pool)
 	notifier := eventstore.NewNotifier(f.pool, 0, slog.New(slog.DiscardHandler))
-	store.SetNotifier(notifier)
-	committer := eventstore.NewGroupCommitter(store, 4) // as in serve
-	store.SetGroupCommitter(committer)
-	go func() { _ = committer.Run(ctx) }()
+	store, err := eventstore.NewStore(f.pool, eventstore.StoreConfig{Notifier: notifier, GroupCommitters: 4}) // as in serve
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = store.GroupCommitter().Run(ctx) }()
 	bus := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
 	msgs, err := bus.Subscribe(ctx, "bench")
 	if err != nil {

@@ -200,8 +200,12 @@ func newEnv(t testing.TB) *env {
 	pool := pgtest.Pool(t, testDB.WorkerURL, 24) // the billing worker and the pipeline are the worker's
 	reg := eventstore.NewRegistry()
 	require.NoError(t, catalog.Register(reg))
-	store := eventstore.New(pool)
-	pipeline := projections.NewPipeline(store, reg, slog.New(slog.DiscardHandler))
+	log := slog.New(slog.DiscardHandler)
+	notifier := eventstore.NewNotifier(pool, 0, log)
+	store, err := eventstore.NewStore(pool, eventstore.StoreConfig{Notifier: notifier, GroupCommitters: 4})
+	require.NoError(t, err)
+	pipeline, err := projections.NewPipeline(projections.PipelineConfig{Store: store, Registry: reg, Logger: log, Notifier: notifier})
+	require.NoError(t, err)
 	pipeline.Projector.PollInterval = 200 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
