@@ -47,7 +47,7 @@ func BenchmarkEventStore(b *testing.B) {
 		committers = v
 	}
 	if committers > 0 {
-		withGroupCommit(b, store, 2*committers) // committers = conns/2
+		store = withGroupCommit(b, pool, 2*committers) // committers = conns/2
 	}
 	tenants := make([]uuid.UUID, 1000)
 	for i := range tenants {

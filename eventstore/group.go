@@ -46,12 +46,9 @@ type appendReply struct {
 	err error
 }
 
-// NewGroupCommitter returns a committer for s with the given number of concurrent
-// transactions (default 4); Run it, then pass it to Store.SetGroupCommitter.
-func NewGroupCommitter(s *Store, committers int) *GroupCommitter {
-	if committers <= 0 {
-		committers = 4
-	}
+// newGroupCommitter returns a committer for s with committers (> 0) concurrent
+// transactions; NewStore makes it (StoreConfig.GroupCommitters), its owner runs it.
+func newGroupCommitter(s *Store, committers int) *GroupCommitter {
 	return &GroupCommitter{store: s, committers: committers, maxGroup: 64,
 		reqs: make(chan *appendReq), done: make(chan struct{})}
 }

@@ -16,8 +16,8 @@ import (
 // bad append gets its own error and every other append lands exactly once.
 func TestGroupCommit_OneBadAppendDoesNotSinkItsGroup(t *testing.T) {
 	t.Parallel()
-	s := eventstore.New(appStore(t, 8).Pool()) // a store of its own, so the committer is ours
-	g := withGroupCommit(t, s, 2)              // one committer: concurrent appends must share groups
+	s := withGroupCommit(t, appStore(t, 8).Pool(), 2) // a store of its own, so the committer is ours
+	g := s.GroupCommitter()                           // one committer: concurrent appends must share groups
 	stale := newTenant(t)
 	_, err := s.Append(context.Background(), stale, "s", eventstore.NoStream, ev("thing.happened", 0))
 	require.NoError(t, err)
@@ -77,8 +77,7 @@ func replayed(g *eventstore.GroupCommitter) int64 {
 // events, contiguous and in order.
 func TestGroupCommit_MergedAppendsEachGetTheirOwnEvents(t *testing.T) {
 	t.Parallel()
-	s := eventstore.New(appStore(t, 8).Pool())
-	withGroupCommit(t, s, 2)
+	s := withGroupCommit(t, appStore(t, 8).Pool(), 2)
 	tenant := newTenant(t)
 	const writers = 40
 	results := make([]eventstore.AppendResult, writers)
@@ -147,8 +146,8 @@ func TestRetireAfter_ClosesAConnectionAfterItsUses(t *testing.T) {
 // while another holds the tenant lock. Concurrent 500-event appends never share one.
 func TestGroupCommit_LargeAppendsGoStraightToTheDatabase(t *testing.T) {
 	t.Parallel()
-	s := eventstore.New(appStore(t, 8).Pool())
-	g := withGroupCommit(t, s, 2) // one committer: anything it took would queue into groups
+	s := withGroupCommit(t, appStore(t, 8).Pool(), 2)
+	g := s.GroupCommitter() // one committer: anything it took would queue into groups
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	tenants := make([]uuid.UUID, len(errs))

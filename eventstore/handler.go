@@ -8,25 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/domain"
-	"github.com/tenantry/tenantry/domain/catalog"
 )
-
-// DomainRegistry is a registry of every event the domain writes, with its upcasters.
-func DomainRegistry() (*Registry, error) {
-	r := NewRegistry()
-	for _, s := range catalog.Events() {
-		newFn := s.New
-		if err := r.Register(s.Type, s.Version, func() Payload { return newFn() }); err != nil {
-			return nil, err
-		}
-	}
-	for _, u := range catalog.Upcasters() {
-		if err := r.RegisterUpcaster(u.Type, u.FromVersion, u.Fn); err != nil {
-			return nil, err
-		}
-	}
-	return r, r.Check()
-}
 
 // Aggregate is state rebuilt from one stream by applying its events in order.
 type Aggregate interface {

@@ -13,14 +13,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/membership"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 )
 
 func registry(t testing.TB) *eventstore.Registry {
-	r, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
+	r := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(r))
 	return r
 }
 

@@ -96,8 +96,7 @@ func TestKeys_MalformedClaimsAreRefusedWithoutWriting(t *testing.T) {
 
 func TestKeys_MergedAppendsClaimForTheirOwnEvents(t *testing.T) {
 	t.Parallel()
-	s := eventstore.New(appStore(t, 8).Pool())
-	withGroupCommit(t, s, 2)
+	s := withGroupCommit(t, appStore(t, 8).Pool(), 2)
 	tenant := newTenant(t)
 	const writers = 40
 	results := make([]eventstore.AppendResult, writers)

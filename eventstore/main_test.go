@@ -23,32 +23,33 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
 // GroupCommitter, as in `serve`. TENANTRY_TEST_GROUP_COMMIT=0 tests the direct path (CI runs
 // the package both ways).
 func appStore(t testing.TB, maxConns int32) *eventstore.Store {
-	s := eventstore.New(pgtest.Pool(t, testDB.AppURL, maxConns))
+	pool := pgtest.Pool(t, testDB.AppURL, maxConns)
 	if os.Getenv("TENANTRY_TEST_GROUP_COMMIT") != "0" {
-		withGroupCommit(t, s, int(maxConns))
+		return withGroupCommit(t, pool, int(maxConns))
 	}
-	return s
+	return eventstore.New(pool)
 }
 
 // workerStore is appStore logged in as the cross-tenant machinery's role (tenantry_worker),
 // which alone may follow the global cursor (ReadAll, the relay).
 func workerStore(t testing.TB, maxConns int32) *eventstore.Store {
-	s := eventstore.New(pgtest.Pool(t, testDB.WorkerURL, maxConns))
+	pool := pgtest.Pool(t, testDB.WorkerURL, maxConns)
 	if os.Getenv("TENANTRY_TEST_GROUP_COMMIT") != "0" {
-		withGroupCommit(t, s, int(maxConns))
+		return withGroupCommit(t, pool, int(maxConns))
 	}
-	return s
+	return eventstore.New(pool)
 }
 
-// withGroupCommit runs a GroupCommitter for s until the test ends.
-func withGroupCommit(t testing.TB, s *eventstore.Store, committers int) *eventstore.GroupCommitter {
+// withGroupCommit is a store over pool whose appends go through its GroupCommitter (half
+// as many committers as given, at least one), running until the test ends.
+func withGroupCommit(t testing.TB, pool *pgxpool.Pool, committers int) *eventstore.Store {
+	s, err := eventstore.NewStore(pool, eventstore.StoreConfig{GroupCommitters: max(1, committers/2)})
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	g := eventstore.NewGroupCommitter(s, max(1, committers/2))
 	done := make(chan struct{})
-	go func() { _ = g.Run(ctx); close(done) }()
-	s.SetGroupCommitter(g)
+	go func() { _ = s.GroupCommitter().Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return g
+	return s
 }
 
 func superPool(t testing.TB) *pgxpool.Pool { return pgtest.Pool(t, testDB.SuperURL, 4) }

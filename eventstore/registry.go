@@ -5,17 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 // Payload is what the registry decodes events into: a Go type that names its own stable
-// type string and current schema version (domain.Event satisfies it).
-type Payload interface {
-	EventType() string
-	SchemaVersion() int
-}
+// type string and current schema version. It is domain.Event, so the domain's catalog can
+// fill a registry (catalog.Register) without the event store importing the aggregates.
+type Payload = domain.Event
 
-// Upcaster turns the JSON of one schema version into the JSON of the next.
-type Upcaster func(data []byte) ([]byte, error)
+// Upcaster turns the JSON of one schema version into the JSON of the next (an alias, so a
+// plain func satisfies catalog.Registry's method).
+type Upcaster = func(data []byte) ([]byte, error)
 
 // Registry maps stored type names and schema versions to Go types. Only the current version
 // of each type has a Go type; older versions are upcast step by step (v1→v2→…) on read.

@@ -84,8 +84,10 @@ type Relay struct {
 // relayLeaseKey is the advisory lock of the relay lease (class, key).
 const relayLeaseClass, relayLeaseKey = 7365712, 0
 
-// Run relays until ctx ends; with Lease, only while it holds the lease.
+// Run relays until ctx ends; with Lease, only while it holds the lease. It runs on a copy
+// with PollInterval and BatchSize defaulted, so a running relay never rewrites its fields.
 func (r *Relay) Run(ctx context.Context) error {
+	r = r.withDefaults()
 	if !r.Lease {
 		return r.run(ctx)
 	}
@@ -142,14 +144,20 @@ func (r *Relay) lead(ctx context.Context) error {
 	}
 }
 
+// withDefaults is a copy of r with PollInterval (1s) and BatchSize (500) set when unset.
+func (r *Relay) withDefaults() *Relay {
+	c := *r
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	return &c
+}
+
 // run relays until ctx ends.
 func (r *Relay) run(ctx context.Context) error {
-	if r.PollInterval <= 0 {
-		r.PollInterval = time.Second
-	}
-	if r.BatchSize <= 0 {
-		r.BatchSize = 500
-	}
 	cursor, err := LoadCursor(ctx, r.Store.pool, r.Name)
 	if err != nil {
 		return err
@@ -511,7 +519,8 @@ type Notifier struct {
 	log      *slog.Logger
 }
 
-// NewNotifier returns a notifier; pass it to Store.SetNotifier and run it.
+// NewNotifier returns a notifier; give it to the stores it announces (StoreConfig.Notifier)
+// and run it.
 func NewNotifier(pool *pgxpool.Pool, interval time.Duration, log *slog.Logger) *Notifier {
 	if interval <= 0 {
 		interval = 5 * time.Millisecond

@@ -137,9 +137,10 @@ func TestRelay_WakesOnNotify(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 
-	other := appStore(t, 2) // another "process"
-	notifier := eventstore.NewNotifier(other.Pool(), 0, slog.New(slog.DiscardHandler))
-	other.SetNotifier(notifier)
+	otherPool := appStore(t, 2).Pool() // another "process"
+	notifier := eventstore.NewNotifier(otherPool, 0, slog.New(slog.DiscardHandler))
+	other, err := eventstore.NewStore(otherPool, eventstore.StoreConfig{Notifier: notifier})
+	require.NoError(t, err)
 	go func() { _ = notifier.Run(ctx) }()
 	// The relay may not be listening yet on a loaded machine: keep appending until one
 	// notification gets through. With an hour-long poll interval, only NOTIFY can wake it.

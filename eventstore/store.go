@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -21,17 +22,42 @@ type Store struct {
 	observe  func(events int, took time.Duration, err error)
 }
 
-// SetGroupCommitter routes appends through g while it runs (see GroupCommitter).
-func (s *Store) SetGroupCommitter(g *GroupCommitter) { s.group = g }
+// StoreConfig is what a Store does around its appends, fixed when it is built: nothing
+// attaches itself to a running store.
+type StoreConfig struct {
+	// GroupCommitters, above 0, gives the store a GroupCommitter with that many concurrent
+	// transactions: while it runs (see Store.GroupCommitter), concurrent small appends share
+	// transactions. 0 sends every append on its own.
+	GroupCommitters int
+	// Notifier, when set, is told of every successful append (it wakes relays).
+	Notifier *Notifier
+	// Observe, when set, is told about every append: how many events, how long it took,
+	// and its error (for metrics).
+	Observe func(events int, took time.Duration, err error)
+}
 
-// SetObserver has fn told about every append: how many events, how long it took, and its
-// error (for metrics).
-func (s *Store) SetObserver(fn func(events int, took time.Duration, err error)) { s.observe = fn }
+// NewStore returns a Store over pool that groups, announces and observes its appends as
+// cfg says.
+func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("new store: no pool")
+	}
+	if cfg.GroupCommitters < 0 {
+		return nil, fmt.Errorf("new store: GroupCommitters is %d, want 0 (none) or more", cfg.GroupCommitters)
+	}
+	s := &Store{pool: pool, notifier: cfg.Notifier, observe: cfg.Observe}
+	if cfg.GroupCommitters > 0 {
+		s.group = newGroupCommitter(s, cfg.GroupCommitters)
+	}
+	return s, nil
+}
 
-// SetNotifier makes every successful append announce itself through n.
-func (s *Store) SetNotifier(n *Notifier) { s.notifier = n }
+// GroupCommitter is the store's group committer, or nil when StoreConfig.GroupCommitters
+// was 0. Its owner must Run it: small appends wait for it to run, and go straight to the
+// database again once it has stopped.
+func (s *Store) GroupCommitter() *GroupCommitter { return s.group }
 
-// New returns a Store over pool.
+// New returns a Store over pool that sends each append on its own.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // Pool is the pool the store runs on.

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -45,12 +46,19 @@ func newAPI(t testing.TB, opts ...apiOption) *api {
 	t.Helper()
 	// As serve does: the API on tenantry_app, the pipeline on tenantry_worker.
 	pool := pgtest.Pool(t, testDB.AppURL, 16)
-	reg, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
-	store := eventstore.New(pool)
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	log := slog.New(slog.DiscardHandler)
-	pipeline := projections.NewPipelineWith(eventstore.New(pgtest.Pool(t, testDB.WorkerURL, 8)), reg, log,
-		projections.PipelineOptions{Appenders: []*eventstore.Store{store}})
+	workerPool := pgtest.Pool(t, testDB.WorkerURL, 8)
+	notifier := eventstore.NewNotifier(workerPool, 0, log)
+	withPipeline := eventstore.StoreConfig{Notifier: notifier, GroupCommitters: 4}
+	store, err := eventstore.NewStore(pool, withPipeline)
+	require.NoError(t, err)
+	workerStore, err := eventstore.NewStore(workerPool, withPipeline)
+	require.NoError(t, err)
+	pipeline, err := projections.NewPipeline(projections.PipelineConfig{Store: workerStore, Registry: reg, Logger: log,
+		Notifier: notifier, Appenders: []*eventstore.Store{store}})
+	require.NoError(t, err)
 	pipeline.Projector.PollInterval = 200 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -8,7 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"github.com/tenantry/tenantry/eventstore/logctx"
+	"github.com/tenantry/tenantry/domain/app/logctx"
 )
 
 // handle runs a route's pipeline: authenticate, resolve the tenant, authorise, limit the

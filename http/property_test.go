@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
@@ -359,8 +360,8 @@ func TestProperty_RandomCommandsKeepReadModelsEqualToARebuildAndAuthorisationPro
 	// Read models caught up equal the accepted usage, and equal a rebuild from the events.
 	ctx := context.Background()
 	pool := pgtest.Pool(t, rebuildURL(), 4)
-	reg, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	projector := &projections.Projector{Pool: pool, Registry: reg, Logger: a.deps.Logger}
 	super, err := pgx.Connect(ctx, testDB.SuperURL)
 	require.NoError(t, err)

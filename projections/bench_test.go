@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations"
@@ -50,7 +51,8 @@ func BenchmarkProjections(b *testing.B) {
 	db := pgtest.New(b)
 	app := pgtest.Pool(b, db.WorkerURL, 16)
 	super := pgtest.Pool(b, db.SuperURL, 4)
-	reg, err := eventstore.DomainRegistry()
+	reg := eventstore.NewRegistry()
+	err := catalog.Register(reg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -195,12 +197,12 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ids := createdTenants(b, f, 100)
-	store := eventstore.New(f.pool)
 	notifier := eventstore.NewNotifier(f.pool, 0, slog.New(slog.DiscardHandler))
-	store.SetNotifier(notifier)
-	committer := eventstore.NewGroupCommitter(store, 4) // as in serve
-	store.SetGroupCommitter(committer)
-	go func() { _ = committer.Run(ctx) }()
+	store, err := eventstore.NewStore(f.pool, eventstore.StoreConfig{Notifier: notifier, GroupCommitters: 4}) // as in serve
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = store.GroupCommitter().Run(ctx) }()
 	bus := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
 	msgs, err := bus.Subscribe(ctx, "bench")
 	if err != nil {

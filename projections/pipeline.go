@@ -2,10 +2,14 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/eventstore"
 )
@@ -13,9 +17,21 @@ import (
 // EventsTopic is the bus topic (and NATS subject) the relay publishes every event to.
 const EventsTopic = "tenantry.events"
 
-// PipelineOptions choose the bus and which parts run in this process. The zero value is
-// everything in one process on an in-process bus.
-type PipelineOptions struct {
+// PipelineConfig is what a Pipeline is built from; NewPipeline checks and defaults it once.
+// The zero value of the options is everything in one process on an in-process bus.
+type PipelineConfig struct {
+	// Store is the pipeline's store: the relay reads and the directory writes through it.
+	Store    *eventstore.Store
+	Registry *eventstore.Registry
+	Logger   *slog.Logger // default: discard
+	// Notifier is the one the process's stores announce their appends with
+	// (eventstore.StoreConfig.Notifier): the pipeline runs it and wakes its relay with it.
+	// Nil: the relay wakes only on other processes' NOTIFYs and by polling.
+	Notifier *eventstore.Notifier
+	// Appenders are the process's other stores, on pools of another role (serve's API store
+	// runs as tenantry_app while the pipeline's runs as tenantry_worker). The pipeline runs
+	// the group committer of Store and of each of them that has one.
+	Appenders []*eventstore.Store
 	// Bus carries events between relay and consumers; nil means an in-process Go channel.
 	Bus Bus
 	// NoRelay, NoProjector and NoDirectory leave those parts to other processes (an API
@@ -24,100 +40,96 @@ type PipelineOptions struct {
 	// RelayLease makes the relay run only while it holds the cluster-wide relay lease, so
 	// that one relay is active however many processes run one.
 	RelayLease bool
-	// Appenders are the process's other stores, on pools of another role (serve's API store
-	// runs as tenantry_app while the pipeline's runs as tenantry_worker): their appends get
-	// group commit too, and wake this process's relay like the pipeline store's own.
-	Appenders []*eventstore.Store
+	// Consumers get a subscription to the relayed events each, as a member of their group,
+	// from Run until its ctx ends. Each must acknowledge every message promptly: the
+	// in-process bus waits for every subscriber.
+	Consumers []Consumer
+	// ObserveRelay, when set, is told after each published batch (eventstore.Relay.Observe).
+	ObserveRelay func(events int, newest time.Time)
+	// ObserveProjector, when set, is told of every projected batch (Projector.Observe).
+	ObserveProjector func(tenant uuid.UUID, events int, newest time.Time)
 }
 
-// Pipeline is everything between the event store and the read models in a process: group
-// commit and append notifications on the store, the relay onto the bus, and the consumers
-// fed by the bus (projector, tenant directory, and any added with AddConsumer).
+// Pipeline is everything between the event store and the read models in a process: it runs
+// the stores' group committers and the append notifier it is given, the relay onto the bus,
+// and the consumers fed by the bus (projector, tenant directory, and
+// PipelineConfig.Consumers).
 type Pipeline struct {
 	Projector *Projector
 	Directory *Directory
 
-	opts      PipelineOptions
-	store     *eventstore.Store
-	notifier  *eventstore.Notifier
-	committer *eventstore.GroupCommitter
-	others    []*eventstore.GroupCommitter // the Appenders' committers
-	relay     *eventstore.Relay
-	bus       Bus
-	log       *slog.Logger
-	consumers []consumer
+	cfg        PipelineConfig
+	committers []*eventstore.GroupCommitter
+	relay      *eventstore.Relay
+	bus        Bus
+	log        *slog.Logger
 }
 
-type consumer struct {
-	group string
-	fn    func(context.Context, <-chan *message.Message)
+// Consumer is a bus subscriber the pipeline runs (PipelineConfig.Consumers).
+type Consumer struct {
+	Group string
+	Fn    func(context.Context, <-chan *message.Message)
 }
 
-// NewPipeline attaches group commit and notifications to store, with everything in one
-// process; call Run before appending.
-func NewPipeline(store *eventstore.Store, registry *eventstore.Registry, log *slog.Logger) *Pipeline {
-	return NewPipelineWith(store, registry, log, PipelineOptions{})
-}
-
-// NewPipelineWith is NewPipeline with a bus and roles.
-func NewPipelineWith(store *eventstore.Store, registry *eventstore.Registry, log *slog.Logger, opts PipelineOptions) *Pipeline {
-	notifier := eventstore.NewNotifier(store.Pool(), 0, log)
-	store.SetNotifier(notifier)
-	committer := eventstore.NewGroupCommitter(store, 4)
-	store.SetGroupCommitter(committer)
-	var others []*eventstore.GroupCommitter
-	for _, s := range opts.Appenders {
-		s.SetNotifier(notifier)
-		c := eventstore.NewGroupCommitter(s, 4)
-		s.SetGroupCommitter(c)
-		others = append(others, c)
+// NewPipeline builds a pipeline from cfg; call Run before appending to a store with a group
+// committer (its appends wait for the committer to run).
+func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
+	if cfg.Store == nil || cfg.Registry == nil {
+		return nil, errors.New("new pipeline: Store and Registry are required")
 	}
-	bus := opts.Bus
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var committers []*eventstore.GroupCommitter
+	for _, s := range append([]*eventstore.Store{cfg.Store}, cfg.Appenders...) {
+		if g := s.GroupCommitter(); g != nil {
+			committers = append(committers, g)
+		}
+	}
+	bus := cfg.Bus
 	if bus == nil {
 		bus = NewGoChannelBus(log)
 	}
-	return &Pipeline{
-		others:    others,
-		Projector: &Projector{Pool: store.Pool(), Registry: registry, Logger: log.With("component", "projector")},
-		Directory: &Directory{Store: store, Registry: registry, Logger: log.With("component", "directory")},
-		opts:      opts, store: store, notifier: notifier, committer: committer, bus: bus, log: log,
-		relay: &eventstore.Relay{Store: store, Publisher: bus.Publisher(), Topic: bus.Topic(), Name: "relay",
-			Logger: log.With("component", "relay"), Wake: notifier.Subscribe(), Lease: opts.RelayLease},
+	var wake <-chan struct{}
+	if cfg.Notifier != nil {
+		wake = cfg.Notifier.Subscribe()
 	}
-}
-
-// Relay is the pipeline's relay, for setting its Observe hook before Run.
-func (p *Pipeline) Relay() *eventstore.Relay { return p.relay }
-
-// AddConsumer gives fn its own subscription to the relayed events, as a member of group,
-// from Run until ctx ends. fn must acknowledge each message promptly: the in-process bus
-// waits for every subscriber. Call it before Run.
-func (p *Pipeline) AddConsumer(group string, fn func(context.Context, <-chan *message.Message)) {
-	p.consumers = append(p.consumers, consumer{group, fn})
+	return &Pipeline{
+		Projector: &Projector{Pool: cfg.Store.Pool(), Registry: cfg.Registry, Logger: log.With("component", "projector"),
+			Observe: cfg.ObserveProjector},
+		Directory: &Directory{Store: cfg.Store, Registry: cfg.Registry, Logger: log.With("component", "directory")},
+		cfg:       cfg, committers: committers, bus: bus, log: log,
+		relay: &eventstore.Relay{Store: cfg.Store, Publisher: bus.Publisher(), Topic: bus.Topic(), Name: "relay",
+			Logger: log.With("component", "relay"), Wake: wake, Lease: cfg.RelayLease, Observe: cfg.ObserveRelay},
+	}, nil
 }
 
 // Run runs every component until ctx ends, then closes the bus and waits for them.
 func (p *Pipeline) Run(ctx context.Context) error {
-	runs := []func(context.Context) error{p.committer.Run, p.notifier.Run}
-	for _, c := range p.others {
+	var runs []func(context.Context) error
+	if p.cfg.Notifier != nil {
+		runs = append(runs, p.cfg.Notifier.Run)
+	}
+	for _, c := range p.committers {
 		runs = append(runs, c.Run)
 	}
-	consumers := p.consumers
-	if !p.opts.NoProjector {
+	consumers := slices.Clone(p.cfg.Consumers)
+	if !p.cfg.NoProjector {
 		runs = append(runs, p.Projector.Run)
-		consumers = append(consumers, consumer{"projector", p.Projector.Consume})
+		consumers = append(consumers, Consumer{"projector", p.Projector.Consume})
 	}
-	if !p.opts.NoDirectory {
-		consumers = append(consumers, consumer{"directory", p.Directory.Consume})
+	if !p.cfg.NoDirectory {
+		consumers = append(consumers, Consumer{"directory", p.Directory.Consume})
 	}
 	for _, c := range consumers {
-		msgs, err := p.bus.Subscribe(ctx, c.group)
+		msgs, err := p.bus.Subscribe(ctx, c.Group)
 		if err != nil {
 			return err
 		}
-		runs = append(runs, func(ctx context.Context) error { c.fn(ctx, msgs); return nil })
+		runs = append(runs, func(ctx context.Context) error { c.Fn(ctx, msgs); return nil })
 	}
-	if !p.opts.NoRelay { // after the subscriptions: nothing published before them is lost
+	if !p.cfg.NoRelay { // after the subscriptions: nothing published before them is lost
 		runs = append(runs, p.relay.Run)
 	}
 	var wg sync.WaitGroup

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/membership"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
@@ -47,8 +48,8 @@ func isolatedFixture(t *testing.T, conns int32) *fixture {
 
 func fixtureOn(t *testing.T, db *pgtest.DB, conns int32) *fixture {
 	pool := pgtest.Pool(t, db.WorkerURL, conns) // the projector, rebuilds and provisioning are the worker's
-	reg, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	return &fixture{pool: pool, store: eventstore.New(pool), reg: reg}
 }
 

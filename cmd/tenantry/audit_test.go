@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -29,13 +30,13 @@ func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
 
 	pool := pgtest.Pool(t, db.AppURL, 4)
 	store := eventstore.New(pool)
-	reg, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	id := uuid.Must(uuid.NewV7())
 	slug, _ := domain.ParseSlug("audited")
 	cmd := eventstore.Command[*tenant.Tenant]{Store: store, Registry: reg, Tenant: id, Stream: tenant.StreamID,
 		New: func() *tenant.Tenant { return &tenant.Tenant{} }}
-	_, _, err = cmd.Run(ctx, func(*tenant.Tenant) ([]domain.Event, error) {
+	_, _, err := cmd.Run(ctx, func(*tenant.Tenant) ([]domain.Event, error) {
 		return tenant.Create(id, "Audited", slug, domain.PlanPro, time.Now())
 	})
 	require.NoError(t, err)

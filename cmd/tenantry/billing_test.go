@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -28,8 +29,8 @@ func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
 
 	pool := pgtest.Pool(t, db.AppURL, 4)
 	store := eventstore.New(pool)
-	reg, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	id := appendTenant(t, store, reg, "billed", domain.PlanPro)
 	record := func(key string, at time.Time) {
 		m, _ := usage.ParseMetric("api_calls")

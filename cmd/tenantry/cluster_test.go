@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -314,8 +315,8 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	// Every event is there once, every chain verifies, the read models catch up.
 	app := pgtest.Pool(t, db.AppURL, 4)
 	store := eventstore.New(app)
-	reg, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	ctx := context.Background()
 	for _, id := range ids {
 		events, err := store.ReadStream(ctx, id, usage.StreamID, 1, 10000)

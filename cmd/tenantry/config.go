@@ -37,6 +37,10 @@ type Config struct {
 	DBMaxConnLifetime time.Duration
 	DBMaxConnIdleTime time.Duration
 	DBMaxConnUses     int // a connection is closed after this many uses (bounds catalog memory)
+	// GroupCommitters (TENANTRY_GROUP_COMMITTERS) is how many transactions each runtime
+	// store's group committer runs at once, coalescing concurrent small appends; 0 sends
+	// every append on its own.
+	GroupCommitters int
 
 	// The API.
 	OperatorToken       string       // TENANTRY_OPERATOR_TOKEN: operator routes; unset disables them
@@ -84,6 +88,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DBMaxConnLifetime: 30 * time.Minute,
 		DBMaxConnIdleTime: 5 * time.Minute,
 		DBMaxConnUses:     1000,
+		GroupCommitters:   4,
 	}
 	var errs []string
 	if c.LogFormat == "" {
@@ -190,6 +195,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	intVar("TENANTRY_DB_MAX_CONNS", &maxConns, 1, 1000)
 	c.DBMaxConns = int32(maxConns)
 	intVar("TENANTRY_DB_MAX_CONN_USES", &c.DBMaxConnUses, 0, 100_000_000)
+	intVar("TENANTRY_GROUP_COMMITTERS", &c.GroupCommitters, 0, 64)
 	durVar("TENANTRY_DB_MAX_CONN_LIFETIME", &c.DBMaxConnLifetime)
 	durVar("TENANTRY_DB_MAX_CONN_IDLE_TIME", &c.DBMaxConnIdleTime)
 	if len(errs) > 0 {

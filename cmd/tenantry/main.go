@@ -18,11 +18,9 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/eventstore/logctx"
 	"github.com/tenantry/tenantry/migrations"
-
-	"github.com/tenantry/tenantry/eventstore/pguuid"
 )
 
 func main() {
@@ -189,58 +187,61 @@ func passwordOf(raw string) string {
 	return p
 }
 
-// openRuntime is what every runtime command needs: a runtime pool for purpose (see
-// openPool) and the registry of the domain's events.
-func (a *app) openRuntime(ctx context.Context, purpose eventstore.Purpose) (*pgxpool.Pool, *eventstore.Registry, error) {
-	pool, err := a.openPool(ctx, purpose)
+// openStore opens a runtime pool for purpose (see runtimePool) and a store over it that
+// sends each append on its own, for the commands that act once and exit; close releases
+// the pool.
+func (a *app) openStore(ctx context.Context, purpose eventstore.Purpose) (_ *eventstore.Store, close func(), _ error) {
+	url, cfg, err := a.runtimePool(purpose)
 	if err != nil {
 		return nil, nil, err
 	}
-	registry, err := eventstore.DomainRegistry()
+	pool, err := eventstore.OpenPool(ctx, url, cfg)
 	if err != nil {
-		pool.Close()
 		return nil, nil, err
 	}
-	return pool, registry, nil
+	return eventstore.New(pool), pool.Close, nil
 }
 
-// openPool connects as the runtime role for purpose: tenantry_app for the API (and the
-// commands that act as the API does for one tenant), tenantry_worker for the cross-tenant
-// machinery. It refuses to go on if that role could bypass row-level security or does not
-// suit the purpose (the API's pool holding cross-tenant powers, above all).
-func (a *app) openPool(ctx context.Context, purpose eventstore.Purpose) (*pgxpool.Pool, error) {
+// runtimePool is the URL and pool settings of the runtime role for purpose: tenantry_app
+// for the API (and the commands that act as the API does for one tenant), tenantry_worker
+// for the cross-tenant machinery. eventstore.OpenPool refuses to go on if that role could
+// bypass row-level security or does not suit the purpose.
+func (a *app) runtimePool(purpose eventstore.Purpose) (string, eventstore.PoolConfig, error) {
 	rawURL, setting, err := a.cfg.runtimeURL(purpose)
+	if err != nil {
+		return "", eventstore.PoolConfig{}, err
+	}
+	return rawURL, eventstore.PoolConfig{Purpose: purpose, Setting: setting,
+		MaxConns: a.cfg.DBMaxConns, MaxConnLifetime: a.cfg.DBMaxConnLifetime, MaxConnIdleTime: a.cfg.DBMaxConnIdleTime,
+		MaxConnUses: a.cfg.DBMaxConnUses,
+		// Operators (and the cluster test) can tell processes apart in pg_stat_activity.
+		ApplicationName: fmt.Sprintf("tenantry-%d", os.Getpid())}, nil
+}
+
+// openRuntime is a runtime pool for purpose and the registry of the domain's events.
+//
+// Deprecated: issue 16 forwarder; use openStore and domainRegistry (commands hold stores,
+// not pools, so that cmd needs no pgx).
+func (a *app) openRuntime(ctx context.Context, purpose eventstore.Purpose) (*pgxpool.Pool, *eventstore.Registry, error) {
+	store, _, err := a.openStore(ctx, purpose)
+	if err != nil {
+		return nil, nil, err
+	}
+	registry, err := domainRegistry()
+	if err != nil {
+		store.Pool().Close()
+		return nil, nil, err
+	}
+	return store.Pool(), registry, nil
+}
+
+// openPool is a runtime pool for purpose.
+//
+// Deprecated: issue 16 forwarder; use openStore.
+func (a *app) openPool(ctx context.Context, purpose eventstore.Purpose) (*pgxpool.Pool, error) {
+	store, _, err := a.openStore(ctx, purpose)
 	if err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(rawURL)
-	if err != nil {
-		return nil, migrations.ConnError(setting, rawURL, err)
-	}
-	pcfg.MaxConns = a.cfg.DBMaxConns
-	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set {
-		// Operators (and the cluster test) can tell processes apart in pg_stat_activity.
-		pcfg.ConnConfig.RuntimeParams["application_name"] = fmt.Sprintf("tenantry-%d", os.Getpid())
-	}
-	pcfg.MaxConnLifetime = a.cfg.DBMaxConnLifetime
-	pcfg.MaxConnLifetimeJitter = a.cfg.DBMaxConnLifetime / 10
-	pcfg.MaxConnIdleTime = a.cfg.DBMaxConnIdleTime
-	pcfg.AfterConnect = pguuid.AfterConnect
-	pcfg.AfterRelease = eventstore.RetireAfter(a.cfg.DBMaxConnUses)
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect as runtime role (%s): %w", setting, err)
-	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect as runtime role to %s (%s): %w", migrations.Redact(rawURL), setting, err)
-	}
-	err = eventstore.CheckRuntimeRoleFor(ctx, conn, purpose)
-	conn.Release()
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("refusing to start: %s: %w", setting, err)
-	}
-	return pool, nil
+	return store.Pool(), nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/billing"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -109,12 +110,12 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	// An event appended by another process reaches the read models through NOTIFY, the
 	// relay, the bus and the projector.
 	pool := pgtest.Pool(t, db.AppURL, 2)
-	store := eventstore.New(pool)
 	notifier := eventstore.NewNotifier(pool, 0, slog.New(slog.DiscardHandler))
-	store.SetNotifier(notifier)
-	go func() { _ = notifier.Run(ctx) }()
-	reg, err := eventstore.DomainRegistry()
+	store, err := eventstore.NewStore(pool, eventstore.StoreConfig{Notifier: notifier})
 	require.NoError(t, err)
+	go func() { _ = notifier.Run(ctx) }()
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	id := appendTenant(t, store, reg, "serve-test", domain.PlanFree)
 	require.NoError(t, projections.WaitFor(ctx, pool, id, 1, 60*time.Second))
 	require.Eventually(t, func() bool {
@@ -193,6 +194,7 @@ func TestConfig_NamesTheBadSetting(t *testing.T) {
 		"TENANTRY_BUS":               "kafka",
 		"TENANTRY_TRUSTED_PROXIES":   "10.0.0.0/8,not-a-cidr",
 		"TENANTRY_HTTP_IDLE_TIMEOUT": "soon",
+		"TENANTRY_GROUP_COMMITTERS":  "65",
 	}
 	for k, v := range cases {
 		_, err := loadConfig(func(name string) string {
@@ -208,6 +210,7 @@ func TestConfig_NamesTheBadSetting(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ":8080", c.Addr)
 	require.Equal(t, 16, c.Partitions)
+	require.Equal(t, 4, c.GroupCommitters)
 }
 
 // SIGTERM (here: the command's context ending, as signal.NotifyContext does) drains the

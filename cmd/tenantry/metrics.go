@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
@@ -32,10 +32,9 @@ type processMetrics struct {
 	projLag     prometheus.Histogram
 }
 
-// newProcessMetrics builds the process's registry. pool, when not nil, is the
-// tenantry_worker pool the projection backlog gauges are read with (they look across
-// tenants); an API replica has none and leaves them to the projector replicas.
-func newProcessMetrics(pool *pgxpool.Pool) *processMetrics {
+// newProcessMetrics builds the process's registry; newMain adds the series of the
+// components it builds.
+func newProcessMetrics() *processMetrics {
 	m := &processMetrics{
 		reg: prometheus.NewRegistry(),
 		appended: prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantry_events_appended_total",
@@ -56,10 +55,14 @@ func newProcessMetrics(pool *pgxpool.Pool) *processMetrics {
 	}
 	m.reg.MustRegister(m.appended, m.appendFails, m.appendTime, m.relayed, m.relayLag, m.projected, m.projLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if pool != nil {
-		m.reg.MustRegister(&backlogCollector{pool: pool})
-	}
 	return m
+}
+
+// observeBacklog reads the projection backlog gauges through store, at scrape time: the
+// tenantry_worker store, as they look across tenants (an API replica has none and leaves
+// them to the projector replicas).
+func (m *processMetrics) observeBacklog(store *eventstore.Store) {
+	m.reg.MustRegister(&backlogCollector{store: store})
 }
 
 // observeStore counts appends.
@@ -72,21 +75,26 @@ func (m *processMetrics) observeStore(events int, took time.Duration, err error)
 	m.appendTime.Observe(took.Seconds())
 }
 
-// observePipeline hooks the relay and the projector.
-func (m *processMetrics) observePipeline(p *projections.Pipeline) {
-	p.Relay().Observe = func(events int, newest time.Time) {
-		m.relayed.Add(float64(events))
-		m.relayLag.Set(time.Since(newest).Seconds())
-	}
-	p.Projector.Observe = func(_ uuid.UUID, events int, newest time.Time) {
-		m.projected.Add(float64(events))
-		m.projLag.Observe(time.Since(newest).Seconds())
-	}
+// relayObserved counts a batch the relay published (projections.PipelineConfig.ObserveRelay).
+func (m *processMetrics) relayObserved(events int, newest time.Time) {
+	m.relayed.Add(float64(events))
+	m.relayLag.Set(time.Since(newest).Seconds())
+}
+
+// projectorObserved counts a batch the projector applied
+// (projections.PipelineConfig.ObserveProjector).
+func (m *processMetrics) projectorObserved(_ uuid.UUID, events int, newest time.Time) {
+	m.projected.Add(float64(events))
+	m.projLag.Observe(time.Since(newest).Seconds())
+}
+
+// observeProjector exposes the projections the projector stopped, by projection.
+func (m *processMetrics) observeProjector(p *projections.Projector) {
 	for _, name := range projections.Projections {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenantry_projection_failures_total",
 			ConstLabels: prometheus.Labels{"projection": name},
 			Help:        "Events that stopped a projection of a tenant (each isolated and listed by projection_failures()), by projection, since start."},
-			func() float64 { return float64(p.Projector.PoisonedIn(name)) }))
+			func() float64 { return float64(p.PoisonedIn(name)) }))
 	}
 }
 
@@ -129,7 +137,7 @@ func (m *processMetrics) observeHeadSigner(s *audit.HeadSigner) {
 
 // backlogCollector reads, at scrape time, how far the read models are behind the events:
 // overall, and for the worst tenants by rank.
-type backlogCollector struct{ pool *pgxpool.Pool }
+type backlogCollector struct{ store *eventstore.Store }
 
 var (
 	backlogEvents  = prometheus.NewDesc("tenantry_projection_backlog_events", "Events recorded but not yet in the read models, over all tenants.", nil, nil)
@@ -148,24 +156,15 @@ func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rows, err := c.pool.Query(ctx, `SELECT head_seq - projected_seq FROM tenantry.projection_backlog(100000)`)
+	behind, err := c.store.ProjectionsBehind(ctx, 100000)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(backlogEvents, err)
 		return
 	}
-	var behind []int64
 	var total int64
-	for rows.Next() {
-		var n int64
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			ch <- prometheus.NewInvalidMetric(backlogEvents, err)
-			return
-		}
-		behind = append(behind, n)
+	for _, n := range behind {
 		total += n
 	}
-	rows.Close()
 	sort.Slice(behind, func(i, j int) bool { return behind[i] > behind[j] })
 	ch <- prometheus.MustNewConstMetric(backlogEvents, prometheus.GaugeValue, float64(total))
 	ch <- prometheus.MustNewConstMetric(backlogTenants, prometheus.GaugeValue, float64(len(behind)))
@@ -176,8 +175,7 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(worstLag, prometheus.GaugeValue, float64(n), string(rune('1'+rank)))
 	}
-	var failed int64
-	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM tenantry.projection_failures()`).Scan(&failed); err == nil {
+	if failed, err := c.store.StoppedProjections(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(failedTenants, prometheus.GaugeValue, float64(failed))
 	}
 }

@@ -31,12 +31,16 @@ func (a *app) projectionsCmd() *cobra.Command {
 				}
 			}
 			ctx := cmd.Context()
-			pool, registry, err := a.openRuntime(ctx, eventstore.ForWorker)
+			registry, err := domainRegistry()
 			if err != nil {
 				return err
 			}
-			defer pool.Close()
-			p := &projections.Projector{Pool: pool, Registry: registry, Logger: a.log}
+			store, closePool, err := a.openStore(ctx, eventstore.ForWorker)
+			if err != nil {
+				return err
+			}
+			defer closePool()
+			p := &projections.Projector{Pool: store.Pool(), Registry: registry, Logger: a.log}
 			if !all {
 				progress := a.progress("events replayed")
 				if err := p.Rebuild(ctx, tenant, func(done, total int64) {

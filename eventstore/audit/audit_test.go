@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
@@ -48,11 +49,17 @@ func newFixture(t testing.TB, withPipeline ...bool) *fixture {
 		url = testDB.WorkerURL // the relay, the directory and the head signer are the worker's
 	}
 	pool := pgtest.Pool(t, url, 8)
-	reg, err := eventstore.DomainRegistry()
-	require.NoError(t, err)
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
 	f := &fixture{t: t, store: eventstore.New(pool), reg: reg, id: uuid.Must(uuid.NewV7())}
 	if len(withPipeline) > 0 { // the tenant directory, kept by the relay and the pipeline
-		pipeline := projections.NewPipeline(f.store, f.reg, slog.New(slog.DiscardHandler))
+		log := slog.New(slog.DiscardHandler)
+		notifier := eventstore.NewNotifier(pool, 0, log)
+		store, err := eventstore.NewStore(pool, eventstore.StoreConfig{Notifier: notifier, GroupCommitters: 4})
+		require.NoError(t, err)
+		f.store = store
+		pipeline, err := projections.NewPipeline(projections.PipelineConfig{Store: store, Registry: reg, Logger: log, Notifier: notifier})
+		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = pipeline.Run(ctx) }()

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
@@ -197,10 +198,14 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	pool := pgtest.Pool(t, testDB.WorkerURL, 24) // the billing worker and the pipeline are the worker's
-	reg, err := eventstore.DomainRegistry()
+	reg := eventstore.NewRegistry()
+	require.NoError(t, catalog.Register(reg))
+	log := slog.New(slog.DiscardHandler)
+	notifier := eventstore.NewNotifier(pool, 0, log)
+	store, err := eventstore.NewStore(pool, eventstore.StoreConfig{Notifier: notifier, GroupCommitters: 4})
 	require.NoError(t, err)
-	store := eventstore.New(pool)
-	pipeline := projections.NewPipeline(store, reg, slog.New(slog.DiscardHandler))
+	pipeline, err := projections.NewPipeline(projections.PipelineConfig{Store: store, Registry: reg, Logger: log, Notifier: notifier})
+	require.NoError(t, err)
 	pipeline.Projector.PollInterval = 200 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

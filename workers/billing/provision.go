@@ -10,10 +10,10 @@ import (
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app/logctx"
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/eventstore/logctx"
 )
 
 // Provision links the tenant to a Stripe customer and subscription, or moves the

@@ -1,7 +1,8 @@
 // Package logctx carries log attributes (tenant_id, request_id) in a context, and wraps a
 // slog.Handler so that every line logged with that context carries them: code deep in a
 // request or a tenant's job logs with ...Context(ctx) and need not know whose work it is.
-// It sits under eventstore because every component imports eventstore.
+// It sits under domain/app because its users are the use cases and the ports that call
+// them (http, workers, cmd); it needs only context and log/slog, so the domain stays pure.
 package logctx
 
 import (

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tenantry/tenantry/eventstore/logctx"
+	"github.com/tenantry/tenantry/domain/app/logctx"
 )
 
 func lines(t *testing.T, buf *bytes.Buffer) []map[string]any {
