@@ -40,7 +40,7 @@ func TestUsage_RefusesQuantitiesAboveTheMaximumWith422(t *testing.T) {
 	r = a.do(req{method: "POST", path: "/v1/usage", token: ten.key,
 		body: `{"records":[` + one("1000000000000") + `,` + one("1000000000000") + `]}`})
 	require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
-	r = a.do(req{method: "GET", path: "/v1/usage?min_seq=" + jsonNumber(r.get("seq")), token: ten.key})
+	r = a.do(req{method: "GET", path: "/v1/usage?min_seq=" + jsonNumber(t, r.get("seq")), token: ten.key})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	series := r.get("series").([]any)
 	require.Len(t, series, 1)

@@ -57,7 +57,7 @@ func TestUsage_DuplicatesAreNeverCountedTwice(t *testing.T) {
 	wg.Wait()
 	last := a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: rec("final", 1)})
 
-	r = a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + jsonNumber(last.get("seq")), token: ten.key})
+	r = a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + jsonNumber(t, last.get("seq")), token: ten.key})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	series := r.get("series").([]any)
 	require.Len(t, series, 1)
@@ -405,7 +405,7 @@ func TestUsage_ConcurrentSinglesAreCoalescedIntoOneEvent(t *testing.T) {
 	again := (<-l2).r
 	require.Equal(t, []any{float64(1), float64(0)}, []any{again.get("accepted"), again.get("duplicates")}, "the failed append wrote nothing")
 
-	r := a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + jsonNumber(again.get("seq")), token: ten.key})
+	r := a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + jsonNumber(t, again.get("seq")), token: ten.key})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	require.Equal(t, float64(1+10+20+30+1+100+1+1000), r.get("series").([]any)[0].(map[string]any)["total"], string(r.raw))
 }
