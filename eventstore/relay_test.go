@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/migrations/pgtest"
 )
 
 // collector subscribes to a GoChannel topic and records what arrives, per tenant.
@@ -144,11 +145,11 @@ func TestRelay_WakesOnNotify(t *testing.T) {
 	// The relay may not be listening yet on a loaded machine: keep appending until one
 	// notification gets through. With an hour-long poll interval, only NOTIFY can wake it.
 	tenant := newTenant(t)
-	require.Eventually(t, func() bool {
+	pgtest.Until(t, 60*time.Second, time.Millisecond, func() bool {
 		_, err := other.Append(ctx, tenant, "s", eventstore.Any, ev("thing.happened", 1))
 		require.NoError(t, err)
 		return got.count(tenant) > 0 || waitCount(got, tenant, 200*time.Millisecond)
-	}, 60*time.Second, time.Millisecond)
+	})
 	cancel()
 	require.NoError(t, <-done)
 }

@@ -231,9 +231,9 @@ func apiFlows(t *testing.T, a *apiClient, operator, slug string) {
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	r = a.do("DELETE", "/v1/api-keys/"+viewerID, key, nil)
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	require.Eventually(t, func() bool {
+	pgtest.Until(t, 30*time.Second, 100*time.Millisecond, func() bool {
 		return a.do("GET", "/v1/tenant", viewerKey, nil).status == http.StatusUnauthorized
-	}, 30*time.Second, 100*time.Millisecond, "a revoked key stops working")
+	}, "a revoked key stops working")
 
 	// Usage: one record (with an Idempotency-Key, replayed), a batch with a duplicate.
 	rec := func(k string, q int) map[string]any {

@@ -17,6 +17,7 @@ import (
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/migrations/pgtest"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
 )
@@ -42,7 +43,7 @@ func TestProvision_LinksCustomerAndSubscriptionUnderDerivedKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, acct.Linked())
 	require.Equal(t, domain.PlanPro, acct.Plan())
-	require.Eventually(t, func() bool { return e.customerOf(id) == acct.CustomerID() }, time.Minute, 10*time.Millisecond,
+	pgtest.Until(t, time.Minute, 10*time.Millisecond, func() bool { return e.customerOf(id) == acct.CustomerID() },
 		"the directory maps the customer to the tenant")
 
 	n, err = w.Provision(context.Background(), id)
