@@ -153,16 +153,18 @@ func TestAppend_RetryWithSameEventIDsAddsNothing(t *testing.T) {
 	next := evs("usage.recorded", 2)
 	var wg sync.WaitGroup
 	results := make([]eventstore.AppendResult, 8)
+	errs := make([]error, len(results))
 	for i := range results {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			r, err := s.Append(ctx(t), tenant, "usage", eventstore.Any, next...)
-			require.NoError(t, err)
-			results[i] = r
+			results[i], errs[i] = s.Append(ctx(t), tenant, "usage", eventstore.Any, next...)
 		}(i)
 	}
 	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "retry %d", i)
+	}
 	writes := 0
 	for _, r := range results {
 		if !r.Retried {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -81,6 +82,7 @@ func TestGroupCommit_MergedAppendsEachGetTheirOwnEvents(t *testing.T) {
 	tenant := newTenant(t)
 	const writers = 40
 	results := make([]eventstore.AppendResult, writers)
+	errs := make([]error, writers)
 	sent := make([][]eventstore.NewEvent, writers)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -93,15 +95,19 @@ func TestGroupCommit_MergedAppendsEachGetTheirOwnEvents(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			var err error
-			results[i], err = s.Append(context.Background(), tenant, "usage", eventstore.Any, sent[i]...)
-			require.NoError(t, err)
+			results[i], errs[i] = s.Append(context.Background(), tenant, "usage", eventstore.Any, sent[i]...)
 		}(i)
 	}
 	close(start)
 	wg.Wait()
+	for i := range errs {
+		require.NoError(t, errs[i], "append %d", i)
+	}
 	stored, err := s.ReadTenant(context.Background(), tenant, 0, 0)
 	require.NoError(t, err)
+	txs, statements := statementsOf(t, stored, results)
+	require.Less(t, statements, writers, "some appends were merged into one statement")
+	require.LessOrEqual(t, txs, statements)
 	bySeq := map[int64]eventstore.Event{}
 	for _, e := range stored {
 		bySeq[e.Seq] = e
@@ -119,6 +125,34 @@ func TestGroupCommit_MergedAppendsEachGetTheirOwnEvents(t *testing.T) {
 		total += len(sent[i])
 	}
 	require.Len(t, stored, total)
+}
+
+// statementsOf counts the transactions and the append_events statements that stored the
+// appends' events (stored holds at least those events). A statement stamps every event it
+// writes with one recorded_at (the function reads the clock once per call, and statements
+// of one transaction read it at different microseconds), so appends whose events share a
+// transaction id and a recorded_at went in one merged statement.
+func statementsOf(t *testing.T, stored []eventstore.Event, results []eventstore.AppendResult) (txs, statements int) {
+	t.Helper()
+	type stamp struct {
+		tx uint64
+		at time.Time
+	}
+	byID := map[uuid.UUID]stamp{}
+	for _, e := range stored {
+		byID[e.ID] = stamp{e.TxID, e.RecordedAt}
+	}
+	txSet, stmtSet := map[uint64]bool{}, map[stamp]bool{}
+	for i, res := range results {
+		require.NotEmpty(t, res.Events, "append %d", i)
+		first, ok := byID[res.Events[0].ID]
+		require.True(t, ok, "append %d's events are stored", i)
+		for _, a := range res.Events {
+			require.Equal(t, first, byID[a.ID], "an append's events share one statement")
+		}
+		txSet[first.tx], stmtSet[first] = true, true
+	}
+	return len(txSet), len(stmtSet)
 }
 
 func TestRetireAfter_ClosesAConnectionAfterItsUses(t *testing.T) {

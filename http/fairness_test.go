@@ -39,11 +39,12 @@ func TestFairness_WaitingRequestsDoNotHoldTheTenantsSlots(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
+	minSeq := jsonNumber(t, u.get("seq"))
 	for i := 0; i < runtime.GOMAXPROCS(0)+2; i++ { // more than the tenant's slots
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, _ := http.NewRequestWithContext(ctx, "GET", a.url+"/v1/usage?min_seq="+jsonNumber(u.get("seq")), nil)
+			r, _ := http.NewRequestWithContext(ctx, "GET", a.url+"/v1/usage?min_seq="+minSeq, nil)
 			r.Header.Set("Authorization", "Bearer "+ten.key)
 			if res, err := http.DefaultClient.Do(r); err == nil {
 				res.Body.Close()

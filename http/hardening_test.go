@@ -40,7 +40,7 @@ func TestUsage_RefusesQuantitiesAboveTheMaximumWith422(t *testing.T) {
 	r = a.do(req{method: "POST", path: "/v1/usage", token: ten.key,
 		body: `{"records":[` + one("1000000000000") + `,` + one("1000000000000") + `]}`})
 	require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
-	r = a.do(req{method: "GET", path: "/v1/usage?min_seq=" + jsonNumber(r.get("seq")), token: ten.key})
+	r = a.do(req{method: "GET", path: "/v1/usage?min_seq=" + jsonNumber(t, r.get("seq")), token: ten.key})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	series := r.get("series").([]any)
 	require.Len(t, series, 1)
@@ -65,7 +65,7 @@ func waitForFailure(t *testing.T, a *api, tenant string) projections.Failure {
 	t.Helper()
 	var found projections.Failure
 	worker := pgtest.Pool(t, testDB.WorkerURL, 2) // failures are listed across tenants: the worker's role
-	require.Eventually(t, func() bool {
+	pgtest.Until(t, 30*time.Second, 20*time.Millisecond, func() bool {
 		fl, err := projections.Failures(context.Background(), worker)
 		require.NoError(t, err)
 		for _, f := range fl {
@@ -75,7 +75,7 @@ func waitForFailure(t *testing.T, a *api, tenant string) projections.Failure {
 			}
 		}
 		return false
-	}, 30*time.Second, 20*time.Millisecond)
+	})
 	return found
 }
 
@@ -152,10 +152,10 @@ func TestProjections_AuthFailureFailsClosedForThatTenantOnly(t *testing.T) {
 	require.Equal(t, projections.ProjectionAuth, f.Projection)
 
 	failedAt := time.Now()
-	require.Eventually(t, func() bool {
+	pgtest.Until(t, 10*time.Second, 50*time.Millisecond, func() bool {
 		r := a.do(req{method: "GET", path: "/v1/tenant", token: sick.key})
 		return r.status == http.StatusServiceUnavailable && r.problemType() == "tenant-unavailable"
-	}, 10*time.Second, 50*time.Millisecond)
+	})
 	require.Less(t, time.Since(failedAt), 2*httpapi.CredentialTTL+time.Second, "a cached credential outlived its bound")
 	for _, path := range []string{"/v1/members", "/v1/api-keys", "/v1/usage"} {
 		r := a.do(req{method: "GET", path: path, token: sick.key})

@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -28,7 +30,7 @@ func TestIsolation_AKeyNeverReachesAnotherTenant(t *testing.T) {
 	ta, tb := a.createTenant("pro"), a.createTenant("pro")
 	r := a.do(req{method: "POST", path: "/v1/usage", token: tb.key, body: map[string]any{"metric": "api_calls", "quantity": 5, "idempotency_key": "b-1"}})
 	require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
-	r = a.do(req{method: "GET", path: "/v1/usage?min_seq=" + jsonNumber(r.get("seq")), token: tb.key})
+	r = a.do(req{method: "GET", path: "/v1/usage?min_seq=" + jsonNumber(t, r.get("seq")), token: tb.key})
 	require.Equal(t, http.StatusOK, r.status)
 	before := a.snapshot(tb)
 
@@ -77,7 +79,20 @@ func TestIsolation_AKeyNeverReachesAnotherTenant(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, r.status)
 }
 
-func jsonNumber(v any) string {
-	f, _ := v.(float64)
-	return strings.TrimSuffix(strings.TrimRight(strings.TrimRight(fmtFloat(f), "0"), "."), ".")
+// jsonNumber renders a JSON number decoded as float64 (a seq) as the integer a query
+// parameter needs. It reports a value that is not a positive whole number, since a missing
+// or mangled seq would silently turn a read-your-writes wait into no wait at all.
+func jsonNumber(t testing.TB, v any) string {
+	t.Helper()
+	f, ok := v.(float64)
+	if !ok || f < 1 || f != math.Trunc(f) {
+		t.Errorf("jsonNumber: %v (%T) is not a positive whole number", v, v)
+	}
+	return fmtFloat(f)
+}
+
+func TestJSONNumber_KeepsTrailingZerosOfASeq(t *testing.T) {
+	for _, seq := range []float64{1, 9, 10, 100, 120, 1e6} {
+		require.Equal(t, strconv.FormatInt(int64(seq), 10), jsonNumber(t, seq))
+	}
 }

@@ -28,7 +28,7 @@ func TestUsage_AnAnswerOfTooManyPointsIsRefused(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, last.status, string(last.raw))
 	}
 	from := url.QueryEscape(now.Add(-30 * 24 * time.Hour).Format(time.RFC3339))
-	r := a.do(req{method: "GET", path: "/v1/usage?granularity=hour&from=" + from + "&min_seq=" + jsonNumber(last.get("seq")), token: ten.key})
+	r := a.do(req{method: "GET", path: "/v1/usage?granularity=hour&from=" + from + "&min_seq=" + jsonNumber(t, last.get("seq")), token: ten.key})
 	require.Equal(t, http.StatusUnprocessableEntity, r.status, "%.300s", r.raw)
 	require.Equal(t, "invalid-request", r.problemType())
 	require.Contains(t, r.str("detail"), "10000 points")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain/usage"
@@ -51,13 +52,13 @@ func TestUsage_DuplicatesAreNeverCountedTwice(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: map[string]any{"records": []any{rec("c-1", 100), rec("c-2", 100)}}})
-			require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
+			assert.Equal(t, http.StatusAccepted, r.status, string(r.raw)) // not require: not the test's goroutine
 		}()
 	}
 	wg.Wait()
 	last := a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: rec("final", 1)})
 
-	r = a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + jsonNumber(last.get("seq")), token: ten.key})
+	r = a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + jsonNumber(t, last.get("seq")), token: ten.key})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	series := r.get("series").([]any)
 	require.Len(t, series, 1)
@@ -96,7 +97,7 @@ func TestUsage_ABatchIsOneEventThatClaimsEveryKey(t *testing.T) {
 				body = map[string]any{"records": []any{rec("z", 3), rec("w", 10)}}
 			}
 			r := a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: body})
-			require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
+			assert.Equal(t, http.StatusAccepted, r.status, string(r.raw)) // not require: not the test's goroutine
 		}(i)
 	}
 	wg.Wait()
@@ -319,7 +320,7 @@ func TestUsage_ConcurrentSinglesAreCoalescedIntoOneEvent(t *testing.T) {
 	// One request in flight, four gathering behind it; "a" is claimed by the first meanwhile.
 	release := hold()
 	first := post("a", 1)
-	require.Eventually(t, appendWaits, 10*time.Second, 5*time.Millisecond)
+	pgtest.Until(t, 10*time.Second, 5*time.Millisecond, appendWaits)
 	var rest []chan answer
 	for i, key := range []string{"b1", "b2", "b3", "a"} {
 		rest = append(rest, post(key, 10*(i+1)))
@@ -363,7 +364,7 @@ func TestUsage_ConcurrentSinglesAreCoalescedIntoOneEvent(t *testing.T) {
 	// One key three times among the gathered requests: one of them counts.
 	release = hold()
 	lead := post("d", 1)
-	require.Eventually(t, appendWaits, 10*time.Second, 5*time.Millisecond)
+	pgtest.Until(t, 10*time.Second, 5*time.Millisecond, appendWaits)
 	var same []chan answer
 	for i := 0; i < 3; i++ {
 		same = append(same, post("c", 100))
@@ -389,7 +390,7 @@ func TestUsage_ConcurrentSinglesAreCoalescedIntoOneEvent(t *testing.T) {
 	// the first is cut off in the database; the ones gathered behind it still go through.
 	release = hold()
 	lost := post("e", 1000)
-	require.Eventually(t, appendWaits, 10*time.Second, 5*time.Millisecond)
+	pgtest.Until(t, 10*time.Second, 5*time.Millisecond, appendWaits)
 	behind := post("f", 1)
 	require.Eventually(t, gathered(1), 10*time.Second, 5*time.Millisecond)
 	_, err = su.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
@@ -405,7 +406,7 @@ func TestUsage_ConcurrentSinglesAreCoalescedIntoOneEvent(t *testing.T) {
 	again := (<-l2).r
 	require.Equal(t, []any{float64(1), float64(0)}, []any{again.get("accepted"), again.get("duplicates")}, "the failed append wrote nothing")
 
-	r := a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + jsonNumber(again.get("seq")), token: ten.key})
+	r := a.do(req{method: "GET", path: "/v1/usage?granularity=day&min_seq=" + jsonNumber(t, again.get("seq")), token: ten.key})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	require.Equal(t, float64(1+10+20+30+1+100+1+1000), r.get("series").([]any)[0].(map[string]any)["total"], string(r.raw))
 }

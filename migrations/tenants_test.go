@@ -269,37 +269,92 @@ func TestMigrate_RefusesAnEditedTenantMigration(t *testing.T) {
 	require.ErrorContains(t, err, "differs from the one already applied")
 }
 
-// Live traffic on a tenant's tables delays its migration instead of queueing behind it:
-// the ALTER gives up after LockTimeout (so readers are not stuck behind it) and is retried.
-func TestMigrateTenants_WaitsOutLiveTrafficWithRetries(t *testing.T) {
+// Live traffic on a tenant's tables delays its migration instead of queueing behind it: the
+// ALTER gives up after LockTimeout, so a reader that arrives while it waits for its lock is
+// blocked at most that long (without the timeout PostgreSQL queues every later reader behind
+// the waiting ALTER until the long read ends), and it is retried until the table is free.
+func TestMigrateTenants_RetriesInsteadOfQueueingReadersBehindItsAlter(t *testing.T) {
+	const (
+		lockTimeout = 100 * time.Millisecond
+		hold        = 1500 * time.Millisecond // within the 5 attempts' back-off (~2.4 s)
+		readerBound = 700 * time.Millisecond  // lockTimeout plus slack for a loaded machine
+	)
 	db := pgtest.New(t)
 	app := pgtest.Pool(t, db.WorkerURL, 4)
+	super := connect(t, db.SuperURL)
 	ctx := context.Background()
 	id := createTenant(t, app)
+	members := pgx.Identifier{schemaOf(id), "members"}.Sanitize()
 	fsys := withTenantMigrations(t, map[string]string{
 		nextTenantMigration(t, "member_title"): `ALTER TABLE members ADD COLUMN title text;`,
 	})
 	_, err := migrations.Migrate(ctx, db.SuperURL, migrations.Options{TenantMigrations: fsys})
 	require.NoError(t, err)
 
-	// A long read holds the table for 600 ms.
-	reader, err := app.Begin(ctx)
+	// tenantRead reads the members table in the tenant's context, as API traffic does.
+	tenantRead := func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, id.String()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `SELECT count(*) FROM `+members)
+		return err
+	}
+
+	// A long read holds the table for `hold`.
+	long, err := app.Begin(ctx)
 	require.NoError(t, err)
-	_, err = reader.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, id.String())
-	require.NoError(t, err)
-	_, err = reader.Exec(ctx, `SELECT count(*) FROM `+pgx.Identifier{schemaOf(id), "members"}.Sanitize())
-	require.NoError(t, err)
+	require.NoError(t, tenantRead(ctx, long))
 	released := make(chan time.Time, 1)
-	go func() {
-		time.Sleep(600 * time.Millisecond)
+	time.AfterFunc(hold, func() {
 		released <- time.Now()
-		_ = reader.Rollback(ctx)
+		_ = long.Rollback(ctx)
+	})
+
+	type outcome struct {
+		rep migrations.TenantReport
+		err error
+	}
+	migrated := make(chan outcome, 1)
+	start := time.Now()
+	go func() {
+		rep, err := migrations.MigrateTenants(ctx, db.SuperURL, migrations.TenantOptions{LockTimeout: lockTimeout})
+		migrated <- outcome{rep, err}
 	}()
 
-	start := time.Now()
-	rep, err := migrations.MigrateTenants(ctx, db.SuperURL, migrations.TenantOptions{LockTimeout: 100 * time.Millisecond})
-	require.NoError(t, err)
-	require.Equal(t, 1, rep.Migrated)
-	require.False(t, (<-released).Before(start), "the reader held its lock while the migration started")
-	require.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond, "it waited for the reader, retrying")
+	// attempts are the distinct transactions seen waiting for a lock on the table while the
+	// long read holds it.
+	attempts := map[time.Time]bool{}
+	waiting := func() bool {
+		rows, err := super.Query(ctx, `SELECT a.xact_start FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+			 WHERE NOT l.granted AND l.relation = $1::regclass`, members)
+		require.NoError(t, err)
+		starts, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+		require.NoError(t, err)
+		for _, s := range starts {
+			attempts[s] = true
+		}
+		return len(starts) > 0
+	}
+	require.Eventually(t, waiting, hold/2, time.Millisecond, "the migration's ALTER waits for the long read's lock")
+
+	// A reader arriving now is not queued behind the waiting ALTER.
+	readCtx, cancel := context.WithTimeout(ctx, 2*readerBound)
+	readStart := time.Now()
+	err = pgx.BeginFunc(readCtx, app, func(tx pgx.Tx) error { return tenantRead(readCtx, tx) })
+	read := time.Since(readStart)
+	cancel()
+	require.NoError(t, err, "a reader queued behind the waiting ALTER (read for %v)", read)
+	require.Less(t, read, readerBound, "a reader waited behind the ALTER for more than its lock timeout")
+
+	// The migration gave up its wait and tried again while the long read still held the table.
+	for len(attempts) < 2 && time.Since(start) < hold-100*time.Millisecond {
+		waiting()
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.GreaterOrEqual(t, len(attempts), 2, "the ALTER gave up after its lock timeout and was retried")
+
+	out := <-migrated
+	require.NoError(t, out.err)
+	require.Equal(t, 1, out.rep.Migrated)
+	require.False(t, (<-released).Before(start), "the long read held its lock while the migration started")
 }

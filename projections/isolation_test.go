@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
@@ -162,11 +163,11 @@ func TestProjector_DeterministicBatchWriteErrorIsIsolatedNotRetried(t *testing.T
 	}
 	runProjector(t, p)
 	p.Notify(id)
-	require.Eventually(t, func() bool {
+	pgtest.Until(t, 30*time.Second, 20*time.Millisecond, func() bool {
 		fl, err := Failures(context.Background(), f.pool)
 		require.NoError(t, err)
 		return len(fl) == 1
-	}, 30*time.Second, 20*time.Millisecond)
+	})
 	fl, err := Failures(context.Background(), f.pool)
 	require.NoError(t, err)
 	require.Equal(t, int64(5), fl[0].FailedSeq)
@@ -260,7 +261,7 @@ func TestWaitFor_WaitersShareOnePoll(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			err := WaitFor(context.Background(), counted, id, 1_000_000, time.Second)
-			require.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.ErrorIs(t, err, context.DeadlineExceeded) // not require: not the test's goroutine
 		}()
 	}
 	wg.Wait()

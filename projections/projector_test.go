@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
@@ -59,42 +60,72 @@ func (f *fixture) projector() *Projector {
 
 func (f *fixture) append(t testing.TB, id uuid.UUID, stream string, events ...domain.Event) {
 	t.Helper()
+	require.NoError(t, f.tryAppend(id, stream, events...))
+}
+
+// tryAppend is append for goroutines other than the test's, which must not call require.
+func (f *fixture) tryAppend(id uuid.UUID, stream string, events ...domain.Event) error {
 	proposed := make([]eventstore.NewEvent, len(events))
 	for i, e := range events {
 		var err error
-		proposed[i], err = f.reg.Encode(e, eventstore.Metadata{Actor: "test"})
-		require.NoError(t, err)
+		if proposed[i], err = f.reg.Encode(e, eventstore.Metadata{Actor: "test"}); err != nil {
+			return fmt.Errorf("encode %s: %w", e.EventType(), err)
+		}
 	}
-	_, err := f.store.Append(context.Background(), id, stream, eventstore.Any, proposed...)
-	require.NoError(t, err)
+	if _, err := f.store.Append(context.Background(), id, stream, eventstore.Any, proposed...); err != nil {
+		return fmt.Errorf("append to tenant %s: %w", id, err)
+	}
+	return nil
 }
 
 // createTenant appends tenant.created and the founder for a fresh tenant.
 func (f *fixture) createTenant(t testing.TB) uuid.UUID {
 	t.Helper()
-	id := uuid.Must(uuid.NewV7())
-	now := time.Now().UTC()
-	slug, err := domain.ParseSlug("t-" + strings.ReplaceAll(id.String(), "-", "")[:20])
+	id, err := f.tryCreateTenant()
 	require.NoError(t, err)
-	created, err := tenant.Create(id, "Tenant "+id.String()[:8], slug, domain.PlanPro, now)
-	require.NoError(t, err)
-	f.append(t, id, tenant.StreamID, created...)
-	email, err := domain.ParseEmail("admin@" + id.String()[:8] + ".example.com")
-	require.NoError(t, err)
-	joined, err := (&membership.Membership{}).AddFounder(uuid.New(), email, now)
-	require.NoError(t, err)
-	f.append(t, id, membership.StreamID, joined...)
 	return id
 }
 
+// tryCreateTenant is createTenant for goroutines other than the test's.
+func (f *fixture) tryCreateTenant() (uuid.UUID, error) {
+	id := uuid.Must(uuid.NewV7())
+	now := time.Now().UTC()
+	slug, err := domain.ParseSlug("t-" + strings.ReplaceAll(id.String(), "-", "")[:20])
+	if err != nil {
+		return id, err
+	}
+	created, err := tenant.Create(id, "Tenant "+id.String()[:8], slug, domain.PlanPro, now)
+	if err != nil {
+		return id, err
+	}
+	if err := f.tryAppend(id, tenant.StreamID, created...); err != nil {
+		return id, err
+	}
+	email, err := domain.ParseEmail("admin@" + id.String()[:8] + ".example.com")
+	if err != nil {
+		return id, err
+	}
+	joined, err := (&membership.Membership{}).AddFounder(uuid.New(), email, now)
+	if err != nil {
+		return id, err
+	}
+	return id, f.tryAppend(id, membership.StreamID, joined...)
+}
+
 func usageEvent(t testing.TB, n int) domain.Event {
+	t.Helper()
+	r, err := newUsageEvent(n)
+	require.NoError(t, err)
+	return r
+}
+
+// newUsageEvent is usageEvent for goroutines other than the test's.
+func newUsageEvent(n int) (domain.Event, error) {
 	metric, _ := usage.ParseMetric("api_calls")
 	q, _ := usage.NewQuantity(1)
 	key, _ := usage.ParseIdempotencyKey(fmt.Sprintf("k-%d-%d", n, rand.Int64()))
 	now := time.Now().UTC()
-	r, err := usage.NewRecord(metric, q, now.Add(-time.Minute), key, now)
-	require.NoError(t, err)
-	return r
+	return usage.NewRecord(metric, q, now.Add(-time.Minute), key, now)
 }
 
 // inTenant runs fn in a transaction with the tenant context and the tenant's schema.
@@ -168,7 +199,13 @@ func TestProjector_ExactlyOnceThroughCancellations(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < tenants*perTenant; i += 4 {
-				f.append(t, ids[i%tenants], usage.StreamID, usageEvent(t, i))
+				e, err := newUsageEvent(i)
+				if err == nil {
+					err = f.tryAppend(ids[i%tenants], usage.StreamID, e)
+				}
+				if !assert.NoError(t, err) { // not require: not the test's goroutine
+					return
+				}
 				appended.Add(1)
 			}
 		}(w)
@@ -235,7 +272,7 @@ func TestProjector_PoisonEventStopsOnlyItsTenant(t *testing.T) {
 	// Generous bounds: other tests load the machine meanwhile.
 	require.NoError(t, WaitFor(context.Background(), f.pool, healthy, 3, 30*time.Second))
 	var mine []Failure
-	require.Eventually(t, func() bool {
+	pgtest.Until(t, 30*time.Second, 10*time.Millisecond, func() bool {
 		failures, err := Failures(context.Background(), f.pool)
 		require.NoError(t, err)
 		mine = mine[:0]
@@ -245,7 +282,7 @@ func TestProjector_PoisonEventStopsOnlyItsTenant(t *testing.T) {
 			}
 		}
 		return len(mine) == 1
-	}, 30*time.Second, 10*time.Millisecond)
+	})
 	cancel()
 	<-done
 	require.Equal(t, int64(1), p.Poisoned())

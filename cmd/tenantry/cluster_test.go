@@ -101,6 +101,19 @@ func (c *cluster) kill(name string) {
 	<-p.done // Wait runs in start's goroutine
 }
 
+// stop ends the named process as a deployment would (SIGTERM) and waits for it.
+func (c *cluster) stop(name string) {
+	c.mu.Lock()
+	p := c.procs[name]
+	c.mu.Unlock()
+	require.NoError(c.t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		c.t.Fatalf("%s did not stop within 30 s of SIGTERM; logs in %s", name, c.dir)
+	}
+}
+
 func (c *cluster) pid(name string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -248,6 +261,14 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 		ids[i] = uuid.MustParse(m["tenant"].(map[string]any)["id"].(string))
 		keys[i] = m["api_key"].(map[string]any)["key"].(string)
 	}
+	// Every tenth tenant also has a pending invitation and a second API key, so the
+	// invitations and api_keys read models hold more than the admin's key.
+	for i := 0; i < tenants; i += 10 {
+		status, m := post(c.apis[i%2], "/v1/members", keys[i], map[string]any{"email": fmt.Sprintf("invited%d@cluster.example", i), "role": "viewer"})
+		require.Equal(t, http.StatusCreated, status, "%v", m)
+		status, m = post(c.apis[(i+1)%2], "/v1/api-keys", keys[i], map[string]any{"name": "ci", "role": "editor"})
+		require.Equal(t, http.StatusCreated, status, "%v", m)
+	}
 
 	// 10,000 usage records, in batches through both replicas, from 8 clients. Part-way,
 	// one projector, one worker and the active relay are killed and restarted.
@@ -262,11 +283,19 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	var sent atomic.Int64
 	jobs := make(chan [2]int)
 	var wg sync.WaitGroup
+	// A client that gives up reports it here and stops the others: the clients run off the
+	// test goroutine, where require must not be called.
+	clients, stopClients := context.WithCancel(context.Background())
+	defer stopClients()
+	clientErrs := make(chan error, 8)
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				if clients.Err() != nil {
+					continue // another client failed: drain the jobs already handed out
+				}
 				tenant, part := j[0], j[1]
 				var recs []map[string]any
 				for k := 0; k < batch; k++ {
@@ -277,19 +306,28 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 				for attempt := 0; ; attempt++ { // a client retries; idempotency keys make that safe
 					status, _ := post(c.apis[(tenant+part+attempt)%2], "/v1/usage", keys[tenant], map[string]any{"records": recs})
 					if status == http.StatusAccepted {
+						sent.Add(1)
 						break
 					}
-					require.Less(t, attempt, 20, "usage POST kept failing: %d", status)
+					if attempt >= 20 {
+						clientErrs <- fmt.Errorf("usage POST for tenant %d, part %d kept failing: last status %d", tenant, part, status)
+						stopClients()
+						return
+					}
 					time.Sleep(100 * time.Millisecond)
 				}
-				sent.Add(1)
 			}
 		}()
 	}
 	killed := false
+feed:
 	for part := 0; part < perTenant/batch; part++ {
 		for tenant := 0; tenant < tenants; tenant++ {
-			jobs <- [2]int{tenant, part}
+			select {
+			case jobs <- [2]int{tenant, part}:
+			case <-clients.Done():
+				break feed
+			}
 		}
 		if part == 3 && !killed {
 			killed = true
@@ -310,6 +348,13 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	}
 	close(jobs)
 	wg.Wait()
+	close(clientErrs)
+	for err := range clientErrs {
+		t.Errorf("%v; logs in %s", err, dir)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
 	require.Equal(t, int64(tenants*perTenant/batch), sent.Load())
 
 	// Every event is there once, every chain verifies, the read models catch up.
@@ -338,15 +383,19 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, rep.OK, "%+v", rep)
 	}
-	require.Eventually(t, func() bool {
-		for _, id := range ids {
-			head, projected, err := projections.Progress(ctx, app, id)
-			if err != nil || projected != head {
-				return false
+	caughtUp := func() {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			for _, id := range ids {
+				head, projected, err := projections.Progress(ctx, app, id)
+				if err != nil || projected != head {
+					return false
+				}
 			}
-		}
-		return true
-	}, 2*time.Minute, 200*time.Millisecond, "read models caught up; logs in %s", dir)
+			return true
+		}, 2*time.Minute, 200*time.Millisecond, "read models caught up; logs in %s", dir)
+	}
+	caughtUp()
 
 	// A projector replica serves its own metrics.
 	res, err := http.Get("http://" + c.metricsAddr + "/metrics")
@@ -354,29 +403,6 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	metricsBody, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	require.Contains(t, string(metricsBody), "tenantry_projection_events_total")
-
-	// Read models equal a rebuild from the events.
-	snapshot := func() map[uuid.UUID]string {
-		out := map[uuid.UUID]string{}
-		for _, id := range ids {
-			var s string
-			require.NoError(t, projections.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
-				return tx.QueryRow(ctx, `SELECT concat_ws('|',
-					(SELECT string_agg(concat_ws(',', metric, hour, quantity), ';' ORDER BY metric, hour) FROM usage_hourly),
-					(SELECT string_agg(concat_ws(',', metric, day, quantity), ';' ORDER BY metric, day) FROM usage_daily),
-					(SELECT string_agg(concat_ws(',', member_id, email, role), ';' ORDER BY member_id) FROM members),
-					(SELECT concat_ws(',', name, slug, plan, status) FROM profile))`).Scan(&s)
-			}))
-			out[id] = s
-		}
-		return out
-	}
-	before := snapshot()
-	rebuild := exec.Command(bin, "projections", "rebuild", "--all")
-	rebuild.Env = c.env
-	out, err = rebuild.CombinedOutput()
-	require.NoError(t, err, string(out))
-	require.Equal(t, before, snapshot(), "every read model equals a rebuild")
 
 	// Stripe was told each window exactly once: per customer and window, the distinct
 	// identifiers' values add up to the usage recorded, and a repeated identifier was a
@@ -386,6 +412,53 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 		cmd.Env = c.env
 		return cmd.Run() == nil
 	}, 2*time.Minute, time.Second, "every window reported; logs in %s", dir)
+
+	// Read models equal a rebuild from the events: every table of every tenant's schema,
+	// billing and usage_reported included (the killed worker's events go there). The
+	// workers stop first, so no event arrives between the two snapshots.
+	c.stop("worker-1")
+	c.stop("worker-2")
+	caughtUp()
+	snapshot := func() map[uuid.UUID]string {
+		out := map[uuid.UUID]string{}
+		for _, id := range ids {
+			var s string
+			require.NoError(t, projections.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
+				rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+					WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 1`)
+				if err != nil {
+					return err
+				}
+				tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					return err
+				}
+				if len(tables) < 8 {
+					return fmt.Errorf("tenant %s: only tables %v", id, tables)
+				}
+				var parts []string
+				for _, tbl := range tables {
+					q := pgx.Identifier{tbl}.Sanitize()
+					parts = append(parts, `(SELECT '`+tbl+`=' || coalesce(string_agg(x::text, ';' ORDER BY x::text), '') FROM `+q+` x)`)
+				}
+				return tx.QueryRow(ctx, `SELECT concat_ws('|', `+strings.Join(parts, ", ")+`)`).Scan(&s)
+			}))
+			out[id] = s
+		}
+		return out
+	}
+	before := snapshot()
+	for _, want := range []string{"api_keys=", "invitations=", "billing=", "usage_reported=", "members=", "profile=", "usage_hourly=", "usage_daily="} {
+		require.Contains(t, before[ids[0]], want, "the snapshot covers every read model")
+	}
+	require.Contains(t, before[ids[0]], "cus_", "the billing read model links the Stripe customer")
+	require.Contains(t, before[ids[0]], "invited0@cluster.example", "the invitation is in the snapshot")
+	rebuild := exec.Command(bin, "projections", "rebuild", "--all")
+	rebuild.Env = c.env
+	out, err = rebuild.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Equal(t, before, snapshot(), "every read model equals a rebuild")
+
 	proxy.mu.Lock()
 	events := append([]meterSent{}, proxy.events...)
 	proxy.mu.Unlock()

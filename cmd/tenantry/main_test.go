@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -214,7 +216,14 @@ func TestConfig_NamesTheBadSetting(t *testing.T) {
 }
 
 // SIGTERM (here: the command's context ending, as signal.NotifyContext does) drains the
-// requests in flight: each one started is answered in full.
+// requests in flight: the listener closes at once, so new connections are refused, and each
+// request the server was already working on is answered in full.
+//
+// The requests are held in flight deterministically: each sends its headers with
+// "Expect: 100-continue" and waits for the server's "100 Continue", which the server sends
+// only once the handler reads the body; the body follows only after shutdown has begun.
+// Each tenant works on at most max(2, GOMAXPROCS) requests at once (its fairness slots; the
+// server runs in this process), so that many are held per tenant, for two tenants.
 func TestServe_DrainsInFlightRequestsOnShutdown(t *testing.T) {
 	db := pgtest.New(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -224,6 +233,7 @@ func TestServe_DrainsInFlightRequestsOnShutdown(t *testing.T) {
 	token := "drain-test-operator-token"
 	env := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": addr, "LOG_FORMAT": "json", "TENANTRY_OPERATOR_TOKEN": token}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { _, err := run(t, ctx, env, "serve"); done <- err }()
 	base := "http://" + addr
@@ -235,69 +245,116 @@ func TestServe_DrainsInFlightRequestsOnShutdown(t *testing.T) {
 		return err == nil && resp.StatusCode == http.StatusOK
 	}, 10*time.Second, 50*time.Millisecond)
 
-	post := func(path, key, body string) (*http.Response, error) {
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
+	var keys []string
+	for _, slug := range []string{"drain-one", "drain-two"} {
+		req, err := http.NewRequest("POST", base+"/v1/tenants", strings.NewReader(
+			`{"name": "Drain", "slug": "`+slug+`", "plan": "enterprise", "admin_email": "a@example.com"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
-		return http.DefaultClient.Do(req)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusCreated, resp.StatusCode, string(b))
+		keys = append(keys, between(string(b), `"key":"`, `"`))
 	}
-	resp, err := post("/v1/tenants", token, `{"name": "Drain", "slug": "drain-test", "plan": "enterprise", "admin_email": "a@example.com"}`)
-	require.NoError(t, err)
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode, string(b))
-	key := between(string(b), `"key":"`, `"`)
 
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	results := make(chan result, 16)
-	for i := 0; i < 16; i++ {
-		go func(i int) {
+	const records = 200
+	perTenant := max(2, runtime.GOMAXPROCS(0))
+	var held []*heldRequest
+	for i, key := range keys {
+		for j := 0; j < perTenant; j++ {
 			var recs []string
-			for j := 0; j < 1000; j++ {
-				recs = append(recs, fmt.Sprintf(`{"metric":"api_calls","quantity":1,"idempotency_key":"d-%d-%d"}`, i, j))
+			for k := 0; k < records; k++ {
+				recs = append(recs, fmt.Sprintf(`{"metric":"api_calls","quantity":1,"idempotency_key":"d-%d-%d-%d"}`, i, j, k))
 			}
-			resp, err := post("/v1/usage", key, `{"records":[`+strings.Join(recs, ",")+`]}`)
-			if err != nil {
-				results <- result{err: err}
-				return
-			}
-			b, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			results <- result{status: resp.StatusCode, body: string(b), err: err}
-		}(i)
-	}
-	// Shut down as soon as the first answer arrives: the server is busy then, with the
-	// others in flight (a fixed sleep was too short on a loaded machine).
-	first := <-results
-	cancel()
-	answered := 0
-	for i := 0; i < 16; i++ {
-		r := first
-		if i > 0 {
-			r = <-results
+			held = append(held, holdRequest(t, addr, "/v1/usage", key, `{"records":[`+strings.Join(recs, ",")+`]}`))
 		}
-		if r.err != nil {
-			continue // never reached the server (refused, or raced the close of an idle connection)
-		}
-		require.Equal(t, http.StatusAccepted, r.status, r.body)
-		require.Contains(t, r.body, `"accepted":1000`)
-		answered++
 	}
-	require.Positive(t, answered)
-	require.NoError(t, <-done)
-	// Every request the server worked on was answered: no batch was written whose answer was
-	// cut off.
+
+	cancel() // shutdown begins with every held request in the handler
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, 5*time.Second, 10*time.Millisecond, "new connections are refused once shutdown begins")
+	select {
+	case err := <-done:
+		t.Fatalf("serve returned with requests in flight: %v", err)
+	default:
+	}
+	for _, h := range held {
+		h.send(t)
+	}
+	for i, h := range held {
+		status, body := h.answer(t)
+		require.Equal(t, http.StatusAccepted, status, "held request %d: %s", i, body)
+		require.Contains(t, body, fmt.Sprintf(`"accepted":%d`, records), "held request %d", i)
+	}
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return after draining")
+	}
+	// Every request was stored once, and nothing else.
 	super := pgtest.Pool(t, db.SuperURL, 1)
 	var stored, claimed int
 	require.NoError(t, super.QueryRow(context.Background(), `SELECT coalesce(sum(jsonb_array_length(data->'records')), 0)
 		FROM tenantry.events WHERE event_type = 'usage.batch_recorded'`).Scan(&stored))
-	require.Equal(t, answered*1000, stored)
+	require.Equal(t, len(held)*records, stored)
 	require.NoError(t, super.QueryRow(context.Background(), `SELECT count(*) FROM tenantry.event_keys`).Scan(&claimed))
-	require.Equal(t, answered*1000, claimed)
+	require.Equal(t, len(held)*records, claimed)
+}
+
+// heldRequest is a POST on a connection of its own whose handler is reading its body, which
+// the client has not sent yet.
+type heldRequest struct {
+	conn net.Conn
+	br   *bufio.Reader
+	body string
+}
+
+// holdRequest sends the request's headers with "Expect: 100-continue" and returns once the
+// server answered "100 Continue": its handler is then waiting for the body.
+func holdRequest(t *testing.T, addr, path, key, body string) *heldRequest {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", path, addr, key, len(body))
+	require.NoError(t, err)
+	br := bufio.NewReader(conn)
+	status, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 100 Continue\r\n", status, "the handler reads the body")
+	blank, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "\r\n", blank)
+	return &heldRequest{conn: conn, br: br, body: body}
+}
+
+// send writes the held request's body.
+func (h *heldRequest) send(t *testing.T) {
+	t.Helper()
+	_, err := io.WriteString(h.conn, h.body)
+	require.NoError(t, err, "the connection of a request in flight stays open")
+}
+
+// answer reads the held request's response; a transport error fails the test.
+func (h *heldRequest) answer(t *testing.T) (int, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(h.br, nil)
+	require.NoError(t, err, "a request in flight is answered")
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err, "a request in flight is answered in full")
+	return resp.StatusCode, string(b)
 }
 
 func between(s, from, to string) string {

@@ -231,9 +231,9 @@ func apiFlows(t *testing.T, a *apiClient, operator, slug string) {
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	r = a.do("DELETE", "/v1/api-keys/"+viewerID, key, nil)
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	require.Eventually(t, func() bool {
+	pgtest.Until(t, 30*time.Second, 100*time.Millisecond, func() bool {
 		return a.do("GET", "/v1/tenant", viewerKey, nil).status == http.StatusUnauthorized
-	}, 30*time.Second, 100*time.Millisecond, "a revoked key stops working")
+	}, "a revoked key stops working")
 
 	// Usage: one record (with an Idempotency-Key, replayed), a batch with a duplicate.
 	rec := func(k string, q int) map[string]any {
@@ -259,8 +259,10 @@ func apiFlows(t *testing.T, a *apiClient, operator, slug string) {
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	r = a.do("GET", "/v1/tenant?min_seq="+strconv.FormatInt(r.num("seq"), 10), key, nil)
 	require.Equal(t, "Renamed", r.str("name"))
+	onPro := time.Now().UTC() // after the rename, before the plan change
 	r = a.do("PUT", "/v1/tenant/plan", key, map[string]any{"plan": "enterprise"})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	onEnterprise := time.Now().UTC()
 	r = a.do("GET", "/v1/billing", key, nil)
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 
@@ -274,8 +276,16 @@ func apiFlows(t *testing.T, a *apiClient, operator, slug string) {
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	require.Equal(t, true, r.body["ok"], string(r.raw))
 	require.EqualValues(t, len(lines)-1, r.num("head_seq"))
-	r = a.do("GET", "/v1/audit/state?as_of="+url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano)), key, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	// Time travel: the state as of each side of the plan change shows the plan of then.
+	for _, at := range []struct {
+		asOf time.Time
+		plan string
+	}{{onPro, "pro"}, {onEnterprise, "enterprise"}} {
+		r = a.do("GET", "/v1/audit/state?as_of="+url.QueryEscape(at.asOf.Format(time.RFC3339Nano)), key, nil)
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		require.Equal(t, at.plan, r.str("tenant", "plan"), "as of %s: %s", at.asOf, r.raw)
+		require.Equal(t, "Renamed", r.str("tenant", "name"), "as of %s: %s", at.asOf, r.raw)
+	}
 
 	// The operator: list, suspend (writes refused), reactivate.
 	r = a.do("GET", "/v1/admin/tenants", operator, nil)

@@ -286,3 +286,24 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Until calls cond every tick until it returns true, and fails the test when it has not
+// within timeout. Unlike testify's Eventually, which runs its condition on goroutines of
+// its own, cond runs on the caller's (test) goroutine, so it may use require: a failed
+// assertion inside it ends the test at once instead of leaving Eventually to wait out its
+// whole timeout for an answer that never comes.
+func Until(t testing.TB, timeout, tick time.Duration, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			msg := ""
+			if len(msgAndArgs) > 0 {
+				format, _ := msgAndArgs[0].(string)
+				msg = ": " + fmt.Sprintf(format, msgAndArgs[1:]...)
+			}
+			t.Fatalf("condition not met within %v%s", timeout, msg)
+		}
+		time.Sleep(tick)
+	}
+}

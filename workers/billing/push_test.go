@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/migrations/pgtest"
+	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
 )
 
@@ -40,7 +43,7 @@ func TestProvision_LinksCustomerAndSubscriptionUnderDerivedKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, acct.Linked())
 	require.Equal(t, domain.PlanPro, acct.Plan())
-	require.Eventually(t, func() bool { return e.customerOf(id) == acct.CustomerID() }, time.Minute, 10*time.Millisecond,
+	pgtest.Until(t, time.Minute, 10*time.Millisecond, func() bool { return e.customerOf(id) == acct.CustomerID() },
 		"the directory maps the customer to the tenant")
 
 	n, err = w.Provision(context.Background(), id)
@@ -106,7 +109,7 @@ func TestPush_SendsEachWindowOnceAndLateUsageAsADelta(t *testing.T) {
 	e.advance(time.Hour)
 	runTenant(t, w, id)
 	require.Equal(t, e.recorded(id), counted(t, e.proxy.meterEvents(t)))
-	for _, l := range e.reconcile(id) {
+	for _, l := range requireReconLines(t, e.reconcile(id), e.recorded(id)) {
 		require.Zero(t, l.Difference, "%+v", l)
 		require.Zero(t, l.UnreportedWindows, "%+v", l)
 	}
@@ -147,7 +150,7 @@ func TestPush_ACrashAfterStripeAnsweredResendsTheSameEvent(t *testing.T) {
 	}
 	require.Equal(t, 2, again, "the push whose answer was lost is sent once more")
 	require.Equal(t, e.recorded(id), counted(t, events), "and Stripe counts every window once")
-	for _, l := range e.reconcile(id) {
+	for _, l := range requireReconLines(t, e.reconcile(id), e.recorded(id)) {
 		require.Zero(t, l.Difference, "%+v", l)
 	}
 }
@@ -320,4 +323,27 @@ func TestPush_SkipsAWindowWhoseTotalExceedsInt64(t *testing.T) {
 	require.Len(t, events, 1)
 	require.Equal(t, int64(3), events[0].Value)
 	require.Equal(t, h.Add(-2*time.Hour).Unix(), events[0].Timestamp)
+}
+
+// requireReconLines requires one reconciliation line per metric and month of the recorded
+// windows (keyed as windowKey makes them), each counting that month's recorded usage, so a
+// loop over the lines cannot pass by having nothing to check. It returns the lines.
+func requireReconLines(t *testing.T, lines []projections.ReconLine, recorded map[string]int64) []projections.ReconLine {
+	t.Helper()
+	want := map[string]int64{}
+	for key, q := range recorded {
+		metric, start, ok := strings.Cut(key, "@")
+		require.True(t, ok, key)
+		at, err := time.Parse(time.RFC3339, start)
+		require.NoError(t, err)
+		want[metric+" "+at.Format("2006-01")] += q
+	}
+	require.NotEmpty(t, want, "the test recorded usage")
+	got := map[string]int64{}
+	for _, l := range lines {
+		got[l.Metric+" "+l.Period.Format("2006-01")] = l.Recorded
+	}
+	require.Len(t, lines, len(want), "one line per metric and month: %+v", lines)
+	require.Equal(t, want, got, "each line counts its month's recorded usage")
+	return lines
 }
