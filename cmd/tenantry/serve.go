@@ -14,11 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	tapp "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/projections"
-	"github.com/tenantry/tenantry/workers/billing"
 )
 
 // roles are the parts a process runs: serve runs them all; api, projector and worker one
@@ -131,11 +131,13 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var workers sync.WaitGroup
-	var webhooks *billing.Worker
+	var webhooks *tapp.StripeDeliveries
 	if r.API {
 		// Stripe webhooks are applied by the API, on its own role: they name one tenant,
 		// found through the directory, and append inside its context.
-		webhooks = &billing.Worker{Store: appStore, Registry: registry, Config: a.cfg.Billing.WithDefaults(), Logger: a.log.With("component", "billing")}
+		if webhooks, err = a.stripeDeliveries(appStore, registry); err != nil {
+			return err
+		}
 	}
 	if r.Worker {
 		worker, werr := a.billingWorker(workerStore, registry)
@@ -152,7 +154,7 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 	}
 	if r.Worker && a.cfg.AuditSigner != nil {
 		signer := &audit.HeadSigner{Store: workerStore, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
-			Logger: a.log.With("component", "audit"), Claim: a.claimer(workerStore.Pool())}
+			Logger: a.log.With("component", "audit"), Claim: a.claimer(workerStore)}
 		metrics.observeHeadSigner(signer)
 		workers.Add(1)
 		go func() { defer workers.Done(); _ = signer.Run(workCtx) }()
@@ -184,7 +186,7 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 	deps := httpapi.Deps{Logger: a.log, Store: appStore, Registry: registry,
 		OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 		StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
-		AuditSigner: a.cfg.AuditSigner, Metrics: metrics.reg, Webhooks: webhooks.Receive,
+		AuditSigner: a.cfg.AuditSigner, Metrics: metrics.reg, Webhooks: webhooks.Apply,
 		TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts}
 	if a.cfg.RedisURL != "" {
 		if deps.SharedLimits, err = httpapi.NewRedisLimits(a.cfg.RedisURL); err != nil {

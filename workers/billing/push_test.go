@@ -280,9 +280,8 @@ func TestDunning_SuspendsWhenTheGracePeriodEnds(t *testing.T) {
 func TestPush_RespectsTheRequestRate(t *testing.T) {
 	e := newEnv(t)
 	id := e.createTenant(domain.PlanPro)
-	w := e.worker()
 	const rps = 20
-	w.Caller.Limiter = rate.NewLimiter(rps, 1)
+	w := e.worker(func(c *billing.Config) { c.Caller.Limiter = rate.NewLimiter(rps, 1) })
 	h := e.clock().Truncate(time.Hour)
 	for i := 1; i <= 30; i++ {
 		e.record(id, "api_calls", 1, h.Add(-time.Duration(i)*time.Hour))
