@@ -21,7 +21,7 @@ import (
 func usageFixture(t *testing.T) (*eventstore.Store, eventstore.DomainStore, *app.RecordUsage) {
 	t.Helper()
 	db := pgtest.New(t)
-	store := eventstore.New(pgtest.Pool(t, db.AppURL, 16))
+	store := eventstore.New(pgtest.Pool(t, db.AppURL, 6))
 	reg, err := eventstore.DomainRegistry()
 	require.NoError(t, err)
 	events := eventstore.DomainStore{Store: store, Registry: reg}
