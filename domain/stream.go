@@ -15,6 +15,14 @@ import (
 // decision was made on stale state and must be taken again.
 var ErrConcurrency = errors.New("wrong expected stream version")
 
+// ErrEventIDConflict means some event ids of an append are stored with other content: not
+// a retry of the same append, so nothing was written.
+var ErrEventIDConflict = errors.New("event id already used by a different event")
+
+// ErrKeyClaimed means an idempotency key an append claims (Pending.Keys) is claimed by an
+// event stored before: nothing was written.
+var ErrKeyClaimed = errors.New("idempotency key already claimed")
+
 // Metadata travels with every event: who caused it and in answer to what.
 type Metadata struct {
 	Actor         string `json:"actor,omitempty"`

@@ -16,10 +16,10 @@ var (
 	ErrConcurrency = domain.ErrConcurrency
 	// ErrEventIDConflict means some event ids of an append are stored with other content:
 	// not a retry of the same append, so nothing was written.
-	ErrEventIDConflict = errors.New("event id already used by a different event")
+	ErrEventIDConflict = domain.ErrEventIDConflict
 	// ErrKeyClaimed means an idempotency key of the append (NewEvent.Keys) is claimed by an
 	// event stored before: nothing was written.
-	ErrKeyClaimed = errors.New("idempotency key already claimed")
+	ErrKeyClaimed = domain.ErrKeyClaimed
 	// ErrInvalidEvent means the append was malformed and nothing was written.
 	ErrInvalidEvent = errors.New("invalid event")
 	// ErrUnknownEventType means the registry has no Go type for a stored event.

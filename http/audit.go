@@ -42,15 +42,15 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 		}
 		from, to = m.UTC(), m.UTC().AddDate(0, 1, 0)
 	}
-	var b projections.Billing
+	var b eventstore.Billing
 	var p projections.Profile
-	var lines []projections.ReconLine
+	var lines []eventstore.ReconLine
 	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		if p, err = projections.GetProfile(c, tx); err != nil {
 			return err
 		}
-		if b, err = projections.GetBilling(c, tx); err != nil {
+		if b, err = eventstore.TenantTx(tx, cl.tenant).Billing(c); err != nil {
 			return err
 		}
 		// Recorded usage comes from the usage projection: a stopped one would understate it.
@@ -60,7 +60,7 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 			}
 			return err
 		}
-		lines, err = projections.Reconcile(c, tx, from, to, cutoff)
+		lines, err = eventstore.TenantTx(tx, cl.tenant).Reconcile(c, from, to, cutoff)
 		return err
 	})
 	if err != nil {
@@ -68,7 +68,7 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 		return
 	}
 	if lines == nil {
-		lines = []projections.ReconLine{}
+		lines = []eventstore.ReconLine{}
 	}
 	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b, "cutoff": cutoff, "usage": lines})
 }

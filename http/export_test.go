@@ -59,17 +59,7 @@ var NewServer = build
 
 // Gathered is how many requests wait in tenant's usage coalescing lanes for an append.
 func Gathered(s *Server, tenant uuid.UUID) int {
-	s.usage.mu.Lock()
-	defer s.usage.mu.Unlock()
-	n := 0
-	for k, l := range s.usage.lanes {
-		if k.tenant == tenant {
-			for _, g := range l.queue {
-				n += g.waiting
-			}
-		}
-	}
-	return n
+	return s.usage.Waiting(tenant)
 }
 
 // IdempotencyRow is the key_hash and request_hash the server stores for a request.

@@ -16,12 +16,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/usage"
-	"github.com/tenantry/tenantry/workers/billing"
 )
 
 // Fuzz targets for the parsers of outside input that the HTTP API owns. They call the
@@ -268,8 +267,8 @@ func isNilUUID(s string) bool {
 // FuzzStripeWebhook: POST /v1/webhooks/stripe through the real engine, with an arbitrary
 // payload and Stripe-Signature header, or the payload correctly signed some seconds ago.
 // The signature header is parsed by stripe-go (webhook.ConstructEventWithOptions), the
-// payload then by billing.ParseDelivery (as the billing worker's Receive does first; the
-// database part is left out). Never a 5xx: unsigned, forged, stale or malformed deliveries
+// payload then by app.ParseStripeEvent (as the delivery use case does first; the database
+// part is left out). Never a 5xx: unsigned, forged, stale or malformed deliveries
 // answer 400, a fresh correctly signed well-formed one 200.
 func FuzzStripeWebhook(f *testing.F) {
 	const secret = "whsec_fuzz"
@@ -282,11 +281,11 @@ func FuzzStripeWebhook(f *testing.F) {
 	}
 	f.Add([]byte(`{"id":"evt_2"}`), "t=,v1=,v0=,,==", false, int64(0))
 	engine, _ := build(Deps{Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry(), StripeWebhookSecret: secret,
-		Webhooks: func(_ context.Context, ev stripego.Event) (billing.Delivery, error) {
-			if _, err := billing.ParseDelivery(ev); err != nil {
-				return billing.Delivery{}, err
+		Webhooks: func(_ context.Context, ev app.StripeEvent) (app.StripeDelivery, error) {
+			if _, err := app.ParseStripeEvent(ev); err != nil {
+				return app.StripeDelivery{}, err
 			}
-			return billing.Delivery{Outcome: "ignored"}, nil
+			return app.StripeDelivery{Outcome: "ignored"}, nil
 		}})
 	f.Fuzz(func(t *testing.T, payload []byte, header string, sign bool, age int64) {
 		fresh := false

@@ -18,15 +18,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	stripego "github.com/stripe/stripe-go/v76"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	"github.com/tenantry/tenantry/projections"
-	"github.com/tenantry/tenantry/workers/billing"
 )
 
 // Deps are the server's collaborators and settings, wired by cmd.
@@ -42,9 +41,9 @@ type Deps struct {
 	OpenSignup bool
 	// StripeWebhookSecret verifies Stripe webhook signatures; empty refuses webhooks.
 	StripeWebhookSecret string
-	// Webhooks applies verified Stripe events (the billing worker's Receive); nil only
+	// Webhooks applies verified Stripe events (app.StripeDeliveries.Apply); nil only
 	// acknowledges them.
-	Webhooks func(context.Context, stripego.Event) (billing.Delivery, error)
+	Webhooks func(context.Context, app.StripeEvent) (app.StripeDelivery, error)
 	// Metrics is the registry /metrics serves, which the process fills with the other
 	// components' series; nil gives the API a registry of its own.
 	Metrics *prometheus.Registry
@@ -87,7 +86,7 @@ type Server struct {
 	// credLookups shares one credential lookup among the requests that need the same one.
 	credLookups singleflight.Group
 	metrics     *metrics
-	usage       *coalescer
+	usage       *app.RecordUsage
 }
 
 // New builds the Gin engine with every route.
@@ -102,7 +101,7 @@ func build(d Deps) (*gin.Engine, *Server) {
 		d.Now = time.Now
 	}
 	if d.BillingSettle <= 0 {
-		d.BillingSettle = billing.DefaultSettle
+		d.BillingSettle = app.DefaultSettle
 	}
 	if d.SettleTimeout <= 0 {
 		d.SettleTimeout = 5 * time.Second
@@ -114,7 +113,7 @@ func build(d Deps) (*gin.Engine, *Server) {
 		d.Plans = domain.DefaultPlans()
 	}
 	s := &Server{d: d, limits: newLimiter(d.Plans), fair: newFairness(), metrics: newMetrics(d.Metrics),
-		usage: newCoalescer(d.Store, d.Registry), authFails: newAuthFailures(), audits: newAuditCache()}
+		usage: newRecordUsage(d.Store, d.Registry), authFails: newAuthFailures(), audits: newAuditCache()}
 	s.limits.shared = d.SharedLimits
 	var lastWarn atomic.Int64
 	s.limits.onError = func(err error) { // at most one warning a minute

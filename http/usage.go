@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
+	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
@@ -101,9 +103,8 @@ func parseUsageEnvelope(trimmed []byte, now time.Time) ([]usage.Recorded, error)
 	return out, nil
 }
 
-// postUsage records usage. A record whose idempotency key this tenant has sent before is
-// counted as a duplicate and never again: its key id is derived from the key, the event
-// that stores it claims it, and the event store refuses a second claim.
+// postUsage records usage (app.RecordUsage). A record whose idempotency key this tenant
+// has sent before is counted as a duplicate and never again.
 func (s *Server) postUsage(c *gin.Context, cl *call) {
 	records, err := parseUsageBody(cl.body, s.now())
 	if err != nil {
@@ -111,137 +112,20 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 		return
 	}
 	cl.yield() // waiting for the commit takes no CPU: let the tenant's next request in
-	if len(records) == 1 {
-		// One record: stored with the lane's concurrent ones (see coalescer).
-		ok, seq, err := s.usage.record(c, cl.tenant, metadata(c, cl), records[0], usage.RecordEventID(cl.tenant, records[0].IdempotencyKey))
-		if err != nil {
-			s.failErr(c, err)
-			return
-		}
-		accepted := 0
-		if ok {
-			accepted = 1
-		}
-		reply(c, http.StatusAccepted, usageAccepted{Accepted: accepted, Duplicates: 1 - accepted, Seq: seq})
-		return
-	}
-	// A key sent twice in one request counts once.
-	ids := make([]uuid.UUID, 0, len(records))
-	distinct := make([]usage.Recorded, 0, len(records))
-	seen := make(map[uuid.UUID]bool, len(records))
-	for _, r := range records {
-		if id := usage.RecordEventID(cl.tenant, r.IdempotencyKey); !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-			distinct = append(distinct, r)
-		}
-	}
-	ok, seq, err := storeRecords(c, s.d.Store, s.d.Registry, cl.tenant, metadata(c, cl), distinct, ids, nil)
+	res, err := s.usage.Record(c, app.UsageInput{Tenant: cl.tenant, Metadata: metadata(c, cl), Records: records})
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	accepted := 0
-	for _, a := range ok {
-		if a {
-			accepted++
-		}
-	}
-	reply(c, http.StatusAccepted, usageAccepted{Accepted: accepted, Duplicates: len(records) - accepted, Seq: seq})
+	reply(c, http.StatusAccepted, res)
 }
 
-type usageAccepted struct {
-	Accepted   int   `json:"accepted"`
-	Duplicates int   `json:"duplicates"`
-	Seq        int64 `json:"seq"`
-}
-
-// storeRecords appends records (with distinct key ids ids) as one event of the tenant's
-// usage stream, leaving out those whose keys are claimed already, and reports which were
-// accepted and the seq of the event (0 if every key was claimed before). It optimistically
-// appends everything, a new key being the common case; only if some key is claimed already
-// (sent before, or by a concurrent request) does it look up which, and append the rest.
-//
-// One record is a usage.recorded event whose id is its key id (a retried request is then
-// recognised as a retry), more are one usage.batch_recorded event; either claims every
-// record's key id. requests, when set, names each record's request (coalesced requests):
-// a batch carries them as request_ids, a lone record's metadata takes its own.
-func storeRecords(ctx context.Context, store *eventstore.Store, reg *eventstore.Registry, tenant uuid.UUID, meta eventstore.Metadata,
-	records []usage.Recorded, ids []uuid.UUID, requests []string,
-) (accepted []bool, seq int64, err error) {
-	accepted = make([]bool, len(records))
-	fresh := make([]int, len(records))
-	for i := range fresh {
-		fresh[i] = i
-	}
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			claimed, err := store.ClaimedKeys(ctx, tenant, ids)
-			if err != nil {
-				return nil, 0, err
-			}
-			fresh = fresh[:0]
-			for i, id := range ids {
-				if _, ok := claimed[id]; !ok {
-					fresh = append(fresh, i)
-				}
-			}
-			if len(fresh) == 0 {
-				return accepted, 0, nil
-			}
-		}
-		event, err := usageEvent(reg, meta, records, ids, requests, fresh)
-		if err != nil {
-			return nil, 0, err
-		}
-		res, err := store.Append(ctx, tenant, usage.StreamID, eventstore.Any, event)
-		if err == nil {
-			if !res.Retried {
-				for _, i := range fresh {
-					accepted[i] = true
-				}
-			}
-			return accepted, res.LastSeq, nil
-		}
-		if !errors.Is(err, eventstore.ErrKeyClaimed) && !errors.Is(err, eventstore.ErrEventIDConflict) || attempt == 3 {
-			return nil, 0, err
-		}
-	}
-}
-
-// usageEvent is the event for the records at indexes fresh (see storeRecords).
-func usageEvent(reg *eventstore.Registry, meta eventstore.Metadata, records []usage.Recorded, ids []uuid.UUID, requests []string, fresh []int) (eventstore.NewEvent, error) {
-	var e domain.Event
-	keys := make([]uuid.UUID, len(fresh))
-	if len(fresh) == 1 {
-		i := fresh[0]
-		e, keys[0] = records[i], ids[i]
-		if requests != nil {
-			meta.RequestID, meta.CorrelationID = requests[i], requests[i]
-		}
-	} else {
-		b := usage.BatchRecorded{Records: make([]usage.Recorded, len(fresh))}
-		if requests != nil {
-			b.RequestIDs = make([]string, len(fresh))
-			meta.RequestID, meta.CorrelationID = "", ""
-		}
-		for j, i := range fresh {
-			b.Records[j], keys[j] = records[i], ids[i]
-			if requests != nil {
-				b.RequestIDs[j] = requests[i]
-			}
-		}
-		e = b
-	}
-	ne, err := reg.Encode(e, meta)
-	if err != nil {
-		return eventstore.NewEvent{}, err
-	}
-	if len(fresh) == 1 {
-		ne.ID = keys[0]
-	}
-	ne.Keys = keys
-	return ne, nil
+// newRecordUsage builds the usage use case over the store; a coalesced append logs with
+// its tenant's id.
+func newRecordUsage(store *eventstore.Store, reg *eventstore.Registry) *app.RecordUsage {
+	return app.NewRecordUsage(eventstore.DomainStore{Store: store, Registry: reg}, store, func(tenant uuid.UUID) context.Context {
+		return logctx.With(context.Background(), "tenant_id", tenant.String())
+	})
 }
 
 // Usage series limits: how far back a range may reach per granularity, and how many
@@ -322,14 +206,14 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 	if errs.fail(c) {
 		return
 	}
-	var points []projections.UsagePoint
+	var points []eventstore.UsagePoint
 	var stopped string
 	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		if stopped, err = projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
 			return err
 		}
-		points, err = projections.UsageSeriesLimit(c, tx, metric, from, to, gran == "day", maxUsagePoints+1)
+		points, err = eventstore.TenantTx(tx, cl.tenant).UsageSeriesLimit(c, metric, from, to, gran == "day", maxUsagePoints+1)
 		return err
 	})
 	if err != nil {

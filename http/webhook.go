@@ -1,19 +1,24 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/tenantry/tenantry/domain/app"
 )
 
 // WebhookTolerance is how old a Stripe signature may be.
 const WebhookTolerance = 300 * time.Second
 
-// stripeWebhook verifies a Stripe delivery's signature and acknowledges it. Unsigned,
+// stripeWebhook verifies a Stripe delivery's signature and has the delivery applied
+// (Deps.Webhooks). Unsigned,
 // forged and stale deliveries answer 400; nothing about them is trusted or stored.
 func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 	if s.d.StripeWebhookSecret == "" {
@@ -46,7 +51,7 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 		reply(c, http.StatusOK, gin.H{"received": true, "id": ev.ID, "type": ev.Type, "outcome": "ignored", "duplicate": false})
 		return
 	}
-	d, err := s.d.Webhooks(c.Request.Context(), ev)
+	d, err := s.d.Webhooks(c.Request.Context(), stripeEvent(ev))
 	if err != nil {
 		// A malformed event answers 400; anything else 500, and Stripe delivers it again.
 		s.failErr(c, err)
@@ -61,4 +66,14 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 		body["reason"] = d.Reason // why an ignored delivery changed nothing
 	}
 	reply(c, http.StatusOK, body)
+}
+
+// stripeEvent is what the use case reads of a verified event. An event without data keeps
+// a nil object; one whose data has no object keeps an empty one (not JSON: refused as such).
+func stripeEvent(ev stripego.Event) app.StripeEvent {
+	var obj json.RawMessage
+	if ev.Data != nil {
+		obj = append(json.RawMessage{}, ev.Data.Raw...)
+	}
+	return app.StripeEvent{ID: ev.ID, Type: string(ev.Type), Created: ev.Created, Object: obj}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
@@ -28,12 +29,19 @@ import (
 
 const webhookSecret = "whsec_test_secret"
 
-// billingAPI is the API with the billing worker handling webhooks.
+// billingAPI is the API with the Stripe delivery use case handling webhooks.
 func billingAPI(t *testing.T) *api {
-	return newAPI(t, func(d *httpapi.Deps) {
-		w := &billing.Worker{Store: d.Store, Registry: d.Registry}
-		d.Webhooks = w.Receive
-	})
+	return newAPI(t, func(d *httpapi.Deps) { d.Webhooks = stripeDeliveries(t, d, nil) })
+}
+
+// stripeDeliveries is the use case as cmd wires it for the API: on the API's store, the
+// directory finding the tenant, the default grace period.
+func stripeDeliveries(t *testing.T, d *httpapi.Deps, log *slog.Logger) func(context.Context, app.StripeEvent) (app.StripeDelivery, error) {
+	t.Helper()
+	uc, err := app.NewStripeDeliveries(eventstore.DomainStore{Store: d.Store, Registry: d.Registry}, d.Store,
+		projections.ReadModels{Store: d.Store}, billing.DefaultGrace, nil, log)
+	require.NoError(t, err)
+	return uc.Apply
 }
 
 // linked creates a tenant linked to a fresh Stripe customer id and returns both.
@@ -302,7 +310,7 @@ func TestLogs_EveryLineServingATenantCarriesItsID(t *testing.T) {
 	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(&buf, nil)))
 	a := newAPI(t, func(d *httpapi.Deps) {
 		d.Logger = log
-		d.Webhooks = (&billing.Worker{Store: d.Store, Registry: d.Registry, Logger: log}).Receive
+		d.Webhooks = stripeDeliveries(t, d, log)
 	})
 	ten, cus := a.linked("pro")
 	_, payload := stripeEvent(dbilling.StripeInvoicePaymentFailed, cus, "open", time.Now())

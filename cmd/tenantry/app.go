@@ -106,18 +106,21 @@ func (a *app) newMain(ctx context.Context, r roles) (_ *Main, err error) {
 		}
 		if a.cfg.AuditSigner != nil {
 			m.signer = &audit.HeadSigner{Store: m.workerStore, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
-				Logger: a.log.With("component", "audit"), Claim: a.claimer(m.workerStore.Pool())}
+				Logger: a.log.With("component", "audit"), Claim: a.claimer(m.workerStore)}
 			m.metrics.observeHeadSigner(m.signer)
 		}
 	}
 	if r.API {
 		// Stripe webhooks are applied by the API, on its own role: they name one tenant,
 		// found through the directory, and append inside its context.
-		webhooks := &billing.Worker{Store: m.appStore, Registry: m.registry, Config: a.cfg.Billing.WithDefaults(), Logger: a.log.With("component", "billing")}
+		webhooks, err := a.stripeDeliveries(m.appStore, m.registry)
+		if err != nil {
+			return nil, err
+		}
 		deps := httpapi.Deps{Logger: a.log, Store: m.appStore, Registry: m.registry,
 			OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 			StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
-			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: webhooks.Receive,
+			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: webhooks.Apply,
 			TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts}
 		if a.cfg.RedisURL != "" {
 			if deps.SharedLimits, err = httpapi.NewRedisLimits(a.cfg.RedisURL); err != nil {

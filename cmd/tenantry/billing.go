@@ -8,12 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
-	"golang.org/x/time/rate"
 
-	"github.com/tenantry/tenantry/domain/usage"
+	tapp "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
@@ -25,19 +22,24 @@ func (a *app) billingWorker(store *eventstore.Store, registry *eventstore.Regist
 	if a.cfg.StripeAPIKey == "" {
 		return nil, errors.New("configuration: STRIPE_API_KEY is not set (`make run` starts stripe-mock and sets it)")
 	}
-	cfg := a.cfg.Billing.WithDefaults()
-	return &billing.Worker{
-		Store: store, Registry: registry, Config: cfg, Claim: a.claimer(store.Pool()),
-		Stripe: billing.NewStripeAPI(a.cfg.StripeAPIKey, a.cfg.StripeAPIBase, a.cfg.StripeTimeout),
-		Caller: &billing.Caller{Limiter: rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), max(1, int(cfg.RequestsPerSecond)))},
-		Logger: a.log.With("component", "billing"),
-	}, nil
+	cfg := a.cfg.Billing
+	cfg.Store, cfg.Registry, cfg.Claim = store, registry, a.claimer(store)
+	cfg.Stripe = billing.NewStripeAPI(a.cfg.StripeAPIKey, a.cfg.StripeAPIBase, a.cfg.StripeTimeout)
+	cfg.ReadModels = projections.ReadModels{Store: store}
+	cfg.Logger = a.log.With("component", "billing")
+	return billing.New(cfg)
+}
+
+// stripeDeliveries builds the use case that applies Stripe's webhook deliveries, on store.
+func (a *app) stripeDeliveries(store *eventstore.Store, registry *eventstore.Registry) (*tapp.StripeDeliveries, error) {
+	return tapp.NewStripeDeliveries(eventstore.DomainStore{Store: store, Registry: registry}, store,
+		projections.ReadModels{Store: store}, a.cfg.Billing.WithDefaults().Grace, nil, a.log.With("component", "billing"))
 }
 
 // claimer claims job periods for this process (once per period across replicas).
-func (a *app) claimer(pool *pgxpool.Pool) func(context.Context, string, time.Time) (func(), bool, error) {
+func (a *app) claimer(store *eventstore.Store) func(context.Context, string, time.Time) (func(), bool, error) {
 	host, _ := os.Hostname()
-	c := &schedule.Claimer{Pool: pool, Holder: fmt.Sprintf("%s/%d", host, os.Getpid())}
+	c := &schedule.Claimer{Store: store, Holder: fmt.Sprintf("%s/%d", host, os.Getpid())}
 	return c.Claim
 }
 
@@ -114,12 +116,7 @@ func (a *app) billingCmd() *cobra.Command {
 				return err
 			}
 			now := time.Now().UTC()
-			cutoff := now.Add(-a.cfg.Billing.WithDefaults().Settle).Truncate(time.Hour) // the end of the last window due
-			from := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -2, 0)
-			if f := now.Add(-usage.MaxAge - time.Hour); f.Before(from) {
-				from = time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, time.UTC)
-			}
-			to := now.Add(time.Hour)
+			rec := tapp.NewReconcile(billing.UsageLedger{Store: store}, a.cfg.Billing.WithDefaults().Settle)
 			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TENANT\tMETRIC\tPERIOD\tRECORDED\tREPORTED\tDIFFERENCE\tUNREPORTED WINDOWS\tIN PROGRESS")
 			differences := 0
@@ -131,19 +128,12 @@ func (a *app) billingCmd() *cobra.Command {
 				} else if err := projections.WaitFor(ctx, pool, t.ID, head, 30*time.Second); err != nil {
 					a.log.Warn("read models are behind; the figures may be stale", "tenant_id", t.ID, "err", err)
 				}
-				var lines []projections.ReconLine
-				err := projections.InTenant(ctx, pool, t.ID, true, func(tx pgx.Tx) error {
-					var err error
-					lines, err = projections.Reconcile(ctx, tx, from, to, cutoff)
-					return err
-				})
+				r, err := rec.Run(ctx, tapp.ReconcileInput{Tenant: t.ID, Now: now})
 				if err != nil {
 					return fmt.Errorf("tenant %s: %w", t.Slug, err)
 				}
-				for _, l := range lines {
-					if l.Difference != 0 {
-						differences++
-					}
+				differences += r.Differences
+				for _, l := range r.Lines {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", t.Slug, l.Metric, l.Period.Format("2006-01"),
 						l.Recorded, l.Reported, l.Difference, l.UnreportedWindows, l.InProgress)
 				}

@@ -77,7 +77,6 @@ var debt = []string{
 	"http -> github.com/jackc/pgx/v5",
 	"http -> migrations",
 	"http -> projections",
-	"http -> workers/billing",
 	"http/idempotency.go: tenantry\\.tenant_id",
 	"http/server.go: tenantry\\.tenant_id",
 	"projections -> github.com/jackc/pgx/v5",
@@ -86,10 +85,6 @@ var debt = []string{
 	"projections/projector.go: tenantry\\.tenant_id",
 	"projections/rebuild.go: tenantry\\.tenant_id",
 	"projections/wait.go: tenantry\\.tenant_id",
-	"workers/billing -> github.com/jackc/pgx/v5",
-	"workers/billing -> projections",
-	"workers/billing/worker.go: \\b736571[0-9]\\b",
-	"workers/schedule -> github.com/jackc/pgx/v5",
 }
 
 func listPackages(t *testing.T) []goPackage {

@@ -119,7 +119,7 @@ func (m *processMetrics) observeWorker(w *billing.Worker) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenantry_stripe_calls_total",
 			ConstLabels: prometheus.Labels{"outcome": outcome},
 			Help:        "Stripe API calls by outcome: sent (every attempt), retried, gave_up (after retries), succeeded."},
-			func() float64 { return float64(f(w.Caller.Stats())) }))
+			func() float64 { return float64(f(w.StripeStats())) }))
 	}
 }
 

@@ -35,8 +35,7 @@ func BenchmarkBilling(b *testing.B) {
 	const windows, concurrency = 6, 4
 	e := newEnv(b)
 	e.stripe = stripeBase(b) // no recording proxy: stripe-mock itself
-	w := e.worker()
-	w.Concurrency = concurrency
+	w := e.worker(func(c *billing.Config) { c.Concurrency = concurrency })
 	h := e.clock().Truncate(time.Hour)
 	var ids []uuid.UUID
 	for i := 0; i < tenants; i++ {

@@ -1,17 +1,47 @@
 package billing
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/stripe/stripe-go/v76/client"
+	"golang.org/x/time/rate"
+
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
 )
 
-// Config is the billing worker's configuration; cmd fills it from the environment.
+// Config is the billing worker's configuration: cmd fills the settings from the
+// environment and the collaborators when it wires the worker. New defaults and validates it
+// once; the worker never changes it.
 type Config struct {
+	// Store and Registry are the event store, on the worker's pool.
+	Store    *eventstore.Store
+	Registry *eventstore.Registry
+	// Stripe is the stripe-go client (NewStripeAPI).
+	Stripe *client.API
+	// Caller makes the Stripe calls; nil: one limited to RequestsPerSecond.
+	Caller *Caller
+	// ReadModels is the tenant directory and the projections' progress.
+	ReadModels ReadModels
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Now is the clock (tests inject one); nil means time.Now.
+	Now func() time.Time
+	// Concurrency is how many tenants a cycle works on at once (default 4).
+	Concurrency int
+	// Claim, when set, makes Run's cycles run once per period across replicas: a cycle runs
+	// only if this process claims ("billing_cycle", the period), and finish marks it done.
+	Claim func(ctx context.Context, job string, period time.Time) (finish func(), ok bool, err error)
+
 	// Prices maps each plan to the Stripe price its subscription uses.
 	Prices map[domain.PlanName]string
 	// Meters maps a usage metric to the event name of its Stripe billing meter; a metric
@@ -28,12 +58,22 @@ type Config struct {
 	RequestsPerSecond float64
 }
 
+// ReadModels is what the worker reads besides the event store; cmd wires the projections'
+// implementation.
+type ReadModels interface {
+	// EachTenant calls fn for every tenant in the directory, stopping at fn's first error.
+	EachTenant(ctx context.Context, fn func(tenant uuid.UUID) error) error
+	// WaitForUsage blocks until the tenant's usage read model includes seq, or timeout.
+	WaitForUsage(ctx context.Context, tenant uuid.UUID, seq int64, timeout time.Duration) error
+}
+
 // Defaults for Config.
 const (
 	DefaultInterval          = time.Hour
 	DefaultGrace             = 7 * 24 * time.Hour
-	DefaultSettle            = 5 * time.Minute
+	DefaultSettle            = app.DefaultSettle
 	DefaultRequestsPerSecond = 20
+	DefaultConcurrency       = 4
 )
 
 // DefaultPrices names a price per plan: "price_tenantry_<plan>". Create prices with these
@@ -68,15 +108,39 @@ func (c Config) WithDefaults() Config {
 	if c.RequestsPerSecond <= 0 {
 		c.RequestsPerSecond = DefaultRequestsPerSecond
 	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
 	return c
 }
 
-// MeterEventName returns the meter event name of a metric.
-func (c Config) MeterEventName(metric string) string {
-	if n, ok := c.Meters[metric]; ok {
-		return n
+// withCollaborators fills the nil collaborators New may make itself.
+func (c Config) withCollaborators() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return metric
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Caller == nil {
+		c.Caller = &Caller{Limiter: rate.NewLimiter(rate.Limit(c.RequestsPerSecond), max(1, int(c.RequestsPerSecond)))}
+	}
+	return c
+}
+
+// validate names the first missing collaborator.
+func (c Config) validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("billing worker: Store is required")
+	case c.Registry == nil:
+		return errors.New("billing worker: Registry is required")
+	case c.Stripe == nil:
+		return errors.New("billing worker: Stripe is required")
+	case c.ReadModels == nil:
+		return errors.New("billing worker: ReadModels is required")
+	}
+	return nil
 }
 
 var stripeIDPattern = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,100}$`)

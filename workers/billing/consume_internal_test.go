@@ -18,7 +18,7 @@ import (
 // tenant.created or tenant.plan_changed among other events, and only then; every message is
 // acknowledged.
 func TestConsume_QueuesTenantsWhosePlanWasSet(t *testing.T) {
-	w := &Worker{}
+	w := &Worker{provision: make(chan uuid.UUID, provisionQueue)}
 	event := func(tenantID uuid.UUID, seq int64, typ string) eventstore.Event {
 		return eventstore.Event{TenantID: tenantID, Seq: seq, StreamID: "s", StreamVersion: seq, ID: uuid.New(), Type: typ,
 			SchemaVersion: 1, Data: []byte(`{}`), Metadata: []byte(`{}`)}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
@@ -229,11 +228,20 @@ func (e *env) advance(d time.Duration) {
 	e.now = e.now.Add(d)
 }
 
-func (e *env) worker() *billing.Worker {
-	return &billing.Worker{Store: e.store, Registry: e.registry, Now: e.clock,
-		Stripe: billing.NewStripeAPI("sk_test_123", e.stripe, time.Second),
-		Caller: &billing.Caller{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxAttempts: 12},
-		Logger: slog.New(slog.DiscardHandler)}
+// worker builds a billing worker on the env; opts adjust its configuration first.
+func (e *env) worker(opts ...func(*billing.Config)) *billing.Worker {
+	e.t.Helper()
+	cfg := billing.Config{Store: e.store, Registry: e.registry, Now: e.clock,
+		Stripe:     billing.NewStripeAPI("sk_test_123", e.stripe, time.Second),
+		Caller:     &billing.Caller{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxAttempts: 12},
+		ReadModels: projections.ReadModels{Store: e.store},
+		Logger:     slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	w, err := billing.New(cfg)
+	require.NoError(e.t, err)
+	return w
 }
 
 var slugs atomic.Int64
@@ -298,10 +306,10 @@ func (e *env) recorded(id uuid.UUID) map[string]int64 {
 	head, _, err := e.store.Head(ctx, id)
 	require.NoError(e.t, err)
 	require.NoError(e.t, projections.WaitFor(ctx, e.store.Pool(), id, head, time.Minute))
-	var points []projections.UsagePoint
-	require.NoError(e.t, projections.InTenant(ctx, e.store.Pool(), id, true, func(tx pgx.Tx) error {
+	var points []eventstore.UsagePoint
+	require.NoError(e.t, e.store.InTenant(ctx, id, true, func(tx *eventstore.Tx) error {
 		var err error
-		points, err = projections.UsageSeries(ctx, tx, "", time.Time{}, e.clock().Add(-5*time.Minute).Truncate(time.Hour), false)
+		points, err = tx.UsageSeries(ctx, "", time.Time{}, e.clock().Add(-5*time.Minute).Truncate(time.Hour), false)
 		return err
 	}))
 	out := map[string]int64{}
@@ -312,16 +320,16 @@ func (e *env) recorded(id uuid.UUID) map[string]int64 {
 }
 
 // reconcile reads GET /v1/billing's lines for the tenant.
-func (e *env) reconcile(id uuid.UUID) []projections.ReconLine {
+func (e *env) reconcile(id uuid.UUID) []eventstore.ReconLine {
 	e.t.Helper()
 	ctx := context.Background()
 	head, _, err := e.store.Head(ctx, id)
 	require.NoError(e.t, err)
 	require.NoError(e.t, projections.WaitFor(ctx, e.store.Pool(), id, head, time.Minute))
-	var lines []projections.ReconLine
-	require.NoError(e.t, projections.InTenant(ctx, e.store.Pool(), id, true, func(tx pgx.Tx) error {
+	var lines []eventstore.ReconLine
+	require.NoError(e.t, e.store.InTenant(ctx, id, true, func(tx *eventstore.Tx) error {
 		var err error
-		lines, err = projections.Reconcile(ctx, tx, time.Time{}, e.clock().Add(time.Hour), e.clock().Add(-5*time.Minute).Truncate(time.Hour))
+		lines, err = tx.Reconcile(ctx, time.Time{}, e.clock().Add(time.Hour), e.clock().Add(-5*time.Minute).Truncate(time.Hour))
 		return err
 	}))
 	return lines

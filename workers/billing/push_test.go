@@ -18,7 +18,6 @@ import (
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
-	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
 )
 
@@ -283,9 +282,8 @@ func TestDunning_SuspendsWhenTheGracePeriodEnds(t *testing.T) {
 func TestPush_RespectsTheRequestRate(t *testing.T) {
 	e := newEnv(t)
 	id := e.createTenant(domain.PlanPro)
-	w := e.worker()
 	const rps = 20
-	w.Caller.Limiter = rate.NewLimiter(rps, 1)
+	w := e.worker(func(c *billing.Config) { c.Caller.Limiter = rate.NewLimiter(rps, 1) })
 	h := e.clock().Truncate(time.Hour)
 	for i := 1; i <= 30; i++ {
 		e.record(id, "api_calls", 1, h.Add(-time.Duration(i)*time.Hour))
@@ -328,7 +326,7 @@ func TestPush_SkipsAWindowWhoseTotalExceedsInt64(t *testing.T) {
 // requireReconLines requires one reconciliation line per metric and month of the recorded
 // windows (keyed as windowKey makes them), each counting that month's recorded usage, so a
 // loop over the lines cannot pass by having nothing to check. It returns the lines.
-func requireReconLines(t *testing.T, lines []projections.ReconLine, recorded map[string]int64) []projections.ReconLine {
+func requireReconLines(t *testing.T, lines []eventstore.ReconLine, recorded map[string]int64) []eventstore.ReconLine {
 	t.Helper()
 	want := map[string]int64{}
 	for key, q := range recorded {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 	"golang.org/x/time/rate"
+
+	"github.com/tenantry/tenantry/domain/app"
 )
 
 // NewStripeAPI returns a stripe-go client (API version stripe.APIVersion, 2023-10-16) for
@@ -123,4 +126,103 @@ func Retryable(err error) bool {
 		return true
 	}
 	return errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// StripeClient is app.Stripe over stripe-go: every call goes through Caller (rate limit,
+// retries under the call's idempotency key).
+type StripeClient struct {
+	API    *client.API
+	Caller *Caller
+}
+
+// CreateCustomer creates the tenant's customer, its id and slug in the metadata.
+func (s *StripeClient) CreateCustomer(ctx context.Context, c app.StripeCustomer) (string, error) {
+	var cus *stripe.Customer
+	err := s.Caller.Do(ctx, func() error {
+		p := &stripe.CustomerParams{
+			Name:     stripe.String(c.Name),
+			Metadata: map[string]string{"tenant_id": c.TenantID.String(), "tenant_slug": c.Slug},
+		}
+		p.Context = ctx
+		p.SetIdempotencyKey(c.IdempotencyKey)
+		var err error
+		cus, err = s.API.Customers.New(p)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return cus.ID, nil
+}
+
+// CreateSubscription subscribes the customer to one price, the tenant's id in the metadata.
+func (s *StripeClient) CreateSubscription(ctx context.Context, sub app.StripeSubscription) (app.StripeSubscriptionRef, error) {
+	var out *stripe.Subscription
+	err := s.Caller.Do(ctx, func() error {
+		p := &stripe.SubscriptionParams{
+			Customer: stripe.String(sub.CustomerID),
+			Items:    []*stripe.SubscriptionItemsParams{{Price: stripe.String(sub.PriceID)}},
+			Metadata: map[string]string{"tenant_id": sub.TenantID.String()},
+		}
+		p.Context = ctx
+		p.SetIdempotencyKey(sub.IdempotencyKey)
+		var err error
+		out, err = s.API.Subscriptions.New(p)
+		return err
+	})
+	if err != nil {
+		return app.StripeSubscriptionRef{}, err
+	}
+	return subscriptionRef(out), nil
+}
+
+// ChangeSubscriptionPrice moves the item to the price, with prorations.
+func (s *StripeClient) ChangeSubscriptionPrice(ctx context.Context, c app.StripePriceChange) (app.StripeSubscriptionRef, error) {
+	var out *stripe.Subscription
+	err := s.Caller.Do(ctx, func() error {
+		p := &stripe.SubscriptionParams{
+			Items:             []*stripe.SubscriptionItemsParams{{ID: stripe.String(c.ItemID), Price: stripe.String(c.PriceID)}},
+			ProrationBehavior: stripe.String(string(stripe.SubscriptionSchedulePhaseProrationBehaviorCreateProrations)),
+		}
+		p.Context = ctx
+		p.SetIdempotencyKey(c.IdempotencyKey)
+		var err error
+		out, err = s.API.Subscriptions.Update(c.SubscriptionID, p)
+		return err
+	})
+	if err != nil {
+		return app.StripeSubscriptionRef{}, err
+	}
+	return subscriptionRef(out), nil
+}
+
+// SendMeterEvent sends one billing meter event.
+func (s *StripeClient) SendMeterEvent(ctx context.Context, e app.StripeMeterEvent) error {
+	return s.Caller.Do(ctx, func() error {
+		params := &stripe.BillingMeterEventParams{
+			EventName:  stripe.String(e.EventName),
+			Identifier: stripe.String(e.Identifier),
+			Payload: map[string]string{
+				"stripe_customer_id": e.CustomerID,
+				"value":              strconv.FormatInt(e.Value, 10),
+			},
+			Timestamp: stripe.Int64(e.Timestamp.Unix()),
+		}
+		params.Context = ctx
+		params.SetIdempotencyKey(e.IdempotencyKey)
+		_, err := s.API.BillingMeterEvents.New(params)
+		return err
+	})
+}
+
+// subscriptionRef names a subscription and its first item (empty when it has none).
+func subscriptionRef(sub *stripe.Subscription) app.StripeSubscriptionRef {
+	if sub == nil {
+		return app.StripeSubscriptionRef{}
+	}
+	ref := app.StripeSubscriptionRef{ID: sub.ID}
+	if sub.Items != nil && len(sub.Items.Data) > 0 && sub.Items.Data[0] != nil {
+		ref.ItemID = sub.Items.Data[0].ID
+	}
+	return ref
 }

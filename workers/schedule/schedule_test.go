@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 	"github.com/tenantry/tenantry/workers/schedule"
 )
@@ -17,10 +18,10 @@ var testDB *pgtest.DB
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
 
 func TestClaim_OneReplicaPerPeriodAndTakeoverOfADeadHolder(t *testing.T) {
-	pool := pgtest.Pool(t, testDB.WorkerURL, 4) // job claims are the worker's
+	store := eventstore.New(pgtest.Pool(t, testDB.WorkerURL, 4)) // job claims are the worker's
 	ctx := context.Background()
-	a := &schedule.Claimer{Pool: pool, Holder: "a", Lease: time.Hour}
-	b := &schedule.Claimer{Pool: pool, Holder: "b", Lease: time.Hour}
+	a := &schedule.Claimer{Store: store, Holder: "a", Lease: time.Hour}
+	b := &schedule.Claimer{Store: store, Holder: "b", Lease: time.Hour}
 	period := time.Now().Truncate(time.Hour)
 
 	finish, ok, err := a.Claim(ctx, "job", period)
@@ -45,7 +46,7 @@ func TestClaim_OneReplicaPerPeriodAndTakeoverOfADeadHolder(t *testing.T) {
 	_, ok, err = a.Claim(ctx, "dies", period)
 	require.NoError(t, err)
 	require.True(t, ok)
-	quick := &schedule.Claimer{Pool: pool, Holder: "c", Lease: time.Millisecond}
+	quick := &schedule.Claimer{Store: store, Holder: "c", Lease: time.Millisecond}
 	time.Sleep(5 * time.Millisecond)
 	_, ok, err = quick.Claim(ctx, "dies", period)
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package billing_test
+package app_test
 
 import (
 	"encoding/json"
@@ -9,12 +9,22 @@ import (
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/tenantry/tenantry/domain"
-	"github.com/tenantry/tenantry/workers/billing"
+	"github.com/tenantry/tenantry/domain/app"
 )
 
-// FuzzParseDelivery: any event a signature could cover parses to a signal within bounds, or
+// verified is what a port hands the use case of an event stripe-go decoded (as the
+// webhook handler does after checking the signature).
+func verified(ev stripe.Event) app.StripeEvent {
+	out := app.StripeEvent{ID: ev.ID, Type: string(ev.Type), Created: ev.Created}
+	if ev.Data != nil {
+		out.Object = append(json.RawMessage{}, ev.Data.Raw...)
+	}
+	return out
+}
+
+// FuzzParseStripeEvent: any event a signature could cover parses to a signal within bounds, or
 // is refused as invalid (a 400), never a panic.
-func FuzzParseDelivery(f *testing.F) {
+func FuzzParseStripeEvent(f *testing.F) {
 	for _, s := range []string{
 		`{"id":"evt_1","type":"invoice.paid","created":1700000000,"data":{"object":{"id":"in_1","customer":"cus_1","status":"paid"}}}`,
 		`{"id":"evt_1","type":"customer.subscription.updated","created":1,"data":{"object":{"customer":{"id":"cus_1"},"metadata":{"tenant_id":"x"}}}}`,
@@ -29,7 +39,7 @@ func FuzzParseDelivery(f *testing.F) {
 		if json.Unmarshal(payload, &ev) != nil {
 			return
 		}
-		sig, err := billing.ParseDelivery(ev)
+		sig, err := app.ParseStripeEvent(verified(ev))
 		if err != nil {
 			require.Equal(t, domain.CodeInvalid, domain.ErrorCode(err), "%v", err)
 			return
@@ -44,7 +54,7 @@ func FuzzParseDelivery(f *testing.F) {
 	})
 }
 
-func TestParseDelivery_ReadsTheCustomerAndSubscriptionTheObjectConcerns(t *testing.T) {
+func TestParseStripeEvent_ReadsTheCustomerAndSubscriptionTheObjectConcerns(t *testing.T) {
 	for payload, want := range map[string][2]string{
 		`{"id":"e","type":"invoice.paid","created":1,"data":{"object":{"id":"in_1","customer":"cus_1","subscription":"sub_1"}}}`:                                     {"cus_1", "sub_1"},
 		`{"id":"e","type":"invoice.paid","created":1,"data":{"object":{"id":"in_1","customer":{"id":"cus_1"},"subscription":{"id":"sub_1"}}}}`:                       {"cus_1", "sub_1"},
@@ -55,7 +65,7 @@ func TestParseDelivery_ReadsTheCustomerAndSubscriptionTheObjectConcerns(t *testi
 	} {
 		var ev stripe.Event
 		require.NoError(t, json.Unmarshal([]byte(payload), &ev))
-		sig, err := billing.ParseDelivery(ev)
+		sig, err := app.ParseStripeEvent(verified(ev))
 		require.NoError(t, err, payload)
 		require.Equal(t, want, [2]string{sig.CustomerID, sig.SubscriptionID}, payload)
 	}

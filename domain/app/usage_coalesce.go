@@ -1,4 +1,4 @@
-package httpapi
+package app
 
 import (
 	"context"
@@ -7,16 +7,19 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/tenantry/tenantry/domain/app/logctx"
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/usage"
-	"github.com/tenantry/tenantry/eventstore"
 )
 
-// coalescer turns concurrent single-record usage POSTs of one tenant and actor into one
-// usage.batch_recorded event. A lane (tenant, actor) has at most one append in flight;
-// the records that arrive meanwhile gather, and the next append takes them together. A
-// lone request is appended at once, alone, as a usage.recorded event exactly as before:
-// coalescing only ever happens while a client is sending faster than one commit a time.
+// coalescer turns concurrent single-record usage requests of one tenant and actor into one
+// usage.batch_recorded event. It lives in the use case, not in a port, because it is a
+// decision about how appends are batched: any port that records single records (HTTP
+// today) gets it by calling RecordUsage.Record, and none can bypass it.
+//
+// A lane (tenant, actor) has at most one append in flight; the records that arrive
+// meanwhile gather, and the next append takes them together. A lone request is appended at
+// once, alone, as a usage.recorded event exactly as before: coalescing only ever happens
+// while a client is sending faster than one commit a time.
 //
 // Nothing of a record's meaning changes: each record still claims its own key id, so a key
 // counts once whichever event carries it; each request is answered only once its record is
@@ -25,10 +28,10 @@ import (
 // a relayed message, a projection step) are paid once per append instead of once per
 // request, which is what lets single-record ingestion keep up with many connections.
 type coalescer struct {
-	store *eventstore.Store
-	reg   *eventstore.Registry
-	mu    sync.Mutex
-	lanes map[laneKey]*lane
+	store      func(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, records []usage.Recorded, ids []uuid.UUID, requests []string) ([]bool, int64, error)
+	background func(tenant uuid.UUID) context.Context
+	mu         sync.Mutex
+	lanes      map[laneKey]*lane
 }
 
 type laneKey struct {
@@ -47,7 +50,7 @@ type gathered struct {
 	records  []usage.Recorded
 	ids      []uuid.UUID
 	requests []string // each record's request id
-	meta     eventstore.Metadata
+	meta     domain.Metadata
 	index    map[uuid.UUID]int
 	waiting  int   // requests waiting for it (a duplicate within it is one more)
 	total    int64 // the records' quantities added up (checked: see record)
@@ -64,14 +67,10 @@ const maxCoalesced = 256
 // coalesceTimeout bounds one coalesced append: no single request's context governs it.
 const coalesceTimeout = 30 * time.Second
 
-func newCoalescer(store *eventstore.Store, reg *eventstore.Registry) *coalescer {
-	return &coalescer{store: store, reg: reg, lanes: map[laneKey]*lane{}}
-}
-
 // record appends r (key id id) with the others gathered in its lane and reports whether it
 // was accepted (false: its key was claimed before, or by a request in the same append) and
 // the seq of the event that carries it.
-func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta eventstore.Metadata, r usage.Recorded, id uuid.UUID) (accepted bool, seq int64, err error) {
+func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, r usage.Recorded, id uuid.UUID) (accepted bool, seq int64, err error) {
 	k := laneKey{tenant, meta.Actor}
 	co.mu.Lock()
 	l := co.lanes[k]
@@ -141,7 +140,24 @@ func (co *coalescer) run(k laneKey, l *lane) {
 
 // append stores g's records in one event, leaving out keys claimed already.
 func (co *coalescer) append(tenant uuid.UUID, g *gathered) {
-	ctx, cancel := context.WithTimeout(logctx.With(context.Background(), "tenant_id", tenant.String()), coalesceTimeout)
+	ctx, cancel := context.WithTimeout(co.background(tenant), coalesceTimeout)
 	defer cancel()
-	g.accepted, g.seq, g.err = storeRecords(ctx, co.store, co.reg, tenant, g.meta, g.records, g.ids, g.requests)
+	g.accepted, g.seq, g.err = co.store(ctx, tenant, g.meta, g.records, g.ids, g.requests)
+}
+
+// Waiting is how many requests of the tenant wait in its lanes for an append (a duplicate
+// within one counts too): how tests and metrics see that coalescing happens.
+func (u *RecordUsage) Waiting(tenant uuid.UUID) int {
+	co := u.lanes
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	n := 0
+	for k, l := range co.lanes {
+		if k.tenant == tenant {
+			for _, g := range l.queue {
+				n += g.waiting
+			}
+		}
+	}
+	return n
 }

@@ -1,0 +1,146 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/domain"
+	dbilling "github.com/tenantry/tenantry/domain/billing"
+	"github.com/tenantry/tenantry/domain/usage"
+)
+
+// sendsPerTenant is how many meter events of one tenant are in flight at once.
+const sendsPerTenant = 4
+
+// PushUsage pushes every closed window of the last usage.MaxAge whose recorded usage
+// exceeds what Stripe was told, as the next revision carrying only the delta, and returns
+// how many window revisions Stripe confirmed. Nothing for a tenant not linked to Stripe.
+//
+// Per month of windows it appends the planned pushes (usage.report_planned) in one append,
+// sends each as a billing meter event under an identifier and idempotency key derived from
+// tenant, metric, window and revision, then records the confirmed ones (usage.reported) in
+// one append. A push planned by a run that died is sent again first, unchanged: same
+// identifier, same key, same quantity, so Stripe counts it once.
+func (b *BillingCycle) PushUsage(ctx context.Context, id uuid.UUID) (int, error) {
+	acct, _, err := Load(ctx, b.store, id, dbilling.AccountStreamID, dbilling.NewAccount)
+	if err != nil || !acct.Linked() {
+		return 0, err
+	}
+	end := b.now().Add(-b.cfg.Settle)
+	to := end.Truncate(dbilling.Window) // windows starting before it ended by end
+	from := to.Add(-usage.MaxAge - dbilling.Window)
+	recorded, err := b.usage.HourlyUsage(ctx, id, from, to)
+	if err != nil {
+		return 0, err
+	}
+	byMonth := map[string][]UsageWindow{}
+	months := []string{}
+	for m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC); m.Before(to); m = m.AddDate(0, 1, 0) {
+		s := dbilling.LedgerStreamID(m)
+		months = append(months, s)
+		byMonth[s] = nil
+	}
+	for _, p := range recorded {
+		if p.Big != nil {
+			// A window whose recorded total does not fit an int64 cannot be a meter event
+			// value, nor a delta against what was reported: leave it out, loudly, and push
+			// the others.
+			b.log.ErrorContext(ctx, "usage window total exceeds an int64; not reported to Stripe",
+				"metric", p.Metric, "window_start", p.Start, "total", p.Big.String())
+			continue
+		}
+		s := dbilling.LedgerStreamID(p.Start)
+		byMonth[s] = append(byMonth[s], p)
+	}
+	confirmed := 0
+	for _, stream := range months {
+		n, err := b.pushMonth(ctx, id, acct.CustomerID(), stream, byMonth[stream])
+		confirmed += n
+		if err != nil {
+			return confirmed, err
+		}
+	}
+	return confirmed, nil
+}
+
+func (b *BillingCycle) pushMonth(ctx context.Context, id uuid.UUID, customer, stream string, recorded []UsageWindow) (int, error) {
+	ledger, version, err := Load(ctx, b.store, id, stream, dbilling.NewLedger)
+	if err != nil {
+		return 0, err
+	}
+	var planned []domain.Event
+	for _, p := range recorded {
+		metric, err := usage.ParseMetric(p.Metric)
+		if err != nil {
+			return 0, err
+		}
+		events, err := ledger.Plan(id, metric, p.Start, p.Quantity, b.meterEventName(p.Metric), customer)
+		if err != nil {
+			return 0, err
+		}
+		planned = append(planned, events...)
+	}
+	if len(planned) > 0 {
+		if err := b.appendAt(ctx, id, stream, version, planned...); err != nil {
+			return 0, fmt.Errorf("plan %d pushes in %s: %w", len(planned), stream, err)
+		}
+		version += int64(len(planned))
+		for _, e := range planned {
+			if err := ledger.Apply(e); err != nil {
+				return 0, err
+			}
+		}
+	}
+	// Send the pending pushes, a few at a time (the rate limit is shared by all), and
+	// confirm the ones Stripe accepted.
+	pending := ledger.Pending()
+	errs := make([]error, len(pending))
+	sem := make(chan struct{}, sendsPerTenant)
+	var wg sync.WaitGroup
+	for i, p := range pending {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = b.send(ctx, id, p)
+		}()
+	}
+	wg.Wait()
+	var confirmations []domain.Event
+	for i, p := range pending {
+		if errs[i] != nil {
+			continue
+		}
+		events, err := ledger.Confirm(p.Metric, p.WindowStart, p.Identifier)
+		if err != nil {
+			return 0, err
+		}
+		confirmations = append(confirmations, events...)
+	}
+	sendErr := errors.Join(errs...)
+	if len(confirmations) > 0 {
+		if err := b.appendAt(ctx, id, stream, version, confirmations...); err != nil {
+			return 0, fmt.Errorf("record %d confirmed pushes in %s: %w", len(confirmations), stream, err)
+		}
+	}
+	if sendErr != nil {
+		return len(confirmations), sendErr
+	}
+	return len(confirmations), nil
+}
+
+// send sends one planned push as a billing meter event.
+func (b *BillingCycle) send(ctx context.Context, id uuid.UUID, p dbilling.UsageReportPlanned) error {
+	err := b.stripe.SendMeterEvent(ctx, StripeMeterEvent{EventName: p.EventName, Identifier: p.Identifier,
+		CustomerID: p.CustomerID, Value: p.Quantity, Timestamp: p.WindowStart,
+		IdempotencyKey: dbilling.IdempotencyKey(id, p.Metric.String(), p.WindowStart, p.Revision)})
+	if err != nil {
+		return fmt.Errorf("send meter event %s (%s %s r%d): %w", p.Identifier, p.Metric, p.WindowStart.Format(time.RFC3339), p.Revision, err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/domain/usage"
+)
+
+// ReconLine compares, for one metric and one calendar month (UTC), the usage recorded with
+// the usage Stripe confirmed. Recorded and Difference count only windows that had closed by
+// the cutoff (the ones a push cycle covers); InProgress is usage in windows still open.
+type ReconLine struct {
+	Metric            string    `json:"metric"`
+	Period            time.Time `json:"period"`
+	Recorded          int64     `json:"recorded"`
+	Reported          int64     `json:"reported"`
+	Difference        int64     `json:"difference"`
+	UnreportedWindows int64     `json:"unreported_windows"`
+	InProgress        int64     `json:"in_progress"`
+}
+
+// UsageLedger reads recorded against reported usage (the usage and billing read models).
+type UsageLedger interface {
+	// ReconcileUsage returns the lines of windows starting in [from, to), by metric and
+	// month, a window being closed when it ended at or before cutoff.
+	ReconcileUsage(ctx context.Context, tenant uuid.UUID, from, to, cutoff time.Time) ([]ReconLine, error)
+}
+
+// Reconcile compares the usage a tenant recorded with the usage Stripe confirmed, for the
+// windows a push cycle covers: after a completed cycle every difference is 0.
+type Reconcile struct {
+	ledger UsageLedger
+	settle time.Duration
+}
+
+// NewReconcile builds the use case; settle is the billing worker's (a window is due
+// settle after it ends).
+func NewReconcile(ledger UsageLedger, settle time.Duration) *Reconcile {
+	return &Reconcile{ledger: ledger, settle: settle}
+}
+
+// ReconcileInput names the tenant and the time of the comparison. The windows compared
+// start in [From, To); zero values mean the months whose usage can still change: from the
+// start of the month two months back (or earlier, as far as usage may arrive late) to an
+// hour after Now.
+type ReconcileInput struct {
+	Tenant   uuid.UUID
+	Now      time.Time
+	From, To time.Time
+}
+
+// Reconciliation is the comparison: Cutoff is the end of the last window due, Differences
+// counts the lines whose recorded and reported usage differ.
+type Reconciliation struct {
+	Cutoff      time.Time
+	Lines       []ReconLine
+	Differences int
+}
+
+// Run compares recorded with reported usage for one tenant.
+func (r *Reconcile) Run(ctx context.Context, in ReconcileInput) (Reconciliation, error) {
+	now := in.Now.UTC()
+	cutoff := now.Add(-r.settle).Truncate(time.Hour) // the end of the last window due
+	from, to := in.From, in.To
+	if from.IsZero() {
+		from = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -2, 0)
+		if f := now.Add(-usage.MaxAge - time.Hour); f.Before(from) {
+			from = time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, time.UTC)
+		}
+	}
+	if to.IsZero() {
+		to = now.Add(time.Hour)
+	}
+	lines, err := r.ledger.ReconcileUsage(ctx, in.Tenant, from, to, cutoff)
+	if err != nil {
+		return Reconciliation{}, err
+	}
+	out := Reconciliation{Cutoff: cutoff, Lines: lines}
+	for _, l := range lines {
+		if l.Difference != 0 {
+			out.Differences++
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,38 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/eventstore"
+)
+
+// ReadModels adapts the tenant directory and the projections' progress to the ports the
+// billing use cases and worker declare (app.CustomerTenants, billing.ReadModels), so that
+// neither imports this package; cmd wires it.
+type ReadModels struct {
+	Store *eventstore.Store
+}
+
+// EachTenant calls fn for every tenant in the directory, in id order.
+func (r ReadModels) EachTenant(ctx context.Context, fn func(uuid.UUID) error) error {
+	return EachTenant(ctx, r.Store.Pool(), func(t TenantEntry) error { return fn(t.ID) })
+}
+
+// TenantOfStripeCustomer returns the tenant linked to the Stripe customer; uuid.Nil when
+// none is (or, ambiguously, several are).
+func (r ReadModels) TenantOfStripeCustomer(ctx context.Context, customerID string) (uuid.UUID, error) {
+	t, err := FindTenantByCustomer(ctx, r.Store.Pool(), customerID)
+	if errors.Is(err, ErrTenantNotFound) {
+		return uuid.Nil, nil
+	}
+	return t.ID, err
+}
+
+// WaitForUsage blocks until the tenant's usage projection includes seq, or timeout.
+func (r ReadModels) WaitForUsage(ctx context.Context, tenant uuid.UUID, seq int64, timeout time.Duration) error {
+	return WaitForProjections(ctx, r.Store.Pool(), tenant, seq, timeout, ProjectionUsage)
+}
