@@ -71,7 +71,6 @@ var sqlOwned = []struct {
 var debt = []string{
 	"cmd/tenantry -> github.com/jackc/pgx/v5",
 	"eventstore -> domain/catalog",
-	"eventstore/audit -> projections",
 	"eventstore/group.go: \\b736571[0-9]\\b",
 	"eventstore/relay.go: \\b736571[0-9]\\b",
 	"eventstore/store.go: tenantry\\.tenant_id",

@@ -151,7 +151,7 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 		go func() { _ = httpapi.ForgetIdempotencyKeys(workCtx, workerStore.Pool(), time.Hour, a.log) }()
 	}
 	if r.Worker && a.cfg.AuditSigner != nil {
-		signer := &audit.HeadSigner{Store: workerStore, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
+		signer := &audit.HeadSigner{Store: workerStore, Signer: a.cfg.AuditSigner, Tenants: directoryTenants(workerStore), Interval: a.cfg.AuditHeadInterval,
 			Logger: a.log.With("component", "audit"), Claim: a.claimer(workerStore.Pool())}
 		metrics.observeHeadSigner(signer)
 		workers.Add(1)
