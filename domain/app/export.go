@@ -41,7 +41,8 @@ type Export struct {
 	Events EventPages
 	Heads  SignedHeads
 	Signer *auditlog.Signer
-	Now    func() time.Time
+	// Now is the clock heads are signed by; nil is time.Now.
+	Now func() time.Time
 }
 
 // ExportInput picks the part of the history to write: the events after After, at most
@@ -118,7 +119,7 @@ func (u Export) Write(ctx context.Context, in ExportInput, w io.Writer) (ExportR
 // other on a new seq can record more than one head for it.
 func (u Export) headAt(ctx context.Context, tenant uuid.UUID, seq int64, hash [32]byte) (auditlog.Head, error) {
 	if u.Signer == nil {
-		return u.Signer.Sign(tenant, seq, hash, u.Now()), nil
+		return u.Signer.Sign(tenant, seq, hash, u.now()), nil
 	}
 	last, ok, err := u.Heads.LatestSignedHead(ctx, tenant)
 	if err != nil {
@@ -127,9 +128,16 @@ func (u Export) headAt(ctx context.Context, tenant uuid.UUID, seq int64, hash [3
 	if ok && last.Seq == seq && last.Hash == hex.EncodeToString(hash[:]) && last.KeyID == auditlog.KeyID(u.Signer.PublicKey()) {
 		return last, nil
 	}
-	h := u.Signer.Sign(tenant, seq, hash, u.Now())
+	h := u.Signer.Sign(tenant, seq, hash, u.now())
 	if err := u.Heads.RecordSignedHead(ctx, h); err != nil {
 		return auditlog.Head{}, fmt.Errorf("record the signed head: %w", err)
 	}
 	return h, nil
+}
+
+func (u Export) now() time.Time {
+	if u.Now == nil {
+		return time.Now()
+	}
+	return u.Now()
 }
