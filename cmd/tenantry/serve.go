@@ -151,11 +151,15 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 		go func() { _ = httpapi.ForgetIdempotencyKeys(workCtx, workerStore.Pool(), time.Hour, a.log) }()
 	}
 	if r.Worker && a.cfg.AuditSigner != nil {
-		signer := &audit.HeadSigner{Store: workerStore, Signer: a.cfg.AuditSigner, Tenants: directoryTenants(workerStore), Interval: a.cfg.AuditHeadInterval,
-			Logger: a.log.With("component", "audit"), Claim: a.claimer(workerStore.Pool())}
-		metrics.observeHeadSigner(signer)
-		workers.Add(1)
-		go func() { defer workers.Done(); _ = signer.Run(workCtx) }()
+		signer, err := audit.NewHeadSigner(audit.HeadSignerConfig{Store: workerStore, Signer: a.cfg.AuditSigner, Tenants: directoryTenants(workerStore),
+			Interval: a.cfg.AuditHeadInterval, Logger: a.log.With("component", "audit"), Claim: a.claimer(workerStore.Pool())})
+		if err != nil {
+			a.log.Error("head signer off", "err", err)
+		} else {
+			metrics.observeHeadSigner(signer)
+			workers.Add(1)
+			go func() { defer workers.Done(); _ = signer.Run(workCtx) }()
+		}
 	}
 	workDone := make(chan struct{})
 	go func() { defer close(workDone); _ = pipeline.Run(workCtx) }()

@@ -287,8 +287,9 @@ func TestSignedHeads_AreRecordedAndSignedOnlyWhenMoved(t *testing.T) {
 	directory := func(ctx context.Context, fn func(uuid.UUID) error) error {
 		return projections.EachTenant(ctx, f.store.Pool(), func(t projections.TenantEntry) error { return fn(t.ID) })
 	}
-	hs := &audit.HeadSigner{Store: f.store, Signer: signer, Tenants: directory, Interval: time.Hour}
-	_, err := hs.Once(context.Background())
+	hs, err := audit.NewHeadSigner(audit.HeadSignerConfig{Store: f.store, Signer: signer, Tenants: directory, Interval: time.Hour})
+	require.NoError(t, err)
+	_, err = hs.Once(context.Background())
 	require.NoError(t, err)
 	got, ok, err := f.store.LatestSignedHead(context.Background(), f.id)
 	require.NoError(t, err)
@@ -309,6 +310,23 @@ func TestSignedHeads_AreRecordedAndSignedOnlyWhenMoved(t *testing.T) {
 	moved, _, err := f.store.LatestSignedHead(context.Background(), f.id)
 	require.NoError(t, err)
 	require.Equal(t, got.Seq+1, moved.Seq, "a moved head is signed")
+}
+
+func TestNewHeadSigner_RefusesAConfigMissingWhatItNeeds(t *testing.T) {
+	tenants := func(context.Context, func(uuid.UUID) error) error { return nil }
+	good := audit.HeadSignerConfig{Store: &eventstore.Store{}, Signer: signer, Tenants: tenants, Interval: time.Hour}
+	_, err := audit.NewHeadSigner(good)
+	require.NoError(t, err)
+	for name, change := range map[string]func(*audit.HeadSignerConfig){
+		"Store":    func(c *audit.HeadSignerConfig) { c.Store = nil },
+		"Tenants":  func(c *audit.HeadSignerConfig) { c.Tenants = nil },
+		"Interval": func(c *audit.HeadSignerConfig) { c.Interval = 0 },
+	} {
+		bad := good
+		change(&bad)
+		_, err := audit.NewHeadSigner(bad)
+		require.ErrorContains(t, err, name)
+	}
 }
 
 // The independent Python verifier (standard library only) agrees with this one on every file.
