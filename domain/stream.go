@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -72,11 +73,13 @@ type StreamPart struct {
 	Events   []Pending
 }
 
-// Recorded is a stored event of a stream, decoded.
+// Recorded is a stored event, decoded, with where and when it was stored.
 type Recorded struct {
 	Event         Event
 	Seq           int64
+	StreamID      string
 	StreamVersion int64
+	RecordedAt    time.Time
 }
 
 // Committed says where an append landed.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantry/tenantry/domain/auditlog"
 )
 
 // chainTag opens every hashed record; it names the encoding version (CHAIN.md).
@@ -43,31 +45,20 @@ func appendLenPrefixed(b, field []byte) []byte {
 	return append(b, field...)
 }
 
-// Problem names what VerifyChain found wrong at the first bad seq.
-type Problem string
+// Problem names what VerifyChain found wrong at the first bad seq. It and ChainReport are
+// declared in domain/auditlog so that the use cases name them without importing storage.
+type Problem = auditlog.Problem
 
+// The problems VerifyChain reports (see domain/auditlog).
 const (
-	// ProblemHash: the stored hash is not the hash of the event's content.
-	ProblemHash Problem = "hash"
-	// ProblemLink: prev_hash is not the hash of the event before it.
-	ProblemLink Problem = "link"
-	// ProblemNumbering: a seq is missing, repeated or out of order.
-	ProblemNumbering Problem = "numbering"
-	// ProblemHead: the tenant's head row disagrees with its last event.
-	ProblemHead Problem = "head"
+	ProblemHash      = auditlog.ProblemHash
+	ProblemLink      = auditlog.ProblemLink
+	ProblemNumbering = auditlog.ProblemNumbering
+	ProblemHead      = auditlog.ProblemHead
 )
 
 // ChainReport is the outcome of VerifyChain.
-type ChainReport struct {
-	Tenant      uuid.UUID `json:"tenant_id"`
-	Events      int64     `json:"events_checked"`
-	HeadSeq     int64     `json:"head_seq"`
-	HeadHash    string    `json:"head_hash"`
-	OK          bool      `json:"ok"`
-	FirstBadSeq int64     `json:"first_bad_seq,omitempty"`
-	Problem     Problem   `json:"problem,omitempty"`
-	Detail      string    `json:"detail,omitempty"`
-}
+type ChainReport = auditlog.ChainReport
 
 const verifyHeadSQL = `SELECT seq, hash FROM tenantry.tenant_heads WHERE tenant_id = $1`
 

@@ -24,17 +24,23 @@ func (d DomainStore) ReadStream(ctx context.Context, tenant uuid.UUID, stream st
 	}
 	out := make([]domain.Recorded, len(page))
 	for i := range page {
-		p, err := d.Registry.DecodeEvent(&page[i])
-		if err != nil {
+		if out[i], err = d.decode(&page[i]); err != nil {
 			return nil, err
 		}
-		e, ok := p.(domain.Event)
-		if !ok {
-			return nil, fmt.Errorf("%w: %T is not a domain event", ErrUnknownEventType, p)
-		}
-		out[i] = domain.Recorded{Event: e, Seq: page[i].Seq, StreamVersion: page[i].StreamVersion}
 	}
 	return out, nil
+}
+
+func (d DomainStore) decode(e *Event) (domain.Recorded, error) {
+	p, err := d.Registry.DecodeEvent(e)
+	if err != nil {
+		return domain.Recorded{}, err
+	}
+	de, ok := p.(domain.Event)
+	if !ok {
+		return domain.Recorded{}, fmt.Errorf("%w: %T is not a domain event", ErrUnknownEventType, p)
+	}
+	return domain.Recorded{Event: de, Seq: e.Seq, StreamID: e.StreamID, StreamVersion: e.StreamVersion, RecordedAt: e.RecordedAt}, nil
 }
 
 // Append encodes events and appends them to one stream (see Store.Append).

@@ -1,25 +1,17 @@
 package httpapi
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantry/tenantry/domain"
-	"github.com/tenantry/tenantry/domain/membership"
-	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/eventstore/audit"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -102,7 +94,7 @@ func (s *Server) auditEvents(c *gin.Context, cl *call) {
 	// The stream ends at the tenant's head as of now; the page that reaches it ends with
 	// the head line, signed when the server has a signing key (AUDIT.md).
 	out := &ndjsonWriter{c: c, timeout: s.d.Timeouts.Write}
-	if _, _, err := audit.ExportPage(c, s.d.Store, cl.tenant, out, after, limit, s.d.AuditSigner, s.now, nil); err != nil {
+	if _, err := s.audits.export.Write(c, app.ExportInput{Tenant: cl.tenant, After: after, Limit: limit}, out); err != nil {
 		if !out.started {
 			s.failErr(c, err)
 		} else {
@@ -145,7 +137,7 @@ func (w *ndjsonWriter) Write(p []byte) (int, error) {
 }
 
 func (s *Server) auditVerify(c *gin.Context, cl *call) {
-	report, err := s.audits.verify(c, s.d.Store, cl.tenant, time.Now())
+	report, err := s.audits.verify(c, cl.tenant, time.Now())
 	if err != nil {
 		s.failErr(c, err)
 		return
@@ -165,7 +157,7 @@ func (s *Server) auditState(c *gin.Context, cl *call) {
 		}
 		asOf = t
 	}
-	state, wait, err := s.audits.state(c, s.d.Store, s.d.Registry, cl.tenant, asOf, time.Now())
+	state, wait, err := s.audits.state(c, cl.tenant, asOf, time.Now())
 	if wait > 0 {
 		retryAfter(c, wait)
 		fail(c, http.StatusTooManyRequests, "rate-limited", fmt.Sprintf(
@@ -178,116 +170,4 @@ func (s *Server) auditState(c *gin.Context, cl *call) {
 		return
 	}
 	reply(c, http.StatusOK, state)
-}
-
-// State is a tenant as its events say it was at an instant.
-type State struct {
-	AsOf    time.Time    `json:"as_of"`
-	Seq     int64        `json:"seq"`
-	Tenant  *tenantView  `json:"tenant"`
-	Members []memberView `json:"members"`
-	// UsageTotals are exact sums, written as JSON integers of any size: a metric's records
-	// over a tenant's whole history can add up to more than an int64 (10^12 a record), and
-	// events stored before that bound may carry up to 2^63-1 each.
-	UsageTotals map[string]json.Number `json:"usage_totals"`
-}
-
-// ReplayState replays the tenant's events recorded at or before asOf.
-func ReplayState(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) (State, error) {
-	var r replay
-	if err := r.fold(c, store, reg, id, asOf); err != nil {
-		return State{AsOf: asOf.UTC(), Members: []memberView{}, UsageTotals: map[string]json.Number{}}, err
-	}
-	return r.state(asOf)
-}
-
-// replay is a tenant's history folded up to seq: what State is built from. It can be
-// folded further as the history grows, so that the current state costs only the events
-// recorded since it was last asked for.
-type replay struct {
-	seq                        int64
-	last                       time.Time // when the event at seq was recorded
-	tenantEvents, memberEvents []domain.Event
-	usageTotals                map[string]*big.Int // exact: int64 sums wrapped around
-}
-
-// fold adds the tenant's events after r.seq recorded at or before asOf (events are
-// recorded in seq order).
-func (r *replay) fold(c context.Context, store *eventstore.Store, reg *eventstore.Registry, id uuid.UUID, asOf time.Time) error {
-	if r.usageTotals == nil {
-		r.usageTotals = map[string]*big.Int{}
-	}
-	var q big.Int
-	for {
-		page, err := store.ReadTenantBounded(c, id, r.seq, eventstore.MaxPage)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 { // a short page may be cut by size: only an empty one ends
-			return nil
-		}
-		for i := range page {
-			e := &page[i]
-			if e.RecordedAt.After(asOf) {
-				return nil
-			}
-			p, err := reg.DecodeEvent(e)
-			if err != nil {
-				return err
-			}
-			if de, ok := p.(domain.Event); ok {
-				switch e.StreamID {
-				case tenant.StreamID:
-					r.tenantEvents = append(r.tenantEvents, de)
-				case membership.StreamID:
-					r.memberEvents = append(r.memberEvents, de)
-				case usage.StreamID:
-					recs, _ := usage.Records(de)
-					for _, rec := range recs {
-						sum := r.usageTotals[rec.Metric.String()]
-						if sum == nil {
-							sum = new(big.Int)
-							r.usageTotals[rec.Metric.String()] = sum
-						}
-						sum.Add(sum, q.SetInt64(rec.Quantity.Int64()))
-					}
-				}
-			}
-			r.seq, r.last = e.Seq, e.RecordedAt
-		}
-	}
-}
-
-// clone is a copy that can be folded further without changing r.
-func (r *replay) clone() *replay {
-	out := &replay{seq: r.seq, last: r.last, tenantEvents: slices.Clip(r.tenantEvents),
-		memberEvents: slices.Clip(r.memberEvents), usageTotals: make(map[string]*big.Int, len(r.usageTotals))}
-	for k, v := range r.usageTotals { // the sums are added to in place: copy them
-		out.usageTotals[k] = new(big.Int).Set(v)
-	}
-	return out
-}
-
-// state is the tenant as the folded events leave it, as of asOf.
-func (r *replay) state(asOf time.Time) (State, error) {
-	st := State{AsOf: asOf.UTC(), Seq: r.seq, Members: []memberView{}, UsageTotals: make(map[string]json.Number, len(r.usageTotals))}
-	for k, v := range r.usageTotals {
-		st.UsageTotals[k] = json.Number(v.String())
-	}
-	if len(r.tenantEvents) > 0 {
-		t, err := tenant.Replay(r.tenantEvents)
-		if err != nil {
-			return st, err
-		}
-		v := viewOf(t)
-		st.Tenant = &v
-	}
-	m, err := membership.Replay(r.memberEvents)
-	if err != nil {
-		return st, err
-	}
-	for _, mem := range m.Members() {
-		st.Members = append(st.Members, memberView{ID: mem.ID, Email: mem.Email.String(), Role: mem.Role.String()})
-	}
-	return st, nil
 }

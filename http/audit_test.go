@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	httpapi "github.com/tenantry/tenantry/http"
@@ -22,7 +23,7 @@ import (
 // line can be verified as it stands, and the lines link up.
 func TestAuditEvents_LinesVerifyOnTheirOwn(t *testing.T) {
 	t.Parallel()
-	signer, err := audit.ParseSigningKey(strings.Repeat("ab", 32))
+	signer, err := auditlog.ParseSigningKey(strings.Repeat("ab", 32))
 	require.NoError(t, err)
 	a := newAPI(t, func(d *httpapi.Deps) { d.AuditSigner = signer })
 	ten := a.createTenant("pro")

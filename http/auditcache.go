@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/hex"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +10,8 @@ import (
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
+	"github.com/tenantry/tenantry/domain/app"
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
 )
 
@@ -19,9 +20,9 @@ import (
 // could make the server read millions of events a second.
 //
 //   - verify re-hashes the whole stream at most once per fullVerifyEvery per tenant; in
-//     between it extends the last verification with the events recorded since
-//     (VerifyChainFrom). A failed verification is answered again, unchanged, while the
-//     head has not moved.
+//     between it extends the last verification with the events recorded since (the use
+//     case app.Verify decides, given the last verification kept here). A failed
+//     verification is answered again, unchanged, while the head has not moved.
 //   - state keeps each tenant's history folded up to its newest event, and folds only the
 //     events recorded since; the current state (and any instant after the newest event)
 //     costs those alone. An earlier instant needs a replay from the first event: the last
@@ -29,12 +30,17 @@ import (
 //     historicalReplayBudget a minute.
 //
 // Concurrent requests of one tenant share one verification or fold (singleflight), and
-// both maps hold at most maxAuditTenants tenants.
+// both maps hold at most maxAuditTenants tenants. The use cases it calls, and the export's,
+// are built once with the server.
 type auditCache struct {
+	export app.Export
+	replay app.Replay
+	check  app.Verify
+
 	mu       sync.Mutex
-	verified *lru[uuid.UUID, verifiedChain]
-	folded   *lru[uuid.UUID, *replay]
-	past     *lru[pastKey, State]
+	verified *lru[uuid.UUID, app.Verified]
+	folded   *lru[uuid.UUID, *app.Fold]
+	past     *lru[pastKey, app.State]
 	budgets  *lru[uuid.UUID, *rate.Limiter]
 	flights  singleflight.Group
 	// replayed and rehashed count the events state and verify read, for the tests.
@@ -52,74 +58,49 @@ const (
 	maxPastStates          = 64
 )
 
-type verifiedChain struct {
-	report eventstore.ChainReport
-	fullAt time.Time // when the whole stream was last re-hashed
-}
-
 type pastKey struct {
 	tenant uuid.UUID
 	seq    int64 // the newest seq when it was replayed: an earlier instant's state never changes, but a late commit can join it
 	asOf   time.Time
 }
 
-func newAuditCache() *auditCache {
-	return &auditCache{verified: newLRU[uuid.UUID, verifiedChain](maxAuditTenants),
-		folded:  newLRU[uuid.UUID, *replay](maxAuditTenants),
-		past:    newLRU[pastKey, State](maxPastStates),
-		budgets: newLRU[uuid.UUID, *rate.Limiter](maxAuditTenants)}
+func newAuditCache(d Deps) *auditCache {
+	return &auditCache{
+		export:   app.Export{Events: d.Store, Heads: d.Store, Signer: d.AuditSigner, Now: func() time.Time { return d.Now().UTC() }},
+		replay:   app.Replay{History: eventstore.DomainStore{Store: d.Store, Registry: d.Registry}},
+		check:    app.Verify{Chains: d.Store},
+		verified: newLRU[uuid.UUID, app.Verified](maxAuditTenants),
+		folded:   newLRU[uuid.UUID, *app.Fold](maxAuditTenants),
+		past:     newLRU[pastKey, app.State](maxPastStates),
+		budgets:  newLRU[uuid.UUID, *rate.Limiter](maxAuditTenants)}
 }
 
 // VerifyAnswer is GET /v1/audit/verify's answer: the chain report, and when the whole
 // stream was last re-hashed (the events up to then are taken as checked since).
 type VerifyAnswer struct {
-	eventstore.ChainReport
+	auditlog.ChainReport
 	FullCheckAt time.Time `json:"full_check_at"`
 }
 
-func (a *auditCache) verify(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, now time.Time) (VerifyAnswer, error) {
+func (a *auditCache) verify(ctx context.Context, tenant uuid.UUID, now time.Time) (VerifyAnswer, error) {
 	v, err, _ := a.flights.Do("verify:"+tenant.String(), func() (any, error) {
 		ctx := context.WithoutCancel(ctx) // shared: no one caller's cancellation ends it
 		a.mu.Lock()
 		prev, ok := a.verified.get(tenant)
 		a.mu.Unlock()
-		fresh := ok && now.Sub(prev.fullAt) < fullVerifyEvery
-		var hash [32]byte
-		var rep eventstore.ChainReport
-		var err error
-		switch {
-		case fresh && prev.report.OK && hexInto(hash[:], prev.report.HeadHash):
-			rep, err = store.VerifyChainFrom(ctx, tenant, prev.report.HeadSeq, hash)
-		case fresh && !prev.report.OK: // the same answer while the head stays where it was
-			seq, _, herr := store.Head(ctx, tenant)
-			if herr != nil {
-				return nil, herr
-			}
-			if seq == prev.report.HeadSeq {
-				return VerifyAnswer{ChainReport: prev.report, FullCheckAt: prev.fullAt}, nil
-			}
-			fresh = false
-			rep, err = store.VerifyChain(ctx, tenant)
-		default:
-			fresh = false
-			rep, err = store.VerifyChain(ctx, tenant)
+		in := app.VerifyInput{Tenant: tenant, FullEvery: fullVerifyEvery, Now: now}
+		if ok {
+			in.Earlier = &prev
 		}
+		got, err := a.check.Chain(ctx, in)
 		if err != nil {
 			return nil, err
 		}
-		entry := verifiedChain{report: rep, fullAt: now}
-		if fresh {
-			entry.fullAt = prev.fullAt
-		}
 		a.mu.Lock()
-		a.verified.put(tenant, entry)
+		a.verified.put(tenant, got)
 		a.mu.Unlock()
-		rehashed := rep.Events
-		if fresh {
-			rehashed -= prev.report.HeadSeq
-		}
-		a.rehashed.Add(rehashed)
-		return VerifyAnswer{ChainReport: rep, FullCheckAt: entry.fullAt}, nil
+		a.rehashed.Add(got.Rehashed)
+		return VerifyAnswer{ChainReport: got.Report, FullCheckAt: got.FullAt}, nil
 	})
 	if err != nil {
 		return VerifyAnswer{}, err
@@ -129,9 +110,9 @@ func (a *auditCache) verify(ctx context.Context, store *eventstore.Store, tenant
 
 // state answers GET /v1/audit/state; wait > 0 means the tenant spent its budget of
 // replays to earlier instants.
-func (a *auditCache) state(ctx context.Context, store *eventstore.Store, reg *eventstore.Registry, tenant uuid.UUID, asOf, now time.Time) (State, time.Duration, error) {
+func (a *auditCache) state(ctx context.Context, tenant uuid.UUID, asOf, now time.Time) (app.State, time.Duration, error) {
 	type latest struct {
-		st   State
+		st   app.State
 		last time.Time
 		seq  int64
 	}
@@ -141,26 +122,26 @@ func (a *auditCache) state(ctx context.Context, store *eventstore.Store, reg *ev
 		r, ok := a.folded.get(tenant)
 		a.mu.Unlock()
 		if ok {
-			r = r.clone() // folded further below; requests still reading r keep theirs
+			r = r.Clone() // folded further below; requests still reading r keep theirs
 		} else {
-			r = &replay{}
+			r = &app.Fold{}
 		}
-		before := r.seq
-		if err := r.fold(ctx, store, reg, tenant, time.Now().Add(time.Hour)); err != nil {
+		before := r.Seq()
+		if err := a.replay.Extend(ctx, r, tenant, time.Now().Add(time.Hour)); err != nil {
 			return nil, err
 		}
-		a.replayed.Add(r.seq - before)
-		st, err := r.state(r.last)
+		a.replayed.Add(r.Seq() - before)
+		st, err := r.State(r.Last())
 		if err != nil {
 			return nil, err
 		}
 		a.mu.Lock()
 		a.folded.put(tenant, r)
 		a.mu.Unlock()
-		return latest{st: st, last: r.last, seq: r.seq}, nil
+		return latest{st: st, last: r.Last(), seq: r.Seq()}, nil
 	})
 	if err != nil {
-		return State{}, 0, err
+		return app.State{}, 0, err
 	}
 	l := v.(latest)
 	if !asOf.Before(l.last) {
@@ -183,35 +164,21 @@ func (a *auditCache) state(ctx context.Context, store *eventstore.Store, reg *ev
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		a.mu.Unlock()
-		return State{}, d, nil
+		return app.State{}, d, nil
 	}
 	a.mu.Unlock()
 	v, err, _ = a.flights.Do("past:"+tenant.String()+":"+asOf.UTC().Format(time.RFC3339Nano), func() (any, error) {
-		st, err := ReplayState(context.WithoutCancel(ctx), store, reg, tenant, asOf)
+		st, err := a.replay.AsOf(context.WithoutCancel(ctx), app.ReplayInput{Tenant: tenant, AsOf: asOf})
 		a.replayed.Add(st.Seq)
 		return st, err
 	})
 	if err != nil {
-		return State{}, 0, err
+		return app.State{}, 0, err
 	}
-	st := v.(State)
+	st := v.(app.State)
 	st.AsOf = asOf.UTC()
 	a.mu.Lock()
 	a.past.put(key, st)
 	a.mu.Unlock()
 	return st, 0, nil
-}
-
-// hexInto decodes s into dst: true when s is empty (the hash of no events, all zero) or
-// exactly len(dst) bytes of hex.
-func hexInto(dst []byte, s string) bool {
-	if s == "" {
-		return true
-	}
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != len(dst) {
-		return false
-	}
-	copy(dst, b)
-	return true
 }

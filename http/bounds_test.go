@@ -16,13 +16,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 )
 
-func testSigner(t *testing.T) *audit.Signer {
-	s, err := audit.ParseSigningKey(strings.Repeat("cd", 32))
+func testSigner(t *testing.T) *auditlog.Signer {
+	s, err := auditlog.ParseSigningKey(strings.Repeat("cd", 32))
 	require.NoError(t, err)
 	return s
 }

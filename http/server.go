@@ -23,8 +23,8 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/app/logctx"
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/eventstore/audit"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -51,7 +51,7 @@ type Deps struct {
 	// (NewRedisLimits); nil keeps them in this process.
 	SharedLimits SharedLimits
 	// AuditSigner signs the head that ends an audit export; nil leaves it unsigned.
-	AuditSigner *audit.Signer
+	AuditSigner *auditlog.Signer
 	// BillingSettle is how long after a usage window ends it is due to be reported (the
 	// billing worker's Settle); GET /v1/billing compares recorded and reported usage of the
 	// windows due by then. Default 5 minutes.
@@ -113,7 +113,7 @@ func build(d Deps) (*gin.Engine, *Server) {
 		d.Plans = domain.DefaultPlans()
 	}
 	s := &Server{d: d, limits: newLimiter(d.Plans), fair: newFairness(), metrics: newMetrics(d.Metrics),
-		usage: newRecordUsage(d.Store, d.Registry), authFails: newAuthFailures(), audits: newAuditCache()}
+		usage: newRecordUsage(d.Store, d.Registry), authFails: newAuthFailures(), audits: newAuditCache(d)}
 	s.limits.shared = d.SharedLimits
 	var lastWarn atomic.Int64
 	s.limits.onError = func(err error) { // at most one warning a minute

@@ -105,8 +105,11 @@ func (a *app) newMain(ctx context.Context, r roles) (_ *Main, err error) {
 			m.metrics.observeWorker(worker)
 		}
 		if a.cfg.AuditSigner != nil {
-			m.signer = &audit.HeadSigner{Store: m.workerStore, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
-				Logger: a.log.With("component", "audit"), Claim: a.claimer(m.workerStore)}
+			if m.signer, err = audit.NewHeadSigner(audit.HeadSignerConfig{Store: m.workerStore, Signer: a.cfg.AuditSigner,
+				Tenants: directoryTenants(m.workerStore), Interval: a.cfg.AuditHeadInterval,
+				Logger: a.log.With("component", "audit"), Claim: a.claimer(m.workerStore)}); err != nil {
+				return nil, err
+			}
 			m.metrics.observeHeadSigner(m.signer)
 		}
 	}

@@ -13,11 +13,19 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	usecase "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
-	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/projections"
 )
+
+// directoryTenants lists the tenant directory for the head signer, which reads it through
+// this function instead of importing projections (eventstore/audit is below it).
+func directoryTenants(store *eventstore.Store) func(ctx context.Context, fn func(uuid.UUID) error) error {
+	return func(ctx context.Context, fn func(uuid.UUID) error) error {
+		return projections.EachTenant(ctx, store.Pool(), func(t projections.TenantEntry) error { return fn(t.ID) })
+	}
+}
 
 func (a *app) auditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Export, verify, sign and replay tenant histories (eventstore/audit/AUDIT.md)"}
@@ -65,12 +73,14 @@ func (a *app) auditExportCmd() *cobra.Command {
 				w = f
 			}
 			progress := a.progress("events exported")
-			head, err := audit.Export(ctx, store, id, w, a.cfg.AuditSigner, time.Now, func(seq, total int64) {
+			export := usecase.Export{Events: store, Heads: store, Signer: a.cfg.AuditSigner, Now: time.Now}
+			res, err := export.Write(ctx, usecase.ExportInput{Tenant: id, Progress: func(seq, total int64) {
 				progress(int(seq), int(max(total, 1)))
-			})
+			}}, w)
 			if err != nil {
 				return err
 			}
+			head := res.Head
 			if f != nil {
 				if err := f.Sync(); err != nil {
 					return err
@@ -172,11 +182,11 @@ func (a *app) verifyTenant(ctx context.Context, ref string) error {
 		return usageErr(err)
 	}
 	defer closePool()
-	rep, err := store.VerifyChain(ctx, id)
+	got, err := usecase.Verify{Chains: store}.Chain(ctx, usecase.VerifyInput{Tenant: id, Now: time.Now()})
 	if err != nil {
 		return usageErr(err)
 	}
-	return a.printReport(audit.ChainReport(rep), "tenant "+id.String())
+	return a.printReport(audit.ChainReport(got.Report), "tenant "+id.String())
 }
 
 // printReport prints rep as one line of JSON; a failed verification is an error that exits 1.
@@ -284,7 +294,8 @@ func (a *app) auditReplayCmd() *cobra.Command {
 				return err
 			}
 			defer closePool()
-			st, err := httpapi.ReplayState(ctx, store, reg, id, at)
+			replay := usecase.Replay{History: eventstore.DomainStore{Store: store, Registry: reg}}
+			st, err := replay.AsOf(ctx, usecase.ReplayInput{Tenant: id, AsOf: at})
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 )
@@ -27,7 +28,7 @@ const oddStreamID = "s<&>\"\\\u2028\u2029\x01\b\f\n\r\t\x7fé/☃"
 // before it is hashed. Event 1 is recorded at a time with a fraction ending in 0 in its
 // nanoseconds (".12"), event 2 at one with 6 fraction digits, event 3 on a whole second; event
 // 2's stream_id needs escapes and its schema_version is 0.
-func eventExport(t *testing.T, s *audit.Signer, edit func(*eventstore.Event)) [][]byte {
+func eventExport(t *testing.T, s *auditlog.Signer, edit func(*eventstore.Event)) [][]byte {
 	t.Helper()
 	tenant := uuid.MustParse("0190f5c2-7a4b-7c3d-9e8f-0123456789ab")
 	var prev [32]byte
@@ -50,7 +51,7 @@ func eventExport(t *testing.T, s *audit.Signer, edit func(*eventstore.Event)) []
 		require.NoError(t, err)
 		ls = append(ls, bytes.TrimSuffix(l, []byte("\n")))
 	}
-	hl, err := audit.HeadLine(s.Sign(tenant, 3, prev, time.Date(2026, 11, 25, 10, 5, 0, 0, time.UTC)))
+	hl, err := auditlog.HeadLine(s.Sign(tenant, 3, prev, time.Date(2026, 11, 25, 10, 5, 0, 0, time.UTC)))
 	require.NoError(t, err)
 	return append(ls, bytes.TrimSuffix(hl, []byte("\n")))
 }
@@ -91,7 +92,7 @@ type eventLineCase struct {
 	seq     float64
 }
 
-func eventLineCases(t *testing.T, s *audit.Signer) []eventLineCase {
+func eventLineCases(t *testing.T, s *auditlog.Signer) []eventLineCase {
 	ls := eventExport(t, s, nil)
 	good := joinLines(ls)
 	require.Contains(t, string(ls[1]), `"stream_id":"s\u003c\u0026\u003e\"\\\u2028\u2029\u0001\b\f\n\r\t`+"\x7f"+`é/☃"`)
@@ -248,7 +249,7 @@ func nested(depth int) []byte {
 // limits of data and metadata: the Go and the Python verifier give the same verdict and exit
 // status, the one AUDIT.md ("Event lines", "The export file") gives.
 func TestAuditVerify_BothVerifiersAgreeOnEveryEventLineSpelling(t *testing.T) {
-	s, err := audit.ParseSigningKey(strings.Repeat("5e", 32))
+	s, err := auditlog.ParseSigningKey(strings.Repeat("5e", 32))
 	require.NoError(t, err)
 	pub := hex.EncodeToString(s.PublicKey())
 	dir := t.TempDir()
@@ -313,7 +314,7 @@ json.dump(reps, sys.stdout)
 // Thousands of random one- to three-byte edits of event lines, into bytes that matter to JSON,
 // to the values and to the file's lines: the Go and the Python verifier give the same report.
 func TestAuditVerify_BothVerifiersAgreeOnMutatedEventLines(t *testing.T) {
-	s, err := audit.ParseSigningKey(strings.Repeat("5e", 32))
+	s, err := auditlog.ParseSigningKey(strings.Repeat("5e", 32))
 	require.NoError(t, err)
 	ls := eventExport(t, s, nil)
 	rng := rand.New(rand.NewPCG(13, 17))

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 )
@@ -140,7 +141,7 @@ func requireAgree(t *testing.T, name string, g, p verdict) {
 
 // synthExport writes a valid export of n events of a fresh tenant, without a database: the
 // chain as AUDIT.md computes it, then the head signed with s at signedAt.
-func synthExport(t *testing.T, n int, s *audit.Signer, signedAt time.Time) ([][]byte, audit.Head) {
+func synthExport(t *testing.T, n int, s *auditlog.Signer, signedAt time.Time) ([][]byte, audit.Head) {
 	t.Helper()
 	tenant := uuid.New()
 	var prev [32]byte
@@ -249,7 +250,7 @@ func headCases(h audit.Head) []headCase {
 // Go and the Python verifier give the same verdict and the same exit status, and accept
 // exactly the heads AUDIT.md accepts.
 func TestAuditVerify_BothVerifiersAgreeOnEveryHeadSpelling(t *testing.T) {
-	s, err := audit.ParseSigningKey(strings.Repeat("5e", 32))
+	s, err := auditlog.ParseSigningKey(strings.Repeat("5e", 32))
 	require.NoError(t, err)
 	pub := hex.EncodeToString(s.PublicKey())
 	events, head := synthExport(t, 3, s, time.Date(2026, 11, 25, 10, 5, 0, 120000000, time.UTC))
@@ -321,14 +322,14 @@ func TestAuditVerify_BothVerifiersAgreeOnEveryHeadSpelling(t *testing.T) {
 
 // What an earlier head proves, signed or not, is decided alike by both verifiers.
 func TestAuditVerify_BothVerifiersAgreeOnEarlierHeads(t *testing.T) {
-	s, err := audit.ParseSigningKey(strings.Repeat("5e", 32))
+	s, err := auditlog.ParseSigningKey(strings.Repeat("5e", 32))
 	require.NoError(t, err)
-	other, err := audit.ParseSigningKey(strings.Repeat("6f", 32))
+	other, err := auditlog.ParseSigningKey(strings.Repeat("6f", 32))
 	require.NoError(t, err)
 	pub := hex.EncodeToString(s.PublicKey())
 	at := time.Date(2026, 11, 25, 10, 5, 0, 0, time.UTC)
 	events, head := synthExport(t, 4, s, at)
-	hl, err := audit.HeadLine(head)
+	hl, err := auditlog.HeadLine(head)
 	require.NoError(t, err)
 	dir := t.TempDir()
 	export := write(t, dir, "export.ndjson", append(bytes.Join(events, []byte("\n")), append([]byte("\n"), hl...)...))
@@ -340,7 +341,7 @@ func TestAuditVerify_BothVerifiersAgreeOnEarlierHeads(t *testing.T) {
 		require.NoError(t, err)
 		return h
 	}
-	var unsigned *audit.Signer
+	var unsigned *auditlog.Signer
 	cases := []struct {
 		name    string
 		earlier audit.Head
@@ -380,11 +381,11 @@ func TestAuditVerify_BothVerifiersAgreeOnEarlierHeads(t *testing.T) {
 // Everything that leaves no verdict exits 2 in both verifiers and prints no report; a
 // tampered file exits 1.
 func TestAuditVerify_NoVerdictExits2InBothVerifiers(t *testing.T) {
-	s, err := audit.ParseSigningKey(strings.Repeat("5e", 32))
+	s, err := auditlog.ParseSigningKey(strings.Repeat("5e", 32))
 	require.NoError(t, err)
 	pub := hex.EncodeToString(s.PublicKey())
 	events, head := synthExport(t, 2, s, time.Date(2026, 11, 25, 10, 5, 0, 0, time.UTC))
-	hl, err := audit.HeadLine(head)
+	hl, err := auditlog.HeadLine(head)
 	require.NoError(t, err)
 	dir := t.TempDir()
 	export := write(t, dir, "export.ndjson", append(bytes.Join(events, []byte("\n")), append([]byte("\n"), hl...)...))
@@ -474,12 +475,12 @@ json.dump(ok, sys.stdout)
 // Thousands of random one- to three-byte edits of a head, into bytes that matter to JSON and
 // to the values: the Go and the Python head parser accept exactly the same ones.
 func TestAuditVerify_BothHeadParsersAgreeOnMutatedHeads(t *testing.T) {
-	s, err := audit.ParseSigningKey(strings.Repeat("5e", 32))
+	s, err := auditlog.ParseSigningKey(strings.Repeat("5e", 32))
 	require.NoError(t, err)
 	_, head := synthExport(t, 3, s, time.Date(2026, 11, 25, 10, 5, 0, 120000000, time.UTC))
 	obj, err := json.Marshal(head)
 	require.NoError(t, err)
-	line, err := audit.HeadLine(head)
+	line, err := auditlog.HeadLine(head)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(7, 11))
 	alphabet := []byte(" \t\r\n{}[]:,\"\\-+.0123456789eEaAfFzZ:Tnul\x00\xff")

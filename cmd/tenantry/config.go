@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/eventstore/audit"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/migrations"
 	"github.com/tenantry/tenantry/workers/billing"
@@ -71,8 +71,8 @@ type Config struct {
 	MetricsAddr string
 
 	// Audit.
-	AuditSigner       *audit.Signer // TENANTRY_AUDIT_SIGNING_KEY (Ed25519); nil leaves heads unsigned
-	AuditHeadInterval time.Duration // TENANTRY_AUDIT_HEAD_INTERVAL: how often moved heads are signed
+	AuditSigner       *auditlog.Signer // TENANTRY_AUDIT_SIGNING_KEY (Ed25519); nil leaves heads unsigned
+	AuditHeadInterval time.Duration    // TENANTRY_AUDIT_HEAD_INTERVAL: how often moved heads are signed
 }
 
 // loadConfig reads the environment; validate says what is wrong.
@@ -172,7 +172,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 	if v := getenv("TENANTRY_AUDIT_SIGNING_KEY"); v != "" {
-		if c.AuditSigner, err = audit.ParseSigningKey(v); err != nil {
+		if c.AuditSigner, err = auditlog.ParseSigningKey(v); err != nil {
 			errs = append(errs, fmt.Sprintf("TENANTRY_AUDIT_SIGNING_KEY: %v", err)) // never the value
 		}
 	}

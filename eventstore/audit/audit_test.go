@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
@@ -32,8 +34,8 @@ var testDB *pgtest.DB
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
 
 var (
-	signer, _   = audit.ParseSigningKey(strings.Repeat("7", 64))
-	intruder, _ = audit.ParseSigningKey(strings.Repeat("8", 64))
+	signer, _   = auditlog.ParseSigningKey(strings.Repeat("7", 64))
+	intruder, _ = auditlog.ParseSigningKey(strings.Repeat("8", 64))
 )
 
 type fixture struct {
@@ -92,12 +94,17 @@ func (f *fixture) usage(n int) {
 	}
 }
 
-func (f *fixture) export(s *audit.Signer) []byte {
+func (f *fixture) export(s *auditlog.Signer) []byte {
 	f.t.Helper()
 	var buf bytes.Buffer
-	_, err := audit.Export(context.Background(), f.store, f.id, &buf, s, time.Now, nil)
+	_, err := exporter(f.store, s).Write(context.Background(), app.ExportInput{Tenant: f.id}, &buf)
 	require.NoError(f.t, err)
 	return buf.Bytes()
+}
+
+// exporter is the export use case over store, as the API and the CLI build it.
+func exporter(store *eventstore.Store, s *auditlog.Signer) app.Export {
+	return app.Export{Events: store, Heads: store, Signer: s, Now: time.Now}
 }
 
 func verify(t *testing.T, file []byte, opts audit.VerifyOptions) audit.Report {
@@ -113,7 +120,7 @@ func join(ls [][]byte) []byte { return append(bytes.Join(ls, []byte("\n")), '\n'
 
 // rehash recomputes the chain from the first line on, as someone who can rewrite the whole
 // table would, and signs the head with key (nil: keeps the old signature).
-func rehash(t *testing.T, file []byte, key *audit.Signer) []byte {
+func rehash(t *testing.T, file []byte, key *auditlog.Signer) []byte {
 	t.Helper()
 	ls := lines(file)
 	var prev [32]byte
@@ -146,7 +153,7 @@ func rehash(t *testing.T, file []byte, key *audit.Signer) []byte {
 	if key == nil {
 		signed.KeyID, signed.Signature = head.KeyID, head.Signature
 	}
-	hl, err := audit.HeadLine(signed)
+	hl, err := auditlog.HeadLine(signed)
 	require.NoError(t, err)
 	return join(append(out, bytes.TrimSuffix(hl, []byte("\n"))))
 }
@@ -284,10 +291,14 @@ func TestVerify_ALaterHistoryExtendsAnEarlierHead(t *testing.T) {
 func TestSignedHeads_AreRecordedAndSignedOnlyWhenMoved(t *testing.T) {
 	f := newFixture(t, true) // the signer walks the tenant directory
 	require.NoError(t, projections.WaitForDirectory(context.Background(), f.store.Pool(), f.id, time.Minute))
-	hs := &audit.HeadSigner{Store: f.store, Signer: signer, Interval: time.Hour}
-	_, err := hs.Once(context.Background())
+	directory := func(ctx context.Context, fn func(uuid.UUID) error) error {
+		return projections.EachTenant(ctx, f.store.Pool(), func(t projections.TenantEntry) error { return fn(t.ID) })
+	}
+	hs, err := audit.NewHeadSigner(audit.HeadSignerConfig{Store: f.store, Signer: signer, Tenants: directory, Interval: time.Hour})
 	require.NoError(t, err)
-	got, ok, err := audit.LatestSignedHead(context.Background(), f.store, f.id)
+	_, err = hs.Once(context.Background())
+	require.NoError(t, err)
+	got, ok, err := f.store.LatestSignedHead(context.Background(), f.id)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.NoError(t, got.Verify(signer.PublicKey()))
@@ -297,15 +308,32 @@ func TestSignedHeads_AreRecordedAndSignedOnlyWhenMoved(t *testing.T) {
 	require.Equal(t, hex.EncodeToString(hash[:]), got.Hash)
 	_, err = hs.Once(context.Background())
 	require.NoError(t, err)
-	again, _, err := audit.LatestSignedHead(context.Background(), f.store, f.id)
+	again, _, err := f.store.LatestSignedHead(context.Background(), f.id)
 	require.NoError(t, err)
 	require.Equal(t, got, again, "an unmoved head is not signed again")
 	f.usage(1)
 	_, err = hs.Once(context.Background())
 	require.NoError(t, err)
-	moved, _, err := audit.LatestSignedHead(context.Background(), f.store, f.id)
+	moved, _, err := f.store.LatestSignedHead(context.Background(), f.id)
 	require.NoError(t, err)
 	require.Equal(t, got.Seq+1, moved.Seq, "a moved head is signed")
+}
+
+func TestNewHeadSigner_RefusesAConfigMissingWhatItNeeds(t *testing.T) {
+	tenants := func(context.Context, func(uuid.UUID) error) error { return nil }
+	good := audit.HeadSignerConfig{Store: &eventstore.Store{}, Signer: signer, Tenants: tenants, Interval: time.Hour}
+	_, err := audit.NewHeadSigner(good)
+	require.NoError(t, err)
+	for name, change := range map[string]func(*audit.HeadSignerConfig){
+		"Store":    func(c *audit.HeadSignerConfig) { c.Store = nil },
+		"Tenants":  func(c *audit.HeadSignerConfig) { c.Tenants = nil },
+		"Interval": func(c *audit.HeadSignerConfig) { c.Interval = 0 },
+	} {
+		bad := good
+		change(&bad)
+		_, err := audit.NewHeadSigner(bad)
+		require.ErrorContains(t, err, name)
+	}
 }
 
 // The independent Python verifier (standard library only) agrees with this one on every file.

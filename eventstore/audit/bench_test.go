@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
@@ -66,7 +67,7 @@ func BenchmarkAudit(b *testing.B) {
 
 		var buf bytes.Buffer
 		start = time.Now()
-		_, err := audit.Export(ctx, f.store, f.id, &buf, signer, time.Now, nil)
+		_, err := exporter(f.store, signer).Write(ctx, app.ExportInput{Tenant: f.id}, &buf)
 		require.NoError(b, err)
 		exp = append(exp, pgtest.Rate(int64(n), time.Since(start)))
 		file = buf.Bytes()

@@ -9,13 +9,14 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 )
 
 // fuzzSigner signs the fuzz targets' exports (a fixed seed: the corpus stays meaningful).
-var fuzzSigner = func() *audit.Signer {
-	s, err := audit.ParseSigningKey(hex.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+var fuzzSigner = func() *auditlog.Signer {
+	s, err := auditlog.ParseSigningKey(hex.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 	if err != nil {
 		panic(err)
 	}
@@ -42,7 +43,7 @@ func offlineExport(tb testing.TB, n int) ([]byte, audit.Head) {
 		}
 	}
 	head := fuzzSigner.Sign(tenant, int64(n), prev, at.Add(time.Hour))
-	line, err := audit.HeadLine(head)
+	line, err := auditlog.HeadLine(head)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -59,7 +60,7 @@ var problems = []string{audit.ProblemMalformed, audit.ProblemTenant, audit.Probl
 // one byte changed in a valid signed export is caught.
 func FuzzVerify(f *testing.F) {
 	good, head := offlineExport(f, 3)
-	headLine, _ := audit.HeadLine(head)
+	headLine, _ := auditlog.HeadLine(head)
 	{ // the fixture itself verifies, also against its own head as the earlier one
 		for _, earlier := range []*audit.Head{nil, &head} {
 			rep, err := audit.Verify(bytes.NewReader(good), audit.VerifyOptions{PublicKey: fuzzSigner.PublicKey(), Earlier: earlier})

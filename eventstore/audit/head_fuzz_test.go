@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore/audit"
 )
 
@@ -20,11 +21,11 @@ import (
 func FuzzParseHead(f *testing.F) {
 	id := uuid.MustParse("0190f5c2-7a4b-7c3d-9e8f-0123456789ab")
 	signed := signer.Sign(id, 42, [32]byte{1, 2, 3}, time.Date(2026, 11, 25, 10, 5, 0, 120000000, time.UTC))
-	var unsigned *audit.Signer
+	var unsigned *auditlog.Signer
 	for _, h := range []audit.Head{signed, unsigned.Sign(id, 0, [32]byte{}, time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC))} {
 		obj, err := json.Marshal(h)
 		require.NoError(f, err)
-		line, err := audit.HeadLine(h)
+		line, err := auditlog.HeadLine(h)
 		require.NoError(f, err)
 		var pretty bytes.Buffer
 		require.NoError(f, json.Indent(&pretty, obj, "", "\t"))
@@ -46,7 +47,7 @@ func FuzzParseHead(f *testing.F) {
 		require.NoError(t, err)
 		obj := compact.Bytes()
 		if audit.IsHeadLine(b) {
-			line, err := audit.HeadLine(h)
+			line, err := auditlog.HeadLine(h)
 			require.NoError(t, err)
 			require.Equal(t, string(bytes.TrimSuffix(line, []byte("\n"))), compact.String(), "accepted a head line that is not canonical")
 			var w struct{ Head json.RawMessage }

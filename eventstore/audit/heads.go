@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,14 +9,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/projections"
 )
 
 // SignHead signs the tenant's current head and records it in tenantry.signed_heads.
-func SignHead(ctx context.Context, store *eventstore.Store, signer *Signer, tenant uuid.UUID, now time.Time) (Head, error) {
+func SignHead(ctx context.Context, store *eventstore.Store, signer *auditlog.Signer, tenant uuid.UUID, now time.Time) (Head, error) {
 	if signer == nil {
 		return Head{}, errors.New("no signing key: set TENANTRY_AUDIT_SIGNING_KEY")
 	}
@@ -26,76 +24,50 @@ func SignHead(ctx context.Context, store *eventstore.Store, signer *Signer, tena
 		return Head{}, err
 	}
 	h := signer.Sign(tenant, seq, hash, now)
-	return h, Record(ctx, store, h)
+	return h, store.RecordSignedHead(ctx, h)
 }
 
-// Record keeps a signed head in tenantry.signed_heads.
-func Record(ctx context.Context, store *eventstore.Store, h Head) error {
-	hash, _ := hex.DecodeString(h.Hash)
-	sig, _ := hex.DecodeString(h.Signature)
-	return projections.InTenant(ctx, store.Pool(), h.TenantID, false, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO tenantry.signed_heads (tenant_id, seq, hash, signed_at, key_id, signature)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, h.TenantID, h.Seq, hash, h.SignedAt, h.KeyID, sig)
-		return err
-	})
-}
-
-// signedHeadAt is the head of tenant at (seq, hash) for an export: unsigned without a
-// signer; else the newest recorded head if it is that very head under the same key, so
-// that exporting an unmoved history again and again (every last page of GET
-// /v1/audit/events) records nothing; else a fresh one, signed now and recorded. Only
-// exports racing each other on a new seq can record more than one head for it.
-func signedHeadAt(ctx context.Context, store *eventstore.Store, signer *Signer, tenant uuid.UUID, seq int64, hash [32]byte, now func() time.Time) (Head, error) {
-	if signer == nil {
-		return signer.Sign(tenant, seq, hash, now()), nil
-	}
-	last, ok, err := LatestSignedHead(ctx, store, tenant)
-	if err != nil {
-		return Head{}, fmt.Errorf("read the latest signed head: %w", err)
-	}
-	if ok && last.Seq == seq && last.Hash == hex.EncodeToString(hash[:]) && last.KeyID == KeyID(signer.PublicKey()) {
-		return last, nil
-	}
-	h := signer.Sign(tenant, seq, hash, now())
-	if err := Record(ctx, store, h); err != nil {
-		return Head{}, fmt.Errorf("record the signed head: %w", err)
-	}
-	return h, nil
-}
-
-// LatestSignedHead returns the newest head signed for the tenant, if any.
-func LatestSignedHead(ctx context.Context, store *eventstore.Store, tenant uuid.UUID) (Head, bool, error) {
-	var h Head
-	var hash, sig []byte
-	found := false
-	err := projections.InTenant(ctx, store.Pool(), tenant, true, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT seq, hash, signed_at, key_id, signature FROM tenantry.signed_heads
-			WHERE tenant_id = $1 ORDER BY signed_at DESC, seq DESC LIMIT 1`, tenant).Scan(&h.Seq, &hash, &h.SignedAt, &h.KeyID, &sig)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		found = err == nil
-		return err
-	})
-	if err != nil || !found {
-		return Head{}, false, err
-	}
-	h.TenantID, h.Hash, h.Signature, h.SignedAt = tenant, hex.EncodeToString(hash), hex.EncodeToString(sig), h.SignedAt.UTC()
-	return h, true, nil
+// HeadSignerConfig is what a HeadSigner needs; NewHeadSigner defaults and checks it once.
+type HeadSignerConfig struct {
+	Store *eventstore.Store
+	// Signer signs the heads; nil makes Run return at once (heads stay unsigned).
+	Signer *auditlog.Signer
+	// Tenants calls fn with the id of every tenant in the directory (cmd wires it: the
+	// directory is read above this package).
+	Tenants  func(ctx context.Context, fn func(tenant uuid.UUID) error) error
+	Interval time.Duration
+	// Logger reports failed rounds; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock heads are signed by; nil is time.Now.
+	Now func() time.Time
+	// Claim, when set, makes the rounds run once per interval across replicas.
+	Claim func(ctx context.Context, job string, period time.Time) (finish func(), ok bool, err error)
 }
 
 // HeadSigner signs, every Interval, the head of each tenant whose head moved since its last
 // signed head, so that heads are published even when nobody exports.
 type HeadSigner struct {
-	Store    *eventstore.Store
-	Signer   *Signer
-	Interval time.Duration
-	Logger   *slog.Logger
-	Now      func() time.Time
-	// Claim, when set, makes the rounds run once per interval across replicas.
-	Claim func(ctx context.Context, job string, period time.Time) (finish func(), ok bool, err error)
-
+	cfg            HeadSignerConfig
 	runs, failures atomic.Int64
+}
+
+// NewHeadSigner returns a signer of cfg, or says which setting is missing.
+func NewHeadSigner(cfg HeadSignerConfig) (*HeadSigner, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("head signer: Store is not set")
+	case cfg.Tenants == nil:
+		return nil, errors.New("head signer: Tenants is not set")
+	case cfg.Interval <= 0:
+		return nil, fmt.Errorf("head signer: Interval %v is not positive", cfg.Interval)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &HeadSigner{cfg: cfg}, nil
 }
 
 // Stats returns how many signing rounds ran and how many failed.
@@ -103,11 +75,11 @@ func (s *HeadSigner) Stats() (runs, failures int64) { return s.runs.Load(), s.fa
 
 // Run signs at start and every Interval until ctx ends.
 func (s *HeadSigner) Run(ctx context.Context) error {
-	if s.Signer == nil {
+	if s.cfg.Signer == nil {
 		return nil
 	}
-	every := s.Interval
-	if s.Claim != nil && every > time.Minute {
+	every := s.cfg.Interval
+	if s.cfg.Claim != nil && every > time.Minute {
 		every = time.Minute // a period whose claimant died is taken over soon after its lease
 	}
 	t := time.NewTicker(every)
@@ -123,8 +95,8 @@ func (s *HeadSigner) Run(ctx context.Context) error {
 }
 
 func (s *HeadSigner) round(ctx context.Context) {
-	if s.Claim != nil {
-		finish, ok, err := s.Claim(ctx, "sign_heads", time.Now().Truncate(s.Interval))
+	if s.cfg.Claim != nil {
+		finish, ok, err := s.cfg.Claim(ctx, "sign_heads", time.Now().Truncate(s.cfg.Interval))
 		if err != nil || !ok {
 			return // another replica signs this period (or the claim failed: next period)
 		}
@@ -133,31 +105,27 @@ func (s *HeadSigner) round(ctx context.Context) {
 	s.runs.Add(1)
 	if n, err := s.Once(ctx); err != nil && ctx.Err() == nil {
 		s.failures.Add(1)
-		s.Logger.Error("signing tenant heads failed", "err", err, "signed", n)
+		s.cfg.Logger.Error("signing tenant heads failed", "err", err, "signed", n)
 	}
 }
 
 // Once signs every tenant head that moved; it returns how many it signed.
 func (s *HeadSigner) Once(ctx context.Context) (int, error) {
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
 	signed := 0
-	err := projections.EachTenant(ctx, s.Store.Pool(), func(t projections.TenantEntry) error {
-		seq, _, err := s.Store.Head(ctx, t.ID)
+	err := s.cfg.Tenants(ctx, func(tenant uuid.UUID) error {
+		seq, _, err := s.cfg.Store.Head(ctx, tenant)
 		if err != nil {
-			return fmt.Errorf("tenant %s: %w", t.ID, err)
+			return fmt.Errorf("tenant %s: %w", tenant, err)
 		}
-		last, ok, err := LatestSignedHead(ctx, s.Store, t.ID)
+		last, ok, err := s.cfg.Store.LatestSignedHead(ctx, tenant)
 		if err != nil {
-			return fmt.Errorf("tenant %s: %w", t.ID, err)
+			return fmt.Errorf("tenant %s: %w", tenant, err)
 		}
 		if ok && last.Seq == seq {
 			return nil
 		}
-		if _, err := SignHead(ctx, s.Store, s.Signer, t.ID, now()); err != nil {
-			return fmt.Errorf("tenant %s: %w", t.ID, err)
+		if _, err := SignHead(ctx, s.cfg.Store, s.cfg.Signer, tenant, s.cfg.Now()); err != nil {
+			return fmt.Errorf("tenant %s: %w", tenant, err)
 		}
 		signed++
 		return nil
