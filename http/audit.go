@@ -43,11 +43,11 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 		from, to = m.UTC(), m.UTC().AddDate(0, 1, 0)
 	}
 	var b projections.Billing
-	var p projections.Profile
+	var p eventstore.Profile
 	var lines []projections.ReconLine
 	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
-		if p, err = projections.GetProfile(c, tx); err != nil {
+		if p, err = eventstore.AdoptTx(tx, cl.tenant).Profile(c); err != nil {
 			return err
 		}
 		if b, err = projections.GetBilling(c, tx); err != nil {

@@ -88,6 +88,7 @@ type Server struct {
 	credLookups singleflight.Group
 	metrics     *metrics
 	usage       *coalescer
+	uc          useCases
 }
 
 // New builds the Gin engine with every route.
@@ -125,6 +126,7 @@ func build(d Deps) (*gin.Engine, *Server) {
 	}
 	d.Timeouts = d.Timeouts.withDefaults()
 	s.d = d
+	s.uc = newUseCases(d)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	proxies := make([]string, len(d.TrustedProxies))
@@ -164,7 +166,7 @@ const workspacePrefix = "/v1/workspaces/:workspace"
 // Keys of per-request values in the Gin context.
 const (
 	keyRequestID = "tenantry.request_id"
-	keyTenant    = "tenantry.tenant_id"
+	keyTenant    = "tenantry.tenant"
 	keyRoute     = "tenantry.route"
 )
 

@@ -79,8 +79,6 @@ var debt = []string{
 	"http -> migrations",
 	"http -> projections",
 	"http -> workers/billing",
-	"http/idempotency.go: tenantry\\.tenant_id",
-	"http/server.go: tenantry\\.tenant_id",
 	"projections -> github.com/jackc/pgx/v5",
 	"projections/directory.go: \\b736571[0-9]\\b",
 	"projections/directory.go: tenantry\\.tenant_id",

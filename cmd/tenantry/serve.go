@@ -148,7 +148,7 @@ func (a *app) runRoles(ctx context.Context, r roles) error {
 			go func() { defer workers.Done(); _ = worker.Run(workCtx) }()
 		}
 		// Remembered Idempotency-Key answers expire across tenants: a worker's job.
-		go func() { _ = httpapi.ForgetIdempotencyKeys(workCtx, workerStore.Pool(), time.Hour, a.log) }()
+		go func() { _ = workerStore.ForgetIdempotencyKeys(workCtx, time.Hour, a.log) }()
 	}
 	if r.Worker && a.cfg.AuditSigner != nil {
 		signer := &audit.HeadSigner{Store: workerStore, Signer: a.cfg.AuditSigner, Interval: a.cfg.AuditHeadInterval,
