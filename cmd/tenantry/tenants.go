@@ -60,6 +60,7 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 			// answer comes after a short wait, and the read models follow when serve starts.
 			_ = projections.WaitForProjections(ctx, pool, out.Tenant.ID, out.Seq, signUpSettle, projections.ProjectionAuth)
 			_ = projections.WaitForDirectory(ctx, pool, out.Tenant.ID, signUpSettle)
+			a.log.Info("tenant created", "tenant_id", out.Tenant.ID.String(), "slug", out.Tenant.Slug, "plan", out.Tenant.Plan)
 			enc := json.NewEncoder(a.stdout)
 			enc.SetEscapeHTML(false)
 			enc.SetIndent("", "  ")
