@@ -28,13 +28,11 @@ type MembershipChange struct {
 	Seq        int64
 }
 
-func newMembership() *membership.Membership { return &membership.Membership{} }
-
 // changeMembership runs decide against the tenant's membership stream.
 func changeMembership(ctx context.Context, store EventStore, tenant uuid.UUID, meta domain.Metadata, applied bool,
 	decide func(*membership.Membership) ([]domain.Event, error),
 ) (MembershipChange, error) {
-	cmd := Command[*membership.Membership]{Store: store, Tenant: tenant, Stream: membership.StreamID, New: newMembership,
+	cmd := Command[*membership.Membership]{Store: store, Tenant: tenant, Stream: membership.StreamID, New: func() *membership.Membership { return &membership.Membership{} },
 		Metadata: meta, Applied: applied}
 	m, res, err := cmd.Run(ctx, decide)
 	if err != nil {
@@ -113,7 +111,7 @@ func (u Members) Accept(ctx context.Context, in AcceptInput) (Accepted, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := applyAll(m, joined); err != nil {
+		if err := applyDecided(m, joined); err != nil {
 			return nil, err
 		}
 		mem, _ := m.Member(memberID)
@@ -121,7 +119,7 @@ func (u Members) Accept(ctx context.Context, in AcceptInput) (Accepted, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := applyAll(m, keyed); err != nil {
+		if err := applyDecided(m, keyed); err != nil {
 			return nil, err
 		}
 		return append(joined, keyed...), nil

@@ -24,7 +24,7 @@ func TestMembers(t *testing.T) {
 		require.NoError(t, err)
 		inv := uuid.Must(uuid.NewV7())
 		out, err := f.members.Invite(ctx, app.InviteInput{Tenant: id, Plan: domain.PlanPro, InvitationID: inv, Email: addr, Role: role,
-			InvitedBy: founder.Admin.ID, Meta: testMeta})
+			InvitedBy: founder.Admin.ID, Meta: byTest})
 		require.NoError(t, err)
 		return inv, out
 	}
@@ -49,10 +49,10 @@ func TestMembers(t *testing.T) {
 		inv, _ := invite(t, "guess@members.example", domain.RoleEditor)
 		forged, _, _, err := app.NewSecret(app.InvitationScheme, id, inv) // right ids, other secret
 		require.NoError(t, err)
-		_, err = f.members.Accept(ctx, app.AcceptInput{Tenant: id, Plan: domain.PlanPro, InvitationID: inv, Token: forged, Meta: testMeta})
-		requireCode(t, err, domain.CodeForbidden)
-		_, err = f.members.Accept(ctx, app.AcceptInput{Tenant: id, Plan: domain.PlanPro, InvitationID: uuid.Must(uuid.NewV7()), Token: forged, Meta: testMeta})
-		requireCode(t, err, domain.CodeNotFound)
+		_, err = f.members.Accept(ctx, app.AcceptInput{Tenant: id, Plan: domain.PlanPro, InvitationID: inv, Token: forged, Meta: byTest})
+		requireRefused(t, err, domain.CodeForbidden)
+		_, err = f.members.Accept(ctx, app.AcceptInput{Tenant: id, Plan: domain.PlanPro, InvitationID: uuid.Must(uuid.NewV7()), Token: forged, Meta: byTest})
+		requireRefused(t, err, domain.CodeNotFound)
 		m, err := membership.Replay(f.stream(t, id, membership.StreamID))
 		require.NoError(t, err)
 		_, pending := m.Invitation(inv)
@@ -61,7 +61,7 @@ func TestMembers(t *testing.T) {
 
 	t.Run("AcceptMakesAMemberWithAKeyOfTheInvitedRole", func(t *testing.T) {
 		inv, invited := invite(t, "joiner@members.example", domain.RoleEditor)
-		out, err := f.members.Accept(ctx, app.AcceptInput{Tenant: id, Plan: domain.PlanPro, InvitationID: inv, Token: invited.Token, Meta: testMeta})
+		out, err := f.members.Accept(ctx, app.AcceptInput{Tenant: id, Plan: domain.PlanPro, InvitationID: inv, Token: invited.Token, Meta: byTest})
 		require.NoError(t, err)
 		require.Equal(t, app.MemberSummary{ID: out.Member.ID, Email: "joiner@members.example", Role: "editor"}, out.Member)
 		require.Equal(t, "editor", out.APIKey.Role)
@@ -71,24 +71,24 @@ func TestMembers(t *testing.T) {
 		k, found := m.APIKey(out.APIKey.ID)
 		require.True(t, found)
 		require.Equal(t, membership.HashToken(out.APIKey.Key), k.KeySHA256)
-		_, err = f.members.Accept(ctx, app.AcceptInput{Tenant: id, Plan: domain.PlanPro, InvitationID: inv, Token: invited.Token, Meta: testMeta})
-		requireCode(t, err, domain.CodeNotFound) // accepted once only
+		_, err = f.members.Accept(ctx, app.AcceptInput{Tenant: id, Plan: domain.PlanPro, InvitationID: inv, Token: invited.Token, Meta: byTest})
+		requireRefused(t, err, domain.CodeNotFound) // accepted once only
 	})
 
 	t.Run("ChangeRoleAndRemove", func(t *testing.T) {
 		inv, invited := invite(t, "mover@members.example", domain.RoleViewer)
-		joined, err := f.members.Accept(ctx, app.AcceptInput{Tenant: id, Plan: domain.PlanPro, InvitationID: inv, Token: invited.Token, Meta: testMeta})
+		joined, err := f.members.Accept(ctx, app.AcceptInput{Tenant: id, Plan: domain.PlanPro, InvitationID: inv, Token: invited.Token, Meta: byTest})
 		require.NoError(t, err)
-		mem, seq, err := f.members.ChangeRole(ctx, app.Target{Tenant: id, ID: joined.Member.ID, Meta: testMeta}, domain.RoleBillingManager)
+		mem, seq, err := f.members.ChangeRole(ctx, app.Target{Tenant: id, ID: joined.Member.ID, Meta: byTest}, domain.RoleBillingManager)
 		require.NoError(t, err)
 		require.Equal(t, "billing_manager", mem.Role)
 		require.Positive(t, seq)
 
 		pending, _ := invite(t, "pending@members.example", domain.RoleViewer)
-		_, err = f.members.Remove(ctx, app.Target{Tenant: id, ID: pending, Meta: testMeta})
-		requireCode(t, err, domain.CodeNotFound) // an invitation's id removes nothing
+		_, err = f.members.Remove(ctx, app.Target{Tenant: id, ID: pending, Meta: byTest})
+		requireRefused(t, err, domain.CodeNotFound) // an invitation's id removes nothing
 		require.ErrorContains(t, err, "DELETE /v1/invitations/"+pending.String())
-		_, err = f.members.Remove(ctx, app.Target{Tenant: id, ID: joined.Member.ID, Meta: testMeta})
+		_, err = f.members.Remove(ctx, app.Target{Tenant: id, ID: joined.Member.ID, Meta: byTest})
 		require.NoError(t, err)
 		m, err := membership.Replay(f.stream(t, id, membership.StreamID))
 		require.NoError(t, err)
@@ -98,10 +98,10 @@ func TestMembers(t *testing.T) {
 		require.True(t, k.Revoked, "removing a member revokes their keys")
 		_, still = m.Invitation(pending)
 		require.True(t, still, "the invitation survived the refused removal")
-		_, err = f.members.RevokeInvitation(ctx, app.Target{Tenant: id, ID: pending, Meta: testMeta})
+		_, err = f.members.RevokeInvitation(ctx, app.Target{Tenant: id, ID: pending, Meta: byTest})
 		require.NoError(t, err)
-		_, err = f.members.RevokeInvitation(ctx, app.Target{Tenant: id, ID: pending, Meta: testMeta})
-		requireCode(t, err, domain.CodeConflict)
+		_, err = f.members.RevokeInvitation(ctx, app.Target{Tenant: id, ID: pending, Meta: byTest})
+		requireRefused(t, err, domain.CodeConflict)
 	})
 }
 
@@ -113,27 +113,27 @@ func TestAPIKeys_CreateTakesTheMembersRoleAndRevokeIsFinal(t *testing.T) {
 	id := founder.Tenant.ID
 
 	keyID := uuid.Must(uuid.NewV7())
-	in := app.CreateKeyInput{Tenant: id, KeyID: keyID, Member: founder.Admin.ID, Name: "ci", Meta: testMeta}
+	in := app.CreateKeyInput{Tenant: id, KeyID: keyID, Member: founder.Admin.ID, Name: "ci", Meta: byTest}
 	key, seq, err := f.keys.Create(ctx, in)
 	require.NoError(t, err)
 	require.Positive(t, seq)
 	require.Equal(t, app.NewKey{ID: keyID, Key: key.Key, Prefix: key.Prefix, Role: "admin", MemberID: founder.Admin.ID, Name: "ci"}, key)
 	_, _, err = f.keys.Create(ctx, in)
-	requireCode(t, err, domain.CodeConflict) // a retried id meets the first key
+	requireRefused(t, err, domain.CodeConflict) // a retried id meets the first key
 
-	viewer := app.CreateKeyInput{Tenant: id, KeyID: uuid.Must(uuid.NewV7()), Member: founder.Admin.ID, Role: domain.RoleViewer, Name: "ro", Meta: testMeta}
+	viewer := app.CreateKeyInput{Tenant: id, KeyID: uuid.Must(uuid.NewV7()), Member: founder.Admin.ID, Role: domain.RoleViewer, Name: "ro", Meta: byTest}
 	ro, _, err := f.keys.Create(ctx, viewer)
 	require.NoError(t, err)
 	require.Equal(t, "viewer", ro.Role)
-	_, _, err = f.keys.Create(ctx, app.CreateKeyInput{Tenant: id, KeyID: uuid.Must(uuid.NewV7()), Member: uuid.Must(uuid.NewV7()), Name: "x", Meta: testMeta})
-	requireCode(t, err, domain.CodeNotFound)
+	_, _, err = f.keys.Create(ctx, app.CreateKeyInput{Tenant: id, KeyID: uuid.Must(uuid.NewV7()), Member: uuid.Must(uuid.NewV7()), Name: "x", Meta: byTest})
+	requireRefused(t, err, domain.CodeNotFound)
 
-	_, err = f.keys.Revoke(ctx, app.Target{Tenant: id, ID: keyID, Meta: testMeta})
+	_, err = f.keys.Revoke(ctx, app.Target{Tenant: id, ID: keyID, Meta: byTest})
 	require.NoError(t, err)
 	m, err := membership.Replay(f.stream(t, id, membership.StreamID))
 	require.NoError(t, err)
 	k, _ := m.APIKey(keyID)
 	require.True(t, k.Revoked)
-	_, err = f.keys.Revoke(ctx, app.Target{Tenant: id, ID: keyID, Meta: testMeta})
-	requireCode(t, err, domain.CodeConflict)
+	_, err = f.keys.Revoke(ctx, app.Target{Tenant: id, ID: keyID, Meta: byTest})
+	requireRefused(t, err, domain.CodeConflict)
 }

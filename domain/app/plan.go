@@ -24,11 +24,9 @@ type TenantChange struct {
 	Seq    int64
 }
 
-func newTenant() *tenant.Tenant { return &tenant.Tenant{} }
-
 // change runs decide against the tenant's stream.
 func (u Tenants) change(ctx context.Context, id uuid.UUID, meta domain.Metadata, decide func(*tenant.Tenant, time.Time) ([]domain.Event, error)) (TenantChange, error) {
-	cmd := Command[*tenant.Tenant]{Store: u.Events, Tenant: id, Stream: tenant.StreamID, New: newTenant, Metadata: meta}
+	cmd := Command[*tenant.Tenant]{Store: u.Events, Tenant: id, Stream: tenant.StreamID, New: func() *tenant.Tenant { return &tenant.Tenant{} }, Metadata: meta}
 	t, res, err := cmd.Run(ctx, func(t *tenant.Tenant) ([]domain.Event, error) { return decide(t, u.Now().UTC()) })
 	if err != nil {
 		return TenantChange{}, err

@@ -21,7 +21,7 @@ const (
 	InvitationScheme = "inv_"
 )
 
-var b64 = base64.RawURLEncoding
+var secretEncoding = base64.RawURLEncoding
 
 // NewSecret returns a fresh secret for tenant and id, its lookup prefix and its SHA-256 hex.
 func NewSecret(scheme string, tenant, id uuid.UUID) (secret, prefix, sum string, err error) {
@@ -29,8 +29,8 @@ func NewSecret(scheme string, tenant, id uuid.UUID) (secret, prefix, sum string,
 	if _, err := rand.Read(random[:]); err != nil {
 		return "", "", "", err
 	}
-	prefix = scheme + b64.EncodeToString(append(tenant[:], id[:]...))
-	secret = prefix + "." + b64.EncodeToString(random[:])
+	prefix = scheme + secretEncoding.EncodeToString(append(tenant[:], id[:]...))
+	secret = prefix + "." + secretEncoding.EncodeToString(random[:])
 	h := sha256.Sum256([]byte(secret))
 	return secret, prefix, hex.EncodeToString(h[:]), nil
 }
@@ -45,11 +45,11 @@ func ParseSecret(scheme, secret string) (tenant, id uuid.UUID, ok bool) {
 	if !found {
 		return uuid.Nil, uuid.Nil, false
 	}
-	ids, err := b64.DecodeString(head)
+	ids, err := secretEncoding.DecodeString(head)
 	if err != nil || len(ids) != 32 {
 		return uuid.Nil, uuid.Nil, false
 	}
-	if r, err := b64.DecodeString(tail); err != nil || len(r) != 32 {
+	if r, err := secretEncoding.DecodeString(tail); err != nil || len(r) != 32 {
 		return uuid.Nil, uuid.Nil, false
 	}
 	copy(tenant[:], ids[:16])

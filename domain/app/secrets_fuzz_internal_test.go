@@ -37,8 +37,8 @@ func FuzzParseSecret(f *testing.F) {
 				t.Fatalf("ParseSecret(%q, %q) accepted tenant %s, id %s", scheme, secret, ten, kid)
 			}
 			head, tail, _ := strings.Cut(strings.TrimPrefix(secret, scheme), ".")
-			ids, err := b64.DecodeString(head)
-			random, err2 := b64.DecodeString(tail)
+			ids, err := secretEncoding.DecodeString(head)
+			random, err2 := secretEncoding.DecodeString(tail)
 			if err != nil || err2 != nil || !bytes.Equal(ids, append(ten[:], kid[:]...)) || len(random) != 32 {
 				t.Fatalf("ParseSecret(%q, %q) accepted %s/%s from prefix %q and a %d-byte random part", scheme, secret, ten, kid, head, len(random))
 			}

@@ -118,7 +118,7 @@ func (u SignUp) Run(ctx context.Context, in SignUpInput) (SignedUp, error) {
 	if err != nil {
 		return SignedUp{}, err
 	}
-	if err := applyAll(m, joined); err != nil {
+	if err := applyDecided(m, joined); err != nil {
 		return SignedUp{}, err
 	}
 	keyed, err := m.CreateAPIKey(keyID, memberID, domain.RoleAdmin, "founder", prefix, sum, now)
@@ -133,6 +133,13 @@ func (u SignUp) Run(ctx context.Context, in SignUpInput) (SignedUp, error) {
 	}
 	if !claimed {
 		return SignedUp{}, fmt.Errorf("%w: %w", ErrSlugTaken, domain.Conflict("the slug %s is taken", in.Slug))
+	}
+	pending := func(events []domain.Event) []domain.Pending { // under generated ids
+		out := make([]domain.Pending, len(events))
+		for i, e := range events {
+			out[i].Event = e
+		}
+		return out
 	}
 	res, err := u.Events.AppendStreams(ctx, id, in.Meta,
 		domain.StreamPart{Stream: tenant.StreamID, Expected: domain.NoStream, Events: pending(created)},
@@ -152,22 +159,13 @@ func (u SignUp) Run(ctx context.Context, in SignUpInput) (SignedUp, error) {
 	}, nil
 }
 
-// applyAll applies decided events to the state that decided them, for decisions taken in
+// applyDecided applies decided events to the state that decided them, for decisions taken in
 // steps (the next step must see the previous one's events).
-func applyAll(a Aggregate, events []domain.Event) error {
+func applyDecided(a Aggregate, events []domain.Event) error {
 	for _, e := range events {
 		if err := a.Apply(e); err != nil {
 			return fmt.Errorf("apply decided %s: %w", e.EventType(), err)
 		}
 	}
 	return nil
-}
-
-// pending wraps decided events for an append under generated ids.
-func pending(events []domain.Event) []domain.Pending {
-	out := make([]domain.Pending, len(events))
-	for i, e := range events {
-		out[i].Event = e
-	}
-	return out
 }

@@ -61,7 +61,7 @@ func TestSignUp(t *testing.T) {
 		f.signedUp(t, "taken")
 		_, err := f.signUp.Run(ctx, signUpInput(t, "taken", "free"))
 		require.ErrorIs(t, err, app.ErrSlugTaken)
-		requireCode(t, err, domain.CodeConflict)
+		requireRefused(t, err, domain.CodeConflict)
 	})
 
 	t.Run("ReleasesTheSlugClaimWhenTheAppendFails", func(t *testing.T) {

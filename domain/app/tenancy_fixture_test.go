@@ -41,14 +41,14 @@ func newTenancy(t *testing.T) *tenancy {
 	return f
 }
 
-var testMeta = domain.Metadata{Actor: "test"}
+var byTest = domain.Metadata{Actor: "test"}
 
 // signUpInput is a valid sign-up for slug on plan.
 func signUpInput(t *testing.T, slug, plan string) app.SignUpInput {
 	t.Helper()
 	in, invalid := app.ParseSignUp("Acme "+slug, slug, plan, "admin@"+slug+".example")
 	require.Empty(t, invalid)
-	in.Meta = testMeta
+	in.Meta = byTest
 	return in
 }
 
@@ -72,8 +72,8 @@ func (f *tenancy) stream(t *testing.T, tenant uuid.UUID, stream string) []domain
 	return out
 }
 
-// requireCode asserts err is a domain error with code.
-func requireCode(t *testing.T, err error, code domain.Code) {
+// requireRefused asserts err is a domain error with code.
+func requireRefused(t *testing.T, err error, code domain.Code) {
 	t.Helper()
 	require.Error(t, err)
 	require.Equal(t, code, domain.ErrorCode(err), "error: %v", err)

@@ -17,7 +17,7 @@ func TestTenants(t *testing.T) {
 
 	t.Run("ChangePlanEmitsPlanChanged", func(t *testing.T) {
 		id := f.signedUp(t, "upgrade").Tenant.ID
-		ch, err := f.tenants.ChangePlan(ctx, id, domain.PlanPro, testMeta)
+		ch, err := f.tenants.ChangePlan(ctx, id, domain.PlanPro, byTest)
 		require.NoError(t, err)
 		require.Equal(t, domain.PlanPro, ch.Tenant.Plan())
 		events := f.stream(t, id, tenant.StreamID)
@@ -26,32 +26,32 @@ func TestTenants(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, head, ch.Seq)
 
-		_, err = f.tenants.ChangePlan(ctx, id, domain.PlanPro, testMeta)
-		requireCode(t, err, domain.CodeConflict)
+		_, err = f.tenants.ChangePlan(ctx, id, domain.PlanPro, byTest)
+		requireRefused(t, err, domain.CodeConflict)
 		require.Len(t, f.stream(t, id, tenant.StreamID), len(events), "a refused change writes nothing")
 	})
 
 	t.Run("RenameAndTheOperatorsLifecycle", func(t *testing.T) {
 		id := f.signedUp(t, "lifecycle").Tenant.ID
-		ch, err := f.tenants.Rename(ctx, id, "Renamed", testMeta)
+		ch, err := f.tenants.Rename(ctx, id, "Renamed", byTest)
 		require.NoError(t, err)
 		require.Equal(t, "Renamed", ch.Tenant.Name().String())
 
-		ch, err = f.tenants.Suspend(ctx, id, tenant.ReasonOperator, "abuse", testMeta)
+		ch, err = f.tenants.Suspend(ctx, id, tenant.ReasonOperator, "abuse", byTest)
 		require.NoError(t, err)
 		require.Equal(t, tenant.StatusSuspended, ch.Tenant.Status())
 		require.Equal(t, "abuse", ch.Tenant.SuspendNote())
-		_, err = f.tenants.ChangePlan(ctx, id, domain.PlanPro, testMeta)
-		requireCode(t, err, domain.CodeConflict) // suspended: reactivate first
+		_, err = f.tenants.ChangePlan(ctx, id, domain.PlanPro, byTest)
+		requireRefused(t, err, domain.CodeConflict) // suspended: reactivate first
 
-		ch, err = f.tenants.Reactivate(ctx, id, testMeta)
+		ch, err = f.tenants.Reactivate(ctx, id, byTest)
 		require.NoError(t, err)
 		require.Equal(t, tenant.StatusActive, ch.Tenant.Status())
-		ch, err = f.tenants.Close(ctx, id, "bye", testMeta)
+		ch, err = f.tenants.Close(ctx, id, "bye", byTest)
 		require.NoError(t, err)
 		require.Equal(t, tenant.StatusClosed, ch.Tenant.Status())
-		_, err = f.tenants.Reactivate(ctx, id, testMeta)
-		requireCode(t, err, domain.CodeConflict)
+		_, err = f.tenants.Reactivate(ctx, id, byTest)
+		requireRefused(t, err, domain.CodeConflict)
 		require.Len(t, f.stream(t, id, tenant.StreamID), 5) // created, renamed, suspended, reactivated, closed
 	})
 }
