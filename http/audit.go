@@ -54,7 +54,7 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 			return err
 		}
 		// Recorded usage comes from the usage projection: a stopped one would understate it.
-		if stopped, err := projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
+		if stopped, err := eventstore.AdoptTx(tx, cl.tenant).StoppedProjection(c, projections.ProjectionUsage); err != nil || stopped != "" {
 			if err == nil {
 				err = &projections.StoppedError{Projection: stopped}
 			}

@@ -326,7 +326,7 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 	var stopped string
 	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
-		if stopped, err = projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
+		if stopped, err = eventstore.AdoptTx(tx, cl.tenant).StoppedProjection(c, projections.ProjectionUsage); err != nil || stopped != "" {
 			return err
 		}
 		points, err = projections.UsageSeriesLimit(c, tx, metric, from, to, gran == "day", maxUsagePoints+1)

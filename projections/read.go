@@ -192,11 +192,3 @@ func Progress(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (head, 
 	})
 	return head, projected, err
 }
-
-// StoppedProjection is eventstore's Tx.StoppedProjection for a transaction opened by
-// InTenant.
-//
-// Deprecated: issue 16 forwarder
-func StoppedProjection(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, names ...string) (string, error) {
-	return eventstore.AdoptTx(tx, tenant).StoppedProjection(ctx, names...)
-}
