@@ -7,8 +7,8 @@ import (
 
 // The projection backlog, read across tenants (tenantry_worker's functions) for /metrics.
 const (
-	projectionsBehindSQL = `SELECT head_seq - projected_seq FROM tenantry.projection_backlog($1)`
-	stoppedProjectionSQL = `SELECT count(*) FROM tenantry.projection_failures()`
+	projectionsBehindSQL       = `SELECT head_seq - projected_seq FROM tenantry.projection_backlog($1)`
+	countStoppedProjectionsSQL = `SELECT count(*) FROM tenantry.projection_failures()`
 )
 
 // ProjectionsBehind says, for each of at most limit tenants whose read models are behind
@@ -37,7 +37,7 @@ func (s *Store) ProjectionsBehind(ctx context.Context, limit int) ([]int64, erro
 // apply (tenantry.projection_failures()).
 func (s *Store) StoppedProjections(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, stoppedProjectionSQL).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, countStoppedProjectionsSQL).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count stopped projections: %w", err)
 	}
 	return n, nil

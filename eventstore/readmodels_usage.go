@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -80,9 +79,3 @@ func (t *Tx) UsageSeriesLimit(ctx context.Context, metric string, from, to time.
 		return p, nil
 	})
 }
-
-// TenantTx gives a transaction that already has the tenant context (set through InTenant)
-// the read-model methods of Tx, for callers that still hold a pgx.Tx.
-//
-// Deprecated: issue 16 bridge, until every reader in such a transaction uses Store.InTenant.
-func TenantTx(tx pgx.Tx, tenant uuid.UUID) *Tx { return &Tx{tx: tx, tenant: tenant} }

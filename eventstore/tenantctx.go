@@ -56,6 +56,24 @@ func (s *Store) InTenant(ctx context.Context, tenant uuid.UUID, readOnly bool, f
 	return InTenant(ctx, s.pool, tenant, readOnly, func(tx pgx.Tx) error { return fn(&Tx{tx: tx, tenant: tenant}) })
 }
 
+// inSharedScope runs fn in one transaction whose tenant context is tenant (uuid.Nil for
+// work outside any tenant, such as an anonymous sign-up's idempotency record) without
+// touching the search_path: for statements on the shared, schema-qualified tables whose
+// row-level security keys on the tenant (slug claims, idempotency keys).
+func (s *Store) inSharedScope(ctx context.Context, tenant uuid.UUID, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, tenantOnlySQL, tenant.String()); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// AdoptTx wraps a pgx transaction that already holds tenant's context (opened by the
+// package-level InTenant), so code that still holds one while issue 16 moves it into this
+// layer can call the read-model methods of Tx instead of keeping its own SQL.
+func AdoptTx(tx pgx.Tx, tenant uuid.UUID) *Tx { return &Tx{tx: tx, tenant: tenant} }
+
 // ErrNotProvisioned means the tenant has no read models (yet): unknown, or its first events
 // are not projected.
 var ErrNotProvisioned = errors.New("tenant read models not provisioned")

@@ -7,7 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/projections"
 )
@@ -55,15 +55,17 @@ type closeRequest struct {
 	Note string `json:"note"`
 }
 
-func (s *Server) adminTenant(c *gin.Context, cl *call, decide func(*tenant.Tenant) ([]domain.Event, error)) {
+// adminTenant runs an operator's lifecycle decision on the tenant the path names.
+func (s *Server) adminTenant(c *gin.Context, cl *call, decide func(id uuid.UUID) (app.TenantChange, error)) {
 	id, ok := pathID(c, "tenant")
 	if !ok {
 		return
 	}
 	c.Set(keyTenant, id)
-	t, res, ok := run(s, c, cl, id, tenant.StreamID, newTenant, decide)
-	if ok {
-		reply(c, http.StatusOK, gin.H{"tenant": viewOf(t), "seq": res.LastSeq})
+	cl.yield()
+	ch, err := decide(id)
+	if s.changed(c, cl, id, ch.Seq, err) {
+		reply(c, http.StatusOK, gin.H{"tenant": app.Summarize(ch.Tenant), "seq": ch.Seq})
 	}
 }
 
@@ -77,7 +79,9 @@ func (s *Server) adminSuspend(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	s.adminTenant(c, cl, func(t *tenant.Tenant) ([]domain.Event, error) { return t.Suspend(reason, req.Note, s.now()) })
+	s.adminTenant(c, cl, func(id uuid.UUID) (app.TenantChange, error) {
+		return s.uc.tenants.Suspend(c, id, reason, req.Note, metadata(c, cl))
+	})
 }
 
 func (s *Server) adminReactivate(c *gin.Context, cl *call) {
@@ -87,7 +91,9 @@ func (s *Server) adminReactivate(c *gin.Context, cl *call) {
 			return
 		}
 	}
-	s.adminTenant(c, cl, func(t *tenant.Tenant) ([]domain.Event, error) { return t.Reactivate(s.now()) })
+	s.adminTenant(c, cl, func(id uuid.UUID) (app.TenantChange, error) {
+		return s.uc.tenants.Reactivate(c, id, metadata(c, cl))
+	})
 }
 
 func (s *Server) adminClose(c *gin.Context, cl *call) {
@@ -95,5 +101,7 @@ func (s *Server) adminClose(c *gin.Context, cl *call) {
 	if len(cl.body) > 0 && !decode(c, cl.body, &req) {
 		return
 	}
-	s.adminTenant(c, cl, func(t *tenant.Tenant) ([]domain.Event, error) { return t.Close(req.Note, s.now()) })
+	s.adminTenant(c, cl, func(id uuid.UUID) (app.TenantChange, error) {
+		return s.uc.tenants.Close(c, id, req.Note, metadata(c, cl))
+	})
 }

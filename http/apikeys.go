@@ -5,10 +5,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/domain"
-	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/domain/app"
+	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -16,10 +16,10 @@ func (s *Server) listAPIKeys(c *gin.Context, cl *call) {
 	if !s.minSeq(c, cl, projections.ProjectionAuth) {
 		return
 	}
-	var keys []projections.APIKey
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	var keys []eventstore.APIKey
+	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		keys, err = projections.ListAPIKeys(c, tx)
+		keys, err = tx.APIKeys(c)
 		return err
 	})
 	if err != nil {
@@ -54,30 +54,12 @@ func (s *Server) createAPIKey(c *gin.Context, cl *call) {
 		memberID = *req.MemberID
 	}
 	keyID := mintID(c, cl, "api-key")
-	secret, prefix, sum, err := newSecret(keyScheme, cl.tenant, keyID)
-	if err != nil {
-		s.internal(c, err)
-		return
+	cl.yield()
+	key, seq, err := s.uc.keys.Create(c, app.CreateKeyInput{Tenant: cl.tenant, KeyID: keyID, Member: memberID, Role: role, Name: req.Name,
+		Meta: metadata(c, cl)})
+	if s.changed(c, cl, cl.tenant, seq, err) {
+		reply(c, http.StatusCreated, gin.H{"api_key": key, "seq": seq})
 	}
-	m, res, ok := run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
-		r := role
-		if r.IsZero() {
-			mem, found := m.Member(memberID)
-			if !found {
-				return nil, domain.NotFound("member not found")
-			}
-			r = mem.Role
-		}
-		return m.CreateAPIKey(keyID, memberID, r, req.Name, prefix, sum, s.now())
-	})
-	if !ok {
-		return
-	}
-	k, _ := m.APIKey(keyID)
-	reply(c, http.StatusCreated, gin.H{
-		"api_key": newKeyView{ID: keyID, Key: secret, Prefix: prefix, Role: k.Role.String(), MemberID: memberID, Name: k.Name},
-		"seq":     res.LastSeq,
-	})
 }
 
 func (s *Server) revokeAPIKey(c *gin.Context, cl *call) {
@@ -85,10 +67,9 @@ func (s *Server) revokeAPIKey(c *gin.Context, cl *call) {
 	if !ok {
 		return
 	}
-	_, res, ok := run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
-		return m.RevokeAPIKey(id, s.now())
-	})
-	if ok {
-		reply(c, http.StatusOK, gin.H{"revoked": id, "seq": res.LastSeq})
+	cl.yield()
+	seq, err := s.uc.keys.Revoke(c, app.Target{Tenant: cl.tenant, ID: id, Meta: metadata(c, cl)})
+	if s.changed(c, cl, cl.tenant, seq, err) {
+		reply(c, http.StatusOK, gin.H{"revoked": id, "seq": seq})
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/usage"
@@ -35,24 +34,24 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 		from, to = m.UTC(), m.UTC().AddDate(0, 1, 0)
 	}
 	var b eventstore.Billing
-	var p projections.Profile
+	var p eventstore.Profile
 	var lines []eventstore.ReconLine
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		if p, err = projections.GetProfile(c, tx); err != nil {
+		if p, err = tx.Profile(c); err != nil {
 			return err
 		}
-		if b, err = eventstore.TenantTx(tx, cl.tenant).Billing(c); err != nil {
+		if b, err = tx.Billing(c); err != nil {
 			return err
 		}
 		// Recorded usage comes from the usage projection: a stopped one would understate it.
-		if stopped, err := projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
+		if stopped, err := tx.StoppedProjection(c, projections.ProjectionUsage); err != nil || stopped != "" {
 			if err == nil {
 				err = &projections.StoppedError{Projection: stopped}
 			}
 			return err
 		}
-		lines, err = eventstore.TenantTx(tx, cl.tenant).Reconcile(c, from, to, cutoff)
+		lines, err = tx.Reconcile(c, from, to, cutoff)
 		return err
 	})
 	if err != nil {

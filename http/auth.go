@@ -2,11 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
@@ -15,10 +12,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/app/logctx"
+	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -36,52 +34,6 @@ type call struct {
 	yield  func()      // gives up the tenant's fairness slot before the request waits on the database (see fairness)
 }
 
-// Secrets. An API key is "tk_" + base64url(tenant id ‖ key id) + "." + base64url(32 random
-// bytes); an invitation token has the same shape with "inv_". The part before the dot is
-// the lookup prefix: it names the tenant and the key, so a key is checked inside its own
-// tenant's read models, never by a search across tenants. Only the SHA-256 of the whole
-// secret is stored and it is compared in constant time.
-const (
-	keyScheme        = "tk_"
-	invitationScheme = "inv_"
-)
-
-var b64 = base64.RawURLEncoding
-
-// newSecret returns a fresh secret for tenant and id, its lookup prefix and its SHA-256 hex.
-func newSecret(scheme string, tenant, id uuid.UUID) (secret, prefix, sum string, err error) {
-	var random [32]byte
-	if _, err := rand.Read(random[:]); err != nil {
-		return "", "", "", err
-	}
-	prefix = scheme + b64.EncodeToString(append(tenant[:], id[:]...))
-	secret = prefix + "." + b64.EncodeToString(random[:])
-	h := sha256.Sum256([]byte(secret))
-	return secret, prefix, hex.EncodeToString(h[:]), nil
-}
-
-// parseSecret splits a secret into its tenant and id; ok is false for anything malformed.
-func parseSecret(scheme, secret string) (tenant, id uuid.UUID, ok bool) {
-	rest, found := strings.CutPrefix(secret, scheme)
-	if !found || len(secret) > 200 {
-		return uuid.Nil, uuid.Nil, false
-	}
-	head, tail, found := strings.Cut(rest, ".")
-	if !found {
-		return uuid.Nil, uuid.Nil, false
-	}
-	ids, err := b64.DecodeString(head)
-	if err != nil || len(ids) != 32 {
-		return uuid.Nil, uuid.Nil, false
-	}
-	if r, err := b64.DecodeString(tail); err != nil || len(r) != 32 {
-		return uuid.Nil, uuid.Nil, false
-	}
-	copy(tenant[:], ids[:16])
-	copy(id[:], ids[16:])
-	return tenant, id, tenant != uuid.Nil && id != uuid.Nil
-}
-
 // bearer returns the request's bearer credential, or "".
 func bearer(c *gin.Context) string {
 	h := c.GetHeader("Authorization")
@@ -97,7 +49,7 @@ func (s *Server) isOperator(token string) bool {
 
 // authenticateKey checks an API key against its tenant's read models (through credCache).
 func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
-	tenant, keyID, ok := parseSecret(keyScheme, key)
+	tenant, keyID, ok := app.ParseSecret(app.KeyScheme, key)
 	if !ok {
 		s.refuseCredential(c, "the bearer credential is not a valid API key")
 		return false
@@ -168,22 +120,22 @@ func (s *Server) sharedLookup(ctx context.Context, sum [32]byte, tenant, keyID u
 func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uuid.UUID) (e cachedCred, valid bool, err error) {
 	gen, now := s.creds.generation(), time.Now()
 	s.metrics.keyLookups.Inc()
-	var cred projections.Credential
-	err = projections.InTenant(ctx, s.pool(), tenant, true, func(tx pgx.Tx) error {
+	var cred eventstore.Credential
+	err = s.d.Store.InTenant(ctx, tenant, true, func(tx *eventstore.Tx) error {
 		// Fail closed: a stopped auth projection may be missing a revocation, a removal or
 		// a suspension, so none of its credentials is served.
-		stopped, err := projections.StoppedProjection(ctx, tx, tenant, projections.ProjectionAuth)
+		stopped, err := tx.StoppedProjection(ctx, projections.ProjectionAuth)
 		if err != nil {
 			return err
 		}
 		if stopped != "" {
 			return errTenantUnavailable
 		}
-		cred, err = projections.LookupCredential(ctx, tx, keyID)
+		cred, err = tx.Credential(ctx, keyID)
 		return err
 	})
 	switch {
-	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, projections.ErrNotProvisioned):
+	case errors.Is(err, eventstore.ErrNoCredential) || errors.Is(err, eventstore.ErrNotProvisioned):
 		s.creds.putBad(sum, tenant, now, gen)
 		return cachedCred{}, false, nil
 	case err != nil:

@@ -9,6 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/domain/app"
 )
 
 // X-Forwarded-For, whatever it holds, names the client by a bounded key: the peer unless
@@ -70,8 +72,8 @@ func FuzzBearer_APIKey(f *testing.F) {
 		if len(tok) > len(header) {
 			t.Fatalf("token longer than its header")
 		}
-		tenant, id, ok := parseSecret(keyScheme, tok)
-		if ok && (len(tok) > 200 || !strings.HasPrefix(tok, keyScheme) || tenant == uuid.Nil || id == uuid.Nil) {
+		tenant, id, ok := app.ParseSecret(app.KeyScheme, tok)
+		if ok && (len(tok) > 200 || !strings.HasPrefix(tok, app.KeyScheme) || tenant == uuid.Nil || id == uuid.Nil) {
 			t.Fatalf("accepted %q", tok)
 		}
 	})

@@ -9,56 +9,51 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
 )
 
+// useCases are the application layer's use cases this API calls, built once (build).
+type useCases struct {
+	signUp  app.SignUp
+	tenants app.Tenants
+	members app.Members
+	keys    app.APIKeys
+}
+
+func newUseCases(d Deps) useCases {
+	events := eventstore.DomainStore{Store: d.Store, Registry: d.Registry}
+	return useCases{
+		signUp:  app.SignUp{Events: events, Slugs: d.Store, Now: d.Now},
+		tenants: app.Tenants{Events: events, Now: d.Now},
+		members: app.Members{Events: events, Now: d.Now, Plans: d.Plans, InvitationTTL: d.InvitationTTL},
+		keys:    app.APIKeys{Events: events, Now: d.Now},
+	}
+}
+
 // metadata is what every event written for this request carries.
-func metadata(c *gin.Context, cl *call) eventstore.Metadata {
+func metadata(c *gin.Context, cl *call) domain.Metadata {
 	id := c.GetString(keyRequestID)
-	return eventstore.Metadata{Actor: cl.actor, RequestID: id, CorrelationID: id}
+	return domain.Metadata{Actor: cl.actor, RequestID: id, CorrelationID: id}
 }
 
-// run executes a domain command on one stream of the request's tenant, answers the error
-// if it fails, and waits (bounded) until its effects are readable.
-func run[A eventstore.Aggregate](s *Server, c *gin.Context, cl *call, tenant uuid.UUID, stream string, newA func() A,
-	decide func(A) ([]domain.Event, error),
-) (A, eventstore.AppendResult, bool) {
-	return runCmd(s, c, cl, eventstore.Command[A]{Tenant: tenant, Stream: stream, New: newA}, decide)
-}
-
-// runCmd is run for a command with its own options.
-func runCmd[A eventstore.Aggregate](s *Server, c *gin.Context, cl *call, cmd eventstore.Command[A],
-	decide func(A) ([]domain.Event, error),
-) (A, eventstore.AppendResult, bool) {
-	cmd.Store, cmd.Registry, cmd.Metadata = s.d.Store, s.d.Registry, metadata(c, cl)
-	tenant := cmd.Tenant
-	cl.yield() // the command waits on the database from here: let the tenant's next request in
-	state, res, err := cmd.Run(c, decide)
+// changed finishes a use case the request ran on tenant: it answers err if there is one;
+// otherwise it waits (bounded) until the effects (up to seq) are readable and reports true.
+// The caller gives up its fairness slot (cl.yield) before running the use case, which
+// waits on the database.
+func (s *Server) changed(c *gin.Context, cl *call, tenant uuid.UUID, seq int64, err error) bool {
 	if err != nil {
 		s.failErr(c, err)
-		return state, res, false
+		return false
 	}
-	s.settle(c, cl, tenant, res.LastSeq)
-	if len(res.Events) > 0 {
+	s.settle(c, cl, tenant, seq)
+	if seq > 0 {
 		// Keys, roles, status or plan may have changed: authenticate afresh, once the read
 		// models show the change (or settling gave up). A lookup begun before this is not
 		// cached, so none that read them as they were survives.
 		s.creds.forget(tenant)
 	}
-	return state, res, true
-}
-
-// encode turns domain events into events to append, with the request's metadata.
-func (s *Server) encode(c *gin.Context, cl *call, events []domain.Event) ([]eventstore.NewEvent, error) {
-	out := make([]eventstore.NewEvent, len(events))
-	for i, e := range events {
-		ne, err := s.d.Registry.Encode(e, metadata(c, cl))
-		if err != nil {
-			return nil, err
-		}
-		out[i] = ne
-	}
-	return out, nil
+	return true
 }
 
 func (s *Server) now() time.Time { return s.d.Now().UTC() }
@@ -68,7 +63,7 @@ func (s *Server) healthz(c *gin.Context, _ *call) { reply(c, http.StatusOK, gin.
 func (s *Server) readyz(c *gin.Context, _ *call) {
 	ctx, cancel := context.WithTimeout(c, 2*time.Second)
 	defer cancel()
-	if err := s.pool().Ping(ctx); err != nil {
+	if err := s.d.Store.Ping(ctx); err != nil {
 		s.logger(c).Warn("readiness check failed", "err", err)
 		fail(c, http.StatusServiceUnavailable, "unavailable", "the database is unreachable")
 		return
@@ -101,4 +96,14 @@ func (f fieldErrors) fail(c *gin.Context) bool {
 	}
 	fail(c, http.StatusBadRequest, "invalid-request", "the request has invalid fields", f...)
 	return true
+}
+
+// failFields answers 400 naming every invalid field a use case's parser found; false when
+// there is none.
+func failFields(c *gin.Context, invalid []*domain.Error) bool {
+	var errs fieldErrors
+	for _, e := range invalid {
+		errs = append(errs, FieldError{Field: e.Field, Message: e.Message})
+	}
+	return errs.fail(c)
 }

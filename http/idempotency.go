@@ -5,14 +5,10 @@ import (
 	"context"
 	"crypto/hmac"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantry/tenantry/domain"
 )
@@ -22,11 +18,6 @@ import (
 // different request answers 422, and while the first is still running answers 409. Answers
 // of 5xx are not remembered, so the client may retry them. The store holds neither the key
 // nor the answer in plaintext (see idemseal.go).
-
-const (
-	idempotencyTTL   = "24 hours"
-	inFlightTakeover = "1 minute" // a claim this old belongs to a crashed request
-)
 
 func validIdempotencyKey(k string) bool {
 	if len(k) == 0 || len(k) > 255 {
@@ -58,49 +49,21 @@ func (s *Server) idempotent(c *gin.Context, cl *call, handler func(*gin.Context,
 	}
 	sum := secrets.requestMAC(cl.route.method, c.Request.URL.Path, cl.body)
 
-	var claimed bool
-	var stored struct {
-		hash          []byte
-		status        *int
-		nonce, sealed []byte
-	}
-	err = s.inScope(c, scope, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(c, `INSERT INTO tenantry.idempotency_keys AS k (tenant_id, key_hash, request_hash)
-			VALUES ($1, $2, $3)
-			ON CONFLICT (tenant_id, key_hash) DO UPDATE
-			SET request_hash = excluded.request_hash, status = NULL, nonce = NULL, sealed = NULL, created_at = now()
-			WHERE k.created_at < now() - interval '`+idempotencyTTL+`'
-			   OR (k.status IS NULL AND k.request_hash = excluded.request_hash AND k.created_at < now() - interval '`+inFlightTakeover+`')`,
-			scope, secrets.lookup, sum)
-		if err != nil {
-			return fmt.Errorf("claim idempotency key: %w", err)
-		}
-		if tag.RowsAffected() == 1 {
-			claimed = true
-			return nil
-		}
-		err = tx.QueryRow(c, `SELECT request_hash, status, nonce, sealed FROM tenantry.idempotency_keys
-			WHERE tenant_id = $1 AND key_hash = $2`, scope, secrets.lookup).
-			Scan(&stored.hash, &stored.status, &stored.nonce, &stored.sealed)
-		if err != nil {
-			return fmt.Errorf("read remembered answer: %w", err)
-		}
-		return nil
-	})
+	claimed, stored, err := s.d.Store.ClaimIdempotencyKey(c, scope, secrets.lookup, sum)
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
 	if !claimed {
 		switch {
-		case !hmac.Equal(stored.hash, sum):
+		case !hmac.Equal(stored.RequestHash, sum):
 			fail(c, http.StatusUnprocessableEntity, "idempotency-key-reused",
 				"this Idempotency-Key was used with a different request; use a new key for a new request")
-		case stored.status == nil:
+		case stored.Status == nil:
 			c.Header("Retry-After", "1")
 			fail(c, http.StatusConflict, "request-in-progress", "the first request with this Idempotency-Key is still being processed")
 		default:
-			ct, body, err := secrets.openAnswer(stored.nonce, stored.sealed)
+			ct, body, err := secrets.openAnswer(stored.Nonce, stored.Sealed)
 			if err != nil {
 				s.failErr(c, fmt.Errorf("replay idempotent answer: %w", err))
 				return
@@ -109,7 +72,7 @@ func (s *Server) idempotent(c *gin.Context, cl *call, handler func(*gin.Context,
 				ct = "application/json"
 			}
 			c.Header("Idempotent-Replayed", "true")
-			c.Data(*stored.status, ct, body)
+			c.Data(*stored.Status, ct, body)
 		}
 		return
 	}
@@ -119,33 +82,22 @@ func (s *Server) idempotent(c *gin.Context, cl *call, handler func(*gin.Context,
 	handler(c, cl)
 	status := w.Status()
 	ctx := context.WithoutCancel(c.Request.Context())
-	err = s.inScope(ctx, scope, func(tx pgx.Tx) error {
-		if status >= 500 {
-			_, err := tx.Exec(ctx, `DELETE FROM tenantry.idempotency_keys WHERE tenant_id = $1 AND key_hash = $2`, scope, secrets.lookup)
-			return err
-		}
-		nonce, sealed, err := secrets.sealAnswer(w.Header().Get("Content-Type"), w.buf.Bytes())
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE tenantry.idempotency_keys SET status = $3, nonce = $4, sealed = $5
-			WHERE tenant_id = $1 AND key_hash = $2`, scope, secrets.lookup, status, nonce, sealed)
-		return err
-	})
-	if err != nil {
+	if err := s.remember(ctx, scope, secrets, status, w); err != nil {
 		s.logger(c).Error("could not remember the response to an idempotent request", "err", err)
 	}
 }
 
-// inScope runs fn in a transaction whose tenant context is scope (uuid.Nil for requests
-// outside any tenant).
-func (s *Server) inScope(ctx context.Context, scope uuid.UUID, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool(), func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, scope.String()); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
+// remember stores the answer of the request that claimed the key, sealed; a 5xx answer
+// releases the key instead, so the client may retry it.
+func (s *Server) remember(ctx context.Context, scope uuid.UUID, secrets idemSecrets, status int, w *captureWriter) error {
+	if status >= 500 {
+		return s.d.Store.ReleaseIdempotencyKey(ctx, scope, secrets.lookup)
+	}
+	nonce, sealed, err := secrets.sealAnswer(w.Header().Get("Content-Type"), w.buf.Bytes())
+	if err != nil {
+		return err
+	}
+	return s.d.Store.RememberIdempotentAnswer(ctx, scope, secrets.lookup, status, nonce, sealed)
 }
 
 // captureWriter keeps a copy of the response body.
@@ -162,31 +114,6 @@ func (w *captureWriter) Write(b []byte) (int, error) {
 func (w *captureWriter) WriteString(s string) (int, error) {
 	w.buf.WriteString(s)
 	return w.ResponseWriter.WriteString(s)
-}
-
-// Execer is what the janitor needs of a pool.
-type Execer interface {
-	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-}
-
-// ExpireIdempotencyKeys removes remembered answers older than 24 hours, across tenants.
-func ExpireIdempotencyKeys(ctx context.Context, pool Execer) error {
-	_, err := pool.Exec(ctx, `SELECT tenantry.expire_idempotency_keys(interval '`+idempotencyTTL+`')`)
-	return err
-}
-
-// ForgetIdempotencyKeys runs ExpireIdempotencyKeys every interval until ctx ends.
-func ForgetIdempotencyKeys(ctx context.Context, pool Execer, interval time.Duration, log *slog.Logger) error {
-	for {
-		if err := ExpireIdempotencyKeys(ctx, pool); err != nil && ctx.Err() == nil {
-			log.Warn("could not expire idempotency keys", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(interval):
-		}
-	}
 }
 
 // mintNamespace versions the derivation of ids minted under an Idempotency-Key.

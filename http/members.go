@@ -8,31 +8,25 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/domain"
-	"github.com/tenantry/tenantry/domain/membership"
-	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 )
-
-func newMembership() *membership.Membership { return &membership.Membership{} }
-
-func newTenant() *tenant.Tenant { return &tenant.Tenant{} }
 
 func (s *Server) listMembers(c *gin.Context, cl *call) {
 	if !s.minSeq(c, cl, projections.ProjectionAuth) {
 		return
 	}
-	var members []projections.Member
-	var invitations []projections.Invitation
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	var members []eventstore.Member
+	var invitations []eventstore.Invitation
+	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		if members, err = projections.ListMembers(c, tx); err != nil {
+		if members, err = tx.Members(c); err != nil {
 			return err
 		}
-		invitations, err = projections.ListPendingInvitations(c, tx)
+		invitations, err = tx.PendingInvitations(c)
 		return err
 	})
 	if err != nil {
@@ -70,24 +64,16 @@ func (s *Server) inviteMember(c *gin.Context, cl *call) {
 		return
 	}
 	plan, _ := domain.ParsePlanName(cl.plan)
-	seats := s.d.Plans.Limits(plan).Seats
 	id := mintID(c, cl, "invitation")
-	token, _, sum, err := newSecret(invitationScheme, cl.tenant, id)
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
-	now := s.now()
-	expires := now.Add(s.d.InvitationTTL)
-	_, res, ok := run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
-		return m.Invite(id, email, role, cl.member, sum, expires, seats, now)
-	})
-	if ok {
+	cl.yield()
+	out, err := s.uc.members.Invite(c, app.InviteInput{Tenant: cl.tenant, Plan: plan, InvitationID: id, Email: email, Role: role,
+		InvitedBy: cl.member, Meta: metadata(c, cl)})
+	if s.changed(c, cl, cl.tenant, out.Seq, err) {
 		reply(c, http.StatusCreated, gin.H{
-			"invitation": projections.Invitation{InvitationID: id, Email: email.String(), Role: role.String(), InvitedBy: cl.member,
-				ExpiresAt: expires, Status: "pending"},
-			"token": token,
-			"seq":   res.LastSeq,
+			"invitation": eventstore.Invitation{InvitationID: id, Email: email.String(), Role: role.String(), InvitedBy: cl.member,
+				ExpiresAt: out.ExpiresAt, Status: "pending"},
+			"token": out.Token,
+			"seq":   out.Seq,
 		})
 	}
 }
@@ -110,12 +96,10 @@ func (s *Server) patchMember(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	m, res, ok := run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
-		return m.ChangeRole(id, role, s.now())
-	})
-	if ok {
-		mem, _ := m.Member(id)
-		reply(c, http.StatusOK, gin.H{"member": memberView{ID: id, Email: mem.Email.String(), Role: mem.Role.String()}, "seq": res.LastSeq})
+	cl.yield()
+	mem, seq, err := s.uc.members.ChangeRole(c, app.Target{Tenant: cl.tenant, ID: id, Meta: metadata(c, cl)}, role)
+	if s.changed(c, cl, cl.tenant, seq, err) {
+		reply(c, http.StatusOK, gin.H{"member": mem, "seq": seq})
 	}
 }
 
@@ -127,14 +111,10 @@ func (s *Server) deleteMember(c *gin.Context, cl *call) {
 	if !ok {
 		return
 	}
-	_, res, ok := run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
-		if _, isInvitation := m.Invitation(id); isInvitation {
-			return nil, domain.NotFound("no member %s: it is a pending invitation; revoke it with DELETE /v1/invitations/%s", id, id)
-		}
-		return m.Remove(id, s.now())
-	})
-	if ok {
-		reply(c, http.StatusOK, gin.H{"removed": id, "seq": res.LastSeq})
+	cl.yield()
+	seq, err := s.uc.members.Remove(c, app.Target{Tenant: cl.tenant, ID: id, Meta: metadata(c, cl)})
+	if s.changed(c, cl, cl.tenant, seq, err) {
+		reply(c, http.StatusOK, gin.H{"removed": id, "seq": seq})
 	}
 }
 
@@ -164,10 +144,10 @@ func (s *Server) listInvitations(c *gin.Context, cl *call) {
 	if errs.fail(c) || !s.minSeq(c, cl) {
 		return
 	}
-	var list []projections.Invitation
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	var list []eventstore.Invitation
+	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		list, err = projections.ListLiveInvitations(c, tx, s.now(), after, limit)
+		list, err = tx.LiveInvitations(c, s.now(), after, limit)
 		return err
 	})
 	if err != nil {
@@ -188,10 +168,9 @@ func (s *Server) revokeInvitation(c *gin.Context, cl *call) {
 	if !ok {
 		return
 	}
-	_, _, ok = run(s, c, cl, cl.tenant, membership.StreamID, newMembership, func(m *membership.Membership) ([]domain.Event, error) {
-		return m.RevokeInvitation(id, s.now())
-	})
-	if ok {
+	cl.yield()
+	seq, err := s.uc.members.RevokeInvitation(c, app.Target{Tenant: cl.tenant, ID: id, Meta: metadata(c, cl)})
+	if s.changed(c, cl, cl.tenant, seq, err) {
 		c.Status(http.StatusNoContent)
 		c.Writer.WriteHeaderNow()
 	}
@@ -212,7 +191,7 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 	if !s.admitCredential(c, req.Token) {
 		return
 	}
-	tenantID, invitationID, ok := parseSecret(invitationScheme, req.Token)
+	tenantID, invitationID, ok := app.ParseSecret(app.InvitationScheme, req.Token)
 	if !ok {
 		s.refuseCredential(c, "the invitation token is not valid", FieldError{Field: "token", Message: "is not a valid invitation token"})
 		return
@@ -225,18 +204,18 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		fail(c, http.StatusNotFound, "not-found", "invitation not found")
 		return
 	}
-	var p projections.Profile
-	err := projections.InTenant(c, s.pool(), tenantID, true, func(tx pgx.Tx) error {
+	var p eventstore.Profile
+	err := s.d.Store.InTenant(c, tenantID, true, func(tx *eventstore.Tx) error {
 		// Fail closed, as for API keys: the invitation may have been revoked or the
 		// tenant suspended by an event the stopped auth projection has not applied.
-		if stopped, err := projections.StoppedProjection(c, tx, tenantID, projections.ProjectionAuth); err != nil || stopped != "" {
+		if stopped, err := tx.StoppedProjection(c, projections.ProjectionAuth); err != nil || stopped != "" {
 			if err == nil {
 				err = errTenantUnavailable
 			}
 			return err
 		}
 		var err error
-		p, err = projections.GetProfile(c, tx)
+		p, err = tx.Profile(c)
 		return err
 	})
 	if errors.Is(err, errTenantUnavailable) {
@@ -253,40 +232,12 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 	if !s.checkStatus(c, cl) {
 		return
 	}
-	memberID, keyID := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
-	secret, prefix, sum, err := newSecret(keyScheme, tenantID, keyID)
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
 	cl.actor = "invitation:" + invitationID.String()
 	plan, _ := domain.ParsePlanName(cl.plan)
-	seats := s.d.Plans.Limits(plan).Seats
-	now := s.now()
-	cmd := eventstore.Command[*membership.Membership]{Tenant: tenantID, Stream: membership.StreamID, New: newMembership, Applied: true}
-	m, res, ok := runCmd(s, c, cl, cmd, func(m *membership.Membership) ([]domain.Event, error) {
-		joined, err := m.Accept(invitationID, membership.HashToken(req.Token), memberID, seats, now)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range joined {
-			if err := m.Apply(e); err != nil {
-				return nil, err
-			}
-		}
-		mem, _ := m.Member(memberID)
-		keyed, err := m.CreateAPIKey(keyID, memberID, mem.Role, "invitation", prefix, sum, now)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range keyed {
-			if err := m.Apply(e); err != nil {
-				return nil, err
-			}
-		}
-		return append(joined, keyed...), nil
-	})
-	if !ok {
+	cl.yield()
+	out, err := s.uc.members.Accept(c, app.AcceptInput{Tenant: tenantID, Plan: plan, InvitationID: invitationID, Token: req.Token,
+		Meta: metadata(c, cl)})
+	if !s.changed(c, cl, tenantID, out.Seq, err) {
 		// No such invitation (404), or a real invitation's id with the wrong secret (403):
 		// both are guesses, and a guess at a known id must cost the budget like any other.
 		if st := c.Writer.Status(); st == http.StatusNotFound || st == http.StatusUnauthorized || st == http.StatusForbidden {
@@ -294,10 +245,5 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		}
 		return
 	}
-	mem, _ := m.Member(memberID)
-	reply(c, http.StatusCreated, gin.H{
-		"member":  memberView{ID: memberID, Email: mem.Email.String(), Role: mem.Role.String()},
-		"api_key": newKeyView{ID: keyID, Key: secret, Prefix: prefix, Role: mem.Role.String(), MemberID: memberID, Name: "invitation"},
-		"seq":     res.LastSeq,
-	})
+	reply(c, http.StatusCreated, gin.H{"member": out.Member, "api_key": out.APIKey, "seq": out.Seq})
 }

@@ -87,6 +87,7 @@ type Server struct {
 	credLookups singleflight.Group
 	metrics     *metrics
 	usage       *app.RecordUsage
+	uc          useCases
 }
 
 // New builds the Gin engine with every route.
@@ -124,6 +125,7 @@ func build(d Deps) (*gin.Engine, *Server) {
 	}
 	d.Timeouts = d.Timeouts.withDefaults()
 	s.d = d
+	s.uc = newUseCases(d)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	proxies := make([]string, len(d.TrustedProxies))
@@ -163,7 +165,7 @@ const workspacePrefix = "/v1/workspaces/:workspace"
 // Keys of per-request values in the Gin context.
 const (
 	keyRequestID = "tenantry.request_id"
-	keyTenant    = "tenantry.tenant_id"
+	keyTenant    = "tenantry.tenant"
 	keyRoute     = "tenantry.route"
 )
 

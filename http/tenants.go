@@ -7,13 +7,9 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantry/tenantry/domain"
-	"github.com/tenantry/tenantry/domain/membership"
-	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 )
@@ -25,129 +21,43 @@ type createTenantRequest struct {
 	AdminEmail string `json:"admin_email"`
 }
 
-type tenantView struct {
-	ID     uuid.UUID `json:"id"`
-	Name   string    `json:"name"`
-	Slug   string    `json:"slug"`
-	Plan   string    `json:"plan"`
-	Status string    `json:"status"`
-}
+// The views the API answers with (the use cases' summaries).
+type (
+	tenantView = app.TenantSummary
+	memberView = app.MemberSummary
+)
 
-type memberView struct {
-	ID    uuid.UUID `json:"id"`
-	Email string    `json:"email"`
-	Role  string    `json:"role"`
-}
+// viewOf is the view of a tenant's state.
+var viewOf = app.Summarize
 
-type newKeyView struct {
-	ID       uuid.UUID `json:"id"`
-	Key      string    `json:"key"` // shown once
-	Prefix   string    `json:"prefix"`
-	Role     string    `json:"role"`
-	MemberID uuid.UUID `json:"member_id"`
-	Name     string    `json:"name"`
-}
-
-// createTenant signs a tenant up: the tenant, its founding admin and the admin's first API
-// key, appended together (all or nothing), and answers once they are routable and readable.
+// createTenant signs a tenant up (app.SignUp) and answers once it is routable and readable.
 func (s *Server) createTenant(c *gin.Context, cl *call) {
 	var req createTenantRequest
 	if !decode(c, cl.body, &req) {
 		return
 	}
-	var errs fieldErrors
-	_, err := tenant.ParseName(req.Name)
-	errs.add("name", err)
-	slug, err := domain.ParseSlug(req.Slug)
-	errs.add("slug", err)
-	plan := domain.PlanFree
-	if req.Plan != "" {
-		plan, err = domain.ParsePlanName(req.Plan)
-		errs.add("plan", err)
-	}
-	email, err := domain.ParseEmail(req.AdminEmail)
-	errs.add("admin_email", err)
-	now := s.now()
-	id, memberID, keyID := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
-	if errs.fail(c) {
+	in, invalid := app.ParseSignUp(req.Name, req.Slug, req.Plan, req.AdminEmail)
+	if failFields(c, invalid) {
 		return
 	}
-	created, err := tenant.Create(id, req.Name, slug, plan, now)
-	if err != nil {
-		s.failErr(c, err)
-		return
-	}
-	secret, prefix, sum, err := newSecret(keyScheme, id, keyID)
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
-	m := &membership.Membership{}
-	joined, err := m.AddFounder(memberID, email, now)
-	if err != nil {
-		s.failErr(c, err)
-		return
-	}
-	for _, e := range joined {
-		if err := m.Apply(e); err != nil {
-			s.internal(c, err)
-			return
-		}
-	}
-	keyed, err := m.CreateAPIKey(keyID, memberID, domain.RoleAdmin, "founder", prefix, sum, now)
-	if err != nil {
-		s.failErr(c, err)
-		return
-	}
-	tenantEvents, err := s.encode(c, cl, created)
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
-	memberEvents, err := s.encode(c, cl, append(joined, keyed...))
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
-
-	// Claim the slug first: only one sign-up can hold it.
-	err = s.inScope(c, id, func(tx pgx.Tx) error {
-		_, err := tx.Exec(c, `INSERT INTO tenantry.slug_claims (slug, tenant_id) VALUES ($1, $2)`, slug.String(), id)
-		return err
-	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		fail(c, http.StatusConflict, "conflict", "the slug "+slug.String()+" is taken", FieldError{Field: "slug", Message: "is taken"})
+	in.Meta = metadata(c, cl)
+	out, err := s.uc.signUp.Run(c, in)
+	if errors.Is(err, app.ErrSlugTaken) {
+		fail(c, http.StatusConflict, "conflict", "the slug "+in.Slug.String()+" is taken", FieldError{Field: "slug", Message: "is taken"})
 		return
 	}
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	res, err := s.d.Store.AppendStreams(c, id,
-		eventstore.StreamAppend{Stream: tenant.StreamID, Expected: eventstore.NoStream, Events: tenantEvents},
-		eventstore.StreamAppend{Stream: membership.StreamID, Expected: eventstore.NoStream, Events: memberEvents})
-	if err != nil {
-		_ = s.inScope(c, id, func(tx pgx.Tx) error {
-			_, err := tx.Exec(c, `DELETE FROM tenantry.slug_claims WHERE tenant_id = $1`, id)
-			return err
-		})
-		s.failErr(c, err)
-		return
-	}
+	id := out.Tenant.ID
 	c.Set(keyTenant, id)
-	seq := res[len(res)-1].LastSeq
-	s.settle(c, cl, id, seq)
+	s.settle(c, cl, id, out.Seq)
 	_ = projections.WaitForDirectory(c, s.pool(), id, s.d.SettleTimeout)
-	s.slugs.Store(slug.String(), id)
+	s.slugs.Store(out.Tenant.Slug, id)
 	c.Set(keyTenant, id) // the request's log line names the tenant it created
-	s.logger(c).Info("tenant created", "slug", slug.String(), "plan", plan.String())
-	reply(c, http.StatusCreated, gin.H{
-		"tenant":  tenantView{ID: id, Name: req.Name, Slug: slug.String(), Plan: plan.String(), Status: tenant.StatusActive.String()},
-		"admin":   memberView{ID: memberID, Email: email.String(), Role: domain.RoleAdmin.String()},
-		"api_key": newKeyView{ID: keyID, Key: secret, Prefix: prefix, Role: domain.RoleAdmin.String(), MemberID: memberID, Name: "founder"},
-		"seq":     seq,
-	})
+	s.logger(c).Info("tenant created", "slug", out.Tenant.Slug, "plan", out.Tenant.Plan)
+	reply(c, http.StatusCreated, out)
 }
 
 // minSeq honours a reader's ?min_seq=N: wait (bounded) until the read models the handler
@@ -191,10 +101,10 @@ func (s *Server) getTenant(c *gin.Context, cl *call) {
 	if !s.minSeq(c, cl, projections.ProjectionAuth) {
 		return
 	}
-	var p projections.Profile
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	var p eventstore.Profile
+	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		p, err = projections.GetProfile(c, tx)
+		p, err = tx.Profile(c)
 		return err
 	})
 	if err != nil {
@@ -217,10 +127,10 @@ func (s *Server) patchTenant(c *gin.Context, cl *call) {
 		fail(c, http.StatusBadRequest, "invalid-request", "nothing to change: send a name", FieldError{Field: "name", Message: "is required"})
 		return
 	}
-	t, res, ok := run(s, c, cl, cl.tenant, tenant.StreamID, newTenant,
-		func(t *tenant.Tenant) ([]domain.Event, error) { return t.Rename(*req.Name, s.now()) })
-	if ok {
-		reply(c, http.StatusOK, gin.H{"tenant": viewOf(t), "seq": res.LastSeq})
+	cl.yield()
+	ch, err := s.uc.tenants.Rename(c, cl.tenant, *req.Name, metadata(c, cl))
+	if s.changed(c, cl, cl.tenant, ch.Seq, err) {
+		reply(c, http.StatusOK, gin.H{"tenant": app.Summarize(ch.Tenant), "seq": ch.Seq})
 	}
 }
 
@@ -238,13 +148,9 @@ func (s *Server) putPlan(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	t, res, ok := run(s, c, cl, cl.tenant, tenant.StreamID, newTenant,
-		func(t *tenant.Tenant) ([]domain.Event, error) { return t.ChangePlan(plan, s.now()) })
-	if ok {
-		reply(c, http.StatusOK, gin.H{"tenant": viewOf(t), "seq": res.LastSeq})
+	cl.yield()
+	ch, err := s.uc.tenants.ChangePlan(c, cl.tenant, plan, metadata(c, cl))
+	if s.changed(c, cl, cl.tenant, ch.Seq, err) {
+		reply(c, http.StatusOK, gin.H{"tenant": app.Summarize(ch.Tenant), "seq": ch.Seq})
 	}
-}
-
-func viewOf(t *tenant.Tenant) tenantView {
-	return tenantView{ID: t.ID(), Name: t.Name().String(), Slug: t.Slug().String(), Plan: t.Plan().String(), Status: t.Status().String()}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
@@ -208,12 +207,12 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 	}
 	var points []eventstore.UsagePoint
 	var stopped string
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		if stopped, err = projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
+		if stopped, err = tx.StoppedProjection(c, projections.ProjectionUsage); err != nil || stopped != "" {
 			return err
 		}
-		points, err = eventstore.TenantTx(tx, cl.tenant).UsageSeriesLimit(c, metric, from, to, gran == "day", maxUsagePoints+1)
+		points, err = tx.UsageSeriesLimit(c, metric, from, to, gran == "day", maxUsagePoints+1)
 		return err
 	})
 	if err != nil {

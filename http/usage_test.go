@@ -256,7 +256,7 @@ func TestIdempotencyKey_OldAnswersAreForgotten(t *testing.T) {
 	keyHash, _ := httpapi.IdempotencyRow(uuid.MustParse(ten.id), "key:"+keyID(t, ten.key), "old-1", "", "", nil)
 	_, err := super.Exec(context.Background(), `UPDATE tenantry.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key_hash = $1`, keyHash)
 	require.NoError(t, err)
-	require.NoError(t, httpapi.ExpireIdempotencyKeys(context.Background(), pgtest.Pool(t, testDB.WorkerURL, 1))) // a worker's job
+	require.NoError(t, eventstore.New(pgtest.Pool(t, testDB.WorkerURL, 1)).ExpireIdempotencyKeys(context.Background())) // a worker's job
 	var n int
 	require.NoError(t, super.QueryRow(context.Background(), `SELECT count(*) FROM tenantry.idempotency_keys WHERE key_hash = $1`, keyHash).Scan(&n))
 	require.Zero(t, n)

@@ -49,11 +49,11 @@ func TestProjector_InvitationRevokedV1StillProjectsAndFolds(t *testing.T) {
 		var status string
 		require.NoError(t, tx.QueryRow(context.Background(), `SELECT status FROM invitations WHERE invitation_id = $1`, revokedV1).Scan(&status))
 		require.Equal(t, "revoked", status)
-		list, err := ListLiveInvitations(context.Background(), tx, now, uuid.Nil, 10)
+		list, err := eventstore.AdoptTx(tx, id).LiveInvitations(context.Background(), now, uuid.Nil, 10)
 		require.NoError(t, err)
 		require.Len(t, list, 1, "neither the revoked nor the expired one (%s)", expired)
 		require.Equal(t, live, list[0].InvitationID)
-		list, err = ListLiveInvitations(context.Background(), tx, now, live, 10)
+		list, err = eventstore.AdoptTx(tx, id).LiveInvitations(context.Background(), now, live, 10)
 		require.NoError(t, err)
 		require.Empty(t, list, "paged after the last one")
 	})

@@ -130,7 +130,7 @@ func TestProjector_WindowTotalBeyondInt64NeitherFreezesNorWraps(t *testing.T) {
 	want := new(big.Int).Mul(big.NewInt(math.MaxInt64), big.NewInt(2))
 	want.Add(want, big.NewInt(1))
 	f.inTenant(t, id, func(tx pgx.Tx) {
-		points, err := eventstore.TenantTx(tx, id).UsageSeries(context.Background(), "api_calls", time.Now().Add(-48*time.Hour), time.Now().Add(48*time.Hour), true)
+		points, err := eventstore.AdoptTx(tx, id).UsageSeries(context.Background(), "api_calls", time.Now().Add(-48*time.Hour), time.Now().Add(48*time.Hour), true)
 		require.NoError(t, err)
 		require.Len(t, points, 1)
 		require.NotNil(t, points[0].Big)

@@ -214,7 +214,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.roles.Worker {
 		// Remembered Idempotency-Key answers expire across tenants: a worker's job.
 		goRun(func(ctx context.Context) error {
-			return httpapi.ForgetIdempotencyKeys(ctx, m.workerStore.Pool(), time.Hour, m.log)
+			return m.workerStore.ForgetIdempotencyKeys(ctx, time.Hour, m.log)
 		})
 	}
 	if m.signer != nil {

@@ -480,7 +480,7 @@ feed:
 			return err == nil && entry.StripeCustomerID != ""
 		}, time.Minute, 50*time.Millisecond, "the directory links tenant %s to its Stripe customer", id)
 		require.NoError(t, projections.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
-			points, err := eventstore.TenantTx(tx, id).UsageSeries(ctx, "", time.Time{}, time.Now().Add(-time.Hour).Truncate(time.Hour), false)
+			points, err := eventstore.AdoptTx(tx, id).UsageSeries(ctx, "", time.Time{}, time.Now().Add(-time.Hour).Truncate(time.Hour), false)
 			for _, p := range points {
 				recorded[fmt.Sprintf("%s@%d", entry.StripeCustomerID, p.Start.Unix())] += p.Quantity
 			}

@@ -76,8 +76,6 @@ var debt = []string{
 	"http -> github.com/jackc/pgx/v5",
 	"http -> migrations",
 	"http -> projections",
-	"http/idempotency.go: tenantry\\.tenant_id",
-	"http/server.go: tenantry\\.tenant_id",
 	"projections -> github.com/jackc/pgx/v5",
 	"projections/directory.go: \\b736571[0-9]\\b",
 	"projections/directory.go: tenantry\\.tenant_id",

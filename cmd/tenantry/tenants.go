@@ -1,20 +1,18 @@
 package main
 
 import (
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/tenantry/tenantry/domain"
+	usecases "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
-	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/projections"
 )
 
@@ -37,40 +35,39 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 				return err
 			}
 			defer pool.Close()
-			// The API's own sign-up runs in process, so the command validates, claims the
-			// slug and appends exactly as the API does, with a one-off operator token.
-			tok := make([]byte, 24)
-			if _, err := rand.Read(tok); err != nil {
+			// The same use case as POST /v1/tenants: it validates, claims the slug and
+			// appends exactly as the API does.
+			in, invalid := usecases.ParseSignUp(name, slug, plan, email)
+			if len(invalid) > 0 {
+				return notCreated("the request has invalid fields", invalid...)
+			}
+			in.Meta = domain.Metadata{Actor: "operator", RequestID: uuid.NewString()}
+			in.Meta.CorrelationID = in.Meta.RequestID
+			store := eventstore.New(pool)
+			out, err := usecases.SignUp{Events: eventstore.DomainStore{Store: store, Registry: registry}, Slugs: store, Now: time.Now}.Run(ctx, in)
+			var de *domain.Error
+			switch {
+			case errors.Is(err, usecases.ErrSlugTaken):
+				return notCreated("the slug "+in.Slug.String()+" is taken", &domain.Error{Field: "slug", Message: "is taken"})
+			case errors.As(err, &de) && de.Field != "" && (de.Code == domain.CodeInvalid || de.Code == domain.CodeLimit):
+				return notCreated(de.Message, de)
+			case errors.As(err, &de):
+				return notCreated(de.Message)
+			case err != nil:
+				return fmt.Errorf("tenant not created: %w", err)
+			}
+			// The events are the tenant; a running serve projects them. Without one the
+			// answer comes after a short wait, and the read models follow when serve starts.
+			_ = projections.WaitForProjections(ctx, pool, out.Tenant.ID, out.Seq, signUpSettle, projections.ProjectionAuth)
+			_ = projections.WaitForDirectory(ctx, pool, out.Tenant.ID, signUpSettle)
+			a.log.Info("tenant created", "tenant_id", out.Tenant.ID.String(), "slug", out.Tenant.Slug, "plan", out.Tenant.Plan)
+			enc := json.NewEncoder(a.stdout)
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(out); err != nil {
 				return err
 			}
-			token := hex.EncodeToString(tok)
-			// The events are the tenant; a running serve projects them. Without one the
-			// reply comes after a short wait, and the read models follow when serve starts.
-			api := httpapi.New(httpapi.Deps{Logger: a.log, Store: eventstore.New(pool), Registry: registry,
-				OperatorToken: token, Plans: a.cfg.Plans, SettleTimeout: 3 * time.Second})
-			body, _ := json.Marshal(map[string]string{"name": name, "slug": slug, "plan": plan, "admin_email": email})
-			req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/tenants", bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+token)
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			api.ServeHTTP(rec, req)
-			if rec.Code != http.StatusCreated {
-				var p struct {
-					Detail string `json:"detail"`
-					Errors []struct {
-						Field, Message string
-					} `json:"errors"`
-				}
-				_ = json.Unmarshal(rec.Body.Bytes(), &p)
-				msg := p.Detail
-				for _, e := range p.Errors {
-					msg += fmt.Sprintf("; %s %s", e.Field, e.Message)
-				}
-				return fmt.Errorf("tenant not created: %s", msg)
-			}
-			var out bytes.Buffer
-			_ = json.Indent(&out, rec.Body.Bytes(), "", "  ")
-			_, err = fmt.Fprintln(a.stdout, out.String())
+			_, err = fmt.Fprintln(a.stdout)
 			return err
 		},
 	}
@@ -79,6 +76,17 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&plan, "plan", "free", "free, pro or enterprise")
 	cmd.Flags().StringVar(&email, "admin-email", "", "the first admin's email")
 	return cmd
+}
+
+// signUpSettle bounds each wait of `tenants create` for the read models to show the tenant.
+const signUpSettle = 3 * time.Second
+
+// notCreated is the error of a refused sign-up: the reason, then each bad field.
+func notCreated(detail string, fields ...*domain.Error) error {
+	for _, f := range fields {
+		detail += fmt.Sprintf("; %s %s", f.Field, f.Message)
+	}
+	return errors.New("tenant not created: " + detail)
 }
 
 func (a *app) tenantsListCmd() *cobra.Command {
