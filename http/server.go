@@ -72,6 +72,10 @@ type Deps struct {
 	// Timeouts bound how long a client may hold a connection (NewHTTPServer); zero fields
 	// take the defaults (DefaultTimeouts).
 	Timeouts Timeouts
+	// NoUsageCoalescing appends each single-record usage POST on its own rather than with
+	// its lane's concurrent ones (see coalescer): the plain path that coalescing's benchmark
+	// (BenchmarkFastPath_UsageCoalescer) weighs it against. Off by default.
+	NoUsageCoalescing bool
 }
 
 // Server holds the handlers' shared state.

@@ -111,7 +111,7 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 		return
 	}
 	cl.yield() // waiting for the commit takes no CPU: let the tenant's next request in
-	if len(records) == 1 {
+	if len(records) == 1 && !s.d.NoUsageCoalescing {
 		// One record: stored with the lane's concurrent ones (see coalescer).
 		ok, seq, err := s.usage.record(c, cl.tenant, metadata(c, cl), records[0], usage.RecordEventID(cl.tenant, records[0].IdempotencyKey))
 		if err != nil {
