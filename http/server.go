@@ -71,6 +71,10 @@ type Deps struct {
 	// Timeouts bound how long a client may hold a connection (NewHTTPServer); zero fields
 	// take the defaults (DefaultTimeouts).
 	Timeouts Timeouts
+	// NoUsageCoalescing appends each single-record usage POST on its own rather than with
+	// its lane's concurrent ones (see coalescer): the plain path that coalescing's benchmark
+	// (BenchmarkFastPath_UsageCoalescer) weighs it against. Off by default.
+	NoUsageCoalescing bool
 }
 
 // Server holds the handlers' shared state.
@@ -114,7 +118,7 @@ func build(d Deps) (*gin.Engine, *Server) {
 		d.Plans = domain.DefaultPlans()
 	}
 	s := &Server{d: d, limits: newLimiter(d.Plans), fair: newFairness(), metrics: newMetrics(d.Metrics),
-		usage: newRecordUsage(d.Store, d.Registry), authFails: newAuthFailures(), audits: newAuditCache(d)}
+		usage: newRecordUsage(d), authFails: newAuthFailures(), audits: newAuditCache(d)}
 	s.limits.shared = d.SharedLimits
 	var lastWarn atomic.Int64
 	s.limits.onError = func(err error) { // at most one warning a minute

@@ -121,10 +121,12 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 
 // newRecordUsage builds the usage use case over the store; a coalesced append logs with
 // its tenant's id.
-func newRecordUsage(store *eventstore.Store, reg *eventstore.Registry) *app.RecordUsage {
-	return app.NewRecordUsage(eventstore.DomainStore{Store: store, Registry: reg}, store, func(tenant uuid.UUID) context.Context {
-		return logctx.With(context.Background(), "tenant_id", tenant.String())
-	})
+func newRecordUsage(d Deps) *app.RecordUsage {
+	return app.NewRecordUsage(app.RecordUsageConfig{Store: eventstore.DomainStore{Store: d.Store, Registry: d.Registry}, Keys: d.Store,
+		Background: func(tenant uuid.UUID) context.Context {
+			return logctx.With(context.Background(), "tenant_id", tenant.String())
+		},
+		NoCoalescing: d.NoUsageCoalescing})
 }
 
 // Usage series limits: how far back a range may reach per granularity, and how many

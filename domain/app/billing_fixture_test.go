@@ -60,10 +60,11 @@ func newBillingFixture(t *testing.T) *billingFixture {
 	go func() { defer close(done); _ = pipeline.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	events := eventstore.DomainStore{Store: store, Registry: reg}
+	recordUsage := app.NewRecordUsage(app.RecordUsageConfig{Store: events, Keys: store})
 	return &billingFixture{store: store, events: events, reads: projections.ReadModels{Store: store},
 		stripe: &billing.StripeClient{API: billing.NewStripeAPI("sk_test_123", base, 5*time.Second),
 			Caller: &billing.Caller{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}},
-		usage: app.NewRecordUsage(events, store, nil),
+		usage: recordUsage,
 		// Half past an hour, so the windows of the last hours are due (settle: 5 minutes).
 		now: time.Now().UTC().Truncate(time.Hour).Add(30 * time.Minute)}
 }

@@ -20,19 +20,33 @@ type ClaimedKeys interface {
 // before is counted as a duplicate and never again (its key id is derived from the key, the
 // event that stores it claims it, and the event store refuses a second claim).
 type RecordUsage struct {
-	store EventStore
-	keys  ClaimedKeys
-	lanes *coalescer
+	store        EventStore
+	keys         ClaimedKeys
+	lanes        *coalescer
+	noCoalescing bool
 }
 
-// NewRecordUsage builds the use case. background makes the context a coalesced append runs
-// in (no single request's context may govern it; it carries what the logs need, such as
-// the tenant id); nil means context.Background.
-func NewRecordUsage(store EventStore, keys ClaimedKeys, background func(tenant uuid.UUID) context.Context) *RecordUsage {
+// RecordUsageConfig is what RecordUsage is built from.
+type RecordUsageConfig struct {
+	Store EventStore
+	Keys  ClaimedKeys
+	// Background makes the context a coalesced append runs in (no single request's context
+	// may govern it; it carries what the logs need, such as the tenant id); nil means
+	// context.Background.
+	Background func(tenant uuid.UUID) context.Context
+	// NoCoalescing appends each single record on its own instead of with the concurrent
+	// single records of its tenant and actor: the plain path the coalescer's benchmark
+	// (http BenchmarkFastPath_UsageCoalescer) measures it against.
+	NoCoalescing bool
+}
+
+// NewRecordUsage builds the use case; Store and Keys are required.
+func NewRecordUsage(cfg RecordUsageConfig) *RecordUsage {
+	background := cfg.Background
 	if background == nil {
 		background = func(uuid.UUID) context.Context { return context.Background() }
 	}
-	u := &RecordUsage{store: store, keys: keys}
+	u := &RecordUsage{store: cfg.Store, keys: cfg.Keys, noCoalescing: cfg.NoCoalescing}
 	u.lanes = &coalescer{store: u.storeRecords, background: background, lanes: map[laneKey]*lane{}}
 	return u
 }
@@ -60,7 +74,7 @@ func (u *RecordUsage) Record(ctx context.Context, in UsageInput) (UsageRecorded,
 	if len(in.Records) == 0 {
 		return UsageRecorded{}, domain.Invalid("records", "send at least one usage record")
 	}
-	if len(in.Records) == 1 {
+	if len(in.Records) == 1 && !u.noCoalescing {
 		r := in.Records[0]
 		ok, seq, err := u.lanes.record(ctx, in.Tenant, in.Metadata, r, usage.RecordEventID(in.Tenant, r.IdempotencyKey))
 		if err != nil {

@@ -23,7 +23,8 @@ func usageFixture(t *testing.T) (*eventstore.Store, eventstore.DomainStore, *app
 	db := pgtest.New(t)
 	store := eventstore.New(pgtest.Pool(t, db.AppURL, 6))
 	events := eventstore.DomainStore{Store: store, Registry: catalogRegistry(t)}
-	return store, events, app.NewRecordUsage(events, store, nil)
+	u := app.NewRecordUsage(app.RecordUsageConfig{Store: events, Keys: store})
+	return store, events, u
 }
 
 // sumRecorded adds up the quantities of every record stored in the tenant's usage stream,
