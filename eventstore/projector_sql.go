@@ -185,7 +185,7 @@ func (t *ProjectionTx) Provision(ctx context.Context) error {
 
 // ReadEvents reads up to limit of the tenant's events after seq, in this transaction.
 func (t *ProjectionTx) ReadEvents(ctx context.Context, afterSeq int64, limit int) ([]Event, error) {
-	return ReadTenantIn(ctx, t.tx, t.tenant, afterSeq, limit)
+	return readTenantIn(ctx, t.tx, t.tenant, afterSeq, limit)
 }
 
 // SaveCheckpoint queues moving projection name's checkpoint to seq (sent by Flush).

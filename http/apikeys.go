@@ -9,15 +9,16 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/projections"
 )
 
 func (s *Server) listAPIKeys(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, projections.ProjectionAuth) {
+	if !s.minSeq(c, cl, eventstore.ProjectionAuth) {
 		return
 	}
 	var keys []projections.APIKey
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	err := eventstore.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		keys, err = projections.ListAPIKeys(c, tx)
 		return err

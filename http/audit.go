@@ -24,7 +24,7 @@ import (
 )
 
 func (s *Server) getBilling(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, projections.Projections[:]...) {
+	if !s.minSeq(c, cl, eventstore.Projections[:]...) {
 		return
 	}
 	now := s.now().UTC()
@@ -45,7 +45,7 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 	var b projections.Billing
 	var p projections.Profile
 	var lines []projections.ReconLine
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	err := eventstore.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		if p, err = projections.GetProfile(c, tx); err != nil {
 			return err
@@ -54,9 +54,9 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 			return err
 		}
 		// Recorded usage comes from the usage projection: a stopped one would understate it.
-		if stopped, err := projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
+		if stopped, err := eventstore.StoppedProjectionIn(c, tx, cl.tenant, eventstore.ProjectionUsage); err != nil || stopped != "" {
 			if err == nil {
-				err = &projections.StoppedError{Projection: stopped}
+				err = &eventstore.StoppedError{Projection: stopped}
 			}
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/logctx"
 	"github.com/tenantry/tenantry/projections"
 )
@@ -169,10 +170,10 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 	gen, now := s.creds.generation(), time.Now()
 	s.metrics.keyLookups.Inc()
 	var cred projections.Credential
-	err = projections.InTenant(ctx, s.pool(), tenant, true, func(tx pgx.Tx) error {
+	err = eventstore.InTenant(ctx, s.pool(), tenant, true, func(tx pgx.Tx) error {
 		// Fail closed: a stopped auth projection may be missing a revocation, a removal or
 		// a suspension, so none of its credentials is served.
-		stopped, err := projections.StoppedProjection(ctx, tx, tenant, projections.ProjectionAuth)
+		stopped, err := eventstore.StoppedProjectionIn(ctx, tx, tenant, eventstore.ProjectionAuth)
 		if err != nil {
 			return err
 		}
@@ -183,7 +184,7 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 		return err
 	})
 	switch {
-	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, projections.ErrNotProvisioned):
+	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, eventstore.ErrNotProvisioned):
 		s.creds.putBad(sum, tenant, now, gen)
 		return cachedCred{}, false, nil
 	case err != nil:
@@ -245,8 +246,8 @@ func (s *Server) lookupTenant(c *gin.Context, ref string) (uuid.UUID, bool) {
 		fail(c, http.StatusNotFound, "not-found", "tenant not found")
 		return uuid.Nil, false
 	}
-	t, err := projections.FindTenant(c, s.pool(), ref)
-	if errors.Is(err, projections.ErrTenantNotFound) {
+	t, err := s.d.Store.FindTenant(c, ref)
+	if errors.Is(err, eventstore.ErrTenantNotFound) {
 		fail(c, http.StatusNotFound, "not-found", "tenant not found")
 		return uuid.Nil, false
 	}

@@ -22,12 +22,12 @@ func newMembership() *membership.Membership { return &membership.Membership{} }
 func newTenant() *tenant.Tenant { return &tenant.Tenant{} }
 
 func (s *Server) listMembers(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, projections.ProjectionAuth) {
+	if !s.minSeq(c, cl, eventstore.ProjectionAuth) {
 		return
 	}
 	var members []projections.Member
 	var invitations []projections.Invitation
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	err := eventstore.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		if members, err = projections.ListMembers(c, tx); err != nil {
 			return err
@@ -165,7 +165,7 @@ func (s *Server) listInvitations(c *gin.Context, cl *call) {
 		return
 	}
 	var list []projections.Invitation
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	err := eventstore.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		list, err = projections.ListLiveInvitations(c, tx, s.now(), after, limit)
 		return err
@@ -226,10 +226,10 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		return
 	}
 	var p projections.Profile
-	err := projections.InTenant(c, s.pool(), tenantID, true, func(tx pgx.Tx) error {
+	err := eventstore.InTenant(c, s.pool(), tenantID, true, func(tx pgx.Tx) error {
 		// Fail closed, as for API keys: the invitation may have been revoked or the
 		// tenant suspended by an event the stopped auth projection has not applied.
-		if stopped, err := projections.StoppedProjection(c, tx, tenantID, projections.ProjectionAuth); err != nil || stopped != "" {
+		if stopped, err := eventstore.StoppedProjectionIn(c, tx, tenantID, eventstore.ProjectionAuth); err != nil || stopped != "" {
 			if err == nil {
 				err = errTenantUnavailable
 			}

@@ -25,7 +25,6 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	"github.com/tenantry/tenantry/eventstore/logctx"
-	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
 )
 
@@ -266,7 +265,7 @@ func reply(c *gin.Context, status int, v any) {
 // A timeout is not an error: the write stands. Neither is a stopped projection: the wait
 // ends at once (requests for the tenant then answer 503, see lookupCred).
 func (s *Server) settle(ctx context.Context, cl *call, tenant uuid.UUID, seq int64) {
-	_ = s.settleOn(ctx, cl, tenant, seq, projections.ProjectionAuth)
+	_ = s.settleOn(ctx, cl, tenant, seq, eventstore.ProjectionAuth)
 }
 
 // settleOn waits, bounded by SettleTimeout, until the named projections of the tenant
@@ -278,5 +277,5 @@ func (s *Server) settleOn(ctx context.Context, cl *call, tenant uuid.UUID, seq i
 		return nil
 	}
 	cl.yield()
-	return projections.WaitForProjections(ctx, s.pool(), tenant, seq, s.d.SettleTimeout, projs...)
+	return s.d.Store.WaitForProjections(ctx, tenant, seq, s.d.SettleTimeout, projs...)
 }

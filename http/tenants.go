@@ -138,7 +138,7 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 	c.Set(keyTenant, id)
 	seq := res[len(res)-1].LastSeq
 	s.settle(c, cl, id, seq)
-	_ = projections.WaitForDirectory(c, s.pool(), id, s.d.SettleTimeout)
+	_ = s.d.Store.WaitForDirectory(c, id, s.d.SettleTimeout)
 	s.slugs.Store(slug.String(), id)
 	c.Set(keyTenant, id) // the request's log line names the tenant it created
 	s.logger(c).Info("tenant created", "slug", slug.String(), "plan", plan.String())
@@ -180,7 +180,7 @@ func (s *Server) minSeq(c *gin.Context, cl *call, projs ...string) bool {
 			FieldError{Field: "min_seq", Message: msg})
 		return false
 	}
-	if err := s.settleOn(c, cl, cl.tenant, n, projs...); errors.Is(err, projections.ErrProjectionStopped) {
+	if err := s.settleOn(c, cl, cl.tenant, n, projs...); errors.Is(err, eventstore.ErrProjectionStopped) {
 		s.failStopped(c, err)
 		return false
 	}
@@ -188,11 +188,11 @@ func (s *Server) minSeq(c *gin.Context, cl *call, projs ...string) bool {
 }
 
 func (s *Server) getTenant(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, projections.ProjectionAuth) {
+	if !s.minSeq(c, cl, eventstore.ProjectionAuth) {
 		return
 	}
 	var p projections.Profile
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	err := eventstore.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
 		p, err = projections.GetProfile(c, tx)
 		return err

@@ -268,7 +268,7 @@ type usagePoint struct {
 
 // getUsage answers usage per metric and hour or day over a time range.
 func (s *Server) getUsage(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, projections.ProjectionUsage) {
+	if !s.minSeq(c, cl, eventstore.ProjectionUsage) {
 		return
 	}
 	var errs fieldErrors
@@ -324,9 +324,9 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 	}
 	var points []projections.UsagePoint
 	var stopped string
-	err := projections.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
+	err := eventstore.InTenant(c, s.pool(), cl.tenant, true, func(tx pgx.Tx) error {
 		var err error
-		if stopped, err = projections.StoppedProjection(c, tx, cl.tenant, projections.ProjectionUsage); err != nil || stopped != "" {
+		if stopped, err = eventstore.StoppedProjectionIn(c, tx, cl.tenant, eventstore.ProjectionUsage); err != nil || stopped != "" {
 			return err
 		}
 		points, err = projections.UsageSeriesLimit(c, tx, metric, from, to, gran == "day", maxUsagePoints+1)
@@ -337,7 +337,7 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		return
 	}
 	if stopped != "" {
-		s.failStopped(c, &projections.StoppedError{Projection: stopped})
+		s.failStopped(c, &eventstore.StoppedError{Projection: stopped})
 		return
 	}
 	if len(points) > maxUsagePoints {

@@ -22,7 +22,6 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/logctx"
 	httpapi "github.com/tenantry/tenantry/http"
-	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
 )
 
@@ -48,7 +47,7 @@ func (a *api) linked(plan string) (tenantFixture, string) {
 	_, err = a.deps.Store.Append(context.Background(), id, dbilling.AccountStreamID, eventstore.NoStream, ne)
 	require.NoError(a.t, err)
 	require.Eventually(a.t, func() bool {
-		got, err := projections.FindTenantByCustomer(context.Background(), a.deps.Store.Pool(), cus)
+		got, err := a.deps.Store.FindTenantByCustomer(context.Background(), cus)
 		return err == nil && got.ID == id
 	}, time.Minute, 10*time.Millisecond)
 	return ten, cus

@@ -234,7 +234,7 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	go p.Consume(ctx, fwd)
 	go func() { _ = p.Run(ctx) }()
 	for _, id := range ids { // provisioned and caught up before measuring
-		if err := WaitFor(ctx, f.pool, id, 2, time.Minute); err != nil {
+		if err := f.store.WaitFor(ctx, id, 2, time.Minute); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -559,7 +559,7 @@ func benchScaleout(b *testing.B, f *fixture, db *pgtest.DB) {
 		var wg sync.WaitGroup
 		start := time.Now()
 		for r := 0; r < replicas; r++ {
-			p := &Projector{Pool: pgtest.Pool(b, db.WorkerURL, 8), Registry: f.reg, Logger: slog.New(slog.DiscardHandler),
+			p := &Projector{Store: eventstore.New(pgtest.Pool(b, db.WorkerURL, 8)), Registry: f.reg, Logger: slog.New(slog.DiscardHandler),
 				PollInterval: time.Hour}
 			wg.Add(1)
 			go func() { defer wg.Done(); _ = p.Run(ctx) }()
@@ -569,7 +569,7 @@ func benchScaleout(b *testing.B, f *fixture, db *pgtest.DB) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := WaitFor(context.Background(), f.pool, id, head, 5*time.Minute); err != nil {
+			if err := f.store.WaitFor(context.Background(), id, head, 5*time.Minute); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -78,7 +78,7 @@ func NewPipelineWith(store *eventstore.Store, registry *eventstore.Registry, log
 	}
 	return &Pipeline{
 		others:    others,
-		Projector: &Projector{Pool: store.Pool(), Registry: registry, Logger: log.With("component", "projector")},
+		Projector: &Projector{Store: store, Registry: registry, Logger: log.With("component", "projector")},
 		Directory: &Directory{Store: store, Registry: registry, Logger: log.With("component", "directory")},
 		opts:      opts, store: store, notifier: notifier, committer: committer, bus: bus, log: log,
 		relay: &eventstore.Relay{Store: store, Publisher: bus.Publisher(), Topic: bus.Topic(), Name: "relay",

@@ -11,18 +11,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantry/tenantry/eventstore"
 )
-
-// ErrNotProvisioned is eventstore.ErrNotProvisioned.
-var ErrNotProvisioned = eventstore.ErrNotProvisioned
-
-// InTenant is eventstore.InTenant (kept while callers move to the data-access layer).
-func InTenant(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, readOnly bool, fn func(pgx.Tx) error) error {
-	return eventstore.InTenant(ctx, pool, tenant, readOnly, fn)
-}
 
 // Profile is the tenant's profile read model.
 type Profile struct {
@@ -242,7 +233,7 @@ func notProvisioned(err error) error {
 		return nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) || isUndefinedTable(err) {
-		return fmt.Errorf("%w: %v", ErrNotProvisioned, err)
+		return fmt.Errorf("%w: %v", eventstore.ErrNotProvisioned, err)
 	}
 	return err
 }
@@ -250,24 +241,6 @@ func notProvisioned(err error) error {
 func isUndefinedTable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
-}
-
-// WaitForDirectory blocks until the tenant directory lists the tenant, for a caller that
-// just created it and will route by slug next, or until timeout.
-func WaitForDirectory(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		_, err := FindTenant(ctx, pool, tenant.String())
-		if !errors.Is(err, ErrTenantNotFound) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }
 
 // ReconLine compares, for one metric and one calendar month (UTC), the usage recorded with
@@ -311,28 +284,4 @@ func Reconcile(ctx context.Context, tx pgx.Tx, from, to, cutoff time.Time) ([]Re
 		l.Difference = l.Recorded - l.Reported
 		return l, err
 	})
-}
-
-// Progress returns the tenant's last event seq and the seq all its read models include
-// (the least of its projections' checkpoints).
-func Progress(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (head, projected int64, err error) {
-	err = InTenant(ctx, pool, tenant, true, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT coalesce((SELECT seq FROM tenantry.tenant_heads WHERE tenant_id = $1), 0),
-			coalesce((SELECT min(seq) FROM tenantry.projections WHERE tenant_id = $1 AND projection = ANY($2::text[])
-			          HAVING count(*) = cardinality($2::text[])), 0)`, tenant, Projections[:]).Scan(&head, &projected)
-	})
-	return head, projected, err
-}
-
-// StoppedProjection returns the name of a projection among names that is stopped for the
-// tenant, or "": read in tx, which has the tenant context. Readers of a stopped
-// projection's read models say so instead of serving them as current.
-func StoppedProjection(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, names ...string) (string, error) {
-	var name string
-	err := tx.QueryRow(ctx, `SELECT projection FROM tenantry.projections
-		WHERE tenant_id = $1 AND projection = ANY($2::text[]) AND failed_seq IS NOT NULL ORDER BY projection LIMIT 1`, tenant, names).Scan(&name)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	return name, err
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	httpapi "github.com/tenantry/tenantry/http"
-	"github.com/tenantry/tenantry/projections"
 )
 
 func (a *app) auditCmd() *cobra.Command {
@@ -34,7 +33,7 @@ func tenantRef(ctx context.Context, a *app, ref string) (uuid.UUID, *eventstore.
 	if err != nil {
 		return uuid.Nil, nil, nil, nil, err
 	}
-	t, err := projections.FindTenant(ctx, pool, ref)
+	t, err := eventstore.New(pool).FindTenant(ctx, ref)
 	if err != nil {
 		pool.Close()
 		return uuid.Nil, nil, nil, nil, err

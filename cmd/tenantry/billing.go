@@ -100,14 +100,14 @@ func (a *app) billingCmd() *cobra.Command {
 			}
 			defer pool.Close()
 			store := eventstore.New(pool)
-			var tenants []projections.TenantEntry
+			var tenants []eventstore.TenantEntry
 			if ref != "" {
-				t, err := projections.FindTenant(ctx, pool, ref)
+				t, err := eventstore.New(pool).FindTenant(ctx, ref)
 				if err != nil {
 					return err
 				}
 				tenants = append(tenants, t)
-			} else if err := projections.EachTenant(ctx, pool, func(t projections.TenantEntry) error {
+			} else if err := eventstore.New(pool).EachTenant(ctx, func(t eventstore.TenantEntry) error {
 				tenants = append(tenants, t)
 				return nil
 			}); err != nil {
@@ -128,11 +128,11 @@ func (a *app) billingCmd() *cobra.Command {
 				// cycle's usage.reported events among them.
 				if head, _, err := store.Head(ctx, t.ID); err != nil {
 					return fmt.Errorf("tenant %s: %w", t.Slug, err)
-				} else if err := projections.WaitFor(ctx, pool, t.ID, head, 30*time.Second); err != nil {
+				} else if err := eventstore.New(pool).WaitFor(ctx, t.ID, head, 30*time.Second); err != nil {
 					a.log.Warn("read models are behind; the figures may be stale", "tenant_id", t.ID, "err", err)
 				}
 				var lines []projections.ReconLine
-				err := projections.InTenant(ctx, pool, t.ID, true, func(tx pgx.Tx) error {
+				err := eventstore.InTenant(ctx, pool, t.ID, true, func(tx pgx.Tx) error {
 					var err error
 					lines, err = projections.Reconcile(ctx, tx, from, to, cutoff)
 					return err

@@ -339,7 +339,7 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	}
 	require.Eventually(t, func() bool {
 		for _, id := range ids {
-			head, projected, err := projections.Progress(ctx, app, id)
+			head, projected, err := eventstore.New(app).Progress(ctx, id)
 			if err != nil || projected != head {
 				return false
 			}
@@ -359,7 +359,7 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 		out := map[uuid.UUID]string{}
 		for _, id := range ids {
 			var s string
-			require.NoError(t, projections.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
+			require.NoError(t, eventstore.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
 				return tx.QueryRow(ctx, `SELECT concat_ws('|',
 					(SELECT string_agg(concat_ws(',', metric, hour, quantity), ';' ORDER BY metric, hour) FROM usage_hourly),
 					(SELECT string_agg(concat_ws(',', metric, day, quantity), ';' ORDER BY metric, day) FROM usage_daily),
@@ -400,12 +400,12 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	}
 	recorded := map[string]int64{}
 	for _, id := range ids {
-		var entry projections.TenantEntry
+		var entry eventstore.TenantEntry
 		require.Eventually(t, func() bool { // a killed directory member's messages are redelivered
-			entry, err = projections.FindTenant(ctx, app, id.String())
+			entry, err = eventstore.New(app).FindTenant(ctx, id.String())
 			return err == nil && entry.StripeCustomerID != ""
 		}, time.Minute, 50*time.Millisecond, "the directory links tenant %s to its Stripe customer", id)
-		require.NoError(t, projections.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
+		require.NoError(t, eventstore.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
 			points, err := projections.UsageSeries(ctx, tx, "", time.Time{}, time.Now().Add(-time.Hour).Truncate(time.Hour), false)
 			for _, p := range points {
 				recorded[fmt.Sprintf("%s@%d", entry.StripeCustomerID, p.Start.Unix())] += p.Quantity

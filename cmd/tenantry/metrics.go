@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
@@ -82,7 +83,7 @@ func (m *processMetrics) observePipeline(p *projections.Pipeline) {
 		m.projected.Add(float64(events))
 		m.projLag.Observe(time.Since(newest).Seconds())
 	}
-	for _, name := range projections.Projections {
+	for _, name := range eventstore.Projections {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenantry_projection_failures_total",
 			ConstLabels: prometheus.Labels{"projection": name},
 			Help:        "Events that stopped a projection of a tenant (each isolated and listed by projection_failures()), by projection, since start."},

@@ -36,7 +36,7 @@ func (a *app) projectionsCmd() *cobra.Command {
 				return err
 			}
 			defer pool.Close()
-			p := &projections.Projector{Pool: pool, Registry: registry, Logger: a.log}
+			p := &projections.Projector{Store: eventstore.New(pool), Registry: registry, Logger: a.log}
 			if !all {
 				progress := a.progress("events replayed")
 				if err := p.Rebuild(ctx, tenant, func(done, total int64) {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
-	"github.com/tenantry/tenantry/projections"
 )
 
 func (a *app) tenantsCmd() *cobra.Command {
@@ -95,14 +94,14 @@ func (a *app) tenantsListCmd() *cobra.Command {
 			}
 			defer pool.Close()
 			type row struct {
-				projections.TenantEntry
+				eventstore.TenantEntry
 				Events    int64 `json:"events"`
 				Projected int64 `json:"projected"`
 				Lag       int64 `json:"lag"`
 			}
 			var rows []row
-			err = projections.EachTenant(ctx, pool, func(t projections.TenantEntry) error {
-				head, projected, err := projections.Progress(ctx, pool, t.ID)
+			err = eventstore.New(pool).EachTenant(ctx, func(t eventstore.TenantEntry) error {
+				head, projected, err := eventstore.New(pool).Progress(ctx, t.ID)
 				if err != nil {
 					return fmt.Errorf("tenant %s: %w", t.Slug, err)
 				}

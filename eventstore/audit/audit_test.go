@@ -276,7 +276,7 @@ func TestVerify_ALaterHistoryExtendsAnEarlierHead(t *testing.T) {
 
 func TestSignedHeads_AreRecordedAndSignedOnlyWhenMoved(t *testing.T) {
 	f := newFixture(t, true) // the signer walks the tenant directory
-	require.NoError(t, projections.WaitForDirectory(context.Background(), f.store.Pool(), f.id, time.Minute))
+	require.NoError(t, f.store.WaitForDirectory(context.Background(), f.id, time.Minute))
 	hs := &audit.HeadSigner{Store: f.store, Signer: signer, Interval: time.Hour}
 	_, err := hs.Once(context.Background())
 	require.NoError(t, err)

@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/projections"
 )
 
 // SignHead signs the tenant's current head and records it in tenantry.signed_heads.
@@ -33,7 +32,7 @@ func SignHead(ctx context.Context, store *eventstore.Store, signer *Signer, tena
 func Record(ctx context.Context, store *eventstore.Store, h Head) error {
 	hash, _ := hex.DecodeString(h.Hash)
 	sig, _ := hex.DecodeString(h.Signature)
-	return projections.InTenant(ctx, store.Pool(), h.TenantID, false, func(tx pgx.Tx) error {
+	return eventstore.InTenant(ctx, store.Pool(), h.TenantID, false, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO tenantry.signed_heads (tenant_id, seq, hash, signed_at, key_id, signature)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, h.TenantID, h.Seq, hash, h.SignedAt, h.KeyID, sig)
 		return err
@@ -68,7 +67,7 @@ func LatestSignedHead(ctx context.Context, store *eventstore.Store, tenant uuid.
 	var h Head
 	var hash, sig []byte
 	found := false
-	err := projections.InTenant(ctx, store.Pool(), tenant, true, func(tx pgx.Tx) error {
+	err := eventstore.InTenant(ctx, store.Pool(), tenant, true, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT seq, hash, signed_at, key_id, signature FROM tenantry.signed_heads
 			WHERE tenant_id = $1 ORDER BY signed_at DESC, seq DESC LIMIT 1`, tenant).Scan(&h.Seq, &hash, &h.SignedAt, &h.KeyID, &sig)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -144,7 +143,7 @@ func (s *HeadSigner) Once(ctx context.Context) (int, error) {
 		now = s.Now
 	}
 	signed := 0
-	err := projections.EachTenant(ctx, s.Store.Pool(), func(t projections.TenantEntry) error {
+	err := s.Store.EachTenant(ctx, func(t eventstore.TenantEntry) error {
 		seq, _, err := s.Store.Head(ctx, t.ID)
 		if err != nil {
 			return fmt.Errorf("tenant %s: %w", t.ID, err)

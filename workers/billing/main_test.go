@@ -243,7 +243,7 @@ func (e *env) createTenant(plan domain.PlanName) uuid.UUID {
 	e.tenantCommand(id, func(t *tenant.Tenant) ([]domain.Event, error) {
 		return tenant.Create(id, "Billing "+slug.String(), slug, plan, e.clock())
 	})
-	require.NoError(e.t, projections.WaitForDirectory(context.Background(), e.store.Pool(), id, time.Minute))
+	require.NoError(e.t, e.store.WaitForDirectory(context.Background(), id, time.Minute))
 	return id
 }
 
@@ -292,9 +292,9 @@ func (e *env) recorded(id uuid.UUID) map[string]int64 {
 	ctx := context.Background()
 	head, _, err := e.store.Head(ctx, id)
 	require.NoError(e.t, err)
-	require.NoError(e.t, projections.WaitFor(ctx, e.store.Pool(), id, head, time.Minute))
+	require.NoError(e.t, e.store.WaitFor(ctx, id, head, time.Minute))
 	var points []projections.UsagePoint
-	require.NoError(e.t, projections.InTenant(ctx, e.store.Pool(), id, true, func(tx pgx.Tx) error {
+	require.NoError(e.t, eventstore.InTenant(ctx, e.store.Pool(), id, true, func(tx pgx.Tx) error {
 		var err error
 		points, err = projections.UsageSeries(ctx, tx, "", time.Time{}, e.clock().Add(-5*time.Minute).Truncate(time.Hour), false)
 		return err
@@ -312,9 +312,9 @@ func (e *env) reconcile(id uuid.UUID) []projections.ReconLine {
 	ctx := context.Background()
 	head, _, err := e.store.Head(ctx, id)
 	require.NoError(e.t, err)
-	require.NoError(e.t, projections.WaitFor(ctx, e.store.Pool(), id, head, time.Minute))
+	require.NoError(e.t, e.store.WaitFor(ctx, id, head, time.Minute))
 	var lines []projections.ReconLine
-	require.NoError(e.t, projections.InTenant(ctx, e.store.Pool(), id, true, func(tx pgx.Tx) error {
+	require.NoError(e.t, eventstore.InTenant(ctx, e.store.Pool(), id, true, func(tx pgx.Tx) error {
 		var err error
 		lines, err = projections.Reconcile(ctx, tx, time.Time{}, e.clock().Add(time.Hour), e.clock().Add(-5*time.Minute).Truncate(time.Hour))
 		return err
@@ -327,7 +327,7 @@ func (e *env) customerOf(id uuid.UUID) string {
 	e.t.Helper()
 	var cus string
 	require.Eventually(e.t, func() bool {
-		t, err := projections.FindTenant(context.Background(), e.store.Pool(), id.String())
+		t, err := e.store.FindTenant(context.Background(), id.String())
 		cus = t.StripeCustomerID
 		return err == nil && cus != ""
 	}, time.Minute, 5*time.Millisecond, "tenant %s is not linked to a Stripe customer", id)

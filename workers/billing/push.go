@@ -63,11 +63,11 @@ func (w *Worker) pushLocked(ctx context.Context, id uuid.UUID) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := projections.WaitForProjections(ctx, w.pool(), id, head, ProjectionWait, projections.ProjectionUsage); err != nil {
+	if err := w.Store.WaitForProjections(ctx, id, head, ProjectionWait, eventstore.ProjectionUsage); err != nil {
 		return 0, fmt.Errorf("read models behind seq %d: %w", head, err)
 	}
 	var recorded []projections.UsagePoint
-	err = projections.InTenant(ctx, w.pool(), id, true, func(tx pgx.Tx) error {
+	err = eventstore.InTenant(ctx, w.pool(), id, true, func(tx pgx.Tx) error {
 		recorded, err = projections.UsageSeries(ctx, tx, "", from, to, false)
 		return err
 	})

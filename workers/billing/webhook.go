@@ -17,7 +17,6 @@ import (
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/logctx"
-	"github.com/tenantry/tenantry/projections"
 )
 
 // Delivery is what handling one Stripe webhook delivery did.
@@ -194,8 +193,8 @@ func (w *Worker) tenantOf(ctx context.Context, customerID string) (uuid.UUID, er
 	if customerID == "" {
 		return uuid.Nil, nil
 	}
-	t, err := projections.FindTenantByCustomer(ctx, w.pool(), customerID)
-	if errors.Is(err, projections.ErrTenantNotFound) {
+	t, err := w.Store.FindTenantByCustomer(ctx, customerID)
+	if errors.Is(err, eventstore.ErrTenantNotFound) {
 		return uuid.Nil, nil
 	}
 	if err != nil {

@@ -23,7 +23,6 @@ import (
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/logctx"
-	"github.com/tenantry/tenantry/projections"
 )
 
 // Worker does the billing work. Several workers (in one process or many) may run at once:
@@ -155,7 +154,7 @@ func (w *Worker) Cycle(ctx context.Context) (CycleStats, error) {
 	}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	err := projections.EachTenant(ctx, w.pool(), func(t projections.TenantEntry) error {
+	err := w.Store.EachTenant(ctx, func(t eventstore.TenantEntry) error {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
