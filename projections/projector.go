@@ -730,6 +730,3 @@ func (p *Projector) recovered(tenant uuid.UUID, name string) {
 	delete(p.retry, retryKey{tenant, name})
 	p.mu.Unlock()
 }
-
-// Failure is a projection of a tenant that is stopped.
-type Failure = eventstore.ProjectionFailure

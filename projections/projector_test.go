@@ -233,7 +233,7 @@ func TestProjector_PoisonEventStopsOnlyItsTenant(t *testing.T) {
 	go func() { _ = p.Run(ctx); close(done) }()
 	// Generous bounds: other tests load the machine meanwhile.
 	require.NoError(t, f.store.WaitFor(context.Background(), healthy, 3, 30*time.Second))
-	var mine []Failure
+	var mine []eventstore.ProjectionFailure
 	require.Eventually(t, func() bool {
 		failures, err := f.store.ProjectionFailures(context.Background())
 		require.NoError(t, err)
