@@ -158,21 +158,14 @@ func eventDecoder(rows pgx.Rows) func(*Event) error {
 	return func(e *Event) error { return scanEvent(rows, e) }
 }
 
-// EventColumns is the column list ScanEvents expects, for callers that select events with
-// queries of their own (in batches, with their own conditions).
-const EventColumns = eventColumns
-
-// ScanEvents reads every row of rows (selected as EventColumns) and closes it.
-func ScanEvents(rows pgx.Rows) ([]Event, error) { return collectEvents(rows) }
-
-// Querier runs queries: a pool, a connection or a transaction.
-type Querier interface {
+// querier runs queries: a pool, a connection or a transaction.
+type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// ReadTenantIn reads like ReadTenant, inside the caller's transaction, which must already
+// readTenantIn reads like ReadTenant, inside the caller's transaction, which must already
 // carry the tenant context (projectors read and apply in one transaction).
-func ReadTenantIn(ctx context.Context, q Querier, tenant uuid.UUID, afterSeq int64, limit int) ([]Event, error) {
+func readTenantIn(ctx context.Context, q querier, tenant uuid.UUID, afterSeq int64, limit int) ([]Event, error) {
 	rows, err := q.Query(ctx, readTenantSQL, tenant, max(afterSeq, 0), clampPage(limit))
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/tenant"
-	"github.com/tenantry/tenantry/projections"
 )
 
 // adminListTenants pages through the tenant directory: ?after=<tenant id>&limit=N (≤ 1000).
@@ -34,7 +33,7 @@ func (s *Server) adminListTenants(c *gin.Context, _ *call) {
 	if errs.fail(c) {
 		return
 	}
-	list, err := projections.ListTenants(c, s.pool(), after, limit)
+	list, err := s.d.Store.ListTenants(c, after, limit)
 	if err != nil {
 		s.failErr(c, err)
 		return

@@ -11,11 +11,10 @@ import (
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/projections"
 )
 
 func (s *Server) getBilling(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, projections.Projections[:]...) {
+	if !s.minSeq(c, cl, eventstore.Projections[:]...) {
 		return
 	}
 	now := s.now().UTC()
@@ -45,9 +44,9 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 			return err
 		}
 		// Recorded usage comes from the usage projection: a stopped one would understate it.
-		if stopped, err := tx.StoppedProjection(c, projections.ProjectionUsage); err != nil || stopped != "" {
+		if stopped, err := tx.StoppedProjection(c, eventstore.ProjectionUsage); err != nil || stopped != "" {
 			if err == nil {
-				err = &projections.StoppedError{Projection: stopped}
+				err = &eventstore.StoppedError{Projection: stopped}
 			}
 			return err
 		}

@@ -17,7 +17,6 @@ import (
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/projections"
 )
 
 // call is what the pipeline learned about a request before its handler runs.
@@ -124,7 +123,7 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 	err = s.d.Store.InTenant(ctx, tenant, true, func(tx *eventstore.Tx) error {
 		// Fail closed: a stopped auth projection may be missing a revocation, a removal or
 		// a suspension, so none of its credentials is served.
-		stopped, err := tx.StoppedProjection(ctx, projections.ProjectionAuth)
+		stopped, err := tx.StoppedProjection(ctx, eventstore.ProjectionAuth)
 		if err != nil {
 			return err
 		}
@@ -197,8 +196,8 @@ func (s *Server) lookupTenant(c *gin.Context, ref string) (uuid.UUID, bool) {
 		fail(c, http.StatusNotFound, "not-found", "tenant not found")
 		return uuid.Nil, false
 	}
-	t, err := projections.FindTenant(c, s.pool(), ref)
-	if errors.Is(err, projections.ErrTenantNotFound) {
+	t, err := s.d.Store.FindTenant(c, ref)
+	if errors.Is(err, eventstore.ErrTenantNotFound) {
 		fail(c, http.StatusNotFound, "not-found", "tenant not found")
 		return uuid.Nil, false
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/migrations/pgtest"
-	"github.com/tenantry/tenantry/projections"
 )
 
 func TestUsage_RefusesQuantitiesAboveTheMaximumWith422(t *testing.T) {
@@ -61,12 +60,12 @@ func poison(t *testing.T, a *api, tenant string) int64 {
 	return res.LastSeq
 }
 
-func waitForFailure(t *testing.T, a *api, tenant string) projections.Failure {
+func waitForFailure(t *testing.T, a *api, tenant string) eventstore.ProjectionFailure {
 	t.Helper()
-	var found projections.Failure
+	var found eventstore.ProjectionFailure
 	worker := pgtest.Pool(t, testDB.WorkerURL, 2) // failures are listed across tenants: the worker's role
 	pgtest.Until(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		fl, err := projections.Failures(context.Background(), worker)
+		fl, err := eventstore.New(worker).ProjectionFailures(context.Background())
 		require.NoError(t, err)
 		for _, f := range fl {
 			if f.Tenant.String() == tenant {
@@ -94,7 +93,7 @@ func TestProjections_UsageFailureLeavesAuthorisationWorking(t *testing.T) {
 
 	seq := poison(t, a, ten.id)
 	f := waitForFailure(t, a, ten.id)
-	require.Equal(t, projections.ProjectionUsage, f.Projection)
+	require.Equal(t, eventstore.ProjectionUsage, f.Projection)
 	require.Equal(t, seq, f.FailedSeq)
 
 	// Usage reads say the read model is stopped, at once, with or without min_seq.
@@ -149,7 +148,7 @@ func TestProjections_AuthFailureFailsClosedForThatTenantOnly(t *testing.T) {
 		eventstore.NewEvent{Type: "thing.unknown", SchemaVersion: 1, Data: []byte(`{}`)})
 	require.NoError(t, err)
 	f := waitForFailure(t, a, sick.id)
-	require.Equal(t, projections.ProjectionAuth, f.Projection)
+	require.Equal(t, eventstore.ProjectionAuth, f.Projection)
 
 	failedAt := time.Now()
 	pgtest.Until(t, 10*time.Second, 50*time.Millisecond, func() bool {

@@ -12,11 +12,10 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/projections"
 )
 
 func (s *Server) listMembers(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, projections.ProjectionAuth) {
+	if !s.minSeq(c, cl, eventstore.ProjectionAuth) {
 		return
 	}
 	var members []eventstore.Member
@@ -208,7 +207,7 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 	err := s.d.Store.InTenant(c, tenantID, true, func(tx *eventstore.Tx) error {
 		// Fail closed, as for API keys: the invitation may have been revoked or the
 		// tenant suspended by an event the stopped auth projection has not applied.
-		if stopped, err := tx.StoppedProjection(c, projections.ProjectionAuth); err != nil || stopped != "" {
+		if stopped, err := tx.StoppedProjection(c, eventstore.ProjectionAuth); err != nil || stopped != "" {
 			if err == nil {
 				err = errTenantUnavailable
 			}

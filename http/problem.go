@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tenantry/tenantry/domain"
-	"github.com/tenantry/tenantry/projections"
+	"github.com/tenantry/tenantry/eventstore"
 )
 
 // ProblemBase prefixes every problem type: the type of a suspended tenant's refusal is
@@ -100,7 +100,7 @@ func (s *Server) failErr(c *gin.Context, err error) {
 		}
 		return
 	}
-	if errors.Is(err, errTenantUnavailable) || errors.Is(err, projections.ErrProjectionStopped) {
+	if errors.Is(err, errTenantUnavailable) || errors.Is(err, eventstore.ErrProjectionStopped) {
 		s.failStopped(c, err)
 		return
 	}
@@ -115,11 +115,11 @@ func (s *Server) failErr(c *gin.Context, err error) {
 // members, status and plan cannot be brought up to date, so none of them is trusted.
 var errTenantUnavailable = errors.New("the tenant's auth projection is stopped")
 
-// failStopped answers for a stopped projection (err wraps projections.ErrProjectionStopped
+// failStopped answers for a stopped projection (err wraps eventstore.ErrProjectionStopped
 // or is errTenantUnavailable): 503, failing closed for authorisation state.
 func (s *Server) failStopped(c *gin.Context, err error) {
-	var stopped *projections.StoppedError
-	if errors.Is(err, errTenantUnavailable) || errors.As(err, &stopped) && stopped.Projection == projections.ProjectionAuth {
+	var stopped *eventstore.StoppedError
+	if errors.Is(err, errTenantUnavailable) || errors.As(err, &stopped) && stopped.Projection == eventstore.ProjectionAuth {
 		fail(c, http.StatusServiceUnavailable, "tenant-unavailable",
 			"this tenant's API keys, members and status cannot be brought up to date (an event could not be applied); "+
 				"requests for it are refused until an operator repairs it")

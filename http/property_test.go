@@ -362,14 +362,14 @@ func TestProperty_RandomCommandsKeepReadModelsEqualToARebuildAndAuthorisationPro
 	pool := pgtest.Pool(t, rebuildURL(), 4)
 	reg := eventstore.NewRegistry()
 	require.NoError(t, catalog.Register(reg))
-	projector := &projections.Projector{Pool: pool, Registry: reg, Logger: a.deps.Logger}
+	projector := &projections.Projector{Store: eventstore.New(pool), Registry: reg, Logger: a.deps.Logger}
 	super, err := pgx.Connect(ctx, testDB.SuperURL)
 	require.NoError(t, err)
 	defer super.Close(ctx)
 	for _, pt := range tenants {
 		id := uuid.MustParse(pt.fix.id)
 		require.Eventually(t, func() bool {
-			head, projected, err := projections.Progress(ctx, pool, id)
+			head, projected, err := eventstore.New(pool).Progress(ctx, id)
 			return err == nil && projected == head && head >= pt.seq
 		}, time.Minute, 20*time.Millisecond, "tenant %s caught up", id)
 		if pt.status != "closed" {

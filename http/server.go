@@ -16,7 +16,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
@@ -25,7 +24,6 @@ import (
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/projections"
 )
 
 // Deps are the server's collaborators and settings, wired by cmd.
@@ -160,9 +158,6 @@ func build(d Deps) (*gin.Engine, *Server) {
 	return r, s
 }
 
-// pool is the runtime role's pool.
-func (s *Server) pool() *pgxpool.Pool { return s.d.Store.Pool() }
-
 // workspacePrefix is where every tenant-scoped route also answers.
 const workspacePrefix = "/v1/workspaces/:workspace"
 
@@ -271,17 +266,17 @@ func reply(c *gin.Context, status int, v any) {
 // A timeout is not an error: the write stands. Neither is a stopped projection: the wait
 // ends at once (requests for the tenant then answer 503, see lookupCred).
 func (s *Server) settle(ctx context.Context, cl *call, tenant uuid.UUID, seq int64) {
-	_ = s.settleOn(ctx, cl, tenant, seq, projections.ProjectionAuth)
+	_ = s.settleOn(ctx, cl, tenant, seq, eventstore.ProjectionAuth)
 }
 
 // settleOn waits, bounded by SettleTimeout, until the named projections of the tenant
 // include seq; ErrProjectionStopped at once if one is stopped before it. Waiting takes no
-// CPU and no query of its own (see projections.WaitForProjections): the request gives up
+// CPU and no query of its own (see eventstore.WaitForProjections): the request gives up
 // its tenant's fairness slot first.
 func (s *Server) settleOn(ctx context.Context, cl *call, tenant uuid.UUID, seq int64, projs ...string) error {
 	if seq <= 0 {
 		return nil
 	}
 	cl.yield()
-	return projections.WaitForProjections(ctx, s.pool(), tenant, seq, s.d.SettleTimeout, projs...)
+	return s.d.Store.WaitForProjections(ctx, tenant, seq, s.d.SettleTimeout, projs...)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/projections"
 )
 
 type createTenantRequest struct {
@@ -53,7 +52,7 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 	id := out.Tenant.ID
 	c.Set(keyTenant, id)
 	s.settle(c, cl, id, out.Seq)
-	_ = projections.WaitForDirectory(c, s.pool(), id, s.d.SettleTimeout)
+	_ = s.d.Store.WaitForDirectory(c, id, s.d.SettleTimeout)
 	s.slugs.Store(out.Tenant.Slug, id)
 	c.Set(keyTenant, id) // the request's log line names the tenant it created
 	s.logger(c).Info("tenant created", "slug", out.Tenant.Slug, "plan", out.Tenant.Plan)
@@ -90,7 +89,7 @@ func (s *Server) minSeq(c *gin.Context, cl *call, projs ...string) bool {
 			FieldError{Field: "min_seq", Message: msg})
 		return false
 	}
-	if err := s.settleOn(c, cl, cl.tenant, n, projs...); errors.Is(err, projections.ErrProjectionStopped) {
+	if err := s.settleOn(c, cl, cl.tenant, n, projs...); errors.Is(err, eventstore.ErrProjectionStopped) {
 		s.failStopped(c, err)
 		return false
 	}
@@ -98,7 +97,7 @@ func (s *Server) minSeq(c *gin.Context, cl *call, projs ...string) bool {
 }
 
 func (s *Server) getTenant(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, projections.ProjectionAuth) {
+	if !s.minSeq(c, cl, eventstore.ProjectionAuth) {
 		return
 	}
 	var p eventstore.Profile

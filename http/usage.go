@@ -18,7 +18,6 @@ import (
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/projections"
 )
 
 // MaxUsageRecords is the most records one POST /v1/usage may carry.
@@ -153,7 +152,7 @@ type usagePoint struct {
 
 // getUsage answers usage per metric and hour or day over a time range.
 func (s *Server) getUsage(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, projections.ProjectionUsage) {
+	if !s.minSeq(c, cl, eventstore.ProjectionUsage) {
 		return
 	}
 	var errs fieldErrors
@@ -211,7 +210,7 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 	var stopped string
 	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		if stopped, err = tx.StoppedProjection(c, projections.ProjectionUsage); err != nil || stopped != "" {
+		if stopped, err = tx.StoppedProjection(c, eventstore.ProjectionUsage); err != nil || stopped != "" {
 			return err
 		}
 		points, err = tx.UsageSeriesLimit(c, metric, from, to, gran == "day", maxUsagePoints+1)
@@ -222,7 +221,7 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		return
 	}
 	if stopped != "" {
-		s.failStopped(c, &projections.StoppedError{Projection: stopped})
+		s.failStopped(c, &eventstore.StoppedError{Projection: stopped})
 		return
 	}
 	if len(points) > maxUsagePoints {

@@ -56,7 +56,7 @@ func (a *api) linked(plan string) (tenantFixture, string) {
 	_, err = a.deps.Store.Append(context.Background(), id, dbilling.AccountStreamID, eventstore.NoStream, ne)
 	require.NoError(a.t, err)
 	require.Eventually(a.t, func() bool {
-		got, err := projections.FindTenantByCustomer(context.Background(), a.deps.Store.Pool(), cus)
+		got, err := a.deps.Store.FindTenantByCustomer(context.Background(), cus)
 		return err == nil && got.ID == id
 	}, time.Minute, 10*time.Millisecond)
 	return ten, cus

@@ -1,6 +1,8 @@
 // Package projections builds each tenant's read models in its own schema from its events:
 // provisioning, the projector (exactly-once, fair across tenants, poison events isolated)
-// and the SQL that applies each event type.
+// and what each event type means for the read models. Its statements live in the
+// data-access layer (eventstore: projector_sql.go, readmodels_apply.go, rebuild_sql.go,
+// directory_sql.go, wait.go).
 package projections
 
 import (
@@ -9,9 +11,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/billing"
@@ -22,99 +21,60 @@ import (
 )
 
 // apply writes one event's effect on the read models (usage records are summed per batch by
-// usageSums instead). It runs inside the projector's
-// transaction with the tenant context and search_path set to the tenant's schema, so the
-// table names are unqualified. Every statement is idempotent only together with the
-// checkpoint: the projector never applies an event twice.
-func apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event, p domain.Event) error {
-	t, at := e.TenantID, e.RecordedAt
-	var err error
+// usageSums instead), through the projector's transaction (eventstore.ProjectionTx): it
+// decides what an event means for the read models; the data-access layer writes it.
+func apply(ctx context.Context, tx *eventstore.ProjectionTx, e *eventstore.Event, p domain.Event) error {
+	at := e.RecordedAt
 	switch ev := domain.Deref(p).(type) {
 	case tenant.Created:
-		_, err = tx.Exec(ctx, `INSERT INTO profile (tenant_id, name, slug, plan, status, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, 'active', $5, $5)`, t, ev.Name.String(), ev.Slug.String(), ev.Plan.String(), at)
-		if err == nil {
-			_, err = tx.Exec(ctx, `INSERT INTO billing (tenant_id) VALUES ($1)`, t)
-		}
+		return tx.CreateTenant(ctx, ev.Name.String(), ev.Slug.String(), ev.Plan.String(), at)
 	case tenant.Renamed:
-		err = profile(ctx, tx, `name = $2`, t, at, ev.Name.String())
+		return tx.RenameTenant(ctx, ev.Name.String(), at)
 	case tenant.PlanChanged:
-		err = profile(ctx, tx, `plan = $2`, t, at, ev.To.String())
+		return tx.ChangePlan(ctx, ev.To.String(), at)
 	case tenant.MarkedPastDue:
-		err = profile(ctx, tx, `status = 'past_due'`, t, at)
-		if err == nil {
-			_, err = tx.Exec(ctx, `UPDATE billing SET status = 'past_due', past_due_since = $2, grace_ends_at = $3 WHERE tenant_id = $1`,
-				t, ev.Since, ev.GraceEndsAt)
-		}
+		return tx.MarkPastDue(ctx, ev.Since, ev.GraceEndsAt, at)
 	case tenant.Suspended:
-		err = profile(ctx, tx, `status = 'suspended', suspend_reason = $2, suspend_note = nullif($3, '')`, t, at, ev.Reason.String(), ev.Note)
+		return tx.SuspendTenant(ctx, ev.Reason.String(), ev.Note, at)
 	case tenant.Reactivated:
-		err = profile(ctx, tx, `status = 'active', suspend_reason = NULL, suspend_note = NULL`, t, at)
-		if err == nil {
-			_, err = tx.Exec(ctx, `UPDATE billing SET status = CASE WHEN status = 'past_due' THEN 'active' ELSE status END,
-				past_due_since = NULL, grace_ends_at = NULL WHERE tenant_id = $1`, t)
-		}
+		return tx.ReactivateTenant(ctx, at)
 	case tenant.Closed:
-		err = profile(ctx, tx, `status = 'closed'`, t, at)
+		return tx.CloseTenant(ctx, at)
 	case membership.Joined:
-		_, err = tx.Exec(ctx, `INSERT INTO members (tenant_id, member_id, email, role, joined_at) VALUES ($1, $2, $3, $4, $5)`,
-			t, ev.MemberID, ev.Email.String(), ev.Role.String(), at)
-		if err == nil {
-			_, err = tx.Exec(ctx, `UPDATE invitations SET status = 'accepted' WHERE tenant_id = $1 AND invitation_id = $2`, t, ev.InvitationID)
-		}
+		return tx.AddMember(ctx, ev.MemberID, ev.Email.String(), ev.Role.String(), ev.InvitationID, at)
 	case membership.Invited:
-		_, err = tx.Exec(ctx, `INSERT INTO invitations (tenant_id, invitation_id, email, role, invited_by, token_sha256, expires_at, status)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')`, t, ev.InvitationID, ev.Email.String(), ev.Role.String(), ev.InvitedBy, ev.TokenSHA256, ev.ExpiresAt)
+		return tx.AddInvitation(ctx, eventstore.NewInvitation{ID: ev.InvitationID, Email: ev.Email.String(), Role: ev.Role.String(),
+			InvitedBy: ev.InvitedBy, TokenSHA256: ev.TokenSHA256, ExpiresAt: ev.ExpiresAt})
 	case membership.InvitationRevoked:
-		_, err = tx.Exec(ctx, `UPDATE invitations SET status = 'revoked' WHERE tenant_id = $1 AND invitation_id = $2`, t, ev.InvitationID)
+		return tx.RevokeInvitation(ctx, ev.InvitationID)
 	case membership.RoleChanged:
-		_, err = tx.Exec(ctx, `UPDATE members SET role = $3 WHERE tenant_id = $1 AND member_id = $2`, t, ev.MemberID, ev.To.String())
+		return tx.ChangeRole(ctx, ev.MemberID, ev.To.String())
 	case membership.Removed:
-		_, err = tx.Exec(ctx, `DELETE FROM members WHERE tenant_id = $1 AND member_id = $2`, t, ev.MemberID)
+		return tx.RemoveMember(ctx, ev.MemberID)
 	case membership.APIKeyCreated:
-		hash, herr := hex.DecodeString(ev.KeySHA256)
-		if herr != nil || len(hash) != sha256.Size {
+		hash, err := hex.DecodeString(ev.KeySHA256)
+		if err != nil || len(hash) != sha256.Size {
 			return fmt.Errorf("api key %s: key hash is not hex SHA-256", ev.KeyID)
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO api_keys (tenant_id, key_id, prefix, key_hash, role, member_id, created_at, name)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, t, ev.KeyID, ev.Prefix, hash, ev.Role.String(), ev.MemberID, at, ev.Name)
+		return tx.AddAPIKey(ctx, eventstore.NewAPIKey{ID: ev.KeyID, Member: ev.MemberID, Name: ev.Name, Prefix: ev.Prefix,
+			Role: ev.Role.String(), Hash: hash, CreatedAt: at})
 	case membership.APIKeyRevoked:
-		var tag pgconn.CommandTag
-		tag, err = tx.Exec(ctx, `UPDATE api_keys SET revoked_at = $3, revoked_reason = $4 WHERE tenant_id = $1 AND key_id = $2`,
-			t, ev.KeyID, at, ev.Reason)
-		if err == nil && tag.RowsAffected() != 1 {
-			err = fmt.Errorf("api key %s missing", ev.KeyID)
-		}
+		return tx.RevokeAPIKey(ctx, ev.KeyID, ev.Reason, at)
 	case billing.CustomerLinked:
-		_, err = tx.Exec(ctx, `UPDATE billing SET stripe_customer_id = $2, stripe_subscription_id = $3,
-			status = CASE WHEN status = 'none' THEN 'active' ELSE status END WHERE tenant_id = $1`,
-			t, ev.CustomerID, ev.SubscriptionID)
+		return tx.LinkCustomer(ctx, ev.CustomerID, ev.SubscriptionID)
 	case billing.UsageReported:
-		_, err = tx.Exec(ctx, `INSERT INTO usage_reported AS u (tenant_id, metric, hour, quantity, revision)
-			VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET quantity = excluded.quantity, revision = excluded.revision`,
-			t, ev.Metric.String(), ev.WindowStart, ev.Total, ev.Revision)
+		return tx.SetUsageReported(ctx, ev.Metric.String(), ev.WindowStart, ev.Total, ev.Revision)
 	case billing.SubscriptionChanged, billing.StripeEventReceived, billing.UsageReportPlanned:
 		// Kept in the event store only: the plan shows in the profile, deliveries and
 		// planned pushes are for auditors and the worker.
+		return nil
 	default:
 		return fmt.Errorf("no projection for %s v%d", e.Type, e.SchemaVersion)
 	}
-	return err
 }
 
 // typeUsageReported is billing's usage.reported: the usage projection applies it.
 const typeUsageReported = billing.TypeUsageReported
-
-// profile updates the tenant's profile row; set is a fixed SET clause written in this file.
-func profile(ctx context.Context, tx pgx.Tx, set string, t any, at time.Time, args ...any) error {
-	tag, err := tx.Exec(ctx, `UPDATE profile SET `+set+`, updated_at = $`+fmt.Sprint(len(args)+2)+` WHERE tenant_id = $1`,
-		append(append([]any{t}, args...), at)...)
-	if err == nil && tag.RowsAffected() != 1 {
-		err = fmt.Errorf("tenant profile missing")
-	}
-	return err
-}
 
 // usageSums adds up usage records per metric and hour and per metric and day, so a batch of
 // events costs two statements however many records it holds.
@@ -181,29 +141,20 @@ func (u *usageSums) addEvent(recs []usage.Recorded) (fits, alone bool) {
 	return true, true
 }
 
-// queue adds the statements that write the sums to b.
-func (u *usageSums) queue(b *pgx.Batch, tenant any) {
-	if len(u.hourly) == 0 {
-		return
-	}
-	for _, q := range []struct {
-		sums map[usageKey]int64
-		sql  string
-	}{
-		{u.hourly, `INSERT INTO usage_hourly AS u (tenant_id, metric, hour, quantity)
-			SELECT $1, m, h, q FROM unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS x(m, h, q)
-			ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET quantity = u.quantity + excluded.quantity`},
-		{u.daily, `INSERT INTO usage_daily AS u (tenant_id, metric, day, quantity)
-			SELECT $1, m, (d AT TIME ZONE 'UTC')::date, q FROM unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS x(m, d, q)
-			ON CONFLICT (tenant_id, metric, day) DO UPDATE SET quantity = u.quantity + excluded.quantity`},
-	} {
-		metrics := make([]string, 0, len(q.sums))
-		ats := make([]time.Time, 0, len(q.sums))
-		qty := make([]int64, 0, len(q.sums))
-		for k, v := range q.sums {
-			metrics, ats, qty = append(metrics, k.metric), append(ats, k.at), append(qty, v)
-		}
-		b.Queue(q.sql, tenant, metrics, ats, qty)
-	}
+// totals returns the sums as the data-access layer writes them, and empties them.
+func (u *usageSums) totals() (hourly, daily eventstore.UsageTotals) {
+	hourly, daily = columns(u.hourly), columns(u.daily)
 	u.hourly, u.daily = nil, nil
+	return hourly, daily
+}
+
+func columns(sums map[usageKey]int64) eventstore.UsageTotals {
+	if len(sums) == 0 {
+		return eventstore.UsageTotals{}
+	}
+	c := eventstore.UsageTotals{Metrics: make([]string, 0, len(sums)), Starts: make([]time.Time, 0, len(sums)), Quantities: make([]int64, 0, len(sums))}
+	for k, v := range sums {
+		c.Metrics, c.Starts, c.Quantities = append(c.Metrics, k.metric), append(c.Starts, k.at), append(c.Quantities, v)
+	}
+	return c
 }

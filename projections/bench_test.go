@@ -273,7 +273,7 @@ func benchLag(b *testing.B, f *fixture, super *pgxpool.Pool) {
 	go p.Consume(ctx, fwd)
 	go func() { _ = p.Run(ctx) }()
 	for _, id := range ids { // provisioned and caught up before measuring
-		if err := WaitFor(ctx, f.pool, id, 2, time.Minute); err != nil {
+		if err := f.store.WaitFor(ctx, id, 2, time.Minute); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -651,7 +651,7 @@ func benchScaleout(b *testing.B, f *fixture, db *pgtest.DB) {
 		for r := 0; r < replicas; r++ {
 			pool := pgtest.Pool(b, db.WorkerURL, 8)
 			defer pool.Close() // now, not when the benchmark ends: rounds add up
-			p := &Projector{Pool: pool, Registry: f.reg, Logger: slog.New(slog.DiscardHandler),
+			p := &Projector{Store: eventstore.New(pool), Registry: f.reg, Logger: slog.New(slog.DiscardHandler),
 				PollInterval: time.Hour}
 			wg.Add(1)
 			go func() { defer wg.Done(); _ = p.Run(ctx) }()
@@ -661,7 +661,7 @@ func benchScaleout(b *testing.B, f *fixture, db *pgtest.DB) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := WaitFor(context.Background(), f.pool, id, head, 5*time.Minute); err != nil {
+			if err := f.store.WaitFor(context.Background(), id, head, 5*time.Minute); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -714,14 +714,14 @@ func BenchmarkFastPath_ProjectorBatches(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				p := &Projector{Pool: pool, Registry: reg, Logger: slog.New(slog.DiscardHandler), BatchSize: c.batch, PollInterval: time.Hour}
+				p := &Projector{Store: eventstore.New(pool), Registry: reg, Logger: slog.New(slog.DiscardHandler), BatchSize: c.batch, PollInterval: time.Hour}
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan struct{})
 				b.StartTimer()
 				start := time.Now()
 				go func() { defer close(done); _ = p.Run(ctx) }()
 				for i, id := range ids {
-					if err := WaitFor(context.Background(), pool, id, heads[i], 5*time.Minute); err != nil {
+					if err := eventstore.New(pool).WaitFor(context.Background(), id, heads[i], 5*time.Minute); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
@@ -61,7 +59,7 @@ func (d *Directory) Consume(ctx context.Context, msgs <-chan *message.Message) {
 						last = &events[i]
 					}
 				}
-				err = pgx.BeginFunc(ctx, d.Store.Pool(), func(tx pgx.Tx) error { return d.apply(ctx, tx, last) })
+				err = d.apply(ctx, last)
 			}
 			if err != nil && ctx.Err() == nil {
 				d.Logger.Warn("tenant directory could not apply an event; will retry", "tenant_id", m.Metadata.Get(eventstore.MetaTenantID), "err", err)
@@ -83,141 +81,37 @@ func directoryEvent(typ string) bool {
 // apply refreshes the tenant's directory row from the tenant's current state in the event
 // store, rather than applying the event as a change: with consumers in several processes,
 // events can arrive out of order and more than once, and a refresh gives the same row
-// whatever the order. Refreshes of one tenant take turns (a transaction-scoped lock), so
+// whatever the order. Refreshes of one tenant take turns (see Store.RefreshDirectory), so
 // the last to write read the newest state.
-func (d *Directory) apply(ctx context.Context, tx pgx.Tx, e *eventstore.Event) error {
+func (d *Directory) apply(ctx context.Context, e *eventstore.Event) error {
 	if !directoryEvent(e.Type) {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true), pg_advisory_xact_lock($2, hashtext($1))`,
-		e.TenantID.String(), directoryLockClass); err != nil {
-		return err
-	}
-	t, _, err := eventstore.Load(ctx, d.Store, d.Registry, e.TenantID, tenant.StreamID, func() *tenant.Tenant { return &tenant.Tenant{} })
-	if err != nil {
-		if errors.Is(err, eventstore.ErrUnknownEventType) {
-			d.skipped.Add(1)
-			d.Logger.Error("tenant directory skipped a tenant it cannot read", "tenant_id", e.TenantID, "seq", e.Seq, "err", err)
-			return nil
-		}
-		return err
-	}
-	if t.Version() == 0 {
-		return fmt.Errorf("tenant %s has no tenant.created yet", e.TenantID) // retried
-	}
-	acct, _, err := eventstore.Load(ctx, d.Store, d.Registry, e.TenantID, billing.AccountStreamID, billing.NewAccount)
-	if err != nil {
-		return err
-	}
-	var customer *string
-	if acct.Linked() {
-		c := acct.CustomerID()
-		customer = &c
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO tenantry.tenants AS t (tenant_id, slug, name, status, plan, schema_name,
-			stripe_customer_id, created_at, updated_at, seq)
-		VALUES ($1, $2, $3, $4, $5, tenantry.tenant_schema_name($1), $6, $7, $8, $9)
-		ON CONFLICT (tenant_id) DO UPDATE SET name = excluded.name, status = excluded.status, plan = excluded.plan,
-			stripe_customer_id = excluded.stripe_customer_id, updated_at = greatest(t.updated_at, excluded.updated_at),
-			seq = greatest(t.seq, excluded.seq)`,
-		e.TenantID, t.Slug().String(), t.Name().String(), t.Status().String(), t.Plan().String(), customer,
-		t.CreatedAt(), e.RecordedAt, e.Seq)
-	return err
-}
-
-// directoryLockClass is the advisory-lock class of directory refreshes.
-const directoryLockClass = 7365713
-
-// TenantEntry is one row of the tenant directory.
-type TenantEntry struct {
-	ID               uuid.UUID `json:"id"`
-	Slug             string    `json:"slug"`
-	Name             string    `json:"name"`
-	Status           string    `json:"status"`
-	Plan             string    `json:"plan"`
-	Schema           string    `json:"schema"`
-	StripeCustomerID string    `json:"stripe_customer_id,omitempty"`
-	CreatedAt        time.Time `json:"created_at"`
-}
-
-// ErrTenantNotFound means no directory row matched.
-var ErrTenantNotFound = errors.New("tenant not found")
-
-const entryColumns = `tenant_id, slug, name, status, plan, schema_name, coalesce(stripe_customer_id, ''), created_at`
-
-func scanEntry(r pgx.CollectableRow) (TenantEntry, error) {
-	var t TenantEntry
-	err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &t.Plan, &t.Schema, &t.StripeCustomerID, &t.CreatedAt)
-	return t, err
-}
-
-// FindTenant looks a tenant up by slug or, when ref is a UUID, by id.
-func FindTenant(ctx context.Context, pool *pgxpool.Pool, ref string) (TenantEntry, error) {
-	var slug *string
-	var id *uuid.UUID
-	if u, err := uuid.Parse(ref); err == nil {
-		id = &u
-	} else {
-		slug = &ref
-	}
-	rows, err := pool.Query(ctx, `SELECT `+entryColumns+` FROM tenantry.find_tenant($1, $2)`, slug, id)
-	if err != nil {
-		return TenantEntry{}, err
-	}
-	t, err := pgx.CollectExactlyOneRow(rows, scanEntry)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return TenantEntry{}, fmt.Errorf("%w: %q", ErrTenantNotFound, ref)
-	}
-	return t, err
-}
-
-// FindTenantByCustomer finds the tenant linked to a Stripe customer.
-func FindTenantByCustomer(ctx context.Context, pool *pgxpool.Pool, customerID string) (TenantEntry, error) {
-	rows, err := pool.Query(ctx, `SELECT `+entryColumns+` FROM tenantry.find_tenant_by_customer($1)`, customerID)
-	if err != nil {
-		return TenantEntry{}, err
-	}
-	ts, err := pgx.CollectRows(rows, scanEntry)
-	if err != nil {
-		return TenantEntry{}, err
-	}
-	if len(ts) != 1 {
-		return TenantEntry{}, fmt.Errorf("%w: %d tenants for Stripe customer %q", ErrTenantNotFound, len(ts), customerID)
-	}
-	return ts[0], nil
-}
-
-// EachTenant calls fn for every tenant in the directory, in id order, a page at a time;
-// it stops at fn's first error and returns it.
-func EachTenant(ctx context.Context, pool *pgxpool.Pool, fn func(TenantEntry) error) error {
-	const page = 1000
-	for after := uuid.Nil; ; {
-		ts, err := ListTenants(ctx, pool, after, page)
+	return d.Store.RefreshDirectory(ctx, e.TenantID, func() (*eventstore.DirectoryRow, error) {
+		events := eventstore.DomainStore{Store: d.Store, Registry: d.Registry}
+		t, _, err := app.Load(ctx, events, e.TenantID, tenant.StreamID, func() *tenant.Tenant { return &tenant.Tenant{} })
 		if err != nil {
-			return fmt.Errorf("list tenants: %w", err)
-		}
-		for _, t := range ts {
-			if err := fn(t); err != nil {
-				return err
+			if errors.Is(err, eventstore.ErrUnknownEventType) {
+				d.skipped.Add(1)
+				d.Logger.Error("tenant directory skipped a tenant it cannot read", "tenant_id", e.TenantID, "seq", e.Seq, "err", err)
+				return nil, nil
 			}
+			return nil, err
 		}
-		if len(ts) < page {
-			return nil
+		if t.Version() == 0 {
+			return nil, fmt.Errorf("tenant %s has no tenant.created yet", e.TenantID) // retried
 		}
-		after = ts[len(ts)-1].ID
-	}
-}
-
-// ListTenants pages through the directory in id order, after the given id (uuid.Nil: from
-// the start).
-func ListTenants(ctx context.Context, pool *pgxpool.Pool, after uuid.UUID, limit int) ([]TenantEntry, error) {
-	var from *uuid.UUID
-	if after != uuid.Nil {
-		from = &after
-	}
-	rows, err := pool.Query(ctx, `SELECT `+entryColumns+` FROM tenantry.list_tenants($1, $2)`, from, limit)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, scanEntry)
+		acct, _, err := app.Load(ctx, events, e.TenantID, billing.AccountStreamID, billing.NewAccount)
+		if err != nil {
+			return nil, err
+		}
+		var customer *string
+		if acct.Linked() {
+			c := acct.CustomerID()
+			customer = &c
+		}
+		return &eventstore.DirectoryRow{Tenant: e.TenantID, Slug: t.Slug().String(), Name: t.Name().String(),
+			Status: t.Status().String(), Plan: t.Plan().String(), StripeCustomerID: customer,
+			CreatedAt: t.CreatedAt(), UpdatedAt: e.RecordedAt, Seq: e.Seq}, nil
+	})
 }

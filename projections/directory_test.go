@@ -56,26 +56,26 @@ func TestDirectory_ProjectsEveryTenantForRouting(t *testing.T) {
 	d.Consume(context.Background(), ch)
 	require.Zero(t, d.Skipped())
 
-	got, err := FindTenant(context.Background(), f.pool, ids[1].String())
+	got, err := f.store.FindTenant(context.Background(), ids[1].String())
 	require.NoError(t, err)
 	require.Equal(t, "suspended", got.Status)
 	require.Equal(t, "tenant_"+stripDashes(ids[1]), got.Schema)
-	bySlug, err := FindTenant(context.Background(), f.pool, got.Slug)
+	bySlug, err := f.store.FindTenant(context.Background(), got.Slug)
 	require.NoError(t, err)
 	require.Equal(t, ids[1], bySlug.ID)
-	renamed, err := FindTenant(context.Background(), f.pool, ids[2].String())
+	renamed, err := f.store.FindTenant(context.Background(), ids[2].String())
 	require.NoError(t, err)
 	require.Equal(t, []string{"Renamed Inc", "free", "active"}, []string{renamed.Name, renamed.Plan, renamed.Status})
-	linked, err := FindTenantByCustomer(context.Background(), f.pool, "cus_dir")
+	linked, err := f.store.FindTenantByCustomer(context.Background(), "cus_dir")
 	require.NoError(t, err)
 	require.Equal(t, ids[3], linked.ID)
-	_, err = FindTenant(context.Background(), f.pool, "no-such-tenant")
-	require.ErrorIs(t, err, ErrTenantNotFound)
+	_, err = f.store.FindTenant(context.Background(), "no-such-tenant")
+	require.ErrorIs(t, err, eventstore.ErrTenantNotFound)
 
-	var all []TenantEntry
+	var all []eventstore.TenantEntry
 	after := uuid.Nil
 	for {
-		page, err := ListTenants(context.Background(), f.pool, after, 2)
+		page, err := f.store.ListTenants(context.Background(), after, 2)
 		require.NoError(t, err)
 		if len(page) == 0 {
 			break

@@ -80,14 +80,14 @@ func TestProjector_UsageOverflowStopsOnlyTheUsageProjection(t *testing.T) {
 	runProjector(t, p)
 	p.Notify(id)
 
-	require.NoError(t, WaitForProjections(context.Background(), f.pool, id, head, 30*time.Second, ProjectionAuth),
+	require.NoError(t, f.store.WaitForProjections(context.Background(), id, head, 30*time.Second, ProjectionAuth),
 		"the auth projection applies the revocation after the poison usage event")
 	start := time.Now()
-	err := WaitForProjections(context.Background(), f.pool, id, head, 30*time.Second, ProjectionUsage)
-	require.ErrorIs(t, err, ErrProjectionStopped)
+	err := f.store.WaitForProjections(context.Background(), id, head, 30*time.Second, ProjectionUsage)
+	require.ErrorIs(t, err, eventstore.ErrProjectionStopped)
 	require.Less(t, time.Since(start), 5*time.Second, "a stopped projection ends the wait at once")
 
-	failures, err := Failures(context.Background(), f.pool)
+	failures, err := f.store.ProjectionFailures(context.Background())
 	require.NoError(t, err)
 	require.Len(t, failures, 1)
 	require.Equal(t, id, failures[0].Tenant)
@@ -123,8 +123,8 @@ func TestProjector_WindowTotalBeyondInt64NeitherFreezesNorWraps(t *testing.T) {
 	require.NoError(t, err)
 	runProjector(t, p)
 	p.Notify(id)
-	require.NoError(t, WaitFor(context.Background(), f.pool, id, head, 30*time.Second))
-	failures, err := Failures(context.Background(), f.pool)
+	require.NoError(t, f.store.WaitFor(context.Background(), id, head, 30*time.Second))
+	failures, err := f.store.ProjectionFailures(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, failures)
 	want := new(big.Int).Mul(big.NewInt(math.MaxInt64), big.NewInt(2))
@@ -164,11 +164,11 @@ func TestProjector_DeterministicBatchWriteErrorIsIsolatedNotRetried(t *testing.T
 	runProjector(t, p)
 	p.Notify(id)
 	pgtest.Until(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		fl, err := Failures(context.Background(), f.pool)
+		fl, err := f.store.ProjectionFailures(context.Background())
 		require.NoError(t, err)
 		return len(fl) == 1
 	})
-	fl, err := Failures(context.Background(), f.pool)
+	fl, err := f.store.ProjectionFailures(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, int64(5), fl[0].FailedSeq)
 	require.Equal(t, int64(4), fl[0].ProjectedSeq, "the events before it are applied")
@@ -181,7 +181,7 @@ func TestProjector_DeterministicBatchWriteErrorIsIsolatedNotRetried(t *testing.T
 	require.Equal(t, int64(1), attempts.Load(), "a deterministic failure is attempted once")
 	require.Equal(t, int64(1), logged.Load(), "and logged once")
 	require.Equal(t, int64(1), p.Poisoned())
-	require.NoError(t, WaitForProjections(context.Background(), f.pool, id, 6, 10*time.Second, ProjectionAuth))
+	require.NoError(t, f.store.WaitForProjections(context.Background(), id, 6, 10*time.Second, ProjectionAuth))
 }
 
 // A transient error (here a trigger raising serialization_failure) is retried with a
@@ -225,15 +225,15 @@ func TestProjector_TransientErrorBacksOff(t *testing.T) {
 	if len(gaps) >= 3 {
 		require.Greater(t, gaps[len(gaps)-1], gaps[0], "the pause grows: %v", gaps)
 	}
-	fl, err := Failures(context.Background(), f.pool)
+	fl, err := f.store.ProjectionFailures(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, fl, "a transient error never stops a projection")
 	head := f.revokeFounderKey(t, id)
-	require.NoError(t, WaitForProjections(context.Background(), f.pool, id, head, 10*time.Second, ProjectionAuth),
+	require.NoError(t, f.store.WaitForProjections(context.Background(), id, head, 10*time.Second, ProjectionAuth),
 		"the auth projection is not held up by the usage projection's retries")
 	_, err = super.Exec(context.Background(), `DROP TRIGGER flaky ON `+schema+`.usage_hourly`)
 	require.NoError(t, err)
-	require.NoError(t, WaitFor(context.Background(), f.pool, id, head, 30*time.Second), "recovers once the error goes")
+	require.NoError(t, f.store.WaitFor(context.Background(), id, head, 30*time.Second), "recovers once the error goes")
 }
 
 // Requests waiting for a seq share one poll of the checkpoints per process: many waiters
@@ -260,7 +260,7 @@ func TestWaitFor_WaitersShareOnePoll(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := WaitFor(context.Background(), counted, id, 1_000_000, time.Second)
+			err := eventstore.New(counted).WaitFor(context.Background(), id, 1_000_000, time.Second)
 			assert.ErrorIs(t, err, context.DeadlineExceeded) // not require: not the test's goroutine
 		}()
 	}
@@ -327,17 +327,17 @@ func TestRebuild_RepairsAStoppedUsageProjection(t *testing.T) {
 	f.append(t, id, usage.StreamID, usageEvent(t, 1))
 	head := f.revokeFounderKey(t, id)
 	f.projectAll(t, p, id)
-	require.ErrorIs(t, WaitForProjections(context.Background(), f.pool, id, head, 10*time.Second, ProjectionUsage), ErrProjectionStopped)
-	require.NoError(t, WaitForProjections(context.Background(), f.pool, id, head, 10*time.Second, ProjectionAuth))
+	require.ErrorIs(t, f.store.WaitForProjections(context.Background(), id, head, 10*time.Second, ProjectionUsage), eventstore.ErrProjectionStopped)
+	require.NoError(t, f.store.WaitForProjections(context.Background(), id, head, 10*time.Second, ProjectionAuth))
 
 	require.NoError(t, p.Rebuild(context.Background(), id, nil))
-	fl, err := Failures(context.Background(), f.pool)
+	fl, err := f.store.ProjectionFailures(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, fl)
-	require.NoError(t, WaitFor(context.Background(), f.pool, id, head, 10*time.Second))
+	require.NoError(t, f.store.WaitFor(context.Background(), id, head, 10*time.Second))
 	f.append(t, id, usage.StreamID, usageEvent(t, 2))
 	f.projectAll(t, p, id)
-	require.NoError(t, WaitFor(context.Background(), f.pool, id, head+1, 10*time.Second))
+	require.NoError(t, f.store.WaitFor(context.Background(), id, head+1, 10*time.Second))
 	f.inTenant(t, id, func(tx pgx.Tx) {
 		var calls int
 		require.NoError(t, tx.QueryRow(context.Background(), `SELECT sum(quantity) FROM usage_daily`).Scan(&calls))

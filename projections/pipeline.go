@@ -96,7 +96,7 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		wake = cfg.Notifier.Subscribe()
 	}
 	return &Pipeline{
-		Projector: &Projector{Pool: cfg.Store.Pool(), Registry: cfg.Registry, Logger: log.With("component", "projector"),
+		Projector: &Projector{Store: cfg.Store, Registry: cfg.Registry, Logger: log.With("component", "projector"),
 			Observe: cfg.ObserveProjector},
 		Directory: &Directory{Store: cfg.Store, Registry: cfg.Registry, Logger: log.With("component", "directory")},
 		cfg:       cfg, committers: committers, bus: bus, log: log,

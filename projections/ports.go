@@ -19,14 +19,14 @@ type ReadModels struct {
 
 // EachTenant calls fn for every tenant in the directory, in id order.
 func (r ReadModels) EachTenant(ctx context.Context, fn func(uuid.UUID) error) error {
-	return EachTenant(ctx, r.Store.Pool(), func(t TenantEntry) error { return fn(t.ID) })
+	return r.Store.EachTenant(ctx, func(t eventstore.TenantEntry) error { return fn(t.ID) })
 }
 
 // TenantOfStripeCustomer returns the tenant linked to the Stripe customer; uuid.Nil when
 // none is (or, ambiguously, several are).
 func (r ReadModels) TenantOfStripeCustomer(ctx context.Context, customerID string) (uuid.UUID, error) {
-	t, err := FindTenantByCustomer(ctx, r.Store.Pool(), customerID)
-	if errors.Is(err, ErrTenantNotFound) {
+	t, err := r.Store.FindTenantByCustomer(ctx, customerID)
+	if errors.Is(err, eventstore.ErrTenantNotFound) {
 		return uuid.Nil, nil
 	}
 	return t.ID, err
@@ -34,5 +34,5 @@ func (r ReadModels) TenantOfStripeCustomer(ctx context.Context, customerID strin
 
 // WaitForUsage blocks until the tenant's usage projection includes seq, or timeout.
 func (r ReadModels) WaitForUsage(ctx context.Context, tenant uuid.UUID, seq int64, timeout time.Duration) error {
-	return WaitForProjections(ctx, r.Store.Pool(), tenant, seq, timeout, ProjectionUsage)
+	return r.Store.WaitForProjections(ctx, tenant, seq, timeout, eventstore.ProjectionUsage)
 }

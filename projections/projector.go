@@ -14,9 +14,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/usage"
@@ -37,7 +34,7 @@ import (
 // serialization failure) is retried with a capped, jittered exponential backoff per tenant
 // and projection, without holding a worker.
 type Projector struct {
-	Pool         *pgxpool.Pool // the runtime role
+	Store        *eventstore.Store // on a pool of the worker role
 	Registry     *eventstore.Registry
 	Logger       *slog.Logger
 	Workers      int           // default 4
@@ -59,19 +56,17 @@ type Projector struct {
 	poisons [len(Projections)]atomic.Int64
 }
 
-// Projection names: each has its own checkpoint row per tenant in tenantry.projections.
+// Projection names (eventstore.ProjectionAuth, eventstore.ProjectionUsage): each has its own
+// checkpoint per tenant.
 const (
-	// ProjectionAuth is everything authentication and authorisation read: the profile (status
-	// and plan), members, invitations, API keys, and the billing state.
-	ProjectionAuth = "auth"
-	// ProjectionUsage is the usage sums per hour and day and the usage reported to Stripe.
-	ProjectionUsage = "usage"
+	ProjectionAuth  = eventstore.ProjectionAuth
+	ProjectionUsage = eventstore.ProjectionUsage
 )
 
 // Projections lists the projections, in the order the projector runs them for a tenant:
 // usage first, because its batches carry the auth checkpoint over usage events (see
 // projectBatch), which spares the auth projection a transaction per usage batch.
-var Projections = [...]string{ProjectionUsage, ProjectionAuth}
+var Projections = eventstore.Projections
 
 func projectionIndex(name string) int {
 	for i, n := range Projections {
@@ -201,11 +196,7 @@ func (p *Projector) Run(ctx context.Context) error {
 // scanBacklog queues every tenant whose stream is ahead of a projection that is not
 // stopped: after a restart, and to catch any notification that was lost.
 func (p *Projector) scanBacklog(ctx context.Context) error {
-	rows, err := p.Pool.Query(ctx, `SELECT tenant_id FROM tenantry.projection_backlog(100000)`)
-	if err != nil {
-		return err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	ids, err := p.Store.ProjectionBacklog(ctx, 100000)
 	if err != nil {
 		return err
 	}
@@ -295,12 +286,6 @@ func (p *Projector) work(ctx context.Context) {
 	}
 }
 
-// groupEventsSQL reads a tenant's next events after its usage checkpoint, in the tenant
-// context.
-const groupEventsSQL = `SELECT ` + eventstore.EventColumns + ` FROM tenantry.events
-WHERE tenant_id = $1 AND seq > coalesce((SELECT seq FROM tenantry.projections WHERE tenant_id = $1 AND projection = 'usage'), 0)
-ORDER BY seq LIMIT $2`
-
 // projectGroup is the usage projection's fast path for many tenants with a few new usage
 // events each (the steady state under load): one transaction, one round trip to lock and
 // read them all, one to write them all, one commit. Only tenants whose new events are all
@@ -313,65 +298,37 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 	sorted := append([]uuid.UUID(nil), ids...) // one lock order for every process
 	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i][:], sorted[j][:]) < 0 })
 	limit := p.batchSize()
-	type work struct {
-		id         uuid.UUID
-		own, auth  checkpoint
-		authLocked bool
-		events     []eventstore.Event
-	}
 	var done []uuid.UUID
-	var after []published
-	var afterTenants []uuid.UUID
-	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
-		ws := make([]*work, len(sorted))
-		b := &pgx.Batch{}
-		b.Queue(asyncCommitSQL)
-		for i, id := range sorted {
-			w := &work{id: id}
-			ws[i] = w
-			b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), pg_advisory_xact_lock(`+lockKeySQL+`)`, id.String(), ProjectionUsage)
-			b.Queue(`SELECT pg_try_advisory_xact_lock(`+lockKeySQL+`)`, id.String(), ProjectionAuth).QueryRow(func(r pgx.Row) error {
-				return r.Scan(&w.authLocked)
-			})
-			b.Queue(`SELECT projection, seq, failed_seq IS NOT NULL FROM tenantry.projections WHERE tenant_id = $1`, id).Query(func(rows pgx.Rows) error {
-				return scanCheckpoints(rows, ProjectionUsage, &w.own, &w.auth)
-			})
-			b.Queue(groupEventsSQL, id, limit).Query(func(rows pgx.Rows) error {
-				var err error
-				w.events, err = eventstore.ScanEvents(rows)
-				return err
-			})
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		writes := &pgx.Batch{}
-		firstWriter := 0
-		for _, w := range ws {
+	err = p.Store.ProjectGroup(ctx, sorted, ProjectionUsage, ProjectionAuth, limit, func(claims []eventstore.GroupClaim) ([]eventstore.GroupWrite, error) {
+		alone, done = nil, nil // decide runs once per transaction attempt
+		var writes []eventstore.GroupWrite
+		for i := range claims {
+			w := &claims[i]
+			own, auth := w.Own, w.Other
 			switch {
-			case w.own.failed:
-				alone = append(alone, w.id) // stopped; the auth projection goes on, on its own
+			case own.Failed:
+				alone = append(alone, w.Tenant) // stopped; the auth projection goes on, on its own
 				continue
-			case w.own.seq == 0:
-				alone = append(alone, w.id) // needs provisioning
+			case own.Seq == 0:
+				alone = append(alone, w.Tenant) // needs provisioning
 				continue
-			case len(w.events) == 0:
-				done = append(done, w.id)
+			case len(w.Events) == 0:
+				done = append(done, w.Tenant)
 				continue
 			}
-			carryAuth := !w.auth.failed
-			if carryAuth && (!w.authLocked || w.auth.seq < w.own.seq) {
-				alone = append(alone, w.id) // the auth projection must catch up on its own
+			carryAuth := !auth.Failed
+			if carryAuth && (!w.OtherLocked || auth.Seq < own.Seq) {
+				alone = append(alone, w.Tenant) // the auth projection must catch up on its own
 				continue
 			}
 			var sums usageSums
 			simple := true
-			for i := range w.events {
-				e := &w.events[i]
+			for i := range w.Events {
+				e := &w.Events[i]
 				pl, err := p.Registry.DecodeEvent(e)
 				de, isDomain := pl.(domain.Event)
 				recs, isUsage := usage.Records(de)
-				if err != nil || !isDomain || !isUsage || e.Seq != w.own.seq+int64(i)+1 {
+				if err != nil || !isDomain || !isUsage || e.Seq != own.Seq+int64(i)+1 {
 					simple = false
 					break
 				}
@@ -381,43 +338,23 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 				}
 			}
 			if !simple {
-				alone = append(alone, w.id)
+				alone = append(alone, w.Tenant)
 				continue
 			}
-			last := w.events[len(w.events)-1].Seq
-			if writes.Len() == 0 {
-				firstWriter = len(done)
+			last := w.Events[len(w.Events)-1].Seq
+			g := eventstore.GroupWrite{Tenant: w.Tenant, Checkpoints: []eventstore.ProjectionSeq{{Projection: ProjectionUsage, Seq: last}}}
+			g.Hourly, g.Daily = sums.totals()
+			if carryAuth && last > auth.Seq {
+				g.Checkpoints = append(g.Checkpoints, eventstore.ProjectionSeq{Projection: ProjectionAuth, Seq: last})
 			}
-			writes.Queue(eventstore.TenantContextSQL, w.id.String())
-			sums.queue(writes, w.id)
-			writes.Queue(saveCheckpointSQL, w.id, ProjectionUsage, last)
-			after = append(after, published{ProjectionUsage, last, false})
-			afterTenants = append(afterTenants, w.id)
-			if carryAuth && last > w.auth.seq {
-				writes.Queue(saveCheckpointSQL, w.id, ProjectionAuth, last)
-				after = append(after, published{ProjectionAuth, last, false})
-				afterTenants = append(afterTenants, w.id)
-			}
-			more[w.id] = len(w.events) == limit
-			done = append(done, w.id)
+			writes = append(writes, g)
+			more[w.Tenant] = len(w.Events) == limit
+			done = append(done, w.Tenant)
 		}
-		if writes.Len() == 0 {
-			return nil
-		}
-		// pgx prepares a batch's new statements before running any of them, so the
-		// unqualified read-model tables must resolve already: point search_path at the first
-		// writer's schema (each tenant's own set_config follows in the batch, and PostgreSQL
-		// re-plans a cached statement when search_path changes).
-		if _, err := tx.Exec(ctx, `SELECT set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`, done[firstWriter].String()); err != nil {
-			return err
-		}
-		return tx.SendBatch(ctx, writes).Close()
+		return writes, nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	for i, pub := range after {
-		hub.publish(afterTenants[i], pub.projection, pub.seq, pub.failed)
 	}
 	if p.afterBatch != nil {
 		for _, id := range done {
@@ -565,12 +502,6 @@ type batchResult struct {
 	recorded bool // this transaction recorded the failure (stopAt > 0)
 }
 
-// checkpoint is one projection's row for a tenant.
-type checkpoint struct {
-	seq    int64
-	failed bool
-}
-
 // projectBatch runs one batch of projection name. With stopAt > 0 it applies only events
 // before stopAt and records stopAt as the failed seq.
 //
@@ -580,48 +511,52 @@ type checkpoint struct {
 // batch's end in the same transaction. The auth projection has nothing to do for usage
 // events, so this is exact, and under steady usage it saves a transaction per batch.
 func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, name string, stopAt int64, limit int) (res batchResult, err error) {
-	var after []published
-	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+	err = p.Store.InProjection(ctx, tenant, func(tx *eventstore.ProjectionTx) error {
+		res = batchResult{}
 		// One round trip: the tenant context and schema, the projection's lock (so
 		// projectors in other processes take turns on it), then the checkpoints. The locks
 		// are advisory and every write comes at the end, so this transaction has no id
 		// while it reads: a transaction id held open would hold back the relay's gap-safe
 		// horizon, and with it every tenant's projection.
-		own, auth, authLocked, err := lockProjection(ctx, tx, tenant, name)
+		also := ""
+		if name == ProjectionUsage {
+			also = ProjectionAuth
+		}
+		own, auth, authLocked, err := tx.Lock(ctx, name, also)
 		if err != nil {
 			return err
 		}
-		if own.failed {
+		if own.Failed {
 			res.stopped = true
 			return nil // stopped: an operator must look at it
 		}
-		seq := own.seq
+		seq := own.Seq
 		if stopAt > 0 {
 			limit = int(stopAt - seq - 1)
 		}
 		var carry *carryState
-		if name == ProjectionUsage && authLocked && !auth.failed && auth.seq > 0 && auth.seq >= seq {
-			carry = &carryState{from: auth.seq, ok: true}
+		if name == ProjectionUsage && authLocked && !auth.Failed && auth.Seq > 0 && auth.Seq >= seq {
+			carry = &carryState{from: auth.Seq, ok: true}
 		}
-		authStopped := name == ProjectionUsage && auth.failed
+		authStopped := name == ProjectionUsage && auth.Failed
 		var applied int
 		if limit > 0 {
 			if seq == 0 {
 				// First event: provision the tenant's schema, in this same transaction.
-				if _, err := tx.Exec(ctx, `SELECT tenantry.migrate_tenant_schema($1)`, tenant); err != nil {
-					if isTransient(err) {
+				if err := tx.Provision(ctx); err != nil {
+					if eventstore.IsTransient(err) {
 						return err
 					}
 					return &poisonError{seq: 1, err: fmt.Errorf("provision schema: %w", err)}
 				}
 			}
 			var cut bool
-			if applied, seq, cut, err = p.applyEvents(ctx, tx, tenant, name, seq, limit, carry, func(b *pgx.Batch, last int64) {
+			if applied, seq, cut, err = p.applyEvents(ctx, tx, name, seq, limit, carry, func(last int64) {
 				// The checkpoints travel with the batch's last writes.
 				if stopAt == 0 {
-					b.Queue(saveCheckpointSQL, tenant, name, last)
+					tx.SaveCheckpoint(name, last)
 					if carry != nil && carry.ok && last > carry.from {
-						b.Queue(saveCheckpointSQL, tenant, ProjectionAuth, last)
+						tx.SaveCheckpoint(ProjectionAuth, last)
 					}
 				}
 			}); err != nil {
@@ -630,24 +565,14 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, name str
 			res.more = applied == limit || cut
 		}
 		if stopAt > 0 {
-			tag, err := tx.Exec(ctx, `INSERT INTO tenantry.projections AS p (tenant_id, projection, seq, failed_seq, failed_error, failed_at)
-				VALUES ($1, $2, $3, $4, $5, now())
-				ON CONFLICT (tenant_id, projection) DO UPDATE SET seq = excluded.seq, failed_seq = excluded.failed_seq,
-					failed_error = excluded.failed_error, failed_at = now(), updated_at = now()
-				WHERE p.failed_seq IS NULL`,
-				tenant, name, seq, stopAt, fmt.Sprintf("event seq %d could not be applied", stopAt))
-			res.recorded = err == nil && tag.RowsAffected() == 1
+			recorded, err := tx.RecordFailure(ctx, name, seq, stopAt, fmt.Sprintf("event seq %d could not be applied", stopAt))
+			res.recorded = recorded
 			res.more, res.stopped = false, true
-			after = append(after, published{name, seq, true})
 			return err
 		}
 		if applied > 0 {
-			after = append(after, published{name, seq, false})
 			if carry != nil && carry.ok {
 				res.carried = true
-				if seq > carry.from {
-					after = append(after, published{ProjectionAuth, seq, false})
-				}
 			}
 		} else if carry != nil {
 			res.carried = true // nothing new: the auth checkpoint is not behind
@@ -657,19 +582,7 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, name str
 		}
 		return nil
 	})
-	if err == nil {
-		for _, pub := range after {
-			hub.publish(tenant, pub.projection, pub.seq, pub.failed)
-		}
-	}
 	return res, err
-}
-
-// published is a checkpoint a committed transaction moved, for waiters (see WaitFor).
-type published struct {
-	projection string
-	seq        int64
-	failed     bool
 }
 
 // carryState follows, through a usage batch, whether the auth checkpoint (at from) may be
@@ -679,68 +592,17 @@ type carryState struct {
 	ok   bool
 }
 
-// asyncCommitSQL lets a projection transaction commit without waiting for its WAL flush.
-// Safe: the read models and their checkpoint commit together, so a crash can only lose
-// whole recent batches, which are then projected again from the events.
-const asyncCommitSQL = `SELECT set_config('synchronous_commit', 'off', true)`
-
-// saveCheckpointSQL moves a projection's checkpoint ($1 tenant, $2 projection, $3 seq).
-const saveCheckpointSQL = `INSERT INTO tenantry.projections AS p (tenant_id, projection, seq) VALUES ($1, $2, $3)
-ON CONFLICT (tenant_id, projection) DO UPDATE SET seq = excluded.seq, updated_at = now()`
-
-// lockKeySQL is the advisory lock key of projection $2 of tenant $1.
-const lockKeySQL = `hashtextextended('projection:' || $2 || ':' || $1, 0)`
-
-// lockProjection sets the tenant context and search_path, takes the lock of projection name
-// of the tenant (advisory, transaction-scoped: it assigns no transaction id) and reads the
-// checkpoints: how far the projection is, and whether it is stopped. A usage transaction
-// also tries the auth projection's lock, without waiting (authLocked).
-func lockProjection(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, name string) (own, auth checkpoint, authLocked bool, err error) {
-	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true),
-		set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(`+lockKeySQL+`)`, tenant.String(), name)
-	if name == ProjectionUsage {
-		b.Queue(`SELECT pg_try_advisory_xact_lock(`+lockKeySQL+`)`, tenant.String(), ProjectionAuth).QueryRow(func(r pgx.Row) error {
-			return r.Scan(&authLocked)
-		})
-	}
-	b.Queue(`SELECT projection, seq, failed_seq IS NOT NULL FROM tenantry.projections WHERE tenant_id = $1`, tenant).Query(func(rows pgx.Rows) error {
-		return scanCheckpoints(rows, name, &own, &auth)
-	})
-	err = tx.SendBatch(ctx, b).Close()
-	return own, auth, authLocked, err
-}
-
-// scanCheckpoints reads (projection, seq, failed) rows into own (projection name) and auth.
-func scanCheckpoints(rows pgx.Rows, name string, own, auth *checkpoint) error {
-	defer rows.Close()
-	for rows.Next() {
-		var proj string
-		var c checkpoint
-		if err := rows.Scan(&proj, &c.seq, &c.failed); err != nil {
-			return err
-		}
-		if proj == name {
-			*own = c
-		}
-		if proj == ProjectionAuth {
-			*auth = c
-		}
-	}
-	return rows.Err()
-}
-
 // applyEvents applies projection name's share of up to limit events after seq, and returns
 // how many events it went through and the last seq. Events the projection does not own
 // move the checkpoint without being decoded. It stops early (cut) before an event whose
 // usage would take a sum of this batch beyond an int64: that event starts the next batch,
 // and is a poison event only if its own records overflow. finish, when set, may queue
-// statements into the batch that carries the last writes. carry, when set, is kept up to
-// date (see carryState).
-func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, name string, seq int64, limit int,
-	carry *carryState, finish func(b *pgx.Batch, last int64),
+// writes (checkpoints) to go with the last writes. carry, when set, is kept up to date (see
+// carryState).
+func (p *Projector) applyEvents(ctx context.Context, tx *eventstore.ProjectionTx, name string, seq int64, limit int,
+	carry *carryState, finish func(last int64),
 ) (n int, last int64, cut bool, err error) {
-	events, err := eventstore.ReadTenantIn(ctx, tx, tenant, seq, limit)
+	events, err := tx.ReadEvents(ctx, seq, limit)
 	if err != nil {
 		return 0, seq, false, err
 	}
@@ -775,7 +637,7 @@ func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID
 				break
 			}
 		} else if err := apply(ctx, tx, e, de); err != nil {
-			if isTransient(err) {
+			if eventstore.IsTransient(err) {
 				return 0, seq, false, err
 			}
 			return 0, seq, false, &poisonError{seq: e.Seq, err: err}
@@ -785,21 +647,18 @@ func (p *Projector) applyEvents(ctx context.Context, tx pgx.Tx, tenant uuid.UUID
 	if len(events) == 0 {
 		return 0, seq, false, nil
 	}
-	b := &pgx.Batch{}
-	sums.queue(b, tenant)
+	tx.AddUsage(sums.totals())
 	if finish != nil {
-		finish(b, seq)
+		finish(seq)
 	}
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			if isTransient(err) {
-				return 0, seq, false, err
-			}
-			return 0, seq, false, &batchWriteError{first: events[0].Seq, last: seq, err: err}
+	if err := tx.Flush(ctx); err != nil {
+		if eventstore.IsTransient(err) {
+			return 0, seq, false, err
 		}
+		return 0, seq, false, &batchWriteError{first: events[0].Seq, last: seq, err: err}
 	}
 	if p.Observe != nil {
-		p.Observe(tenant, len(events), events[len(events)-1].RecordedAt)
+		p.Observe(tx.Tenant(), len(events), events[len(events)-1].RecordedAt)
 	}
 	return len(events), seq, cut, nil
 }
@@ -870,41 +729,4 @@ func (p *Projector) recovered(tenant uuid.UUID, name string) {
 	p.mu.Lock()
 	delete(p.retry, retryKey{tenant, name})
 	p.mu.Unlock()
-}
-
-// isTransient reports errors worth retrying: anything that is not the database refusing
-// the statement itself (a lost connection, a cancelled context, a serialization failure).
-func isTransient(err error) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return true
-	}
-	switch pgErr.Code[:2] {
-	case "40", "53", "57", "08": // transaction rollback, resources, operator intervention, connection
-		return true
-	}
-	return false
-}
-
-// Failure is a projection of a tenant that is stopped.
-type Failure struct {
-	Tenant       uuid.UUID
-	Projection   string
-	ProjectedSeq int64
-	FailedSeq    int64
-	Error        string
-	FailedAt     time.Time
-}
-
-// Failures lists the projections of tenants that stopped on an event, for operators.
-func Failures(ctx context.Context, pool *pgxpool.Pool) ([]Failure, error) {
-	rows, err := pool.Query(ctx, `SELECT tenant_id, projection, projected_seq, failed_seq, failed_error, failed_at FROM tenantry.projection_failures()`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Failure, error) {
-		var f Failure
-		err := r.Scan(&f.Tenant, &f.Projection, &f.ProjectedSeq, &f.FailedSeq, &f.Error, &f.FailedAt)
-		return f, err
-	})
 }

@@ -55,7 +55,7 @@ func fixtureOn(t *testing.T, db *pgtest.DB, conns int32) *fixture {
 }
 
 func (f *fixture) projector() *Projector {
-	return &Projector{Pool: f.pool, Registry: f.reg, Logger: slog.New(slog.DiscardHandler), BatchSize: 50, PollInterval: 50 * time.Millisecond}
+	return &Projector{Store: f.store, Registry: f.reg, Logger: slog.New(slog.DiscardHandler), BatchSize: 50, PollInterval: 50 * time.Millisecond}
 }
 
 func (f *fixture) append(t testing.TB, id uuid.UUID, stream string, events ...domain.Event) {
@@ -178,8 +178,8 @@ func TestProjector_BuildsTheReadModels(t *testing.T) {
 		require.NoError(t, tx.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM members), (SELECT count(*) FROM invitations WHERE status = 'pending'), (SELECT sum(quantity) FROM usage_daily)`).Scan(&members, &invitations, &calls))
 		require.Equal(t, []int{1, 1, 7}, []int{members, invitations, calls})
 	})
-	require.NoError(t, WaitFor(context.Background(), f.pool, id, 11, time.Second))
-	require.ErrorIs(t, WaitFor(context.Background(), f.pool, id, 12, 50*time.Millisecond), context.DeadlineExceeded)
+	require.NoError(t, f.store.WaitFor(context.Background(), id, 11, time.Second))
+	require.ErrorIs(t, f.store.WaitFor(context.Background(), id, 12, 50*time.Millisecond), context.DeadlineExceeded)
 }
 
 // Exactly once: projectors are cancelled at random moments, mid-batch, while 100 tenants
@@ -270,10 +270,10 @@ func TestProjector_PoisonEventStopsOnlyItsTenant(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = p.Run(ctx); close(done) }()
 	// Generous bounds: other tests load the machine meanwhile.
-	require.NoError(t, WaitFor(context.Background(), f.pool, healthy, 3, 30*time.Second))
-	var mine []Failure
+	require.NoError(t, f.store.WaitFor(context.Background(), healthy, 3, 30*time.Second))
+	var mine []eventstore.ProjectionFailure
 	pgtest.Until(t, 30*time.Second, 10*time.Millisecond, func() bool {
-		failures, err := Failures(context.Background(), f.pool)
+		failures, err := f.store.ProjectionFailures(context.Background())
 		require.NoError(t, err)
 		mine = mine[:0]
 		for _, fl := range failures {
@@ -291,7 +291,7 @@ func TestProjector_PoisonEventStopsOnlyItsTenant(t *testing.T) {
 	require.Equal(t, int64(4), mine[0].FailedSeq)
 	require.Equal(t, int64(3), mine[0].ProjectedSeq, "the events before the poison one are applied")
 	// The usage projection is independent: it passes over the event and goes on.
-	require.NoError(t, WaitForProjections(context.Background(), f.pool, sick, 5, 30*time.Second, ProjectionUsage))
+	require.NoError(t, f.store.WaitForProjections(context.Background(), sick, 5, 30*time.Second, ProjectionUsage))
 	f.inTenant(t, sick, func(tx pgx.Tx) {
 		var calls int
 		require.NoError(t, tx.QueryRow(context.Background(), `SELECT sum(quantity) FROM usage_daily`).Scan(&calls))
@@ -324,7 +324,7 @@ func TestProjector_BacklogDoesNotStarveOthers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = p.Run(ctx); close(done) }()
-	require.NoError(t, WaitFor(context.Background(), f.pool, quiet, 3, 10*time.Second))
+	require.NoError(t, f.store.WaitFor(context.Background(), quiet, 3, 10*time.Second))
 	cancel()
 	<-done
 	mu.Lock()
@@ -365,18 +365,18 @@ func TestProjector_GroupFastPathTakesOnlyUsageBatches(t *testing.T) {
 	require.NoError(t, err)
 	require.ElementsMatch(t, []uuid.UUID{mixed, fresh}, alone)
 	for _, id := range simple {
-		require.NoError(t, WaitFor(context.Background(), f.pool, id, 4, time.Second))
+		require.NoError(t, f.store.WaitFor(context.Background(), id, 4, time.Second))
 		f.inTenant(t, id, func(tx pgx.Tx) {
 			var calls int
 			require.NoError(t, tx.QueryRow(context.Background(), `SELECT sum(quantity) FROM usage_hourly`).Scan(&calls))
 			require.Equal(t, 2, calls)
 		})
 	}
-	require.ErrorIs(t, WaitFor(context.Background(), f.pool, mixed, 3, 50*time.Millisecond), context.DeadlineExceeded, "left for the one-by-one path")
+	require.ErrorIs(t, f.store.WaitFor(context.Background(), mixed, 3, 50*time.Millisecond), context.DeadlineExceeded, "left for the one-by-one path")
 	// The fast path moved the auth checkpoints of the usage-only tenants over their usage
 	// events (exact: the auth projection applies none of them), and nobody else's.
 	for _, id := range simple {
-		require.NoError(t, WaitForProjections(context.Background(), f.pool, id, 4, time.Second, ProjectionAuth))
+		require.NoError(t, f.store.WaitForProjections(context.Background(), id, 4, time.Second, ProjectionAuth))
 	}
-	require.ErrorIs(t, WaitForProjections(context.Background(), f.pool, mixed, 4, 50*time.Millisecond, ProjectionAuth), context.DeadlineExceeded)
+	require.ErrorIs(t, f.store.WaitForProjections(context.Background(), mixed, 4, 50*time.Millisecond, ProjectionAuth), context.DeadlineExceeded)
 }

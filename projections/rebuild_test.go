@@ -53,7 +53,7 @@ func TestRebuild_ProducesTheSameModelAndSwapsItIn(t *testing.T) {
 	require.NoError(t, p.Rebuild(context.Background(), id, func(done, total int64) { calls = append(calls, done); require.Equal(t, int64(123), total) }))
 	require.Equal(t, before, f.snapshot(t, id))
 	require.Equal(t, int64(123), calls[len(calls)-1])
-	require.NoError(t, WaitFor(context.Background(), f.pool, id, 123, time.Second))
+	require.NoError(t, f.store.WaitFor(context.Background(), id, 123, time.Second))
 
 	// The projector carries on from the rebuilt checkpoint without re-applying anything.
 	f.append(t, id, usage.StreamID, usageEvent(t, 999))

@@ -16,14 +16,13 @@ import (
 	usecase "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
-	"github.com/tenantry/tenantry/projections"
 )
 
 // directoryTenants lists the tenant directory for the head signer, which reads it through
 // this function instead of importing projections (eventstore/audit is below it).
 func directoryTenants(store *eventstore.Store) func(ctx context.Context, fn func(uuid.UUID) error) error {
 	return func(ctx context.Context, fn func(uuid.UUID) error) error {
-		return projections.EachTenant(ctx, store.Pool(), func(t projections.TenantEntry) error { return fn(t.ID) })
+		return store.EachTenant(ctx, func(t eventstore.TenantEntry) error { return fn(t.ID) })
 	}
 }
 
@@ -38,16 +37,16 @@ func tenantRef(ctx context.Context, a *app, ref string) (uuid.UUID, *eventstore.
 	if ref == "" {
 		return uuid.Nil, nil, nil, nil, errors.New("--tenant is required (a slug or an id)")
 	}
-	pool, reg, err := a.openRuntime(ctx, eventstore.ForAPI)
+	store, reg, closeStore, err := a.openRuntime(ctx, eventstore.ForAPI)
 	if err != nil {
 		return uuid.Nil, nil, nil, nil, err
 	}
-	t, err := projections.FindTenant(ctx, pool, ref)
+	t, err := store.FindTenant(ctx, ref)
 	if err != nil {
-		pool.Close()
+		closeStore()
 		return uuid.Nil, nil, nil, nil, err
 	}
-	return t.ID, eventstore.New(pool), reg, pool.Close, nil
+	return t.ID, store, reg, closeStore, nil
 }
 
 func (a *app) auditExportCmd() *cobra.Command {

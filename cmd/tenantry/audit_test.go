@@ -19,7 +19,6 @@ import (
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
-	"github.com/tenantry/tenantry/projections"
 )
 
 func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
@@ -40,7 +39,7 @@ func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
 		return tenant.Create(id, "Audited", slug, domain.PlanPro, time.Now())
 	})
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { _, err := projections.FindTenant(ctx, pool, "audited"); return err == nil }, time.Minute, 10*time.Millisecond)
+	require.Eventually(t, func() bool { _, err := eventstore.New(pool).FindTenant(ctx, "audited"); return err == nil }, time.Minute, 10*time.Millisecond)
 	beforeRename := time.Now()
 	time.Sleep(10 * time.Millisecond)
 	_, _, err = cmd.Run(ctx, func(t *tenant.Tenant) ([]domain.Event, error) { return t.Rename("Audited Twice", time.Now()) })

@@ -54,17 +54,17 @@ func (a *app) workerCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, registry, err := a.openRuntime(ctx, eventstore.ForWorker)
+			store, registry, closeStore, err := a.openRuntime(ctx, eventstore.ForWorker)
 			if err != nil {
 				return err
 			}
-			defer pool.Close()
-			w, err := a.billingWorker(eventstore.New(pool), registry)
+			defer closeStore()
+			w, err := a.billingWorker(store, registry)
 			if err != nil {
 				return err
 			}
 			if !once {
-				pool.Close()
+				closeStore()
 				return a.runRoles(ctx, roles{Worker: true})
 			}
 			stats, err := w.Cycle(ctx)
@@ -96,20 +96,19 @@ func (a *app) billingCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, _, err := a.openRuntime(ctx, eventstore.ForWorker)
+			store, closeStore, err := a.openStore(ctx, eventstore.ForWorker)
 			if err != nil {
 				return err
 			}
-			defer pool.Close()
-			store := eventstore.New(pool)
-			var tenants []projections.TenantEntry
+			defer closeStore()
+			var tenants []eventstore.TenantEntry
 			if ref != "" {
-				t, err := projections.FindTenant(ctx, pool, ref)
+				t, err := store.FindTenant(ctx, ref)
 				if err != nil {
 					return err
 				}
 				tenants = append(tenants, t)
-			} else if err := projections.EachTenant(ctx, pool, func(t projections.TenantEntry) error {
+			} else if err := store.EachTenant(ctx, func(t eventstore.TenantEntry) error {
 				tenants = append(tenants, t)
 				return nil
 			}); err != nil {
@@ -125,7 +124,7 @@ func (a *app) billingCmd() *cobra.Command {
 				// cycle's usage.reported events among them.
 				if head, _, err := store.Head(ctx, t.ID); err != nil {
 					return fmt.Errorf("tenant %s: %w", t.Slug, err)
-				} else if err := projections.WaitFor(ctx, pool, t.ID, head, 30*time.Second); err != nil {
+				} else if err := store.WaitFor(ctx, t.ID, head, 30*time.Second); err != nil {
 					a.log.Warn("read models are behind; the figures may be stale", "tenant_id", t.ID, "err", err)
 				}
 				r, err := rec.Run(ctx, tapp.ReconcileInput{Tenant: t.ID, Now: now})

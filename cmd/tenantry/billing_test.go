@@ -15,7 +15,6 @@ import (
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
-	"github.com/tenantry/tenantry/projections"
 )
 
 func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
@@ -41,9 +40,9 @@ func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
 		ne.ID = usage.RecordEventID(id, k)
 		res, err := store.Append(ctx, id, usage.StreamID, eventstore.Any, ne)
 		require.NoError(t, err)
-		require.NoError(t, projections.WaitFor(ctx, pool, id, res.LastSeq, time.Minute))
+		require.NoError(t, eventstore.New(pool).WaitFor(ctx, id, res.LastSeq, time.Minute))
 	}
-	require.Eventually(t, func() bool { _, err := projections.FindTenant(ctx, pool, "billed"); return err == nil }, time.Minute, 10*time.Millisecond)
+	require.Eventually(t, func() bool { _, err := eventstore.New(pool).FindTenant(ctx, "billed"); return err == nil }, time.Minute, 10*time.Millisecond)
 	record("a", time.Now().Add(-2*time.Hour))
 
 	out, err := run(t, ctx, env, "billing", "reconcile", "--tenant", "billed", "--check")

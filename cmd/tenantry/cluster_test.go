@@ -33,7 +33,6 @@ import (
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
-	"github.com/tenantry/tenantry/projections"
 )
 
 // cluster is two replicas of each role as separate processes of the real binary, on one
@@ -387,7 +386,7 @@ feed:
 		t.Helper()
 		require.Eventually(t, func() bool {
 			for _, id := range ids {
-				head, projected, err := projections.Progress(ctx, app, id)
+				head, projected, err := eventstore.New(app).Progress(ctx, id)
 				if err != nil || projected != head {
 					return false
 				}
@@ -423,7 +422,7 @@ feed:
 		out := map[uuid.UUID]string{}
 		for _, id := range ids {
 			var s string
-			require.NoError(t, projections.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
+			require.NoError(t, eventstore.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
 				rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 					WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 1`)
 				if err != nil {
@@ -474,12 +473,12 @@ feed:
 	}
 	recorded := map[string]int64{}
 	for _, id := range ids {
-		var entry projections.TenantEntry
+		var entry eventstore.TenantEntry
 		require.Eventually(t, func() bool { // a killed directory member's messages are redelivered
-			entry, err = projections.FindTenant(ctx, app, id.String())
+			entry, err = eventstore.New(app).FindTenant(ctx, id.String())
 			return err == nil && entry.StripeCustomerID != ""
 		}, time.Minute, 50*time.Millisecond, "the directory links tenant %s to its Stripe customer", id)
-		require.NoError(t, projections.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
+		require.NoError(t, eventstore.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
 			points, err := eventstore.AdoptTx(tx, id).UsageSeries(ctx, "", time.Time{}, time.Now().Add(-time.Hour).Truncate(time.Hour), false)
 			for _, p := range points {
 				recorded[fmt.Sprintf("%s@%d", entry.StripeCustomerID, p.Start.Unix())] += p.Quantity

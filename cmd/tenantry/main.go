@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lmittmann/tint"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -218,30 +217,15 @@ func (a *app) runtimePool(purpose eventstore.Purpose) (string, eventstore.PoolCo
 		ApplicationName: fmt.Sprintf("tenantry-%d", os.Getpid())}, nil
 }
 
-// openRuntime is a runtime pool for purpose and the registry of the domain's events.
-//
-// Deprecated: issue 16 forwarder; use openStore and domainRegistry (commands hold stores,
-// not pools, so that cmd needs no pgx).
-func (a *app) openRuntime(ctx context.Context, purpose eventstore.Purpose) (*pgxpool.Pool, *eventstore.Registry, error) {
-	store, _, err := a.openStore(ctx, purpose)
-	if err != nil {
-		return nil, nil, err
-	}
+// openRuntime is openStore with the registry of the domain's events.
+func (a *app) openRuntime(ctx context.Context, purpose eventstore.Purpose) (*eventstore.Store, *eventstore.Registry, func(), error) {
 	registry, err := domainRegistry()
 	if err != nil {
-		store.Pool().Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return store.Pool(), registry, nil
-}
-
-// openPool is a runtime pool for purpose.
-//
-// Deprecated: issue 16 forwarder; use openStore.
-func (a *app) openPool(ctx context.Context, purpose eventstore.Purpose) (*pgxpool.Pool, error) {
-	store, _, err := a.openStore(ctx, purpose)
+	store, closeStore, err := a.openStore(ctx, purpose)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return store.Pool(), nil
+	return store, registry, closeStore, nil
 }

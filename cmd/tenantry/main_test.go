@@ -24,7 +24,6 @@ import (
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
-	"github.com/tenantry/tenantry/projections"
 )
 
 func run(t *testing.T, ctx context.Context, env map[string]string, args ...string) (string, error) {
@@ -119,9 +118,9 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	reg := eventstore.NewRegistry()
 	require.NoError(t, catalog.Register(reg))
 	id := appendTenant(t, store, reg, "serve-test", domain.PlanFree)
-	require.NoError(t, projections.WaitFor(ctx, pool, id, 1, 60*time.Second))
+	require.NoError(t, eventstore.New(pool).WaitFor(ctx, id, 1, 60*time.Second))
 	require.Eventually(t, func() bool {
-		entry, err := projections.FindTenant(ctx, pool, "serve-test")
+		entry, err := eventstore.New(pool).FindTenant(ctx, "serve-test")
 		return err == nil && entry.ID == id
 	}, 60*time.Second, 20*time.Millisecond, "the tenant directory follows")
 
@@ -142,7 +141,7 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	_, err = store.Append(ctx, id, billing.AccountStreamID, eventstore.NoStream, ne)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		entry, err := projections.FindTenantByCustomer(ctx, pool, "cus_serve")
+		entry, err := eventstore.New(pool).FindTenantByCustomer(ctx, "cus_serve")
 		return err == nil && entry.ID == id
 	}, 60*time.Second, 20*time.Millisecond)
 	payload := fmt.Sprintf(`{"id":"evt_serve","object":"event","type":"invoice.payment_failed","created":%d,"api_version":"2023-10-16",

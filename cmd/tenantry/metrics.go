@@ -90,7 +90,7 @@ func (m *processMetrics) projectorObserved(_ uuid.UUID, events int, newest time.
 
 // observeProjector exposes the projections the projector stopped, by projection.
 func (m *processMetrics) observeProjector(p *projections.Projector) {
-	for _, name := range projections.Projections {
+	for _, name := range eventstore.Projections {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenantry_projection_failures_total",
 			ConstLabels: prometheus.Labels{"projection": name},
 			Help:        "Events that stopped a projection of a tenant (each isolated and listed by projection_failures()), by projection, since start."},

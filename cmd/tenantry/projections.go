@@ -40,7 +40,7 @@ func (a *app) projectionsCmd() *cobra.Command {
 				return err
 			}
 			defer closePool()
-			p := &projections.Projector{Pool: store.Pool(), Registry: registry, Logger: a.log}
+			p := &projections.Projector{Store: store, Registry: registry, Logger: a.log}
 			if !all {
 				progress := a.progress("events replayed")
 				if err := p.Rebuild(ctx, tenant, func(done, total int64) {

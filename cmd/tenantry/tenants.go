@@ -13,7 +13,6 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	usecases "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/projections"
 )
 
 func (a *app) tenantsCmd() *cobra.Command {
@@ -30,11 +29,11 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, registry, err := a.openRuntime(ctx, eventstore.ForAPI)
+			store, registry, closeStore, err := a.openRuntime(ctx, eventstore.ForAPI)
 			if err != nil {
 				return err
 			}
-			defer pool.Close()
+			defer closeStore()
 			// The same use case as POST /v1/tenants: it validates, claims the slug and
 			// appends exactly as the API does.
 			in, invalid := usecases.ParseSignUp(name, slug, plan, email)
@@ -43,7 +42,6 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 			}
 			in.Meta = domain.Metadata{Actor: "operator", RequestID: uuid.NewString()}
 			in.Meta.CorrelationID = in.Meta.RequestID
-			store := eventstore.New(pool)
 			out, err := usecases.SignUp{Events: eventstore.DomainStore{Store: store, Registry: registry}, Slugs: store, Now: time.Now}.Run(ctx, in)
 			var de *domain.Error
 			switch {
@@ -58,8 +56,8 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 			}
 			// The events are the tenant; a running serve projects them. Without one the
 			// answer comes after a short wait, and the read models follow when serve starts.
-			_ = projections.WaitForProjections(ctx, pool, out.Tenant.ID, out.Seq, signUpSettle, projections.ProjectionAuth)
-			_ = projections.WaitForDirectory(ctx, pool, out.Tenant.ID, signUpSettle)
+			_ = store.WaitForProjections(ctx, out.Tenant.ID, out.Seq, signUpSettle, eventstore.ProjectionAuth)
+			_ = store.WaitForDirectory(ctx, out.Tenant.ID, signUpSettle)
 			a.log.Info("tenant created", "tenant_id", out.Tenant.ID.String(), "slug", out.Tenant.Slug, "plan", out.Tenant.Plan)
 			enc := json.NewEncoder(a.stdout)
 			enc.SetEscapeHTML(false)
@@ -97,20 +95,20 @@ func (a *app) tenantsListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, err := a.openPool(ctx, eventstore.ForWorker)
+			store, closeStore, err := a.openStore(ctx, eventstore.ForWorker)
 			if err != nil {
 				return err
 			}
-			defer pool.Close()
+			defer closeStore()
 			type row struct {
-				projections.TenantEntry
+				eventstore.TenantEntry
 				Events    int64 `json:"events"`
 				Projected int64 `json:"projected"`
 				Lag       int64 `json:"lag"`
 			}
 			var rows []row
-			err = projections.EachTenant(ctx, pool, func(t projections.TenantEntry) error {
-				head, projected, err := projections.Progress(ctx, pool, t.ID)
+			err = store.EachTenant(ctx, func(t eventstore.TenantEntry) error {
+				head, projected, err := store.Progress(ctx, t.ID)
 				if err != nil {
 					return fmt.Errorf("tenant %s: %w", t.Slug, err)
 				}

@@ -103,7 +103,7 @@ func (f *billingFixture) createTenant(t *testing.T, plan domain.PlanName) uuid.U
 	f.tenantCommand(t, id, func(tn *tenant.Tenant) ([]domain.Event, error) {
 		return tenant.Create(id, "Billing "+slug.String(), slug, plan, f.clock())
 	})
-	require.NoError(t, projections.WaitForDirectory(context.Background(), f.store.Pool(), id, time.Minute))
+	require.NoError(t, f.store.WaitForDirectory(context.Background(), id, time.Minute))
 	return id
 }
 

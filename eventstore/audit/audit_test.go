@@ -290,9 +290,9 @@ func TestVerify_ALaterHistoryExtendsAnEarlierHead(t *testing.T) {
 
 func TestSignedHeads_AreRecordedAndSignedOnlyWhenMoved(t *testing.T) {
 	f := newFixture(t, true) // the signer walks the tenant directory
-	require.NoError(t, projections.WaitForDirectory(context.Background(), f.store.Pool(), f.id, time.Minute))
+	require.NoError(t, f.store.WaitForDirectory(context.Background(), f.id, time.Minute))
 	directory := func(ctx context.Context, fn func(uuid.UUID) error) error {
-		return projections.EachTenant(ctx, f.store.Pool(), func(t projections.TenantEntry) error { return fn(t.ID) })
+		return f.store.EachTenant(ctx, func(t eventstore.TenantEntry) error { return fn(t.ID) })
 	}
 	hs, err := audit.NewHeadSigner(audit.HeadSignerConfig{Store: f.store, Signer: signer, Tenants: directory, Interval: time.Hour})
 	require.NoError(t, err)

@@ -256,7 +256,7 @@ func (e *env) createTenant(plan domain.PlanName) uuid.UUID {
 	e.tenantCommand(id, func(t *tenant.Tenant) ([]domain.Event, error) {
 		return tenant.Create(id, "Billing "+slug.String(), slug, plan, e.clock())
 	})
-	require.NoError(e.t, projections.WaitForDirectory(context.Background(), e.store.Pool(), id, time.Minute))
+	require.NoError(e.t, e.store.WaitForDirectory(context.Background(), id, time.Minute))
 	return id
 }
 
@@ -305,7 +305,7 @@ func (e *env) recorded(id uuid.UUID) map[string]int64 {
 	ctx := context.Background()
 	head, _, err := e.store.Head(ctx, id)
 	require.NoError(e.t, err)
-	require.NoError(e.t, projections.WaitFor(ctx, e.store.Pool(), id, head, time.Minute))
+	require.NoError(e.t, e.store.WaitFor(ctx, id, head, time.Minute))
 	var points []eventstore.UsagePoint
 	require.NoError(e.t, e.store.InTenant(ctx, id, true, func(tx *eventstore.Tx) error {
 		var err error
@@ -325,7 +325,7 @@ func (e *env) reconcile(id uuid.UUID) []eventstore.ReconLine {
 	ctx := context.Background()
 	head, _, err := e.store.Head(ctx, id)
 	require.NoError(e.t, err)
-	require.NoError(e.t, projections.WaitFor(ctx, e.store.Pool(), id, head, time.Minute))
+	require.NoError(e.t, e.store.WaitFor(ctx, id, head, time.Minute))
 	var lines []eventstore.ReconLine
 	require.NoError(e.t, e.store.InTenant(ctx, id, true, func(tx *eventstore.Tx) error {
 		var err error
@@ -340,7 +340,7 @@ func (e *env) customerOf(id uuid.UUID) string {
 	e.t.Helper()
 	var cus string
 	require.Eventually(e.t, func() bool {
-		t, err := projections.FindTenant(context.Background(), e.store.Pool(), id.String())
+		t, err := e.store.FindTenant(context.Background(), id.String())
 		cus = t.StripeCustomerID
 		return err == nil && cus != ""
 	}, time.Minute, 5*time.Millisecond, "tenant %s is not linked to a Stripe customer", id)

@@ -1,4 +1,4 @@
-package projections
+package eventstore
 
 import (
 	"context"
@@ -34,11 +34,17 @@ const WaitPollInterval = 50 * time.Millisecond
 // waitChunk bounds the tenants one poll transaction reads.
 const waitChunk = 500
 
+const (
+	progressSQL = `SELECT coalesce((SELECT seq FROM tenantry.tenant_heads WHERE tenant_id = $1), 0),
+	coalesce((SELECT min(seq) FROM tenantry.projections WHERE tenant_id = $1 AND projection = ANY($2::text[])
+	          HAVING count(*) = cardinality($2::text[])), 0)`
+)
+
 // WaitFor blocks until every projection of the tenant includes seq, or until timeout (then
 // it returns context.DeadlineExceeded); ErrProjectionStopped at once when one is stopped
 // before seq.
-func WaitFor(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, seq int64, timeout time.Duration) error {
-	return WaitForProjections(ctx, pool, tenant, seq, timeout, Projections[:]...)
+func (s *Store) WaitFor(ctx context.Context, tenant uuid.UUID, seq int64, timeout time.Duration) error {
+	return s.WaitForProjections(ctx, tenant, seq, timeout, Projections[:]...)
 }
 
 // WaitForProjections is WaitFor for the named projections only: a reader waits for the
@@ -48,13 +54,13 @@ func WaitFor(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, seq int6
 // Waiting costs no query per waiter: the waiters of a process share one poll of every
 // waited-on tenant's checkpoints each WaitPollInterval, and a projector in this process
 // publishes each checkpoint it commits to them directly.
-func WaitForProjections(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, seq int64, timeout time.Duration, names ...string) error {
+func (s *Store) WaitForProjections(ctx context.Context, tenant uuid.UUID, seq int64, timeout time.Duration, names ...string) error {
 	if seq <= 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tw := hub.register(pool, tenant)
+	tw := hub.register(s.pool, tenant)
 	defer hub.unregister(tenant)
 	for {
 		hub.mu.Lock()
@@ -62,9 +68,9 @@ func WaitForProjections(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUI
 		reached, stopped := true, ""
 		for _, n := range names {
 			st := tw.state[n]
-			if st.seq < seq {
+			if st.Seq < seq {
 				reached = false
-				if st.failed {
+				if st.Failed {
 					stopped = n
 				}
 			}
@@ -84,6 +90,15 @@ func WaitForProjections(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUI
 	}
 }
 
+// Progress returns the tenant's last event seq and the seq all its read models include
+// (the least of its projections' checkpoints).
+func (s *Store) Progress(ctx context.Context, tenant uuid.UUID) (head, projected int64, err error) {
+	err = InTenant(ctx, s.pool, tenant, true, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, progressSQL, tenant, Projections[:]).Scan(&head, &projected)
+	})
+	return head, projected, err
+}
+
 // hub is the process's waiters: the tenants requests wait for, and what is known of their
 // checkpoints.
 var hub = &waitHub{tenants: map[uuid.UUID]*tenantWait{}, kick: make(chan struct{}, 1)}
@@ -99,7 +114,7 @@ type tenantWait struct {
 	pool    *pgxpool.Pool
 	waiters int
 	known   bool // read from the database at least once since the first waiter came
-	state   map[string]checkpoint
+	state   map[string]Checkpoint
 	changed chan struct{} // closed (and replaced) whenever state changes
 }
 
@@ -110,7 +125,7 @@ func (h *waitHub) register(pool *pgxpool.Pool, tenant uuid.UUID) *tenantWait {
 	tw := h.tenants[tenant]
 	fresh := tw == nil
 	if fresh {
-		tw = &tenantWait{pool: pool, state: map[string]checkpoint{}, changed: make(chan struct{})}
+		tw = &tenantWait{pool: pool, state: map[string]Checkpoint{}, changed: make(chan struct{})}
 		h.tenants[tenant] = tw
 	}
 	tw.waiters++
@@ -138,6 +153,14 @@ func (h *waitHub) unregister(tenant uuid.UUID) {
 	}
 }
 
+// publishAll tells the waiters of each tenant, if any, that a projection transaction of
+// this process committed its checkpoints.
+func (h *waitHub) publishAll(moved []movedCheckpoint) {
+	for _, m := range moved {
+		h.publish(m.tenant, m.projection, m.seq, m.failed)
+	}
+}
+
 // publish tells the waiters of the tenant, if any, that a projector of this process
 // committed a checkpoint.
 func (h *waitHub) publish(tenant uuid.UUID, projection string, seq int64, failed bool) {
@@ -148,10 +171,10 @@ func (h *waitHub) publish(tenant uuid.UUID, projection string, seq int64, failed
 		return
 	}
 	st := tw.state[projection]
-	if seq > st.seq {
-		st.seq = seq
+	if seq > st.Seq {
+		st.Seq = seq
 	}
-	st.failed = st.failed || failed
+	st.Failed = st.Failed || failed
 	tw.state[projection] = st
 	close(tw.changed)
 	tw.changed = make(chan struct{})
@@ -192,23 +215,14 @@ func (h *waitHub) poll() {
 func (h *waitHub) read(pool *pgxpool.Pool, tenants []uuid.UUID) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	found := make([]map[string]checkpoint, len(tenants))
+	found := make([]map[string]Checkpoint, len(tenants))
 	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for i, id := range tenants {
-			found[i] = map[string]checkpoint{}
-			b.Queue(`SELECT set_config('tenantry.tenant_id', $1, true)`, id.String())
-			b.Queue(`SELECT projection, seq, failed_seq IS NOT NULL FROM tenantry.projections WHERE tenant_id = $1`, id).Query(func(rows pgx.Rows) error {
-				defer rows.Close()
-				for rows.Next() {
-					var name string
-					var c checkpoint
-					if err := rows.Scan(&name, &c.seq, &c.failed); err != nil {
-						return err
-					}
-					found[i][name] = c
-				}
-				return rows.Err()
+			found[i] = map[string]Checkpoint{}
+			b.Queue(tenantOnlySQL, id.String())
+			b.Queue(checkpointsSQL, id).Query(func(rows pgx.Rows) error {
+				return eachCheckpoint(rows, func(name string, c Checkpoint) { found[i][name] = c })
 			})
 		}
 		return tx.SendBatch(ctx, b).Close()
@@ -225,10 +239,10 @@ func (h *waitHub) read(pool *pgxpool.Pool, tenants []uuid.UUID) {
 		}
 		for name, c := range found[i] {
 			st := tw.state[name]
-			if c.seq > st.seq {
-				st.seq = c.seq
+			if c.Seq > st.Seq {
+				st.Seq = c.Seq
 			}
-			st.failed = c.failed // the database knows best (a rebuild clears a failure)
+			st.Failed = c.Failed // the database knows best (a rebuild clears a failure)
 			tw.state[name] = st
 		}
 		tw.known = true

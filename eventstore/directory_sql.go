@@ -1,0 +1,168 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// The shared tenant directory (tenantry.tenants): one row per tenant, kept by the directory
+// projector (projections.Directory), read to route requests and by cross-tenant jobs.
+
+const (
+	entryColumns = `tenant_id, slug, name, status, plan, schema_name, coalesce(stripe_customer_id, ''), created_at`
+	// lockDirectorySQL sets the tenant context ($1) and takes the tenant's directory lock
+	// (class $2).
+	lockDirectorySQL   = tenantOnlySQL + `, pg_advisory_xact_lock($2, hashtext($1))`
+	upsertDirectorySQL = `INSERT INTO tenantry.tenants AS t (tenant_id, slug, name, status, plan, schema_name,
+	stripe_customer_id, created_at, updated_at, seq)
+VALUES ($1, $2, $3, $4, $5, tenantry.tenant_schema_name($1), $6, $7, $8, $9)
+ON CONFLICT (tenant_id) DO UPDATE SET name = excluded.name, status = excluded.status, plan = excluded.plan,
+	stripe_customer_id = excluded.stripe_customer_id, updated_at = greatest(t.updated_at, excluded.updated_at),
+	seq = greatest(t.seq, excluded.seq)`
+	findTenantSQL           = `SELECT ` + entryColumns + ` FROM tenantry.find_tenant($1, $2)`
+	findTenantByCustomerSQL = `SELECT ` + entryColumns + ` FROM tenantry.find_tenant_by_customer($1)`
+	listTenantsSQL          = `SELECT ` + entryColumns + ` FROM tenantry.list_tenants($1, $2)`
+)
+
+// TenantEntry is one row of the tenant directory.
+type TenantEntry struct {
+	ID               uuid.UUID `json:"id"`
+	Slug             string    `json:"slug"`
+	Name             string    `json:"name"`
+	Status           string    `json:"status"`
+	Plan             string    `json:"plan"`
+	Schema           string    `json:"schema"`
+	StripeCustomerID string    `json:"stripe_customer_id,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
+}
+
+// ErrTenantNotFound means no directory row matched.
+var ErrTenantNotFound = errors.New("tenant not found")
+
+// DirectoryRow is the directory's row of a tenant as its events say it is now, written at
+// the event seq Seq recorded at UpdatedAt; StripeCustomerID nil when none is linked.
+type DirectoryRow struct {
+	Tenant                   uuid.UUID
+	Slug, Name, Status, Plan string
+	StripeCustomerID         *string
+	CreatedAt, UpdatedAt     time.Time
+	Seq                      int64
+}
+
+// RefreshDirectory writes the tenant's directory row, as read by read, in one transaction
+// that holds the tenant's directory lock while read runs: refreshes of one tenant take
+// turns, so the last to write read the newest state. read returns nil to write nothing.
+func (s *Store) RefreshDirectory(ctx context.Context, tenant uuid.UUID, read func() (*DirectoryRow, error)) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockDirectorySQL, tenant.String(), int32(LockDirectory)); err != nil {
+			return err
+		}
+		r, err := read()
+		if err != nil || r == nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, upsertDirectorySQL, r.Tenant, r.Slug, r.Name, r.Status, r.Plan, r.StripeCustomerID,
+			r.CreatedAt, r.UpdatedAt, r.Seq)
+		return err
+	})
+}
+
+func scanEntry(r pgx.CollectableRow) (TenantEntry, error) {
+	var t TenantEntry
+	err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &t.Plan, &t.Schema, &t.StripeCustomerID, &t.CreatedAt)
+	return t, err
+}
+
+// FindTenant looks a tenant up by slug or, when ref is a UUID, by id.
+func (s *Store) FindTenant(ctx context.Context, ref string) (TenantEntry, error) {
+	var slug *string
+	var id *uuid.UUID
+	if u, err := uuid.Parse(ref); err == nil {
+		id = &u
+	} else {
+		slug = &ref
+	}
+	rows, err := s.pool.Query(ctx, findTenantSQL, slug, id)
+	if err != nil {
+		return TenantEntry{}, err
+	}
+	t, err := pgx.CollectExactlyOneRow(rows, scanEntry)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return TenantEntry{}, fmt.Errorf("%w: %q", ErrTenantNotFound, ref)
+	}
+	return t, err
+}
+
+// FindTenantByCustomer finds the tenant linked to a Stripe customer.
+func (s *Store) FindTenantByCustomer(ctx context.Context, customerID string) (TenantEntry, error) {
+	rows, err := s.pool.Query(ctx, findTenantByCustomerSQL, customerID)
+	if err != nil {
+		return TenantEntry{}, err
+	}
+	ts, err := pgx.CollectRows(rows, scanEntry)
+	if err != nil {
+		return TenantEntry{}, err
+	}
+	if len(ts) != 1 {
+		return TenantEntry{}, fmt.Errorf("%w: %d tenants for Stripe customer %q", ErrTenantNotFound, len(ts), customerID)
+	}
+	return ts[0], nil
+}
+
+// EachTenant calls fn for every tenant in the directory, in id order, a page at a time;
+// it stops at fn's first error and returns it.
+func (s *Store) EachTenant(ctx context.Context, fn func(TenantEntry) error) error {
+	const page = 1000
+	for after := uuid.Nil; ; {
+		ts, err := s.ListTenants(ctx, after, page)
+		if err != nil {
+			return fmt.Errorf("list tenants: %w", err)
+		}
+		for _, t := range ts {
+			if err := fn(t); err != nil {
+				return err
+			}
+		}
+		if len(ts) < page {
+			return nil
+		}
+		after = ts[len(ts)-1].ID
+	}
+}
+
+// ListTenants pages through the directory in id order, after the given id (uuid.Nil: from
+// the start).
+func (s *Store) ListTenants(ctx context.Context, after uuid.UUID, limit int) ([]TenantEntry, error) {
+	var from *uuid.UUID
+	if after != uuid.Nil {
+		from = &after
+	}
+	rows, err := s.pool.Query(ctx, listTenantsSQL, from, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanEntry)
+}
+
+// WaitForDirectory blocks until the tenant directory lists the tenant, for a caller that
+// just created it and will route by slug next, or until timeout.
+func (s *Store) WaitForDirectory(ctx context.Context, tenant uuid.UUID, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		_, err := s.FindTenant(ctx, tenant.String())
+		if !errors.Is(err, ErrTenantNotFound) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
