@@ -85,7 +85,7 @@ func (s *Store) VerifyChainFrom(ctx context.Context, tenant uuid.UUID, after int
 	}
 	rep := ChainReport{Tenant: tenant, Events: after}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, setTenantSQL, tenant.String()); err != nil {
+		if _, err := tx.Exec(ctx, tenantOnlySQL, tenant.String()); err != nil {
 			return err
 		}
 		var headHash []byte
@@ -232,7 +232,7 @@ func (s *Store) Head(ctx context.Context, tenant uuid.UUID) (int64, [32]byte, er
 		return 0, hash, ErrNoTenant
 	}
 	b := &pgx.Batch{}
-	b.Queue(setTenantSQL, tenant.String())
+	b.Queue(tenantOnlySQL, tenant.String())
 	var raw []byte
 	b.Queue(verifyHeadSQL, tenant).QueryRow(func(r pgx.Row) error {
 		err := r.Scan(&seq, &raw)

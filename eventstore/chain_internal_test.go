@@ -24,7 +24,7 @@ func TestDecodeRawEvent_MatchesScan(t *testing.T) {
 	// pgx's generic Scan is the reference.
 	var scanned []Event
 	err = pgx.BeginFunc(context.Background(), s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(context.Background(), setTenantSQL, tenant.String()); err != nil {
+		if _, err := tx.Exec(context.Background(), tenantOnlySQL, tenant.String()); err != nil {
 			return err
 		}
 		rows, err := tx.Query(context.Background(), verifyEventsSQL, tenant)
@@ -40,7 +40,7 @@ func TestDecodeRawEvent_MatchesScan(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, scanned, 2)
 	err = pgx.BeginFunc(context.Background(), s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(context.Background(), setTenantSQL, tenant.String()); err != nil {
+		if _, err := tx.Exec(context.Background(), tenantOnlySQL, tenant.String()); err != nil {
 			return err
 		}
 		rows, err := tx.Query(context.Background(), verifyEventsSQL, tenant)

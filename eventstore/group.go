@@ -161,7 +161,8 @@ func (g *GroupCommitter) submit(r *appendReq) (appendReply, bool) {
 
 // lockTenantsSQL takes the event writer's lock of every tenant of a group, in one order for
 // every process (the same lock append_events takes; its class marks an event writer).
-const lockTenantsSQL = `SELECT pg_advisory_xact_lock(7365710, k)
+// $2 is LockTenantAppend.
+const lockTenantsSQL = `SELECT pg_advisory_xact_lock($2, k)
 FROM (SELECT DISTINCT hashtext(t::text) AS k FROM unnest($1::uuid[]) AS t ORDER BY 1 OFFSET 0) AS locks`
 
 // alone runs one append in its own transaction and answers it.
@@ -181,7 +182,7 @@ func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
 	}
 	calls := mergeCalls(group)
 	b := &pgx.Batch{}
-	b.Queue(lockTenantsSQL, tenants)
+	b.Queue(lockTenantsSQL, tenants, int32(LockTenantAppend))
 	for _, c := range calls {
 		b.Queue(appendSQL, c.params.args()...)
 	}

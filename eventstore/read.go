@@ -113,7 +113,7 @@ func (s *Store) readInTenant(ctx context.Context, tenant uuid.UUID, sql string, 
 		return nil, ErrNoTenant
 	}
 	b := &pgx.Batch{}
-	b.Queue(setTenantSQL, tenant.String())
+	b.Queue(tenantOnlySQL, tenant.String())
 	b.Queue(sql, args...)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
@@ -202,7 +202,7 @@ func (s *Store) StoredEventIDs(ctx context.Context, tenant uuid.UUID, ids []uuid
 	}
 	seen := make(map[uuid.UUID]bool, len(ids))
 	b := &pgx.Batch{}
-	b.Queue(setTenantSQL, tenant.String())
+	b.Queue(tenantOnlySQL, tenant.String())
 	b.Queue(`SELECT event_id FROM tenantry.events WHERE tenant_id = $1 AND event_id = ANY($2)`, tenant, ids).
 		Query(func(rows pgx.Rows) error {
 			found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
@@ -225,7 +225,7 @@ func (s *Store) ClaimedKeys(ctx context.Context, tenant uuid.UUID, ids []uuid.UU
 	}
 	claimed := make(map[uuid.UUID]int64, len(ids))
 	b := &pgx.Batch{}
-	b.Queue(setTenantSQL, tenant.String())
+	b.Queue(tenantOnlySQL, tenant.String())
 	b.Queue(`SELECT key_id, seq FROM tenantry.event_keys WHERE tenant_id = $1 AND key_id = ANY($2)`, tenant, ids).
 		Query(func(rows pgx.Rows) error {
 			var id uuid.UUID

@@ -81,8 +81,8 @@ type Relay struct {
 	Lease bool
 }
 
-// relayLeaseKey is the advisory lock of the relay lease (class, key).
-const relayLeaseClass, relayLeaseKey = 7365712, 0
+// relayLeaseKey is the key of the relay lease's advisory lock (class LockRelayLease).
+const relayLeaseKey = 0
 
 // Run relays until ctx ends; with Lease, only while it holds the lease. It runs on a copy
 // with PollInterval and BatchSize defaulted, so a running relay never rewrites its fields.
@@ -110,7 +110,7 @@ func (r *Relay) lead(ctx context.Context) error {
 		return err
 	}
 	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, relayLeaseClass, relayLeaseKey).Scan(&got); err != nil || !got {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, int32(LockRelayLease), relayLeaseKey).Scan(&got); err != nil || !got {
 		conn.Release()
 		return err
 	}

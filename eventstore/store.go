@@ -63,12 +63,8 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // Pool is the pool the store runs on.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// The tenant context, set transaction-locally. tenantContext is the one place this package
-// writes the set_config call; every statement that needs the context builds on it.
+// Appends set the tenant context in their own statement (tenantContext, tenantctx.go).
 const (
-	tenantContext = `set_config('tenantry.tenant_id', $1::text, true)`
-	setTenantSQL  = `SELECT ` + tenantContext
-
 	// The tenant context is set by the same statement, in the argument the function depends
 	// on: arguments are evaluated before the function runs, so the context is in place for
 	// all of its statements, and it ends with the statement's (implicit) transaction.

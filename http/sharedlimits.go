@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantry/tenantry/domain"
-	"github.com/tenantry/tenantry/migrations"
 )
 
 // SharedLimits keeps the per-tenant token buckets outside the process, so that every API
@@ -31,11 +30,11 @@ func NewRedisLimits(url string) (SharedLimits, error) {
 	opt, err := redis.ParseURL(url)
 	var parse *neturl.Error
 	if errors.As(err, &parse) {
-		// url.Parse quotes the whole URL, password included.
-		return nil, fmt.Errorf("REDIS_URL %s is not a valid URL", migrations.RedactURL(url))
+		// url.Parse quotes the whole URL, password included: never repeat it.
+		return nil, fmt.Errorf("REDIS_URL is not a valid URL: %s", parse.Err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL %s: %w", migrations.RedactURL(url), err)
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	rdb := redis.NewClient(opt)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
