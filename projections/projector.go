@@ -134,6 +134,15 @@ func (p *Projector) Notify(tenant uuid.UUID) {
 	}
 }
 
+// orDefault is v, or def when v is unset: the projector's settings keep the values it was
+// given (zero meaning the default) and are never written while it runs.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
 func (p *Projector) init() {
 	if p.state == nil {
 		p.state = map[uuid.UUID]int{}
@@ -163,20 +172,11 @@ func (p *Projector) Consume(ctx context.Context, msgs <-chan *message.Message) {
 
 // Run projects until ctx ends.
 func (p *Projector) Run(ctx context.Context) error {
-	if p.Workers <= 0 {
-		p.Workers = 4
-	}
-	if p.BatchSize <= 0 {
-		p.BatchSize = 500
-	}
-	if p.PollInterval <= 0 {
-		p.PollInterval = 5 * time.Second
-	}
 	p.mu.Lock()
 	p.init()
 	p.mu.Unlock()
 	var wg sync.WaitGroup
-	for w := 0; w < p.Workers; w++ {
+	for w := 0; w < orDefault(p.Workers, 4); w++ {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.work(ctx) }()
 	}
@@ -188,7 +188,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			wg.Wait()
 			return nil
-		case <-time.After(p.PollInterval):
+		case <-time.After(orDefault(p.PollInterval, 5*time.Second)):
 		}
 	}
 }

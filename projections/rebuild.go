@@ -100,12 +100,7 @@ func (p *Projector) rebuildError(tenant uuid.UUID, err error) error {
 	return fmt.Errorf("rebuild tenant %s: %w", tenant, err)
 }
 
-func (p *Projector) batchSize() int {
-	if p.BatchSize <= 0 {
-		return 500
-	}
-	return p.BatchSize
-}
+func (p *Projector) batchSize() int { return orDefault(p.BatchSize, 500) }
 
 // RebuildAll rebuilds every tenant that has a schema, one after another, and returns the
 // tenants that failed (the others are rebuilt).
