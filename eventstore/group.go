@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -183,23 +184,15 @@ func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
 	calls := mergeCalls(group)
 	b := &pgx.Batch{}
 	b.Queue(lockTenantsSQL, tenants, int32(LockTenantAppend))
-	for _, c := range calls {
-		b.Queue(appendSQL, c.params.args()...)
-	}
+	b.Queue(groupAppendSQL, newGroupParams(calls).args()...)
 	// The batch is one implicit transaction: either every append in it commits or none does.
 	br := g.store.pool.SendBatch(ctx, b)
 	results := make([]AppendResult, len(group))
 	_, err := br.Exec()
-	for _, c := range calls {
-		if err != nil {
-			break
-		}
+	if err == nil {
 		var rows pgx.Rows
-		var res AppendResult
 		if rows, err = br.Query(); err == nil {
-			if res, err = readAppended(rows, c.n, scanAppended); err == nil {
-				c.split(res, results)
-			}
+			err = readGroup(rows, calls, results)
 		}
 	}
 	if cerr := br.Close(); err == nil {
@@ -271,6 +264,76 @@ func mergeCalls(group []*appendReq) []*call {
 		calls = append(calls, c)
 	}
 	return calls
+}
+
+// groupParams is groupAppendSQL's parameters: one entry per call in the per-call arrays,
+// every call's events one after the other in the event and key arrays.
+type groupParams struct {
+	tenants, streams    []string
+	expected            []int64
+	lo, hi, klo, khi    []int32
+	ids, keys           []uuid.UUID
+	types, data, meta   []string
+	versions, keyEvents []int32
+}
+
+func newGroupParams(calls []*call) *groupParams {
+	g := &groupParams{}
+	for _, c := range calls {
+		p := &c.params
+		g.tenants = append(g.tenants, p.Tenant.String())
+		g.streams = append(g.streams, p.Stream)
+		g.expected = append(g.expected, int64(p.Expected))
+		g.lo = append(g.lo, int32(len(g.ids)+1))
+		g.ids = append(g.ids, p.IDs...)
+		g.hi = append(g.hi, int32(len(g.ids)))
+		g.types = append(g.types, p.Types...)
+		g.versions = append(g.versions, p.Versions...)
+		g.data = append(g.data, p.Data...)
+		g.meta = append(g.meta, p.Meta...)
+		g.klo = append(g.klo, int32(len(g.keys)+1)) // a call without keys gets [k+1:k], empty
+		g.keys = append(g.keys, p.Keys...)
+		g.khi = append(g.khi, int32(len(g.keys)))
+		g.keyEvents = append(g.keyEvents, p.KeyEvents...)
+	}
+	return g
+}
+
+// args are groupAppendSQL's placeholder values.
+func (g *groupParams) args() []any {
+	return []any{g.tenants, g.streams, g.expected, g.lo, g.hi, g.klo, g.khi,
+		g.ids, g.types, g.versions, g.data, g.meta, g.keys, g.keyEvents}
+}
+
+// readGroup reads groupAppendSQL's rows, each led by its call's 1-based index, into each
+// member append's result.
+func readGroup(rows pgx.Rows, calls []*call, results []AppendResult) error {
+	defer rows.Close()
+	events := make([][]Appended, len(calls))
+	for rows.Next() {
+		var i int64
+		var a Appended
+		var hash []byte
+		if err := rows.Scan(&i, &a.Seq, &a.StreamVersion, &a.ID, &a.Position, &a.RecordedAt, &hash); err != nil {
+			return err
+		}
+		if i < 1 || int(i) > len(calls) {
+			return fmt.Errorf("group append returned a row for call %d of %d", i, len(calls))
+		}
+		copy(a.Hash[:], hash)
+		events[i-1] = append(events[i-1], a)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, c := range calls {
+		res, err := appendResult(events[i], c.n)
+		if err != nil {
+			return err
+		}
+		c.split(res, results)
+	}
+	return nil
 }
 
 // split hands each merged append its own part of the statement's result.

@@ -20,15 +20,18 @@ import (
 // the tenant's schema first on its search_path, for statements that read or write read models.
 const TenantContextSQL = `SELECT set_config('tenantry.tenant_id', $1, true), set_config('search_path', tenantry.tenant_schema_name($1::uuid) || ', pg_catalog', true)`
 
-// tenantContext is the set_config call alone, for a statement that sets the context itself
-// ($1, the tenant id as text): an append's SQL function takes it as its tenant argument, and
+// tenantContextOf is the set_config call alone, with tenant (an SQL expression: a
+// placeholder or a column, the tenant id as text) as its value, for a statement that sets
+// the context itself: an append's SQL function takes it as its tenant argument, and
 // arguments are evaluated before the function runs, so the context is in place for all of
 // its statements and ends with the statement's (implicit) transaction.
-const tenantContext = `set_config('tenantry.tenant_id', $1::text, true)`
+func tenantContextOf(tenant string) string {
+	return `set_config('tenantry.tenant_id', ` + tenant + `::text, true)`
+}
 
-// tenantOnlySQL sets the tenant context without touching the search_path, for transactions
-// that only use schema-qualified shared tables.
-const tenantOnlySQL = `SELECT ` + tenantContext
+// tenantOnlySQL sets the tenant context ($1) without touching the search_path, for
+// transactions that only use schema-qualified shared tables.
+const tenantOnlySQL = `SELECT set_config('tenantry.tenant_id', $1::text, true)`
 
 // InTenant runs fn in one transaction with the tenant context set and the tenant's schema on
 // the search_path: the only way the runtime roles read or write a tenant's rows. The

@@ -45,3 +45,32 @@ func TestEventKeys_RefuseUpdateDeleteAndTruncateOnAFreshDatabase(t *testing.T) {
 	require.NoError(t, super.QueryRow(ctx, `SELECT count(*) FROM tenantry.event_keys WHERE key_id = $1`, key).Scan(&n))
 	require.Equal(t, 1, n)
 }
+
+// append_events refuses a key that names no event of its append (index 0, or past the
+// last event), before it takes any lock, and claims a key that names one.
+func TestAppendEvents_RefusesAKeyThatNamesNoEventOfItsAppend(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	app := connect(t, db.AppURL)
+	tenant := uuid.Must(uuid.NewV7())
+	appendWithKey := func(event int) error {
+		_, err := app.Exec(ctx, `SELECT * FROM tenantry.append_events(
+			p_tenant => set_config('tenantry.tenant_id', $1::text, true)::uuid, p_stream => 's', p_expected => -1,
+			p_ids => ARRAY[gen_random_uuid()], p_types => ARRAY['usage.recorded'], p_versions => ARRAY[1],
+			p_data => ARRAY['{}'], p_metadata => ARRAY['{}'], p_keys => ARRAY[gen_random_uuid()], p_key_events => ARRAY[$2::int])`,
+			tenant, event)
+		return err
+	}
+	for _, event := range []int{0, 2} {
+		require.Equal(t, "22023", sqlState(appendWithKey(event)), "key naming event %d of 1", event)
+	}
+	require.NoError(t, appendWithKey(1))
+	var keys int
+	require.NoError(t, pgx.BeginFunc(ctx, app, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1::text, true)`, tenant); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM tenantry.event_keys`).Scan(&keys)
+	}))
+	require.Equal(t, 1, keys)
+}

@@ -50,6 +50,7 @@ DECLARE
     v_m1    text;
     v_j1    jsonb;
     v_t1    text;
+    v_done  text;
 BEGIN
     -- Only inside the tenant's own context, fail closed: without this check an append for
     -- another tenant took that tenant's append lock and relied on row-level security alone
@@ -68,8 +69,12 @@ BEGIN
     IF k <> coalesce(cardinality(p_key_events), 0) THEN
         RAISE EXCEPTION 'append key arrays differ in length' USING ERRCODE = '22023';
     END IF;
-    IF k > 0 AND EXISTS (SELECT FROM unnest(p_key_events) AS e WHERE e IS NULL OR e < 1 OR e > n) THEN
-        RAISE EXCEPTION 'an append key names no event of its append' USING ERRCODE = '22023';
+    -- Nested, not `k > 0 AND EXISTS (...)`: an IF with a subquery runs as a query every time,
+    -- and most appends claim no key.
+    IF k > 0 THEN
+        IF EXISTS (SELECT FROM unnest(p_key_events) AS e WHERE e IS NULL OR e < 1 OR e > n) THEN
+            RAISE EXCEPTION 'an append key names no event of its append' USING ERRCODE = '22023';
+        END IF;
     END IF;
 
     -- Serialise this tenant's appends with a transaction-scoped lock on the tenant, taken
@@ -104,8 +109,11 @@ BEGIN
                LATERAL (SELECT y.d, y.m, CASE WHEN u.m = v_m1 THEN v_t1 ELSE y.m::text END AS mt
                           FROM (SELECT u.d::jsonb AS d, CASE WHEN u.m = v_m1 THEN v_j1 ELSE u.m::jsonb END AS m OFFSET 0) AS y) AS x;
     END IF;
-    PERFORM pg_advisory_xact_lock(7365710, hashtext(p_tenant::text));
-    PERFORM set_config('tenantry.event_writer', 'on', true);
+    -- Assignments, not PERFORM: a PERFORM runs as a query (executor start and all), an
+    -- assignment of a plain expression is evaluated directly. Still its own step, before
+    -- the append statement takes its snapshot.
+    v_done := pg_advisory_xact_lock(7365710, hashtext(p_tenant::text))::text;
+    v_done := set_config('tenantry.event_writer', 'on', true);
 
     FOR attempt IN 1 .. 2 LOOP
         IF a_d IS NULL THEN

@@ -193,6 +193,7 @@ func Pool(t testing.TB, url string, maxConns int32) *pgxpool.Pool {
 // A cluster-wide advisory lock (all test processes connect to the same admin database)
 // makes concurrent test binaries wait for one builder.
 func ensureTemplate(ctx context.Context, base string) (string, error) {
+	// SharedFS holds the function files too (functions/): editing one builds a new template.
 	shared, err := migrationsDigest(migrations.SharedFS())
 	if err != nil {
 		return "", err
