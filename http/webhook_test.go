@@ -90,7 +90,7 @@ func (a *api) deliver(payload []byte, secret string, signedAt time.Time) respons
 
 func (a *api) tenantState(ten tenantFixture) *tenant.Tenant {
 	a.t.Helper()
-	tn, _, err := eventstore.Load(context.Background(), a.deps.Store, a.deps.Registry, uuid.MustParse(ten.id), tenant.StreamID,
+	tn, _, err := app.Load(context.Background(), eventstore.DomainStore{Store: a.deps.Store, Registry: a.deps.Registry}, uuid.MustParse(ten.id), tenant.StreamID,
 		func() *tenant.Tenant { return &tenant.Tenant{} })
 	require.NoError(a.t, err)
 	return tn
@@ -179,7 +179,7 @@ func TestWebhook_PaymentReactivatesOnlyPaymentSuspensions(t *testing.T) {
 	ten, cus := a.linked("pro")
 	_, failed := stripeEvent(dbilling.StripeInvoicePaymentFailed, cus, "open", now.Add(-2*time.Minute))
 	require.Equal(t, http.StatusOK, a.deliver(failed, webhookSecret, now).status)
-	cmd := eventstore.Command[*tenant.Tenant]{Store: a.deps.Store, Registry: a.deps.Registry, Tenant: uuid.MustParse(ten.id),
+	cmd := app.Command[*tenant.Tenant]{Store: eventstore.DomainStore{Store: a.deps.Store, Registry: a.deps.Registry}, Tenant: uuid.MustParse(ten.id),
 		Stream: tenant.StreamID, New: func() *tenant.Tenant { return &tenant.Tenant{} }}
 	_, _, err := cmd.Run(context.Background(), func(t *tenant.Tenant) ([]domain.Event, error) {
 		return dbilling.GraceEnded(t, t.GraceEndsAt())

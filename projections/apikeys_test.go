@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/membership"
 	"github.com/tenantry/tenantry/eventstore"
 )
@@ -19,8 +20,8 @@ import (
 // membershipCommand runs decide against the tenant's membership stream, as the API does.
 func (f *fixture) membershipCommand(t testing.TB, id uuid.UUID, decide func(*membership.Membership) ([]domain.Event, error)) {
 	t.Helper()
-	_, _, err := eventstore.Command[*membership.Membership]{
-		Store: f.store, Registry: f.reg, Tenant: id, Stream: membership.StreamID,
+	_, _, err := app.Command[*membership.Membership]{
+		Store: eventstore.DomainStore{Store: f.store, Registry: f.reg}, Tenant: id, Stream: membership.StreamID,
 		New: func() *membership.Membership { return &membership.Membership{} }, Metadata: eventstore.Metadata{Actor: "test"},
 	}.Run(context.Background(), decide)
 	require.NoError(t, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	tapp "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
@@ -33,7 +34,7 @@ func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
 	require.NoError(t, catalog.Register(reg))
 	id := uuid.Must(uuid.NewV7())
 	slug, _ := domain.ParseSlug("audited")
-	cmd := eventstore.Command[*tenant.Tenant]{Store: store, Registry: reg, Tenant: id, Stream: tenant.StreamID,
+	cmd := tapp.Command[*tenant.Tenant]{Store: eventstore.DomainStore{Store: store, Registry: reg}, Tenant: id, Stream: tenant.StreamID,
 		New: func() *tenant.Tenant { return &tenant.Tenant{} }}
 	_, _, err := cmd.Run(ctx, func(*tenant.Tenant) ([]domain.Event, error) {
 		return tenant.Create(id, "Audited", slug, domain.PlanPro, time.Now())

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
@@ -262,7 +263,7 @@ func (e *env) createTenant(plan domain.PlanName) uuid.UUID {
 
 func (e *env) tenantCommand(id uuid.UUID, decide func(*tenant.Tenant) ([]domain.Event, error)) *tenant.Tenant {
 	e.t.Helper()
-	cmd := eventstore.Command[*tenant.Tenant]{Store: e.store, Registry: e.registry, Tenant: id, Stream: tenant.StreamID,
+	cmd := app.Command[*tenant.Tenant]{Store: eventstore.DomainStore{Store: e.store, Registry: e.registry}, Tenant: id, Stream: tenant.StreamID,
 		New: func() *tenant.Tenant { return &tenant.Tenant{} }, Metadata: eventstore.Metadata{Actor: "test"}}
 	tn, _, err := cmd.Run(context.Background(), decide)
 	require.NoError(e.t, err)
@@ -271,7 +272,7 @@ func (e *env) tenantCommand(id uuid.UUID, decide func(*tenant.Tenant) ([]domain.
 
 func (e *env) loadTenant(id uuid.UUID) *tenant.Tenant {
 	e.t.Helper()
-	tn, _, err := eventstore.Load(context.Background(), e.store, e.registry, id, tenant.StreamID, func() *tenant.Tenant { return &tenant.Tenant{} })
+	tn, _, err := app.Load(context.Background(), eventstore.DomainStore{Store: e.store, Registry: e.registry}, id, tenant.StreamID, func() *tenant.Tenant { return &tenant.Tenant{} })
 	require.NoError(e.t, err)
 	return tn
 }

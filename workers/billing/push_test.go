@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
@@ -38,7 +39,7 @@ func TestProvision_LinksCustomerAndSubscriptionUnderDerivedKeys(t *testing.T) {
 	require.Equal(t, "tenantry:subscription:"+id.String(), subs[0].IdempotencyKey)
 	require.Equal(t, "price_tenantry_pro", subs[0].Form.Get("items[0][price]"))
 
-	acct, _, err := eventstore.Load(context.Background(), e.store, e.registry, id, dbilling.AccountStreamID, dbilling.NewAccount)
+	acct, _, err := app.Load(context.Background(), eventstore.DomainStore{Store: e.store, Registry: e.registry}, id, dbilling.AccountStreamID, dbilling.NewAccount)
 	require.NoError(t, err)
 	require.True(t, acct.Linked())
 	require.Equal(t, domain.PlanPro, acct.Plan())

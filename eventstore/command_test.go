@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/membership"
 	"github.com/tenantry/tenantry/domain/tenant"
@@ -30,7 +31,7 @@ func TestCommand_CreatesAndEvolvesATenant(t *testing.T) {
 	s, reg := appStore(t, 4), registry(t)
 	id := newTenant(t)
 	now := time.Now().UTC()
-	cmd := eventstore.Command[*tenant.Tenant]{Store: s, Registry: reg, Tenant: id, Stream: "tenant",
+	cmd := app.Command[*tenant.Tenant]{Store: eventstore.DomainStore{Store: s, Registry: reg}, Tenant: id, Stream: "tenant",
 		New: func() *tenant.Tenant { return &tenant.Tenant{} }, Metadata: eventstore.Metadata{Actor: "operator"}}
 	slug, err := domain.ParseSlug("acme-" + id.String()[:8])
 	require.NoError(t, err)
@@ -66,7 +67,7 @@ func TestCommand_ConcurrentInvitesNeverExceedTheSeatLimit(t *testing.T) {
 	s, reg := appStore(t, 10), registry(t)
 	id := newTenant(t)
 	now := time.Now().UTC()
-	cmd := eventstore.Command[*membership.Membership]{Store: s, Registry: reg, Tenant: id, Stream: "membership",
+	cmd := app.Command[*membership.Membership]{Store: eventstore.DomainStore{Store: s, Registry: reg}, Tenant: id, Stream: "membership",
 		New: func() *membership.Membership { return &membership.Membership{} }}
 	founder := uuid.New()
 	email, err := domain.ParseEmail("founder@example.com")
