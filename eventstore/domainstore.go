@@ -36,11 +36,10 @@ func (d DomainStore) decode(e *Event) (domain.Recorded, error) {
 	if err != nil {
 		return domain.Recorded{}, err
 	}
-	de, ok := p.(domain.Event)
-	if !ok {
-		return domain.Recorded{}, fmt.Errorf("%w: %T is not a domain event", ErrUnknownEventType, p)
+	if p == nil {
+		return domain.Recorded{}, fmt.Errorf("%w: %q decoded to nothing", ErrUnknownEventType, e.Type)
 	}
-	return domain.Recorded{Event: de, Seq: e.Seq, StreamID: e.StreamID, StreamVersion: e.StreamVersion, RecordedAt: e.RecordedAt}, nil
+	return domain.Recorded{Event: p, Seq: e.Seq, StreamID: e.StreamID, StreamVersion: e.StreamVersion, RecordedAt: e.RecordedAt}, nil
 }
 
 // Append encodes events and appends them to one stream (see Store.Append).

@@ -20,15 +20,6 @@ type createTenantRequest struct {
 	AdminEmail string `json:"admin_email"`
 }
 
-// The views the API answers with (the use cases' summaries).
-type (
-	tenantView = app.TenantSummary
-	memberView = app.MemberSummary
-)
-
-// viewOf is the view of a tenant's state.
-var viewOf = app.Summarize
-
 // createTenant signs a tenant up (app.SignUp) and answers once it is routable and readable.
 func (s *Server) createTenant(c *gin.Context, cl *call) {
 	var req createTenantRequest

@@ -36,7 +36,7 @@ func (f *fixture) keyEventTimes(t testing.TB, id uuid.UUID) map[string]time.Time
 	for i := range evs {
 		p, err := f.reg.DecodeEvent(&evs[i])
 		require.NoError(t, err)
-		switch ev := domain.Deref(p.(domain.Event)).(type) {
+		switch ev := domain.Deref(p).(type) {
 		case membership.APIKeyCreated:
 			out[ev.KeyID.String()+" created"] = evs[i].RecordedAt
 		case membership.APIKeyRevoked:

@@ -64,7 +64,7 @@ func TestProjector_InvitationRevokedV1StillProjectsAndFolds(t *testing.T) {
 	for i := range stored {
 		p, err := f.reg.DecodeEvent(&stored[i])
 		require.NoError(t, err)
-		evs = append(evs, p.(domain.Event))
+		evs = append(evs, p)
 	}
 	m, err := membership.Replay(evs)
 	require.NoError(t, err)

@@ -15,7 +15,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 
-	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 )
@@ -326,7 +325,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 			for i := range w.Events {
 				e := &w.Events[i]
 				pl, err := p.Registry.DecodeEvent(e)
-				de, isDomain := pl.(domain.Event)
+				de, isDomain := pl, pl != nil
 				recs, isUsage := usage.Records(de)
 				if err != nil || !isDomain || !isUsage || e.Seq != own.Seq+int64(i)+1 {
 					simple = false
@@ -623,9 +622,9 @@ func (p *Projector) applyEvents(ctx context.Context, tx *eventstore.ProjectionTx
 		if err != nil {
 			return 0, seq, false, &poisonError{seq: e.Seq, err: err}
 		}
-		de, ok := payload.(domain.Event)
-		if !ok {
-			return 0, seq, false, &poisonError{seq: e.Seq, err: fmt.Errorf("%T is not a domain event", payload)}
+		de := payload
+		if de == nil {
+			return 0, seq, false, &poisonError{seq: e.Seq, err: fmt.Errorf("%q decoded to nothing", e.Type)}
 		}
 		// Usage is the bulk of all events and only adds up: sum it and write once per batch.
 		if recs, ok := usage.Records(de); ok {

@@ -28,7 +28,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
@@ -370,7 +369,7 @@ feed:
 		for i := range events {
 			p, err := reg.DecodeEvent(&events[i])
 			require.NoError(t, err)
-			recs, ok := usage.Records(p.(domain.Event))
+			recs, ok := usage.Records(p)
 			require.True(t, ok, events[i].Type)
 			for _, r := range recs {
 				require.False(t, seen[r.IdempotencyKey.String()], "record %s stored twice", r.IdempotencyKey)
