@@ -83,6 +83,10 @@ type Result struct {
 	TenantVersion int
 }
 
+// ErrUnknownSchemaVersion means the database records a schema version newer than any this
+// release ships: built by another release (or by the migrations before the baseline squash).
+var ErrUnknownSchemaVersion = errors.New("unknown schema version")
+
 // Migrate creates the roles and the schema when missing and applies pending shared
 // migrations as tenantry_owner. superURL needs a role that may create roles (a superuser, or
 // CREATEROLE with CREATE on the database). Running it again changes nothing.
@@ -163,6 +167,17 @@ func runMigrations(ctx context.Context, db *sql.DB, conn *pgx.Conn, functions fs
 	)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("load migrations: %w", err)
+	}
+	// The migrations before the baseline squash (00001-00018, issue 16) were replaced by
+	// 00001_baseline: a database they built records versions this release does not have and
+	// lacks what the baseline adds. There were no production deployments then; say so
+	// instead of failing somewhere in the function files.
+	if current, err := p.GetDBVersion(ctx); err != nil {
+		return nil, nil, 0, fmt.Errorf("read schema version: %w", err)
+	} else if sources := p.ListSources(); len(sources) > 0 && current > sources[len(sources)-1].Version {
+		return nil, nil, 0, fmt.Errorf("%w: the database is at schema version %d, this release knows versions up to %d; "+
+			"it was built by a release before the baseline squash: recreate it (`make clean-data`, or drop the database)",
+			ErrUnknownSchemaVersion, current, sources[len(sources)-1].Version)
 	}
 	results, err := p.UpTo(ctx, baselineVersion)
 	if err != nil {
