@@ -64,3 +64,17 @@ func TestRefreshDirectory_WritesNothingWhenReadSaysSo(t *testing.T) {
 	_, err := worker.FindTenant(ctx(t), tenant.String())
 	require.ErrorIs(t, err, eventstore.ErrTenantNotFound)
 }
+
+func TestRefreshDirectory_UnderOneTenantNeverWritesAnothersRow(t *testing.T) {
+	t.Parallel()
+	worker := workerStore(t, 1)
+	a, b := newTenant(t), newTenant(t)
+	now := time.Now().UTC()
+	err := worker.RefreshDirectory(ctx(t), a, func() (*eventstore.DirectoryRow, error) {
+		return &eventstore.DirectoryRow{Tenant: b, Slug: freshSlug(), Name: "B", Status: "active", Plan: "pro",
+			CreatedAt: now, UpdatedAt: now, Seq: 1}, nil
+	})
+	require.Equal(t, "42501", sqlState(err), "row-level security refuses B's row in A's context: %v", err)
+	_, err = worker.FindTenant(ctx(t), b.String())
+	require.ErrorIs(t, err, eventstore.ErrTenantNotFound)
+}
