@@ -60,15 +60,33 @@ type Reconciliation struct {
 	Differences int
 }
 
+// DueCutoff is the end of the last usage window due at now, windows being pushed settle
+// after they end: the windows that ended by then are the ones a push cycle has covered.
+// The CLI's reconcile and GET /v1/billing both compare up to it.
+func DueCutoff(now time.Time, settle time.Duration) time.Time {
+	return now.UTC().Add(-settle).Truncate(time.Hour)
+}
+
+// OpenMonths is [from, to), the calendar months (UTC) whose usage can still change at now
+// (usage may arrive up to usage.MaxAge late): what GET /v1/billing shows by default.
+func OpenMonths(now time.Time) (from, to time.Time) {
+	return startOfMonth(now.Add(-usage.MaxAge - time.Hour)), startOfMonth(now).AddDate(0, 1, 0)
+}
+
+func startOfMonth(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
 // Run compares recorded with reported usage for one tenant.
 func (r *Reconcile) Run(ctx context.Context, in ReconcileInput) (Reconciliation, error) {
 	now := in.Now.UTC()
-	cutoff := now.Add(-r.settle).Truncate(time.Hour) // the end of the last window due
+	cutoff := DueCutoff(now, r.settle)
 	from, to := in.From, in.To
 	if from.IsZero() {
-		from = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -2, 0)
+		from = startOfMonth(now).AddDate(0, -2, 0)
 		if f := now.Add(-usage.MaxAge - time.Hour); f.Before(from) {
-			from = time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, time.UTC)
+			from = startOfMonth(f)
 		}
 	}
 	if to.IsZero() {
