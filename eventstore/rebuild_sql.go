@@ -3,6 +3,8 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -48,9 +50,28 @@ func (s *Store) StartRebuild(ctx context.Context, tenant uuid.UUID) (shadow stri
 	return shadow, head, err
 }
 
+// ErrForeignShadow means a shadow schema named by a caller is not the one
+// tenantry.rebuild_start makes for the tenant: its writes would land in another tenant's
+// (or an arbitrary) schema.
+var ErrForeignShadow = errors.New("not the tenant's rebuild schema")
+
+// checkShadow refuses a shadow name other than the tenant's own: the name reaches
+// search_path from the caller, so it is checked against the one generated from the id
+// (tenantry.tenant_schema_name(tenant) || '_rebuild') rather than trusted.
+func checkShadow(tenant uuid.UUID, shadow string) error {
+	if shadow != "tenant_"+strings.ReplaceAll(tenant.String(), "-", "")+"_rebuild" {
+		return fmt.Errorf("%w: %q for tenant %s", ErrForeignShadow, shadow, tenant)
+	}
+	return nil
+}
+
 // InShadow runs fn in a transaction with the tenant context and the shadow schema first on
-// the search_path: the read-model writes of fn go to the shadow.
+// the search_path: the read-model writes of fn go to the shadow. ErrForeignShadow when
+// shadow is not the tenant's (StartRebuild's answer).
 func (s *Store) InShadow(ctx context.Context, tenant uuid.UUID, shadow string, fn func(*ProjectionTx) error) error {
+	if err := checkShadow(tenant, shadow); err != nil {
+		return err
+	}
 	return s.InProjection(ctx, tenant, func(t *ProjectionTx) error {
 		if _, err := t.tx.Exec(ctx, shadowContextSQL, tenant.String(), shadowPath(shadow)); err != nil {
 			return err
@@ -60,8 +81,11 @@ func (s *Store) InShadow(ctx context.Context, tenant uuid.UUID, shadow string, f
 }
 
 // UseShadow points the transaction's search_path at the shadow schema (after Lock set it to
-// the live one).
+// the live one); ErrForeignShadow when it is not the transaction's tenant's.
 func (t *ProjectionTx) UseShadow(ctx context.Context, shadow string) error {
+	if err := checkShadow(t.tenant, shadow); err != nil {
+		return err
+	}
 	_, err := t.tx.Exec(ctx, shadowSearchPathSQL, shadowPath(shadow))
 	return err
 }

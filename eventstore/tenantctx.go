@@ -78,11 +78,6 @@ func (s *Store) inSharedScope(ctx context.Context, tenant uuid.UUID, fn func(pgx
 	})
 }
 
-// AdoptTx wraps a pgx transaction that already holds tenant's context (opened by the
-// package-level InTenant), so code that still holds one while issue 16 moves it into this
-// layer can call the read-model methods of Tx instead of keeping its own SQL.
-func AdoptTx(tx pgx.Tx, tenant uuid.UUID) *Tx { return &Tx{tx: tx, tenant: tenant} }
-
 // ErrNotProvisioned means the tenant has no read models (yet): unknown, or its first events
 // are not projected.
 var ErrNotProvisioned = errors.New("tenant read models not provisioned")

@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tenantry/tenantry/domain/app"
-	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 )
 
@@ -18,11 +17,9 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 		return
 	}
 	now := s.now().UTC()
-	cutoff := now.Add(-s.d.BillingSettle).Truncate(time.Hour) // the end of the last window due
-	// By default the months whose usage can still change (usage may arrive up to
-	// usage.MaxAge late); ?period=YYYY-MM picks one month.
-	from := startOfMonth(now.Add(-usage.MaxAge - time.Hour))
-	to := startOfMonth(now).AddDate(0, 1, 0)
+	cutoff := app.DueCutoff(now, s.d.BillingSettle)
+	// By default the months whose usage can still change; ?period=YYYY-MM picks one month.
+	from, to := app.OpenMonths(now)
 	if v, ok := c.GetQuery("period"); ok {
 		m, err := time.Parse("2006-01", v)
 		if err != nil {
@@ -61,10 +58,6 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 		lines = []eventstore.ReconLine{}
 	}
 	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b, "cutoff": cutoff, "usage": lines})
-}
-
-func startOfMonth(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
 // auditEvents streams the tenant's events after after_seq as NDJSON, limit lines at most

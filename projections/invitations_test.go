@@ -49,14 +49,17 @@ func TestProjector_InvitationRevokedV1StillProjectsAndFolds(t *testing.T) {
 		var status string
 		require.NoError(t, tx.QueryRow(context.Background(), `SELECT status FROM invitations WHERE invitation_id = $1`, revokedV1).Scan(&status))
 		require.Equal(t, "revoked", status)
-		list, err := eventstore.AdoptTx(tx, id).LiveInvitations(context.Background(), now, uuid.Nil, 10)
+	})
+	require.NoError(t, f.store.InTenant(context.Background(), id, true, func(tx *eventstore.Tx) error {
+		list, err := tx.LiveInvitations(context.Background(), now, uuid.Nil, 10)
 		require.NoError(t, err)
 		require.Len(t, list, 1, "neither the revoked nor the expired one (%s)", expired)
 		require.Equal(t, live, list[0].InvitationID)
-		list, err = eventstore.AdoptTx(tx, id).LiveInvitations(context.Background(), now, live, 10)
+		list, err = tx.LiveInvitations(context.Background(), now, live, 10)
 		require.NoError(t, err)
 		require.Empty(t, list, "paged after the last one")
-	})
+		return nil
+	}))
 
 	stored, err := f.store.ReadStream(context.Background(), id, membership.StreamID, 0, eventstore.MaxPage)
 	require.NoError(t, err)

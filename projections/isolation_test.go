@@ -129,13 +129,14 @@ func TestProjector_WindowTotalBeyondInt64NeitherFreezesNorWraps(t *testing.T) {
 	require.Empty(t, failures)
 	want := new(big.Int).Mul(big.NewInt(math.MaxInt64), big.NewInt(2))
 	want.Add(want, big.NewInt(1))
-	f.inTenant(t, id, func(tx pgx.Tx) {
-		points, err := eventstore.AdoptTx(tx, id).UsageSeries(context.Background(), "api_calls", time.Now().Add(-48*time.Hour), time.Now().Add(48*time.Hour), true)
+	require.NoError(t, f.store.InTenant(context.Background(), id, true, func(tx *eventstore.Tx) error {
+		points, err := tx.UsageSeries(context.Background(), "api_calls", time.Now().Add(-48*time.Hour), time.Now().Add(48*time.Hour), true)
 		require.NoError(t, err)
 		require.Len(t, points, 1)
 		require.NotNil(t, points[0].Big)
 		require.Equal(t, want.String(), points[0].Total().String())
-	})
+		return nil
+	}))
 }
 
 // A batch-level write that fails deterministically (here a broken usage table) is

@@ -120,16 +120,12 @@ func (a *app) billingCmd() *cobra.Command {
 			fmt.Fprintln(tw, "TENANT\tMETRIC\tPERIOD\tRECORDED\tREPORTED\tDIFFERENCE\tUNREPORTED WINDOWS\tIN PROGRESS")
 			differences := 0
 			for _, t := range tenants {
-				// Read models that include every event the tenant has now, the last
-				// cycle's usage.reported events among them.
-				if head, _, err := store.Head(ctx, t.ID); err != nil {
-					return fmt.Errorf("tenant %s: %w", t.Slug, err)
-				} else if err := store.WaitFor(ctx, t.ID, head, 30*time.Second); err != nil {
-					a.log.Warn("read models are behind; the figures may be stale", "tenant_id", t.ID, "err", err)
-				}
-				r, err := rec.Run(ctx, tapp.ReconcileInput{Tenant: t.ID, Now: now})
+				r, err := rec.Run(ctx, tapp.ReconcileInput{Tenant: t.ID, Now: now, CatchUp: 30 * time.Second})
 				if err != nil {
 					return fmt.Errorf("tenant %s: %w", t.Slug, err)
+				}
+				if r.Behind != nil {
+					a.log.Warn("read models are behind; the figures may be stale", "tenant_id", t.ID, "err", r.Behind)
 				}
 				differences += r.Differences
 				for _, l := range r.Lines {

@@ -477,8 +477,8 @@ feed:
 			entry, err = eventstore.New(app).FindTenant(ctx, id.String())
 			return err == nil && entry.StripeCustomerID != ""
 		}, time.Minute, 50*time.Millisecond, "the directory links tenant %s to its Stripe customer", id)
-		require.NoError(t, eventstore.InTenant(ctx, app, id, true, func(tx pgx.Tx) error {
-			points, err := eventstore.AdoptTx(tx, id).UsageSeries(ctx, "", time.Time{}, time.Now().Add(-time.Hour).Truncate(time.Hour), false)
+		require.NoError(t, eventstore.New(app).InTenant(ctx, id, true, func(tx *eventstore.Tx) error {
+			points, err := tx.UsageSeries(ctx, "", time.Time{}, time.Now().Add(-time.Hour).Truncate(time.Hour), false)
 			for _, p := range points {
 				recorded[fmt.Sprintf("%s@%d", entry.StripeCustomerID, p.Start.Unix())] += p.Quantity
 			}

@@ -32,3 +32,13 @@ func (l UsageLedger) ReconcileUsage(ctx context.Context, tenant uuid.UUID, from,
 	}
 	return out, nil
 }
+
+// CatchUp waits, at most timeout, until every projection of the tenant includes its last
+// event; behind is why not (a timeout, a stopped projection).
+func (l UsageLedger) CatchUp(ctx context.Context, tenant uuid.UUID, timeout time.Duration) (behind, err error) {
+	head, _, err := l.Store.Head(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return l.Store.WaitFor(ctx, tenant, head, timeout), nil
+}
