@@ -1,5 +1,12 @@
 -- Append events to one stream of one tenant, all or nothing, in the caller's transaction.
--- The caller must have set tenantry.tenant_id to p_tenant (RLS refuses anything else).
+-- The caller must have set tenantry.tenant_id to p_tenant (it refuses anything else).
+--
+-- The only writer of the chain: SECURITY DEFINER, owned by tenantry_owner, because the
+-- runtime roles hold no INSERT, UPDATE or DELETE on events, event_keys, tenant_heads and
+-- streams (00001_baseline.sql), so even a compromised API process inside its own tenant's
+-- context cannot forge that tenant's chain or head. As the definer it must check the tenant
+-- itself (first thing below); row-level security, forced on the owner too, scopes its
+-- writes to the tenant context a second time. search_path is pinned, as every definer's.
 -- p_expected: -1 any, 0 the stream must not exist, n > 0 the stream must be at version n.
 -- A retry (event ids already stored) fails on the unique (tenant_id, event_id) index or on
 -- the expected version; the caller then asks tenantry.find_events whether it was a retry.
@@ -25,7 +32,7 @@ CREATE OR REPLACE FUNCTION tenantry.append_events(
     seq bigint, stream_version bigint, event_id uuid, "position" bigint,
     recorded_at timestamptz, hash bytea
 )
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -52,9 +59,9 @@ DECLARE
     v_t1    text;
     v_done  text;
 BEGIN
-    -- Only inside the tenant's own context, fail closed: without this check an append for
-    -- another tenant took that tenant's append lock and relied on row-level security alone
-    -- to refuse its insert.
+    -- Only inside the tenant's own context, fail closed: this function runs as its owner, so
+    -- this check (not the caller's grants) is what keeps an append inside the caller's
+    -- tenant; without it an append for another tenant would also take that tenant's lock.
     IF p_tenant IS DISTINCT FROM nullif(current_setting('tenantry.tenant_id', true), '')::uuid THEN
         RAISE EXCEPTION 'append to a tenant other than the transaction''s tenant context'
             USING ERRCODE = '42501';
