@@ -32,7 +32,7 @@ var privileges = map[string]string{
 	"fn tenantry.event_hash(bytea,uuid,bigint,uuid,text,bigint,text,integer,jsonb,jsonb,timestamp with time zone)": "app worker",
 	"fn tenantry.event_hash_link(bytea,bytea,bigint,bytea,bigint,bytea,bytea)":                                     "app worker",
 	"fn tenantry.event_hash_mid(uuid,text)":                                                                        "app worker",
-	"fn tenantry.event_hash_tail(text,integer,text,text)":                                                          "app worker",
+	"fn tenantry.event_hash_tail(bytea,integer,bytea,bytea)":                                                       "app worker",
 	"fn tenantry.stream_version_conflict(text,bigint,bigint)":                                                      "app worker",
 	"fn tenantry.tenant_schema_name(uuid)":                                                                         "app worker",
 	// Directory facts for routing and the operator's listing (no secret).
