@@ -99,7 +99,7 @@ func TestRLS_RuntimeRoleSeesOnlyItsTenant(t *testing.T) {
 				VALUES ($1, 99, 's', 99, $2, 'thing.happened', 1, '{}', '{}', now(), pg_current_xact_id(), 0, sha256(''), sha256(''))`, b, uuid.New())
 			return err
 		})
-		require.Equal(t, "42501", sqlState(err), "RLS refuses a direct insert: %v", err)
+		require.Equal(t, "42501", sqlState(err), "a direct insert is refused (no INSERT grant; RLS too): %v", err)
 
 		err = inTenantTx(t, uuid.Nil, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx(t), `SELECT * FROM tenantry.append_events($1, 's', -1, ARRAY[$2::uuid], ARRAY['thing.happened'], ARRAY[1], ARRAY['{}'], ARRAY['{}'])`, b, uuid.New())

@@ -329,14 +329,12 @@ CREATE TABLE tenantry.job_runs (
     PRIMARY KEY (job, period)
 );
 
--- Runtime grants: DML only, and for events no UPDATE or DELETE at all. Both roles append and
--- read events under a tenant context.
+-- Runtime grants: DML only. Both roles append and read events under a tenant context, but
+-- they write events, event_keys, tenant_heads and streams (and draw positions) only through
+-- tenantry.append_events, a SECURITY DEFINER function that checks the tenant context: a
+-- direct INSERT there could forge the tenant's chain or head, so they hold SELECT alone.
 GRANT USAGE ON SCHEMA tenantry TO tenantry_app, tenantry_worker;
-GRANT SELECT, INSERT ON tenantry.events TO tenantry_app, tenantry_worker;
-GRANT SELECT, INSERT, UPDATE ON tenantry.tenant_heads TO tenantry_app, tenantry_worker;
-GRANT SELECT, INSERT, UPDATE ON tenantry.streams TO tenantry_app, tenantry_worker;
-GRANT SELECT, INSERT ON tenantry.event_keys TO tenantry_app, tenantry_worker;
-GRANT USAGE ON SEQUENCE tenantry.event_position_seq TO tenantry_app, tenantry_worker;
+GRANT SELECT ON tenantry.events, tenantry.tenant_heads, tenantry.streams, tenantry.event_keys TO tenantry_app, tenantry_worker;
 GRANT SELECT ON tenantry.settings TO tenantry_app, tenantry_worker;
 GRANT SELECT ON tenantry.tenant_schemas TO tenantry_app, tenantry_worker;
 GRANT SELECT, INSERT ON tenantry.signed_heads TO tenantry_app, tenantry_worker;

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -31,7 +32,7 @@ var privileges = map[string]string{
 	"fn tenantry.event_hash(bytea,uuid,bigint,uuid,text,bigint,text,integer,jsonb,jsonb,timestamp with time zone)": "app worker",
 	"fn tenantry.event_hash_link(bytea,bytea,bigint,bytea,bigint,bytea,bytea)":                                     "app worker",
 	"fn tenantry.event_hash_mid(uuid,text)":                                                                        "app worker",
-	"fn tenantry.event_hash_tail(text,integer,text,text)":                                                          "app worker",
+	"fn tenantry.event_hash_tail(bytea,integer,bytea,bytea)":                                                       "app worker",
 	"fn tenantry.stream_version_conflict(text,bigint,bigint)":                                                      "app worker",
 	"fn tenantry.tenant_schema_name(uuid)":                                                                         "app worker",
 	// Directory facts for routing and the operator's listing (no secret).
@@ -54,11 +55,11 @@ var privileges = map[string]string{
 	"fn tenantry.refuse_key_mutation()":                 "",
 
 	// Tables (row-level security scopes every tenant table to the tenant context).
-	"tenantry.events SELECT INSERT":                         "app worker",
-	"tenantry.tenant_heads SELECT INSERT UPDATE":            "app worker",
-	"tenantry.streams SELECT INSERT UPDATE":                 "app worker",
-	"tenantry.event_keys SELECT INSERT":                     "app worker",
-	"tenantry.event_position_seq USAGE":                     "app worker",
+	// The chain's tables are written only by append_events (SECURITY DEFINER).
+	"tenantry.events SELECT":                                "app worker",
+	"tenantry.tenant_heads SELECT":                          "app worker",
+	"tenantry.streams SELECT":                               "app worker",
+	"tenantry.event_keys SELECT":                            "app worker",
 	"tenantry.settings SELECT":                              "app worker",
 	"tenantry.tenant_schemas SELECT":                        "app worker",
 	"tenantry.signed_heads SELECT INSERT":                   "app worker",
@@ -319,4 +320,81 @@ func TestBootstrap_CreatesASeparateWorkerRole(t *testing.T) {
 	require.Equal(t, "postgres://tenantry_worker@db.example:6543/app?sslmode=require", got)
 	_, err = migrations.WorkerURL("host=localhost user=root", "")
 	require.ErrorContains(t, err, "TENANTRY_WORKER_DATABASE_URL")
+}
+
+// chainWrites are direct writes to the tables that hold a tenant's chain, each for the
+// tenant whose context the transaction is in (so row-level security alone would let them
+// through): $1 is that tenant.
+var chainWrites = []string{
+	`INSERT INTO tenantry.events (tenant_id, seq, stream_id, stream_version, event_id, event_type, schema_version, data, metadata, recorded_at, tx_id, position, prev_hash, hash)
+	 VALUES ($1, 99, 's', 99, gen_random_uuid(), 'thing.happened', 1, '{}', '{}', now(), pg_current_xact_id(), 99, sha256(''), sha256(''))`,
+	`INSERT INTO tenantry.event_keys (tenant_id, key_id, seq) VALUES ($1, gen_random_uuid(), 1)`,
+	`INSERT INTO tenantry.tenant_heads (tenant_id, seq, hash, recorded_at) VALUES ($1, 99, sha256(''), now())
+	 ON CONFLICT (tenant_id) DO UPDATE SET seq = 99, hash = sha256('')`,
+	`INSERT INTO tenantry.streams (tenant_id, stream_id, version) VALUES ($1, 'forged', 0)`,
+	`UPDATE tenantry.tenant_heads SET hash = sha256('') WHERE tenant_id = $1`,
+	`UPDATE tenantry.streams SET version = version + 1 WHERE tenant_id = $1`,
+	`DELETE FROM tenantry.streams WHERE tenant_id = $1`,
+	`DELETE FROM tenantry.tenant_heads WHERE tenant_id = $1`,
+	`SELECT nextval('tenantry.event_position_seq') WHERE $1::uuid IS NOT NULL`,
+}
+
+// The chain is written only by append_events: a runtime role inside its own tenant's
+// context is refused every direct write to events, event_keys, tenant_heads and streams
+// (permission denied, not row-level security), while its appends, single and group
+// committed, still go through and leave a chain that verifies.
+func TestRuntimeRoles_WriteTheChainOnlyThroughAppendEvents(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	for _, role := range []struct{ name, url string }{{"App", db.AppURL}, {"Worker", db.WorkerURL}} {
+		t.Run(role.name, func(t *testing.T) {
+			pool := pgtest.Pool(t, role.url, 4)
+			a := uuid.Must(uuid.NewV7())
+			appendAs(t, pool, a)
+			for _, stmt := range chainWrites {
+				t.Run(stmt[:min(len(stmt), 40)], func(t *testing.T) {
+					err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+						if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true)`, a.String()); err != nil {
+							return err
+						}
+						_, err := tx.Exec(ctx, stmt, a)
+						return err
+					})
+					require.Equal(t, "42501", sqlState(err), "%v", err)
+					require.ErrorContains(t, err, "permission denied")
+				})
+			}
+
+			s, err := eventstore.NewStore(pool, eventstore.StoreConfig{GroupCommitters: 1})
+			require.NoError(t, err)
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { _ = s.GroupCommitter().Run(runCtx); close(done) }()
+			defer func() { stop(); <-done }()
+			tenants := make([]uuid.UUID, 16)
+			errs := make([]error, len(tenants))
+			var wg sync.WaitGroup
+			for i := range tenants {
+				tenants[i] = uuid.Must(uuid.NewV7())
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					_, errs[i] = s.Append(ctx, tenants[i], "tenant", eventstore.NoStream,
+						eventstore.NewEvent{Type: "tenant.created", SchemaVersion: 1, Data: []byte(`{"email": "admin@example.com"}`)})
+				}(i)
+			}
+			wg.Wait()
+			for i, err := range errs {
+				require.NoError(t, err, "append %d", i)
+			}
+			grouped, _ := s.GroupCommitter().Stats()
+			require.Positive(t, grouped, "some appends were committed as a group")
+			for _, id := range append(tenants, a) {
+				report, err := s.VerifyChain(ctx, id)
+				require.NoError(t, err)
+				require.True(t, report.OK, "%+v", report)
+				require.EqualValues(t, 1, report.Events)
+			}
+		})
+	}
 }

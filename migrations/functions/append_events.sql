@@ -1,5 +1,12 @@
 -- Append events to one stream of one tenant, all or nothing, in the caller's transaction.
--- The caller must have set tenantry.tenant_id to p_tenant (RLS refuses anything else).
+-- The caller must have set tenantry.tenant_id to p_tenant (it refuses anything else).
+--
+-- The only writer of the chain: SECURITY DEFINER, owned by tenantry_owner, because the
+-- runtime roles hold no INSERT, UPDATE or DELETE on events, event_keys, tenant_heads and
+-- streams (00001_baseline.sql), so even a compromised API process inside its own tenant's
+-- context cannot forge that tenant's chain or head. As the definer it must check the tenant
+-- itself (first thing below); row-level security, forced on the owner too, scopes its
+-- writes to the tenant context a second time. search_path is pinned, as every definer's.
 -- p_expected: -1 any, 0 the stream must not exist, n > 0 the stream must be at version n.
 -- A retry (event ids already stored) fails on the unique (tenant_id, event_id) index or on
 -- the expected version; the caller then asks tenantry.find_events whether it was a retry.
@@ -25,7 +32,7 @@ CREATE OR REPLACE FUNCTION tenantry.append_events(
     seq bigint, stream_version bigint, event_id uuid, "position" bigint,
     recorded_at timestamptz, hash bytea
 )
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -49,12 +56,14 @@ DECLARE
     v_atb   bytea;
     v_m1    text;
     v_j1    jsonb;
-    v_t1    text;
+    v_mb1   bytea;
+    v_ty1   text;
+    v_tb1   bytea;
     v_done  text;
 BEGIN
-    -- Only inside the tenant's own context, fail closed: without this check an append for
-    -- another tenant took that tenant's append lock and relied on row-level security alone
-    -- to refuse its insert.
+    -- Only inside the tenant's own context, fail closed: this function runs as its owner, so
+    -- this check (not the caller's grants) is what keeps an append inside the caller's
+    -- tenant; without it an append for another tenant would also take that tenant's lock.
     IF p_tenant IS DISTINCT FROM nullif(current_setting('tenantry.tenant_id', true), '')::uuid THEN
         RAISE EXCEPTION 'append to a tenant other than the transaction''s tenant context'
             USING ERRCODE = '42501';
@@ -97,17 +106,25 @@ BEGIN
     -- appends queue only for the chain walk and the insert.
     -- A batch's events usually share their metadata: it is parsed once. One large event
     -- (a batch of usage records, say) takes the same way, for the same reason.
+    -- Each document is converted to its UTF-8 jsonb text once (the OFFSET 0 keeps the
+    -- subquery from being flattened into the inlined event_hash_tail, which names each
+    -- argument twice), and events sharing the first event's metadata or type share its bytes.
     IF n > 1 OR octet_length(p_data[1]) > 2048 THEN
         v_m1 := p_metadata[1];
         v_j1 := v_m1::jsonb;
-        v_t1 := v_j1::text;
+        v_mb1 := convert_to(v_j1::text, 'UTF8');
+        v_ty1 := p_types[1];
+        v_tb1 := convert_to(v_ty1, 'UTF8');
         SELECT array_agg(x.d ORDER BY u.i), array_agg(x.m ORDER BY u.i),
                array_agg(tenantry.event_hash_mid(u.id, p_stream) ORDER BY u.i),
-               array_agg(tenantry.event_hash_tail(u.typ, u.ver, x.d::text, x.mt) ORDER BY u.i)
+               array_agg(tenantry.event_hash_tail(x.tb, u.ver, x.db, x.mb) ORDER BY u.i)
           INTO a_d, a_m, a_mid, a_tail
           FROM unnest(p_ids, p_types, p_versions, p_data, p_metadata) WITH ORDINALITY AS u(id, typ, ver, d, m, i),
-               LATERAL (SELECT y.d, y.m, CASE WHEN u.m = v_m1 THEN v_t1 ELSE y.m::text END AS mt
-                          FROM (SELECT u.d::jsonb AS d, CASE WHEN u.m = v_m1 THEN v_j1 ELSE u.m::jsonb END AS m OFFSET 0) AS y) AS x;
+               LATERAL (SELECT y.d, y.m, convert_to(y.d::text, 'UTF8') AS db,
+                               CASE WHEN u.m = v_m1 THEN v_mb1 ELSE convert_to(y.m::text, 'UTF8') END AS mb,
+                               CASE WHEN u.typ = v_ty1 THEN v_tb1 ELSE convert_to(u.typ, 'UTF8') END AS tb
+                          FROM (SELECT u.d::jsonb AS d, CASE WHEN u.m = v_m1 THEN v_j1 ELSE u.m::jsonb END AS m OFFSET 0) AS y
+                        OFFSET 0) AS x;
     END IF;
     -- Assignments, not PERFORM: a PERFORM runs as a query (executor start and all), an
     -- assignment of a plain expression is evaluated directly. Still its own step, before
@@ -167,15 +184,17 @@ BEGIN
                 -- The chain walk: each hash joins the precomputed parts with the event's
                 -- place (previous hash, seq, stream version, time). Array variables are
                 -- expanded, so subscripting them is constant time.
-                a_prev := '{}'; a_hash := '{}';
+                -- Each event's previous hash is the one before it in a_hash: built after the
+                -- loop by one slice, not by an assignment per event.
+                a_hash := '{}';
+                v_hash := v_prev;
                 v_tb := pg_catalog.uuid_send(p_tenant);
                 v_atb := pg_catalog.int8send((extract(epoch FROM v_at) * 1000000)::bigint);
                 FOR i IN 1 .. n LOOP
-                    v_hash := tenantry.event_hash_link(v_prev, v_tb, v_seq + i, a_mid[i], v_ver + i, a_tail[i], v_atb);
-                    a_prev[i] := v_prev;
-                    a_hash[i] := v_hash;
-                    v_prev := v_hash;
+                    v_prev := tenantry.event_hash_link(v_prev, v_tb, v_seq + i, a_mid[i], v_ver + i, a_tail[i], v_atb);
+                    a_hash[i] := v_prev;
                 END LOOP;
+                a_prev := array_prepend(v_hash, a_hash[1:n - 1]);
                 RETURN QUERY
                 WITH ins AS (
                     INSERT INTO tenantry.events AS e (tenant_id, seq, stream_id, stream_version, event_id,

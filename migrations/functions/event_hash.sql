@@ -14,7 +14,8 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE
 AS $$
     SELECT tenantry.event_hash_link(prev_hash, pg_catalog.uuid_send(tenant_id), seq,
         tenantry.event_hash_mid(event_id, stream_id), stream_version,
-        tenantry.event_hash_tail(event_type, schema_version, data::text, metadata::text),
+        tenantry.event_hash_tail(pg_catalog.convert_to(event_type, 'UTF8'), schema_version,
+            pg_catalog.convert_to(data::text, 'UTF8'), pg_catalog.convert_to(metadata::text, 'UTF8')),
         pg_catalog.int8send((extract(epoch FROM recorded_at) * 1000000)::bigint))
 $$;
 
