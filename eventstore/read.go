@@ -91,11 +91,17 @@ func (c GlobalCursor) Less(o GlobalCursor) bool {
 // event that commits later can never sort behind a cursor already handed out: following
 // the cursor sees every committed event exactly once.
 func (s *Store) ReadAll(ctx context.Context, after GlobalCursor, limit int) ([]Event, GlobalCursor, error) {
+	return s.readAllWithin(ctx, after, limit, nil)
+}
+
+// readAllWithin is ReadAll that also ends before the events' documents pass budget (nil:
+// unbounded); budget.Cut then says the page ended there, not at the end of the log.
+func (s *Store) readAllWithin(ctx context.Context, after GlobalCursor, limit int, budget *BatchBudget) ([]Event, GlobalCursor, error) {
 	rows, err := s.pool.Query(ctx, readAllSQL, after.TxID, after.Position, clampPage(limit))
 	if err != nil {
 		return nil, after, fmt.Errorf("read all after %+v: %w", after, err)
 	}
-	events, err := collectEvents(rows)
+	events, err := collectEventsWithin(rows, budget)
 	if err != nil {
 		return nil, after, fmt.Errorf("read all after %+v: %w", after, err)
 	}
@@ -132,10 +138,70 @@ func (s *Store) readInTenant(ctx context.Context, tenant uuid.UUID, sql string, 
 }
 
 func collectEvents(rows pgx.Rows) ([]Event, error) {
+	return collectEventsWithin(rows, nil)
+}
+
+// MaxBatchBytes is the default byte bound of the projector's and the relay's batches (see
+// BatchBudget): a few of the largest usage batch events (about 1 MiB each) at most.
+const MaxBatchBytes = 4 << 20
+
+// BatchBudget bounds one batch of reads in bytes: the documents (data and metadata, as
+// they arrive) of the events it holds. The bound is kept in Go while the rows stream in,
+// so the query keeps its LIMIT and its plan: before decoding a row, the reader looks at
+// the row's raw size and stops, closing the rows, when it would take the batch past Max;
+// the first event of a batch is always in, so a batch passes Max only when its one event
+// alone does. Closing early still lets pgx read the rest of the result off the wire, one
+// row at a time into its reused buffer, so memory stays at about Max plus one event
+// whatever the LIMIT. A budget may span several queries (the projector's group
+// transaction shares one among its tenants).
+type BatchBudget struct {
+	Max   int  // bytes; at most 0 means no bound
+	Spent int  // the documents read so far
+	Cut   bool // a read stopped at the bound: the events after it are still to read
+}
+
+// NewBatchBudget is a budget of max bytes (MaxBatchBytes when max is at most 0).
+func NewBatchBudget(max int) *BatchBudget {
+	if max <= 0 {
+		max = MaxBatchBytes
+	}
+	return &BatchBudget{Max: max}
+}
+
+// take reports whether an event whose documents are n bytes fits the budget, and spends
+// them if so; it records the cut if not.
+func (b *BatchBudget) take(n int) bool {
+	if b == nil || b.Max <= 0 {
+		return true
+	}
+	if b.Spent > 0 && b.Spent+n > b.Max {
+		b.Cut = true
+		return false
+	}
+	b.Spent += n
+	return true
+}
+
+// Column positions of data and metadata in eventColumns.
+const (
+	dataColumn     = 7
+	metadataColumn = 8
+)
+
+// collectEventsWithin is collectEvents within budget (nil: unbounded): it stops before the
+// first row that does not fit, without decoding it, and closes the rows.
+func collectEventsWithin(rows pgx.Rows, budget *BatchBudget) ([]Event, error) {
 	defer rows.Close()
 	var events []Event
 	var decode func(*Event) error
 	for rows.Next() {
+		if budget != nil {
+			raw := rows.RawValues()
+			if !budget.take(len(raw[dataColumn]) + len(raw[metadataColumn])) {
+				rows.Close()
+				break
+			}
+		}
 		if decode == nil { // field descriptions are known once the first row is in
 			decode = eventDecoder(rows)
 		}
@@ -165,12 +231,13 @@ type querier interface {
 
 // readTenantIn reads like ReadTenant, inside the caller's transaction, which must already
 // carry the tenant context (projectors read and apply in one transaction).
-func readTenantIn(ctx context.Context, q querier, tenant uuid.UUID, afterSeq int64, limit int) ([]Event, error) {
+// It stops within budget (nil: unbounded).
+func readTenantIn(ctx context.Context, q querier, tenant uuid.UUID, afterSeq int64, limit int, budget *BatchBudget) ([]Event, error) {
 	rows, err := q.Query(ctx, readTenantSQL, tenant, max(afterSeq, 0), clampPage(limit))
 	if err != nil {
 		return nil, err
 	}
-	return collectEvents(rows)
+	return collectEventsWithin(rows, budget)
 }
 
 func scanEvent(rows pgx.Rows, e *Event) error {

@@ -61,6 +61,10 @@ const MaxMessageBytes = 512 << 10
 // the publisher accepted a batch, so a crash in between republishes that batch; consumers
 // are idempotent by (tenant, seq). A NOTIFY (or the in-process Notifier) wakes it; without
 // one it polls every PollInterval.
+//
+// A batch (one read, one Publish) holds at most BatchSize events and at most BatchBytes of
+// their documents (data and metadata; at least one event, see BatchBudget), so a run of
+// large events costs the relay a few MiB at a time, never BatchSize of them.
 type Relay struct {
 	Store        *Store
 	Publisher    message.Publisher
@@ -69,6 +73,7 @@ type Relay struct {
 	Logger       *slog.Logger
 	PollInterval time.Duration // default 1s
 	BatchSize    int           // default 500
+	BatchBytes   int           // default MaxBatchBytes
 	// Wake, when set, is an in-process signal that events were appended.
 	Wake <-chan struct{}
 	// Observe, when set, is told after each published batch: its size and the newest
@@ -172,7 +177,7 @@ func (r *Relay) run(ctx context.Context) error {
 	go listen(ctx, r.Store.pool, notified, ignore, r.Logger)
 	for {
 		for {
-			n, next, err := r.relayBatch(ctx, cursor)
+			more, next, err := r.relayBatch(ctx, cursor)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -181,7 +186,7 @@ func (r *Relay) run(ctx context.Context) error {
 				break
 			}
 			cursor = next
-			if n < r.BatchSize {
+			if !more {
 				break
 			}
 		}
@@ -195,17 +200,20 @@ func (r *Relay) run(ctx context.Context) error {
 	}
 }
 
-func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, GlobalCursor, error) {
-	events, next, err := r.Store.ReadAll(ctx, cursor, r.BatchSize)
+// relayBatch publishes the next batch after cursor and returns the cursor after it, and
+// whether more may follow at once (a batch full in events, or cut at BatchBytes).
+func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (bool, GlobalCursor, error) {
+	budget := NewBatchBudget(r.BatchBytes)
+	events, next, err := r.Store.readAllWithin(ctx, cursor, r.BatchSize, budget)
 	if err != nil || len(events) == 0 {
-		return 0, cursor, err
+		return false, cursor, err
 	}
 	msgs, err := TenantMessages(events)
 	if err != nil {
-		return 0, cursor, err
+		return false, cursor, err
 	}
 	if err := r.Publisher.Publish(r.Topic, msgs...); err != nil {
-		return 0, cursor, fmt.Errorf("publish %d events: %w", len(events), err)
+		return false, cursor, fmt.Errorf("publish %d events: %w", len(events), err)
 	}
 	// The batch is out: record that even if shutdown began meanwhile, or the next leader
 	// would publish it again (consumers are idempotent by seq, but a restart should not
@@ -213,7 +221,7 @@ func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, Globa
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := SaveCursor(saveCtx, r.Store.pool, r.Name, next); err != nil {
-		return 0, cursor, err
+		return false, cursor, err
 	}
 	if r.Observe != nil {
 		newest := events[0].RecordedAt
@@ -224,7 +232,7 @@ func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, Globa
 		}
 		r.Observe(len(events), newest)
 	}
-	return len(events), next, nil
+	return len(events) == r.BatchSize || budget.Cut, next, nil
 }
 
 // TenantMessages turns a batch of events in global order into messages, each carrying

@@ -22,7 +22,8 @@ import (
 
 // Projector keeps every tenant's read models up to date. The read models are split into
 // independent projections (see Projections), each with its own checkpoint per tenant: each
-// batch of one tenant and projection is one transaction with the tenant context and
+// batch of one tenant and projection (at most BatchSize events and BatchBytes of their
+// documents) is one transaction with the tenant context and
 // search_path set, and it moves that projection's checkpoint in the same transaction, so an
 // event's effects happen exactly once whatever crashes. Tenants take turns one batch at a
 // time, so a tenant with a huge backlog delays another tenant's fresh event by at most one
@@ -40,6 +41,12 @@ type Projector struct {
 	Workers      int           // default 4
 	BatchSize    int           // default 500
 	PollInterval time.Duration // how often the backlog is rescanned (default 5s)
+
+	// BatchBytes bounds the documents (data and metadata) one batch reads, default
+	// eventstore.MaxBatchBytes: a usage batch event holds up to about 1 MiB, so BatchSize of
+	// them would make a worker hold hundreds of MiB. A batch holds at least one event; a
+	// group transaction shares one bound among its tenants (see eventstore.BatchBudget).
+	BatchBytes int
 
 	// Observe, when set, is told of every batch applied (before its commit; a batch whose
 	// commit fails is applied again): the tenant, its size, and the newest recorded_at.
@@ -299,7 +306,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i][:], sorted[j][:]) < 0 })
 	limit := p.batchSize()
 	var done []uuid.UUID
-	err = p.Store.ProjectGroup(ctx, sorted, ProjectionUsage, ProjectionAuth, limit, func(claims []eventstore.GroupClaim) ([]eventstore.GroupWrite, error) {
+	err = p.Store.ProjectGroup(ctx, sorted, ProjectionUsage, ProjectionAuth, limit, p.BatchBytes, func(claims []eventstore.GroupClaim) ([]eventstore.GroupWrite, error) {
 		alone, done = nil, nil // decide runs once per transaction attempt
 		var writes []eventstore.GroupWrite
 		for i := range claims {
@@ -311,6 +318,9 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 				continue
 			case own.Seq == 0:
 				alone = append(alone, w.Tenant) // needs provisioning
+				continue
+			case len(w.Events) == 0 && w.Cut:
+				alone = append(alone, w.Tenant) // the group's byte bound was spent before its events
 				continue
 			case len(w.Events) == 0:
 				done = append(done, w.Tenant)
@@ -348,7 +358,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 				g.Checkpoints = append(g.Checkpoints, eventstore.ProjectionSeq{Projection: ProjectionAuth, Seq: last})
 			}
 			writes = append(writes, g)
-			more[w.Tenant] = len(w.Events) == limit
+			more[w.Tenant] = len(w.Events) == limit || w.Cut
 			done = append(done, w.Tenant)
 		}
 		return writes, nil
@@ -594,7 +604,8 @@ type carryState struct {
 
 // applyEvents applies projection name's share of up to limit events after seq, and returns
 // how many events it went through and the last seq. Events the projection does not own
-// move the checkpoint without being decoded. It stops early (cut) before an event whose
+// move the checkpoint without being decoded. It stops early (cut) before the event whose
+// documents would take the batch past BatchBytes (not even read in full), and before an event whose
 // usage would take a sum of this batch beyond an int64: that event starts the next batch,
 // and is a poison event only if its own records overflow. finish, when set, may queue
 // writes (checkpoints) to go with the last writes. carry, when set, is kept up to date (see
@@ -602,10 +613,12 @@ type carryState struct {
 func (p *Projector) applyEvents(ctx context.Context, tx *eventstore.ProjectionTx, name string, seq int64, limit int,
 	carry *carryState, finish func(last int64),
 ) (n int, last int64, cut bool, err error) {
-	events, err := tx.ReadEvents(ctx, seq, limit)
+	budget := eventstore.NewBatchBudget(p.BatchBytes)
+	events, err := tx.ReadEvents(ctx, seq, limit, budget)
 	if err != nil {
 		return 0, seq, false, err
 	}
+	cut = budget.Cut
 	var sums usageSums
 	for i := range events {
 		e := &events[i]
