@@ -14,6 +14,12 @@ const MaxPage = 10000
 const eventColumns = `tenant_id, seq, stream_id, stream_version, event_id, event_type, schema_version,
 data, metadata, recorded_at, tx_id, position, prev_hash, hash`
 
+// Column positions of data and metadata in eventColumns.
+const (
+	dataColumn     = 7
+	metadataColumn = 8
+)
+
 const readStreamSQL = `SELECT ` + eventColumns + ` FROM tenantry.events
 WHERE tenant_id = $1 AND stream_id = $2 AND stream_version >= $3
 ORDER BY stream_version LIMIT $4`
@@ -140,53 +146,6 @@ func (s *Store) readInTenant(ctx context.Context, tenant uuid.UUID, sql string, 
 func collectEvents(rows pgx.Rows) ([]Event, error) {
 	return collectEventsWithin(rows, nil)
 }
-
-// MaxBatchBytes is the default byte bound of the projector's and the relay's batches (see
-// BatchBudget): a few of the largest usage batch events (about 1 MiB each) at most.
-const MaxBatchBytes = 4 << 20
-
-// BatchBudget bounds one batch of reads in bytes: the documents (data and metadata, as
-// they arrive) of the events it holds. The bound is kept in Go while the rows stream in,
-// so the query keeps its LIMIT and its plan: before decoding a row, the reader looks at
-// the row's raw size and stops, closing the rows, when it would take the batch past Max;
-// the first event of a batch is always in, so a batch passes Max only when its one event
-// alone does. Closing early still lets pgx read the rest of the result off the wire, one
-// row at a time into its reused buffer, so memory stays at about Max plus one event
-// whatever the LIMIT. A budget may span several queries (the projector's group
-// transaction shares one among its tenants).
-type BatchBudget struct {
-	Max   int  // bytes; at most 0 means no bound
-	Spent int  // the documents read so far
-	Cut   bool // a read stopped at the bound: the events after it are still to read
-}
-
-// NewBatchBudget is a budget of max bytes (MaxBatchBytes when max is at most 0).
-func NewBatchBudget(max int) *BatchBudget {
-	if max <= 0 {
-		max = MaxBatchBytes
-	}
-	return &BatchBudget{Max: max}
-}
-
-// take reports whether an event whose documents are n bytes fits the budget, and spends
-// them if so; it records the cut if not.
-func (b *BatchBudget) take(n int) bool {
-	if b == nil || b.Max <= 0 {
-		return true
-	}
-	if b.Spent > 0 && b.Spent+n > b.Max {
-		b.Cut = true
-		return false
-	}
-	b.Spent += n
-	return true
-}
-
-// Column positions of data and metadata in eventColumns.
-const (
-	dataColumn     = 7
-	metadataColumn = 8
-)
 
 // collectEventsWithin is collectEvents within budget (nil: unbounded): it stops before the
 // first row that does not fit, without decoding it, and closes the rows.

@@ -64,7 +64,8 @@ const MaxMessageBytes = 512 << 10
 //
 // A batch (one read, one Publish) holds at most BatchSize events and at most BatchBytes of
 // their documents (data and metadata; at least one event, see BatchBudget), so a run of
-// large events costs the relay a few MiB at a time, never BatchSize of them.
+// large events costs the relay a few MiB at a time, never BatchSize of them; after a page
+// cut at that bound the next pages ask for fewer events (PageLimit).
 type Relay struct {
 	Store        *Store
 	Publisher    message.Publisher
@@ -175,9 +176,10 @@ func (r *Relay) run(ctx context.Context) error {
 		ignore = processToken
 	}
 	go listen(ctx, r.Store.pool, notified, ignore, r.Logger)
+	limit := PageLimit{Max: r.BatchSize}
 	for {
 		for {
-			more, next, err := r.relayBatch(ctx, cursor)
+			more, next, err := r.relayBatch(ctx, cursor, &limit)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -201,12 +203,18 @@ func (r *Relay) run(ctx context.Context) error {
 }
 
 // relayBatch publishes the next batch after cursor and returns the cursor after it, and
-// whether more may follow at once (a batch full in events, or cut at BatchBytes).
-func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (bool, GlobalCursor, error) {
+// whether more may follow at once (a batch full in events, or cut at BatchBytes). It reads
+// at most limit's events, and tells limit what it read.
+func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor, limit *PageLimit) (bool, GlobalCursor, error) {
 	budget := NewBatchBudget(r.BatchBytes)
-	events, next, err := r.Store.readAllWithin(ctx, cursor, r.BatchSize, budget)
-	if err != nil || len(events) == 0 {
+	asked := limit.Limit()
+	events, next, err := r.Store.readAllWithin(ctx, cursor, asked, budget)
+	if err != nil {
 		return false, cursor, err
+	}
+	limit.Saw(len(events), budget.Cut)
+	if len(events) == 0 {
+		return false, cursor, nil
 	}
 	msgs, err := TenantMessages(events)
 	if err != nil {
@@ -232,7 +240,7 @@ func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (bool, Glob
 		}
 		r.Observe(len(events), newest)
 	}
-	return len(events) == r.BatchSize || budget.Cut, next, nil
+	return len(events) == asked || budget.Cut, next, nil
 }
 
 // TenantMessages turns a batch of events in global order into messages, each carrying

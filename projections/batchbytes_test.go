@@ -117,6 +117,12 @@ func TestProjector_LargeUsageEventsAreProjectedInBatchesBoundedInBytes(t *testin
 		require.NoError(t, err)
 		require.Empty(t, alone)
 		groupBatches = append(groupBatches, usageCheckpoint()-from)
+		if len(groupBatches) == 1 {
+			// Cut at the bound: its next batches ask for few events, off the group path.
+			require.True(t, p.smallPages(id))
+			page := p.pageLimit(id, ProjectionUsage)
+			require.LessOrEqual(t, page.Limit(), 2*int(groupBatches[0]))
+		}
 		if !more[id] {
 			break
 		}

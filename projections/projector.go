@@ -60,6 +60,7 @@ type Projector struct {
 	state   map[uuid.UUID]int // queued, running, or running+dirty
 	wake    chan struct{}
 	retry   map[retryKey]*retryState
+	pages   map[retryKey]eventstore.PageLimit // the LIMIT of batches after cuts at BatchBytes (see pages.go)
 	poisons [len(Projections)]atomic.Int64
 }
 
@@ -269,7 +270,7 @@ func (p *Projector) work(ctx context.Context) {
 		more := make(map[uuid.UUID]bool, len(ids))
 		var group, alone []uuid.UUID
 		for _, id := range ids {
-			if p.backingOff(id) {
+			if p.backingOff(id) || p.smallPages(id) {
 				alone = append(alone, id) // projectTenant passes over what is backing off
 			} else {
 				group = append(group, id)
@@ -359,6 +360,9 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 			}
 			writes = append(writes, g)
 			more[w.Tenant] = len(w.Events) == limit || w.Cut
+			if w.Cut {
+				p.sawPage(w.Tenant, ProjectionUsage, eventstore.PageLimit{Max: limit}, len(w.Events), true)
+			}
 			done = append(done, w.Tenant)
 		}
 		return writes, nil
@@ -544,6 +548,10 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, name str
 		if stopAt > 0 {
 			limit = int(stopAt - seq - 1)
 		}
+		var page *eventstore.PageLimit // the tenant's LIMIT after cuts at BatchBytes, if it is the one used
+		if l := p.pageLimit(tenant, name); stopAt == 0 && limit >= l.Limit() {
+			page, limit = &l, l.Limit()
+		}
 		var carry *carryState
 		if name == ProjectionUsage && authLocked && !auth.Failed && auth.Seq > 0 && auth.Seq >= seq {
 			carry = &carryState{from: auth.Seq, ok: true}
@@ -573,6 +581,9 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, name str
 				return err
 			}
 			res.more = applied == limit || cut
+			if page != nil {
+				p.sawPage(tenant, name, *page, applied, cut)
+			}
 		}
 		if stopAt > 0 {
 			recorded, err := tx.RecordFailure(ctx, name, seq, stopAt, fmt.Sprintf("event seq %d could not be applied", stopAt))
