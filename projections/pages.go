@@ -38,15 +38,13 @@ func (p *Projector) sawPage(tenant uuid.UUID, name string, l eventstore.PageLimi
 	p.pages[k] = l
 }
 
-// smallPages reports whether a projection of the tenant reads fewer than BatchSize events a
-// batch: large events, for projectTenant rather than the group fast path.
+// smallPages reports whether the tenant's usage projection (the group fast path's) reads
+// fewer than BatchSize events a batch: large events, for projectTenant rather than the group
+// fast path. (The auth projection's limit is its own: a usage batch that carries the auth
+// checkpoint leaves it as it is.)
 func (p *Projector) smallPages(tenant uuid.UUID) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, name := range Projections {
-		if _, ok := p.pages[retryKey{tenant, name}]; ok {
-			return true
-		}
-	}
-	return false
+	_, ok := p.pages[retryKey{tenant, ProjectionUsage}]
+	return ok
 }
