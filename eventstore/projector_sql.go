@@ -183,9 +183,11 @@ func (t *ProjectionTx) Provision(ctx context.Context) error {
 	return err
 }
 
-// ReadEvents reads up to limit of the tenant's events after seq, in this transaction.
-func (t *ProjectionTx) ReadEvents(ctx context.Context, afterSeq int64, limit int) ([]Event, error) {
-	return readTenantIn(ctx, t.tx, t.tenant, afterSeq, limit)
+// ReadEvents reads up to limit of the tenant's events after seq, in this transaction,
+// ending before the events' documents pass budget (see BatchBudget; nil: unbounded). A
+// read that budget cut sets budget.Cut: more events follow.
+func (t *ProjectionTx) ReadEvents(ctx context.Context, afterSeq int64, limit int, budget *BatchBudget) ([]Event, error) {
+	return readTenantIn(ctx, t.tx, t.tenant, afterSeq, limit, budget)
 }
 
 // SaveCheckpoint queues moving projection name's checkpoint to seq (sent by Flush).
@@ -225,6 +227,8 @@ type GroupClaim struct {
 	Own, Other  Checkpoint
 	OtherLocked bool
 	Events      []Event
+	// Cut says the group's byte budget ended Events early (it may hold none): more follow.
+	Cut bool
 }
 
 // GroupWrite is what a group transaction writes for one tenant: usage totals and
@@ -246,12 +250,15 @@ type ProjectionSeq struct {
 // order in every process), tries its lock of projection also, and reads its checkpoints and
 // up to limit events after name's checkpoint; decide says what to write; one round trip
 // writes it all, each tenant in its own context. The transaction takes no id until the
-// writes.
-func (s *Store) ProjectGroup(ctx context.Context, tenants []uuid.UUID, name, also string, limit int,
+// writes. The events read for all the tenants together stay within maxBytes of documents
+// (BatchBudget; at most 0: MaxBatchBytes): once it is spent, the later tenants' reads end
+// early, possibly empty, and say so (GroupClaim.Cut).
+func (s *Store) ProjectGroup(ctx context.Context, tenants []uuid.UUID, name, also string, limit, maxBytes int,
 	decide func([]GroupClaim) ([]GroupWrite, error),
 ) error {
 	var moved []movedCheckpoint
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		budget := NewBatchBudget(maxBytes)
 		claims := make([]GroupClaim, len(tenants))
 		b := &pgx.Batch{}
 		b.Queue(asyncCommitSQL)
@@ -267,7 +274,9 @@ func (s *Store) ProjectGroup(ctx context.Context, tenants []uuid.UUID, name, als
 			})
 			b.Queue(nextEventsSQL, id, limit, name).Query(func(rows pgx.Rows) error {
 				var err error
-				c.Events, err = collectEvents(rows)
+				budget.Cut = false
+				c.Events, err = collectEventsWithin(rows, budget)
+				c.Cut = budget.Cut
 				return err
 			})
 		}

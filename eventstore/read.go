@@ -14,6 +14,12 @@ const MaxPage = 10000
 const eventColumns = `tenant_id, seq, stream_id, stream_version, event_id, event_type, schema_version,
 data, metadata, recorded_at, tx_id, position, prev_hash, hash`
 
+// Column positions of data and metadata in eventColumns.
+const (
+	dataColumn     = 7
+	metadataColumn = 8
+)
+
 const readStreamSQL = `SELECT ` + eventColumns + ` FROM tenantry.events
 WHERE tenant_id = $1 AND stream_id = $2 AND stream_version >= $3
 ORDER BY stream_version LIMIT $4`
@@ -91,11 +97,17 @@ func (c GlobalCursor) Less(o GlobalCursor) bool {
 // event that commits later can never sort behind a cursor already handed out: following
 // the cursor sees every committed event exactly once.
 func (s *Store) ReadAll(ctx context.Context, after GlobalCursor, limit int) ([]Event, GlobalCursor, error) {
+	return s.readAllWithin(ctx, after, limit, nil)
+}
+
+// readAllWithin is ReadAll that also ends before the events' documents pass budget (nil:
+// unbounded); budget.Cut then says the page ended there, not at the end of the log.
+func (s *Store) readAllWithin(ctx context.Context, after GlobalCursor, limit int, budget *BatchBudget) ([]Event, GlobalCursor, error) {
 	rows, err := s.pool.Query(ctx, readAllSQL, after.TxID, after.Position, clampPage(limit))
 	if err != nil {
 		return nil, after, fmt.Errorf("read all after %+v: %w", after, err)
 	}
-	events, err := collectEvents(rows)
+	events, err := collectEventsWithin(rows, budget)
 	if err != nil {
 		return nil, after, fmt.Errorf("read all after %+v: %w", after, err)
 	}
@@ -132,10 +144,23 @@ func (s *Store) readInTenant(ctx context.Context, tenant uuid.UUID, sql string, 
 }
 
 func collectEvents(rows pgx.Rows) ([]Event, error) {
+	return collectEventsWithin(rows, nil)
+}
+
+// collectEventsWithin is collectEvents within budget (nil: unbounded): it stops before the
+// first row that does not fit, without decoding it, and closes the rows.
+func collectEventsWithin(rows pgx.Rows, budget *BatchBudget) ([]Event, error) {
 	defer rows.Close()
 	var events []Event
 	var decode func(*Event) error
 	for rows.Next() {
+		if budget != nil {
+			raw := rows.RawValues()
+			if !budget.take(len(raw[dataColumn]) + len(raw[metadataColumn])) {
+				rows.Close()
+				break
+			}
+		}
 		if decode == nil { // field descriptions are known once the first row is in
 			decode = eventDecoder(rows)
 		}
@@ -165,12 +190,13 @@ type querier interface {
 
 // readTenantIn reads like ReadTenant, inside the caller's transaction, which must already
 // carry the tenant context (projectors read and apply in one transaction).
-func readTenantIn(ctx context.Context, q querier, tenant uuid.UUID, afterSeq int64, limit int) ([]Event, error) {
+// It stops within budget (nil: unbounded).
+func readTenantIn(ctx context.Context, q querier, tenant uuid.UUID, afterSeq int64, limit int, budget *BatchBudget) ([]Event, error) {
 	rows, err := q.Query(ctx, readTenantSQL, tenant, max(afterSeq, 0), clampPage(limit))
 	if err != nil {
 		return nil, err
 	}
-	return collectEvents(rows)
+	return collectEventsWithin(rows, budget)
 }
 
 func scanEvent(rows pgx.Rows, e *Event) error {

@@ -61,6 +61,11 @@ const MaxMessageBytes = 512 << 10
 // the publisher accepted a batch, so a crash in between republishes that batch; consumers
 // are idempotent by (tenant, seq). A NOTIFY (or the in-process Notifier) wakes it; without
 // one it polls every PollInterval.
+//
+// A batch (one read, one Publish) holds at most BatchSize events and at most BatchBytes of
+// their documents (data and metadata; at least one event, see BatchBudget), so a run of
+// large events costs the relay a few MiB at a time, never BatchSize of them; after a page
+// cut at that bound the next pages ask for fewer events (PageLimit).
 type Relay struct {
 	Store        *Store
 	Publisher    message.Publisher
@@ -69,6 +74,7 @@ type Relay struct {
 	Logger       *slog.Logger
 	PollInterval time.Duration // default 1s
 	BatchSize    int           // default 500
+	BatchBytes   int           // default MaxBatchBytes
 	// Wake, when set, is an in-process signal that events were appended.
 	Wake <-chan struct{}
 	// Observe, when set, is told after each published batch: its size and the newest
@@ -170,9 +176,10 @@ func (r *Relay) run(ctx context.Context) error {
 		ignore = processToken
 	}
 	go listen(ctx, r.Store.pool, notified, ignore, r.Logger)
+	limit := PageLimit{Max: r.BatchSize}
 	for {
 		for {
-			n, next, err := r.relayBatch(ctx, cursor)
+			more, next, err := r.relayBatch(ctx, cursor, &limit)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -181,7 +188,7 @@ func (r *Relay) run(ctx context.Context) error {
 				break
 			}
 			cursor = next
-			if n < r.BatchSize {
+			if !more {
 				break
 			}
 		}
@@ -195,17 +202,26 @@ func (r *Relay) run(ctx context.Context) error {
 	}
 }
 
-func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, GlobalCursor, error) {
-	events, next, err := r.Store.ReadAll(ctx, cursor, r.BatchSize)
-	if err != nil || len(events) == 0 {
-		return 0, cursor, err
+// relayBatch publishes the next batch after cursor and returns the cursor after it, and
+// whether more may follow at once (a batch full in events, or cut at BatchBytes). It reads
+// at most limit's events, and tells limit what it read.
+func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor, limit *PageLimit) (bool, GlobalCursor, error) {
+	budget := NewBatchBudget(r.BatchBytes)
+	asked := limit.Limit()
+	events, next, err := r.Store.readAllWithin(ctx, cursor, asked, budget)
+	if err != nil {
+		return false, cursor, err
+	}
+	limit.Saw(len(events), budget.Cut)
+	if len(events) == 0 {
+		return false, cursor, nil
 	}
 	msgs, err := TenantMessages(events)
 	if err != nil {
-		return 0, cursor, err
+		return false, cursor, err
 	}
 	if err := r.Publisher.Publish(r.Topic, msgs...); err != nil {
-		return 0, cursor, fmt.Errorf("publish %d events: %w", len(events), err)
+		return false, cursor, fmt.Errorf("publish %d events: %w", len(events), err)
 	}
 	// The batch is out: record that even if shutdown began meanwhile, or the next leader
 	// would publish it again (consumers are idempotent by seq, but a restart should not
@@ -213,7 +229,7 @@ func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, Globa
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := SaveCursor(saveCtx, r.Store.pool, r.Name, next); err != nil {
-		return 0, cursor, err
+		return false, cursor, err
 	}
 	if r.Observe != nil {
 		newest := events[0].RecordedAt
@@ -224,7 +240,7 @@ func (r *Relay) relayBatch(ctx context.Context, cursor GlobalCursor) (int, Globa
 		}
 		r.Observe(len(events), newest)
 	}
-	return len(events), next, nil
+	return len(events) == asked || budget.Cut, next, nil
 }
 
 // TenantMessages turns a batch of events in global order into messages, each carrying

@@ -21,7 +21,8 @@ import (
 
 // Projector keeps every tenant's read models up to date. The read models are split into
 // independent projections (see Projections), each with its own checkpoint per tenant: each
-// batch of one tenant and projection is one transaction with the tenant context and
+// batch of one tenant and projection (at most BatchSize events and BatchBytes of their
+// documents) is one transaction with the tenant context and
 // search_path set, and it moves that projection's checkpoint in the same transaction, so an
 // event's effects happen exactly once whatever crashes. Tenants take turns one batch at a
 // time, so a tenant with a huge backlog delays another tenant's fresh event by at most one
@@ -40,6 +41,12 @@ type Projector struct {
 	BatchSize    int           // default 500
 	PollInterval time.Duration // how often the backlog is rescanned (default 5s)
 
+	// BatchBytes bounds the documents (data and metadata) one batch reads, default
+	// eventstore.MaxBatchBytes: a usage batch event holds up to about 1 MiB, so BatchSize of
+	// them would make a worker hold hundreds of MiB. A batch holds at least one event; a
+	// group transaction shares one bound among its tenants (see eventstore.BatchBudget).
+	BatchBytes int
+
 	// Observe, when set, is told of every batch applied (before its commit; a batch whose
 	// commit fails is applied again): the tenant, its size, and the newest recorded_at.
 	Observe func(tenant uuid.UUID, events int, newest time.Time)
@@ -52,6 +59,7 @@ type Projector struct {
 	state   map[uuid.UUID]int // queued, running, or running+dirty
 	wake    chan struct{}
 	retry   map[retryKey]*retryState
+	pages   map[retryKey]eventstore.PageLimit // the LIMIT of batches after cuts at BatchBytes (see pages.go)
 	poisons [len(Projections)]atomic.Int64
 }
 
@@ -261,7 +269,7 @@ func (p *Projector) work(ctx context.Context) {
 		more := make(map[uuid.UUID]bool, len(ids))
 		var group, alone []uuid.UUID
 		for _, id := range ids {
-			if p.backingOff(id) {
+			if p.backingOff(id) || p.smallPages(id) {
 				alone = append(alone, id) // projectTenant passes over what is backing off
 			} else {
 				group = append(group, id)
@@ -298,7 +306,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i][:], sorted[j][:]) < 0 })
 	limit := p.batchSize()
 	var done []uuid.UUID
-	err = p.Store.ProjectGroup(ctx, sorted, ProjectionUsage, ProjectionAuth, limit, func(claims []eventstore.GroupClaim) ([]eventstore.GroupWrite, error) {
+	err = p.Store.ProjectGroup(ctx, sorted, ProjectionUsage, ProjectionAuth, limit, p.BatchBytes, func(claims []eventstore.GroupClaim) ([]eventstore.GroupWrite, error) {
 		alone, done = nil, nil // decide runs once per transaction attempt
 		var writes []eventstore.GroupWrite
 		for i := range claims {
@@ -310,6 +318,9 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 				continue
 			case own.Seq == 0:
 				alone = append(alone, w.Tenant) // needs provisioning
+				continue
+			case len(w.Events) == 0 && w.Cut:
+				alone = append(alone, w.Tenant) // the group's byte bound was spent before its events
 				continue
 			case len(w.Events) == 0:
 				done = append(done, w.Tenant)
@@ -347,7 +358,10 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 				g.Checkpoints = append(g.Checkpoints, eventstore.ProjectionSeq{Projection: ProjectionAuth, Seq: last})
 			}
 			writes = append(writes, g)
-			more[w.Tenant] = len(w.Events) == limit
+			more[w.Tenant] = len(w.Events) == limit || w.Cut
+			if w.Cut {
+				p.sawPage(w.Tenant, ProjectionUsage, eventstore.PageLimit{Max: limit}, len(w.Events), true)
+			}
 			done = append(done, w.Tenant)
 		}
 		return writes, nil
@@ -533,6 +547,10 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, name str
 		if stopAt > 0 {
 			limit = int(stopAt - seq - 1)
 		}
+		var page *eventstore.PageLimit // the tenant's LIMIT after cuts at BatchBytes, if it is the one used
+		if l := p.pageLimit(tenant, name); stopAt == 0 && limit >= l.Limit() {
+			page, limit = &l, l.Limit()
+		}
 		var carry *carryState
 		if name == ProjectionUsage && authLocked && !auth.Failed && auth.Seq > 0 && auth.Seq >= seq {
 			carry = &carryState{from: auth.Seq, ok: true}
@@ -562,6 +580,9 @@ func (p *Projector) projectBatch(ctx context.Context, tenant uuid.UUID, name str
 				return err
 			}
 			res.more = applied == limit || cut
+			if page != nil {
+				p.sawPage(tenant, name, *page, applied, cut)
+			}
 		}
 		if stopAt > 0 {
 			recorded, err := tx.RecordFailure(ctx, name, seq, stopAt, fmt.Sprintf("event seq %d could not be applied", stopAt))
@@ -593,7 +614,8 @@ type carryState struct {
 
 // applyEvents applies projection name's share of up to limit events after seq, and returns
 // how many events it went through and the last seq. Events the projection does not own
-// move the checkpoint without being decoded. It stops early (cut) before an event whose
+// move the checkpoint without being decoded. It stops early (cut) before the event whose
+// documents would take the batch past BatchBytes (not even read in full), and before an event whose
 // usage would take a sum of this batch beyond an int64: that event starts the next batch,
 // and is a poison event only if its own records overflow. finish, when set, may queue
 // writes (checkpoints) to go with the last writes. carry, when set, is kept up to date (see
@@ -601,10 +623,12 @@ type carryState struct {
 func (p *Projector) applyEvents(ctx context.Context, tx *eventstore.ProjectionTx, name string, seq int64, limit int,
 	carry *carryState, finish func(last int64),
 ) (n int, last int64, cut bool, err error) {
-	events, err := tx.ReadEvents(ctx, seq, limit)
+	budget := eventstore.NewBatchBudget(p.BatchBytes)
+	events, err := tx.ReadEvents(ctx, seq, limit, budget)
 	if err != nil {
 		return 0, seq, false, err
 	}
+	cut = budget.Cut
 	var sums usageSums
 	for i := range events {
 		e := &events[i]

@@ -25,14 +25,17 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 		return fmt.Errorf("start rebuild of tenant %s: %w", tenant, err)
 	}
 
-	// Replay in batches while the live model keeps serving and updating.
+	// Replay in batches while the live model keeps serving and updating; after batches cut
+	// at BatchBytes, fewer events are asked for (see pages.go).
 	var seq int64
+	page := eventstore.PageLimit{Max: p.batchSize()}
 	for {
 		var applied int
 		var cut bool
+		limit := page.Limit()
 		err := p.Store.InShadow(ctx, tenant, shadow, func(tx *eventstore.ProjectionTx) error {
 			var err error
-			applied, seq, cut, err = p.applyEvents(ctx, tx, "", seq, p.batchSize(), nil, nil)
+			applied, seq, cut, err = p.applyEvents(ctx, tx, "", seq, limit, nil, nil)
 			return err
 		})
 		if err != nil {
@@ -41,7 +44,8 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 		if progress != nil {
 			progress(seq, max(head, seq))
 		}
-		if applied < p.batchSize() && !cut {
+		page.Saw(applied, cut)
+		if applied < limit && !cut {
 			break
 		}
 	}
@@ -59,12 +63,14 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 			return err
 		}
 		for {
-			applied, next, cut, err := p.applyEvents(ctx, tx, "", seq, p.batchSize(), nil, nil)
+			limit := page.Limit()
+			applied, next, cut, err := p.applyEvents(ctx, tx, "", seq, limit, nil, nil)
 			if err != nil {
 				return err
 			}
 			seq = next
-			if applied < p.batchSize() && !cut {
+			page.Saw(applied, cut)
+			if applied < limit && !cut {
 				break
 			}
 		}
