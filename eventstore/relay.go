@@ -120,12 +120,19 @@ func (r *Relay) lead(ctx context.Context) error {
 		conn.Release()
 		return err
 	}
-	defer func() { _ = conn.Hijack().Close(context.WithoutCancel(ctx)) }() // closing ends the lease
 	r.Logger.Info("relay lease taken: this process relays")
 	leadCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	lost := make(chan error, 1)
+	watching := make(chan struct{})
+	defer func() {
+		// The watcher pings the lease connection: it must be gone before the connection is
+		// closed (a pgx connection is not safe for concurrent use). Closing ends the lease.
+		stop()
+		<-watching
+		_ = conn.Hijack().Close(context.WithoutCancel(ctx))
+	}()
 	go func() { // the lease lives as long as its connection: watch it
+		defer close(watching)
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
