@@ -45,6 +45,17 @@ func (t *Tx) Credential(ctx context.Context, keyID uuid.UUID) (Credential, error
 	return c, notProvisioned(err)
 }
 
+// RequireCurrent fails with a *StoppedError (ErrProjectionStopped) when one of the named
+// projections is stopped for the transaction's tenant: for readers whose answer would be
+// wrong, not just late, if served from a stopped read model.
+func (t *Tx) RequireCurrent(ctx context.Context, names ...string) error {
+	stopped, err := t.StoppedProjection(ctx, names...)
+	if err == nil && stopped != "" {
+		err = &StoppedError{Projection: stopped}
+	}
+	return err
+}
+
 // StoppedProjection returns the name of a projection among names that is stopped for the
 // transaction's tenant, or "". Readers of a stopped projection's read models say so instead
 // of serving them as current; authentication fails closed on a stopped auth projection.

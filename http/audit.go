@@ -41,10 +41,7 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 			return err
 		}
 		// Recorded usage comes from the usage projection: a stopped one would understate it.
-		if stopped, err := tx.StoppedProjection(c, eventstore.ProjectionUsage); err != nil || stopped != "" {
-			if err == nil {
-				err = &eventstore.StoppedError{Projection: stopped}
-			}
+		if err := tx.RequireCurrent(c, eventstore.ProjectionUsage); err != nil {
 			return err
 		}
 		lines, err = tx.Reconcile(c, from, to, cutoff)

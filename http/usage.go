@@ -207,21 +207,16 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		return
 	}
 	var points []eventstore.UsagePoint
-	var stopped string
 	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
-		var err error
-		if stopped, err = tx.StoppedProjection(c, eventstore.ProjectionUsage); err != nil || stopped != "" {
+		if err := tx.RequireCurrent(c, eventstore.ProjectionUsage); err != nil {
 			return err
 		}
+		var err error
 		points, err = tx.UsageSeriesLimit(c, metric, from, to, gran == "day", maxUsagePoints+1)
 		return err
 	})
 	if err != nil {
-		s.failErr(c, err)
-		return
-	}
-	if stopped != "" {
-		s.failStopped(c, &eventstore.StoppedError{Projection: stopped})
+		s.failErr(c, err) // a stopped usage projection: failStopped's 503
 		return
 	}
 	if len(points) > maxUsagePoints {
