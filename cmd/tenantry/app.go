@@ -106,7 +106,7 @@ func (a *app) newMain(ctx context.Context, r roles) (_ *Main, err error) {
 		}
 		if a.cfg.AuditSigner != nil {
 			if m.signer, err = audit.NewHeadSigner(audit.HeadSignerConfig{Store: m.workerStore, Signer: a.cfg.AuditSigner,
-				Tenants: directoryTenants(m.workerStore), Interval: a.cfg.AuditHeadInterval,
+				Tenants: projections.ReadModels{Store: m.workerStore}.EachTenant, Interval: a.cfg.AuditHeadInterval,
 				Logger: a.log.With("component", "audit"), Claim: a.claimer(m.workerStore)}); err != nil {
 				return nil, err
 			}

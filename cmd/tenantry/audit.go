@@ -18,14 +18,6 @@ import (
 	"github.com/tenantry/tenantry/eventstore/audit"
 )
 
-// directoryTenants lists the tenant directory for the head signer, which reads it through
-// this function instead of importing projections (eventstore/audit is below it).
-func directoryTenants(store *eventstore.Store) func(ctx context.Context, fn func(uuid.UUID) error) error {
-	return func(ctx context.Context, fn func(uuid.UUID) error) error {
-		return store.EachTenant(ctx, func(t eventstore.TenantEntry) error { return fn(t.ID) })
-	}
-}
-
 func (a *app) auditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Export, verify, sign and replay tenant histories (eventstore/audit/AUDIT.md)"}
 	cmd.AddCommand(a.auditExportCmd(), a.auditVerifyCmd(), a.auditHeadCmd(), a.auditReplayCmd())
