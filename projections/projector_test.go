@@ -380,3 +380,19 @@ func TestProjector_GroupFastPathTakesOnlyUsageBatches(t *testing.T) {
 	}
 	require.ErrorIs(t, f.store.WaitForProjections(context.Background(), mixed, 4, 50*time.Millisecond, ProjectionAuth), context.DeadlineExceeded)
 }
+
+// A projector's settings stay as they were given while it runs: unset ones mean their
+// defaults without being written (a running component never rewrites its own config).
+func TestProjector_RunsOnItsDefaultsWithoutWritingThem(t *testing.T) {
+	f := newFixture(t, 4)
+	id := f.createTenant(t)
+	head, _, err := f.store.Head(context.Background(), id)
+	require.NoError(t, err)
+	p := &Projector{Store: f.store, Registry: f.reg, Logger: slog.New(slog.DiscardHandler)}
+	runProjector(t, p)
+	p.Notify(id)
+	require.NoError(t, f.store.WaitFor(context.Background(), id, head, 30*time.Second), "projects on its defaults")
+	require.Zero(t, p.Workers)
+	require.Zero(t, p.BatchSize)
+	require.Zero(t, p.PollInterval)
+}
