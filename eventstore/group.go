@@ -1,8 +1,10 @@
 package eventstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -160,12 +162,6 @@ func (g *GroupCommitter) submit(r *appendReq) (appendReply, bool) {
 	return <-r.reply, true
 }
 
-// lockTenantsSQL takes the event writer's lock of every tenant of a group, in one order for
-// every process (the same lock append_events takes; its class marks an event writer).
-// $2 is LockTenantAppend.
-const lockTenantsSQL = `SELECT pg_advisory_xact_lock($2, k)
-FROM (SELECT DISTINCT hashtext(t::text) AS k FROM unnest($1::uuid[]) AS t ORDER BY 1 OFFSET 0) AS locks`
-
 // alone runs one append in its own transaction and answers it.
 func (g *GroupCommitter) alone(r *appendReq) {
 	res, err := g.store.send(r.ctx, appendSQL, r.params.args(), r.n(), scanAppended)
@@ -177,26 +173,13 @@ func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
 		g.alone(group[0])
 		return
 	}
-	tenants := make([]uuid.UUID, len(group))
-	for i, r := range group {
-		tenants[i] = r.params.Tenant
-	}
 	calls := mergeCalls(group)
-	b := &pgx.Batch{}
-	b.Queue(lockTenantsSQL, tenants, int32(LockTenantAppend))
-	b.Queue(groupAppendSQL, newGroupParams(calls).args()...)
-	// The batch is one implicit transaction: either every append in it commits or none does.
-	br := g.store.pool.SendBatch(ctx, b)
+	// One statement, its own (implicit) transaction: either every append in it commits or
+	// none does.
+	rows, err := g.store.pool.Query(ctx, groupAppendSQL, newGroupParams(calls).args()...)
 	results := make([]AppendResult, len(group))
-	_, err := br.Exec()
 	if err == nil {
-		var rows pgx.Rows
-		if rows, err = br.Query(); err == nil {
-			err = readGroup(rows, calls, results)
-		}
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
+		err = readGroup(rows, calls, results)
 	}
 	if err == nil {
 		g.grouped.Add(1)
@@ -305,33 +288,49 @@ func (g *groupParams) args() []any {
 		g.ids, g.types, g.versions, g.data, g.meta, g.keys, g.keyEvents}
 }
 
-// readGroup reads groupAppendSQL's rows, each led by its call's 1-based index, into each
-// member append's result.
+// readGroup reads groupAppendSQL's rows into each member append's result. Rows are led by
+// their tenant; a tenant's calls took consecutive seqs in call order, so the tenant's rows
+// in seq order are its calls' events, one call after the other.
 func readGroup(rows pgx.Rows, calls []*call, results []AppendResult) error {
 	defer rows.Close()
-	events := make([][]Appended, len(calls))
+	byTenant := map[uuid.UUID][]Appended{}
 	for rows.Next() {
-		var i int64
+		var t uuid.UUID
 		var a Appended
 		var hash []byte
-		if err := rows.Scan(&i, &a.Seq, &a.StreamVersion, &a.ID, &a.Position, &a.RecordedAt, &hash); err != nil {
+		if err := rows.Scan(&t, &a.Seq, &a.StreamVersion, &a.ID, &a.Position, &a.RecordedAt, &hash); err != nil {
 			return err
 		}
-		if i < 1 || int(i) > len(calls) {
-			return fmt.Errorf("group append returned a row for call %d of %d", i, len(calls))
-		}
 		copy(a.Hash[:], hash)
-		events[i-1] = append(events[i-1], a)
+		byTenant[t] = append(byTenant[t], a)
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for i, c := range calls {
-		res, err := appendResult(events[i], c.n)
+	for _, evs := range byTenant {
+		slices.SortFunc(evs, func(a, b Appended) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
+	for _, c := range calls {
+		evs := byTenant[c.params.Tenant]
+		if len(evs) < c.n {
+			return fmt.Errorf("group append returned %d events of tenant %s, want at least %d", len(evs), c.params.Tenant, c.n)
+		}
+		for k, id := range c.params.IDs {
+			if evs[k].ID != id {
+				return fmt.Errorf("group append returned event %s where tenant %s's call expects %s", evs[k].ID, c.params.Tenant, id)
+			}
+		}
+		res, err := appendResult(evs[:c.n:c.n], c.n)
 		if err != nil {
 			return err
 		}
+		byTenant[c.params.Tenant] = evs[c.n:]
 		c.split(res, results)
+	}
+	for t, evs := range byTenant {
+		if len(evs) > 0 {
+			return fmt.Errorf("group append returned %d events of tenant %s beyond its calls", len(evs), t)
+		}
 	}
 	return nil
 }

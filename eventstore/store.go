@@ -75,20 +75,18 @@ FROM tenantry.append_events(p_tenant => ` + tenantContextOf("$1") + `::uuid, p_s
 	p_ids => $4, p_types => $5, p_versions => $6, p_data => $7, p_metadata => $8,
 	p_keys => $9, p_key_events => $10)`
 
-	// groupAppendSQL is a group's appends in one statement: append_events once for each row
-	// of the calls, in order, each call's arguments (its tenant context first) evaluated
-	// right before it runs, and its events sliced out of the group's arrays by 1-based
-	// bounds. One statement instead of one per append: each statement costs an executor
-	// start and its protocol messages, about a quarter of an append's database time.
-	// groupParams.args lists the placeholders' values.
-	groupAppendSQL = `SELECT c.i, a.seq, a.stream_version, a.event_id, a.position, a.recorded_at, a.hash
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::int[], $7::int[])
-	WITH ORDINALITY AS c(tenant, stream, expected, lo, hi, klo, khi, i)
-CROSS JOIN LATERAL tenantry.append_events(p_tenant => ` + tenantContextOf("c.tenant") + `::uuid,
-	p_stream => c.stream, p_expected => c.expected,
-	p_ids => ($8::uuid[])[c.lo:c.hi], p_types => ($9::text[])[c.lo:c.hi], p_versions => ($10::int[])[c.lo:c.hi],
-	p_data => ($11::text[])[c.lo:c.hi], p_metadata => ($12::text[])[c.lo:c.hi],
-	p_keys => ($13::uuid[])[c.klo:c.khi], p_key_events => ($14::int[])[c.klo:c.khi]) AS a`
+	// groupAppendSQL is a group's appends in one statement, one transaction: the group
+	// function takes every tenant's lock and runs each of its statements once for the whole
+	// group (migrations/functions/append_events_group.sql), where one append_events call per
+	// append would run them once per append. Each call's events are a 1-based slice of the
+	// group's arrays. The transaction has no tenant context: the group spans tenants, and the
+	// function scopes its writes to the tenants it locked. groupParams.args lists the
+	// placeholders' values.
+	groupAppendSQL = `SELECT tenant_id, seq, stream_version, event_id, position, recorded_at, hash
+FROM tenantry.append_events_group(p_tenants => $1::text[]::uuid[], p_streams => $2, p_expected => $3,
+	p_lo => $4, p_hi => $5, p_klo => $6, p_khi => $7,
+	p_ids => $8, p_types => $9, p_versions => $10, p_data => $11, p_metadata => $12,
+	p_keys => $13, p_key_events => $14)`
 
 	findEventsSQL = `SELECT f.seq, f.stream_version, f.event_id, f.position, f.recorded_at, f.hash, f.same
 FROM (SELECT ` + tenantContextOf("$1") + `::uuid AS t) ctx,

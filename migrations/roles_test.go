@@ -27,14 +27,17 @@ import (
 var privileges = map[string]string{
 	// Inside a tenant context (append_events refuses any other tenant; the rest are its
 	// SECURITY INVOKER helpers, or row-level security scopes them).
-	"fn tenantry.append_events(uuid,text,bigint,uuid[],text[],integer[],text[],text[],uuid[],integer[])":           "app worker",
-	"fn tenantry.find_events(uuid,text,uuid[],text[],integer[],text[])":                                            "app worker",
-	"fn tenantry.event_hash(bytea,uuid,bigint,uuid,text,bigint,text,integer,jsonb,jsonb,timestamp with time zone)": "app worker",
-	"fn tenantry.event_hash_link(bytea,bytea,bigint,bytea,bigint,bytea,bytea)":                                     "app worker",
-	"fn tenantry.event_hash_mid(uuid,text)":                                                                        "app worker",
-	"fn tenantry.event_hash_tail(bytea,integer,bytea,bytea)":                                                       "app worker",
-	"fn tenantry.stream_version_conflict(text,bigint,bigint)":                                                      "app worker",
-	"fn tenantry.tenant_schema_name(uuid)":                                                                         "app worker",
+	"fn tenantry.append_events(uuid,text,bigint,uuid[],text[],integer[],text[],text[],uuid[],integer[])": "app worker",
+	"fn tenantry.find_events(uuid,text,uuid[],text[],integer[],text[])":                                  "app worker",
+	// The group committer's path: across tenants, but inside a tenant context only that
+	// tenant, as append_events; it scopes its writes to the tenants it locked.
+	"fn tenantry.append_events_group(uuid[],text[],bigint[],integer[],integer[],integer[],integer[],uuid[],text[],integer[],text[],text[],uuid[],integer[])": "app worker",
+	"fn tenantry.event_hash(bytea,uuid,bigint,uuid,text,bigint,text,integer,jsonb,jsonb,timestamp with time zone)":                                           "app worker",
+	"fn tenantry.event_hash_link(bytea,bytea,bigint,bytea,bigint,bytea,bytea)":                                                                               "app worker",
+	"fn tenantry.event_hash_mid(uuid,text)":                   "app worker",
+	"fn tenantry.event_hash_tail(bytea,integer,bytea,bytea)":  "app worker",
+	"fn tenantry.stream_version_conflict(text,bigint,bigint)": "app worker",
+	"fn tenantry.tenant_schema_name(uuid)":                    "app worker",
 	// Directory facts for routing and the operator's listing (no secret).
 	"fn tenantry.find_tenant(text,uuid)":        "app worker",
 	"fn tenantry.find_tenant_by_customer(text)": "app worker",
