@@ -6,19 +6,19 @@
 -- that statement only. The runtime roles hold no INSERT or UPDATE on these tables at all, so
 -- the setting gives them nothing.
 CREATE POLICY owner_appends_group ON tenantry.events FOR INSERT TO tenantry_owner
-    WITH CHECK (tenant_id = ANY ((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ','))::uuid[]));
+    WITH CHECK (tenant_id = ANY (coalesce((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ',')::uuid[]), '{}')));
 CREATE POLICY owner_appends_group ON tenantry.event_keys FOR INSERT TO tenantry_owner
-    WITH CHECK (tenant_id = ANY ((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ','))::uuid[]));
+    WITH CHECK (tenant_id = ANY (coalesce((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ',')::uuid[]), '{}')));
 CREATE POLICY owner_appends_group ON tenantry.tenant_heads FOR INSERT TO tenantry_owner
-    WITH CHECK (tenant_id = ANY ((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ','))::uuid[]));
+    WITH CHECK (tenant_id = ANY (coalesce((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ',')::uuid[]), '{}')));
 CREATE POLICY owner_moves_group ON tenantry.tenant_heads FOR UPDATE TO tenantry_owner
-    USING (tenant_id = ANY ((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ','))::uuid[]))
-    WITH CHECK (tenant_id = ANY ((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ','))::uuid[]));
+    USING (tenant_id = ANY (coalesce((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ',')::uuid[]), '{}')))
+    WITH CHECK (tenant_id = ANY (coalesce((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ',')::uuid[]), '{}')));
 CREATE POLICY owner_appends_group ON tenantry.streams FOR INSERT TO tenantry_owner
-    WITH CHECK (tenant_id = ANY ((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ','))::uuid[]));
+    WITH CHECK (tenant_id = ANY (coalesce((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ',')::uuid[]), '{}')));
 CREATE POLICY owner_moves_group ON tenantry.streams FOR UPDATE TO tenantry_owner
-    USING (tenant_id = ANY ((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ','))::uuid[]))
-    WITH CHECK (tenant_id = ANY ((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ','))::uuid[]));
+    USING (tenant_id = ANY (coalesce((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ',')::uuid[]), '{}')))
+    WITH CHECK (tenant_id = ANY (coalesce((SELECT string_to_array(nullif(current_setting('tenantry.append_tenants', true), ''), ',')::uuid[]), '{}')));
 
 -- +goose Down
 DROP POLICY owner_moves_group ON tenantry.streams;
