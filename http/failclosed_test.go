@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain/membership"
@@ -68,4 +69,80 @@ func TestProjections_GoSideAuthFailureFailsClosed(t *testing.T) {
 
 	r = a.do(req{method: "GET", path: "/v1/tenant", token: healthy.key})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+}
+
+// holdAuthProjection takes the auth projection's lock of a tenant on a connection of its
+// own, as a projector replica stuck mid-batch would hold it: the tenant's auth projection
+// falls behind its events (nothing fails, nothing is listed) until release is called.
+func holdAuthProjection(t *testing.T, tenant string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testDB.SuperURL)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('projection:' || $2 || ':' || $1, 0))`, tenant, eventstore.ProjectionAuth)
+	require.NoError(t, err)
+	released := false
+	release = func() {
+		if !released {
+			released = true
+			_ = conn.Close(ctx) // ends the session, and with it the lock
+		}
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// Nothing failed closed while the auth projection was merely behind (stuck, or backing off
+// on a transient error that never clears): a revocation answered 2xx after the settle
+// timeout, and the revoked key kept working without bound. Now the write says it is not in
+// force (503), the tenant's credentials are refused once an event older than AuthLagBound
+// is unapplied (within the credential cache's bound more), other tenants are unaffected,
+// and all is well again once the projection catches up.
+func TestProjections_AuthLagFailsClosedWithinTheBoundAndRecovers(t *testing.T) {
+	t.Parallel()
+	const settle, bound = 2 * time.Second, 3 * time.Second
+	a := newAPI(t, func(d *httpapi.Deps) { d.SettleTimeout, d.AuthLagBound = settle, bound })
+	sick, healthy := a.createTenant("pro"), a.createTenant("pro")
+	k := a.do(req{method: "POST", path: "/v1/api-keys", token: sick.key, body: map[string]any{"name": "ci", "role": "editor"}})
+	require.Equal(t, http.StatusCreated, k.status, string(k.raw))
+	editor := k.str("api_key", "key")
+	r := a.do(req{method: "GET", path: "/v1/tenant", token: editor})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+
+	release := holdAuthProjection(t, sick.id)
+	recorded := time.Now()
+	r = a.do(req{method: "DELETE", path: "/v1/api-keys/" + k.str("api_key", "id"), token: sick.key})
+	require.Equal(t, http.StatusServiceUnavailable, r.status, "a revocation not in force must not answer 2xx: %s", r.raw)
+	require.Equal(t, "tenant-unavailable", r.problemType())
+	require.Contains(t, r.str("detail"), "recorded")
+	require.GreaterOrEqual(t, time.Since(recorded), settle)
+
+	// Within the bound the revoked key may still be served; past it, never.
+	for {
+		r := a.do(req{method: "GET", path: "/v1/tenant", token: editor})
+		if r.status == http.StatusServiceUnavailable {
+			require.Equal(t, "tenant-unavailable", r.problemType())
+			break
+		}
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		require.Less(t, time.Since(recorded), bound+httpapi.CredentialTTL+time.Second,
+			"the revoked key was served past the bound")
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.Less(t, time.Since(recorded), bound+httpapi.CredentialTTL+time.Second)
+	for _, key := range []string{sick.key, editor} {
+		r := a.do(req{method: "POST", path: "/v1/usage", token: key, body: map[string]any{"metric": "api_calls", "quantity": 1, "idempotency_key": uuid.NewString()}})
+		require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.raw))
+	}
+	r = a.do(req{method: "GET", path: "/v1/tenant", token: healthy.key})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+
+	// Nothing is stopped: once the projection catches up, the tenant is served again, with
+	// the revocation in force.
+	release()
+	pgtest.Until(t, 30*time.Second, 50*time.Millisecond, func() bool {
+		return a.do(req{method: "GET", path: "/v1/tenant", token: sick.key}).status == http.StatusOK
+	})
+	r = a.do(req{method: "GET", path: "/v1/tenant", token: editor})
+	require.Equal(t, http.StatusUnauthorized, r.status, string(r.raw))
 }
