@@ -3,6 +3,9 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -346,16 +349,42 @@ func (s *Store) ProjectionFailures(ctx context.Context) ([]ProjectionFailure, er
 	})
 }
 
-// IsTransient reports errors worth retrying: anything that is not the database refusing
-// the statement itself (a lost connection, a cancelled context, a serialization failure).
+// IsTransient reports errors worth retrying: an allow-list of what a later attempt can
+// get past (the connection or server going away, a serialization failure or deadlock, the
+// server short of resources or shutting down, a lock or statement timing out, a network
+// timeout). Everything else, the database refusing a statement on its merits or the
+// projector's own Go code refusing an event (a row that must exist and does not, a key
+// hash that is not SHA-256, an event type no projection knows), is deterministic: the
+// same event fails the same way every time, so it is isolated instead of retried.
 func IsTransient(err error) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return true
+	if err == nil {
+		return false
 	}
-	switch pgErr.Code[:2] {
-	case "40", "53", "57", "08": // transaction rollback, resources, operator intervention, connection
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if len(pgErr.Code) < 2 {
+			return false
+		}
+		switch pgErr.Code[:2] {
+		case "08", "40", "53", "57": // connection, transaction rollback, resources, operator intervention (shutdown, cancel)
+			return true
+		}
+		return pgErr.Code == "55P03" // lock_not_available (lock_timeout)
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// A deadline or a cancellation: the caller tells shutdown apart (its own ctx).
 		return true
+	case errors.As(err, &connectErr), pgconn.SafeToRetry(err), pgconn.Timeout(err):
+		return true
+	case errors.As(err, &netErr): // a timeout, a reset or refused connection
+		return true
+	case errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, net.ErrClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true // the connection went away mid-statement
 	}
 	return false
 }

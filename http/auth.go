@@ -121,15 +121,13 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 	s.metrics.keyLookups.Inc()
 	var cred eventstore.Credential
 	err = s.d.Store.InTenant(ctx, tenant, true, func(tx *eventstore.Tx) error {
-		// Fail closed: a stopped auth projection may be missing a revocation, a removal or
-		// a suspension, so none of its credentials is served.
-		stopped, err := tx.StoppedProjection(ctx, eventstore.ProjectionAuth)
-		if err != nil {
+		// Fail closed: an auth projection that is stopped, or behind an event recorded more
+		// than AuthLagBound ago, may be missing a revocation, a removal or a suspension, so
+		// none of its credentials is served.
+		if err := s.requireAuthFresh(ctx, tx); err != nil {
 			return err
 		}
-		if stopped != "" {
-			return errTenantUnavailable
-		}
+		var err error
 		cred, err = tx.Credential(ctx, keyID)
 		return err
 	})
@@ -152,6 +150,20 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 	s.creds.put(sum, e, now, gen)
 	s.slugs.Store(cred.Slug, tenant)
 	return e, true, nil
+}
+
+// requireAuthFresh fails with errTenantUnavailable (errAuthBehind when it only lags) unless
+// the tenant's authorisation state can be trusted: its auth projection is not stopped and
+// has applied every event recorded more than AuthLagBound ago.
+func (s *Server) requireAuthFresh(ctx context.Context, tx *eventstore.Tx) error {
+	err := tx.RequireFresh(ctx, eventstore.ProjectionAuth, s.d.AuthLagBound)
+	switch {
+	case errors.Is(err, eventstore.ErrProjectionBehind):
+		return errAuthBehind
+	case errors.Is(err, eventstore.ErrProjectionStopped):
+		return errTenantUnavailable
+	}
+	return err
 }
 
 // explicitTenant resolves the tenant the request names itself (workspace path, subdomain,

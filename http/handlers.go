@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -39,19 +41,31 @@ func metadata(c *gin.Context, cl *call) domain.Metadata {
 
 // changed finishes a use case the request ran on tenant: it answers err if there is one;
 // otherwise it waits (bounded) until the effects (up to seq) are readable and reports true.
-// The caller gives up its fairness slot (cl.yield) before running the use case, which
-// waits on the database.
+// A change that is not in force within SettleTimeout is not answered as done: 503
+// tenant-unavailable says it was recorded (seq) and is not in force yet (the tenant's
+// credentials are refused once its authorisation state lags beyond AuthLagBound, see
+// lookupCred). The caller gives up its fairness slot (cl.yield) before running the use
+// case, which waits on the database.
 func (s *Server) changed(c *gin.Context, cl *call, tenant uuid.UUID, seq int64, err error) bool {
 	if err != nil {
 		s.failErr(c, err)
 		return false
 	}
-	s.settle(c, cl, tenant, seq)
+	err = s.settle(c, cl, tenant, seq)
 	if seq > 0 {
 		// Keys, roles, status or plan may have changed: authenticate afresh, once the read
 		// models show the change (or settling gave up). A lookup begun before this is not
 		// cached, so none that read them as they were survives.
 		s.creds.forget(tenant)
+	}
+	if errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() == nil {
+		s.logger(c).Warn("a change to authorisation state is not in force within the settle timeout", "seq", seq,
+			"timeout", s.d.SettleTimeout)
+		fail(c, http.StatusServiceUnavailable, "tenant-unavailable", fmt.Sprintf(
+			"the change was recorded (seq %d) but is not in force yet: this tenant's authorisation state did not include it "+
+				"within %s; its requests are refused once that state is %s behind, until it catches up. Do not repeat the "+
+				"change; GET with ?min_seq=%d shows it once it is in force", seq, s.d.SettleTimeout, s.d.AuthLagBound, seq))
+		return false
 	}
 	return true
 }

@@ -206,11 +206,8 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 	var p eventstore.Profile
 	err := s.d.Store.InTenant(c, tenantID, true, func(tx *eventstore.Tx) error {
 		// Fail closed, as for API keys: the invitation may have been revoked or the
-		// tenant suspended by an event the stopped auth projection has not applied.
-		if stopped, err := tx.StoppedProjection(c, eventstore.ProjectionAuth); err != nil || stopped != "" {
-			if err == nil {
-				err = errTenantUnavailable
-			}
+		// tenant suspended by an event the auth projection has not applied.
+		if err := s.requireAuthFresh(c, tx); err != nil {
 			return err
 		}
 		var err error

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -115,10 +116,20 @@ func (s *Server) failErr(c *gin.Context, err error) {
 // members, status and plan cannot be brought up to date, so none of them is trusted.
 var errTenantUnavailable = errors.New("the tenant's auth projection is stopped")
 
+// errAuthBehind is errTenantUnavailable while the auth projection is only behind: it has
+// not applied an event recorded longer ago than Deps.AuthLagBound.
+var errAuthBehind = fmt.Errorf("%w: its auth projection is behind its events beyond the bound", errTenantUnavailable)
+
 // failStopped answers for a stopped projection (err wraps eventstore.ErrProjectionStopped
 // or is errTenantUnavailable): 503, failing closed for authorisation state.
 func (s *Server) failStopped(c *gin.Context, err error) {
 	var stopped *eventstore.StoppedError
+	if errors.Is(err, errAuthBehind) {
+		fail(c, http.StatusServiceUnavailable, "tenant-unavailable", fmt.Sprintf(
+			"this tenant's API keys, members and status are not up to date (an event recorded more than %s ago is not "+
+				"applied yet); requests for it are refused until they catch up", s.d.AuthLagBound))
+		return
+	}
 	if errors.Is(err, errTenantUnavailable) || errors.As(err, &stopped) && stopped.Projection == eventstore.ProjectionAuth {
 		fail(c, http.StatusServiceUnavailable, "tenant-unavailable",
 			"this tenant's API keys, members and status cannot be brought up to date (an event could not be applied); "+

@@ -58,8 +58,14 @@ type Deps struct {
 	// Now is the clock (tests may fix it); default time.Now.
 	Now func() time.Time
 	// SettleTimeout bounds how long a write waits for its effects to be readable
-	// (read-your-writes); default 5s.
+	// (read-your-writes); default 5s. A write that changes authorisation state and is not
+	// in force by then answers 503 tenant-unavailable (it stays recorded).
 	SettleTimeout time.Duration
+	// AuthLagBound is how far a tenant's authorisation state (the auth projection) may
+	// lag its events: once an event it has not applied was recorded longer ago than this,
+	// the tenant's credentials are refused (503 tenant-unavailable) until it catches up;
+	// default DefaultAuthLagBound.
+	AuthLagBound time.Duration
 	// InvitationTTL is how long an invitation can be accepted; default 7 days.
 	InvitationTTL time.Duration
 	// TrustedProxies are the peers (load balancers) whose X-Forwarded-For is believed when
@@ -108,6 +114,9 @@ func build(d Deps) (*gin.Engine, *Server) {
 	}
 	if d.SettleTimeout <= 0 {
 		d.SettleTimeout = 5 * time.Second
+	}
+	if d.AuthLagBound <= 0 {
+		d.AuthLagBound = DefaultAuthLagBound
 	}
 	if d.InvitationTTL <= 0 {
 		d.InvitationTTL = 7 * 24 * time.Hour
@@ -260,13 +269,20 @@ func reply(c *gin.Context, status int, v any) {
 	c.Data(status, "application/json", body)
 }
 
+// DefaultAuthLagBound is Deps.AuthLagBound's default: more than the projector's backlog
+// scan (5 s), which still drives it when the relay is held back, so that a healthy
+// projector never trips it. With the credential cache's bound (credTTL) it bounds how long
+// any change to authorisation state can go unenforced.
+const DefaultAuthLagBound = 10 * time.Second
+
 // settle waits, bounded, until the tenant's authorisation state (the auth projection)
 // includes seq, so that a client that reads after a write sees it, and a revoked key, a
 // removed member, a suspended or closed tenant take effect before the write is answered.
-// A timeout is not an error: the write stands. Neither is a stopped projection: the wait
-// ends at once (requests for the tenant then answer 503, see lookupCred).
-func (s *Server) settle(ctx context.Context, cl *call, tenant uuid.UUID, seq int64) {
-	_ = s.settleOn(ctx, cl, tenant, seq, eventstore.ProjectionAuth)
+// It returns the wait's error: context.DeadlineExceeded when the change is not in force
+// within SettleTimeout (the write stands; see changed), ErrProjectionStopped at once when
+// the projection is stopped (requests for the tenant then answer 503, see lookupCred).
+func (s *Server) settle(ctx context.Context, cl *call, tenant uuid.UUID, seq int64) error {
+	return s.settleOn(ctx, cl, tenant, seq, eventstore.ProjectionAuth)
 }
 
 // settleOn waits, bounded by SettleTimeout, until the named projections of the tenant

@@ -31,8 +31,10 @@ import (
 // An event that a projection cannot apply (a deterministic error) stops that projection for
 // that tenant only, never the others: the event is isolated (its seq and error stored,
 // listed by Failures), counted and logged once. A transient error (a lost connection, a
-// serialization failure) is retried with a capped, jittered exponential backoff per tenant
-// and projection, without holding a worker.
+// serialization failure; see eventstore.IsTransient) is retried with a capped, jittered
+// exponential backoff per tenant and projection, without holding a worker; one that has not
+// cleared after GiveUpAttempts attempts over GiveUpAfter stops the projection the same way,
+// at its first unapplied event, so that an operator sees it.
 type Projector struct {
 	Store        *eventstore.Store // on a pool of the worker role
 	Registry     *eventstore.Registry
@@ -40,6 +42,13 @@ type Projector struct {
 	Workers      int           // default 4
 	BatchSize    int           // default 500
 	PollInterval time.Duration // how often the backlog is rescanned (default 5s)
+
+	// GiveUpAttempts and GiveUpAfter bound the retries of a transient error: once a
+	// projection of a tenant has failed this many times in a row (default 10), over at
+	// least this long (default 2 minutes), the error is recorded as the projection's failure
+	// (stopped, listed, counted, logged once) instead of being retried without end.
+	GiveUpAttempts int
+	GiveUpAfter    time.Duration
 
 	// BatchBytes bounds the documents (data and metadata) one batch reads, default
 	// eventstore.MaxBatchBytes: a usage batch event holds up to about 1 MiB, so BatchSize of
@@ -394,7 +403,7 @@ func (p *Projector) projectTenant(ctx context.Context, tenant uuid.UUID) (more b
 		}
 		m, carried, err := p.projectOne(ctx, tenant, name)
 		if err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !p.giveUp(ctx, tenant, name, err) {
 				p.retryLater(tenant, name, err)
 			}
 			continue
@@ -700,6 +709,7 @@ type retryKey struct {
 
 type retryState struct {
 	attempts int
+	first    time.Time // the first failure of this run of failures
 	until    time.Time
 }
 
@@ -711,7 +721,7 @@ func (p *Projector) retryLater(tenant uuid.UUID, name string, err error) {
 	k := retryKey{tenant, name}
 	st := p.retry[k]
 	if st == nil {
-		st = &retryState{}
+		st = &retryState{first: time.Now()}
 		p.retry[k] = st
 	}
 	st.attempts++
@@ -726,6 +736,50 @@ func (p *Projector) retryLater(tenant uuid.UUID, name string, err error) {
 	p.Logger.Warn("projection batch failed; will retry", "tenant_id", tenant, "projection", name,
 		"attempt", attempts, "retry_in", delay, "err", err)
 	time.AfterFunc(delay, func() { p.Notify(tenant) })
+}
+
+// giveUp stops projection name of the tenant at its first unapplied event when err (which
+// failed it once more) ends a run of transient failures longer than GiveUpAttempts attempts
+// and GiveUpAfter: the failure is recorded as for an event that cannot be applied (listed,
+// counted, logged once), so it is not retried without end and an operator sees it. It
+// reports whether the projection is stopped now; false leaves it to be retried (it may also
+// fail to record, the database being unreachable).
+func (p *Projector) giveUp(ctx context.Context, tenant uuid.UUID, name string, err error) bool {
+	p.mu.Lock()
+	st := p.retry[retryKey{tenant, name}]
+	exhausted := st != nil && st.attempts+1 >= orDefault(p.GiveUpAttempts, 10) &&
+		time.Since(st.first) >= orDefault(p.GiveUpAfter, 2*time.Minute)
+	var attempts int
+	var since time.Duration
+	if exhausted {
+		attempts, since = st.attempts+1, time.Since(st.first).Round(time.Second)
+	}
+	p.mu.Unlock()
+	if !exhausted {
+		return false
+	}
+	var at int64
+	var recorded bool
+	rerr := p.Store.InProjection(ctx, tenant, func(tx *eventstore.ProjectionTx) error {
+		own, _, _, err := tx.Lock(ctx, name, "")
+		if err != nil || own.Failed {
+			return err
+		}
+		at = own.Seq + 1
+		recorded, err = tx.RecordFailure(ctx, name, own.Seq, at,
+			fmt.Sprintf("event seq %d could not be applied: a transient error persisted over %d attempts in %s", at, attempts, since))
+		return err
+	})
+	if rerr != nil {
+		return false
+	}
+	p.recovered(tenant, name)
+	if recorded {
+		p.poisons[projectionIndex(name)].Add(1)
+		p.Logger.Error("projection stopped for tenant: a transient error did not clear", "tenant_id", tenant,
+			"projection", name, "seq", at, "attempts", attempts, "for", since, "err", err)
+	}
+	return true
 }
 
 // waitingToRetry reports whether projection name of the tenant is pausing after a
