@@ -56,8 +56,11 @@ run: build ## migrate, then serve on 127.0.0.1:8080 (database and stripe-mock st
 run-cluster: build ## two replicas of each role (api :8081/:8082, projector, worker) over NATS JetStream
 	@WITH_ENV_SERVICES=1 WITH_ENV_DATABASE=tenantry $(ENV) .ci/cluster
 
+# RUN and BENCH are regular expressions, where `$` is an anchor: they are read with $(value ...)
+# so that make does not expand `$|` or `$)` in them (RUN='^TestA$|^TestB' reaches go test as
+# written). A `'` in them is not supported.
 test: ## run the tests: PKGS=./eventstore/... RUN='^TestAppend' TESTFLAGS='-v -race'
-	@WITH_ENV_SERVICES=1 WITH_ENV_PGBOUNCER=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(RUN),-run '$(RUN)') $(TESTFLAGS) $(PKGS)
+	@WITH_ENV_SERVICES=1 WITH_ENV_PGBOUNCER=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(value RUN),-run '$(value RUN)') $(TESTFLAGS) $(PKGS)
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s): FUZZTIME=3s PKGS=./http
 	@FUZZTIME='$(FUZZTIME)' PKGS='$(PKGS)' $(ENV) .ci/fuzz
@@ -67,7 +70,7 @@ bench: ## run the benchmarks: BENCH=regexp BENCHTIME=1x; figures also in .data/b
 	rc=0
 	# Each package has one Benchmark that times its own figures and prints BENCH lines;
 	# BENCH (a regexp over figure names, e.g. BENCH=append_single) selects the figures.
-	BENCH='$(BENCH)' WITH_ENV_SERVICES=1 $(ENV) $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime $(BENCHTIME) \
+	BENCH='$(value BENCH)' WITH_ENV_SERVICES=1 $(ENV) $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime $(BENCHTIME) \
 		$(BENCHFLAGS) $(PKGS) 2>&1 | tee $(DATA)/bench.log || rc=$$?
 	if grep -q '^BENCH ' $(DATA)/bench.log; then
 		echo

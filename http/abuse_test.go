@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/app"
 	httpapi "github.com/tenantry/tenantry/http"
 )
 
@@ -353,4 +355,40 @@ func TestServer_AnOversizedBodyAnnouncedWithExpectContinueIsRefusedAtOnce(t *tes
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+}
+
+// keyUnder is a well-formed API key naming tenant and key id, with a random secret.
+func keyUnder(tenant, keyID uuid.UUID) string {
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	return "tk_" + base64.RawURLEncoding.EncodeToString(append(tenant[:], keyID[:]...)) + "." +
+		base64.RawURLEncoding.EncodeToString(secret)
+}
+
+// Random secrets under one key id that does not exist cost one lookup, not one each: the
+// key id is remembered as unknown briefly, in a real tenant and in one with no read models.
+// A wrong secret for a key that exists does not make the key id unknown: the right secret
+// still works at once.
+func TestAuth_RandomSecretsUnderOneUnknownKeyIDAreLookedUpOnce(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ten := a.createTenant("pro")
+	tenantID := uuid.MustParse(ten.id)
+	for _, owner := range []uuid.UUID{tenantID, uuid.Must(uuid.NewV7())} {
+		keyID := uuid.Must(uuid.NewV7())
+		before := a.metricValue("tenantry_api_key_lookups_total")
+		for i := 0; i < 3; i++ {
+			r := a.do(req{method: "GET", path: "/v1/tenant", token: keyUnder(owner, keyID)})
+			require.Equal(t, http.StatusUnauthorized, r.status, string(r.raw))
+		}
+		require.Equal(t, before+1, a.metricValue("tenantry_api_key_lookups_total"),
+			"tenant %s: one lookup for three secrets under one unknown key id", owner)
+	}
+
+	_, realKeyID, ok := app.ParseSecret(app.KeyScheme, ten.key)
+	require.True(t, ok)
+	r := a.do(req{method: "GET", path: "/v1/tenant", token: keyUnder(tenantID, realKeyID)})
+	require.Equal(t, http.StatusUnauthorized, r.status, string(r.raw))
+	r = a.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
+	require.Equal(t, http.StatusOK, r.status, "a wrong secret does not lock the real key out: %s", r.raw)
 }

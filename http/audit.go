@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"fmt"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -127,10 +127,22 @@ func (w *ndjsonWriter) Write(p []byte) (int, error) {
 func (s *Server) auditVerify(c *gin.Context, cl *call) {
 	report, err := s.audits.verify(c, cl.tenant, time.Now())
 	if err != nil {
-		s.failErr(c, err)
+		s.failAudit(c, err)
 		return
 	}
 	reply(c, http.StatusOK, report)
+}
+
+// failAudit answers an audit request's error: 429 with Retry-After when the tenant spent a
+// budget of expensive audit work (auditCache), as failErr otherwise.
+func (s *Server) failAudit(c *gin.Context, err error) {
+	var spent *budgetSpent
+	if errors.As(err, &spent) {
+		retryAfter(c, spent.wait)
+		fail(c, http.StatusTooManyRequests, "rate-limited", spent.Error()+"; retry after the delay in Retry-After")
+		return
+	}
+	s.failErr(c, err)
 }
 
 // auditState rebuilds the tenant as of an instant from its events alone.
@@ -145,16 +157,9 @@ func (s *Server) auditState(c *gin.Context, cl *call) {
 		}
 		asOf = t
 	}
-	state, wait, err := s.audits.state(c, cl.tenant, asOf, time.Now())
-	if wait > 0 {
-		retryAfter(c, wait)
-		fail(c, http.StatusTooManyRequests, "rate-limited", fmt.Sprintf(
-			"replaying the history to an earlier instant is limited to %d a minute per tenant (the current state, and instants asked for recently, are not); retry after the delay in Retry-After",
-			historicalReplayBudget))
-		return
-	}
+	state, err := s.audits.state(c, cl.tenant, asOf, time.Now())
 	if err != nil {
-		s.failErr(c, err)
+		s.failAudit(c, err)
 		return
 	}
 	reply(c, http.StatusOK, state)

@@ -60,6 +60,12 @@ func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 		fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
 		return false
 	}
+	if s.creds.isUnknownKey(tenant, keyID, time.Now()) {
+		// No such key a moment ago: refused without a lookup whatever the secret, and
+		// counted, as any new guess is.
+		s.refuseCredential(c, "the API key is not valid")
+		return false
+	}
 	e, ok, refresh := s.creds.get(sum, time.Now())
 	if refresh {
 		go func() {
@@ -134,6 +140,7 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 	switch {
 	case errors.Is(err, eventstore.ErrNoCredential) || errors.Is(err, eventstore.ErrNotProvisioned):
 		s.creds.putBad(sum, tenant, now, gen)
+		s.creds.putUnknownKey(tenant, keyID, now, gen) // any secret under this key id
 		return cachedCred{}, false, nil
 	case err != nil:
 		return cachedCred{}, false, err

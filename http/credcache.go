@@ -26,13 +26,27 @@ import (
 // through another replica, or not yet projected when first tried) is refused for credTTL at
 // most, the same bound as any other change, and at once when the change went through this
 // process (forget).
+//
+// Key ids found unknown are remembered too (unknown), by tenant and key id, for credTTL at
+// most: a lookup that finds no such key, or no read models for its tenant, refuses every
+// other secret presented under that key id without a lookup, so a client inventing secrets
+// for one key id costs one lookup per credTTL, not one per secret. A key id that exists is
+// never remembered as unknown (a wrong secret for a real key is remembered by its hash
+// only), and key ids are chosen by the server at random, so only a key that did not exist
+// yet can be refused this way: one created through this process is accepted at once
+// (forget), one created through another replica, or whose tenant's read models were not
+// up to date, within credTTL.
 type credCache struct {
 	mu         sync.Mutex
 	m          map[[32]byte]cachedCred
 	refreshing map[[32]byte]bool
 	bad        *lru[[32]byte, badCred]
+	unknown    *lru[keyRef, badCred]
 	gen        uint64 // counts forget calls
 }
+
+// keyRef names an API key: its tenant and key id, both read from the presented secret.
+type keyRef struct{ tenant, key uuid.UUID }
 
 // badCred is a secret found invalid: its tenant (so forget can drop it) and when that
 // stops counting.
@@ -41,8 +55,12 @@ type badCred struct {
 	expires time.Time
 }
 
-// maxBadCreds bounds the cache of invalid secrets (about 150 bytes each).
-const maxBadCreds = 50_000
+// maxBadCreds bounds the cache of invalid secrets (about 150 bytes each), and
+// maxUnknownKeys that of unknown key ids (as much).
+const (
+	maxBadCreds    = 50_000
+	maxUnknownKeys = 50_000
+)
 
 // credTTL bounds how stale a cached credential or tenant status can be.
 const credTTL = 2 * time.Second
@@ -138,6 +156,37 @@ func (c *credCache) putBad(sum [32]byte, tenant uuid.UUID, now time.Time, gen ui
 	c.bad.put(sum, badCred{tenant: tenant, expires: now.Add(credTTL)})
 }
 
+// isUnknownKey reports whether tenant's key id was found not to exist less than credTTL
+// ago.
+func (c *credCache) isUnknownKey(tenant, keyID uuid.UUID, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.unknown == nil {
+		return false
+	}
+	ref := keyRef{tenant, keyID}
+	b, ok := c.unknown.get(ref)
+	if ok && now.After(b.expires) {
+		c.unknown.remove(ref)
+		return false
+	}
+	return ok
+}
+
+// putUnknownKey remembers that a lookup begun at now found no key keyID of tenant (or no
+// read models of tenant), unless the cache was told to forget since gen.
+func (c *credCache) putUnknownKey(tenant, keyID uuid.UUID, now time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if c.unknown == nil {
+		c.unknown = newLRU[keyRef, badCred](maxUnknownKeys)
+	}
+	c.unknown.put(keyRef{tenant, keyID}, badCred{tenant: tenant, expires: now.Add(credTTL)})
+}
+
 // known reports, without side effects, whether sum is a valid cached credential.
 func (c *credCache) known(sum [32]byte, now time.Time) bool {
 	c.mu.Lock()
@@ -146,7 +195,7 @@ func (c *credCache) known(sum [32]byte, now time.Time) bool {
 	return ok && !now.After(e.expires)
 }
 
-// forget drops every cached credential of a tenant, valid or not.
+// forget drops every cached credential of a tenant, valid or not, and its unknown key ids.
 func (c *credCache) forget(tenant uuid.UUID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -158,5 +207,8 @@ func (c *credCache) forget(tenant uuid.UUID) {
 	}
 	if c.bad != nil {
 		c.bad.removeIf(func(_ [32]byte, b badCred) bool { return b.tenant == tenant })
+	}
+	if c.unknown != nil {
+		c.unknown.removeIf(func(k keyRef, _ badCred) bool { return k.tenant == tenant })
 	}
 }

@@ -77,3 +77,34 @@ func TestCredCache_RemembersAnInvalidSecretForTheTTLAtMost(t *testing.T) {
 	}
 	require.Equal(t, maxBadCreds, c.bad.len(), "bounded")
 }
+
+// A key id found unknown refuses every secret under it without a lookup for credTTL at
+// most, and at once no more when its tenant's credentials change through this process (a
+// key created here); a lookup that began before such a change is not remembered. Other key
+// ids, and the same key id of another tenant, are not affected.
+func TestCredCache_RemembersAnUnknownKeyIDForTheTTLAtMost(t *testing.T) {
+	var c credCache
+	tenant, key, t0 := uuid.New(), uuid.New(), time.Now()
+	require.False(t, c.isUnknownKey(tenant, key, t0))
+	c.putUnknownKey(tenant, key, t0, c.generation())
+	require.True(t, c.isUnknownKey(tenant, key, t0.Add(credTTL/2)))
+	require.False(t, c.isUnknownKey(tenant, uuid.New(), t0), "another key id")
+	require.False(t, c.isUnknownKey(uuid.New(), key, t0), "another tenant")
+	require.False(t, c.isUnknownKey(tenant, key, t0.Add(credTTL+time.Millisecond)), "a key created since works within the TTL")
+
+	c.putUnknownKey(tenant, key, t0, c.generation())
+	c.forget(uuid.New())
+	require.True(t, c.isUnknownKey(tenant, key, t0), "another tenant's change keeps it")
+	c.forget(tenant) // a key was created through this process
+	require.False(t, c.isUnknownKey(tenant, key, t0))
+
+	gen := c.generation()
+	c.forget(uuid.New())
+	c.putUnknownKey(tenant, key, t0, gen)
+	require.False(t, c.isUnknownKey(tenant, key, t0), "a lookup begun before a change is not remembered")
+
+	for i := 0; i < maxUnknownKeys+10; i++ {
+		c.putUnknownKey(tenant, uuid.New(), t0, c.generation())
+	}
+	require.Equal(t, maxUnknownKeys, c.unknown.len(), "bounded")
+}

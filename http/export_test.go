@@ -98,3 +98,28 @@ func ReplayedEvents(s *Server) int64 { return s.audits.replayed.Load() }
 func RehashedEvents(s *Server) int64 { return s.audits.rehashed.Load() }
 
 const HistoricalReplayBudget = historicalReplayBudget
+
+// PushOutAudit has n other tenants enter each of the audit cache's per-tenant maps, as n
+// tenants asking for their verification, their state and earlier instants would: what the
+// server keeps of the least recently seen tenants is pushed out of each map it overflows.
+func PushOutAudit(s *Server, n int) {
+	a := s.audits
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := 0; i < n; i++ {
+		id := uuid.New()
+		pushIn(a.verified, id)
+		pushIn(a.folded, id)
+		pushIn(a.budgets, id)
+	}
+}
+
+func pushIn[V any](l *lru[uuid.UUID, V], id uuid.UUID) {
+	var zero V
+	l.put(id, zero)
+}
+
+const (
+	ColdReadBudget     = coldReadBudget
+	MaxVerifiedTenants = maxVerifiedTenants
+)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tenantry/tenantry/domain"
+	dbilling "github.com/tenantry/tenantry/domain/billing"
 )
 
 // metrics are the API's Prometheus series. Labels are route templates, never raw paths or
@@ -22,6 +24,8 @@ type metrics struct {
 	throttled *prometheus.CounterVec
 	// keyLookups counts API keys read from the database: cache misses and refreshes.
 	keyLookups prometheus.Counter
+	// stripeIgnored counts the Stripe deliveries ignored, by reason.
+	stripeIgnored *prometheus.CounterVec
 }
 
 // newMetrics registers the API's series in reg (a fresh registry when nil, with the Go and
@@ -46,11 +50,18 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		keyLookups: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tenantry_api_key_lookups_total", Help: "API keys read from the database (cache misses and background refreshes).",
 		}),
+		stripeIgnored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantry_stripe_deliveries_ignored_total",
+			Help: "Stripe webhook deliveries that changed no tenant because they do not concern one (redeliveries not counted), by reason.",
+		}, []string{"reason"}),
 	}
 	for _, plan := range []string{"free", "pro", "enterprise", "anonymous"} {
 		m.throttled.WithLabelValues(plan) // present at 0 before the first refusal
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.throttled, m.keyLookups)
+	for _, r := range ignoredReasons {
+		m.stripeIgnored.WithLabelValues(string(r))
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.throttled, m.keyLookups, m.stripeIgnored)
 	if own {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -86,6 +97,18 @@ func (m *metrics) observe(method, route string, status int, d time.Duration) {
 }
 
 func (m *metrics) rateLimited(plan string) { m.throttled.WithLabelValues(planLabel(plan)).Inc() }
+
+// ignoredReasons are the label values of tenantry_stripe_deliveries_ignored_total; any
+// other reason is counted as "other".
+var ignoredReasons = []dbilling.Reason{dbilling.ReasonCustomerNotLinked, dbilling.ReasonSubscriptionNotLinked, dbilling.ReasonTypeNotHandled}
+
+func (m *metrics) stripeDeliveryIgnored(r dbilling.Reason) {
+	label := "other"
+	if slices.Contains(ignoredReasons, r) {
+		label = string(r)
+	}
+	m.stripeIgnored.WithLabelValues(label).Inc()
+}
 
 func (s *Server) metricsHandler(c *gin.Context, _ *call) {
 	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)

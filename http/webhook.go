@@ -12,6 +12,7 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/tenantry/tenantry/domain/app"
+	dbilling "github.com/tenantry/tenantry/domain/billing"
 )
 
 // WebhookTolerance is how old a Stripe signature may be.
@@ -57,10 +58,14 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 		s.failErr(c, err)
 		return
 	}
-	if d.TenantID != uuid.Nil {
+	if d.TenantID != uuid.Nil { // a delivery about no tenant names none, not the nil id
 		c.Set(keyTenant, d.TenantID)
+		log = log.With("tenant_id", d.TenantID)
 	}
-	log.Info("stripe webhook handled", "tenant_id", d.TenantID, "outcome", string(d.Outcome), "reason", string(d.Reason), "duplicate", d.Duplicate)
+	if d.Outcome == dbilling.OutcomeIgnored && !d.Duplicate {
+		s.metrics.stripeDeliveryIgnored(d.Reason)
+	}
+	log.Info("stripe webhook handled", "outcome", string(d.Outcome), "reason", string(d.Reason), "duplicate", d.Duplicate)
 	body := gin.H{"received": true, "id": ev.ID, "type": ev.Type, "outcome": d.Outcome, "duplicate": d.Duplicate, "seq": d.Seq}
 	if d.Reason != "" {
 		body["reason"] = d.Reason // why an ignored delivery changed nothing

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"github.com/stripe/stripe-go/v76/webhook"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/migrations/pgtest"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
 )
@@ -39,7 +41,7 @@ func billingAPI(t *testing.T) *api {
 func stripeDeliveries(t *testing.T, d *httpapi.Deps, log *slog.Logger) func(context.Context, app.StripeEvent) (app.StripeDelivery, error) {
 	t.Helper()
 	uc, err := app.NewStripeDeliveries(eventstore.DomainStore{Store: d.Store, Registry: d.Registry}, d.Store,
-		projections.ReadModels{Store: d.Store}, billing.DefaultGrace, nil, log)
+		projections.ReadModels{Store: d.Store}, d.Store, billing.DefaultGrace, nil, log)
 	require.NoError(t, err)
 	return uc.Apply
 }
@@ -335,4 +337,73 @@ func TestLogs_EveryLineServingATenantCarriesItsID(t *testing.T) {
 	for _, msg := range []string{"tenant created", "Stripe event handled", "stripe webhook handled", "request"} {
 		require.True(t, seen[msg], msg)
 	}
+}
+
+// A delivery that concerns no tenant (its customer is no tenant's) is recorded once, in the
+// platform's record of ignored deliveries, with the reason; counted in a metric by reason
+// (redeliveries not counted), as are the ignored deliveries about a tenant; and logged
+// without a tenant id (it used to carry the nil id).
+func TestWebhook_DeliveriesAboutNoTenantAreRecordedCountedAndLoggedWithoutATenant(t *testing.T) {
+	var buf safeBuffer
+	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(&buf, nil)))
+	a := newAPI(t, func(d *httpapi.Deps) {
+		d.Logger = log
+		d.Webhooks = stripeDeliveries(t, d, log)
+	})
+	metric := func(reason string) float64 {
+		return a.metricValue(`tenantry_stripe_deliveries_ignored_total{reason="` + reason + `"}`)
+	}
+	now := time.Now().Truncate(time.Second)
+	nobody := "cus_nobody_" + uuid.NewString()[:8]
+	evID, payload := stripeEvent(dbilling.StripeSubscriptionDeleted, nobody, "canceled", now.Add(-time.Minute))
+	for i, dup := range []bool{false, true} {
+		r := a.deliver(payload, webhookSecret, now)
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		require.Equal(t, "ignored", r.str("outcome"), string(r.raw))
+		require.Equal(t, "customer_not_linked", r.str("reason"), string(r.raw))
+		require.Equal(t, dup, r.get("duplicate"), "delivery %d: %s", i+1, r.raw)
+	}
+
+	super := pgtest.Pool(t, testDB.SuperURL, 1)
+	rows, err := super.Query(context.Background(), `SELECT event_type, reason, stripe_customer_id, created_at
+		FROM tenantry.stripe_ignored_deliveries WHERE stripe_event_id = $1`, evID)
+	require.NoError(t, err)
+	type record struct {
+		Type, Reason, Customer string
+		Created                time.Time
+	}
+	recs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[record])
+	require.NoError(t, err)
+	require.Len(t, recs, 1, "recorded once")
+	require.Equal(t, record{Type: dbilling.StripeSubscriptionDeleted, Reason: "customer_not_linked", Customer: nobody}, record{
+		Type: recs[0].Type, Reason: recs[0].Reason, Customer: recs[0].Customer})
+	require.True(t, now.Add(-time.Minute).Equal(recs[0].Created), "Stripe's creation time: %s", recs[0].Created)
+	require.Equal(t, float64(1), metric("customer_not_linked"), "counted once")
+
+	// Ignored deliveries about a tenant are counted too (and recorded in its billing stream).
+	_, cus := a.linked("pro")
+	_, otherSub := stripeEventOf(dbilling.StripeSubscriptionDeleted,
+		map[string]any{"id": "sub_second_" + cus, "object": "subscription", "customer": cus, "status": "canceled"}, now)
+	require.Equal(t, "subscription_not_linked", a.deliver(otherSub, webhookSecret, now).str("reason"))
+	_, unhandled := stripeEvent("customer.updated", cus, "", now)
+	require.Equal(t, "type_not_handled", a.deliver(unhandled, webhookSecret, now).str("reason"))
+	require.Equal(t, float64(1), metric("subscription_not_linked"))
+	require.Equal(t, float64(1), metric("type_not_handled"))
+	require.Equal(t, float64(1), metric("customer_not_linked"))
+
+	var handled int
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if !strings.Contains(l, evID) && !strings.Contains(l, `"route":"POST /v1/webhooks/stripe"`) {
+			continue
+		}
+		require.NotContains(t, l, uuid.Nil.String(), "no line names the nil tenant: %s", l)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		if m["msg"] == "stripe webhook handled" && m["stripe_event_id"] == evID {
+			handled++
+			require.NotContains(t, m, "tenant_id", l)
+			require.Equal(t, "customer_not_linked", m["reason"], l)
+		}
+	}
+	require.Equal(t, 2, handled, "one line per delivery")
 }

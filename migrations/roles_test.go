@@ -74,6 +74,9 @@ var privileges = map[string]string{
 	"tenantry.idempotency_keys SELECT INSERT UPDATE DELETE": "app",
 	"tenantry.cursors SELECT INSERT UPDATE":                 "worker",
 	"tenantry.job_runs SELECT INSERT UPDATE":                "worker",
+	// Stripe deliveries about no tenant, recorded by the API that receives them: it can
+	// add rows only, never read them back (they name other companies' Stripe customers).
+	"tenantry.stripe_ignored_deliveries INSERT": "app",
 }
 
 // privilegeMatrixSQL lists, for each function in schema tenantry, which runtime roles may
@@ -153,6 +156,7 @@ func TestAppRole_HoldsNoCrossTenantPower(t *testing.T) {
 		`SELECT tenantry.expire_idempotency_keys(interval '1 minute')`,
 		`SELECT count(*) FROM tenantry.cursors`,
 		`SELECT count(*) FROM tenantry.job_runs`,
+		`SELECT count(*) FROM tenantry.stripe_ignored_deliveries`,
 		`INSERT INTO tenantry.tenants (tenant_id, slug, name, status, plan, schema_name, created_at, updated_at, seq)
 		 VALUES (gen_random_uuid(), 'x', 'x', 'active', 'free', 'x', now(), now(), 1)`,
 		`UPDATE tenantry.projections SET seq = 0`,

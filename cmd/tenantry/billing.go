@@ -30,10 +30,12 @@ func (a *app) billingWorker(store *eventstore.Store, registry *eventstore.Regist
 	return billing.New(cfg)
 }
 
-// stripeDeliveries builds the use case that applies Stripe's webhook deliveries, on store.
+// stripeDeliveries builds the use case that applies Stripe's webhook deliveries, on store
+// (the API's): deliveries about a tenant go to its billing stream, the others to the record
+// of ignored deliveries.
 func (a *app) stripeDeliveries(store *eventstore.Store, registry *eventstore.Registry) (*tapp.StripeDeliveries, error) {
 	return tapp.NewStripeDeliveries(eventstore.DomainStore{Store: store, Registry: registry}, store,
-		projections.ReadModels{Store: store}, a.cfg.Billing.WithDefaults().Grace, nil, a.log.With("component", "billing"))
+		projections.ReadModels{Store: store}, store, a.cfg.Billing.WithDefaults().Grace, nil, a.log.With("component", "billing"))
 }
 
 // claimer claims job periods for this process (once per period across replicas).

@@ -33,6 +33,9 @@ type billingFixture struct {
 	reads  projections.ReadModels
 	stripe *billing.StripeClient
 	usage  *app.RecordUsage
+	// api is a store on the API's role, which records the Stripe deliveries that concern no
+	// tenant (as cmd wires the webhooks).
+	api *eventstore.Store
 
 	mu  sync.Mutex
 	now time.Time
@@ -61,7 +64,7 @@ func newBillingFixture(t *testing.T) *billingFixture {
 	t.Cleanup(func() { cancel(); <-done })
 	events := eventstore.DomainStore{Store: store, Registry: reg}
 	recordUsage := app.NewRecordUsage(app.RecordUsageConfig{Store: events, Keys: store})
-	return &billingFixture{store: store, events: events, reads: projections.ReadModels{Store: store},
+	return &billingFixture{store: store, events: events, reads: projections.ReadModels{Store: store}, api: eventstore.New(pgtest.Pool(t, db.AppURL, 2)),
 		stripe: &billing.StripeClient{API: billing.NewStripeAPI("sk_test_123", base, 5*time.Second),
 			Caller: &billing.Caller{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}},
 		usage: recordUsage,

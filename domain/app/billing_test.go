@@ -122,7 +122,7 @@ func invoiceEvent(t *testing.T, typ, customer, status string, created time.Time)
 func TestStripeDeliveries_AppliesAFailedPaymentOnceAndIgnoresUnknownCustomers(t *testing.T) {
 	f := newBillingFixture(t)
 	ctx := context.Background()
-	deliveries, err := app.NewStripeDeliveries(f.events, f.store, f.reads, 7*24*time.Hour, app.ClockFunc(f.clock), nil)
+	deliveries, err := app.NewStripeDeliveries(f.events, f.store, f.reads, f.api, 7*24*time.Hour, app.ClockFunc(f.clock), nil)
 	require.NoError(t, err)
 	id := f.createTenant(t, domain.PlanPro)
 	cus := "cus_app_" + uuid.NewString()[:8]
@@ -154,9 +154,14 @@ func TestStripeDeliveries_AppliesAFailedPaymentOnceAndIgnoresUnknownCustomers(t 
 	require.Len(t, page, 2, "the link and one delivery record")
 	require.Equal(t, app.DeliveryEventID(id, failed.ID), deliveryID(t, f, id))
 
-	other, err := deliveries.Apply(ctx, invoiceEvent(t, dbilling.StripeInvoicePaymentFailed, "cus_nobody", "open", f.clock()))
+	nobody := invoiceEvent(t, dbilling.StripeInvoicePaymentFailed, "cus_nobody", "open", f.clock())
+	other, err := deliveries.Apply(ctx, nobody)
 	require.NoError(t, err)
 	require.Equal(t, app.StripeDelivery{Outcome: dbilling.OutcomeIgnored, Reason: dbilling.ReasonCustomerNotLinked}, other)
+	other, err = deliveries.Apply(ctx, nobody)
+	require.NoError(t, err)
+	require.Equal(t, app.StripeDelivery{Outcome: dbilling.OutcomeIgnored, Reason: dbilling.ReasonCustomerNotLinked, Duplicate: true}, other,
+		"recorded once: a redelivery is a duplicate")
 
 	_, err = deliveries.Apply(ctx, app.StripeEvent{ID: "evt_x", Type: dbilling.StripeInvoicePaid, Created: 1, Object: []byte(`[]`)})
 	require.Equal(t, domain.CodeInvalid, domain.ErrorCode(err), "a malformed object is invalid: %v", err)

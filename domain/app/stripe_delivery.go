@@ -48,22 +48,32 @@ type StoredEventIDs interface {
 	StoredEventIDs(ctx context.Context, tenant uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]bool, error)
 }
 
+// IgnoredDeliveries records the Stripe deliveries that concern no tenant, which have no
+// tenant stream to be recorded in (eventstore.Store implements it, on the API's role).
+type IgnoredDeliveries interface {
+	// RecordIgnoredStripeDelivery records the event once per event id, with the reason it
+	// was ignored; false when it was recorded before.
+	RecordIgnoredStripeDelivery(ctx context.Context, eventID, eventType, customerID, reason string, created time.Time) (bool, error)
+}
+
 // StripeDeliveries applies Stripe's webhook deliveries to the tenants' billing accounts and
 // lifecycles.
 type StripeDeliveries struct {
 	store   EventStore
 	stored  StoredEventIDs
 	tenants CustomerTenants
+	ignored IgnoredDeliveries
 	grace   time.Duration
 	clock   Clock
 	log     *slog.Logger
 }
 
-// NewStripeDeliveries builds the use case: grace is how long a past-due tenant keeps
-// working; a nil clock is the system's, a nil logger discards.
-func NewStripeDeliveries(store EventStore, stored StoredEventIDs, tenants CustomerTenants, grace time.Duration, clock Clock, log *slog.Logger) (*StripeDeliveries, error) {
-	if store == nil || stored == nil || tenants == nil {
-		return nil, errors.New("stripe deliveries: an event store and the customer directory are required")
+// NewStripeDeliveries builds the use case: ignored records the deliveries that concern no
+// tenant; grace is how long a past-due tenant keeps working; a nil clock is the system's, a
+// nil logger discards.
+func NewStripeDeliveries(store EventStore, stored StoredEventIDs, tenants CustomerTenants, ignored IgnoredDeliveries, grace time.Duration, clock Clock, log *slog.Logger) (*StripeDeliveries, error) {
+	if store == nil || stored == nil || tenants == nil || ignored == nil {
+		return nil, errors.New("stripe deliveries: an event store, the customer directory and a record of ignored deliveries are required")
 	}
 	if grace <= 0 {
 		return nil, fmt.Errorf("stripe deliveries: grace %s must be positive", grace)
@@ -74,7 +84,7 @@ func NewStripeDeliveries(store EventStore, stored StoredEventIDs, tenants Custom
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &StripeDeliveries{store: store, stored: stored, tenants: tenants, grace: grace, clock: clock, log: log}, nil
+	return &StripeDeliveries{store: store, stored: stored, tenants: tenants, ignored: ignored, grace: grace, clock: clock, log: log}, nil
 }
 
 // deliveryNamespace versions the derivation of delivery event ids.
@@ -88,8 +98,9 @@ func DeliveryEventID(tenantID uuid.UUID, stripeEventID string) uuid.UUID {
 
 // Apply applies one verified Stripe event. The tenant is the one whose linked customer is
 // the object's customer, found in the tenant directory; the object's metadata is never an
-// authority. An event whose customer is no tenant's is ignored (there is no tenant stream to
-// record it in) and logged; the account then decides (Account.Receive) whether the event
+// authority. An event whose customer is no tenant's is ignored and recorded as such, once
+// (IgnoredDeliveries: there is no tenant stream to record it in), and logged; a redelivery
+// of it is a duplicate. The account then decides (Account.Receive) whether the event
 // concerns its linked subscription. The delivery record and any lifecycle change are
 // appended together, the change with the Stripe event id as its causation, so a redelivery
 // (same Stripe id) changes nothing. A malformed event is a domain Invalid error.
@@ -103,9 +114,16 @@ func (s *StripeDeliveries) Apply(ctx context.Context, ev StripeEvent) (StripeDel
 		return StripeDelivery{}, err
 	}
 	if id == uuid.Nil {
-		s.log.WarnContext(ctx, "Stripe event for no linked customer ignored", "stripe_event_id", ev.ID,
-			"stripe_event_type", ev.Type, "stripe_customer_id", sig.CustomerID, "reason", string(dbilling.ReasonCustomerNotLinked))
-		return StripeDelivery{Outcome: dbilling.OutcomeIgnored, Reason: dbilling.ReasonCustomerNotLinked}, nil
+		reason := dbilling.ReasonCustomerNotLinked
+		recorded, err := s.ignored.RecordIgnoredStripeDelivery(ctx, sig.EventID, sig.Type, sig.CustomerID, string(reason), sig.Created)
+		if err != nil { // not recorded: answered as a failure, so that Stripe delivers it again
+			return StripeDelivery{}, fmt.Errorf("record ignored Stripe event %s: %w", sig.EventID, err)
+		}
+		if recorded {
+			s.log.WarnContext(ctx, "Stripe event for no linked customer ignored", "stripe_event_id", ev.ID,
+				"stripe_event_type", ev.Type, "stripe_customer_id", sig.CustomerID, "reason", string(reason))
+		}
+		return StripeDelivery{Outcome: dbilling.OutcomeIgnored, Reason: reason, Duplicate: !recorded}, nil
 	}
 	log := s.log.With("tenant_id", id.String())
 	recID := DeliveryEventID(id, ev.ID)

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The Makefile's promises (README, "Two commands"), checked by running its real targets
+// with the tools they call replaced by small scripts: no database, build or network.
+
+// repoRoot is the repository's top directory (this package is cmd/tenantry).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(root, "Makefile"))
+	return root
+}
+
+// needTools skips the test when a tool the Makefile needs is not installed.
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+}
+
+// script writes an executable shell script into dir and returns its path.
+func script(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755))
+	return p
+}
+
+// makeIn runs make with args in dir, in this process's environment without the variables
+// an enclosing `make test` passes down (MAKEFLAGS carries its command-line variables) and
+// without those named in unset; extra is added.
+func makeIn(t *testing.T, dir string, unset []string, extra []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("make", append([]string{"--no-print-directory", "-C", dir}, args...)...)
+	drop := append([]string{"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "GNUMAKEFLAGS"}, unset...)
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		keep := true
+		for _, d := range drop {
+			keep = keep && name != d
+		}
+		if keep {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, extra...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// `make lint` fails on any tracked file over 1 MiB and names it; a file of exactly 1 MiB,
+// or a larger one that is not tracked, passes the check.
+func TestMakeLint_RefusesATrackedFileOverOneMiB(t *testing.T) {
+	needTools(t, "make", "bash", "git")
+	makefile := filepath.Join(repoRoot(t), "Makefile")
+	repo := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+	git("init", "-q")
+	write := func(name string, size int) {
+		t.Helper()
+		require.NoError(t, os.WriteFile(filepath.Join(repo, name), bytes.Repeat([]byte{'x'}, size), 0o644))
+	}
+	// GO=true: the later steps (go vet, staticcheck) do nothing; only the size check counts.
+	lint := func() (string, error) { return makeIn(t, repo, nil, nil, "-f", makefile, "lint", "GO=true") }
+
+	write("exactly one MiB.bin", 1<<20)
+	write("untracked.bin", 2<<20)
+	git("add", "exactly one MiB.bin")
+	out, err := lint()
+	require.NoError(t, err, out)
+	require.Contains(t, out, "size: ok", out)
+
+	write("big build", 1<<20+1)
+	git("add", "big build")
+	out, err = lint()
+	require.Error(t, err, "a tracked file over 1 MiB must fail make lint:\n%s", out)
+	require.Contains(t, out, "size: tracked files over 1 MiB")
+	require.Contains(t, out, "big build (1.0 MiB)")
+	require.NotContains(t, out, "untracked.bin")
+	require.NotContains(t, out, "exactly one MiB.bin")
+}
+
+// `make run` serves on 127.0.0.1:8080 unless TENANTRY_ADDR says otherwise: the README's
+// sample operator token must not open the API to the network.
+func TestMakeRun_ListensOnTheLoopbackInterfaceByDefault(t *testing.T) {
+	needTools(t, "make", "bash")
+	root, tmp := repoRoot(t), t.TempDir()
+	log := filepath.Join(tmp, "calls")
+	// The binary records each subcommand with the address it would listen on; the
+	// environment script runs its command as .ci/with-env does, without starting anything.
+	bin := script(t, tmp, "tenantry", `echo "$1 addr=[${TENANTRY_ADDR-unset}]" >> "`+log+`"`+"\n")
+	env := script(t, tmp, "with-env", `exec "$@"`+"\n")
+	runMake := func(extra ...string) string {
+		t.Helper()
+		require.NoError(t, os.RemoveAll(log))
+		out, err := makeIn(t, root, []string{"TENANTRY_ADDR"}, extra, "run",
+			"GO=true", "BIN="+bin, "ENV="+env, "DATA="+filepath.Join(tmp, "data"))
+		require.NoError(t, err, out)
+		calls, err := os.ReadFile(log)
+		require.NoError(t, err, out)
+		return string(calls)
+	}
+	require.Equal(t, "migrate addr=[127.0.0.1:8080]\nserve addr=[127.0.0.1:8080]\n", runMake())
+	require.Equal(t, "migrate addr=[:9090]\nserve addr=[:9090]\n", runMake("TENANTRY_ADDR=:9090"),
+		"TENANTRY_ADDR, when set, is where make run listens")
+}
+
+// `make test RUN=...` hands go test the regular expression as written: a `$` anchor is not
+// expanded by make (before, RUN='^TestA$|^TestB' became -run '^TestA^TestB', silently
+// matching nothing).
+func TestMakeTest_PassesRunToGoTestAsWritten(t *testing.T) {
+	needTools(t, "make", "bash")
+	root, tmp := repoRoot(t), t.TempDir()
+	goCmd := script(t, tmp, "go", `for a in "$@"; do printf '%s\n' "$a"; done`+"\n")
+	env := script(t, tmp, "with-env", `exec "$@"`+"\n")
+	for _, run := range []string{`^TestA$|^TestB`, `^Test(A|B)$`, `^TestA$`, `Test$$x`} {
+		out, err := makeIn(t, root, nil, nil, "test", "GO="+goCmd, "ENV="+env, "PKGS=./domain", "RUN="+run)
+		require.NoError(t, err, out)
+		args := strings.Split(strings.TrimSpace(out), "\n")
+		k := slices.Index(args, "-run")
+		require.True(t, k >= 0 && k+1 < len(args), "no -run in %q", args)
+		require.Equal(t, run, args[k+1], "go test's -run")
+	}
+	out, err := makeIn(t, root, []string{"RUN"}, nil, "test", "GO="+goCmd, "ENV="+env, "PKGS=./domain")
+	require.NoError(t, err, out)
+	require.NotContains(t, out, "-run", "no RUN, no -run")
+}
