@@ -3,6 +3,8 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,25 +36,26 @@ func (t *Tx) Billing(ctx context.Context) (Billing, error) {
 
 // ReconLine compares, for one metric and one calendar month (UTC), the usage recorded with
 // the usage Stripe confirmed. Recorded and Difference count only windows that had closed by
-// the cutoff (the ones a push cycle covers); InProgress is usage in windows still open.
+// the cutoff (the ones a push cycle covers); InProgress is usage in windows still open. The
+// sums are exact integers of any size (the read models' totals are numerics).
 type ReconLine struct {
 	Metric            string    `json:"metric"`
 	Period            time.Time `json:"period"`
-	Recorded          int64     `json:"recorded"`
-	Reported          int64     `json:"reported"`
-	Difference        int64     `json:"difference"`
+	Recorded          *big.Int  `json:"recorded"`
+	Reported          *big.Int  `json:"reported"`
+	Difference        *big.Int  `json:"difference"`
 	UnreportedWindows int64     `json:"unreported_windows"`
-	InProgress        int64     `json:"in_progress"`
+	InProgress        *big.Int  `json:"in_progress"`
 }
 
 const reconcileSQL = `
 	SELECT coalesce(r.metric, s.metric),
 	       date_trunc('month', coalesce(r.hour, s.hour), 'UTC'),
-	       least(sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' <= $3 THEN coalesce(r.quantity, 0) ELSE 0 END), 9223372036854775807)::bigint,
-	       least(sum(coalesce(s.quantity, 0)), 9223372036854775807)::bigint,
+	       sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' <= $3 THEN coalesce(r.quantity, 0) ELSE 0 END)::text,
+	       sum(coalesce(s.quantity, 0))::text,
 	       count(*) FILTER (WHERE coalesce(r.hour, s.hour) + interval '1 hour' <= $3
 	                          AND coalesce(r.quantity, 0) <> coalesce(s.quantity, 0)),
-	       least(sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' > $3 THEN coalesce(r.quantity, 0) ELSE 0 END), 9223372036854775807)::bigint
+	       sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' > $3 THEN coalesce(r.quantity, 0) ELSE 0 END)::text
 	  FROM (SELECT metric, hour, quantity FROM usage_hourly WHERE hour >= $1 AND hour < $2) r
 	  FULL JOIN (SELECT metric, hour, quantity FROM usage_reported WHERE hour >= $1 AND hour < $2) s
 	    ON s.metric = r.metric AND s.hour = r.hour
@@ -60,9 +63,7 @@ const reconcileSQL = `
 	 ORDER BY 2, 1`
 
 // Reconcile reads recorded against reported usage for windows starting in [from, to), by
-// metric and month; a window is closed when it ended at or before cutoff. Recorded and
-// InProgress saturate at the int64 maximum (the read models' totals are numerics that may
-// exceed it; nothing that large can have been reported).
+// metric and month; a window is closed when it ended at or before cutoff.
 func (t *Tx) Reconcile(ctx context.Context, from, to, cutoff time.Time) ([]ReconLine, error) {
 	rows, err := t.tx.Query(ctx, reconcileSQL, from, to, cutoff)
 	if err != nil {
@@ -70,10 +71,23 @@ func (t *Tx) Reconcile(ctx context.Context, from, to, cutoff time.Time) ([]Recon
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReconLine, error) {
 		var l ReconLine
-		err := r.Scan(&l.Metric, &l.Period, &l.Recorded, &l.Reported, &l.UnreportedWindows, &l.InProgress)
+		var recorded, reported, inProgress string
+		if err := r.Scan(&l.Metric, &l.Period, &recorded, &reported, &l.UnreportedWindows, &inProgress); err != nil {
+			return l, err
+		}
 		l.Period = l.Period.UTC()
-		l.Difference = l.Recorded - l.Reported
-		return l, err
+		for _, f := range []struct {
+			dst **big.Int
+			src string
+		}{{&l.Recorded, recorded}, {&l.Reported, reported}, {&l.InProgress, inProgress}} {
+			v, ok := new(big.Int).SetString(f.src, 10)
+			if !ok {
+				return l, fmt.Errorf("usage sum %q of %s is not an integer", f.src, l.Metric)
+			}
+			*f.dst = v
+		}
+		l.Difference = new(big.Int).Sub(l.Recorded, l.Reported)
+		return l, nil
 	})
 }
 

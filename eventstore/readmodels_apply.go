@@ -41,7 +41,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	linkCustomerSQL = `UPDATE billing SET stripe_customer_id = $2, stripe_subscription_id = $3,
 	status = CASE WHEN status = 'none' THEN 'active' ELSE status END WHERE tenant_id = $1`
 	usageReportedSQL = `INSERT INTO usage_reported AS u (tenant_id, metric, hour, quantity, revision)
-VALUES ($1, $2, $3, $4, $5)
+VALUES ($1, $2, $3, $4::text::numeric, $5)
 ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET quantity = excluded.quantity, revision = excluded.revision`
 	addUsageHourlySQL = `INSERT INTO usage_hourly AS u (tenant_id, metric, hour, quantity)
 SELECT $1, m, h, q FROM unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS x(m, h, q)
@@ -170,8 +170,8 @@ func (t *ProjectionTx) LinkCustomer(ctx context.Context, customer, subscription 
 }
 
 // SetUsageReported records the usage total Stripe was told for a metric's hour, at a
-// revision.
-func (t *ProjectionTx) SetUsageReported(ctx context.Context, metric string, hour time.Time, total int64, revision int) error {
+// revision; total is a decimal integer of any size (the column is a numeric).
+func (t *ProjectionTx) SetUsageReported(ctx context.Context, metric string, hour time.Time, total string, revision int) error {
 	return t.exec(ctx, nil, usageReportedSQL, t.tenant, metric, hour, total, revision)
 }
 

@@ -51,10 +51,24 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	if lines == nil {
-		lines = []eventstore.ReconLine{}
+	usage := make([]billingLine, len(lines))
+	for i, l := range lines {
+		usage[i] = billingLine{Metric: l.Metric, Period: l.Period, Recorded: exact(l.Recorded), Reported: exact(l.Reported),
+			Difference: exact(l.Difference), UnreportedWindows: l.UnreportedWindows, InProgress: exact(l.InProgress)}
 	}
-	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b, "cutoff": cutoff, "usage": lines})
+	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b, "cutoff": cutoff, "usage": usage})
+}
+
+// billingLine is a reconciliation line (eventstore.ReconLine) as GET /v1/billing answers
+// it: the sums are exact integers of any size (exactInt).
+type billingLine struct {
+	Metric            string    `json:"metric"`
+	Period            time.Time `json:"period"`
+	Recorded          exactInt  `json:"recorded"`
+	Reported          exactInt  `json:"reported"`
+	Difference        exactInt  `json:"difference"`
+	UnreportedWindows int64     `json:"unreported_windows"`
+	InProgress        exactInt  `json:"in_progress"`
 }
 
 // auditEvents streams the tenant's events after after_seq as NDJSON, limit lines at most

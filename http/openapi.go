@@ -34,6 +34,12 @@ func strf(format, desc string) schema {
 func integer(desc string) schema {
 	return schema{"type": "integer", "format": "int64", "description": desc}
 }
+
+// exactIntS is an exactInt: an integer up to 2^53-1 either way, else a string of digits.
+func exactIntS(desc string) schema {
+	return schema{"description": desc + " (an exact integer: a JSON number up to 2^53-1 either way, beyond it a string of decimal digits)",
+		"oneOf": []schema{{"type": "integer", "minimum": -maxSafeJSONInt, "maximum": maxSafeJSONInt}, {"type": "string", "pattern": "^-?[0-9]+$"}}}
+}
 func enum(desc string, values ...string) schema {
 	return schema{"type": "string", "enum": values, "description": desc}
 }
@@ -130,16 +136,16 @@ var (
 		{name: "granularity", desc: "hour (range ≤ 31 days) or day (range ≤ 400 days)", schema: enum("", "hour", "day")},
 		minSeqP},
 		result: obj(nil, schema{"granularity": str(""), "from": timeS, "to": timeS, "series": array(obj(nil, schema{
-			"metric": str(""), "total": integer(""), "points": array(obj(nil, schema{"start": timeS, "quantity": integer("")}))}))})}
+			"metric": str(""), "total": exactIntS("the series' total"), "points": array(obj(nil, schema{"start": timeS, "quantity": exactIntS("the bucket's total")}))}))})}
 
 	docGetBilling = op{summary: "Billing state, and usage recorded against usage reported to Stripe per metric and month",
 		query: []param{minSeqP, {name: "period", desc: "one month, YYYY-MM (default: the months whose usage can still change)", schema: str("")}},
 		result: obj(nil, schema{"plan": planS, "tenant_status": str(""),
 			"billing": obj(nil, schema{"stripe_customer_id": str(""), "stripe_subscription_id": str(""), "status": str(""), "past_due_since": timeS, "grace_ends_at": timeS}),
 			"cutoff":  strf("date-time", "windows that ended by this time are due to be reported"),
-			"usage": array(obj(nil, schema{"metric": str(""), "period": timeS, "recorded": integer("usage in windows that ended by the cutoff"),
-				"reported": integer("usage Stripe confirmed"), "difference": integer("recorded minus reported; 0 after a completed cycle"),
-				"unreported_windows": integer(""), "in_progress": integer("usage in windows not yet due")}))})}
+			"usage": array(obj(nil, schema{"metric": str(""), "period": timeS, "recorded": exactIntS("usage in windows that ended by the cutoff"),
+				"reported": exactIntS("usage Stripe confirmed"), "difference": exactIntS("recorded minus reported; 0 after a completed cycle"),
+				"unreported_windows": integer(""), "in_progress": exactIntS("usage in windows not yet due")}))})}
 
 	docAuditEvents = op{summary: "The tenant's events as NDJSON, one event per line, paged by after_seq", media: "application/x-ndjson",
 		query: []param{{name: "after_seq", desc: "start after this seq (default 0)", schema: integer("")}, {name: "limit", desc: "at most this many lines (1 to 10,000)", schema: integer("")}},

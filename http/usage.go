@@ -137,17 +137,18 @@ const (
 	maxUsagePoints = 10_000
 )
 
-// usageSeries is one metric's series. Quantities are JSON integers of any size: the read
-// models' totals are unbounded numerics (a window's total may exceed an int64).
+// usageSeries is one metric's series. Quantities are exact integers of any size (the read
+// models' totals are unbounded numerics: a window's or a day's total may exceed an int64),
+// written as JSON numbers up to 2^53-1 and as strings of digits beyond (exactInt).
 type usageSeries struct {
 	Metric string       `json:"metric"`
 	Points []usagePoint `json:"points"`
-	Total  json.Number  `json:"total"`
+	Total  exactInt     `json:"total"`
 }
 
 type usagePoint struct {
-	Start    time.Time   `json:"start"`
-	Quantity json.Number `json:"quantity"`
+	Start    time.Time `json:"start"`
+	Quantity exactInt  `json:"quantity"`
 }
 
 // getUsage answers usage per metric and hour or day over a time range.
@@ -226,16 +227,14 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 		return
 	}
 	series := []usageSeries{}
-	var total *big.Int
 	for _, p := range points {
 		if len(series) == 0 || series[len(series)-1].Metric != p.Metric {
-			series = append(series, usageSeries{Metric: p.Metric})
-			total = new(big.Int)
+			series = append(series, usageSeries{Metric: p.Metric, Total: exact(new(big.Int))})
 		}
 		last := &series[len(series)-1]
 		q := p.Total()
-		last.Points = append(last.Points, usagePoint{Start: p.Start, Quantity: json.Number(q.String())})
-		last.Total = json.Number(total.Add(total, q).String())
+		last.Points = append(last.Points, usagePoint{Start: p.Start, Quantity: exact(q)})
+		last.Total.v.Add(last.Total.v, q)
 	}
 	reply(c, http.StatusOK, gin.H{"granularity": gran, "from": from, "to": to, "series": series})
 }

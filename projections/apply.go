@@ -63,7 +63,7 @@ func apply(ctx context.Context, tx *eventstore.ProjectionTx, e *eventstore.Event
 	case billing.CustomerLinked:
 		return tx.LinkCustomer(ctx, ev.CustomerID, ev.SubscriptionID)
 	case billing.UsageReported:
-		return tx.SetUsageReported(ctx, ev.Metric.String(), ev.WindowStart, ev.Total, ev.Revision)
+		return tx.SetUsageReported(ctx, ev.Metric.String(), ev.WindowStart, ev.Total.String(), ev.Revision)
 	case billing.SubscriptionChanged, billing.StripeEventReceived, billing.UsageReportPlanned:
 		// Kept in the event store only: the plan shows in the profile, deliveries and
 		// planned pushes are for auditors and the worker.

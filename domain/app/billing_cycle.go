@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"strconv"
 	"time"
 
@@ -14,19 +13,20 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/usage"
 )
 
 // DefaultSettle is how long after a usage window ends its usage is first pushed, unless
 // configured otherwise.
 const DefaultSettle = 5 * time.Minute
 
-// UsageWindow is one metric's recorded usage in one hour. Quantity is the total when it
-// fits an int64; otherwise Big holds it (and it cannot be reported).
+// UsageWindow is one metric's recorded usage in one hour: an exact total of any size (the
+// read model sums without bound; a total beyond one meter event's value is reported in
+// parts).
 type UsageWindow struct {
 	Metric   string
 	Start    time.Time
-	Quantity int64
-	Big      *big.Int
+	Quantity usage.Amount
 }
 
 // UsageTotals reads recorded usage (the usage read model).

@@ -20,12 +20,14 @@ const sendsPerTenant = 4
 // PushUsage pushes every closed window of the last usage.MaxAge whose recorded usage
 // exceeds what Stripe was told, as the next revision carrying only the delta, and returns
 // how many window revisions Stripe confirmed. Nothing for a tenant not linked to Stripe.
+// Totals are exact whatever their size: a delta beyond what one meter event carries
+// (dbilling.MaxMeterValue) goes out as several, so no window is left out.
 //
 // Per month of windows it appends the planned pushes (usage.report_planned) in one append,
-// sends each as a billing meter event under an identifier and idempotency key derived from
-// tenant, metric, window and revision, then records the confirmed ones (usage.reported) in
-// one append. A push planned by a run that died is sent again first, unchanged: same
-// identifier, same key, same quantity, so Stripe counts it once.
+// sends each as billing meter events under identifiers and idempotency keys derived from
+// tenant, metric, window, revision (and part), then records the confirmed ones
+// (usage.reported) in one append. A push planned by a run that died is sent again first,
+// unchanged: same identifiers, same keys, same values, so Stripe counts it once.
 func (b *BillingCycle) PushUsage(ctx context.Context, id uuid.UUID) (int, error) {
 	acct, _, err := Load(ctx, b.store, id, dbilling.AccountStreamID, dbilling.NewAccount)
 	if err != nil || !acct.Linked() {
@@ -46,14 +48,6 @@ func (b *BillingCycle) PushUsage(ctx context.Context, id uuid.UUID) (int, error)
 		byMonth[s] = nil
 	}
 	for _, p := range recorded {
-		if p.Big != nil {
-			// A window whose recorded total does not fit an int64 cannot be a meter event
-			// value, nor a delta against what was reported: leave it out, loudly, and push
-			// the others.
-			b.log.ErrorContext(ctx, "usage window total exceeds an int64; not reported to Stripe",
-				"metric", p.Metric, "window_start", p.Start, "total", p.Big.String())
-			continue
-		}
 		s := dbilling.LedgerStreamID(p.Start)
 		byMonth[s] = append(byMonth[s], p)
 	}
@@ -96,19 +90,33 @@ func (b *BillingCycle) pushMonth(ctx context.Context, id uuid.UUID, customer, st
 			}
 		}
 	}
-	// Send the pending pushes, a few at a time (the rate limit is shared by all), and
-	// confirm the ones Stripe accepted.
+	// Send the pending pushes' meter events (a push of a large delta is several), a few at a
+	// time (the rate limit is shared by all), and confirm the pushes whose every meter event
+	// Stripe accepted. A push with a failed one stays pending and is sent again, whole and
+	// unchanged, next time: Stripe counts each identifier once.
 	pending := ledger.Pending()
 	errs := make([]error, len(pending))
+	var mu sync.Mutex
 	sem := make(chan struct{}, sendsPerTenant)
 	var wg sync.WaitGroup
 	for i, p := range pending {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = b.send(ctx, id, p)
-		}()
+		events, err := p.MeterEvents(id)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		for j, ev := range events {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if err := b.send(ctx, p, ev, j, len(events)); err != nil {
+					mu.Lock()
+					errs[i] = errors.Join(errs[i], err)
+					mu.Unlock()
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	var confirmations []domain.Event
@@ -134,13 +142,13 @@ func (b *BillingCycle) pushMonth(ctx context.Context, id uuid.UUID, customer, st
 	return len(confirmations), nil
 }
 
-// send sends one planned push as a billing meter event.
-func (b *BillingCycle) send(ctx context.Context, id uuid.UUID, p dbilling.UsageReportPlanned) error {
-	err := b.stripe.SendMeterEvent(ctx, StripeMeterEvent{EventName: p.EventName, Identifier: p.Identifier,
-		CustomerID: p.CustomerID, Value: p.Quantity, Timestamp: p.WindowStart,
-		IdempotencyKey: dbilling.IdempotencyKey(id, p.Metric.String(), p.WindowStart, p.Revision)})
+// send sends meter event ev, part part of parts of planned push p.
+func (b *BillingCycle) send(ctx context.Context, p dbilling.UsageReportPlanned, ev dbilling.MeterEvent, part, parts int) error {
+	err := b.stripe.SendMeterEvent(ctx, StripeMeterEvent{EventName: p.EventName, Identifier: ev.Identifier,
+		CustomerID: p.CustomerID, Value: ev.Value, Timestamp: p.WindowStart, IdempotencyKey: ev.IdempotencyKey})
 	if err != nil {
-		return fmt.Errorf("send meter event %s (%s %s r%d): %w", p.Identifier, p.Metric, p.WindowStart.Format(time.RFC3339), p.Revision, err)
+		return fmt.Errorf("send meter event %s (%s %s r%d, part %d of %d): %w", ev.Identifier, p.Metric,
+			p.WindowStart.Format(time.RFC3339), p.Revision, part+1, parts, err)
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func TestBillingCycle_PushUsageReportsEachClosedWindowOnceAndReconcileAgrees(t *
 	require.Eventually(t, func() bool {
 		before, err := rec.Run(ctx, app.ReconcileInput{Tenant: id, Now: f.clock()})
 		return err == nil && before.Differences == 1 && len(before.Lines) == 1 &&
-			before.Lines[0].Recorded == 6 && before.Lines[0].Reported == 0 && before.Lines[0].InProgress == 5
+			before.Lines[0].Recorded.Int64() == 6 && before.Lines[0].Reported.Int64() == 0 && before.Lines[0].InProgress.Int64() == 5
 	}, time.Minute, 20*time.Millisecond, "usage recorded and not yet reported")
 
 	n, err := steps.PushUsage(ctx, id)
@@ -75,7 +75,7 @@ func TestBillingCycle_PushUsageReportsEachClosedWindowOnceAndReconcileAgrees(t *
 	require.Eventually(t, func() bool {
 		after, err := rec.Run(ctx, app.ReconcileInput{Tenant: id, Now: f.clock()})
 		return err == nil && after.Differences == 0 && len(after.Lines) == 1 &&
-			after.Lines[0].Recorded == 6 && after.Lines[0].Reported == 6 && after.Lines[0].InProgress == 5
+			after.Lines[0].Recorded.Int64() == 6 && after.Lines[0].Reported.Int64() == 6 && after.Lines[0].InProgress.Int64() == 5
 	}, time.Minute, 20*time.Millisecond, "the read models show the reported usage")
 
 	// The window closes: only it is pushed, as its own revision.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"math/big"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,15 +12,16 @@ import (
 
 // ReconLine compares, for one metric and one calendar month (UTC), the usage recorded with
 // the usage Stripe confirmed. Recorded and Difference count only windows that had closed by
-// the cutoff (the ones a push cycle covers); InProgress is usage in windows still open.
+// the cutoff (the ones a push cycle covers); InProgress is usage in windows still open. The
+// sums are exact integers of any size (never nil).
 type ReconLine struct {
 	Metric            string    `json:"metric"`
 	Period            time.Time `json:"period"`
-	Recorded          int64     `json:"recorded"`
-	Reported          int64     `json:"reported"`
-	Difference        int64     `json:"difference"`
+	Recorded          *big.Int  `json:"recorded"`
+	Reported          *big.Int  `json:"reported"`
+	Difference        *big.Int  `json:"difference"`
 	UnreportedWindows int64     `json:"unreported_windows"`
-	InProgress        int64     `json:"in_progress"`
+	InProgress        *big.Int  `json:"in_progress"`
 }
 
 // UsageLedger reads recorded against reported usage (the usage and billing read models).
@@ -116,7 +118,7 @@ func (r *Reconcile) Run(ctx context.Context, in ReconcileInput) (Reconciliation,
 	}
 	out := Reconciliation{Cutoff: cutoff, Lines: lines, Behind: behind}
 	for _, l := range lines {
-		if l.Difference != 0 {
+		if l.Difference.Sign() != 0 {
 			out.Differences++
 		}
 	}

@@ -236,30 +236,30 @@ func TestLedger_PlansDeltasAsRevisionsAndResendsPending(t *testing.T) {
 		}
 		return events
 	}
-	first := apply(l.Plan(tenantID, metric, window, 10, "api_calls", "cus_1"))
+	first := apply(l.Plan(tenantID, metric, window, usage.AmountOf(10), "api_calls", "cus_1"))
 	require.Len(t, first, 1)
 	p1 := first[0].(billing.UsageReportPlanned)
-	require.Equal(t, int64(10), p1.Quantity)
+	require.Equal(t, usage.AmountOf(10), p1.Quantity)
 	require.Equal(t, 1, p1.Revision)
 	require.Equal(t, billing.Identifier(tenantID, "api_calls", window, 1), p1.Identifier)
 
-	require.Empty(t, apply(l.Plan(tenantID, metric, window, 15, "api_calls", "cus_1")), "nothing new while a push is pending")
+	require.Empty(t, apply(l.Plan(tenantID, metric, window, usage.AmountOf(15), "api_calls", "cus_1")), "nothing new while a push is pending")
 	require.Equal(t, []billing.UsageReportPlanned{p1}, l.Pending(), "the pending push is resent unchanged")
 
 	confirmed := apply(l.Confirm(metric, window, p1.Identifier))
-	require.Equal(t, int64(10), confirmed[0].(billing.UsageReported).Total)
+	require.Equal(t, usage.AmountOf(10), confirmed[0].(billing.UsageReported).Total)
 	require.Empty(t, apply(l.Confirm(metric, window, p1.Identifier)), "a repeated confirmation changes nothing")
-	require.Empty(t, apply(l.Plan(tenantID, metric, window, 10, "api_calls", "cus_1")), "nothing new")
+	require.Empty(t, apply(l.Plan(tenantID, metric, window, usage.AmountOf(10), "api_calls", "cus_1")), "nothing new")
 
-	late := apply(l.Plan(tenantID, metric, window, 15, "api_calls", "cus_1"))
+	late := apply(l.Plan(tenantID, metric, window, usage.AmountOf(15), "api_calls", "cus_1"))
 	p2 := late[0].(billing.UsageReportPlanned)
-	require.Equal(t, int64(5), p2.Quantity, "late usage goes out as the delta")
+	require.Equal(t, usage.AmountOf(5), p2.Quantity, "late usage goes out as the delta")
 	require.Equal(t, 2, p2.Revision)
 	require.NotEqual(t, p1.Identifier, p2.Identifier)
 	apply(l.Confirm(metric, window, p2.Identifier))
-	require.Equal(t, billing.WindowState{Reported: 15, Revision: 2, Confirmed: p2.Identifier}, l.Window("api_calls", window))
+	require.Equal(t, billing.WindowState{Reported: usage.AmountOf(15), Revision: 2, Confirmed: p2.Identifier}, l.Window("api_calls", window))
 
-	_, err = l.Plan(tenantID, metric, window.Add(time.Minute), 1, "api_calls", "cus_1")
+	_, err = l.Plan(tenantID, metric, window.Add(time.Minute), usage.AmountOf(1), "api_calls", "cus_1")
 	require.Equal(t, domain.CodeInvalid, domain.ErrorCode(err), "windows start on the hour")
 	_, err = l.Confirm(metric, window, "tm_unknown")
 	require.Equal(t, domain.CodeConflict, domain.ErrorCode(err))
@@ -283,6 +283,98 @@ func TestIdentifiers_AreDeterministicAndDistinct(t *testing.T) {
 	require.Equal(t, "tenantry:meter:"+tenantID.String()+":api_calls:"+
 		strconv.FormatInt(w.Unix(), 10)+":r1", billing.IdempotencyKey(tenantID, "api_calls", w, 1))
 	require.Equal(t, "usage-ledger-2026-03", billing.LedgerStreamID(w))
+}
+
+// A delta beyond what one meter event carries (15 significant digits) is planned as several
+// parts, fixed in the planned event; they add up to the delta, none is over the limit, and
+// their identifiers and keys are derived from the revision's, the first being its own.
+func TestLedger_PlansALargeDeltaAsPartsOfOneRevision(t *testing.T) {
+	metric, err := usage.ParseMetric("api_calls")
+	require.NoError(t, err)
+	window := now.Truncate(time.Hour).Add(-2 * time.Hour)
+	l := billing.NewLedger()
+	recorded, err := usage.ParseAmount("9223372036854775808") // 2^63
+	require.NoError(t, err)
+	events, err := l.Plan(tenantID, metric, window, recorded, "api_calls", "cus_1")
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	p := events[0].(billing.UsageReportPlanned)
+	require.Equal(t, recorded, p.Quantity)
+	require.Equal(t, 9224, p.Parts, "ceil(total / 999,999,999,999,999)")
+	parts, err := p.MeterEvents(tenantID)
+	require.NoError(t, err)
+	require.Len(t, parts, 9224)
+	sum := usage.Amount{}
+	seen := map[string]bool{}
+	for i, m := range parts {
+		require.True(t, m.Value >= 1 && m.Value <= billing.MaxMeterValue, "part %d: %d", i, m.Value)
+		sum = sum.Add(usage.AmountOf(m.Value))
+		require.False(t, seen[m.Identifier] || seen[m.IdempotencyKey], "part %d is named apart", i)
+		seen[m.Identifier], seen[m.IdempotencyKey] = true, true
+		require.LessOrEqual(t, len(m.Identifier), 100)
+	}
+	require.Equal(t, recorded, sum, "the parts add up to the delta")
+	require.Equal(t, p.Identifier, parts[0].Identifier)
+	require.Equal(t, billing.IdempotencyKey(tenantID, "api_calls", window, 1), parts[0].IdempotencyKey)
+	require.Equal(t, billing.IdempotencyKey(tenantID, "api_calls", window, 1)+":p7", parts[7].IdempotencyKey)
+	again, err := p.MeterEvents(tenantID)
+	require.NoError(t, err)
+	require.Equal(t, parts, again, "a resend is the same meter events")
+
+	// The planned event round-trips through JSON unchanged (parts and all), and confirming
+	// it records the exact total.
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"quantity":9223372036854775808,"parts":9224,`)
+	var decoded billing.UsageReportPlanned
+	require.NoError(t, json.Unmarshal(b, &decoded))
+	require.Equal(t, p, decoded)
+	require.NoError(t, l.Apply(p))
+	confirmed, err := l.Confirm(metric, window, p.Identifier)
+	require.NoError(t, err)
+	require.Equal(t, recorded, confirmed[0].(billing.UsageReported).Total)
+	require.NoError(t, l.Apply(confirmed[0]))
+
+	// A delta of one meter event is planned as before parts existed.
+	more := recorded.Add(usage.AmountOf(billing.MaxMeterValue))
+	events, err = l.Plan(tenantID, metric, window, more, "api_calls", "cus_1")
+	require.NoError(t, err)
+	p2 := events[0].(billing.UsageReportPlanned)
+	require.Zero(t, p2.Parts)
+	one, err := p2.MeterEvents(tenantID)
+	require.NoError(t, err)
+	require.Equal(t, []billing.MeterEvent{{Identifier: p2.Identifier, IdempotencyKey: billing.IdempotencyKey(tenantID, "api_calls", window, 2), Value: billing.MaxMeterValue}}, one)
+}
+
+// One revision carries at most MaxParts meter events; the rest of a larger delta goes out
+// as the next revision once it is confirmed, so nothing is left out.
+func TestLedger_CarriesTheRestOfAHugeDeltaInTheNextRevision(t *testing.T) {
+	metric, err := usage.ParseMetric("api_calls")
+	require.NoError(t, err)
+	window := now.Truncate(time.Hour).Add(-2 * time.Hour)
+	l := billing.NewLedger()
+	recorded, err := usage.ParseAmount("30000000000000000000") // 3 × 10^19
+	require.NoError(t, err)
+	revision := usage.Amount{} // MaxParts full meter events
+	for range billing.MaxParts / 1000 {
+		revision = revision.Add(usage.AmountOf(billing.MaxMeterValue * 1000))
+	}
+	reported := usage.Amount{}
+	for rev := 1; reported.Cmp(recorded) < 0; rev++ {
+		require.LessOrEqual(t, rev, 4, "3 × 10^19 takes 4 revisions of at most about 10^19")
+		events, err := l.Plan(tenantID, metric, window, recorded, "api_calls", "cus_1")
+		require.NoError(t, err)
+		p := events[0].(billing.UsageReportPlanned)
+		require.Equal(t, rev, p.Revision)
+		require.LessOrEqual(t, p.Parts, billing.MaxParts)
+		require.True(t, p.Quantity.Cmp(revision) <= 0, "revision %d carries %s", rev, p.Quantity)
+		require.NoError(t, l.Apply(p))
+		confirmed, err := l.Confirm(metric, window, p.Identifier)
+		require.NoError(t, err)
+		require.NoError(t, l.Apply(confirmed[0]))
+		reported = l.Window("api_calls", window).Reported
+	}
+	require.Equal(t, recorded, reported)
 }
 
 func TestStripeEventReceived_RecordsWrittenBeforeReasonsStillDecode(t *testing.T) {

@@ -100,12 +100,17 @@ func (StripeEventReceived) EventType() string { return TypeStripeEventReceived }
 func (StripeEventReceived) SchemaVersion() int { return 1 }
 
 // UsageReportPlanned records a push before it is sent: revision Revision of the window
-// (Metric, WindowStart) carries Quantity units, the delta since the previous revision.
+// (Metric, WindowStart) carries Quantity units, the delta since the previous revision, in
+// Parts billing meter events (see MeterEvents): a delta beyond MaxMeterValue is split, so
+// a window of any total is reported whole. Parts is fixed when the push is planned, so a
+// resend after a crash sends the very same events; 0 (a push planned before parts
+// existed, or one of a single event) means one.
 type UsageReportPlanned struct {
 	Metric      usage.Metric `json:"metric"`
 	WindowStart time.Time    `json:"window_start"`
 	Revision    int          `json:"revision"`
-	Quantity    int64        `json:"quantity"`
+	Quantity    usage.Amount `json:"quantity"`
+	Parts       int          `json:"parts,omitempty"`
 	EventName   string       `json:"event_name"`
 	CustomerID  string       `json:"customer_id"`
 	Identifier  string       `json:"identifier"`
@@ -117,14 +122,16 @@ func (UsageReportPlanned) EventType() string { return TypeUsageReportPlanned }
 // SchemaVersion implements domain.Event.
 func (UsageReportPlanned) SchemaVersion() int { return 1 }
 
-// UsageReported records that Stripe accepted the planned push with Identifier: the ledger
-// of what Stripe was told. Total is the window's reported quantity including this revision.
+// UsageReported records that Stripe accepted the planned push with Identifier (every part
+// of it): the ledger of what Stripe was told. Total is the window's reported quantity
+// including this revision. Both are exact amounts of any size (written as JSON integers,
+// as the int64 fields they once were).
 type UsageReported struct {
 	Metric      usage.Metric `json:"metric"`
 	WindowStart time.Time    `json:"window_start"`
 	Revision    int          `json:"revision"`
-	Quantity    int64        `json:"quantity"`
-	Total       int64        `json:"total"`
+	Quantity    usage.Amount `json:"quantity"`
+	Total       usage.Amount `json:"total"`
 	Identifier  string       `json:"identifier"`
 }
 

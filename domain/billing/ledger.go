@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math/big"
 	"sort"
 	"strconv"
 	"time"
@@ -23,7 +24,7 @@ type WindowKey struct {
 // WindowState is what the ledger says about one window.
 type WindowState struct {
 	// Reported is the quantity Stripe confirmed, over every revision.
-	Reported int64
+	Reported usage.Amount
 	// Revision is the last confirmed revision; 0 before the first push.
 	Revision int
 	// Confirmed is the identifier of the last confirmed revision.
@@ -112,9 +113,10 @@ func (l *Ledger) Pending() []UsageReportPlanned {
 }
 
 // Plan decides the next push of a window whose recorded usage totals recorded: the delta
-// since what Stripe was told, as the next revision. No events when nothing is new, or when
-// a push of the window is still pending (it must be confirmed first).
-func (l *Ledger) Plan(tenantID uuid.UUID, metric usage.Metric, start time.Time, recorded int64, eventName, customerID string) ([]domain.Event, error) {
+// since what Stripe was told, as the next revision, in as many meter events as it takes
+// (MaxMeterValue each at most). No events when nothing is new, or when a push of the
+// window is still pending (it must be confirmed first).
+func (l *Ledger) Plan(tenantID uuid.UUID, metric usage.Metric, start time.Time, recorded usage.Amount, eventName, customerID string) ([]domain.Event, error) {
 	if metric.IsZero() || eventName == "" || customerID == "" {
 		return nil, domain.Invalid("metric", "metric, meter event name and customer are required")
 	}
@@ -123,16 +125,77 @@ func (l *Ledger) Plan(tenantID uuid.UUID, metric usage.Metric, start time.Time, 
 		return nil, domain.Invalid("window_start", "a window starts on the hour")
 	}
 	w := l.Window(metric.String(), start)
-	if w.Pending != nil || recorded <= w.Reported {
+	if w.Pending != nil || recorded.Cmp(w.Reported) <= 0 {
 		return nil, nil
 	}
-	if w.Reported < 0 {
+	if w.Reported.Sign() < 0 {
 		return nil, domain.Invalid("quantity", "window %s of %s: a negative reported total", start.Format(time.RFC3339), metric)
 	}
 	rev := w.Revision + 1
+	delta := recorded.Sub(w.Reported)
+	if delta.Cmp(maxRevision) > 0 {
+		delta = maxRevision // the rest goes out as the next revision, in the next cycle
+	}
+	// ceil(delta / MaxMeterValue) parts; one is written as none (the encoding before parts).
+	parts := new(big.Int).Add(delta.Big(), big.NewInt(MaxMeterValue-1))
+	n := int(parts.Quo(parts, big.NewInt(MaxMeterValue)).Int64())
+	if n == 1 {
+		n = 0
+	}
 	return []domain.Event{UsageReportPlanned{Metric: metric, WindowStart: start, Revision: rev,
-		Quantity: recorded - w.Reported, EventName: eventName, CustomerID: customerID,
+		Quantity: delta, Parts: n, EventName: eventName, CustomerID: customerID,
 		Identifier: Identifier(tenantID, metric.String(), start, rev)}}, nil
+}
+
+// MaxMeterValue is the most one billing meter event carries: 999,999,999,999,999, the
+// largest value of 15 significant digits. Stripe keeps a meter event's value as a double
+// (exact up to 2^53) and refuses values of more than 15 significant digits (API
+// 2026-04-22 on), so a larger value would be rounded or refused; a revision whose delta is
+// larger goes out as several meter events (see UsageReportPlanned.MeterEvents).
+const MaxMeterValue int64 = 999_999_999_999_999
+
+// MaxParts bounds the meter events of one revision (and so the memory and the time one push
+// takes): 10,000 of them carry about 10^19 units, more than an int64 holds. A larger delta
+// goes out as several revisions, one per push cycle; nothing is left out.
+const MaxParts = 10_000
+
+// maxRevision is the most one revision carries: MaxParts full meter events.
+var maxRevision = usage.AmountFromBig(new(big.Int).Mul(big.NewInt(MaxParts), big.NewInt(MaxMeterValue)))
+
+// MeterEvent is one billing meter event of a planned push.
+type MeterEvent struct {
+	Identifier     string
+	IdempotencyKey string
+	Value          int64
+}
+
+// MeterEvents are the billing meter events that carry the push: one carrying the whole
+// quantity under the revision's identifier and idempotency key, or Parts events that split
+// it evenly (each at most MaxMeterValue), the first under the revision's identifier and
+// key and the others under ones derived from them and the part's number. They depend only
+// on the planned event, so a resend is the same requests, which Stripe counts once.
+func (p UsageReportPlanned) MeterEvents(tenantID uuid.UUID) ([]MeterEvent, error) {
+	key := IdempotencyKey(tenantID, p.Metric.String(), p.WindowStart, p.Revision)
+	if p.Parts <= 1 {
+		v, ok := p.Quantity.Int64()
+		if !ok || v < 1 {
+			return nil, fmt.Errorf("push %s carries %s units: not one meter event's value", p.Identifier, p.Quantity)
+		}
+		return []MeterEvent{{Identifier: p.Identifier, IdempotencyKey: key, Value: v}}, nil
+	}
+	if p.Parts > MaxParts {
+		return nil, fmt.Errorf("push %s: %d parts, more than %d", p.Identifier, p.Parts, MaxParts)
+	}
+	values := p.Quantity.SplitEvenly(p.Parts)
+	out := make([]MeterEvent, len(values))
+	for i, v := range values {
+		n, ok := v.Int64()
+		if !ok || n < 1 || n > MaxMeterValue {
+			return nil, fmt.Errorf("push %s: part %d of %d carries %s units", p.Identifier, i, p.Parts, v)
+		}
+		out[i] = MeterEvent{Identifier: PartIdentifier(p.Identifier, i), IdempotencyKey: PartIdempotencyKey(key, i), Value: n}
+	}
+	return out, nil
 }
 
 // Confirm records that Stripe accepted the pending push with identifier.
@@ -145,12 +208,8 @@ func (l *Ledger) Confirm(metric usage.Metric, start time.Time, identifier string
 		return nil, domain.Conflict("no pending push %s", identifier)
 	}
 	p := w.Pending
-	total, ok := usage.AddQuantities(w.Reported, p.Quantity)
-	if !ok {
-		return nil, domain.Invalid("quantity", "window %s of %s: the reported total would exceed an int64", p.WindowStart.Format(time.RFC3339), p.Metric)
-	}
 	return []domain.Event{UsageReported{Metric: p.Metric, WindowStart: p.WindowStart, Revision: p.Revision,
-		Quantity: p.Quantity, Total: total, Identifier: p.Identifier}}, nil
+		Quantity: p.Quantity, Total: w.Reported.Add(p.Quantity), Identifier: p.Identifier}}, nil
 }
 
 // identifierNamespace versions the derivation of meter event identifiers.
@@ -176,4 +235,31 @@ func Identifier(tenantID uuid.UUID, metric string, start time.Time, revision int
 // Stripe's request logs: tenant, metric, window (Unix seconds) and revision.
 func IdempotencyKey(tenantID uuid.UUID, metric string, start time.Time, revision int) string {
 	return fmt.Sprintf("tenantry:meter:%s:%s:%d:r%d", tenantID, metric, start.UTC().Unix(), revision)
+}
+
+// partNamespace versions the derivation of a part's meter event identifier.
+const partNamespace = "tenantry/meter-event-part/v1"
+
+// PartIdentifier is the meter event identifier of part i (from 0) of a revision whose
+// identifier is revision: the revision's own for part 0, otherwise derived from it and i
+// (43 characters, like Identifier's).
+func PartIdentifier(revision string, i int) string {
+	if i == 0 {
+		return revision
+	}
+	h := sha256.New()
+	h.Write([]byte(partNamespace))
+	h.Write([]byte(revision))
+	h.Write([]byte{':'})
+	h.Write([]byte(strconv.Itoa(i)))
+	return "tm_" + hex.EncodeToString(h.Sum(nil)[:20])
+}
+
+// PartIdempotencyKey is the Stripe idempotency key of part i (from 0) of a revision whose
+// key is key: key itself for part 0, key + ":p<i>" otherwise.
+func PartIdempotencyKey(key string, i int) string {
+	if i == 0 {
+		return key
+	}
+	return key + ":p" + strconv.Itoa(i)
 }

@@ -62,10 +62,10 @@ type Quantity struct{ n int64 }
 
 // MaxQuantity is the largest quantity one record may carry: 10^12. It is far above any
 // real per-record count (a terabyte in bytes, a trillion calls), and small enough that no
-// sum the API can be asked to make overflows an int64: a request holds at most a few
-// thousand records (10^15 at most), and a usage window would need over nine million
-// maximal records to reach 2^63. Window and day totals in the read models are kept as
-// unbounded numerics anyway (see projections), so even that cannot corrupt or freeze them.
+// sum within one request or one event overflows an int64 (a request holds at most a few
+// thousand records: 10^15 at most). Sums across requests have no bound (a usage window
+// reaches 2^63 after some nine million maximal records): they are Amounts, exact at any
+// size, in the read models (numerics), the answers and the billing ledger.
 const MaxQuantity int64 = 1_000_000_000_000
 
 func errQuantity() *domain.Error {

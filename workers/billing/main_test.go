@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -161,22 +162,32 @@ func (p *proxy) meterEvents(t testing.TB) []meterEvent {
 	return out
 }
 
-// counted returns what Stripe counts: per window (event name and timestamp) the sum of the
-// values of distinct identifiers. It fails the test if one identifier was ever sent with a
-// different idempotency key or value: a repeat must be a byte-for-byte retry.
-func counted(t testing.TB, events []meterEvent) map[string]int64 {
+// counted returns what Stripe counts: per window (event name and timestamp) the exact sum,
+// in decimal, of the values of distinct identifiers. It fails the test if one identifier
+// was ever sent with a different idempotency key or value (a repeat must be a byte-for-byte
+// retry), or if one value is more than a meter event carries.
+func counted(t testing.TB, events []meterEvent) map[string]string {
 	t.Helper()
 	first := map[string]meterEvent{}
-	sums := map[string]int64{}
+	sums := map[string]*big.Int{}
 	for _, e := range events {
+		require.True(t, e.Value >= 1 && e.Value <= 999_999_999_999_999, "meter event %s carries %d: 1 to 15 digits", e.Identifier, e.Value)
 		if prev, ok := first[e.Identifier]; ok {
 			require.Equal(t, prev, e, "identifier %s sent twice with different contents", e.Identifier)
 			continue
 		}
 		first[e.Identifier] = e
-		sums[windowKey(e.EventName, time.Unix(e.Timestamp, 0))] += e.Value
+		k := windowKey(e.EventName, time.Unix(e.Timestamp, 0))
+		if sums[k] == nil {
+			sums[k] = new(big.Int)
+		}
+		sums[k].Add(sums[k], big.NewInt(e.Value))
 	}
-	return sums
+	out := map[string]string{}
+	for k, v := range sums {
+		out[k] = v.String()
+	}
+	return out
 }
 
 func windowKey(metric string, start time.Time) string {
@@ -299,9 +310,9 @@ func (e *env) record(id uuid.UUID, metric string, quantity int64, at ...time.Tim
 	require.NoError(e.t, err)
 }
 
-// recorded reads the recorded usage per window from the read models, once they include
-// every event.
-func (e *env) recorded(id uuid.UUID) map[string]int64 {
+// recorded reads the recorded usage per window (exact, in decimal) from the read models,
+// once they include every event.
+func (e *env) recorded(id uuid.UUID) map[string]string {
 	e.t.Helper()
 	ctx := context.Background()
 	head, _, err := e.store.Head(ctx, id)
@@ -313,9 +324,9 @@ func (e *env) recorded(id uuid.UUID) map[string]int64 {
 		points, err = tx.UsageSeries(ctx, "", time.Time{}, e.clock().Add(-5*time.Minute).Truncate(time.Hour), false)
 		return err
 	}))
-	out := map[string]int64{}
+	out := map[string]string{}
 	for _, p := range points {
-		out[windowKey(p.Metric, p.Start)] = p.Quantity
+		out[windowKey(p.Metric, p.Start)] = p.Total().String()
 	}
 	return out
 }

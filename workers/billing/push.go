@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/domain/app"
+	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 )
 
@@ -41,7 +42,11 @@ func (u UsageTotals) HourlyUsage(ctx context.Context, id uuid.UUID, from, to tim
 	}
 	out := make([]app.UsageWindow, len(points))
 	for i, p := range points {
-		out[i] = app.UsageWindow{Metric: p.Metric, Start: p.Start, Quantity: p.Quantity, Big: p.Big}
+		q := usage.AmountOf(p.Quantity)
+		if p.Big != nil {
+			q = usage.AmountFromBig(p.Big)
+		}
+		out[i] = app.UsageWindow{Metric: p.Metric, Start: p.Start, Quantity: q}
 	}
 	return out, nil
 }

@@ -3,9 +3,11 @@ package billing_test
 import (
 	"context"
 	"errors"
+	"math/big"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/tenantry/tenantry/domain/app"
 	dbilling "github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 	"github.com/tenantry/tenantry/workers/billing"
@@ -110,7 +113,7 @@ func TestPush_SendsEachWindowOnceAndLateUsageAsADelta(t *testing.T) {
 	runTenant(t, w, id)
 	require.Equal(t, e.recorded(id), counted(t, e.proxy.meterEvents(t)))
 	for _, l := range requireReconLines(t, e.reconcile(id), e.recorded(id)) {
-		require.Zero(t, l.Difference, "%+v", l)
+		require.Zero(t, l.Difference.Sign(), "%+v", l)
 		require.Zero(t, l.UnreportedWindows, "%+v", l)
 	}
 }
@@ -151,7 +154,7 @@ func TestPush_ACrashAfterStripeAnsweredResendsTheSameEvent(t *testing.T) {
 	require.Equal(t, 2, again, "the push whose answer was lost is sent once more")
 	require.Equal(t, e.recorded(id), counted(t, events), "and Stripe counts every window once")
 	for _, l := range requireReconLines(t, e.reconcile(id), e.recorded(id)) {
-		require.Zero(t, l.Difference, "%+v", l)
+		require.Zero(t, l.Difference.Sign(), "%+v", l)
 	}
 }
 
@@ -299,48 +302,135 @@ func TestPush_RespectsTheRequestRate(t *testing.T) {
 	}
 }
 
-// A window whose recorded total exceeds an int64 (records stored before usage.MaxQuantity,
-// summed exactly by the numeric read model) cannot be a meter event value or a delta: it is
-// left out, and the other windows go out as usual. Summed in int64 it wrapped around (here
-// to 3) and was billed.
-func TestPush_SkipsAWindowWhoseTotalExceedsInt64(t *testing.T) {
+// A window of more than one meter event carries (15 significant digits: Stripe keeps
+// values as doubles and refuses longer ones) goes out as several meter events, split evenly
+// under identifiers and idempotency keys derived from the revision's; a part whose answer
+// was lost is sent again unchanged with all the others, and Stripe counts each once. Two
+// requests of 1,000 maximal records make such a window. Sent as one meter event of
+// 2,000,000,000,000,005, it would be rounded or refused.
+func TestPush_SplitsADeltaBeyondOneMeterEventIntoParts(t *testing.T) {
+	e := newEnv(t)
+	id := e.createTenant(domain.PlanPro)
+	_, err := e.worker().Provision(context.Background(), id)
+	require.NoError(t, err)
+	h := e.clock().Truncate(time.Hour)
+	win := h.Add(-3 * time.Hour)
+	at := make([]time.Time, 1000) // an append takes at most 1,000 events: two of them
+	for i := range at {
+		at[i] = win.Add(time.Duration(i) * time.Millisecond)
+	}
+	e.record(id, "api_calls", usage.MaxQuantity, at...)
+	e.record(id, "api_calls", usage.MaxQuantity, at...)
+	e.record(id, "api_calls", 5, win.Add(time.Minute))
+	e.record(id, "api_calls", 7, h.Add(-2*time.Hour))
+
+	// The third part's answer is lost: the push stays pending and is sent again, whole.
+	ctx, crash := context.WithCancel(context.Background())
+	var lost atomic.Bool
+	e.proxy.fault = func(_ int, r stripeReq) *fault {
+		if strings.HasSuffix(r.IdempotencyKey, ":r1:p2") {
+			lost.Store(true)
+			crash()
+			return &fault{forward: true, delay: 200 * time.Millisecond, status: http.StatusInternalServerError}
+		}
+		return nil
+	}
+	_, err = e.worker().Tenant(ctx, id)
+	require.Error(t, err)
+	require.True(t, lost.Load(), "the third part was sent")
+	e.proxy.fault = nil
+	st := runTenant(t, e.worker(), id)
+	require.Equal(t, 2, st.Windows, "both windows confirmed")
+
+	events := e.proxy.meterEvents(t)
+	require.Equal(t, e.recorded(id), counted(t, events), "Stripe counts exactly the recorded usage of every window")
+	require.Equal(t, "2000000000000005", e.recorded(id)[windowKey("api_calls", win)])
+	parts := map[string]meterEvent{}
+	for _, ev := range events {
+		if ev.Timestamp == win.Unix() {
+			parts[ev.Identifier] = ev
+		}
+	}
+	require.Len(t, parts, 3, "ceil(2,000,000,000,000,005 / 999,999,999,999,999) meter events")
+	first := parts[dbilling.Identifier(id, "api_calls", win, 1)]
+	require.Equal(t, dbilling.IdempotencyKey(id, "api_calls", win, 1), first.IdempotencyKey, "part 0 is the revision's own")
+	require.Equal(t, int64(666_666_666_666_669), first.Value, "split evenly, the larger parts first")
+	for i := 1; i < 3; i++ {
+		ev, ok := parts[dbilling.PartIdentifier(first.Identifier, i)]
+		require.True(t, ok, "part %d", i)
+		require.Equal(t, dbilling.PartIdempotencyKey(first.IdempotencyKey, i), ev.IdempotencyKey)
+		require.Equal(t, int64(666_666_666_666_668), ev.Value)
+	}
+	for _, l := range requireReconLines(t, e.reconcile(id), e.recorded(id)) {
+		require.Zero(t, l.Difference.Sign(), "%+v", l)
+	}
+
+	// Late usage of the window goes out as revision 2, carrying the delta alone.
+	e.record(id, "api_calls", 4, win.Add(30*time.Minute))
+	runTenant(t, e.worker(), id)
+	events = e.proxy.meterEvents(t)
+	last := events[len(events)-1]
+	require.Equal(t, dbilling.Identifier(id, "api_calls", win, 2), last.Identifier)
+	require.Equal(t, int64(4), last.Value)
+	require.Equal(t, e.recorded(id), counted(t, events))
+}
+
+// A window whose recorded total exceeds an int64 (here records stored before
+// usage.MaxQuantity; enough requests of maximal records make one too) is reported whole, in
+// parts, and reconciles to a difference of 0. It was left out, logged, and never billed:
+// Stripe heard of the other windows only.
+func TestPush_ReportsAWindowWhoseTotalExceedsInt64(t *testing.T) {
 	e := newEnv(t)
 	w := e.worker()
 	id := e.createTenant(domain.PlanPro)
 	h := e.clock().Truncate(time.Hour)
-	huge := h.Add(-3*time.Hour + time.Minute).UTC().Format(time.RFC3339)
-	for _, q := range []string{"9223372036854775807", "9223372036854775807", "5"} {
+	huge := h.Add(-3 * time.Hour)
+	for _, q := range []string{"9223372036854775807", "1"} {
 		_, err := e.store.Append(context.Background(), id, "usage", eventstore.Any, eventstore.NewEvent{Type: "usage.recorded", SchemaVersion: 1,
-			Data: []byte(`{"metric":"api_calls","quantity":` + q + `,"occurred_at":"` + huge + `","idempotency_key":"` + uuid.NewString() + `"}`)})
+			Data: []byte(`{"metric":"api_calls","quantity":` + q + `,"occurred_at":"` + huge.Add(time.Minute).Format(time.RFC3339) + `","idempotency_key":"` + uuid.NewString() + `"}`)})
 		require.NoError(t, err)
 	}
 	e.record(id, "api_calls", 3, h.Add(-2*time.Hour+time.Minute))
 
 	st := runTenant(t, w, id)
-	require.Equal(t, 1, st.Windows)
+	require.Equal(t, 2, st.Windows)
+	recorded := e.recorded(id)
+	require.Equal(t, "9223372036854775808", recorded[windowKey("api_calls", huge)])
 	events := e.proxy.meterEvents(t)
-	require.Len(t, events, 1)
-	require.Equal(t, int64(3), events[0].Value)
-	require.Equal(t, h.Add(-2*time.Hour).Unix(), events[0].Timestamp)
+	require.Equal(t, recorded, counted(t, events), "every window, the one beyond an int64 included, counted exactly once")
+	require.Len(t, events, 9224+1, "2^63 in meter events of at most 999,999,999,999,999, and the small window")
+	for _, l := range requireReconLines(t, e.reconcile(id), recorded) {
+		require.Zero(t, l.Difference.Sign(), "%+v", l)
+		require.Zero(t, l.UnreportedWindows, "%+v", l)
+	}
+	runTenant(t, w, id)
+	require.Len(t, e.proxy.meterEvents(t), 9225, "a second run sends nothing")
 }
 
 // requireReconLines requires one reconciliation line per metric and month of the recorded
-// windows (keyed as windowKey makes them), each counting that month's recorded usage, so a
-// loop over the lines cannot pass by having nothing to check. It returns the lines.
-func requireReconLines(t *testing.T, lines []eventstore.ReconLine, recorded map[string]int64) []eventstore.ReconLine {
+// windows (keyed as windowKey makes them, exact decimal totals), each counting that month's
+// recorded usage, so a loop over the lines cannot pass by having nothing to check. It
+// returns the lines.
+func requireReconLines(t *testing.T, lines []eventstore.ReconLine, recorded map[string]string) []eventstore.ReconLine {
 	t.Helper()
-	want := map[string]int64{}
+	want := map[string]string{}
 	for key, q := range recorded {
 		metric, start, ok := strings.Cut(key, "@")
 		require.True(t, ok, key)
 		at, err := time.Parse(time.RFC3339, start)
 		require.NoError(t, err)
-		want[metric+" "+at.Format("2006-01")] += q
+		v, ok := new(big.Int).SetString(q, 10)
+		require.True(t, ok, q)
+		k := metric + " " + at.Format("2006-01")
+		if w, ok := new(big.Int).SetString(want[k], 10); ok {
+			v.Add(v, w)
+		}
+		want[k] = v.String()
 	}
 	require.NotEmpty(t, want, "the test recorded usage")
-	got := map[string]int64{}
+	got := map[string]string{}
 	for _, l := range lines {
-		got[l.Metric+" "+l.Period.Format("2006-01")] = l.Recorded
+		got[l.Metric+" "+l.Period.Format("2006-01")] = l.Recorded.String()
 	}
 	require.Len(t, lines, len(want), "one line per metric and month: %+v", lines)
 	require.Equal(t, want, got, "each line counts its month's recorded usage")
