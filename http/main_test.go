@@ -33,11 +33,12 @@ const operatorToken = "op-token-for-tests-0123456789"
 
 // api is a real server on a random port, with the projection pipeline running as in serve.
 type api struct {
-	t      testing.TB
-	url    string
-	deps   httpapi.Deps
-	srv    *httptest.Server
-	server *httpapi.Server
+	t        testing.TB
+	url      string
+	deps     httpapi.Deps
+	srv      *httptest.Server
+	server   *httpapi.Server
+	notifier *eventstore.Notifier // wakes the relay after the process's appends
 }
 
 type apiOption func(*httpapi.Deps)
@@ -78,7 +79,7 @@ func newAPI(t testing.TB, opts ...apiOption) *api {
 	d.Timeouts.Apply(srv.Config) // as NewHTTPServer does
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
-	return &api{t: t, url: srv.URL, deps: d, srv: srv, server: server}
+	return &api{t: t, url: srv.URL, deps: d, srv: srv, server: server, notifier: notifier}
 }
 
 // response is an answer with its decoded JSON body.
