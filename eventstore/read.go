@@ -36,13 +36,13 @@ const MaxPageBytes = 1 << 20
 
 // readTenantBoundedSQL is readTenantSQL cut before the first event whose documents, added to
 // those before it, pass $4 bytes as stored (pg_column_size reads no TOASTed value); the
-// first event is always in.
-const readTenantBoundedSQL = `WITH s AS (
-	SELECT seq, sum(pg_column_size(data) + pg_column_size(metadata)) OVER (ORDER BY seq)
-	            - pg_column_size(data) - pg_column_size(metadata) AS before
-	  FROM tenantry.events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
-SELECT ` + eventColumns + ` FROM tenantry.events
-WHERE tenant_id = $1 AND seq > $2 AND seq <= (SELECT max(seq) FROM s WHERE before < $4)
+// first event is always in. One pass: the running size is a window over the page's rows,
+// which are read once (a first version read the page twice, once to size it).
+const readTenantBoundedSQL = `SELECT ` + eventColumns + ` FROM (
+	SELECT ` + eventColumns + `, sum(pg_column_size(data) + pg_column_size(metadata)) OVER (ORDER BY seq)
+	           - pg_column_size(data) - pg_column_size(metadata) AS before
+	  FROM tenantry.events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) AS page
+WHERE before < $4
 ORDER BY seq`
 
 // ReadStream returns up to limit events of one stream from stream version fromVersion on

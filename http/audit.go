@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"math/big"
 	"net/http"
 	"strconv"
 	"time"
@@ -176,5 +177,24 @@ func (s *Server) auditState(c *gin.Context, cl *call) {
 		s.failAudit(c, err)
 		return
 	}
-	reply(c, http.StatusOK, state)
+	reply(c, http.StatusOK, stateAnswer(state))
+}
+
+// stateAnswerJSON is app.State as the API answers it: usage totals as exactInts, as every
+// other usage total of the API (GET /v1/usage, GET /v1/billing).
+type stateAnswerJSON struct {
+	app.State
+	UsageTotals map[string]exactInt `json:"usage_totals"`
+}
+
+func stateAnswer(st app.State) stateAnswerJSON {
+	out := stateAnswerJSON{State: st, UsageTotals: make(map[string]exactInt, len(st.UsageTotals))}
+	for metric, n := range st.UsageTotals {
+		v, ok := new(big.Int).SetString(string(n), 10)
+		if !ok { // app.State writes decimal digits only; keep any other spelling out of the answer
+			v = new(big.Int)
+		}
+		out.UsageTotals[metric] = exact(v)
+	}
+	return out
 }

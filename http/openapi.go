@@ -153,7 +153,7 @@ var (
 			"schema_version": integer(""), "data": schema{"type": "object"}, "metadata": schema{"type": "object"}, "recorded_at": timeS, "prev_hash": str("hex"), "hash": str("hex")})}
 	docAuditVerify = op{summary: "Verify the tenant's hash chain", result: ref("ChainReport")}
 	docAuditState  = op{summary: "The tenant as of an instant, replayed from its events", query: []param{{name: "as_of", desc: "RFC 3339 instant (default: now)", schema: timeS}},
-		result: obj(nil, schema{"as_of": timeS, "seq": integer(""), "tenant": ref("Tenant"), "members": array(ref("Member")), "usage_totals": schema{"type": "object", "additionalProperties": schema{"type": "integer"}}})}
+		result: obj(nil, schema{"as_of": timeS, "seq": integer(""), "tenant": ref("Tenant"), "members": array(ref("Member")), "usage_totals": schema{"type": "object", "additionalProperties": exactIntS("the metric's total over the tenant's history up to as_of")}})}
 
 	docAdminListTenants = op{summary: "The tenant directory", query: []param{{name: "after", desc: "page after this tenant id", schema: uuidS}, {name: "limit", desc: "1 to 1000 (default 100)", schema: integer("")}},
 		result: obj(nil, schema{"tenants": array(ref("TenantEntry")), "next_after": uuidS})}

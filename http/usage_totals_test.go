@@ -18,7 +18,7 @@ import (
 
 // Usage totals have no bound: requests of maximal records add up past 2^53 in one hour, and
 // past an int64 with records stored before usage.MaxQuantity. GET /v1/usage and GET
-// /v1/billing answer them exactly and safely: a JSON number up to 2^53-1, a string of digits
+// /v1/billing and GET /v1/audit/state answer them exactly and safely: a JSON number up to 2^53-1, a string of digits
 // beyond (a JavaScript client reads the number 10000000000000001 as 10000000000000000). They
 // were JSON numbers of any size in GET /v1/usage, and GET /v1/billing capped its sums at
 // 2^63-1, answering a difference of 0 for a window never reported.
@@ -92,4 +92,10 @@ func TestUsage_TotalsBeyondTwoToThe53AreAnsweredAsStringsOfDigits(t *testing.T) 
 	require.Equal(t, "18456744073709551615", recorded.String(), string(r.raw))
 	require.Equal(t, "18456744073709551615", difference.String(), string(r.raw))
 	require.Equal(t, float64(2), windows, string(r.raw))
+
+	// The audit replay's totals follow the same rule (they were JSON numbers of any size).
+	r = a.do(req{method: "GET", path: "/v1/audit/state", token: ten.key})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	require.Contains(t, string(r.raw), `"api_calls":"18456744073709551615"`)
+	require.Contains(t, string(r.raw), `"storage_gb":3`)
 }
