@@ -169,15 +169,27 @@ func TestRateLimit_AnswersTooManyRequestsWithRetryAfter(t *testing.T) {
 	r := small.do(req{method: "GET", path: "/v1/tenant", token: other.key})
 	require.Equal(t, http.StatusOK, r.status)
 
-	// Requests outside any tenant are limited per client address.
+	// Requests outside any tenant are limited per client address. Sent at once: one after
+	// the other, on a loaded machine (-race), the bucket refills between them.
 	open := newAPI(t, func(d *httpapi.Deps) { d.OpenSignup = true })
+	statuses := make([]int, 30)
+	raws := make([]string, len(statuses))
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := open.do(req{method: "POST", path: "/v1/tenants", body: `{"slug": "Not A Slug"}`})
+			statuses[i], raws[i] = r.status, string(r.raw)
+		}()
+	}
+	wg.Wait()
 	limited = 0
-	for i := 0; i < 30; i++ {
-		r := open.do(req{method: "POST", path: "/v1/tenants", body: `{"slug": "Not A Slug"}`})
-		if r.status == http.StatusTooManyRequests {
+	for i, st := range statuses {
+		if st == http.StatusTooManyRequests {
 			limited++
 		} else {
-			require.Equal(t, http.StatusBadRequest, r.status, string(r.raw))
+			require.Equal(t, http.StatusBadRequest, st, raws[i])
 		}
 	}
 	require.GreaterOrEqual(t, limited, 5, "anonymous requests past the burst are refused")
