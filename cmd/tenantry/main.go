@@ -83,7 +83,7 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.projectionsCmd(), a.workerCmd(), a.billingCmd(), a.auditCmd(), a.tenantsCmd(), a.apiCmd(), a.projectorCmd())
+	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.projectionsCmd(), a.workerCmd(), a.billingCmd(), a.auditCmd(), a.tenantsCmd(), a.apiCmd(), a.projectorCmd(), a.versionCmd())
 	return root
 }
 
