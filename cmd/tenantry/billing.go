@@ -53,7 +53,7 @@ func (a *app) workerCmd() *cobra.Command {
 		Long: "Runs a billing cycle at start and every TENANTRY_BILLING_INTERVAL (default 1h); --once runs one\n" +
 			"cycle and exits, non-zero when a tenant failed. Several workers may run at once: each tenant is\n" +
 			"billed by one of them at a time. Usage is read from the read models, so a projector must run.",
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			store, registry, closeStore, err := a.openRuntime(ctx, eventstore.ForWorker)
@@ -86,7 +86,7 @@ func (a *app) workerCmd() *cobra.Command {
 }
 
 func (a *app) billingCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "billing", Short: "Billing tools"}
+	cmd := group(&cobra.Command{Use: "billing", Short: "Billing tools"})
 	var ref string
 	var check bool
 	reconcile := &cobra.Command{
@@ -95,7 +95,7 @@ func (a *app) billingCmd() *cobra.Command {
 		Long: "Compares, for every usage window that was due by now minus TENANTRY_BILLING_SETTLE, the usage\n" +
 			"recorded with the usage Stripe confirmed. After a completed cycle every difference is 0;\n" +
 			"--check exits non-zero when one is not.",
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			store, closeStore, err := a.openStore(ctx, eventstore.ForWorker)
