@@ -20,7 +20,8 @@ import (
 
 func (a *app) auditCmd() *cobra.Command {
 	cmd := group(&cobra.Command{Use: "audit", Short: "Export, verify, sign and replay tenant histories (eventstore/audit/AUDIT.md)"})
-	cmd.AddCommand(a.auditExportCmd(), a.auditVerifyCmd(), a.auditHeadCmd(), a.auditReplayCmd())
+	cmd.AddCommand(a.withDatabaseURL(a.auditExportCmd()), a.withDatabaseURL(a.auditVerifyCmd()), a.withDatabaseURL(a.auditHeadCmd()),
+		a.withDatabaseURL(a.auditReplayCmd()))
 	return cmd
 }
 

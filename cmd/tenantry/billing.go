@@ -146,6 +146,6 @@ func (a *app) billingCmd() *cobra.Command {
 	}
 	reconcile.Flags().StringVar(&ref, "tenant", "", "one tenant, by slug or id (default: every tenant)")
 	reconcile.Flags().BoolVar(&check, "check", false, "exit non-zero when recorded and reported usage differ")
-	cmd.AddCommand(reconcile)
+	cmd.AddCommand(a.withDatabaseURL(reconcile))
 	return cmd
 }

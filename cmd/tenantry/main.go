@@ -64,6 +64,8 @@ type app struct {
 	cfg    Config
 	log    *slog.Logger
 	stdout io.Writer
+	// databaseURL is --database-url of the command that runs (see dburl.go).
+	databaseURL string
 }
 
 func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -74,7 +76,11 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(getenv)
+			env, from, err := a.databaseEnv(cmd, getenv)
+			if err != nil {
+				return err
+			}
+			cfg, err := loadConfig(env)
 			if err != nil {
 				if code, ok := cmd.Annotations[errorExitCode]; ok && code == "2" {
 					return &exitError{code: 2, err: err}
@@ -83,6 +89,9 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 			}
 			a.cfg = cfg
 			a.log = newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+			if from != "" {
+				a.log.Debug("database", "url", migrations.Redact(cfg.DatabaseURL), "from", from)
+			}
 			return nil
 		},
 	}
@@ -92,7 +101,8 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 	// cobra inherits the flag error function down the tree.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	group(root)
-	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.projectionsCmd(), a.workerCmd(), a.billingCmd(), a.auditCmd(), a.tenantsCmd(), a.apiCmd(), a.projectorCmd(), a.versionCmd())
+	root.AddCommand(a.withDatabaseURL(a.migrateCmd()), a.withDatabaseURL(a.serveCmd()), a.projectionsCmd(), a.withDatabaseURL(a.workerCmd()),
+		a.billingCmd(), a.auditCmd(), a.tenantsCmd(), a.withDatabaseURL(a.apiCmd()), a.withDatabaseURL(a.projectorCmd()), a.versionCmd())
 	return root
 }
 

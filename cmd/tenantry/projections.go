@@ -70,6 +70,6 @@ func (a *app) projectionsCmd() *cobra.Command {
 	}
 	rebuild.Flags().StringVar(&tenantArg, "tenant", "", "tenant id to rebuild")
 	rebuild.Flags().BoolVar(&all, "all", false, "rebuild every tenant")
-	cmd.AddCommand(rebuild)
+	cmd.AddCommand(a.withDatabaseURL(rebuild))
 	return cmd
 }

@@ -18,7 +18,7 @@ import (
 
 func (a *app) tenantsCmd() *cobra.Command {
 	cmd := group(&cobra.Command{Use: "tenants", Short: "Create and list tenants"})
-	cmd.AddCommand(a.tenantsCreateCmd(), a.tenantsListCmd())
+	cmd.AddCommand(a.withDatabaseURL(a.tenantsCreateCmd()), a.withDatabaseURL(a.tenantsListCmd()))
 	return cmd
 }
 
