@@ -49,9 +49,19 @@ build: ## build the binary into .data/bin/tenantry
 # `make run` listens on the loopback interface only (the README's sample operator token must
 # not open the API to the network); set TENANTRY_ADDR, e.g. TENANTRY_ADDR=:8080, to listen
 # elsewhere.
+# `make run` also writes $(DATA)/env (DATABASE_URL=... of the database it serves), which the
+# CLI reads when neither --database-url nor DATABASE_URL is given: `.data/bin/tenantry tenants
+# list` finds make run's data. A URL that carries a password is not written (no secret at rest).
 run: build ## migrate, then serve on 127.0.0.1:8080 (database and stripe-mock started when needed)
 	@export TENANTRY_ADDR="$${TENANTRY_ADDR:-127.0.0.1:8080}"
-	WITH_ENV_DATABASE=tenantry $(ENV) bash -c '"$$1" migrate && exec "$$1" serve' run $(BIN)
+	mkdir -p $(DATA)
+	WITH_ENV_DATABASE=tenantry $(ENV) bash -c '
+		umask 077
+		case "$$DATABASE_URL" in
+		*://*:*@*|*[?\&]password=*) rm -f "$$2/env"; echo "make run: DATABASE_URL carries a password; $$2/env not written" >&2 ;;
+		*) printf "# written by make run: the database it serves\nDATABASE_URL=%s\n" "$$DATABASE_URL" > "$$2/env" ;;
+		esac
+		"$$1" migrate && exec "$$1" serve' run $(BIN) $(DATA)
 
 run-cluster: build ## two replicas of each role (api :8081/:8082, projector, worker) over NATS JetStream
 	@WITH_ENV_SERVICES=1 WITH_ENV_DATABASE=tenantry $(ENV) .ci/cluster

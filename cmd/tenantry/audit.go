@@ -19,15 +19,16 @@ import (
 )
 
 func (a *app) auditCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Export, verify, sign and replay tenant histories (eventstore/audit/AUDIT.md)"}
-	cmd.AddCommand(a.auditExportCmd(), a.auditVerifyCmd(), a.auditHeadCmd(), a.auditReplayCmd())
+	cmd := group(&cobra.Command{Use: "audit", Short: "Export, verify, sign and replay tenant histories (eventstore/audit/AUDIT.md)"})
+	cmd.AddCommand(a.withDatabaseURL(a.auditExportCmd()), a.withDatabaseURL(a.auditVerifyCmd()), a.withDatabaseURL(a.auditHeadCmd()),
+		a.withDatabaseURL(a.auditReplayCmd()))
 	return cmd
 }
 
 // tenantRef resolves --tenant (slug or id) through the directory.
 func tenantRef(ctx context.Context, a *app, ref string) (uuid.UUID, *eventstore.Store, *eventstore.Registry, func(), error) {
 	if ref == "" {
-		return uuid.Nil, nil, nil, nil, errors.New("--tenant is required (a slug or an id)")
+		return uuid.Nil, nil, nil, nil, usageErr(errors.New("--tenant is required (a slug or an id)"))
 	}
 	store, reg, closeStore, err := a.openRuntime(ctx, eventstore.ForAPI)
 	if err != nil {
@@ -46,7 +47,7 @@ func (a *app) auditExportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export --tenant X [--out FILE]",
 		Short: "Write the tenant's whole history as NDJSON, ending with its head (signed with TENANTRY_AUDIT_SIGNING_KEY)",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			id, store, _, closePool, err := tenantRef(ctx, a, ref)
@@ -237,7 +238,7 @@ func (a *app) auditHeadCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "head (--tenant X | --public-key)",
 		Short: "Sign and print the tenant's current head (one line of JSON), or print the public key to publish",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.cfg.AuditSigner == nil {
 				return errors.New("configuration: TENANTRY_AUDIT_SIGNING_KEY is not set (an Ed25519 seed, 64 hex digits)")
@@ -269,13 +270,13 @@ func (a *app) auditReplayCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay --tenant X [--as-of TIME]",
 		Short: "Rebuild the tenant's profile, plan, status, members and usage totals as of an instant, from its events alone",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			at := time.Now()
 			if asOf != "" {
 				t, err := time.Parse(time.RFC3339Nano, asOf)
 				if err != nil {
-					return fmt.Errorf("--as-of %q: want an RFC 3339 time such as 2026-11-25T10:00:00Z", asOf)
+					return usageErr(fmt.Errorf("--as-of %q: want an RFC 3339 time such as 2026-11-25T10:00:00Z", asOf))
 				}
 				at = t
 			}

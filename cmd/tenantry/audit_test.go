@@ -118,10 +118,13 @@ func TestTenants_CreateAndList(t *testing.T) {
 	out, err := run(t, ctx, env, "tenants", "create", "--name", "Listed", "--slug", "listed", "--plan", "pro", "--admin-email", "admin@listed.example")
 	require.NoError(t, err, out)
 	require.Contains(t, out, `"key": "tk_`)
+	require.NotContains(t, out, `"msg":"request"`, "no HTTP access log from a CLI command")
 	_, err = run(t, ctx, env, "tenants", "create", "--name", "Again", "--slug", "listed", "--admin-email", "a@b.example")
 	require.ErrorContains(t, err, "taken")
+	require.Equal(t, 1, exitCode(err), "a refusal is a failure, not a usage error")
 	_, err = run(t, ctx, env, "tenants", "create", "--name", "Bad", "--slug", "Not A Slug", "--admin-email", "nope")
 	require.ErrorContains(t, err, "slug")
+	require.Equal(t, 2, exitCode(err), "a bad flag value is a usage error")
 	require.Eventually(t, func() bool {
 		out, err = run(t, ctx, env, "tenants", "list")
 		return err == nil && strings.Contains(out, "listed") && strings.Contains(out, " 0\n")

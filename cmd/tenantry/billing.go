@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	tapp "github.com/tenantry/tenantry/domain/app"
@@ -46,15 +50,18 @@ func (a *app) claimer(store *eventstore.Store) func(context.Context, string, tim
 }
 
 func (a *app) workerCmd() *cobra.Command {
-	var once bool
+	var once, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "worker",
+		Use:   "worker [--once [--json]]",
 		Short: "Run the billing worker: link tenants to Stripe, push metered usage, apply the grace period",
 		Long: "Runs a billing cycle at start and every TENANTRY_BILLING_INTERVAL (default 1h); --once runs one\n" +
 			"cycle and exits, non-zero when a tenant failed. Several workers may run at once: each tenant is\n" +
 			"billed by one of them at a time. Usage is read from the read models, so a projector must run.",
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON && !once {
+				return usageErr(errors.New("--json applies to --once only"))
+			}
 			ctx := cmd.Context()
 			store, registry, closeStore, err := a.openRuntime(ctx, eventstore.ForWorker)
 			if err != nil {
@@ -70,8 +77,15 @@ func (a *app) workerCmd() *cobra.Command {
 				return a.runRoles(ctx, roles{Worker: true})
 			}
 			stats, err := w.Cycle(ctx)
-			fmt.Fprintf(a.stdout, "tenants %d, busy %d, failed %d, provisioned %d, windows reported %d, suspended %d\n",
-				stats.Tenants, stats.Busy, stats.Failed, stats.Provisioned, stats.Windows, stats.Suspended)
+			if asJSON {
+				if jerr := json.NewEncoder(a.stdout).Encode(cycleJSON{Tenants: stats.Tenants, Busy: stats.Busy, Failed: stats.Failed,
+					Provisioned: stats.Provisioned, Windows: stats.Windows, Suspended: stats.Suspended}); jerr != nil {
+					return jerr
+				}
+			} else {
+				fmt.Fprintf(a.stdout, "tenants %d, busy %d, failed %d, provisioned %d, windows reported %d, suspended %d\n",
+					stats.Tenants, stats.Busy, stats.Failed, stats.Provisioned, stats.Windows, stats.Suspended)
+			}
 			if err != nil {
 				return err
 			}
@@ -82,20 +96,67 @@ func (a *app) workerCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "run one cycle and exit")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "with --once, print the cycle's figures as one JSON object")
 	return cmd
 }
 
+// cycleJSON is what `worker --once --json` prints.
+type cycleJSON struct {
+	Tenants     int `json:"tenants"`
+	Busy        int `json:"busy"`
+	Failed      int `json:"failed"`
+	Provisioned int `json:"provisioned"`
+	Windows     int `json:"windows_reported"`
+	Suspended   int `json:"suspended"`
+}
+
+// reconLineJSON is one line of `billing reconcile --json`: the tenant, then the line as
+// GET /v1/billing gives it (sums as numbers, or strings of digits beyond 2^53-1 where a
+// JSON reader's double would round them).
+type reconLineJSON struct {
+	TenantID          uuid.UUID `json:"tenant_id"`
+	Tenant            string    `json:"tenant"`
+	Metric            string    `json:"metric"`
+	Period            time.Time `json:"period"`
+	Recorded          jsonInt   `json:"recorded"`
+	Reported          jsonInt   `json:"reported"`
+	Difference        jsonInt   `json:"difference"`
+	UnreportedWindows int64     `json:"unreported_windows"`
+	InProgress        jsonInt   `json:"in_progress"`
+}
+
+func newReconLineJSON(t eventstore.TenantEntry, l tapp.ReconLine) reconLineJSON {
+	return reconLineJSON{TenantID: t.ID, Tenant: t.Slug, Metric: l.Metric, Period: l.Period, Recorded: jsonInt{l.Recorded},
+		Reported: jsonInt{l.Reported}, Difference: jsonInt{l.Difference}, UnreportedWindows: l.UnreportedWindows, InProgress: jsonInt{l.InProgress}}
+}
+
+// jsonInt is an exact integer in JSON: a number within ±(2^53-1), else a string of digits;
+// nil is 0.
+type jsonInt struct{ v *big.Int }
+
+var maxJSONInt = big.NewInt(1<<53 - 1)
+
+func (j jsonInt) MarshalJSON() ([]byte, error) {
+	if j.v == nil {
+		return []byte("0"), nil
+	}
+	if new(big.Int).Abs(j.v).Cmp(maxJSONInt) <= 0 {
+		return []byte(j.v.String()), nil
+	}
+	return strconv.AppendQuote(nil, j.v.String()), nil
+}
+
 func (a *app) billingCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "billing", Short: "Billing tools"}
+	cmd := group(&cobra.Command{Use: "billing", Short: "Billing tools"})
 	var ref string
-	var check bool
+	var check, asJSON bool
 	reconcile := &cobra.Command{
-		Use:   "reconcile",
+		Use:   "reconcile [--tenant X] [--check] [--json]",
 		Short: "Show usage recorded against usage reported to Stripe, per tenant, metric and month",
 		Long: "Compares, for every usage window that was due by now minus TENANTRY_BILLING_SETTLE, the usage\n" +
 			"recorded with the usage Stripe confirmed. After a completed cycle every difference is 0;\n" +
 			"--check exits non-zero when one is not.",
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			store, closeStore, err := a.openStore(ctx, eventstore.ForWorker)
@@ -119,7 +180,10 @@ func (a *app) billingCmd() *cobra.Command {
 			now := time.Now().UTC()
 			rec := tapp.NewReconcile(billing.UsageLedger{Store: store}, a.cfg.Billing.WithDefaults().Settle)
 			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TENANT\tMETRIC\tPERIOD\tRECORDED\tREPORTED\tDIFFERENCE\tUNREPORTED WINDOWS\tIN PROGRESS")
+			enc := json.NewEncoder(a.stdout)
+			if !asJSON {
+				fmt.Fprintln(tw, "TENANT\tMETRIC\tPERIOD\tRECORDED\tREPORTED\tDIFFERENCE\tUNREPORTED WINDOWS\tIN PROGRESS")
+			}
 			differences := 0
 			for _, t := range tenants {
 				r, err := rec.Run(ctx, tapp.ReconcileInput{Tenant: t.ID, Now: now, CatchUp: 30 * time.Second})
@@ -131,6 +195,12 @@ func (a *app) billingCmd() *cobra.Command {
 				}
 				differences += r.Differences
 				for _, l := range r.Lines {
+					if asJSON {
+						if err := enc.Encode(newReconLineJSON(t, l)); err != nil {
+							return err
+						}
+						continue
+					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", t.Slug, l.Metric, l.Period.Format("2006-01"),
 						l.Recorded, l.Reported, l.Difference, l.UnreportedWindows, l.InProgress)
 				}
@@ -145,7 +215,8 @@ func (a *app) billingCmd() *cobra.Command {
 		},
 	}
 	reconcile.Flags().StringVar(&ref, "tenant", "", "one tenant, by slug or id (default: every tenant)")
-	reconcile.Flags().BoolVar(&check, "check", false, "exit non-zero when recorded and reported usage differ")
-	cmd.AddCommand(reconcile)
+	reconcile.Flags().BoolVar(&check, "check", false, "exit 1 when recorded and reported usage differ")
+	reconcile.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line of the table (tenant, tenant_id, metric, period, recorded, reported, difference, unreported_windows, in_progress)")
+	cmd.AddCommand(a.withDatabaseURL(reconcile))
 	return cmd
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +67,33 @@ func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Regexp(t, `billed\s+api_calls\s+\d{4}-\d{2}\s+10\s+10\s+0\s+0`, out)
 
+	// --json: one object per line of the table, the tenant then the line as GET /v1/billing
+	// gives it; --check still decides the exit status.
+	out, err = run(t, ctx, env, "billing", "reconcile", "--tenant", "billed", "--check", "--json")
+	require.NoError(t, err, out)
+	first := strings.SplitN(out, "\n", 2)[0]
+	require.Equal(t, []string{"tenant_id:string", "tenant:string", "metric:string", "period:string", "recorded:json.Number",
+		"reported:json.Number", "difference:json.Number", "unreported_windows:json.Number", "in_progress:json.Number"}, jsonShape(t, first), out)
+	var line struct {
+		TenantID string    `json:"tenant_id"`
+		Tenant   string    `json:"tenant"`
+		Period   time.Time `json:"period"`
+		Recorded int64     `json:"recorded"`
+		Reported int64     `json:"reported"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(first), &line))
+	require.Equal(t, id.String(), line.TenantID)
+	require.Equal(t, "billed", line.Tenant)
+	require.Equal(t, int64(10), line.Recorded)
+	require.Equal(t, int64(10), line.Reported)
+	require.Zero(t, line.Period.Day()-1, "a period is the start of its month, RFC 3339")
+	out, err = run(t, ctx, env, "worker", "--once", "--json")
+	require.NoError(t, err, out)
+	require.Equal(t, []string{"tenants:json.Number", "busy:json.Number", "failed:json.Number", "provisioned:json.Number",
+		"windows_reported:json.Number", "suspended:json.Number"}, jsonShape(t, strings.SplitN(out, "\n", 2)[0]), out)
+	_, err = run(t, ctx, env, "worker", "--json")
+	require.Equal(t, 2, exitCode(err), "--json without --once: %v", err)
+
 	_, err = run(t, ctx, env, "billing", "reconcile", "--tenant", "no-such-tenant")
 	require.ErrorContains(t, err, "not found")
 	_, err = run(t, ctx, map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_STRIPE_PRICES": "gold=price_x"}, "worker", "--once")
@@ -101,4 +131,21 @@ func startServeEnv(t *testing.T, db *pgtest.DB, extra map[string]string) (contex
 		return err == nil && resp.StatusCode == http.StatusOK
 	}, 20*time.Second, 50*time.Millisecond)
 	return ctx, addr
+}
+
+// The sums of `billing reconcile --json` are exact at any size, as GET /v1/billing gives
+// them: numbers up to 2^53-1, strings of digits beyond (a double would round them).
+func TestBillingReconcileJSON_SumsAreExact(t *testing.T) {
+	big1 := new(big.Int).Lsh(big.NewInt(1), 53)
+	for v, want := range map[string]string{"0": "0", "9007199254740991": "9007199254740991",
+		"-9007199254740991": "-9007199254740991", big1.String(): `"9007199254740992"`, "-" + big1.String(): `"-9007199254740992"`} {
+		n, ok := new(big.Int).SetString(v, 10)
+		require.True(t, ok)
+		b, err := json.Marshal(jsonInt{n})
+		require.NoError(t, err)
+		require.Equal(t, want, string(b))
+	}
+	b, err := json.Marshal(jsonInt{})
+	require.NoError(t, err)
+	require.Equal(t, "0", string(b), "no usage is 0, not null")
 }

@@ -31,8 +31,13 @@ func main() {
 	}
 }
 
-// exitError makes the process exit with code instead of 1: `audit verify` tells "tampering
-// found" (1) from "no verdict" (2) so that a script never reads a missing file as an attack.
+// Exit codes of every command: 0 done; 1 the command ran and failed (a verification or check
+// that found a problem, a database error, an unknown tenant); 2 usage (an unknown command or
+// flag, a missing required flag, a bad flag value, an input file that cannot be read).
+// `audit verify` thereby tells "tampering found" (1) from "no verdict" (2), so that a script
+// never reads a missing file as an attack.
+
+// exitError makes the process exit with code instead of 1.
 type exitError struct {
 	code int
 	err  error
@@ -59,6 +64,8 @@ type app struct {
 	cfg    Config
 	log    *slog.Logger
 	stdout io.Writer
+	// databaseURL is --database-url of the command that runs (see dburl.go).
+	databaseURL string
 }
 
 func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -69,7 +76,11 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(getenv)
+			env, from, err := a.databaseEnv(cmd, getenv)
+			if err != nil {
+				return err
+			}
+			cfg, err := loadConfig(env)
 			if err != nil {
 				if code, ok := cmd.Annotations[errorExitCode]; ok && code == "2" {
 					return &exitError{code: 2, err: err}
@@ -78,13 +89,46 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 			}
 			a.cfg = cfg
 			a.log = newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+			if from != "" {
+				a.log.Debug("database", "url", migrations.Redact(cfg.DatabaseURL), "from", from)
+			}
 			return nil
 		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.projectionsCmd(), a.workerCmd(), a.billingCmd(), a.auditCmd(), a.tenantsCmd(), a.apiCmd(), a.projectorCmd())
+	// Unknown flags, bad flag values and unknown subcommands are usage errors (exit 2);
+	// cobra inherits the flag error function down the tree.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	group(root)
+	root.AddCommand(a.withDatabaseURL(a.migrateCmd()), a.withDatabaseURL(a.serveCmd()), a.projectionsCmd(), a.withDatabaseURL(a.workerCmd()),
+		a.billingCmd(), a.auditCmd(), a.tenantsCmd(), a.withDatabaseURL(a.apiCmd()), a.withDatabaseURL(a.projectorCmd()), a.versionCmd())
 	return root
+}
+
+// group makes cmd, a command that only holds subcommands, refuse what is not one of them:
+// cobra would print the help and exit 0 for `tenantry tenants lst`. Without a subcommand it
+// prints the help and exits 2 too, so that a script never mistakes it for done.
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+			if c.SuggestionsMinimumDistance <= 0 {
+				c.SuggestionsMinimumDistance = 2
+			}
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+			}
+			return usageErr(errors.New(msg + "; see " + c.CommandPath() + " --help"))
+		}
+		return nil
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		c.SetOut(c.ErrOrStderr())
+		_ = c.Help()
+		return usageErr(fmt.Errorf("give a subcommand of %s", c.CommandPath()))
+	}
+	return cmd
 }
 
 func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
@@ -101,14 +145,14 @@ func (a *app) migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Create the roles and schema, apply pending migrations, and bring every tenant schema up to date (idempotent)",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			admin, err := a.cfg.adminURL()
 			if err != nil {
 				return err
 			}
 			if concurrency < 1 || concurrency > 256 {
-				return fmt.Errorf("--concurrency must be between 1 and 256, got %d", concurrency)
+				return usageErr(fmt.Errorf("--concurrency must be between 1 and 256, got %d", concurrency))
 			}
 			if !tenantsOnly {
 				res, err := migrations.Migrate(cmd.Context(), admin, migrations.Options{

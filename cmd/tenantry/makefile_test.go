@@ -122,10 +122,28 @@ func TestMakeRun_ListensOnTheLoopbackInterfaceByDefault(t *testing.T) {
 		require.NoError(t, err, out)
 		return string(calls)
 	}
-	require.Equal(t, "migrate addr=[127.0.0.1:8080]\nserve addr=[127.0.0.1:8080]\n", runMake())
-	require.Equal(t, "migrate addr=[:9090]\nserve addr=[:9090]\n", runMake("TENANTRY_ADDR=:9090"),
+	require.Equal(t, "migrate addr=[127.0.0.1:8080]\nserve addr=[127.0.0.1:8080]\n", runMake("DATABASE_URL="+runURL))
+	require.Equal(t, "migrate addr=[:9090]\nserve addr=[:9090]\n", runMake("TENANTRY_ADDR=:9090", "DATABASE_URL="+runURL),
 		"TENANTRY_ADDR, when set, is where make run listens")
+
+	// make run leaves the URL of its database in .data/env, readable by its owner only, for
+	// the CLI (dburl.go); a URL with a password is not written.
+	envFile := filepath.Join(tmp, "data", "env")
+	b, err := os.ReadFile(envFile)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "\nDATABASE_URL="+runURL+"\n")
+	got, err := readDevEnv(envFile)
+	require.NoError(t, err)
+	require.Equal(t, runURL, got)
+	fi, err := os.Stat(envFile)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	runMake("DATABASE_URL=postgres://u:s3cret@127.0.0.1:5432/tenantry")
+	require.NoFileExists(t, envFile)
 }
+
+// runURL is the database `make run` is given in the test above.
+const runURL = "postgres://root@127.0.0.1:5432/tenantry?sslmode=disable"
 
 // `make test RUN=...` hands go test the regular expression as written: a `$` anchor is not
 // expanded by make (before, RUN='^TestA$|^TestB' became -run '^TestA^TestB', silently

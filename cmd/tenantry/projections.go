@@ -12,22 +12,22 @@ import (
 )
 
 func (a *app) projectionsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "projections", Short: "Operate the read models"}
+	cmd := group(&cobra.Command{Use: "projections", Short: "Operate the read models"})
 	var tenantArg string
 	var all bool
 	rebuild := &cobra.Command{
 		Use:   "rebuild (--tenant ID | --all)",
 		Short: "Replay tenants' events into fresh read models and swap them in atomically",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (tenantArg == "") == !all {
-				return errors.New("projections rebuild: give exactly one of --tenant ID or --all")
+				return usageErr(errors.New("projections rebuild: give exactly one of --tenant ID or --all"))
 			}
 			var tenant uuid.UUID
 			if tenantArg != "" {
 				var err error
 				if tenant, err = uuid.Parse(tenantArg); err != nil {
-					return fmt.Errorf("--tenant %q is not a tenant id (a UUID)", tenantArg)
+					return usageErr(fmt.Errorf("--tenant %q is not a tenant id (a UUID)", tenantArg))
 				}
 			}
 			ctx := cmd.Context()
@@ -70,6 +70,6 @@ func (a *app) projectionsCmd() *cobra.Command {
 	}
 	rebuild.Flags().StringVar(&tenantArg, "tenant", "", "tenant id to rebuild")
 	rebuild.Flags().BoolVar(&all, "all", false, "rebuild every tenant")
-	cmd.AddCommand(rebuild)
+	cmd.AddCommand(a.withDatabaseURL(rebuild))
 	return cmd
 }

@@ -10,7 +10,7 @@ func (a *app) serveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API, the relay, the projector, the tenant directory and the workers in one process",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runRoles(cmd.Context(), roles{API: true, Projector: true, Worker: true})
 		},
@@ -21,7 +21,7 @@ func (a *app) apiCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "api",
 		Short: "Run an API replica (stateless; needs TENANTRY_BUS=nats and projector processes)",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return a.runRoles(cmd.Context(), roles{API: true}) },
 	}
 }
@@ -30,7 +30,7 @@ func (a *app) projectorCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "projector",
 		Short: "Run a projector replica: the relay (one active at a time), the projector and the tenant directory",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return a.runRoles(cmd.Context(), roles{Projector: true}) },
 	}
 }

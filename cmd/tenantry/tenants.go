@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 )
 
 func (a *app) tenantsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "tenants", Short: "Create and list tenants"}
-	cmd.AddCommand(a.tenantsCreateCmd(), a.tenantsListCmd())
+	cmd := group(&cobra.Command{Use: "tenants", Short: "Create and list tenants"})
+	cmd.AddCommand(a.withDatabaseURL(a.tenantsCreateCmd()), a.withDatabaseURL(a.tenantsListCmd()))
 	return cmd
 }
 
@@ -26,20 +27,23 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --name N --slug S --admin-email E [--plan free|pro|enterprise]",
 		Short: "Create a tenant, its first admin and the admin's API key (printed once), as POST /v1/tenants does",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "name", "slug", "admin-email"); err != nil {
+				return err
+			}
+			// The same use case as POST /v1/tenants: it validates, claims the slug and
+			// appends exactly as the API does. A bad flag value is a usage error.
+			in, invalid := usecases.ParseSignUp(name, slug, plan, email)
+			if len(invalid) > 0 {
+				return usageErr(notCreated("invalid flags", invalid...))
+			}
 			ctx := cmd.Context()
 			store, registry, closeStore, err := a.openRuntime(ctx, eventstore.ForAPI)
 			if err != nil {
 				return err
 			}
 			defer closeStore()
-			// The same use case as POST /v1/tenants: it validates, claims the slug and
-			// appends exactly as the API does.
-			in, invalid := usecases.ParseSignUp(name, slug, plan, email)
-			if len(invalid) > 0 {
-				return notCreated("the request has invalid fields", invalid...)
-			}
 			in.Meta = domain.Metadata{Actor: "operator", RequestID: uuid.NewString()}
 			in.Meta.CorrelationID = in.Meta.RequestID
 			out, err := usecases.SignUp{Events: eventstore.DomainStore{Store: store, Registry: registry}, Slugs: store, Now: time.Now}.Run(ctx, in)
@@ -82,9 +86,32 @@ const signUpSettle = 3 * time.Second
 // notCreated is the error of a refused sign-up: the reason, then each bad field.
 func notCreated(detail string, fields ...*domain.Error) error {
 	for _, f := range fields {
-		detail += fmt.Sprintf("; %s %s", f.Field, f.Message)
+		detail += "; " + fieldMessage(f)
 	}
 	return errors.New("tenant not created: " + detail)
+}
+
+// fieldMessage names the flag of a field error once: "--name: name is required", not
+// "name name is required".
+func fieldMessage(f *domain.Error) string {
+	if f.Field == "" {
+		return f.Message
+	}
+	return "--" + strings.ReplaceAll(f.Field, "_", "-") + ": " + f.Message
+}
+
+// requireFlags is a usage error naming every flag of names that was not given.
+func requireFlags(cmd *cobra.Command, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if !cmd.Flags().Changed(n) {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) > 0 {
+		return usageErr(fmt.Errorf("required flags not given: %s", strings.Join(missing, ", ")))
+	}
+	return nil
 }
 
 func (a *app) tenantsListCmd() *cobra.Command {
@@ -92,7 +119,7 @@ func (a *app) tenantsListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [--json]",
 		Short: "List tenants with status, plan and projection lag (events not yet in the read models)",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			store, closeStore, err := a.openStore(ctx, eventstore.ForWorker)

@@ -66,7 +66,7 @@ func (m *Membership) CreateAPIKey(keyID, memberID uuid.UUID, role domain.Role, n
 		return nil, domain.NotFound("member not found")
 	}
 	if role != mem.Role && mem.Role != domain.RoleAdmin {
-		return nil, domain.Forbidden("a key of a %s member must have the %s role; only an admin's key may carry another role",
+		return nil, domain.Forbidden("keys of members with the %s role must have the %s role; only an admin's key may carry another role",
 			mem.Role, mem.Role)
 	}
 	active := 0

@@ -46,7 +46,7 @@ func TestCreateAPIKey_ChecksMemberRoleAndLimit(t *testing.T) {
 			want: []domain.Event{keyCreated(key1, founder, domain.RoleAuditor)}},
 		{name: "MemberKeyWithOwnRole", given: withBob, when: create(key1, bob, domain.RoleEditor),
 			want: []domain.Event{keyCreated(key1, bob, domain.RoleEditor)}},
-		{name: "MemberKeyWithLesserRole", given: withBob, code: domain.CodeForbidden, message: "editor member",
+		{name: "MemberKeyWithLesserRole", given: withBob, code: domain.CodeForbidden, message: "keys of members with the editor role must have the editor role",
 			when: create(key1, bob, domain.RoleViewer)},
 		{name: "MemberKeyWithAdminRole", given: withBob, code: domain.CodeForbidden, when: create(key1, bob, domain.RoleAdmin)},
 		{name: "PromotedMemberKeyWithAnyRole",
