@@ -69,3 +69,28 @@ func ErrorCode(err error) Code {
 	}
 	return ""
 }
+
+// Invalids is several invalid fields of one input, reported together so a client fixes
+// them in one round trip. errors.As finds its first *Error, so callers that branch on one
+// code keep working.
+type Invalids []*Error
+
+// Error returns the first field's message and how many more there are.
+func (v Invalids) Error() string {
+	switch len(v) {
+	case 0:
+		return "invalid input"
+	case 1:
+		return v[0].Message
+	}
+	return fmt.Sprintf("%s (and %d more invalid fields)", v[0].Message, len(v)-1)
+}
+
+// Unwrap returns each field's error.
+func (v Invalids) Unwrap() []error {
+	out := make([]error, len(v))
+	for i, e := range v {
+		out[i] = e
+	}
+	return out
+}

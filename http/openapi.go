@@ -66,7 +66,9 @@ var components = schema{
 	"Problem": obj([]string{"type", "title", "status"}, schema{
 		"type": strf("uri", "problem type, e.g. "+ProblemBase+"tenant-suspended"), "title": str(""), "status": integer(""),
 		"detail": str(""), "instance": str(""), "request_id": str(""),
-		"errors": array(obj([]string{"field", "message"}, schema{"field": str(""), "message": str("")})),
+		"errors": schema{"type": "array", "maxItems": MaxFieldErrors + 1,
+			"description": "every invalid field (at most 100; a usage batch with more adds one entry, field \"records\", counting the rest)",
+			"items":       obj([]string{"field", "message"}, schema{"field": str(""), "message": str("")})},
 	}),
 	"Tenant":     obj(nil, schema{"id": uuidS, "name": str(""), "slug": str(""), "plan": planS, "status": enum("", "active", "past_due", "suspended", "closed")}),
 	"Profile":    obj(nil, schema{"id": uuidS, "name": str(""), "slug": str(""), "plan": planS, "status": str(""), "suspend_reason": str(""), "suspend_note": str(""), "created_at": timeS, "updated_at": timeS}),

@@ -79,6 +79,20 @@ func fail(c *gin.Context, status int, kind, detail string, errs ...FieldError) {
 // failErr answers for an error from the domain or below: domain rule violations map by
 // code (one table); anything else is logged and shown as a plain internal error.
 func (s *Server) failErr(c *gin.Context, err error) {
+	var many domain.Invalids
+	if errors.As(err, &many) && len(many) > 1 {
+		// Malformed fields make it a 400; only fields over plan limits make it a 422.
+		status, kind := http.StatusUnprocessableEntity, "limit-exceeded"
+		errs := make([]FieldError, len(many))
+		for i, e := range many {
+			errs[i] = FieldError{Field: e.Field, Message: e.Message}
+			if e.Code != domain.CodeLimit {
+				status, kind = http.StatusBadRequest, "invalid-request"
+			}
+		}
+		fail(c, status, kind, fmt.Sprintf("%d fields are invalid; errors lists them", len(many)), errs...)
+		return
+	}
 	var de *domain.Error
 	if errors.As(err, &de) {
 		var errs []FieldError

@@ -23,6 +23,10 @@ import (
 // MaxUsageRecords is the most records one POST /v1/usage may carry.
 const MaxUsageRecords = 1000
 
+// MaxFieldErrors is the most field errors one problem lists; a batch with more invalid
+// fields lists these and one more entry (field "records") saying how many were left out.
+const MaxFieldErrors = 100
+
 // parseUsageBody accepts one record, or {"records": [...]} with 1 to MaxUsageRecords
 // records, each validated by the domain's rules, whose sums per metric and window fit
 // (usage.CheckTotals); errors name the record.
@@ -83,22 +87,43 @@ func parseUsageEnvelope(trimmed []byte, now time.Time) ([]usage.Recorded, error)
 		return nil, domain.Invalid("records", "a batch holds 1 to %d records, not %d", MaxUsageRecords, len(items))
 	}
 	out := make([]usage.Recorded, len(items))
+	var errs domain.Invalids
+	omitted := 0
 	for i, item := range items {
 		r, err := usage.ParseRecordJSON(item, now)
-		if err != nil {
-			var de *domain.Error
-			if errors.As(err, &de) {
-				field := fmt.Sprintf("records[%d]", i)
-				if de.Field != "" {
-					field += "." + de.Field
-				}
-				return nil, &domain.Error{Code: de.Code, Field: field, Message: fmt.Sprintf("record %d: %s", i, de.Message)}
-			}
-			return nil, err
+		if err == nil {
+			out[i] = r
+			continue
 		}
-		out[i] = r
+		var many domain.Invalids
+		if !errors.As(err, &many) {
+			var de *domain.Error
+			if !errors.As(err, &de) {
+				return nil, err
+			}
+			many = domain.Invalids{de}
+		}
+		for _, de := range many {
+			if len(errs) == MaxFieldErrors {
+				omitted++
+				continue
+			}
+			field := fmt.Sprintf("records[%d]", i)
+			if de.Field != "" {
+				field += "." + de.Field
+			}
+			errs = append(errs, &domain.Error{Code: de.Code, Field: field, Message: fmt.Sprintf("record %d: %s", i, de.Message)})
+		}
 	}
-	return out, nil
+	switch {
+	case len(errs) == 0:
+		return out, nil
+	case len(errs) == 1:
+		return nil, errs[0]
+	case omitted > 0:
+		errs = append(errs, domain.Invalid("records", "%d more invalid fields are not listed (at most %d are)", omitted, MaxFieldErrors))
+	}
+	return nil, errs
 }
 
 // postUsage records usage (app.RecordUsage). A record whose idempotency key this tenant

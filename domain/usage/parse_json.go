@@ -143,8 +143,9 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-// parseRecordTokens is ParseRecordJSON's full path: a token-by-token decode that names the
-// first mistake.
+// parseRecordTokens is ParseRecordJSON's full path: a token-by-token decode that names
+// every invalid field of the record (domain.Invalids when more than one); a record that is
+// not a JSON object is refused with one error.
 func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -157,7 +158,15 @@ func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
 		key      IdempotencyKey
 		occurred = now
 		seen     = make(map[string]bool, 4)
+		errs     domain.Invalids
 	)
+	bad := func(err error) {
+		var de *domain.Error
+		if !errors.As(err, &de) {
+			de = domain.Invalid("", "%s", err.Error())
+		}
+		errs = append(errs, de)
+	}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -169,7 +178,8 @@ func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
 			return Recorded{}, domain.Invalid("", "usage record is not valid JSON")
 		}
 		if seen[name] {
-			return Recorded{}, domain.Invalid(name, "%s is given more than once", name)
+			bad(domain.Invalid(name, "%s is given more than once", name))
+			continue
 		}
 		seen[name] = true
 		switch name {
@@ -179,19 +189,21 @@ func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
 				metric, err = ParseMetric(s)
 			}
 			if err != nil {
-				return Recorded{}, err
+				bad(err)
 			}
 		case "quantity":
 			if quantity, err = ParseQuantity(string(raw)); err != nil {
-				return Recorded{}, err
+				bad(err)
 			}
 		case "occurred_at":
 			s, err := jsonString(raw, name)
-			if err != nil {
-				return Recorded{}, err
+			if err == nil {
+				if occurred, err = time.Parse(time.RFC3339Nano, s); err != nil {
+					err = domain.Invalid(name, "occurred_at must be an RFC 3339 timestamp with a zone, like 2025-01-02T03:04:05Z")
+				}
 			}
-			if occurred, err = time.Parse(time.RFC3339Nano, s); err != nil {
-				return Recorded{}, domain.Invalid(name, "occurred_at must be an RFC 3339 timestamp with a zone, like 2025-01-02T03:04:05Z")
+			if err != nil {
+				bad(err)
 			}
 		case "idempotency_key":
 			s, err := jsonString(raw, name)
@@ -199,10 +211,10 @@ func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
 				key, err = ParseIdempotencyKey(s)
 			}
 			if err != nil {
-				return Recorded{}, err
+				bad(err)
 			}
 		default:
-			return Recorded{}, domain.Invalid("", "unknown field %q; use metric, quantity, occurred_at and idempotency_key", clip(name))
+			bad(domain.Invalid("", "unknown field %q; use metric, quantity, occurred_at and idempotency_key", clip(name)))
 		}
 	}
 	if _, err := dec.Token(); err != nil {
@@ -213,10 +225,16 @@ func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
 	}
 	for _, field := range []string{"metric", "quantity", "idempotency_key"} {
 		if !seen[field] {
-			return Recorded{}, domain.Invalid(field, "%s is required", field)
+			bad(domain.Invalid(field, "%s is required", field))
 		}
 	}
-	return NewRecord(metric, quantity, occurred, key, now)
+	switch len(errs) {
+	case 0:
+		return NewRecord(metric, quantity, occurred, key, now)
+	case 1:
+		return Recorded{}, errs[0]
+	}
+	return Recorded{}, errs
 }
 
 func jsonString(raw json.RawMessage, field string) (string, error) {

@@ -75,7 +75,9 @@ func TestParseRecordJSON_Rejects(t *testing.T) {
 			r, err := usage.ParseRecordJSON([]byte(tt.in), now)
 			require.Equal(t, usage.Recorded{}, r)
 			requireInvalid(t, err, tt.field)
-			require.Contains(t, err.(*domain.Error).Message, tt.message)
+			var de *domain.Error
+			require.ErrorAs(t, err, &de)
+			require.Contains(t, de.Message, tt.message)
 		})
 	}
 }
@@ -89,4 +91,17 @@ func TestParseRecordJSON_RefusesQuantitiesAboveTheMaximumAsALimit(t *testing.T) 
 		require.Equal(t, domain.CodeLimit, de.Code, q)
 		require.Equal(t, "quantity", de.Field, q)
 	}
+}
+
+func TestParseRecordJSON_NamesEveryInvalidField(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	_, err := usage.ParseRecordJSON([]byte(`{"metric":"API","quantity":-1,"occurred_at":"yesterday","unit":"ms"}`), now)
+	var all domain.Invalids
+	require.ErrorAs(t, err, &all)
+	fields := make([]string, len(all))
+	for i, e := range all {
+		require.Equal(t, domain.CodeInvalid, e.Code)
+		fields[i] = e.Field
+	}
+	require.Equal(t, []string{"metric", "quantity", "occurred_at", "", "idempotency_key"}, fields)
 }
