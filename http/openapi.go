@@ -198,7 +198,8 @@ func (s *Server) Document() schema {
 		"openapi": "3.1.0",
 		"info": schema{"title": "Tenantry API", "version": "1",
 			"description": "Multi-tenant platform API. Errors are RFC 9457 problem details. Tenant-scoped routes resolve the tenant from " +
-				"the workspace path, the {slug} subdomain, the X-Tenant header (slug or id) or the API key; a key never reaches another tenant."},
+				"the workspace path, the {slug} subdomain, the X-Tenant header (slug or id) or the API key; a key never reaches another tenant. " +
+				"Unknown body fields and query parameters not listed for an operation answer 400."},
 		"paths":      paths,
 		"components": schema{"schemas": components, "securitySchemes": schema{"bearer": schema{"type": "http", "scheme": "bearer", "description": "a tenant API key or the operator token"}}},
 	}

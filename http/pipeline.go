@@ -27,6 +27,9 @@ func (s *Server) handle(rt route) gin.HandlerFunc {
 		if !s.limits.allow(c, cl, s.metrics) {
 			return
 		}
+		if !checkQuery(c, rt) {
+			return
+		}
 		if cl.tenant != uuid.Nil {
 			release, ok := s.fair.acquire(c.Request.Context(), cl.tenant)
 			if !ok {
