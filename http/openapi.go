@@ -129,8 +129,9 @@ var (
 	docRevokeAPIKey = op{summary: "Revoke an API key", result: obj(nil, schema{"revoked": uuidS, "seq": seqS})}
 
 	docPostUsage = op{summary: "Record usage: one record, or {records: [...]} with up to 1,000", status: 202,
-		body:   schema{"oneOf": []schema{ref("UsageRecord"), obj([]string{"records"}, schema{"records": schema{"type": "array", "items": ref("UsageRecord"), "minItems": 1, "maxItems": MaxUsageRecords}})}},
-		result: obj(nil, schema{"accepted": integer("records counted now"), "duplicates": integer("records whose key was seen before"), "seq": seqS})}
+		body: schema{"oneOf": []schema{ref("UsageRecord"), obj([]string{"records"}, schema{"records": schema{"type": "array", "items": ref("UsageRecord"), "minItems": 1, "maxItems": MaxUsageRecords}})}},
+		result: obj(nil, schema{"accepted": integer("records counted now"), "duplicates": integer("records whose key was seen before"),
+			"seq": integer("the newest event holding this request's records (a duplicate's is the event that recorded it first, never 0); pass it as min_seq")})}
 	docGetUsage = op{summary: "Usage series per metric and hour or day", query: []param{
 		{name: "metric", desc: "one metric (default: all)", schema: str("")},
 		{name: "from", desc: "start (RFC 3339; default: 24 hours or 30 days before to)", schema: timeS},

@@ -87,6 +87,9 @@ func TestUsage_ABatchIsOneEventThatClaimsEveryKey(t *testing.T) {
 
 	r = a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: rec("y", 2)})
 	require.Equal(t, []any{float64(0), float64(1)}, []any{r.get("accepted"), r.get("duplicates")})
+	require.Equal(t, float64(stored[0].Seq), r.get("seq"), "a duplicate answers the seq that holds it")
+	r = a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: map[string]any{"records": []any{rec("x", 1), rec("z", 3)}}})
+	require.Equal(t, []any{float64(0), float64(2), float64(stored[0].Seq)}, []any{r.get("accepted"), r.get("duplicates"), r.get("seq")})
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
 		wg.Add(1)
@@ -371,7 +374,7 @@ func TestUsage_ConcurrentSinglesAreCoalescedIntoOneEvent(t *testing.T) {
 		require.Equal(t, an.reqID, batch.RequestIDs[i], "record %s names its request", rec.IdempotencyKey)
 		require.Equal(t, []any{float64(1), float64(0), float64(stored[1].Seq)}, []any{an.r.get("accepted"), an.r.get("duplicates"), an.r.get("seq")})
 	}
-	require.Equal(t, float64(stored[1].Seq), byKey["a"].r.get("seq"), "a duplicate learns the seq of the append it was in")
+	require.Equal(t, float64(stored[0].Seq), byKey["a"].r.get("seq"), "a duplicate answers the seq of the event that holds its key")
 
 	// One key three times among the gathered requests: one of them counts.
 	release = hold()

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -60,8 +61,8 @@ type UsageInput struct {
 }
 
 // UsageRecorded says what a request recorded: Accepted records are new, Duplicates were
-// sent before (or twice in the request); Seq is the event that carries them (0 when every
-// key was claimed before).
+// sent before (or twice in the request); Seq is the newest event that holds them (for a
+// duplicate, the event that recorded it first): pass it as min_seq to read them.
 type UsageRecorded struct {
 	Accepted   int   `json:"accepted"`
 	Duplicates int   `json:"duplicates"`
@@ -96,7 +97,7 @@ func (u *RecordUsage) Record(ctx context.Context, in UsageInput) (UsageRecorded,
 			distinct = append(distinct, r)
 		}
 	}
-	ok, seq, err := u.storeRecords(ctx, in.Tenant, in.Metadata, distinct, ids, nil)
+	ok, seqs, err := u.storeRecords(ctx, in.Tenant, in.Metadata, distinct, ids, nil)
 	if err != nil {
 		return UsageRecorded{}, err
 	}
@@ -106,12 +107,13 @@ func (u *RecordUsage) Record(ctx context.Context, in UsageInput) (UsageRecorded,
 			accepted++
 		}
 	}
-	return UsageRecorded{Accepted: accepted, Duplicates: len(in.Records) - accepted, Seq: seq}, nil
+	return UsageRecorded{Accepted: accepted, Duplicates: len(in.Records) - accepted, Seq: slices.Max(seqs)}, nil
 }
 
 // storeRecords appends records (with distinct key ids ids) as one event of the tenant's
 // usage stream, leaving out those whose keys are claimed already, and reports which were
-// accepted and the seq of the event (0 if every key was claimed before). It optimistically
+// accepted and, per record, the seq of the event that holds it (for a key claimed before,
+// the event that claimed it). It optimistically
 // appends everything, a new key being the common case; only if some key is claimed already
 // (sent before, or by a concurrent request) does it look up which, and append the rest.
 //
@@ -121,8 +123,9 @@ func (u *RecordUsage) Record(ctx context.Context, in UsageInput) (UsageRecorded,
 // a batch carries them as request_ids, a lone record's metadata takes its own.
 func (u *RecordUsage) storeRecords(ctx context.Context, tenant uuid.UUID, meta domain.Metadata,
 	records []usage.Recorded, ids []uuid.UUID, requests []string,
-) (accepted []bool, seq int64, err error) {
+) (accepted []bool, seqs []int64, err error) {
 	accepted = make([]bool, len(records))
+	seqs = make([]int64, len(records))
 	fresh := make([]int, len(records))
 	for i := range fresh {
 		fresh[i] = i
@@ -131,30 +134,31 @@ func (u *RecordUsage) storeRecords(ctx context.Context, tenant uuid.UUID, meta d
 		if attempt > 0 {
 			claimed, err := u.keys.ClaimedKeys(ctx, tenant, ids)
 			if err != nil {
-				return nil, 0, err
+				return nil, nil, err
 			}
 			fresh = fresh[:0]
 			for i, id := range ids {
-				if _, ok := claimed[id]; !ok {
+				if seq, ok := claimed[id]; ok {
+					seqs[i] = seq
+				} else {
 					fresh = append(fresh, i)
 				}
 			}
 			if len(fresh) == 0 {
-				return accepted, 0, nil
+				return accepted, seqs, nil
 			}
 		}
 		event, eventMeta := usageEvent(meta, records, ids, requests, fresh)
 		res, err := u.store.Append(ctx, tenant, usage.StreamID, domain.Any, eventMeta, event)
 		if err == nil {
-			if !res.Retried {
-				for _, i := range fresh {
-					accepted[i] = true
-				}
+			for _, i := range fresh {
+				accepted[i] = !res.Retried
+				seqs[i] = res.LastSeq
 			}
-			return accepted, res.LastSeq, nil
+			return accepted, seqs, nil
 		}
 		if !errors.Is(err, domain.ErrKeyClaimed) && !errors.Is(err, domain.ErrEventIDConflict) || attempt == 3 {
-			return nil, 0, err
+			return nil, nil, err
 		}
 	}
 }

@@ -28,7 +28,7 @@ import (
 // a relayed message, a projection step) are paid once per append instead of once per
 // request, which is what lets single-record ingestion keep up with many connections.
 type coalescer struct {
-	store      func(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, records []usage.Recorded, ids []uuid.UUID, requests []string) ([]bool, int64, error)
+	store      func(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, records []usage.Recorded, ids []uuid.UUID, requests []string) ([]bool, []int64, error)
 	background func(tenant uuid.UUID) context.Context
 	mu         sync.Mutex
 	lanes      map[laneKey]*lane
@@ -56,8 +56,8 @@ type gathered struct {
 	total    int64 // the records' quantities added up (checked: see record)
 	done     chan struct{}
 
-	accepted []bool // per record, once done
-	seq      int64
+	accepted []bool  // per record, once done
+	seqs     []int64 // per record: the seq of the event that holds it
 	err      error
 }
 
@@ -69,7 +69,7 @@ const coalesceTimeout = 30 * time.Second
 
 // record appends r (key id id) with the others gathered in its lane and reports whether it
 // was accepted (false: its key was claimed before, or by a request in the same append) and
-// the seq of the event that carries it.
+// the seq of the event that holds it (for a duplicate, the event that recorded it first).
 func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, r usage.Recorded, id uuid.UUID) (accepted bool, seq int64, err error) {
 	k := laneKey{tenant, meta.Actor}
 	co.mu.Lock()
@@ -118,7 +118,7 @@ func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta domain.M
 	if g.err != nil {
 		return false, 0, g.err
 	}
-	return !dup && g.accepted[i], g.seq, nil
+	return !dup && g.accepted[i], g.seqs[i], nil
 }
 
 // run appends the lane's gathered records, a batch at a time, until none are left.
@@ -142,7 +142,7 @@ func (co *coalescer) run(k laneKey, l *lane) {
 func (co *coalescer) append(tenant uuid.UUID, g *gathered) {
 	ctx, cancel := context.WithTimeout(co.background(tenant), coalesceTimeout)
 	defer cancel()
-	g.accepted, g.seq, g.err = co.store(ctx, tenant, g.meta, g.records, g.ids, g.requests)
+	g.accepted, g.seqs, g.err = co.store(ctx, tenant, g.meta, g.records, g.ids, g.requests)
 }
 
 // Waiting is how many requests of the tenant wait in its lanes for an append (a duplicate

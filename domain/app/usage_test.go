@@ -70,7 +70,11 @@ func TestRecordUsage_CountsEachKeyOnceAcrossRequestsAndWithinOne(t *testing.T) {
 
 	again, err := uc.Record(ctx, app.UsageInput{Tenant: tenantID, Metadata: meta, Records: batch})
 	require.NoError(t, err)
-	require.Equal(t, app.UsageRecorded{Accepted: 0, Duplicates: 4, Seq: 0}, again, "a replayed request records nothing")
+	require.Equal(t, app.UsageRecorded{Accepted: 0, Duplicates: 4, Seq: got.Seq}, again,
+		"a replayed request records nothing, and answers the seq that holds its records")
+	one, err := uc.Record(ctx, app.UsageInput{Tenant: tenantID, Metadata: meta, Records: []usage.Recorded{usageRecord(t, "a", 1, at)}})
+	require.NoError(t, err)
+	require.Equal(t, app.UsageRecorded{Accepted: 0, Duplicates: 1, Seq: first.Seq}, one, "a duplicate answers the seq that recorded it first")
 	total, _ := sumRecorded(t, events, tenantID)
 	require.Equal(t, int64(111), total)
 
