@@ -188,7 +188,11 @@ func (s *Server) Document() schema {
 				item = schema{}
 				paths[openAPIPath(path)] = item
 			}
-			item[strings.ToLower(rt.method)] = s.operation(rt, path, workspace)
+			o := s.operation(rt, path, workspace)
+			item[strings.ToLower(rt.method)] = o
+			if rt.method == http.MethodGet {
+				item["head"] = headOperation(o, path)
+			}
 		}
 		add(rt.path, false)
 		if rt.scoped {
@@ -241,6 +245,13 @@ func (s *Server) operation(rt route, path string, workspace bool) schema {
 	if status == http.StatusNoContent {
 		success = schema{"description": http.StatusText(status)}
 	}
+	if rt.access == member { // tenant routes: the tenant's bucket (see rateLimitHeaders)
+		limits := schema{
+			"RateLimit-Policy": schema{"description": `the tenant's rate limit (draft-ietf-httpapi-ratelimit-headers): "plan";q=<burst>;w=<seconds to refill it>`, "schema": str("")},
+			"RateLimit":        schema{"description": `what is left of it: "plan";r=<requests left now>;t=<seconds until the bucket is full>`, "schema": str("")},
+		}
+		success["headers"], problem["headers"] = limits, limits
+	}
 	o := schema{
 		"operationId": operationID(rt.method, path),
 		"summary":     d.summary,
@@ -265,6 +276,29 @@ func (s *Server) operation(rt route, path string, workspace bool) schema {
 	if d.body != nil {
 		o["requestBody"] = schema{"required": rt.access != operator, "content": schema{"application/json": schema{"schema": d.body}}}
 	}
+	return o
+}
+
+// headOperation is a GET operation's HEAD twin: the same parameters, statuses and headers,
+// no body.
+func headOperation(get schema, path string) schema {
+	o := schema{}
+	for k, v := range get {
+		o[k] = v
+	}
+	o["operationId"] = operationID(http.MethodHead, path)
+	o["summary"] = "HEAD of: " + get["summary"].(string)
+	responses := schema{}
+	for status, r := range get["responses"].(schema) {
+		resp := schema{}
+		for k, v := range r.(schema) {
+			if k != "content" {
+				resp[k] = v
+			}
+		}
+		responses[status] = resp
+	}
+	o["responses"] = responses
 	return o
 }
 

@@ -41,7 +41,9 @@ func TestQuery_UnknownParametersAnswer400OnEveryRoute(t *testing.T) {
 			}
 			r := send("bogus=1")
 			require.Equal(t, http.StatusBadRequest, r.status, "%s %s: %s", method, path, r.raw)
-			require.Contains(t, string(r.raw), `"field":"bogus"`, "%s %s", method, path)
+			if method != "head" { // a HEAD answer has no body to name it in
+				require.Contains(t, string(r.raw), `"field":"bogus"`, "%s %s", method, path)
+			}
 			for _, p := range op["parameters"].([]map[string]any) {
 				if p["in"] != "query" {
 					continue

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -65,12 +67,15 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 		key, plan = "a:"+clientKey(c), "anonymous"
 	}
 	if l.shared != nil {
-		ok, wait, err := l.shared.Allow(c.Request.Context(), key, limits)
+		st, err := l.shared.Allow(c.Request.Context(), key, limits)
 		if err == nil {
-			if ok {
+			if cl.tenant != uuid.Nil {
+				rateLimitHeaders(c, limits, st.Remaining, st.ResetAfter)
+			}
+			if st.OK {
 				return true
 			}
-			retryAfter(c, wait)
+			retryAfter(c, st.RetryAfter)
 			m.rateLimited(plan)
 			l.tarpit(c)
 			fail(c, http.StatusTooManyRequests, "rate-limited", "the rate limit of the "+plan+" plan is exceeded; retry after the delay in Retry-After")
@@ -89,11 +94,20 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 	}
 	b.used = now
 	r := b.lim.ReserveN(now, 1)
+	tokens := b.lim.TokensAt(now)       // after this request's token, negative when it must wait
 	if now.Sub(l.swept) > time.Minute { // forget idle buckets (they would be full again)
 		l.buckets.removeIf(func(_ string, v *bucket) bool { return now.Sub(v.used) > 10*time.Minute })
 		l.swept = now
 	}
 	l.mu.Unlock()
+	if cl.tenant != uuid.Nil {
+		if d := r.DelayFrom(now); d > 0 {
+			tokens++ // the refused request gives its token back (CancelAt below)
+		}
+		remaining := max(0, int(tokens))
+		refill := time.Duration((float64(limits.Burst) - tokens) / limits.RequestsPerSecond * float64(time.Second))
+		rateLimitHeaders(c, limits, remaining, refill)
+	}
 	if !r.OK() {
 		m.rateLimited(plan)
 		fail(c, http.StatusTooManyRequests, "rate-limited", "the rate limit of the "+plan+" plan is exceeded")
@@ -108,6 +122,16 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 		return false
 	}
 	return true
+}
+
+// rateLimitHeaders sets the IETF RateLimit-Policy and RateLimit fields
+// (draft-ietf-httpapi-ratelimit-headers-09) for a tenant's token bucket: the policy "plan"
+// allows q requests (the burst) per window w (the seconds a drained bucket takes to fill);
+// r requests are left now, and in t seconds the bucket is full again.
+func rateLimitHeaders(c *gin.Context, l domain.Limits, remaining int, refill time.Duration) {
+	window := max(1, int(math.Ceil(float64(l.Burst)/l.RequestsPerSecond)))
+	c.Header("RateLimit-Policy", fmt.Sprintf(`"plan";q=%d;w=%d`, l.Burst, window))
+	c.Header("RateLimit", fmt.Sprintf(`"plan";r=%d;t=%d`, min(remaining, l.Burst), max(0, int(math.Ceil(refill.Seconds())))))
 }
 
 // Refusals are slowed down: a client that retries in a tight loop (the usual noisy

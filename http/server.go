@@ -159,9 +159,15 @@ func build(d Deps) (*gin.Engine, *Server) {
 	})
 	for _, rt := range s.routes() {
 		h := s.handle(rt)
-		r.Handle(rt.method, rt.path, h)
-		if rt.scoped {
-			r.Handle(rt.method, workspacePrefix+rt.path[len("/v1"):], h)
+		methods := []string{rt.method}
+		if rt.method == http.MethodGet { // Gin adds no HEAD: answer it as GET, net/http drops the body
+			methods = append(methods, http.MethodHead)
+		}
+		for _, m := range methods {
+			r.Handle(m, rt.path, h)
+			if rt.scoped {
+				r.Handle(m, workspacePrefix+rt.path[len("/v1"):], h)
+			}
 		}
 	}
 	return r, s

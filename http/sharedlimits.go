@@ -18,7 +18,17 @@ import (
 // replica spends from the same bucket.
 type SharedLimits interface {
 	// Allow takes one token from key's bucket sized by l, or says how long until one is free.
-	Allow(ctx context.Context, key string, l domain.Limits) (ok bool, retryAfter time.Duration, err error)
+	Allow(ctx context.Context, key string, l domain.Limits) (LimitState, error)
+}
+
+// LimitState is a bucket after one Allow: whether the request may go, when to retry if
+// not, and what the RateLimit header reports (tokens left, and how long until the bucket
+// is full again).
+type LimitState struct {
+	OK         bool
+	RetryAfter time.Duration
+	Remaining  int
+	ResetAfter time.Duration
 }
 
 // redisLimits is redis_rate's GCRA (generic cell rate algorithm, a token bucket in one
@@ -45,13 +55,13 @@ func NewRedisLimits(url string) (SharedLimits, error) {
 	return &redisLimits{lim: redis_rate.NewLimiter(rdb)}, nil
 }
 
-func (r *redisLimits) Allow(ctx context.Context, key string, l domain.Limits) (bool, time.Duration, error) {
+func (r *redisLimits) Allow(ctx context.Context, key string, l domain.Limits) (LimitState, error) {
 	// GCRA spaces requests by period/rate; a fractional rate per second becomes a whole
 	// number of requests per 1,000 seconds with the same spacing.
 	limit := redis_rate.Limit{Rate: max(1, int(math.Round(l.RequestsPerSecond*1000))), Burst: max(1, l.Burst), Period: 1000 * time.Second}
 	res, err := r.lim.Allow(ctx, "tenantry:rl:"+key, limit)
 	if err != nil {
-		return false, 0, err
+		return LimitState{}, err
 	}
-	return res.Allowed > 0, res.RetryAfter, nil
+	return LimitState{OK: res.Allowed > 0, RetryAfter: res.RetryAfter, Remaining: max(0, res.Remaining), ResetAfter: max(0, res.ResetAfter)}, nil
 }

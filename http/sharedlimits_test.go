@@ -39,6 +39,11 @@ func TestRateLimits_AreSharedAcrossReplicas(t *testing.T) {
 		res, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		res.Body.Close()
+		// The shared bucket's state, whichever replica answers: 4 requests per 80 s.
+		require.Equal(t, `"plan";q=4;w=80`, res.Header.Get("RateLimit-Policy"))
+		if i == 0 {
+			require.Regexp(t, `^"plan";r=3;t=\d+$`, res.Header.Get("RateLimit"))
+		}
 		switch res.StatusCode {
 		case http.StatusOK:
 			allowed++
