@@ -77,11 +77,13 @@ func TestAPI_TenantLifecycleAndReadYourWrites(t *testing.T) {
 	r = a.do(req{method: "PATCH", path: "/v1/tenant", token: ten.key, body: map[string]any{"name": "Nope"}})
 	require.Equal(t, http.StatusForbidden, r.status)
 	require.Equal(t, "tenant-suspended", r.problemType())
-	// The plan route is a billing route: the API lets it through, and the domain answers
-	// (a suspension cannot be dodged by a plan change).
+	// The plan route is a billing route: a suspended tenant may change its plan (as it may
+	// pay), and stays suspended (a suspension cannot be dodged by a plan change).
 	r = a.do(req{method: "PUT", path: "/v1/tenant/plan", token: ten.key, body: map[string]any{"plan": "enterprise"}})
-	require.Equal(t, http.StatusConflict, r.status, string(r.raw))
-	require.Contains(t, r.str("detail"), "reactivate")
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	require.Equal(t, []any{"enterprise", "suspended"}, []any{r.str("tenant", "plan"), r.str("tenant", "status")})
+	r = a.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
+	require.Equal(t, []any{"enterprise", "suspended"}, []any{r.str("plan"), r.str("status")})
 	r = a.do(req{method: "GET", path: "/v1/billing", token: ten.key})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 

@@ -105,7 +105,7 @@ var (
 		result: obj(nil, schema{"tenant": ref("Tenant"), "admin": ref("Member"), "api_key": ref("NewAPIKey"), "seq": seqS})}
 	docGetTenant   = op{summary: "The tenant's profile", query: []param{minSeqP}, result: ref("Profile")}
 	docPatchTenant = op{summary: "Rename the tenant", body: obj([]string{"name"}, schema{"name": str("")}), result: tenantWrite(nil)}
-	docPutPlan     = op{summary: "Change the tenant's plan", body: obj([]string{"plan"}, schema{"plan": planS}), result: tenantWrite(nil)}
+	docPutPlan     = op{summary: "Change the tenant's plan; allowed while the tenant is suspended (it stays suspended)", body: obj([]string{"plan"}, schema{"plan": planS}), result: tenantWrite(nil)}
 
 	docListMembers = op{summary: "Members and pending invitations", query: []param{minSeqP},
 		result: obj(nil, schema{"members": array(ref("Member")), "invitations": array(ref("Invitation"))})}

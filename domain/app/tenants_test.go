@@ -41,8 +41,9 @@ func TestTenants(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tenant.StatusSuspended, ch.Tenant.Status())
 		require.Equal(t, "abuse", ch.Tenant.SuspendNote())
-		_, err = f.tenants.ChangePlan(ctx, id, domain.PlanPro, byTest)
-		requireRefused(t, err, domain.CodeConflict) // suspended: reactivate first
+		ch, err = f.tenants.ChangePlan(ctx, id, domain.PlanPro, byTest) // a suspended tenant may change plan
+		require.NoError(t, err)
+		require.Equal(t, []any{domain.PlanPro, tenant.StatusSuspended}, []any{ch.Tenant.Plan(), ch.Tenant.Status()})
 
 		ch, err = f.tenants.Reactivate(ctx, id, byTest)
 		require.NoError(t, err)
@@ -52,6 +53,6 @@ func TestTenants(t *testing.T) {
 		require.Equal(t, tenant.StatusClosed, ch.Tenant.Status())
 		_, err = f.tenants.Reactivate(ctx, id, byTest)
 		requireRefused(t, err, domain.CodeConflict)
-		require.Len(t, f.stream(t, id, tenant.StreamID), 5) // created, renamed, suspended, reactivated, closed
+		require.Len(t, f.stream(t, id, tenant.StreamID), 6) // created, renamed, suspended, plan changed, reactivated, closed
 	})
 }

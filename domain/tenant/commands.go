@@ -63,9 +63,6 @@ func (t *Tenant) ChangePlan(plan domain.PlanName, now time.Time) ([]domain.Event
 	if plan.IsZero() {
 		return nil, domain.Invalid("plan", "plan is required")
 	}
-	if t.status == StatusSuspended {
-		return nil, domain.Conflict("tenant is suspended; reactivate it before changing the plan")
-	}
 	if plan == t.plan {
 		return nil, domain.Conflict("tenant is already on the %s plan", plan)
 	}

@@ -117,7 +117,9 @@ func TestRename_ValidatesAndIgnoresTheCurrentName(t *testing.T) {
 	})
 }
 
-func TestChangePlan_RejectsSamePlanAndSuspendedTenants(t *testing.T) {
+// A suspended tenant may change its plan (as it may pay): a SaaS lets a customer suspended
+// for payment move to a plan it can afford; the change does not reactivate it.
+func TestChangePlan_RejectsSamePlanAndAllowsSuspendedTenants(t *testing.T) {
 	runCommandCases(t, []commandCase{
 		{name: "SamePlan", given: []domain.Event{created(t)}, code: domain.CodeConflict,
 			when: func(tn *tenant.Tenant) ([]domain.Event, error) { return tn.ChangePlan(domain.PlanFree, now) }},
@@ -126,9 +128,10 @@ func TestChangePlan_RejectsSamePlanAndSuspendedTenants(t *testing.T) {
 		{name: "Downgrade", given: []domain.Event{created(t), tenant.PlanChanged{From: domain.PlanFree, To: domain.PlanEnterprise}},
 			want: []domain.Event{tenant.PlanChanged{From: domain.PlanEnterprise, To: domain.PlanPro}},
 			when: func(tn *tenant.Tenant) ([]domain.Event, error) { return tn.ChangePlan(domain.PlanPro, now) }},
-		{name: "SuspendedAfterPastDue", code: domain.CodeConflict,
+		{name: "SuspendedAfterPastDue",
 			given: []domain.Event{created(t), tenant.MarkedPastDue{Since: since, GraceEndsAt: grace},
 				tenant.Suspended{Reason: tenant.ReasonPaymentFailed}},
+			want: []domain.Event{tenant.PlanChanged{From: domain.PlanFree, To: domain.PlanPro}},
 			when: func(tn *tenant.Tenant) ([]domain.Event, error) { return tn.ChangePlan(domain.PlanPro, now) }},
 	})
 }

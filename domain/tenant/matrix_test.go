@@ -56,7 +56,7 @@ func TestTenant_StatusCommandMatrix(t *testing.T) {
 		{"Rename", func(tn *tenant.Tenant) ([]domain.Event, error) { return tn.Rename("Acme Corp", now) },
 			[5]outcome{nf, ok(active, renamed), ok(pd, renamed), ok(susp, renamed), conflict}},
 		{"ChangePlan", func(tn *tenant.Tenant) ([]domain.Event, error) { return tn.ChangePlan(domain.PlanPro, now) },
-			[5]outcome{nf, ok(active, toPro), ok(pd, toPro), conflict, conflict}},
+			[5]outcome{nf, ok(active, toPro), ok(pd, toPro), ok(susp, toPro), conflict}},
 		{"MarkPastDue", func(tn *tenant.Tenant) ([]domain.Event, error) { return tn.MarkPastDue(since, grace, now) },
 			[5]outcome{nf, ok(pd, pastDue), conflict, conflict, conflict}},
 		{"Suspend", func(tn *tenant.Tenant) ([]domain.Event, error) {
