@@ -60,7 +60,7 @@ func (s *Server) changed(c *gin.Context, cl *call, tenant uuid.UUID, seq int64, 
 	}
 	if errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() == nil {
 		s.logger(c).Warn("a change to authorisation state is not in force within the settle timeout", "seq", seq,
-			"timeout", s.d.SettleTimeout)
+			"timeout_ms", float64(s.d.SettleTimeout)/float64(time.Millisecond))
 		fail(c, http.StatusServiceUnavailable, "tenant-unavailable", fmt.Sprintf(
 			"the change was recorded (seq %d) but is not in force yet: this tenant's authorisation state did not include it "+
 				"within %s; its requests are refused once that state is %s behind, until it catches up. Do not repeat the "+

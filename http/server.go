@@ -225,7 +225,7 @@ func (s *Server) observe(c *gin.Context) {
 		attrs = append(attrs, slog.String("tenant_id", t.(uuid.UUID).String()))
 	}
 	attrs = append(attrs, slog.String("method", method), slog.String("route", route),
-		slog.Int("status", status), slog.Duration("latency", latency))
+		slog.Int("status", status), slog.Float64("latency_ms", float64(latency)/float64(time.Millisecond)))
 	s.d.Logger.LogAttrs(ctx, level, "request", attrs...)
 }
 

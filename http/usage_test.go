@@ -240,7 +240,7 @@ func TestLogs_OneLinePerRequestWithIDsAndNoSecrets(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, line)
-	for _, want := range []string{`"tenant_id":"` + ten.id + `"`, `"route":"GET /v1/tenant"`, `"status":200`, `"latency"`} {
+	for _, want := range []string{`"tenant_id":"` + ten.id + `"`, `"route":"GET /v1/tenant"`, `"status":200`, `"latency_ms":`} {
 		require.Contains(t, line, want)
 	}
 	require.NotContains(t, logs, ten.key)

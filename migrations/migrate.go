@@ -195,7 +195,7 @@ func runMigrations(ctx context.Context, db *sql.DB, conn *pgx.Conn, functions fs
 	}
 	for _, r := range append(results, rest...) {
 		applied = append(applied, r.Source.Version)
-		log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+		log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "took_ms", float64(r.Duration)/float64(time.Millisecond))
 	}
 	version, err = p.GetDBVersion(ctx)
 	if err != nil {

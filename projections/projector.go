@@ -734,7 +734,7 @@ func (p *Projector) retryLater(tenant uuid.UUID, name string, err error) {
 	attempts := st.attempts
 	p.mu.Unlock()
 	p.Logger.Warn("projection batch failed; will retry", "tenant_id", tenant, "projection", name,
-		"attempt", attempts, "retry_in", delay, "err", err)
+		"attempt", attempts, "retry_in_ms", float64(delay)/float64(time.Millisecond), "err", err)
 	time.AfterFunc(delay, func() { p.Notify(tenant) })
 }
 
@@ -777,7 +777,7 @@ func (p *Projector) giveUp(ctx context.Context, tenant uuid.UUID, name string, e
 	if recorded {
 		p.poisons[projectionIndex(name)].Add(1)
 		p.Logger.Error("projection stopped for tenant: a transient error did not clear", "tenant_id", tenant,
-			"projection", name, "seq", at, "attempts", attempts, "for", since, "err", err)
+			"projection", name, "seq", at, "attempts", attempts, "for_ms", float64(since)/float64(time.Millisecond), "err", err)
 	}
 	return true
 }

@@ -143,7 +143,7 @@ func (w *Worker) Cycle(ctx context.Context) (CycleStats, error) {
 	w.windows.Add(int64(stats.Windows))
 	w.cfg.Logger.Info("billing cycle done", "tenants", stats.Tenants, "busy", stats.Busy, "failed", stats.Failed,
 		"provisioned", stats.Provisioned, "windows", stats.Windows, "suspended", stats.Suspended,
-		"duration", time.Since(start).Round(time.Millisecond))
+		"duration_ms", float64(time.Since(start))/float64(time.Millisecond))
 	return stats, ctx.Err()
 }
 
