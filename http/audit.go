@@ -13,10 +13,6 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 )
 
-// periodLayout is how a billing period (a UTC calendar month) is written, in the period
-// parameter and in the answer alike.
-const periodLayout = "2006-01"
-
 func (s *Server) getBilling(c *gin.Context, cl *call) {
 	if !s.minSeq(c, cl, eventstore.Projections[:]...) {
 		return
@@ -26,7 +22,7 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 	// By default the months whose usage can still change; ?period=YYYY-MM picks one month.
 	from, to := app.OpenMonths(now)
 	if v, ok := c.GetQuery("period"); ok {
-		m, err := time.Parse(periodLayout, v)
+		m, err := time.Parse("2006-01", v)
 		if err != nil {
 			fail(c, http.StatusBadRequest, "invalid-request", "period must be a month written YYYY-MM",
 				FieldError{Field: "period", Message: "must be YYYY-MM"})
@@ -58,7 +54,7 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 	}
 	usage := make([]billingLine, len(lines))
 	for i, l := range lines {
-		usage[i] = billingLine{Metric: l.Metric, Period: l.Period.UTC().Format(periodLayout), Recorded: exact(l.Recorded), Reported: exact(l.Reported),
+		usage[i] = billingLine{Metric: l.Metric, Period: l.Period, Recorded: exact(l.Recorded), Reported: exact(l.Reported),
 			Difference: exact(l.Difference), UnreportedWindows: l.UnreportedWindows, InProgress: exact(l.InProgress)}
 	}
 	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b, "cutoff": cutoff, "usage": usage})
@@ -67,13 +63,13 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 // billingLine is a reconciliation line (eventstore.ReconLine) as GET /v1/billing answers
 // it: the sums are exact integers of any size (exactInt).
 type billingLine struct {
-	Metric            string   `json:"metric"`
-	Period            string   `json:"period"` // YYYY-MM, as the period parameter takes it
-	Recorded          exactInt `json:"recorded"`
-	Reported          exactInt `json:"reported"`
-	Difference        exactInt `json:"difference"`
-	UnreportedWindows int64    `json:"unreported_windows"`
-	InProgress        exactInt `json:"in_progress"`
+	Metric            string    `json:"metric"`
+	Period            time.Time `json:"period"`
+	Recorded          exactInt  `json:"recorded"`
+	Reported          exactInt  `json:"reported"`
+	Difference        exactInt  `json:"difference"`
+	UnreportedWindows int64     `json:"unreported_windows"`
+	InProgress        exactInt  `json:"in_progress"`
 }
 
 // auditEvents streams the tenant's events after after_seq as NDJSON, limit lines at most

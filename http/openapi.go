@@ -59,7 +59,6 @@ var (
 	seqS    = integer("the tenant's event sequence number this write reached; pass it as min_seq to read your write")
 	roleS   = enum("a member role", "admin", "editor", "viewer", "billing_manager", "auditor")
 	planS   = enum("a plan", "free", "pro", "enterprise")
-	periodS = schema{"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "description": "a UTC calendar month, YYYY-MM"}
 	minSeqP = param{name: "min_seq", desc: "wait (up to a few seconds) until the read models this route reads include this tenant seq; beyond the tenant's last seq: 400 at once", schema: integer("")}
 )
 
@@ -143,11 +142,11 @@ var (
 			"metric": str(""), "total": exactIntS("the series' total"), "points": array(obj(nil, schema{"start": timeS, "quantity": exactIntS("the bucket's total")}))}))})}
 
 	docGetBilling = op{summary: "Billing state, and usage recorded against usage reported to Stripe per metric and month",
-		query: []param{minSeqP, {name: "period", desc: "one month, YYYY-MM (default: the months whose usage can still change)", schema: periodS}},
+		query: []param{minSeqP, {name: "period", desc: "one month, YYYY-MM (default: the months whose usage can still change)", schema: str("")}},
 		result: obj(nil, schema{"plan": planS, "tenant_status": str(""),
 			"billing": obj(nil, schema{"stripe_customer_id": str(""), "stripe_subscription_id": str(""), "status": str(""), "past_due_since": timeS, "grace_ends_at": timeS}),
 			"cutoff":  strf("date-time", "windows that ended by this time are due to be reported"),
-			"usage": array(obj(nil, schema{"metric": str(""), "period": periodS, "recorded": exactIntS("usage in windows that ended by the cutoff"),
+			"usage": array(obj(nil, schema{"metric": str(""), "period": timeS, "recorded": exactIntS("usage in windows that ended by the cutoff"),
 				"reported": exactIntS("usage Stripe confirmed"), "difference": exactIntS("recorded minus reported; 0 after a completed cycle"),
 				"unreported_windows": integer(""), "in_progress": exactIntS("usage in windows not yet due")}))})}
 
