@@ -185,7 +185,7 @@ func (a *app) migrateTenants(ctx context.Context, admin string, concurrency int)
 		a.log.Error("tenant schema not migrated", "tenant_id", f.Tenant, "err", f.Err)
 	}
 	a.log.Info("tenant schemas migrated", "pending", rep.Pending, "migrated", rep.Migrated,
-		"failed", len(rep.Failed), "version", rep.Latest, "took", time.Since(start).Round(time.Millisecond).String())
+		"failed", len(rep.Failed), "version", rep.Latest, "took_ms", float64(time.Since(start))/float64(time.Millisecond))
 	return err
 }
 
