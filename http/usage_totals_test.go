@@ -26,7 +26,9 @@ func TestUsage_TotalsBeyondTwoToThe53AreAnsweredAsStringsOfDigits(t *testing.T) 
 	t.Parallel()
 	a := newAPI(t)
 	ten := a.createTenant("enterprise")
-	hour := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	// Both windows end at least an hour before the current one, so they are closed whatever the
+	// minute (the cutoff trails the clock by the billing settle time, 5 minutes).
+	hour := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
 	at := hour.Add(time.Minute).Format(time.RFC3339)
 	var seq string
 	for i := 0; i < 10; i++ { // 10 × 1,000 × 10^12 > 2^53
