@@ -52,17 +52,16 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	usage := make([]billingLine, len(lines))
+	usage := make([]BillingLine, len(lines))
 	for i, l := range lines {
-		usage[i] = billingLine{Metric: l.Metric, Period: l.Period, Recorded: exact(l.Recorded), Reported: exact(l.Reported),
-			Difference: exact(l.Difference), UnreportedWindows: l.UnreportedWindows, InProgress: exact(l.InProgress)}
+		usage[i] = NewBillingLine(app.ReconLine(l))
 	}
 	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b, "cutoff": cutoff, "usage": usage})
 }
 
-// billingLine is a reconciliation line (eventstore.ReconLine) as GET /v1/billing answers
-// it: the sums are exact integers of any size (exactInt).
-type billingLine struct {
+// BillingLine is a reconciliation line as GET /v1/billing answers it (and `tenantry billing
+// reconcile --json` prints it): the sums are exact integers of any size (exactInt).
+type BillingLine struct {
 	Metric            string    `json:"metric"`
 	Period            time.Time `json:"period"`
 	Recorded          exactInt  `json:"recorded"`
@@ -70,6 +69,12 @@ type billingLine struct {
 	Difference        exactInt  `json:"difference"`
 	UnreportedWindows int64     `json:"unreported_windows"`
 	InProgress        exactInt  `json:"in_progress"`
+}
+
+// NewBillingLine is l as BillingLine.
+func NewBillingLine(l app.ReconLine) BillingLine {
+	return BillingLine{Metric: l.Metric, Period: l.Period, Recorded: exact(l.Recorded), Reported: exact(l.Reported),
+		Difference: exact(l.Difference), UnreportedWindows: l.UnreportedWindows, InProgress: exact(l.InProgress)}
 }
 
 // auditEvents streams the tenant's events after after_seq as NDJSON, limit lines at most

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	tapp "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
+	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
 	"github.com/tenantry/tenantry/workers/schedule"
@@ -114,36 +113,13 @@ type cycleJSON struct {
 // GET /v1/billing gives it (sums as numbers, or strings of digits beyond 2^53-1 where a
 // JSON reader's double would round them).
 type reconLineJSON struct {
-	TenantID          uuid.UUID `json:"tenant_id"`
-	Tenant            string    `json:"tenant"`
-	Metric            string    `json:"metric"`
-	Period            time.Time `json:"period"`
-	Recorded          jsonInt   `json:"recorded"`
-	Reported          jsonInt   `json:"reported"`
-	Difference        jsonInt   `json:"difference"`
-	UnreportedWindows int64     `json:"unreported_windows"`
-	InProgress        jsonInt   `json:"in_progress"`
+	TenantID uuid.UUID `json:"tenant_id"`
+	Tenant   string    `json:"tenant"`
+	httpapi.BillingLine
 }
 
 func newReconLineJSON(t eventstore.TenantEntry, l tapp.ReconLine) reconLineJSON {
-	return reconLineJSON{TenantID: t.ID, Tenant: t.Slug, Metric: l.Metric, Period: l.Period, Recorded: jsonInt{l.Recorded},
-		Reported: jsonInt{l.Reported}, Difference: jsonInt{l.Difference}, UnreportedWindows: l.UnreportedWindows, InProgress: jsonInt{l.InProgress}}
-}
-
-// jsonInt is an exact integer in JSON: a number within ±(2^53-1), else a string of digits;
-// nil is 0.
-type jsonInt struct{ v *big.Int }
-
-var maxJSONInt = big.NewInt(1<<53 - 1)
-
-func (j jsonInt) MarshalJSON() ([]byte, error) {
-	if j.v == nil {
-		return []byte("0"), nil
-	}
-	if new(big.Int).Abs(j.v).Cmp(maxJSONInt) <= 0 {
-		return []byte(j.v.String()), nil
-	}
-	return strconv.AppendQuote(nil, j.v.String()), nil
+	return reconLineJSON{TenantID: t.ID, Tenant: t.Slug, BillingLine: httpapi.NewBillingLine(l)}
 }
 
 func (a *app) billingCmd() *cobra.Command {

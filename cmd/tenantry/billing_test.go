@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	tapp "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
@@ -134,18 +136,16 @@ func startServeEnv(t *testing.T, db *pgtest.DB, extra map[string]string) (contex
 }
 
 // The sums of `billing reconcile --json` are exact at any size, as GET /v1/billing gives
-// them: numbers up to 2^53-1, strings of digits beyond (a double would round them).
+// them: numbers up to 2^53-1, strings of digits beyond (a double would round them); the
+// line leads with its tenant.
 func TestBillingReconcileJSON_SumsAreExact(t *testing.T) {
-	big1 := new(big.Int).Lsh(big.NewInt(1), 53)
-	for v, want := range map[string]string{"0": "0", "9007199254740991": "9007199254740991",
-		"-9007199254740991": "-9007199254740991", big1.String(): `"9007199254740992"`, "-" + big1.String(): `"-9007199254740992"`} {
-		n, ok := new(big.Int).SetString(v, 10)
-		require.True(t, ok)
-		b, err := json.Marshal(jsonInt{n})
-		require.NoError(t, err)
-		require.Equal(t, want, string(b))
-	}
-	b, err := json.Marshal(jsonInt{})
+	beyond := new(big.Int).Lsh(big.NewInt(1), 53)
+	tenant := eventstore.TenantEntry{ID: uuid.MustParse("0190c8a0-0000-7000-8000-000000000001"), Slug: "acme"}
+	line := tapp.ReconLine{Metric: "api_calls", Period: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		Recorded: beyond, Reported: big.NewInt(1<<53 - 1), Difference: new(big.Int).Neg(beyond), UnreportedWindows: 2}
+	b, err := json.Marshal(newReconLineJSON(tenant, line))
 	require.NoError(t, err)
-	require.Equal(t, "0", string(b), "no usage is 0, not null")
+	require.JSONEq(t, `{"tenant_id":"0190c8a0-0000-7000-8000-000000000001","tenant":"acme","metric":"api_calls",
+		"period":"2026-12-01T00:00:00Z","recorded":"9007199254740992","reported":9007199254740991,
+		"difference":"-9007199254740992","unreported_windows":2,"in_progress":0}`, string(b))
 }
