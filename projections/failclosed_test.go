@@ -2,8 +2,6 @@ package projections
 
 import (
 	"context"
-	"log/slog"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,20 +29,10 @@ func TestProjector_GoSideApplyErrorIsIsolatedNotRetried(t *testing.T) {
 	f.append(t, id, "keys", membership.APIKeyRevoked{KeyID: uuid.New(), Reason: "revoked"}) // seq 3: no such key
 	f.append(t, id, usage.StreamID, usageEvent(t, 1))                                       // seq 4
 
-	var attempts, logged atomic.Int64
-	p.Logger = slog.New(countingHandler{msg: "projection stopped", n: &logged})
-	p.onAttempt = func(tenant uuid.UUID, name string, err error) {
-		if tenant == id && name == ProjectionAuth && err != nil {
-			attempts.Add(1)
-		}
-	}
+	attempts, logged := watchFailures(p, id, ProjectionAuth)
 	runProjector(t, p)
 	p.Notify(id)
-	pgtest.Until(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		fl, err := f.store.ProjectionFailures(context.Background())
-		require.NoError(t, err)
-		return len(fl) == 1
-	})
+	untilFailures(t, f, 1)
 	fl, err := f.store.ProjectionFailures(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, ProjectionAuth, fl[0].Projection)
@@ -85,21 +73,11 @@ func TestProjector_TransientErrorThatNeverClearsIsRecordedAfterABound(t *testing
 	require.NoError(t, err)
 	f.append(t, id, usage.StreamID, usageEvent(t, 1)) // seq 3
 
-	var attempts, logged atomic.Int64
-	p.Logger = slog.New(countingHandler{msg: "projection stopped", n: &logged})
-	p.onAttempt = func(tenant uuid.UUID, name string, err error) {
-		if tenant == id && name == ProjectionUsage && err != nil {
-			attempts.Add(1)
-		}
-	}
+	attempts, logged := watchFailures(p, id, ProjectionUsage)
 	start := time.Now()
 	runProjector(t, p)
 	p.Notify(id)
-	pgtest.Until(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		fl, err := f.store.ProjectionFailures(context.Background())
-		require.NoError(t, err)
-		return len(fl) == 1
-	})
+	untilFailures(t, f, 1)
 	require.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond, "not before GiveUpAfter")
 	fl, err := f.store.ProjectionFailures(context.Background())
 	require.NoError(t, err)

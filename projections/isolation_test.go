@@ -155,20 +155,10 @@ func TestProjector_DeterministicBatchWriteErrorIsIsolatedNotRetried(t *testing.T
 	f.rawUsage(t, id, 7)                                                // seq 5: breaks the table's rule
 	f.append(t, id, usage.StreamID, usageEvent(t, 3))                   // seq 6
 
-	var attempts, logged atomic.Int64
-	p.Logger = slog.New(countingHandler{msg: "projection stopped", n: &logged})
-	p.onAttempt = func(tenant uuid.UUID, name string, err error) {
-		if tenant == id && name == ProjectionUsage && err != nil {
-			attempts.Add(1)
-		}
-	}
+	attempts, logged := watchFailures(p, id, ProjectionUsage)
 	runProjector(t, p)
 	p.Notify(id)
-	pgtest.Until(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		fl, err := f.store.ProjectionFailures(context.Background())
-		require.NoError(t, err)
-		return len(fl) == 1
-	})
+	untilFailures(t, f, 1)
 	fl, err := f.store.ProjectionFailures(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, int64(5), fl[0].FailedSeq)
@@ -343,5 +333,28 @@ func TestRebuild_RepairsAStoppedUsageProjection(t *testing.T) {
 		var calls int
 		require.NoError(t, tx.QueryRow(context.Background(), `SELECT sum(quantity) FROM usage_daily`).Scan(&calls))
 		require.Equal(t, 2, calls)
+	})
+}
+
+// watchFailures counts p's failed attempts at tenant's projection name and its "projection
+// stopped" log lines.
+func watchFailures(p *Projector, tenant uuid.UUID, name string) (attempts, logged *atomic.Int64) {
+	attempts, logged = new(atomic.Int64), new(atomic.Int64)
+	p.Logger = slog.New(countingHandler{msg: "projection stopped", n: logged})
+	p.onAttempt = func(t uuid.UUID, n string, err error) {
+		if t == tenant && n == name && err != nil {
+			attempts.Add(1)
+		}
+	}
+	return attempts, logged
+}
+
+// untilFailures waits (up to 30 s) until n projection failures are listed.
+func untilFailures(t *testing.T, f *fixture, n int) {
+	t.Helper()
+	pgtest.Until(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		fl, err := f.store.ProjectionFailures(context.Background())
+		require.NoError(t, err)
+		return len(fl) == n
 	})
 }
