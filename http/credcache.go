@@ -131,15 +131,7 @@ func (c *credCache) refreshed(sum [32]byte, valid bool) {
 func (c *credCache) isBad(sum [32]byte, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.bad == nil {
-		return false
-	}
-	b, ok := c.bad.get(sum)
-	if ok && now.After(b.expires) {
-		c.bad.remove(sum)
-		return false
-	}
-	return ok
+	return stillBad(c.bad, sum, now)
 }
 
 // putBad remembers that sum (of tenant) was found invalid by a lookup begun at now, unless
@@ -147,13 +139,9 @@ func (c *credCache) isBad(sum [32]byte, now time.Time) bool {
 func (c *credCache) putBad(sum [32]byte, tenant uuid.UUID, now time.Time, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
+	if gen == c.gen {
+		rememberBad(&c.bad, maxBadCreds, sum, tenant, now)
 	}
-	if c.bad == nil {
-		c.bad = newLRU[[32]byte, badCred](maxBadCreds)
-	}
-	c.bad.put(sum, badCred{tenant: tenant, expires: now.Add(credTTL)})
 }
 
 // isUnknownKey reports whether tenant's key id was found not to exist less than credTTL
@@ -161,16 +149,7 @@ func (c *credCache) putBad(sum [32]byte, tenant uuid.UUID, now time.Time, gen ui
 func (c *credCache) isUnknownKey(tenant, keyID uuid.UUID, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.unknown == nil {
-		return false
-	}
-	ref := keyRef{tenant, keyID}
-	b, ok := c.unknown.get(ref)
-	if ok && now.After(b.expires) {
-		c.unknown.remove(ref)
-		return false
-	}
-	return ok
+	return stillBad(c.unknown, keyRef{tenant, keyID}, now)
 }
 
 // putUnknownKey remembers that a lookup begun at now found no key keyID of tenant (or no
@@ -178,13 +157,32 @@ func (c *credCache) isUnknownKey(tenant, keyID uuid.UUID, now time.Time) bool {
 func (c *credCache) putUnknownKey(tenant, keyID uuid.UUID, now time.Time, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
+	if gen == c.gen {
+		rememberBad(&c.unknown, maxUnknownKeys, keyRef{tenant, keyID}, tenant, now)
 	}
-	if c.unknown == nil {
-		c.unknown = newLRU[keyRef, badCred](maxUnknownKeys)
+}
+
+// stillBad reports whether l (nil: empty) holds k unexpired at now; an expired entry is
+// dropped. The caller holds the cache's lock.
+func stillBad[K comparable](l *lru[K, badCred], k K, now time.Time) bool {
+	if l == nil {
+		return false
 	}
-	c.unknown.put(keyRef{tenant, keyID}, badCred{tenant: tenant, expires: now.Add(credTTL)})
+	b, ok := l.get(k)
+	if ok && now.After(b.expires) {
+		l.remove(k)
+		return false
+	}
+	return ok
+}
+
+// rememberBad puts k (of tenant) into *l for credTTL from now, making *l (of size entries)
+// on first use. The caller holds the cache's lock.
+func rememberBad[K comparable](l **lru[K, badCred], size int, k K, tenant uuid.UUID, now time.Time) {
+	if *l == nil {
+		*l = newLRU[K, badCred](size)
+	}
+	(*l).put(k, badCred{tenant: tenant, expires: now.Add(credTTL)})
 }
 
 // known reports, without side effects, whether sum is a valid cached credential.
