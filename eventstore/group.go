@@ -207,8 +207,9 @@ func (g *GroupCommitter) commit(ctx context.Context, group []*appendReq) {
 	}
 }
 
-// call is one append_events statement of a group: one append, or several appends to the
-// same stream that expect Any version, merged so their events cost one statement.
+// call is one call of a group (a row of append_events_group's per-call arrays): one
+// append, or several appends to the same stream that expect Any version, merged into one.
+// A group that merges into a single call (a hot tenant) runs as one append_events call.
 type call struct {
 	params  appendParams
 	n       int

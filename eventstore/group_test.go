@@ -127,11 +127,12 @@ func TestGroupCommit_MergedAppendsEachGetTheirOwnEvents(t *testing.T) {
 	require.Len(t, stored, total)
 }
 
-// statementsOf counts the transactions and the append_events statements that stored the
-// appends' events (stored holds at least those events). A statement stamps every event it
-// writes with one recorded_at (the function reads the clock once per call, and statements
-// of one transaction read it at different microseconds), so appends whose events share a
-// transaction id and a recorded_at went in one merged statement.
+// statementsOf counts the transactions and the statements that stored the appends' events
+// (stored holds at least those events). A statement stamps every event of a tenant it
+// writes with one recorded_at (append_events and append_events_group read the clock once;
+// statements of one transaction read it at different microseconds), so appends of one
+// tenant whose events share a transaction id and a recorded_at went in one statement.
+// (Whether appends to one stream were merged into one call is mergeCalls' own test.)
 func statementsOf(t *testing.T, stored []eventstore.Event, results []eventstore.AppendResult) (txs, statements int) {
 	t.Helper()
 	type stamp struct {
