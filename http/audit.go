@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"math/big"
 	"net/http"
 	"strconv"
 	"time"
@@ -195,11 +194,7 @@ type stateAnswerJSON struct {
 func stateAnswer(st app.State) stateAnswerJSON {
 	out := stateAnswerJSON{State: st, UsageTotals: make(map[string]exactInt, len(st.UsageTotals))}
 	for metric, n := range st.UsageTotals {
-		v, ok := new(big.Int).SetString(string(n), 10)
-		if !ok { // app.State writes decimal digits only; keep any other spelling out of the answer
-			v = new(big.Int)
-		}
-		out.UsageTotals[metric] = exact(v)
+		out.UsageTotals[metric] = exact(n.Big())
 	}
 	return out
 }

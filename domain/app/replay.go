@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"math/big"
 	"slices"
 	"time"
@@ -45,7 +44,7 @@ type State struct {
 	// UsageTotals are exact sums, written as JSON integers of any size: a metric's records
 	// over a tenant's whole history can add up to more than an int64 (10^12 a record), and
 	// events stored before that bound may carry up to 2^63-1 each.
-	UsageTotals map[string]json.Number `json:"usage_totals"`
+	UsageTotals map[string]usage.Amount `json:"usage_totals"`
 }
 
 // TenantView is a tenant's profile as the API shows it.
@@ -68,7 +67,7 @@ type MemberView struct {
 func (u Replay) AsOf(ctx context.Context, in ReplayInput) (State, error) {
 	var f Fold
 	if err := u.Extend(ctx, &f, in.Tenant, in.AsOf); err != nil {
-		return State{AsOf: in.AsOf.UTC(), Members: []MemberView{}, UsageTotals: map[string]json.Number{}}, err
+		return State{AsOf: in.AsOf.UTC(), Members: []MemberView{}, UsageTotals: map[string]usage.Amount{}}, err
 	}
 	return f.State(in.AsOf)
 }
@@ -138,9 +137,9 @@ func (f *Fold) Clone() *Fold {
 
 // State is the tenant as the folded events leave it, as of asOf.
 func (f *Fold) State(asOf time.Time) (State, error) {
-	st := State{AsOf: asOf.UTC(), Seq: f.seq, Members: []MemberView{}, UsageTotals: make(map[string]json.Number, len(f.usageTotals))}
+	st := State{AsOf: asOf.UTC(), Seq: f.seq, Members: []MemberView{}, UsageTotals: make(map[string]usage.Amount, len(f.usageTotals))}
 	for k, v := range f.usageTotals {
-		st.UsageTotals[k] = json.Number(v.String())
+		st.UsageTotals[k] = usage.AmountFromBig(v)
 	}
 	if len(f.tenantEvents) > 0 {
 		t, err := tenant.Replay(f.tenantEvents)
