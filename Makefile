@@ -27,12 +27,14 @@ BENCHTIME ?= 1x
 BENCHFLAGS ?=
 FUZZTIME  ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
+# 1.34.20: the newest Redocly CLI that runs on Debian 12's Node.js 18 (2.x needs Node 20.19+).
+REDOCLY_VERSION ?= 1.34.20
 
 DATA := .data
 BIN  := $(DATA)/bin/tenantry
 ENV  := .ci/with-env
 
-.PHONY: help run run-cluster build test fuzz bench lint fmt clean-data db db-stop stripe-mock
+.PHONY: help run run-cluster build test fuzz bench lint openapi-lint fmt clean-data db db-stop stripe-mock
 
 help: ## list the targets
 	@echo "Tenantry — make targets:"
@@ -127,6 +129,13 @@ lint: ## no tracked file over 1 MiB, gofmt, go vet and staticcheck
 	else
 		echo "staticcheck: could not be installed; skipped"
 	fi
+
+# The OpenAPI document is derived from the code (`tenantry openapi`); Redocly's recommended
+# ruleset must report no error (warnings are printed). Needs node and npx (npm).
+openapi-lint: ## write the OpenAPI document to .data/openapi.json and lint it with Redocly (recommended rules)
+	@mkdir -p $(DATA)
+	$(GO) run ./cmd/tenantry openapi --out $(DATA)/openapi.json
+	npx --yes @redocly/cli@$(REDOCLY_VERSION) lint --extends=recommended $(DATA)/openapi.json
 
 fmt: ## gofmt -w every Go file
 	@find . -path ./.data -prune -o -path ./.git -prune -o -name '*.go' -print | xargs -r gofmt -w

@@ -9,16 +9,19 @@ import (
 
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/api"
 )
 
-// adminListTenants pages through the tenant directory: ?after=<tenant id>&limit=N (≤ 1000).
+// adminListTenants pages through the tenant directory: ?cursor=<next_cursor>&limit=N (≤ 1000),
+// the cursor being the last tenant id of the previous page.
 func (s *Server) adminListTenants(c *gin.Context, _ *call) {
 	var errs fieldErrors
 	after := uuid.Nil
-	if v := c.Query("after"); v != "" {
+	if v := c.Query("cursor"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			errs = append(errs, FieldError{Field: "after", Message: "must be a tenant id"})
+			errs = append(errs, FieldError{Field: "cursor", Message: "must be a next_cursor of this list"})
 		}
 		after = id
 	}
@@ -33,25 +36,21 @@ func (s *Server) adminListTenants(c *gin.Context, _ *call) {
 	if errs.fail(c) {
 		return
 	}
-	list, err := s.d.Store.ListTenants(c, after, limit)
+	list, err := s.d.Store.ListTenants(c, after, limit+1) // one more: is there a next page?
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	out := gin.H{"tenants": nonNil(list)}
-	if len(list) == limit {
-		out["next_after"] = list[len(list)-1].ID
+	more := len(list) > limit
+	list = list[:min(len(list), limit)]
+	out := api.TenantList{Tenants: mapAll(list, func(t eventstore.TenantEntry) api.TenantEntry {
+		return api.TenantEntry{ID: t.ID, Slug: t.Slug, Name: t.Name, Status: t.Status, Plan: t.Plan, Schema: t.Schema,
+			StripeCustomerID: t.StripeCustomerID, CreatedAt: t.CreatedAt}
+	})}
+	if more {
+		out.Page = page(true, list[len(list)-1].ID.String())
 	}
 	reply(c, http.StatusOK, out)
-}
-
-type suspendRequest struct {
-	Reason string `json:"reason"` // default operator
-	Note   string `json:"note"`
-}
-
-type closeRequest struct {
-	Note string `json:"note"`
 }
 
 // adminTenant runs an operator's lifecycle decision on the tenant the path names.
@@ -64,12 +63,12 @@ func (s *Server) adminTenant(c *gin.Context, cl *call, decide func(id uuid.UUID)
 	cl.yield()
 	ch, err := decide(id)
 	if s.changed(c, cl, id, ch.Seq, err) {
-		reply(c, http.StatusOK, gin.H{"tenant": app.Summarize(ch.Tenant), "seq": ch.Seq})
+		reply(c, http.StatusOK, api.TenantChange{Tenant: tenantAnswer(app.Summarize(ch.Tenant)), Seq: ch.Seq})
 	}
 }
 
 func (s *Server) adminSuspend(c *gin.Context, cl *call) {
-	req := suspendRequest{Reason: tenant.ReasonOperator.String()}
+	req := api.SuspendRequest{Reason: tenant.ReasonOperator.String()}
 	if len(cl.body) > 0 && !decode(c, cl.body, &req) {
 		return
 	}
@@ -85,7 +84,7 @@ func (s *Server) adminSuspend(c *gin.Context, cl *call) {
 
 func (s *Server) adminReactivate(c *gin.Context, cl *call) {
 	if len(cl.body) > 0 {
-		var empty struct{}
+		var empty api.ReactivateRequest
 		if !decode(c, cl.body, &empty) {
 			return
 		}
@@ -96,7 +95,7 @@ func (s *Server) adminReactivate(c *gin.Context, cl *call) {
 }
 
 func (s *Server) adminClose(c *gin.Context, cl *call) {
-	var req closeRequest
+	var req api.CloseRequest
 	if len(cl.body) > 0 && !decode(c, cl.body, &req) {
 		return
 	}

@@ -4,11 +4,11 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/api"
 )
 
 func (s *Server) listAPIKeys(c *gin.Context, cl *call) {
@@ -25,18 +25,15 @@ func (s *Server) listAPIKeys(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	reply(c, http.StatusOK, gin.H{"api_keys": nonNil(keys)})
-}
-
-type createKeyRequest struct {
-	Name     string     `json:"name"`
-	Role     string     `json:"role"`      // default: the member's role
-	MemberID *uuid.UUID `json:"member_id"` // default: the caller's member
+	// One page holds every key (a plan's limits bound them).
+	reply(c, http.StatusOK, api.APIKeyList{APIKeys: mapAll(keys, func(k eventstore.APIKey) api.APIKey {
+		return api.APIKey{ID: k.KeyID, Name: k.Name, Prefix: k.Prefix, Role: k.Role, MemberID: k.MemberID, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+	})})
 }
 
 // createAPIKey mints a key bound to a member; the secret is in this answer only.
 func (s *Server) createAPIKey(c *gin.Context, cl *call) {
-	var req createKeyRequest
+	var req api.CreateAPIKeyRequest
 	if !decode(c, cl.body, &req) {
 		return
 	}
@@ -57,7 +54,7 @@ func (s *Server) createAPIKey(c *gin.Context, cl *call) {
 	key, seq, err := s.uc.keys.Create(c, app.CreateKeyInput{Tenant: cl.tenant, KeyID: keyID, Member: memberID, Role: role, Name: req.Name,
 		Meta: metadata(c, cl)})
 	if s.changed(c, cl, cl.tenant, seq, err) {
-		reply(c, http.StatusCreated, gin.H{"api_key": key, "seq": seq})
+		reply(c, http.StatusCreated, api.CreateAPIKeyResponse{APIKey: newKeyAnswer(key), Seq: seq})
 	}
 }
 
@@ -69,6 +66,6 @@ func (s *Server) revokeAPIKey(c *gin.Context, cl *call) {
 	cl.yield()
 	seq, err := s.uc.keys.Revoke(c, app.Target{Tenant: cl.tenant, ID: id, Meta: metadata(c, cl)})
 	if s.changed(c, cl, cl.tenant, seq, err) {
-		reply(c, http.StatusOK, gin.H{"revoked": id, "seq": seq})
+		reply(c, http.StatusOK, api.APIKeyRevoked{Revoked: id, Seq: seq})
 	}
 }

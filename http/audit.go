@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/api"
 )
 
 func (s *Server) getBilling(c *gin.Context, cl *call) {
@@ -55,20 +56,14 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 	for i, l := range lines {
 		usage[i] = NewBillingLine(app.ReconLine(l))
 	}
-	reply(c, http.StatusOK, gin.H{"plan": p.Plan, "tenant_status": p.Status, "billing": b, "cutoff": cutoff, "usage": usage})
+	reply(c, http.StatusOK, api.Billing{Plan: p.Plan, TenantStatus: p.Status, Cutoff: cutoff, Usage: usage,
+		Billing: api.BillingState{StripeCustomerID: b.StripeCustomerID, StripeSubscriptionID: b.StripeSubscriptionID, Status: b.Status,
+			PastDueSince: b.PastDueSince, GraceEndsAt: b.GraceEndsAt}})
 }
 
 // BillingLine is a reconciliation line as GET /v1/billing answers it (and `tenantry billing
 // reconcile --json` prints it): the sums are exact integers of any size (exactInt).
-type BillingLine struct {
-	Metric            string    `json:"metric"`
-	Period            time.Time `json:"period"`
-	Recorded          exactInt  `json:"recorded"`
-	Reported          exactInt  `json:"reported"`
-	Difference        exactInt  `json:"difference"`
-	UnreportedWindows int64     `json:"unreported_windows"`
-	InProgress        exactInt  `json:"in_progress"`
-}
+type BillingLine = api.BillingLine
 
 // NewBillingLine is l as BillingLine.
 func NewBillingLine(l app.ReconLine) BillingLine {
@@ -149,7 +144,7 @@ func (s *Server) auditVerify(c *gin.Context, cl *call) {
 		s.failAudit(c, err)
 		return
 	}
-	reply(c, http.StatusOK, report)
+	reply(c, http.StatusOK, chainReportAnswer(report))
 }
 
 // failAudit answers an audit request's error: 429 with Retry-After when the tenant spent a
@@ -182,19 +177,4 @@ func (s *Server) auditState(c *gin.Context, cl *call) {
 		return
 	}
 	reply(c, http.StatusOK, stateAnswer(state))
-}
-
-// stateAnswerJSON is app.State as the API answers it: usage totals as exactInts, as every
-// other usage total of the API (GET /v1/usage, GET /v1/billing).
-type stateAnswerJSON struct {
-	app.State
-	UsageTotals map[string]exactInt `json:"usage_totals"`
-}
-
-func stateAnswer(st app.State) stateAnswerJSON {
-	out := stateAnswerJSON{State: st, UsageTotals: make(map[string]exactInt, len(st.UsageTotals))}
-	for metric, n := range st.UsageTotals {
-		out.UsageTotals[metric] = exact(n.Big())
-	}
-	return out
 }

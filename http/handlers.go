@@ -13,6 +13,7 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/api"
 )
 
 // useCases are the application layer's use cases this API calls, built once (build).
@@ -72,7 +73,7 @@ func (s *Server) changed(c *gin.Context, cl *call, tenant uuid.UUID, seq int64, 
 
 func (s *Server) now() time.Time { return s.d.Now().UTC() }
 
-func (s *Server) healthz(c *gin.Context, _ *call) { reply(c, http.StatusOK, gin.H{"status": "ok"}) }
+func (s *Server) healthz(c *gin.Context, _ *call) { reply(c, http.StatusOK, api.Status{Status: "ok"}) }
 
 func (s *Server) readyz(c *gin.Context, _ *call) {
 	ctx, cancel := context.WithTimeout(c, 2*time.Second)
@@ -82,7 +83,7 @@ func (s *Server) readyz(c *gin.Context, _ *call) {
 		fail(c, http.StatusServiceUnavailable, "unavailable", "the database is unreachable")
 		return
 	}
-	reply(c, http.StatusOK, gin.H{"status": "ready"})
+	reply(c, http.StatusOK, api.Status{Status: "ready"})
 }
 
 // pathID parses a uuid path parameter; a malformed one is simply not found.

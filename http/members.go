@@ -12,6 +12,7 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/api"
 )
 
 func (s *Server) listMembers(c *gin.Context, cl *call) {
@@ -19,38 +20,25 @@ func (s *Server) listMembers(c *gin.Context, cl *call) {
 		return
 	}
 	var members []eventstore.Member
-	var invitations []eventstore.Invitation
 	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		if members, err = tx.Members(c); err != nil {
-			return err
-		}
-		invitations, err = tx.PendingInvitations(c)
+		members, err = tx.Members(c)
 		return err
 	})
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	reply(c, http.StatusOK, gin.H{"members": nonNil(members), "invitations": nonNil(invitations)})
-}
-
-func nonNil[T any](xs []T) []T {
-	if xs == nil {
-		return []T{}
-	}
-	return xs
-}
-
-type inviteRequest struct {
-	Email string `json:"email"`
-	Role  string `json:"role"`
+	// One page holds every member (a plan's seats bound them).
+	reply(c, http.StatusOK, api.MemberList{Members: mapAll(members, func(m eventstore.Member) api.Member {
+		return api.Member{ID: m.MemberID, Email: m.Email, Role: m.Role, JoinedAt: m.JoinedAt}
+	})})
 }
 
 // inviteMember offers a seat: the answer carries the invitation token, shown once, for the
 // admin to pass on to the invitee.
 func (s *Server) inviteMember(c *gin.Context, cl *call) {
-	var req inviteRequest
+	var req api.InviteRequest
 	if !decode(c, cl.body, &req) {
 		return
 	}
@@ -68,17 +56,13 @@ func (s *Server) inviteMember(c *gin.Context, cl *call) {
 	out, err := s.uc.members.Invite(c, app.InviteInput{Tenant: cl.tenant, Plan: plan, InvitationID: id, Email: email, Role: role,
 		InvitedBy: cl.member, Meta: metadata(c, cl)})
 	if s.changed(c, cl, cl.tenant, out.Seq, err) {
-		reply(c, http.StatusCreated, gin.H{
-			"invitation": eventstore.Invitation{InvitationID: id, Email: email.String(), Role: role.String(), InvitedBy: cl.member,
+		reply(c, http.StatusCreated, api.InviteResponse{
+			Invitation: api.Invitation{ID: id, Email: email.String(), Role: role.String(), InvitedBy: cl.member,
 				ExpiresAt: out.ExpiresAt, Status: "pending"},
-			"token": out.Token,
-			"seq":   out.Seq,
+			Token: out.Token,
+			Seq:   out.Seq,
 		})
 	}
-}
-
-type patchMemberRequest struct {
-	Role string `json:"role"`
 }
 
 func (s *Server) patchMember(c *gin.Context, cl *call) {
@@ -86,7 +70,7 @@ func (s *Server) patchMember(c *gin.Context, cl *call) {
 	if !ok {
 		return
 	}
-	var req patchMemberRequest
+	var req api.UpdateMemberRequest
 	if !decode(c, cl.body, &req) {
 		return
 	}
@@ -98,7 +82,7 @@ func (s *Server) patchMember(c *gin.Context, cl *call) {
 	cl.yield()
 	mem, seq, err := s.uc.members.ChangeRole(c, app.Target{Tenant: cl.tenant, ID: id, Meta: metadata(c, cl)}, role)
 	if s.changed(c, cl, cl.tenant, seq, err) {
-		reply(c, http.StatusOK, gin.H{"member": mem, "seq": seq})
+		reply(c, http.StatusOK, api.MemberChange{Member: memberSummary(mem), Seq: seq})
 	}
 }
 
@@ -113,22 +97,23 @@ func (s *Server) deleteMember(c *gin.Context, cl *call) {
 	cl.yield()
 	seq, err := s.uc.members.Remove(c, app.Target{Tenant: cl.tenant, ID: id, Meta: metadata(c, cl)})
 	if s.changed(c, cl, cl.tenant, seq, err) {
-		reply(c, http.StatusOK, gin.H{"removed": id, "seq": seq})
+		reply(c, http.StatusOK, api.MemberRemoved{Removed: id, Seq: seq})
 	}
 }
 
 // maxInvitationPage bounds one page of GET /v1/invitations.
 const maxInvitationPage = 1000
 
-// listInvitations pages through the invitations that could still be accepted now, by id;
+// listInvitations pages through the invitations that could still be accepted now, by id
+// (?cursor=<next_cursor>&limit=N, the cursor being the last invitation id of the page before);
 // expired ones are left out (they can never be accepted and hold no seat). Never a token.
 func (s *Server) listInvitations(c *gin.Context, cl *call) {
 	var errs fieldErrors
 	after := uuid.Nil
-	if v := c.Query("after"); v != "" {
+	if v := c.Query("cursor"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			errs = append(errs, FieldError{Field: "after", Message: "must be an invitation id"})
+			errs = append(errs, FieldError{Field: "cursor", Message: "must be a next_cursor of this list"})
 		}
 		after = id
 	}
@@ -146,16 +131,18 @@ func (s *Server) listInvitations(c *gin.Context, cl *call) {
 	var list []eventstore.Invitation
 	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		list, err = tx.LiveInvitations(c, s.now(), after, limit)
+		list, err = tx.LiveInvitations(c, s.now(), after, limit+1) // one more: is there a next page?
 		return err
 	})
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	out := gin.H{"invitations": nonNil(list)}
-	if len(list) == limit {
-		out["next_after"] = list[len(list)-1].InvitationID
+	more := len(list) > limit
+	list = list[:min(len(list), limit)]
+	out := api.InvitationList{Invitations: mapAll(list, invitationAnswer)}
+	if more {
+		out.Page = page(true, list[len(list)-1].InvitationID.String())
 	}
 	reply(c, http.StatusOK, out)
 }
@@ -175,14 +162,10 @@ func (s *Server) revokeInvitation(c *gin.Context, cl *call) {
 	}
 }
 
-type acceptRequest struct {
-	Token string `json:"token"`
-}
-
 // acceptInvitation turns an invitation into a member with their first API key. The token
 // is the credential; it names its tenant, which must match the tenant the request names.
 func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
-	var req acceptRequest
+	var req api.AcceptInvitationRequest
 	if !decode(c, cl.body, &req) {
 		return
 	}
@@ -241,5 +224,5 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		}
 		return
 	}
-	reply(c, http.StatusCreated, gin.H{"member": out.Member, "api_key": out.APIKey, "seq": out.Seq})
+	reply(c, http.StatusCreated, api.AcceptInvitationResponse{Member: memberSummary(out.Member), APIKey: newKeyAnswer(out.APIKey), Seq: out.Seq})
 }

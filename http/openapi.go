@@ -1,24 +1,39 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/invopop/jsonschema"
+
+	"github.com/tenantry/tenantry/http/api"
 )
 
-// op documents one route for the OpenAPI document.
+// op documents one route for the OpenAPI document. Request and response bodies are Go
+// values of http/api types: their schemas are derived from the types (schemaOf), never
+// written by hand.
 type op struct {
+	id      string // operationId: readable and stable
+	tag     string
 	summary string
+	desc    string // the operation's description (what it does, its rules)
 	query   []param
-	body    schema // request body (JSON), if any
+	body    any    // request body: a value of its api type (nil: none)
 	status  int    // success status (default 200)
-	result  schema // success body
+	result  any    // success body: a value of its api type (nil: none)
 	media   string // success media type (default application/json)
+	errors  []int  // statuses the handler answers beyond those derived from the route (errorStatuses)
 }
 
+// param is a query parameter.
 type param struct {
 	name, desc string
 	schema     schema
@@ -27,212 +42,325 @@ type param struct {
 
 type schema = map[string]any
 
-func str(desc string) schema { return schema{"type": "string", "description": desc} }
-func strf(format, desc string) schema {
-	return schema{"type": "string", "format": format, "description": desc}
-}
-func integer(desc string) schema {
-	return schema{"type": "integer", "format": "int64", "description": desc}
-}
-
-// exactIntS is an exactInt: an integer up to 2^53-1 either way, else a string of digits.
-func exactIntS(desc string) schema {
-	return schema{"description": desc + " (an exact integer: a JSON number up to 2^53-1 either way, beyond it a string of decimal digits)",
-		"oneOf": []schema{{"type": "integer", "minimum": -maxSafeJSONInt, "maximum": maxSafeJSONInt}, {"type": "string", "pattern": "^-?[0-9]+$"}}}
-}
-func enum(desc string, values ...string) schema {
-	return schema{"type": "string", "enum": values, "description": desc}
-}
-func array(items schema) schema { return schema{"type": "array", "items": items} }
-func obj(required []string, props schema) schema {
-	s := schema{"type": "object", "properties": props, "additionalProperties": false}
-	if len(required) > 0 {
-		s["required"] = required
+func strf(format string) schema { return schema{"type": "string", "format": format} }
+func integerS(min, max int64) schema {
+	s := schema{"type": "integer", "format": "int64", "minimum": min}
+	if max > 0 {
+		s["maximum"] = max
 	}
 	return s
 }
-func ref(name string) schema { return schema{"$ref": "#/components/schemas/" + name} }
 
 var (
-	uuidS   = strf("uuid", "")
-	timeS   = strf("date-time", "")
-	seqS    = integer("the tenant's event sequence number this write reached; pass it as min_seq to read your write")
-	roleS   = enum("a member role", "admin", "editor", "viewer", "billing_manager", "auditor")
-	planS   = enum("a plan", "free", "pro", "enterprise")
-	minSeqP = param{name: "min_seq", desc: "wait (up to a few seconds) until the read models this route reads include this tenant seq; beyond the tenant's last seq: 400 at once", schema: integer("")}
-)
-
-var components = schema{
-	"Problem": obj([]string{"type", "title", "status"}, schema{
-		"type": strf("uri", "problem type, e.g. "+ProblemBase+"tenant-suspended"), "title": str(""), "status": integer(""),
-		"detail": str(""), "instance": str(""), "request_id": str(""),
-		"errors": schema{"type": "array", "maxItems": MaxFieldErrors + 1,
-			"description": "every invalid field (at most 100; a usage batch with more adds one entry, field \"records\", counting the rest)",
-			"items":       obj([]string{"field", "message"}, schema{"field": str(""), "message": str("")})},
-	}),
-	"Tenant":     obj(nil, schema{"id": uuidS, "name": str(""), "slug": str(""), "plan": planS, "status": enum("", "active", "past_due", "suspended", "closed")}),
-	"Profile":    obj(nil, schema{"id": uuidS, "name": str(""), "slug": str(""), "plan": planS, "status": str(""), "suspend_reason": str(""), "suspend_note": str(""), "created_at": timeS, "updated_at": timeS}),
-	"Member":     obj(nil, schema{"id": uuidS, "email": strf("email", ""), "role": roleS, "joined_at": timeS}),
-	"Invitation": obj(nil, schema{"id": uuidS, "email": strf("email", ""), "role": roleS, "invited_by": uuidS, "expires_at": timeS, "status": str("")}),
-	"NewAPIKey": obj(nil, schema{"id": uuidS, "key": str("the secret, shown only in this answer"), "prefix": str("public lookup prefix"),
-		"role": roleS, "member_id": uuidS, "name": str("")}),
-	"APIKey": obj(nil, schema{"id": uuidS, "name": str(""), "prefix": str(""), "role": roleS, "member_id": uuidS, "created_at": timeS, "revoked_at": timeS}),
-	"UsageRecord": obj([]string{"metric", "quantity", "idempotency_key"}, schema{
-		"metric": str("metric name, e.g. api_calls"), "quantity": integer("a positive integer"),
-		"occurred_at": strf("date-time", "when it happened (default: now)"), "idempotency_key": str("unique per record; a repeated key is counted once")}),
-	"TenantEntry": obj(nil, schema{"id": uuidS, "slug": str(""), "name": str(""), "status": str(""), "plan": planS, "schema": str(""), "stripe_customer_id": str(""), "created_at": timeS}),
-	"ChainReport": obj(nil, schema{"tenant_id": uuidS, "events_checked": integer(""), "head_seq": integer(""), "head_hash": str(""), "ok": schema{"type": "boolean"},
-		"first_bad_seq": integer(""), "problem": str(""), "detail": str("")}),
-}
-
-var tenantWrite = func(extra schema) schema {
-	props := schema{"tenant": ref("Tenant"), "seq": seqS}
-	for k, v := range extra {
-		props[k] = v
+	minSeqP = param{name: "min_seq", desc: "wait (up to a few seconds) until the read models this route reads include this tenant seq (a write's answer carries it); beyond the tenant's last seq: 400 at once", schema: integerS(0, 0)}
+	limitP  = func(max int64) param {
+		return param{name: "limit", desc: "page size, 1 to " + strconv.FormatInt(max, 10) + " (default 100)", schema: integerS(1, max)}
 	}
-	return obj(nil, props)
+	cursorP = param{name: "cursor", desc: "the next_cursor of the previous page (omit for the first page)", schema: schema{"type": "string"}}
+)
+
+// usageRequest and auditLine are unions: one of two api types.
+var unions = map[reflect.Type][]any{
+	reflect.TypeFor[api.UsageRequest](): {api.UsageRecord{}, api.UsageBatch{}},
+	reflect.TypeFor[api.AuditLine]():    {api.AuditEvent{}, api.AuditHeadLine{}},
 }
 
-var (
-	docHealthz = op{summary: "Liveness", result: obj(nil, schema{"status": str("")})}
-	docReadyz  = op{summary: "Readiness: the database answers", result: obj(nil, schema{"status": str("")})}
-	docMetrics = op{summary: "Prometheus metrics", media: "text/plain", result: str("Prometheus text format")}
-	docOpenAPI = op{summary: "This document", result: schema{"type": "object"}}
+// typeDocs are the descriptions of the api types in components/schemas.
+var typeDocs = map[string]string{
+	"Problem":        "An RFC 9457 problem detail: the body of every error answer (application/problem+json).",
+	"FieldError":     "One invalid input.",
+	"Status":         "A health check's answer.",
+	"Tenant":         "A tenant's summary.",
+	"Profile":        "The tenant's profile.",
+	"Member":         "A member of the tenant.",
+	"MemberSummary":  "A member, as writes and the audit replay show it.",
+	"Invitation":     "An invitation to join the tenant (never with its token).",
+	"NewAPIKey":      "A new API key with its secret, shown once.",
+	"APIKey":         "An API key, without its secret.",
+	"UsageRequest":   "One usage record, or a batch of up to 1,000.",
+	"UsageRecord":    "One usage record.",
+	"UsageBatch":     "A batch of usage records.",
+	"UsageSeries":    "One metric's usage series.",
+	"UsagePoint":     "One bucket of a usage series.",
+	"BillingState":   "The tenant's link to Stripe.",
+	"BillingLine":    "Usage recorded against usage reported to Stripe, for one metric and month.",
+	"AuditLine":      "One NDJSON line of the audit export: an event line, or the head line that ends the page reaching the tenant's head.",
+	"AuditEvent":     "An event line of the audit export (AUDIT.md).",
+	"AuditHeadLine":  "The head line: the last line of the page that reaches the tenant's head.",
+	"AuditHead":      "The tenant's chain head, signed when the server has a signing key.",
+	"ChainReport":    "The outcome of re-hashing the tenant's chain.",
+	"AuditState":     "The tenant as of an instant, replayed from its events.",
+	"TenantEntry":    "A tenant in the operator's directory.",
+	"StripeEvent":    "A Stripe event (https://docs.stripe.com/api/events/object); its signature, not its shape, is checked.",
+	"WebhookReceipt": "What a Stripe delivery did.",
+}
 
-	docCreateTenant = op{summary: "Create a tenant with its first admin and the admin's API key", status: 201,
-		body:   obj([]string{"name", "slug", "admin_email"}, schema{"name": str(""), "slug": str("lowercase letters, digits and dashes"), "plan": planS, "admin_email": strf("email", "")}),
-		result: obj(nil, schema{"tenant": ref("Tenant"), "admin": ref("Member"), "api_key": ref("NewAPIKey"), "seq": seqS})}
-	docGetTenant   = op{summary: "The tenant's profile", query: []param{minSeqP}, result: ref("Profile")}
-	docPatchTenant = op{summary: "Rename the tenant", body: obj([]string{"name"}, schema{"name": str("")}), result: tenantWrite(nil)}
-	docPutPlan     = op{summary: "Change the tenant's plan; allowed while the tenant is suspended (it stays suspended)", body: obj([]string{"plan"}, schema{"plan": planS}), result: tenantWrite(nil)}
+// reflector derives JSON Schema 2020-12 (OpenAPI 3.1's dialect) from the api types.
+func reflector() *jsonschema.Reflector {
+	return &jsonschema.Reflector{
+		Anonymous:      true,
+		DoNotReference: false,
+		Mapper: func(t reflect.Type) *jsonschema.Schema {
+			switch t {
+			case reflect.TypeFor[uuid.UUID]():
+				return &jsonschema.Schema{Type: "string", Format: "uuid"}
+			case reflect.TypeFor[api.ExactInt]():
+				return &jsonschema.Schema{OneOf: []*jsonschema.Schema{
+					{Type: "integer", Minimum: json.Number(strconv.Itoa(-api.MaxSafeJSONInt)), Maximum: json.Number(strconv.Itoa(api.MaxSafeJSONInt))},
+					{Type: "string", Pattern: "^-?[0-9]+$"}}}
+			}
+			if alts, ok := unions[t]; ok {
+				s := &jsonschema.Schema{}
+				for _, a := range alts {
+					s.OneOf = append(s.OneOf, &jsonschema.Schema{Ref: "#/$defs/" + reflect.TypeOf(a).Name()})
+				}
+				return s
+			}
+			return nil
+		},
+		LookupComment: func(t reflect.Type, field string) string {
+			if field == "" {
+				return typeDocs[t.Name()]
+			}
+			if f, ok := t.FieldByName(field); ok {
+				return f.Tag.Get("doc")
+			}
+			return ""
+		},
+	}
+}
 
-	docListMembers = op{summary: "Members and pending invitations", query: []param{minSeqP},
-		result: obj(nil, schema{"members": array(ref("Member")), "invitations": array(ref("Invitation"))})}
-	docInviteMember = op{summary: "Invite a member; the answer holds the invitation token, shown once", status: 201,
-		body:   obj([]string{"email", "role"}, schema{"email": strf("email", ""), "role": roleS}),
-		result: obj(nil, schema{"invitation": ref("Invitation"), "token": str("pass to the invitee"), "seq": seqS})}
-	docPatchMember      = op{summary: "Change a member's role", body: obj([]string{"role"}, schema{"role": roleS}), result: obj(nil, schema{"member": ref("Member"), "seq": seqS})}
-	docDeleteMember     = op{summary: "Remove a member (their API keys and the invitations they issued are revoked); an invitation id is 404, see DELETE /v1/invitations/{id}", result: obj(nil, schema{"removed": uuidS, "seq": seqS})}
-	docAcceptInvitation = op{summary: "Accept an invitation: become a member and get an API key", status: 201,
-		body:   obj([]string{"token"}, schema{"token": str("the invitation token")}),
-		result: obj(nil, schema{"member": ref("Member"), "api_key": ref("NewAPIKey"), "seq": seqS})}
+// schemas collects the components/schemas of the document.
+type schemas struct{ defs schema }
 
-	docListInvitations = op{summary: "Invitations that can still be accepted (pending, not expired), by id; never their tokens",
-		query:  []param{minSeqP, {name: "after", desc: "page after this invitation id", schema: uuidS}, {name: "limit", desc: "1 to 1000 (default 100)", schema: integer("")}},
-		result: obj(nil, schema{"invitations": array(ref("Invitation")), "next_after": uuidS})}
-	docRevokeInvitation = op{summary: "Revoke a pending invitation: 204; 404 if this tenant never issued it, 409 if it was accepted or revoked already", status: 204}
+// of is v's schema: a $ref to its type in components/schemas (added with every type it
+// uses), or an inline schema for a type without a name.
+func (c *schemas) of(v any) schema {
+	t := reflect.TypeOf(v)
+	r := reflector()
+	root := r.ReflectFromType(t)
+	for _, alt := range unions[t] {
+		c.of(alt)
+	}
+	raw, err := json.Marshal(root)
+	if err != nil {
+		panic("openapi: " + err.Error()) // the api types are fixed: a failure is a bug
+	}
+	raw = []byte(strings.ReplaceAll(string(raw), `"#/$defs/`, `"#/components/schemas/`))
+	var s schema
+	if err := json.Unmarshal(raw, &s); err != nil {
+		panic("openapi: " + err.Error())
+	}
+	delete(s, "$schema")
+	if defs, ok := s["$defs"].(schema); ok {
+		for name, d := range defs {
+			c.defs[name] = nullables(d)
+		}
+		delete(s, "$defs")
+	}
+	return nullables(s).(schema)
+}
 
-	docListAPIKeys  = op{summary: "The tenant's API keys (without secrets)", query: []param{minSeqP}, result: obj(nil, schema{"api_keys": array(ref("APIKey"))})}
-	docCreateAPIKey = op{summary: "Create an API key; the secret is shown once", status: 201,
-		body:   obj(nil, schema{"name": str(""), "role": roleS, "member_id": uuidS}),
-		result: obj(nil, schema{"api_key": ref("NewAPIKey"), "seq": seqS})}
-	docRevokeAPIKey = op{summary: "Revoke an API key", result: obj(nil, schema{"revoked": uuidS, "seq": seqS})}
-
-	docPostUsage = op{summary: "Record usage: one record, or {records: [...]} with up to 1,000", status: 202,
-		body: schema{"oneOf": []schema{ref("UsageRecord"), obj([]string{"records"}, schema{"records": schema{"type": "array", "items": ref("UsageRecord"), "minItems": 1, "maxItems": MaxUsageRecords}})}},
-		result: obj(nil, schema{"accepted": integer("records counted now"), "duplicates": integer("records whose key was seen before"),
-			"seq": integer("the newest event holding this request's records (a duplicate's is the event that recorded it first, never 0); pass it as min_seq")})}
-	docGetUsage = op{summary: "Usage series per metric and hour or day", query: []param{
-		{name: "metric", desc: "one metric (default: all)", schema: str("")},
-		{name: "from", desc: "start (RFC 3339; default: 24 hours or 30 days before to)", schema: timeS},
-		{name: "to", desc: "end, exclusive (RFC 3339; default: the end of the current bucket)", schema: timeS},
-		{name: "granularity", desc: "hour (range ≤ 31 days) or day (range ≤ 400 days)", schema: enum("", "hour", "day")},
-		minSeqP},
-		result: obj(nil, schema{"granularity": str(""), "from": timeS, "to": timeS, "series": array(obj(nil, schema{
-			"metric": str(""), "total": exactIntS("the series' total"), "points": array(obj(nil, schema{"start": timeS, "quantity": exactIntS("the bucket's total")}))}))})}
-
-	docGetBilling = op{summary: "Billing state, and usage recorded against usage reported to Stripe per metric and month",
-		query: []param{minSeqP, {name: "period", desc: "one month, YYYY-MM (default: the months whose usage can still change)", schema: str("")}},
-		result: obj(nil, schema{"plan": planS, "tenant_status": str(""),
-			"billing": obj(nil, schema{"stripe_customer_id": str(""), "stripe_subscription_id": str(""), "status": str(""), "past_due_since": timeS, "grace_ends_at": timeS}),
-			"cutoff":  strf("date-time", "windows that ended by this time are due to be reported"),
-			"usage": array(obj(nil, schema{"metric": str(""), "period": timeS, "recorded": exactIntS("usage in windows that ended by the cutoff"),
-				"reported": exactIntS("usage Stripe confirmed"), "difference": exactIntS("recorded minus reported; 0 after a completed cycle"),
-				"unreported_windows": integer(""), "in_progress": exactIntS("usage in windows not yet due")}))})}
-
-	docAuditEvents = op{summary: "The tenant's events as NDJSON, one event per line, paged by after_seq", media: "application/x-ndjson",
-		query: []param{{name: "after_seq", desc: "start after this seq (default 0)", schema: integer("")}, {name: "limit", desc: "at most this many lines (1 to 10,000)", schema: integer("")}},
-		result: obj(nil, schema{"tenant_id": uuidS, "seq": integer(""), "event_id": uuidS, "stream_id": str(""), "stream_version": integer(""), "type": str(""),
-			"schema_version": integer(""), "data": schema{"type": "object"}, "metadata": schema{"type": "object"}, "recorded_at": timeS, "prev_hash": str("hex"), "hash": str("hex")})}
-	docAuditVerify = op{summary: "Verify the tenant's hash chain", result: ref("ChainReport")}
-	docAuditState  = op{summary: "The tenant as of an instant, replayed from its events", query: []param{{name: "as_of", desc: "RFC 3339 instant (default: now)", schema: timeS}},
-		result: obj(nil, schema{"as_of": timeS, "seq": integer(""), "tenant": ref("Tenant"), "members": array(ref("Member")), "usage_totals": schema{"type": "object", "additionalProperties": exactIntS("the metric's total over the tenant's history up to as_of")}})}
-
-	docAdminListTenants = op{summary: "The tenant directory", query: []param{{name: "after", desc: "page after this tenant id", schema: uuidS}, {name: "limit", desc: "1 to 1000 (default 100)", schema: integer("")}},
-		result: obj(nil, schema{"tenants": array(ref("TenantEntry")), "next_after": uuidS})}
-	docAdminSuspend = op{summary: "Suspend a tenant", body: obj(nil, schema{"reason": enum("default operator", "payment_failed", "operator", "terms_violation", "subscription_canceled"), "note": str("")}),
-		result: tenantWrite(nil)}
-	docAdminReactivate = op{summary: "Reactivate a suspended tenant", result: tenantWrite(nil)}
-	docAdminClose      = op{summary: "Close a tenant for good", body: obj(nil, schema{"note": str("")}), result: tenantWrite(nil)}
-
-	docStripeWebhook = op{summary: "Stripe webhook deliveries (signature checked, 300 s tolerance)", body: schema{"type": "object"},
-		result: obj(nil, schema{"received": schema{"type": "boolean"}, "id": str(""), "type": str(""),
-			"outcome":   enum("what the delivery did", "applied", "no_change", "stale", "ignored"),
-			"reason":    enum("why an ignored delivery changed nothing", "customer_not_linked", "subscription_not_linked", "type_not_handled"),
-			"duplicate": schema{"type": "boolean"},
-			"seq":       integer("the tenant's seq after recording the delivery (0 when nothing was recorded)")})}
-)
+// nullables rewrites the reflector's nullable form, oneOf [X, {type: null}], as X with
+// "null" added to its type (type: [string, null]) where X is a plain typed schema, and
+// moves X's description onto the property either way: generators read both forms, the
+// type array is the one every 3.1 generator maps to an optional value.
+func nullables(v any) any {
+	switch x := v.(type) {
+	case schema:
+		for k, e := range x {
+			x[k] = nullables(e)
+		}
+		alts, ok := x["oneOf"].([]any)
+		if !ok || len(alts) != 2 {
+			return x
+		}
+		first, _ := alts[0].(schema)
+		second, _ := alts[1].(schema)
+		if first == nil || second == nil || len(second) != 1 || second["type"] != "null" {
+			return x
+		}
+		if d, ok := first["description"]; ok {
+			x["description"] = d
+			delete(first, "description")
+		}
+		if t, ok := first["type"].(string); ok {
+			delete(x, "oneOf")
+			for k, e := range first {
+				x[k] = e
+			}
+			x["type"] = []string{t, "null"}
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = nullables(e)
+		}
+	}
+	return v
+}
 
 var ginParam = regexp.MustCompile(`:([A-Za-z_]+)`)
 
 // openAPIPath turns a Gin path into an OpenAPI path template.
 func openAPIPath(p string) string { return ginParam.ReplaceAllString(p, "{$1}") }
 
+// DefaultServerURL is where `make run` listens.
+const DefaultServerURL = "http://127.0.0.1:8080"
+
+var tags = []schema{
+	{"name": "System", "description": "Health checks, metrics and this document."},
+	{"name": "Tenants", "description": "Sign-up, the tenant's profile and plan."},
+	{"name": "Members", "description": "The tenant's members and their roles."},
+	{"name": "Invitations", "description": "Invitations to join a tenant."},
+	{"name": "API keys", "description": "The tenant's API keys."},
+	{"name": "Usage", "description": "Metered usage: recording and reading it."},
+	{"name": "Billing", "description": "The tenant's billing state and usage reported to Stripe."},
+	{"name": "Audit", "description": "The tenant's hash-chained event log: export, verification, replay."},
+	{"name": "Admin", "description": "The operator's tenant directory and lifecycle decisions."},
+	{"name": "Webhooks", "description": "Deliveries from Stripe."},
+}
+
+const infoDescription = `Multi-tenant platform API. Errors are RFC 9457 problem details (application/problem+json, schema Problem); every operation lists the statuses it can answer.
+
+**Tenants.** A tenant-scoped operation (one with ` + "`x-tenantry-workspace-path`" + `) acts on one tenant, resolved from (first match) the workspace path, the {slug} subdomain, the X-Tenant header (slug or id), or the API key's own tenant; a key never reaches another tenant (404). The **workspace form**: every tenant-scoped operation also answers under ` + "`/v1/workspaces/{workspace}/...`" + ` (the path without its /v1 prefix, after the tenant's slug or id), exactly as documented for its /v1 path; its ` + "`x-tenantry-workspace-path`" + ` names that path. It is described once here rather than repeating every operation.
+
+**HEAD.** Every GET operation also answers HEAD, with the same status and headers and no body (RFC 9110); HEAD operations are not listed separately.
+
+**Read your writes.** A write answers the tenant's event seq it reached; pass it as min_seq to a read to see the write.
+
+**Inputs.** Unknown body fields and query parameters not listed for an operation answer 400. Every response carries X-Request-ID (the request's, when it sends a sane one; else a new id). Tenant operations carry the IETF RateLimit and RateLimit-Policy headers once the tenant is known.`
+
 // Document builds the OpenAPI 3.1 document from the route table.
-func (s *Server) Document() schema {
+func (s *Server) Document() schema { return document(s.routes()) }
+
+var (
+	docOnce sync.Once
+	docJSON []byte
+)
+
+func document(routes []route) schema {
+	c := &schemas{defs: schema{}}
+	c.of(api.Problem{})
 	paths := schema{}
-	for _, rt := range s.routes() {
-		add := func(path string, workspace bool) {
-			item, _ := paths[openAPIPath(path)].(schema)
-			if item == nil {
-				item = schema{}
-				paths[openAPIPath(path)] = item
-			}
-			o := s.operation(rt, path, workspace)
-			item[strings.ToLower(rt.method)] = o
-			if rt.method == http.MethodGet {
-				item["head"] = headOperation(o, path)
-			}
+	for _, rt := range routes {
+		p := openAPIPath(rt.path)
+		item, _ := paths[p].(schema)
+		if item == nil {
+			item = schema{}
+			paths[p] = item
 		}
-		add(rt.path, false)
-		if rt.scoped {
-			add(workspacePrefix+rt.path[len("/v1"):], true)
-		}
+		item[strings.ToLower(rt.method)] = operation(c, rt)
 	}
 	return schema{
 		"openapi": "3.1.0",
-		"info": schema{"title": "Tenantry API", "version": "1",
-			"description": "Multi-tenant platform API. Errors are RFC 9457 problem details. Tenant-scoped routes resolve the tenant from " +
-				"the workspace path, the {slug} subdomain, the X-Tenant header (slug or id) or the API key; a key never reaches another tenant. " +
-				"Unknown body fields and query parameters not listed for an operation answer 400."},
-		"paths":      paths,
-		"components": schema{"schemas": components, "securitySchemes": schema{"bearer": schema{"type": "http", "scheme": "bearer", "description": "a tenant API key or the operator token"}}},
+		"info": schema{"title": "Tenantry API", "version": "1", "description": infoDescription,
+			"contact": schema{"name": "Tenantry", "url": "https://tenantry.dev"}},
+		"servers": []schema{{"url": DefaultServerURL, "description": "a local server started by `make run`"}},
+		"tags":    tags,
+		"paths":   paths,
+		"components": schema{"schemas": c.defs, "headers": responseHeaders, "securitySchemes": schema{
+			"apiKey":        schema{"type": "http", "scheme": "bearer", "description": "a tenant API key (Authorization: Bearer <key>); its role decides what it may do"},
+			"operatorToken": schema{"type": "http", "scheme": "bearer", "description": "the operator token (TENANTRY_OPERATOR_TOKEN)"},
+		}},
 	}
 }
 
-func (s *Server) operation(rt route, path string, workspace bool) schema {
-	d := rt.doc
-	var params []schema
-	for _, m := range ginParam.FindAllStringSubmatch(path, -1) {
-		desc, sch := "the "+m[1], uuidS
-		if m[1] == "workspace" {
-			desc, sch = "the tenant's slug or id", str("")
-		}
-		params = append(params, schema{"name": m[1], "in": "path", "required": true, "description": desc, "schema": sch})
+// problemDescriptions describe each error status in the document.
+var problemDescriptions = map[int]string{
+	400: "The request is not valid: a malformed or unknown query parameter, field or header (errors lists them).",
+	401: "No credential, or a credential that is not valid.",
+	403: "The credential may not do this (role), or the tenant is suspended (tenant-suspended).",
+	404: "No such tenant or object (for this credential).",
+	409: "The request conflicts with the current state, or its Idempotency-Key's first request is still in progress (request-in-progress, with Retry-After).",
+	410: "The tenant is closed.",
+	413: "The request body is too large.",
+	415: "The request body is not application/json.",
+	422: "A plan limit would be exceeded, or the Idempotency-Key was used with a different request.",
+	429: "Too many requests (the plan's rate limit, failed authentications from this address, or an audit budget); retry after Retry-After.",
+	500: "Internal error; quote the request id when reporting it.",
+	503: "Temporarily unavailable: the database, a read model or the tenant's authorisation state is not available, or the request was canceled.",
+}
+
+// errorStatuses is every 4xx and 5xx the route can answer: those of its access kind, body,
+// idempotency and rate limiting, plus its own (op.errors).
+func errorStatuses(rt route) []int {
+	st := []int{400, 429, 500} // unknown query parameters; rate limits; a panic
+	add := func(codes ...int) { st = append(st, codes...) }
+	switch rt.access {
+	case operator:
+		add(401)
+	case signup:
+		add(401)
+	case member:
+		add(401, 403, 404, 410, 503)
+	case invitee:
+		add(401, 403, 404, 410, 503)
+	case stripe:
+		add(503)
 	}
-	for _, q := range d.query {
-		params = append(params, schema{"name": q.name, "in": "query", "required": q.required, "description": q.desc, "schema": q.schema})
-	}
-	if rt.scoped && !workspace {
-		params = append(params, schema{"name": "X-Tenant", "in": "header", "description": "the tenant's slug or id", "schema": str("")})
-	}
-	if rt.method == http.MethodPost && rt.access != stripe {
-		params = append(params, schema{"name": "Idempotency-Key", "in": "header", "description": "replays the first answer for the same request (24 hours)", "schema": str("")})
+	if writeVerb[rt.method] && rt.access != stripe {
+		add(413, 415)
 	}
 	if rt.access == stripe {
-		params = append(params, schema{"name": "Stripe-Signature", "in": "header", "required": true, "schema": str("")})
+		add(413)
 	}
-	params = append(params, schema{"name": "X-Request-ID", "in": "header", "description": "echoed; generated when absent", "schema": str("")})
+	if rt.method == http.MethodPost && rt.access != stripe {
+		add(409, 422) // Idempotency-Key in progress; reused
+	}
+	add(rt.doc.errors...)
+	slices.Sort(st)
+	return slices.Compact(st)
+}
+
+func header(desc string, s schema) schema { return schema{"description": desc, "schema": s} }
+
+// The response headers, in components/headers; operations refer to them.
+var responseHeaders = schema{
+	"X-Request-ID":        requestIDHeader,
+	"Retry-After":         retryAfterH,
+	"RateLimit":           rateLimitH,
+	"RateLimit-Policy":    rateLimitPolH,
+	"Idempotent-Replayed": replayedH,
+}
+
+func headerRef(name string) schema { return schema{"$ref": "#/components/headers/" + name} }
+
+var (
+	requestIDHeader = header("the request's id: the X-Request-ID sent (1 to 128 of A-Z a-z 0-9 . _ : -) or a new one", schema{"type": "string"})
+	retryAfterH     = header("seconds to wait before retrying", schema{"type": "integer", "minimum": 1})
+	rateLimitH      = header(`what is left of the tenant's rate limit (IETF draft-ietf-httpapi-ratelimit-headers): "plan";r=<requests left now>;t=<seconds until the bucket is full>`, schema{"type": "string"})
+	rateLimitPolH   = header(`the tenant's rate limit: "plan";q=<burst>;w=<seconds to refill it>`, schema{"type": "string"})
+	replayedH       = header("true when this answer replays the first answer to the same Idempotency-Key", schema{"type": "string", "enum": []string{"true"}})
+)
+
+func operation(c *schemas, rt route) schema {
+	d := rt.doc
+	var params []schema
+	for _, m := range ginParam.FindAllStringSubmatch(rt.path, -1) {
+		params = append(params, schema{"name": m[1], "in": "path", "required": true, "description": pathParamDocs[rt.path+":"+m[1]], "schema": strf("uuid")})
+	}
+	for _, q := range d.query {
+		p := schema{"name": q.name, "in": "query", "description": q.desc, "schema": q.schema}
+		if q.required {
+			p["required"] = true
+		}
+		params = append(params, p)
+	}
+	if rt.scoped {
+		params = append(params, schema{"name": "X-Tenant", "in": "header", "description": "the tenant's slug or id (default: the API key's tenant)", "schema": schema{"type": "string"}})
+	}
+	idempotent := rt.method == http.MethodPost && rt.access != stripe
+	if idempotent {
+		params = append(params, schema{"name": "Idempotency-Key", "in": "header",
+			"description": "1 to 255 visible ASCII characters: a repeated request with the same key (and body) replays the first answer for 24 hours instead of running again",
+			"schema":      schema{"type": "string", "minLength": 1, "maxLength": 255}})
+	}
+	if rt.access == stripe {
+		params = append(params, schema{"name": "Stripe-Signature", "in": "header", "required": true, "description": "Stripe's signature of the body (checked with the webhook secret, 300 s tolerance)", "schema": schema{"type": "string"}})
+	}
+	params = append(params, schema{"name": "X-Request-ID", "in": "header", "description": "the request's id for logs and problems (1 to 128 of A-Z a-z 0-9 . _ : -); echoed, generated when absent or not sane", "schema": schema{"type": "string", "maxLength": 128}})
+
 	status, media := d.status, d.media
 	if status == 0 {
 		status = http.StatusOK
@@ -240,27 +368,52 @@ func (s *Server) operation(rt route, path string, workspace bool) schema {
 	if media == "" {
 		media = "application/json"
 	}
-	problem := schema{"description": "an RFC 9457 problem", "content": schema{"application/problem+json": schema{"schema": ref("Problem")}}}
-	success := schema{"description": http.StatusText(status), "content": schema{media: schema{"schema": d.result}}}
-	if status == http.StatusNoContent {
-		success = schema{"description": http.StatusText(status)}
-	}
-	if rt.access == member { // tenant routes: the tenant's bucket (see rateLimitHeaders)
-		limits := schema{
-			"RateLimit-Policy": schema{"description": `the tenant's rate limit (draft-ietf-httpapi-ratelimit-headers): "plan";q=<burst>;w=<seconds to refill it>`, "schema": str("")},
-			"RateLimit":        schema{"description": `what is left of it: "plan";r=<requests left now>;t=<seconds until the bucket is full>`, "schema": str("")},
+	headers := func(extra schema) schema {
+		h := schema{"X-Request-ID": headerRef("X-Request-ID")}
+		if rt.access == member {
+			h["RateLimit"], h["RateLimit-Policy"] = headerRef("RateLimit"), headerRef("RateLimit-Policy")
 		}
-		success["headers"], problem["headers"] = limits, limits
+		for k, v := range extra {
+			h[k] = v
+		}
+		return h
+	}
+	success := schema{"description": http.StatusText(status), "headers": headers(nil)}
+	if idempotent {
+		success["headers"] = headers(schema{"Idempotent-Replayed": headerRef("Idempotent-Replayed")})
+	}
+	switch {
+	case d.result == textResult:
+		success["content"] = schema{media: schema{"schema": schema{"type": "string", "description": "the Prometheus text exposition format"}}}
+	case d.result != nil:
+		success["content"] = schema{media: schema{"schema": c.of(d.result)}}
+	}
+	responses := schema{strconv.Itoa(status): success}
+	for _, code := range errorStatuses(rt) {
+		var extra schema
+		if code == 429 || code == 503 || (code == 409 && idempotent) {
+			extra = schema{"Retry-After": headerRef("Retry-After")}
+		}
+		if idempotent {
+			if extra == nil {
+				extra = schema{}
+			}
+			extra["Idempotent-Replayed"] = headerRef("Idempotent-Replayed")
+		}
+		responses[strconv.Itoa(code)] = schema{"description": problemDescriptions[code], "headers": headers(extra),
+			"content": schema{"application/problem+json": schema{"schema": schema{"$ref": "#/components/schemas/Problem"}}}}
 	}
 	o := schema{
-		"operationId": operationID(rt.method, path),
-		"summary":     d.summary,
-		"parameters":  params,
-		"responses": schema{
-			strconv.Itoa(status): success,
-			"default":            problem,
-		},
+		"operationId":       d.id,
+		"tags":              []string{d.tag},
+		"summary":           d.summary,
+		"description":       d.desc,
+		"parameters":        params,
+		"responses":         responses,
 		"x-tenantry-access": rt.access.String(),
+	}
+	if rt.scoped {
+		o["x-tenantry-workspace-path"] = openAPIPath(workspacePrefix + rt.path[len("/v1"):])
 	}
 	if rt.access == member {
 		roles := make([]string, len(rt.roles))
@@ -270,48 +423,50 @@ func (s *Server) operation(rt route, path string, workspace bool) schema {
 		o["x-tenantry-roles"] = roles
 	}
 	switch rt.access {
-	case member, operator, signup:
-		o["security"] = []schema{{"bearer": []string{}}}
+	case member:
+		o["security"] = []schema{{"apiKey": []string{}}}
+	case operator:
+		o["security"] = []schema{{"operatorToken": []string{}}}
+	case signup:
+		o["security"] = []schema{{"operatorToken": []string{}}, {}} // anonymous when signup is open
+	default:
+		o["security"] = []schema{}
 	}
 	if d.body != nil {
-		o["requestBody"] = schema{"required": rt.access != operator, "content": schema{"application/json": schema{"schema": d.body}}}
+		o["requestBody"] = schema{"required": rt.access != operator, "content": schema{"application/json": schema{"schema": c.of(d.body)}}}
 	}
 	return o
 }
 
-// headOperation is a GET operation's HEAD twin: the same parameters, statuses and headers,
-// no body.
-func headOperation(get schema, path string) schema {
-	o := schema{}
-	for k, v := range get {
-		o[k] = v
-	}
-	o["operationId"] = operationID(http.MethodHead, path)
-	o["summary"] = "HEAD of: " + get["summary"].(string)
-	responses := schema{}
-	for status, r := range get["responses"].(schema) {
-		resp := schema{}
-		for k, v := range r.(schema) {
-			if k != "content" {
-				resp[k] = v
-			}
+// textResult marks a plain-text success body (metrics).
+var textResult = &struct{ text string }{}
+
+// pathParamDocs describe the path parameters.
+var pathParamDocs = map[string]string{
+	"/v1/members/:id:id":                  "the member's id",
+	"/v1/invitations/:id:id":              "the invitation's id",
+	"/v1/api-keys/:id:id":                 "the API key's id",
+	"/v1/admin/tenants/:id/suspend:id":    "the tenant's id",
+	"/v1/admin/tenants/:id/reactivate:id": "the tenant's id",
+	"/v1/admin/tenants/:id/close:id":      "the tenant's id",
+}
+
+func (s *Server) openAPI(c *gin.Context, _ *call) {
+	docOnce.Do(func() {
+		b, err := jsonMarshal(s.Document())
+		if err != nil {
+			panic("openapi: " + err.Error())
 		}
-		responses[status] = resp
-	}
-	o["responses"] = responses
-	return o
+		docJSON = b
+	})
+	c.Data(http.StatusOK, "application/json", docJSON)
 }
 
-func operationID(method, path string) string {
-	var b strings.Builder
-	b.WriteString(strings.ToLower(method))
-	for _, part := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '-' || r == ':' || r == '.' || r == '{' || r == '}' }) {
-		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-	}
-	return b.String()
+// DocumentJSON is the OpenAPI document as /openapi.json answers it (indented).
+func DocumentJSON() ([]byte, error) {
+	var s Server
+	return json.MarshalIndent(s.Document(), "", "  ")
 }
-
-func (s *Server) openAPI(c *gin.Context, _ *call) { reply(c, http.StatusOK, s.Document()) }
 
 // PermissionTable renders the route × role table as Markdown (the README shows it).
 func (s *Server) PermissionTable() string {

@@ -12,28 +12,18 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/api"
 )
 
 // ProblemBase prefixes every problem type: the type of a suspended tenant's refusal is
 // ProblemBase + "tenant-suspended".
-const ProblemBase = "https://tenantry.dev/problems/"
+const ProblemBase = api.ProblemBase
 
 // Problem is an RFC 9457 problem detail, the body of every error response.
-type Problem struct {
-	Type      string       `json:"type"`
-	Title     string       `json:"title"`
-	Status    int          `json:"status"`
-	Detail    string       `json:"detail,omitempty"`
-	Instance  string       `json:"instance,omitempty"`
-	RequestID string       `json:"request_id,omitempty"`
-	Errors    []FieldError `json:"errors,omitempty"`
-}
+type Problem = api.Problem
 
 // FieldError names one bad input.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+type FieldError = api.FieldError
 
 // problemTitles is every problem type the API answers with, and its title.
 var problemTitles = map[string]string{

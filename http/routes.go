@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/http/api"
 )
 
 // access says who may call a route.
@@ -92,3 +93,103 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/webhooks/stripe", access: stripe, handler: s.stripeWebhook, doc: docStripeWebhook},
 	}
 }
+
+// The routes' documentation: operation id, tag, summary, description, query parameters,
+// and the api types of their bodies. Error statuses are derived (errorStatuses) plus the
+// ones listed here that only the handler answers.
+var (
+	docHealthz = op{id: "getHealth", tag: "System", summary: "Liveness", result: api.Status{},
+		desc: "Answers 200 {\"status\":\"ok\"} while the process serves requests; it checks nothing else."}
+	docReadyz = op{id: "getReadiness", tag: "System", summary: "Readiness", result: api.Status{}, errors: []int{503},
+		desc: "Answers 200 {\"status\":\"ready\"} when the database answers, 503 when it does not."}
+	docMetrics = op{id: "getMetrics", tag: "System", summary: "Prometheus metrics", media: "text/plain", result: textResult,
+		desc: "The process's metrics in the Prometheus text format (requests by route and status, rate limiting, Stripe deliveries, ...)."}
+	docOpenAPI = op{id: "getOpenAPIDocument", tag: "System", summary: "This OpenAPI document", result: map[string]any{},
+		desc: "This document: OpenAPI 3.1, derived from the API's Go types (package http/api) and its route table."}
+
+	docCreateTenant = op{id: "createTenant", tag: "Tenants", summary: "Create a tenant", status: 201,
+		body: api.CreateTenantRequest{}, result: api.CreateTenantResponse{}, errors: []int{409},
+		desc: "Creates a tenant with its first admin and the admin's API key (its secret is shown only in this answer). " +
+			"Needs the operator token unless signup is open (TENANTRY_OPEN_SIGNUP). A taken slug answers 409."}
+	docGetTenant = op{id: "getTenant", tag: "Tenants", summary: "Get the tenant's profile", query: []param{minSeqP}, result: api.Profile{},
+		desc: "The tenant's profile: name, slug, plan, status (with the suspension's reason and note while suspended)."}
+	docPatchTenant = op{id: "updateTenant", tag: "Tenants", summary: "Rename the tenant", body: api.UpdateTenantRequest{}, result: api.TenantChange{},
+		errors: []int{409}, desc: "Changes the tenant's display name (its slug never changes)."}
+	docPutPlan = op{id: "changePlan", tag: "Tenants", summary: "Change the tenant's plan", body: api.ChangePlanRequest{}, result: api.TenantChange{},
+		errors: []int{409, 422}, desc: "Moves the tenant to another plan. A billing route: allowed while the tenant is suspended (it stays suspended). " +
+			"A plan whose limits the tenant already exceeds answers 422."}
+
+	docListMembers = op{id: "listMembers", tag: "Members", summary: "List the members", query: []param{minSeqP}, result: api.MemberList{},
+		desc: "The tenant's members with their roles, by id. Pending invitations are listed by GET /v1/invitations."}
+	docInviteMember = op{id: "inviteMember", tag: "Members", summary: "Invite a member", status: 201, body: api.InviteRequest{}, result: api.InviteResponse{},
+		desc: "Invites an email address with a role. The answer holds the invitation token, shown only here: pass it to the invitee, " +
+			"who accepts with POST /v1/invitations/accept. An address that is already a member or invited answers 409; " +
+			"a plan's seat limit, 422."}
+	docPatchMember = op{id: "updateMember", tag: "Members", summary: "Change a member's role", body: api.UpdateMemberRequest{}, result: api.MemberChange{},
+		desc: "Gives a member another role; the tenant always keeps an admin (409)."}
+	docDeleteMember = op{id: "removeMember", tag: "Members", summary: "Remove a member", result: api.MemberRemoved{},
+		desc: "Removes a member; their API keys and the invitations they issued are revoked. The tenant always keeps an admin (409). " +
+			"An invitation's id is 404: see DELETE /v1/invitations/{id}."}
+	docAcceptInvitation = op{id: "acceptInvitation", tag: "Invitations", summary: "Accept an invitation", status: 201,
+		body: api.AcceptInvitationRequest{}, result: api.AcceptInvitationResponse{},
+		desc: "Turns an invitation into a member with their first API key (its secret is shown only in this answer). The token in " +
+			"the body is the credential: a token that is not valid answers 401, an invitation that cannot be accepted 404 " +
+			"(revoked, accepted, expired or of another tenant than the one the request names)."}
+
+	docListInvitations = op{id: "listInvitations", tag: "Invitations", summary: "List pending invitations",
+		query: []param{minSeqP, cursorP, limitP(maxInvitationPage)}, result: api.InvitationList{},
+		desc: "Invitations that can still be accepted (pending, not expired), by id, a page at a time; never their tokens."}
+	docRevokeInvitation = op{id: "revokeInvitation", tag: "Invitations", summary: "Revoke an invitation", status: 204,
+		desc: "Withdraws a pending invitation: 204. An id this tenant never issued answers 404; one accepted or revoked already, 409."}
+
+	docListAPIKeys = op{id: "listApiKeys", tag: "API keys", summary: "List the API keys", query: []param{minSeqP}, result: api.APIKeyList{},
+		desc: "The tenant's API keys, revoked ones included, without their secrets."}
+	docCreateAPIKey = op{id: "createApiKey", tag: "API keys", summary: "Create an API key", status: 201, body: api.CreateAPIKeyRequest{}, result: api.CreateAPIKeyResponse{},
+		desc: "Mints an API key bound to a member (default: the caller's), with a role up to the member's. The secret is shown only in this answer."}
+	docRevokeAPIKey = op{id: "revokeApiKey", tag: "API keys", summary: "Revoke an API key", result: api.APIKeyRevoked{},
+		desc: "Revokes an API key: it stops working before this answer. A revoked key answers 409."}
+
+	docPostUsage = op{id: "recordUsage", tag: "Usage", summary: "Record usage", status: 202, body: api.UsageRequest{}, result: api.RecordUsageResponse{},
+		desc: "Records one usage record, or a batch {\"records\": [...]} of up to 1,000. A record whose idempotency_key the tenant " +
+			"sent before is counted once (a duplicate). Every invalid field is reported (at most 100). Sums that would exceed a " +
+			"plan limit answer 422."}
+	docGetUsage = op{id: "getUsage", tag: "Usage", summary: "Get usage series", errors: []int{422}, query: []param{
+		{name: "metric", desc: "one metric (default: all)", schema: schema{"type": "string"}},
+		{name: "from", desc: "the range's start, RFC 3339 (default: 24 hours, or 30 days at day granularity, before to)", schema: strf("date-time")},
+		{name: "to", desc: "the range's end, exclusive, RFC 3339 (default: the end of the current bucket)", schema: strf("date-time")},
+		{name: "granularity", desc: "bucket size: hour (range at most 31 days, the default) or day (at most 400 days)", schema: schema{"type": "string", "enum": []string{"hour", "day"}}},
+		minSeqP}, result: api.Usage{},
+		desc: "Usage per metric and hour or day over a range. An answer would hold more than 10,000 points: 422 (name one metric or narrow the range)."}
+
+	docGetBilling = op{id: "getBilling", tag: "Billing", summary: "Get billing state and reconciliation",
+		query:  []param{minSeqP, {name: "period", desc: "one month, YYYY-MM (default: the months whose usage can still change)", schema: schema{"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}},
+		result: api.Billing{},
+		desc: "The tenant's plan, status and link to Stripe, and usage recorded against usage reported to Stripe per metric and month. " +
+			"A billing route: allowed while suspended."}
+
+	docAuditEvents = op{id: "exportAuditEvents", tag: "Audit", summary: "Export the audit events", media: "application/x-ndjson", result: api.AuditLine{},
+		query: []param{{name: "after_seq", desc: "start after this seq (default 0)", schema: integerS(0, 0)}, {name: "limit", desc: "at most this many event lines, 1 to 10,000 (the default)", schema: integerS(1, 10000)}},
+		desc: "The tenant's events as NDJSON, one AuditEvent per line, from after_seq on. The page that reaches the tenant's head (as of " +
+			"the request) ends with one more line, an AuditHeadLine, signed when the server has a signing key (AUDIT.md). The next page starts after the last event line's seq."}
+	docAuditVerify = op{id: "verifyAuditChain", tag: "Audit", summary: "Verify the hash chain", result: api.ChainReport{},
+		desc: "Re-hashes the tenant's stored chain and reports the first bad seq, if any. Expensive work is budgeted per tenant: 429 with Retry-After beyond it."}
+	docAuditState = op{id: "getAuditState", tag: "Audit", summary: "Replay the tenant as of an instant",
+		query:  []param{{name: "as_of", desc: "the instant, RFC 3339 (default: now)", schema: strf("date-time")}},
+		result: api.AuditState{},
+		desc: "The tenant, its members and usage totals as of an instant, rebuilt from its events alone. Before the tenant's creation, " +
+			"tenant is null. Expensive work is budgeted per tenant: 429 with Retry-After beyond it."}
+
+	docAdminListTenants = op{id: "listTenants", tag: "Admin", summary: "List the tenants",
+		query: []param{cursorP, limitP(1000)}, result: api.TenantList{},
+		desc: "The tenant directory, by id, a page at a time."}
+	docAdminSuspend = op{id: "suspendTenant", tag: "Admin", summary: "Suspend a tenant", body: api.SuspendRequest{}, result: api.TenantChange{}, errors: []int{404},
+		desc: "Suspends a tenant (reads and billing still work, other writes answer 403). The body is optional. A closed tenant answers 409."}
+	docAdminReactivate = op{id: "reactivateTenant", tag: "Admin", summary: "Reactivate a tenant", body: api.ReactivateRequest{}, result: api.TenantChange{}, errors: []int{404},
+		desc: "Reactivates a suspended tenant. The body is optional (an empty object). A closed tenant answers 409."}
+	docAdminClose = op{id: "closeTenant", tag: "Admin", summary: "Close a tenant", body: api.CloseRequest{}, result: api.TenantChange{}, errors: []int{404},
+		desc: "Closes a tenant for good: every request for it then answers 410. The body is optional."}
+
+	docStripeWebhook = op{id: "receiveStripeWebhook", tag: "Webhooks", summary: "Receive a Stripe delivery", body: api.StripeEvent{}, result: api.WebhookReceipt{},
+		desc: "Stripe's webhook deliveries: the signature is checked (300 s tolerance) before anything is read; an unsigned, forged " +
+			"or stale delivery answers 400. 503 when no webhook secret is configured."}
+)

@@ -11,18 +11,12 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/api"
 )
-
-type createTenantRequest struct {
-	Name       string `json:"name"`
-	Slug       string `json:"slug"`
-	Plan       string `json:"plan"`
-	AdminEmail string `json:"admin_email"`
-}
 
 // createTenant signs a tenant up (app.SignUp) and answers once it is routable and readable.
 func (s *Server) createTenant(c *gin.Context, cl *call) {
-	var req createTenantRequest
+	var req api.CreateTenantRequest
 	if !decode(c, cl.body, &req) {
 		return
 	}
@@ -47,7 +41,8 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 	s.slugs.Store(out.Tenant.Slug, id)
 	c.Set(keyTenant, id) // the request's log line names the tenant it created
 	s.logger(c).Info("tenant created", "slug", out.Tenant.Slug, "plan", out.Tenant.Plan)
-	reply(c, http.StatusCreated, out)
+	reply(c, http.StatusCreated, api.CreateTenantResponse{Admin: memberSummary(out.Admin), APIKey: newKeyAnswer(out.APIKey),
+		Seq: out.Seq, Tenant: tenantAnswer(out.Tenant)})
 }
 
 // minSeq honours a reader's ?min_seq=N: wait (bounded) until the read models the handler
@@ -101,15 +96,11 @@ func (s *Server) getTenant(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	reply(c, http.StatusOK, p)
-}
-
-type patchTenantRequest struct {
-	Name *string `json:"name"`
+	reply(c, http.StatusOK, profileAnswer(p))
 }
 
 func (s *Server) patchTenant(c *gin.Context, cl *call) {
-	var req patchTenantRequest
+	var req api.UpdateTenantRequest
 	if !decode(c, cl.body, &req) {
 		return
 	}
@@ -120,16 +111,12 @@ func (s *Server) patchTenant(c *gin.Context, cl *call) {
 	cl.yield()
 	ch, err := s.uc.tenants.Rename(c, cl.tenant, *req.Name, metadata(c, cl))
 	if s.changed(c, cl, cl.tenant, ch.Seq, err) {
-		reply(c, http.StatusOK, gin.H{"tenant": app.Summarize(ch.Tenant), "seq": ch.Seq})
+		reply(c, http.StatusOK, api.TenantChange{Tenant: tenantAnswer(app.Summarize(ch.Tenant)), Seq: ch.Seq})
 	}
 }
 
-type putPlanRequest struct {
-	Plan string `json:"plan"`
-}
-
 func (s *Server) putPlan(c *gin.Context, cl *call) {
-	var req putPlanRequest
+	var req api.ChangePlanRequest
 	if !decode(c, cl.body, &req) {
 		return
 	}
@@ -141,6 +128,6 @@ func (s *Server) putPlan(c *gin.Context, cl *call) {
 	cl.yield()
 	ch, err := s.uc.tenants.ChangePlan(c, cl.tenant, plan, metadata(c, cl))
 	if s.changed(c, cl, cl.tenant, ch.Seq, err) {
-		reply(c, http.StatusOK, gin.H{"tenant": app.Summarize(ch.Tenant), "seq": ch.Seq})
+		reply(c, http.StatusOK, api.TenantChange{Tenant: tenantAnswer(app.Summarize(ch.Tenant)), Seq: ch.Seq})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/api"
 )
 
 // MaxUsageRecords is the most records one POST /v1/usage may carry.
@@ -140,7 +141,7 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	reply(c, http.StatusAccepted, res)
+	reply(c, http.StatusAccepted, api.RecordUsageResponse{Accepted: res.Accepted, Duplicates: res.Duplicates, Seq: res.Seq})
 }
 
 // newRecordUsage builds the usage use case over the store; a coalesced append logs with
@@ -161,20 +162,6 @@ const (
 	maxDailyRange  = 400 * 24 * time.Hour
 	maxUsagePoints = 10_000
 )
-
-// usageSeries is one metric's series. Quantities are exact integers of any size (the read
-// models' totals are unbounded numerics: a window's or a day's total may exceed an int64),
-// written as JSON numbers up to 2^53-1 and as strings of digits beyond (exactInt).
-type usageSeries struct {
-	Metric string       `json:"metric"`
-	Points []usagePoint `json:"points"`
-	Total  exactInt     `json:"total"`
-}
-
-type usagePoint struct {
-	Start    time.Time `json:"start"`
-	Quantity exactInt  `json:"quantity"`
-}
 
 // getUsage answers usage per metric and hour or day over a time range.
 func (s *Server) getUsage(c *gin.Context, cl *call) {
@@ -251,15 +238,17 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 			maxUsagePoints, gran), FieldError{Field: "metric", Message: "name one metric, or narrow the range"})
 		return
 	}
-	series := []usageSeries{}
+	// Quantities are exact integers of any size (the read models' totals are unbounded
+	// numerics: a window's or a day's total may exceed an int64), see api.ExactInt.
+	series := []api.UsageSeries{}
 	for _, p := range points {
 		if len(series) == 0 || series[len(series)-1].Metric != p.Metric {
-			series = append(series, usageSeries{Metric: p.Metric, Total: exact(new(big.Int))})
+			series = append(series, api.UsageSeries{Metric: p.Metric, Points: []api.UsagePoint{}, Total: exact(new(big.Int))})
 		}
 		last := &series[len(series)-1]
 		q := p.Total()
-		last.Points = append(last.Points, usagePoint{Start: p.Start, Quantity: exact(q)})
-		last.Total.v.Add(last.Total.v, q)
+		last.Points = append(last.Points, api.UsagePoint{Start: p.Start, Quantity: exact(q)})
+		last.Total.Big().Add(last.Total.Big(), q)
 	}
-	reply(c, http.StatusOK, gin.H{"granularity": gran, "from": from, "to": to, "series": series})
+	reply(c, http.StatusOK, api.Usage{Granularity: gran, From: from, To: to, Series: series})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain/app"
 	dbilling "github.com/tenantry/tenantry/domain/billing"
+	"github.com/tenantry/tenantry/http/api"
 )
 
 // WebhookTolerance is how old a Stripe signature may be.
@@ -49,7 +50,7 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 	log := s.logger(c).With("stripe_event_id", ev.ID, "stripe_event_type", string(ev.Type))
 	if s.d.Webhooks == nil {
 		log.Info("stripe webhook acknowledged (no billing worker configured)")
-		reply(c, http.StatusOK, gin.H{"received": true, "id": ev.ID, "type": ev.Type, "outcome": "ignored", "duplicate": false})
+		reply(c, http.StatusOK, api.WebhookReceipt{Received: true, ID: ev.ID, Type: string(ev.Type), Outcome: string(dbilling.OutcomeIgnored)})
 		return
 	}
 	d, err := s.d.Webhooks(c.Request.Context(), stripeEvent(ev))
@@ -66,11 +67,8 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 		s.metrics.stripeDeliveryIgnored(d.Reason)
 	}
 	log.Info("stripe webhook handled", "outcome", string(d.Outcome), "reason", string(d.Reason), "duplicate", d.Duplicate)
-	body := gin.H{"received": true, "id": ev.ID, "type": ev.Type, "outcome": d.Outcome, "duplicate": d.Duplicate, "seq": d.Seq}
-	if d.Reason != "" {
-		body["reason"] = d.Reason // why an ignored delivery changed nothing
-	}
-	reply(c, http.StatusOK, body)
+	reply(c, http.StatusOK, api.WebhookReceipt{Received: true, ID: ev.ID, Type: string(ev.Type), Outcome: string(d.Outcome),
+		Reason: string(d.Reason), Duplicate: d.Duplicate, Seq: d.Seq})
 }
 
 // stripeEvent is what the use case reads of a verified event. An event without data keeps

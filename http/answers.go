@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"github.com/tenantry/tenantry/domain/app"
+	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/api"
+)
+
+// The handlers answer http/api types (the OpenAPI document is derived from them); these
+// turn the use cases' results and the read models' rows into them.
+
+func tenantAnswer(t app.TenantSummary) api.Tenant {
+	return api.Tenant{ID: t.ID, Name: t.Name, Slug: t.Slug, Plan: t.Plan, Status: t.Status}
+}
+
+func memberSummary(m app.MemberSummary) api.MemberSummary {
+	return api.MemberSummary{ID: m.ID, Email: m.Email, Role: m.Role}
+}
+
+func newKeyAnswer(k app.NewKey) api.NewAPIKey {
+	return api.NewAPIKey{ID: k.ID, Key: k.Key, Prefix: k.Prefix, Role: k.Role, MemberID: k.MemberID, Name: k.Name}
+}
+
+func profileAnswer(p eventstore.Profile) api.Profile {
+	return api.Profile{ID: p.TenantID, Name: p.Name, Slug: p.Slug, Plan: p.Plan, Status: p.Status, SuspendReason: p.SuspendReason,
+		SuspendNote: p.SuspendNote, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+}
+
+func invitationAnswer(i eventstore.Invitation) api.Invitation {
+	return api.Invitation{ID: i.InvitationID, Email: i.Email, Role: i.Role, InvitedBy: i.InvitedBy, ExpiresAt: i.ExpiresAt, Status: i.Status}
+}
+
+// mapAll is f over xs, never nil (a list answers [] rather than null).
+func mapAll[T, U any](xs []T, f func(T) U) []U {
+	out := make([]U, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
+
+// page is a list's paging: the next page starts after next (when there is one).
+func page(hasMore bool, next string) api.Page {
+	if !hasMore {
+		return api.Page{}
+	}
+	return api.Page{NextCursor: &next, HasMore: true}
+}
+
+func chainReportAnswer(v VerifyAnswer) api.ChainReport {
+	r := v.ChainReport
+	return api.ChainReport{TenantID: r.Tenant, Events: r.Events, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash, OK: r.OK,
+		FirstBadSeq: r.FirstBadSeq, Problem: string(r.Problem), Detail: r.Detail, FullCheckAt: v.FullCheckAt}
+}
+
+// stateAnswer is app.State as the API answers it: usage totals as exact integers, as every
+// other usage total of the API (GET /v1/usage, GET /v1/billing); tenant null before the
+// tenant's creation.
+func stateAnswer(st app.State) api.AuditState {
+	out := api.AuditState{AsOf: st.AsOf, Seq: st.Seq, Members: make([]api.MemberSummary, len(st.Members)),
+		UsageTotals: make(map[string]api.ExactInt, len(st.UsageTotals))}
+	if st.Tenant != nil {
+		out.Tenant = &api.Tenant{ID: st.Tenant.ID, Name: st.Tenant.Name, Slug: st.Tenant.Slug, Plan: st.Tenant.Plan, Status: st.Tenant.Status}
+	}
+	for i, m := range st.Members {
+		out.Members[i] = api.MemberSummary{ID: m.ID, Email: m.Email, Role: m.Role}
+	}
+	for metric, n := range st.UsageTotals {
+		out.UsageTotals[metric] = exact(n.Big())
+	}
+	return out
+}
