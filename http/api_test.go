@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/http/oastest"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 )
 
@@ -131,7 +132,7 @@ func TestAPI_InvitationsExpireAndRevokedKeysStopAtOnce(t *testing.T) {
 func TestAPI_AKeyRevokedElsewhereStopsWithinTheCacheTTL(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	other := httptest.NewServer(httpapi.New(a.deps)) // another replica: its own caches
+	other := httptest.NewServer(oastest.Handler(t, httpapi.New(a.deps))) // another replica: its own caches
 	defer other.Close()
 	ten := a.createTenant("pro")
 	k := a.do(req{method: "POST", path: "/v1/api-keys", token: ten.key, body: map[string]any{"name": "ci", "role": "editor"}})

@@ -19,6 +19,7 @@ import (
 	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/http/oastest"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 )
 
@@ -146,7 +147,7 @@ func TestAuditEvents_AnExportLongerThanTheWriteTimeoutCompletes(t *testing.T) {
 	// for the client to read, so its last ones come long after the write timeout.
 	d := a.deps
 	shortTimeouts(&d) // for the export only: the set-up's large writes may take longer
-	srv := httptest.NewUnstartedServer(httpapi.New(d))
+	srv := httptest.NewUnstartedServer(oastest.Handler(t, httpapi.New(d)))
 	d.Timeouts.Apply(srv.Config)
 	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
 		if s == http.StateNew {

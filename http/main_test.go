@@ -21,6 +21,7 @@ import (
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/http/oastest"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 	"github.com/tenantry/tenantry/projections"
 )
@@ -75,7 +76,8 @@ func newAPI(t testing.TB, opts ...apiOption) *api {
 		o(&d)
 	}
 	h, server := httpapi.NewServer(d)
-	srv := httptest.NewUnstartedServer(h)
+	// Every answer of the server is checked against the OpenAPI document (oastest).
+	srv := httptest.NewUnstartedServer(oastest.Handler(t, h))
 	d.Timeouts.Apply(srv.Config) // as NewHTTPServer does
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })

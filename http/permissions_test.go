@@ -84,13 +84,17 @@ func TestPermissions_READMEShowsTheTable(t *testing.T) {
 		"update the README's permission table to:\n%s", httpapi.Permissions())
 }
 
-// Every registered route is in the OpenAPI document and the document has nothing else.
+// Every registered route is in the OpenAPI document and the document has nothing else: a
+// HEAD route is its GET operation (the document says so once), a workspace route is the
+// operation whose x-tenantry-workspace-path names it.
 func TestOpenAPI_DescribesEveryRoute(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	r := a.do(req{method: "GET", path: "/openapi.json"})
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, "3.1.0", r.str("openapi"))
+	require.Contains(t, r.str("info", "description"), "HEAD")
+	require.Contains(t, r.str("info", "description"), "/v1/workspaces/{workspace}/")
 	paths := r.get("paths").(map[string]any)
 	documented := map[string]bool{}
 	for p, item := range paths {
@@ -99,14 +103,22 @@ func TestOpenAPI_DescribesEveryRoute(t *testing.T) {
 			op := o.(map[string]any)
 			require.NotEmpty(t, op["summary"], "%s %s", m, p)
 			require.NotEmpty(t, op["responses"], "%s %s", m, p)
+			if ws, ok := op["x-tenantry-workspace-path"].(string); ok {
+				require.True(t, strings.HasPrefix(ws, "/v1/workspaces/{workspace}/"), "%s %s: %s", m, p, ws)
+				documented[strings.ToUpper(m)+" "+ws] = true
+			}
 		}
 	}
 	engine := httpapi.New(a.deps)
 	registered := map[string]bool{}
 	for _, ri := range engine.Routes() {
-		key := ri.Method + " " + openAPIPath(ri.Path)
+		method := ri.Method
+		if method == http.MethodHead {
+			method = http.MethodGet
+		}
+		key := method + " " + openAPIPath(ri.Path)
 		registered[key] = true
-		require.True(t, documented[key], "route %s is missing from /openapi.json", key)
+		require.True(t, documented[key], "route %s %s is missing from /openapi.json", ri.Method, ri.Path)
 	}
 	for key := range documented {
 		require.True(t, registered[key], "/openapi.json documents %s, which is not a route", key)

@@ -26,6 +26,7 @@ import (
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/http/oastest"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 	"github.com/tenantry/tenantry/projections"
 )
@@ -131,7 +132,7 @@ func (a *api) replica(t testing.TB) *api {
 	d := a.deps
 	d.Store = store
 	h, server := httpapi.NewServer(d)
-	srv := httptest.NewUnstartedServer(h)
+	srv := httptest.NewUnstartedServer(oastest.Handler(t, h))
 	d.Timeouts.Apply(srv.Config)
 	srv.Start()
 	t.Cleanup(srv.Close)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/http/oastest"
 )
 
 // Two API replicas with limits in Redis spend from one bucket per tenant: a tenant cannot
@@ -24,7 +25,7 @@ func TestRateLimits_AreSharedAcrossReplicas(t *testing.T) {
 	plans, err := domain.ParsePlanOverrides(domain.DefaultPlans(), "pro.rps=0.05,pro.burst=4")
 	require.NoError(t, err)
 	a := newAPI(t, func(d *httpapi.Deps) { d.SharedLimits, d.Plans = shared, plans })
-	second := httptest.NewServer(httpapi.New(a.deps)) // another replica on the same store and Redis
+	second := httptest.NewServer(oastest.Handler(t, httpapi.New(a.deps))) // another replica on the same store and Redis
 	t.Cleanup(second.Close)
 	ten := a.createTenant("pro")
 
