@@ -125,9 +125,9 @@ var (
 		desc: "Invites an email address with a role. The answer holds the invitation token, shown only here: pass it to the invitee, " +
 			"who accepts with POST /v1/invitations/accept. An address that is already a member or invited answers 409; " +
 			"a plan's seat limit, 422."}
-	docPatchMember = op{id: "updateMember", tag: "Members", summary: "Change a member's role", body: api.UpdateMemberRequest{}, result: api.MemberChange{},
+	docPatchMember = op{id: "updateMember", tag: "Members", summary: "Change a member's role", body: api.UpdateMemberRequest{}, result: api.MemberChange{}, errors: []int{409},
 		desc: "Gives a member another role; the tenant always keeps an admin (409)."}
-	docDeleteMember = op{id: "removeMember", tag: "Members", summary: "Remove a member", result: api.MemberRemoved{},
+	docDeleteMember = op{id: "removeMember", tag: "Members", summary: "Remove a member", result: api.MemberRemoved{}, errors: []int{409},
 		desc: "Removes a member; their API keys and the invitations they issued are revoked. The tenant always keeps an admin (409). " +
 			"An invitation's id is 404: see DELETE /v1/invitations/{id}."}
 	docAcceptInvitation = op{id: "acceptInvitation", tag: "Invitations", summary: "Accept an invitation", status: 201,
@@ -139,14 +139,14 @@ var (
 	docListInvitations = op{id: "listInvitations", tag: "Invitations", summary: "List pending invitations",
 		query: []param{minSeqP, cursorP, limitP(maxInvitationPage)}, result: api.InvitationList{},
 		desc: "Invitations that can still be accepted (pending, not expired), by id, a page at a time; never their tokens."}
-	docRevokeInvitation = op{id: "revokeInvitation", tag: "Invitations", summary: "Revoke an invitation", status: 204,
+	docRevokeInvitation = op{id: "revokeInvitation", tag: "Invitations", summary: "Revoke an invitation", status: 204, errors: []int{409},
 		desc: "Withdraws a pending invitation: 204. An id this tenant never issued answers 404; one accepted or revoked already, 409."}
 
 	docListAPIKeys = op{id: "listApiKeys", tag: "API keys", summary: "List the API keys", query: []param{minSeqP}, result: api.APIKeyList{},
 		desc: "The tenant's API keys, revoked ones included, without their secrets."}
 	docCreateAPIKey = op{id: "createApiKey", tag: "API keys", summary: "Create an API key", status: 201, body: api.CreateAPIKeyRequest{}, result: api.CreateAPIKeyResponse{},
 		desc: "Mints an API key bound to a member (default: the caller's), with a role up to the member's. The secret is shown only in this answer."}
-	docRevokeAPIKey = op{id: "revokeApiKey", tag: "API keys", summary: "Revoke an API key", result: api.APIKeyRevoked{},
+	docRevokeAPIKey = op{id: "revokeApiKey", tag: "API keys", summary: "Revoke an API key", result: api.APIKeyRevoked{}, errors: []int{409},
 		desc: "Revokes an API key: it stops working before this answer. A revoked key answers 409."}
 
 	docPostUsage = op{id: "recordUsage", tag: "Usage", summary: "Record usage", status: 202, body: api.UsageRequest{}, result: api.RecordUsageResponse{},

@@ -399,7 +399,7 @@ type WebhookReceipt struct {
 	Received  bool   `json:"received" doc:"always true: the delivery was verified and handled"`
 	ID        string `json:"id" doc:"the Stripe event's id"`
 	Type      string `json:"type" doc:"the Stripe event's type"`
-	Outcome   string `json:"outcome" jsonschema:"enum=applied,enum=no_change,enum=stale,enum=ignored" doc:"what the delivery did"`
+	Outcome   string `json:"outcome,omitempty" jsonschema:"enum=applied,enum=no_change,enum=stale,enum=ignored" doc:"what the delivery did (absent for a duplicate: the first delivery's outcome stands)"`
 	Reason    string `json:"reason,omitempty" jsonschema:"enum=customer_not_linked,enum=subscription_not_linked,enum=type_not_handled" doc:"why an ignored delivery changed nothing"`
 	Duplicate bool   `json:"duplicate" doc:"whether this event was delivered before"`
 	Seq       int64  `json:"seq" doc:"the tenant's seq after recording the delivery (0 when nothing was recorded)"`
