@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -12,7 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +22,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/http/api"
+	"github.com/tenantry/tenantry/http/client"
+	"github.com/tenantry/tenantry/http/oastest"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 )
 
@@ -71,15 +75,15 @@ func TestAPIProcess_ServesEveryFlowThroughPgBouncerInTransactionMode(t *testing.
 			addr := freeAddr(t)
 			startProcess(t, bin, dir, "api-"+mode, append(append([]string{}, env...),
 				"TENANTRY_APP_DATABASE_URL="+appURL, "TENANTRY_ADDR="+addr, "TENANTRY_DB_MAX_CONNS=8"), "api")
-			api := &apiClient{t: t, base: "http://" + addr}
+			ac := &apiClient{t: t, base: "http://" + addr}
 			require.Eventually(t, func() bool {
-				res, err := http.Get(api.base + "/readyz")
+				res, err := http.Get(ac.base + "/readyz")
 				if err == nil {
 					res.Body.Close()
 				}
 				return err == nil && res.StatusCode == http.StatusOK
 			}, 60*time.Second, 50*time.Millisecond, "API is not ready; log in %s", dir)
-			apiFlows(t, api, operator, fmt.Sprintf("pgb-%d-%s", i, hex.EncodeToString(suffix)))
+			apiFlows(t, ac, operator, fmt.Sprintf("pgb-%d-%s", i, hex.EncodeToString(suffix)))
 		})
 	}
 }
@@ -154,11 +158,6 @@ func (r apiAnswer) str(path ...string) string {
 	return s
 }
 
-func (r apiAnswer) num(key string) int64 {
-	f, _ := r.body[key].(float64)
-	return int64(f)
-}
-
 func (a *apiClient) do(method, path, token string, body any, header ...string) apiAnswer {
 	a.t.Helper()
 	var rd io.Reader
@@ -190,112 +189,137 @@ func (a *apiClient) do(method, path, token string, body any, header ...string) a
 }
 
 // apiFlows is the API's acceptance run: a tenant, its members and keys, usage, reads that
-// wait for their writes (min_seq), the audit trail and the operator's routes.
-func apiFlows(t *testing.T, a *apiClient, operator, slug string) {
-	r := a.do("POST", "/v1/tenants", operator, map[string]any{"name": "Bouncer", "slug": slug, "plan": "pro", "admin_email": "admin@" + slug + ".example"})
-	require.Equal(t, http.StatusCreated, r.status, string(r.raw))
-	id, key := r.str("tenant", "id"), r.str("api_key", "key")
+// wait for their writes (min_seq), the audit trail and the operator's routes. It drives the
+// API through the Go client (http/client), every answer checked against the OpenAPI
+// document (oastest.Transport); a 5xx anywhere fails it.
+func apiFlows(t *testing.T, a *apiClient, operatorToken, slug string) {
+	ctx := context.Background()
+	hc := &http.Client{Transport: oastest.Transport(t, nil)}
+	operator, err := client.New(a.base, client.WithToken(operatorToken), client.WithHTTPClient(hc))
+	require.NoError(t, err)
+	created, res, err := operator.CreateTenant(ctx, api.CreateTenantRequest{Name: "Bouncer", Slug: slug, Plan: "pro", AdminEmail: "admin@" + slug + ".example"})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	id, key := created.Tenant.ID.String(), created.APIKey.Key
 	require.NotEmpty(t, key)
+	admin := operator.With(client.WithToken(key))
 
-	r = a.do("GET", "/v1/tenant", key, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	require.Equal(t, slug, r.str("slug"))
+	p, _, err := admin.GetTenant(ctx)
+	require.NoError(t, err)
+	require.Equal(t, slug, p.Slug)
+	// The workspace form, which the client does not use (it names the tenant by X-Tenant).
 	for _, path := range []string{"/v1/workspaces/" + slug + "/tenant", "/v1/workspaces/" + id + "/tenant"} {
-		r = a.do("GET", path, key, nil)
+		r := a.do("GET", path, key, nil)
 		require.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.raw)
 		require.Equal(t, id, r.str("id"))
 	}
-	r = a.do("GET", "/v1/tenant", key, nil, "X-Tenant", slug)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	_, _, err = admin.With(client.WithTenant(slug)).GetTenant(ctx)
+	require.NoError(t, err)
 
 	// Members: invite, accept, read your write.
-	inv := a.do("POST", "/v1/members", key, map[string]any{"email": "ed@" + slug + ".example", "role": "editor"})
-	require.Equal(t, http.StatusCreated, inv.status, string(inv.raw))
-	acc := a.do("POST", "/v1/invitations/accept", "", map[string]any{"token": inv.str("token")})
-	require.Equal(t, http.StatusCreated, acc.status, string(acc.raw))
-	editorKey := acc.str("api_key", "key")
-	r = a.do("GET", "/v1/members?min_seq="+strconv.FormatInt(acc.num("seq"), 10), editorKey, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	require.Len(t, r.body["members"], 2, string(r.raw))
-	r = a.do("POST", "/v1/members", editorKey, map[string]any{"email": "x@" + slug + ".example", "role": "viewer"})
-	require.Equal(t, http.StatusForbidden, r.status, string(r.raw))
+	inv, _, err := admin.InviteMember(ctx, api.InviteRequest{Email: "ed@" + slug + ".example", Role: "editor"})
+	require.NoError(t, err)
+	acc, res, err := operator.With(client.WithToken("")).AcceptInvitation(ctx, api.AcceptInvitationRequest{Token: inv.Token})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	editor := operator.With(client.WithToken(acc.APIKey.Key))
+	members, _, err := editor.ListMembers(ctx, client.PageParams{}, client.WithMinSeq(acc.Seq))
+	require.NoError(t, err)
+	require.Len(t, members.Members, 2, "%+v", members)
+	_, _, err = editor.InviteMember(ctx, api.InviteRequest{Email: "x@" + slug + ".example", Role: "viewer"})
+	require.Equal(t, http.StatusForbidden, client.StatusOf(err), "%v", err)
 
 	// API keys: create, list, revoke; a revoked key stops working.
-	k := a.do("POST", "/v1/api-keys", key, map[string]any{"name": "ci", "role": "viewer"})
-	require.Equal(t, http.StatusCreated, k.status, string(k.raw))
-	viewerKey, viewerID := k.str("api_key", "key"), k.str("api_key", "id")
-	r = a.do("GET", "/v1/api-keys?min_seq="+strconv.FormatInt(k.num("seq"), 10), key, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	require.Contains(t, string(r.raw), viewerID)
-	r = a.do("GET", "/v1/tenant", viewerKey, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	r = a.do("DELETE", "/v1/api-keys/"+viewerID, key, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	k, _, err := admin.CreateAPIKey(ctx, api.CreateAPIKeyRequest{Name: "ci", Role: "viewer"})
+	require.NoError(t, err)
+	viewer := operator.With(client.WithToken(k.APIKey.Key))
+	keys, _, err := admin.ListAPIKeys(ctx, client.PageParams{}, client.WithMinSeq(k.Seq))
+	require.NoError(t, err)
+	require.True(t, slices.ContainsFunc(keys.APIKeys, func(x api.APIKey) bool { return x.ID == k.APIKey.ID }), "%+v", keys)
+	_, _, err = viewer.GetTenant(ctx)
+	require.NoError(t, err)
+	_, res, err = admin.RevokeAPIKey(ctx, k.APIKey.ID)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode)
 	pgtest.Until(t, 30*time.Second, 100*time.Millisecond, func() bool {
-		return a.do("GET", "/v1/tenant", viewerKey, nil).status == http.StatusUnauthorized
+		_, _, err := viewer.GetTenant(ctx)
+		require.Less(t, client.StatusOf(err), 500, "%v", err)
+		return client.StatusOf(err) == http.StatusUnauthorized
 	}, "a revoked key stops working")
 
 	// Usage: one record (with an Idempotency-Key, replayed), a batch with a duplicate.
-	rec := func(k string, q int) map[string]any {
-		return map[string]any{"metric": "api_calls", "quantity": q, "idempotency_key": k}
+	rec := func(k string, q int64) api.UsageRecord {
+		return api.UsageRecord{Metric: "api_calls", Quantity: q, IdempotencyKey: k}
 	}
-	r = a.do("POST", "/v1/usage", editorKey, rec("one", 5), "Idempotency-Key", "req-1")
-	require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
-	require.EqualValues(t, 1, r.num("accepted"))
-	r = a.do("POST", "/v1/usage", editorKey, rec("one", 5), "Idempotency-Key", "req-1")
-	require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
-	require.Equal(t, "true", r.header.Get("Idempotent-Replayed"))
-	r = a.do("POST", "/v1/usage", key, map[string]any{"records": []any{rec("one", 5), rec("two", 7), rec("three", 11)}})
-	require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
-	require.Equal(t, []int64{2, 1}, []int64{r.num("accepted"), r.num("duplicates")})
-	r = a.do("GET", "/v1/usage?granularity=day&min_seq="+strconv.FormatInt(r.num("seq"), 10), key, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	series, _ := r.body["series"].([]any)
-	require.Len(t, series, 1, string(r.raw))
-	require.EqualValues(t, 5+7+11, series[0].(map[string]any)["total"])
+	one := api.UsageBatch{Records: []api.UsageRecord{rec("one", 5)}}
+	u, res, err := editor.RecordUsage(ctx, one, client.WithIdempotencyKey("req-1"))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, res.StatusCode)
+	require.Equal(t, 1, u.Accepted)
+	_, res, err = editor.RecordUsage(ctx, one, client.WithIdempotencyKey("req-1"))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, res.StatusCode)
+	require.True(t, res.IdempotentReplayed)
+	u, _, err = admin.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{rec("one", 5), rec("two", 7), rec("three", 11)}})
+	require.NoError(t, err)
+	require.Equal(t, []int{2, 1}, []int{u.Accepted, u.Duplicates})
+	usage, _, err := admin.GetUsage(ctx, client.UsageQuery{Granularity: "day"}, client.WithMinSeq(u.Seq))
+	require.NoError(t, err)
+	require.Len(t, usage.Series, 1, "%+v", usage)
+	require.EqualValues(t, 5+7+11, usage.Series[0].Total.Big().Int64())
 
 	// The tenant: rename, change plan, billing.
-	r = a.do("PATCH", "/v1/tenant", key, map[string]any{"name": "Renamed"})
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	r = a.do("GET", "/v1/tenant?min_seq="+strconv.FormatInt(r.num("seq"), 10), key, nil)
-	require.Equal(t, "Renamed", r.str("name"))
+	renamed, _, err := admin.UpdateTenant(ctx, api.UpdateTenantRequest{Name: ptrTo("Renamed")})
+	require.NoError(t, err)
+	p, _, err = admin.GetTenant(ctx, client.WithMinSeq(renamed.Seq))
+	require.NoError(t, err)
+	require.Equal(t, "Renamed", p.Name)
 	onPro := time.Now().UTC() // after the rename, before the plan change
-	r = a.do("PUT", "/v1/tenant/plan", key, map[string]any{"plan": "enterprise"})
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	_, _, err = admin.ChangePlan(ctx, api.ChangePlanRequest{Plan: "enterprise"})
+	require.NoError(t, err)
 	onEnterprise := time.Now().UTC()
-	r = a.do("GET", "/v1/billing", key, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	_, _, err = admin.GetBilling(ctx, time.Time{})
+	require.NoError(t, err)
 
 	// The audit trail: the export ends with the head, the chain verifies, time travel works.
-	r = a.do("GET", "/v1/audit/events", key, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	lines := bytes.Split(bytes.TrimSuffix(r.raw, []byte("\n")), []byte("\n"))
+	exp, _, err := admin.ExportAuditEvents(ctx, client.ExportQuery{})
+	require.NoError(t, err)
+	var lines []client.AuditLine
+	for l, err := range exp.Lines() {
+		require.NoError(t, err)
+		lines = append(lines, l)
+	}
+	require.NoError(t, exp.Close())
 	require.Greater(t, len(lines), 5)
-	require.True(t, bytes.HasPrefix(lines[len(lines)-1], []byte(`{"head":`)), "the last page ends with the head")
-	r = a.do("GET", "/v1/audit/verify", key, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	require.Equal(t, true, r.body["ok"], string(r.raw))
-	require.EqualValues(t, len(lines)-1, r.num("head_seq"))
+	require.NotNil(t, lines[len(lines)-1].Head, "the last page ends with the head")
+	rep, _, err := admin.VerifyAuditChain(ctx)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%+v", rep)
+	require.EqualValues(t, len(lines)-1, rep.HeadSeq)
 	// Time travel: the state as of each side of the plan change shows the plan of then.
 	for _, at := range []struct {
 		asOf time.Time
 		plan string
 	}{{onPro, "pro"}, {onEnterprise, "enterprise"}} {
-		r = a.do("GET", "/v1/audit/state?as_of="+url.QueryEscape(at.asOf.Format(time.RFC3339Nano)), key, nil)
-		require.Equal(t, http.StatusOK, r.status, string(r.raw))
-		require.Equal(t, at.plan, r.str("tenant", "plan"), "as of %s: %s", at.asOf, r.raw)
-		require.Equal(t, "Renamed", r.str("tenant", "name"), "as of %s: %s", at.asOf, r.raw)
+		st, _, err := admin.GetAuditState(ctx, at.asOf)
+		require.NoError(t, err)
+		require.NotNil(t, st.Tenant, "as of %s", at.asOf)
+		require.Equal(t, at.plan, st.Tenant.Plan, "as of %s: %+v", at.asOf, st.Tenant)
+		require.Equal(t, "Renamed", st.Tenant.Name, "as of %s: %+v", at.asOf, st.Tenant)
 	}
 
 	// The operator: list, suspend (writes refused), reactivate.
-	r = a.do("GET", "/v1/admin/tenants", operator, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	r = a.do("POST", "/v1/admin/tenants/"+id+"/suspend", operator, map[string]any{"note": "pgbouncer test"})
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	r = a.do("PATCH", "/v1/tenant", key, map[string]any{"name": "Nope"})
-	require.Equal(t, http.StatusForbidden, r.status, string(r.raw))
-	r = a.do("POST", "/v1/admin/tenants/"+id+"/reactivate", operator, nil)
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	r = a.do("GET", "/v1/tenant?min_seq="+strconv.FormatInt(r.num("seq"), 10), key, nil)
-	require.Equal(t, "active", r.str("status"), string(r.raw))
+	_, _, err = operator.ListTenants(ctx, client.PageParams{})
+	require.NoError(t, err)
+	_, _, err = operator.SuspendTenant(ctx, id, api.SuspendRequest{Note: "pgbouncer test"})
+	require.NoError(t, err)
+	_, _, err = admin.UpdateTenant(ctx, api.UpdateTenantRequest{Name: ptrTo("Nope")})
+	require.Equal(t, http.StatusForbidden, client.StatusOf(err), "%v", err)
+	re, _, err := operator.ReactivateTenant(ctx, id)
+	require.NoError(t, err)
+	p, _, err = admin.GetTenant(ctx, client.WithMinSeq(re.Seq))
+	require.NoError(t, err)
+	require.Equal(t, "active", p.Status)
 }
+
+func ptrTo[T any](v T) *T { return &v }

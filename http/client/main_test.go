@@ -1,15 +1,12 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,38 +65,10 @@ func newServer(t *testing.T, plans string) string {
 }
 
 // validating is an http.Client whose transport checks every answer the client receives
-// against the OpenAPI document (oastest): one that does not conform fails t.
+// against the OpenAPI document (oastest.Transport): one that does not conform fails t.
 func validating(t *testing.T) *http.Client {
 	t.Helper()
-	c, err := oastest.Shared()
-	require.NoError(t, err)
-	return &http.Client{Transport: &checkingTransport{t: t, c: c, next: http.DefaultTransport}}
-}
-
-type checkingTransport struct {
-	t    *testing.T
-	c    *oastest.Checker
-	next http.RoundTripper
-	mu   sync.Mutex
-	n    atomic.Int64 // answers checked
-}
-
-func (ct *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := ct.next.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	res.Body = io.NopCloser(bytes.NewReader(body))
-	ct.n.Add(1)
-	if errs := ct.c.Check(oastest.Answer{Method: req.Method, Path: req.URL.Path, Status: res.StatusCode, Header: res.Header, Body: body}); len(errs) > 0 {
-		ct.t.Errorf("oastest: %s", strings.Join(errs, "\n"))
-	}
-	return res, nil
+	return &http.Client{Transport: oastest.Transport(t, nil)}
 }
 
 // env is a server and a client of it as the operator, every answer checked.
