@@ -131,8 +131,8 @@ lint: ## no tracked file over 1 MiB, gofmt, go vet and staticcheck
 fmt: ## gofmt -w every Go file
 	@find . -path ./.data -prune -o -path ./.git -prune -o -name '*.go' -print | xargs -r gofmt -w
 
-db: ## print the database URL (starting a private cluster if needed)
-	@.ci/devdb
+db: ## print the URL of the database make run serves (starting a private cluster if needed)
+	@DEVDB_DATABASE=tenantry .ci/devdb
 
 db-stop: ## stop the private PostgreSQL cluster under .data/
 	@.ci/devdb stop

@@ -165,3 +165,26 @@ func TestMakeTest_PassesRunToGoTestAsWritten(t *testing.T) {
 	require.NoError(t, err, out)
 	require.NotContains(t, out, "-run", "no RUN, no -run")
 }
+
+// `make db` prints the database `make run` serves (…/tenantry on the server .ci/devdb finds
+// or starts), not the server's maintenance database, so the URL it prints reaches make
+// run's data; a DATABASE_URL of the user's own is printed as it is, as make run uses it.
+func TestMakeDB_PrintsTheDatabaseMakeRunServes(t *testing.T) {
+	needTools(t, "make", "bash", "psql")
+	root := repoRoot(t)
+	out, err := makeIn(t, root, []string{"DATABASE_URL"}, nil, "db")
+	require.NoError(t, err, out)
+	var urls []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "postgres://") {
+			urls = append(urls, line)
+		}
+	}
+	require.Len(t, urls, 1, out)
+	require.Regexp(t, `^postgres://[^/]+/tenantry\?sslmode=disable$`, urls[0])
+
+	own := "postgres://someone@db.example:5432/postgres?sslmode=require"
+	out, err = makeIn(t, root, []string{"DATABASE_URL"}, []string{"DATABASE_URL=" + own}, "db")
+	require.NoError(t, err, out)
+	require.Equal(t, own+"\n", out)
+}
