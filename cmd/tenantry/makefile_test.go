@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,4 +188,23 @@ func TestMakeDB_PrintsTheDatabaseMakeRunServes(t *testing.T) {
 	out, err = makeIn(t, root, []string{"DATABASE_URL"}, []string{"DATABASE_URL=" + own}, "db")
 	require.NoError(t, err, out)
 	require.Equal(t, own+"\n", out)
+}
+
+// `make build` stamps the commit into the binary (`tenantry version` prints it), even where
+// GOFLAGS says -buildvcs=false, as this machine's Go environment does.
+func TestMakeBuild_TheBinaryKnowsItsCommit(t *testing.T) {
+	needTools(t, "make", "git")
+	root := repoRoot(t)
+	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skip("not a git checkout")
+	}
+	bin := filepath.Join(t.TempDir(), "tenantry")
+	out, err := makeIn(t, root, nil, []string{"GOFLAGS=-buildvcs=false"}, "build", "BIN="+bin)
+	require.NoError(t, err, out)
+	out2, err := exec.Command(bin, "version", "--json").Output()
+	require.NoError(t, err)
+	var v struct{ Commit string }
+	require.NoError(t, json.Unmarshal(out2, &v), string(out2))
+	require.Equal(t, strings.TrimSpace(string(head)), v.Commit)
 }
