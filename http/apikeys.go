@@ -54,7 +54,7 @@ func (s *Server) createAPIKey(c *gin.Context, cl *call) {
 	key, seq, err := s.uc.keys.Create(c, app.CreateKeyInput{Tenant: cl.tenant, KeyID: keyID, Member: memberID, Role: role, Name: req.Name,
 		Meta: metadata(c, cl)})
 	if s.changed(c, cl, cl.tenant, seq, err) {
-		reply(c, http.StatusCreated, api.CreateAPIKeyResponse{APIKey: newKeyAnswer(key), Seq: seq})
+		reply(c, http.StatusCreated, api.APIKeyCreated{APIKey: newKeyAnswer(key), Seq: seq})
 	}
 }
 

@@ -56,7 +56,7 @@ func (s *Server) inviteMember(c *gin.Context, cl *call) {
 	out, err := s.uc.members.Invite(c, app.InviteInput{Tenant: cl.tenant, Plan: plan, InvitationID: id, Email: email, Role: role,
 		InvitedBy: cl.member, Meta: metadata(c, cl)})
 	if s.changed(c, cl, cl.tenant, out.Seq, err) {
-		reply(c, http.StatusCreated, api.InviteResponse{
+		reply(c, http.StatusCreated, api.MemberInvited{
 			Invitation: api.Invitation{ID: id, Email: email.String(), Role: role.String(), InvitedBy: cl.member,
 				ExpiresAt: out.ExpiresAt, Status: "pending"},
 			Token: out.Token,
@@ -224,5 +224,5 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		}
 		return
 	}
-	reply(c, http.StatusCreated, api.AcceptInvitationResponse{Member: memberSummary(out.Member), APIKey: newKeyAnswer(out.APIKey), Seq: out.Seq})
+	reply(c, http.StatusCreated, api.InvitationAccepted{Member: memberSummary(out.Member), APIKey: newKeyAnswer(out.APIKey), Seq: out.Seq})
 }

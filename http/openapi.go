@@ -109,6 +109,9 @@ func reflector() *jsonschema.Reflector {
 					{Type: "integer", Minimum: json.Number(strconv.Itoa(-api.MaxSafeJSONInt)), Maximum: json.Number(strconv.Itoa(api.MaxSafeJSONInt))},
 					{Type: "string", Pattern: "^-?[0-9]+$"}}}
 			}
+			if t == reflect.TypeFor[int64]() { // generators map it to a 64-bit integer
+				return &jsonschema.Schema{Type: "integer", Format: "int64"}
+			}
 			if alts, ok := unions[t]; ok {
 				s := &jsonschema.Schema{}
 				for _, a := range alts {

@@ -108,7 +108,7 @@ var (
 		desc: "This document: OpenAPI 3.1, derived from the API's Go types (package http/api) and its route table."}
 
 	docCreateTenant = op{id: "createTenant", tag: "Tenants", summary: "Create a tenant", status: 201,
-		body: api.CreateTenantRequest{}, result: api.CreateTenantResponse{}, errors: []int{409},
+		body: api.CreateTenantRequest{}, result: api.TenantCreated{}, errors: []int{409},
 		desc: "Creates a tenant with its first admin and the admin's API key (its secret is shown only in this answer). " +
 			"Needs the operator token unless signup is open (TENANTRY_OPEN_SIGNUP). A taken slug answers 409."}
 	docGetTenant = op{id: "getTenant", tag: "Tenants", summary: "Get the tenant's profile", query: []param{minSeqP}, result: api.Profile{},
@@ -121,7 +121,7 @@ var (
 
 	docListMembers = op{id: "listMembers", tag: "Members", summary: "List the members", query: []param{minSeqP}, result: api.MemberList{},
 		desc: "The tenant's members with their roles, by id. Pending invitations are listed by GET /v1/invitations."}
-	docInviteMember = op{id: "inviteMember", tag: "Members", summary: "Invite a member", status: 201, body: api.InviteRequest{}, result: api.InviteResponse{},
+	docInviteMember = op{id: "inviteMember", tag: "Members", summary: "Invite a member", status: 201, body: api.InviteRequest{}, result: api.MemberInvited{},
 		desc: "Invites an email address with a role. The answer holds the invitation token, shown only here: pass it to the invitee, " +
 			"who accepts with POST /v1/invitations/accept. An address that is already a member or invited answers 409; " +
 			"a plan's seat limit, 422."}
@@ -131,7 +131,7 @@ var (
 		desc: "Removes a member; their API keys and the invitations they issued are revoked. The tenant always keeps an admin (409). " +
 			"An invitation's id is 404: see DELETE /v1/invitations/{id}."}
 	docAcceptInvitation = op{id: "acceptInvitation", tag: "Invitations", summary: "Accept an invitation", status: 201,
-		body: api.AcceptInvitationRequest{}, result: api.AcceptInvitationResponse{},
+		body: api.AcceptInvitationRequest{}, result: api.InvitationAccepted{},
 		desc: "Turns an invitation into a member with their first API key (its secret is shown only in this answer). The token in " +
 			"the body is the credential: a token that is not valid answers 401, an invitation that cannot be accepted 404 " +
 			"(revoked, accepted, expired or of another tenant than the one the request names)."}
@@ -144,12 +144,12 @@ var (
 
 	docListAPIKeys = op{id: "listApiKeys", tag: "API keys", summary: "List the API keys", query: []param{minSeqP}, result: api.APIKeyList{},
 		desc: "The tenant's API keys, revoked ones included, without their secrets."}
-	docCreateAPIKey = op{id: "createApiKey", tag: "API keys", summary: "Create an API key", status: 201, body: api.CreateAPIKeyRequest{}, result: api.CreateAPIKeyResponse{},
+	docCreateAPIKey = op{id: "createApiKey", tag: "API keys", summary: "Create an API key", status: 201, body: api.CreateAPIKeyRequest{}, result: api.APIKeyCreated{},
 		desc: "Mints an API key bound to a member (default: the caller's), with a role up to the member's. The secret is shown only in this answer."}
 	docRevokeAPIKey = op{id: "revokeApiKey", tag: "API keys", summary: "Revoke an API key", result: api.APIKeyRevoked{}, errors: []int{409},
 		desc: "Revokes an API key: it stops working before this answer. A revoked key answers 409."}
 
-	docPostUsage = op{id: "recordUsage", tag: "Usage", summary: "Record usage", status: 202, body: api.UsageRequest{}, result: api.RecordUsageResponse{},
+	docPostUsage = op{id: "recordUsage", tag: "Usage", summary: "Record usage", status: 202, body: api.UsageRequest{}, result: api.UsageRecorded{},
 		desc: "Records one usage record, or a batch {\"records\": [...]} of up to 1,000. A record whose idempotency_key the tenant " +
 			"sent before is counted once (a duplicate). Every invalid field is reported (at most 100). Sums that would exceed a " +
 			"plan limit answer 422."}

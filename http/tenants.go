@@ -41,7 +41,7 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 	s.slugs.Store(out.Tenant.Slug, id)
 	c.Set(keyTenant, id) // the request's log line names the tenant it created
 	s.logger(c).Info("tenant created", "slug", out.Tenant.Slug, "plan", out.Tenant.Plan)
-	reply(c, http.StatusCreated, api.CreateTenantResponse{Admin: memberSummary(out.Admin), APIKey: newKeyAnswer(out.APIKey),
+	reply(c, http.StatusCreated, api.TenantCreated{Admin: memberSummary(out.Admin), APIKey: newKeyAnswer(out.APIKey),
 		Seq: out.Seq, Tenant: tenantAnswer(out.Tenant)})
 }
 

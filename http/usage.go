@@ -141,7 +141,7 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	reply(c, http.StatusAccepted, api.RecordUsageResponse{Accepted: res.Accepted, Duplicates: res.Duplicates, Seq: res.Seq})
+	reply(c, http.StatusAccepted, api.UsageRecorded{Accepted: res.Accepted, Duplicates: res.Duplicates, Seq: res.Seq})
 }
 
 // newRecordUsage builds the usage use case over the store; a coalesced append logs with

@@ -119,8 +119,8 @@ type CreateTenantRequest struct {
 	AdminEmail string `json:"admin_email" jsonschema:"format=email" doc:"the first admin's email address"`
 }
 
-// CreateTenantResponse is the answer of POST /v1/tenants.
-type CreateTenantResponse struct {
+// TenantCreated is the answer of POST /v1/tenants.
+type TenantCreated struct {
 	Admin  MemberSummary `json:"admin" doc:"the tenant's first admin"`
 	APIKey NewAPIKey     `json:"api_key" doc:"the admin's API key, with its secret (shown once)"`
 	Seq    int64         `json:"seq" doc:"the tenant's event sequence number this write reached; pass it as min_seq to read your write"`
@@ -162,8 +162,8 @@ type InviteRequest struct {
 	Role  string `json:"role" jsonschema:"enum=admin,enum=editor,enum=viewer,enum=billing_manager,enum=auditor" doc:"the role the invitee gets"`
 }
 
-// InviteResponse is the answer of POST /v1/members.
-type InviteResponse struct {
+// MemberInvited is the answer of POST /v1/members.
+type MemberInvited struct {
 	Invitation Invitation `json:"invitation" doc:"the new invitation"`
 	Token      string     `json:"token" doc:"the invitation token, shown once: pass it to the invitee, who accepts with it"`
 	Seq        int64      `json:"seq" doc:"the tenant's event sequence number this write reached; pass it as min_seq to read your write"`
@@ -197,8 +197,8 @@ type AcceptInvitationRequest struct {
 	Token string `json:"token" doc:"the invitation token the inviting admin passed on"`
 }
 
-// AcceptInvitationResponse is the answer of POST /v1/invitations/accept.
-type AcceptInvitationResponse struct {
+// InvitationAccepted is the answer of POST /v1/invitations/accept.
+type InvitationAccepted struct {
 	Member MemberSummary `json:"member" doc:"the new member"`
 	APIKey NewAPIKey     `json:"api_key" doc:"the new member's API key, with its secret (shown once)"`
 	Seq    int64         `json:"seq" doc:"the tenant's event sequence number this write reached; pass it as min_seq to read your write"`
@@ -217,8 +217,8 @@ type CreateAPIKeyRequest struct {
 	MemberID *uuid.UUID `json:"member_id,omitempty" doc:"the member the key acts for (default: the caller's member)"`
 }
 
-// CreateAPIKeyResponse is the answer of POST /v1/api-keys.
-type CreateAPIKeyResponse struct {
+// APIKeyCreated is the answer of POST /v1/api-keys.
+type APIKeyCreated struct {
 	APIKey NewAPIKey `json:"api_key" doc:"the new key, with its secret (shown once)"`
 	Seq    int64     `json:"seq" doc:"the tenant's event sequence number this write reached; pass it as min_seq to read your write"`
 }
@@ -245,8 +245,8 @@ type UsageBatch struct {
 // UsageRequest is the body of POST /v1/usage: one UsageRecord or a UsageBatch.
 type UsageRequest struct{}
 
-// RecordUsageResponse is the answer of POST /v1/usage.
-type RecordUsageResponse struct {
+// UsageRecorded is the answer of POST /v1/usage.
+type UsageRecorded struct {
 	Accepted   int   `json:"accepted" doc:"records counted now"`
 	Duplicates int   `json:"duplicates" doc:"records whose idempotency key was seen before (counted once, earlier)"`
 	Seq        int64 `json:"seq" doc:"the newest event holding this request's records (a duplicate's is the event that recorded it first, never 0); pass it as min_seq"`
