@@ -30,7 +30,7 @@ func TestClient_RecordsUsageOnceUnderAnIdempotencyKeyAndReadsItsWrite(t *testing
 	first, res, err := c.RecordUsage(ctx, rec, client.WithIdempotencyKey("req-1"), client.WithRequestID("client-test-1"))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusAccepted, res.StatusCode)
-	require.Equal(t, api.RecordUsageResponse{Accepted: 1, Duplicates: 0, Seq: first.Seq}, first)
+	require.Equal(t, api.UsageRecorded{Accepted: 1, Duplicates: 0, Seq: first.Seq}, first)
 	require.False(t, res.IdempotentReplayed)
 	require.Equal(t, "client-test-1", res.RequestID)
 	require.NotNil(t, res.RateLimit, "tenant operations carry RateLimit")

@@ -90,7 +90,7 @@ func newEnv(t *testing.T, plans string) env {
 var slugCounter atomic.Int64
 
 // tenant creates a tenant on plan and returns a client acting with its admin's key.
-func (e env) tenant(t *testing.T, plan string) (*client.Client, api.CreateTenantResponse) {
+func (e env) tenant(t *testing.T, plan string) (*client.Client, api.TenantCreated) {
 	t.Helper()
 	slug := "c" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "") + "-" + string(rune('a'+slugCounter.Add(1)%26))
 	created, res, err := e.operator.CreateTenant(context.Background(), api.CreateTenantRequest{Name: "Client " + slug, Slug: slug, Plan: plan, AdminEmail: "admin@" + slug + ".example.com"})

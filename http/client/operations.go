@@ -45,8 +45,8 @@ func (c *Client) GetOpenAPIDocument(ctx context.Context, opts ...CallOption) ([]
 
 // CreateTenant is createTenant: a tenant with its first admin and the admin's API key
 // (the secret is in this answer only). Needs the operator token unless signup is open.
-func (c *Client) CreateTenant(ctx context.Context, in api.CreateTenantRequest, opts ...CallOption) (api.CreateTenantResponse, *Response, error) {
-	var out api.CreateTenantResponse
+func (c *Client) CreateTenant(ctx context.Context, in api.CreateTenantRequest, opts ...CallOption) (api.TenantCreated, *Response, error) {
+	var out api.TenantCreated
 	r, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/tenants", body: in}, &out, opts)
 	return out, r, err
 }
@@ -99,8 +99,8 @@ func (c *Client) ListMembers(ctx context.Context, page PageParams, opts ...CallO
 
 // InviteMember is inviteMember: the answer holds the invitation token (shown once) to
 // pass to the invitee, who accepts it with AcceptInvitation.
-func (c *Client) InviteMember(ctx context.Context, in api.InviteRequest, opts ...CallOption) (api.InviteResponse, *Response, error) {
-	var out api.InviteResponse
+func (c *Client) InviteMember(ctx context.Context, in api.InviteRequest, opts ...CallOption) (api.MemberInvited, *Response, error) {
+	var out api.MemberInvited
 	r, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/members", body: in, scoped: true}, &out, opts)
 	return out, r, err
 }
@@ -133,8 +133,8 @@ func (c *Client) RevokeInvitation(ctx context.Context, invitation uuid.UUID, opt
 
 // AcceptInvitation is acceptInvitation: the token in the body is the credential (the
 // client's token is not sent); the answer holds the new member's API key.
-func (c *Client) AcceptInvitation(ctx context.Context, in api.AcceptInvitationRequest, opts ...CallOption) (api.AcceptInvitationResponse, *Response, error) {
-	var out api.AcceptInvitationResponse
+func (c *Client) AcceptInvitation(ctx context.Context, in api.AcceptInvitationRequest, opts ...CallOption) (api.InvitationAccepted, *Response, error) {
+	var out api.InvitationAccepted
 	r, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/invitations/accept", body: in, scoped: true, noAuth: true}, &out, opts)
 	return out, r, err
 }
@@ -147,8 +147,8 @@ func (c *Client) ListAPIKeys(ctx context.Context, page PageParams, opts ...CallO
 }
 
 // CreateAPIKey is createApiKey: the answer holds the key's secret, shown once.
-func (c *Client) CreateAPIKey(ctx context.Context, in api.CreateAPIKeyRequest, opts ...CallOption) (api.CreateAPIKeyResponse, *Response, error) {
-	var out api.CreateAPIKeyResponse
+func (c *Client) CreateAPIKey(ctx context.Context, in api.CreateAPIKeyRequest, opts ...CallOption) (api.APIKeyCreated, *Response, error) {
+	var out api.APIKeyCreated
 	r, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/api-keys", body: in, scoped: true}, &out, opts)
 	return out, r, err
 }
@@ -163,8 +163,8 @@ func (c *Client) RevokeAPIKey(ctx context.Context, key uuid.UUID, opts ...CallOp
 // RecordUsage is recordUsage: 1 to 1,000 records, sent as a batch. A record whose
 // idempotency_key the tenant sent before is counted once (Duplicates); WithIdempotencyKey
 // makes the whole request safe to repeat.
-func (c *Client) RecordUsage(ctx context.Context, in api.UsageBatch, opts ...CallOption) (api.RecordUsageResponse, *Response, error) {
-	var out api.RecordUsageResponse
+func (c *Client) RecordUsage(ctx context.Context, in api.UsageBatch, opts ...CallOption) (api.UsageRecorded, *Response, error) {
+	var out api.UsageRecorded
 	r, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/usage", body: in, scoped: true}, &out, opts)
 	return out, r, err
 }
