@@ -85,7 +85,7 @@ run-cluster: build ## two replicas of each role (api :8081/:8082, projector, wor
 # so that make does not expand `$|` or `$)` in them (RUN='^TestA$|^TestB' reaches go test as
 # written). A `'` in them is not supported.
 test: ## run the tests: PKGS=./eventstore/... RUN='^TestAppend' TESTFLAGS='-v -race'
-	@WITH_ENV_SERVICES=1 WITH_ENV_PGBOUNCER=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(value RUN),-run '$(value RUN)') $(TESTFLAGS) $(PKGS)
+	@WITH_ENV_SERVICES=1 WITH_ENV_PGBOUNCER=1 WITH_ENV_TEST_TOOLS=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(value RUN),-run '$(value RUN)') $(TESTFLAGS) $(PKGS)
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s): FUZZTIME=3s PKGS=./http
 	@FUZZTIME='$(FUZZTIME)' PKGS='$(PKGS)' $(ENV) .ci/fuzz

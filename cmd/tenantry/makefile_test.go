@@ -253,3 +253,42 @@ func TestMakeTest_PassesRunToGoTestAsWritten(t *testing.T) {
 	require.NoError(t, err, out)
 	require.NotContains(t, out, "-run", "no RUN, no -run")
 }
+
+// `make test` has the tools its tests run installed from Debian when missing (.ci/tools,
+// called by .ci/with-env with WITH_ENV_TEST_TOOLS=1): the quickstart test needs curl and
+// jq. apt-get is replaced by a script that "installs" a command by writing it.
+func TestCITools_InstallsAMissingCommandFromDebian(t *testing.T) {
+	needTools(t, "bash")
+	root, tmp := repoRoot(t), t.TempDir()
+	bin := filepath.Join(tmp, "bin")
+	require.NoError(t, os.Mkdir(bin, 0o755))
+	calls := filepath.Join(tmp, "apt-calls")
+	script(t, bin, "id", `echo 0`+"\n") // as root: no sudo
+	script(t, bin, "apt-get", `echo "$*" >> "`+calls+`"
+case " $* " in *" install "*) for last; do :; done; printf '#!/bin/sh\n' > "`+bin+`/$last"; chmod +x "`+bin+`/$last" ;; esac
+`)
+	tools := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(root, ".ci", "tools"), args...)
+		cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := tools("bash", "tenantry-test-tool")
+	require.NoError(t, err, out)
+	b, err := os.ReadFile(calls)
+	require.NoError(t, err, out)
+	require.Regexp(t, `(?m)^.*update.*\n.*install -y -q --no-install-recommends tenantry-test-tool$`, string(b), "only the missing one is installed")
+	require.FileExists(t, filepath.Join(bin, "tenantry-test-tool"))
+
+	require.NoError(t, os.Remove(calls))
+	out, err = tools("bash", "tenantry-test-tool")
+	require.NoError(t, err, out)
+	require.NoFileExists(t, calls, "nothing missing, no apt-get")
+
+	b, err = os.ReadFile(filepath.Join(root, "Makefile"))
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^test:.*\n\t@.*WITH_ENV_TEST_TOOLS=1 \$\(ENV\)`, string(b), "make test asks .ci/with-env for the test tools")
+	b, err = os.ReadFile(filepath.Join(root, ".ci", "with-env"))
+	require.NoError(t, err)
+	require.Contains(t, string(b), `tools+=(curl jq)`)
+}
