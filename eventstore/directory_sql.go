@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 // The shared tenant directory (tenantry.tenants): one row per tenant, kept by the directory
@@ -78,14 +80,19 @@ func scanEntry(r pgx.CollectableRow) (TenantEntry, error) {
 	return t, err
 }
 
-// FindTenant looks a tenant up by slug or, when ref is a UUID, by id.
+// FindTenant finds a tenant's directory row by its slug or its id: a ref is an id when it is
+// a UUID in its 36-character form, else a slug; one that is neither (malformed, too long) is
+// ErrTenantNotFound without a query. ResolveTenant is the same rule for callers that need only
+// the id.
 func (s *Store) FindTenant(ctx context.Context, ref string) (TenantEntry, error) {
 	var slug *string
 	var id *uuid.UUID
-	if u, err := uuid.Parse(ref); err == nil {
+	if u, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
 		id = &u
-	} else {
+	} else if _, err := domain.ParseSlug(ref); err == nil {
 		slug = &ref
+	} else {
+		return TenantEntry{}, fmt.Errorf("%w: %q is neither a tenant id nor a slug", ErrTenantNotFound, clip(ref))
 	}
 	rows, err := s.pool.Query(ctx, findTenantSQL, slug, id)
 	if err != nil {
@@ -96,6 +103,20 @@ func (s *Store) FindTenant(ctx context.Context, ref string) (TenantEntry, error)
 		return TenantEntry{}, fmt.Errorf("%w: %q", ErrTenantNotFound, ref)
 	}
 	return t, err
+}
+
+// ResolveTenant is the one resolver of a tenant reference, a slug or an id, that every port
+// uses wherever a tenant is named (the workspace path, the subdomain and X-Tenant, the admin
+// routes, the CLI's --tenant). An id in its 36-character form is returned as it is, without a
+// query, for the caller to check against what it does next (a credential's tenant, a
+// command's stream: a tenant just created is addressable by id before the directory lists
+// it); a slug is looked up in the directory; anything else is ErrTenantNotFound at once.
+func (s *Store) ResolveTenant(ctx context.Context, ref string) (uuid.UUID, error) {
+	if id, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
+		return id, nil
+	}
+	t, err := s.FindTenant(ctx, ref)
+	return t.ID, err
 }
 
 // FindTenantByCustomer finds the tenant linked to a Stripe customer.
@@ -165,4 +186,13 @@ func (s *Store) WaitForDirectory(ctx context.Context, tenant uuid.UUID, timeout 
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// clip shortens a caller's text before it is quoted in an error.
+func clip(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "..."
 }

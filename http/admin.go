@@ -1,48 +1,32 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/tenant"
+	"github.com/tenantry/tenantry/eventstore"
 )
 
-// adminListTenants pages through the tenant directory: ?after=<tenant id>&limit=N (≤ 1000).
+// adminListTenants pages through the tenant directory by id.
 func (s *Server) adminListTenants(c *gin.Context, _ *call) {
-	var errs fieldErrors
-	after := uuid.Nil
-	if v := c.Query("after"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			errs = append(errs, FieldError{Field: "after", Message: "must be a tenant id"})
-		}
-		after = id
-	}
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			errs = append(errs, FieldError{Field: "limit", Message: "must be an integer from 1 to 1000"})
-		}
-		limit = n
-	}
-	if errs.fail(c) {
+	pr, ok := s.pageQuery(c, domain.ListTenants)
+	if !ok {
 		return
 	}
-	list, err := s.d.Store.ListTenants(c, after, limit)
+	rows, err := s.d.Store.ListTenants(c, pr.After, pr.Limit+1)
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	out := gin.H{"tenants": nonNil(list)}
-	if len(list) == limit {
-		out["next_after"] = list[len(list)-1].ID
-	}
-	reply(c, http.StatusOK, out)
+	reply(c, http.StatusOK, domain.NewPage(rows, pr.Limit, func(t eventstore.TenantEntry) string {
+		return domain.IDCursor(domain.ListTenants, t.ID)
+	}).Answer("tenants"))
 }
 
 type suspendRequest struct {
@@ -54,10 +38,17 @@ type closeRequest struct {
 	Note string `json:"note"`
 }
 
-// adminTenant runs an operator's lifecycle decision on the tenant the path names.
+// adminTenant runs an operator's lifecycle decision on the tenant the path names by slug or
+// id (eventstore.ResolveTenant, the resolver every port uses): an unknown or malformed name
+// is 404.
 func (s *Server) adminTenant(c *gin.Context, cl *call, decide func(id uuid.UUID) (app.TenantChange, error)) {
-	id, ok := pathID(c, "tenant")
-	if !ok {
+	id, err := s.d.Store.ResolveTenant(c, c.Param("tenant"))
+	if errors.Is(err, eventstore.ErrTenantNotFound) {
+		fail(c, http.StatusNotFound, "not-found", "tenant not found")
+		return
+	}
+	if err != nil {
+		s.failErr(c, err)
 		return
 	}
 	c.Set(keyTenant, id)

@@ -11,21 +11,26 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 )
 
+// listAPIKeys pages through the tenant's API keys by id, revoked ones included (never a
+// secret or its hash).
 func (s *Server) listAPIKeys(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, eventstore.ProjectionAuth) {
+	pr, ok := s.pageQuery(c, domain.ListAPIKeys)
+	if !ok || !s.minSeq(c, cl, eventstore.ProjectionAuth) {
 		return
 	}
-	var keys []eventstore.APIKey
+	var rows []eventstore.APIKey
 	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		keys, err = tx.APIKeys(c)
+		rows, err = tx.APIKeys(c, pr.After, pr.Limit+1)
 		return err
 	})
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	reply(c, http.StatusOK, gin.H{"api_keys": nonNil(keys)})
+	reply(c, http.StatusOK, domain.NewPage(rows, pr.Limit, func(k eventstore.APIKey) string {
+		return domain.IDCursor(domain.ListAPIKeys, k.KeyID)
+	}).Answer("api_keys"))
 }
 
 type createKeyRequest struct {

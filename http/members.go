@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -14,25 +12,37 @@ import (
 	"github.com/tenantry/tenantry/eventstore"
 )
 
+// listMembers pages through the tenant's members by id (pending invitations are GET
+// /v1/invitations).
 func (s *Server) listMembers(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, eventstore.ProjectionAuth) {
+	pr, ok := s.pageQuery(c, domain.ListMembers)
+	if !ok || !s.minSeq(c, cl, eventstore.ProjectionAuth) {
 		return
 	}
-	var members []eventstore.Member
-	var invitations []eventstore.Invitation
+	var rows []eventstore.Member
 	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		if members, err = tx.Members(c); err != nil {
-			return err
-		}
-		invitations, err = tx.PendingInvitations(c)
+		rows, err = tx.Members(c, pr.After, pr.Limit+1)
 		return err
 	})
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	reply(c, http.StatusOK, gin.H{"members": nonNil(members), "invitations": nonNil(invitations)})
+	reply(c, http.StatusOK, domain.NewPage(rows, pr.Limit, func(m eventstore.Member) string {
+		return domain.IDCursor(domain.ListMembers, m.MemberID)
+	}).Answer("members"))
+}
+
+// pageQuery reads the ?cursor= and ?limit= of a list ordered by id (domain.Page), answering
+// 400 itself, naming each bad field, when they are not valid.
+func (s *Server) pageQuery(c *gin.Context, list string) (domain.PageRequest, bool) {
+	pr, err := domain.ParsePageRequest(list, c.Query("cursor"), c.Query("limit"))
+	if err != nil {
+		s.failErr(c, err)
+		return pr, false
+	}
+	return pr, true
 }
 
 func nonNil[T any](xs []T) []T {
@@ -117,47 +127,26 @@ func (s *Server) deleteMember(c *gin.Context, cl *call) {
 	}
 }
 
-// maxInvitationPage bounds one page of GET /v1/invitations.
-const maxInvitationPage = 1000
-
 // listInvitations pages through the invitations that could still be accepted now, by id;
 // expired ones are left out (they can never be accepted and hold no seat). Never a token.
 func (s *Server) listInvitations(c *gin.Context, cl *call) {
-	var errs fieldErrors
-	after := uuid.Nil
-	if v := c.Query("after"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			errs = append(errs, FieldError{Field: "after", Message: "must be an invitation id"})
-		}
-		after = id
-	}
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxInvitationPage {
-			errs = append(errs, FieldError{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", maxInvitationPage)})
-		}
-		limit = n
-	}
-	if errs.fail(c) || !s.minSeq(c, cl) {
+	pr, ok := s.pageQuery(c, domain.ListInvitations)
+	if !ok || !s.minSeq(c, cl) {
 		return
 	}
-	var list []eventstore.Invitation
+	var rows []eventstore.Invitation
 	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		list, err = tx.LiveInvitations(c, s.now(), after, limit)
+		rows, err = tx.LiveInvitations(c, s.now(), pr.After, pr.Limit+1)
 		return err
 	})
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	out := gin.H{"invitations": nonNil(list)}
-	if len(list) == limit {
-		out["next_after"] = list[len(list)-1].InvitationID
-	}
-	reply(c, http.StatusOK, out)
+	reply(c, http.StatusOK, domain.NewPage(rows, pr.Limit, func(i eventstore.Invitation) string {
+		return domain.IDCursor(domain.ListInvitations, i.InvitationID)
+	}).Answer("invitations"))
 }
 
 // revokeInvitation withdraws a pending invitation (expired or not): 204 once the read models

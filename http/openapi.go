@@ -59,7 +59,12 @@ var (
 	seqS    = integer("the tenant's event sequence number this write reached; pass it as min_seq to read your write")
 	roleS   = enum("a member role", "admin", "editor", "viewer", "billing_manager", "auditor")
 	planS   = enum("a plan", "free", "pro", "enterprise")
-	minSeqP = param{name: "min_seq", desc: "wait (up to a few seconds) until the read models this route reads include this tenant seq; beyond the tenant's last seq: 400 at once", schema: integer("")}
+	cursorP = param{name: "cursor", desc: "the next_cursor of the previous page (opaque; default: the first page)", schema: str("")}
+	limitP  = param{name: "limit", desc: "1 to 1000 (default 100)", schema: integer("")}
+	// nextCursorS and hasMoreS close every paged answer: both always present.
+	nextCursorS = schema{"type": []string{"string", "null"}, "description": "pass as cursor for the next page; null when there is none"}
+	hasMoreS    = schema{"type": "boolean", "description": "whether another page follows"}
+	minSeqP     = param{name: "min_seq", desc: "wait (up to a few seconds) until the read models this route reads include this tenant seq; beyond the tenant's last seq: 400 at once", schema: integer("")}
 )
 
 var components = schema{
@@ -106,8 +111,8 @@ var (
 	docPatchTenant = op{summary: "Rename the tenant", body: obj([]string{"name"}, schema{"name": str("")}), result: tenantWrite(nil)}
 	docPutPlan     = op{summary: "Change the tenant's plan; allowed while the tenant is suspended (it stays suspended)", body: obj([]string{"plan"}, schema{"plan": planS}), result: tenantWrite(nil)}
 
-	docListMembers = op{summary: "Members and pending invitations", query: []param{minSeqP},
-		result: obj(nil, schema{"members": array(ref("Member")), "invitations": array(ref("Invitation"))})}
+	docListMembers = op{summary: "The tenant's members by id, a page at a time (pending invitations: GET /v1/invitations)", query: []param{minSeqP, cursorP, limitP},
+		result: obj([]string{"members", "next_cursor", "has_more"}, schema{"members": array(ref("Member")), "next_cursor": nextCursorS, "has_more": hasMoreS})}
 	docInviteMember = op{summary: "Invite a member; the answer holds the invitation token, shown once", status: 201,
 		body:   obj([]string{"email", "role"}, schema{"email": strf("email", ""), "role": roleS}),
 		result: obj(nil, schema{"invitation": ref("Invitation"), "token": str("pass to the invitee"), "seq": seqS})}
@@ -118,11 +123,12 @@ var (
 		result: obj(nil, schema{"member": ref("Member"), "api_key": ref("NewAPIKey"), "seq": seqS})}
 
 	docListInvitations = op{summary: "Invitations that can still be accepted (pending, not expired), by id; never their tokens",
-		query:  []param{minSeqP, {name: "after", desc: "page after this invitation id", schema: uuidS}, {name: "limit", desc: "1 to 1000 (default 100)", schema: integer("")}},
-		result: obj(nil, schema{"invitations": array(ref("Invitation")), "next_after": uuidS})}
+		query:  []param{minSeqP, cursorP, limitP},
+		result: obj([]string{"invitations", "next_cursor", "has_more"}, schema{"invitations": array(ref("Invitation")), "next_cursor": nextCursorS, "has_more": hasMoreS})}
 	docRevokeInvitation = op{summary: "Revoke a pending invitation: 204; 404 if this tenant never issued it, 409 if it was accepted or revoked already", status: 204}
 
-	docListAPIKeys  = op{summary: "The tenant's API keys (without secrets)", query: []param{minSeqP}, result: obj(nil, schema{"api_keys": array(ref("APIKey"))})}
+	docListAPIKeys = op{summary: "The tenant's API keys (without secrets) by id, revoked ones included, a page at a time", query: []param{minSeqP, cursorP, limitP},
+		result: obj([]string{"api_keys", "next_cursor", "has_more"}, schema{"api_keys": array(ref("APIKey")), "next_cursor": nextCursorS, "has_more": hasMoreS})}
 	docCreateAPIKey = op{summary: "Create an API key; the secret is shown once", status: 201,
 		body:   obj(nil, schema{"name": str(""), "role": roleS, "member_id": uuidS}),
 		result: obj(nil, schema{"api_key": ref("NewAPIKey"), "seq": seqS})}
@@ -142,7 +148,7 @@ var (
 			"metric": str(""), "total": exactIntS("the series' total"), "points": array(obj(nil, schema{"start": timeS, "quantity": exactIntS("the bucket's total")}))}))})}
 
 	docGetBilling = op{summary: "Billing state, and usage recorded against usage reported to Stripe per metric and month",
-		query: []param{minSeqP, {name: "period", desc: "one month, YYYY-MM (default: the months whose usage can still change)", schema: str("")}},
+		query: []param{minSeqP, {name: "period", desc: "one month: its first instant, RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: the months whose usage can still change)", schema: timeS}},
 		result: obj(nil, schema{"plan": planS, "tenant_status": str(""),
 			"billing": obj(nil, schema{"stripe_customer_id": str(""), "stripe_subscription_id": str(""), "status": str(""), "past_due_since": timeS, "grace_ends_at": timeS}),
 			"cutoff":  strf("date-time", "windows that ended by this time are due to be reported"),
@@ -150,16 +156,17 @@ var (
 				"reported": exactIntS("usage Stripe confirmed"), "difference": exactIntS("recorded minus reported; 0 after a completed cycle"),
 				"unreported_windows": integer(""), "in_progress": exactIntS("usage in windows not yet due")}))})}
 
-	docAuditEvents = op{summary: "The tenant's events as NDJSON, one event per line, paged by after_seq", media: "application/x-ndjson",
-		query: []param{{name: "after_seq", desc: "start after this seq (default 0)", schema: integer("")}, {name: "limit", desc: "at most this many lines (1 to 10,000)", schema: integer("")}},
+	docAuditEvents = op{summary: "The tenant's events as NDJSON, one event per line, a page at a time (the page that reaches the head ends with the head line); " +
+		"the Tenantry-Next-Cursor (absent on the last page) and Tenantry-Has-More headers say where the next page starts", media: "application/x-ndjson",
+		query: []param{cursorP, {name: "limit", desc: "at most this many events (1 to 10,000; default 10,000)", schema: integer("")}},
 		result: obj(nil, schema{"tenant_id": uuidS, "seq": integer(""), "event_id": uuidS, "stream_id": str(""), "stream_version": integer(""), "type": str(""),
 			"schema_version": integer(""), "data": schema{"type": "object"}, "metadata": schema{"type": "object"}, "recorded_at": timeS, "prev_hash": str("hex"), "hash": str("hex")})}
 	docAuditVerify = op{summary: "Verify the tenant's hash chain", result: ref("ChainReport")}
 	docAuditState  = op{summary: "The tenant as of an instant, replayed from its events", query: []param{{name: "as_of", desc: "RFC 3339 instant (default: now)", schema: timeS}},
 		result: obj(nil, schema{"as_of": timeS, "seq": integer(""), "tenant": ref("Tenant"), "members": array(ref("Member")), "usage_totals": schema{"type": "object", "additionalProperties": exactIntS("the metric's total over the tenant's history up to as_of")}})}
 
-	docAdminListTenants = op{summary: "The tenant directory", query: []param{{name: "after", desc: "page after this tenant id", schema: uuidS}, {name: "limit", desc: "1 to 1000 (default 100)", schema: integer("")}},
-		result: obj(nil, schema{"tenants": array(ref("TenantEntry")), "next_after": uuidS})}
+	docAdminListTenants = op{summary: "The tenant directory by id, a page at a time", query: []param{cursorP, limitP},
+		result: obj([]string{"tenants", "next_cursor", "has_more"}, schema{"tenants": array(ref("TenantEntry")), "next_cursor": nextCursorS, "has_more": hasMoreS})}
 	docAdminSuspend = op{summary: "Suspend a tenant", body: obj(nil, schema{"reason": enum("default operator", "payment_failed", "operator", "terms_violation", "subscription_canceled"), "note": str("")}),
 		result: tenantWrite(nil)}
 	docAdminReactivate = op{summary: "Reactivate a suspended tenant", result: tenantWrite(nil)}
@@ -215,7 +222,7 @@ func (s *Server) operation(rt route, path string, workspace bool) schema {
 	var params []schema
 	for _, m := range ginParam.FindAllStringSubmatch(path, -1) {
 		desc, sch := "the "+m[1], uuidS
-		if m[1] == "workspace" {
+		if m[1] == "workspace" || m[1] == "tenant" {
 			desc, sch = "the tenant's slug or id", str("")
 		}
 		params = append(params, schema{"name": m[1], "in": "path", "required": true, "description": desc, "schema": sch})

@@ -85,9 +85,9 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/audit/state", access: member, roles: auditors, scoped: true, handler: s.auditState, doc: docAuditState},
 
 		{method: "GET", path: "/v1/admin/tenants", access: operator, handler: s.adminListTenants, doc: docAdminListTenants},
-		{method: "POST", path: "/v1/admin/tenants/:id/suspend", access: operator, handler: s.adminSuspend, doc: docAdminSuspend},
-		{method: "POST", path: "/v1/admin/tenants/:id/reactivate", access: operator, handler: s.adminReactivate, doc: docAdminReactivate},
-		{method: "POST", path: "/v1/admin/tenants/:id/close", access: operator, handler: s.adminClose, doc: docAdminClose},
+		{method: "POST", path: "/v1/admin/tenants/:tenant/suspend", access: operator, handler: s.adminSuspend, doc: docAdminSuspend},
+		{method: "POST", path: "/v1/admin/tenants/:tenant/reactivate", access: operator, handler: s.adminReactivate, doc: docAdminReactivate},
+		{method: "POST", path: "/v1/admin/tenants/:tenant/close", access: operator, handler: s.adminClose, doc: docAdminClose},
 
 		{method: "POST", path: "/v1/webhooks/stripe", access: stripe, handler: s.stripeWebhook, doc: docStripeWebhook},
 	}

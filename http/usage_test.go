@@ -134,7 +134,7 @@ func TestIdempotencyKey_ReplaysTheFirstAnswer(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, other.status)
 	require.Equal(t, "idempotency-key-reused", other.problemType())
 
-	list := a.do(req{method: "GET", path: "/v1/members", token: ten.key})
+	list := a.do(req{method: "GET", path: "/v1/invitations", token: ten.key})
 	require.Len(t, list.get("invitations"), 1, "invited once")
 
 	// Tenant creation by the operator is idempotent too.
