@@ -80,19 +80,34 @@ func scanEntry(r pgx.CollectableRow) (TenantEntry, error) {
 	return t, err
 }
 
-// FindTenant finds a tenant's directory row by its slug or its id: a ref is an id when it is
-// a UUID in its 36-character form, else a slug; one that is neither (malformed, too long) is
-// ErrTenantNotFound without a query. ResolveTenant is the same rule for callers that need only
-// the id.
+// ParseTenantRef reads a tenant reference by the one rule every port uses wherever a tenant
+// is named: a UUID in its 36-character form is an id (slug ""), a well-formed slug
+// is a slug; anything else (malformed, too long) is ErrTenantNotFound. It needs no database,
+// so a caller can refuse a malformed name before it opens one.
+func ParseTenantRef(ref string) (id uuid.UUID, slug string, err error) {
+	if u, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
+		return u, "", nil
+	}
+	if _, err := domain.ParseSlug(ref); err != nil {
+		return uuid.Nil, "", fmt.Errorf("%w: %q is neither a tenant id nor a slug", ErrTenantNotFound, clip(ref))
+	}
+	return uuid.Nil, ref, nil
+}
+
+// FindTenant finds a tenant's directory row by its slug or its id (ParseTenantRef); a ref
+// that is neither is ErrTenantNotFound without a query. ResolveTenant is the same for
+// callers that need only the id.
 func (s *Store) FindTenant(ctx context.Context, ref string) (TenantEntry, error) {
+	u, sl, err := ParseTenantRef(ref)
+	if err != nil {
+		return TenantEntry{}, err
+	}
 	var slug *string
 	var id *uuid.UUID
-	if u, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
-		id = &u
-	} else if _, err := domain.ParseSlug(ref); err == nil {
-		slug = &ref
+	if sl != "" {
+		slug = &sl
 	} else {
-		return TenantEntry{}, fmt.Errorf("%w: %q is neither a tenant id nor a slug", ErrTenantNotFound, clip(ref))
+		id = &u
 	}
 	rows, err := s.pool.Query(ctx, findTenantSQL, slug, id)
 	if err != nil {
@@ -100,7 +115,7 @@ func (s *Store) FindTenant(ctx context.Context, ref string) (TenantEntry, error)
 	}
 	t, err := pgx.CollectExactlyOneRow(rows, scanEntry)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return TenantEntry{}, fmt.Errorf("%w: %q", ErrTenantNotFound, ref)
+		return TenantEntry{}, fmt.Errorf("%w: %q", ErrTenantNotFound, clip(ref))
 	}
 	return t, err
 }
@@ -112,8 +127,8 @@ func (s *Store) FindTenant(ctx context.Context, ref string) (TenantEntry, error)
 // command's stream: a tenant just created is addressable by id before the directory lists
 // it); a slug is looked up in the directory; anything else is ErrTenantNotFound at once.
 func (s *Store) ResolveTenant(ctx context.Context, ref string) (uuid.UUID, error) {
-	if id, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
-		return id, nil
+	if id, slug, err := ParseTenantRef(ref); err != nil || slug == "" {
+		return id, err
 	}
 	t, err := s.FindTenant(ctx, ref)
 	return t.ID, err

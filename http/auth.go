@@ -218,7 +218,7 @@ func (s *Server) lookupTenant(c *gin.Context, ref string) (uuid.UUID, bool) {
 		s.failErr(c, err)
 		return uuid.Nil, false
 	}
-	if _, err := uuid.Parse(ref); err != nil || len(ref) != 36 { // a slug, found in the directory
+	if _, slug, _ := eventstore.ParseTenantRef(ref); slug != "" { // found in the directory
 		s.slugs.Store(ref, id)
 	}
 	return id, true
