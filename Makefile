@@ -42,9 +42,11 @@ help: ## list the targets
 	echo "           BENCH=$(BENCH) BENCHTIME=$(BENCHTIME) BENCHFLAGS='...'"
 	echo "Environment: DATABASE_URL, TENANTRY_PRIVATE_PG=1, TENANTRY_PRIVATE_PG_PORT, STRIPE_API_KEY"
 
+# -buildvcs=auto: the binary records the commit it was built from (`tenantry version`) even
+# where GOFLAGS carries -buildvcs=false; outside a git checkout it records nothing.
 build: ## build the binary into .data/bin/tenantry
 	@mkdir -p $(DATA)/bin
-	$(GO) build -o $(BIN) ./cmd/tenantry
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/tenantry
 
 # `make run` listens on the loopback interface only (the README's sample operator token must
 # not open the API to the network); set TENANTRY_ADDR, e.g. TENANTRY_ADDR=:8080, to listen
@@ -131,8 +133,8 @@ lint: ## no tracked file over 1 MiB, gofmt, go vet and staticcheck
 fmt: ## gofmt -w every Go file
 	@find . -path ./.data -prune -o -path ./.git -prune -o -name '*.go' -print | xargs -r gofmt -w
 
-db: ## print the database URL (starting a private cluster if needed)
-	@.ci/devdb
+db: ## print the URL of the database make run serves (starting a private cluster if needed)
+	@DEVDB_DATABASE=tenantry .ci/devdb
 
 db-stop: ## stop the private PostgreSQL cluster under .data/
 	@.ci/devdb stop

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,4 +165,46 @@ func TestMakeTest_PassesRunToGoTestAsWritten(t *testing.T) {
 	out, err := makeIn(t, root, []string{"RUN"}, nil, "test", "GO="+goCmd, "ENV="+env, "PKGS=./domain")
 	require.NoError(t, err, out)
 	require.NotContains(t, out, "-run", "no RUN, no -run")
+}
+
+// `make db` prints the database `make run` serves (…/tenantry on the server .ci/devdb finds
+// or starts), not the server's maintenance database, so the URL it prints reaches make
+// run's data; a DATABASE_URL of the user's own is printed as it is, as make run uses it.
+func TestMakeDB_PrintsTheDatabaseMakeRunServes(t *testing.T) {
+	needTools(t, "make", "bash", "psql")
+	root := repoRoot(t)
+	out, err := makeIn(t, root, []string{"DATABASE_URL"}, nil, "db")
+	require.NoError(t, err, out)
+	var urls []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "postgres://") {
+			urls = append(urls, line)
+		}
+	}
+	require.Len(t, urls, 1, out)
+	require.Regexp(t, `^postgres://[^/]+/tenantry\?sslmode=disable$`, urls[0])
+
+	own := "postgres://someone@db.example:5432/postgres?sslmode=require"
+	out, err = makeIn(t, root, []string{"DATABASE_URL"}, []string{"DATABASE_URL=" + own}, "db")
+	require.NoError(t, err, out)
+	require.Equal(t, own+"\n", out)
+}
+
+// `make build` stamps the commit into the binary (`tenantry version` prints it), even where
+// GOFLAGS says -buildvcs=false, as this machine's Go environment does.
+func TestMakeBuild_TheBinaryKnowsItsCommit(t *testing.T) {
+	needTools(t, "make", "git")
+	root := repoRoot(t)
+	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skip("not a git checkout")
+	}
+	bin := filepath.Join(t.TempDir(), "tenantry")
+	out, err := makeIn(t, root, nil, []string{"GOFLAGS=-buildvcs=false"}, "build", "BIN="+bin)
+	require.NoError(t, err, out)
+	out2, err := exec.Command(bin, "version", "--json").Output()
+	require.NoError(t, err)
+	var v struct{ Commit string }
+	require.NoError(t, json.Unmarshal(out2, &v), string(out2))
+	require.Equal(t, strings.TrimSpace(string(head)), v.Commit)
 }
