@@ -110,6 +110,8 @@ func (s *Server) auditEvents(c *gin.Context, cl *call) {
 	out := &ndjsonWriter{c: c, timeout: s.d.Timeouts.Write}
 	if _, err := s.audits.export.Write(c, app.ExportInput{Tenant: cl.tenant, After: after, Limit: limit, Start: start}, out); err != nil {
 		if !out.started {
+			c.Writer.Header().Del("Tenantry-Has-More") // a problem, not a page
+			c.Writer.Header().Del("Tenantry-Next-Cursor")
 			s.failErr(c, err)
 		} else {
 			s.logger(c).Error("audit export interrupted", "err", err)
