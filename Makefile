@@ -54,15 +54,30 @@ build: ## build the binary into .data/bin/tenantry
 # `make run` also writes $(DATA)/env (DATABASE_URL=... of the database it serves), which the
 # CLI reads when neither --database-url nor DATABASE_URL is given: `.data/bin/tenantry tenants
 # list` finds make run's data. A URL that carries a password is not written (no secret at rest).
+# Heads are signed by default: unless TENANTRY_AUDIT_SIGNING_KEY or _FILE is set, make run
+# makes a development key in $(DATA)/audit-signing.key (mode 0600, with the binary's `audit
+# keygen`) when there is none and serves with TENANTRY_AUDIT_SIGNING_KEY_FILE pointing at it;
+# the public key of the key it serves with is written to $(DATA)/audit-signing.pub.
 run: build ## migrate, then serve on 127.0.0.1:8080 (database and stripe-mock started when needed)
 	@export TENANTRY_ADDR="$${TENANTRY_ADDR:-127.0.0.1:8080}"
 	mkdir -p $(DATA)
 	WITH_ENV_DATABASE=tenantry $(ENV) bash -c '
+		set -e
 		umask 077
 		case "$$DATABASE_URL" in
 		*://*:*@*|*[?\&]password=*) rm -f "$$2/env"; echo "make run: DATABASE_URL carries a password; $$2/env not written" >&2 ;;
 		*) printf "# written by make run: the database it serves\nDATABASE_URL=%s\n" "$$DATABASE_URL" > "$$2/env" ;;
 		esac
+		if [ -z "$${TENANTRY_AUDIT_SIGNING_KEY:-}" ] && [ -z "$${TENANTRY_AUDIT_SIGNING_KEY_FILE:-}" ]; then
+			key="$$(cd "$$2" && pwd -P)/audit-signing.key"
+			if [ ! -e "$$key" ]; then
+				"$$1" audit keygen --out "$$key" >/dev/null
+				echo "make run: made a development head signing key, $$key" >&2
+			fi
+			export TENANTRY_AUDIT_SIGNING_KEY_FILE="$$key"
+		fi
+		"$$1" audit head --public-key > "$$2/audit-signing.pub"
+		chmod 644 "$$2/audit-signing.pub"
 		"$$1" migrate && exec "$$1" serve' run $(BIN) $(DATA)
 
 run-cluster: build ## two replicas of each role (api :8081/:8082, projector, worker) over NATS JetStream
@@ -72,7 +87,7 @@ run-cluster: build ## two replicas of each role (api :8081/:8082, projector, wor
 # so that make does not expand `$|` or `$)` in them (RUN='^TestA$|^TestB' reaches go test as
 # written). A `'` in them is not supported.
 test: ## run the tests: PKGS=./eventstore/... RUN='^TestAppend' TESTFLAGS='-v -race'
-	@WITH_ENV_SERVICES=1 WITH_ENV_PGBOUNCER=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(value RUN),-run '$(value RUN)') $(TESTFLAGS) $(PKGS)
+	@WITH_ENV_SERVICES=1 WITH_ENV_PGBOUNCER=1 WITH_ENV_TEST_TOOLS=1 $(ENV) $(GO) test -count=1 -timeout $(TIMEOUT) $(if $(value RUN),-run '$(value RUN)') $(TESTFLAGS) $(PKGS)
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s): FUZZTIME=3s PKGS=./http
 	@FUZZTIME='$(FUZZTIME)' PKGS='$(PKGS)' $(ENV) .ci/fuzz

@@ -21,7 +21,7 @@ import (
 func (a *app) auditCmd() *cobra.Command {
 	cmd := group(&cobra.Command{Use: "audit", Short: "Export, verify, sign and replay tenant histories (eventstore/audit/AUDIT.md)"})
 	cmd.AddCommand(a.withDatabaseURL(a.auditExportCmd()), a.withDatabaseURL(a.auditVerifyCmd()), a.withDatabaseURL(a.auditHeadCmd()),
-		a.withDatabaseURL(a.auditReplayCmd()))
+		a.withDatabaseURL(a.auditReplayCmd()), a.auditKeygenCmd())
 	return cmd
 }
 
@@ -241,7 +241,7 @@ func (a *app) auditHeadCmd() *cobra.Command {
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.cfg.AuditSigner == nil {
-				return errors.New("configuration: TENANTRY_AUDIT_SIGNING_KEY is not set (an Ed25519 seed, 64 hex digits)")
+				return errors.New("configuration: neither TENANTRY_AUDIT_SIGNING_KEY (an Ed25519 seed, 64 hex digits) nor TENANTRY_AUDIT_SIGNING_KEY_FILE is set; `tenantry audit keygen --out FILE` makes a key")
 			}
 			if pubOnly {
 				_, err := fmt.Fprintln(a.stdout, hex.EncodeToString(a.cfg.AuditSigner.PublicKey()))

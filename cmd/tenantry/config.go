@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"net/url"
@@ -71,8 +73,10 @@ type Config struct {
 	MetricsAddr string
 
 	// Audit.
-	AuditSigner       *auditlog.Signer // TENANTRY_AUDIT_SIGNING_KEY (Ed25519); nil leaves heads unsigned
-	AuditHeadInterval time.Duration    // TENANTRY_AUDIT_HEAD_INTERVAL: how often moved heads are signed
+	// AuditSigner is TENANTRY_AUDIT_SIGNING_KEY, or the key in TENANTRY_AUDIT_SIGNING_KEY_FILE
+	// (Ed25519; `tenantry audit keygen` makes one); nil leaves heads unsigned.
+	AuditSigner       *auditlog.Signer
+	AuditHeadInterval time.Duration // TENANTRY_AUDIT_HEAD_INTERVAL: how often moved heads are signed
 }
 
 // loadConfig reads the environment; validate says what is wrong.
@@ -171,9 +175,17 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			c.Billing.RequestsPerSecond = f
 		}
 	}
-	if v := getenv("TENANTRY_AUDIT_SIGNING_KEY"); v != "" {
-		if c.AuditSigner, err = auditlog.ParseSigningKey(v); err != nil {
+	keyValue, keyFile := getenv("TENANTRY_AUDIT_SIGNING_KEY"), getenv("TENANTRY_AUDIT_SIGNING_KEY_FILE")
+	switch {
+	case keyValue != "" && keyFile != "":
+		errs = append(errs, "TENANTRY_AUDIT_SIGNING_KEY and TENANTRY_AUDIT_SIGNING_KEY_FILE are both set: set one")
+	case keyValue != "":
+		if c.AuditSigner, err = auditlog.ParseSigningKey(keyValue); err != nil {
 			errs = append(errs, fmt.Sprintf("TENANTRY_AUDIT_SIGNING_KEY: %v", err)) // never the value
+		}
+	case keyFile != "":
+		if c.AuditSigner, err = readSigningKeyFile(keyFile); err != nil {
+			errs = append(errs, fmt.Sprintf("TENANTRY_AUDIT_SIGNING_KEY_FILE=%q: %v", keyFile, err)) // never the contents
 		}
 	}
 	c.Bus = or(getenv("TENANTRY_BUS"), "gochannel")
@@ -286,4 +298,38 @@ func (c Config) runtimeURL(purpose eventstore.Purpose) (string, string, error) {
 	}
 	u, err := c.appURL()
 	return u, "TENANTRY_APP_DATABASE_URL", err
+}
+
+// maxSigningKeyFile bounds what is read of TENANTRY_AUDIT_SIGNING_KEY_FILE: a key in any
+// encoding ParseSigningKey takes is far shorter.
+const maxSigningKeyFile = 4 << 10
+
+// readSigningKeyFile reads the signing key in path (the encoding TENANTRY_AUDIT_SIGNING_KEY
+// takes, as `tenantry audit keygen` writes it). The file must be readable by its owner only:
+// a secret that any local user can read is refused, as ssh refuses such a private key. Its
+// contents never appear in an error.
+func readSigningKeyFile(path string) (*auditlog.Signer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read it: %w", errors.Unwrap(err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read it: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("mode %04o lets other users read or change the signing key; make it readable by its owner only (chmod 600)", perm)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSigningKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read it: %w", err)
+	}
+	if len(b) > maxSigningKeyFile {
+		return nil, fmt.Errorf("larger than %d bytes: not a signing key", maxSigningKeyFile)
+	}
+	return auditlog.ParseSigningKey(string(b))
 }

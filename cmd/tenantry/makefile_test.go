@@ -48,6 +48,15 @@ func script(t *testing.T, dir, name, body string) string {
 // without those named in unset; extra is added.
 func makeIn(t *testing.T, dir string, unset []string, extra []string, args ...string) (string, error) {
 	t.Helper()
+	cmd := makeCmd(dir, unset, extra, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// makeCmd is the command makeIn runs, for a make that runs on (make run).
+func makeCmd(dir string, unset []string, extra []string, args ...string) *exec.Cmd {
 	cmd := exec.Command("make", append([]string{"--no-print-directory", "-C", dir}, args...)...)
 	drop := append([]string{"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "GNUMAKEFLAGS"}, unset...)
 	for _, kv := range os.Environ() {
@@ -61,10 +70,7 @@ func makeIn(t *testing.T, dir string, unset []string, extra []string, args ...st
 		}
 	}
 	cmd.Env = append(cmd.Env, extra...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
+	return cmd
 }
 
 // `make lint` fails on any tracked file over 1 MiB and names it; a file of exactly 1 MiB,
@@ -111,7 +117,7 @@ func TestMakeRun_ListensOnTheLoopbackInterfaceByDefault(t *testing.T) {
 	log := filepath.Join(tmp, "calls")
 	// The binary records each subcommand with the address it would listen on; the
 	// environment script runs its command as .ci/with-env does, without starting anything.
-	bin := script(t, tmp, "tenantry", `echo "$1 addr=[${TENANTRY_ADDR-unset}]" >> "`+log+`"`+"\n")
+	bin := script(t, tmp, "tenantry", `case "$1" in migrate|serve) echo "$1 addr=[${TENANTRY_ADDR-unset}]" >> "`+log+`" ;; esac`+"\n")
 	env := script(t, tmp, "with-env", `exec "$@"`+"\n")
 	runMake := func(extra ...string) string {
 		t.Helper()
@@ -143,6 +149,88 @@ func TestMakeRun_ListensOnTheLoopbackInterfaceByDefault(t *testing.T) {
 	require.NoFileExists(t, envFile)
 }
 
+// `make run` signs heads by default: with neither TENANTRY_AUDIT_SIGNING_KEY nor _FILE set, it
+// makes a key with the binary's `audit keygen` into .data/audit-signing.key when there is
+// none, serves with TENANTRY_AUDIT_SIGNING_KEY_FILE naming it, and leaves the public key of
+// the key it serves with in .data/audit-signing.pub; a key the user set is used as it is.
+func TestMakeRun_MakesAndUsesADevelopmentSigningKey(t *testing.T) {
+	needTools(t, "make", "bash")
+	root, tmp := repoRoot(t), t.TempDir()
+	log := filepath.Join(tmp, "calls")
+	// The binary records keygen and serve with the signing settings they see; keygen writes a
+	// secret and prints a public key as the real one does, `audit head --public-key` prints a
+	// public key derived from the key it is given.
+	bin := script(t, tmp, "tenantry", `L="`+log+`"
+case "$1 ${2-}" in
+"audit keygen")
+	[ "$3" = --out ] || exit 2
+	[ ! -e "$4" ] || { echo "$4 exists" >&2; exit 1; }
+	(umask 077; echo "seed-$$" > "$4")
+	echo "keygen $4" >> "$L"
+	echo "pub-of-seed-$$" ;;
+"audit head")
+	if [ -n "${TENANTRY_AUDIT_SIGNING_KEY_FILE-}" ]; then echo "pub-of-$(cat "$TENANTRY_AUDIT_SIGNING_KEY_FILE")"
+	else echo "pub-of-${TENANTRY_AUDIT_SIGNING_KEY-none}"; fi ;;
+"serve ") echo "serve key=[${TENANTRY_AUDIT_SIGNING_KEY-unset}] file=[${TENANTRY_AUDIT_SIGNING_KEY_FILE-unset}]" >> "$L" ;;
+esac
+`)
+	env := script(t, tmp, "with-env", `exec "$@"`+"\n")
+	data := filepath.Join(tmp, "data")
+	keyFile, pubFile := filepath.Join(data, "audit-signing.key"), filepath.Join(data, "audit-signing.pub")
+	runMake := func(extra ...string) (calls, out string) {
+		t.Helper()
+		require.NoError(t, os.RemoveAll(log))
+		out, err := makeIn(t, root, []string{"TENANTRY_AUDIT_SIGNING_KEY", "TENANTRY_AUDIT_SIGNING_KEY_FILE"},
+			append([]string{"DATABASE_URL=" + runURL}, extra...), "run", "GO=true", "BIN="+bin, "ENV="+env, "DATA="+data)
+		require.NoError(t, err, out)
+		b, err := os.ReadFile(log)
+		require.NoError(t, err, out)
+		return string(b), out
+	}
+	pubOf := func(path string) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		return "pub-of-" + string(b)
+	}
+
+	calls, out := runMake()
+	require.Equal(t, "keygen "+keyFile+"\nserve key=[unset] file=["+keyFile+"]\n", calls, "a key is made and served with")
+	fi, err := os.Stat(keyFile)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	secret, err := os.ReadFile(keyFile)
+	require.NoError(t, err)
+	require.NotContains(t, out, strings.TrimSpace(string(secret)), "the key is never printed")
+	require.Contains(t, out, "made a development head signing key")
+	pub, err := os.ReadFile(pubFile)
+	require.NoError(t, err)
+	require.Equal(t, pubOf(keyFile), string(pub), "the public key of the key served with")
+	fi, err = os.Stat(pubFile)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o644), fi.Mode().Perm(), "the public key is public")
+
+	calls, _ = runMake()
+	require.Equal(t, "serve key=[unset] file=["+keyFile+"]\n", calls, "the existing key is kept: no second keygen")
+	again, err := os.ReadFile(keyFile)
+	require.NoError(t, err)
+	require.Equal(t, secret, again)
+
+	calls, _ = runMake("TENANTRY_AUDIT_SIGNING_KEY=users-own-key")
+	require.Equal(t, "serve key=[users-own-key] file=[unset]\n", calls, "a key the user set wins; no file is added")
+	pub, err = os.ReadFile(pubFile)
+	require.NoError(t, err)
+	require.Equal(t, "pub-of-users-own-key\n", string(pub))
+
+	own := filepath.Join(tmp, "own.key")
+	require.NoError(t, os.WriteFile(own, []byte("own-seed"), 0o600))
+	calls, _ = runMake("TENANTRY_AUDIT_SIGNING_KEY_FILE=" + own)
+	require.Equal(t, "serve key=[unset] file=["+own+"]\n", calls)
+	pub, err = os.ReadFile(pubFile)
+	require.NoError(t, err)
+	require.Equal(t, "pub-of-own-seed\n", string(pub))
+}
+
 // runURL is the database `make run` is given in the test above.
 const runURL = "postgres://root@127.0.0.1:5432/tenantry?sslmode=disable"
 
@@ -165,6 +253,45 @@ func TestMakeTest_PassesRunToGoTestAsWritten(t *testing.T) {
 	out, err := makeIn(t, root, []string{"RUN"}, nil, "test", "GO="+goCmd, "ENV="+env, "PKGS=./domain")
 	require.NoError(t, err, out)
 	require.NotContains(t, out, "-run", "no RUN, no -run")
+}
+
+// `make test` has the tools its tests run installed from Debian when missing (.ci/tools,
+// called by .ci/with-env with WITH_ENV_TEST_TOOLS=1): the quickstart test needs curl and
+// jq. apt-get is replaced by a script that "installs" a command by writing it.
+func TestCITools_InstallsAMissingCommandFromDebian(t *testing.T) {
+	needTools(t, "bash")
+	root, tmp := repoRoot(t), t.TempDir()
+	bin := filepath.Join(tmp, "bin")
+	require.NoError(t, os.Mkdir(bin, 0o755))
+	calls := filepath.Join(tmp, "apt-calls")
+	script(t, bin, "id", `echo 0`+"\n") // as root: no sudo
+	script(t, bin, "apt-get", `echo "$*" >> "`+calls+`"
+case " $* " in *" install "*) for last; do :; done; printf '#!/bin/sh\n' > "`+bin+`/$last"; chmod +x "`+bin+`/$last" ;; esac
+`)
+	tools := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(root, ".ci", "tools"), args...)
+		cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := tools("bash", "tenantry-test-tool")
+	require.NoError(t, err, out)
+	b, err := os.ReadFile(calls)
+	require.NoError(t, err, out)
+	require.Regexp(t, `(?m)^.*update.*\n.*install -y -q --no-install-recommends tenantry-test-tool$`, string(b), "only the missing one is installed")
+	require.FileExists(t, filepath.Join(bin, "tenantry-test-tool"))
+
+	require.NoError(t, os.Remove(calls))
+	out, err = tools("bash", "tenantry-test-tool")
+	require.NoError(t, err, out)
+	require.NoFileExists(t, calls, "nothing missing, no apt-get")
+
+	b, err = os.ReadFile(filepath.Join(root, "Makefile"))
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^test:.*\n\t@.*WITH_ENV_TEST_TOOLS=1 \$\(ENV\)`, string(b), "make test asks .ci/with-env for the test tools")
+	b, err = os.ReadFile(filepath.Join(root, ".ci", "with-env"))
+	require.NoError(t, err)
+	require.Contains(t, string(b), `tools+=(curl jq)`)
 }
 
 // `make db` prints the database `make run` serves (…/tenantry on the server .ci/devdb finds
@@ -198,6 +325,11 @@ func TestMakeBuild_TheBinaryKnowsItsCommit(t *testing.T) {
 	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
 	if err != nil {
 		t.Skip("not a git checkout")
+	}
+	if fi, err := os.Stat(filepath.Join(root, ".git")); err != nil || !fi.IsDir() {
+		// In a linked worktree (.git is a file) go build records no revision here at all,
+		// -buildvcs=true included; CI and users build in a plain clone.
+		t.Skip("a linked git worktree: go does not stamp its revision")
 	}
 	bin := filepath.Join(t.TempDir(), "tenantry")
 	out, err := makeIn(t, root, nil, []string{"GOFLAGS=-buildvcs=false"}, "build", "BIN="+bin)

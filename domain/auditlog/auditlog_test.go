@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -102,4 +104,36 @@ func TestParseSigningKey_TakesASeedOrPrivateKeyInHexOrBase64(t *testing.T) {
 			t.Errorf("%s: another key", name)
 		}
 	}
+}
+
+// A Signer printed by mistake, in any of fmt's verbs or by a log handler, shows its key id
+// and no byte of the private key.
+func TestSigner_PrintsNoKeyMaterial(t *testing.T) {
+	seed := strings.Repeat("a7", 32)
+	s, err := auditlog.ParseSigningKey(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "signer", s)
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "signer", s)
+	priv := hex.EncodeToString(ed25519.NewKeyFromSeed(mustHex(t, seed)))
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), fmt.Sprintf("%v", *s), fmt.Sprintf("%x", s), logged.String()} {
+		if strings.Contains(out, seed) || strings.Contains(out, priv[:64]) || strings.Contains(out, priv[64:]) ||
+			strings.Contains(out, fmt.Sprint(mustHex(t, seed)[:8])[1:20]) {
+			t.Fatalf("key material printed: %s", out)
+		}
+	}
+	if want := "auditlog.Signer(key_id " + auditlog.KeyID(s.PublicKey()) + ")"; fmt.Sprint(s) != want {
+		t.Fatalf("got %q, want %q", fmt.Sprint(s), want)
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -81,6 +81,14 @@ type Signer struct {
 	key ed25519.PrivateKey
 }
 
+// String names the key by its public key's id, never its secret: a Signer printed by
+// mistake (fmt's %v or %+v, a text log handler; the value or a pointer) shows no key
+// material.
+func (s Signer) String() string { return "auditlog.Signer(key_id " + KeyID(s.PublicKey()) + ")" }
+
+// GoString is String, for fmt's %#v.
+func (s Signer) GoString() string { return s.String() }
+
 // ParseSigningKey reads TENANTRY_AUDIT_SIGNING_KEY: an Ed25519 seed (32 bytes) or private
 // key (64 bytes), in hex or standard base64.
 func ParseSigningKey(s string) (*Signer, error) {
