@@ -341,7 +341,11 @@ func operation(c *schemas, rt route) schema {
 	d := rt.doc
 	var params []schema
 	for _, m := range ginParam.FindAllStringSubmatch(rt.path, -1) {
-		params = append(params, schema{"name": m[1], "in": "path", "required": true, "description": pathParamDocs[rt.path+":"+m[1]], "schema": strf("uuid")})
+		sch := strf("uuid")
+		if m[1] == "tenant" { // a tenant is named by its slug or id
+			sch = schema{"type": "string"}
+		}
+		params = append(params, schema{"name": m[1], "in": "path", "required": true, "description": pathParamDocs[rt.path+":"+m[1]], "schema": sch})
 	}
 	for _, q := range d.query {
 		p := schema{"name": q.name, "in": "query", "description": q.desc, "schema": q.schema}
@@ -446,12 +450,12 @@ var textResult = &struct{ text string }{}
 
 // pathParamDocs describe the path parameters.
 var pathParamDocs = map[string]string{
-	"/v1/members/:id:id":                  "the member's id",
-	"/v1/invitations/:id:id":              "the invitation's id",
-	"/v1/api-keys/:id:id":                 "the API key's id",
-	"/v1/admin/tenants/:id/suspend:id":    "the tenant's id",
-	"/v1/admin/tenants/:id/reactivate:id": "the tenant's id",
-	"/v1/admin/tenants/:id/close:id":      "the tenant's id",
+	"/v1/members/:id:id":                          "the member's id",
+	"/v1/invitations/:id:id":                      "the invitation's id",
+	"/v1/api-keys/:id:id":                         "the API key's id",
+	"/v1/admin/tenants/:tenant/suspend:tenant":    "the tenant's slug or id",
+	"/v1/admin/tenants/:tenant/reactivate:tenant": "the tenant's slug or id",
+	"/v1/admin/tenants/:tenant/close:tenant":      "the tenant's slug or id",
 }
 
 func (s *Server) openAPI(c *gin.Context, _ *call) {

@@ -15,17 +15,22 @@ import (
 	"github.com/tenantry/tenantry/http/api"
 )
 
-// ExportQuery picks a page of the audit export: the events after AfterSeq, at most Limit
-// of them (0: the server's default).
+// ExportQuery picks a page of the audit export: Cursor is the previous page's
+// AuditExport.NextCursor ("" for the first page), Limit the most events (0: the server's
+// default, 10,000).
 type ExportQuery struct {
-	AfterSeq int64
-	Limit    int
+	Cursor string
+	Limit  int
 }
 
-// AuditExport is an audit export being read: Body is the NDJSON stream as the server sent
-// it (save it for an offline verifier as it is), Lines decodes it line by line. Close it.
+// AuditExport is one page of the audit export being read: Body is the NDJSON stream as the
+// server sent it (save it for an offline verifier as it is), Lines decodes it line by line.
+// HasMore and NextCursor (the Tenantry-Has-More and Tenantry-Next-Cursor headers) say
+// where the next page starts. Close it.
 type AuditExport struct {
-	Body io.ReadCloser
+	Body       io.ReadCloser
+	HasMore    bool
+	NextCursor string
 }
 
 // Close closes the stream.
@@ -88,13 +93,12 @@ func decodeAuditLine(raw []byte) (AuditLine, error) {
 	return AuditLine{Event: &ev, Raw: raw}, nil
 }
 
-// ExportAuditEvents is exportAuditEvents: the tenant's events as an NDJSON stream, one
-// page of it (the next page starts after the last event line's seq). The caller closes
-// the answer's Body.
+// ExportAuditEvents is exportAuditEvents: one page of the tenant's events as an NDJSON
+// stream; the page that reaches the head ends with the head line. The caller closes it.
 func (c *Client) ExportAuditEvents(ctx context.Context, in ExportQuery, opts ...CallOption) (*AuditExport, *Response, error) {
 	q := url.Values{}
-	if in.AfterSeq != 0 {
-		q.Set("after_seq", strconv.FormatInt(in.AfterSeq, 10))
+	if in.Cursor != "" {
+		q.Set("cursor", in.Cursor)
 	}
 	if in.Limit != 0 {
 		q.Set("limit", strconv.Itoa(in.Limit))
@@ -103,5 +107,6 @@ func (c *Client) ExportAuditEvents(ctx context.Context, in ExportQuery, opts ...
 	if err != nil {
 		return nil, meta, err
 	}
-	return &AuditExport{Body: res.Body}, meta, nil
+	return &AuditExport{Body: res.Body, HasMore: res.Header.Get("Tenantry-Has-More") == "true",
+		NextCursor: res.Header.Get("Tenantry-Next-Cursor")}, meta, nil
 }

@@ -249,6 +249,29 @@ func TestClient_ExportsAndVerifiesTheAuditTrail(t *testing.T) {
 	require.NotNil(t, head, "the page that reaches the head ends with it")
 	require.Equal(t, int64(len(events)), head.Seq)
 	require.Equal(t, events[len(events)-1].Hash, head.Hash)
+	require.False(t, exp.HasMore)
+
+	// Two events a page, following the cursor: the same events, once each.
+	var paged []api.AuditEvent
+	q := client.ExportQuery{Limit: 2}
+	for pages := 1; ; pages++ {
+		require.Less(t, pages, 100)
+		p, _, err := c.ExportAuditEvents(ctx, q)
+		require.NoError(t, err)
+		for line, err := range p.Lines() {
+			require.NoError(t, err)
+			if line.Event != nil {
+				paged = append(paged, *line.Event)
+			}
+		}
+		require.NoError(t, p.Close())
+		if !p.HasMore {
+			break
+		}
+		require.NotEmpty(t, p.NextCursor)
+		q.Cursor = p.NextCursor
+	}
+	require.Equal(t, events, paged)
 
 	rep, _, err := c.VerifyAuditChain(ctx)
 	require.NoError(t, err)

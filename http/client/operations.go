@@ -197,12 +197,13 @@ func (c *Client) GetUsage(ctx context.Context, in UsageQuery, opts ...CallOption
 }
 
 // GetBilling is getBilling: the plan, the link to Stripe and the reconciliation per metric
-// and month; period is the month (any instant in it) or the zero time for the months whose
-// usage can still change.
+// and month; period is the month (any instant in it, read in UTC) or the zero time for the
+// months whose usage can still change.
 func (c *Client) GetBilling(ctx context.Context, period time.Time, opts ...CallOption) (api.Billing, *Response, error) {
 	q := url.Values{}
 	if !period.IsZero() {
-		q.Set("period", period.UTC().Format("2006-01"))
+		p := period.UTC()
+		q.Set("period", time.Date(p.Year(), p.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339))
 	}
 	var out api.Billing
 	r, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/billing", query: q, scoped: true}, &out, opts)
@@ -241,21 +242,22 @@ func adminPath(tenant, action string) string {
 }
 
 // SuspendTenant is suspendTenant (operator): reads and billing still work, other writes
-// answer 403. tenant is the tenant's id.
+// answer 403. tenant is the tenant's slug or id.
 func (c *Client) SuspendTenant(ctx context.Context, tenant string, in api.SuspendRequest, opts ...CallOption) (api.TenantChange, *Response, error) {
 	var out api.TenantChange
 	r, err := c.do(ctx, request{method: http.MethodPost, path: adminPath(tenant, "suspend"), body: in}, &out, opts)
 	return out, r, err
 }
 
-// ReactivateTenant is reactivateTenant (operator): tenant is the tenant's id.
+// ReactivateTenant is reactivateTenant (operator): tenant is the tenant's slug or id.
 func (c *Client) ReactivateTenant(ctx context.Context, tenant string, opts ...CallOption) (api.TenantChange, *Response, error) {
 	var out api.TenantChange
 	r, err := c.do(ctx, request{method: http.MethodPost, path: adminPath(tenant, "reactivate"), body: api.ReactivateRequest{}}, &out, opts)
 	return out, r, err
 }
 
-// CloseTenant is closeTenant (operator): closes the tenant for good (then 410 for it).
+// CloseTenant is closeTenant (operator): closes the tenant (slug or id) for good (then
+// 410 for it).
 func (c *Client) CloseTenant(ctx context.Context, tenant string, in api.CloseRequest, opts ...CallOption) (api.TenantChange, *Response, error) {
 	var out api.TenantChange
 	r, err := c.do(ctx, request{method: http.MethodPost, path: adminPath(tenant, "close"), body: in}, &out, opts)
