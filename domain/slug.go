@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/google/uuid"
 )
 
 // slugPattern is the shape of a slug: a DNS label that is safe as a subdomain
@@ -30,6 +32,11 @@ func ParseSlug(s string) (Slug, error) {
 	}
 	if IsReservedSlug(s) {
 		return Slug{}, Invalid("slug", "slug %q is reserved; choose another name", s)
+	}
+	// Wherever a tenant is named, a UUID is read as its id: a slug shaped like one could
+	// never be reached by name.
+	if _, err := uuid.Parse(s); err == nil {
+		return Slug{}, Invalid("slug", "slug %q is shaped like a tenant id; choose another name", s)
 	}
 	return Slug{s: s}, nil
 }

@@ -92,3 +92,15 @@ func requireInvalid(t *testing.T, err error, field string) {
 	require.Equal(t, field, de.Field)
 	require.NotEmpty(t, de.Message)
 }
+
+// A tenant is named by slug or id everywhere, and a UUID is read as an id: a slug shaped
+// like one could never be reached by name, so it cannot be claimed.
+func TestParseSlug_RejectsUUIDShapedSlugs(t *testing.T) {
+	for _, s := range []string{"abcdef01-2345-6789-abcd-ef0123456789", "abcdef0123456789abcdef0123456789"} {
+		_, err := domain.ParseSlug(s)
+		requireInvalid(t, err, "slug")
+		require.Contains(t, err.Error(), "shaped like a tenant id")
+	}
+	_, err := domain.ParseSlug("abcdef01-2345-6789-abcd-ef012345678x")
+	require.NoError(t, err, "not a UUID: an ordinary slug")
+}

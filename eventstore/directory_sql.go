@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 // The shared tenant directory (tenantry.tenants): one row per tenant, kept by the directory
@@ -78,14 +80,34 @@ func scanEntry(r pgx.CollectableRow) (TenantEntry, error) {
 	return t, err
 }
 
-// FindTenant looks a tenant up by slug or, when ref is a UUID, by id.
+// ParseTenantRef reads a tenant reference by the one rule every port uses wherever a tenant
+// is named: a UUID in its 36-character form is an id (slug ""), a well-formed slug
+// is a slug; anything else (malformed, too long) is ErrTenantNotFound. It needs no database,
+// so a caller can refuse a malformed name before it opens one.
+func ParseTenantRef(ref string) (id uuid.UUID, slug string, err error) {
+	if u, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
+		return u, "", nil
+	}
+	if _, err := domain.ParseSlug(ref); err != nil {
+		return uuid.Nil, "", fmt.Errorf("%w: %q is neither a tenant id nor a slug", ErrTenantNotFound, clip(ref))
+	}
+	return uuid.Nil, ref, nil
+}
+
+// FindTenant finds a tenant's directory row by its slug or its id (ParseTenantRef); a ref
+// that is neither is ErrTenantNotFound without a query. ResolveTenant is the same for
+// callers that need only the id.
 func (s *Store) FindTenant(ctx context.Context, ref string) (TenantEntry, error) {
+	u, sl, err := ParseTenantRef(ref)
+	if err != nil {
+		return TenantEntry{}, err
+	}
 	var slug *string
 	var id *uuid.UUID
-	if u, err := uuid.Parse(ref); err == nil {
-		id = &u
+	if sl != "" {
+		slug = &sl
 	} else {
-		slug = &ref
+		id = &u
 	}
 	rows, err := s.pool.Query(ctx, findTenantSQL, slug, id)
 	if err != nil {
@@ -93,9 +115,23 @@ func (s *Store) FindTenant(ctx context.Context, ref string) (TenantEntry, error)
 	}
 	t, err := pgx.CollectExactlyOneRow(rows, scanEntry)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return TenantEntry{}, fmt.Errorf("%w: %q", ErrTenantNotFound, ref)
+		return TenantEntry{}, fmt.Errorf("%w: %q", ErrTenantNotFound, clip(ref))
 	}
 	return t, err
+}
+
+// ResolveTenant is the one resolver of a tenant reference, a slug or an id, that every port
+// uses wherever a tenant is named (the workspace path, the subdomain and X-Tenant, the admin
+// routes, the CLI's --tenant). An id in its 36-character form is returned as it is, without a
+// query, for the caller to check against what it does next (a credential's tenant, a
+// command's stream: a tenant just created is addressable by id before the directory lists
+// it); a slug is looked up in the directory; anything else is ErrTenantNotFound at once.
+func (s *Store) ResolveTenant(ctx context.Context, ref string) (uuid.UUID, error) {
+	if id, slug, err := ParseTenantRef(ref); err != nil || slug == "" {
+		return id, err
+	}
+	t, err := s.FindTenant(ctx, ref)
+	return t.ID, err
 }
 
 // FindTenantByCustomer finds the tenant linked to a Stripe customer.
@@ -165,4 +201,13 @@ func (s *Store) WaitForDirectory(ctx context.Context, tenant uuid.UUID, timeout 
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// clip shortens a caller's text before it is quoted in an error.
+func clip(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "..."
 }

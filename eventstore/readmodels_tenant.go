@@ -15,14 +15,13 @@ import (
 const (
 	profileSQL = `SELECT tenant_id, name, slug, plan, status, coalesce(suspend_reason, ''),
 		coalesce(suspend_note, ''), created_at, updated_at FROM profile`
-	membersSQL            = `SELECT member_id, email, role, joined_at FROM members ORDER BY joined_at, member_id`
-	pendingInvitationsSQL = `SELECT invitation_id, email, role, invited_by, expires_at, status
-		FROM invitations WHERE status = 'pending' ORDER BY expires_at, invitation_id`
+	membersSQL = `SELECT member_id, email, role, joined_at FROM members WHERE member_id > $1
+		ORDER BY member_id LIMIT $2`
 	liveInvitationsSQL = `SELECT invitation_id, email, role, invited_by, expires_at, status
 		FROM invitations WHERE status = 'pending' AND expires_at > $1 AND invitation_id > $2
 		ORDER BY invitation_id LIMIT $3`
 	apiKeysSQL = `SELECT key_id, name, prefix, role, member_id, created_at, revoked_at
-		FROM api_keys ORDER BY created_at DESC, key_id`
+		FROM api_keys WHERE key_id > $1 ORDER BY key_id LIMIT $2`
 )
 
 // Profile is the tenant's profile read model.
@@ -54,9 +53,10 @@ type Member struct {
 	JoinedAt time.Time `json:"joined_at"`
 }
 
-// Members lists the tenant's members by join time.
-func (t *Tx) Members(ctx context.Context) ([]Member, error) {
-	return collect(ctx, t, membersSQL, nil, func(r pgx.CollectableRow, m *Member) error {
+// Members lists, by id, at most limit of the tenant's members after id after (uuid.Nil: from
+// the start): a keyset page (domain.Page).
+func (t *Tx) Members(ctx context.Context, after uuid.UUID, limit int) ([]Member, error) {
+	return collect(ctx, t, membersSQL, []any{after, limit}, func(r pgx.CollectableRow, m *Member) error {
 		return r.Scan(&m.MemberID, &m.Email, &m.Role, &m.JoinedAt)
 	})
 }
@@ -69,12 +69,6 @@ type Invitation struct {
 	InvitedBy    uuid.UUID `json:"invited_by"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	Status       string    `json:"status"`
-}
-
-// PendingInvitations lists invitations not yet accepted or revoked (expired ones too, marked
-// by ExpiresAt).
-func (t *Tx) PendingInvitations(ctx context.Context) ([]Invitation, error) {
-	return collect(ctx, t, pendingInvitationsSQL, nil, scanInvitation)
 }
 
 // LiveInvitations lists, by id (creation order), at most limit invitations after id after
@@ -99,9 +93,10 @@ type APIKey struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
-// APIKeys lists the tenant's keys, newest first, revoked ones included.
-func (t *Tx) APIKeys(ctx context.Context) ([]APIKey, error) {
-	return collect(ctx, t, apiKeysSQL, nil, func(r pgx.CollectableRow, k *APIKey) error {
+// APIKeys lists, by id, at most limit of the tenant's keys after id after (uuid.Nil: from the
+// start), revoked ones included.
+func (t *Tx) APIKeys(ctx context.Context, after uuid.UUID, limit int) ([]APIKey, error) {
+	return collect(ctx, t, apiKeysSQL, []any{after, limit}, func(r pgx.CollectableRow, k *APIKey) error {
 		return r.Scan(&k.KeyID, &k.Name, &k.Prefix, &k.Role, &k.MemberID, &k.CreatedAt, &k.RevokedAt)
 	})
 }

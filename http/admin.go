@@ -1,62 +1,50 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/http/api"
 )
 
-// adminListTenants pages through the tenant directory: ?cursor=<next_cursor>&limit=N (≤ 1000),
-// the cursor being the last tenant id of the previous page.
+// adminListTenants pages through the tenant directory by id.
 func (s *Server) adminListTenants(c *gin.Context, _ *call) {
-	var errs fieldErrors
-	after := uuid.Nil
-	if v := c.Query("cursor"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			errs = append(errs, FieldError{Field: "cursor", Message: "must be a next_cursor of this list"})
-		}
-		after = id
-	}
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			errs = append(errs, FieldError{Field: "limit", Message: "must be an integer from 1 to 1000"})
-		}
-		limit = n
-	}
-	if errs.fail(c) {
+	pr, ok := s.pageQuery(c, domain.ListTenants)
+	if !ok {
 		return
 	}
-	list, err := s.d.Store.ListTenants(c, after, limit+1) // one more: is there a next page?
+	rows, err := s.d.Store.ListTenants(c, pr.After, pr.Limit+1)
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	more := len(list) > limit
-	list = list[:min(len(list), limit)]
-	out := api.TenantList{Tenants: mapAll(list, func(t eventstore.TenantEntry) api.TenantEntry {
+	pg := domain.NewPage(rows, pr.Limit, func(t eventstore.TenantEntry) string {
+		return domain.IDCursor(domain.ListTenants, t.ID)
+	})
+	reply(c, http.StatusOK, api.TenantList{Page: pageOf(pg), Tenants: mapAll(pg.Items, func(t eventstore.TenantEntry) api.TenantEntry {
 		return api.TenantEntry{ID: t.ID, Slug: t.Slug, Name: t.Name, Status: t.Status, Plan: t.Plan, Schema: t.Schema,
 			StripeCustomerID: t.StripeCustomerID, CreatedAt: t.CreatedAt}
-	})}
-	if more {
-		out.Page = page(true, list[len(list)-1].ID.String())
-	}
-	reply(c, http.StatusOK, out)
+	})})
 }
 
-// adminTenant runs an operator's lifecycle decision on the tenant the path names.
+// adminTenant runs an operator's lifecycle decision on the tenant the path names by slug or
+// id (eventstore.ResolveTenant, the resolver every port uses): an unknown or malformed name
+// is 404.
 func (s *Server) adminTenant(c *gin.Context, cl *call, decide func(id uuid.UUID) (app.TenantChange, error)) {
-	id, ok := pathID(c, "tenant")
-	if !ok {
+	id, err := s.d.Store.ResolveTenant(c, c.Param("tenant"))
+	if errors.Is(err, eventstore.ErrTenantNotFound) {
+		fail(c, http.StatusNotFound, "not-found", "tenant not found")
+		return
+	}
+	if err != nil {
+		s.failErr(c, err)
 		return
 	}
 	c.Set(keyTenant, id)

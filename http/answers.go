@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/http/api"
@@ -39,12 +40,9 @@ func mapAll[T, U any](xs []T, f func(T) U) []U {
 	return out
 }
 
-// page is a list's paging: the next page starts after next (when there is one).
-func page(hasMore bool, next string) api.Page {
-	if !hasMore {
-		return api.Page{}
-	}
-	return api.Page{NextCursor: &next, HasMore: true}
+// pageOf is p's paging as the API answers it (next_cursor and has_more, both always sent).
+func pageOf[T any](p domain.Page[T]) api.Page {
+	return api.Page{NextCursor: p.NextCursor, HasMore: p.HasMore}
 }
 
 func chainReportAnswer(v VerifyAnswer) api.ChainReport {

@@ -11,22 +11,27 @@ import (
 	"github.com/tenantry/tenantry/http/api"
 )
 
+// listAPIKeys pages through the tenant's API keys by id, revoked ones included (never a
+// secret or its hash).
 func (s *Server) listAPIKeys(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, eventstore.ProjectionAuth) {
+	pr, ok := s.pageQuery(c, domain.ListAPIKeys)
+	if !ok || !s.minSeq(c, cl, eventstore.ProjectionAuth) {
 		return
 	}
-	var keys []eventstore.APIKey
+	var rows []eventstore.APIKey
 	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		keys, err = tx.APIKeys(c)
+		rows, err = tx.APIKeys(c, pr.After, pr.Limit+1)
 		return err
 	})
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	// One page holds every key (a plan's limits bound them).
-	reply(c, http.StatusOK, api.APIKeyList{APIKeys: mapAll(keys, func(k eventstore.APIKey) api.APIKey {
+	pg := domain.NewPage(rows, pr.Limit, func(k eventstore.APIKey) string {
+		return domain.IDCursor(domain.ListAPIKeys, k.KeyID)
+	})
+	reply(c, http.StatusOK, api.APIKeyList{Page: pageOf(pg), APIKeys: mapAll(pg.Items, func(k eventstore.APIKey) api.APIKey {
 		return api.APIKey{ID: k.KeyID, Name: k.Name, Prefix: k.Prefix, Role: k.Role, MemberID: k.MemberID, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
 	})})
 }

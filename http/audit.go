@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/http/api"
@@ -19,16 +20,16 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 	}
 	now := s.now().UTC()
 	cutoff := app.DueCutoff(now, s.d.BillingSettle)
-	// By default the months whose usage can still change; ?period=YYYY-MM picks one month.
+	// By default the months whose usage can still change; ?period= (the month's first
+	// instant, RFC 3339) picks one month.
 	from, to := app.OpenMonths(now)
 	if v, ok := c.GetQuery("period"); ok {
-		m, err := time.Parse("2006-01", v)
+		m, err := app.ParsePeriod(v)
 		if err != nil {
-			fail(c, http.StatusBadRequest, "invalid-request", "period must be a month written YYYY-MM",
-				FieldError{Field: "period", Message: "must be YYYY-MM"})
+			s.failErr(c, err)
 			return
 		}
-		from, to = m.UTC(), m.UTC().AddDate(0, 1, 0)
+		from, to = m, m.AddDate(0, 1, 0)
 	}
 	var b eventstore.Billing
 	var p eventstore.Profile
@@ -71,33 +72,41 @@ func NewBillingLine(l app.ReconLine) BillingLine {
 		Difference: exact(l.Difference), UnreportedWindows: l.UnreportedWindows, InProgress: exact(l.InProgress)}
 }
 
-// auditEvents streams the tenant's events after after_seq as NDJSON, limit lines at most
-// (default and maximum 10,000); the next page starts after the last line's seq.
+// maxAuditPage bounds (and is the default of) the events of one page of GET
+// /v1/audit/events.
+const maxAuditPage = 10000
+
+// auditEvents streams the tenant's events as NDJSON, a page of at most limit events after the
+// cursor; the page that reaches the head ends with the head line. Seqs are dense (1..head),
+// so the next cursor and has_more are known before the first byte and sent as headers.
 func (s *Server) auditEvents(c *gin.Context, cl *call) {
-	after, limit := int64(0), 10000
-	var errs fieldErrors
-	if v := c.Query("after_seq"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			errs = append(errs, FieldError{Field: "after_seq", Message: "must be a non-negative integer"})
-		}
-		after = n
+	var bad domain.Invalids
+	after, err := domain.ParseSeqCursor(domain.ListAuditEvents, c.Query("cursor"))
+	if err != nil {
+		bad = append(bad, err.(*domain.Error))
 	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			errs = append(errs, FieldError{Field: "limit", Message: "must be an integer from 1 to 10000"})
-		}
-		limit = n
+	limit, err := domain.ParsePageLimit(c.Query("limit"), maxAuditPage, maxAuditPage)
+	if err != nil {
+		bad = append(bad, err.(*domain.Error))
 	}
-	if errs.fail(c) {
+	if len(bad) > 0 {
+		s.failErr(c, bad)
 		return
+	}
+	start := func(last, head int64) {
+		more := last < head
+		c.Header("Tenantry-Has-More", strconv.FormatBool(more))
+		if more {
+			c.Header("Tenantry-Next-Cursor", domain.SeqCursor(domain.ListAuditEvents, last))
+		}
 	}
 	// The stream ends at the tenant's head as of now; the page that reaches it ends with
 	// the head line, signed when the server has a signing key (AUDIT.md).
 	out := &ndjsonWriter{c: c, timeout: s.d.Timeouts.Write}
-	if _, err := s.audits.export.Write(c, app.ExportInput{Tenant: cl.tenant, After: after, Limit: limit}, out); err != nil {
+	if _, err := s.audits.export.Write(c, app.ExportInput{Tenant: cl.tenant, After: after, Limit: limit, Start: start}, out); err != nil {
 		if !out.started {
+			c.Writer.Header().Del("Tenantry-Has-More") // a problem, not a page
+			c.Writer.Header().Del("Tenantry-Next-Cursor")
 			s.failErr(c, err)
 		} else {
 			s.logger(c).Error("audit export interrupted", "err", err)

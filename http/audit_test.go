@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
@@ -74,11 +75,14 @@ func TestAuditEvents_LinesVerifyOnTheirOwn(t *testing.T) {
 	v := a.do(req{method: "GET", path: "/v1/audit/verify", token: ten.key})
 	require.Equal(t, hex.EncodeToString(prev[:]), v.str("head_hash"))
 
-	// Paging by after_seq.
-	r = a.do(req{method: "GET", path: "/v1/audit/events?after_seq=4&limit=1", token: ten.key})
+	// Paging by cursor: after seq 4 comes seq 5 (lines[4]).
+	r = a.do(req{method: "GET", path: "/v1/audit/events?limit=1&cursor=" + domain.SeqCursor(domain.ListAuditEvents, 4), token: ten.key})
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, lines[4], bytes.TrimSuffix(r.raw, []byte("\n")), "a page that ends before the head has no head line")
-	r = a.do(req{method: "GET", path: "/v1/audit/events?after_seq=5", token: ten.key})
+	require.Equal(t, "true", r.header.Get("Tenantry-Has-More"))
+	r = a.do(req{method: "GET", path: "/v1/audit/events?cursor=" + r.header.Get("Tenantry-Next-Cursor"), token: ten.key})
+	require.Equal(t, "false", r.header.Get("Tenantry-Has-More"))
+	require.Empty(t, r.header.Values("Tenantry-Next-Cursor"), "none after the last page")
 	require.Equal(t, http.StatusOK, r.status)
 	last := bytes.Split(bytes.TrimSuffix(r.raw, []byte("\n")), []byte("\n"))
 	require.Len(t, last, 2)

@@ -203,19 +203,13 @@ func (s *Server) explicitTenant(c *gin.Context) (uuid.UUID, bool) {
 	return found, true
 }
 
-// lookupTenant maps a slug or id to a tenant id through the directory.
+// lookupTenant maps a slug or id to a tenant id (eventstore.ResolveTenant; an id's existence
+// is checked against the credential's tenant), remembering slugs it found.
 func (s *Server) lookupTenant(c *gin.Context, ref string) (uuid.UUID, bool) {
-	if id, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
-		return id, true // existence is checked against the credential's tenant
-	}
 	if v, ok := s.slugs.Load(ref); ok {
 		return v.(uuid.UUID), true
 	}
-	if _, err := domain.ParseSlug(ref); err != nil {
-		fail(c, http.StatusNotFound, "not-found", "tenant not found")
-		return uuid.Nil, false
-	}
-	t, err := s.d.Store.FindTenant(c, ref)
+	id, err := s.d.Store.ResolveTenant(c, ref)
 	if errors.Is(err, eventstore.ErrTenantNotFound) {
 		fail(c, http.StatusNotFound, "not-found", "tenant not found")
 		return uuid.Nil, false
@@ -224,8 +218,10 @@ func (s *Server) lookupTenant(c *gin.Context, ref string) (uuid.UUID, bool) {
 		s.failErr(c, err)
 		return uuid.Nil, false
 	}
-	s.slugs.Store(ref, t.ID)
-	return t.ID, true
+	if _, slug, _ := eventstore.ParseTenantRef(ref); slug != "" { // found in the directory
+		s.slugs.Store(ref, id)
+	}
+	return id, true
 }
 
 // subdomain returns the slug of a {slug}.BaseDomain host, or "".

@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -15,24 +13,40 @@ import (
 	"github.com/tenantry/tenantry/http/api"
 )
 
+// listMembers pages through the tenant's members by id (pending invitations are GET
+// /v1/invitations).
 func (s *Server) listMembers(c *gin.Context, cl *call) {
-	if !s.minSeq(c, cl, eventstore.ProjectionAuth) {
+	pr, ok := s.pageQuery(c, domain.ListMembers)
+	if !ok || !s.minSeq(c, cl, eventstore.ProjectionAuth) {
 		return
 	}
-	var members []eventstore.Member
+	var rows []eventstore.Member
 	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		members, err = tx.Members(c)
+		rows, err = tx.Members(c, pr.After, pr.Limit+1)
 		return err
 	})
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	// One page holds every member (a plan's seats bound them).
-	reply(c, http.StatusOK, api.MemberList{Members: mapAll(members, func(m eventstore.Member) api.Member {
+	pg := domain.NewPage(rows, pr.Limit, func(m eventstore.Member) string {
+		return domain.IDCursor(domain.ListMembers, m.MemberID)
+	})
+	reply(c, http.StatusOK, api.MemberList{Page: pageOf(pg), Members: mapAll(pg.Items, func(m eventstore.Member) api.Member {
 		return api.Member{ID: m.MemberID, Email: m.Email, Role: m.Role, JoinedAt: m.JoinedAt}
 	})})
+}
+
+// pageQuery reads the ?cursor= and ?limit= of a list ordered by id (domain.Page), answering
+// 400 itself, naming each bad field, when they are not valid.
+func (s *Server) pageQuery(c *gin.Context, list string) (domain.PageRequest, bool) {
+	pr, err := domain.ParsePageRequest(list, c.Query("cursor"), c.Query("limit"))
+	if err != nil {
+		s.failErr(c, err)
+		return pr, false
+	}
+	return pr, true
 }
 
 // inviteMember offers a seat: the answer carries the invitation token, shown once, for the
@@ -101,50 +115,27 @@ func (s *Server) deleteMember(c *gin.Context, cl *call) {
 	}
 }
 
-// maxInvitationPage bounds one page of GET /v1/invitations.
-const maxInvitationPage = 1000
-
-// listInvitations pages through the invitations that could still be accepted now, by id
-// (?cursor=<next_cursor>&limit=N, the cursor being the last invitation id of the page before);
+// listInvitations pages through the invitations that could still be accepted now, by id;
 // expired ones are left out (they can never be accepted and hold no seat). Never a token.
 func (s *Server) listInvitations(c *gin.Context, cl *call) {
-	var errs fieldErrors
-	after := uuid.Nil
-	if v := c.Query("cursor"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			errs = append(errs, FieldError{Field: "cursor", Message: "must be a next_cursor of this list"})
-		}
-		after = id
-	}
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxInvitationPage {
-			errs = append(errs, FieldError{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", maxInvitationPage)})
-		}
-		limit = n
-	}
-	if errs.fail(c) || !s.minSeq(c, cl) {
+	pr, ok := s.pageQuery(c, domain.ListInvitations)
+	if !ok || !s.minSeq(c, cl) {
 		return
 	}
-	var list []eventstore.Invitation
+	var rows []eventstore.Invitation
 	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
 		var err error
-		list, err = tx.LiveInvitations(c, s.now(), after, limit+1) // one more: is there a next page?
+		rows, err = tx.LiveInvitations(c, s.now(), pr.After, pr.Limit+1)
 		return err
 	})
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
-	more := len(list) > limit
-	list = list[:min(len(list), limit)]
-	out := api.InvitationList{Invitations: mapAll(list, invitationAnswer)}
-	if more {
-		out.Page = page(true, list[len(list)-1].InvitationID.String())
-	}
-	reply(c, http.StatusOK, out)
+	pg := domain.NewPage(rows, pr.Limit, func(i eventstore.Invitation) string {
+		return domain.IDCursor(domain.ListInvitations, i.InvitationID)
+	})
+	reply(c, http.StatusOK, api.InvitationList{Page: pageOf(pg), Invitations: mapAll(pg.Items, invitationAnswer)})
 }
 
 // revokeInvitation withdraws a pending invitation (expired or not): 204 once the read models

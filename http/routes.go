@@ -86,9 +86,9 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/audit/state", access: member, roles: auditors, scoped: true, handler: s.auditState, doc: docAuditState},
 
 		{method: "GET", path: "/v1/admin/tenants", access: operator, handler: s.adminListTenants, doc: docAdminListTenants},
-		{method: "POST", path: "/v1/admin/tenants/:id/suspend", access: operator, handler: s.adminSuspend, doc: docAdminSuspend},
-		{method: "POST", path: "/v1/admin/tenants/:id/reactivate", access: operator, handler: s.adminReactivate, doc: docAdminReactivate},
-		{method: "POST", path: "/v1/admin/tenants/:id/close", access: operator, handler: s.adminClose, doc: docAdminClose},
+		{method: "POST", path: "/v1/admin/tenants/:tenant/suspend", access: operator, handler: s.adminSuspend, doc: docAdminSuspend},
+		{method: "POST", path: "/v1/admin/tenants/:tenant/reactivate", access: operator, handler: s.adminReactivate, doc: docAdminReactivate},
+		{method: "POST", path: "/v1/admin/tenants/:tenant/close", access: operator, handler: s.adminClose, doc: docAdminClose},
 
 		{method: "POST", path: "/v1/webhooks/stripe", access: stripe, handler: s.stripeWebhook, doc: docStripeWebhook},
 	}
@@ -119,8 +119,8 @@ var (
 		errors: []int{409, 422}, desc: "Moves the tenant to another plan. A billing route: allowed while the tenant is suspended (it stays suspended). " +
 			"A plan whose limits the tenant already exceeds answers 422."}
 
-	docListMembers = op{id: "listMembers", tag: "Members", summary: "List the members", query: []param{minSeqP}, result: api.MemberList{},
-		desc: "The tenant's members with their roles, by id. Pending invitations are listed by GET /v1/invitations."}
+	docListMembers = op{id: "listMembers", tag: "Members", summary: "List the members", query: []param{minSeqP, cursorP, limitP(domain.MaxPageLimit)}, result: api.MemberList{},
+		desc: "The tenant's members with their roles, by id, a page at a time. Pending invitations are listed by GET /v1/invitations."}
 	docInviteMember = op{id: "inviteMember", tag: "Members", summary: "Invite a member", status: 201, body: api.InviteRequest{}, result: api.MemberInvited{},
 		desc: "Invites an email address with a role. The answer holds the invitation token, shown only here: pass it to the invitee, " +
 			"who accepts with POST /v1/invitations/accept. An address that is already a member or invited answers 409; " +
@@ -137,13 +137,13 @@ var (
 			"(revoked, accepted, expired or of another tenant than the one the request names)."}
 
 	docListInvitations = op{id: "listInvitations", tag: "Invitations", summary: "List pending invitations",
-		query: []param{minSeqP, cursorP, limitP(maxInvitationPage)}, result: api.InvitationList{},
+		query: []param{minSeqP, cursorP, limitP(domain.MaxPageLimit)}, result: api.InvitationList{},
 		desc: "Invitations that can still be accepted (pending, not expired), by id, a page at a time; never their tokens."}
 	docRevokeInvitation = op{id: "revokeInvitation", tag: "Invitations", summary: "Revoke an invitation", status: 204, errors: []int{409},
 		desc: "Withdraws a pending invitation: 204. An id this tenant never issued answers 404; one accepted or revoked already, 409."}
 
-	docListAPIKeys = op{id: "listApiKeys", tag: "API keys", summary: "List the API keys", query: []param{minSeqP}, result: api.APIKeyList{},
-		desc: "The tenant's API keys, revoked ones included, without their secrets."}
+	docListAPIKeys = op{id: "listApiKeys", tag: "API keys", summary: "List the API keys", query: []param{minSeqP, cursorP, limitP(domain.MaxPageLimit)}, result: api.APIKeyList{},
+		desc: "The tenant's API keys by id, revoked ones included, without their secrets, a page at a time."}
 	docCreateAPIKey = op{id: "createApiKey", tag: "API keys", summary: "Create an API key", status: 201, body: api.CreateAPIKeyRequest{}, result: api.APIKeyCreated{},
 		desc: "Mints an API key bound to a member (default: the caller's), with a role up to the member's. The secret is shown only in this answer."}
 	docRevokeAPIKey = op{id: "revokeApiKey", tag: "API keys", summary: "Revoke an API key", result: api.APIKeyRevoked{}, errors: []int{409},
@@ -162,15 +162,17 @@ var (
 		desc: "Usage per metric and hour or day over a range. An answer would hold more than 10,000 points: 422 (name one metric or narrow the range)."}
 
 	docGetBilling = op{id: "getBilling", tag: "Billing", summary: "Get billing state and reconciliation",
-		query:  []param{minSeqP, {name: "period", desc: "one month, YYYY-MM (default: the months whose usage can still change)", schema: schema{"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}},
+		query:  []param{minSeqP, {name: "period", desc: "one month: its first instant, RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: the months whose usage can still change)", schema: strf("date-time")}},
 		result: api.Billing{},
 		desc: "The tenant's plan, status and link to Stripe, and usage recorded against usage reported to Stripe per metric and month. " +
 			"A billing route: allowed while suspended."}
 
 	docAuditEvents = op{id: "exportAuditEvents", tag: "Audit", summary: "Export the audit events", media: "application/x-ndjson", result: api.AuditLine{},
-		query: []param{{name: "after_seq", desc: "start after this seq (default 0)", schema: integerS(0, 0)}, {name: "limit", desc: "at most this many event lines, 1 to 10,000 (the default)", schema: integerS(1, 10000)}},
-		desc: "The tenant's events as NDJSON, one AuditEvent per line, from after_seq on. The page that reaches the tenant's head (as of " +
-			"the request) ends with one more line, an AuditHeadLine, signed when the server has a signing key (AUDIT.md). The next page starts after the last event line's seq."}
+		headers: []string{"Tenantry-Has-More", "Tenantry-Next-Cursor"},
+		query:   []param{cursorP, {name: "limit", desc: "at most this many events, 1 to 10,000 (the default)", schema: integerS(1, maxAuditPage)}},
+		desc: "The tenant's events as NDJSON, one AuditEvent per line, a page at a time. The page that reaches the tenant's head (as of " +
+			"the request) ends with one more line, an AuditHeadLine, signed when the server has a signing key (AUDIT.md). The " +
+			"Tenantry-Has-More and Tenantry-Next-Cursor headers (the latter absent on the last page) say where the next page starts."}
 	docAuditVerify = op{id: "verifyAuditChain", tag: "Audit", summary: "Verify the hash chain", result: api.ChainReport{},
 		desc: "Re-hashes the tenant's stored chain and reports the first bad seq, if any. Expensive work is budgeted per tenant: 429 with Retry-After beyond it."}
 	docAuditState = op{id: "getAuditState", tag: "Audit", summary: "Replay the tenant as of an instant",
@@ -180,7 +182,7 @@ var (
 			"tenant is null. Expensive work is budgeted per tenant: 429 with Retry-After beyond it."}
 
 	docAdminListTenants = op{id: "listTenants", tag: "Admin", summary: "List the tenants",
-		query: []param{cursorP, limitP(1000)}, result: api.TenantList{},
+		query: []param{cursorP, limitP(domain.MaxPageLimit)}, result: api.TenantList{},
 		desc: "The tenant directory, by id, a page at a time."}
 	docAdminSuspend = op{id: "suspendTenant", tag: "Admin", summary: "Suspend a tenant", body: api.SuspendRequest{}, result: api.TenantChange{}, errors: []int{404},
 		desc: "Suspends a tenant (reads and billing still work, other writes answer 403). The body is optional. A closed tenant answers 409."}

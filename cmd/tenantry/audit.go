@@ -25,16 +25,16 @@ func (a *app) auditCmd() *cobra.Command {
 	return cmd
 }
 
-// tenantRef resolves --tenant (slug or id) through the directory.
+// tenantRef resolves --tenant (slug or id) through the directory (findTenant).
 func tenantRef(ctx context.Context, a *app, ref string) (uuid.UUID, *eventstore.Store, *eventstore.Registry, func(), error) {
-	if ref == "" {
-		return uuid.Nil, nil, nil, nil, usageErr(errors.New("--tenant is required (a slug or an id)"))
+	if err := checkTenantRef(ref); err != nil {
+		return uuid.Nil, nil, nil, nil, err
 	}
 	store, reg, closeStore, err := a.openRuntime(ctx, eventstore.ForAPI)
 	if err != nil {
 		return uuid.Nil, nil, nil, nil, err
 	}
-	t, err := store.FindTenant(ctx, ref)
+	t, err := findTenant(ctx, store, ref)
 	if err != nil {
 		closeStore()
 		return uuid.Nil, nil, nil, nil, err

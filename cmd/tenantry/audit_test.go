@@ -52,7 +52,9 @@ func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
 	pub = strings.TrimSpace(pub)
 	require.Len(t, pub, 64)
 
-	out, err := run(t, ctx, env, "audit", "head", "--tenant", "audited")
+	out, err := run(t, ctx, env, "audit", "head", "--tenant", id.String())
+	require.NoError(t, err, "by id as by slug: %s", out)
+	out, err = run(t, ctx, env, "audit", "head", "--tenant", "audited")
 	require.NoError(t, err, out)
 	headFile := filepath.Join(dir, "head.json")
 	require.NoError(t, os.WriteFile(headFile, []byte(out), 0o600))
@@ -89,6 +91,11 @@ func TestAudit_ExportVerifyHeadAndReplay(t *testing.T) {
 	tenantReport := strings.SplitN(out, "\n", 2)[0]
 	require.Equal(t, jsonShape(t, fileReport), jsonShape(t, tenantReport), "--file and --tenant print one shape")
 	require.Contains(t, tenantReport, `"events":2,`)
+	out, err = run(t, ctx, env, "audit", "verify", "--tenant", id.String())
+	require.NoError(t, err, out)
+	require.Equal(t, tenantReport, strings.SplitN(out, "\n", 2)[0], "by id as by slug")
+	_, err = run(t, ctx, env, "audit", "verify", "--tenant", uuid.NewString())
+	require.Equal(t, 2, exitCode(err), "an id no tenant has: %v", err)
 
 	out, err = run(t, ctx, env, "audit", "replay", "--tenant", "audited", "--as-of", beforeRename.UTC().Format(time.RFC3339Nano))
 	require.NoError(t, err, out)

@@ -124,16 +124,29 @@ func newReconLineJSON(t eventstore.TenantEntry, l tapp.ReconLine) reconLineJSON 
 
 func (a *app) billingCmd() *cobra.Command {
 	cmd := group(&cobra.Command{Use: "billing", Short: "Billing tools"})
-	var ref string
+	var ref, periodArg string
 	var check, asJSON bool
 	reconcile := &cobra.Command{
-		Use:   "reconcile [--tenant X] [--check] [--json]",
+		Use:   "reconcile [--tenant X] [--period 2026-12-01T00:00:00Z] [--check] [--json]",
 		Short: "Show usage recorded against usage reported to Stripe, per tenant, metric and month",
 		Long: "Compares, for every usage window that was due by now minus TENANTRY_BILLING_SETTLE, the usage\n" +
 			"recorded with the usage Stripe confirmed. After a completed cycle every difference is 0;\n" +
 			"--check exits non-zero when one is not.",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var from, to time.Time
+			if cmd.Flags().Changed("period") {
+				p, err := tapp.ParsePeriod(periodArg)
+				if err != nil {
+					return usageErr(fmt.Errorf("--period %q: %w", clipArg(periodArg), err))
+				}
+				from, to = p, p.AddDate(0, 1, 0)
+			}
+			if ref != "" {
+				if err := checkTenantRef(ref); err != nil {
+					return err
+				}
+			}
 			ctx := cmd.Context()
 			store, closeStore, err := a.openStore(ctx, eventstore.ForWorker)
 			if err != nil {
@@ -142,7 +155,7 @@ func (a *app) billingCmd() *cobra.Command {
 			defer closeStore()
 			var tenants []eventstore.TenantEntry
 			if ref != "" {
-				t, err := store.FindTenant(ctx, ref)
+				t, err := findTenant(ctx, store, ref)
 				if err != nil {
 					return err
 				}
@@ -162,7 +175,7 @@ func (a *app) billingCmd() *cobra.Command {
 			}
 			differences := 0
 			for _, t := range tenants {
-				r, err := rec.Run(ctx, tapp.ReconcileInput{Tenant: t.ID, Now: now, CatchUp: 30 * time.Second})
+				r, err := rec.Run(ctx, tapp.ReconcileInput{Tenant: t.ID, Now: now, From: from, To: to, CatchUp: 30 * time.Second})
 				if err != nil {
 					return fmt.Errorf("tenant %s: %w", t.Slug, err)
 				}
@@ -177,7 +190,7 @@ func (a *app) billingCmd() *cobra.Command {
 						}
 						continue
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", t.Slug, l.Metric, l.Period.Format("2006-01"),
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", t.Slug, l.Metric, l.Period.UTC().Format(time.RFC3339),
 						l.Recorded, l.Reported, l.Difference, l.UnreportedWindows, l.InProgress)
 				}
 			}
@@ -191,8 +204,17 @@ func (a *app) billingCmd() *cobra.Command {
 		},
 	}
 	reconcile.Flags().StringVar(&ref, "tenant", "", "one tenant, by slug or id (default: every tenant)")
+	reconcile.Flags().StringVar(&periodArg, "period", "", "one month: its first instant, RFC 3339 UTC, e.g. "+tapp.PeriodExample+" (default: the months whose usage can still change)")
 	reconcile.Flags().BoolVar(&check, "check", false, "exit 1 when recorded and reported usage differ")
 	reconcile.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line of the table (tenant, tenant_id, metric, period, recorded, reported, difference, unreported_windows, in_progress)")
 	cmd.AddCommand(a.withDatabaseURL(reconcile))
 	return cmd
+}
+
+// clipArg shortens a flag value before an error quotes it.
+func clipArg(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	return s[:40] + "..."
 }

@@ -57,7 +57,7 @@ func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
 	require.Contains(t, out, "provisioned 1, windows reported 1")
 	out, err = run(t, ctx, env, "billing", "reconcile", "--tenant", "billed", "--check")
 	require.NoError(t, err, out)
-	require.Regexp(t, `billed\s+api_calls\s+\d{4}-\d{2}\s+5\s+5\s+0\s+0`, out)
+	require.Regexp(t, `billed\s+api_calls\s+\d{4}-\d{2}-01T00:00:00Z\s+5\s+5\s+0\s+0`, out)
 
 	record("b", time.Now().Add(-2*time.Hour)) // late usage for the reported window
 	_, err = run(t, ctx, env, "billing", "reconcile", "--check")
@@ -67,7 +67,7 @@ func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
 	require.Contains(t, out, "windows reported 1")
 	out, err = run(t, ctx, env, "billing", "reconcile", "--check")
 	require.NoError(t, err, out)
-	require.Regexp(t, `billed\s+api_calls\s+\d{4}-\d{2}\s+10\s+10\s+0\s+0`, out)
+	require.Regexp(t, `billed\s+api_calls\s+\d{4}-\d{2}-01T00:00:00Z\s+10\s+10\s+0\s+0`, out)
 
 	// --json: one object per line of the table, the tenant then the line as GET /v1/billing
 	// gives it; --check still decides the exit status.
@@ -89,6 +89,19 @@ func TestWorkerOnce_PushesUsageAndReconcileBalances(t *testing.T) {
 	require.Equal(t, int64(10), line.Recorded)
 	require.Equal(t, int64(10), line.Reported)
 	require.Zero(t, line.Period.Day()-1, "a period is the start of its month, RFC 3339")
+
+	// --period picks one month, written as every time is (RFC 3339): the month's first instant.
+	period := line.Period.UTC().Format(time.RFC3339)
+	out, err = run(t, ctx, env, "billing", "reconcile", "--tenant", id.String(), "--period", period, "--json")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `"period":"`+period+`"`)
+	out, err = run(t, ctx, env, "billing", "reconcile", "--tenant", "billed", "--period", line.Period.AddDate(-1, 0, 0).UTC().Format(time.RFC3339), "--json")
+	require.NoError(t, err, out)
+	require.Empty(t, strings.TrimSpace(out), "no usage a year before")
+	_, err = run(t, ctx, env, "billing", "reconcile", "--period", line.Period.Format("2006-01"))
+	require.Equal(t, 2, exitCode(err), "the old YYYY-MM is a usage error: %v", err)
+	require.ErrorContains(t, err, tapp.PeriodExample, "the message shows the accepted form")
+
 	out, err = run(t, ctx, env, "worker", "--once", "--json")
 	require.NoError(t, err, out)
 	require.Equal(t, []string{"tenants:json.Number", "busy:json.Number", "failed:json.Number", "provisioned:json.Number",

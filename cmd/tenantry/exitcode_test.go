@@ -37,7 +37,12 @@ func TestExitCodes_UsageErrorsExit2(t *testing.T) {
 		"missing --tenant of replay":     {"audit", "replay"},
 		"bad --as-of":                    {"audit", "replay", "--tenant", "acme", "--as-of", "yesterday"},
 		"rebuild without a target":       {"projections", "rebuild"},
-		"rebuild of a bad id":            {"projections", "rebuild", "--tenant", "not-an-id"},
+		"rebuild of a malformed tenant":  {"projections", "rebuild", "--tenant", "Not An Id!"},
+		"export of a malformed tenant":   {"audit", "export", "--tenant", "urn:uuid:" + "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b"},
+		"reconcile of a YYYY-MM period":  {"billing", "reconcile", "--period", "2026-12"},
+		"reconcile of a mid-month time":  {"billing", "reconcile", "--period", "2026-12-02T00:00:00Z"},
+		"list with a foreign cursor":     {"tenants", "list", "--cursor", "junk"},
+		"list with a limit out of range": {"tenants", "list", "--limit", "1001"},
 		"verify of a missing file":       {"audit", "verify", "--file", missing},
 		"verify without input":           {"audit", "verify"},
 	}

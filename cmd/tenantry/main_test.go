@@ -129,8 +129,11 @@ func TestServe_AnswersHealthAndReadiness(t *testing.T) {
 	out, err = run(t, context.Background(), env, "projections", "rebuild", "--all")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "all tenants rebuilt")
+	out, err = run(t, context.Background(), env, "projections", "rebuild", "--tenant", "serve-test")
+	require.NoError(t, err, "by slug as by id: %s", out)
 	_, err = run(t, context.Background(), env, "projections", "rebuild", "--tenant", "acme")
-	require.ErrorContains(t, err, "is not a tenant id")
+	require.ErrorContains(t, err, "tenant not found")
+	require.Equal(t, 2, exitCode(err), "a tenant no one has is a usage error")
 	_, err = run(t, context.Background(), env, "projections", "rebuild")
 	require.ErrorContains(t, err, "exactly one of")
 

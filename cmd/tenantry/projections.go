@@ -16,18 +16,16 @@ func (a *app) projectionsCmd() *cobra.Command {
 	var tenantArg string
 	var all bool
 	rebuild := &cobra.Command{
-		Use:   "rebuild (--tenant ID | --all)",
+		Use:   "rebuild (--tenant X | --all)",
 		Short: "Replay tenants' events into fresh read models and swap them in atomically",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (tenantArg == "") == !all {
-				return usageErr(errors.New("projections rebuild: give exactly one of --tenant ID or --all"))
+				return usageErr(errors.New("projections rebuild: give exactly one of --tenant X (a slug or an id) or --all"))
 			}
-			var tenant uuid.UUID
-			if tenantArg != "" {
-				var err error
-				if tenant, err = uuid.Parse(tenantArg); err != nil {
-					return usageErr(fmt.Errorf("--tenant %q is not a tenant id (a UUID)", tenantArg))
+			if !all {
+				if err := checkTenantRef(tenantArg); err != nil {
+					return err
 				}
 			}
 			ctx := cmd.Context()
@@ -42,6 +40,10 @@ func (a *app) projectionsCmd() *cobra.Command {
 			defer closePool()
 			p := &projections.Projector{Store: store, Registry: registry, Logger: a.log}
 			if !all {
+				tenant, err := resolveTenant(ctx, store, tenantArg)
+				if err != nil {
+					return err
+				}
 				progress := a.progress("events replayed")
 				if err := p.Rebuild(ctx, tenant, func(done, total int64) {
 					if total > 0 {
@@ -68,7 +70,7 @@ func (a *app) projectionsCmd() *cobra.Command {
 			return nil
 		},
 	}
-	rebuild.Flags().StringVar(&tenantArg, "tenant", "", "tenant id to rebuild")
+	rebuild.Flags().StringVar(&tenantArg, "tenant", "", "the tenant to rebuild, by slug or id")
 	rebuild.Flags().BoolVar(&all, "all", false, "rebuild every tenant")
 	cmd.AddCommand(a.withDatabaseURL(rebuild))
 	return cmd

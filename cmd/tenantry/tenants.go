@@ -116,11 +116,19 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 
 func (a *app) tenantsListCmd() *cobra.Command {
 	var asJSON bool
+	var cursor, limitArg string
 	cmd := &cobra.Command{
-		Use:   "list [--json]",
-		Short: "List tenants with status, plan and projection lag (events not yet in the read models)",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:   "list [--cursor C] [--limit N] [--json]",
+		Short: "List tenants by id, a page at a time, with status, plan and projection lag (events not yet in the read models)",
+		Long: "Pages as the API's lists do: at most --limit tenants (1 to 1000, default 100) after --cursor, the\n" +
+			"next_cursor of the previous page. --json prints the page as GET /v1/admin/tenants answers it\n" +
+			"({tenants, next_cursor, has_more}); the table ends with the --cursor of the next page when there is one.",
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			pr, err := domain.ParsePageRequest(domain.ListTenants, cursor, limitArg)
+			if err != nil {
+				return usageErr(fmt.Errorf("tenants list: %w", flagNames(err)))
+			}
 			ctx := cmd.Context()
 			store, closeStore, err := a.openStore(ctx, eventstore.ForWorker)
 			if err != nil {
@@ -133,35 +141,58 @@ func (a *app) tenantsListCmd() *cobra.Command {
 				Projected int64 `json:"projected"`
 				Lag       int64 `json:"lag"`
 			}
-			var rows []row
-			err = store.EachTenant(ctx, func(t eventstore.TenantEntry) error {
+			entries, err := store.ListTenants(ctx, pr.After, pr.Limit+1)
+			if err != nil {
+				return fmt.Errorf("list tenants: %w", err)
+			}
+			page := domain.NewPage(entries, pr.Limit, func(t eventstore.TenantEntry) string { return domain.IDCursor(domain.ListTenants, t.ID) })
+			rows := make([]row, 0, len(page.Items))
+			for _, t := range page.Items {
 				head, projected, err := store.Progress(ctx, t.ID)
 				if err != nil {
 					return fmt.Errorf("tenant %s: %w", t.Slug, err)
 				}
 				rows = append(rows, row{TenantEntry: t, Events: head, Projected: projected, Lag: head - projected})
-				return nil
-			})
-			if err != nil {
-				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				for _, r := range rows {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-				}
-				return nil
+				out := domain.Page[row]{Items: rows, NextCursor: page.NextCursor, HasMore: page.HasMore}
+				return json.NewEncoder(a.stdout).Encode(out.Answer("tenants"))
 			}
 			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SLUG\tID\tSTATUS\tPLAN\tEVENTS\tPROJECTED\tLAG")
 			for _, r := range rows {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", r.Slug, r.ID, r.Status, r.Plan, r.Events, r.Projected, r.Lag)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if page.HasMore {
+				_, err = fmt.Fprintf(a.stdout, "more: --cursor %s\n", *page.NextCursor)
+			}
+			return err
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per tenant")
+	cmd.Flags().StringVar(&cursor, "cursor", "", "the next_cursor of the previous page (default: the first page)")
+	cmd.Flags().StringVar(&limitArg, "limit", "", "at most this many tenants, 1 to 1000 (default 100)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the page as one JSON object: {tenants, next_cursor, has_more}")
 	return cmd
+}
+
+// flagNames words a paging error in flags: "--cursor: ..." and "--limit: ...".
+func flagNames(err error) error {
+	var many domain.Invalids
+	if !errors.As(err, &many) {
+		var one *domain.Error
+		if errors.As(err, &one) {
+			many = domain.Invalids{one}
+		}
+	}
+	if len(many) == 0 {
+		return err
+	}
+	msgs := make([]string, len(many))
+	for i, e := range many {
+		msgs[i] = fieldMessage(e)
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }

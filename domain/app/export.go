@@ -47,12 +47,15 @@ type Export struct {
 
 // ExportInput picks the part of the history to write: the events after After, at most
 // Limit of them (0: no limit). Progress, when set, is told the seq reached after each page
-// and the head's seq.
+// and the head's seq. Start, when set, is told before anything is written the last seq this
+// part ends at and the head's seq (last < head: there is more after it), so that a caller
+// can say where the next part starts before it streams this one.
 type ExportInput struct {
 	Tenant   uuid.UUID
 	After    int64
 	Limit    int
 	Progress func(seq, head int64)
+	Start    func(last, head int64)
 }
 
 // ExportResult says whether the page reached the head (and so ended with the head line),
@@ -71,6 +74,9 @@ func (u Export) Write(ctx context.Context, in ExportInput, w io.Writer) (ExportR
 	after, end := in.After, seq
 	if in.Limit > 0 && after+int64(in.Limit) < seq {
 		end = after + int64(in.Limit)
+	}
+	if in.Start != nil {
+		in.Start(end, seq)
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var line []byte

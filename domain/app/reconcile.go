@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/usage"
 )
 
@@ -84,6 +85,21 @@ func DueCutoff(now time.Time, settle time.Duration) time.Time {
 // (usage may arrive up to usage.MaxAge late): what GET /v1/billing shows by default.
 func OpenMonths(now time.Time) (from, to time.Time) {
 	return startOfMonth(now.Add(-usage.MaxAge - time.Hour)), startOfMonth(now).AddDate(0, 1, 0)
+}
+
+// PeriodExample shows the one form a billing period is written in.
+const PeriodExample = "2026-12-01T00:00:00Z"
+
+// ParsePeriod reads a billing period as GET /v1/billing?period= and `billing reconcile
+// --period` take it, in the form every time of the API is written: an RFC 3339 instant that
+// is the first instant of a UTC month (PeriodExample). Anything else, the old YYYY-MM
+// included, is an invalid "period" that shows the accepted form.
+func ParsePeriod(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || !t.Equal(startOfMonth(t)) {
+		return time.Time{}, domain.Invalid("period", "period must be the first instant of a UTC month in RFC 3339, e.g. %s", PeriodExample)
+	}
+	return t.UTC(), nil
 }
 
 func startOfMonth(t time.Time) time.Time {
