@@ -40,8 +40,7 @@ func mapAll[T, U any](xs []T, f func(T) U) []U {
 	return out
 }
 
-// pageOf is a list page's paging part (domain.Page: next_cursor and has_more) as the API
-// answers it.
+// pageOf is p's paging as the API answers it (next_cursor and has_more, both always sent).
 func pageOf[T any](p domain.Page[T]) api.Page {
 	return api.Page{NextCursor: p.NextCursor, HasMore: p.HasMore}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/invopop/jsonschema"
 
+	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/http/api"
 )
 
@@ -26,11 +27,12 @@ type op struct {
 	summary string
 	desc    string // the operation's description (what it does, its rules)
 	query   []param
-	body    any    // request body: a value of its api type (nil: none)
-	status  int    // success status (default 200)
-	result  any    // success body: a value of its api type (nil: none)
-	media   string // success media type (default application/json)
-	errors  []int  // statuses the handler answers beyond those derived from the route (errorStatuses)
+	body    any      // request body: a value of its api type (nil: none)
+	status  int      // success status (default 200)
+	result  any      // success body: a value of its api type (nil: none)
+	media   string   // success media type (default application/json)
+	errors  []int    // statuses the handler answers beyond those derived from the route (errorStatuses)
+	headers []string // response headers of the success answer beyond the common ones (components/headers)
 }
 
 // param is a query parameter.
@@ -54,9 +56,9 @@ func integerS(min, max int64) schema {
 var (
 	minSeqP = param{name: "min_seq", desc: "wait (up to a few seconds) until the read models this route reads include this tenant seq (a write's answer carries it); beyond the tenant's last seq: 400 at once", schema: integerS(0, 0)}
 	limitP  = func(max int64) param {
-		return param{name: "limit", desc: "page size, 1 to " + strconv.FormatInt(max, 10) + " (default 100)", schema: integerS(1, max)}
+		return param{name: "limit", desc: "page size, 1 to " + strconv.FormatInt(max, 10) + " (default " + strconv.Itoa(domain.DefaultPageLimit) + ")", schema: integerS(1, max)}
 	}
-	cursorP = param{name: "cursor", desc: "the next_cursor of the previous page (omit for the first page)", schema: schema{"type": "string"}}
+	cursorP = param{name: "cursor", desc: "the next_cursor of the previous page (opaque; omit for the first page)", schema: schema{"type": "string"}}
 )
 
 // usageRequest and auditLine are unions: one of two api types.
@@ -320,11 +322,13 @@ func header(desc string, s schema) schema { return schema{"description": desc, "
 
 // The response headers, in components/headers; operations refer to them.
 var responseHeaders = schema{
-	"X-Request-ID":        requestIDHeader,
-	"Retry-After":         retryAfterH,
-	"RateLimit":           rateLimitH,
-	"RateLimit-Policy":    rateLimitPolH,
-	"Idempotent-Replayed": replayedH,
+	"X-Request-ID":         requestIDHeader,
+	"Retry-After":          retryAfterH,
+	"RateLimit":            rateLimitH,
+	"RateLimit-Policy":     rateLimitPolH,
+	"Idempotent-Replayed":  replayedH,
+	"Tenantry-Has-More":    header("whether another page follows this one", schema{"type": "string", "enum": []string{"true", "false"}}),
+	"Tenantry-Next-Cursor": header("pass as cursor for the next page; absent on the last page", schema{"type": "string"}),
 }
 
 func headerRef(name string) schema { return schema{"$ref": "#/components/headers/" + name} }
@@ -341,11 +345,11 @@ func operation(c *schemas, rt route) schema {
 	d := rt.doc
 	var params []schema
 	for _, m := range ginParam.FindAllStringSubmatch(rt.path, -1) {
-		sch := strf("uuid")
-		if m[1] == "tenant" { // a tenant is named by its slug or id
-			sch = schema{"type": "string"}
+		p := schema{"name": m[1], "in": "path", "required": true, "description": pathParamDocs[rt.path+":"+m[1]], "schema": strf("uuid")}
+		if m[1] == "tenant" {
+			p["description"], p["schema"] = "the tenant's slug or id", schema{"type": "string"}
 		}
-		params = append(params, schema{"name": m[1], "in": "path", "required": true, "description": pathParamDocs[rt.path+":"+m[1]], "schema": sch})
+		params = append(params, p)
 	}
 	for _, q := range d.query {
 		p := schema{"name": q.name, "in": "query", "description": q.desc, "schema": q.schema}
@@ -386,9 +390,14 @@ func operation(c *schemas, rt route) schema {
 		return h
 	}
 	success := schema{"description": http.StatusText(status), "headers": headers(nil)}
+	extra := schema{}
 	if idempotent {
-		success["headers"] = headers(schema{"Idempotent-Replayed": headerRef("Idempotent-Replayed")})
+		extra["Idempotent-Replayed"] = headerRef("Idempotent-Replayed")
 	}
+	for _, h := range d.headers {
+		extra[h] = headerRef(h)
+	}
+	success["headers"] = headers(extra)
 	switch {
 	case d.result == textResult:
 		success["content"] = schema{media: schema{"schema": schema{"type": "string", "description": "the Prometheus text exposition format"}}}
@@ -450,12 +459,9 @@ var textResult = &struct{ text string }{}
 
 // pathParamDocs describe the path parameters.
 var pathParamDocs = map[string]string{
-	"/v1/members/:id:id":                          "the member's id",
-	"/v1/invitations/:id:id":                      "the invitation's id",
-	"/v1/api-keys/:id:id":                         "the API key's id",
-	"/v1/admin/tenants/:tenant/suspend:tenant":    "the tenant's slug or id",
-	"/v1/admin/tenants/:tenant/reactivate:tenant": "the tenant's slug or id",
-	"/v1/admin/tenants/:tenant/close:tenant":      "the tenant's slug or id",
+	"/v1/members/:id:id":     "the member's id",
+	"/v1/invitations/:id:id": "the invitation's id",
+	"/v1/api-keys/:id:id":    "the API key's id",
 }
 
 func (s *Server) openAPI(c *gin.Context, _ *call) {

@@ -143,7 +143,7 @@ var (
 		desc: "Withdraws a pending invitation: 204. An id this tenant never issued answers 404; one accepted or revoked already, 409."}
 
 	docListAPIKeys = op{id: "listApiKeys", tag: "API keys", summary: "List the API keys", query: []param{minSeqP, cursorP, limitP(domain.MaxPageLimit)}, result: api.APIKeyList{},
-		desc: "The tenant's API keys, revoked ones included, without their secrets, by id, a page at a time."}
+		desc: "The tenant's API keys by id, revoked ones included, without their secrets, a page at a time."}
 	docCreateAPIKey = op{id: "createApiKey", tag: "API keys", summary: "Create an API key", status: 201, body: api.CreateAPIKeyRequest{}, result: api.APIKeyCreated{},
 		desc: "Mints an API key bound to a member (default: the caller's), with a role up to the member's. The secret is shown only in this answer."}
 	docRevokeAPIKey = op{id: "revokeApiKey", tag: "API keys", summary: "Revoke an API key", result: api.APIKeyRevoked{}, errors: []int{409},
@@ -168,10 +168,11 @@ var (
 			"A billing route: allowed while suspended."}
 
 	docAuditEvents = op{id: "exportAuditEvents", tag: "Audit", summary: "Export the audit events", media: "application/x-ndjson", result: api.AuditLine{},
-		query: []param{cursorP, {name: "limit", desc: "at most this many events, 1 to 10,000 (the default)", schema: integerS(1, 10000)}},
+		headers: []string{"Tenantry-Has-More", "Tenantry-Next-Cursor"},
+		query:   []param{cursorP, {name: "limit", desc: "at most this many events, 1 to 10,000 (the default)", schema: integerS(1, maxAuditPage)}},
 		desc: "The tenant's events as NDJSON, one AuditEvent per line, a page at a time. The page that reaches the tenant's head (as of " +
-			"the request) ends with one more line, an AuditHeadLine, signed when the server has a signing key (AUDIT.md). The Tenantry-Has-More " +
-			"header says whether another page follows and Tenantry-Next-Cursor (absent on the last page) is its cursor."}
+			"the request) ends with one more line, an AuditHeadLine, signed when the server has a signing key (AUDIT.md). The " +
+			"Tenantry-Has-More and Tenantry-Next-Cursor headers (the latter absent on the last page) say where the next page starts."}
 	docAuditVerify = op{id: "verifyAuditChain", tag: "Audit", summary: "Verify the hash chain", result: api.ChainReport{},
 		desc: "Re-hashes the tenant's stored chain and reports the first bad seq, if any. Expensive work is budgeted per tenant: 429 with Retry-After beyond it."}
 	docAuditState = op{id: "getAuditState", tag: "Audit", summary: "Replay the tenant as of an instant",
@@ -184,11 +185,11 @@ var (
 		query: []param{cursorP, limitP(domain.MaxPageLimit)}, result: api.TenantList{},
 		desc: "The tenant directory, by id, a page at a time."}
 	docAdminSuspend = op{id: "suspendTenant", tag: "Admin", summary: "Suspend a tenant", body: api.SuspendRequest{}, result: api.TenantChange{}, errors: []int{404},
-		desc: "Suspends a tenant, named by its slug or id (reads and billing still work, other writes answer 403). The body is optional. A closed tenant answers 409."}
+		desc: "Suspends a tenant (reads and billing still work, other writes answer 403). The body is optional. A closed tenant answers 409."}
 	docAdminReactivate = op{id: "reactivateTenant", tag: "Admin", summary: "Reactivate a tenant", body: api.ReactivateRequest{}, result: api.TenantChange{}, errors: []int{404},
-		desc: "Reactivates a suspended tenant, named by its slug or id. The body is optional (an empty object). A closed tenant answers 409."}
+		desc: "Reactivates a suspended tenant. The body is optional (an empty object). A closed tenant answers 409."}
 	docAdminClose = op{id: "closeTenant", tag: "Admin", summary: "Close a tenant", body: api.CloseRequest{}, result: api.TenantChange{}, errors: []int{404},
-		desc: "Closes a tenant, named by its slug or id, for good: every request for it then answers 410. The body is optional."}
+		desc: "Closes a tenant for good: every request for it then answers 410. The body is optional."}
 
 	docStripeWebhook = op{id: "receiveStripeWebhook", tag: "Webhooks", summary: "Receive a Stripe delivery", body: api.StripeEvent{}, result: api.WebhookReceipt{},
 		desc: "Stripe's webhook deliveries: the signature is checked (300 s tolerance) before anything is read; an unsigned, forged " +
