@@ -50,7 +50,8 @@ func newAPI(t testing.TB, opts ...apiOption) *api {
 	pool := pgtest.Pool(t, testDB.AppURL, 16)
 	reg := eventstore.NewRegistry()
 	require.NoError(t, catalog.Register(reg))
-	log := slog.New(slog.DiscardHandler)
+	// Errors reach the package's output (shown when it fails): an unexpected 500 names its cause.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	workerPool := pgtest.Pool(t, testDB.WorkerURL, 8)
 	notifier := eventstore.NewNotifier(workerPool, 0, log)
 	withPipeline := eventstore.StoreConfig{Notifier: notifier, GroupCommitters: 4}
