@@ -21,19 +21,37 @@ func Transport(t testing.TB, next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	return &transport{t: t, c: c, next: next}
+	return &transport{fail: func(e string) { t.Errorf("oastest: %s", e) }, c: c, next: next}
+}
+
+// Collecting wraps next (nil: http.DefaultTransport) as Transport does, for a whole test
+// binary rather than one test: each answer that does not conform is handed to report. A
+// TestMain installs it on http.DefaultClient and fails the run on any report, so answers
+// from servers started as separate processes are checked too. Requests for which other
+// returns true (calls to another service that share the client, Stripe's say) pass
+// unchecked.
+func Collecting(next http.RoundTripper, other func(*http.Request) bool, report func(string)) (http.RoundTripper, error) {
+	c, err := Shared()
+	if err != nil {
+		return nil, err
+	}
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &transport{fail: report, other: other, c: c, next: next}, nil
 }
 
 type transport struct {
-	t    testing.TB
-	c    *Checker
-	next http.RoundTripper
+	fail  func(string)
+	other func(*http.Request) bool // nil: every request is the API's
+	c     *Checker
+	next  http.RoundTripper
 }
 
 func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := tr.next.RoundTrip(req)
-	if err != nil {
-		return nil, err
+	if err != nil || (tr.other != nil && tr.other(req)) {
+		return res, err
 	}
 	body, err := io.ReadAll(res.Body)
 	res.Body.Close()
@@ -46,7 +64,7 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		a.Body, a.Truncated = body[:maxBody], true
 	}
 	for _, e := range tr.c.Check(a) {
-		tr.t.Errorf("oastest: %s", e)
+		tr.fail(e)
 	}
 	return res, nil
 }
