@@ -312,6 +312,9 @@ func TestRelay_LeaseKeepsOneActiveAndFailsOver(t *testing.T) {
 	_, err := s.Append(ctx, tenant, "s", eventstore.Any, evs("thing.happened", 3)...)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return got.count(tenant) == 3 }, 60*time.Second, 10*time.Millisecond)
+	// Observe runs after a batch is published, so it may trail the subscriber: wait for the
+	// leader's count before naming it (a count still at zero named the wrong relay leader).
+	require.Eventually(t, func() bool { return active[0].Load()+active[1].Load() >= 3 }, 10*time.Second, 10*time.Millisecond)
 	leader := 0
 	if active[1].Load() > 0 {
 		leader = 1
