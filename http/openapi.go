@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -157,6 +158,7 @@ func (c *schemas) of(v any) schema {
 		panic("openapi: " + err.Error())
 	}
 	delete(s, "$schema")
+	domainEnums(s)
 	if defs, ok := s["$defs"].(schema); ok {
 		for name, d := range defs {
 			c.defs[name] = nullables(d)
@@ -164,6 +166,40 @@ func (c *schemas) of(v any) schema {
 		delete(s, "$defs")
 	}
 	return nullables(s).(schema)
+}
+
+// domainEnums gives each schema marked x-domain-enum (a role or plan field of the api
+// types) the domain's own values, so the document lists exactly what the handlers parse.
+func domainEnums(v any) {
+	switch x := v.(type) {
+	case schema:
+		if name, ok := x["x-domain-enum"].(string); ok {
+			delete(x, "x-domain-enum")
+			switch name {
+			case "role":
+				x["enum"] = namesOf(domain.Roles())
+			case "plan":
+				x["enum"] = namesOf(domain.PlanNames())
+			default:
+				panic("openapi: unknown x-domain-enum " + name) // the api types are fixed: a bug
+			}
+		}
+		for _, e := range x {
+			domainEnums(e)
+		}
+	case []any:
+		for _, e := range x {
+			domainEnums(e)
+		}
+	}
+}
+
+func namesOf[T fmt.Stringer](vs []T) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v.String()
+	}
+	return out
 }
 
 // nullables rewrites the reflector's nullable form, oneOf [X, {type: null}], as X with

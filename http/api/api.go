@@ -5,6 +5,8 @@
 // JSON tags decide what the document requires: a field without omitempty is always sent
 // (required); a nullable field is a pointer tagged jsonschema:"nullable" and is always sent,
 // as null when it has no value. The doc tag is the property's description in the document.
+// A role or plan field is tagged jsonschema_extras:"x-domain-enum=role" (or plan): the
+// document lists the domain's own values (domain.Roles, domain.PlanNames), written once.
 package api
 
 import (
@@ -48,7 +50,7 @@ type Tenant struct {
 	ID     uuid.UUID `json:"id" doc:"the tenant's id"`
 	Name   string    `json:"name" doc:"display name"`
 	Slug   string    `json:"slug" doc:"the tenant's unique slug: lowercase letters, digits and dashes"`
-	Plan   string    `json:"plan" jsonschema:"enum=free,enum=pro,enum=enterprise" doc:"the tenant's plan"`
+	Plan   string    `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
 	Status string    `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended,enum=closed" doc:"lifecycle status"`
 }
 
@@ -57,7 +59,7 @@ type Profile struct {
 	ID            uuid.UUID `json:"id" doc:"the tenant's id"`
 	Name          string    `json:"name" doc:"display name"`
 	Slug          string    `json:"slug" doc:"the tenant's unique slug"`
-	Plan          string    `json:"plan" jsonschema:"enum=free,enum=pro,enum=enterprise" doc:"the tenant's plan"`
+	Plan          string    `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
 	Status        string    `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended,enum=closed" doc:"lifecycle status"`
 	SuspendReason string    `json:"suspend_reason,omitempty" jsonschema:"enum=payment_failed,enum=operator,enum=terms_violation,enum=subscription_canceled" doc:"why the tenant is suspended (only while suspended)"`
 	SuspendNote   string    `json:"suspend_note,omitempty" doc:"the operator's note on the suspension (only while suspended, when one was given)"`
@@ -69,7 +71,7 @@ type Profile struct {
 type Member struct {
 	ID       uuid.UUID `json:"id" doc:"the member's id"`
 	Email    string    `json:"email" jsonschema:"format=email" doc:"the member's email address"`
-	Role     string    `json:"role" jsonschema:"enum=admin,enum=editor,enum=viewer,enum=billing_manager,enum=auditor" doc:"the member's role"`
+	Role     string    `json:"role" jsonschema_extras:"x-domain-enum=role" doc:"the member's role"`
 	JoinedAt time.Time `json:"joined_at" doc:"when the member joined"`
 }
 
@@ -77,14 +79,14 @@ type Member struct {
 type MemberSummary struct {
 	ID    uuid.UUID `json:"id" doc:"the member's id"`
 	Email string    `json:"email" jsonschema:"format=email" doc:"the member's email address"`
-	Role  string    `json:"role" jsonschema:"enum=admin,enum=editor,enum=viewer,enum=billing_manager,enum=auditor" doc:"the member's role"`
+	Role  string    `json:"role" jsonschema_extras:"x-domain-enum=role" doc:"the member's role"`
 }
 
 // Invitation is an invitation, never with its token.
 type Invitation struct {
 	ID        uuid.UUID `json:"id" doc:"the invitation's id"`
 	Email     string    `json:"email" jsonschema:"format=email" doc:"the invitee's email address"`
-	Role      string    `json:"role" jsonschema:"enum=admin,enum=editor,enum=viewer,enum=billing_manager,enum=auditor" doc:"the role the invitee gets"`
+	Role      string    `json:"role" jsonschema_extras:"x-domain-enum=role" doc:"the role the invitee gets"`
 	InvitedBy uuid.UUID `json:"invited_by" doc:"the id of the member who invited"`
 	ExpiresAt time.Time `json:"expires_at" doc:"after this the invitation can no longer be accepted"`
 	Status    string    `json:"status" jsonschema:"enum=pending,enum=accepted,enum=revoked" doc:"pending until accepted or revoked"`
@@ -95,7 +97,7 @@ type NewAPIKey struct {
 	ID       uuid.UUID `json:"id" doc:"the key's id"`
 	Key      string    `json:"key" doc:"the secret, shown only in this answer: send it as Authorization: Bearer <key>"`
 	Prefix   string    `json:"prefix" doc:"the key's public lookup prefix (shown in lists)"`
-	Role     string    `json:"role" jsonschema:"enum=admin,enum=editor,enum=viewer,enum=billing_manager,enum=auditor" doc:"the key's role (at most its member's)"`
+	Role     string    `json:"role" jsonschema_extras:"x-domain-enum=role" doc:"the key's role (at most its member's)"`
 	MemberID uuid.UUID `json:"member_id" doc:"the member the key acts for"`
 	Name     string    `json:"name" doc:"the key's name (may be empty)"`
 }
@@ -105,7 +107,7 @@ type APIKey struct {
 	ID        uuid.UUID  `json:"id" doc:"the key's id"`
 	Name      string     `json:"name" doc:"the key's name (may be empty)"`
 	Prefix    string     `json:"prefix" doc:"the key's public lookup prefix"`
-	Role      string     `json:"role" jsonschema:"enum=admin,enum=editor,enum=viewer,enum=billing_manager,enum=auditor" doc:"the key's role"`
+	Role      string     `json:"role" jsonschema_extras:"x-domain-enum=role" doc:"the key's role"`
 	MemberID  uuid.UUID  `json:"member_id" doc:"the member the key acts for"`
 	CreatedAt time.Time  `json:"created_at" doc:"when the key was created"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty" doc:"when the key was revoked (absent while it works)"`
@@ -115,7 +117,7 @@ type APIKey struct {
 type CreateTenantRequest struct {
 	Name       string `json:"name" doc:"display name"`
 	Slug       string `json:"slug" doc:"unique slug: lowercase letters, digits and dashes"`
-	Plan       string `json:"plan,omitempty" jsonschema:"enum=free,enum=pro,enum=enterprise" doc:"the plan (default free)"`
+	Plan       string `json:"plan,omitempty" jsonschema_extras:"x-domain-enum=plan" doc:"the plan (default free)"`
 	AdminEmail string `json:"admin_email" jsonschema:"format=email" doc:"the first admin's email address"`
 }
 
@@ -134,7 +136,7 @@ type UpdateTenantRequest struct {
 
 // ChangePlanRequest is the body of PUT /v1/tenant/plan.
 type ChangePlanRequest struct {
-	Plan string `json:"plan" jsonschema:"enum=free,enum=pro,enum=enterprise" doc:"the new plan"`
+	Plan string `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the new plan"`
 }
 
 // TenantChange answers a write to a tenant's profile or lifecycle.
@@ -159,7 +161,7 @@ type MemberList struct {
 // InviteRequest is the body of POST /v1/members.
 type InviteRequest struct {
 	Email string `json:"email" jsonschema:"format=email" doc:"the invitee's email address"`
-	Role  string `json:"role" jsonschema:"enum=admin,enum=editor,enum=viewer,enum=billing_manager,enum=auditor" doc:"the role the invitee gets"`
+	Role  string `json:"role" jsonschema_extras:"x-domain-enum=role" doc:"the role the invitee gets"`
 }
 
 // MemberInvited is the answer of POST /v1/members.
@@ -171,7 +173,7 @@ type MemberInvited struct {
 
 // UpdateMemberRequest is the body of PATCH /v1/members/{id}.
 type UpdateMemberRequest struct {
-	Role string `json:"role" jsonschema:"enum=admin,enum=editor,enum=viewer,enum=billing_manager,enum=auditor" doc:"the member's new role"`
+	Role string `json:"role" jsonschema_extras:"x-domain-enum=role" doc:"the member's new role"`
 }
 
 // MemberChange answers PATCH /v1/members/{id}.
@@ -213,7 +215,7 @@ type APIKeyList struct {
 // CreateAPIKeyRequest is the body of POST /v1/api-keys.
 type CreateAPIKeyRequest struct {
 	Name     string     `json:"name,omitempty" doc:"a name for the key"`
-	Role     string     `json:"role,omitempty" jsonschema:"enum=admin,enum=editor,enum=viewer,enum=billing_manager,enum=auditor" doc:"the key's role (default: its member's role; at most that)"`
+	Role     string     `json:"role,omitempty" jsonschema_extras:"x-domain-enum=role" doc:"the key's role (default: its member's role; at most that)"`
 	MemberID *uuid.UUID `json:"member_id,omitempty" doc:"the member the key acts for (default: the caller's member)"`
 }
 
@@ -275,7 +277,7 @@ type UsagePoint struct {
 
 // Billing is the answer of GET /v1/billing.
 type Billing struct {
-	Plan         string        `json:"plan" jsonschema:"enum=free,enum=pro,enum=enterprise" doc:"the tenant's plan"`
+	Plan         string        `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
 	TenantStatus string        `json:"tenant_status" jsonschema:"enum=active,enum=past_due,enum=suspended,enum=closed" doc:"the tenant's lifecycle status"`
 	Billing      BillingState  `json:"billing" doc:"the tenant's link to Stripe"`
 	Cutoff       time.Time     `json:"cutoff" doc:"usage windows that ended by this time are due to be reported"`
@@ -364,7 +366,7 @@ type TenantEntry struct {
 	Slug             string    `json:"slug" doc:"the tenant's slug"`
 	Name             string    `json:"name" doc:"display name"`
 	Status           string    `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended,enum=closed" doc:"lifecycle status"`
-	Plan             string    `json:"plan" jsonschema:"enum=free,enum=pro,enum=enterprise" doc:"the tenant's plan"`
+	Plan             string    `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
 	Schema           string    `json:"schema" doc:"the tenant's PostgreSQL schema"`
 	StripeCustomerID string    `json:"stripe_customer_id,omitempty" doc:"the Stripe customer (absent until created)"`
 	CreatedAt        time.Time `json:"created_at" doc:"when the tenant was created"`
