@@ -1,12 +1,10 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,27 +13,10 @@ import (
 	httpapi "github.com/tenantry/tenantry/http"
 )
 
-// lockedBuffer is a log sink the server's goroutines may write to while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestLogs_RequestLatencyIsFloatMilliseconds(t *testing.T) {
 	t.Parallel()
-	var buf lockedBuffer
+	var buf safeBuffer
 	a := newAPI(t, func(d *httpapi.Deps) { d.Logger = slog.New(slog.NewJSONHandler(&buf, nil)) })
 	require.Equal(t, http.StatusOK, a.do(req{method: "GET", path: "/healthz"}).status)
 	var line map[string]any
