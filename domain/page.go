@@ -167,9 +167,3 @@ func NewPage[T any](rows []T, limit int, cursor func(T) string) Page[T] {
 	}
 	return p
 }
-
-// Answer is the page as the API answers it and the CLI prints it with --json: the items
-// under key, next_cursor (a string or null) and has_more, all three always present.
-func (p Page[T]) Answer(key string) map[string]any {
-	return map[string]any{key: p.Items, "next_cursor": p.NextCursor, "has_more": p.HasMore}
-}

@@ -13,7 +13,6 @@ import (
 	httpapi "github.com/tenantry/tenantry/http"
 )
 
-
 func TestLogs_RequestLatencyIsFloatMilliseconds(t *testing.T) {
 	t.Parallel()
 	var buf safeBuffer

@@ -14,6 +14,7 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	usecases "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/api"
 )
 
 func (a *app) tenantsCmd() *cobra.Command {
@@ -155,8 +156,10 @@ func (a *app) tenantsListCmd() *cobra.Command {
 				rows = append(rows, row{TenantEntry: t, Events: head, Projected: projected, Lag: head - projected})
 			}
 			if asJSON {
-				out := domain.Page[row]{Items: rows, NextCursor: page.NextCursor, HasMore: page.HasMore}
-				return json.NewEncoder(a.stdout).Encode(out.Answer("tenants"))
+				return json.NewEncoder(a.stdout).Encode(struct {
+					Tenants []row `json:"tenants"`
+					api.Page
+				}{rows, api.Page{NextCursor: page.NextCursor, HasMore: page.HasMore}})
 			}
 			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SLUG\tID\tSTATUS\tPLAN\tEVENTS\tPROJECTED\tLAG")
