@@ -90,7 +90,9 @@ func cursorKey(list, s string) (string, error) {
 		return "", errCursor()
 	}
 	raw, err := cursorEncoding.DecodeString(s)
-	if err != nil {
+	// Only the spelling the server issues: the decoder skips \r and \n, so a cursor with
+	// them inside would otherwise be read as the one without.
+	if err != nil || cursorEncoding.EncodeToString(raw) != s {
 		return "", errCursor()
 	}
 	key, ok := strings.CutPrefix(string(raw), cursorVersion+"."+list+".")
