@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/tenantry/tenantry/domain"
 )
 
@@ -15,12 +17,13 @@ var slugShape = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
 // FuzzParseSlug checks ParseSlug accepts exactly the documented language and
 // that accepted slugs survive every encoding unchanged.
 func FuzzParseSlug(f *testing.F) {
-	for _, s := range []string{"acme", "acme-corp", "a--b", "Acme", "admin", "ab", "abc-", "", " acme", "a\x00b", "é-é"} {
+	for _, s := range []string{"acme", "acme-corp", "a--b", "Acme", "admin", "ab", "abc-", "", " acme", "a\x00b", "é-é", "a0000000000000000000000000000000"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		s, err := domain.ParseSlug(in)
-		want := slugShape.MatchString(in) && !strings.Contains(in, "--") && !domain.IsReservedSlug(in)
+		_, isUUID := uuid.Parse(in)
+		want := slugShape.MatchString(in) && !strings.Contains(in, "--") && !domain.IsReservedSlug(in) && isUUID != nil
 		if (err == nil) != want {
 			t.Fatalf("ParseSlug(%q) err=%v, want accepted=%v", in, err, want)
 		}
