@@ -78,8 +78,18 @@ func newProxy(t testing.TB) *proxy {
 }
 
 func (p *proxy) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	form, _ := url.ParseQuery(string(body))
+	// A request whose body did not arrive whole (its client gave up while sending it, as
+	// a crashing worker's concurrent sends do) is not one Stripe would have taken: it is
+	// neither recorded nor forwarded.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	rec := stripeReq{Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"), Form: form, At: time.Now()}
 	p.mu.Lock()
 	p.reqs = append(p.reqs, rec)
@@ -127,6 +137,13 @@ func stripeError(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"error":{"type":"api_error","message":"injected %d"}}`, status)
+}
+
+// setFault sets (or, with nil, clears) the fault function while requests may be arriving.
+func (p *proxy) setFault(f func(n int, r stripeReq) *fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fault = f
 }
 
 func (p *proxy) requests(path string) []stripeReq {

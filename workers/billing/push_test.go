@@ -129,16 +129,16 @@ func TestPush_ACrashAfterStripeAnsweredResendsTheSameEvent(t *testing.T) {
 	// Stripe takes the first meter event, and the worker "dies" before hearing back: its
 	// context ends while the answer is on its way, so nothing confirms the push.
 	ctx, crash := context.WithCancel(context.Background())
-	e.proxy.fault = func(n int, _ stripeReq) *fault {
+	e.proxy.setFault(func(n int, _ stripeReq) *fault {
 		if n == 0 {
 			crash()
 			return &fault{forward: true, delay: 200 * time.Millisecond, status: http.StatusInternalServerError}
 		}
 		return nil
-	}
+	})
 	_, err = e.worker().Tenant(ctx, id)
 	require.Error(t, err)
-	e.proxy.fault = nil
+	e.proxy.setFault(nil)
 	lost := e.proxy.meterEvents(t)[0]
 
 	// A new worker (a restart) sends the planned pushes again, unchanged.
@@ -172,12 +172,12 @@ func TestPush_RetriesRateLimitsServerErrorsAndTimeoutsUntilExact(t *testing.T) {
 		{delay: 1500 * time.Millisecond},                       // the client times out (1s)
 		{delay: 1500 * time.Millisecond, forward: true},
 	}
-	e.proxy.fault = func(n int, _ stripeReq) *fault {
+	e.proxy.setFault(func(n int, _ stripeReq) *fault {
 		if n%2 == 0 && n/2 < len(faults) {
 			return faults[n/2]
 		}
 		return nil
-	}
+	})
 	runTenant(t, e.worker(), id)
 	events := e.proxy.meterEvents(t)
 	require.Greater(t, len(events), 6, "failed attempts were retried")
@@ -196,12 +196,12 @@ func TestPush_OneTenantsFailureDoesNotStopTheOthers(t *testing.T) {
 	e.record(bad, "api_calls", 1, h.Add(-time.Hour))
 	e.record(good, "api_calls", 2, h.Add(-time.Hour))
 	badCustomer := e.customerOf(bad)
-	e.proxy.fault = func(_ int, r stripeReq) *fault {
+	e.proxy.setFault(func(_ int, r stripeReq) *fault {
 		if r.Form.Get("payload[stripe_customer_id]") == badCustomer {
 			return &fault{status: http.StatusBadRequest} // permanent
 		}
 		return nil
-	}
+	})
 	stats, err := w.Cycle(context.Background())
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, stats.Failed, 1, "the bad tenant failed")
@@ -327,18 +327,18 @@ func TestPush_SplitsADeltaBeyondOneMeterEventIntoParts(t *testing.T) {
 	// The third part's answer is lost: the push stays pending and is sent again, whole.
 	ctx, crash := context.WithCancel(context.Background())
 	var lost atomic.Bool
-	e.proxy.fault = func(_ int, r stripeReq) *fault {
+	e.proxy.setFault(func(_ int, r stripeReq) *fault {
 		if strings.HasSuffix(r.IdempotencyKey, ":r1:p2") {
 			lost.Store(true)
 			crash()
 			return &fault{forward: true, delay: 200 * time.Millisecond, status: http.StatusInternalServerError}
 		}
 		return nil
-	}
+	})
 	_, err = e.worker().Tenant(ctx, id)
 	require.Error(t, err)
 	require.True(t, lost.Load(), "the third part was sent")
-	e.proxy.fault = nil
+	e.proxy.setFault(nil)
 	st := runTenant(t, e.worker(), id)
 	require.Equal(t, 2, st.Windows, "both windows confirmed")
 
