@@ -58,6 +58,7 @@ var (
 
 func notesProduct() product.Product {
 	mod := module.Module{Name: "notes", Events: []module.EventType{module.Event[noteAdded]()},
+		State: func() module.State { return &notesState{} },
 		Roles: map[domain.Role]string{domain.RoleAdmin: "writes notes", domain.RoleEditor: "writes notes", domain.RoleViewer: "reads notes"}}
 	return product.Product{Module: mod, Routes: []product.Route{
 		{Method: "GET", Path: "/v1/notes/count", Roles: noteReaders, OperationID: "countNoteAuthors", Summary: "Count the members",
@@ -76,6 +77,13 @@ func notesProduct() product.Product {
 			Summary: "Try to write outside the module", Status: http.StatusCreated, Result: Note{}, Handle: rogueNote},
 	}}
 }
+
+// notesState is the module's replayed view for auditors: how many notes were added.
+type notesState struct {
+	Notes int `json:"notes"`
+}
+
+func (s *notesState) Apply(domain.Recorded) error { s.Notes++; return nil }
 
 func countMembers(c *gin.Context, r product.Request) {
 	if !r.MinSeq() {
@@ -350,6 +358,25 @@ func TestProductRoutes_WriteThroughTheScopedStore(t *testing.T) {
 	require.Equal(t, "hello", got.str("text"))
 	res = a.do(req{method: "GET", path: "/v1/notes/count", token: ten.key})
 	require.Equal(t, http.StatusOK, res.status, "the tenant still answers after a module's event: %s", res.raw)
+	res = a.do(req{method: "GET", path: "/v1/audit/state", token: ten.key})
+	require.Equal(t, http.StatusOK, res.status, string(res.raw))
+	require.EqualValues(t, 1, res.get("modules", "notes", "notes"))
+}
+
+// An auditor's replay shows each module's own state beside Tenantry's (none yet here: the
+// module's events are written by TestProductRoutes_WriteThroughTheScopedStore).
+func TestProductRoutes_AuditStateShowsTheModulesState(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, withNotes)
+	ten := a.createTenant("pro")
+	res := a.do(req{method: "GET", path: "/v1/audit/state", token: ten.key})
+	require.Equal(t, http.StatusOK, res.status, string(res.raw))
+	require.Equal(t, map[string]any{"notes": map[string]any{"notes": float64(0)}}, res.get("modules"))
+	plain := newAPI(t)
+	other := plain.createTenant("pro")
+	res = plain.do(req{method: "GET", path: "/v1/audit/state", token: other.key})
+	require.Equal(t, http.StatusOK, res.status, string(res.raw))
+	require.Nil(t, res.get("modules"), "a server without products shows no modules")
 }
 
 func TestProductRoutes_AppearInTheDocumentAndPermissionTable(t *testing.T) {

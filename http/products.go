@@ -54,6 +54,15 @@ func (s *Server) productRoute(p product.Product, rt product.Route) route {
 		}}
 }
 
+// productModules are the products' modules.
+func productModules(ps []product.Product) []module.Module {
+	out := make([]module.Module, len(ps))
+	for i, p := range ps {
+		out[i] = p.Module
+	}
+	return out
+}
+
 // paramOf documents a product's parameter as the route table's own are.
 func paramOf(q product.Param) param {
 	sc := schema{}
