@@ -73,6 +73,8 @@ func notesProduct() product.Product {
 		{Method: "DELETE", Path: "/v1/notes/:id", Roles: []domain.Role{domain.RoleAdmin}, OperationID: "forgetNote",
 			Summary: "Forget a note (does nothing)", Status: http.StatusNoContent,
 			Handle: func(_ *gin.Context, r product.Request) { r.JSON(http.StatusNoContent, nil) }},
+		{Method: "PUT", Path: "/v1/notes/:id", Roles: noteWriters, OperationID: "replaceNote", Summary: "Replace a note (at a stale version)",
+			Body: NoteRequest{}, Result: Note{}, Handle: staleNote},
 		{Method: "POST", Path: "/v1/notes/rogue", Roles: []domain.Role{domain.RoleAdmin}, OperationID: "rogueNote",
 			Summary: "Try to write outside the module", Status: http.StatusCreated, Result: Note{}, Handle: rogueNote},
 	}}
@@ -153,6 +155,27 @@ func getNote(c *gin.Context, r product.Request) {
 	}
 	e := domain.Deref(evs[0].Event).(noteAdded)
 	r.JSON(http.StatusOK, Note{ID: e.NoteID, Text: e.Text})
+}
+
+// staleNote appends at a stream version the stream never had: a lost race, as a command
+// whose retries are spent sees it.
+func staleNote(c *gin.Context, r product.Request) {
+	text, ok := bindNote(r)
+	if !ok {
+		return
+	}
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		r.Fail(http.StatusNotFound, "not-found", "note not found")
+		return
+	}
+	_, err = r.Events().Append(c, r.Tenant(), "notes.note-"+id.String(), domain.Exact(7), r.Metadata(),
+		domain.Pending{Event: noteAdded{NoteID: id, Text: text}})
+	if err != nil {
+		r.Error(err)
+		return
+	}
+	r.JSON(http.StatusOK, Note{ID: id, Text: text})
 }
 
 // rogueNote appends the module's event to a stream of Tenantry's: a product bug the scoped
@@ -315,6 +338,21 @@ func TestProductRoutes_ReplayIdempotentPosts(t *testing.T) {
 	require.Equal(t, "idempotency-key-reused", reused.problemType())
 	// Without a key every request mints a fresh id.
 	require.NotEqual(t, post("", "hello").str("id"), post("", "hello").str("id"))
+}
+
+func TestProductRoutes_AnswerALostRaceWithConflict(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, withNotes)
+	ten := a.createTenant("pro")
+	tenant := uuid.MustParse(ten.id)
+	before, _, err := a.deps.Store.Head(context.Background(), tenant)
+	require.NoError(t, err)
+	res := a.do(req{method: "PUT", path: "/v1/notes/" + uuid.NewString(), token: ten.key, body: map[string]any{"text": "x"}})
+	require.Equal(t, http.StatusConflict, res.status, string(res.raw))
+	require.Equal(t, "conflict", res.problemType())
+	after, _, err := a.deps.Store.Head(context.Background(), tenant)
+	require.NoError(t, err)
+	require.Equal(t, before, after)
 }
 
 func TestProductRoutes_AnswerNoContent(t *testing.T) {
