@@ -15,6 +15,7 @@ package module
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -115,10 +116,13 @@ type Tx interface {
 	QueryRow(ctx context.Context, sql string, args ...any) Row
 }
 
-// Row is one result row (pgx's Row satisfies it).
+// Row is one result row: Scan answers ErrNoRows when the query found none.
 type Row interface {
 	Scan(dest ...any) error
 }
+
+// ErrNoRows is what Row.Scan answers when the query returned no row.
+var ErrNoRows = errors.New("no rows in result set")
 
 // Rows is a result set (pgx's Rows satisfies it): Next, Scan, then Close and Err.
 type Rows interface {
