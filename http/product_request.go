@@ -109,12 +109,15 @@ func (r *productRequest) Problem(status int, code, detail string, errs ...produc
 // Error answers err as Tenantry's handlers do (failErr: one table maps domain error codes
 // to statuses), and besides: an append outside the module's scope is a bug of the product
 // (a logged 500, nothing written), a lost race on a stream (domain.ErrConcurrency, once
-// the command's retries are spent) is 409, and a stopped module projection is 503.
+// the command's retries are spent) is 409, a single-row read that found no row
+// (module.ErrNoRows) is 404, and a stopped module projection is 503.
 func (r *productRequest) Error(err error) {
 	var stopped *eventstore.StoppedError
 	switch {
 	case errors.Is(err, module.ErrOutOfScope):
 		r.s.internal(r.c, fmt.Errorf("product bug: %w", err))
+	case errors.Is(err, module.ErrNoRows):
+		fail(r.c, http.StatusNotFound, "not-found", "not found")
 	case errors.Is(err, domain.ErrConcurrency):
 		fail(r.c, http.StatusConflict, "conflict", "the object was changed by a concurrent request; read it again and retry")
 	case errors.As(err, &stopped) && stopped.Projection != eventstore.ProjectionAuth && stopped.Projection != eventstore.ProjectionUsage:

@@ -138,7 +138,14 @@ func addNote(c *gin.Context, r product.Request) {
 	r.JSON(http.StatusCreated, Note{ID: id, Text: text, Seq: out.LastSeq})
 }
 
+// getNote reads the note's stream; the id "00000000-0000-0000-0000-000000000000" reads a
+// row that is not there instead (Request.Error answers module.ErrNoRows 404).
 func getNote(c *gin.Context, r product.Request) {
+	if c.Param("id") == uuid.Nil.String() {
+		var n int64
+		r.Error(r.Read(c, func(tx module.Tx) error { return tx.QueryRow(c, "SELECT 1 FROM members WHERE false").Scan(&n) }))
+		return
+	}
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
 		r.Fail(http.StatusNotFound, "not-found", "note not found")
@@ -355,13 +362,19 @@ func TestProductRoutes_AnswerALostRaceWithConflict(t *testing.T) {
 	require.Equal(t, before, after)
 }
 
-func TestProductRoutes_AnswerNoContent(t *testing.T) {
+func TestProductRoutes_AnswerNoContentAndNotFound(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, withNotes)
 	ten := a.createTenant("pro")
 	res := a.do(req{method: "DELETE", path: "/v1/notes/" + uuid.NewString(), token: ten.key})
 	require.Equal(t, http.StatusNoContent, res.status, string(res.raw))
 	require.Empty(t, res.raw)
+	// A read of a row that is not there is not found; so is a note never added.
+	for _, id := range []string{uuid.Nil.String(), uuid.NewString()} {
+		res = a.do(req{method: "GET", path: "/v1/notes/" + id, token: ten.key})
+		require.Equal(t, http.StatusNotFound, res.status, string(res.raw))
+		require.Equal(t, "not-found", res.problemType())
+	}
 }
 
 func TestProductRoutes_RefuseWritesOutsideTheModuleWithoutWriting(t *testing.T) {
