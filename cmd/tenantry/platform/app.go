@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -31,12 +31,12 @@ type roles struct {
 
 func (r roles) all() bool { return r.API && r.Projector && r.Worker }
 
-// Main is one tenantry process, the composition root: newMain builds every component its
+// process is one tenantry process, the composition root: newProcess builds every component its
 // roles need once, from the one validated Config, handing each its dependencies and its
 // settings at construction; Run runs them until ctx ends and drains them (HTTP first, then
 // the bus with its producers and consumers); Close then releases the pools. Nothing is
 // attached to a component after it is built.
-type Main struct {
+type process struct {
 	cfg   Config
 	log   *slog.Logger
 	roles roles
@@ -56,12 +56,12 @@ type Main struct {
 	closers []func() // in the order opened; Close runs them backwards
 }
 
-// newMain builds the process for r. On error, whatever it opened is closed again.
-func (a *app) newMain(ctx context.Context, r roles) (_ *Main, err error) {
+// newProcess builds the process for r. On error, whatever it opened is closed again.
+func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 	if !r.all() && a.cfg.Bus != "nats" && (r.API || r.Projector) {
 		return nil, errors.New("configuration: running the API or the projector as a process of its own needs TENANTRY_BUS=nats (serve runs everything in one process)")
 	}
-	m := &Main{cfg: a.cfg, log: a.log, roles: r, metrics: newProcessMetrics()}
+	m := &process{cfg: a.cfg, log: a.log, roles: r, metrics: newProcessMetrics()}
 	defer func() {
 		if err != nil {
 			_ = m.Close()
@@ -146,7 +146,7 @@ func (a *app) newMain(ctx context.Context, r roles) (_ *Main, err error) {
 
 // openStore opens the pool of purpose and a store over it that announces its appends
 // through the process's notifier (made on the first pool opened) and group-commits them.
-func (m *Main) openStore(ctx context.Context, a *app, purpose eventstore.Purpose) (*eventstore.Store, error) {
+func (m *process) openStore(ctx context.Context, a *app, purpose eventstore.Purpose) (*eventstore.Store, error) {
 	url, cfg, err := a.runtimePool(purpose)
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func (m *Main) openStore(ctx context.Context, a *app, purpose eventstore.Purpose
 // buildPipeline builds the relay, the bus and its consumers. The pipeline runs on the
 // worker's store when this process has one; the API's store joins it for group commit (its
 // committer runs with the pipeline) and to wake the relay.
-func (m *Main) buildPipeline(consumers []projections.Consumer) error {
+func (m *process) buildPipeline(consumers []projections.Consumer) error {
 	r := m.roles
 	cfg := projections.PipelineConfig{Store: m.appStore, Registry: m.registry, Logger: m.log, Notifier: m.notifier, Consumers: consumers,
 		NoRelay: !r.Projector, NoProjector: !r.Projector, NoDirectory: !r.Projector,
@@ -200,7 +200,7 @@ func (m *Main) buildPipeline(consumers []projections.Consumer) error {
 // Run runs the process until ctx ends, then drains it: the HTTP server first (15 s for
 // requests in flight), then the workers, the bus and the pipeline. The pools stay open for
 // Close.
-func (m *Main) Run(ctx context.Context) (err error) {
+func (m *process) Run(ctx context.Context) (err error) {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var work sync.WaitGroup
@@ -262,8 +262,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	return err
 }
 
-// Close releases what newMain opened (the pools last), after Run has returned.
-func (m *Main) Close() error {
+// Close releases what newProcess opened (the pools last), after Run has returned.
+func (m *process) Close() error {
 	for i := len(m.closers) - 1; i >= 0; i-- {
 		m.closers[i]()
 	}

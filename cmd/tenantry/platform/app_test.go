@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -21,14 +21,14 @@ func newTestApp(t *testing.T, env map[string]string) *app {
 	return &app{cfg: cfg, log: slog.New(slog.DiscardHandler), stdout: io.Discard}
 }
 
-// Main builds each role's stores once, with the group commit the configuration asks for,
+// A process builds each role's stores once, with the group commit the configuration asks for,
 // and Close releases every pool it opened.
-func TestMain_BuildsTheStoresOfItsRolesFromTheConfigAndCloseReleasesThem(t *testing.T) {
+func TestProcess_BuildsTheStoresOfItsRolesFromTheConfigAndCloseReleasesThem(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()
 	env := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": "127.0.0.1:0"}
 
-	m, err := newTestApp(t, env).newMain(ctx, roles{API: true, Projector: true, Worker: true})
+	m, err := newTestApp(t, env).newProcess(ctx, roles{API: true, Projector: true, Worker: true})
 	require.NoError(t, err)
 	require.NotNil(t, m.appStore.GroupCommitter(), "the API's store group-commits (default 4)")
 	require.NotNil(t, m.workerStore.GroupCommitter(), "the worker's store group-commits (default 4)")
@@ -39,7 +39,7 @@ func TestMain_BuildsTheStoresOfItsRolesFromTheConfigAndCloseReleasesThem(t *test
 	require.Error(t, m.appStore.Pool().Ping(ctx), "Close closes the API's pool")
 
 	env["TENANTRY_GROUP_COMMITTERS"] = "0"
-	m, err = newTestApp(t, env).newMain(ctx, roles{Worker: true})
+	m, err = newTestApp(t, env).newProcess(ctx, roles{Worker: true})
 	require.NoError(t, err)
 	defer m.Close()
 	require.Nil(t, m.appStore, "a worker process never opens the API's pool")
@@ -48,7 +48,7 @@ func TestMain_BuildsTheStoresOfItsRolesFromTheConfigAndCloseReleasesThem(t *test
 }
 
 // A process whose second pool is refused closes the first one again.
-func TestMain_ClosesWhatItOpenedWhenAPoolIsRefused(t *testing.T) {
+func TestProcess_ClosesWhatItOpenedWhenAPoolIsRefused(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()
 	super := pgtest.Pool(t, db.SuperURL, 1)
@@ -60,7 +60,7 @@ func TestMain_ClosesWhatItOpenedWhenAPoolIsRefused(t *testing.T) {
 	}
 	before := workerConns()
 	_, err := newTestApp(t, map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_APP_DATABASE_URL": db.SuperURL}).
-		newMain(ctx, roles{API: true, Projector: true, Worker: true})
+		newProcess(ctx, roles{API: true, Projector: true, Worker: true})
 	require.ErrorContains(t, err, "refusing to start: TENANTRY_APP_DATABASE_URL")
 	require.Eventually(t, func() bool { return workerConns() == before },
 		5*time.Second, 50*time.Millisecond, "the worker's pool, opened first, is closed again")

@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ import (
 )
 
 // verifyAuditPy is the independent verifier, run with python3 as an auditor would.
-const verifyAuditPy = "../../eventstore/audit/verify_audit.py"
+const verifyAuditPy = "../../../eventstore/audit/verify_audit.py"
 
 // verdict is what a verifier process tells its caller: its exit status and its report.
 type verdict struct {
@@ -39,7 +39,7 @@ type verdict struct {
 func goVerify(t *testing.T, args ...string) verdict {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	root := newRootCmd(func(k string) string { return map[string]string{"LOG_FORMAT": "json"}[k] }, &out, &errOut)
+	root := NewCommand(func(k string) string { return map[string]string{"LOG_FORMAT": "json"}[k] }, &out, &errOut)
 	root.SetArgs(append([]string{"audit", "verify"}, args...))
 	var v verdict
 	if err := root.ExecuteContext(context.Background()); err != nil {

@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"bytes"
@@ -195,7 +195,7 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	db := pgtest.New(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "tenantry")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	build := exec.Command("go", "build", "-o", bin, binaryPackage)
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
 	suffix := make([]byte, 4)

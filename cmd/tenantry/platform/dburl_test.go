@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -41,7 +41,7 @@ func TestDatabaseURL_FlagOverridesTheEnvironment(t *testing.T) {
 	require.ErrorContains(t, err, "nobody", "reached the database and found no such tenant: %s", out)
 
 	// Every command that needs a database has the flag; those that do not, do not.
-	root := newRootCmd(func(string) string { return "" }, os.Stdout, os.Stderr)
+	root := NewCommand(func(string) string { return "" }, os.Stdout, os.Stderr)
 	for _, path := range [][]string{{"migrate"}, {"serve"}, {"api"}, {"projector"}, {"worker"},
 		{"projections", "rebuild"}, {"billing", "reconcile"}, {"tenants", "create"}, {"tenants", "list"},
 		{"audit", "export"}, {"audit", "verify"}, {"audit", "head"}, {"audit", "replay"}} {

@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -82,10 +82,14 @@ func TestExitCodes_FailuresExit1(t *testing.T) {
 	require.Equal(t, 1, exitCode(err))
 }
 
+// binaryPackage is the tenantry binary the tests that run processes build (this package is
+// its platform, not a command).
+const binaryPackage = "github.com/tenantry/tenantry/cmd/tenantry"
+
 // The built binary exits with those codes (main maps the error to the process's status).
 func TestExitCodes_OfTheBuiltBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "tenantry")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	build := exec.Command("go", "build", "-o", bin, binaryPackage)
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
 	code := func(args ...string) int {

@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -66,7 +66,7 @@ func TestAuditKeygen_WritesAnOwnerOnlyKeyAndRefusesToOverwriteIt(t *testing.T) {
 
 	// Without --out the private key is the one line of standard output (for a secret store).
 	var stdout, stderr strings.Builder
-	root := newRootCmd(func(string) string { return "" }, &stdout, &stderr)
+	root := NewCommand(func(string) string { return "" }, &stdout, &stderr)
 	root.SetArgs([]string{"audit", "keygen"})
 	require.NoError(t, root.ExecuteContext(ctx))
 	s, err := auditlog.ParseSigningKey(stdout.String())

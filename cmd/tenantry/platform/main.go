@@ -1,5 +1,8 @@
-// Command tenantry is the one binary: API, projector, workers, migrations and operator tools.
-package main
+// Package platform is Tenantry's composition root: the command line (API, projector,
+// workers, migrations and operator tools), the one place that reads the environment and
+// wires every package. Binaries are thin: cmd/tenantry calls Main(), and a team's own
+// binary calls Main with its products (issue 18), so that both run the same platform.
+package platform
 
 import (
 	"context"
@@ -19,13 +22,17 @@ import (
 
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/product"
 	"github.com/tenantry/tenantry/migrations"
 )
 
-func main() {
+// Main runs the tenantry command line with products in this process: the command and flags
+// of os.Args, the environment, stopped by SIGINT or SIGTERM; it exits the process with the
+// command's status (see exitCode) when the command fails.
+func Main(products ...product.Product) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newRootCmd(os.Getenv, os.Stdout, os.Stderr).ExecuteContext(ctx); err != nil {
+	if err := NewCommand(os.Getenv, os.Stdout, os.Stderr, products...).ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "tenantry:", err)
 		os.Exit(exitCode(err))
 	}
@@ -66,10 +73,15 @@ type app struct {
 	stdout io.Writer
 	// databaseURL is --database-url of the command that runs (see dburl.go).
 	databaseURL string
+	// products are the products this binary runs besides Tenantry's own areas (issue 18).
+	products []product.Product
 }
 
-func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
-	a := &app{stdout: stdout}
+// NewCommand is the root command of the command line (what Main executes) with products,
+// reading the environment through getenv and writing to stdout and stderr: for tests, and
+// for a team that adds its own subcommands before executing it.
+func NewCommand(getenv func(string) string, stdout, stderr io.Writer, products ...product.Product) *cobra.Command {
+	a := &app{stdout: stdout, products: products}
 	root := &cobra.Command{
 		Use:           "tenantry",
 		Short:         "Event-sourced multi-tenant SaaS backbone",

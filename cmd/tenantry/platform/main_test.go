@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"bufio"
@@ -29,7 +29,7 @@ import (
 func run(t *testing.T, ctx context.Context, env map[string]string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	root := newRootCmd(func(k string) string { return env[k] }, &out, &errOut)
+	root := NewCommand(func(k string) string { return env[k] }, &out, &errOut)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	return out.String() + errOut.String(), err

@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"bytes"
@@ -16,10 +16,10 @@ import (
 // The Makefile's promises (README, "Two commands"), checked by running its real targets
 // with the tools they call replaced by small scripts: no database, build or network.
 
-// repoRoot is the repository's top directory (this package is cmd/tenantry).
+// repoRoot is the repository's top directory (this package is cmd/tenantry/platform).
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	require.NoError(t, err)
 	require.FileExists(t, filepath.Join(root, "Makefile"))
 	return root

@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -32,7 +32,7 @@ type processMetrics struct {
 	projLag     prometheus.Histogram
 }
 
-// newProcessMetrics builds the process's registry; newMain adds the series of the
+// newProcessMetrics builds the process's registry; newProcess adds the series of the
 // components it builds.
 func newProcessMetrics() *processMetrics {
 	m := &processMetrics{

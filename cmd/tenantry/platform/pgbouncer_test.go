@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"bytes"
@@ -47,7 +47,7 @@ func TestAPIProcess_ServesEveryFlowThroughPgBouncerInTransactionMode(t *testing.
 	db := pgtest.New(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "tenantry")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, binaryPackage).CombinedOutput()
 	require.NoError(t, err, string(out))
 
 	suffix := make([]byte, 4)

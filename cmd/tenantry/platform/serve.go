@@ -1,4 +1,4 @@
-package main
+package platform
 
 import (
 	"context"
@@ -35,9 +35,9 @@ func (a *app) projectorCmd() *cobra.Command {
 	}
 }
 
-// runRoles builds the process for r (see Main), runs it until ctx ends and closes it.
+// runRoles builds the process for r (see process), runs it until ctx ends and closes it.
 func (a *app) runRoles(ctx context.Context, r roles) error {
-	m, err := a.newMain(ctx, r)
+	m, err := a.newProcess(ctx, r)
 	if err != nil {
 		return err
 	}
