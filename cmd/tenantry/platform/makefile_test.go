@@ -317,11 +317,27 @@ func TestMakeDB_PrintsTheDatabaseMakeRunServes(t *testing.T) {
 	require.Equal(t, own+"\n", out)
 }
 
-// `make build` stamps the commit into the binary (`tenantry version` prints it), even where
-// GOFLAGS says -buildvcs=false, as this machine's Go environment does.
-func TestMakeBuild_TheBinaryKnowsItsCommit(t *testing.T) {
+// `make build` writes every binary of cmd/ (tenantry, and a product's own) into BINDIR, and
+// stamps the commit into each (`tenantry version` prints it), even where GOFLAGS says
+// -buildvcs=false, as this machine's Go environment does.
+func TestMakeBuild_BuildsEveryBinaryOfCmdAndTheBinaryKnowsItsCommit(t *testing.T) {
 	needTools(t, "make", "git")
 	root := repoRoot(t)
+	dir := t.TempDir()
+	out, err := makeIn(t, root, nil, []string{"GOFLAGS=-buildvcs=false"}, "build", "BINDIR="+dir)
+	require.NoError(t, err, out)
+	list := exec.Command("go", "list", "-f", `{{if eq .Name "main"}}{{.Dir}}{{end}}`, "./cmd/...")
+	list.Dir = root
+	mains, err := list.Output()
+	require.NoError(t, err)
+	var names []string
+	for _, d := range strings.Fields(string(mains)) {
+		names = append(names, filepath.Base(d))
+		require.FileExists(t, filepath.Join(dir, filepath.Base(d)), "make build builds %s", d)
+	}
+	require.Contains(t, names, "tenantry")
+	bin := filepath.Join(dir, "tenantry")
+
 	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
 	if err != nil {
 		t.Skip("not a git checkout")
@@ -331,9 +347,6 @@ func TestMakeBuild_TheBinaryKnowsItsCommit(t *testing.T) {
 		// -buildvcs=true included; CI and users build in a plain clone.
 		t.Skip("a linked git worktree: go does not stamp its revision")
 	}
-	bin := filepath.Join(t.TempDir(), "tenantry")
-	out, err := makeIn(t, root, nil, []string{"GOFLAGS=-buildvcs=false"}, "build", "BIN="+bin)
-	require.NoError(t, err, out)
 	out2, err := exec.Command(bin, "version", "--json").Output()
 	require.NoError(t, err)
 	var v struct{ Commit string }
