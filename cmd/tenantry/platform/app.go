@@ -14,9 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tenantry/tenantry/domain/catalog"
+	"github.com/tenantry/tenantry/domain/module"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/eventstore/audit"
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/http/product"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
 )
@@ -67,7 +69,7 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 			_ = m.Close()
 		}
 	}()
-	if m.registry, err = domainRegistry(); err != nil {
+	if m.registry, err = a.domainRegistry(); err != nil {
 		return nil, err
 	}
 
@@ -271,12 +273,48 @@ func (m *process) Close() error {
 	return nil
 }
 
-// domainRegistry is the event store's registry filled with the domain's catalog: the
-// composition root joins the two, so the event store never imports the aggregates.
-func domainRegistry() (*eventstore.Registry, error) {
+// domainRegistry is the event store's registry filled with the domain's catalog and the
+// event types of a's products: the composition root joins them, so the event store never
+// imports the aggregates.
+func (a *app) domainRegistry() (*eventstore.Registry, error) {
+	return newRegistry(a.products)
+}
+
+// newRegistry is the registry of the domain's catalog and of products' modules; a product
+// event type that Tenantry or another product already registers, or a hole in a module's
+// upcast chain, is an error.
+func newRegistry(products []product.Product) (*eventstore.Registry, error) {
 	r := eventstore.NewRegistry()
 	if err := catalog.Register(r); err != nil {
 		return nil, err
 	}
+	for _, p := range products {
+		if err := module.Register(r, p.Module); err != nil {
+			return nil, fmt.Errorf("register the events of product %s: %w", p.Module.Name, err)
+		}
+	}
+	if err := r.Check(); err != nil {
+		return nil, fmt.Errorf("check the products' events: %w", err)
+	}
 	return r, nil
+}
+
+// checkProducts validates the products a binary was built with, once, before any command
+// runs: each module valid and not named as Tenantry's own areas, no two modules sharing a
+// name, an event type or a metric, and every event type registrable beside Tenantry's.
+func checkProducts(products []product.Product) error {
+	mods := make([]module.Module, 0, len(products))
+	for _, p := range products {
+		if p.Module.Name == module.Core {
+			return fmt.Errorf("products: module %q: the name of Tenantry's own areas; choose another", module.Core)
+		}
+		mods = append(mods, p.Module)
+	}
+	if err := module.Check(mods); err != nil {
+		return fmt.Errorf("products: %w", err)
+	}
+	if _, err := newRegistry(products); err != nil {
+		return fmt.Errorf("products: %w", err)
+	}
+	return nil
 }

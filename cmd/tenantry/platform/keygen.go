@@ -41,8 +41,8 @@ func (a *app) auditKeygenCmd() *cobra.Command {
 			"output (to pipe into a secret store) and the public key to standard error.\n" +
 			"--json prints one object instead: public_key, key_id, and file (with --out) or private_key.",
 		Args: usageArgs(cobra.NoArgs),
-		// Making a key needs no configuration (and no database).
-		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
+		// Making a key needs no configuration (and no database); the products are still checked.
+		PersistentPreRunE: a.productsChecked,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pub, priv, err := ed25519.GenerateKey(rand.Reader)
 			if err != nil {

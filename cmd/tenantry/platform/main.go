@@ -73,21 +73,31 @@ type app struct {
 	stdout io.Writer
 	// databaseURL is --database-url of the command that runs (see dburl.go).
 	databaseURL string
-	// products are the products this binary runs besides Tenantry's own areas (issue 18).
-	products []product.Product
+	// products are the products this binary runs besides Tenantry's own areas (issue 18);
+	// productsErr is what is wrong with them (checkProducts), returned by every command.
+	products    []product.Product
+	productsErr error
 }
+
+// productsChecked is the PersistentPreRunE of the commands that need no configuration: it
+// refuses to run them with products that are not valid, as every other command does (exit
+// status 1: the binary's configuration is wrong, not its command line).
+func (a *app) productsChecked(*cobra.Command, []string) error { return a.productsErr }
 
 // NewCommand is the root command of the command line (what Main executes) with products,
 // reading the environment through getenv and writing to stdout and stderr: for tests, and
 // for a team that adds its own subcommands before executing it.
 func NewCommand(getenv func(string) string, stdout, stderr io.Writer, products ...product.Product) *cobra.Command {
-	a := &app{stdout: stdout, products: products}
+	a := &app{stdout: stdout, products: products, productsErr: checkProducts(products)}
 	root := &cobra.Command{
 		Use:           "tenantry",
 		Short:         "Event-sourced multi-tenant SaaS backbone",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.productsChecked(cmd, args); err != nil {
+				return err
+			}
 			env, from, err := a.databaseEnv(cmd, getenv)
 			if err != nil {
 				return err
@@ -275,7 +285,7 @@ func (a *app) runtimePool(purpose eventstore.Purpose) (string, eventstore.PoolCo
 
 // openRuntime is openStore with the registry of the domain's events.
 func (a *app) openRuntime(ctx context.Context, purpose eventstore.Purpose) (*eventstore.Store, *eventstore.Registry, func(), error) {
-	registry, err := domainRegistry()
+	registry, err := a.domainRegistry()
 	if err != nil {
 		return nil, nil, nil, err
 	}

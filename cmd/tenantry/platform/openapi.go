@@ -16,8 +16,9 @@ func (a *app) openapiCmd() *cobra.Command {
 		Use:   "openapi [--out FILE]",
 		Short: "Print the API's OpenAPI 3.1 document (as GET /openapi.json answers it), or write it to FILE",
 		Args:  usageArgs(cobra.NoArgs),
-		// The document is derived from the code: no configuration is needed.
-		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
+		// The document is derived from the code: no configuration is needed (the products are
+		// still checked).
+		PersistentPreRunE: a.productsChecked,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			doc, err := httpapi.DocumentJSON()
 			if err != nil {

@@ -29,7 +29,7 @@ func (a *app) projectionsCmd() *cobra.Command {
 				}
 			}
 			ctx := cmd.Context()
-			registry, err := domainRegistry()
+			registry, err := a.domainRegistry()
 			if err != nil {
 				return err
 			}

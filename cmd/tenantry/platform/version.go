@@ -54,8 +54,8 @@ func (a *app) versionCmd() *cobra.Command {
 		Use:   "version [--json]",
 		Short: "Print the module version, the commit it was built from (and whether it had local changes), and the Go version",
 		Args:  usageArgs(cobra.NoArgs),
-		// No configuration is needed to say what the binary is.
-		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
+		// No configuration is needed to say what the binary is; the products are still checked.
+		PersistentPreRunE: a.productsChecked,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := readVersion()
 			if asJSON {
