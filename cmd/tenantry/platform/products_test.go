@@ -57,7 +57,7 @@ func TestProducts_AnInvalidProductStopsEveryCommandWithExit1(t *testing.T) {
 		"a bad module name":         {[]product.Product{{Module: module.Module{Name: "Tasks"}}}, `module "Tasks": name must be`},
 		"Tenantry's own name":       {[]product.Product{{Module: module.Module{Name: module.Core}}}, `module "tenantry": the name of Tenantry's own areas`},
 		"two products of one name":  {[]product.Product{tasks(), tasks()}, "module tasks: declared twice"},
-		"a type Tenantry has":       {[]product.Product{{Module: module.Module{Name: "tenant", Events: []module.EventType{module.Event[tenantCreatedToo]()}}}}, `"tenant.created": already registered`},
+		"a namespace Tenantry has":  {[]product.Product{{Module: module.Module{Name: "tenant", Events: []module.EventType{module.Event[tenantCreatedToo]()}}}}, `module "tenant": the name is reserved for Tenantry's own event types`},
 		"a hole in an upcast chain": {[]product.Product{noUpcaster}, `"tasks.task.created" is at v2 but has no upcaster from v1`},
 	}
 	commands := [][]string{{"version"}, {"openapi"}, {"audit", "keygen"}, {"migrate"}, {"tenants", "list"},
