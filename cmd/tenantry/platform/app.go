@@ -126,7 +126,7 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 			OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 			StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
 			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: webhooks.Apply,
-			TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts}
+			TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts, Products: a.products}
 		if a.cfg.RedisURL != "" {
 			if deps.SharedLimits, err = httpapi.NewRedisLimits(a.cfg.RedisURL); err != nil {
 				return nil, err
@@ -282,6 +282,15 @@ func (m *process) Close() error {
 // imports the aggregates.
 func (a *app) domainRegistry() (*eventstore.Registry, error) {
 	return newRegistry(a.products)
+}
+
+// modules are the modules of a's products.
+func (a *app) modules() []module.Module {
+	mods := make([]module.Module, len(a.products))
+	for i, p := range a.products {
+		mods[i] = p.Module
+	}
+	return mods
 }
 
 // newRegistry is the registry of the domain's catalog and of products' modules; a product

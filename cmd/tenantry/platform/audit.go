@@ -286,7 +286,7 @@ func (a *app) auditReplayCmd() *cobra.Command {
 				return err
 			}
 			defer closePool()
-			replay := usecase.Replay{History: eventstore.DomainStore{Store: store, Registry: reg}}
+			replay := usecase.Replay{History: eventstore.DomainStore{Store: store, Registry: reg}, Modules: a.modules()}
 			st, err := replay.AsOf(ctx, usecase.ReplayInput{Tenant: id, AsOf: at})
 			if err != nil {
 				return err

@@ -20,7 +20,7 @@ func (a *app) openapiCmd() *cobra.Command {
 		// still checked).
 		PersistentPreRunE: a.productsChecked,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			doc, err := httpapi.DocumentJSON()
+			doc, err := httpapi.DocumentJSONFor(a.products)
 			if err != nil {
 				return err
 			}
