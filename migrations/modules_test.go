@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -59,29 +60,40 @@ func projectsModule() []migrations.ModuleMigrations {
 }
 
 // provisionTenants records tenant.created for n fresh tenants and provisions their schemas
-// as the projector does, 8 at a time.
-func provisionTenants(tb testing.TB, worker *pgxpool.Pool, n int) []uuid.UUID {
+// with tenantry.migrate_tenant_schema as the projector's role, 8 connections at once and
+// 10 tenants per transaction, not waiting for each commit to reach the disk (set-up only).
+func provisionTenants(tb testing.TB, workerURL string, n int) []uuid.UUID {
 	tb.Helper()
 	ctx := context.Background()
+	u, err := url.Parse(workerURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
+	worker := pgtest.Pool(tb, u.String(), 8)
+	defer worker.Close()
 	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = uuid.Must(uuid.NewV7())
+	}
+	const batch = 10
 	errs := make([]error, 8)
 	var wg sync.WaitGroup
 	for w := range errs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < n; i += len(errs) {
-				id := uuid.Must(uuid.NewV7())
-				if _, err := eventstore.New(worker).Append(ctx, id, "tenant", eventstore.NoStream,
-					eventstore.NewEvent{Type: "tenant.created", SchemaVersion: 1, Data: []byte(`{}`)}); err != nil {
-					errs[w] = err
-					return
+			for lo := w * batch; lo < n && errs[w] == nil; lo += len(errs) * batch {
+				part := ids[lo:min(lo+batch, n)]
+				for _, id := range part {
+					if _, errs[w] = eventstore.New(worker).Append(ctx, id, "tenant", eventstore.NoStream,
+						eventstore.NewEvent{Type: "tenant.created", SchemaVersion: 1, Data: []byte(`{}`)}); errs[w] != nil {
+						return
+					}
 				}
-				if _, err := worker.Exec(ctx, `SELECT tenantry.migrate_tenant_schema($1)`, id); err != nil {
-					errs[w] = err
-					return
-				}
-				ids[i] = id
+				_, errs[w] = worker.Exec(ctx, `SELECT count(tenantry.migrate_tenant_schema(id)) FROM unnest($1::uuid[]) AS id`, part)
 			}
 		}()
 	}
@@ -144,7 +156,7 @@ func TestModuleMigrations_ApplyToEveryExistingSchemaAndNewOnes(t *testing.T) {
 	worker := pgtest.Pool(t, db.WorkerURL, 8)
 	super := pgtest.Pool(t, db.SuperURL, 2)
 	ctx := context.Background()
-	ids := provisionTenants(t, worker, n)
+	ids := provisionTenants(t, db.WorkerURL, n)
 	core := latestTenantVersion(t)
 
 	res, err := migrations.Migrate(ctx, db.SuperURL, migrations.Options{Modules: projectsModule()})
@@ -214,7 +226,7 @@ func TestModuleMigrations_ATableWithoutRLSFailsEverySchemaItReaches(t *testing.T
 	worker := pgtest.Pool(t, db.WorkerURL, 4)
 	super := pgtest.Pool(t, db.SuperURL, 2)
 	ctx := context.Background()
-	ids := provisionTenants(t, worker, 3)
+	ids := provisionTenants(t, db.WorkerURL, 3)
 	core := latestTenantVersion(t)
 	leaky := []migrations.ModuleMigrations{{Module: "notes", FS: fstest.MapFS{
 		"0001_notes.sql": {Data: []byte(`CREATE TABLE notes_notes (tenant_id uuid NOT NULL, body text);`)},
@@ -247,10 +259,9 @@ func TestModuleMigrations_ATableWithoutRLSFailsEverySchemaItReaches(t *testing.T
 
 func TestModuleMigrations_AFailingSchemaDoesNotStopTheOthers(t *testing.T) {
 	db := pgtest.New(t)
-	worker := pgtest.Pool(t, db.WorkerURL, 4)
 	super := pgtest.Pool(t, db.SuperURL, 2)
 	ctx := context.Background()
-	ids := provisionTenants(t, worker, 5)
+	ids := provisionTenants(t, db.WorkerURL, 5)
 	broken := ids[2]
 	// A table of the same name already there, made by hand.
 	_, err := super.Exec(ctx, `CREATE TABLE `+pgx.Identifier{schemaOf(broken), "projects_projects"}.Sanitize()+` (x int)`)
@@ -321,10 +332,9 @@ func TestModuleMigrations_RefuseAnEditedOrOutOfOrderFileAndBadDeclarations(t *te
 // holding its lock (as a sync recording new files does) does not delay them.
 func TestModuleMigrations_RunningAgainDoesNothing(t *testing.T) {
 	db := pgtest.New(t)
-	worker := pgtest.Pool(t, db.WorkerURL, 4)
 	super := pgtest.Pool(t, db.SuperURL, 2)
 	ctx := context.Background()
-	ids := provisionTenants(t, worker, 3)
+	ids := provisionTenants(t, db.WorkerURL, 3)
 	_, err := migrations.MigrateTenants(ctx, db.SuperURL, migrations.TenantOptions{Modules: projectsModule()})
 	require.NoError(t, err)
 	before := recorded(t, super)
