@@ -132,7 +132,11 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 				return nil, err
 			}
 		}
-		m.server = httpapi.NewHTTPServer(deps) // read, write and idle timeouts, header size limit
+		// Read, write and idle timeouts, header size limit; products that cannot be served
+		// (httpapi.CheckProducts) are a configuration error.
+		if m.server, err = httpapi.NewHTTPServerChecked(deps); err != nil {
+			return nil, err
+		}
 	} else if a.cfg.MetricsAddr != "" { // a projector or worker replica's own /metrics
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{}))
