@@ -67,6 +67,10 @@ type Options struct {
 	Logger         *slog.Logger
 	// TenantMigrations replaces the embedded tenant migrations (tests use it).
 	TenantMigrations fs.FS
+	// Modules are the product modules' tenant migrations (ModulesOf builds them), recorded
+	// after Tenantry's own, each module's in its own numbering; a new one is appended to the
+	// global order that every tenant schema applies (MigrateTenants, and new tenants).
+	Modules []ModuleMigrations
 	// Functions replaces the embedded function files (tests use it).
 	Functions fs.FS
 }
@@ -78,8 +82,9 @@ type Result struct {
 	Functions  []string
 	Version    int64 // the shared schema version after the run
 	Partitions int   // the events table's partition count
-	// TenantVersion is the latest tenant migration: what new tenant schemas are created at
-	// and what `migrate --tenants-only` brings existing ones to.
+	// TenantVersion is the latest tenant migration in the global order (Tenantry's and the
+	// modules' together): what new tenant schemas are created at and what `migrate
+	// --tenants-only` brings existing ones to.
 	TenantVersion int
 }
 
@@ -136,15 +141,14 @@ func Migrate(ctx context.Context, superURL string, opts Options) (Result, error)
 	if err := conn.QueryRow(ctx, `SELECT value FROM tenantry.settings WHERE key = 'event_partitions'`).Scan(&stored); err != nil {
 		return Result{}, fmt.Errorf("read partition count: %w", err)
 	}
-	tenantFS := opts.TenantMigrations
-	if tenantFS == nil {
-		tenantFS = TenantFS()
-	}
-	tenantVersion, err := syncTenantMigrations(ctx, conn, tenantFS)
+	synced, err := syncTenantMigrations(ctx, conn, opts.TenantMigrations, opts.Modules)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Applied: applied, Functions: fns, Version: version, TenantVersion: tenantVersion}
+	for _, m := range synced.Added {
+		log.Info("tenant migration recorded", "module", m.Module, "file", fmt.Sprintf("%04d_%s.sql", m.Version, m.Name), "order", m.Order)
+	}
+	res := Result{Applied: applied, Functions: fns, Version: version, TenantVersion: synced.Latest}
 	res.Partitions, _ = strconv.Atoi(stored)
 	if opts.Partitions != 0 && opts.Partitions != res.Partitions {
 		log.Warn("event partition count is fixed at the first migrate; ignoring the configured value",

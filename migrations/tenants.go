@@ -1,9 +1,7 @@
 package migrations
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
@@ -72,46 +70,6 @@ func LoadTenantMigrations(fsys fs.FS) ([]TenantMigration, error) {
 	return out, nil
 }
 
-// syncTenantMigrations records this build's tenant migrations in tenantry.tenant_migrations,
-// where tenantry.migrate_tenant_schema reads them. A shipped migration must never change.
-func syncTenantMigrations(ctx context.Context, conn *pgx.Conn, fsys fs.FS) (latest int, err error) {
-	ms, err := LoadTenantMigrations(fsys)
-	if err != nil {
-		return 0, err
-	}
-	for _, m := range ms {
-		sum := sha256.Sum256([]byte(m.SQL))
-		var stored []byte
-		err := conn.QueryRow(ctx, `WITH ins AS (
-				INSERT INTO tenantry.tenant_migrations (version, name, sql, checksum) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (version) DO NOTHING RETURNING checksum)
-			SELECT checksum FROM ins UNION ALL
-			SELECT checksum FROM tenantry.tenant_migrations WHERE version = $1 LIMIT 1`,
-			m.Version, m.Name, m.SQL, sum[:]).Scan(&stored)
-		if err != nil {
-			return 0, fmt.Errorf("record tenant migration %04d: %w", m.Version, err)
-		}
-		if !bytes.Equal(stored, sum[:]) {
-			return 0, fmt.Errorf("tenant migration %04d_%s differs from the one already applied; ship a new migration instead of editing it", m.Version, m.Name)
-		}
-		latest = m.Version
-	}
-	return latest, nil
-}
-
-func syncTenantMigrationsPool(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) error {
-	if fsys == nil {
-		fsys = TenantFS()
-	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	_, err = syncTenantMigrations(ctx, conn.Conn(), fsys)
-	return err
-}
-
 // TenantOptions tunes MigrateTenants.
 type TenantOptions struct {
 	// Concurrency is how many schemas migrate at once (default 4).
@@ -123,6 +81,9 @@ type TenantOptions struct {
 	LockTimeout time.Duration
 	// TenantMigrations replaces the embedded tenant migrations (tests use it).
 	TenantMigrations fs.FS
+	// Modules are the product modules' tenant migrations, recorded after Tenantry's own
+	// (see Options.Modules) before the schemas are brought up to date.
+	Modules []ModuleMigrations
 }
 
 // TenantFailure is one schema that could not be migrated.
@@ -166,12 +127,16 @@ func MigrateTenants(ctx context.Context, superURL string, opts TenantOptions) (T
 	defer pool.Close()
 
 	var rep TenantReport
-	if err := syncTenantMigrationsPool(ctx, pool, opts.TenantMigrations); err != nil {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
 		return rep, err
 	}
-	if err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM tenantry.tenant_migrations`).Scan(&rep.Latest); err != nil {
-		return rep, fmt.Errorf("read latest tenant migration: %w", err)
+	synced, err := syncTenantMigrations(ctx, conn.Conn(), opts.TenantMigrations, opts.Modules)
+	conn.Release()
+	if err != nil {
+		return rep, err
 	}
+	rep.Latest = synced.Latest
 	rows, err := pool.Query(ctx, `SELECT tenant_id FROM tenantry.tenant_schemas WHERE version < $1 ORDER BY tenant_id`, rep.Latest)
 	if err != nil {
 		return rep, fmt.Errorf("list pending tenant schemas: %w", err)
