@@ -182,6 +182,7 @@ func (a *app) migrateCmd() *cobra.Command {
 					AppPassword:    passwordOf(a.cfg.AppDatabaseURL),
 					WorkerPassword: passwordOf(a.cfg.WorkerDatabaseURL),
 					Logger:         a.log,
+					Modules:        migrations.ModulesOf(a.modules()),
 				})
 				if err != nil {
 					return err
@@ -202,7 +203,7 @@ func (a *app) migrateCmd() *cobra.Command {
 func (a *app) migrateTenants(ctx context.Context, admin string, concurrency int) error {
 	start := time.Now()
 	progress := a.progress("tenant schemas migrated")
-	rep, err := migrations.MigrateTenants(ctx, admin, migrations.TenantOptions{Concurrency: concurrency, Progress: progress})
+	rep, err := migrations.MigrateTenants(ctx, admin, migrations.TenantOptions{Concurrency: concurrency, Progress: progress, Modules: migrations.ModulesOf(a.modules())})
 	for _, f := range rep.Failed {
 		a.log.Error("tenant schema not migrated", "tenant_id", f.Tenant, "err", f.Err)
 	}
