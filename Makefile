@@ -31,8 +31,11 @@ STATICCHECK_VERSION ?= v0.8.2
 REDOCLY_VERSION ?= 1.34.20
 
 DATA := .data
-BIN  := $(DATA)/bin/tenantry
-ENV  := .ci/with-env
+# make build writes every binary of cmd/ into BINDIR: tenantry, and a product's own binary
+# (cmd/<name>, calling platform.Main with its products) next to it. make run runs BIN.
+BINDIR := $(DATA)/bin
+BIN    := $(BINDIR)/tenantry
+ENV    := .ci/with-env
 
 .PHONY: help run run-cluster build test fuzz bench lint openapi-lint fmt clean-data db db-stop stripe-mock
 
@@ -46,9 +49,9 @@ help: ## list the targets
 
 # -buildvcs=auto: the binary records the commit it was built from (`tenantry version`) even
 # where GOFLAGS carries -buildvcs=false; outside a git checkout it records nothing.
-build: ## build the binary into .data/bin/tenantry
-	@mkdir -p $(DATA)/bin
-	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/tenantry
+build: ## build the binaries of cmd/ into .data/bin/ (tenantry, and any product binary)
+	@mkdir -p $(BINDIR)
+	$(GO) build -buildvcs=auto -o $(BINDIR)/ ./cmd/...
 
 # `make run` listens on the loopback interface only (the README's sample operator token must
 # not open the API to the network); set TENANTRY_ADDR, e.g. TENANTRY_ADDR=:8080, to listen

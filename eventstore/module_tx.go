@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -35,7 +36,18 @@ func (t moduleTx) Query(ctx context.Context, sql string, args ...any) (module.Ro
 }
 
 func (t moduleTx) QueryRow(ctx context.Context, sql string, args ...any) module.Row {
-	return t.tx.QueryRow(ctx, sql, args...)
+	return moduleRow{t.tx.QueryRow(ctx, sql, args...)}
+}
+
+// moduleRow names pgx's "no rows" as module.ErrNoRows, which a module can test for.
+type moduleRow struct{ row pgx.Row }
+
+func (r moduleRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return module.ErrNoRows
+	}
+	return err
 }
 
 // InModule runs fn in one transaction of the store's pool in the tenant's context, as a

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/eventstore"
@@ -65,6 +66,12 @@ func stateAnswer(st app.State) api.AuditState {
 	}
 	for metric, n := range st.UsageTotals {
 		out.UsageTotals[metric] = exact(n.Big())
+	}
+	for name, raw := range st.Modules {
+		if out.Modules == nil {
+			out.Modules = map[string]any{}
+		}
+		out.Modules[name] = json.RawMessage(raw)
 	}
 	return out
 }

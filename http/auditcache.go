@@ -98,7 +98,7 @@ type pastKey struct {
 func newAuditCache(d Deps) *auditCache {
 	return &auditCache{
 		export:   app.Export{Events: d.Store, Heads: d.Store, Signer: d.AuditSigner, Now: func() time.Time { return d.Now().UTC() }},
-		replay:   app.Replay{History: eventstore.DomainStore{Store: d.Store, Registry: d.Registry}},
+		replay:   app.Replay{History: eventstore.DomainStore{Store: d.Store, Registry: d.Registry}, Modules: productModules(d.Products)},
 		check:    app.Verify{Chains: d.Store},
 		verified: newLRU[uuid.UUID, app.Verified](maxVerifiedTenants),
 		folded:   newLRU[uuid.UUID, *app.Fold](maxAuditTenants),

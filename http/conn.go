@@ -70,6 +70,17 @@ func NewHTTPServer(d Deps) *http.Server {
 	return srv
 }
 
+// NewHTTPServerChecked is NewHTTPServer, or why d's products cannot be served.
+func NewHTTPServerChecked(d Deps) (*http.Server, error) {
+	h, err := NewChecked(d)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h}
+	d.Timeouts.Apply(srv)
+	return srv, nil
+}
+
 // MaxBody is the largest request body accepted (1 MiB).
 const MaxBody = 1 << 20
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
@@ -54,8 +55,27 @@ func UnreachableRedisLimits(addr string) SharedLimits {
 // CredentialTTL bounds how long a cached credential is served.
 const CredentialTTL = credTTL
 
-// NewServer is New, also returning the server, for tests that look inside it.
-var NewServer = build
+// NewServer is New, also returning the server, for tests that look inside it; it panics
+// when d's products cannot be served.
+func NewServer(d Deps) (*gin.Engine, *Server) {
+	r, s, err := build(d)
+	if err != nil {
+		panic(err)
+	}
+	return r, s
+}
+
+// CheckTable checks Tenantry's own route table as CheckProducts checks one with products.
+func CheckTable() error { return checkTable((&Server{}).routes()) }
+
+// RoutesOf lists the route table of a server (its products' routes included).
+func RoutesOf(s *Server) []RouteSpec {
+	var out []RouteSpec
+	for _, rt := range s.routes() {
+		out = append(out, RouteSpec{Method: rt.method, Path: rt.path, Access: rt.access.String(), Roles: rt.roles, Scoped: rt.scoped})
+	}
+	return out
+}
 
 // Gathered is how many requests wait in tenant's usage coalescing lanes for an append.
 func Gathered(s *Server, tenant uuid.UUID) int {

@@ -121,7 +121,7 @@ func FuzzRequestID(f *testing.F) {
 	for _, s := range []string{"", "abc-123", "bad id with spaces", "a\nb", "\x00", strings.Repeat("a", 128), strings.Repeat("a", 129), "é", "a.b:c_d-e", "<script>", "x\r\nSet-Cookie: y", "ünï", "req:1.2_3"} {
 		f.Add(s)
 	}
-	_, s := build(Deps{Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry()})
+	_, s, _ := build(Deps{Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry()})
 	r := gin.New()
 	r.Use(s.observe)
 	var seen string
@@ -224,7 +224,7 @@ func FuzzStripeWebhook(f *testing.F) {
 		f.Add([]byte(p), "", false, int64(400))
 	}
 	f.Add([]byte(`{"id":"evt_2"}`), "t=,v1=,v0=,,==", false, int64(0))
-	engine, _ := build(Deps{Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry(), StripeWebhookSecret: secret,
+	engine, _, _ := build(Deps{Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry(), StripeWebhookSecret: secret,
 		Webhooks: func(_ context.Context, ev app.StripeEvent) (app.StripeDelivery, error) {
 			if _, err := app.ParseStripeEvent(ev); err != nil {
 				return app.StripeDelivery{}, err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/catalog"
+	"github.com/tenantry/tenantry/domain/module"
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/http/oastest"
@@ -76,9 +77,18 @@ func newAPI(t testing.TB, opts ...apiOption) *api {
 	for _, o := range opts {
 		o(&d)
 	}
+	for _, p := range d.Products { // as the binary does: a product's event types are the registry's
+		require.NoError(t, module.Register(reg, p.Module))
+	}
 	h, server := httpapi.NewServer(d)
 	// Every answer of the server is checked against the OpenAPI document (oastest).
-	srv := httptest.NewUnstartedServer(oastest.Handler(t, h))
+	checked := oastest.Handler
+	if len(d.Products) > 0 {
+		c, err := oastest.ForProducts(d.Products)
+		require.NoError(t, err)
+		checked = c.Handler
+	}
+	srv := httptest.NewUnstartedServer(checked(t, h))
 	d.Timeouts.Apply(srv.Config) // as NewHTTPServer does
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })

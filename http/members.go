@@ -13,31 +13,6 @@ import (
 	"github.com/tenantry/tenantry/http/api"
 )
 
-// listMembers pages through the tenant's members by id (pending invitations are GET
-// /v1/invitations).
-func (s *Server) listMembers(c *gin.Context, cl *call) {
-	pr, ok := s.pageQuery(c, domain.ListMembers)
-	if !ok || !s.minSeq(c, cl, eventstore.ProjectionAuth) {
-		return
-	}
-	var rows []eventstore.Member
-	err := s.d.Store.InTenant(c, cl.tenant, true, func(tx *eventstore.Tx) error {
-		var err error
-		rows, err = tx.Members(c, pr.After, pr.Limit+1)
-		return err
-	})
-	if err != nil {
-		s.failErr(c, err)
-		return
-	}
-	pg := domain.NewPage(rows, pr.Limit, func(m eventstore.Member) string {
-		return domain.IDCursor(domain.ListMembers, m.MemberID)
-	})
-	reply(c, http.StatusOK, api.MemberList{Page: pageOf(pg), Members: mapAll(pg.Items, func(m eventstore.Member) api.Member {
-		return api.Member{ID: m.MemberID, Email: m.Email, Role: m.Role, JoinedAt: m.JoinedAt}
-	})})
-}
-
 // pageQuery reads the ?cursor= and ?limit= of a list ordered by id (domain.Page), answering
 // 400 itself, naming each bad field, when they are not valid.
 func (s *Server) pageQuery(c *gin.Context, list string) (domain.PageRequest, bool) {
@@ -47,72 +22,6 @@ func (s *Server) pageQuery(c *gin.Context, list string) (domain.PageRequest, boo
 		return pr, false
 	}
 	return pr, true
-}
-
-// inviteMember offers a seat: the answer carries the invitation token, shown once, for the
-// admin to pass on to the invitee.
-func (s *Server) inviteMember(c *gin.Context, cl *call) {
-	var req api.InviteRequest
-	if !decode(c, cl.body, &req) {
-		return
-	}
-	var errs fieldErrors
-	email, err := domain.ParseEmail(req.Email)
-	errs.add("email", err)
-	role, err := domain.ParseRole(req.Role)
-	errs.add("role", err)
-	if errs.fail(c) {
-		return
-	}
-	plan, _ := domain.ParsePlanName(cl.plan)
-	id := mintID(c, cl, "invitation")
-	cl.yield()
-	out, err := s.uc.members.Invite(c, app.InviteInput{Tenant: cl.tenant, Plan: plan, InvitationID: id, Email: email, Role: role,
-		InvitedBy: cl.member, Meta: metadata(c, cl)})
-	if s.changed(c, cl, cl.tenant, out.Seq, err) {
-		reply(c, http.StatusCreated, api.MemberInvited{
-			Invitation: api.Invitation{ID: id, Email: email.String(), Role: role.String(), InvitedBy: cl.member,
-				ExpiresAt: out.ExpiresAt, Status: "pending"},
-			Token: out.Token,
-			Seq:   out.Seq,
-		})
-	}
-}
-
-func (s *Server) patchMember(c *gin.Context, cl *call) {
-	id, ok := pathID(c, "member")
-	if !ok {
-		return
-	}
-	var req api.UpdateMemberRequest
-	if !decode(c, cl.body, &req) {
-		return
-	}
-	role, err := domain.ParseRole(req.Role)
-	if err != nil {
-		s.failErr(c, err)
-		return
-	}
-	cl.yield()
-	mem, seq, err := s.uc.members.ChangeRole(c, app.Target{Tenant: cl.tenant, ID: id, Meta: metadata(c, cl)}, role)
-	if s.changed(c, cl, cl.tenant, seq, err) {
-		reply(c, http.StatusOK, api.MemberChange{Member: memberSummary(mem), Seq: seq})
-	}
-}
-
-// deleteMember removes a member, with their API keys and the invitations they issued. An
-// invitation's id is refused with a 404 that names the route that revokes it, so a client that
-// confused the two learns it, and nothing is removed by mistake.
-func (s *Server) deleteMember(c *gin.Context, cl *call) {
-	id, ok := pathID(c, "member")
-	if !ok {
-		return
-	}
-	cl.yield()
-	seq, err := s.uc.members.Remove(c, app.Target{Tenant: cl.tenant, ID: id, Meta: metadata(c, cl)})
-	if s.changed(c, cl, cl.tenant, seq, err) {
-		reply(c, http.StatusOK, api.MemberRemoved{Removed: id, Seq: seq})
-	}
 }
 
 // listInvitations pages through the invitations that could still be accepted now, by id;

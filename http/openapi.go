@@ -17,6 +17,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/http/api"
+	"github.com/tenantry/tenantry/http/product"
 )
 
 // op documents one route for the OpenAPI document. Request and response bodies are Go
@@ -28,12 +29,13 @@ type op struct {
 	summary string
 	desc    string // the operation's description (what it does, its rules)
 	query   []param
-	body    any      // request body: a value of its api type (nil: none)
-	status  int      // success status (default 200)
-	result  any      // success body: a value of its api type (nil: none)
-	media   string   // success media type (default application/json)
-	errors  []int    // statuses the handler answers beyond those derived from the route (errorStatuses)
-	headers []string // response headers of the success answer beyond the common ones (components/headers)
+	body    any              // request body: a value of its api type (nil: none)
+	status  int              // success status (default 200)
+	result  any              // success body: a value of its api type (nil: none)
+	media   string           // success media type (default application/json)
+	errors  []int            // statuses the handler answers beyond those derived from the route (errorStatuses)
+	headers []string         // response headers of the success answer beyond the common ones (components/headers)
+	paths   map[string]param // path parameters by name, when not the default (a UUID id)
 }
 
 // param is a query parameter.
@@ -137,7 +139,12 @@ func reflector() *jsonschema.Reflector {
 }
 
 // schemas collects the components/schemas of the document.
-type schemas struct{ defs schema }
+type schemas struct {
+	defs schema
+	// clashes are names under which two different schemas were derived (two Go types of
+	// one name, e.g. two products' Task): the document would show only one.
+	clashes []string
+}
 
 // of is v's schema: a $ref to its type in components/schemas (added with every type it
 // uses), or an inline schema for a type without a name.
@@ -161,7 +168,11 @@ func (c *schemas) of(v any) schema {
 	domainEnums(s)
 	if defs, ok := s["$defs"].(schema); ok {
 		for name, d := range defs {
-			c.defs[name] = nullables(d)
+			d = nullables(d)
+			if old, ok := c.defs[name]; ok && !reflect.DeepEqual(old, d) && !slices.Contains(c.clashes, name) {
+				c.clashes = append(c.clashes, name)
+			}
+			c.defs[name] = d
 		}
 		delete(s, "$defs")
 	}
@@ -272,17 +283,19 @@ const infoDescription = `Multi-tenant platform API. Errors are RFC 9457 problem 
 
 **Inputs.** Unknown body fields and query parameters not listed for an operation answer 400. Every response carries X-Request-ID (the request's, when it sends a sane one; else a new id). Tenant operations carry the IETF RateLimit and RateLimit-Policy headers once the tenant is known.`
 
-// Document builds the OpenAPI 3.1 document from the route table.
-func (s *Server) Document() schema { return document(s.routes()) }
+// Document builds the OpenAPI 3.1 document from the route table (products' routes
+// included).
+func (s *Server) Document() schema { return document(s.routes(), &schemas{defs: schema{}}) }
 
-var (
-	docOnce sync.Once
-	docJSON []byte
-)
-
-func document(routes []route) schema {
-	c := &schemas{defs: schema{}}
+// document is the OpenAPI document of routes, collecting their schemas in c.
+func document(routes []route, c *schemas) schema {
 	c.of(api.Problem{})
+	allTags := slices.Clone(tags)
+	for _, rt := range routes {
+		if !slices.ContainsFunc(allTags, func(t schema) bool { return t["name"] == rt.doc.tag }) {
+			allTags = append(allTags, schema{"name": rt.doc.tag, "description": "The routes of the product module " + rt.product + "."})
+		}
+	}
 	paths := schema{}
 	for _, rt := range routes {
 		p := openAPIPath(rt.path)
@@ -298,7 +311,7 @@ func document(routes []route) schema {
 		"info": schema{"title": "Tenantry API", "version": "1", "description": infoDescription,
 			"contact": schema{"name": "Tenantry", "url": "https://tenantry.dev"}},
 		"servers": []schema{{"url": DefaultServerURL, "description": "a local server started by `make run`"}},
-		"tags":    tags,
+		"tags":    allTags,
 		"paths":   paths,
 		"components": schema{"schemas": c.defs, "headers": responseHeaders, "securitySchemes": schema{
 			"apiKey":        schema{"type": "http", "scheme": "bearer", "description": "a tenant API key (Authorization: Bearer <key>); its role decides what it may do"},
@@ -384,6 +397,9 @@ func operation(c *schemas, rt route) schema {
 		p := schema{"name": m[1], "in": "path", "required": true, "description": pathParamDocs[rt.path+":"+m[1]], "schema": strf("uuid")}
 		if m[1] == "tenant" {
 			p["description"], p["schema"] = "the tenant's slug or id", schema{"type": "string"}
+		}
+		if q, ok := d.paths[m[1]]; ok {
+			p["description"], p["schema"] = q.desc, q.schema
 		}
 		params = append(params, p)
 	}
@@ -501,19 +517,33 @@ var pathParamDocs = map[string]string{
 }
 
 func (s *Server) openAPI(c *gin.Context, _ *call) {
-	docOnce.Do(func() {
+	s.doc.once.Do(func() {
 		b, err := jsonMarshal(s.Document())
 		if err != nil {
 			panic("openapi: " + err.Error())
 		}
-		docJSON = b
+		s.doc.json = b
 	})
-	c.Data(http.StatusOK, "application/json", docJSON)
+	c.Data(http.StatusOK, "application/json", s.doc.json)
 }
 
-// DocumentJSON is the OpenAPI document as /openapi.json answers it (indented).
-func DocumentJSON() ([]byte, error) {
-	var s Server
+// openAPICache is a server's /openapi.json, encoded on first request.
+type openAPICache struct {
+	once sync.Once
+	json []byte
+}
+
+// DocumentJSON is the OpenAPI document of Tenantry's own routes as /openapi.json answers
+// it (indented).
+func DocumentJSON() ([]byte, error) { return DocumentJSONFor(nil) }
+
+// DocumentJSONFor is the OpenAPI document of a server with products (indented), or why
+// they cannot be served (CheckProducts).
+func DocumentJSONFor(products []product.Product) ([]byte, error) {
+	if err := CheckProducts(products); err != nil {
+		return nil, err
+	}
+	s := Server{d: Deps{Products: products}}
 	return json.MarshalIndent(s.Document(), "", "  ")
 }
 

@@ -45,6 +45,7 @@ var problemTitles = map[string]string{
 	"unavailable":            "The service is temporarily unavailable",
 	"tenant-unavailable":     "The tenant's authorisation state cannot be brought up to date",
 	"usage-unavailable":      "The tenant's usage read model is stopped",
+	"read-model-unavailable": "A read model of the tenant is stopped",
 	"internal":               "Internal error",
 }
 
@@ -54,8 +55,13 @@ func fail(c *gin.Context, status int, kind, detail string, errs ...FieldError) {
 	if !ok {
 		kind, title = "internal", problemTitles["internal"]
 	}
-	p := Problem{Type: ProblemBase + kind, Title: title, Status: status, Detail: detail,
-		Instance: c.Request.URL.Path, RequestID: c.GetString(keyRequestID), Errors: errs}
+	writeProblem(c, Problem{Type: ProblemBase + kind, Title: title, Status: status, Detail: detail, Errors: errs})
+}
+
+// writeProblem answers p (its instance and request id filled in) and stops the chain.
+func writeProblem(c *gin.Context, p Problem) {
+	status := p.Status
+	p.Instance, p.RequestID = c.Request.URL.Path, c.GetString(keyRequestID)
 	c.Header("Content-Type", "application/problem+json")
 	if status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="tenantry"`)

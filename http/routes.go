@@ -46,14 +46,16 @@ type route struct {
 	billing      bool          // allowed while the tenant is suspended, as are reads
 	handler      func(*gin.Context, *call)
 	doc          op
+	product      string // the module whose product declares the route ("" for Tenantry's own)
 }
 
 // allows reports whether role may call the route.
 func (rt route) allows(role domain.Role) bool { return slices.Contains(rt.roles, role) }
 
-// routes is every route of the API.
+// routes is every route of the API: Tenantry's own (the membership routes declared as the
+// built-in product of module.Core, in their place), then the products' (Deps.Products).
 func (s *Server) routes() []route {
-	return []route{
+	rts := []route{
 		{method: "GET", path: "/healthz", access: public, handler: s.healthz, doc: docHealthz},
 		{method: "GET", path: "/readyz", access: public, handler: s.readyz, doc: docReadyz},
 		{method: "GET", path: "/metrics", access: public, handler: s.metricsHandler, doc: docMetrics},
@@ -63,11 +65,12 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/tenant", access: member, roles: allRoles, scoped: true, handler: s.getTenant, doc: docGetTenant},
 		{method: "PATCH", path: "/v1/tenant", access: member, roles: admin, scoped: true, handler: s.patchTenant, doc: docPatchTenant},
 		{method: "PUT", path: "/v1/tenant/plan", access: member, roles: billers, scoped: true, billing: true, handler: s.putPlan, doc: docPutPlan},
-
-		{method: "GET", path: "/v1/members", access: member, roles: allRoles, scoped: true, handler: s.listMembers, doc: docListMembers},
-		{method: "POST", path: "/v1/members", access: member, roles: admin, scoped: true, handler: s.inviteMember, doc: docInviteMember},
-		{method: "PATCH", path: "/v1/members/:id", access: member, roles: admin, scoped: true, handler: s.patchMember, doc: docPatchMember},
-		{method: "DELETE", path: "/v1/members/:id", access: member, roles: admin, scoped: true, handler: s.deleteMember, doc: docDeleteMember},
+	}
+	members := s.membersProduct()
+	for _, rt := range members.Routes {
+		rts = append(rts, s.productRoute(members, rt))
+	}
+	rts = append(rts, []route{
 		{method: "GET", path: "/v1/invitations", access: member, roles: admin, scoped: true, handler: s.listInvitations, doc: docListInvitations},
 		{method: "DELETE", path: "/v1/invitations/:id", access: member, roles: admin, scoped: true, handler: s.revokeInvitation, doc: docRevokeInvitation},
 		{method: "POST", path: "/v1/invitations/accept", access: invitee, scoped: true, handler: s.acceptInvitation, doc: docAcceptInvitation},
@@ -91,7 +94,13 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/admin/tenants/:tenant/close", access: operator, handler: s.adminClose, doc: docAdminClose},
 
 		{method: "POST", path: "/v1/webhooks/stripe", access: stripe, handler: s.stripeWebhook, doc: docStripeWebhook},
+	}...)
+	for _, p := range s.d.Products {
+		for _, rt := range p.Routes {
+			rts = append(rts, s.productRoute(p, rt))
+		}
 	}
+	return rts
 }
 
 // The routes' documentation: operation id, tag, summary, description, query parameters,
@@ -119,17 +128,6 @@ var (
 		errors: []int{409, 422}, desc: "Moves the tenant to another plan. A billing route: allowed while the tenant is suspended (it stays suspended). " +
 			"A plan whose limits the tenant already exceeds answers 422."}
 
-	docListMembers = op{id: "listMembers", tag: "Members", summary: "List the members", query: []param{minSeqP, cursorP, limitP(domain.MaxPageLimit)}, result: api.MemberList{},
-		desc: "The tenant's members with their roles, by id, a page at a time. Pending invitations are listed by GET /v1/invitations."}
-	docInviteMember = op{id: "inviteMember", tag: "Members", summary: "Invite a member", status: 201, body: api.InviteRequest{}, result: api.MemberInvited{},
-		desc: "Invites an email address with a role. The answer holds the invitation token, shown only here: pass it to the invitee, " +
-			"who accepts with POST /v1/invitations/accept. An address that is already a member or invited answers 409; " +
-			"a plan's seat limit, 422."}
-	docPatchMember = op{id: "updateMember", tag: "Members", summary: "Change a member's role", body: api.UpdateMemberRequest{}, result: api.MemberChange{}, errors: []int{409},
-		desc: "Gives a member another role; the tenant always keeps an admin (409)."}
-	docDeleteMember = op{id: "removeMember", tag: "Members", summary: "Remove a member", result: api.MemberRemoved{}, errors: []int{409},
-		desc: "Removes a member; their API keys and the invitations they issued are revoked. The tenant always keeps an admin (409). " +
-			"An invitation's id is 404: see DELETE /v1/invitations/{id}."}
 	docAcceptInvitation = op{id: "acceptInvitation", tag: "Invitations", summary: "Accept an invitation", status: 201,
 		body: api.AcceptInvitationRequest{}, result: api.InvitationAccepted{},
 		desc: "Turns an invitation into a member with their first API key (its secret is shown only in this answer). The token in " +

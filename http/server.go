@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -24,6 +25,7 @@ import (
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/eventstore"
+	"github.com/tenantry/tenantry/http/product"
 )
 
 // Deps are the server's collaborators and settings, wired by cmd.
@@ -79,6 +81,10 @@ type Deps struct {
 	// its lane's concurrent ones (see coalescer): the plain path that coalescing's benchmark
 	// (BenchmarkFastPath_UsageCoalescer) weighs it against. Off by default.
 	NoUsageCoalescing bool
+	// Products are the products served beside Tenantry's own routes (issue 18): each
+	// route under the same pipeline, in the permission table and the OpenAPI document.
+	// They must pass CheckProducts (NewChecked reports it).
+	Products []product.Product
 }
 
 // Server holds the handlers' shared state.
@@ -96,16 +102,46 @@ type Server struct {
 	metrics     *metrics
 	usage       *app.RecordUsage
 	uc          useCases
+	doc         openAPICache
 }
 
-// New builds the Gin engine with every route.
+// New builds the Gin engine with every route. Products that fail CheckProducts are a
+// configuration error New cannot return: it logs it and every request answers 500 (use
+// NewChecked to refuse to start instead).
 func New(d Deps) *gin.Engine {
-	r, _ := build(d)
+	r, _, err := build(d)
+	if err != nil {
+		return broken(d, err)
+	}
 	return r
 }
 
-// build is New, also returning the server behind the engine.
-func build(d Deps) (*gin.Engine, *Server) {
+// NewChecked is New, or why d's products cannot be served (CheckProducts).
+func NewChecked(d Deps) (*gin.Engine, error) {
+	r, _, err := build(d)
+	return r, err
+}
+
+// broken is the engine of a server that could not be built: it logs why, and answers every
+// request 500 rather than serving without the routes it was given.
+func broken(d Deps, err error) *gin.Engine {
+	if d.Logger != nil {
+		d.Logger.Error("the API cannot serve its products", "err", err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.NoRoute(func(c *gin.Context) {
+		fail(c, http.StatusInternalServerError, "internal", "internal error: the server's configuration is not valid")
+	})
+	return r
+}
+
+// build is New, also returning the server behind the engine; an error when d's products
+// cannot be served (CheckProducts).
+func build(d Deps) (*gin.Engine, *Server, error) {
+	if err := CheckProducts(d.Products); err != nil {
+		return nil, nil, fmt.Errorf("products: %w", err)
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -159,18 +195,14 @@ func build(d Deps) (*gin.Engine, *Server) {
 	})
 	for _, rt := range s.routes() {
 		h := s.handle(rt)
-		methods := []string{rt.method}
-		if rt.method == http.MethodGet { // Gin adds no HEAD: answer it as GET, net/http drops the body
-			methods = append(methods, http.MethodHead)
-		}
-		for _, m := range methods {
-			r.Handle(m, rt.path, h)
-			if rt.scoped {
-				r.Handle(m, workspacePrefix+rt.path[len("/v1"):], h)
+		// Gin adds no HEAD: a GET answers it, net/http drops the body.
+		for _, m := range routeMethods(rt) {
+			for _, p := range routePaths(rt) {
+				r.Handle(m, p, h)
 			}
 		}
 	}
-	return r, s
+	return r, s, nil
 }
 
 // workspacePrefix is where every tenant-scoped route also answers.

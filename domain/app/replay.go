@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"math/big"
 	"slices"
 	"time"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/domain/module"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 )
@@ -27,6 +30,9 @@ type History interface {
 // asks of GET /v1/audit/state and `tenantry audit replay`, independent of the read models.
 type Replay struct {
 	History History
+	// Modules are the products' modules: each with a State is shown in State.Modules,
+	// replayed from the module's own event types.
+	Modules []module.Module
 }
 
 // ReplayInput names the tenant and the instant.
@@ -45,6 +51,9 @@ type State struct {
 	// over a tenant's whole history can add up to more than an int64 (10^12 a record), and
 	// events stored before that bound may carry up to 2^63-1 each.
 	UsageTotals map[string]usage.Amount `json:"usage_totals"`
+	// Modules are the states of the modules that declare one (module.Module.State), by
+	// module name, JSON-encoded; absent when none does.
+	Modules map[string]json.RawMessage `json:"modules,omitempty"`
 }
 
 // TenantView is a tenant's profile as the API shows it.
@@ -81,6 +90,10 @@ type Fold struct {
 	last                       time.Time // when the event at seq was recorded
 	tenantEvents, memberEvents []domain.Event
 	usageTotals                map[string]*big.Int // exact: int64 sums wrapped around
+	// modules with a State, and each one's events folded so far (by module name): a
+	// module's State is mutable, so it is rebuilt from them in State rather than kept.
+	modules      []module.Module
+	moduleEvents map[string][]domain.Recorded
 }
 
 // Seq is the seq of the last event folded (0: none).
@@ -93,6 +106,14 @@ func (f *Fold) Last() time.Time { return f.last }
 func (u Replay) Extend(ctx context.Context, f *Fold, tenantID uuid.UUID, until time.Time) error {
 	if f.usageTotals == nil {
 		f.usageTotals = map[string]*big.Int{}
+	}
+	if f.moduleEvents == nil {
+		f.moduleEvents = map[string][]domain.Recorded{}
+		for _, m := range u.Modules {
+			if m.State != nil {
+				f.modules = append(f.modules, m)
+			}
+		}
 	}
 	var q big.Int
 	for {
@@ -117,6 +138,11 @@ func (u Replay) Extend(ctx context.Context, f *Fold, tenantID uuid.UUID, until t
 					sum.Add(sum, q.SetInt64(rec.Quantity.Int64()))
 				}
 			}
+			for _, m := range f.modules {
+				if r.Event != nil && m.OwnsType(r.Event.EventType()) {
+					f.moduleEvents[m.Name] = append(f.moduleEvents[m.Name], r)
+				}
+			}
 			f.seq, f.last = r.Seq, r.RecordedAt
 		}
 		if done {
@@ -131,6 +157,12 @@ func (f *Fold) Clone() *Fold {
 		memberEvents: slices.Clip(f.memberEvents), usageTotals: make(map[string]*big.Int, len(f.usageTotals))}
 	for k, v := range f.usageTotals { // the sums are added to in place: copy them
 		out.usageTotals[k] = new(big.Int).Set(v)
+	}
+	if f.moduleEvents != nil {
+		out.modules, out.moduleEvents = f.modules, make(map[string][]domain.Recorded, len(f.moduleEvents))
+		for k, v := range f.moduleEvents {
+			out.moduleEvents[k] = slices.Clip(v)
+		}
 	}
 	return out
 }
@@ -154,6 +186,22 @@ func (f *Fold) State(asOf time.Time) (State, error) {
 	}
 	for _, mem := range m.Members() {
 		st.Members = append(st.Members, MemberView{ID: mem.ID, Email: mem.Email.String(), Role: mem.Role.String()})
+	}
+	for _, mod := range f.modules {
+		ms := mod.State()
+		for _, e := range f.moduleEvents[mod.Name] {
+			if err := ms.Apply(e); err != nil {
+				return st, fmt.Errorf("module %s: replay seq %d: %w", mod.Name, e.Seq, err)
+			}
+		}
+		raw, err := json.Marshal(ms)
+		if err != nil {
+			return st, fmt.Errorf("module %s: encode its state: %w", mod.Name, err)
+		}
+		if st.Modules == nil {
+			st.Modules = map[string]json.RawMessage{}
+		}
+		st.Modules[mod.Name] = raw
 	}
 	return st, nil
 }

@@ -358,6 +358,7 @@ type AuditState struct {
 	Tenant      *Tenant             `json:"tenant" jsonschema:"nullable" doc:"the tenant as of as_of; null before it was created"`
 	Members     []MemberSummary     `json:"members" doc:"the members as of as_of"`
 	UsageTotals map[string]ExactInt `json:"usage_totals" doc:"each metric's total over the tenant's history up to as_of"`
+	Modules     map[string]any      `json:"modules,omitempty" doc:"each product module's own replayed state, by module name (modules that declare one; absent when none does)"`
 }
 
 // TenantEntry is a tenant in the operator's directory.

@@ -27,6 +27,7 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	httpapi "github.com/tenantry/tenantry/http"
+	"github.com/tenantry/tenantry/http/product"
 )
 
 // maxBody bounds what is kept of one answer for validation: a longer body (a large audit
@@ -261,6 +262,22 @@ func Handler(t testing.TB, h http.Handler) http.Handler {
 	if err != nil {
 		t.Fatalf("oastest: %v", err)
 	}
+	return c.Handler(t, h)
+}
+
+// ForProducts builds a checker from the document of a server with products
+// (httpapi.DocumentJSONFor).
+func ForProducts(products []product.Product) (*Checker, error) {
+	raw, err := httpapi.DocumentJSONFor(products)
+	if err != nil {
+		return nil, err
+	}
+	return FromDocument(raw)
+}
+
+// Handler is the package's Handler with c's document.
+func (c *Checker) Handler(t testing.TB, h http.Handler) http.Handler {
+	t.Helper()
 	var (
 		mu       sync.Mutex
 		failures []string
