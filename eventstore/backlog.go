@@ -7,14 +7,15 @@ import (
 
 // The projection backlog, read across tenants (tenantry_worker's functions) for /metrics.
 const (
-	projectionsBehindSQL       = `SELECT head_seq - projected_seq FROM tenantry.projection_backlog($1)`
+	projectionsBehindSQL       = `SELECT head_seq - projected_seq FROM tenantry.projection_backlog($1, $2::text[])`
 	countStoppedProjectionsSQL = `SELECT count(*) FROM tenantry.projection_failures()`
 )
 
-// ProjectionsBehind says, for each of at most limit tenants whose read models are behind
-// their events, by how many events (in no particular order).
-func (s *Store) ProjectionsBehind(ctx context.Context, limit int) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, projectionsBehindSQL, limit)
+// ProjectionsBehind says, for each of at most limit tenants whose read models (the named
+// projections; none: Tenantry's own, Projections) are behind their events, by how many
+// events (in no particular order).
+func (s *Store) ProjectionsBehind(ctx context.Context, limit int, names ...string) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, projectionsBehindSQL, limit, projectionNames(names))
 	if err != nil {
 		return nil, fmt.Errorf("read projection backlog: %w", err)
 	}

@@ -31,6 +31,14 @@ const (
 // spares the auth projection a transaction per usage batch.
 var Projections = [...]string{ProjectionUsage, ProjectionAuth}
 
+// projectionNames is names, or Tenantry's own projections when there are none.
+func projectionNames(names []string) []string {
+	if len(names) == 0 {
+		return Projections[:]
+	}
+	return names
+}
+
 // Checkpoint is one projection's row for a tenant: the seq it includes, and whether it is
 // stopped on an event it cannot apply.
 type Checkpoint struct {
@@ -86,8 +94,9 @@ WHERE p.failed_seq IS NULL`
 // provisionSQL creates a tenant's schema from the tenant migrations.
 const provisionSQL = `SELECT tenantry.migrate_tenant_schema($1)`
 
-// backlogSQL lists tenants whose stream is ahead of a projection that is not stopped.
-const backlogSQL = `SELECT tenant_id FROM tenantry.projection_backlog($1)`
+// backlogSQL lists tenants whose stream is ahead of one of the projections $2 that is not
+// stopped.
+const backlogSQL = `SELECT tenant_id FROM tenantry.projection_backlog($1, $2::text[])`
 
 // failuresSQL lists the stopped projections of every tenant.
 const failuresSQL = `SELECT tenant_id, projection, projected_seq, failed_seq, failed_error, failed_at FROM tenantry.projection_failures()`
@@ -315,10 +324,11 @@ func (s *Store) ProjectGroup(ctx context.Context, tenants []uuid.UUID, name, als
 	return nil
 }
 
-// ProjectionBacklog lists up to limit tenants whose stream is ahead of a projection that is
-// not stopped.
-func (s *Store) ProjectionBacklog(ctx context.Context, limit int) ([]uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, backlogSQL, limit)
+// ProjectionBacklog lists up to limit tenants whose stream is ahead of one of the named
+// projections that is not stopped; no names means Tenantry's own (Projections). A projector
+// running product modules names theirs too (projections.Projector.Names).
+func (s *Store) ProjectionBacklog(ctx context.Context, limit int, names ...string) ([]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, backlogSQL, limit, projectionNames(names))
 	if err != nil {
 		return nil, err
 	}

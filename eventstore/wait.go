@@ -91,10 +91,11 @@ func (s *Store) WaitForProjections(ctx context.Context, tenant uuid.UUID, seq in
 }
 
 // Progress returns the tenant's last event seq and the seq all its read models include
-// (the least of its projections' checkpoints).
-func (s *Store) Progress(ctx context.Context, tenant uuid.UUID) (head, projected int64, err error) {
+// (the least of the named projections' checkpoints; no names: Tenantry's own, Projections;
+// a process running product modules names theirs too, projections.Projector.Names).
+func (s *Store) Progress(ctx context.Context, tenant uuid.UUID, names ...string) (head, projected int64, err error) {
 	err = InTenant(ctx, s.pool, tenant, true, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, progressSQL, tenant, Projections[:]).Scan(&head, &projected)
+		return tx.QueryRow(ctx, progressSQL, tenant, projectionNames(names)).Scan(&head, &projected)
 	})
 	return head, projected, err
 }

@@ -49,7 +49,7 @@ var privileges = map[string]string{
 	"fn tenantry.rebuild_swap(uuid)":                   "worker",
 	"fn tenantry.rebuild_cleanup(uuid)":                "worker",
 	"fn tenantry.tenant_schema_list()":                 "worker",
-	"fn tenantry.projection_backlog(integer)":          "worker",
+	"fn tenantry.projection_backlog(integer,text[])":   "worker",
 	"fn tenantry.projection_failures()":                "worker",
 	"fn tenantry.expire_idempotency_keys(interval)":    "worker",
 	// Internal: called by the owner's functions, or fired as triggers.
@@ -151,7 +151,7 @@ func TestAppRole_HoldsNoCrossTenantPower(t *testing.T) {
 		`SELECT tenantry.rebuild_cleanup('` + victim.String() + `')`,
 		`SELECT tenantry.migrate_tenant_schema('` + victim.String() + `')`,
 		`SELECT count(*) FROM tenantry.tenant_schema_list()`,
-		`SELECT count(*) FROM tenantry.projection_backlog(100000)`,
+		`SELECT count(*) FROM tenantry.projection_backlog(100000, ARRAY['auth', 'usage'])`,
 		`SELECT count(*) FROM tenantry.projection_failures()`,
 		`SELECT tenantry.expire_idempotency_keys(interval '1 minute')`,
 		`SELECT count(*) FROM tenantry.cursors`,

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/domain/module"
 	"github.com/tenantry/tenantry/eventstore"
 )
 
@@ -48,6 +50,10 @@ type PipelineConfig struct {
 	ObserveRelay func(events int, newest time.Time)
 	// ObserveProjector, when set, is told of every projected batch (Projector.Observe).
 	ObserveProjector func(tenant uuid.UUID, events int, newest time.Time)
+	// Modules are the product modules whose projections the projector runs beside
+	// Tenantry's (Projector.Modules); their event types must be registered in Registry
+	// (module.Register). NewPipeline refuses a set module.Check refuses.
+	Modules []module.Module
 }
 
 // Pipeline is everything between the event store and the read models in a process: it runs
@@ -77,6 +83,9 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if cfg.Store == nil || cfg.Registry == nil {
 		return nil, errors.New("new pipeline: Store and Registry are required")
 	}
+	if err := module.Check(cfg.Modules); err != nil {
+		return nil, fmt.Errorf("new pipeline: product modules: %w", err)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -97,7 +106,7 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	}
 	return &Pipeline{
 		Projector: &Projector{Store: cfg.Store, Registry: cfg.Registry, Logger: log.With("component", "projector"),
-			Observe: cfg.ObserveProjector},
+			Observe: cfg.ObserveProjector, Modules: slices.Clone(cfg.Modules)},
 		Directory: &Directory{Store: cfg.Store, Registry: cfg.Registry, Logger: log.With("component", "directory")},
 		cfg:       cfg, committers: committers, bus: bus, log: log,
 		relay: &eventstore.Relay{Store: cfg.Store, Publisher: bus.Publisher(), Topic: bus.Topic(), Name: "relay",

@@ -7,14 +7,15 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/domain/module"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 )
@@ -35,6 +36,10 @@ import (
 // exponential backoff per tenant and projection, without holding a worker; one that has not
 // cleared after GiveUpAttempts attempts over GiveUpAfter stops the projection the same way,
 // at its first unapplied event, so that an operator sees it.
+//
+// Product modules (Modules) add projections of their own, run the same way: each module
+// projection has its own checkpoint, lock, failure and retries per tenant, so a module's
+// trouble never holds back Tenantry's read models or another module's.
 type Projector struct {
 	Store        *eventstore.Store // on a pool of the worker role
 	Registry     *eventstore.Registry
@@ -60,16 +65,23 @@ type Projector struct {
 	// commit fails is applied again): the tenant, its size, and the newest recorded_at.
 	Observe func(tenant uuid.UUID, events int, newest time.Time)
 
+	// Modules are the product modules whose projections run beside Tenantry's (their event
+	// types registered in Registry; see module.Register). Set at construction: they are read
+	// once, and Run refuses a set that module.Check refuses.
+	Modules []module.Module
+
 	afterBatch func(tenant uuid.UUID)                               // test hook: called after each tenant's turn (its projections' batches)
 	onAttempt  func(tenant uuid.UUID, projection string, err error) // test hook: every batch attempt and its outcome
 
-	mu      sync.Mutex
-	queue   []uuid.UUID
-	state   map[uuid.UUID]int // queued, running, or running+dirty
-	wake    chan struct{}
-	retry   map[retryKey]*retryState
-	pages   map[retryKey]eventstore.PageLimit // the LIMIT of batches after cuts at BatchBytes (see pages.go)
-	poisons [len(Projections)]atomic.Int64
+	mu    sync.Mutex
+	queue []uuid.UUID
+	state map[uuid.UUID]int // queued, running, or running+dirty
+	wake  chan struct{}
+	retry map[retryKey]*retryState
+	pages map[retryKey]eventstore.PageLimit // the LIMIT of batches after cuts at BatchBytes (see pages.go)
+
+	catOnce sync.Once
+	cat     *projectionSet // every projection, Modules' included (see modules.go)
 }
 
 // Projection names (eventstore.ProjectionAuth, eventstore.ProjectionUsage): each has its own
@@ -84,30 +96,6 @@ const (
 // projectBatch), which spares the auth projection a transaction per usage batch.
 var Projections = eventstore.Projections
 
-func projectionIndex(name string) int {
-	for i, n := range Projections {
-		if n == name {
-			return i
-		}
-	}
-	return -1
-}
-
-// owns reports whether projection name applies events of type t; every event type belongs
-// to exactly one projection, and the other passes over it. name "" owns everything (a
-// rebuild applies all of them into one shadow schema).
-func owns(name, t string) bool {
-	isUsage := t == usage.TypeRecorded || t == usage.TypeBatchRecorded || t == typeUsageReported
-	switch name {
-	case "":
-		return true
-	case ProjectionUsage:
-		return isUsage
-	default:
-		return !isUsage
-	}
-}
-
 const (
 	queued = iota + 1
 	running
@@ -117,19 +105,26 @@ const (
 // Poisoned counts events that stopped a projection of a tenant since start.
 func (p *Projector) Poisoned() int64 {
 	var n int64
-	for i := range p.poisons {
-		n += p.poisons[i].Load()
+	for _, c := range p.catalog().poisons {
+		n += c.Load()
 	}
 	return n
 }
 
 // PoisonedIn counts events that stopped projection name of a tenant since start (the
-// tenantry_projection_failures_total counter).
+// tenantry_projection_failures_total counter); name is one of Names.
 func (p *Projector) PoisonedIn(name string) int64 {
-	if i := projectionIndex(name); i >= 0 {
-		return p.poisons[i].Load()
+	if c := p.catalog().poisons[name]; c != nil {
+		return c.Load()
 	}
 	return 0
+}
+
+// poisoned counts an event that stopped projection name of a tenant.
+func (p *Projector) poisoned(name string) {
+	if c := p.catalog().poisons[name]; c != nil {
+		c.Add(1)
+	}
 }
 
 // Notify says a tenant has new events. It never blocks.
@@ -186,8 +181,11 @@ func (p *Projector) Consume(ctx context.Context, msgs <-chan *message.Message) {
 	}
 }
 
-// Run projects until ctx ends.
+// Run projects until ctx ends. It refuses Modules that module.Check refuses.
 func (p *Projector) Run(ctx context.Context) error {
+	if err := p.catalog().err; err != nil {
+		return err
+	}
 	p.mu.Lock()
 	p.init()
 	p.mu.Unlock()
@@ -212,7 +210,7 @@ func (p *Projector) Run(ctx context.Context) error {
 // scanBacklog queues every tenant whose stream is ahead of a projection that is not
 // stopped: after a restart, and to catch any notification that was lost.
 func (p *Projector) scanBacklog(ctx context.Context) error {
-	ids, err := p.Store.ProjectionBacklog(ctx, 100000)
+	ids, err := p.Store.ProjectionBacklog(ctx, 100000, p.catalog().names...)
 	if err != nil {
 		return err
 	}
@@ -290,6 +288,13 @@ func (p *Projector) work(ctx context.Context) {
 				rest = group // nothing was written: each on its own
 			}
 			alone = append(alone, rest...)
+			// The fast path runs Tenantry's projections only: the tenants it took still get
+			// a batch of each module projection.
+			for _, id := range group {
+				if !slices.Contains(rest, id) && p.projectModules(ctx, id) {
+					more[id] = true
+				}
+			}
 		} else {
 			alone = append(alone, group...)
 		}
@@ -394,33 +399,59 @@ func (p *Projector) projectTenant(ctx context.Context, tenant uuid.UUID) (more b
 		defer p.afterBatch(tenant)
 	}
 	authDone := false
-	for _, name := range Projections {
+	for _, name := range p.catalog().names {
 		if name == ProjectionAuth && authDone {
 			continue
 		}
-		if p.waitingToRetry(tenant, name) {
-			continue
-		}
-		m, carried, err := p.projectOne(ctx, tenant, name)
-		if err != nil {
-			if ctx.Err() == nil && !p.giveUp(ctx, tenant, name, err) {
-				p.retryLater(tenant, name, err)
-			}
-			continue
-		}
-		p.recovered(tenant, name)
+		m, carried := p.projectRetrying(ctx, tenant, name)
 		more = more || m
 		authDone = carried
 	}
 	return more
 }
 
+// projectModules runs one batch of each module projection of the tenant that is not
+// backing off, as projectTenant does, and reports whether any has more to do: for the
+// tenants the group fast path took.
+func (p *Projector) projectModules(ctx context.Context, tenant uuid.UUID) (more bool) {
+	for _, m := range p.catalog().modules {
+		if ctx.Err() != nil {
+			return more
+		}
+		if m, _ := p.projectRetrying(ctx, tenant, m.name); m {
+			more = true
+		}
+	}
+	return more
+}
+
+// projectRetrying runs one batch of projection name of the tenant unless it is backing off
+// after a transient error; a transient error schedules its retry (see retryLater), or stops
+// it once it has persisted (giveUp). carried is projectOne's.
+func (p *Projector) projectRetrying(ctx context.Context, tenant uuid.UUID, name string) (more, carried bool) {
+	if p.waitingToRetry(tenant, name) {
+		return false, false
+	}
+	m, carried, err := p.projectOne(ctx, tenant, name)
+	if err != nil {
+		if ctx.Err() == nil && !p.giveUp(ctx, tenant, name, err) {
+			p.retryLater(tenant, name, err)
+		}
+		return false, false
+	}
+	p.recovered(tenant, name)
+	return m, carried
+}
+
 // ProjectBatch applies the tenant's next batch of events to each projection, and reports
 // whether more remain. A deterministic error stops the projection concerned (it is not an
 // error here); a transient one is returned.
 func (p *Projector) ProjectBatch(ctx context.Context, tenant uuid.UUID) (more bool, err error) {
+	if err := p.catalog().err; err != nil {
+		return false, err
+	}
 	authDone := false
-	for _, name := range Projections {
+	for _, name := range p.catalog().names {
 		if name == ProjectionAuth && authDone {
 			continue
 		}
@@ -488,7 +519,7 @@ func (p *Projector) projectOne(ctx context.Context, tenant uuid.UUID, name strin
 		return false, false, err
 	}
 	if res.recorded {
-		p.poisons[projectionIndex(name)].Add(1)
+		p.poisoned(name)
 		p.Logger.Error("projection stopped for tenant: event cannot be applied", "tenant_id", tenant,
 			"projection", name, "seq", poison.seq, "err", poison.err)
 	}
@@ -638,16 +669,18 @@ func (p *Projector) applyEvents(ctx context.Context, tx *eventstore.ProjectionTx
 		return 0, seq, false, err
 	}
 	cut = budget.Cut
+	cat := p.catalog()
 	var sums usageSums
 	for i := range events {
 		e := &events[i]
 		if e.Seq != seq+1 {
 			return 0, seq, false, &poisonError{seq: seq + 1, err: fmt.Errorf("missing event (found seq %d)", e.Seq)}
 		}
-		if carry != nil && e.Seq > carry.from && owns(ProjectionAuth, e.Type) {
+		if carry != nil && e.Seq > carry.from && cat.owns(ProjectionAuth, e.Type) {
 			carry.ok = false
 		}
-		if !owns(name, e.Type) {
+		core, mods := cat.appliers(name, e.Type)
+		if !core && len(mods) == 0 {
 			seq = e.Seq
 			continue
 		}
@@ -660,7 +693,7 @@ func (p *Projector) applyEvents(ctx context.Context, tx *eventstore.ProjectionTx
 			return 0, seq, false, &poisonError{seq: e.Seq, err: fmt.Errorf("%q decoded to nothing", e.Type)}
 		}
 		// Usage is the bulk of all events and only adds up: sum it and write once per batch.
-		if recs, ok := usage.Records(de); ok {
+		if recs, ok := usage.Records(de); ok && core {
 			if fits, alone := sums.addEvent(recs); !fits {
 				if !alone || i == 0 {
 					return 0, seq, false, &poisonError{seq: e.Seq, err: errors.New("the event's usage adds up to more than an int64")}
@@ -668,11 +701,21 @@ func (p *Projector) applyEvents(ctx context.Context, tx *eventstore.ProjectionTx
 				events, cut = events[:i], true
 				break
 			}
-		} else if err := apply(ctx, tx, e, de); err != nil {
-			if eventstore.IsTransient(err) {
-				return 0, seq, false, err
+		} else if core {
+			if err := apply(ctx, tx, e, de); err != nil {
+				if eventstore.IsTransient(err) {
+					return 0, seq, false, err
+				}
+				return 0, seq, false, &poisonError{seq: e.Seq, err: err}
 			}
-			return 0, seq, false, &poisonError{seq: e.Seq, err: err}
+		}
+		for _, m := range mods {
+			if err := m.run(ctx, tx, e, de); err != nil {
+				if eventstore.IsTransient(err) {
+					return 0, seq, false, err
+				}
+				return 0, seq, false, &poisonError{seq: e.Seq, err: err}
+			}
 		}
 		seq = e.Seq
 	}
@@ -775,7 +818,7 @@ func (p *Projector) giveUp(ctx context.Context, tenant uuid.UUID, name string, e
 	}
 	p.recovered(tenant, name)
 	if recorded {
-		p.poisons[projectionIndex(name)].Add(1)
+		p.poisoned(name)
 		p.Logger.Error("projection stopped for tenant: a transient error did not clear", "tenant_id", tenant,
 			"projection", name, "seq", at, "attempts", attempts, "for_ms", float64(since)/float64(time.Millisecond), "err", err)
 	}
@@ -793,7 +836,7 @@ func (p *Projector) waitingToRetry(tenant uuid.UUID, name string) bool {
 
 // backingOff reports whether any projection of the tenant is pausing.
 func (p *Projector) backingOff(tenant uuid.UUID) bool {
-	for _, name := range Projections {
+	for _, name := range p.catalog().names {
 		if p.waitingToRetry(tenant, name) {
 			return true
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,7 +20,14 @@ var ErrRebuildStopped = errors.New("rebuild stopped on an event that cannot be a
 // and swaps the shadow in. Readers see the old model until that commit and the new one
 // after it, never a half-built one. progress, when set, is told the seq reached and the
 // stream's length as known at the start.
+//
+// The replay applies every projection's share of each event (Tenantry's read models and
+// every module projection's tables, which the tenant migrations create in the shadow too),
+// and the swap sets every projection's checkpoint (Names), clearing their failures.
 func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func(done, total int64)) error {
+	if err := p.catalog().err; err != nil {
+		return err
+	}
 	shadow, head, err := p.Store.StartRebuild(ctx, tenant)
 	if err != nil {
 		return fmt.Errorf("start rebuild of tenant %s: %w", tenant, err)
@@ -52,9 +60,10 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 
 	// Catch up and swap, holding the locks of every projection of the tenant so the live
 	// projector waits (auth first, then usage: the order projectGroup's blocking locks can
-	// never invert, as it only tries the auth lock).
+	// never invert, as it only tries the auth lock; then the modules' in name order, which
+	// live transactions take one at a time).
 	err = p.Store.InProjection(ctx, tenant, func(tx *eventstore.ProjectionTx) error {
-		for _, name := range []string{ProjectionAuth, ProjectionUsage} {
+		for _, name := range p.lockOrder() {
 			if _, _, _, err := tx.Lock(ctx, name, ""); err != nil {
 				return err
 			}
@@ -74,7 +83,7 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 				break
 			}
 		}
-		return tx.SwapRebuild(ctx, seq, Projections[:])
+		return tx.SwapRebuild(ctx, seq, p.catalog().names)
 	})
 	if err != nil {
 		return p.rebuildError(tenant, err)
@@ -96,6 +105,17 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 		progress(seq, max(head, seq))
 	}
 	return nil
+}
+
+// lockOrder is the order a rebuild takes the projections' locks of a tenant: auth, usage,
+// then the module projections sorted by name (the same in every process of a binary).
+func (p *Projector) lockOrder() []string {
+	mods := make([]string, 0, len(p.catalog().modules))
+	for _, m := range p.catalog().modules {
+		mods = append(mods, m.name)
+	}
+	slices.Sort(mods)
+	return append([]string{ProjectionAuth, ProjectionUsage}, mods...)
 }
 
 func (p *Projector) rebuildError(tenant uuid.UUID, err error) error {

@@ -1,0 +1,132 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/module"
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
+)
+
+// moduleProjection is a product module's projection as the projector runs it: a
+// projection of its own, named by its checkpoint ("<module>.<projection>").
+type moduleProjection struct {
+	name    string
+	handles map[string]bool
+	apply   func(ctx context.Context, tx module.Tx, e domain.Recorded) error
+}
+
+// projectionSet is every projection the projector runs, built once from Projector.Modules.
+type projectionSet struct {
+	err      error    // module.Check's answer: the projector refuses to run on it
+	names    []string // Tenantry's projections (in Projections order), then the modules'
+	modules  []*moduleProjection
+	byName   map[string]*moduleProjection
+	handlers map[string][]*moduleProjection // by event type: the module projections applying it
+	modTypes map[string]bool                // the event types modules declare (never the auth projection's)
+	poisons  map[string]*atomic.Int64
+}
+
+// catalog returns the projector's projections; its Modules are read once, on first use.
+func (p *Projector) catalog() *projectionSet {
+	p.catOnce.Do(func() { p.cat = newCatalog(p.Modules) })
+	return p.cat
+}
+
+func newCatalog(mods []module.Module) *projectionSet {
+	c := &projectionSet{byName: map[string]*moduleProjection{}, handlers: map[string][]*moduleProjection{},
+		modTypes: map[string]bool{}, poisons: map[string]*atomic.Int64{}}
+	c.names = append(c.names, Projections[:]...)
+	if err := module.Check(mods); err != nil {
+		c.err = fmt.Errorf("product modules: %w", err)
+	} else {
+		for _, m := range mods {
+			for _, e := range m.Events {
+				c.modTypes[e.Type] = true
+			}
+			for _, mp := range m.Projections {
+				r := &moduleProjection{name: m.Checkpoint(mp), handles: map[string]bool{}, apply: mp.Apply}
+				for _, t := range mp.Handles {
+					if !r.handles[t] {
+						r.handles[t] = true
+						c.handlers[t] = append(c.handlers[t], r)
+					}
+				}
+				c.modules = append(c.modules, r)
+				c.byName[r.name] = r
+				c.names = append(c.names, r.name)
+			}
+		}
+	}
+	for _, n := range c.names {
+		c.poisons[n] = new(atomic.Int64)
+	}
+	return c
+}
+
+// Names lists the projections the projector runs, each with its own checkpoint per
+// tenant: Tenantry's own (Projections) first, then each module projection's
+// "<module>.<projection>", in the order Modules declares them. Metrics, backlog scans and
+// rebuilds go over these.
+func (p *Projector) Names() []string { return slices.Clone(p.catalog().names) }
+
+// isUsage reports the event types the usage projection applies.
+func isUsage(t string) bool {
+	return t == usage.TypeRecorded || t == usage.TypeBatchRecorded || t == typeUsageReported
+}
+
+// owns reports whether projection name applies events of type t. Every event type of
+// Tenantry's belongs to exactly one of its projections (usage or auth), and a module's event
+// types to neither: the auth projection passes over them, as over usage records. A module
+// projection owns exactly the types it Handles (its module's or Tenantry's). name "" owns
+// everything (a rebuild applies all of them into one shadow schema).
+func (c *projectionSet) owns(name, t string) bool {
+	switch name {
+	case "":
+		return true
+	case ProjectionUsage:
+		return isUsage(t)
+	case ProjectionAuth:
+		return !isUsage(t) && !c.modTypes[t]
+	}
+	if m := c.byName[name]; m != nil {
+		return m.handles[t]
+	}
+	return false
+}
+
+// appliers says who applies an event of type t in projection name's batch: Tenantry's
+// apply (or the usage sums) when core is set, and the module projections listed. A rebuild
+// (name "") applies an event Tenantry and modules both handle with each of them.
+func (c *projectionSet) appliers(name, t string) (core bool, mods []*moduleProjection) {
+	switch name {
+	case "":
+		return !c.modTypes[t], c.handlers[t]
+	case ProjectionUsage, ProjectionAuth:
+		return c.owns(name, t), nil
+	}
+	if m := c.byName[name]; m != nil && m.handles[t] {
+		return false, []*moduleProjection{m}
+	}
+	return false, nil
+}
+
+// run applies one event through the module's Apply, in the projector's transaction. A
+// panic in the module's code is the event's error (it stops the projection for the tenant)
+// rather than the worker's end.
+func (m *moduleProjection) run(ctx context.Context, tx *eventstore.ProjectionTx, e *eventstore.Event, payload domain.Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("projection %s panicked on %s: %v", m.name, e.Type, r)
+		}
+	}()
+	if err := m.apply(ctx, tx.Module(), domain.Recorded{Event: payload, Seq: e.Seq, StreamID: e.StreamID,
+		StreamVersion: e.StreamVersion, RecordedAt: e.RecordedAt}); err != nil {
+		return fmt.Errorf("projection %s: %s: %w", m.name, e.Type, err)
+	}
+	return nil
+}
