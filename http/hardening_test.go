@@ -145,7 +145,7 @@ func TestProjections_AuthFailureFailsClosedForThatTenantOnly(t *testing.T) {
 	r := a.do(req{method: "GET", path: "/v1/tenant", token: sick.key})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw)) // cached now
 	_, err := a.deps.Store.Append(context.Background(), uuid.MustParse(sick.id), "odd", eventstore.Any,
-		eventstore.NewEvent{Type: "thing.unknown", SchemaVersion: 1, Data: []byte(`{}`)})
+		eventstore.NewEvent{Type: "tenant.unknown_thing", SchemaVersion: 1, Data: []byte(`{}`)})
 	require.NoError(t, err)
 	f := waitForFailure(t, a, sick.id)
 	require.Equal(t, eventstore.ProjectionAuth, f.Projection)

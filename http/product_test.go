@@ -397,7 +397,6 @@ func TestProductRoutes_RefuseWritesOutsideTheModuleWithoutWriting(t *testing.T) 
 // does not pass over module event types yet (its auth projection stops on one: the module
 // projections work of issue 18 changes that), so this test waits for that work.
 func TestProductRoutes_WriteThroughTheScopedStore(t *testing.T) {
-	t.Skip("needs the projector to pass over module event types (issue 18, module projections); enable at integration")
 	t.Parallel()
 	a := newAPI(t, withNotes)
 	ten := a.createTenant("pro")

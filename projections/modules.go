@@ -81,7 +81,11 @@ func isUsage(t string) bool {
 
 // owns reports whether projection name applies events of type t. Every event type of
 // Tenantry's belongs to exactly one of its projections (usage or auth), and a module's event
-// types to neither: the auth projection passes over them, as over usage records. A module
+// types to neither: the auth projection passes over them, as over usage records. A type
+// outside Tenantry's namespaces (module.IsCoreType) that no module of this binary declares
+// is another binary's product: passed over too, so that running plain Tenantry beside a
+// product's binary never stops a tenant's authorisation state. An unknown type in
+// Tenantry's own namespaces still stops it: this binary is older than its data. A module
 // projection owns exactly the types it Handles (its module's or Tenantry's). name "" owns
 // everything (a rebuild applies all of them into one shadow schema).
 func (c *projectionSet) owns(name, t string) bool {
@@ -91,7 +95,7 @@ func (c *projectionSet) owns(name, t string) bool {
 	case ProjectionUsage:
 		return isUsage(t)
 	case ProjectionAuth:
-		return !isUsage(t) && !c.modTypes[t]
+		return !isUsage(t) && !c.modTypes[t] && module.IsCoreType(t)
 	}
 	if m := c.byName[name]; m != nil {
 		return m.handles[t]
@@ -105,7 +109,7 @@ func (c *projectionSet) owns(name, t string) bool {
 func (c *projectionSet) appliers(name, t string) (core bool, mods []*moduleProjection) {
 	switch name {
 	case "":
-		return !c.modTypes[t], c.handlers[t]
+		return !c.modTypes[t] && module.IsCoreType(t), c.handlers[t]
 	case ProjectionUsage, ProjectionAuth:
 		return c.owns(name, t), nil
 	}

@@ -258,7 +258,7 @@ func TestProjector_PoisonEventStopsOnlyItsTenant(t *testing.T) {
 	sick, healthy := f.createTenant(t), f.createTenant(t)
 	f.append(t, sick, usage.StreamID, usageEvent(t, 1))
 	_, err := f.store.Append(context.Background(), sick, "odd", eventstore.Any,
-		eventstore.NewEvent{Type: "thing.unknown", SchemaVersion: 1, Data: []byte(`{}`)})
+		eventstore.NewEvent{Type: "tenant.unknown_thing", SchemaVersion: 1, Data: []byte(`{}`)})
 	require.NoError(t, err)
 	f.append(t, sick, usage.StreamID, usageEvent(t, 2))
 	f.append(t, healthy, usage.StreamID, usageEvent(t, 3))
@@ -341,8 +341,31 @@ func TestProjector_BacklogDoesNotStarveOthers(t *testing.T) {
 	require.LessOrEqual(t, busyBefore, 1, "batches of the busy tenant before the quiet one: %d", busyBefore)
 }
 
+// Events of a product this binary does not run (a type outside Tenantry's namespaces that no
+// module here declares, written by the product's own binary on the same database) are
+// passed over: they never stop a tenant's authorisation state.
+func TestProjector_PassesOverAnotherBinarysProductEvents(t *testing.T) {
+	t.Parallel()
+	f := isolatedFixture(t, 4)
+	id := f.createTenant(t)
+	_, err := f.store.Append(context.Background(), id, "tasks.project-1", eventstore.Any,
+		eventstore.NewEvent{Type: "tasks.project.created", SchemaVersion: 2, Data: []byte(`{"name":"x"}`)})
+	require.NoError(t, err)
+	f.append(t, id, usage.StreamID, usageEvent(t, 1))
+
+	p := f.projector()
+	p.Notify(id)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	require.NoError(t, f.store.WaitForProjections(context.Background(), id, 4, 30*time.Second, ProjectionAuth, ProjectionUsage))
+	require.Zero(t, p.Poisoned())
+	require.NoError(t, p.Rebuild(context.Background(), id, nil), "a rebuild passes over them too")
+}
+
 func eventsOfUnknownType() eventstore.NewEvent {
-	return eventstore.NewEvent{Type: "thing.unknown", SchemaVersion: 1, Data: []byte(`{}`)}
+	return eventstore.NewEvent{Type: "tenant.unknown_thing", SchemaVersion: 1, Data: []byte(`{}`)}
 }
 
 // The group fast path writes usage-only batches of many tenants in one transaction and

@@ -44,6 +44,7 @@ type process struct {
 	roles roles
 
 	registry    *eventstore.Registry
+	modules     []module.Module      // the products' modules
 	notifier    *eventstore.Notifier // announces both stores' appends
 	appStore    *eventstore.Store    // tenantry_app: the API; nil without it
 	workerStore *eventstore.Store    // tenantry_worker: the cross-tenant machinery; nil without it
@@ -72,6 +73,7 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 	if m.registry, err = a.domainRegistry(); err != nil {
 		return nil, err
 	}
+	m.modules = a.modules()
 
 	// Each part on the pool of its role: the API as tenantry_app, the cross-tenant machinery
 	// (relay, projector, directory, billing worker, head signer, janitors) as
@@ -82,7 +84,7 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 		if m.workerStore, err = m.openStore(ctx, a, eventstore.ForWorker); err != nil {
 			return nil, err
 		}
-		m.metrics.observeBacklog(m.workerStore) // the backlog gauges read across tenants
+		m.metrics.observeBacklog(m.workerStore, projectionNames(m.modules)) // the backlog gauges read across tenants
 	}
 	if r.API {
 		if m.appStore, err = m.openStore(ctx, a, eventstore.ForAPI); err != nil {
@@ -176,7 +178,7 @@ func (m *process) buildPipeline(consumers []projections.Consumer) error {
 	r := m.roles
 	cfg := projections.PipelineConfig{Store: m.appStore, Registry: m.registry, Logger: m.log, Notifier: m.notifier, Consumers: consumers,
 		NoRelay: !r.Projector, NoProjector: !r.Projector, NoDirectory: !r.Projector,
-		ObserveRelay: m.metrics.relayObserved, ObserveProjector: m.metrics.projectorObserved}
+		ObserveRelay: m.metrics.relayObserved, ObserveProjector: m.metrics.projectorObserved, Modules: m.modules}
 	if m.workerStore != nil {
 		cfg.Store = m.workerStore
 		if m.appStore != nil {
@@ -282,6 +284,18 @@ func (m *process) Close() error {
 // imports the aggregates.
 func (a *app) domainRegistry() (*eventstore.Registry, error) {
 	return newRegistry(a.products)
+}
+
+// projectionNames are the projections a projector runs with mods: Tenantry's own, then each
+// module projection's checkpoint (as projections.Projector.Names lists them).
+func projectionNames(mods []module.Module) []string {
+	names := append([]string(nil), eventstore.Projections[:]...)
+	for _, m := range mods {
+		for _, p := range m.Projections {
+			names = append(names, m.Checkpoint(p))
+		}
+	}
+	return names
 }
 
 // modules are the modules of a's products.

@@ -61,8 +61,8 @@ func newProcessMetrics() *processMetrics {
 // observeBacklog reads the projection backlog gauges through store, at scrape time: the
 // tenantry_worker store, as they look across tenants (an API replica has none and leaves
 // them to the projector replicas).
-func (m *processMetrics) observeBacklog(store *eventstore.Store) {
-	m.reg.MustRegister(&backlogCollector{store: store})
+func (m *processMetrics) observeBacklog(store *eventstore.Store, names []string) {
+	m.reg.MustRegister(&backlogCollector{store: store, names: names})
 }
 
 // observeStore counts appends.
@@ -90,7 +90,7 @@ func (m *processMetrics) projectorObserved(_ uuid.UUID, events int, newest time.
 
 // observeProjector exposes the projections the projector stopped, by projection.
 func (m *processMetrics) observeProjector(p *projections.Projector) {
-	for _, name := range eventstore.Projections {
+	for _, name := range p.Names() {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenantry_projection_failures_total",
 			ConstLabels: prometheus.Labels{"projection": name},
 			Help:        "Events that stopped a projection of a tenant (each isolated and listed by projection_failures()), by projection, since start."},
@@ -137,7 +137,12 @@ func (m *processMetrics) observeHeadSigner(s *audit.HeadSigner) {
 
 // backlogCollector reads, at scrape time, how far the read models are behind the events:
 // overall, and for the worst tenants by rank.
-type backlogCollector struct{ store *eventstore.Store }
+// backlogCollector reads the backlog of the named projections (Tenantry's own and the
+// products' modules').
+type backlogCollector struct {
+	store *eventstore.Store
+	names []string
+}
 
 var (
 	backlogEvents  = prometheus.NewDesc("tenantry_projection_backlog_events", "Events recorded but not yet in the read models, over all tenants.", nil, nil)
@@ -156,7 +161,7 @@ func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	behind, err := c.store.ProjectionsBehind(ctx, 100000)
+	behind, err := c.store.ProjectionsBehind(ctx, 100000, c.names...)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(backlogEvents, err)
 		return

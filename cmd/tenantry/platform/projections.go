@@ -38,7 +38,7 @@ func (a *app) projectionsCmd() *cobra.Command {
 				return err
 			}
 			defer closePool()
-			p := &projections.Projector{Store: store, Registry: registry, Logger: a.log}
+			p := &projections.Projector{Store: store, Registry: registry, Logger: a.log, Modules: a.modules()}
 			if !all {
 				tenant, err := resolveTenant(ctx, store, tenantArg)
 				if err != nil {
