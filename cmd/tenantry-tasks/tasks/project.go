@@ -113,7 +113,7 @@ func (p *Project) Create(id uuid.UUID, name, description string, now time.Time) 
 	default:
 		return nil, bad
 	}
-	return []domain.Event{ProjectCreated{ProjectID: id, Name: name, Description: description, CreatedAt: now.UTC()}}, nil
+	return []domain.Event{ProjectCreated{ProjectID: id, Name: name, Description: description, CreatedAt: stamp(now)}}, nil
 }
 
 // AddTask adds the open task id titled title.
@@ -130,7 +130,7 @@ func (p *Project) AddTask(id uuid.UUID, title string, now time.Time) ([]domain.E
 	if err := checkText("title", title, maxTitleLen, true); err != nil {
 		return nil, err
 	}
-	return []domain.Event{TaskAdded{TaskID: id, Title: title, AddedAt: now.UTC()}}, nil
+	return []domain.Event{TaskAdded{TaskID: id, Title: title, AddedAt: stamp(now)}}, nil
 }
 
 // CompleteTask marks the open task id done; a task done already is a conflict (the client
@@ -146,7 +146,7 @@ func (p *Project) CompleteTask(id uuid.UUID, now time.Time) ([]domain.Event, err
 	if !t.completedAt.IsZero() {
 		return nil, domain.Conflict("task is already done")
 	}
-	return []domain.Event{TaskCompleted{TaskID: id, CompletedAt: now.UTC()}}, nil
+	return []domain.Event{TaskCompleted{TaskID: id, CompletedAt: stamp(now)}}, nil
 }
 
 // checkText accepts up to max characters of valid UTF-8 without control characters or
@@ -164,3 +164,7 @@ func checkText(field, s string, max int, required bool) *domain.Error {
 	}
 	return nil
 }
+
+// stamp is a decision's time as stored: UTC, to the microsecond (PostgreSQL's precision),
+// so the read model shows exactly what the event says.
+func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

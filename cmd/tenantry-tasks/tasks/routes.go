@@ -260,14 +260,20 @@ WHERE project_id = $1 AND ($2 = '' OR status = $2) AND task_id > $3 ORDER BY tas
 func queryProjects(ctx context.Context, tx module.Tx, sql string, args ...any) ([]ProjectView, error) {
 	rows, err := tx.Query(ctx, sql, args...)
 	return collect(rows, err, func(v *ProjectView) error {
-		return rows.Scan(&v.ID, &v.Name, &v.Description, &v.OpenTasks, &v.DoneTasks, &v.CreatedAt)
+		err := rows.Scan(&v.ID, &v.Name, &v.Description, &v.OpenTasks, &v.DoneTasks, &v.CreatedAt)
+		v.CreatedAt = v.CreatedAt.UTC()
+		return err
 	})
 }
 
 func queryTasks(ctx context.Context, tx module.Tx, project uuid.UUID, status string, after uuid.UUID, limit int) ([]TaskView, error) {
 	rows, err := tx.Query(ctx, listTasksSQL, project, status, after, limit)
 	return collect(rows, err, func(v *TaskView) error {
-		return rows.Scan(&v.ID, &v.ProjectID, &v.Title, &v.Status, &v.CreatedAt, &v.CompletedAt)
+		err := rows.Scan(&v.ID, &v.ProjectID, &v.Title, &v.Status, &v.CreatedAt, &v.CompletedAt)
+		if v.CreatedAt = v.CreatedAt.UTC(); v.CompletedAt != nil {
+			*v.CompletedAt = v.CompletedAt.UTC()
+		}
+		return err
 	})
 }
 
