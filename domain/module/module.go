@@ -137,12 +137,32 @@ var (
 // Core is the Name of Tenantry's own areas, declared through this same API.
 const Core = "tenantry"
 
+// corePrefixes are the first words of Tenantry's own event types (and of those it may add
+// in these areas): no module may take one as its name.
+var corePrefixes = []string{Core, "tenant", "member", "invitation", "api_key", "usage", "billing", "plan", "webhook", "audit", "entitlement"}
+
+// IsCoreType reports whether event type t is in one of Tenantry's own namespaces (which a
+// module can never declare): a binary that meets such a type and does not know it is older
+// than its data, while a module's type it does not know is a product it does not run.
+func IsCoreType(t string) bool {
+	prefix, _, _ := strings.Cut(t, ".")
+	for _, c := range corePrefixes {
+		if prefix == c {
+			return true
+		}
+	}
+	return false
+}
+
 // Validate reports the first thing wrong with the declaration.
 func (m Module) Validate() error {
 	if !nameRE.MatchString(m.Name) {
 		return fmt.Errorf("module %q: name must be 2 to 31 lowercase letters, digits or underscores, starting with a letter", m.Name)
 	}
 	own := m.Name != Core
+	if own && IsCoreType(m.Name+".") {
+		return fmt.Errorf("module %q: the name is reserved for Tenantry's own event types", m.Name)
+	}
 	types := map[string]bool{}
 	for _, e := range m.Events {
 		if !typeRE.MatchString(e.Type) || len(e.Type) > 100 || e.Version < 1 || e.New == nil {
