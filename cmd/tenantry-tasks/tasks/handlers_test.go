@@ -1,107 +1,64 @@
-package tasks
+package tasks_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
+	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
-	"github.com/tenantry/tenantry/domain/module"
-	"github.com/tenantry/tenantry/eventstore"
-	"github.com/tenantry/tenantry/http/product"
 )
 
-// request is a stand-in for Tenantry's product.Request (http's adapter is the real one,
-// tested there) over the real database: the scoped store, reads as tenantry_app, and Settle
-// running the module's projection up to seq as the projector would. It lets the handlers
-// be tested before the server serves products.
-type request struct {
-	f         *fixture
-	c         *gin.Context
-	tenant    uuid.UUID
-	role      domain.Role
-	projected *int64 // the tenant's projected seq
+// The product's handlers over the real server (tenantry-tasks serving a fresh database),
+// with a tenant admin's key: what they answer, and that bad input is a 4xx problem.
+
+// handler is a tenant admin's view of a serving tenantry-tasks.
+type handler struct {
+	s   *server
+	key string
 }
 
-var _ product.Request = (*request)(nil)
+func (f fixtureServer) server(ten tenantOf) handler { return handler{s: f.s, key: ten.key} }
 
-func (r *request) Tenant() uuid.UUID         { return r.tenant }
-func (r *request) Member() uuid.UUID         { return uuid.Nil }
-func (r *request) Role() domain.Role         { return r.role }
-func (r *request) Metadata() domain.Metadata { return domain.Metadata{Actor: "test"} }
-func (r *request) Events() module.EventStore {
-	return Module().Scoped(eventstore.DomainStore{Store: r.f.api, Registry: r.f.reg})
-}
-func (r *request) Read(ctx context.Context, fn func(module.Tx) error) error {
-	return r.f.api.InModule(ctx, r.tenant, true, fn)
-}
-func (r *request) Settle(ctx context.Context, seq int64) error {
-	if seq > *r.projected {
-		*r.projected = r.f.project(r.tenant, *r.projected)
-	}
-	return nil
-}
-func (r *request) Bind(v any) bool {
-	dec := json.NewDecoder(r.c.Request.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil || dec.More() {
-		r.Fail(http.StatusBadRequest, "malformed-json", "bad body")
-		return false
-	}
-	return true
-}
-func (r *request) JSON(status int, v any) { r.c.JSON(status, v) }
-func (r *request) Fail(status int, code, detail string) {
-	r.c.AbortWithStatusJSON(status, map[string]any{"status": status, "type": code, "detail": detail})
-}
-func (r *request) Error(err error) {
-	status := map[domain.Code]int{domain.CodeInvalid: 400, domain.CodeNotFound: 404, domain.CodeConflict: 409}[domain.ErrorCode(err)]
-	if status == 0 || errors.Is(err, module.ErrOutOfScope) {
-		r.f.t.Errorf("internal error answered: %v", err)
-		status = 500
-	}
-	r.Fail(status, string(domain.ErrorCode(err)), err.Error())
+// fixtureServer starts one server for a test and creates tenants on it.
+type fixtureServer struct {
+	t *testing.T
+	s *server
+	n int
 }
 
-// server routes the product's routes for one tenant, as the server does after resolving it.
-func (f *fixture) server(ten uuid.UUID) *gin.Engine {
-	gin.SetMode(gin.TestMode)
-	e := gin.New()
-	var projected int64
-	for _, rt := range Product().Routes {
-		e.Handle(rt.Method, rt.Path, func(c *gin.Context) {
-			rt.Handle(c, &request{f: f, c: c, tenant: ten, role: domain.RoleAdmin, projected: &projected})
-		})
-	}
-	return e
+func newServerFixture(t *testing.T) *fixtureServer { return &fixtureServer{t: t, s: start(t, nil)} }
+
+func (f *fixtureServer) newTenant() tenantOf {
+	f.n++
+	return f.s.createTenant(f.t, "h-"+strings.Repeat("x", f.n))
 }
 
-func call(t *testing.T, h http.Handler, method, path, body string) (int, map[string]any) {
+func call(t *testing.T, h handler, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	var rd *bytes.Reader
+	req, err := http.NewRequest(method, h.s.base+path, bytes.NewReader([]byte(body)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+h.key)
 	if body != "" {
-		rd = bytes.NewReader([]byte(body))
-	} else {
-		rd = bytes.NewReader(nil)
+		req.Header.Set("Content-Type", "application/json")
 	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(method, path, rd))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
 	var out map[string]any
-	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out), w.Body.String())
-	return w.Code, out
+	require.NoError(t, json.Unmarshal(b, &out), string(b))
+	require.Less(t, resp.StatusCode, 500, string(b))
+	return resp.StatusCode, out
 }
 
 func TestHandlers_AnswerTheProductsRoutes(t *testing.T) {
-	f := newFixture(t)
+	f := newServerFixture(t)
 	ten := f.newTenant()
 	h := f.server(ten)
 
@@ -169,7 +126,7 @@ func TestHandlers_AnswerTheProductsRoutes(t *testing.T) {
 }
 
 func TestHandlers_BadInputIsA4xxProblem(t *testing.T) {
-	f := newFixture(t)
+	f := newServerFixture(t)
 	ten := f.newTenant()
 	h := f.server(ten)
 	_, p := call(t, h, "POST", "/v1/projects", `{"name": "Launch"}`)
@@ -177,7 +134,7 @@ func TestHandlers_BadInputIsA4xxProblem(t *testing.T) {
 	_, tk := call(t, h, "POST", "/v1/projects/"+pid+"/tasks", `{"title": "one"}`)
 	_, page := call(t, h, "GET", "/v1/projects?limit=1", "")
 	require.Nil(t, page["next_cursor"], "one project: no next page")
-	projectsCursor := domain.IDCursor(listProjects, uuid.MustParse(pid))
+	projectsCursor := domain.IDCursor("projects", uuid.MustParse(pid))
 
 	tests := []struct {
 		name, method, path, body string
