@@ -152,10 +152,11 @@ lint: ## no tracked file over 1 MiB, gofmt, go vet and staticcheck
 
 # The OpenAPI document is derived from the code (`tenantry openapi`); Redocly's recommended
 # ruleset must report no error (warnings are printed). Needs node and npx (npm).
-openapi-lint: ## write the OpenAPI document to .data/openapi.json and lint it with Redocly (recommended rules)
+openapi-lint: ## write the OpenAPI documents (tenantry, and tenantry-tasks with the example product) to .data/ and lint them with Redocly (recommended rules)
 	@mkdir -p $(DATA)
 	$(GO) run ./cmd/tenantry openapi --out $(DATA)/openapi.json
-	npx --yes @redocly/cli@$(REDOCLY_VERSION) lint --extends=recommended $(DATA)/openapi.json
+	$(GO) run ./cmd/tenantry-tasks openapi --out $(DATA)/openapi-tasks.json
+	npx --yes @redocly/cli@$(REDOCLY_VERSION) lint --extends=recommended $(DATA)/openapi.json $(DATA)/openapi-tasks.json
 
 fmt: ## gofmt -w every Go file
 	@find . -path ./.data -prune -o -path ./.git -prune -o -name '*.go' -print | xargs -r gofmt -w
