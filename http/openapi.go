@@ -285,7 +285,55 @@ const infoDescription = `Multi-tenant platform API. Errors are RFC 9457 problem 
 
 // Document builds the OpenAPI 3.1 document from the route table (products' routes
 // included).
-func (s *Server) Document() schema { return document(s.routes(), &schemas{defs: schema{}}) }
+func (s *Server) Document() schema {
+	doc := document(s.routes(), &schemas{defs: schema{}})
+	describeProducts(doc, s.d.Products)
+	return doc
+}
+
+// describeProducts adds to each product's tag what its roles mean in its own terms and the
+// usage metrics it records, as its module declares them.
+func describeProducts(doc schema, products []product.Product) {
+	tags, _ := doc["tags"].([]schema)
+	for _, p := range products {
+		m := p.Module
+		var b strings.Builder
+		for _, r := range domain.Roles() {
+			if meaning, ok := m.Roles[r]; ok {
+				fmt.Fprintf(&b, "\n- %s: %s", r, meaning)
+			}
+		}
+		roles := b.String()
+		b.Reset()
+		for _, mt := range m.Metrics {
+			fmt.Fprintf(&b, "\n- `%s` (%s): %s", mt.Name, mt.Unit, mt.Description)
+		}
+		metrics := b.String()
+		for _, t := range tags {
+			if t["name"] != m.Name && !productTagOf(p, t) {
+				continue
+			}
+			desc, _ := t["description"].(string)
+			if roles != "" {
+				desc += "\n\nWhat each role may do here:" + roles
+			}
+			if metrics != "" {
+				desc += "\n\nUsage metrics it records (POST /v1/usage):" + metrics
+			}
+			t["description"] = desc
+		}
+	}
+}
+
+// productTagOf reports whether tag t is one a route of product p names.
+func productTagOf(p product.Product, t schema) bool {
+	for _, rt := range p.Routes {
+		if rt.Tag != "" && t["name"] == rt.Tag {
+			return true
+		}
+	}
+	return false
+}
 
 // document is the OpenAPI document of routes, collecting their schemas in c.
 func document(routes []route, c *schemas) schema {

@@ -220,6 +220,35 @@ func TestTasks_RoutesAnswerUnderEveryTenantResolution(t *testing.T) {
 	}
 }
 
+// /openapi.json lists the product's operations, and its tag says what each role may do and
+// which usage metrics the product records, as the module declares them.
+func TestTasks_OpenAPIDocumentsTheRoutesRolesAndMetrics(t *testing.T) {
+	s := start(t, nil)
+	doc := s.call(t, "GET", "/openapi.json", "", nil)
+	require.Equal(t, http.StatusOK, doc.status)
+	ops := map[string]bool{}
+	for _, item := range doc.body["paths"].(map[string]any) {
+		for _, op := range item.(map[string]any) {
+			if o, ok := op.(map[string]any); ok {
+				ops[fmt.Sprint(o["operationId"])] = true
+			}
+		}
+	}
+	for _, op := range []string{"createProject", "listProjects", "getProject", "addTask", "completeTask", "listTasks"} {
+		require.True(t, ops[op], op)
+	}
+	var tag map[string]any
+	for _, tg := range doc.body["tags"].([]any) {
+		if tg.(map[string]any)["name"] == "tasks" {
+			tag = tg.(map[string]any)
+		}
+	}
+	require.NotNil(t, tag)
+	desc := tag["description"].(string)
+	require.Contains(t, desc, "- viewer: "+tasks.Module().Roles[domain.RoleViewer])
+	require.Contains(t, desc, "`tasks_created` (tasks)")
+}
+
 // A key of tenant B gets 404, never data, on every route of the product, whichever form
 // names tenant A; and A's ids are not found in B's own tenant.
 func TestTasks_AnotherTenantsKeyGets404OnEveryRoute(t *testing.T) {
