@@ -77,6 +77,12 @@ var privileges = map[string]string{
 	// Stripe deliveries about no tenant, recorded by the API that receives them: it can
 	// add rows only, never read them back (they name other companies' Stripe customers).
 	"tenantry.stripe_ignored_deliveries INSERT": "app",
+	// Outbound webhooks: the API manages its owner's endpoints and reads (re-queues) their
+	// deliveries under the owner's context; the worker enqueues, delivers, records failures.
+	"tenantry.webhook_endpoints SELECT INSERT UPDATE DELETE": "app",
+	"tenantry.webhook_endpoints SELECT UPDATE":               "worker",
+	"tenantry.webhook_deliveries SELECT UPDATE":              "app",
+	"tenantry.webhook_deliveries SELECT INSERT UPDATE":       "worker",
 }
 
 // privilegeMatrixSQL lists, for each function in schema tenantry, which runtime roles may

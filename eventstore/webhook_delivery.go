@@ -1,0 +1,156 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// The worker role's side of webhooks: the projector enqueues one delivery per matching
+// endpoint in the tenant's projection transaction (exactly once with its checkpoint; the
+// primary key makes a replay add nothing), and delivery workers claim due deliveries with a
+// lease, so replicas never send one twice at once.
+
+const enqueueWebhooksSQL = `INSERT INTO tenantry.webhook_deliveries (endpoint_id, tenant_id, seq, owner_id, event_id, event_type, body)
+	SELECT e.endpoint_id, $1, $2, e.tenant_id, $3, $4, $5 FROM tenantry.webhook_endpoints e
+	 WHERE e.tenant_id IN ($1, '00000000-0000-0000-0000-000000000000'::uuid) AND e.status = 'enabled'
+	   AND e.created_at <= $6 AND ($4 = ANY (e.event_types) OR '*' = ANY (e.event_types))
+	ON CONFLICT DO NOTHING`
+
+// EnqueueWebhooks queues body (the delivery's JSON) for every enabled endpoint of the
+// transaction's tenant and of the operator that wants ev's type and existed when ev was
+// recorded; it reports how many deliveries were added.
+func (t *ProjectionTx) EnqueueWebhooks(ctx context.Context, ev Event, body []byte) (int64, error) {
+	tag, err := t.tx.Exec(ctx, enqueueWebhooksSQL, t.tenant, ev.Seq, ev.ID, ev.Type, body, ev.RecordedAt)
+	if err != nil {
+		return 0, fmt.Errorf("enqueue webhooks of event %d of %s: %w", ev.Seq, t.tenant, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// WebhookJob is a claimed delivery: what to send where, signed with which secrets.
+type WebhookJob struct {
+	EndpointID        uuid.UUID
+	TenantID          uuid.UUID
+	Seq               int64
+	Attempts          int // before this one
+	FirstAttemptAt    *time.Time
+	URL               string
+	Body              []byte
+	SecretSealed      []byte
+	PreviousSealed    []byte // nil unless a rotation's overlap is running
+	FailingSince      *time.Time
+	ConsecutiveErrors int
+}
+
+// claimWebhooksSQL leases the oldest pending delivery of each (endpoint, tenant) pair that
+// is due and not leased, at most $2 per endpoint and $1 in all, skipping endpoints in $4
+// (busy in this process). Only a pair's lowest pending seq is a candidate, so a failing
+// delivery holds back the later ones of its pair and no other. FOR UPDATE re-checks the
+// lease on the row as committed, and SKIP LOCKED leaves rows another worker is claiming.
+const claimWebhooksSQL = `WITH heads AS (
+	SELECT DISTINCT ON (d.endpoint_id, d.tenant_id) d.endpoint_id, d.tenant_id, d.seq, d.next_attempt_at, d.lease_until
+	  FROM tenantry.webhook_deliveries d
+	 WHERE d.status = 'pending' AND NOT (d.endpoint_id = ANY ($4::uuid[]))
+	 ORDER BY d.endpoint_id, d.tenant_id, d.seq
+), due AS (
+	SELECT h.endpoint_id, h.tenant_id, h.seq,
+	       row_number() OVER (PARTITION BY h.endpoint_id ORDER BY h.next_attempt_at) AS n
+	  FROM heads h JOIN tenantry.webhook_endpoints e ON e.endpoint_id = h.endpoint_id AND e.status = 'enabled'
+	 WHERE h.next_attempt_at <= now() AND (h.lease_until IS NULL OR h.lease_until < now())
+), picked AS (
+	SELECT d.endpoint_id, d.tenant_id, d.seq FROM tenantry.webhook_deliveries d
+	  JOIN due ON (due.endpoint_id, due.tenant_id, due.seq) = (d.endpoint_id, d.tenant_id, d.seq)
+	 WHERE due.n <= $2 AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < now())
+	 LIMIT $1
+	 FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE tenantry.webhook_deliveries d SET lease_until = now() + make_interval(secs => $3)
+  FROM picked, tenantry.webhook_endpoints e
+ WHERE (d.endpoint_id, d.tenant_id, d.seq) = (picked.endpoint_id, picked.tenant_id, picked.seq)
+   AND e.endpoint_id = d.endpoint_id
+RETURNING d.endpoint_id, d.tenant_id, d.seq, d.attempts, d.first_attempt_at, e.url, d.body, e.secret_sealed,
+          CASE WHEN e.previous_expires_at > now() THEN e.previous_sealed END, e.failing_since, e.consecutive_failures`
+
+// ClaimWebhooks leases up to limit due deliveries (at most perEndpoint per endpoint,
+// none of the endpoints in busy) for lease: no other worker claims them meanwhile.
+func (s *Store) ClaimWebhooks(ctx context.Context, limit, perEndpoint int, lease time.Duration, busy []uuid.UUID) ([]WebhookJob, error) {
+	if busy == nil {
+		busy = []uuid.UUID{}
+	}
+	rows, err := s.pool.Query(ctx, claimWebhooksSQL, limit, perEndpoint, lease.Seconds(), busy)
+	if err != nil {
+		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
+	}
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (WebhookJob, error) {
+		var j WebhookJob
+		err := r.Scan(&j.EndpointID, &j.TenantID, &j.Seq, &j.Attempts, &j.FirstAttemptAt, &j.URL, &j.Body, &j.SecretSealed,
+			&j.PreviousSealed, &j.FailingSince, &j.ConsecutiveErrors)
+		return j, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
+	}
+	return jobs, nil
+}
+
+// WebhookOutcome is how one attempt went.
+type WebhookOutcome struct {
+	Delivered bool
+	Status    int    // the response's status code, 0 when none came
+	Error     string // why it failed (bounded, no secret)
+	// Retry is the wait before the next attempt; GiveUp fails the delivery for good.
+	Retry  time.Duration
+	GiveUp bool
+	// Disable disables the endpoint with this reason ("" leaves it enabled).
+	Disable string
+}
+
+const (
+	deliveredWebhookSQL = `UPDATE tenantry.webhook_deliveries SET status = 'delivered', attempts = attempts + 1,
+		first_attempt_at = coalesce(first_attempt_at, now()), last_attempt_at = now(), last_status = $4,
+		last_error = NULL, delivered_at = now(), lease_until = NULL
+		WHERE endpoint_id = $1 AND tenant_id = $2 AND seq = $3 AND status = 'pending'`
+	endpointHealthySQL = `UPDATE tenantry.webhook_endpoints SET failing_since = NULL, consecutive_failures = 0
+		WHERE endpoint_id = $1 AND (failing_since IS NOT NULL OR consecutive_failures <> 0)`
+	failedWebhookSQL = `UPDATE tenantry.webhook_deliveries SET attempts = attempts + 1,
+		status = CASE WHEN $7 THEN 'failed' ELSE 'pending' END,
+		first_attempt_at = coalesce(first_attempt_at, now()), last_attempt_at = now(), last_status = $4,
+		last_error = $5, next_attempt_at = now() + make_interval(secs => $6), lease_until = NULL
+		WHERE endpoint_id = $1 AND tenant_id = $2 AND seq = $3 AND status = 'pending'`
+	endpointFailingSQL = `UPDATE tenantry.webhook_endpoints SET failing_since = coalesce(failing_since, now()),
+		consecutive_failures = consecutive_failures + 1,
+		status = CASE WHEN $2 <> '' THEN 'disabled' ELSE status END,
+		disabled_reason = CASE WHEN $2 <> '' THEN $2 ELSE disabled_reason END,
+		updated_at = CASE WHEN $2 <> '' THEN now() ELSE updated_at END
+		WHERE endpoint_id = $1`
+)
+
+// CompleteWebhook records an attempt of a claimed delivery and its endpoint's health.
+func (s *Store) CompleteWebhook(ctx context.Context, j WebhookJob, o WebhookOutcome) error {
+	var status *int
+	if o.Status != 0 {
+		status = &o.Status
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if o.Delivered {
+			if _, err := tx.Exec(ctx, deliveredWebhookSQL, j.EndpointID, j.TenantID, j.Seq, status); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, endpointHealthySQL, j.EndpointID)
+			return err
+		}
+		if _, err := tx.Exec(ctx, failedWebhookSQL, j.EndpointID, j.TenantID, j.Seq, status, o.Error, o.Retry.Seconds(), o.GiveUp); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, endpointFailingSQL, j.EndpointID, o.Disable)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record webhook attempt (endpoint %s, tenant %s, seq %d): %w", j.EndpointID, j.TenantID, j.Seq, err)
+	}
+	return nil
+}
