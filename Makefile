@@ -62,7 +62,9 @@ build: ## build the binaries of cmd/ into .data/bin/ (tenantry, and any product 
 # Heads are signed by default: unless TENANTRY_AUDIT_SIGNING_KEY or _FILE is set, make run
 # makes a development key in $(DATA)/audit-signing.key (mode 0600, with the binary's `audit
 # keygen`) when there is none and serves with TENANTRY_AUDIT_SIGNING_KEY_FILE pointing at it;
-# the public key of the key it serves with is written to $(DATA)/audit-signing.pub.
+# the public key of the key it serves with is written to $(DATA)/audit-signing.pub. Likewise,
+# unless TENANTRY_WEBHOOK_KEY or _FILE is set, it makes $(DATA)/webhook.key (32 random bytes in
+# hex, mode 0600), which seals outbound webhooks' signing secrets.
 run: build ## migrate, then serve on 127.0.0.1:8080 (database and stripe-mock started when needed)
 	@export TENANTRY_ADDR="$${TENANTRY_ADDR:-127.0.0.1:8080}"
 	mkdir -p $(DATA)
@@ -80,6 +82,14 @@ run: build ## migrate, then serve on 127.0.0.1:8080 (database and stripe-mock st
 				echo "make run: made a development head signing key, $$key" >&2
 			fi
 			export TENANTRY_AUDIT_SIGNING_KEY_FILE="$$key"
+		fi
+		if [ -z "$${TENANTRY_WEBHOOK_KEY:-}" ] && [ -z "$${TENANTRY_WEBHOOK_KEY_FILE:-}" ]; then
+			wkey="$$(cd "$$2" && pwd -P)/webhook.key"
+			if [ ! -e "$$wkey" ]; then
+				head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n" > "$$wkey"
+				echo "make run: made a development webhook key, $$wkey" >&2
+			fi
+			export TENANTRY_WEBHOOK_KEY_FILE="$$wkey"
 		fi
 		"$$1" audit head --public-key > "$$2/audit-signing.pub"
 		chmod 644 "$$2/audit-signing.pub"

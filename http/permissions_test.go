@@ -1,10 +1,13 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -37,9 +40,19 @@ func (a *api) keysByRole(ten tenantFixture) map[domain.Role]string {
 
 func TestPermissions_EveryRouteTimesEveryRole(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	// The refusals below are failed authentications, which are budgeted per client address:
+	// each request comes from an address of its own (through a trusted proxy), so the
+	// budget does not cap how many routes the table may hold.
+	a := newAPI(t, withWebhookKey(t), func(d *httpapi.Deps) {
+		d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
 	ten := a.createTenant("pro")
 	keys := a.keysByRole(ten)
+	var client atomic.Int64
+	from := func() string {
+		n := client.Add(1)
+		return fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)
+	}
 	for _, rt := range httpapi.Routes() {
 		if rt.Access != "member" {
 			continue
@@ -66,11 +79,11 @@ func TestPermissions_EveryRouteTimesEveryRole(t *testing.T) {
 		switch rt.Access {
 		case "operator":
 			for _, key := range keys {
-				r := a.do(req{method: rt.Method, path: concrete(rt.Path), token: key})
+				r := a.do(req{method: rt.Method, path: concrete(rt.Path), token: key, header: map[string]string{"X-Forwarded-For": from()}})
 				require.Equal(t, http.StatusUnauthorized, r.status, "%s %s: %s", rt.Method, rt.Path, r.raw)
 			}
 		case "member":
-			r := a.do(req{method: rt.Method, path: concrete(rt.Path), token: operatorToken, header: map[string]string{"X-Tenant": ten.slug}})
+			r := a.do(req{method: rt.Method, path: concrete(rt.Path), token: operatorToken, header: map[string]string{"X-Tenant": ten.slug, "X-Forwarded-For": from()}})
 			require.Equal(t, http.StatusForbidden, r.status, "%s %s: %s", rt.Method, rt.Path, r.raw)
 		}
 	}

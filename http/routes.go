@@ -95,6 +95,7 @@ func (s *Server) routes() []route {
 
 		{method: "POST", path: "/v1/webhooks/stripe", access: stripe, handler: s.stripeWebhook, doc: docStripeWebhook},
 	}...)
+	rts = append(rts, s.webhookEndpointRoutes()...)
 	for _, p := range s.d.Products {
 		for _, rt := range p.Routes {
 			rts = append(rts, s.productRoute(p, rt))

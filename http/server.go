@@ -24,6 +24,7 @@ import (
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/domain/auditlog"
+	"github.com/tenantry/tenantry/domain/webhook"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/http/product"
 )
@@ -85,6 +86,12 @@ type Deps struct {
 	// route under the same pipeline, in the permission table and the OpenAPI document.
 	// They must pass CheckProducts (NewChecked reports it).
 	Products []product.Product
+	// WebhookKey seals the signing secrets of outbound webhook endpoints
+	// (TENANTRY_WEBHOOK_KEY); nil makes creating an endpoint or rotating a secret answer 503.
+	WebhookKey *webhook.Key
+	// WebhookAllowHTTP accepts http:// endpoint URLs for any host, not just loopback
+	// (TENANTRY_WEBHOOK_ALLOW_HTTP).
+	WebhookAllowHTTP bool
 }
 
 // Server holds the handlers' shared state.

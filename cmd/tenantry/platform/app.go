@@ -128,7 +128,8 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 			OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 			StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
 			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: webhooks.Apply,
-			TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts, Products: a.products}
+			TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts, Products: a.products,
+			WebhookKey: a.cfg.Webhooks.Key, WebhookAllowHTTP: a.cfg.Webhooks.AllowHTTP}
 		if a.cfg.RedisURL != "" {
 			if deps.SharedLimits, err = httpapi.NewRedisLimits(a.cfg.RedisURL); err != nil {
 				return nil, err

@@ -77,6 +77,9 @@ type Config struct {
 	// (Ed25519; `tenantry audit keygen` makes one); nil leaves heads unsigned.
 	AuditSigner       *auditlog.Signer
 	AuditHeadInterval time.Duration // TENANTRY_AUDIT_HEAD_INTERVAL: how often moved heads are signed
+
+	// Webhooks: outbound webhooks' key and safety switches (webhooks.go).
+	Webhooks WebhookConfig
 }
 
 // loadConfig reads the environment; validate says what is wrong.
@@ -198,6 +201,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.MetricsAddr = getenv("TENANTRY_METRICS_ADDR")
 	c.AuditHeadInterval = time.Hour
 	durVar("TENANTRY_AUDIT_HEAD_INTERVAL", &c.AuditHeadInterval)
+	c.Webhooks = loadWebhookConfig(getenv, &errs)
 	c.HTTPTimeouts = httpapi.DefaultTimeouts()
 	durVar("TENANTRY_HTTP_READ_TIMEOUT", &c.HTTPTimeouts.Read)
 	durVar("TENANTRY_HTTP_WRITE_TIMEOUT", &c.HTTPTimeouts.Write)
