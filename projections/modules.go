@@ -18,6 +18,9 @@ type moduleProjection struct {
 	name    string
 	handles map[string]bool
 	apply   func(ctx context.Context, tx module.Tx, e domain.Recorded) error
+	// raw, instead of apply, takes every event as stored, undecoded, in the projector's
+	// own transaction: Tenantry's webhooks projection (webhooks.go), which no rebuild runs.
+	raw func(ctx context.Context, tx *eventstore.ProjectionTx, e *eventstore.Event) error
 }
 
 // projectionSet is every projection the projector runs, built once from Projector.Modules.
@@ -33,8 +36,22 @@ type projectionSet struct {
 
 // catalog returns the projector's projections; its Modules are read once, on first use.
 func (p *Projector) catalog() *projectionSet {
-	p.catOnce.Do(func() { p.cat = newCatalog(p.Modules) })
+	p.catOnce.Do(func() {
+		p.cat = newCatalog(p.Modules)
+		if p.Webhooks {
+			p.cat.addRaw(webhooksProjection())
+		}
+	})
 	return p.cat
+}
+
+// addRaw adds a projection of Tenantry's that takes every event undecoded (raw): it has a
+// checkpoint of its own, and neither the handlers by type nor so a rebuild run it.
+func (c *projectionSet) addRaw(r *moduleProjection) {
+	c.modules = append(c.modules, r)
+	c.byName[r.name] = r
+	c.names = append(c.names, r.name)
+	c.poisons[r.name] = new(atomic.Int64)
 }
 
 func newCatalog(mods []module.Module) *projectionSet {
@@ -74,6 +91,13 @@ func newCatalog(mods []module.Module) *projectionSet {
 // rebuilds go over these.
 func (p *Projector) Names() []string { return slices.Clone(p.catalog().names) }
 
+// rebuilt lists the projections a rebuild replaces (and moves to its end): every one but
+// the raw ones, which keep no read model (the webhooks projection's deliveries are queued
+// once, by its own checkpoint, never again by a rebuild).
+func (c *projectionSet) rebuilt() []string {
+	return slices.DeleteFunc(slices.Clone(c.names), func(n string) bool { m := c.byName[n]; return m != nil && m.raw != nil })
+}
+
 // isUsage reports the event types the usage projection applies.
 func isUsage(t string) bool {
 	return t == usage.TypeRecorded || t == usage.TypeBatchRecorded || t == typeUsageReported
@@ -98,7 +122,7 @@ func (c *projectionSet) owns(name, t string) bool {
 		return !isUsage(t) && !c.modTypes[t] && module.IsCoreType(t)
 	}
 	if m := c.byName[name]; m != nil {
-		return m.handles[t]
+		return m.raw != nil || m.handles[t]
 	}
 	return false
 }
@@ -113,7 +137,7 @@ func (c *projectionSet) appliers(name, t string) (core bool, mods []*moduleProje
 	case ProjectionUsage, ProjectionAuth:
 		return c.owns(name, t), nil
 	}
-	if m := c.byName[name]; m != nil && m.handles[t] {
+	if m := c.byName[name]; m != nil && (m.raw != nil || m.handles[t]) {
 		return false, []*moduleProjection{m}
 	}
 	return false, nil
@@ -128,6 +152,12 @@ func (m *moduleProjection) run(ctx context.Context, tx *eventstore.ProjectionTx,
 			err = fmt.Errorf("projection %s panicked on %s: %v", m.name, e.Type, r)
 		}
 	}()
+	if m.raw != nil {
+		if err := m.raw(ctx, tx, e); err != nil {
+			return fmt.Errorf("projection %s: %s: %w", m.name, e.Type, err)
+		}
+		return nil
+	}
 	if err := m.apply(ctx, tx.Module(), domain.Recorded{Event: payload, Seq: e.Seq, StreamID: e.StreamID,
 		StreamVersion: e.StreamVersion, RecordedAt: e.RecordedAt}); err != nil {
 		return fmt.Errorf("projection %s: %s: %w", m.name, e.Type, err)

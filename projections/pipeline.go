@@ -54,6 +54,9 @@ type PipelineConfig struct {
 	// Tenantry's (Projector.Modules); their event types must be registered in Registry
 	// (module.Register). NewPipeline refuses a set module.Check refuses.
 	Modules []module.Module
+	// Webhooks runs the webhooks projection (Projector.Webhooks), which queues outbound
+	// webhook deliveries from the event stream.
+	Webhooks bool
 }
 
 // Pipeline is everything between the event store and the read models in a process: it runs
@@ -106,7 +109,7 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	}
 	return &Pipeline{
 		Projector: &Projector{Store: cfg.Store, Registry: cfg.Registry, Logger: log.With("component", "projector"),
-			Observe: cfg.ObserveProjector, Modules: slices.Clone(cfg.Modules)},
+			Observe: cfg.ObserveProjector, Modules: slices.Clone(cfg.Modules), Webhooks: cfg.Webhooks},
 		Directory: &Directory{Store: cfg.Store, Registry: cfg.Registry, Logger: log.With("component", "directory")},
 		cfg:       cfg, committers: committers, bus: bus, log: log,
 		relay: &eventstore.Relay{Store: cfg.Store, Publisher: bus.Publisher(), Topic: bus.Topic(), Name: "relay",

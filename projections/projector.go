@@ -70,6 +70,11 @@ type Projector struct {
 	// once, and Run refuses a set that module.Check refuses.
 	Modules []module.Module
 
+	// Webhooks runs Tenantry's webhooks projection (ProjectionWebhooks): each event of a
+	// tenant queues one delivery per matching webhook endpoint, exactly once, with its own
+	// checkpoint, so a failure there never stops authorisation or usage.
+	Webhooks bool
+
 	afterBatch func(tenant uuid.UUID)                               // test hook: called after each tenant's turn (its projections' batches)
 	onAttempt  func(tenant uuid.UUID, projection string, err error) // test hook: every batch attempt and its outcome
 
@@ -681,6 +686,17 @@ func (p *Projector) applyEvents(ctx context.Context, tx *eventstore.ProjectionTx
 		}
 		core, mods := cat.appliers(name, e.Type)
 		if !core && len(mods) == 0 {
+			seq = e.Seq
+			continue
+		}
+		if !core && len(mods) == 1 && mods[0].raw != nil {
+			// Undecoded: every type is the raw projection's, other binaries' products' too.
+			if err := mods[0].run(ctx, tx, e, nil); err != nil {
+				if eventstore.IsTransient(err) {
+					return 0, seq, false, err
+				}
+				return 0, seq, false, &poisonError{seq: e.Seq, err: err}
+			}
 			seq = e.Seq
 			continue
 		}

@@ -83,7 +83,7 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 				break
 			}
 		}
-		return tx.SwapRebuild(ctx, seq, p.catalog().names)
+		return tx.SwapRebuild(ctx, seq, p.catalog().rebuilt())
 	})
 	if err != nil {
 		return p.rebuildError(tenant, err)
@@ -112,7 +112,9 @@ func (p *Projector) Rebuild(ctx context.Context, tenant uuid.UUID, progress func
 func (p *Projector) lockOrder() []string {
 	mods := make([]string, 0, len(p.catalog().modules))
 	for _, m := range p.catalog().modules {
-		mods = append(mods, m.name)
+		if m.raw == nil {
+			mods = append(mods, m.name)
+		}
 	}
 	slices.Sort(mods)
 	return append([]string{ProjectionAuth, ProjectionUsage}, mods...)

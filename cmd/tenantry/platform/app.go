@@ -179,7 +179,8 @@ func (m *process) buildPipeline(consumers []projections.Consumer) error {
 	r := m.roles
 	cfg := projections.PipelineConfig{Store: m.appStore, Registry: m.registry, Logger: m.log, Notifier: m.notifier, Consumers: consumers,
 		NoRelay: !r.Projector, NoProjector: !r.Projector, NoDirectory: !r.Projector,
-		ObserveRelay: m.metrics.relayObserved, ObserveProjector: m.metrics.projectorObserved, Modules: m.modules}
+		ObserveRelay: m.metrics.relayObserved, ObserveProjector: m.metrics.projectorObserved, Modules: m.modules,
+		Webhooks: true}
 	if m.workerStore != nil {
 		cfg.Store = m.workerStore
 		if m.appStore != nil {
