@@ -21,6 +21,7 @@ import (
 	"github.com/tenantry/tenantry/http/product"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
+	"github.com/tenantry/tenantry/workers/webhooks"
 )
 
 // roles are the parts a process runs: serve runs them all; api, projector and worker one
@@ -52,6 +53,7 @@ type process struct {
 	pipeline    *projections.Pipeline
 	billing     *billing.Worker   // the billing worker; nil when off (no Stripe key) or not a worker
 	signer      *audit.HeadSigner // nil without a signing key or not a worker
+	webhooks    *webhooks.Worker  // outbound webhook deliveries; nil without a webhook key or not a worker
 	listener    net.Listener      // the API's
 	server      *http.Server      // the API's
 	metricsSrv  *http.Server      // a projector or worker replica's own /metrics; nil when unset
@@ -116,18 +118,24 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 			}
 			m.metrics.observeHeadSigner(m.signer)
 		}
+		if a.cfg.Webhooks.Key != nil {
+			if m.webhooks, err = webhooks.New(webhooks.Config{Store: m.workerStore, Key: a.cfg.Webhooks.Key,
+				AllowPrivate: a.cfg.Webhooks.AllowPrivate, Logger: a.log.With("component", "webhooks")}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if r.API {
 		// Stripe webhooks are applied by the API, on its own role: they name one tenant,
 		// found through the directory, and append inside its context.
-		webhooks, err := a.stripeDeliveries(m.appStore, m.registry)
+		stripeHooks, err := a.stripeDeliveries(m.appStore, m.registry)
 		if err != nil {
 			return nil, err
 		}
 		deps := httpapi.Deps{Logger: a.log, Store: m.appStore, Registry: m.registry,
 			OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 			StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
-			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: webhooks.Apply,
+			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: stripeHooks.Apply,
 			TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts, Products: a.products,
 			WebhookKey: a.cfg.Webhooks.Key, WebhookAllowHTTP: a.cfg.Webhooks.AllowHTTP}
 		if a.cfg.RedisURL != "" {
@@ -229,6 +237,9 @@ func (m *process) Run(ctx context.Context) (err error) {
 	}
 	if m.signer != nil {
 		goRun(m.signer.Run)
+	}
+	if m.webhooks != nil {
+		goRun(m.webhooks.Run)
 	}
 	goRun(m.pipeline.Run)
 	drain := func() {
