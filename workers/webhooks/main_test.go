@@ -131,4 +131,3 @@ func until(t testing.TB, w *webhooks.Worker, cond func() bool) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
