@@ -63,7 +63,9 @@ func (r *receiver) delivered() []int64 {
 	return slices.Clone(r.seqs)
 }
 
-func serve(t *testing.T, h http.Handler) string {
+func serve(t *testing.T, h http.Handler) string { return serveTB(t, h) }
+
+func serveTB(t testing.TB, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
