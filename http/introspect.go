@@ -42,7 +42,9 @@ func (s *Server) isService(token string) bool {
 
 func (s *Server) introspect(c *gin.Context, cl *call) {
 	if s.d.IntrospectionToken == "" {
-		fail(c, http.StatusServiceUnavailable, "unavailable", "API key introspection is not configured (TENANTRY_INTROSPECTION_TOKEN is unset)")
+		// A feature the operator did not enable, not a failure of the server: 404, as for a
+		// route this server does not serve.
+		fail(c, http.StatusNotFound, "not-found", "API key introspection is not enabled on this server (TENANTRY_INTROSPECTION_TOKEN is unset)")
 		return
 	}
 	token := bearer(c)
@@ -98,7 +100,7 @@ func (s *Server) introspect(c *gin.Context, cl *call) {
 var docIntrospect = op{id: "introspectApiKey", tag: "Integration", summary: "Introspect a tenant API key",
 	body: api.IntrospectionRequest{}, result: api.Introspection{},
 	desc: "Says whether a tenant API key is active and, if so, its tenant (id, slug, status, plan), member, role and the plan's " +
-		"limits (RFC 7662's shape). Authenticated by the service token TENANTRY_INTROSPECTION_TOKEN; 503 when it is unset. " +
+		"limits (RFC 7662's shape). Authenticated by the service token TENANTRY_INTROSPECTION_TOKEN; 404 when it is unset (not enabled). " +
 		"Anything that is not a usable key (malformed, unknown, revoked, its member removed, its tenant closed) answers 200 " +
 		"{\"active\": false}, without saying why. A suspended tenant's keys stay active with tenant.status \"suspended\": " +
 		"Tenantry's own API then serves reads and billing writes only, and a product should do the same. The key is looked " +

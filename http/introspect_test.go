@@ -124,9 +124,9 @@ func TestIntrospect_RefusesAbsentOrWrongServiceTokens(t *testing.T) {
 	r := a.do(req{method: "POST", path: "/v1/introspect", token: serviceToken, body: map[string]any{"token": ten.key, "extra": 1}})
 	require.Equal(t, http.StatusBadRequest, r.status, string(r.raw))
 
-	off := newAPI(t) // no service token configured: the route is disabled
+	off := newAPI(t) // no service token configured: the route is not enabled
 	r = off.do(req{method: "POST", path: "/v1/introspect", token: serviceToken, body: body})
-	require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.raw))
+	require.Equal(t, http.StatusNotFound, r.status, string(r.raw))
 }
 
 func TestIntrospect_LimitsInactiveAnswersPerClient(t *testing.T) {

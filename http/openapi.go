@@ -412,7 +412,7 @@ func errorStatuses(rt route) []int {
 	case stripe:
 		add(503)
 	case service:
-		add(401, 503)
+		add(401, 404, 503) // 404: not enabled; 503: the key's tenant's authorisation state cannot be trusted now
 	}
 	if writeVerb[rt.method] && rt.access != stripe {
 		add(413, 415)

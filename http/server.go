@@ -36,7 +36,7 @@ type Deps struct {
 	// OperatorToken authorises operator routes; empty disables them.
 	OperatorToken string
 	// IntrospectionToken authorises POST /v1/introspect (a product's service token);
-	// empty disables it (503).
+	// empty disables it (404).
 	IntrospectionToken string
 	// BaseDomain, when set, routes {slug}.BaseDomain hosts to the tenant slug.
 	BaseDomain string

@@ -46,7 +46,7 @@ type Config struct {
 
 	// The API.
 	OperatorToken       string       // TENANTRY_OPERATOR_TOKEN: operator routes; unset disables them
-	IntrospectionToken  string       // TENANTRY_INTROSPECTION_TOKEN: POST /v1/introspect's service token; unset disables it
+	IntrospectionToken  string       // TENANTRY_INTROSPECTION_TOKEN: POST /v1/introspect's service token; unset disables it (404)
 	BaseDomain          string       // TENANTRY_BASE_DOMAIN: {slug}.BaseDomain routes to the tenant
 	OpenSignup          bool         // TENANTRY_SIGNUP=open lets anyone create a tenant (default operator)
 	StripeWebhookSecret string       // STRIPE_WEBHOOK_SECRET: verifies Stripe webhooks
