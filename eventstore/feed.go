@@ -103,7 +103,6 @@ type feedHub struct {
 
 type feedTenant struct {
 	watchers int
-	pool     *pgxpool.Pool // a pool to read the tenant's head with
 	head     int64         // the highest seq known recorded
 	changed  chan struct{} // closed (and replaced) whenever head moves
 }
@@ -119,7 +118,7 @@ func (h *feedHub) register(pool *pgxpool.Pool, tenant uuid.UUID, afterSeq int64)
 	defer h.mu.Unlock()
 	tw := h.tenants[tenant]
 	if tw == nil {
-		tw = &feedTenant{pool: pool, changed: make(chan struct{})}
+		tw = &feedTenant{changed: make(chan struct{})}
 		h.tenants[tenant] = tw
 	}
 	tw.watchers++
@@ -239,16 +238,15 @@ func listenOnce(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{
 	}
 }
 
-// readHeads reads the heads of the tenants watched through pool, in read-only transactions
+// readHeads reads the heads of every watched tenant through pool (whichever pool a tenant
+// is watched through: a notification may concern any of them), in read-only transactions
 // of up to waitChunk tenants each (each in its own tenant context), and wakes the watchers
 // of those that moved. An error leaves them waiting for the next notification.
 func (h *feedHub) readHeads(ctx context.Context, pool *pgxpool.Pool) {
 	h.mu.Lock()
 	var ids []uuid.UUID
-	for id, tw := range h.tenants {
-		if tw.pool == pool {
-			ids = append(ids, id)
-		}
+	for id := range h.tenants {
+		ids = append(ids, id)
 	}
 	h.mu.Unlock()
 	for len(ids) > 0 {
