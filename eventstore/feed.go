@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -96,6 +97,7 @@ func (w *EventWatch) Close() {
 var feeds = &feedHub{tenants: map[uuid.UUID]*feedTenant{}, pools: map[*pgxpool.Pool]*feedListener{}}
 
 type feedHub struct {
+	watched atomic.Int64 // tenants watched: appends skip the lock while none is
 	mu      sync.Mutex
 	tenants map[uuid.UUID]*feedTenant
 	pools   map[*pgxpool.Pool]*feedListener
@@ -120,6 +122,7 @@ func (h *feedHub) register(pool *pgxpool.Pool, tenant uuid.UUID, afterSeq int64)
 	if tw == nil {
 		tw = &feedTenant{changed: make(chan struct{})}
 		h.tenants[tenant] = tw
+		h.watched.Add(1)
 	}
 	tw.watchers++
 	tw.head = max(tw.head, afterSeq)
@@ -144,6 +147,7 @@ func (h *feedHub) unregister(pool *pgxpool.Pool, tenant uuid.UUID) {
 	if tw := h.tenants[tenant]; tw != nil {
 		if tw.watchers--; tw.watchers <= 0 {
 			delete(h.tenants, tenant)
+			h.watched.Add(-1)
 		}
 	}
 	l := h.pools[pool]
@@ -164,6 +168,9 @@ func (h *feedHub) unregister(pool *pgxpool.Pool, tenant uuid.UUID) {
 
 // appended tells the tenant's watchers, if any, that events up to seq are recorded.
 func (h *feedHub) appended(tenant uuid.UUID, seq int64) {
+	if h.watched.Load() == 0 { // the common case: nobody long-polls, no lock on the append path
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.moved(tenant, seq)
