@@ -34,6 +34,7 @@ const (
 	ListAPIKeys     = "api-keys"
 	ListTenants     = "tenants"
 	ListAuditEvents = "audit-events"
+	ListEvents      = "events" // the event feed, GET /v1/events
 )
 
 var cursorEncoding = base64.RawURLEncoding.Strict()

@@ -62,5 +62,8 @@ func (s *Store) AppendStreams(ctx context.Context, tenant uuid.UUID, parts ...St
 	if s.notifier != nil {
 		s.notifier.appended()
 	}
+	for _, r := range results {
+		feeds.appended(tenant, r.LastSeq)
+	}
 	return results, nil
 }

@@ -157,6 +157,7 @@ func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, exp
 	if s.notifier != nil && !res.Retried {
 		s.notifier.appended()
 	}
+	feeds.appended(tenant, res.LastSeq)
 	return res, nil
 }
 

@@ -48,25 +48,59 @@ func (s *Server) isOperator(token string) bool {
 
 // authenticateKey checks an API key against its tenant's read models (through credCache).
 func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
-	tenant, keyID, ok := app.ParseSecret(app.KeyScheme, key)
-	if !ok {
+	e, verdict, err := s.resolveKey(c, key)
+	switch {
+	case err != nil:
+		s.failErr(c, err)
+		return false
+	case verdict == keyMalformed:
 		s.refuseCredential(c, "the bearer credential is not a valid API key")
 		return false
-	}
-	sum := sha256.Sum256([]byte(key)) // the cache key: it covers the tenant and key id too
-	if s.creds.isBad(sum, time.Now()) {
+	case verdict == keyKnownBad:
 		// Known bad: refused at no cost, and not counted as another failure (it guesses
 		// nothing new), so a client retrying a revoked key is told 401, not 429.
 		fail(c, http.StatusUnauthorized, "unauthenticated", "the API key is not valid")
 		return false
-	}
-	if s.creds.isUnknownKey(tenant, keyID, time.Now()) {
-		// No such key a moment ago: refused without a lookup whatever the secret, and
-		// counted, as any new guess is.
+	case verdict == keyInvalid:
 		s.refuseCredential(c, "the API key is not valid")
 		return false
 	}
-	e, ok, refresh := s.creds.get(sum, time.Now())
+	cl.tenant, cl.keyID, cl.member, cl.role, cl.status, cl.plan = e.tenant, e.keyID, e.member, e.role, e.status, e.plan
+	cl.actor = "key:" + e.keyID.String()
+	return true
+}
+
+// keyVerdict is what resolveKey found of a presented API key.
+type keyVerdict int
+
+const (
+	keyValid     keyVerdict = iota // a key of its tenant, not revoked (whatever the tenant's status)
+	keyMalformed                   // not shaped as an API key: a failure to count
+	keyKnownBad                    // found invalid less than credTTL ago: refused at no cost, not counted again
+	keyInvalid                     // unknown, revoked or of a tenant without read models: a failure to count
+)
+
+// resolveKey looks an API key up through credCache, as every authentication does (and
+// introspection, so that both see a change within the same bound): the cached entry
+// while it is fresh (refreshed in the background once half its TTL old), else one lookup
+// shared by everyone who needs the same key at the same time. An error is the lookup's
+// (the database, or the tenant's authorisation state not to be trusted).
+func (s *Server) resolveKey(ctx context.Context, key string) (cachedCred, keyVerdict, error) {
+	tenant, keyID, ok := app.ParseSecret(app.KeyScheme, key)
+	if !ok {
+		return cachedCred{}, keyMalformed, nil
+	}
+	sum := sha256.Sum256([]byte(key)) // the cache key: it covers the tenant and key id too
+	now := time.Now()
+	if s.creds.isBad(sum, now) {
+		return cachedCred{}, keyKnownBad, nil
+	}
+	if s.creds.isUnknownKey(tenant, keyID, now) {
+		// No such key a moment ago: refused without a lookup whatever the secret, and
+		// counted, as any new guess is.
+		return cachedCred{}, keyInvalid, nil
+	}
+	e, ok, refresh := s.creds.get(sum, now)
 	if refresh {
 		go func() {
 			_, valid, err := s.sharedLookup(logctx.With(context.Background(), "tenant_id", tenant.String()), sum, tenant, keyID)
@@ -81,18 +115,14 @@ func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 	if !ok {
 		var valid bool
 		var err error
-		if e, valid, err = s.sharedLookup(context.WithoutCancel(c), sum, tenant, keyID); err != nil {
-			s.failErr(c, err)
-			return false
+		if e, valid, err = s.sharedLookup(context.WithoutCancel(ctx), sum, tenant, keyID); err != nil {
+			return cachedCred{}, keyValid, err
 		}
 		if !valid {
-			s.refuseCredential(c, "the API key is not valid")
-			return false
+			return cachedCred{}, keyInvalid, nil
 		}
 	}
-	cl.tenant, cl.keyID, cl.member, cl.role, cl.status, cl.plan = e.tenant, e.keyID, e.member, e.role, e.status, e.plan
-	cl.actor = "key:" + e.keyID.String()
-	return true
+	return e, keyValid, nil
 }
 
 // credLookupTimeout bounds one credential lookup shared by several requests.
@@ -153,7 +183,7 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 		return cachedCred{}, false, err
 	}
 	e = cachedCred{tenant: tenant, keyID: keyID, member: cred.MemberID, role: role,
-		status: cred.TenantStatus, plan: cred.Plan}
+		status: cred.TenantStatus, plan: cred.Plan, slug: cred.Slug}
 	s.creds.put(sum, e, now, gen)
 	s.slugs.Store(cred.Slug, tenant)
 	return e, true, nil

@@ -71,7 +71,7 @@ const maxCachedCreds = 50_000
 type cachedCred struct {
 	tenant, keyID, member uuid.UUID
 	role                  domain.Role
-	status, plan          string
+	status, plan, slug    string
 	expires, refreshAt    time.Time
 }
 

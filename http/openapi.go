@@ -72,32 +72,39 @@ var unions = map[reflect.Type][]any{
 
 // typeDocs are the descriptions of the api types in components/schemas.
 var typeDocs = map[string]string{
-	"Problem":        "An RFC 9457 problem detail: the body of every error answer (application/problem+json).",
-	"FieldError":     "One invalid input.",
-	"Status":         "A health check's answer.",
-	"Tenant":         "A tenant's summary.",
-	"Profile":        "The tenant's profile.",
-	"Member":         "A member of the tenant.",
-	"MemberSummary":  "A member, as writes and the audit replay show it.",
-	"Invitation":     "An invitation to join the tenant (never with its token).",
-	"NewAPIKey":      "A new API key with its secret, shown once.",
-	"APIKey":         "An API key, without its secret.",
-	"UsageRequest":   "One usage record, or a batch of up to 1,000.",
-	"UsageRecord":    "One usage record.",
-	"UsageBatch":     "A batch of usage records.",
-	"UsageSeries":    "One metric's usage series.",
-	"UsagePoint":     "One bucket of a usage series.",
-	"BillingState":   "The tenant's link to Stripe.",
-	"BillingLine":    "Usage recorded against usage reported to Stripe, for one metric and month.",
-	"AuditLine":      "One NDJSON line of the audit export: an event line, or the head line that ends the page reaching the tenant's head.",
-	"AuditEvent":     "An event line of the audit export (AUDIT.md).",
-	"AuditHeadLine":  "The head line: the last line of the page that reaches the tenant's head.",
-	"AuditHead":      "The tenant's chain head, signed when the server has a signing key.",
-	"ChainReport":    "The outcome of re-hashing the tenant's chain.",
-	"AuditState":     "The tenant as of an instant, replayed from its events.",
-	"TenantEntry":    "A tenant in the operator's directory.",
-	"StripeEvent":    "A Stripe event (https://docs.stripe.com/api/events/object); its signature, not its shape, is checked.",
-	"WebhookReceipt": "What a Stripe delivery did.",
+	"Problem":               "An RFC 9457 problem detail: the body of every error answer (application/problem+json).",
+	"FieldError":            "One invalid input.",
+	"Status":                "A health check's answer.",
+	"Tenant":                "A tenant's summary.",
+	"Profile":               "The tenant's profile.",
+	"Member":                "A member of the tenant.",
+	"MemberSummary":         "A member, as writes and the audit replay show it.",
+	"Invitation":            "An invitation to join the tenant (never with its token).",
+	"NewAPIKey":             "A new API key with its secret, shown once.",
+	"APIKey":                "An API key, without its secret.",
+	"UsageRequest":          "One usage record, or a batch of up to 1,000.",
+	"UsageRecord":           "One usage record.",
+	"UsageBatch":            "A batch of usage records.",
+	"UsageSeries":           "One metric's usage series.",
+	"UsagePoint":            "One bucket of a usage series.",
+	"BillingState":          "The tenant's link to Stripe.",
+	"BillingLine":           "Usage recorded against usage reported to Stripe, for one metric and month.",
+	"AuditLine":             "One NDJSON line of the audit export: an event line, or the head line that ends the page reaching the tenant's head.",
+	"AuditEvent":            "An event line of the audit export (AUDIT.md).",
+	"AuditHeadLine":         "The head line: the last line of the page that reaches the tenant's head.",
+	"AuditHead":             "The tenant's chain head, signed when the server has a signing key.",
+	"ChainReport":           "The outcome of re-hashing the tenant's chain.",
+	"AuditState":            "The tenant as of an instant, replayed from its events.",
+	"TenantEntry":           "A tenant in the operator's directory.",
+	"StripeEvent":           "A Stripe event (https://docs.stripe.com/api/events/object); its signature, not its shape, is checked.",
+	"WebhookReceipt":        "What a Stripe delivery did.",
+	"IntrospectionRequest":  "The API key to introspect.",
+	"Introspection":         "Whether an API key is active and, if so, what it stands for (RFC 7662's shape).",
+	"IntrospectedTenant":    "An active key's tenant.",
+	"IntrospectedMember":    "The member an active key acts for.",
+	"IntrospectedPlanLimit": "The limits of a plan as Tenantry's API enforces them.",
+	"FeedEvent":             "One event of the tenant's feed.",
+	"EventList":             "A page of the tenant's events.",
 }
 
 // reflector derives JSON Schema 2020-12 (OpenAPI 3.1's dialect) from the api types.
@@ -109,6 +116,8 @@ func reflector() *jsonschema.Reflector {
 			switch t {
 			case reflect.TypeFor[uuid.UUID]():
 				return &jsonschema.Schema{Type: "string", Format: "uuid"}
+			case reflect.TypeFor[json.RawMessage](): // an event's data and metadata: JSON objects, passed through as stored
+				return &jsonschema.Schema{Type: "object"}
 			case reflect.TypeFor[api.ExactInt]():
 				return &jsonschema.Schema{OneOf: []*jsonschema.Schema{
 					{Type: "integer", Minimum: json.Number(strconv.Itoa(-api.MaxSafeJSONInt)), Maximum: json.Number(strconv.Itoa(api.MaxSafeJSONInt))},
@@ -271,6 +280,7 @@ var tags = []schema{
 	{"name": "Audit", "description": "The tenant's hash-chained event log: export, verification, replay."},
 	{"name": "Admin", "description": "The operator's tenant directory and lifecycle decisions."},
 	{"name": "Webhooks", "description": "Deliveries from Stripe."},
+	{"name": "Integration", "description": "For products beside Tenantry: API key introspection (a service token) and the tenant's event feed."},
 }
 
 const infoDescription = `Multi-tenant platform API. Errors are RFC 9457 problem details (application/problem+json, schema Problem); every operation lists the statuses it can answer.
@@ -364,6 +374,7 @@ func document(routes []route, c *schemas) schema {
 		"components": schema{"schemas": c.defs, "headers": responseHeaders, "securitySchemes": schema{
 			"apiKey":        schema{"type": "http", "scheme": "bearer", "description": "a tenant API key (Authorization: Bearer <key>); its role decides what it may do"},
 			"operatorToken": schema{"type": "http", "scheme": "bearer", "description": "the operator token (TENANTRY_OPERATOR_TOKEN)"},
+			"serviceToken":  schema{"type": "http", "scheme": "bearer", "description": "the introspection service token (TENANTRY_INTROSPECTION_TOKEN)"},
 		}},
 	}
 }
@@ -400,6 +411,8 @@ func errorStatuses(rt route) []int {
 		add(401, 403, 404, 410, 503)
 	case stripe:
 		add(503)
+	case service:
+		add(401, 404, 503) // 404: not enabled; 503: the key's tenant's authorisation state cannot be trusted now
 	}
 	if writeVerb[rt.method] && rt.access != stripe {
 		add(413, 415)
@@ -407,7 +420,7 @@ func errorStatuses(rt route) []int {
 	if rt.access == stripe {
 		add(413)
 	}
-	if rt.method == http.MethodPost && rt.access != stripe {
+	if rt.takesIdempotencyKey() {
 		add(409, 422) // Idempotency-Key in progress; reused
 	}
 	add(rt.doc.errors...)
@@ -461,7 +474,7 @@ func operation(c *schemas, rt route) schema {
 	if rt.scoped {
 		params = append(params, schema{"name": "X-Tenant", "in": "header", "description": "the tenant's slug or id (default: the API key's tenant)", "schema": schema{"type": "string"}})
 	}
-	idempotent := rt.method == http.MethodPost && rt.access != stripe
+	idempotent := rt.takesIdempotencyKey()
 	if idempotent {
 		params = append(params, schema{"name": "Idempotency-Key", "in": "header",
 			"description": "1 to 255 visible ASCII characters: a repeated request with the same key (and body) replays the first answer for 24 hours instead of running again",
@@ -543,6 +556,8 @@ func operation(c *schemas, rt route) schema {
 		o["security"] = []schema{{"apiKey": []string{}}}
 	case operator:
 		o["security"] = []schema{{"operatorToken": []string{}}}
+	case service:
+		o["security"] = []schema{{"serviceToken": []string{}}}
 	case signup:
 		o["security"] = []schema{{"operatorToken": []string{}}, {}} // anonymous when signup is open
 	default:

@@ -43,7 +43,7 @@ func (s *Server) handle(rt route) gin.HandlerFunc {
 				return
 			}
 		}
-		if c.Request.Method == http.MethodPost && rt.access != stripe && c.GetHeader("Idempotency-Key") != "" {
+		if c.Request.Method == http.MethodPost && rt.takesIdempotencyKey() && c.GetHeader("Idempotency-Key") != "" {
 			s.idempotent(c, cl, rt.handler)
 			return
 		}
@@ -89,6 +89,10 @@ func (s *Server) authorize(c *gin.Context, cl *call) bool {
 			fail(c, http.StatusUnauthorized, "unauthenticated", "creating tenants needs the operator token (signup is not open)")
 			return false
 		}
+		return true
+	case service:
+		// The service token is checked by the handler (introspect), which needs the body to
+		// admit a client that spent its failure budget.
 		return true
 	case invitee:
 		// The invitation token in the body is the credential; the handler checks it and

@@ -56,7 +56,7 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 	var key, plan string
 	limits := anonymousLimits
 	switch {
-	case cl.route.access == public || cl.route.access == stripe || cl.route.access == operator || cl.actor == "operator":
+	case cl.route.access == public || cl.route.access == stripe || cl.route.access == operator || cl.route.access == service || cl.actor == "operator":
 		return true
 	case cl.tenant != uuid.Nil:
 		key, plan = "t:"+cl.tenant.String(), cl.plan

@@ -20,11 +20,12 @@ const (
 	member                     // a tenant API key whose role is in route.roles
 	invitee                    // the holder of an invitation token (in the body)
 	stripe                     // Stripe, proven by the webhook signature
+	service                    // the introspection service token (TENANTRY_INTROSPECTION_TOKEN)
 )
 
 func (a access) String() string {
 	return map[access]string{public: "anyone", operator: "operator", signup: "operator (anyone when signup is open)",
-		member: "member", invitee: "invitation holder", stripe: "Stripe (signed)"}[a]
+		member: "member", invitee: "invitation holder", stripe: "Stripe (signed)", service: "service token"}[a]
 }
 
 var (
@@ -47,6 +48,12 @@ type route struct {
 	handler      func(*gin.Context, *call)
 	doc          op
 	product      string // the module whose product declares the route ("" for Tenantry's own)
+}
+
+// takesIdempotencyKey reports whether the route honours Idempotency-Key: POSTs, except
+// Stripe's deliveries and introspection (which writes nothing).
+func (rt route) takesIdempotencyKey() bool {
+	return rt.method == http.MethodPost && rt.access != stripe && rt.access != service
 }
 
 // allows reports whether role may call the route.
@@ -87,6 +94,9 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/audit/events", access: member, roles: auditors, scoped: true, handler: s.auditEvents, doc: docAuditEvents},
 		{method: "GET", path: "/v1/audit/verify", access: member, roles: auditors, scoped: true, handler: s.auditVerify, doc: docAuditVerify},
 		{method: "GET", path: "/v1/audit/state", access: member, roles: auditors, scoped: true, handler: s.auditState, doc: docAuditState},
+
+		{method: "GET", path: "/v1/events", access: member, roles: auditors, scoped: true, handler: s.eventFeed, doc: docEventFeed},
+		{method: "POST", path: "/v1/introspect", access: service, handler: s.introspect, doc: docIntrospect},
 
 		{method: "GET", path: "/v1/admin/tenants", access: operator, handler: s.adminListTenants, doc: docAdminListTenants},
 		{method: "POST", path: "/v1/admin/tenants/:tenant/suspend", access: operator, handler: s.adminSuspend, doc: docAdminSuspend},

@@ -36,6 +36,9 @@ type Deps struct {
 	Registry *eventstore.Registry
 	// OperatorToken authorises operator routes; empty disables them.
 	OperatorToken string
+	// IntrospectionToken authorises POST /v1/introspect (a product's service token);
+	// empty disables it (404).
+	IntrospectionToken string
 	// BaseDomain, when set, routes {slug}.BaseDomain hosts to the tenant slug.
 	BaseDomain string
 	// OpenSignup lets anyone create a tenant; otherwise only the operator can.
@@ -103,6 +106,8 @@ type Server struct {
 	creds  credCache
 	// authFails counts failed authentications per client (admitCredential).
 	authFails *authFailures
+	// feedWaits counts the requests waiting for a tenant's events (GET /v1/events?wait=).
+	feedWaits feedWaiters
 	audits    *auditCache
 	// credLookups shares one credential lookup among the requests that need the same one.
 	credLookups singleflight.Group

@@ -459,3 +459,62 @@ func (e *ExactInt) UnmarshalJSON(b []byte) error {
 	e.v = v
 	return nil
 }
+
+// IntrospectionRequest is the body of POST /v1/introspect.
+type IntrospectionRequest struct {
+	Token string `json:"token" doc:"the tenant API key to introspect, as its holder presents it"`
+}
+
+// Introspection is the answer of POST /v1/introspect (as OAuth's RFC 7662): active is
+// false for anything that is not a usable API key, without saying why, and the other
+// fields are then absent.
+type Introspection struct {
+	Active bool                   `json:"active" doc:"whether the key is an API key Tenantry's own API would accept now (for reads at least: see tenant.status)"`
+	Tenant *IntrospectedTenant    `json:"tenant,omitempty" doc:"the key's tenant (active keys only)"`
+	Member *IntrospectedMember    `json:"member,omitempty" doc:"the member the key acts for (active keys only)"`
+	Role   string                 `json:"role,omitempty" jsonschema_extras:"x-domain-enum=role" doc:"the key's role (active keys only)"`
+	KeyID  *uuid.UUID             `json:"key_id,omitempty" doc:"the key's id (active keys only)"`
+	Limits *IntrospectedPlanLimit `json:"limits,omitempty" doc:"the limits of the tenant's plan as Tenantry's API enforces them (active keys only)"`
+}
+
+// IntrospectedTenant is an active key's tenant.
+type IntrospectedTenant struct {
+	ID     uuid.UUID `json:"id" doc:"the tenant's id"`
+	Slug   string    `json:"slug" doc:"the tenant's slug"`
+	Status string    `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended" doc:"lifecycle status: while suspended Tenantry's own API serves reads and billing writes only, and a product should do the same"`
+	Plan   string    `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
+}
+
+// IntrospectedMember is the member an active key acts for.
+type IntrospectedMember struct {
+	ID uuid.UUID `json:"id" doc:"the member's id"`
+}
+
+// IntrospectedPlanLimit is a plan's limits.
+type IntrospectedPlanLimit struct {
+	Seats             int     `json:"seats" doc:"members plus pending invitations the tenant may have"`
+	RequestsPerSecond float64 `json:"requests_per_second" doc:"the tenant's sustained request rate on Tenantry's API"`
+	Burst             int     `json:"burst" doc:"requests the tenant may make at once beyond the sustained rate"`
+}
+
+// FeedEvent is one event of GET /v1/events.
+type FeedEvent struct {
+	Seq           int64           `json:"seq" doc:"the event's sequence number in the tenant, from 1, dense"`
+	ID            uuid.UUID       `json:"id" doc:"the event's id (unique in the tenant)"`
+	Type          string          `json:"type" doc:"the event type, e.g. tenant.suspended"`
+	SchemaVersion int             `json:"schema_version" doc:"the version of the event type's data schema"`
+	StreamID      string          `json:"stream_id" doc:"the stream (aggregate) the event belongs to"`
+	StreamVersion int64           `json:"stream_version" doc:"the event's version in its stream"`
+	RecordedAt    time.Time       `json:"recorded_at" doc:"when the event was stored"`
+	Data          json.RawMessage `json:"data" doc:"the event's data, as stored"`
+	Metadata      json.RawMessage `json:"metadata" doc:"the event's metadata (actor, request and correlation ids), as stored"`
+}
+
+// EventList is the answer of GET /v1/events. Unlike other lists, its next_cursor is set
+// on the last page too (once the tenant has events): a feed reader keeps it to wait for
+// the next events (wait=).
+type EventList struct {
+	Items      []FeedEvent `json:"items" doc:"the tenant's events after the cursor, in seq order"`
+	NextCursor *string     `json:"next_cursor" jsonschema:"nullable" doc:"pass as cursor for the events after this page, on the last page too (to wait for new ones); the request's own cursor when the page is empty, null only when the tenant has no events and no cursor was given"`
+	HasMore    bool        `json:"has_more" doc:"whether events after this page are already recorded"`
+}

@@ -28,7 +28,10 @@ var testDB *pgtest.DB
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
 
-const operatorToken = "op-token-for-client-tests-0123456789"
+const (
+	operatorToken = "op-token-for-client-tests-0123456789"
+	serviceToken  = "svc-token-for-client-tests-0123456789"
+)
 
 // newServer is a real API on a random port over the package's PostgreSQL database, with
 // the projection pipeline running as in serve (as the http package's tests start it).
@@ -55,7 +58,7 @@ func newServer(t *testing.T, plans string) string {
 	go func() { defer close(done); _ = pipeline.Run(ctx) }()
 	limits, err := domain.ParsePlanOverrides(domain.DefaultPlans(), plans)
 	require.NoError(t, err)
-	d := httpapi.Deps{Logger: log, Store: store, Registry: reg, OperatorToken: operatorToken,
+	d := httpapi.Deps{Logger: log, Store: store, Registry: reg, OperatorToken: operatorToken, IntrospectionToken: serviceToken,
 		BaseDomain: "tenantry.test", Plans: limits, SettleTimeout: time.Minute}
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config = httpapi.NewHTTPServer(d) // the handler and timeouts serve uses

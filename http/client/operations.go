@@ -273,3 +273,27 @@ func (c *Client) ReceiveStripeWebhook(ctx context.Context, payload []byte, signa
 	r, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/webhooks/stripe", raw: payload, contentType: "application/json", noAuth: true}, &out, opts)
 	return out, r, err
 }
+
+// IntrospectAPIKey is introspectApiKey: whether a tenant API key is active and, if so,
+// what it stands for. The client's token (WithToken) must be the introspection service
+// token; an inactive key is an answer (Active false), not an error. Reuse an answer no
+// longer than its Cache-Control allows (Response.Header).
+func (c *Client) IntrospectAPIKey(ctx context.Context, in api.IntrospectionRequest, opts ...CallOption) (api.Introspection, *Response, error) {
+	var out api.Introspection
+	r, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/introspect", body: in}, &out, opts)
+	return out, r, err
+}
+
+// ListEvents is listEvents: one page of the tenant's events after page.Cursor, in seq
+// order. A wait above zero (whole seconds, at most 30) holds a page that would be empty
+// until the tenant records an event or the wait passes; the page's NextCursor, set on the
+// last page too, is where to wait from next.
+func (c *Client) ListEvents(ctx context.Context, page PageParams, wait time.Duration, opts ...CallOption) (api.EventList, *Response, error) {
+	q := page.query()
+	if s := int(wait / time.Second); s > 0 {
+		q.Set("wait", strconv.Itoa(s))
+	}
+	var out api.EventList
+	r, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/events", query: q, scoped: true}, &out, opts)
+	return out, r, err
+}

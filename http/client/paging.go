@@ -74,3 +74,14 @@ func (c *Client) Tenants(ctx context.Context, limit int, opts ...CallOption) ite
 		return l, err
 	}, func(l api.TenantList) ([]api.TenantEntry, api.Page) { return l.Tenants, l.Page })
 }
+
+// Events iterates over the tenant's events recorded so far, in seq order, limit per page;
+// to follow new ones, keep the last page's NextCursor and call ListEvents with a wait.
+func (c *Client) Events(ctx context.Context, limit int, opts ...CallOption) iter.Seq2[api.FeedEvent, error] {
+	return all(ctx, limit, func(ctx context.Context, p PageParams) (api.EventList, error) {
+		l, _, err := c.ListEvents(ctx, p, 0, opts...)
+		return l, err
+	}, func(l api.EventList) ([]api.FeedEvent, api.Page) {
+		return l.Items, api.Page{NextCursor: l.NextCursor, HasMore: l.HasMore}
+	})
+}

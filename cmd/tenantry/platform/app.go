@@ -133,7 +133,7 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 			return nil, err
 		}
 		deps := httpapi.Deps{Logger: a.log, Store: m.appStore, Registry: m.registry,
-			OperatorToken: a.cfg.OperatorToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
+			OperatorToken: a.cfg.OperatorToken, IntrospectionToken: a.cfg.IntrospectionToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 			StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
 			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: stripeHooks.Apply,
 			TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts, Products: a.products,

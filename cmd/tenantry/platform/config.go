@@ -46,6 +46,7 @@ type Config struct {
 
 	// The API.
 	OperatorToken       string       // TENANTRY_OPERATOR_TOKEN: operator routes; unset disables them
+	IntrospectionToken  string       // TENANTRY_INTROSPECTION_TOKEN: POST /v1/introspect's service token; unset disables it (404)
 	BaseDomain          string       // TENANTRY_BASE_DOMAIN: {slug}.BaseDomain routes to the tenant
 	OpenSignup          bool         // TENANTRY_SIGNUP=open lets anyone create a tenant (default operator)
 	StripeWebhookSecret string       // STRIPE_WEBHOOK_SECRET: verifies Stripe webhooks
@@ -132,6 +133,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.OperatorToken = getenv("TENANTRY_OPERATOR_TOKEN")
 	if c.OperatorToken != "" && len(c.OperatorToken) < 16 {
 		errs = append(errs, "TENANTRY_OPERATOR_TOKEN: use at least 16 characters")
+	}
+	c.IntrospectionToken = getenv("TENANTRY_INTROSPECTION_TOKEN")
+	if c.IntrospectionToken != "" && len(c.IntrospectionToken) < 16 {
+		errs = append(errs, "TENANTRY_INTROSPECTION_TOKEN: use at least 16 characters")
 	}
 	if proxies, err := parseTrustedProxies(getenv("TENANTRY_TRUSTED_PROXIES")); err != nil {
 		errs = append(errs, fmt.Sprintf("TENANTRY_TRUSTED_PROXIES: %v", err))
