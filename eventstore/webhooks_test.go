@@ -196,3 +196,18 @@ func claimAll(t *testing.T, worker *eventstore.Store) []eventstore.WebhookJob {
 	require.NoError(t, err)
 	return jobs
 }
+
+func TestDeleteWebhookEndpoint_TakesItsDeliveriesWithIt(t *testing.T) {
+	t.Parallel()
+	app, worker := appStore(t, 2), workerStore(t, 2)
+	a := newTenant(t)
+	ep := newEndpoint(t, app, a, "thing.deleted")
+	enqueue(t, worker, a, "thing.deleted", 2)
+	ds, err := app.WebhookDeliveries(ctx(t), a, ep.ID, nil, 10)
+	require.NoError(t, err)
+	require.Len(t, ds, 2)
+	require.NoError(t, app.DeleteWebhookEndpoint(ctx(t), a, ep.ID))
+	var n int
+	require.NoError(t, superPool(t).QueryRow(ctx(t), `SELECT count(*) FROM tenantry.webhook_deliveries WHERE endpoint_id = $1`, ep.ID).Scan(&n))
+	require.Zero(t, n)
+}
