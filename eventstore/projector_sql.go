@@ -110,6 +110,9 @@ type ProjectionTx struct {
 	tenant uuid.UUID
 	batch  pgx.Batch
 	moved  []movedCheckpoint
+	// webhooks is whether the tenant or the operator has an enabled webhook endpoint, read
+	// once per transaction (WebhooksWanted).
+	webhooks *bool
 }
 
 // movedCheckpoint is a checkpoint a transaction moved, published to waiters on commit.

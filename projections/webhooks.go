@@ -17,6 +17,9 @@ const ProjectionWebhooks = "webhooks"
 // body is built here, once: its data is the event's as stored.
 func webhooksProjection() *moduleProjection {
 	return &moduleProjection{name: ProjectionWebhooks, raw: func(ctx context.Context, tx *eventstore.ProjectionTx, e *eventstore.Event) error {
+		if wanted, err := tx.WebhooksWanted(ctx); err != nil || !wanted {
+			return err
+		}
 		body, err := webhook.Body{ID: e.ID, Type: e.Type, TenantID: e.TenantID, Seq: e.Seq, CreatedAt: e.RecordedAt, Data: e.Data}.Encode()
 		if err != nil {
 			return err
