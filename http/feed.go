@@ -16,8 +16,8 @@ import (
 )
 
 // The per-tenant event feed (GET /v1/events, issue 19): the tenant's events in seq order, a
-// page at a time after a cursor (the house's ?cursor=, not the issue's ?after=, so that
-// every list of the API reads alike), with long-polling: wait=N holds a request whose page
+// page at a time after a cursor (?cursor=, as every list of the API reads, or its alias
+// ?after=, the feed's name for it), with long-polling: wait=N holds a request whose page
 // would be empty until the tenant records an event or N seconds pass. A waiting request is
 // woken by appends (eventstore.EventWatch: this process's appends directly, other
 // processes' through LISTEN/NOTIFY), never by polling, gives up its tenant's fairness slot,
@@ -77,7 +77,14 @@ func parseFeedWait(s string) (time.Duration, error) {
 
 func (s *Server) eventFeed(c *gin.Context, cl *call) {
 	var bad domain.Invalids
-	after, err := domain.ParseSeqCursor(domain.ListEvents, c.Query("cursor"))
+	cursor := c.Query("cursor")
+	if a, ok := c.GetQuery("after"); ok {
+		if _, both := c.GetQuery("cursor"); both {
+			bad = append(bad, domain.Invalid("after", "after is another name for cursor: send one of them"))
+		}
+		cursor = a
+	}
+	after, err := domain.ParseSeqCursor(domain.ListEvents, cursor)
 	if err != nil {
 		bad = append(bad, err.(*domain.Error))
 	}
@@ -153,7 +160,7 @@ func feedPage(events []eventstore.Event, head, after int64, limit int) api.Event
 }
 
 var docEventFeed = op{id: "listEvents", tag: "Integration", summary: "Read the tenant's events (a feed)",
-	query: []param{cursorP, limitP(domain.MaxPageLimit),
+	query: []param{cursorP, {name: "after", desc: "another name for cursor (send one of them): the next_cursor of the previous page", schema: schema{"type": "string"}}, limitP(domain.MaxPageLimit),
 		{name: "wait", desc: "seconds, 0 to 30 (default 0): when the page would be empty, wait up to this long for the tenant's next event", schema: integerS(0, maxFeedWait)}},
 	result: api.EventList{},
 	desc: "The tenant's events in seq order, a page at a time after cursor (a page also ends before 1 MiB of event documents). " +

@@ -98,11 +98,17 @@ func TestEventFeed_RefusesBadCursorsLimitsAndWaits(t *testing.T) {
 	for _, q := range []string{
 		"cursor=" + domain.SeqCursor(domain.ListAuditEvents, 1), // another list's cursor
 		"cursor=" + domain.IDCursor(domain.ListMembers, uuid.New()),
-		"cursor=garbage", "limit=0", "limit=1001", "wait=31", "wait=-1", "wait=1.5", "after=" + domain.SeqCursor(domain.ListEvents, 1),
+		"cursor=garbage", "limit=0", "limit=1001", "wait=31", "wait=-1", "wait=1.5",
+		"after=garbage", "after=" + domain.SeqCursor(domain.ListEvents, 1) + "&cursor=" + domain.SeqCursor(domain.ListEvents, 1), // one of them
 	} {
 		r := a.feed(ten.key, q)
 		require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", q, r.raw)
 	}
+	// after= is cursor's other name: the same page.
+	byAfter := a.feed(ten.key, "after="+domain.SeqCursor(domain.ListEvents, 1))
+	byCursor := a.feed(ten.key, "cursor="+domain.SeqCursor(domain.ListEvents, 1))
+	require.Equal(t, http.StatusOK, byAfter.status, string(byAfter.raw))
+	require.Equal(t, string(byCursor.raw), string(byAfter.raw))
 }
 
 func TestEventFeed_LongPollReturnsAsSoonAsAnotherRequestAppendsAnEvent(t *testing.T) {
