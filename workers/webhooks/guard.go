@@ -14,12 +14,15 @@ import (
 var ErrForbiddenAddress = errors.New("webhook destination address is not public")
 
 var forbiddenPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),     // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),   // reserved, broadcast
-	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, broadcast
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use IPv4/IPv6 translation
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64: may embed a private IPv4 address
+	netip.MustParsePrefix("2002::/16"),      // 6to4: may embed a private IPv4 address
+	netip.MustParsePrefix("2001::/32"),      // Teredo: embeds an IPv4 address
 }
 
 // publicAddr reports whether a is an address deliveries may reach.
