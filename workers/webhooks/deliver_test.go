@@ -256,10 +256,8 @@ func TestDeliver_ReplicasAndARestartSendEachDeliveryOnceAndLoseNone(t *testing.T
 		w.WriteHeader(http.StatusOK)
 	})
 	url := serve(t, h)
-	var tenants []uuid.UUID
 	for range 8 {
 		tn := uuid.Must(uuid.NewV7())
-		tenants = append(tenants, tn)
 		f.endpoint(t, tn, url)
 		f.record(t, tn, 15)
 	}
