@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"strings"
+
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
@@ -19,6 +21,13 @@ func (s *Server) webhookEndpointRoutes() []route {
 		row := func(method, path string, h func(*gin.Context, *call, uuid.UUID), d op) route {
 			d.tag = tag
 			d.id = opID(d.id, idp)
+			if strings.HasPrefix(path, "/:id") {
+				ps := map[string]param{"id": {name: "id", desc: "the webhook endpoint's id", schema: strf("uuid"), required: true}}
+				for k, v := range d.paths {
+					ps[k] = v
+				}
+				d.paths = ps
+			}
 			rt := route{method: method, path: base + path, access: acc, handler: s.webhookOwner(operatorOwned, h), doc: d}
 			if !operatorOwned {
 				rt.roles, rt.scoped = admin, true
