@@ -309,36 +309,45 @@ func (c Config) runtimeURL(purpose eventstore.Purpose) (string, string, error) {
 	return u, "TENANTRY_APP_DATABASE_URL", err
 }
 
-// maxSigningKeyFile bounds what is read of TENANTRY_AUDIT_SIGNING_KEY_FILE: a key in any
-// encoding ParseSigningKey takes is far shorter.
-const maxSigningKeyFile = 4 << 10
+// maxSecretFile bounds what is read of a key file (TENANTRY_AUDIT_SIGNING_KEY_FILE,
+// TENANTRY_WEBHOOK_KEY_FILE): a key in any encoding they take is far shorter.
+const maxSecretFile = 4 << 10
 
-// readSigningKeyFile reads the signing key in path (the encoding TENANTRY_AUDIT_SIGNING_KEY
-// takes, as `tenantry audit keygen` writes it). The file must be readable by its owner only:
-// a secret that any local user can read is refused, as ssh refuses such a private key. Its
-// contents never appear in an error.
-func readSigningKeyFile(path string) (*auditlog.Signer, error) {
+// readSecretFile reads the key file at path, which must be a regular file readable by its
+// owner only: a secret that any local user can read is refused, as ssh refuses such a
+// private key. what names the key in errors; the contents never appear in one.
+func readSecretFile(path, what string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read it: %w", errors.Unwrap(err))
+		return "", fmt.Errorf("cannot read it: %w", errors.Unwrap(err))
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("cannot read it: %w", err)
+		return "", fmt.Errorf("cannot read it: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
+		return "", errors.New("not a regular file")
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("mode %04o lets other users read or change the signing key; make it readable by its owner only (chmod 600)", perm)
+		return "", fmt.Errorf("mode %04o lets other users read or change the %s; make it readable by its owner only (chmod 600)", perm, what)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSigningKeyFile+1))
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("cannot read it: %w", err)
+		return "", fmt.Errorf("cannot read it: %w", err)
 	}
-	if len(b) > maxSigningKeyFile {
-		return nil, fmt.Errorf("larger than %d bytes: not a signing key", maxSigningKeyFile)
+	if len(b) > maxSecretFile {
+		return "", fmt.Errorf("larger than %d bytes: not a %s", maxSecretFile, what)
 	}
-	return auditlog.ParseSigningKey(string(b))
+	return string(b), nil
+}
+
+// readSigningKeyFile reads the signing key in path (the encoding TENANTRY_AUDIT_SIGNING_KEY
+// takes, as `tenantry audit keygen` writes it).
+func readSigningKeyFile(path string) (*auditlog.Signer, error) {
+	b, err := readSecretFile(path, "signing key")
+	if err != nil {
+		return nil, err
+	}
+	return auditlog.ParseSigningKey(b)
 }

@@ -1,10 +1,7 @@
 package platform
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/tenantry/tenantry/domain/webhook"
 )
@@ -54,29 +51,11 @@ func loadWebhookConfig(getenv func(string) string, errs *[]string) WebhookConfig
 	return c
 }
 
-// readWebhookKeyFile reads a key file readable by its owner only.
+// readWebhookKeyFile reads a webhook key file (readSecretFile's rules).
 func readWebhookKeyFile(path string) (*webhook.Key, error) {
-	f, err := os.Open(path)
+	b, err := readSecretFile(path, "webhook key")
 	if err != nil {
-		return nil, fmt.Errorf("cannot read it: %w", errors.Unwrap(err))
+		return nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read it: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("mode %04o lets other users read or change the webhook key; make it readable by its owner only (chmod 600)", perm)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSigningKeyFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read it: %w", err)
-	}
-	if len(b) > maxSigningKeyFile {
-		return nil, errors.New("too large for a key")
-	}
-	return webhook.ParseKey(string(b))
+	return webhook.ParseKey(b)
 }
