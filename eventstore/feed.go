@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,18 +193,9 @@ func (h *feedHub) moved(tenant uuid.UUID, seq int64) {
 // time it (re)connects (appends made while it was not listening are found then).
 func (h *feedHub) listen(ctx context.Context, pool *pgxpool.Pool, l *feedListener) {
 	notified := make(chan struct{}, 1)
-	go func() {
-		for ctx.Err() == nil {
-			err := listenOnce(ctx, pool, notified)
-			if err == nil || ctx.Err() != nil {
-				return
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}()
+	// This process's appends wake their watchers directly (appended): their NOTIFYs are
+	// ignored.
+	go listen(ctx, pool, notified, processToken, slog.New(slog.DiscardHandler))
 	for {
 		select {
 		case <-ctx.Done():
@@ -211,37 +203,6 @@ func (h *feedHub) listen(ctx context.Context, pool *pgxpool.Pool, l *feedListene
 		case <-notified:
 		}
 		h.readHeads(ctx, pool)
-	}
-}
-
-// listenOnce holds one connection LISTENing and signals notified (coalesced) once it
-// listens and after each notification, until an error.
-func listenOnce(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{}) error {
-	pooled, err := pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	// The connection carries LISTEN state: never hand it back to the pool.
-	conn := pooled.Hijack()
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
-		return err
-	}
-	signal := func() {
-		select {
-		case notified <- struct{}{}:
-		default:
-		}
-	}
-	signal()
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		if n.Payload != processToken { // this process's appends wake their watchers directly
-			signal()
-		}
 	}
 }
 

@@ -491,8 +491,9 @@ func SaveCursor(ctx context.Context, pool *pgxpool.Pool, name string, c GlobalCu
 var processToken = uuid.NewString()
 
 // listen holds one connection LISTENing on NotifyChannel and signals notified (coalesced)
-// for every notification whose payload is not ignore, reconnecting after errors until ctx
-// ends.
+// each time it starts listening (what was appended while it was not is then looked for)
+// and for every notification whose payload is not ignore, reconnecting after errors until
+// ctx ends.
 func listen(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{}, ignore string, log *slog.Logger) {
 	for ctx.Err() == nil {
 		err := func() error {
@@ -505,6 +506,10 @@ func listen(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{}, i
 			defer conn.Close(context.WithoutCancel(ctx))
 			if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
 				return err
+			}
+			select {
+			case notified <- struct{}{}:
+			default:
 			}
 			for {
 				n, err := conn.WaitForNotification(ctx)
