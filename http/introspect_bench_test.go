@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,10 +51,11 @@ func BenchmarkIntrospect(b *testing.B) {
 	trivial := httptest.NewServer(r)
 	defer trivial.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+	fixed := func() []byte { return body }
 	var api, base []load
 	for round := 0; round < 3; round++ {
-		base = append(base, driveFor(client, trivial.URL+"/v1/introspect", serviceToken, 64, window, body, http.StatusOK))
-		api = append(api, driveFor(client, srv.URL+"/v1/introspect", serviceToken, 64, window, body, http.StatusOK))
+		base = append(base, drive(client, trivial.URL+"/v1/introspect", serviceToken, 64, window, fixed, http.StatusOK))
+		api = append(api, drive(client, srv.URL+"/v1/introspect", serviceToken, 64, window, fixed, http.StatusOK))
 	}
 	pgtest.BenchLine("introspect", medianOf(api, func(l load) float64 { return l.rate }), "req/s", "trivial_gin",
 		medianOf(base, func(l load) float64 { return l.rate }))
@@ -64,32 +63,4 @@ func BenchmarkIntrospect(b *testing.B) {
 		medianOf(base, func(l load) float64 { return l.p99 }))
 }
 
-// driveFor is drive for a fixed body and any expected status: POSTs from conns goroutines
-// for d, counting the answers with status want.
-func driveFor(client *http.Client, url, bearer string, conns int, d time.Duration, body []byte, want int) load {
-	var mu sync.Mutex
-	var lat []float64
-	var ok atomic.Int64
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []float64
-			for time.Now().Before(deadline) {
-				t0 := time.Now()
-				if send(client, url, bearer, "POST", body) == want {
-					ok.Add(1)
-					mine = append(mine, float64(time.Since(t0).Microseconds())/1000)
-				}
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return load{rate: pgtest.Rate(ok.Load(), time.Since(start)), p99: percentile(lat, 0.99)}
-}
+
