@@ -99,7 +99,7 @@ func CheckProducts(ps []product.Product) error {
 	mods := make([]module.Module, len(ps))
 	for i, p := range ps {
 		if p.Module.Name == module.Core {
-			return fmt.Errorf("product %q: the module name %q is Tenantry's own", p.Module.Name, module.Core)
+			return fmt.Errorf("module %q: the name of Tenantry's own areas; choose another", module.Core)
 		}
 		mods[i] = p.Module
 	}

@@ -340,17 +340,13 @@ func newRegistry(products []product.Product) (*eventstore.Registry, error) {
 }
 
 // checkProducts validates the products a binary was built with, once, before any command
-// runs: each module valid and not named as Tenantry's own areas, no two modules sharing a
-// name, an event type or a metric, and every event type registrable beside Tenantry's.
+// runs (a bad route stops `migrate` too, not only `serve`): each module valid and not named
+// as Tenantry's own areas, no two sharing a name, an event type or a metric, every route
+// servable, and every event type registrable beside Tenantry's.
 func checkProducts(products []product.Product) error {
-	mods := make([]module.Module, 0, len(products))
-	for _, p := range products {
-		if p.Module.Name == module.Core {
-			return fmt.Errorf("products: module %q: the name of Tenantry's own areas; choose another", module.Core)
-		}
-		mods = append(mods, p.Module)
-	}
-	if err := module.Check(mods); err != nil {
+	// The server's check covers the modules (module.Check, not Tenantry's own name) and
+	// the routes; the registry's, every event type beside Tenantry's.
+	if err := httpapi.CheckProducts(products); err != nil {
 		return fmt.Errorf("products: %w", err)
 	}
 	if _, err := newRegistry(products); err != nil {
