@@ -62,5 +62,3 @@ func BenchmarkIntrospect(b *testing.B) {
 	pgtest.BenchLine("introspect_p99", medianOf(api, func(l load) float64 { return l.p99 }), "ms", "trivial_gin_p99",
 		medianOf(base, func(l load) float64 { return l.p99 }))
 }
-
-
