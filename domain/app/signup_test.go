@@ -14,7 +14,7 @@ import (
 )
 
 func TestParseSignUp_ReportsEveryInvalidFieldAtOnce(t *testing.T) {
-	_, invalid := app.ParseSignUp("", "Not A Slug", "platinum", "nope")
+	_, invalid := app.ParseSignUp("", "Not A Slug", "Platinum", "nope")
 	var fields []string
 	for _, e := range invalid {
 		require.Equal(t, domain.CodeInvalid, e.Code)

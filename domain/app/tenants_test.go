@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 )
 
@@ -21,7 +22,7 @@ func TestTenants(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, domain.PlanPro, ch.Tenant.Plan())
 		events := f.stream(t, id, tenant.StreamID)
-		require.Equal(t, tenant.PlanChanged{From: domain.PlanFree, To: domain.PlanPro}, domain.Deref(events[len(events)-1]))
+		require.Equal(t, tenant.PlanChanged{From: domain.PlanFree, FromVersion: 1, To: domain.PlanPro, ToVersion: 1, Interval: plans.Monthly}, domain.Deref(events[len(events)-1]))
 		head, _, err := f.store.Head(ctx, id)
 		require.NoError(t, err)
 		require.Equal(t, head, ch.Seq)

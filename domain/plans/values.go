@@ -120,6 +120,9 @@ func ParseDecimal(s string, maxScale int) (Decimal, error) {
 	if len(frac) > maxScale {
 		return Decimal{}, fmt.Errorf("%.40q has more decimal places than the metric's scale (%d)", s, maxScale)
 	}
+	if whole == "" && frac == "" {
+		return Decimal{}, nil // zero is the zero value, so both are equal values
+	}
 	if whole == "" {
 		whole = "0"
 	}
