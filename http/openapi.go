@@ -198,8 +198,9 @@ func domainEnums(v any) {
 			switch name {
 			case "role":
 				x["enum"] = namesOf(domain.Roles())
-			case "plan":
-				x["enum"] = namesOf(domain.PlanNames())
+			case "plan": // plans are the catalog's, which the operator changes at run time
+				x["pattern"] = "^[a-z][a-z0-9_]{0,62}$"
+				x["maxLength"] = 63
 			default:
 				panic("openapi: unknown x-domain-enum " + name) // the api types are fixed: a bug
 			}

@@ -14,16 +14,16 @@ import (
 )
 
 func TestParseSignUp_ReportsEveryInvalidFieldAtOnce(t *testing.T) {
-	_, invalid := app.ParseSignUp("", "Not A Slug", "Platinum", "nope")
+	_, invalid := app.ParseSignUp("", "Not A Slug", "Platinum", "weekly", "nope")
 	var fields []string
 	for _, e := range invalid {
 		require.Equal(t, domain.CodeInvalid, e.Code)
 		require.NotEmpty(t, e.Message)
 		fields = append(fields, e.Field)
 	}
-	require.Equal(t, []string{"name", "slug", "plan", "admin_email"}, fields)
+	require.Equal(t, []string{"name", "slug", "plan", "interval", "admin_email"}, fields)
 
-	in, invalid := app.ParseSignUp("Acme", "acme", "", "admin@acme.example")
+	in, invalid := app.ParseSignUp("Acme", "acme", "", "", "admin@acme.example")
 	require.Empty(t, invalid)
 	require.Equal(t, domain.PlanFree, in.Plan, "no plan is the free plan")
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	usecases "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/module"
 	"github.com/tenantry/tenantry/eventstore"
@@ -51,12 +52,13 @@ type process struct {
 	workerStore *eventstore.Store    // tenantry_worker: the cross-tenant machinery; nil without it
 	metrics     *processMetrics
 	pipeline    *projections.Pipeline
-	billing     *billing.Worker   // the billing worker; nil when off (no Stripe key) or not a worker
-	signer      *audit.HeadSigner // nil without a signing key or not a worker
-	webhooks    *webhooks.Worker  // outbound webhook deliveries; nil without a webhook key or not a worker
-	listener    net.Listener      // the API's
-	server      *http.Server      // the API's
-	metricsSrv  *http.Server      // a projector or worker replica's own /metrics; nil when unset
+	billing     *billing.Worker       // the billing worker; nil when off (no Stripe key) or not a worker
+	signer      *audit.HeadSigner     // nil without a signing key or not a worker
+	webhooks    *webhooks.Worker      // outbound webhook deliveries; nil without a webhook key or not a worker
+	catalog     *usecases.PlanCatalog // the plan catalog in memory (the API's)
+	listener    net.Listener          // the API's
+	server      *http.Server          // the API's
+	metricsSrv  *http.Server          // a projector or worker replica's own /metrics; nil when unset
 
 	closers []func() // in the order opened; Close runs them backwards
 }
@@ -132,7 +134,13 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 		if err != nil {
 			return nil, err
 		}
-		deps := httpapi.Deps{Logger: a.log, Store: m.appStore, Registry: m.registry,
+		// The plan catalog, folded from its stream before the first request and kept
+		// current by Run (every replica reads the catalog stream).
+		m.catalog = a.planCatalog(eventstore.DomainStore{Store: m.appStore, Registry: m.registry})
+		if _, err := m.catalog.Fresh(ctx); err != nil {
+			return nil, err
+		}
+		deps := httpapi.Deps{Logger: a.log, Store: m.appStore, Registry: m.registry, Catalog: m.catalog,
 			OperatorToken: a.cfg.OperatorToken, IntrospectionToken: a.cfg.IntrospectionToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 			StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
 			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: stripeHooks.Apply,
@@ -237,6 +245,11 @@ func (m *process) Run(ctx context.Context) (err error) {
 	}
 	if m.signer != nil {
 		goRun(m.signer.Run)
+	}
+	if m.catalog != nil {
+		goRun(func(ctx context.Context) error {
+			return m.catalog.Run(ctx, catalogRefresh, func(err error) { m.log.Warn("plan catalog refresh failed", "err", err) })
+		})
 	}
 	if m.webhooks != nil {
 		goRun(m.webhooks.Run)
