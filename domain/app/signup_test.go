@@ -36,7 +36,8 @@ func TestSignUp(t *testing.T) {
 	t.Run("AppendsTheTenantAndItsFounderWithAnAdminKey", func(t *testing.T) {
 		out, err := f.signUp.Run(ctx, signUpInput(t, "founded", "pro"))
 		require.NoError(t, err)
-		require.Equal(t, app.TenantSummary{ID: out.Tenant.ID, Name: "Acme founded", Slug: "founded", Plan: "pro", Status: "active"}, out.Tenant)
+		require.Equal(t, app.TenantSummary{ID: out.Tenant.ID, Name: "Acme founded", Slug: "founded", Plan: "pro", PlanVersion: 1,
+			Interval: "monthly", Status: "active"}, out.Tenant)
 		require.Equal(t, "admin", out.Admin.Role)
 		ten, key, ok := app.ParseSecret(app.KeyScheme, out.APIKey.Key)
 		require.True(t, ok)
