@@ -61,7 +61,8 @@ func stateAnswer(st app.State) api.AuditState {
 	out := api.AuditState{AsOf: st.AsOf, Seq: st.Seq, Members: make([]api.MemberSummary, len(st.Members)),
 		UsageTotals: make(map[string]api.ExactInt, len(st.UsageTotals))}
 	if st.Tenant != nil {
-		out.Tenant = &api.Tenant{ID: st.Tenant.ID, Name: st.Tenant.Name, Slug: st.Tenant.Slug, Plan: st.Tenant.Plan, Status: st.Tenant.Status}
+		t := tenantAnswer(*st.Tenant)
+		out.Tenant = &t
 	}
 	for i, m := range st.Members {
 		out.Members[i] = api.MemberSummary{ID: m.ID, Email: m.Email, Role: m.Role}

@@ -279,7 +279,7 @@ var tags = []schema{
 	{"name": "Usage", "description": "Metered usage: recording and reading it."},
 	{"name": "Billing", "description": "The tenant's billing state and usage reported to Stripe."},
 	{"name": "Audit", "description": "The tenant's hash-chained event log: export, verification, replay."},
-	{"name": "Admin", "description": "The operator's tenant directory and lifecycle decisions."},
+	{"name": "Admin", "description": "The operator's tenant directory and lifecycle decisions, and the plan catalog."},
 	{"name": "Webhooks", "description": "Deliveries from Stripe."},
 	{"name": "Integration", "description": "For products beside Tenantry: API key introspection (a service token) and the tenant's event feed."},
 }

@@ -41,6 +41,9 @@ type Migrated struct {
 	ToVersion int               `json:"to_version"`
 	Moved     []uuid.UUID       `json:"moved"`
 	Skipped   map[string]string `json:"skipped"`
+	// Seqs are the moved tenants' last events (Moved's order): the read models show each
+	// move once they reach its seq.
+	Seqs []int64 `json:"-"`
 }
 
 // Run appends one tenant.plan_changed per tenant it moves, keeping each tenant's billing
@@ -92,6 +95,7 @@ func (u PlanMigration) Run(ctx context.Context, in MigrateInput) (Migrated, erro
 			out.Skipped[id.String()] = skip
 		case ch.Seq != 0:
 			out.Moved = append(out.Moved, id)
+			out.Seqs = append(out.Seqs, ch.Seq)
 		}
 	}
 	return out, nil
