@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -150,7 +150,9 @@ func TestPlanCatalog_SignUpAndPlanChangeJoinTheCurrentVersion(t *testing.T) {
 
 type fixedTenants []uuid.UUID
 
-func (f fixedTenants) TenantsOnPlan(context.Context, domain.PlanName) ([]uuid.UUID, error) { return f, nil }
+func (f fixedTenants) TenantsOnPlan(context.Context, domain.PlanName) ([]uuid.UUID, error) {
+	return f, nil
+}
 
 func TestPlanMigration_MovesTenantsExplicitlyAndOnce(t *testing.T) {
 	t.Parallel()

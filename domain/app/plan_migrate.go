@@ -100,4 +100,3 @@ func (u PlanMigration) Run(ctx context.Context, in MigrateInput) (Migrated, erro
 	}
 	return out, nil
 }
-
