@@ -123,16 +123,11 @@ func boolQuery(c *gin.Context, name string) (v, ok bool) {
 }
 
 func planVersionAnswer(p plans.Plan) api.PlanVersion {
-	out := api.PlanVersion{Version: p.Version, Name: p.Name, TrialDays: p.TrialDays, Intervals: map[string]api.CatalogPrice{},
+	out := api.PlanVersion{Version: p.Version, Name: p.Name, TrialDays: p.TrialDays, Intervals: map[string]api.PlanPrice{},
 		Limits:   api.PlanLimits{Seats: p.Limits.Seats, RequestsPerSecond: p.Limits.RequestsPerSecond, Burst: p.Limits.Burst},
 		Features: map[string]bool{}, Metrics: map[string]api.PlanQuota{}}
 	for i, pr := range p.Intervals {
-		ap := api.CatalogPrice{StripePrice: pr.StripePrice, Currency: pr.Currency}
-		if pr.Currency != "" {
-			amount := pr.Amount
-			ap.Amount = &amount
-		}
-		out.Intervals[i.String()] = ap
+		out.Intervals[i.String()] = api.PlanPrice{StripePrice: pr.StripePrice, Amount: pr.Amount, Currency: pr.Currency}
 	}
 	for f, on := range p.Features {
 		out.Features[f] = on

@@ -22,20 +22,28 @@ type CatalogMetric struct {
 
 // CatalogPlan is one plan of a catalog document.
 type CatalogPlan struct {
-	Key       string                  `json:"key" doc:"the plan's key (lowercase letters, digits, underscores): what tenants name at sign-up"`
-	Name      string                  `json:"name" doc:"display name"`
-	Intervals map[string]CatalogPrice `json:"intervals" doc:"the billing intervals the plan is sold at, monthly and/or yearly, each with its price"`
-	TrialDays int                     `json:"trial_days,omitempty" jsonschema:"minimum=0,maximum=365" doc:"days of trial a tenant starts with when it signs up on the plan"`
-	Limits    PlanLimits              `json:"limits" doc:"seat and rate limits"`
-	Features  map[string]bool         `json:"features,omitempty" doc:"features on (true) or off (false), by name"`
-	Metrics   map[string]PlanQuota    `json:"metrics,omitempty" doc:"per metric: the quota included per billing period and what happens beyond it"`
+	Key       string                          `json:"key" doc:"the plan's key (lowercase letters, digits, underscores): what tenants name at sign-up"`
+	Name      string                          `json:"name" doc:"display name"`
+	Intervals map[string]IntervalPriceRequest `json:"intervals" doc:"the billing intervals the plan is sold at, monthly and/or yearly, each with its price"`
+	TrialDays int                             `json:"trial_days,omitempty" jsonschema:"minimum=0,maximum=365" doc:"days of trial a tenant starts with when it signs up on the plan"`
+	Limits    PlanLimits                      `json:"limits" doc:"seat and rate limits"`
+	Features  map[string]bool                 `json:"features,omitempty" doc:"features on (true) or off (false), by name"`
+	Metrics   map[string]PlanQuota            `json:"metrics,omitempty" doc:"per metric: the quota included per billing period and what happens beyond it"`
 }
 
-// CatalogPrice is the price of one interval.
-type CatalogPrice struct {
+// IntervalPriceRequest is the price of one interval in a catalog document.
+type IntervalPriceRequest struct {
 	StripePrice string `json:"stripe_price,omitempty" doc:"an existing Stripe price id"`
 	Amount      *int64 `json:"amount,omitempty" doc:"the price in minor units (cents), for a price the billing worker creates; with currency"`
 	Currency    string `json:"currency,omitempty" doc:"lowercase ISO 4217 currency of amount"`
+}
+
+// PlanPrice is the price of one interval of a plan version: a Stripe price, or an amount
+// for the billing worker to create one, or neither (the worker's configured price).
+type PlanPrice struct {
+	StripePrice string `json:"stripe_price" doc:"the Stripe price id it names (empty: none)"`
+	Amount      int64  `json:"amount" doc:"the price in minor units when currency is set"`
+	Currency    string `json:"currency" doc:"lowercase ISO 4217 currency of amount (empty: no amount)"`
 }
 
 // PlanLimits are a plan's seat and rate limits.
@@ -68,13 +76,13 @@ type CatalogApplied struct {
 
 // PlanVersion is one version of a plan.
 type PlanVersion struct {
-	Version   int                     `json:"version" doc:"the version (1, 2, ...): a changed definition is a new version"`
-	Name      string                  `json:"name" doc:"display name"`
-	Intervals map[string]CatalogPrice `json:"intervals" doc:"the billing intervals the version is sold at, with their prices (empty price: the billing worker's configured price for the plan)"`
-	TrialDays int                     `json:"trial_days" doc:"days of trial at sign-up"`
-	Limits    PlanLimits              `json:"limits" doc:"seat and rate limits"`
-	Features  map[string]bool         `json:"features" doc:"features on or off, by name"`
-	Metrics   map[string]PlanQuota    `json:"metrics" doc:"per metric: included quota per period and what happens beyond it"`
+	Version   int                  `json:"version" doc:"the version (1, 2, ...): a changed definition is a new version"`
+	Name      string               `json:"name" doc:"display name"`
+	Intervals map[string]PlanPrice `json:"intervals" doc:"the billing intervals the version is sold at, with their prices"`
+	TrialDays int                  `json:"trial_days" doc:"days of trial at sign-up"`
+	Limits    PlanLimits           `json:"limits" doc:"seat and rate limits"`
+	Features  map[string]bool      `json:"features" doc:"features on or off, by name"`
+	Metrics   map[string]PlanQuota `json:"metrics" doc:"per metric: included quota per period and what happens beyond it"`
 }
 
 // PlanEntry is a plan with its current version.

@@ -24,7 +24,7 @@ func TestClient_ReadsTheCatalogAndDryRunsADocument(t *testing.T) {
 	require.Equal(t, 1, pro.Versions[0].Version)
 
 	zero := int64(0)
-	doc := api.CatalogDocument{Plans: []api.CatalogPlan{{Key: "silver", Name: "Silver", Intervals: map[string]api.CatalogPrice{"monthly": {}},
+	doc := api.CatalogDocument{Plans: []api.CatalogPlan{{Key: "silver", Name: "Silver", Intervals: map[string]api.IntervalPriceRequest{"monthly": {}},
 		Limits: api.PlanLimits{Seats: 5, RequestsPerSecond: 5, Burst: 5}, Metrics: map[string]api.PlanQuota{"api_calls": {Included: "100", Beyond: "hard"}}}}}
 	out, _, err := e.operator.ApplyCatalog(ctx, doc, client.ApplyOptions{DryRun: true, CatalogVersion: &zero})
 	require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,8 +151,8 @@ func ParsePrices(s string) (map[domain.PlanName]string, error) {
 	out := DefaultPrices()
 	err := parsePairs(s, func(k, v string) error {
 		p, err := domain.ParsePlanName(k)
-		if err != nil {
-			return fmt.Errorf("unknown plan %q", k)
+		if err != nil || !slices.Contains(domain.PlanNames(), p) {
+			return fmt.Errorf("unknown plan %q (prices of the default catalog's plans; a catalog document names its own)", k)
 		}
 		if !stripeIDPattern.MatchString(v) {
 			return fmt.Errorf("price id %q for %s is not a Stripe id", v, k)
