@@ -43,8 +43,11 @@ type Config struct {
 	// only if this process claims ("billing_cycle", the period), and finish marks it done.
 	Claim func(ctx context.Context, job string, period time.Time) (finish func(), ok bool, err error)
 
-	// Prices maps each plan to the Stripe price its subscription uses.
+	// Prices maps each plan of the default catalog to the Stripe price its subscription
+	// uses when its plan version names none.
 	Prices map[domain.PlanName]string
+	// Plans is the plan catalog (app.PlanCatalog); nil: the default catalog.
+	Plans app.PlanSource
 	// Meters maps a usage metric to the event name of its Stripe billing meter; a metric
 	// not listed uses its own name.
 	Meters map[string]string

@@ -29,6 +29,7 @@ func (a *app) billingWorker(store *eventstore.Store, registry *eventstore.Regist
 	cfg.Store, cfg.Registry, cfg.Claim = store, registry, a.claimer(store)
 	cfg.Stripe = billing.NewStripeAPI(a.cfg.StripeAPIKey, a.cfg.StripeAPIBase, a.cfg.StripeTimeout)
 	cfg.ReadModels = projections.ReadModels{Store: store}
+	cfg.Plans = a.planCatalog(eventstore.DomainStore{Store: store, Registry: registry})
 	cfg.Logger = a.log.With("component", "billing")
 	return billing.New(cfg)
 }
