@@ -67,19 +67,26 @@ type WebhookJob struct {
 }
 
 // claimWebhooksSQL leases the oldest pending delivery of each (endpoint, tenant) pair that
-// is due and not leased, at most $2 per endpoint and $1 in all, skipping endpoints in $4
-// (busy in this process). Only a pair's lowest pending seq is a candidate, so a failing
-// delivery holds back the later ones of its pair and no other. FOR UPDATE re-checks the
-// lease on the row as committed, and SKIP LOCKED leaves rows another worker is claiming.
+// is due and not leased, $1 in all, so that no endpoint has more than $2 leased at once,
+// counting the leases other workers hold. Only a pair's lowest pending seq is a candidate,
+// so a failing delivery holds back the later ones of its pair and no other, and a leased
+// delivery is always its pair's head (so counting leased heads counts every lease). Claims
+// run one at a time across workers (ClaimWebhooks takes LockWebhookClaim first, and this
+// statement's snapshot is taken after it), so each sees every earlier claim's leases.
+// FOR UPDATE re-checks the lease on the row as committed, and SKIP LOCKED passes over a
+// row whose attempt is being recorded.
 const claimWebhooksSQL = `WITH heads AS (
 	SELECT DISTINCT ON (d.endpoint_id, d.tenant_id) d.endpoint_id, d.tenant_id, d.seq, d.next_attempt_at, d.lease_until
 	  FROM tenantry.webhook_deliveries d
-	 WHERE d.status = 'pending' AND NOT (d.endpoint_id = ANY ($4::uuid[]))
+	 WHERE d.status = 'pending'
 	 ORDER BY d.endpoint_id, d.tenant_id, d.seq
+), leased AS (
+	SELECT h.endpoint_id, count(*) AS n FROM heads h WHERE h.lease_until >= now() GROUP BY h.endpoint_id
 ), due AS (
 	SELECT h.endpoint_id, h.tenant_id, h.seq,
-	       row_number() OVER (PARTITION BY h.endpoint_id ORDER BY h.next_attempt_at) AS n
+	       coalesce(l.n, 0) + row_number() OVER (PARTITION BY h.endpoint_id ORDER BY h.next_attempt_at) AS n
 	  FROM heads h JOIN tenantry.webhook_endpoints e ON e.endpoint_id = h.endpoint_id AND e.status = 'enabled'
+	  LEFT JOIN leased l ON l.endpoint_id = h.endpoint_id
 	 WHERE h.next_attempt_at <= now() AND (h.lease_until IS NULL OR h.lease_until < now())
 ), picked AS (
 	SELECT d.endpoint_id, d.tenant_id, d.seq FROM tenantry.webhook_deliveries d
@@ -95,21 +102,26 @@ UPDATE tenantry.webhook_deliveries d SET lease_until = now() + make_interval(sec
 RETURNING d.endpoint_id, d.tenant_id, d.seq, d.attempts, d.first_attempt_at, e.url, d.body, e.secret_sealed,
           CASE WHEN e.previous_expires_at > now() THEN e.previous_sealed END, e.failing_since, e.consecutive_failures`
 
-// ClaimWebhooks leases up to limit due deliveries (at most perEndpoint per endpoint,
-// none of the endpoints in busy) for lease: no other worker claims them meanwhile.
-func (s *Store) ClaimWebhooks(ctx context.Context, limit, perEndpoint int, lease time.Duration, busy []uuid.UUID) ([]WebhookJob, error) {
-	if busy == nil {
-		busy = []uuid.UUID{}
-	}
-	rows, err := s.pool.Query(ctx, claimWebhooksSQL, limit, perEndpoint, lease.Seconds(), busy)
-	if err != nil {
-		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
-	}
-	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (WebhookJob, error) {
-		var j WebhookJob
-		err := r.Scan(&j.EndpointID, &j.TenantID, &j.Seq, &j.Attempts, &j.FirstAttemptAt, &j.URL, &j.Body, &j.SecretSealed,
-			&j.PreviousSealed, &j.FailingSince, &j.ConsecutiveErrors)
-		return j, err
+// ClaimWebhooks leases up to limit due deliveries for lease, leaving no endpoint with more
+// than perEndpoint leased at once across every worker of the deployment: no other worker
+// claims them meanwhile.
+func (s *Store) ClaimWebhooks(ctx context.Context, limit, perEndpoint int, lease time.Duration) ([]WebhookJob, error) {
+	var jobs []WebhookJob
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, 0)`, int32(LockWebhookClaim)); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, claimWebhooksSQL, limit, perEndpoint, lease.Seconds())
+		if err != nil {
+			return err
+		}
+		jobs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (WebhookJob, error) {
+			var j WebhookJob
+			err := r.Scan(&j.EndpointID, &j.TenantID, &j.Seq, &j.Attempts, &j.FirstAttemptAt, &j.URL, &j.Body, &j.SecretSealed,
+				&j.PreviousSealed, &j.FailingSince, &j.ConsecutiveErrors)
+			return j, err
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook deliveries: %w", err)

@@ -192,7 +192,7 @@ func TestClaimWebhooks_LeasesOnlyTheOldestPendingOfEachEndpointAndTenant(t *test
 
 func claimAll(t *testing.T, worker *eventstore.Store) []eventstore.WebhookJob {
 	t.Helper()
-	jobs, err := worker.ClaimWebhooks(ctx(t), 1000, 4, time.Minute, nil)
+	jobs, err := worker.ClaimWebhooks(ctx(t), 1000, 4, time.Minute)
 	require.NoError(t, err)
 	return jobs
 }

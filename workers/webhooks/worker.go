@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/domain/webhook"
 	"github.com/tenantry/tenantry/eventstore"
@@ -37,7 +36,7 @@ type Config struct {
 	Disable      webhook.Disable // default webhook.DefaultDisable
 	PollInterval time.Duration   // how often due deliveries are claimed; default 1s
 	Timeout      time.Duration   // one attempt's whole time; default 10s
-	PerEndpoint  int             // concurrent deliveries per endpoint in this process; default 4
+	PerEndpoint  int             // deliveries in flight per endpoint across all workers; default 4
 	Batch        int             // deliveries claimed at once; default 100
 	MaxResponse  int64           // response bytes read; default 64 KiB
 	Now          func() time.Time
@@ -82,9 +81,7 @@ type Worker struct {
 	cfg    Config
 	client *http.Client
 
-	mu       sync.Mutex
-	inFlight map[uuid.UUID]int
-	wg       sync.WaitGroup
+	wg     sync.WaitGroup
 }
 
 // New builds a Worker; it needs a store and a key.
@@ -97,7 +94,7 @@ func New(cfg Config) (*Worker, error) {
 	if client == nil {
 		client = NewHTTPClient(cfg.Timeout, cfg.AllowPrivate)
 	}
-	return &Worker{cfg: cfg, client: client, inFlight: map[uuid.UUID]int{}}, nil
+	return &Worker{cfg: cfg, client: client}, nil
 }
 
 // NewHTTPClient is the delivery client: no proxy, no redirects followed (a 3xx is a
@@ -141,34 +138,19 @@ func (w *Worker) Once(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// dispatch claims due deliveries of endpoints not busy in this process and starts them.
+// dispatch claims due deliveries and starts them. The claim leaves no endpoint more than
+// PerEndpoint deliveries in flight, counting every worker's (each holds a lease meanwhile).
 func (w *Worker) dispatch(ctx context.Context) (int, error) {
-	w.mu.Lock()
-	busy := make([]uuid.UUID, 0, len(w.inFlight))
-	for ep := range w.inFlight {
-		busy = append(busy, ep)
-	}
-	w.mu.Unlock()
 	// The claim is not cut short by shutdown: a claim committed but not read back would
 	// leave its deliveries leased, unsent, until the lease ran out.
-	jobs, err := w.cfg.Store.ClaimWebhooks(context.WithoutCancel(ctx), w.cfg.Batch, w.cfg.PerEndpoint, w.cfg.Timeout+30*time.Second, busy)
+	jobs, err := w.cfg.Store.ClaimWebhooks(context.WithoutCancel(ctx), w.cfg.Batch, w.cfg.PerEndpoint, w.cfg.Timeout+30*time.Second)
 	if err != nil {
 		return 0, err
 	}
 	for _, j := range jobs {
-		w.mu.Lock()
-		w.inFlight[j.EndpointID]++
-		w.mu.Unlock()
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			defer func() {
-				w.mu.Lock()
-				if w.inFlight[j.EndpointID]--; w.inFlight[j.EndpointID] <= 0 {
-					delete(w.inFlight, j.EndpointID)
-				}
-				w.mu.Unlock()
-			}()
 			w.deliver(context.WithoutCancel(ctx), j)
 		}()
 	}
