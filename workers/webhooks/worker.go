@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/tenantry/tenantry/domain/webhook"
 	"github.com/tenantry/tenantry/eventstore"
 )
@@ -81,7 +80,7 @@ type Worker struct {
 	cfg    Config
 	client *http.Client
 
-	wg     sync.WaitGroup
+	wg sync.WaitGroup
 }
 
 // New builds a Worker; it needs a store and a key.
