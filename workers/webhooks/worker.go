@@ -81,6 +81,10 @@ type Worker struct {
 	client *http.Client
 
 	wg sync.WaitGroup
+	// wake asks Run for a claim now, not at the next tick: an attempt has ended, so its
+	// pair's next delivery (held back while it was in flight) may be due, and its endpoint
+	// has a slot free. Wakes that arrive together make one claim.
+	wake chan struct{}
 }
 
 // New builds a Worker; it needs a store and a key.
@@ -93,7 +97,7 @@ func New(cfg Config) (*Worker, error) {
 	if client == nil {
 		client = NewHTTPClient(cfg.Timeout, cfg.AllowPrivate)
 	}
-	return &Worker{cfg: cfg, client: client}, nil
+	return &Worker{cfg: cfg, client: client, wake: make(chan struct{}, 1)}, nil
 }
 
 // NewHTTPClient is the delivery client: no proxy, no redirects followed (a 3xx is a
@@ -112,8 +116,8 @@ func NewHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
 	}
 }
 
-// Run claims and delivers due deliveries every PollInterval until ctx ends, then waits for
-// the attempts under way (each bounded by Timeout).
+// Run claims and delivers due deliveries every PollInterval, and as soon as an attempt
+// ends, until ctx ends; then it waits for the attempts under way (each bounded by Timeout).
 func (w *Worker) Run(ctx context.Context) error {
 	t := time.NewTicker(w.cfg.PollInterval)
 	defer t.Stop()
@@ -126,6 +130,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-w.wake:
 		}
 	}
 }
@@ -151,6 +156,10 @@ func (w *Worker) dispatch(ctx context.Context) (int, error) {
 		go func() {
 			defer w.wg.Done()
 			w.deliver(context.WithoutCancel(ctx), j)
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
 		}()
 	}
 	return len(jobs), nil
