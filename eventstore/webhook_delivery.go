@@ -99,8 +99,7 @@ UPDATE tenantry.webhook_deliveries d SET lease_until = now() + make_interval(sec
   FROM picked, tenantry.webhook_endpoints e
  WHERE (d.endpoint_id, d.tenant_id, d.seq) = (picked.endpoint_id, picked.tenant_id, picked.seq)
    AND e.endpoint_id = d.endpoint_id
-RETURNING d.endpoint_id, d.tenant_id, d.seq, d.attempts, d.first_attempt_at, e.url, d.body, e.secret_sealed,
-          CASE WHEN e.previous_expires_at > now() THEN e.previous_sealed END, e.failing_since, e.consecutive_failures`
+RETURNING ` + webhookJobColumns
 
 // ClaimWebhooks leases up to limit due deliveries for lease, leaving no endpoint with more
 // than perEndpoint leased at once across every worker of the deployment: no other worker
@@ -115,18 +114,24 @@ func (s *Store) ClaimWebhooks(ctx context.Context, limit, perEndpoint int, lease
 		if err != nil {
 			return err
 		}
-		jobs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (WebhookJob, error) {
-			var j WebhookJob
-			err := r.Scan(&j.EndpointID, &j.TenantID, &j.Seq, &j.Attempts, &j.FirstAttemptAt, &j.URL, &j.Body, &j.SecretSealed,
-				&j.PreviousSealed, &j.FailingSince, &j.ConsecutiveErrors)
-			return j, err
-		})
+		jobs, err = pgx.CollectRows(rows, scanWebhookJob)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
 	}
 	return jobs, nil
+}
+
+// webhookJobColumns are what a claim returns of a delivery and its endpoint (d, e).
+const webhookJobColumns = `d.endpoint_id, d.tenant_id, d.seq, d.attempts, d.first_attempt_at, e.url, d.body, e.secret_sealed,
+          CASE WHEN e.previous_expires_at > now() THEN e.previous_sealed END, e.failing_since, e.consecutive_failures`
+
+func scanWebhookJob(r pgx.CollectableRow) (WebhookJob, error) {
+	var j WebhookJob
+	err := r.Scan(&j.EndpointID, &j.TenantID, &j.Seq, &j.Attempts, &j.FirstAttemptAt, &j.URL, &j.Body, &j.SecretSealed,
+		&j.PreviousSealed, &j.FailingSince, &j.ConsecutiveErrors)
+	return j, err
 }
 
 // WebhookOutcome is how one attempt went.
@@ -161,19 +166,51 @@ const (
 		WHERE endpoint_id = $1`
 )
 
+// claimNextWebhookSQL leases, for $3 seconds, the next pending delivery of endpoint $1 and
+// tenant $2 if it is due, unleased and its endpoint enabled: in the transaction that
+// recorded the pair's previous delivery as delivered, so the endpoint's slot passes from one
+// to the other and its bound holds (see claimWebhooksSQL). FOR UPDATE re-checks the lease
+// on the row as committed: a concurrent claim of the same row leases it once.
+const claimNextWebhookSQL = `UPDATE tenantry.webhook_deliveries d SET lease_until = now() + make_interval(secs => $3)
+  FROM tenantry.webhook_endpoints e
+ WHERE e.endpoint_id = d.endpoint_id AND e.status = 'enabled'
+   AND (d.endpoint_id, d.tenant_id, d.seq) = (SELECT n.endpoint_id, n.tenant_id, n.seq FROM tenantry.webhook_deliveries n
+        WHERE n.endpoint_id = $1 AND n.tenant_id = $2 AND n.status = 'pending' ORDER BY n.seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+   AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
+RETURNING ` + webhookJobColumns
+
 // CompleteWebhook records an attempt of a claimed delivery and its endpoint's health.
 func (s *Store) CompleteWebhook(ctx context.Context, j WebhookJob, o WebhookOutcome) error {
+	_, err := s.CompleteWebhookAndClaimNext(ctx, j, o, 0)
+	return err
+}
+
+// CompleteWebhookAndClaimNext is CompleteWebhook that, when the attempt delivered and lease
+// is positive, also leases the pair's next delivery if it is due, in the same transaction,
+// and returns it (nil when there is none): a pair's deliveries then follow each other at the
+// receiver's pace, without waiting for a claim round.
+func (s *Store) CompleteWebhookAndClaimNext(ctx context.Context, j WebhookJob, o WebhookOutcome, lease time.Duration) (*WebhookJob, error) {
 	var status *int
 	if o.Status != 0 {
 		status = &o.Status
 	}
+	var next *WebhookJob
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		next = nil
 		if o.Delivered {
-			if _, err := tx.Exec(ctx, deliveredWebhookSQL, j.EndpointID, j.TenantID, j.Seq, status); err != nil {
-				return err
+			b := &pgx.Batch{}
+			b.Queue(deliveredWebhookSQL, j.EndpointID, j.TenantID, j.Seq, status)
+			b.Queue(endpointHealthySQL, j.EndpointID)
+			if lease > 0 {
+				b.Queue(claimNextWebhookSQL, j.EndpointID, j.TenantID, lease.Seconds()).Query(func(rows pgx.Rows) error {
+					jobs, err := pgx.CollectRows(rows, scanWebhookJob)
+					if len(jobs) == 1 {
+						next = &jobs[0]
+					}
+					return err
+				})
 			}
-			_, err := tx.Exec(ctx, endpointHealthySQL, j.EndpointID)
-			return err
+			return tx.SendBatch(ctx, b).Close()
 		}
 		if _, err := tx.Exec(ctx, failedWebhookSQL, j.EndpointID, j.TenantID, j.Seq, status, o.Error, o.Retry.Seconds(), o.GiveUp); err != nil {
 			return err
@@ -182,7 +219,7 @@ func (s *Store) CompleteWebhook(ctx context.Context, j WebhookJob, o WebhookOutc
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("record webhook attempt (endpoint %s, tenant %s, seq %d): %w", j.EndpointID, j.TenantID, j.Seq, err)
+		return nil, fmt.Errorf("record webhook attempt (endpoint %s, tenant %s, seq %d): %w", j.EndpointID, j.TenantID, j.Seq, err)
 	}
-	return nil
+	return next, nil
 }

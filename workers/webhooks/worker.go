@@ -147,7 +147,7 @@ func (w *Worker) Once(ctx context.Context) (int, error) {
 func (w *Worker) dispatch(ctx context.Context) (int, error) {
 	// The claim is not cut short by shutdown: a claim committed but not read back would
 	// leave its deliveries leased, unsent, until the lease ran out.
-	jobs, err := w.cfg.Store.ClaimWebhooks(context.WithoutCancel(ctx), w.cfg.Batch, w.cfg.PerEndpoint, w.cfg.Timeout+30*time.Second)
+	jobs, err := w.cfg.Store.ClaimWebhooks(context.WithoutCancel(ctx), w.cfg.Batch, w.cfg.PerEndpoint, w.lease())
 	if err != nil {
 		return 0, err
 	}
@@ -155,7 +155,7 @@ func (w *Worker) dispatch(ctx context.Context) (int, error) {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			w.deliver(context.WithoutCancel(ctx), j)
+			w.deliverPair(ctx, j)
 			select {
 			case w.wake <- struct{}{}:
 			default:
@@ -165,10 +165,23 @@ func (w *Worker) dispatch(ctx context.Context) (int, error) {
 	return len(jobs), nil
 }
 
-// deliver makes one attempt and records it. It runs to its end even on shutdown (bounded
+// deliverPair delivers j and then, while each attempt delivers and ctx lasts, its pair's
+// next due delivery, leased in the transaction that recorded the one before it.
+func (w *Worker) deliverPair(ctx context.Context, j eventstore.WebhookJob) {
+	for {
+		next := w.deliver(context.WithoutCancel(ctx), j, ctx.Err() == nil)
+		if next == nil {
+			return
+		}
+		j = *next
+	}
+}
+
+// deliver makes one attempt and records it; with chain, a delivered attempt also leases
+// and returns its pair's next due delivery. It runs to its end even on shutdown (bounded
 // by Timeout), so that a sent delivery is recorded; an unrecorded one is sent again once
 // its lease expires (at least once).
-func (w *Worker) deliver(ctx context.Context, j eventstore.WebhookJob) {
+func (w *Worker) deliver(ctx context.Context, j eventstore.WebhookJob, chain bool) *eventstore.WebhookJob {
 	o := w.attempt(ctx, j)
 	if !o.Delivered {
 		now := w.cfg.Now()
@@ -183,14 +196,24 @@ func (w *Worker) deliver(ctx context.Context, j eventstore.WebhookJob) {
 			o.Disable = fmt.Sprintf("disabled: every attempt failed since %s", j.FailingSince.UTC().Format(time.RFC3339))
 		}
 	}
-	if err := w.cfg.Store.CompleteWebhook(ctx, j, o); err != nil {
+	lease := time.Duration(0)
+	if chain {
+		lease = w.lease()
+	}
+	next, err := w.cfg.Store.CompleteWebhookAndClaimNext(ctx, j, o, lease)
+	if err != nil {
 		w.cfg.Logger.Error("record webhook attempt", "endpoint_id", j.EndpointID, "tenant_id", j.TenantID, "seq", j.Seq, "err", err)
-		return
+		return nil
 	}
 	if o.Disable != "" {
 		w.cfg.Logger.Warn("webhook endpoint disabled", "endpoint_id", j.EndpointID, "reason", o.Disable)
 	}
+	return next
 }
+
+// lease is how long a claimed delivery is held: longer than any attempt (then it is
+// recorded, or its worker is gone and another may send it).
+func (w *Worker) lease() time.Duration { return w.cfg.Timeout + 30*time.Second }
 
 // attempt POSTs the delivery once.
 func (w *Worker) attempt(ctx context.Context, j eventstore.WebhookJob) eventstore.WebhookOutcome {
