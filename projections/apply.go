@@ -15,7 +15,6 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/membership"
-	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
@@ -29,11 +28,11 @@ func apply(ctx context.Context, tx *eventstore.ProjectionTx, e *eventstore.Event
 	switch ev := domain.Deref(p).(type) {
 	case tenant.Created:
 		return tx.CreateTenant(ctx, ev.Name.String(), ev.Slug.String(), eventstore.PlanOn{Plan: ev.Plan.String(),
-			PlanVersion: max(ev.PlanVersion, 1), Interval: orMonthly(ev.Interval).String(), TrialEndsAt: ev.TrialEndsAt}, at)
+			PlanVersion: max(ev.PlanVersion, 1), Interval: ev.Interval.OrMonthly().String(), TrialEndsAt: ev.TrialEndsAt}, at)
 	case tenant.Renamed:
 		return tx.RenameTenant(ctx, ev.Name.String(), at)
 	case tenant.PlanChanged:
-		return tx.ChangePlan(ctx, eventstore.PlanOn{Plan: ev.To.String(), PlanVersion: max(ev.ToVersion, 1), Interval: orMonthly(ev.Interval).String()}, at)
+		return tx.ChangePlan(ctx, eventstore.PlanOn{Plan: ev.To.String(), PlanVersion: max(ev.ToVersion, 1), Interval: ev.Interval.OrMonthly().String()}, at)
 	case tenant.MarkedPastDue:
 		return tx.MarkPastDue(ctx, ev.Since, ev.GraceEndsAt, at)
 	case tenant.Suspended:
@@ -159,13 +158,6 @@ func columns(sums map[usageKey]int64) eventstore.UsageTotals {
 		c.Metrics, c.Starts, c.Quantities = append(c.Metrics, k.metric), append(c.Starts, k.at), append(c.Quantities, v)
 	}
 	return c
-}
-
-func orMonthly(i plans.Interval) plans.Interval {
-	if i.IsZero() {
-		return plans.Monthly
-	}
-	return i
 }
 
 // planOn is a tenant's subscription as the read models show it.

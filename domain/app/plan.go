@@ -51,7 +51,7 @@ func (u Tenants) ChangePlan(ctx context.Context, id uuid.UUID, key domain.PlanNa
 		return TenantChange{}, err
 	}
 	return u.change(ctx, id, meta, func(t *tenant.Tenant, now time.Time) ([]domain.Event, error) {
-		return t.ChangeSubscription(plan, orMonthly(interval), now)
+		return t.ChangeSubscription(plan, interval.OrMonthly(), now)
 	})
 }
 
@@ -83,11 +83,4 @@ func joinable(ctx context.Context, src PlanSource, key domain.PlanName) (plans.P
 		return plans.Plan{}, domain.Invalid("plan", "plan %s is retired: no tenant can join it", key)
 	}
 	return plans.Plan{}, domain.Invalid("plan", "there is no plan %s in the catalog", key)
-}
-
-func orMonthly(i plans.Interval) plans.Interval {
-	if i.IsZero() {
-		return plans.Monthly
-	}
-	return i
 }

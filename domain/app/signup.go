@@ -129,7 +129,7 @@ func (u SignUp) Run(ctx context.Context, in SignUpInput) (SignedUp, error) {
 	if err != nil {
 		return SignedUp{}, err
 	}
-	created, err := tenant.CreateOn(id, in.Name, in.Slug, plan, orMonthly(in.Interval), now)
+	created, err := tenant.CreateOn(id, in.Name, in.Slug, plan, in.Interval.OrMonthly(), now)
 	if err != nil {
 		return SignedUp{}, err
 	}

@@ -36,6 +36,15 @@ func (i Interval) String() string { return i.s }
 // IsZero reports whether i is the unset value.
 func (i Interval) IsZero() bool { return i.s == "" }
 
+// OrMonthly is i, or Monthly when i is unset: an interval not given is monthly, as every
+// subscription was before the catalog.
+func (i Interval) OrMonthly() Interval {
+	if i.IsZero() {
+		return Monthly
+	}
+	return i
+}
+
 // MarshalText encodes the interval; an unset interval is an error.
 func (i Interval) MarshalText() ([]byte, error) {
 	if i.IsZero() {

@@ -53,7 +53,7 @@ func (t *Tenant) Apply(e domain.Event) error {
 			return fmt.Errorf("apply %s: tenant %s already created", TypeCreated, t.id)
 		}
 		t.id, t.name, t.slug, t.plan = ev.TenantID, ev.Name, ev.Slug, ev.Plan
-		t.planVersion, t.interval = orVersion1(ev.PlanVersion), orMonthly(ev.Interval)
+		t.planVersion, t.interval = orVersion1(ev.PlanVersion), ev.Interval.OrMonthly()
 		if ev.TrialEndsAt != nil {
 			t.trialEndsAt = *ev.TrialEndsAt
 		}
@@ -61,7 +61,7 @@ func (t *Tenant) Apply(e domain.Event) error {
 	case Renamed:
 		t.name = ev.Name
 	case PlanChanged:
-		t.plan, t.planVersion, t.interval = ev.To, orVersion1(ev.ToVersion), orMonthly(ev.Interval)
+		t.plan, t.planVersion, t.interval = ev.To, orVersion1(ev.ToVersion), ev.Interval.OrMonthly()
 	case MarkedPastDue:
 		t.status = StatusPastDue
 		t.pastDueSince, t.graceEndsAt = ev.Since, ev.GraceEndsAt
@@ -149,11 +149,4 @@ func orVersion1(v int) int {
 		return 1
 	}
 	return v
-}
-
-func orMonthly(i plans.Interval) plans.Interval {
-	if i.IsZero() {
-		return plans.Monthly
-	}
-	return i
 }
