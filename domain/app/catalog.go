@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/plans"
+	"github.com/tenantry/tenantry/domain/usage"
 )
 
 // PlanCatalog is the plan catalog in memory: the default catalog with the catalog stream
@@ -88,6 +89,14 @@ func (c *PlanCatalog) Limits(key domain.PlanName, version int) domain.Limits {
 	}
 	return domain.Limits{}
 }
+
+// Definition implements usage.Definitions from memory: the declared metric's definition in
+// the catalog as last refreshed (for the usage pipeline).
+func (c *PlanCatalog) Definition(m usage.Metric) (usage.Definition, bool) {
+	return c.Current().Definition(m)
+}
+
+var _ usage.Definitions = (*PlanCatalog)(nil)
 
 // Poke asks Run to refresh without waiting for its next tick.
 func (c *PlanCatalog) Poke() {

@@ -1,11 +1,9 @@
 package platform
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"text/tabwriter"
@@ -13,8 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/tenantry/tenantry/cmd/tenantry/catalogfile"
 	"github.com/tenantry/tenantry/domain"
 	usecases "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/plans"
@@ -29,30 +27,6 @@ const catalogRefresh = 5 * time.Second
 // TENANTRY_PLAN_LIMITS overrides) and the catalog stream folded over it by Fresh.
 func (a *app) planCatalog(events usecases.EventStore) *usecases.PlanCatalog {
 	return usecases.NewPlanCatalog(events, plans.Default(a.cfg.Plans))
-}
-
-// ReadCatalogYAML reads a catalog document from YAML strictly: at most
-// plans.MaxDocumentBytes, one document, no field the format does not have, then the
-// document's own validation (plans.Document.Validate).
-func ReadCatalogYAML(r io.Reader) (plans.Definitions, error) {
-	b, err := io.ReadAll(io.LimitReader(r, plans.MaxDocumentBytes+1))
-	if err != nil {
-		return plans.Definitions{}, err
-	}
-	if len(b) > plans.MaxDocumentBytes {
-		return plans.Definitions{}, domain.Invalid("catalog", "the catalog document is larger than %d bytes", plans.MaxDocumentBytes)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	var doc plans.Document
-	if err := dec.Decode(&doc); err != nil {
-		return plans.Definitions{}, domain.Invalid("catalog", "the catalog document is not valid: %s", err)
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return plans.Definitions{}, domain.Invalid("catalog", "the catalog file holds more than one YAML document")
-	}
-	return doc.Validate()
 }
 
 func (a *app) plansCmd() *cobra.Command {
@@ -95,7 +69,7 @@ func (a *app) plansApplyCmd() *cobra.Command {
 				return usageErr(err)
 			}
 			defer f.Close()
-			defs, err := ReadCatalogYAML(f)
+			defs, err := catalogfile.Read(f)
 			if err != nil {
 				var de *domain.Error
 				if errors.As(err, &de) {
