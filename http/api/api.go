@@ -233,10 +233,10 @@ type APIKeyRevoked struct {
 
 // UsageRecord is one usage record of POST /v1/usage.
 type UsageRecord struct {
-	Metric         string     `json:"metric" doc:"metric name, e.g. api_calls"`
-	Quantity       int64      `json:"quantity" jsonschema:"minimum=1" doc:"how much was used: a positive integer"`
-	OccurredAt     *time.Time `json:"occurred_at,omitempty" doc:"when it happened (default: now)"`
-	IdempotencyKey string     `json:"idempotency_key" doc:"unique per record: a repeated key is counted once"`
+	Metric         string      `json:"metric" doc:"metric name, e.g. api_calls"`
+	Quantity       json.Number `json:"quantity" jsonschema:"exclusiveMinimum=0,maximum=1000000000000" doc:"how much was used: a positive whole number, or, for a metric declared with decimal places, a decimal of at most that many places (1.25), written as plain digits"`
+	OccurredAt     *time.Time  `json:"occurred_at,omitempty" doc:"when it happened (default: now)"`
+	IdempotencyKey string      `json:"idempotency_key" doc:"unique per record: a repeated key is counted once"`
 }
 
 // UsageBatch is the batch form of POST /v1/usage.
@@ -262,17 +262,23 @@ type Usage struct {
 	Series      []UsageSeries `json:"series" doc:"one series per metric with usage in the range, by metric"`
 }
 
-// UsageSeries is one metric's series.
+// UsageSeries is one metric's series. A gauge's series also names its aggregation and
+// its value over the range by it (a counter's value is its total).
 type UsageSeries struct {
-	Metric string       `json:"metric" doc:"the metric"`
-	Points []UsagePoint `json:"points" doc:"the buckets with usage, by start"`
-	Total  ExactInt     `json:"total" doc:"the series' total"`
+	Metric      string        `json:"metric" doc:"the metric"`
+	Points      []UsagePoint  `json:"points" doc:"the buckets with usage, by start"`
+	Total       ExactDecimal  `json:"total" doc:"the series' total (the sum of its records; for a gauge, of its readings)"`
+	Aggregation string        `json:"aggregation,omitempty" jsonschema:"enum=max,enum=last" doc:"a gauge's aggregation: its billed value is its highest reading (max) or its last one by occurred_at (last); absent for counters"`
+	Value       *ExactDecimal `json:"value,omitempty" doc:"a gauge's value over the range by its aggregation; absent for counters (their value is total)"`
 }
 
 // UsagePoint is one bucket of a usage series.
 type UsagePoint struct {
-	Start    time.Time `json:"start" doc:"the bucket's start"`
-	Quantity ExactInt  `json:"quantity" doc:"the bucket's total"`
+	Start    time.Time     `json:"start" doc:"the bucket's start"`
+	Quantity ExactDecimal  `json:"quantity" doc:"the bucket's total"`
+	Max      *ExactDecimal `json:"max,omitempty" doc:"a gauge's highest reading in the bucket"`
+	Last     *ExactDecimal `json:"last,omitempty" doc:"a gauge's last reading in the bucket (by occurred_at)"`
+	LastAt   *time.Time    `json:"last_at,omitempty" doc:"when a gauge's last reading in the bucket occurred"`
 }
 
 // Billing is the answer of GET /v1/billing.
