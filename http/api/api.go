@@ -301,13 +301,13 @@ type BillingState struct {
 
 // BillingLine is a reconciliation line: the sums are exact integers of any size.
 type BillingLine struct {
-	Metric            string    `json:"metric" doc:"the metric"`
-	Period            time.Time `json:"period" doc:"the month's start (RFC 3339)"`
-	Recorded          ExactInt  `json:"recorded" doc:"usage in windows that ended by the cutoff"`
-	Reported          ExactInt  `json:"reported" doc:"usage Stripe confirmed"`
-	Difference        ExactInt  `json:"difference" doc:"recorded minus reported; 0 after a completed cycle"`
-	UnreportedWindows int64     `json:"unreported_windows" doc:"due windows not yet reported to Stripe"`
-	InProgress        ExactInt  `json:"in_progress" doc:"usage in windows not yet due"`
+	Metric            string       `json:"metric" doc:"the metric"`
+	Period            time.Time    `json:"period" doc:"the month's start (RFC 3339)"`
+	Recorded          ExactDecimal `json:"recorded" doc:"usage in windows that ended by the cutoff"`
+	Reported          ExactDecimal `json:"reported" doc:"usage Stripe confirmed"`
+	Difference        ExactDecimal `json:"difference" doc:"recorded minus reported; 0 after a completed cycle"`
+	UnreportedWindows int64        `json:"unreported_windows" doc:"due windows not yet reported to Stripe"`
+	InProgress        ExactDecimal `json:"in_progress" doc:"usage in windows not yet due"`
 }
 
 // AuditEvent is an event line of GET /v1/audit/events (AUDIT.md, "Event lines").
@@ -359,12 +359,12 @@ type ChainReport struct {
 
 // AuditState is the answer of GET /v1/audit/state.
 type AuditState struct {
-	AsOf        time.Time           `json:"as_of" doc:"the instant the state is replayed to"`
-	Seq         int64               `json:"seq" doc:"the last event at or before as_of (0 when none)"`
-	Tenant      *Tenant             `json:"tenant" jsonschema:"nullable" doc:"the tenant as of as_of; null before it was created"`
-	Members     []MemberSummary     `json:"members" doc:"the members as of as_of"`
-	UsageTotals map[string]ExactInt `json:"usage_totals" doc:"each metric's total over the tenant's history up to as_of"`
-	Modules     map[string]any      `json:"modules,omitempty" doc:"each product module's own replayed state, by module name (modules that declare one; absent when none does)"`
+	AsOf        time.Time               `json:"as_of" doc:"the instant the state is replayed to"`
+	Seq         int64                   `json:"seq" doc:"the last event at or before as_of (0 when none)"`
+	Tenant      *Tenant                 `json:"tenant" jsonschema:"nullable" doc:"the tenant as of as_of; null before it was created"`
+	Members     []MemberSummary         `json:"members" doc:"the members as of as_of"`
+	UsageTotals map[string]ExactDecimal `json:"usage_totals" doc:"each metric's total over the tenant's history up to as_of"`
+	Modules     map[string]any          `json:"modules,omitempty" doc:"each product module's own replayed state, by module name (modules that declare one; absent when none does)"`
 }
 
 // TenantEntry is a tenant in the operator's directory.
