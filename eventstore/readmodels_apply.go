@@ -55,8 +55,9 @@ SELECT $1, m, (d AT TIME ZONE 'UTC')::date, q, mx, la, ls, li, lq
 ON CONFLICT (tenant_id, metric, day) DO UPDATE SET ` + usageMergeSQL
 	// usageMergeSQL adds a batch's totals to a window: sums add, the maximum is the greater
 	// one, the last reading the later by (occurred_at, seq, index); every expression sees
-	// the row as it was, so the four last_ columns move together.
-	usageMergeSQL = `quantity = u.quantity + excluded.quantity,
+	// the row as it was, so the four last_ columns move together. Sums keep no trailing zeros
+	// (trim_scale), so a window holds the same numeric however its events were batched.
+	usageMergeSQL = `quantity = trim_scale(u.quantity + excluded.quantity),
 	max_quantity = greatest(u.max_quantity, excluded.max_quantity),
 	last_at = CASE WHEN ` + usageLaterSQL + ` THEN excluded.last_at ELSE u.last_at END,
 	last_seq = CASE WHEN ` + usageLaterSQL + ` THEN excluded.last_seq ELSE u.last_seq END,
