@@ -37,13 +37,10 @@ func ParseRecordJSONFor(data []byte, now time.Time, defs Definitions) (Recorded,
 
 // scaleOf is how many decimal places a record of metric may carry under defs.
 func scaleOf(defs Definitions, metric Metric) int {
-	if defs == nil || metric.IsZero() {
+	if metric.IsZero() {
 		return 0
 	}
-	if d, ok := defs.Definition(metric); ok {
-		return d.Scale
-	}
-	return 0
+	return DefinitionOf(defs, metric).Scale
 }
 
 // parseRecordPlain is ParseRecordJSON's fast path for the common record: valid JSON, keys and
