@@ -17,4 +17,7 @@ const (
 	LockRelayLease LockClass = 7365712
 	// LockDirectory serialises directory updates per tenant (key: hashtext(tenant id)).
 	LockDirectory LockClass = 7365713
+	// LockWebhookClaim serialises webhook delivery claims across workers (key 0), so each
+	// claim sees the others' leases and the per-endpoint bound holds deployment-wide.
+	LockWebhookClaim LockClass = 7365714
 )

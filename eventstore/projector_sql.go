@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"syscall"
 	"time"
 
@@ -236,14 +237,38 @@ func (t *ProjectionTx) RecordFailure(ctx context.Context, name string, seq, fail
 }
 
 // GroupClaim is one tenant of a group transaction (see ProjectGroup): its checkpoints,
-// whether the other projection's lock was taken, and its next events.
+// whether the carried projections' locks were taken, and its next events.
 type GroupClaim struct {
-	Tenant      uuid.UUID
-	Own, Other  Checkpoint
-	OtherLocked bool
-	Events      []Event
+	Tenant uuid.UUID
+	Own    Checkpoint
+	// Also holds GroupSpec.Also's checkpoints, in its order, each with whether this
+	// transaction holds that projection's lock for the tenant (never waited for).
+	Also []CarriedCheckpoint
+	// WebhooksWanted says whether an enabled webhook endpoint (the tenant's or the
+	// operator's) exists, read only when GroupSpec.Webhooks asks (see WebhooksWanted).
+	WebhooksWanted bool
+	Events         []Event
 	// Cut says the group's byte budget ended Events early (it may hold none): more follow.
 	Cut bool
+}
+
+// CarriedCheckpoint is a projection's checkpoint in a group transaction, and whether the
+// transaction holds its lock.
+type CarriedCheckpoint struct {
+	Checkpoint
+	Locked bool
+}
+
+// GroupSpec says what a group transaction reads: the events after projection Own's
+// checkpoint (at most Limit per tenant, MaxBytes of documents in all), and the checkpoints
+// of the projections in Also whose checkpoints may move along with Own's, over events they
+// pass over.
+type GroupSpec struct {
+	Own      string
+	Also     []string
+	Webhooks bool
+	Limit    int
+	MaxBytes int
 }
 
 // GroupWrite is what a group transaction writes for one tenant: usage totals and
@@ -268,26 +293,41 @@ type ProjectionSeq struct {
 // writes. The events read for all the tenants together stay within maxBytes of documents
 // (BatchBudget; at most 0: MaxBatchBytes): once it is spent, the later tenants' reads end
 // early, possibly empty, and say so (GroupClaim.Cut).
-func (s *Store) ProjectGroup(ctx context.Context, tenants []uuid.UUID, name, also string, limit, maxBytes int,
+func (s *Store) ProjectGroup(ctx context.Context, tenants []uuid.UUID, spec GroupSpec,
 	decide func([]GroupClaim) ([]GroupWrite, error),
 ) error {
 	var moved []movedCheckpoint
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		budget := NewBatchBudget(maxBytes)
+		budget := NewBatchBudget(spec.MaxBytes)
 		claims := make([]GroupClaim, len(tenants))
 		b := &pgx.Batch{}
 		b.Queue(asyncCommitSQL)
 		for i, id := range tenants {
 			c := &claims[i]
 			c.Tenant = id
-			b.Queue(lockProjectionGroupSQL, id.String(), name)
-			b.Queue(tryLockProjectionSQL, id.String(), also).QueryRow(func(r pgx.Row) error {
-				return r.Scan(&c.OtherLocked)
-			})
+			c.Also = make([]CarriedCheckpoint, len(spec.Also))
+			b.Queue(lockProjectionGroupSQL, id.String(), spec.Own)
+			for j, also := range spec.Also {
+				b.Queue(tryLockProjectionSQL, id.String(), also).QueryRow(func(r pgx.Row) error {
+					return r.Scan(&c.Also[j].Locked)
+				})
+			}
+			if spec.Webhooks {
+				b.Queue(webhooksWantedSQL, id).QueryRow(func(r pgx.Row) error {
+					return r.Scan(&c.WebhooksWanted)
+				})
+			}
 			b.Queue(checkpointsSQL, id).Query(func(rows pgx.Rows) error {
-				return scanCheckpoints(rows, name, also, &c.Own, &c.Other)
+				return eachCheckpoint(rows, func(proj string, cp Checkpoint) {
+					if proj == spec.Own {
+						c.Own = cp
+					}
+					if j := slices.Index(spec.Also, proj); j >= 0 {
+						c.Also[j].Checkpoint = cp
+					}
+				})
 			})
-			b.Queue(nextEventsSQL, id, limit, name).Query(func(rows pgx.Rows) error {
+			b.Queue(nextEventsSQL, id, spec.Limit, spec.Own).Query(func(rows pgx.Rows) error {
 				var err error
 				budget.Cut = false
 				c.Events, err = collectEventsWithin(rows, budget)

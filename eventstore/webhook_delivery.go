@@ -67,19 +67,34 @@ type WebhookJob struct {
 }
 
 // claimWebhooksSQL leases the oldest pending delivery of each (endpoint, tenant) pair that
-// is due and not leased, at most $2 per endpoint and $1 in all, skipping endpoints in $4
-// (busy in this process). Only a pair's lowest pending seq is a candidate, so a failing
-// delivery holds back the later ones of its pair and no other. FOR UPDATE re-checks the
-// lease on the row as committed, and SKIP LOCKED leaves rows another worker is claiming.
-const claimWebhooksSQL = `WITH heads AS (
-	SELECT DISTINCT ON (d.endpoint_id, d.tenant_id) d.endpoint_id, d.tenant_id, d.seq, d.next_attempt_at, d.lease_until
-	  FROM tenantry.webhook_deliveries d
-	 WHERE d.status = 'pending' AND NOT (d.endpoint_id = ANY ($4::uuid[]))
-	 ORDER BY d.endpoint_id, d.tenant_id, d.seq
+// is due and not leased, $1 in all, so that no endpoint has more than $2 leased at once,
+// counting the leases other workers hold. Only a pair's lowest pending seq is a candidate,
+// so a failing delivery holds back the later ones of its pair and no other, and a leased
+// delivery is always its pair's head (so counting leased heads counts every lease). Claims
+// run one at a time across workers (ClaimWebhooks takes LockWebhookClaim first, and this
+// statement's snapshot is taken after it), so each sees every earlier claim's leases.
+// FOR UPDATE re-checks the lease on the row as committed, and SKIP LOCKED passes over a
+// row whose attempt is being recorded. The heads are found by a skip scan of the pending
+// index (per enabled endpoint, one probe per tenant), not by reading every pending row:
+// an endpoint that is down for a day can hold millions of them (a claim over 400,000
+// pending rows of 1,000 tenants took 15 ms this way, 440 ms by DISTINCT ON).
+const claimWebhooksSQL = `WITH RECURSIVE heads AS (
+	SELECT h.* FROM tenantry.webhook_endpoints e, LATERAL (
+		SELECT d.endpoint_id, d.tenant_id, d.seq, d.next_attempt_at, d.lease_until FROM tenantry.webhook_deliveries d
+		 WHERE d.status = 'pending' AND d.endpoint_id = e.endpoint_id
+		 ORDER BY d.tenant_id, d.seq LIMIT 1) h
+	 WHERE e.status = 'enabled'
+	UNION ALL
+	SELECT n.* FROM heads h, LATERAL (
+		SELECT d.endpoint_id, d.tenant_id, d.seq, d.next_attempt_at, d.lease_until FROM tenantry.webhook_deliveries d
+		 WHERE d.status = 'pending' AND d.endpoint_id = h.endpoint_id AND d.tenant_id > h.tenant_id
+		 ORDER BY d.tenant_id, d.seq LIMIT 1) n
+), leased AS (
+	SELECT h.endpoint_id, count(*) AS n FROM heads h WHERE h.lease_until >= now() GROUP BY h.endpoint_id
 ), due AS (
 	SELECT h.endpoint_id, h.tenant_id, h.seq,
-	       row_number() OVER (PARTITION BY h.endpoint_id ORDER BY h.next_attempt_at) AS n
-	  FROM heads h JOIN tenantry.webhook_endpoints e ON e.endpoint_id = h.endpoint_id AND e.status = 'enabled'
+	       coalesce(l.n, 0) + row_number() OVER (PARTITION BY h.endpoint_id ORDER BY h.next_attempt_at) AS n
+	  FROM heads h LEFT JOIN leased l ON l.endpoint_id = h.endpoint_id
 	 WHERE h.next_attempt_at <= now() AND (h.lease_until IS NULL OR h.lease_until < now())
 ), picked AS (
 	SELECT d.endpoint_id, d.tenant_id, d.seq FROM tenantry.webhook_deliveries d
@@ -92,29 +107,39 @@ UPDATE tenantry.webhook_deliveries d SET lease_until = now() + make_interval(sec
   FROM picked, tenantry.webhook_endpoints e
  WHERE (d.endpoint_id, d.tenant_id, d.seq) = (picked.endpoint_id, picked.tenant_id, picked.seq)
    AND e.endpoint_id = d.endpoint_id
-RETURNING d.endpoint_id, d.tenant_id, d.seq, d.attempts, d.first_attempt_at, e.url, d.body, e.secret_sealed,
-          CASE WHEN e.previous_expires_at > now() THEN e.previous_sealed END, e.failing_since, e.consecutive_failures`
+RETURNING ` + webhookJobColumns
 
-// ClaimWebhooks leases up to limit due deliveries (at most perEndpoint per endpoint,
-// none of the endpoints in busy) for lease: no other worker claims them meanwhile.
-func (s *Store) ClaimWebhooks(ctx context.Context, limit, perEndpoint int, lease time.Duration, busy []uuid.UUID) ([]WebhookJob, error) {
-	if busy == nil {
-		busy = []uuid.UUID{}
-	}
-	rows, err := s.pool.Query(ctx, claimWebhooksSQL, limit, perEndpoint, lease.Seconds(), busy)
-	if err != nil {
-		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
-	}
-	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (WebhookJob, error) {
-		var j WebhookJob
-		err := r.Scan(&j.EndpointID, &j.TenantID, &j.Seq, &j.Attempts, &j.FirstAttemptAt, &j.URL, &j.Body, &j.SecretSealed,
-			&j.PreviousSealed, &j.FailingSince, &j.ConsecutiveErrors)
-		return j, err
+// ClaimWebhooks leases up to limit due deliveries for lease, leaving no endpoint with more
+// than perEndpoint leased at once across every worker of the deployment: no other worker
+// claims them meanwhile.
+func (s *Store) ClaimWebhooks(ctx context.Context, limit, perEndpoint int, lease time.Duration) ([]WebhookJob, error) {
+	var jobs []WebhookJob
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, 0)`, int32(LockWebhookClaim)); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, claimWebhooksSQL, limit, perEndpoint, lease.Seconds())
+		if err != nil {
+			return err
+		}
+		jobs, err = pgx.CollectRows(rows, scanWebhookJob)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
 	}
 	return jobs, nil
+}
+
+// webhookJobColumns are what a claim returns of a delivery and its endpoint (d, e).
+const webhookJobColumns = `d.endpoint_id, d.tenant_id, d.seq, d.attempts, d.first_attempt_at, e.url, d.body, e.secret_sealed,
+          CASE WHEN e.previous_expires_at > now() THEN e.previous_sealed END, e.failing_since, e.consecutive_failures`
+
+func scanWebhookJob(r pgx.CollectableRow) (WebhookJob, error) {
+	var j WebhookJob
+	err := r.Scan(&j.EndpointID, &j.TenantID, &j.Seq, &j.Attempts, &j.FirstAttemptAt, &j.URL, &j.Body, &j.SecretSealed,
+		&j.PreviousSealed, &j.FailingSince, &j.ConsecutiveErrors)
+	return j, err
 }
 
 // WebhookOutcome is how one attempt went.
@@ -149,19 +174,51 @@ const (
 		WHERE endpoint_id = $1`
 )
 
+// claimNextWebhookSQL leases, for $3 seconds, the next pending delivery of endpoint $1 and
+// tenant $2 if it is due, unleased and its endpoint enabled: in the transaction that
+// recorded the pair's previous delivery as delivered, so the endpoint's slot passes from one
+// to the other and its bound holds (see claimWebhooksSQL). FOR UPDATE re-checks the lease
+// on the row as committed: a concurrent claim of the same row leases it once.
+const claimNextWebhookSQL = `UPDATE tenantry.webhook_deliveries d SET lease_until = now() + make_interval(secs => $3)
+  FROM tenantry.webhook_endpoints e
+ WHERE e.endpoint_id = d.endpoint_id AND e.status = 'enabled'
+   AND (d.endpoint_id, d.tenant_id, d.seq) = (SELECT n.endpoint_id, n.tenant_id, n.seq FROM tenantry.webhook_deliveries n
+        WHERE n.endpoint_id = $1 AND n.tenant_id = $2 AND n.status = 'pending' ORDER BY n.seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+   AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
+RETURNING ` + webhookJobColumns
+
 // CompleteWebhook records an attempt of a claimed delivery and its endpoint's health.
 func (s *Store) CompleteWebhook(ctx context.Context, j WebhookJob, o WebhookOutcome) error {
+	_, err := s.CompleteWebhookAndClaimNext(ctx, j, o, 0)
+	return err
+}
+
+// CompleteWebhookAndClaimNext is CompleteWebhook that, when the attempt delivered and lease
+// is positive, also leases the pair's next delivery if it is due, in the same transaction,
+// and returns it (nil when there is none): a pair's deliveries then follow each other at the
+// receiver's pace, without waiting for a claim round.
+func (s *Store) CompleteWebhookAndClaimNext(ctx context.Context, j WebhookJob, o WebhookOutcome, lease time.Duration) (*WebhookJob, error) {
 	var status *int
 	if o.Status != 0 {
 		status = &o.Status
 	}
+	var next *WebhookJob
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		next = nil
 		if o.Delivered {
-			if _, err := tx.Exec(ctx, deliveredWebhookSQL, j.EndpointID, j.TenantID, j.Seq, status); err != nil {
-				return err
+			b := &pgx.Batch{}
+			b.Queue(deliveredWebhookSQL, j.EndpointID, j.TenantID, j.Seq, status)
+			b.Queue(endpointHealthySQL, j.EndpointID)
+			if lease > 0 {
+				b.Queue(claimNextWebhookSQL, j.EndpointID, j.TenantID, lease.Seconds()).Query(func(rows pgx.Rows) error {
+					jobs, err := pgx.CollectRows(rows, scanWebhookJob)
+					if len(jobs) == 1 {
+						next = &jobs[0]
+					}
+					return err
+				})
 			}
-			_, err := tx.Exec(ctx, endpointHealthySQL, j.EndpointID)
-			return err
+			return tx.SendBatch(ctx, b).Close()
 		}
 		if _, err := tx.Exec(ctx, failedWebhookSQL, j.EndpointID, j.TenantID, j.Seq, status, o.Error, o.Retry.Seconds(), o.GiveUp); err != nil {
 			return err
@@ -170,7 +227,7 @@ func (s *Store) CompleteWebhook(ctx context.Context, j WebhookJob, o WebhookOutc
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("record webhook attempt (endpoint %s, tenant %s, seq %d): %w", j.EndpointID, j.TenantID, j.Seq, err)
+		return nil, fmt.Errorf("record webhook attempt (endpoint %s, tenant %s, seq %d): %w", j.EndpointID, j.TenantID, j.Seq, err)
 	}
-	return nil
+	return next, nil
 }

@@ -190,9 +190,43 @@ func TestClaimWebhooks_LeasesOnlyTheOldestPendingOfEachEndpointAndTenant(t *test
 	require.Equal(t, 1, got.ConsecutiveFailures)
 }
 
+// Recording a delivered attempt can lease the pair's next delivery in the same
+// transaction: the endpoint's slot passes from one to the other.
+func TestCompleteWebhookAndClaimNext_LeasesThePairsNextDueDelivery(t *testing.T) {
+	app, worker := appStore(t, 4), workerStore(t, 4)
+	a := newTenant(t)
+	ep := newEndpoint(t, app, a, "thing.chained")
+	evs := enqueue(t, worker, a, "thing.chained", 3)
+	var first *eventstore.WebhookJob
+	for _, j := range claimAll(t, worker) {
+		if j.EndpointID == ep.ID {
+			first = &j
+		}
+	}
+	require.NotNil(t, first)
+	require.Equal(t, evs[0].Seq, first.Seq)
+
+	next, err := worker.CompleteWebhookAndClaimNext(ctx(t), *first, eventstore.WebhookOutcome{Delivered: true, Status: 204}, time.Minute)
+	require.NoError(t, err)
+	require.NotNil(t, next)
+	require.Equal(t, evs[1].Seq, next.Seq)
+	require.Equal(t, ep.ID, next.EndpointID)
+	for _, j := range claimAll(t, worker) {
+		require.NotEqual(t, ep.ID, j.EndpointID, "the next one is leased: no claim takes it again")
+	}
+
+	// A failed attempt leases nothing: the pair waits for its retry.
+	none, err := worker.CompleteWebhookAndClaimNext(ctx(t), *next, eventstore.WebhookOutcome{Status: 500, Error: "500", Retry: time.Hour}, time.Minute)
+	require.NoError(t, err)
+	require.Nil(t, none)
+	for _, j := range claimAll(t, worker) {
+		require.NotEqual(t, ep.ID, j.EndpointID, "its head is not due for an hour")
+	}
+}
+
 func claimAll(t *testing.T, worker *eventstore.Store) []eventstore.WebhookJob {
 	t.Helper()
-	jobs, err := worker.ClaimWebhooks(ctx(t), 1000, 4, time.Minute, nil)
+	jobs, err := worker.ClaimWebhooks(ctx(t), 1000, 4, time.Minute)
 	require.NoError(t, err)
 	return jobs
 }

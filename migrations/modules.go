@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/domain/module"
@@ -158,6 +160,32 @@ func (rec recordedTenantMigrations) missing(files []moduleFile) ([]moduleFile, e
 	return out, nil
 }
 
+// ErrTenantMigrationRefused says a new tenant migration failed on a trial schema (see
+// trialTenantSchema): nothing of this build's new files was recorded.
+var ErrTenantMigrationRefused = errors.New("a new tenant migration does not apply to a new tenant's schema, so none of the new files was recorded")
+
+// trialTenantSchema applies every recorded tenant migration, in this transaction, to a
+// throwaway schema, with all the checks a real tenant's schema gets, and then undoes it.
+// Run just after new files are recorded, it refuses (and so rolls back the recording of) a
+// file that cannot apply to a new tenant: once recorded, such a file would stop every new
+// tenant's provisioning until an operator removed its row. Failures that depend on a
+// schema's data still show per schema, in MigrateTenants' report.
+func trialTenantSchema(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SAVEPOINT trial_tenant_schema`); err != nil {
+		return err
+	}
+	// A name no tenant has (a random uuid), of the shape the checks accept.
+	schema := "tenant_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()+` AUTHORIZATION `+OwnerRole); err != nil {
+		return fmt.Errorf("create a trial tenant schema: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT tenantry.apply_tenant_migrations($1, 0)`, schema); err != nil {
+		return fmt.Errorf("%w: %w", ErrTenantMigrationRefused, err)
+	}
+	_, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT trial_tenant_schema`)
+	return err
+}
+
 // syncTenantMigrations records this build's tenant migrations (Tenantry's own, core, then
 // each module's) in tenantry.tenant_migrations, where tenantry.migrate_tenant_schema reads
 // them. A file already recorded must be unchanged; a new one is appended to the global
@@ -198,7 +226,7 @@ func syncTenantMigrations(ctx context.Context, conn *pgx.Conn, core fs.FS, mods 
 			}
 			res.Added = append(res.Added, RecordedTenantMigration{Module: f.module, Version: f.Version, Name: f.Name, Order: res.Latest})
 		}
-		return nil
+		return trialTenantSchema(ctx, tx)
 	})
 	if err != nil {
 		return tenantSync{}, err

@@ -113,7 +113,7 @@ func TestProjector_LargeUsageEventsAreProjectedInBatchesBoundedInBytes(t *testin
 	for {
 		from := usageCheckpoint()
 		more := map[uuid.UUID]bool{}
-		alone, err := p.projectGroup(context.Background(), []uuid.UUID{id}, more)
+		alone, err := p.projectGroup(context.Background(), []uuid.UUID{id}, more, map[uuid.UUID][]string{})
 		require.NoError(t, err)
 		require.Empty(t, alone)
 		groupBatches = append(groupBatches, usageCheckpoint()-from)

@@ -98,6 +98,43 @@ func (c *projectionSet) rebuilt() []string {
 	return slices.DeleteFunc(slices.Clone(c.names), func(n string) bool { m := c.byName[n]; return m != nil && m.raw != nil })
 }
 
+// carriable lists the projections besides auth whose checkpoints the group fast path may
+// move over usage records they pass over: the webhooks projection (when no endpoint wants
+// the tenant's events) and every module projection that handles no usage type.
+func (c *projectionSet) carriable() []string {
+	var out []string
+	for _, m := range c.modules {
+		if m.raw != nil || !m.handlesUsage() {
+			out = append(out, m.name)
+		}
+	}
+	return out
+}
+
+// passesOverUsage reports whether projection name (one of carriable's) does nothing with
+// usage records: a module projection never does; the webhooks projection does when an
+// enabled endpoint could want them (webhooksWanted).
+func (c *projectionSet) passesOverUsage(name string, webhooksWanted bool) bool {
+	m := c.byName[name]
+	if m == nil {
+		return false
+	}
+	if m.raw != nil {
+		return name == ProjectionWebhooks && !webhooksWanted
+	}
+	return !m.handlesUsage()
+}
+
+// handlesUsage reports whether a module projection applies any of the usage types.
+func (m *moduleProjection) handlesUsage() bool {
+	for t := range m.handles {
+		if isUsage(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // isUsage reports the event types the usage projection applies.
 func isUsage(t string) bool {
 	return t == usage.TypeRecorded || t == usage.TypeBatchRecorded || t == typeUsageReported

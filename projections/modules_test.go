@@ -495,3 +495,46 @@ func (f *fixture) snapshotOf(t testing.TB, id uuid.UUID, tables []string) map[st
 	})
 	return out
 }
+
+// The group fast path moves, with the usage checkpoint, the checkpoints of the projections
+// that pass over usage records: module projections handling none of them, and the webhooks
+// projection of a tenant no enabled endpoint could want; so those need no transaction of
+// their own per usage batch. The webhooks projection of a tenant with an endpoint is not
+// carried: its records are queued for delivery by its own batch.
+func TestProjector_GroupFastPathCarriesTheProjectionsThatPassOverUsage(t *testing.T) {
+	f := moduleFixture(t, tasksModule(nil), notesModule())
+	p := f.moduleProjector(tasksModule(nil), notesModule())
+	p.Webhooks = true
+	ctx := context.Background()
+	quiet, hooked := f.createTenant(t), f.createTenant(t)
+	f.projectAll(t, p, quiet, hooked)
+	app := eventstore.New(pgtest.Pool(t, f.db.AppURL, 2))
+	ep, err := app.CreateWebhookEndpoint(ctx, eventstore.WebhookEndpoint{ID: uuid.New(), Owner: hooked, URL: "https://example.com/h",
+		EventTypes: []string{"*"}, SecretSealed: []byte("sealed")}, 16)
+	require.NoError(t, err)
+	for _, id := range []uuid.UUID{quiet, hooked} {
+		f.append(t, id, usage.StreamID, usageEvent(t, 1), usageEvent(t, 2))
+	}
+
+	more, carried := map[uuid.UUID]bool{}, map[uuid.UUID][]string{}
+	alone, err := p.projectGroup(ctx, []uuid.UUID{quiet, hooked}, more, carried)
+	require.NoError(t, err)
+	require.Empty(t, alone)
+	require.ElementsMatch(t, []string{tasksItems, notesCounts, ProjectionWebhooks}, carried[quiet])
+	require.ElementsMatch(t, []string{tasksItems, notesCounts}, carried[hooked])
+	seqs, _ := f.checkpoints(t, quiet)
+	for _, name := range p.Names() {
+		require.Equal(t, f.head(t, quiet), seqs[name], name)
+	}
+	seqs, _ = f.checkpoints(t, hooked)
+	require.Less(t, seqs[ProjectionWebhooks], f.head(t, hooked), "left for its own batch")
+	require.Equal(t, f.head(t, hooked), seqs[tasksItems])
+
+	// What the fast path left is done by the tenant's own batches: the records are queued.
+	require.False(t, p.projectModules(ctx, hooked, carried[hooked]))
+	seqs, _ = f.checkpoints(t, hooked)
+	require.Equal(t, f.head(t, hooked), seqs[ProjectionWebhooks])
+	ds, err := app.WebhookDeliveries(ctx, hooked, ep.ID, nil, 10)
+	require.NoError(t, err)
+	require.Len(t, ds, 2)
+}

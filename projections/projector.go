@@ -288,15 +288,17 @@ func (p *Projector) work(ctx context.Context) {
 			}
 		}
 		if len(group) > 1 {
-			rest, err := p.projectGroup(ctx, group, more)
+			carried := map[uuid.UUID][]string{}
+			rest, err := p.projectGroup(ctx, group, more, carried)
 			if err != nil {
 				rest = group // nothing was written: each on its own
 			}
 			alone = append(alone, rest...)
-			// The fast path runs Tenantry's projections only: the tenants it took still get
-			// a batch of each module projection.
+			// The fast path runs Tenantry's projections and moves the others' checkpoints
+			// over the events they pass over: the tenants it took still get a batch of each
+			// module projection it could not carry.
 			for _, id := range group {
-				if !slices.Contains(rest, id) && p.projectModules(ctx, id) {
+				if !slices.Contains(rest, id) && p.projectModules(ctx, id, carried[id]) {
 					more[id] = true
 				}
 			}
@@ -318,19 +320,26 @@ func (p *Projector) work(ctx context.Context) {
 // usage records, whose auth checkpoint it can carry along (see projectBatch) or that is
 // stopped, take it; it returns the others (new tenants, other event types, unreadable
 // events, sums that do not fit) to be projected one by one. It touches no checkpoint but
-// the usage one, and the auth one only to move it over usage events. The transaction takes
-// no id until the final writes.
-func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[uuid.UUID]bool) (alone []uuid.UUID, err error) {
+// the usage one, the auth one only to move it over usage events, and the other
+// projections' (webhooks, modules') only to move them over usage events they pass over
+// (listed in carried, so that they need no transaction of their own for them). The
+// transaction takes no id until the final writes.
+func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[uuid.UUID]bool, carried map[uuid.UUID][]string) (alone []uuid.UUID, err error) {
 	sorted := append([]uuid.UUID(nil), ids...) // one lock order for every process
 	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i][:], sorted[j][:]) < 0 })
 	limit := p.batchSize()
 	var done []uuid.UUID
-	err = p.Store.ProjectGroup(ctx, sorted, ProjectionUsage, ProjectionAuth, limit, p.BatchBytes, func(claims []eventstore.GroupClaim) ([]eventstore.GroupWrite, error) {
+	cat := p.catalog()
+	also := append([]string{ProjectionAuth}, cat.carriable()...)
+	spec := eventstore.GroupSpec{Own: ProjectionUsage, Also: also, Webhooks: slices.Contains(also, ProjectionWebhooks),
+		Limit: limit, MaxBytes: p.BatchBytes}
+	err = p.Store.ProjectGroup(ctx, sorted, spec, func(claims []eventstore.GroupClaim) ([]eventstore.GroupWrite, error) {
 		alone, done = nil, nil // decide runs once per transaction attempt
+		clear(carried)
 		var writes []eventstore.GroupWrite
 		for i := range claims {
 			w := &claims[i]
-			own, auth := w.Own, w.Other
+			own, auth := w.Own, w.Also[0]
 			switch {
 			case own.Failed:
 				alone = append(alone, w.Tenant) // stopped; the auth projection goes on, on its own
@@ -346,7 +355,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 				continue
 			}
 			carryAuth := !auth.Failed
-			if carryAuth && (!w.OtherLocked || auth.Seq < own.Seq) {
+			if carryAuth && (!auth.Locked || auth.Seq < own.Seq) {
 				alone = append(alone, w.Tenant) // the auth projection must catch up on its own
 				continue
 			}
@@ -375,6 +384,18 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 			g.Hourly, g.Daily = sums.totals()
 			if carryAuth && last > auth.Seq {
 				g.Checkpoints = append(g.Checkpoints, eventstore.ProjectionSeq{Projection: ProjectionAuth, Seq: last})
+			}
+			for j, name := range also[1:] {
+				c := w.Also[j+1]
+				// Usage records only: a projection at the usage checkpoint (or past it) that
+				// passes over every one of them moves with it.
+				if !c.Locked || c.Failed || c.Seq < own.Seq || !cat.passesOverUsage(name, w.WebhooksWanted) {
+					continue
+				}
+				if last > c.Seq {
+					g.Checkpoints = append(g.Checkpoints, eventstore.ProjectionSeq{Projection: name, Seq: last})
+				}
+				carried[w.Tenant] = append(carried[w.Tenant], name)
 			}
 			writes = append(writes, g)
 			more[w.Tenant] = len(w.Events) == limit || w.Cut
@@ -417,11 +438,14 @@ func (p *Projector) projectTenant(ctx context.Context, tenant uuid.UUID) (more b
 
 // projectModules runs one batch of each module projection of the tenant that is not
 // backing off, as projectTenant does, and reports whether any has more to do: for the
-// tenants the group fast path took.
-func (p *Projector) projectModules(ctx context.Context, tenant uuid.UUID) (more bool) {
+// tenants the group fast path took, but for the projections it carried (skip).
+func (p *Projector) projectModules(ctx context.Context, tenant uuid.UUID, skip []string) (more bool) {
 	for _, m := range p.catalog().modules {
 		if ctx.Err() != nil {
 			return more
+		}
+		if slices.Contains(skip, m.name) {
+			continue
 		}
 		if m, _ := p.projectRetrying(ctx, tenant, m.name); m {
 			more = true

@@ -32,6 +32,7 @@ var testDB *pgtest.DB
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, &testDB)) }
 
 type fixture struct {
+	db    *pgtest.DB
 	pool  *pgxpool.Pool
 	store *eventstore.Store
 	reg   *eventstore.Registry
@@ -51,7 +52,7 @@ func fixtureOn(t *testing.T, db *pgtest.DB, conns int32) *fixture {
 	pool := pgtest.Pool(t, db.WorkerURL, conns) // the projector, rebuilds and provisioning are the worker's
 	reg := eventstore.NewRegistry()
 	require.NoError(t, catalog.Register(reg))
-	return &fixture{pool: pool, store: eventstore.New(pool), reg: reg}
+	return &fixture{db: db, pool: pool, store: eventstore.New(pool), reg: reg}
 }
 
 func (f *fixture) projector() *Projector {
@@ -384,7 +385,7 @@ func TestProjector_GroupFastPathTakesOnlyUsageBatches(t *testing.T) {
 	f.append(t, mixed, tenant.StreamID, tenant.Suspended{Reason: tenant.ReasonOperator})
 
 	more := map[uuid.UUID]bool{}
-	alone, err := p.projectGroup(context.Background(), []uuid.UUID{simple[0], mixed, fresh, simple[1]}, more)
+	alone, err := p.projectGroup(context.Background(), []uuid.UUID{simple[0], mixed, fresh, simple[1]}, more, map[uuid.UUID][]string{})
 	require.NoError(t, err)
 	require.ElementsMatch(t, []uuid.UUID{mixed, fresh}, alone)
 	for _, id := range simple {

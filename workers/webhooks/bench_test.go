@@ -62,7 +62,7 @@ func BenchmarkWebhooks(b *testing.B) {
 		wg.Wait()
 		bs = append(bs, pgtest.Rate(endpoints*perEndpoint, time.Since(start)))
 
-		w, err := webhooks.New(webhooks.Config{Store: f.worker, Key: f.key, AllowPrivate: true, PollInterval: 5 * time.Millisecond, Batch: 200})
+		w, err := webhooks.New(webhooks.Config{Store: f.worker, Key: f.key, AllowPrivate: true, Batch: 200})
 		require.NoError(b, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

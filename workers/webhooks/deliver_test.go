@@ -290,6 +290,71 @@ func TestDeliver_ReplicasAndARestartSendEachDeliveryOnceAndLoseNone(t *testing.T
 	}
 }
 
+// The per-endpoint bound holds across replicas: an operator endpoint receiving many
+// tenants' events from two workers never has more than PerEndpoint requests open at once
+// (each tenant's deliveries are independent, so without the bound both workers would send
+// A tenant's deliveries to one endpoint go one at a time, but each is claimed as soon as the
+// one before it is answered, not at the worker's next poll: a burst drains at the speed of
+// the receiver.
+func TestDeliver_ClaimsAPairsNextDeliveryAsSoonAsTheLastIsAnswered(t *testing.T) {
+	f := newFixture(t)
+	var delivered atomic.Int64
+	tn := uuid.Must(uuid.NewV7())
+	f.endpoint(t, tn, serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		delivered.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	const n = 40
+	f.record(t, tn, n)
+	w := f.newWorker(t, func(c *webhooks.Config) { c.PollInterval = time.Hour })
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for delivered.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	require.NoError(t, <-done)
+	require.EqualValues(t, n, delivered.Load(), "with an hour between polls, only wakes can have claimed them")
+}
+
+// up to all of them together), and every delivery arrives.
+func TestDeliver_PerEndpointConcurrencyIsBoundedAcrossWorkers(t *testing.T) {
+	f := newFixture(t)
+	var open, most, delivered atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := open.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(40 * time.Millisecond)
+		open.Add(-1)
+		delivered.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	f.endpoint(t, uuid.Nil, serve(t, h))
+	const tenants, each = 12, 2
+	for range tenants {
+		f.record(t, uuid.Must(uuid.NewV7()), each)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	bounded := func(c *webhooks.Config) { c.PerEndpoint = 3 }
+	w1, w2 := f.newWorker(t, bounded), f.newWorker(t, bounded)
+	d1, d2 := make(chan error, 1), make(chan error, 1)
+	go func() { d1 <- w1.Run(ctx) }()
+	go func() { d2 <- w2.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for delivered.Load() < tenants*each && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	require.NoError(t, <-d1)
+	require.NoError(t, <-d2)
+	require.EqualValues(t, tenants*each, delivered.Load())
+	require.LessOrEqual(t, most.Load(), int64(3), "requests open at once to one endpoint")
+	require.Equal(t, int64(3), most.Load(), "the bound is reached, so it is what held the workers back")
+}
+
 func TestDeliver_DisablesAnEndpointAfterSustainedFailureUntilItsOwnerReEnablesIt(t *testing.T) {
 	f := newFixture(t)
 	tenant := uuid.Must(uuid.NewV7())

@@ -19,8 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tenantry/tenantry/domain/webhook"
 	"github.com/tenantry/tenantry/eventstore"
 )
@@ -37,7 +35,7 @@ type Config struct {
 	Disable      webhook.Disable // default webhook.DefaultDisable
 	PollInterval time.Duration   // how often due deliveries are claimed; default 1s
 	Timeout      time.Duration   // one attempt's whole time; default 10s
-	PerEndpoint  int             // concurrent deliveries per endpoint in this process; default 4
+	PerEndpoint  int             // deliveries in flight per endpoint across all workers; default 4
 	Batch        int             // deliveries claimed at once; default 100
 	MaxResponse  int64           // response bytes read; default 64 KiB
 	Now          func() time.Time
@@ -82,9 +80,11 @@ type Worker struct {
 	cfg    Config
 	client *http.Client
 
-	mu       sync.Mutex
-	inFlight map[uuid.UUID]int
-	wg       sync.WaitGroup
+	wg sync.WaitGroup
+	// wake asks Run for a claim now, not at the next tick: an attempt has ended, so its
+	// pair's next delivery (held back while it was in flight) may be due, and its endpoint
+	// has a slot free. Wakes that arrive together make one claim.
+	wake chan struct{}
 }
 
 // New builds a Worker; it needs a store and a key.
@@ -97,7 +97,7 @@ func New(cfg Config) (*Worker, error) {
 	if client == nil {
 		client = NewHTTPClient(cfg.Timeout, cfg.AllowPrivate)
 	}
-	return &Worker{cfg: cfg, client: client, inFlight: map[uuid.UUID]int{}}, nil
+	return &Worker{cfg: cfg, client: client, wake: make(chan struct{}, 1)}, nil
 }
 
 // NewHTTPClient is the delivery client: no proxy, no redirects followed (a 3xx is a
@@ -116,8 +116,8 @@ func NewHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
 	}
 }
 
-// Run claims and delivers due deliveries every PollInterval until ctx ends, then waits for
-// the attempts under way (each bounded by Timeout).
+// Run claims and delivers due deliveries every PollInterval, and as soon as an attempt
+// ends, until ctx ends; then it waits for the attempts under way (each bounded by Timeout).
 func (w *Worker) Run(ctx context.Context) error {
 	t := time.NewTicker(w.cfg.PollInterval)
 	defer t.Stop()
@@ -130,6 +130,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-w.wake:
 		}
 	}
 }
@@ -141,44 +142,46 @@ func (w *Worker) Once(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// dispatch claims due deliveries of endpoints not busy in this process and starts them.
+// dispatch claims due deliveries and starts them. The claim leaves no endpoint more than
+// PerEndpoint deliveries in flight, counting every worker's (each holds a lease meanwhile).
 func (w *Worker) dispatch(ctx context.Context) (int, error) {
-	w.mu.Lock()
-	busy := make([]uuid.UUID, 0, len(w.inFlight))
-	for ep := range w.inFlight {
-		busy = append(busy, ep)
-	}
-	w.mu.Unlock()
 	// The claim is not cut short by shutdown: a claim committed but not read back would
 	// leave its deliveries leased, unsent, until the lease ran out.
-	jobs, err := w.cfg.Store.ClaimWebhooks(context.WithoutCancel(ctx), w.cfg.Batch, w.cfg.PerEndpoint, w.cfg.Timeout+30*time.Second, busy)
+	jobs, err := w.cfg.Store.ClaimWebhooks(context.WithoutCancel(ctx), w.cfg.Batch, w.cfg.PerEndpoint, w.lease())
 	if err != nil {
 		return 0, err
 	}
 	for _, j := range jobs {
-		w.mu.Lock()
-		w.inFlight[j.EndpointID]++
-		w.mu.Unlock()
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			defer func() {
-				w.mu.Lock()
-				if w.inFlight[j.EndpointID]--; w.inFlight[j.EndpointID] <= 0 {
-					delete(w.inFlight, j.EndpointID)
-				}
-				w.mu.Unlock()
-			}()
-			w.deliver(context.WithoutCancel(ctx), j)
+			w.deliverPair(ctx, j)
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
 		}()
 	}
 	return len(jobs), nil
 }
 
-// deliver makes one attempt and records it. It runs to its end even on shutdown (bounded
+// deliverPair delivers j and then, while each attempt delivers and ctx lasts, its pair's
+// next due delivery, leased in the transaction that recorded the one before it.
+func (w *Worker) deliverPair(ctx context.Context, j eventstore.WebhookJob) {
+	for {
+		next := w.deliver(context.WithoutCancel(ctx), j, ctx.Err() == nil)
+		if next == nil {
+			return
+		}
+		j = *next
+	}
+}
+
+// deliver makes one attempt and records it; with chain, a delivered attempt also leases
+// and returns its pair's next due delivery. It runs to its end even on shutdown (bounded
 // by Timeout), so that a sent delivery is recorded; an unrecorded one is sent again once
 // its lease expires (at least once).
-func (w *Worker) deliver(ctx context.Context, j eventstore.WebhookJob) {
+func (w *Worker) deliver(ctx context.Context, j eventstore.WebhookJob, chain bool) *eventstore.WebhookJob {
 	o := w.attempt(ctx, j)
 	if !o.Delivered {
 		now := w.cfg.Now()
@@ -193,14 +196,24 @@ func (w *Worker) deliver(ctx context.Context, j eventstore.WebhookJob) {
 			o.Disable = fmt.Sprintf("disabled: every attempt failed since %s", j.FailingSince.UTC().Format(time.RFC3339))
 		}
 	}
-	if err := w.cfg.Store.CompleteWebhook(ctx, j, o); err != nil {
+	lease := time.Duration(0)
+	if chain {
+		lease = w.lease()
+	}
+	next, err := w.cfg.Store.CompleteWebhookAndClaimNext(ctx, j, o, lease)
+	if err != nil {
 		w.cfg.Logger.Error("record webhook attempt", "endpoint_id", j.EndpointID, "tenant_id", j.TenantID, "seq", j.Seq, "err", err)
-		return
+		return nil
 	}
 	if o.Disable != "" {
 		w.cfg.Logger.Warn("webhook endpoint disabled", "endpoint_id", j.EndpointID, "reason", o.Disable)
 	}
+	return next
 }
+
+// lease is how long a claimed delivery is held: longer than any attempt (then it is
+// recorded, or its worker is gone and another may send it).
+func (w *Worker) lease() time.Duration { return w.cfg.Timeout + 30*time.Second }
 
 // attempt POSTs the delivery once.
 func (w *Worker) attempt(ctx context.Context, j eventstore.WebhookJob) eventstore.WebhookOutcome {
