@@ -71,7 +71,9 @@ type BillingLine = api.BillingLine
 
 // NewBillingLine is l as BillingLine.
 func NewBillingLine(l app.ReconLine) BillingLine {
-	d := func(v *big.Int) api.ExactDecimal { return api.Decimal(usage.NewDecimal(usage.AmountFromBig(v), l.Scale).String()) }
+	d := func(v *big.Int) api.ExactDecimal {
+		return api.Decimal(usage.NewDecimal(usage.AmountFromBig(v), l.Scale).String())
+	}
 	return BillingLine{Metric: l.Metric, Period: l.Period, Recorded: d(l.Recorded), Reported: d(l.Reported),
 		Difference: d(l.Difference), UnreportedWindows: l.UnreportedWindows, InProgress: d(l.InProgress)}
 }

@@ -21,7 +21,7 @@ func TestDefinition_ValueAggregatesWindowsByKind(t *testing.T) {
 		win(h.Add(2*time.Hour), "4", "3", "1", h.Add(2*time.Hour+5*time.Minute), 9, 0),
 		win(h, "10.5", "9.25", "1.25", h.Add(50*time.Minute), 3, 0),
 		win(h.Add(time.Hour), "8", "9.25", "2", h.Add(2*time.Hour+5*time.Minute), 9, 1), // a later record of the same event
-		win(h.Add(3*time.Hour), "5", "", "", time.Time{}, 0, 0),                          // stored before readings were kept
+		win(h.Add(3*time.Hour), "5", "", "", time.Time{}, 0, 0),                         // stored before readings were kept
 	}
 	for _, tc := range []struct {
 		def  usage.Definition
