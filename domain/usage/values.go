@@ -107,12 +107,19 @@ func ParseQuantity(s string) (Quantity, error) {
 // a leading zero or a value of 0 are refused (scale 0: exactly as ParseQuantity); above
 // MaxQuantity it is a limit error.
 func ParseQuantityScale(s string, scale int) (Quantity, error) {
-	whole, frac, dot := strings.Cut(s, ".")
-	if !dot || scale <= 0 {
+	if scale <= 0 {
 		return ParseQuantity(s)
 	}
 	if scale > MaxScale {
 		scale = MaxScale
+	}
+	whole, frac, dot := strings.Cut(s, ".")
+	if !dot {
+		q, err := ParseQuantity(s)
+		if err != nil && domain.ErrorCode(err) == domain.CodeInvalid {
+			return Quantity{}, errDecimalQuantity(scale) // the message this metric's quantities need
+		}
+		return q, err
 	}
 	bad := len(frac) == 0 || len(frac) > scale || whole == "" || len(whole) > 1 && whole[0] == '0'
 	for i := 0; i < len(whole) && !bad; i++ {

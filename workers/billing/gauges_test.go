@@ -197,3 +197,44 @@ func TestPush_GaugeLastSendsThePeriodsLastReadingOnALastMeter(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "4.125", ledger.Window("disk_gb", period).Reported.String(), "the ledger holds the value, not a sum")
 }
+
+// A worker that dies after Stripe took a gauge's push but before it was confirmed: the
+// restarted worker sends that push again unchanged (the value told before the crash, its
+// identifier and timestamp), even though the last reading has changed since, and only then
+// pushes the new value as the next revision. Stripe's last event is the new reading.
+func TestPush_GaugeLastPushInterruptedByACrashIsResentUnchangedBeforeTheNextValue(t *testing.T) {
+	e := newEnv(t)
+	opt := defined(t, def(t, "disk_gb", usage.KindGauge, usage.AggregationLast, 3))
+	id := e.createTenant(domain.PlanPro)
+	_, err := e.worker(opt).Tenant(context.Background(), id) // link the customer
+	require.NoError(t, err)
+	win := e.clock().Truncate(time.Hour).Add(-2 * time.Hour)
+	e.recordText(id, "disk_gb", "10.5", win.Add(10*time.Minute))
+
+	ctx, crash := context.WithCancel(context.Background())
+	e.proxy.setFault(func(_ int, r stripeReq) *fault {
+		if r.Path == "/v1/billing/meter_events" {
+			crash()
+			return &fault{forward: true, delay: 200 * time.Millisecond, status: http.StatusInternalServerError}
+		}
+		return nil
+	})
+	_, err = e.worker(opt).Tenant(ctx, id)
+	require.Error(t, err)
+	e.proxy.setFault(nil)
+	lost := e.proxy.meterEvents(t)
+	require.Len(t, lost, 1)
+	require.Equal(t, "10.5", lost[0].Text)
+
+	e.recordText(id, "disk_gb", "2.25", win.Add(40*time.Minute)) // the last reading moves on
+	runTenant(t, e.worker(opt), id)
+	all := e.proxy.meterEvents(t)
+	require.Len(t, all, 2)
+	require.Equal(t, lost[0], all[1], "the interrupted push again, byte for byte")
+	runTenant(t, e.worker(opt), id)
+	events := sent(t, e, "disk_gb")
+	require.Len(t, events, 2)
+	require.Equal(t, "2.25", events[1].Text, "then the new last reading, as the next revision")
+	require.Greater(t, events[1].Timestamp, events[0].Timestamp)
+	require.Equal(t, dbilling.Identifier(id, "disk_gb", dbilling.Period(win), 2), events[1].Identifier)
+}
