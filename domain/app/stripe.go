@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/tenantry/tenantry/domain/usage"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,7 +61,7 @@ type StripeMeterEvent struct {
 	EventName      string
 	Identifier     string
 	CustomerID     string
-	Value          int64
+	Value          usage.Decimal // sent as its plain decimal text ("12", "1.25")
 	Timestamp      time.Time
 	IdempotencyKey string
 }

@@ -92,10 +92,10 @@ func sampleEvents(s1, s2 string, n, sec, nsec int64, b byte) []domain.Event {
 		billing.SubscriptionChanged{SubscriptionItemID: t1, Plan: other, PriceID: t2},
 		billing.StripeEventReceived{StripeEventID: t1, Type: t2, Created: at, ObjectID: t1, ObjectStatus: t2,
 			CustomerID: t2, SubscriptionID: t1, Outcome: outcomes[int(b)%len(outcomes)], Reason: billing.Reason(t2)},
-		billing.UsageReportPlanned{Metric: metric, WindowStart: at, Revision: int(b) + 1, Quantity: usage.AmountOf(qty.Int64()),
+		billing.UsageReportPlanned{Metric: metric, WindowStart: at, Revision: int(b) + 1, Quantity: usage.DecimalOf(usage.AmountOf(qty.Int64())),
 			EventName: t1, CustomerID: t2, Identifier: billing.Identifier(id1, metric.String(), at, int(b)+1)},
-		billing.UsageReported{Metric: metric, WindowStart: at, Revision: int(b) + 1, Quantity: usage.AmountOf(qty.Int64()),
-			Total: usage.AmountOf(qty.Int64()), Identifier: billing.Identifier(id1, metric.String(), at, int(b)+1)},
+		billing.UsageReported{Metric: metric, WindowStart: at, Revision: int(b) + 1, Quantity: usage.DecimalOf(usage.AmountOf(qty.Int64())),
+			Total: usage.DecimalOf(usage.AmountOf(qty.Int64())), Identifier: billing.Identifier(id1, metric.String(), at, int(b)+1)},
 	}
 }
 

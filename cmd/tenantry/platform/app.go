@@ -137,7 +137,7 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 			StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
 			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: stripeHooks.Apply,
 			TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts, Products: a.products,
-			WebhookKey: a.cfg.Webhooks.Key, WebhookAllowHTTP: a.cfg.Webhooks.AllowHTTP}
+			WebhookKey: a.cfg.Webhooks.Key, WebhookAllowHTTP: a.cfg.Webhooks.AllowHTTP, Definitions: a.metricDefinitions()}
 		if a.cfg.RedisURL != "" {
 			if deps.SharedLimits, err = httpapi.NewRedisLimits(a.cfg.RedisURL); err != nil {
 				return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	tapp "github.com/tenantry/tenantry/domain/app"
+	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/projections"
@@ -30,6 +31,7 @@ func (a *app) billingWorker(store *eventstore.Store, registry *eventstore.Regist
 	cfg.Stripe = billing.NewStripeAPI(a.cfg.StripeAPIKey, a.cfg.StripeAPIBase, a.cfg.StripeTimeout)
 	cfg.ReadModels = projections.ReadModels{Store: store}
 	cfg.Logger = a.log.With("component", "billing")
+	cfg.Definitions = a.metricDefinitions()
 	return billing.New(cfg)
 }
 
@@ -218,3 +220,9 @@ func clipArg(s string) string {
 	}
 	return s[:40] + "..."
 }
+
+// metricDefinitions is what the API (decimal places of POST /v1/usage, gauges in GET
+// /v1/usage) and the billing worker (gauges' pushes) know of metrics: nothing declared yet,
+// so every metric is a whole-unit counter. The plan catalog is to provide them here, one
+// in-memory usage.Definitions shared by both.
+func (a *app) metricDefinitions() usage.Definitions { return usage.StaticDefinitions{} }
