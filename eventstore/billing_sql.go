@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,16 +47,19 @@ type ReconLine struct {
 	Difference        *big.Int  `json:"difference"`
 	UnreportedWindows int64     `json:"unreported_windows"`
 	InProgress        *big.Int  `json:"in_progress"`
+	// Scale is how many decimal places the sums have: each is its value × 10^Scale (0 but
+	// for metrics that allow decimal places, whose sums may have a fraction).
+	Scale int `json:"scale,omitempty"`
 }
 
 const reconcileSQL = `
 	SELECT coalesce(r.metric, s.metric),
 	       date_trunc('month', coalesce(r.hour, s.hour), 'UTC'),
-	       sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' <= $3 THEN coalesce(r.quantity, 0) ELSE 0 END)::text,
-	       sum(coalesce(s.quantity, 0))::text,
+	       trim_scale(sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' <= $3 THEN coalesce(r.quantity, 0) ELSE 0 END))::text,
+	       trim_scale(sum(coalesce(s.quantity, 0)))::text,
 	       count(*) FILTER (WHERE coalesce(r.hour, s.hour) + interval '1 hour' <= $3
 	                          AND coalesce(r.quantity, 0) <> coalesce(s.quantity, 0)),
-	       sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' > $3 THEN coalesce(r.quantity, 0) ELSE 0 END)::text
+	       trim_scale(sum(CASE WHEN coalesce(r.hour, s.hour) + interval '1 hour' > $3 THEN coalesce(r.quantity, 0) ELSE 0 END))::text
 	  FROM (SELECT metric, hour, quantity FROM usage_hourly WHERE hour >= $1 AND hour < $2) r
 	  FULL JOIN (SELECT metric, hour, quantity FROM usage_reported WHERE hour >= $1 AND hour < $2) s
 	    ON s.metric = r.metric AND s.hour = r.hour
@@ -76,13 +80,19 @@ func (t *Tx) Reconcile(ctx context.Context, from, to, cutoff time.Time) ([]Recon
 			return l, err
 		}
 		l.Period = l.Period.UTC()
+		for _, src := range []string{recorded, reported, inProgress} {
+			if _, frac, ok := strings.Cut(src, "."); ok {
+				l.Scale = max(l.Scale, len(frac))
+			}
+		}
 		for _, f := range []struct {
 			dst **big.Int
 			src string
 		}{{&l.Recorded, recorded}, {&l.Reported, reported}, {&l.InProgress, inProgress}} {
-			v, ok := new(big.Int).SetString(f.src, 10)
+			whole, frac, _ := strings.Cut(f.src, ".")
+			v, ok := new(big.Int).SetString(whole+frac+strings.Repeat("0", l.Scale-len(frac)), 10)
 			if !ok {
-				return l, fmt.Errorf("usage sum %q of %s is not an integer", f.src, l.Metric)
+				return l, fmt.Errorf("usage sum %q of %s is not a decimal", f.src, l.Metric)
 			}
 			*f.dst = v
 		}

@@ -26,12 +26,12 @@ func usageTenant(t *testing.T, worker *eventstore.Store, tenant uuid.UUID, recor
 		days := map[day]int64{}
 		for metric, hours := range recorded {
 			for h, q := range hours {
-				hourly.Metrics, hourly.Starts, hourly.Quantities = append(hourly.Metrics, metric), append(hourly.Starts, h), append(hourly.Quantities, q)
+				hourly.Metrics, hourly.Starts, hourly.Quantities = append(hourly.Metrics, metric), append(hourly.Starts, h), append(hourly.Quantities, strconv.FormatInt(q, 10))
 				days[day{metric, h.Truncate(24 * time.Hour)}] += q
 			}
 		}
 		for d, q := range days {
-			daily.Metrics, daily.Starts, daily.Quantities = append(daily.Metrics, d.metric), append(daily.Starts, d.start), append(daily.Quantities, q)
+			daily.Metrics, daily.Starts, daily.Quantities = append(daily.Metrics, d.metric), append(daily.Starts, d.start), append(daily.Quantities, strconv.FormatInt(q, 10))
 		}
 		tx.AddUsage(hourly, daily)
 		for metric, hours := range reported {
@@ -105,8 +105,8 @@ func TestReconcile_ComparesTotalsBeyondAnInt64Exactly(t *testing.T) {
 	mar := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	h := func(n int) time.Time { return mar.Add(time.Duration(n) * time.Hour) }
 	one := func(metric string, at time.Time, q int64) (hourly, daily eventstore.UsageTotals) {
-		return eventstore.UsageTotals{Metrics: []string{metric}, Starts: []time.Time{at}, Quantities: []int64{q}},
-			eventstore.UsageTotals{Metrics: []string{metric}, Starts: []time.Time{at.Truncate(24 * time.Hour)}, Quantities: []int64{q}}
+		return eventstore.UsageTotals{Metrics: []string{metric}, Starts: []time.Time{at}, Quantities: []string{strconv.FormatInt(q, 10)}},
+			eventstore.UsageTotals{Metrics: []string{metric}, Starts: []time.Time{at.Truncate(24 * time.Hour)}, Quantities: []string{strconv.FormatInt(q, 10)}}
 	}
 	// api_calls at h(0): 3 × (2^63-1), reported as 2^63 short; storage at h(1): 2^64 - 2,
 	// reported in full; api_calls at h(5) (still open): 2 × (2^63-1).

@@ -43,12 +43,27 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	usageReportedSQL = `INSERT INTO usage_reported AS u (tenant_id, metric, hour, quantity, revision)
 VALUES ($1, $2, $3, $4::text::numeric, $5)
 ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET quantity = excluded.quantity, revision = excluded.revision`
-	addUsageHourlySQL = `INSERT INTO usage_hourly AS u (tenant_id, metric, hour, quantity)
-SELECT $1, m, h, q FROM unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS x(m, h, q)
-ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET quantity = u.quantity + excluded.quantity`
-	addUsageDailySQL = `INSERT INTO usage_daily AS u (tenant_id, metric, day, quantity)
-SELECT $1, m, (d AT TIME ZONE 'UTC')::date, q FROM unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS x(m, d, q)
-ON CONFLICT (tenant_id, metric, day) DO UPDATE SET quantity = u.quantity + excluded.quantity`
+	addUsageHourlySQL = `INSERT INTO usage_hourly AS u (tenant_id, metric, hour, quantity, max_quantity, last_at, last_seq, last_idx, last_quantity)
+SELECT $1, m, h, q, mx, la, ls, li, lq
+  FROM unnest($2::text[], $3::timestamptz[], $4::text[]::numeric[], $5::text[]::numeric[], $6::timestamptz[], $7::bigint[], $8::integer[], $9::text[]::numeric[])
+    AS x(m, h, q, mx, la, ls, li, lq)
+ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET ` + usageMergeSQL
+	addUsageDailySQL = `INSERT INTO usage_daily AS u (tenant_id, metric, day, quantity, max_quantity, last_at, last_seq, last_idx, last_quantity)
+SELECT $1, m, (d AT TIME ZONE 'UTC')::date, q, mx, la, ls, li, lq
+  FROM unnest($2::text[], $3::timestamptz[], $4::text[]::numeric[], $5::text[]::numeric[], $6::timestamptz[], $7::bigint[], $8::integer[], $9::text[]::numeric[])
+    AS x(m, d, q, mx, la, ls, li, lq)
+ON CONFLICT (tenant_id, metric, day) DO UPDATE SET ` + usageMergeSQL
+	// usageMergeSQL adds a batch's totals to a window: sums add, the maximum is the greater
+	// one, the last reading the later by (occurred_at, seq, index); every expression sees
+	// the row as it was, so the four last_ columns move together. Sums keep no trailing zeros
+	// (trim_scale), so a window holds the same numeric however its events were batched.
+	usageMergeSQL = `quantity = trim_scale(u.quantity + excluded.quantity),
+	max_quantity = greatest(u.max_quantity, excluded.max_quantity),
+	last_at = CASE WHEN ` + usageLaterSQL + ` THEN excluded.last_at ELSE u.last_at END,
+	last_seq = CASE WHEN ` + usageLaterSQL + ` THEN excluded.last_seq ELSE u.last_seq END,
+	last_idx = CASE WHEN ` + usageLaterSQL + ` THEN excluded.last_idx ELSE u.last_idx END,
+	last_quantity = CASE WHEN ` + usageLaterSQL + ` THEN excluded.last_quantity ELSE u.last_quantity END`
+	usageLaterSQL = `(u.last_at IS NULL OR (excluded.last_at, excluded.last_seq, excluded.last_idx) > (u.last_at, u.last_seq, u.last_idx))`
 )
 
 // errProfileMissing is a profile update that found no profile row.
@@ -175,12 +190,20 @@ func (t *ProjectionTx) SetUsageReported(ctx context.Context, metric string, hour
 	return t.exec(ctx, nil, usageReportedSQL, t.tenant, metric, hour, total, revision)
 }
 
-// UsageTotals are usage sums to add, one entry per metric and bucket start (an hour, or a
-// day's midnight UTC), as columns: they are sent as arrays.
+// UsageTotals are usage totals to add, one entry per metric and bucket start (an hour, or
+// a day's midnight UTC), as columns: they are sent as arrays. Values are exact decimals in
+// plain notation ("12", "1.25"): Quantities the sums, Maxes the highest readings, and
+// Lasts the last readings by (LastAts, LastSeqs, LastIdxs): occurred_at, the event's seq,
+// the record's index in its event.
 type UsageTotals struct {
 	Metrics    []string
 	Starts     []time.Time
-	Quantities []int64
+	Quantities []string
+	Maxes      []string
+	LastAts    []time.Time
+	LastSeqs   []int64
+	LastIdxs   []int32
+	Lasts      []string
 }
 
 // queueUsage queues adding hourly and daily totals to tenant's read models; nothing when
@@ -189,6 +212,10 @@ func queueUsage(b *pgx.Batch, tenant uuid.UUID, hourly, daily UsageTotals) {
 	if len(hourly.Metrics) == 0 {
 		return
 	}
-	b.Queue(addUsageHourlySQL, tenant, hourly.Metrics, hourly.Starts, hourly.Quantities)
-	b.Queue(addUsageDailySQL, tenant, daily.Metrics, daily.Starts, daily.Quantities)
+	for _, t := range []struct {
+		sql string
+		u   UsageTotals
+	}{{addUsageHourlySQL, hourly}, {addUsageDailySQL, daily}} {
+		b.Queue(t.sql, tenant, t.u.Metrics, t.u.Starts, t.u.Quantities, t.u.Maxes, t.u.LastAts, t.u.LastSeqs, t.u.LastIdxs, t.u.Lasts)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,16 +14,26 @@ import (
 // The usage read models (usage_hourly, usage_daily) as their readers see them.
 
 // UsagePoint is one bucket of a usage series. The read models keep totals as numerics,
-// which cannot overflow: Quantity is the total when it fits an int64; otherwise Big holds it
-// and Quantity is 0 (a caller that needs an int64, such as the billing worker, skips it).
+// which cannot overflow: Quantity is the total when it is a whole number that fits an int64;
+// a larger whole total is in Big (Quantity 0). Sum is the total as exact decimal text
+// ("12", "1.25") whatever it is; a total with decimals is only there. For gauges, Max is the
+// bucket's highest reading and Last its last one (by occurred_at, then seq), taken at
+// LastAt; both are empty for buckets written before they were kept (until a rebuild).
 type UsagePoint struct {
 	Metric   string    `json:"metric"`
 	Start    time.Time `json:"start"`
 	Quantity int64     `json:"quantity"`
 	Big      *big.Int  `json:"-"`
+	Sum      string    `json:"-"`
+	Max      string    `json:"-"`
+	Last     string    `json:"-"`
+	LastAt   time.Time `json:"-"`
+	LastSeq  int64     `json:"-"`
+	LastIdx  int32     `json:"-"`
 }
 
-// Total returns the bucket's total, whether or not it fits an int64.
+// Total returns the bucket's total, whether or not it fits an int64, when it is a whole
+// number (0 for a total with decimals: see Sum).
 func (p UsagePoint) Total() *big.Int {
 	if p.Big != nil {
 		return p.Big
@@ -31,9 +42,12 @@ func (p UsagePoint) Total() *big.Int {
 }
 
 const (
-	usageHourlySQL = `SELECT metric, hour, quantity::text FROM usage_hourly
+	// usageColumnsSQL reads a bucket's values as decimal text without trailing zeros.
+	usageColumnsSQL = `trim_scale(quantity)::text, coalesce(trim_scale(max_quantity)::text, ''),
+		coalesce(trim_scale(last_quantity)::text, ''), coalesce(last_at, 'epoch'), coalesce(last_seq, 0), coalesce(last_idx, 0)`
+	usageHourlySQL = `SELECT metric, hour, ` + usageColumnsSQL + ` FROM usage_hourly
 		WHERE hour >= $1 AND hour < $2 AND ($3 = '' OR metric = $3) ORDER BY metric, hour LIMIT $4`
-	usageDailySQL = `SELECT metric, day::timestamp AT TIME ZONE 'UTC', quantity::text FROM usage_daily
+	usageDailySQL = `SELECT metric, day::timestamp AT TIME ZONE 'UTC', ` + usageColumnsSQL + ` FROM usage_daily
 		WHERE day >= ($1 AT TIME ZONE 'UTC')::date AND day < ($2 AT TIME ZONE 'UTC')::date AND ($3 = '' OR metric = $3) ORDER BY metric, day LIMIT $4`
 )
 
@@ -62,10 +76,13 @@ func (t *Tx) UsageSeriesLimit(ctx context.Context, metric string, from, to time.
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UsagePoint, error) {
 		var p UsagePoint
 		var total string
-		if err := r.Scan(&p.Metric, &p.Start, &total); err != nil {
+		if err := r.Scan(&p.Metric, &p.Start, &total, &p.Max, &p.Last, &p.LastAt, &p.LastSeq, &p.LastIdx); err != nil {
 			return p, err
 		}
-		p.Start = p.Start.UTC()
+		p.Start, p.Sum, p.LastAt = p.Start.UTC(), total, p.LastAt.UTC()
+		if strings.IndexByte(total, '.') >= 0 {
+			return p, nil // a total with decimals: Sum only
+		}
 		n, err := strconv.ParseInt(total, 10, 64)
 		if err == nil {
 			p.Quantity = n

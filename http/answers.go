@@ -59,7 +59,7 @@ func chainReportAnswer(v VerifyAnswer) api.ChainReport {
 // tenant's creation.
 func stateAnswer(st app.State) api.AuditState {
 	out := api.AuditState{AsOf: st.AsOf, Seq: st.Seq, Members: make([]api.MemberSummary, len(st.Members)),
-		UsageTotals: make(map[string]api.ExactInt, len(st.UsageTotals))}
+		UsageTotals: make(map[string]api.ExactDecimal, len(st.UsageTotals))}
 	if st.Tenant != nil {
 		t := tenantAnswer(*st.Tenant)
 		out.Tenant = &t
@@ -68,7 +68,7 @@ func stateAnswer(st app.State) api.AuditState {
 		out.Members[i] = api.MemberSummary{ID: m.ID, Email: m.Email, Role: m.Role}
 	}
 	for metric, n := range st.UsageTotals {
-		out.UsageTotals[metric] = exact(n.Big())
+		out.UsageTotals[metric] = api.Decimal(n.String())
 	}
 	for name, raw := range st.Modules {
 		if out.Modules == nil {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"math/big"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
+	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/http/api"
 )
@@ -63,13 +65,17 @@ func (s *Server) getBilling(c *gin.Context, cl *call) {
 }
 
 // BillingLine is a reconciliation line as GET /v1/billing answers it (and `tenantry billing
-// reconcile --json` prints it): the sums are exact integers of any size (exactInt).
+// reconcile --json` prints it): the sums are exact decimals of any size (whole ones as
+// exactInt writes them).
 type BillingLine = api.BillingLine
 
 // NewBillingLine is l as BillingLine.
 func NewBillingLine(l app.ReconLine) BillingLine {
-	return BillingLine{Metric: l.Metric, Period: l.Period, Recorded: exact(l.Recorded), Reported: exact(l.Reported),
-		Difference: exact(l.Difference), UnreportedWindows: l.UnreportedWindows, InProgress: exact(l.InProgress)}
+	d := func(v *big.Int) api.ExactDecimal {
+		return api.Decimal(usage.NewDecimal(usage.AmountFromBig(v), l.Scale).String())
+	}
+	return BillingLine{Metric: l.Metric, Period: l.Period, Recorded: d(l.Recorded), Reported: d(l.Reported),
+		Difference: d(l.Difference), UnreportedWindows: l.UnreportedWindows, InProgress: d(l.InProgress)}
 }
 
 // maxAuditPage bounds (and is the default of) the events of one page of GET

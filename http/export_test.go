@@ -42,7 +42,7 @@ var ParseUsageBody = parseUsageBody
 
 // ParseUsageEnvelope is the full path of ParseUsageBody, which its fast path must agree with.
 func ParseUsageEnvelope(body []byte, now time.Time) ([]usage.Recorded, error) {
-	return parseUsageEnvelope(bytes.TrimSpace(body), now)
+	return parseUsageEnvelope(bytes.TrimSpace(body), now, nil)
 }
 
 // UnreachableRedisLimits is a Redis client aimed at an address where nothing listens, as a

@@ -90,7 +90,7 @@ func FuzzParseUsageBody(f *testing.F) {
 		}
 		trimmed := bytes.TrimSpace(body)
 		if len(trimmed) > 0 && trimmed[0] == '{' {
-			want, wantErr := parseUsageEnvelope(trimmed, now)
+			want, wantErr := parseUsageEnvelope(trimmed, now, nil)
 			if (err == nil) != (wantErr == nil) {
 				t.Fatalf("%q: fast path says %v, full decode says %v", body, err, wantErr)
 			}

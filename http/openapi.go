@@ -122,6 +122,10 @@ func reflector() *jsonschema.Reflector {
 				return &jsonschema.Schema{OneOf: []*jsonschema.Schema{
 					{Type: "integer", Minimum: json.Number(strconv.Itoa(-api.MaxSafeJSONInt)), Maximum: json.Number(strconv.Itoa(api.MaxSafeJSONInt))},
 					{Type: "string", Pattern: "^-?[0-9]+$"}}}
+			case reflect.TypeFor[api.ExactDecimal]():
+				return &jsonschema.Schema{OneOf: []*jsonschema.Schema{
+					{Type: "number"},
+					{Type: "string", Pattern: `^-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$`}}}
 			}
 			if t == reflect.TypeFor[int64]() { // generators map it to a 64-bit integer
 				return &jsonschema.Schema{Type: "integer", Format: "int64"}

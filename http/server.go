@@ -25,6 +25,7 @@ import (
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/domain/auditlog"
 	"github.com/tenantry/tenantry/domain/plans"
+	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/domain/webhook"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/http/product"
@@ -101,6 +102,11 @@ type Deps struct {
 	// WebhookAllowHTTP accepts http:// endpoint URLs for any host, not just loopback
 	// (TENANTRY_WEBHOOK_ALLOW_HTTP).
 	WebhookAllowHTTP bool
+	// Definitions declares metrics (kind, aggregation, decimal places): POST /v1/usage
+	// accepts a quantity with up to its metric's Scale decimal places, and GET /v1/usage
+	// answers a gauge's value by its aggregation. nil: no metric is declared (every one is
+	// a whole-unit counter).
+	Definitions usage.Definitions
 }
 
 // Server holds the handlers' shared state.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"time"
 
@@ -32,7 +31,13 @@ const MaxFieldErrors = 100
 // records, each validated by the domain's rules, whose sums per metric and window fit
 // (usage.CheckTotals); errors name the record.
 func parseUsageBody(body []byte, now time.Time) ([]usage.Recorded, error) {
-	records, err := parseUsageRecords(body, now)
+	return parseUsageBodyFor(body, now, nil)
+}
+
+// parseUsageBodyFor is parseUsageBody for metrics defined by defs: a quantity may carry up
+// to its metric's Scale decimal places (usage.ParseRecordJSONFor).
+func parseUsageBodyFor(body []byte, now time.Time, defs usage.Definitions) ([]usage.Recorded, error) {
+	records, err := parseUsageRecords(body, now, defs)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +48,7 @@ func parseUsageBody(body []byte, now time.Time) ([]usage.Recorded, error) {
 }
 
 // parseUsageRecords is parseUsageBody without the check of the sums.
-func parseUsageRecords(body []byte, now time.Time) ([]usage.Recorded, error) {
+func parseUsageRecords(body []byte, now time.Time, defs usage.Definitions) ([]usage.Recorded, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, domain.Invalid("body", "send one usage record or {\"records\": [...]} as a JSON object")
@@ -52,26 +57,26 @@ func parseUsageRecords(body []byte, now time.Time) ([]usage.Recorded, error) {
 	// record, parsed once (the common case of single-record ingestion). A body it refuses
 	// takes the full path below, which names the problem.
 	if bytes.IndexByte(trimmed, '\\') < 0 && !bytes.Contains(trimmed, []byte(`"records"`)) {
-		if r, err := usage.ParseRecordJSON(trimmed, now); err == nil {
+		if r, err := usage.ParseRecordJSONFor(trimmed, now, defs); err == nil {
 			return []usage.Recorded{r}, nil
 		}
 	}
-	if records, ok := usage.ParsePlainBatch(trimmed, MaxUsageRecords, now); ok {
+	if records, ok := usage.ParsePlainBatchFor(trimmed, MaxUsageRecords, now, defs); ok {
 		return records, nil
 	}
-	return parseUsageEnvelope(trimmed, now)
+	return parseUsageEnvelope(trimmed, now, defs)
 }
 
 // parseUsageEnvelope is parseUsageBody's full path: the body as an object that is either a
 // record or {"records": [...]}.
-func parseUsageEnvelope(trimmed []byte, now time.Time) ([]usage.Recorded, error) {
+func parseUsageEnvelope(trimmed []byte, now time.Time, defs usage.Definitions) ([]usage.Recorded, error) {
 	var envelope map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &envelope); err != nil {
 		return nil, domain.Invalid("body", "the body is not valid JSON")
 	}
 	raw, batch := envelope["records"]
 	if !batch {
-		r, err := usage.ParseRecordJSON(trimmed, now)
+		r, err := usage.ParseRecordJSONFor(trimmed, now, defs)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +96,7 @@ func parseUsageEnvelope(trimmed []byte, now time.Time) ([]usage.Recorded, error)
 	var errs domain.Invalids
 	omitted := 0
 	for i, item := range items {
-		r, err := usage.ParseRecordJSON(item, now)
+		r, err := usage.ParseRecordJSONFor(item, now, defs)
 		if err == nil {
 			out[i] = r
 			continue
@@ -130,7 +135,7 @@ func parseUsageEnvelope(trimmed []byte, now time.Time) ([]usage.Recorded, error)
 // postUsage records usage (app.RecordUsage). A record whose idempotency key this tenant
 // has sent before is counted as a duplicate and never again.
 func (s *Server) postUsage(c *gin.Context, cl *call) {
-	records, err := parseUsageBody(cl.body, s.now())
+	records, err := parseUsageBodyFor(cl.body, s.now(), s.d.Definitions)
 	if err != nil {
 		s.failErr(c, err)
 		return
@@ -238,17 +243,60 @@ func (s *Server) getUsage(c *gin.Context, cl *call) {
 			maxUsagePoints, gran), FieldError{Field: "metric", Message: "name one metric, or narrow the range"})
 		return
 	}
-	// Quantities are exact integers of any size (the read models' totals are unbounded
-	// numerics: a window's or a day's total may exceed an int64), see api.ExactInt.
-	series := []api.UsageSeries{}
-	for _, p := range points {
-		if len(series) == 0 || series[len(series)-1].Metric != p.Metric {
-			series = append(series, api.UsageSeries{Metric: p.Metric, Points: []api.UsagePoint{}, Total: exact(new(big.Int))})
-		}
-		last := &series[len(series)-1]
-		q := p.Total()
-		last.Points = append(last.Points, api.UsagePoint{Start: p.Start, Quantity: exact(q)})
-		last.Total.Big().Add(last.Total.Big(), q)
+	series, err := usageSeries(points, s.d.Definitions)
+	if err != nil {
+		s.failErr(c, err)
+		return
 	}
 	reply(c, http.StatusOK, api.Usage{Granularity: gran, From: from, To: to, Series: series})
+}
+
+// usageSeries groups the read model's points (by metric, then start) into series. Values
+// are exact decimals of any size (the read models' totals are unbounded numerics), see
+// api.ExactDecimal. A gauge's points also carry their highest and last readings, and its
+// series its value over the range by its aggregation.
+func usageSeries(points []eventstore.UsagePoint, defs usage.Definitions) ([]api.UsageSeries, error) {
+	series := []api.UsageSeries{}
+	var windows []usage.Window
+	var def usage.Definition
+	var total usage.Decimal
+	finish := func() {
+		if len(series) == 0 {
+			return
+		}
+		last := &series[len(series)-1]
+		last.Total = api.Decimal(total.String())
+		if def.Kind == usage.KindGauge {
+			last.Aggregation = def.Aggregation.String()
+			if v, ok := def.Value(windows); ok {
+				d := api.Decimal(v.String())
+				last.Value = &d
+			}
+		}
+	}
+	for _, p := range points {
+		if len(series) == 0 || series[len(series)-1].Metric != p.Metric {
+			finish()
+			m, err := usage.ParseMetric(p.Metric)
+			if err != nil {
+				return nil, fmt.Errorf("usage read model: %w", err)
+			}
+			def, windows, total = usage.DefinitionOf(defs, m), windows[:0], usage.Decimal{}
+			series = append(series, api.UsageSeries{Metric: p.Metric, Points: []api.UsagePoint{}})
+		}
+		w, err := usage.ParseWindow(p.Start, p.Sum, p.Max, p.Last, p.LastAt, p.LastSeq, p.LastIdx)
+		if err != nil {
+			return nil, fmt.Errorf("usage read model, %s at %s: %w", p.Metric, p.Start.Format(time.RFC3339), err)
+		}
+		windows, total = append(windows, w), total.Add(w.Sum)
+		point := api.UsagePoint{Start: p.Start, Quantity: api.Decimal(w.Sum.String())}
+		if def.Kind == usage.KindGauge && w.HasReadings {
+			maxR, lastR, at := api.Decimal(w.Max.String()), api.Decimal(w.Last.String()), w.LastAt
+			point.Max, point.Last, point.LastAt = &maxR, &lastR, &at
+		}
+		last := &series[len(series)-1]
+		last.Points = append(last.Points, point)
+	}
+	finish()
+	return series, nil
 }

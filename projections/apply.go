@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
@@ -78,15 +79,77 @@ func apply(ctx context.Context, tx *eventstore.ProjectionTx, e *eventstore.Event
 const typeUsageReported = billing.TypeUsageReported
 
 // usageSums adds up usage records per metric and hour and per metric and day, so a batch of
-// events costs two statements however many records it holds.
+// events costs two statements however many records it holds. Each bucket also keeps the
+// highest reading and the last one (by occurred_at, seq, index in the event), which gauges
+// are billed by: every metric gets all three, and the metric's definition picks one when
+// the bucket is read, so a rebuild never depends on the definitions.
 type usageSums struct {
-	hourly map[usageKey]int64
-	daily  map[usageKey]int64
+	hourly map[usageKey]usageBucket
+	daily  map[usageKey]usageBucket
 }
 
 type usageKey struct {
 	metric string
 	at     time.Time
+}
+
+// usageBucket is one bucket's totals in a batch. Whole quantities are summed in an int64
+// with checks, as always; quantities with decimals in an exact Decimal (frac).
+type usageBucket struct {
+	whole    int64
+	frac     usage.Decimal
+	max      usage.Quantity
+	last     usage.Quantity
+	lastAt   time.Time
+	lastSeq  int64
+	lastIdx  int32
+	hasFrac  bool
+	hasWhole bool
+}
+
+// later reports whether reading (at, seq, idx) comes after the bucket's last one.
+func (b usageBucket) later(at time.Time, seq int64, idx int32) bool {
+	switch {
+	case b.last.IsZero():
+		return true
+	case !at.Equal(b.lastAt):
+		return at.After(b.lastAt)
+	case seq != b.lastSeq:
+		return seq > b.lastSeq
+	}
+	return idx > b.lastIdx
+}
+
+// merge adds o into b; ok is false when the whole sum would not fit an int64.
+func (b usageBucket) merge(o usageBucket) (usageBucket, bool) {
+	if o.hasWhole {
+		s, ok := usage.AddQuantities(b.whole, o.whole)
+		if !ok {
+			return b, false
+		}
+		b.whole, b.hasWhole = s, true
+	}
+	if o.hasFrac {
+		b.frac, b.hasFrac = b.frac.Add(o.frac), true
+	}
+	if b.max.IsZero() || o.max.Decimal().Cmp(b.max.Decimal()) > 0 {
+		b.max = o.max
+	}
+	if !o.last.IsZero() && b.later(o.lastAt, o.lastSeq, o.lastIdx) {
+		b.last, b.lastAt, b.lastSeq, b.lastIdx = o.last, o.lastAt, o.lastSeq, o.lastIdx
+	}
+	return b, true
+}
+
+// one is the bucket of a single record.
+func one(r usage.Recorded, seq int64, idx int32) (usageBucket, bool) {
+	b := usageBucket{max: r.Quantity, last: r.Quantity, lastAt: r.OccurredAt.UTC(), lastSeq: seq, lastIdx: idx}
+	if r.Quantity.Scale() == 0 {
+		b.whole, b.hasWhole = r.Quantity.Int64(), true
+		return b, b.whole >= 0
+	}
+	b.frac, b.hasFrac = r.Quantity.Decimal(), true
+	return b, true
 }
 
 // keys returns a record's hour and day buckets.
@@ -96,48 +159,53 @@ func keys(r usage.Recorded) (hour, day usageKey) {
 	return usageKey{m, at.Truncate(time.Hour)}, usageKey{m, time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)}
 }
 
-// addEvent adds one event's records, with checked sums: fits is false, and nothing is
-// added, when a sum would not fit an int64; alone is then true if the event's own records
-// fit (it only overflows together with the batch's earlier events).
-func (u *usageSums) addEvent(recs []usage.Recorded) (fits, alone bool) {
+// addEvent adds the records of the event at seq, with checked sums: fits is false, and
+// nothing is added, when a sum would not fit an int64; alone is then true if the event's
+// own records fit (it only overflows together with the batch's earlier events).
+func (u *usageSums) addEvent(recs []usage.Recorded, seq int64) (fits, alone bool) {
 	if u.hourly == nil {
-		u.hourly, u.daily = map[usageKey]int64{}, map[usageKey]int64{}
+		u.hourly, u.daily = map[usageKey]usageBucket{}, map[usageKey]usageBucket{}
 	}
 	if len(recs) == 1 { // the common case: no scratch maps
 		h, d := keys(recs[0])
-		q := recs[0].Quantity.Int64()
-		hs, ok1 := usage.AddQuantities(u.hourly[h], q)
-		ds, ok2 := usage.AddQuantities(u.daily[d], q)
-		if !ok1 || !ok2 || q < 0 {
-			return false, q >= 0
+		b, ok := one(recs[0], seq, 0)
+		if !ok {
+			return false, false
+		}
+		hs, ok1 := u.hourly[h].merge(b)
+		ds, ok2 := u.daily[d].merge(b)
+		if !ok1 || !ok2 {
+			return false, true
 		}
 		u.hourly[h], u.daily[d] = hs, ds
 		return true, true
 	}
 	var own usageSums
-	own.hourly, own.daily = map[usageKey]int64{}, map[usageKey]int64{}
-	for _, r := range recs {
+	own.hourly, own.daily = map[usageKey]usageBucket{}, map[usageKey]usageBucket{}
+	for i, r := range recs {
 		h, d := keys(r)
-		q := r.Quantity.Int64()
-		hs, ok1 := usage.AddQuantities(own.hourly[h], q)
-		ds, ok2 := usage.AddQuantities(own.daily[d], q)
-		if !ok1 || !ok2 || q < 0 {
+		b, ok := one(r, seq, int32(i))
+		if !ok {
+			return false, false
+		}
+		hs, ok1 := own.hourly[h].merge(b)
+		ds, ok2 := own.daily[d].merge(b)
+		if !ok1 || !ok2 {
 			return false, false
 		}
 		own.hourly[h], own.daily[d] = hs, ds
 	}
-	for _, m := range []struct{ into, from map[usageKey]int64 }{{u.hourly, own.hourly}, {u.daily, own.daily}} {
+	for _, m := range []struct{ into, from map[usageKey]usageBucket }{{u.hourly, own.hourly}, {u.daily, own.daily}} {
 		for k, v := range m.from {
-			if _, ok := usage.AddQuantities(m.into[k], v); !ok {
+			if _, ok := m.into[k].merge(v); !ok {
 				return false, true
 			}
 		}
 	}
-	for k, v := range own.hourly {
-		u.hourly[k] += v
-	}
-	for k, v := range own.daily {
-		u.daily[k] += v
+	for _, m := range []struct{ into, from map[usageKey]usageBucket }{{u.hourly, own.hourly}, {u.daily, own.daily}} {
+		for k, v := range m.from {
+			m.into[k], _ = m.into[k].merge(v)
+		}
 	}
 	return true, true
 }
@@ -149,13 +217,22 @@ func (u *usageSums) totals() (hourly, daily eventstore.UsageTotals) {
 	return hourly, daily
 }
 
-func columns(sums map[usageKey]int64) eventstore.UsageTotals {
+func columns(sums map[usageKey]usageBucket) eventstore.UsageTotals {
 	if len(sums) == 0 {
 		return eventstore.UsageTotals{}
 	}
-	c := eventstore.UsageTotals{Metrics: make([]string, 0, len(sums)), Starts: make([]time.Time, 0, len(sums)), Quantities: make([]int64, 0, len(sums))}
+	n := len(sums)
+	c := eventstore.UsageTotals{Metrics: make([]string, 0, n), Starts: make([]time.Time, 0, n), Quantities: make([]string, 0, n),
+		Maxes: make([]string, 0, n), LastAts: make([]time.Time, 0, n), LastSeqs: make([]int64, 0, n), LastIdxs: make([]int32, 0, n),
+		Lasts: make([]string, 0, n)}
 	for k, v := range sums {
-		c.Metrics, c.Starts, c.Quantities = append(c.Metrics, k.metric), append(c.Starts, k.at), append(c.Quantities, v)
+		sum := strconv.FormatInt(v.whole, 10)
+		if v.hasFrac {
+			sum = v.frac.Add(usage.DecimalOf(usage.AmountOf(v.whole))).String()
+		}
+		c.Metrics, c.Starts, c.Quantities = append(c.Metrics, k.metric), append(c.Starts, k.at), append(c.Quantities, sum)
+		c.Maxes, c.Lasts = append(c.Maxes, v.max.String()), append(c.Lasts, v.last.String())
+		c.LastAts, c.LastSeqs, c.LastIdxs = append(c.LastAts, v.lastAt), append(c.LastSeqs, v.lastSeq), append(c.LastIdxs, v.lastIdx)
 	}
 	return c
 }

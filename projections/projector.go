@@ -374,7 +374,7 @@ func (p *Projector) projectGroup(ctx context.Context, ids []uuid.UUID, more map[
 					simple = false
 					break
 				}
-				if fits, _ := sums.addEvent(recs); !fits {
+				if fits, _ := sums.addEvent(recs, e.Seq); !fits {
 					simple = false
 					break
 				}
@@ -738,7 +738,7 @@ func (p *Projector) applyEvents(ctx context.Context, tx *eventstore.ProjectionTx
 		}
 		// Usage is the bulk of all events and only adds up: sum it and write once per batch.
 		if recs, ok := usage.Records(de); ok && core {
-			if fits, alone := sums.addEvent(recs); !fits {
+			if fits, alone := sums.addEvent(recs, e.Seq); !fits {
 				if !alone || i == 0 {
 					return 0, seq, false, &poisonError{seq: e.Seq, err: errors.New("the event's usage adds up to more than an int64")}
 				}

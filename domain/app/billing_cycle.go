@@ -24,11 +24,10 @@ const DefaultSettle = 5 * time.Minute
 
 // UsageWindow is one metric's recorded usage in one hour: an exact total of any size (the
 // read model sums without bound; a total beyond one meter event's value is reported in
-// parts).
+// parts), with the window's highest and last readings (which gauges are billed by).
 type UsageWindow struct {
-	Metric   string
-	Start    time.Time
-	Quantity usage.Amount
+	Metric string
+	usage.Window
 }
 
 // UsageTotals reads recorded usage (the usage read model).
@@ -52,6 +51,9 @@ type BillingConfig struct {
 	Meters map[string]string
 	// Settle is how long after a window ends its usage is first pushed (0: at once).
 	Settle time.Duration
+	// Definitions declares metrics; a gauge is pushed per billing period (billing.Period) by
+	// its aggregation (billing.Ledger.PlanGauge). nil: every metric is a counter.
+	Definitions usage.Definitions
 }
 
 // BillingCycle is the billing worker's steps for one tenant: link it to Stripe or move its

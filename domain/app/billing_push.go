@@ -67,17 +67,9 @@ func (b *BillingCycle) pushMonth(ctx context.Context, id uuid.UUID, customer, st
 	if err != nil {
 		return 0, err
 	}
-	var planned []domain.Event
-	for _, p := range recorded {
-		metric, err := usage.ParseMetric(p.Metric)
-		if err != nil {
-			return 0, err
-		}
-		events, err := ledger.Plan(id, metric, p.Start, p.Quantity, b.meterEventName(p.Metric), customer)
-		if err != nil {
-			return 0, err
-		}
-		planned = append(planned, events...)
+	planned, err := b.plan(id, ledger, customer, recorded)
+	if err != nil {
+		return 0, err
 	}
 	if len(planned) > 0 {
 		if err := b.appendAt(ctx, id, stream, version, planned...); err != nil {
@@ -145,10 +137,52 @@ func (b *BillingCycle) pushMonth(ctx context.Context, id uuid.UUID, customer, st
 // send sends meter event ev, part part of parts of planned push p.
 func (b *BillingCycle) send(ctx context.Context, p dbilling.UsageReportPlanned, ev dbilling.MeterEvent, part, parts int) error {
 	err := b.stripe.SendMeterEvent(ctx, StripeMeterEvent{EventName: p.EventName, Identifier: ev.Identifier,
-		CustomerID: p.CustomerID, Value: ev.Value, Timestamp: p.WindowStart, IdempotencyKey: ev.IdempotencyKey})
+		CustomerID: p.CustomerID, Value: ev.Value, Timestamp: p.Timestamp(), IdempotencyKey: ev.IdempotencyKey})
 	if err != nil {
 		return fmt.Errorf("send meter event %s (%s %s r%d, part %d of %d): %w", ev.Identifier, p.Metric,
 			p.WindowStart.Format(time.RFC3339), p.Revision, part+1, parts, err)
 	}
 	return nil
+}
+
+// plan decides the pushes of one month's windows: a counter's per window (its sum), a
+// gauge's per billing period (the month) by its aggregation, from all its windows of the
+// month read (billing.Ledger.PlanGauge).
+func (b *BillingCycle) plan(id uuid.UUID, ledger *dbilling.Ledger, customer string, recorded []UsageWindow) ([]domain.Event, error) {
+	var planned []domain.Event
+	gauges := map[usage.Metric][]usage.Window{}
+	var order []usage.Metric
+	for _, p := range recorded {
+		metric, err := usage.ParseMetric(p.Metric)
+		if err != nil {
+			return nil, err
+		}
+		if usage.DefinitionOf(b.cfg.Definitions, metric).Kind == usage.KindGauge {
+			if _, seen := gauges[metric]; !seen {
+				order = append(order, metric)
+			}
+			gauges[metric] = append(gauges[metric], p.Window)
+			continue
+		}
+		events, err := ledger.Plan(id, metric, p.Start, p.Sum, b.meterEventName(p.Metric), customer)
+		if err != nil {
+			return nil, err
+		}
+		planned = append(planned, events...)
+	}
+	for _, metric := range order {
+		windows := gauges[metric]
+		def := usage.DefinitionOf(b.cfg.Definitions, metric)
+		v, at, ok := def.ValueAt(windows)
+		if !ok {
+			continue // windows stored before readings were kept: a rebuild gives them
+		}
+		events, err := ledger.PlanGauge(id, metric, def.Aggregation, dbilling.Period(windows[0].Start), v, at,
+			b.meterEventName(metric.String()), customer)
+		if err != nil {
+			return nil, err
+		}
+		planned = append(planned, events...)
+	}
+	return planned, nil
 }

@@ -23,6 +23,9 @@ type ReconLine struct {
 	Difference        *big.Int  `json:"difference"`
 	UnreportedWindows int64     `json:"unreported_windows"`
 	InProgress        *big.Int  `json:"in_progress"`
+	// Scale is how many decimal places the sums have: each is its value × 10^Scale (0 but
+	// for metrics that allow decimal places, whose sums may have a fraction).
+	Scale int `json:"scale,omitempty"`
 }
 
 // UsageLedger reads recorded against reported usage (the usage and billing read models).

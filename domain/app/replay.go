@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"time"
@@ -47,10 +48,11 @@ type State struct {
 	Seq     int64        `json:"seq"`
 	Tenant  *TenantView  `json:"tenant"`
 	Members []MemberView `json:"members"`
-	// UsageTotals are exact sums, written as JSON integers of any size: a metric's records
-	// over a tenant's whole history can add up to more than an int64 (10^12 a record), and
-	// events stored before that bound may carry up to 2^63-1 each.
-	UsageTotals map[string]usage.Amount `json:"usage_totals"`
+	// UsageTotals are exact sums, written as JSON numbers of any size (whole ones as
+	// integers): a metric's records over a tenant's whole history can add up to more than
+	// an int64 (10^12 a record), events stored before that bound may carry up to 2^63-1
+	// each, and a metric that allows decimal places sums them exactly.
+	UsageTotals map[string]usage.Decimal `json:"usage_totals"`
 	// Modules are the states of the modules that declare one (module.Module.State), by
 	// module name, JSON-encoded; absent when none does.
 	Modules map[string]json.RawMessage `json:"modules,omitempty"`
@@ -70,7 +72,7 @@ type MemberView struct {
 func (u Replay) AsOf(ctx context.Context, in ReplayInput) (State, error) {
 	var f Fold
 	if err := u.Extend(ctx, &f, in.Tenant, in.AsOf); err != nil {
-		return State{AsOf: in.AsOf.UTC(), Members: []MemberView{}, UsageTotals: map[string]usage.Amount{}}, err
+		return State{AsOf: in.AsOf.UTC(), Members: []MemberView{}, UsageTotals: map[string]usage.Decimal{}}, err
 	}
 	return f.State(in.AsOf)
 }
@@ -83,7 +85,8 @@ type Fold struct {
 	seq                        int64
 	last                       time.Time // when the event at seq was recorded
 	tenantEvents, memberEvents []domain.Event
-	usageTotals                map[string]*big.Int // exact: int64 sums wrapped around
+	usageTotals                map[string]*big.Int      // exact: int64 sums wrapped around
+	usageFractions             map[string]usage.Decimal // the sums of quantities with decimals
 	// modules with a State, and each one's events folded so far (by module name): a
 	// module's State is mutable, so it is rebuilt from them in State rather than kept.
 	modules      []module.Module
@@ -124,6 +127,13 @@ func (u Replay) Extend(ctx context.Context, f *Fold, tenantID uuid.UUID, until t
 			case usage.StreamID:
 				recs, _ := usage.Records(r.Event)
 				for _, rec := range recs {
+					if rec.Quantity.Scale() > 0 {
+						if f.usageFractions == nil {
+							f.usageFractions = map[string]usage.Decimal{}
+						}
+						f.usageFractions[rec.Metric.String()] = f.usageFractions[rec.Metric.String()].Add(rec.Quantity.Decimal())
+						continue
+					}
 					sum := f.usageTotals[rec.Metric.String()]
 					if sum == nil {
 						sum = new(big.Int)
@@ -152,6 +162,7 @@ func (f *Fold) Clone() *Fold {
 	for k, v := range f.usageTotals { // the sums are added to in place: copy them
 		out.usageTotals[k] = new(big.Int).Set(v)
 	}
+	out.usageFractions = maps.Clone(f.usageFractions) // immutable values
 	if f.moduleEvents != nil {
 		out.modules, out.moduleEvents = f.modules, make(map[string][]domain.Recorded, len(f.moduleEvents))
 		for k, v := range f.moduleEvents {
@@ -163,9 +174,12 @@ func (f *Fold) Clone() *Fold {
 
 // State is the tenant as the folded events leave it, as of asOf.
 func (f *Fold) State(asOf time.Time) (State, error) {
-	st := State{AsOf: asOf.UTC(), Seq: f.seq, Members: []MemberView{}, UsageTotals: make(map[string]usage.Amount, len(f.usageTotals))}
+	st := State{AsOf: asOf.UTC(), Seq: f.seq, Members: []MemberView{}, UsageTotals: make(map[string]usage.Decimal, len(f.usageTotals))}
 	for k, v := range f.usageTotals {
-		st.UsageTotals[k] = usage.AmountFromBig(v)
+		st.UsageTotals[k] = usage.DecimalOf(usage.AmountFromBig(v))
+	}
+	for k, v := range f.usageFractions {
+		st.UsageTotals[k] = st.UsageTotals[k].Add(v)
 	}
 	if len(f.tenantEvents) > 0 {
 		t, err := tenant.Replay(f.tenantEvents)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/tenantry/tenantry/domain/usage"
 	"time"
 
 	"github.com/google/uuid"
@@ -77,7 +78,7 @@ type StripeMeterEvent struct {
 	EventName      string
 	Identifier     string
 	CustomerID     string
-	Value          int64
+	Value          usage.Decimal // sent as its plain decimal text ("12", "1.25")
 	Timestamp      time.Time
 	IdempotencyKey string
 }

@@ -236,30 +236,30 @@ func TestLedger_PlansDeltasAsRevisionsAndResendsPending(t *testing.T) {
 		}
 		return events
 	}
-	first := apply(l.Plan(tenantID, metric, window, usage.AmountOf(10), "api_calls", "cus_1"))
+	first := apply(l.Plan(tenantID, metric, window, amt(10), "api_calls", "cus_1"))
 	require.Len(t, first, 1)
 	p1 := first[0].(billing.UsageReportPlanned)
-	require.Equal(t, usage.AmountOf(10), p1.Quantity)
+	require.Equal(t, amt(10), p1.Quantity)
 	require.Equal(t, 1, p1.Revision)
 	require.Equal(t, billing.Identifier(tenantID, "api_calls", window, 1), p1.Identifier)
 
-	require.Empty(t, apply(l.Plan(tenantID, metric, window, usage.AmountOf(15), "api_calls", "cus_1")), "nothing new while a push is pending")
+	require.Empty(t, apply(l.Plan(tenantID, metric, window, amt(15), "api_calls", "cus_1")), "nothing new while a push is pending")
 	require.Equal(t, []billing.UsageReportPlanned{p1}, l.Pending(), "the pending push is resent unchanged")
 
 	confirmed := apply(l.Confirm(metric, window, p1.Identifier))
-	require.Equal(t, usage.AmountOf(10), confirmed[0].(billing.UsageReported).Total)
+	require.Equal(t, amt(10), confirmed[0].(billing.UsageReported).Total)
 	require.Empty(t, apply(l.Confirm(metric, window, p1.Identifier)), "a repeated confirmation changes nothing")
-	require.Empty(t, apply(l.Plan(tenantID, metric, window, usage.AmountOf(10), "api_calls", "cus_1")), "nothing new")
+	require.Empty(t, apply(l.Plan(tenantID, metric, window, amt(10), "api_calls", "cus_1")), "nothing new")
 
-	late := apply(l.Plan(tenantID, metric, window, usage.AmountOf(15), "api_calls", "cus_1"))
+	late := apply(l.Plan(tenantID, metric, window, amt(15), "api_calls", "cus_1"))
 	p2 := late[0].(billing.UsageReportPlanned)
-	require.Equal(t, usage.AmountOf(5), p2.Quantity, "late usage goes out as the delta")
+	require.Equal(t, amt(5), p2.Quantity, "late usage goes out as the delta")
 	require.Equal(t, 2, p2.Revision)
 	require.NotEqual(t, p1.Identifier, p2.Identifier)
 	apply(l.Confirm(metric, window, p2.Identifier))
-	require.Equal(t, billing.WindowState{Reported: usage.AmountOf(15), Revision: 2, Confirmed: p2.Identifier}, l.Window("api_calls", window))
+	require.Equal(t, billing.WindowState{Reported: amt(15), Revision: 2, Confirmed: p2.Identifier}, l.Window("api_calls", window))
 
-	_, err = l.Plan(tenantID, metric, window.Add(time.Minute), usage.AmountOf(1), "api_calls", "cus_1")
+	_, err = l.Plan(tenantID, metric, window.Add(time.Minute), amt(1), "api_calls", "cus_1")
 	require.Equal(t, domain.CodeInvalid, domain.ErrorCode(err), "windows start on the hour")
 	_, err = l.Confirm(metric, window, "tm_unknown")
 	require.Equal(t, domain.CodeConflict, domain.ErrorCode(err))
@@ -293,7 +293,7 @@ func TestLedger_PlansALargeDeltaAsPartsOfOneRevision(t *testing.T) {
 	require.NoError(t, err)
 	window := now.Truncate(time.Hour).Add(-2 * time.Hour)
 	l := billing.NewLedger()
-	recorded, err := usage.ParseAmount("9223372036854775808") // 2^63
+	recorded, err := usage.ParseDecimal("9223372036854775808") // 2^63
 	require.NoError(t, err)
 	events, err := l.Plan(tenantID, metric, window, recorded, "api_calls", "cus_1")
 	require.NoError(t, err)
@@ -304,11 +304,11 @@ func TestLedger_PlansALargeDeltaAsPartsOfOneRevision(t *testing.T) {
 	parts, err := p.MeterEvents(tenantID)
 	require.NoError(t, err)
 	require.Len(t, parts, 9224)
-	sum := usage.Amount{}
+	sum := usage.Decimal{}
 	seen := map[string]bool{}
 	for i, m := range parts {
-		require.True(t, m.Value >= 1 && m.Value <= billing.MaxMeterValue, "part %d: %d", i, m.Value)
-		sum = sum.Add(usage.AmountOf(m.Value))
+		require.True(t, m.Value.Sign() > 0 && m.Value.Cmp(amt(billing.MaxMeterValue)) <= 0, "part %d: %s", i, m.Value)
+		sum = sum.Add(m.Value)
 		require.False(t, seen[m.Identifier] || seen[m.IdempotencyKey], "part %d is named apart", i)
 		seen[m.Identifier], seen[m.IdempotencyKey] = true, true
 		require.LessOrEqual(t, len(m.Identifier), 100)
@@ -336,14 +336,14 @@ func TestLedger_PlansALargeDeltaAsPartsOfOneRevision(t *testing.T) {
 	require.NoError(t, l.Apply(confirmed[0]))
 
 	// A delta of one meter event is planned as before parts existed.
-	more := recorded.Add(usage.AmountOf(billing.MaxMeterValue))
+	more := recorded.Add(amt(billing.MaxMeterValue))
 	events, err = l.Plan(tenantID, metric, window, more, "api_calls", "cus_1")
 	require.NoError(t, err)
 	p2 := events[0].(billing.UsageReportPlanned)
 	require.Zero(t, p2.Parts)
 	one, err := p2.MeterEvents(tenantID)
 	require.NoError(t, err)
-	require.Equal(t, []billing.MeterEvent{{Identifier: p2.Identifier, IdempotencyKey: billing.IdempotencyKey(tenantID, "api_calls", window, 2), Value: billing.MaxMeterValue}}, one)
+	require.Equal(t, []billing.MeterEvent{{Identifier: p2.Identifier, IdempotencyKey: billing.IdempotencyKey(tenantID, "api_calls", window, 2), Value: amt(billing.MaxMeterValue)}}, one)
 }
 
 // One revision carries at most MaxParts meter events; the rest of a larger delta goes out
@@ -353,13 +353,13 @@ func TestLedger_CarriesTheRestOfAHugeDeltaInTheNextRevision(t *testing.T) {
 	require.NoError(t, err)
 	window := now.Truncate(time.Hour).Add(-2 * time.Hour)
 	l := billing.NewLedger()
-	recorded, err := usage.ParseAmount("30000000000000000000") // 3 × 10^19
+	recorded, err := usage.ParseDecimal("30000000000000000000") // 3 × 10^19
 	require.NoError(t, err)
-	revision := usage.Amount{} // MaxParts full meter events
+	revision := usage.Decimal{} // MaxParts full meter events
 	for range billing.MaxParts / 1000 {
-		revision = revision.Add(usage.AmountOf(billing.MaxMeterValue * 1000))
+		revision = revision.Add(amt(billing.MaxMeterValue * 1000))
 	}
-	reported := usage.Amount{}
+	reported := usage.Decimal{}
 	for rev := 1; reported.Cmp(recorded) < 0; rev++ {
 		require.LessOrEqual(t, rev, 4, "3 × 10^19 takes 4 revisions of at most about 10^19")
 		events, err := l.Plan(tenantID, metric, window, recorded, "api_calls", "cus_1")
@@ -392,3 +392,6 @@ func TestStripeEventReceived_RecordsWrittenBeforeReasonsStillDecode(t *testing.T
 	require.NoError(t, err)
 	require.JSONEq(t, old, string(b))
 }
+
+// amt is n as a whole decimal.
+func amt(n int64) usage.Decimal { return usage.DecimalOf(usage.AmountOf(n)) }

@@ -105,15 +105,31 @@ func (StripeEventReceived) SchemaVersion() int { return 1 }
 // a window of any total is reported whole. Parts is fixed when the push is planned, so a
 // resend after a crash sends the very same events; 0 (a push planned before parts
 // existed, or one of a single event) means one.
+//
+// Quantities are exact decimals (a metric may allow decimal places), written as JSON
+// numbers; a whole one exactly as the integer it was before decimals. A gauge's push
+// (see Ledger.PlanGauge) has WindowStart at its period's start (a UTC month), At set (the
+// meter event's timestamp) and, for a gauge billed by its last reading, Aggregation
+// "last": Quantity is then the period's value itself, not a delta.
 type UsageReportPlanned struct {
-	Metric      usage.Metric `json:"metric"`
-	WindowStart time.Time    `json:"window_start"`
-	Revision    int          `json:"revision"`
-	Quantity    usage.Amount `json:"quantity"`
-	Parts       int          `json:"parts,omitempty"`
-	EventName   string       `json:"event_name"`
-	CustomerID  string       `json:"customer_id"`
-	Identifier  string       `json:"identifier"`
+	Metric      usage.Metric  `json:"metric"`
+	WindowStart time.Time     `json:"window_start"`
+	Revision    int           `json:"revision"`
+	Quantity    usage.Decimal `json:"quantity"`
+	Parts       int           `json:"parts,omitempty"`
+	EventName   string        `json:"event_name"`
+	CustomerID  string        `json:"customer_id"`
+	Identifier  string        `json:"identifier"`
+	Aggregation string        `json:"aggregation,omitempty"`
+	At          time.Time     `json:"at,omitzero"`
+}
+
+// Timestamp is the meter events' timestamp: At when set, otherwise the window's start.
+func (p UsageReportPlanned) Timestamp() time.Time {
+	if !p.At.IsZero() {
+		return p.At
+	}
+	return p.WindowStart
 }
 
 // EventType implements domain.Event.
@@ -124,15 +140,16 @@ func (UsageReportPlanned) SchemaVersion() int { return 1 }
 
 // UsageReported records that Stripe accepted the planned push with Identifier (every part
 // of it): the ledger of what Stripe was told. Total is the window's reported quantity
-// including this revision. Both are exact amounts of any size (written as JSON integers,
-// as the int64 fields they once were).
+// including this revision (for a gauge billed by its last reading: this revision's value).
+// Both are exact decimals of any size (a whole one written as a JSON integer, as the int64
+// fields they once were).
 type UsageReported struct {
-	Metric      usage.Metric `json:"metric"`
-	WindowStart time.Time    `json:"window_start"`
-	Revision    int          `json:"revision"`
-	Quantity    usage.Amount `json:"quantity"`
-	Total       usage.Amount `json:"total"`
-	Identifier  string       `json:"identifier"`
+	Metric      usage.Metric  `json:"metric"`
+	WindowStart time.Time     `json:"window_start"`
+	Revision    int           `json:"revision"`
+	Quantity    usage.Decimal `json:"quantity"`
+	Total       usage.Decimal `json:"total"`
+	Identifier  string        `json:"identifier"`
 }
 
 // EventType implements domain.Event.

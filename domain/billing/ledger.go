@@ -23,8 +23,11 @@ type WindowKey struct {
 
 // WindowState is what the ledger says about one window.
 type WindowState struct {
-	// Reported is the quantity Stripe confirmed, over every revision.
-	Reported usage.Amount
+	// Reported is the quantity Stripe confirmed, over every revision (for a gauge billed
+	// by its last reading: the value of the last confirmed revision).
+	Reported usage.Decimal
+	// At is the meter event timestamp of the last confirmed revision of a gauge.
+	At time.Time
 	// Revision is the last confirmed revision; 0 before the first push.
 	Revision int
 	// Confirmed is the identifier of the last confirmed revision.
@@ -67,7 +70,7 @@ func (l *Ledger) Apply(e domain.Event) error {
 		if w.Pending == nil || w.Pending.Identifier != ev.Identifier {
 			return fmt.Errorf("ledger: %s reported without being planned", ev.Identifier)
 		}
-		w.Reported, w.Revision, w.Confirmed, w.Pending = ev.Total, ev.Revision, ev.Identifier, nil
+		w.Reported, w.Revision, w.Confirmed, w.At, w.Pending = ev.Total, ev.Revision, ev.Identifier, w.Pending.At, nil
 	default:
 		return fmt.Errorf("apply to usage ledger: unknown event %T", e)
 	}
@@ -114,9 +117,10 @@ func (l *Ledger) Pending() []UsageReportPlanned {
 
 // Plan decides the next push of a window whose recorded usage totals recorded: the delta
 // since what Stripe was told, as the next revision, in as many meter events as it takes
-// (MaxMeterValue each at most). No events when nothing is new, or when a push of the
-// window is still pending (it must be confirmed first).
-func (l *Ledger) Plan(tenantID uuid.UUID, metric usage.Metric, start time.Time, recorded usage.Amount, eventName, customerID string) ([]domain.Event, error) {
+// (MaxMeterValue units of the delta's last decimal place each at most). No events when
+// nothing is new, or when a push of the window is still pending (it must be confirmed
+// first).
+func (l *Ledger) Plan(tenantID uuid.UUID, metric usage.Metric, start time.Time, recorded usage.Decimal, eventName, customerID string) ([]domain.Event, error) {
 	if metric.IsZero() || eventName == "" || customerID == "" {
 		return nil, domain.Invalid("metric", "metric, meter event name and customer are required")
 	}
@@ -133,11 +137,14 @@ func (l *Ledger) Plan(tenantID uuid.UUID, metric usage.Metric, start time.Time, 
 	}
 	rev := w.Revision + 1
 	delta := recorded.Sub(w.Reported)
-	if delta.Cmp(maxRevision) > 0 {
-		delta = maxRevision // the rest goes out as the next revision, in the next cycle
+	scale := delta.Scale()
+	units, _ := delta.Units(scale)
+	if units.Cmp(maxRevision) > 0 {
+		units = maxRevision // the rest goes out as the next revision, in the next cycle
+		delta = usage.NewDecimal(units, scale)
 	}
-	// ceil(delta / MaxMeterValue) parts; one is written as none (the encoding before parts).
-	parts := new(big.Int).Add(delta.Big(), big.NewInt(MaxMeterValue-1))
+	// ceil(units / MaxMeterValue) parts; one is written as none (the encoding before parts).
+	parts := new(big.Int).Add(units.Big(), big.NewInt(MaxMeterValue-1))
 	n := int(parts.Quo(parts, big.NewInt(MaxMeterValue)).Int64())
 	if n == 1 {
 		n = 0
@@ -145,6 +152,75 @@ func (l *Ledger) Plan(tenantID uuid.UUID, metric usage.Metric, start time.Time, 
 	return []domain.Event{UsageReportPlanned{Metric: metric, WindowStart: start, Revision: rev,
 		Quantity: delta, Parts: n, EventName: eventName, CustomerID: customerID,
 		Identifier: Identifier(tenantID, metric.String(), start, rev)}}, nil
+}
+
+// Period is the billing period of a gauge: the UTC calendar month that holds t.
+func Period(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// PlanGauge decides the next push of a gauge's billing period (Period; its ledger window
+// is keyed by the period's start) whose value so far is value, the gauge's highest or
+// last reading in the period, read at at:
+//
+//   - max, on a Stripe meter that sums: the increase of the period's maximum since what
+//     Stripe was told, so the meter's sum over the period is exactly the maximum (a
+//     maximum never falls, so there is never anything to take back);
+//   - last, on a Stripe meter whose formula is last: the value itself, whenever it differs
+//     from the last one told, as one meter event whose timestamp is at (whole seconds),
+//     moved past the previous revision's so the newest revision is the meter's last event.
+//
+// No events when nothing changed or a push of the period is pending. The value of a last
+// push must fit one meter event (MaxMeterValue units of its last decimal place).
+func (l *Ledger) PlanGauge(tenantID uuid.UUID, metric usage.Metric, agg usage.Aggregation, period time.Time, value usage.Decimal, at time.Time, eventName, customerID string) ([]domain.Event, error) {
+	period = period.UTC()
+	if !period.Equal(Period(period)) {
+		return nil, domain.Invalid("window_start", "a gauge's period starts on the first of a month (UTC)")
+	}
+	switch agg {
+	case usage.AggregationMax:
+		events, err := l.Plan(tenantID, metric, period, value, eventName, customerID)
+		for i := range events {
+			p := events[i].(UsageReportPlanned)
+			p.Aggregation, p.At = agg.String(), clampPeriod(at, period)
+			events[i] = p
+		}
+		return events, err
+	case usage.AggregationLast:
+	default:
+		return nil, domain.Invalid("aggregation", "a gauge is billed by max or last")
+	}
+	if metric.IsZero() || eventName == "" || customerID == "" {
+		return nil, domain.Invalid("metric", "metric, meter event name and customer are required")
+	}
+	w := l.Window(metric.String(), period)
+	if w.Pending != nil || w.Revision > 0 && value.Equal(w.Reported) {
+		return nil, nil
+	}
+	if units, _ := value.Units(value.Scale()); value.Sign() <= 0 || units.Cmp(usage.AmountOf(MaxMeterValue)) > 0 {
+		return nil, domain.LimitExceeded("quantity", "gauge %s: %s is not one meter event's value", metric, value)
+	}
+	ts := clampPeriod(at, period).Truncate(time.Second)
+	if w.Revision > 0 && !ts.After(w.At) {
+		ts = w.At.Add(time.Second)
+	}
+	rev := w.Revision + 1
+	return []domain.Event{UsageReportPlanned{Metric: metric, WindowStart: period, Revision: rev, Quantity: value,
+		EventName: eventName, CustomerID: customerID, Identifier: Identifier(tenantID, metric.String(), period, rev),
+		Aggregation: agg.String(), At: ts}}, nil
+}
+
+// clampPeriod keeps a timestamp within the period that starts at period.
+func clampPeriod(at, period time.Time) time.Time {
+	at = at.UTC()
+	if at.Before(period) {
+		return period
+	}
+	if end := period.AddDate(0, 1, 0).Add(-time.Second); at.After(end) {
+		return end
+	}
+	return at
 }
 
 // MaxMeterValue is the most one billing meter event carries: 999,999,999,999,999, the
@@ -162,11 +238,12 @@ const MaxParts = 10_000
 // maxRevision is the most one revision carries: MaxParts full meter events.
 var maxRevision = usage.AmountFromBig(new(big.Int).Mul(big.NewInt(MaxParts), big.NewInt(MaxMeterValue)))
 
-// MeterEvent is one billing meter event of a planned push.
+// MeterEvent is one billing meter event of a planned push. Value is an exact decimal of at
+// most 15 significant digits (MaxMeterValue units of its last place).
 type MeterEvent struct {
 	Identifier     string
 	IdempotencyKey string
-	Value          int64
+	Value          usage.Decimal
 }
 
 // MeterEvents are the billing meter events that carry the push: one carrying the whole
@@ -176,24 +253,27 @@ type MeterEvent struct {
 // on the planned event, so a resend is the same requests, which Stripe counts once.
 func (p UsageReportPlanned) MeterEvents(tenantID uuid.UUID) ([]MeterEvent, error) {
 	key := IdempotencyKey(tenantID, p.Metric.String(), p.WindowStart, p.Revision)
+	scale := p.Quantity.Scale()
+	units, _ := p.Quantity.Units(scale)
 	if p.Parts <= 1 {
-		v, ok := p.Quantity.Int64()
-		if !ok || v < 1 {
-			return nil, fmt.Errorf("push %s carries %s units: not one meter event's value", p.Identifier, p.Quantity)
+		v, ok := units.Int64()
+		if !ok || v < 1 || v > MaxMeterValue {
+			return nil, fmt.Errorf("push %s carries %s: not one meter event's value", p.Identifier, p.Quantity)
 		}
-		return []MeterEvent{{Identifier: p.Identifier, IdempotencyKey: key, Value: v}}, nil
+		return []MeterEvent{{Identifier: p.Identifier, IdempotencyKey: key, Value: p.Quantity}}, nil
 	}
-	if p.Parts > MaxParts {
-		return nil, fmt.Errorf("push %s: %d parts, more than %d", p.Identifier, p.Parts, MaxParts)
+	if p.Parts > MaxParts || p.Aggregation == usage.AggregationLast.String() {
+		return nil, fmt.Errorf("push %s: %d parts, more than %d (or of a last value)", p.Identifier, p.Parts, MaxParts)
 	}
-	values := p.Quantity.SplitEvenly(p.Parts)
+	values := units.SplitEvenly(p.Parts)
 	out := make([]MeterEvent, len(values))
 	for i, v := range values {
 		n, ok := v.Int64()
 		if !ok || n < 1 || n > MaxMeterValue {
 			return nil, fmt.Errorf("push %s: part %d of %d carries %s units", p.Identifier, i, p.Parts, v)
 		}
-		out[i] = MeterEvent{Identifier: PartIdentifier(p.Identifier, i), IdempotencyKey: PartIdempotencyKey(key, i), Value: n}
+		out[i] = MeterEvent{Identifier: PartIdentifier(p.Identifier, i), IdempotencyKey: PartIdempotencyKey(key, i),
+			Value: usage.NewDecimal(v, scale)}
 	}
 	return out, nil
 }
@@ -208,8 +288,12 @@ func (l *Ledger) Confirm(metric usage.Metric, start time.Time, identifier string
 		return nil, domain.Conflict("no pending push %s", identifier)
 	}
 	p := w.Pending
+	total := w.Reported.Add(p.Quantity)
+	if p.Aggregation == usage.AggregationLast.String() {
+		total = p.Quantity // the meter keeps the last value, not a sum
+	}
 	return []domain.Event{UsageReported{Metric: p.Metric, WindowStart: p.WindowStart, Revision: p.Revision,
-		Quantity: p.Quantity, Total: w.Reported.Add(p.Quantity), Identifier: p.Identifier}}, nil
+		Quantity: p.Quantity, Total: total, Identifier: p.Identifier}}, nil
 }
 
 // identifierNamespace versions the derivation of meter event identifiers.

@@ -35,7 +35,7 @@ func BenchmarkFastPath_UsageParser(b *testing.B) {
 	})
 	b.Run("single/plain", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := parseRecordTokens(one, now); err != nil {
+			if _, err := parseRecordTokens(one, now, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -67,7 +67,7 @@ func plainBatchReference(body []byte, now time.Time) ([]Recorded, error) {
 	}
 	out := make([]Recorded, len(envelope.Records))
 	for i, item := range envelope.Records {
-		r, err := parseRecordTokens(item, now)
+		r, err := parseRecordTokens(item, now, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -2,8 +2,10 @@ package usage_test
 
 import (
 	"encoding/json"
+	"math/big"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +102,98 @@ func FuzzParseRecordJSON(f *testing.F) {
 			t.Fatalf("accepted record does not encode: %v", err)
 		}
 		again, err := usage.ParseRecordJSON(stored, now)
+		if err != nil || again != r {
+			t.Fatalf("stored form %s re-parses as %+v, %v; want %+v", stored, again, err, r)
+		}
+	})
+}
+
+// FuzzParseQuantityScale checks the decimal quantity parser: it never panics, refuses with
+// coded 4xx errors only, and accepts exactly the plain decimals of at most scale places
+// from above 0 to MaxQuantity, whose canonical text reads back as the same quantity and
+// whose value equals the input's (compared as big rationals, never floating point).
+func FuzzParseQuantityScale(f *testing.F) {
+	for _, s := range []string{"1.25", "1.50", "0.5", "0.0", "1.", ".5", "01.5", "1.2345678", "-1.5", "1e3",
+		"999999999999.999999", "1000000000000.000001", "1000000000000", "12", "1.5.5", " 1.5"} {
+		f.Add(s, uint8(2))
+		f.Add(s, uint8(6))
+		f.Add(s, uint8(0))
+	}
+	plain := regexp.MustCompile(`^(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+	f.Fuzz(func(t *testing.T, in string, sc uint8) {
+		scale := int(sc % (usage.MaxScale + 1))
+		q, err := usage.ParseQuantityScale(in, scale)
+		if err != nil {
+			if code := domain.ErrorCode(err); code != domain.CodeInvalid && code != domain.CodeLimit {
+				t.Fatalf("ParseQuantityScale(%q, %d): uncoded error %v", in, scale, err)
+			}
+		}
+		places := 0
+		if _, frac, ok := strings.Cut(in, "."); ok {
+			places = len(frac)
+		}
+		v, isNum := new(big.Rat).SetString(in)
+		want := plain.MatchString(in) && places <= scale && isNum && v.Sign() > 0 &&
+			v.Cmp(new(big.Rat).SetInt64(usage.MaxQuantity)) <= 0
+		if (err == nil) != want {
+			t.Fatalf("ParseQuantityScale(%q, %d) err=%v, want accepted=%v", in, scale, err, want)
+		}
+		if err != nil {
+			return
+		}
+		got, _ := new(big.Rat).SetString(q.String())
+		if got.Cmp(v) != 0 || q.Scale() > scale {
+			t.Fatalf("ParseQuantityScale(%q, %d) = %s (scale %d)", in, scale, q, q.Scale())
+		}
+		var back usage.Quantity
+		b, _ := json.Marshal(q)
+		if err := json.Unmarshal(b, &back); err != nil || back != q {
+			t.Fatalf("stored %s reads back as %v, %v", b, back, err)
+		}
+		if d := q.Decimal(); d.String() != q.String() {
+			t.Fatalf("decimal %s of quantity %s", d, q)
+		}
+	})
+}
+
+// FuzzParseRecordJSONFor checks the parser with definitions as FuzzParseRecordJSON checks
+// it without: the fast path agrees with the token path, errors are coded 4xx, and accepted
+// records keep within their metric's scale and survive their stored encoding.
+func FuzzParseRecordJSONFor(f *testing.F) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	gb, _ := usage.ParseMetric("gb")
+	defs := usage.StaticDefinitions{gb: {Metric: gb, Kind: usage.KindGauge, Aggregation: usage.AggregationLast, Scale: 3}}
+	for _, s := range []string{
+		`{"metric":"gb","quantity":1.25,"idempotency_key":"k"}`,
+		`{"quantity":1.250,"metric":"gb","idempotency_key":"k"}`,
+		`{"metric":"gb","quantity":1.2501,"idempotency_key":"k"}`,
+		`{"metric":"api","quantity":1.5,"idempotency_key":"k"}`,
+		`{"metric":"gb","quantity":0.001,"idempotency_key":"k","occurred_at":"2025-03-01T11:00:00Z"}`,
+		`{"metric":"gb","quantity":"1.5","idempotency_key":"k"}`,
+		`{"metric":"gb","quantity":1.5,"quantity":2,"idempotency_key":"k"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := usage.ParseRecordJSONFor(data, now, defs)
+		ref, refErr := usage.ParseRecordTokensFor(data, now, defs)
+		if (err == nil) != (refErr == nil) || r != ref {
+			t.Fatalf("ParseRecordJSONFor(%q) = %+v, %v; the token path says %+v, %v", data, r, err, ref, refErr)
+		}
+		if err != nil {
+			if code := domain.ErrorCode(err); (code != domain.CodeInvalid && code != domain.CodeLimit) || r != (usage.Recorded{}) {
+				t.Fatalf("ParseRecordJSONFor(%q) = %+v, %v", data, r, err)
+			}
+			return
+		}
+		if d, ok := defs.Definition(r.Metric); (ok && r.Quantity.Scale() > d.Scale) || (!ok && r.Quantity.Scale() > 0) {
+			t.Fatalf("ParseRecordJSONFor(%q) accepted %s for %s", data, r.Quantity, r.Metric)
+		}
+		stored, err := json.Marshal(r)
+		if err != nil {
+			t.Fatalf("accepted record does not encode: %v", err)
+		}
+		again, err := usage.ParseRecordJSONFor(stored, now, defs)
 		if err != nil || again != r {
 			t.Fatalf("stored form %s re-parses as %+v, %v; want %+v", stored, again, err, r)
 		}

@@ -22,32 +22,47 @@ import (
 // exponent) and occurred_at an RFC 3339 string with a zone. occurred_at may be
 // omitted, meaning now. The result has passed NewRecord.
 func ParseRecordJSON(data []byte, now time.Time) (Recorded, error) {
-	if r, ok := parseRecordPlain(data, now); ok {
+	return ParseRecordJSONFor(data, now, nil)
+}
+
+// ParseRecordJSONFor is ParseRecordJSON for metrics defined by defs (nil: none is): a
+// record's quantity may carry up to its metric's Scale decimal places ("1.25"), and an
+// undeclared metric's quantity is a whole number, exactly as ParseRecordJSON reads it.
+func ParseRecordJSONFor(data []byte, now time.Time, defs Definitions) (Recorded, error) {
+	if r, ok := parseRecordPlain(data, now, defs); ok {
 		return r, nil
 	}
-	return parseRecordTokens(data, now)
+	return parseRecordTokens(data, now, defs)
+}
+
+// scaleOf is how many decimal places a record of metric may carry under defs.
+func scaleOf(defs Definitions, metric Metric) int {
+	if metric.IsZero() {
+		return 0
+	}
+	return DefinitionOf(defs, metric).Scale
 }
 
 // parseRecordPlain is ParseRecordJSON's fast path for the common record: valid JSON, keys and
 // strings without escapes, no key twice. It accepts a record only when parseRecordTokens
 // would accept it and return the same; anything else (every mistake included) is left to
 // parseRecordTokens, which says what is wrong.
-func parseRecordPlain(data []byte, now time.Time) (Recorded, bool) {
+func parseRecordPlain(data []byte, now time.Time, defs Definitions) (Recorded, bool) {
 	if !json.Valid(data) {
 		return Recorded{}, false
 	}
-	return walkRecord(data, now)
+	return walkRecord(data, now, defs)
 }
 
 // walkRecord is parseRecordPlain on data already known to be valid JSON.
-func walkRecord(data []byte, now time.Time) (Recorded, bool) {
+func walkRecord(data []byte, now time.Time, defs Definitions) (Recorded, bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return Recorded{}, false
 	}
 	var (
 		metric   Metric
-		quantity Quantity
+		quantity string // read once the metric (and so its scale) is known
 		key      IdempotencyKey
 		occurred = now
 		seen     [4]bool // metric, quantity, occurred_at, idempotency_key
@@ -84,9 +99,7 @@ func walkRecord(data []byte, now time.Time) (Recorded, bool) {
 			for end < len(data) && strings.IndexByte("-+.0123456789eE", data[end]) >= 0 {
 				end++
 			}
-			if quantity, err = ParseQuantity(string(data[i:end])); err != nil {
-				return Recorded{}, false
-			}
+			quantity = string(data[i:end])
 			i = end
 		} else {
 			v, next, ok := plainString(data, i)
@@ -115,7 +128,11 @@ func walkRecord(data []byte, now time.Time) (Recorded, bool) {
 	if i >= len(data) || data[i] != '}' || skipSpace(data, i+1) != len(data) || !seen[0] || !seen[1] || !seen[3] {
 		return Recorded{}, false
 	}
-	r, err := NewRecord(metric, quantity, occurred, key, now)
+	q, err := ParseQuantityScale(quantity, scaleOf(defs, metric))
+	if err != nil {
+		return Recorded{}, false
+	}
+	r, err := NewRecord(metric, q, occurred, key, now)
 	return r, err == nil
 }
 
@@ -146,7 +163,7 @@ func skipSpace(data []byte, i int) int {
 // parseRecordTokens is ParseRecordJSON's full path: a token-by-token decode that names
 // every invalid field of the record (domain.Invalids when more than one); a record that is
 // not a JSON object is refused with one error.
-func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
+func parseRecordTokens(data []byte, now time.Time, defs Definitions) (Recorded, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -155,6 +172,8 @@ func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
 	var (
 		metric   Metric
 		quantity Quantity
+		rawQty   string // read once the metric (and so its scale) is known
+		qtyAt    int    // where in errs a quantity error goes: the order fields came in
 		key      IdempotencyKey
 		occurred = now
 		seen     = make(map[string]bool, 4)
@@ -192,9 +211,7 @@ func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
 				bad(err)
 			}
 		case "quantity":
-			if quantity, err = ParseQuantity(string(raw)); err != nil {
-				bad(err)
-			}
+			rawQty, qtyAt = string(raw), len(errs)
 		case "occurred_at":
 			s, err := jsonString(raw, name)
 			if err == nil {
@@ -222,6 +239,15 @@ func parseRecordTokens(data []byte, now time.Time) (Recorded, error) {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Recorded{}, domain.Invalid("", "usage record must be a single JSON object")
+	}
+	if seen["quantity"] {
+		var err error
+		if quantity, err = ParseQuantityScale(rawQty, scaleOf(defs, metric)); err != nil {
+			tail := append(domain.Invalids{}, errs[qtyAt:]...)
+			errs = errs[:qtyAt]
+			bad(err)
+			errs = append(errs, tail...)
+		}
 	}
 	for _, field := range []string{"metric", "quantity", "idempotency_key"} {
 		if !seen[field] {
@@ -260,13 +286,18 @@ func clip(s string) string {
 // else, which a full decode must then decide (and name the mistake). The body is validated
 // once, and no record is decoded into maps: the HTTP API's batch ingestion.
 func ParsePlainBatch(body []byte, limit int, now time.Time) (records []Recorded, ok bool) {
+	return ParsePlainBatchFor(body, limit, now, nil)
+}
+
+// ParsePlainBatchFor is ParsePlainBatch for metrics defined by defs (see ParseRecordJSONFor).
+func ParsePlainBatchFor(body []byte, limit int, now time.Time, defs Definitions) (records []Recorded, ok bool) {
 	items, ok := plainBatch(body, limit)
 	if !ok {
 		return nil, false
 	}
 	records = make([]Recorded, len(items))
 	for i, item := range items {
-		if records[i], ok = walkRecord(item, now); !ok {
+		if records[i], ok = walkRecord(item, now, defs); !ok {
 			return nil, false
 		}
 	}

@@ -241,10 +241,10 @@ type APIKeyRevoked struct {
 
 // UsageRecord is one usage record of POST /v1/usage.
 type UsageRecord struct {
-	Metric         string     `json:"metric" doc:"metric name, e.g. api_calls"`
-	Quantity       int64      `json:"quantity" jsonschema:"minimum=1" doc:"how much was used: a positive integer"`
-	OccurredAt     *time.Time `json:"occurred_at,omitempty" doc:"when it happened (default: now)"`
-	IdempotencyKey string     `json:"idempotency_key" doc:"unique per record: a repeated key is counted once"`
+	Metric         string      `json:"metric" doc:"metric name, e.g. api_calls"`
+	Quantity       json.Number `json:"quantity" jsonschema:"exclusiveMinimum=0,maximum=1000000000000" doc:"how much was used: a positive whole number, or, for a metric declared with decimal places, a decimal of at most that many places (1.25), written as plain digits"`
+	OccurredAt     *time.Time  `json:"occurred_at,omitempty" doc:"when it happened (default: now)"`
+	IdempotencyKey string      `json:"idempotency_key" doc:"unique per record: a repeated key is counted once"`
 }
 
 // UsageBatch is the batch form of POST /v1/usage.
@@ -270,17 +270,23 @@ type Usage struct {
 	Series      []UsageSeries `json:"series" doc:"one series per metric with usage in the range, by metric"`
 }
 
-// UsageSeries is one metric's series.
+// UsageSeries is one metric's series. A gauge's series also names its aggregation and
+// its value over the range by it (a counter's value is its total).
 type UsageSeries struct {
-	Metric string       `json:"metric" doc:"the metric"`
-	Points []UsagePoint `json:"points" doc:"the buckets with usage, by start"`
-	Total  ExactInt     `json:"total" doc:"the series' total"`
+	Metric      string        `json:"metric" doc:"the metric"`
+	Points      []UsagePoint  `json:"points" doc:"the buckets with usage, by start"`
+	Total       ExactDecimal  `json:"total" doc:"the series' total (the sum of its records; for a gauge, of its readings)"`
+	Aggregation string        `json:"aggregation,omitempty" jsonschema:"enum=max,enum=last" doc:"a gauge's aggregation: its billed value is its highest reading (max) or its last one by occurred_at (last); absent for counters"`
+	Value       *ExactDecimal `json:"value,omitempty" doc:"a gauge's value over the range by its aggregation; absent for counters (their value is total)"`
 }
 
 // UsagePoint is one bucket of a usage series.
 type UsagePoint struct {
-	Start    time.Time `json:"start" doc:"the bucket's start"`
-	Quantity ExactInt  `json:"quantity" doc:"the bucket's total"`
+	Start    time.Time     `json:"start" doc:"the bucket's start"`
+	Quantity ExactDecimal  `json:"quantity" doc:"the bucket's total"`
+	Max      *ExactDecimal `json:"max,omitempty" doc:"a gauge's highest reading in the bucket"`
+	Last     *ExactDecimal `json:"last,omitempty" doc:"a gauge's last reading in the bucket (by occurred_at)"`
+	LastAt   *time.Time    `json:"last_at,omitempty" doc:"when a gauge's last reading in the bucket occurred"`
 }
 
 // Billing is the answer of GET /v1/billing.
@@ -303,13 +309,13 @@ type BillingState struct {
 
 // BillingLine is a reconciliation line: the sums are exact integers of any size.
 type BillingLine struct {
-	Metric            string    `json:"metric" doc:"the metric"`
-	Period            time.Time `json:"period" doc:"the month's start (RFC 3339)"`
-	Recorded          ExactInt  `json:"recorded" doc:"usage in windows that ended by the cutoff"`
-	Reported          ExactInt  `json:"reported" doc:"usage Stripe confirmed"`
-	Difference        ExactInt  `json:"difference" doc:"recorded minus reported; 0 after a completed cycle"`
-	UnreportedWindows int64     `json:"unreported_windows" doc:"due windows not yet reported to Stripe"`
-	InProgress        ExactInt  `json:"in_progress" doc:"usage in windows not yet due"`
+	Metric            string       `json:"metric" doc:"the metric"`
+	Period            time.Time    `json:"period" doc:"the month's start (RFC 3339)"`
+	Recorded          ExactDecimal `json:"recorded" doc:"usage in windows that ended by the cutoff"`
+	Reported          ExactDecimal `json:"reported" doc:"usage Stripe confirmed"`
+	Difference        ExactDecimal `json:"difference" doc:"recorded minus reported; 0 after a completed cycle"`
+	UnreportedWindows int64        `json:"unreported_windows" doc:"due windows not yet reported to Stripe"`
+	InProgress        ExactDecimal `json:"in_progress" doc:"usage in windows not yet due"`
 }
 
 // AuditEvent is an event line of GET /v1/audit/events (AUDIT.md, "Event lines").
@@ -361,12 +367,12 @@ type ChainReport struct {
 
 // AuditState is the answer of GET /v1/audit/state.
 type AuditState struct {
-	AsOf        time.Time           `json:"as_of" doc:"the instant the state is replayed to"`
-	Seq         int64               `json:"seq" doc:"the last event at or before as_of (0 when none)"`
-	Tenant      *Tenant             `json:"tenant" jsonschema:"nullable" doc:"the tenant as of as_of; null before it was created"`
-	Members     []MemberSummary     `json:"members" doc:"the members as of as_of"`
-	UsageTotals map[string]ExactInt `json:"usage_totals" doc:"each metric's total over the tenant's history up to as_of"`
-	Modules     map[string]any      `json:"modules,omitempty" doc:"each product module's own replayed state, by module name (modules that declare one; absent when none does)"`
+	AsOf        time.Time               `json:"as_of" doc:"the instant the state is replayed to"`
+	Seq         int64                   `json:"seq" doc:"the last event at or before as_of (0 when none)"`
+	Tenant      *Tenant                 `json:"tenant" jsonschema:"nullable" doc:"the tenant as of as_of; null before it was created"`
+	Members     []MemberSummary         `json:"members" doc:"the members as of as_of"`
+	UsageTotals map[string]ExactDecimal `json:"usage_totals" doc:"each metric's total over the tenant's history up to as_of"`
+	Modules     map[string]any          `json:"modules,omitempty" doc:"each product module's own replayed state, by module name (modules that declare one; absent when none does)"`
 }
 
 // TenantEntry is a tenant in the operator's directory.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func TestClient_RecordsUsageOnceUnderAnIdempotencyKeyAndReadsItsWrite(t *testing
 	c, created := e.tenant(t, "pro")
 	require.NotEmpty(t, created.APIKey.Key)
 
-	rec := api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: 5, IdempotencyKey: "rec-1"}}}
+	rec := api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: "5", IdempotencyKey: "rec-1"}}}
 	first, res, err := c.RecordUsage(ctx, rec, client.WithIdempotencyKey("req-1"), client.WithRequestID("client-test-1"))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusAccepted, res.StatusCode)
@@ -44,7 +45,7 @@ func TestClient_RecordsUsageOnceUnderAnIdempotencyKeyAndReadsItsWrite(t *testing
 	require.Equal(t, first, again)
 
 	// A new request repeating the record's own key: counted once, a duplicate with its seq.
-	dup, res, err := c.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{rec.Records[0], {Metric: "api_calls", Quantity: 7, IdempotencyKey: "rec-2"}}})
+	dup, res, err := c.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{rec.Records[0], {Metric: "api_calls", Quantity: "7", IdempotencyKey: "rec-2"}}})
 	require.NoError(t, err)
 	require.False(t, res.IdempotentReplayed)
 	require.Equal(t, 1, dup.Accepted)
@@ -56,7 +57,7 @@ func TestClient_RecordsUsageOnceUnderAnIdempotencyKeyAndReadsItsWrite(t *testing
 	require.NoError(t, err)
 	require.Len(t, usage.Series, 1)
 	require.Equal(t, "api_calls", usage.Series[0].Metric)
-	require.Equal(t, int64(5+7), usage.Series[0].Total.Big().Int64())
+	require.Equal(t, "12", usage.Series[0].Total.String())
 
 	// The tenant it acts on, read through the client's X-Tenant.
 	profile, _, err := c.GetTenant(ctx)
@@ -185,7 +186,7 @@ func TestClient_TurnsErrorAnswersIntoTypedErrors(t *testing.T) {
 	})
 	t.Run("ReusedIdempotencyKey", func(t *testing.T) {
 		rec := func(q int64) api.UsageBatch {
-			return api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: q, IdempotencyKey: uuid.NewString()}}}
+			return api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: json.Number(strconv.FormatInt(q, 10)), IdempotencyKey: uuid.NewString()}}}
 		}
 		_, _, err := c.RecordUsage(ctx, rec(1), client.WithIdempotencyKey("reused"))
 		require.NoError(t, err)
@@ -226,7 +227,7 @@ func TestClient_ExportsAndVerifiesTheAuditTrail(t *testing.T) {
 	e := newEnv(t, "")
 	ctx := context.Background()
 	c, _ := e.tenant(t, "pro")
-	_, _, err := c.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: 1, IdempotencyKey: "a"}}})
+	_, _, err := c.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: "1", IdempotencyKey: "a"}}})
 	require.NoError(t, err)
 
 	exp, res, err := c.ExportAuditEvents(ctx, client.ExportQuery{})
@@ -281,7 +282,7 @@ func TestClient_ExportsAndVerifiesTheAuditTrail(t *testing.T) {
 	state, _, err := c.GetAuditState(ctx, time.Time{})
 	require.NoError(t, err)
 	require.NotNil(t, state.Tenant)
-	require.Equal(t, int64(1), state.UsageTotals["api_calls"].Big().Int64())
+	require.Equal(t, "1", state.UsageTotals["api_calls"].String())
 }
 
 func TestClient_RunsTheOperatorsRoutes(t *testing.T) {

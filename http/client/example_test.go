@@ -27,7 +27,7 @@ func Example() {
 
 	// Usage, safe to send again: the Idempotency-Key replays the first answer.
 	rec, res, err := acme.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{
-		{Metric: "api_calls", Quantity: 3, IdempotencyKey: "evt-1"}}},
+		{Metric: "api_calls", Quantity: "3", IdempotencyKey: "evt-1"}}},
 		client.WithIdempotencyKey("req-1"))
 	if err != nil {
 		log.Fatal(err)
@@ -40,7 +40,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	for _, s := range usage.Series {
-		fmt.Println(s.Metric, s.Total.Big())
+		fmt.Println(s.Metric, s.Total)
 	}
 
 	// Every member, following next_cursor 100 at a time.

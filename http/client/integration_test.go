@@ -37,7 +37,7 @@ func TestClient_IteratesOverTheEventFeedAndWaitsForTheNextEvent(t *testing.T) {
 	ctx := context.Background()
 	c, _ := e.tenant(t, "pro")
 	for i := range 3 {
-		_, _, err := c.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: 1, IdempotencyKey: "k" + string(rune('a'+i))}}})
+		_, _, err := c.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: "1", IdempotencyKey: "k" + string(rune('a'+i))}}})
 		require.NoError(t, err)
 	}
 	var last int64
@@ -54,7 +54,7 @@ func TestClient_IteratesOverTheEventFeedAndWaitsForTheNextEvent(t *testing.T) {
 	require.NotNil(t, page.NextCursor)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		_, _, _ = c.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: 1, IdempotencyKey: "late"}}})
+		_, _, _ = c.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: "1", IdempotencyKey: "late"}}})
 	}()
 	start := time.Now()
 	next, _, err := c.ListEvents(ctx, client.PageParams{Cursor: *page.NextCursor}, 20*time.Second)

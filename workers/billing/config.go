@@ -51,6 +51,10 @@ type Config struct {
 	// Meters maps a usage metric to the event name of its Stripe billing meter; a metric
 	// not listed uses its own name.
 	Meters map[string]string
+	// Definitions declares metrics: a gauge is pushed per billing period (the UTC month)
+	// by its aggregation, max on a Stripe meter whose formula is sum, last on one whose
+	// formula is last (see the package doc). nil: every metric is a counter.
+	Definitions usage.Definitions
 	// Interval between push cycles (default one hour).
 	Interval time.Duration
 	// Grace is how long a past-due tenant keeps working (default 7 days).

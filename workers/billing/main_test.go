@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -158,10 +159,12 @@ func (p *proxy) requests(path string) []stripeReq {
 	return out
 }
 
-// meterEvent is a meter event request as Stripe would dedupe it.
+// meterEvent is a meter event request as Stripe would dedupe it. Value is the value when
+// it is a whole number; Text is the value as sent (a decimal for metrics with decimals).
 type meterEvent struct {
 	Identifier, IdempotencyKey, EventName, Customer string
 	Value                                           int64
+	Text                                            string
 	Timestamp                                       int64
 }
 
@@ -169,12 +172,15 @@ func (p *proxy) meterEvents(t testing.TB) []meterEvent {
 	t.Helper()
 	var out []meterEvent
 	for _, r := range p.requests("/v1/billing/meter_events") {
-		v, err := strconv.ParseInt(r.Form.Get("payload[value]"), 10, 64)
-		require.NoError(t, err)
+		text := r.Form.Get("payload[value]")
+		v, err := strconv.ParseInt(text, 10, 64)
+		if !strings.Contains(text, ".") {
+			require.NoError(t, err)
+		}
 		ts, err := strconv.ParseInt(r.Form.Get("timestamp"), 10, 64)
 		require.NoError(t, err)
 		out = append(out, meterEvent{Identifier: r.Form.Get("identifier"), IdempotencyKey: r.IdempotencyKey,
-			EventName: r.Form.Get("event_name"), Customer: r.Form.Get("payload[stripe_customer_id]"), Value: v, Timestamp: ts})
+			EventName: r.Form.Get("event_name"), Customer: r.Form.Get("payload[stripe_customer_id]"), Value: v, Text: text, Timestamp: ts})
 	}
 	return out
 }
@@ -310,9 +316,15 @@ var keys atomic.Int64
 // record appends usage records of metric at each instant, quantity each, with fresh keys.
 func (e *env) record(id uuid.UUID, metric string, quantity int64, at ...time.Time) {
 	e.t.Helper()
+	e.recordText(id, metric, strconv.FormatInt(quantity, 10), at...)
+}
+
+// recordText is record of a quantity written as a decimal ("1.25").
+func (e *env) recordText(id uuid.UUID, metric, quantity string, at ...time.Time) {
+	e.t.Helper()
 	m, err := usage.ParseMetric(metric)
 	require.NoError(e.t, err)
-	q, err := usage.NewQuantity(quantity)
+	q, err := usage.ParseQuantityScale(quantity, usage.MaxScale)
 	require.NoError(e.t, err)
 	var events []eventstore.NewEvent
 	for _, ts := range at {

@@ -42,11 +42,11 @@ func (u UsageTotals) HourlyUsage(ctx context.Context, id uuid.UUID, from, to tim
 	}
 	out := make([]app.UsageWindow, len(points))
 	for i, p := range points {
-		q := usage.AmountOf(p.Quantity)
-		if p.Big != nil {
-			q = usage.AmountFromBig(p.Big)
+		w, err := usage.ParseWindow(p.Start, p.Sum, p.Max, p.Last, p.LastAt, p.LastSeq, p.LastIdx)
+		if err != nil {
+			return nil, fmt.Errorf("usage of %s at %s: %w", p.Metric, p.Start.Format(time.RFC3339), err)
 		}
-		out[i] = app.UsageWindow{Metric: p.Metric, Start: p.Start, Quantity: q}
+		out[i] = app.UsageWindow{Metric: p.Metric, Window: w}
 	}
 	return out, nil
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -255,7 +254,7 @@ func (s *StripeClient) SendMeterEvent(ctx context.Context, e app.StripeMeterEven
 			Identifier: stripe.String(e.Identifier),
 			Payload: map[string]string{
 				"stripe_customer_id": e.CustomerID,
-				"value":              strconv.FormatInt(e.Value, 10),
+				"value":              e.Value.String(),
 			},
 			Timestamp: stripe.Int64(e.Timestamp.Unix()),
 		}

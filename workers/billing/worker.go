@@ -2,6 +2,16 @@
 // (domain/app.BillingCycle) for every tenant on a schedule and when a tenant's plan is set,
 // one worker at a time per tenant, and the Stripe adapter (stripe.go) they call. Stripe's
 // webhook deliveries are applied by the API through domain/app.StripeDeliveries.
+//
+// Metrics are pushed by their definition (Config.Definitions). A counter's hour windows go
+// out as deltas of their exact (possibly decimal) totals; a meter event's value is the
+// decimal's plain text, at most 15 significant digits. A gauge is billed per UTC month
+// (domain/billing.Period): one billed by max goes to a Stripe meter whose formula is sum,
+// as the rises of the month's highest reading, so the meter's sum is the maximum; one
+// billed by last goes to a meter whose formula is last, as the month's last reading (by
+// occurred_at) each time it changes, timestamped after the previous push. Every push is
+// planned in the tenant's ledger before the call and confirmed after it, under derived
+// identifiers and idempotency keys, so no retry or crash counts twice (domain/billing).
 package billing
 
 import (
@@ -44,7 +54,8 @@ func New(cfg Config) (*Worker, error) {
 	}
 	steps, err := app.NewBillingCycle(eventstore.DomainStore{Store: cfg.Store, Registry: cfg.Registry},
 		&StripeClient{API: cfg.Stripe, Caller: cfg.Caller}, UsageTotals{Store: cfg.Store, ReadModels: cfg.ReadModels},
-		app.ClockFunc(cfg.Now), cfg.Logger, app.BillingConfig{Prices: cfg.Prices, Plans: cfg.Plans, Meters: cfg.Meters, Settle: cfg.Settle})
+		app.ClockFunc(cfg.Now), cfg.Logger, app.BillingConfig{Prices: cfg.Prices, Plans: cfg.Plans, Meters: cfg.Meters, Settle: cfg.Settle,
+			Definitions: cfg.Definitions})
 	if err != nil {
 		return nil, fmt.Errorf("billing worker: %w", err)
 	}
