@@ -14,7 +14,8 @@ import (
 
 // planDoc keeps free and enterprise as newAPI's default catalog has them, changes pro (a
 // yearly price, a trial, burst 7) and adds gold.
-const planDoc = `{"plans": [
+const planDoc = `{"metrics": [{"metric": "storage_gb", "kind": "gauge", "aggregation": "max", "scale": 3, "unit": "GB"}],
+"plans": [
   {"key": "free", "name": "Free", "intervals": {"monthly": {}}, "limits": {"seats": 3, "requests_per_second": 1000, "burst": 1000}},
   {"key": "pro", "name": "Pro", "intervals": {"monthly": {}, "yearly": {"amount": 50000, "currency": "usd"}}, "trial_days": 14,
    "limits": {"seats": 25, "requests_per_second": 1000, "burst": 7}, "features": {"sso": true}},
@@ -44,10 +45,10 @@ func TestPlanCatalog_OperatorAppliesVersionsAndMigratesTenants(t *testing.T) {
 	// Applied twice: the second apply changes nothing.
 	r = a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: planDoc})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	require.Equal(t, float64(2), r.get("catalog_version"))
+	require.Equal(t, float64(3), r.get("catalog_version"))
 	r = a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: planDoc})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	require.Equal(t, float64(2), r.get("catalog_version"))
+	require.Equal(t, float64(3), r.get("catalog_version"))
 	require.NotContains(t, string(r.raw), `"changed"`)
 	require.NotContains(t, string(r.raw), `"added"`)
 
@@ -92,6 +93,12 @@ func TestPlanCatalog_OperatorAppliesVersionsAndMigratesTenants(t *testing.T) {
 	require.Contains(t, r.header.Get("RateLimit-Policy"), "q=7", "limits follow the tenant's version (pro v2)")
 	r = a.do(req{method: "GET", path: "/v1/admin/tenants", token: operatorToken})
 	require.Contains(t, string(r.raw), `"plan_version":2`)
+
+	// A metric the catalog declares takes the decimal places of its scale at ingestion.
+	r = a.do(req{method: "POST", path: "/v1/usage", token: old.key, body: map[string]any{"metric": "storage_gb", "quantity": 1.25, "idempotency_key": "gb-1"}})
+	require.Equal(t, http.StatusAccepted, r.status, string(r.raw))
+	r = a.do(req{method: "POST", path: "/v1/usage", token: old.key, body: map[string]any{"metric": "api_calls", "quantity": 1.25, "idempotency_key": "calls-1"}})
+	require.Equal(t, http.StatusBadRequest, r.status, "an undeclared metric stays whole: %s", r.raw)
 
 	// A bad document names the field; nothing is written.
 	r = a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: strings.Replace(planDoc, `"burst": 7`, `"burst": 0`, 1)})

@@ -104,8 +104,8 @@ type Deps struct {
 	WebhookAllowHTTP bool
 	// Definitions declares metrics (kind, aggregation, decimal places): POST /v1/usage
 	// accepts a quantity with up to its metric's Scale decimal places, and GET /v1/usage
-	// answers a gauge's value by its aggregation. nil: no metric is declared (every one is
-	// a whole-unit counter).
+	// answers a gauge's value by its aggregation. nil: the plan catalog's (Catalog), whose
+	// metrics: the operator declares.
 	Definitions usage.Definitions
 }
 
@@ -187,6 +187,9 @@ func build(d Deps) (*gin.Engine, *Server, error) {
 	}
 	if d.Catalog == nil {
 		d.Catalog = app.NewPlanCatalog(eventstore.DomainStore{Store: d.Store, Registry: d.Registry}, plans.Default(d.Plans))
+	}
+	if d.Definitions == nil {
+		d.Definitions = d.Catalog
 	}
 	s := &Server{d: d, catalog: d.Catalog, limits: newLimiter(d.Catalog.Limits), fair: newFairness(), metrics: newMetrics(d.Metrics),
 		usage: newRecordUsage(d), authFails: newAuthFailures(), audits: newAuditCache(d)}
