@@ -5,9 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"net/textproto"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,17 +78,18 @@ func driveRaw(addr, path, token string, conns int, d time.Duration, body []byte,
 	return load{rate: pgtest.Rate(ok.Load(), time.Since(start)), p99: percentile(lat, 0.99)}, first
 }
 
-// readAnswer reads one HTTP/1.1 answer with a Content-Length body and returns its status.
+// readAnswer reads one HTTP/1.1 answer with a Content-Length body and returns its status,
+// without allocating.
 func readAnswer(r *bufio.Reader) (int, error) {
-	tp := textproto.NewReader(r)
-	line, err := tp.ReadLine()
+	line, err := r.ReadSlice('\n')
 	if err != nil {
 		return 0, err
 	}
-	proto, rest, _ := strings.Cut(line, " ")
-	code, _, _ := strings.Cut(rest, " ")
-	status, err := strconv.Atoi(code)
-	if proto != "HTTP/1.1" || err != nil {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, fmt.Errorf("not an HTTP/1.1 status line: %q", line)
+	}
+	status, ok := atoi(line[9:12])
+	if !ok {
 		return 0, fmt.Errorf("not an HTTP/1.1 status line: %q", line)
 	}
 	length := -1
@@ -106,7 +104,7 @@ func readAnswer(r *bufio.Reader) (int, error) {
 		}
 		name, value, _ := bytes.Cut(h, []byte(":"))
 		if bytes.EqualFold(name, []byte("Content-Length")) {
-			if length, err = strconv.Atoi(string(bytes.TrimSpace(value))); err != nil {
+			if length, ok = atoi(bytes.TrimSpace(value)); !ok {
 				return 0, fmt.Errorf("bad Content-Length %q", value)
 			}
 		}
@@ -116,4 +114,19 @@ func readAnswer(r *bufio.Reader) (int, error) {
 	}
 	_, err = r.Discard(length)
 	return status, err
+}
+
+// atoi reads 1 to 9 decimal digits.
+func atoi(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
