@@ -1,26 +1,38 @@
 package domain
 
-// PlanName identifies a subscription plan.
+// PlanName is a plan's key in the plan catalog (domain/plans): a lowercase identifier, the
+// same shape as a metric name. Whether a plan of that key exists is the catalog's to say.
 type PlanName struct{ s string }
 
-// The plans Tenantry sells.
+// The plans of the built-in default catalog.
 var (
 	PlanFree       = PlanName{"free"}
 	PlanPro        = PlanName{"pro"}
 	PlanEnterprise = PlanName{"enterprise"}
 )
 
-// PlanNames lists every plan, cheapest first.
+// PlanNames lists the plans of the built-in default catalog, cheapest first.
 func PlanNames() []PlanName { return []PlanName{PlanFree, PlanPro, PlanEnterprise} }
 
-// ParsePlanName accepts a plan name exactly as spelled by PlanNames.
+// ParsePlanName accepts a plan key: 1 to 63 lowercase letters, digits and underscores,
+// starting with a letter.
 func ParsePlanName(s string) (PlanName, error) {
-	for _, p := range PlanNames() {
-		if p.s == s {
-			return p, nil
+	if !planKeyShaped(s) {
+		return PlanName{}, Invalid("plan", "plan must be 1 to 63 characters of lowercase letters, digits and underscores, starting with a letter")
+	}
+	return PlanName{s: s}, nil
+}
+
+func planKeyShaped(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
 		}
 	}
-	return PlanName{}, Invalid("plan", "plan must be one of free, pro, enterprise")
+	return true
 }
 
 // String returns the plan name; empty for the zero value.
@@ -64,11 +76,11 @@ type Limits struct {
 	// Seats caps members plus pending invitations; 0 is invalid. Enterprise
 	// uses a large explicit number rather than "unlimited" so every check
 	// stays a plain comparison.
-	Seats int
+	Seats int `json:"seats"`
 	// RequestsPerSecond is the sustained per-tenant API rate.
-	RequestsPerSecond float64
+	RequestsPerSecond float64 `json:"requests_per_second"`
 	// Burst is how many requests may exceed the sustained rate at once.
-	Burst int
+	Burst int `json:"burst"`
 }
 
 // Upper bounds for configured limits, far above any real plan, so that an
@@ -87,7 +99,8 @@ func (l Limits) Valid() bool {
 		l.Burst > 0 && l.Burst <= maxBurst
 }
 
-// Plans is the catalog of limits per plan. It is a value: copies are
+// Plans is the limits of the built-in plans (free, pro, enterprise), with the
+// TENANTRY_PLAN_LIMITS overrides: the default catalog's version 1 of each. It is a value: copies are
 // independent, so overrides never leak into the defaults.
 type Plans struct {
 	limits [3]Limits
@@ -102,8 +115,8 @@ func DefaultPlans() Plans {
 	}}
 }
 
-// Limits returns the limits of plan, or the zero (invalid) Limits for an
-// unset plan name.
+// Limits returns the limits of a built-in plan, or the zero (invalid) Limits for any
+// other plan name.
 func (ps Plans) Limits(plan PlanName) Limits {
 	i := plan.index()
 	if i < 0 {

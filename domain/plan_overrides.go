@@ -31,7 +31,7 @@ func ParsePlanOverrides(base Plans, spec string) (Plans, error) {
 			return base, overrideErr(item, "want plan.key=value")
 		}
 		plan, err := ParsePlanName(planText)
-		if err != nil {
+		if err != nil || plan.index() < 0 {
 			return base, overrideErr(item, "unknown plan "+strconv.Quote(planText)+"; use free, pro or enterprise")
 		}
 		if seen[key] {

@@ -8,13 +8,16 @@ import (
 	"github.com/tenantry/tenantry/domain"
 )
 
-func TestParsePlanName_AcceptsExactNamesOnly(t *testing.T) {
+func TestParsePlanName_AcceptsKeyShapedNamesOnly(t *testing.T) {
 	for _, p := range domain.PlanNames() {
 		got, err := domain.ParsePlanName(p.String())
 		require.NoError(t, err)
 		require.Equal(t, p, got)
 	}
-	for _, bad := range []string{"", "Free", "gold", "pro "} {
+	gold, err := domain.ParsePlanName("gold_2")
+	require.NoError(t, err)
+	require.Equal(t, "gold_2", gold.String())
+	for _, bad := range []string{"", "Free", "2gold", "pro ", "pro-plus", string(make([]byte, 64))} {
 		_, err := domain.ParsePlanName(bad)
 		requireInvalid(t, err, "plan")
 	}

@@ -14,7 +14,7 @@ import (
 // its tenant, so no lookup ever searches across tenants.
 
 const (
-	credentialSQL = `SELECT k.key_hash, k.role, k.member_id, k.revoked_at IS NOT NULL, p.status, p.plan, p.slug
+	credentialSQL = `SELECT k.key_hash, k.role, k.member_id, k.revoked_at IS NOT NULL, p.status, p.plan, p.plan_version, p.slug
 		FROM api_keys k CROSS JOIN profile p WHERE k.key_id = $1`
 	stoppedProjectionSQL = `SELECT projection FROM tenantry.projections
 		WHERE tenant_id = $1 AND projection = ANY($2::text[]) AND failed_seq IS NOT NULL ORDER BY projection LIMIT 1`
@@ -57,6 +57,7 @@ type Credential struct {
 	Revoked      bool
 	TenantStatus string
 	Plan         string
+	PlanVersion  int
 	Slug         string
 }
 
@@ -65,7 +66,7 @@ type Credential struct {
 func (t *Tx) Credential(ctx context.Context, keyID uuid.UUID) (Credential, error) {
 	var c Credential
 	err := t.tx.QueryRow(ctx, credentialSQL, keyID).
-		Scan(&c.KeyHash, &c.Role, &c.MemberID, &c.Revoked, &c.TenantStatus, &c.Plan, &c.Slug)
+		Scan(&c.KeyHash, &c.Role, &c.MemberID, &c.Revoked, &c.TenantStatus, &c.Plan, &c.PlanVersion, &c.Slug)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNoCredential
 	}

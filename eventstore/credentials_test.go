@@ -18,7 +18,7 @@ func keyedTenant(t *testing.T, worker *eventstore.Store, tenant uuid.UUID, slug 
 	member := uuid.New()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	provisioned(t, worker, tenant, func(tx *eventstore.ProjectionTx) error {
-		if err := tx.CreateTenant(ctx(t), "Tenant "+slug, slug, "pro", now); err != nil {
+		if err := tx.CreateTenant(ctx(t), "Tenant "+slug, slug, eventstore.PlanOn{Plan: "pro", PlanVersion: 1, Interval: "monthly"}, now); err != nil {
 			return err
 		}
 		if err := tx.AddMember(ctx(t), member, slug+"@example.com", "admin", uuid.Nil, now); err != nil {

@@ -16,28 +16,49 @@ import (
 // projector (projections.Directory), read to route requests and by cross-tenant jobs.
 
 const (
-	entryColumns = `tenant_id, slug, name, status, plan, schema_name, coalesce(stripe_customer_id, ''), created_at`
+	entryColumns = `tenant_id, slug, name, status, plan, plan_version, billing_interval, trial_ends_at, schema_name,
+	coalesce(stripe_customer_id, ''), created_at`
 	// lockDirectorySQL sets the tenant context ($1) and takes the tenant's directory lock
 	// (class $2).
 	lockDirectorySQL   = tenantOnlySQL + `, pg_advisory_xact_lock($2, hashtext($1))`
 	upsertDirectorySQL = `INSERT INTO tenantry.tenants AS t (tenant_id, slug, name, status, plan, schema_name,
-	stripe_customer_id, created_at, updated_at, seq)
-VALUES ($1, $2, $3, $4, $5, tenantry.tenant_schema_name($1), $6, $7, $8, $9)
+	stripe_customer_id, created_at, updated_at, seq, plan_version, billing_interval, trial_ends_at)
+VALUES ($1, $2, $3, $4, $5, tenantry.tenant_schema_name($1), $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (tenant_id) DO UPDATE SET name = excluded.name, status = excluded.status, plan = excluded.plan,
+	plan_version = excluded.plan_version, billing_interval = excluded.billing_interval, trial_ends_at = excluded.trial_ends_at,
 	stripe_customer_id = excluded.stripe_customer_id, updated_at = greatest(t.updated_at, excluded.updated_at),
 	seq = greatest(t.seq, excluded.seq)`
 	findTenantSQL           = `SELECT ` + entryColumns + ` FROM tenantry.find_tenant($1, $2)`
 	findTenantByCustomerSQL = `SELECT ` + entryColumns + ` FROM tenantry.find_tenant_by_customer($1)`
 	listTenantsSQL          = `SELECT ` + entryColumns + ` FROM tenantry.list_tenants($1, $2)`
+	tenantsOnPlanSQL        = `SELECT * FROM tenantry.tenants_on_plan($1)`
 )
+
+// PlanOn is the plan version a tenant is on, its billing interval and its trial's end (nil:
+// no trial), as the read models show it.
+type PlanOn struct {
+	Plan        string     `json:"plan"`
+	PlanVersion int        `json:"plan_version"`
+	Interval    string     `json:"interval"`
+	TrialEndsAt *time.Time `json:"trial_ends_at,omitempty"`
+}
+
+// TenantsOnPlan lists the tenants whose directory row names plan (any version).
+func (s *Store) TenantsOnPlan(ctx context.Context, plan domain.PlanName) ([]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, tenantsOnPlanSQL, plan.String())
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}
 
 // TenantEntry is one row of the tenant directory.
 type TenantEntry struct {
-	ID               uuid.UUID `json:"id"`
-	Slug             string    `json:"slug"`
-	Name             string    `json:"name"`
-	Status           string    `json:"status"`
-	Plan             string    `json:"plan"`
+	ID     uuid.UUID `json:"id"`
+	Slug   string    `json:"slug"`
+	Name   string    `json:"name"`
+	Status string    `json:"status"`
+	PlanOn
 	Schema           string    `json:"schema"`
 	StripeCustomerID string    `json:"stripe_customer_id,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
@@ -49,11 +70,12 @@ var ErrTenantNotFound = errors.New("tenant not found")
 // DirectoryRow is the directory's row of a tenant as its events say it is now, written at
 // the event seq Seq recorded at UpdatedAt; StripeCustomerID nil when none is linked.
 type DirectoryRow struct {
-	Tenant                   uuid.UUID
-	Slug, Name, Status, Plan string
-	StripeCustomerID         *string
-	CreatedAt, UpdatedAt     time.Time
-	Seq                      int64
+	Tenant             uuid.UUID
+	Slug, Name, Status string
+	PlanOn
+	StripeCustomerID     *string
+	CreatedAt, UpdatedAt time.Time
+	Seq                  int64
 }
 
 // RefreshDirectory writes the tenant's directory row, as read by read, in one transaction
@@ -69,14 +91,15 @@ func (s *Store) RefreshDirectory(ctx context.Context, tenant uuid.UUID, read fun
 			return err
 		}
 		_, err = tx.Exec(ctx, upsertDirectorySQL, r.Tenant, r.Slug, r.Name, r.Status, r.Plan, r.StripeCustomerID,
-			r.CreatedAt, r.UpdatedAt, r.Seq)
+			r.CreatedAt, r.UpdatedAt, r.Seq, r.PlanVersion, r.Interval, r.TrialEndsAt)
 		return err
 	})
 }
 
 func scanEntry(r pgx.CollectableRow) (TenantEntry, error) {
 	var t TenantEntry
-	err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &t.Plan, &t.Schema, &t.StripeCustomerID, &t.CreatedAt)
+	err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &t.Plan, &t.PlanVersion, &t.Interval, &t.TrialEndsAt, &t.Schema,
+		&t.StripeCustomerID, &t.CreatedAt)
 	return t, err
 }
 

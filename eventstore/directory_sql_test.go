@@ -15,7 +15,7 @@ func listed(t *testing.T, worker *eventstore.Store, tenant uuid.UUID, slug strin
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	require.NoError(t, worker.RefreshDirectory(ctx(t), tenant, func() (*eventstore.DirectoryRow, error) {
-		return &eventstore.DirectoryRow{Tenant: tenant, Slug: slug, Name: "Tenant " + slug, Status: "active", Plan: "pro",
+		return &eventstore.DirectoryRow{Tenant: tenant, Slug: slug, Name: "Tenant " + slug, Status: "active", PlanOn: eventstore.PlanOn{Plan: "pro", PlanVersion: 1, Interval: "monthly"},
 			StripeCustomerID: customer, CreatedAt: now, UpdatedAt: now, Seq: 3}, nil
 	}))
 }
@@ -71,7 +71,7 @@ func TestRefreshDirectory_UnderOneTenantNeverWritesAnothersRow(t *testing.T) {
 	a, b := newTenant(t), newTenant(t)
 	now := time.Now().UTC()
 	err := worker.RefreshDirectory(ctx(t), a, func() (*eventstore.DirectoryRow, error) {
-		return &eventstore.DirectoryRow{Tenant: b, Slug: freshSlug(), Name: "B", Status: "active", Plan: "pro",
+		return &eventstore.DirectoryRow{Tenant: b, Slug: freshSlug(), Name: "B", Status: "active", PlanOn: eventstore.PlanOn{Plan: "pro", PlanVersion: 1, Interval: "monthly"},
 			CreatedAt: now, UpdatedAt: now, Seq: 1}, nil
 	})
 	require.Equal(t, "42501", sqlState(err), "row-level security refuses B's row in A's context: %v", err)

@@ -16,11 +16,11 @@ import (
 // checkpoint: the projector never applies an event twice.
 
 const (
-	insertProfileSQL = `INSERT INTO profile (tenant_id, name, slug, plan, status, created_at, updated_at)
-VALUES ($1, $2, $3, $4, 'active', $5, $5)`
+	insertProfileSQL = `INSERT INTO profile (tenant_id, name, slug, plan, plan_version, billing_interval, trial_ends_at,
+	status, created_at, updated_at) VALUES ($1, $2, $3, $4, $6, $7, $8, 'active', $5, $5)`
 	insertBillingSQL     = `INSERT INTO billing (tenant_id) VALUES ($1)`
 	renameProfileSQL     = `UPDATE profile SET name = $2, updated_at = $3 WHERE tenant_id = $1`
-	profilePlanSQL       = `UPDATE profile SET plan = $2, updated_at = $3 WHERE tenant_id = $1`
+	profilePlanSQL       = `UPDATE profile SET plan = $2, updated_at = $3, plan_version = $4, billing_interval = $5 WHERE tenant_id = $1`
 	profilePastDueSQL    = `UPDATE profile SET status = 'past_due', updated_at = $2 WHERE tenant_id = $1`
 	billingPastDueSQL    = `UPDATE billing SET status = 'past_due', past_due_since = $2, grace_ends_at = $3 WHERE tenant_id = $1`
 	profileSuspendedSQL  = `UPDATE profile SET status = 'suspended', suspend_reason = $2, suspend_note = nullif($3, ''), updated_at = $4 WHERE tenant_id = $1`
@@ -80,8 +80,8 @@ func (t *ProjectionTx) exec(ctx context.Context, one error, sql string, args ...
 }
 
 // CreateTenant adds the tenant's profile (active) and an empty billing row.
-func (t *ProjectionTx) CreateTenant(ctx context.Context, name, slug, plan string, at time.Time) error {
-	if err := t.exec(ctx, nil, insertProfileSQL, t.tenant, name, slug, plan, at); err != nil {
+func (t *ProjectionTx) CreateTenant(ctx context.Context, name, slug string, plan PlanOn, at time.Time) error {
+	if err := t.exec(ctx, nil, insertProfileSQL, t.tenant, name, slug, plan.Plan, at, plan.PlanVersion, plan.Interval, plan.TrialEndsAt); err != nil {
 		return err
 	}
 	return t.exec(ctx, nil, insertBillingSQL, t.tenant)
@@ -92,9 +92,9 @@ func (t *ProjectionTx) RenameTenant(ctx context.Context, name string, at time.Ti
 	return t.exec(ctx, errProfileMissing, renameProfileSQL, t.tenant, name, at)
 }
 
-// ChangePlan sets the profile's plan.
-func (t *ProjectionTx) ChangePlan(ctx context.Context, plan string, at time.Time) error {
-	return t.exec(ctx, errProfileMissing, profilePlanSQL, t.tenant, plan, at)
+// ChangePlan sets the profile's plan version and interval (the trial's end stays).
+func (t *ProjectionTx) ChangePlan(ctx context.Context, plan PlanOn, at time.Time) error {
+	return t.exec(ctx, errProfileMissing, profilePlanSQL, t.tenant, plan.Plan, at, plan.PlanVersion, plan.Interval)
 }
 
 // MarkPastDue marks the profile and the billing state past due, with its grace period.

@@ -13,7 +13,7 @@ import (
 // the transaction's search_path is the tenant's schema.
 
 const (
-	profileSQL = `SELECT tenant_id, name, slug, plan, status, coalesce(suspend_reason, ''),
+	profileSQL = `SELECT tenant_id, name, slug, plan, plan_version, billing_interval, trial_ends_at, status, coalesce(suspend_reason, ''),
 		coalesce(suspend_note, ''), created_at, updated_at FROM profile`
 	membersSQL = `SELECT member_id, email, role, joined_at FROM members WHERE member_id > $1
 		ORDER BY member_id LIMIT $2`
@@ -26,10 +26,10 @@ const (
 
 // Profile is the tenant's profile read model.
 type Profile struct {
-	TenantID      uuid.UUID `json:"id"`
-	Name          string    `json:"name"`
-	Slug          string    `json:"slug"`
-	Plan          string    `json:"plan"`
+	TenantID uuid.UUID `json:"id"`
+	Name     string    `json:"name"`
+	Slug     string    `json:"slug"`
+	PlanOn
 	Status        string    `json:"status"`
 	SuspendReason string    `json:"suspend_reason,omitempty"`
 	SuspendNote   string    `json:"suspend_note,omitempty"`
@@ -41,7 +41,7 @@ type Profile struct {
 func (t *Tx) Profile(ctx context.Context) (Profile, error) {
 	var p Profile
 	err := t.tx.QueryRow(ctx, profileSQL).
-		Scan(&p.TenantID, &p.Name, &p.Slug, &p.Plan, &p.Status, &p.SuspendReason, &p.SuspendNote, &p.CreatedAt, &p.UpdatedAt)
+		Scan(&p.TenantID, &p.Name, &p.Slug, &p.Plan, &p.PlanVersion, &p.Interval, &p.TrialEndsAt, &p.Status, &p.SuspendReason, &p.SuspendNote, &p.CreatedAt, &p.UpdatedAt)
 	return p, notProvisioned(err)
 }
 

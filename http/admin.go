@@ -29,7 +29,8 @@ func (s *Server) adminListTenants(c *gin.Context, _ *call) {
 		return domain.IDCursor(domain.ListTenants, t.ID)
 	})
 	reply(c, http.StatusOK, api.TenantList{Page: pageOf(pg), Tenants: mapAll(pg.Items, func(t eventstore.TenantEntry) api.TenantEntry {
-		return api.TenantEntry{ID: t.ID, Slug: t.Slug, Name: t.Name, Status: t.Status, Plan: t.Plan, Schema: t.Schema,
+		return api.TenantEntry{ID: t.ID, Slug: t.Slug, Name: t.Name, Status: t.Status, Plan: t.Plan,
+			PlanVersion: t.PlanVersion, Interval: t.Interval, TrialEndsAt: t.TrialEndsAt, Schema: t.Schema,
 			StripeCustomerID: t.StripeCustomerID, CreatedAt: t.CreatedAt}
 	})})
 }

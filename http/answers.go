@@ -12,7 +12,8 @@ import (
 // turn the use cases' results and the read models' rows into them.
 
 func tenantAnswer(t app.TenantSummary) api.Tenant {
-	return api.Tenant{ID: t.ID, Name: t.Name, Slug: t.Slug, Plan: t.Plan, Status: t.Status}
+	return api.Tenant{ID: t.ID, Name: t.Name, Slug: t.Slug, Plan: t.Plan, PlanVersion: t.PlanVersion, Interval: t.Interval,
+		TrialEndsAt: t.TrialEndsAt, Status: t.Status}
 }
 
 func memberSummary(m app.MemberSummary) api.MemberSummary {
@@ -24,7 +25,8 @@ func newKeyAnswer(k app.NewKey) api.NewAPIKey {
 }
 
 func profileAnswer(p eventstore.Profile) api.Profile {
-	return api.Profile{ID: p.TenantID, Name: p.Name, Slug: p.Slug, Plan: p.Plan, Status: p.Status, SuspendReason: p.SuspendReason,
+	return api.Profile{ID: p.TenantID, Name: p.Name, Slug: p.Slug, Plan: p.Plan, PlanVersion: p.PlanVersion, Interval: p.Interval,
+		TrialEndsAt: p.TrialEndsAt, Status: p.Status, SuspendReason: p.SuspendReason,
 		SuspendNote: p.SuspendNote, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 }
 
@@ -59,7 +61,8 @@ func stateAnswer(st app.State) api.AuditState {
 	out := api.AuditState{AsOf: st.AsOf, Seq: st.Seq, Members: make([]api.MemberSummary, len(st.Members)),
 		UsageTotals: make(map[string]api.ExactDecimal, len(st.UsageTotals))}
 	if st.Tenant != nil {
-		out.Tenant = &api.Tenant{ID: st.Tenant.ID, Name: st.Tenant.Name, Slug: st.Tenant.Slug, Plan: st.Tenant.Plan, Status: st.Tenant.Status}
+		t := tenantAnswer(*st.Tenant)
+		out.Tenant = &t
 	}
 	for i, m := range st.Members {
 		out.Members[i] = api.MemberSummary{ID: m.ID, Email: m.Email, Role: m.Role}

@@ -25,6 +25,7 @@ type call struct {
 	tenant uuid.UUID   // resolved tenant (tenant-scoped routes)
 	status string      // the tenant's status
 	plan   string      // the tenant's plan
+	planV  int         // the tenant's plan version
 	role   domain.Role // the API key's role
 	keyID  uuid.UUID   // the API key (member routes)
 	member uuid.UUID   // the key's member
@@ -65,7 +66,7 @@ func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 		s.refuseCredential(c, "the API key is not valid")
 		return false
 	}
-	cl.tenant, cl.keyID, cl.member, cl.role, cl.status, cl.plan = e.tenant, e.keyID, e.member, e.role, e.status, e.plan
+	cl.tenant, cl.keyID, cl.member, cl.role, cl.status, cl.plan, cl.planV = e.tenant, e.keyID, e.member, e.role, e.status, e.plan, e.planVersion
 	cl.actor = "key:" + e.keyID.String()
 	return true
 }
@@ -183,7 +184,7 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 		return cachedCred{}, false, err
 	}
 	e = cachedCred{tenant: tenant, keyID: keyID, member: cred.MemberID, role: role,
-		status: cred.TenantStatus, plan: cred.Plan, slug: cred.Slug}
+		status: cred.TenantStatus, plan: cred.Plan, planVersion: cred.PlanVersion, slug: cred.Slug}
 	s.creds.put(sum, e, now, gen)
 	s.slugs.Store(cred.Slug, tenant)
 	return e, true, nil

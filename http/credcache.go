@@ -72,6 +72,7 @@ type cachedCred struct {
 	tenant, keyID, member uuid.UUID
 	role                  domain.Role
 	status, plan, slug    string
+	planVersion           int
 	expires, refreshAt    time.Time
 }
 

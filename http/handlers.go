@@ -22,14 +22,16 @@ type useCases struct {
 	tenants app.Tenants
 	members app.Members
 	keys    app.APIKeys
+	migrate app.PlanMigration
 }
 
-func newUseCases(d Deps) useCases {
+func newUseCases(d Deps, catalog *app.PlanCatalog) useCases {
 	events := eventstore.DomainStore{Store: d.Store, Registry: d.Registry}
 	return useCases{
-		signUp:  app.SignUp{Events: events, Slugs: d.Store, Now: d.Now},
-		tenants: app.Tenants{Events: events, Now: d.Now},
-		members: app.Members{Events: events, Now: d.Now, Plans: d.Plans, InvitationTTL: d.InvitationTTL},
+		signUp:  app.SignUp{Events: events, Slugs: d.Store, Plans: catalog, Now: d.Now},
+		tenants: app.Tenants{Events: events, Plans: catalog, Now: d.Now},
+		members: app.Members{Events: events, Now: d.Now, Plans: catalog, InvitationTTL: d.InvitationTTL},
+		migrate: app.PlanMigration{Events: events, Plans: catalog, Tenants: d.Store, Now: d.Now},
 		keys:    app.APIKeys{Events: events, Now: d.Now},
 	}
 }

@@ -91,7 +91,7 @@ func (s *Server) introspect(c *gin.Context, cl *call) {
 		Tenant: &api.IntrospectedTenant{ID: e.tenant, Slug: e.slug, Status: e.status, Plan: e.plan},
 		Member: &api.IntrospectedMember{ID: e.member}}
 	if p, err := domain.ParsePlanName(e.plan); err == nil {
-		l := s.d.Plans.Limits(p)
+		l := s.catalog.Limits(p, e.planVersion)
 		ans.Limits = &api.IntrospectedPlanLimit{Seats: l.Seats, RequestsPerSecond: l.RequestsPerSecond, Burst: l.Burst}
 	}
 	reply(c, http.StatusOK, ans)

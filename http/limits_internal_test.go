@@ -10,13 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/app"
 )
 
 // However many client addresses send requests, the limiter and the failure counts hold at
 // most their bound.
 func TestLimiter_MemoryIsBoundedUnderManyClientAddresses(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
-	l := newLimiter(domain.DefaultPlans())
+	l := newLimiter(app.DefaultLimits(domain.DefaultPlans()).Limits)
 	f := newAuthFailures()
 	m := newMetrics(nil)
 	clients := maxBuckets + 5_000

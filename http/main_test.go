@@ -47,13 +47,20 @@ type apiOption func(*httpapi.Deps)
 
 func newAPI(t testing.TB, opts ...apiOption) *api {
 	t.Helper()
+	return newAPIOn(t, testDB, opts...)
+}
+
+// newAPIOn is newAPI on a database of its own (pgtest.New), for tests whose writes reach
+// every tenant, such as the plan catalog's.
+func newAPIOn(t testing.TB, db *pgtest.DB, opts ...apiOption) *api {
+	t.Helper()
 	// As serve does: the API on tenantry_app, the pipeline on tenantry_worker.
-	pool := pgtest.Pool(t, testDB.AppURL, 16)
+	pool := pgtest.Pool(t, db.AppURL, 16)
 	reg := eventstore.NewRegistry()
 	require.NoError(t, catalog.Register(reg))
 	// Errors reach the package's output (shown when it fails): an unexpected 500 names its cause.
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	workerPool := pgtest.Pool(t, testDB.WorkerURL, 8)
+	workerPool := pgtest.Pool(t, db.WorkerURL, 8)
 	notifier := eventstore.NewNotifier(workerPool, 0, log)
 	withPipeline := eventstore.StoreConfig{Notifier: notifier, GroupCommitters: 4}
 	store, err := eventstore.NewStore(pool, withPipeline)

@@ -106,7 +106,7 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		fail(c, http.StatusNotFound, "not-found", "invitation not found")
 		return
 	}
-	cl.tenant, cl.status, cl.plan = tenantID, p.Status, p.Plan
+	cl.tenant, cl.status, cl.plan, cl.planV = tenantID, p.Status, p.Plan, p.PlanVersion
 	c.Set(keyTenant, tenantID)
 	if !s.checkStatus(c, cl) {
 		return
@@ -114,7 +114,7 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 	cl.actor = "invitation:" + invitationID.String()
 	plan, _ := domain.ParsePlanName(cl.plan)
 	cl.yield()
-	out, err := s.uc.members.Accept(c, app.AcceptInput{Tenant: tenantID, Plan: plan, InvitationID: invitationID, Token: req.Token,
+	out, err := s.uc.members.Accept(c, app.AcceptInput{Tenant: tenantID, Plan: plan, PlanVersion: cl.planV, InvitationID: invitationID, Token: req.Token,
 		Meta: metadata(c, cl)})
 	if !s.changed(c, cl, tenantID, out.Seq, err) {
 		// No such invitation (404), or a real invitation's id with the wrong secret (403):

@@ -25,7 +25,7 @@ import (
 func (s *Server) membersProduct() product.Product {
 	m := memberRoutes{
 		useCase: func(r product.Request) app.Members {
-			return app.Members{Events: r.Events(), Now: s.d.Now, Plans: s.d.Plans, InvitationTTL: s.d.InvitationTTL}
+			return app.Members{Events: r.Events(), Now: s.d.Now, Plans: s.catalog, InvitationTTL: s.d.InvitationTTL}
 		},
 		list: func(ctx context.Context, tenant uuid.UUID, after uuid.UUID, limit int) (rows []eventstore.Member, err error) {
 			err = s.d.Store.InTenant(ctx, tenant, true, func(tx *eventstore.Tx) error {
@@ -117,7 +117,7 @@ func (m memberRoutes) inviteMember(c *gin.Context, r product.Request) {
 		return
 	}
 	id := r.NewID("invitation")
-	out, err := m.useCase(r).Invite(c, app.InviteInput{Tenant: r.Tenant(), Plan: r.Plan(), InvitationID: id, Email: email, Role: role,
+	out, err := m.useCase(r).Invite(c, app.InviteInput{Tenant: r.Tenant(), Plan: r.Plan(), PlanVersion: r.(*productRequest).cl.planV, InvitationID: id, Email: email, Role: role,
 		InvitedBy: r.Member(), Meta: r.Metadata()})
 	if m.changed(c, r, out.Seq, err) {
 		r.JSON(http.StatusCreated, api.MemberInvited{

@@ -80,10 +80,16 @@ func methodLabel(method string) string {
 	return "OTHER"
 }
 
-// planLabel maps a plan name to a bounded set of label values: domain's plan names,
-// "anonymous", or "other".
+// planLabel maps a plan name to a bounded set of label values: the default catalog's plan
+// names, "anonymous", or "other".
 func planLabel(plan string) string {
-	if _, err := domain.ParsePlanName(plan); err == nil || plan == "anonymous" {
+	// The catalog's plans are the operator's: only the default catalog's names are labels.
+	for _, p := range domain.PlanNames() {
+		if p.String() == plan {
+			return plan
+		}
+	}
+	if plan == "anonymous" {
 		return plan
 	}
 	return "other"

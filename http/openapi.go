@@ -202,8 +202,9 @@ func domainEnums(v any) {
 			switch name {
 			case "role":
 				x["enum"] = namesOf(domain.Roles())
-			case "plan":
-				x["enum"] = namesOf(domain.PlanNames())
+			case "plan": // plans are the catalog's, which the operator changes at run time
+				x["pattern"] = "^[a-z][a-z0-9_]{0,62}$"
+				x["maxLength"] = 63
 			default:
 				panic("openapi: unknown x-domain-enum " + name) // the api types are fixed: a bug
 			}
@@ -282,7 +283,7 @@ var tags = []schema{
 	{"name": "Usage", "description": "Metered usage: recording and reading it."},
 	{"name": "Billing", "description": "The tenant's billing state and usage reported to Stripe."},
 	{"name": "Audit", "description": "The tenant's hash-chained event log: export, verification, replay."},
-	{"name": "Admin", "description": "The operator's tenant directory and lifecycle decisions."},
+	{"name": "Admin", "description": "The operator's tenant directory and lifecycle decisions, and the plan catalog."},
 	{"name": "Webhooks", "description": "Deliveries from Stripe."},
 	{"name": "Integration", "description": "For products beside Tenantry: API key introspection (a service token) and the tenant's event feed."},
 }

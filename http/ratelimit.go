@@ -19,12 +19,12 @@ import (
 // address for requests made outside any tenant (signup, invitation acceptance), so that a
 // tenant flooding the API spends only its own budget.
 type limiter struct {
-	plans   domain.Plans
-	shared  SharedLimits // across replicas (Redis); nil keeps the buckets in process
-	onError func(error)
-	mu      sync.Mutex
-	buckets *lru[string, *bucket] // per tenant and per client address, at most maxBuckets
-	swept   time.Time
+	limitsOf func(domain.PlanName, int) domain.Limits
+	shared   SharedLimits // across replicas (Redis); nil keeps the buckets in process
+	onError  func(error)
+	mu       sync.Mutex
+	buckets  *lru[string, *bucket] // per tenant and per client address, at most maxBuckets
+	swept    time.Time
 }
 
 // maxBuckets bounds the limiter's memory (about 200 bytes a bucket). Beyond it the least
@@ -33,9 +33,10 @@ type limiter struct {
 const maxBuckets = 100_000
 
 type bucket struct {
-	lim  *rate.Limiter
-	plan string
-	used time.Time
+	lim     *rate.Limiter
+	plan    string
+	version int
+	used    time.Time
 }
 
 func (l *limiter) sharedDown(err error) {
@@ -47,21 +48,24 @@ func (l *limiter) sharedDown(err error) {
 // anonymousLimits bounds requests without a tenant, per client address.
 var anonymousLimits = domain.Limits{RequestsPerSecond: 5, Burst: 20}
 
-func newLimiter(plans domain.Plans) *limiter {
-	return &limiter{plans: plans, buckets: newLRU[string, *bucket](maxBuckets)}
+func newLimiter(limitsOf func(domain.PlanName, int) domain.Limits) *limiter {
+	return &limiter{limitsOf: limitsOf, buckets: newLRU[string, *bucket](maxBuckets)}
 }
 
 // allow takes a token for the request, or answers 429 with Retry-After.
 func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 	var key, plan string
+	var version int
 	limits := anonymousLimits
 	switch {
 	case cl.route.access == public || cl.route.access == stripe || cl.route.access == operator || cl.route.access == service || cl.actor == "operator":
 		return true
 	case cl.tenant != uuid.Nil:
-		key, plan = "t:"+cl.tenant.String(), cl.plan
+		key, plan, version = "t:"+cl.tenant.String(), cl.plan, cl.planV
 		if p, err := domain.ParsePlanName(cl.plan); err == nil {
-			limits = l.plans.Limits(p)
+			if pl := l.limitsOf(p, cl.planV); pl.Valid() {
+				limits = pl
+			}
 		}
 	default:
 		key, plan = "a:"+clientKey(c), "anonymous"
@@ -88,8 +92,8 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 	now := time.Now()
 	l.mu.Lock()
 	b, _ := l.buckets.get(key)
-	if b == nil || b.plan != plan {
-		b = &bucket{lim: rate.NewLimiter(rate.Limit(limits.RequestsPerSecond), limits.Burst), plan: plan}
+	if b == nil || b.plan != plan || b.version != version {
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(limits.RequestsPerSecond), limits.Burst), plan: plan, version: version}
 		l.buckets.put(key, b)
 	}
 	b.used = now

@@ -102,6 +102,10 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/admin/tenants/:tenant/suspend", access: operator, handler: s.adminSuspend, doc: docAdminSuspend},
 		{method: "POST", path: "/v1/admin/tenants/:tenant/reactivate", access: operator, handler: s.adminReactivate, doc: docAdminReactivate},
 		{method: "POST", path: "/v1/admin/tenants/:tenant/close", access: operator, handler: s.adminClose, doc: docAdminClose},
+		{method: "GET", path: "/v1/admin/plans", access: operator, handler: s.adminListPlans, doc: docAdminListPlans},
+		{method: "GET", path: "/v1/admin/plans/:key", access: operator, handler: s.adminGetPlan, doc: docAdminGetPlan},
+		{method: "POST", path: "/v1/admin/plans/:key/migrate-tenants", access: operator, handler: s.adminMigrateTenants, doc: docAdminMigrateTenants},
+		{method: "PUT", path: "/v1/admin/catalog", access: operator, handler: s.adminApplyCatalog, doc: docAdminApplyCatalog},
 
 		{method: "POST", path: "/v1/webhooks/stripe", access: stripe, handler: s.stripeWebhook, doc: docStripeWebhook},
 	}...)

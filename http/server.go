@@ -24,6 +24,7 @@ import (
 	"github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/app/logctx"
 	"github.com/tenantry/tenantry/domain/auditlog"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/domain/webhook"
 	"github.com/tenantry/tenantry/eventstore"
@@ -61,7 +62,12 @@ type Deps struct {
 	// billing worker's Settle); GET /v1/billing compares recorded and reported usage of the
 	// windows due by then. Default 5 minutes.
 	BillingSettle time.Duration
-	Plans         domain.Plans
+	// Plans are the default catalog's limits (TENANTRY_PLAN_LIMITS), used when Catalog is
+	// nil; default domain.DefaultPlans.
+	Plans domain.Plans
+	// Catalog is the plan catalog (app.NewPlanCatalog, kept current by its Run); nil: one
+	// over Store on Plans, refreshed when the API writes (tests).
+	Catalog *app.PlanCatalog
 	// Now is the clock (tests may fix it); default time.Now.
 	Now func() time.Time
 	// SettleTimeout bounds how long a write waits for its effects to be readable
@@ -98,18 +104,19 @@ type Deps struct {
 	WebhookAllowHTTP bool
 	// Definitions declares metrics (kind, aggregation, decimal places): POST /v1/usage
 	// accepts a quantity with up to its metric's Scale decimal places, and GET /v1/usage
-	// answers a gauge's value by its aggregation. nil: no metric is declared (every one is
-	// a whole-unit counter).
+	// answers a gauge's value by its aggregation. nil: the plan catalog's (Catalog), whose
+	// metrics: the operator declares.
 	Definitions usage.Definitions
 }
 
 // Server holds the handlers' shared state.
 type Server struct {
-	d      Deps
-	limits *limiter
-	fair   *fairness
-	slugs  sync.Map // slug → tenant id: slugs never change
-	creds  credCache
+	d       Deps
+	catalog *app.PlanCatalog
+	limits  *limiter
+	fair    *fairness
+	slugs   sync.Map // slug → tenant id: slugs never change
+	creds   credCache
 	// authFails counts failed authentications per client (admitCredential).
 	authFails *authFailures
 	// feedWaits counts the requests waiting for a tenant's events (GET /v1/events?wait=).
@@ -178,7 +185,13 @@ func build(d Deps) (*gin.Engine, *Server, error) {
 	if d.Plans == (domain.Plans{}) {
 		d.Plans = domain.DefaultPlans()
 	}
-	s := &Server{d: d, limits: newLimiter(d.Plans), fair: newFairness(), metrics: newMetrics(d.Metrics),
+	if d.Catalog == nil {
+		d.Catalog = app.NewPlanCatalog(eventstore.DomainStore{Store: d.Store, Registry: d.Registry}, plans.Default(d.Plans))
+	}
+	if d.Definitions == nil {
+		d.Definitions = d.Catalog
+	}
+	s := &Server{d: d, catalog: d.Catalog, limits: newLimiter(d.Catalog.Limits), fair: newFairness(), metrics: newMetrics(d.Metrics),
 		usage: newRecordUsage(d), authFails: newAuthFailures(), audits: newAuditCache(d)}
 	s.limits.shared = d.SharedLimits
 	var lastWarn atomic.Int64
@@ -190,7 +203,7 @@ func build(d Deps) (*gin.Engine, *Server, error) {
 	}
 	d.Timeouts = d.Timeouts.withDefaults()
 	s.d = d
-	s.uc = newUseCases(d)
+	s.uc = newUseCases(d, d.Catalog)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	proxies := make([]string, len(d.TrustedProxies))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/app"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/eventstore"
 	"github.com/tenantry/tenantry/http/api"
 )
@@ -20,7 +21,7 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 	if !decode(c, cl.body, &req) {
 		return
 	}
-	in, invalid := app.ParseSignUp(req.Name, req.Slug, req.Plan, req.AdminEmail)
+	in, invalid := app.ParseSignUp(req.Name, req.Slug, req.Plan, req.Interval, req.AdminEmail)
 	if failFields(c, invalid) {
 		return
 	}
@@ -125,8 +126,15 @@ func (s *Server) putPlan(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
+	var interval plans.Interval
+	if req.Interval != "" {
+		if interval, err = plans.ParseInterval(req.Interval); err != nil {
+			s.failErr(c, err)
+			return
+		}
+	}
 	cl.yield()
-	ch, err := s.uc.tenants.ChangePlan(c, cl.tenant, plan, metadata(c, cl))
+	ch, err := s.uc.tenants.ChangePlan(c, cl.tenant, plan, interval, metadata(c, cl))
 	if s.changed(c, cl, cl.tenant, ch.Seq, err) {
 		reply(c, http.StatusOK, api.TenantChange{Tenant: tenantAnswer(app.Summarize(ch.Tenant)), Seq: ch.Seq})
 	}

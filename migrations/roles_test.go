@@ -42,6 +42,7 @@ var privileges = map[string]string{
 	"fn tenantry.find_tenant(text,uuid)":        "app worker",
 	"fn tenantry.find_tenant_by_customer(text)": "app worker",
 	"fn tenantry.list_tenants(uuid,integer)":    "app worker",
+	"fn tenantry.tenants_on_plan(text)":         "app worker", // the plan migration's candidates (ids)
 	// Cross-tenant machinery.
 	"fn tenantry.read_all_events(xid8,bigint,integer)": "worker",
 	"fn tenantry.migrate_tenant_schema(uuid)":          "worker",

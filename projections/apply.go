@@ -28,11 +28,12 @@ func apply(ctx context.Context, tx *eventstore.ProjectionTx, e *eventstore.Event
 	at := e.RecordedAt
 	switch ev := domain.Deref(p).(type) {
 	case tenant.Created:
-		return tx.CreateTenant(ctx, ev.Name.String(), ev.Slug.String(), ev.Plan.String(), at)
+		return tx.CreateTenant(ctx, ev.Name.String(), ev.Slug.String(), eventstore.PlanOn{Plan: ev.Plan.String(),
+			PlanVersion: max(ev.PlanVersion, 1), Interval: ev.Interval.OrMonthly().String(), TrialEndsAt: ev.TrialEndsAt}, at)
 	case tenant.Renamed:
 		return tx.RenameTenant(ctx, ev.Name.String(), at)
 	case tenant.PlanChanged:
-		return tx.ChangePlan(ctx, ev.To.String(), at)
+		return tx.ChangePlan(ctx, eventstore.PlanOn{Plan: ev.To.String(), PlanVersion: max(ev.ToVersion, 1), Interval: ev.Interval.OrMonthly().String()}, at)
 	case tenant.MarkedPastDue:
 		return tx.MarkPastDue(ctx, ev.Since, ev.GraceEndsAt, at)
 	case tenant.Suspended:
@@ -234,4 +235,14 @@ func columns(sums map[usageKey]usageBucket) eventstore.UsageTotals {
 		c.LastAts, c.LastSeqs, c.LastIdxs = append(c.LastAts, v.lastAt), append(c.LastSeqs, v.lastSeq), append(c.LastIdxs, v.lastIdx)
 	}
 	return c
+}
+
+// planOn is a tenant's subscription as the read models show it.
+func planOn(s tenant.Subscription) eventstore.PlanOn {
+	p := eventstore.PlanOn{Plan: s.Plan.String(), PlanVersion: s.PlanVersion, Interval: s.Interval.String()}
+	if !s.TrialEndsAt.IsZero() {
+		end := s.TrialEndsAt
+		p.TrialEndsAt = &end
+	}
+	return p
 }

@@ -111,7 +111,7 @@ func (d *Directory) apply(ctx context.Context, e *eventstore.Event) error {
 			customer = &c
 		}
 		return &eventstore.DirectoryRow{Tenant: e.TenantID, Slug: t.Slug().String(), Name: t.Name().String(),
-			Status: t.Status().String(), Plan: t.Plan().String(), StripeCustomerID: customer,
+			Status: t.Status().String(), PlanOn: planOn(t.Subscription()), StripeCustomerID: customer,
 			CreatedAt: t.CreatedAt(), UpdatedAt: e.RecordedAt, Seq: e.Seq}, nil
 	})
 }

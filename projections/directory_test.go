@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/billing"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/eventstore"
 )
@@ -22,7 +23,7 @@ func TestDirectory_ProjectsEveryTenantForRouting(t *testing.T) {
 		ids = append(ids, f.createTenant(t))
 	}
 	f.append(t, ids[1], tenant.StreamID, tenant.Suspended{Reason: tenant.ReasonPaymentFailed})
-	f.append(t, ids[2], tenant.StreamID, tenant.Renamed{Name: mustName(t, "Renamed Inc")}, tenant.PlanChanged{From: domain.PlanPro, To: domain.PlanFree})
+	f.append(t, ids[2], tenant.StreamID, tenant.Renamed{Name: mustName(t, "Renamed Inc")}, tenant.PlanChanged{From: domain.PlanPro, FromVersion: 1, To: domain.PlanFree, ToVersion: 1, Interval: plans.Monthly})
 	f.append(t, ids[3], billing.AccountStreamID, billing.CustomerLinked{CustomerID: "cus_dir", SubscriptionID: "sub_dir",
 		SubscriptionItemID: "si_dir", Plan: domain.PlanPro, PriceID: "price_x"})
 

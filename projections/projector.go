@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/domain/module"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 )
@@ -134,6 +135,9 @@ func (p *Projector) poisoned(name string) {
 
 // Notify says a tenant has new events. It never blocks.
 func (p *Projector) Notify(tenant uuid.UUID) {
+	if tenant == plans.Partition {
+		return // the deployment's own partition (the plan catalog) has no read models
+	}
 	p.mu.Lock()
 	p.init()
 	switch p.state[tenant] {

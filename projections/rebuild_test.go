@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 )
@@ -40,7 +41,7 @@ func TestRebuild_ProducesTheSameModelAndSwapsItIn(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 4)
 	id := f.createTenant(t)
-	f.append(t, id, tenant.StreamID, tenant.PlanChanged{From: domain.PlanPro, To: domain.PlanEnterprise})
+	f.append(t, id, tenant.StreamID, tenant.PlanChanged{From: domain.PlanPro, FromVersion: 1, To: domain.PlanEnterprise, ToVersion: 1, Interval: plans.Monthly})
 	for i := 0; i < 120; i++ {
 		f.append(t, id, usage.StreamID, usageEvent(t, i))
 	}

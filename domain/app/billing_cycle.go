@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/domain"
 	dbilling "github.com/tenantry/tenantry/domain/billing"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 )
@@ -38,8 +40,12 @@ type UsageTotals interface {
 
 // BillingConfig is the billing steps' settings, fixed at construction.
 type BillingConfig struct {
-	// Prices maps each plan to the Stripe price its subscription uses.
+	// Prices maps each plan of the default catalog to the Stripe price its subscription
+	// uses when its plan version names none (TENANTRY_STRIPE_PRICES).
 	Prices map[domain.PlanName]string
+	// Plans is the plan catalog (nil: the default catalog): a tenant's subscription bills
+	// the price of its plan version's interval.
+	Plans PlanSource
 	// Meters maps a usage metric to the event name of its Stripe billing meter; a metric
 	// not listed uses its own name.
 	Meters map[string]string
@@ -63,6 +69,7 @@ type BillingCycle struct {
 	clock  Clock
 	log    *slog.Logger
 	cfg    BillingConfig
+	prices sync.Map // lookup key → the Stripe price EnsurePrice answered
 }
 
 // NewBillingCycle builds the billing steps; a nil clock is the system's, a nil logger
@@ -129,9 +136,9 @@ func (b *BillingCycle) Provision(ctx context.Context, id uuid.UUID) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	price, ok := b.cfg.Prices[t.Plan()]
-	if !ok {
-		return 0, fmt.Errorf("no Stripe price configured for plan %s", t.Plan())
+	price, err := b.priceOf(ctx, t.Subscription())
+	if err != nil {
+		return 0, err
 	}
 	if !acct.Linked() {
 		cus, err := b.stripe.CreateCustomer(ctx, StripeCustomer{TenantID: id, Name: t.Name().String(), Slug: t.Slug().String(),
@@ -139,8 +146,11 @@ func (b *BillingCycle) Provision(ctx context.Context, id uuid.UUID) (int, error)
 		if err != nil {
 			return 0, fmt.Errorf("create Stripe customer: %w", err)
 		}
-		sub, err := b.stripe.CreateSubscription(ctx, StripeSubscription{TenantID: id, CustomerID: cus, PriceID: price,
-			IdempotencyKey: "tenantry:subscription:" + id.String()})
+		ss := StripeSubscription{TenantID: id, CustomerID: cus, PriceID: price, IdempotencyKey: "tenantry:subscription:" + id.String()}
+		if end := t.Subscription().TrialEndsAt; end.After(b.now()) {
+			ss.TrialEnd = end
+		}
+		sub, err := b.stripe.CreateSubscription(ctx, ss)
 		if err != nil {
 			return 0, fmt.Errorf("create Stripe subscription: %w", err)
 		}
@@ -154,7 +164,7 @@ func (b *BillingCycle) Provision(ctx context.Context, id uuid.UUID) (int, error)
 		b.log.InfoContext(ctx, "tenant linked to Stripe", "stripe_customer_id", cus, "stripe_subscription_id", sub.ID)
 		return 1, nil
 	}
-	if acct.Plan() == t.Plan() {
+	if acct.Plan() == t.Plan() && acct.PriceID() == price {
 		return 0, nil
 	}
 	sub, err := b.stripe.ChangeSubscriptionPrice(ctx, StripePriceChange{SubscriptionID: acct.SubscriptionID(),
@@ -173,6 +183,43 @@ func (b *BillingCycle) Provision(ctx context.Context, id uuid.UUID) (int, error)
 	}
 	b.log.InfoContext(ctx, "Stripe subscription moved to the tenant's plan", "plan", t.Plan().String())
 	return 1, nil
+}
+
+// priceOf is the Stripe price of a tenant's plan version at its interval: the price the
+// version names; else one the worker creates for its amount (once: EnsurePrice finds it by
+// its lookup key); else the price configured for the plan (TENANTRY_STRIPE_PRICES).
+func (b *BillingCycle) priceOf(ctx context.Context, sub tenant.Subscription) (string, error) {
+	cat, err := catalogOf(ctx, b.cfg.Plans)
+	if err != nil {
+		return "", err
+	}
+	if p, ok := cat.Version(sub.Plan, sub.PlanVersion); ok {
+		pr := p.Intervals[sub.Interval]
+		switch {
+		case pr.StripePrice != "":
+			return pr.StripePrice, nil
+		case pr.Currency != "":
+			key := fmt.Sprintf("tenantry_%s_v%d_%s", sub.Plan, sub.PlanVersion, sub.Interval)
+			if id, ok := b.prices.Load(key); ok {
+				return id.(string), nil
+			}
+			every := "month"
+			if sub.Interval == plans.Yearly {
+				every = "year"
+			}
+			id, err := b.stripe.EnsurePrice(ctx, StripePrice{LookupKey: key, ProductName: p.Name, Amount: pr.Amount, Currency: pr.Currency, Interval: every})
+			if err != nil {
+				return "", fmt.Errorf("create the Stripe price of plan %s v%d %s: %w", sub.Plan, sub.PlanVersion, sub.Interval, err)
+			}
+			b.prices.Store(key, id)
+			return id, nil
+		}
+	}
+	price, ok := b.cfg.Prices[sub.Plan]
+	if !ok {
+		return "", fmt.Errorf("no Stripe price for plan %s v%d %s: the catalog names none and none is configured", sub.Plan, sub.PlanVersion, sub.Interval)
+	}
+	return price, nil
 }
 
 // Dunning suspends the tenant (reason payment_failed) when it is past due and its grace

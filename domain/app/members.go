@@ -15,10 +15,28 @@ import (
 type Members struct {
 	Events EventStore
 	Now    func() time.Time
-	// Plans gives each plan's seat limit.
-	Plans domain.Plans
+	// Plans gives each plan version's seat limit (PlanCatalog.Limits).
+	Plans PlanLimits
 	// InvitationTTL is how long an invitation can be accepted.
 	InvitationTTL time.Duration
+}
+
+// PlanLimits answers a plan version's limits from memory (PlanCatalog); a version it does
+// not know answers the zero, invalid Limits.
+type PlanLimits interface {
+	Limits(plan domain.PlanName, version int) domain.Limits
+}
+
+// DefaultLimits are the default catalog's limits (for tests and tools that run without a
+// catalog): version 1 of free, pro and enterprise.
+type DefaultLimits domain.Plans
+
+// Limits implements PlanLimits.
+func (d DefaultLimits) Limits(plan domain.PlanName, version int) domain.Limits {
+	if version > 1 {
+		return domain.Limits{}
+	}
+	return domain.Plans(d).Limits(plan)
 }
 
 // MembershipChange is where a membership command's events landed (Seq 0: none were
@@ -47,6 +65,7 @@ func changeMembership(ctx context.Context, store EventStore, tenant uuid.UUID, m
 type InviteInput struct {
 	Tenant       uuid.UUID
 	Plan         domain.PlanName
+	PlanVersion  int
 	InvitationID uuid.UUID
 	Email        domain.Email
 	Role         domain.Role
@@ -70,7 +89,7 @@ func (u Members) Invite(ctx context.Context, in InviteInput) (Invited, error) {
 	}
 	now := u.Now().UTC()
 	expires := now.Add(u.InvitationTTL)
-	seats := u.Plans.Limits(in.Plan).Seats
+	seats := u.Plans.Limits(in.Plan, in.PlanVersion).Seats
 	ch, err := changeMembership(ctx, u.Events, in.Tenant, in.Meta, false, func(m *membership.Membership) ([]domain.Event, error) {
 		return m.Invite(in.InvitationID, in.Email, in.Role, in.InvitedBy, sum, expires, seats, now)
 	})
@@ -84,6 +103,7 @@ func (u Members) Invite(ctx context.Context, in InviteInput) (Invited, error) {
 type AcceptInput struct {
 	Tenant       uuid.UUID
 	Plan         domain.PlanName
+	PlanVersion  int
 	InvitationID uuid.UUID
 	Token        string
 	Meta         domain.Metadata
@@ -104,7 +124,7 @@ func (u Members) Accept(ctx context.Context, in AcceptInput) (Accepted, error) {
 	if err != nil {
 		return Accepted{}, err
 	}
-	seats := u.Plans.Limits(in.Plan).Seats
+	seats := u.Plans.Limits(in.Plan, in.PlanVersion).Seats
 	now := u.Now().UTC()
 	ch, err := changeMembership(ctx, u.Events, in.Tenant, in.Meta, true, func(m *membership.Membership) ([]domain.Event, error) {
 		joined, err := m.Accept(in.InvitationID, membership.HashToken(in.Token), memberID, seats, now)

@@ -59,13 +59,7 @@ type State struct {
 }
 
 // TenantView is a tenant's profile as the API shows it.
-type TenantView struct {
-	ID     uuid.UUID `json:"id"`
-	Name   string    `json:"name"`
-	Slug   string    `json:"slug"`
-	Plan   string    `json:"plan"`
-	Status string    `json:"status"`
-}
+type TenantView = TenantSummary
 
 // MemberView is a member as the API shows it.
 type MemberView struct {
@@ -192,7 +186,8 @@ func (f *Fold) State(asOf time.Time) (State, error) {
 		if err != nil {
 			return st, err
 		}
-		st.Tenant = &TenantView{ID: t.ID(), Name: t.Name().String(), Slug: t.Slug().String(), Plan: t.Plan().String(), Status: t.Status().String()}
+		view := Summarize(t)
+		st.Tenant = &view
 	}
 	m, err := membership.Replay(f.memberEvents)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 )
 
@@ -31,7 +32,9 @@ var ErrSlugTaken = errors.New("slug taken")
 type SignUp struct {
 	Events EventStore
 	Slugs  SlugClaims
-	Now    func() time.Time
+	// Plans is the plan catalog (nil: the default catalog).
+	Plans PlanSource
+	Now   func() time.Time
 }
 
 // SignUpInput is a validated sign-up (ParseSignUp).
@@ -39,14 +42,16 @@ type SignUpInput struct {
 	Name       string // as given: tenant.Create checks it
 	Slug       domain.Slug
 	Plan       domain.PlanName
+	Interval   plans.Interval
 	AdminEmail domain.Email
 	Meta       domain.Metadata
 }
 
 // ParseSignUp validates a sign-up as a client sends it, every field at once: the errors
 // (each a domain.Invalid naming its field) are nil when all are valid. An empty plan is
-// the free plan.
-func ParseSignUp(name, slug, plan, adminEmail string) (SignUpInput, []*domain.Error) {
+// the free plan, an empty interval monthly. Whether the plan exists and is sold at the
+// interval is the catalog's to say when the sign-up runs.
+func ParseSignUp(name, slug, plan, interval, adminEmail string) (SignUpInput, []*domain.Error) {
 	var in SignUpInput
 	var errs []*domain.Error
 	add := func(field string, err error) {
@@ -65,6 +70,11 @@ func ParseSignUp(name, slug, plan, adminEmail string) (SignUpInput, []*domain.Er
 		in.Plan, err = domain.ParsePlanName(plan)
 		add("plan", err)
 	}
+	in.Interval = plans.Monthly
+	if interval != "" {
+		in.Interval, err = plans.ParseInterval(interval)
+		add("interval", err)
+	}
 	in.AdminEmail, err = domain.ParseEmail(adminEmail)
 	add("admin_email", err)
 	return in, errs
@@ -72,16 +82,26 @@ func ParseSignUp(name, slug, plan, adminEmail string) (SignUpInput, []*domain.Er
 
 // TenantSummary is a tenant as the ports show it.
 type TenantSummary struct {
-	ID     uuid.UUID `json:"id"`
-	Name   string    `json:"name"`
-	Slug   string    `json:"slug"`
-	Plan   string    `json:"plan"`
-	Status string    `json:"status"`
+	ID          uuid.UUID  `json:"id"`
+	Name        string     `json:"name"`
+	Slug        string     `json:"slug"`
+	Plan        string     `json:"plan"`
+	PlanVersion int        `json:"plan_version"`
+	Interval    string     `json:"interval"`
+	TrialEndsAt *time.Time `json:"trial_ends_at,omitempty"`
+	Status      string     `json:"status"`
 }
 
 // Summarize is the summary of a tenant's state.
 func Summarize(t *tenant.Tenant) TenantSummary {
-	return TenantSummary{ID: t.ID(), Name: t.Name().String(), Slug: t.Slug().String(), Plan: t.Plan().String(), Status: t.Status().String()}
+	sub := t.Subscription()
+	out := TenantSummary{ID: t.ID(), Name: t.Name().String(), Slug: t.Slug().String(), Plan: sub.Plan.String(),
+		PlanVersion: sub.PlanVersion, Interval: sub.Interval.String(), Status: t.Status().String()}
+	if !sub.TrialEndsAt.IsZero() {
+		end := sub.TrialEndsAt
+		out.TrialEndsAt = &end
+	}
+	return out
 }
 
 // MemberSummary is a member as the ports show it.
@@ -105,8 +125,16 @@ type SignedUp struct {
 func (u SignUp) Run(ctx context.Context, in SignUpInput) (SignedUp, error) {
 	now := u.Now().UTC()
 	id, memberID, keyID := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
-	created, err := tenant.Create(id, in.Name, in.Slug, in.Plan, now)
+	plan, err := joinable(ctx, u.Plans, in.Plan)
 	if err != nil {
+		return SignedUp{}, err
+	}
+	created, err := tenant.CreateOn(id, in.Name, in.Slug, plan, in.Interval.OrMonthly(), now)
+	if err != nil {
+		return SignedUp{}, err
+	}
+	var t tenant.Tenant
+	if err := applyDecided(&t, created); err != nil {
 		return SignedUp{}, err
 	}
 	secret, prefix, sum, err := mintKey(id, keyID)
@@ -152,7 +180,7 @@ func (u SignUp) Run(ctx context.Context, in SignUpInput) (SignedUp, error) {
 	}
 	admin := domain.RoleAdmin.String()
 	return SignedUp{
-		Tenant: TenantSummary{ID: id, Name: in.Name, Slug: in.Slug.String(), Plan: in.Plan.String(), Status: tenant.StatusActive.String()},
+		Tenant: Summarize(&t),
 		Admin:  MemberSummary{ID: memberID, Email: in.AdminEmail.String(), Role: admin},
 		APIKey: NewKey{ID: keyID, Key: secret, Prefix: prefix, Role: admin, MemberID: memberID, Name: "founder"},
 		Seq:    res[len(res)-1].LastSeq,

@@ -14,16 +14,16 @@ import (
 )
 
 func TestParseSignUp_ReportsEveryInvalidFieldAtOnce(t *testing.T) {
-	_, invalid := app.ParseSignUp("", "Not A Slug", "platinum", "nope")
+	_, invalid := app.ParseSignUp("", "Not A Slug", "Platinum", "weekly", "nope")
 	var fields []string
 	for _, e := range invalid {
 		require.Equal(t, domain.CodeInvalid, e.Code)
 		require.NotEmpty(t, e.Message)
 		fields = append(fields, e.Field)
 	}
-	require.Equal(t, []string{"name", "slug", "plan", "admin_email"}, fields)
+	require.Equal(t, []string{"name", "slug", "plan", "interval", "admin_email"}, fields)
 
-	in, invalid := app.ParseSignUp("Acme", "acme", "", "admin@acme.example")
+	in, invalid := app.ParseSignUp("Acme", "acme", "", "", "admin@acme.example")
 	require.Empty(t, invalid)
 	require.Equal(t, domain.PlanFree, in.Plan, "no plan is the free plan")
 }
@@ -36,7 +36,8 @@ func TestSignUp(t *testing.T) {
 	t.Run("AppendsTheTenantAndItsFounderWithAnAdminKey", func(t *testing.T) {
 		out, err := f.signUp.Run(ctx, signUpInput(t, "founded", "pro"))
 		require.NoError(t, err)
-		require.Equal(t, app.TenantSummary{ID: out.Tenant.ID, Name: "Acme founded", Slug: "founded", Plan: "pro", Status: "active"}, out.Tenant)
+		require.Equal(t, app.TenantSummary{ID: out.Tenant.ID, Name: "Acme founded", Slug: "founded", Plan: "pro", PlanVersion: 1,
+			Interval: "monthly", Status: "active"}, out.Tenant)
 		require.Equal(t, "admin", out.Admin.Role)
 		ten, key, ok := app.ParseSecret(app.KeyScheme, out.APIKey.Key)
 		require.True(t, ok)

@@ -22,6 +22,21 @@ type Stripe interface {
 	ChangeSubscriptionPrice(ctx context.Context, c StripePriceChange) (StripeSubscriptionRef, error)
 	// SendMeterEvent reports usage to a billing meter.
 	SendMeterEvent(ctx context.Context, e StripeMeterEvent) error
+	// EnsurePrice returns the id of the recurring price of a plan version's interval,
+	// creating its product and price the first time (found again by its lookup key).
+	EnsurePrice(ctx context.Context, p StripePrice) (string, error)
+}
+
+// StripePrice is the recurring price of one interval of a plan version that names no
+// Stripe price: Amount minor units of Currency every Interval ("month" or "year").
+// LookupKey names it for good (tenantry_<plan>_v<version>_<interval>); the idempotency
+// keys derive from it too.
+type StripePrice struct {
+	LookupKey   string
+	ProductName string
+	Amount      int64
+	Currency    string
+	Interval    string
 }
 
 // StripeCustomer is a customer to create for a tenant.
@@ -34,9 +49,11 @@ type StripeCustomer struct {
 
 // StripeSubscription is a subscription to create.
 type StripeSubscription struct {
-	TenantID       uuid.UUID
-	CustomerID     string
-	PriceID        string
+	TenantID   uuid.UUID
+	CustomerID string
+	PriceID    string
+	// TrialEnd, when not zero, starts the subscription in trial until then.
+	TrialEnd       time.Time
 	IdempotencyKey string
 }
 

@@ -34,7 +34,7 @@ func newTenancy(t *testing.T) *tenancy {
 	f := &tenancy{store: store, events: eventstore.DomainStore{Store: store, Registry: reg}, now: time.Now().UTC()}
 	clock := func() time.Time { return f.now }
 	f.signUp = app.SignUp{Events: f.events, Slugs: store, Now: clock}
-	f.members = app.Members{Events: f.events, Now: clock, Plans: domain.DefaultPlans(), InvitationTTL: time.Hour}
+	f.members = app.Members{Events: f.events, Now: clock, Plans: app.DefaultLimits(domain.DefaultPlans()), InvitationTTL: time.Hour}
 	f.keys = app.APIKeys{Events: f.events, Now: clock}
 	f.tenants = app.Tenants{Events: f.events, Now: clock}
 	return f
@@ -45,7 +45,7 @@ var byTest = domain.Metadata{Actor: "test"}
 // signUpInput is a valid sign-up for slug on plan.
 func signUpInput(t *testing.T, slug, plan string) app.SignUpInput {
 	t.Helper()
-	in, invalid := app.ParseSignUp("Acme "+slug, slug, plan, "admin@"+slug+".example")
+	in, invalid := app.ParseSignUp("Acme "+slug, slug, plan, "", "admin@"+slug+".example")
 	require.Empty(t, invalid)
 	in.Meta = byTest
 	return in

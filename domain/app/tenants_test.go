@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 )
 
@@ -17,16 +18,16 @@ func TestTenants(t *testing.T) {
 
 	t.Run("ChangePlanEmitsPlanChanged", func(t *testing.T) {
 		id := f.signedUp(t, "upgrade").Tenant.ID
-		ch, err := f.tenants.ChangePlan(ctx, id, domain.PlanPro, byTest)
+		ch, err := f.tenants.ChangePlan(ctx, id, domain.PlanPro, plans.Interval{}, byTest)
 		require.NoError(t, err)
 		require.Equal(t, domain.PlanPro, ch.Tenant.Plan())
 		events := f.stream(t, id, tenant.StreamID)
-		require.Equal(t, tenant.PlanChanged{From: domain.PlanFree, To: domain.PlanPro}, domain.Deref(events[len(events)-1]))
+		require.Equal(t, tenant.PlanChanged{From: domain.PlanFree, FromVersion: 1, To: domain.PlanPro, ToVersion: 1, Interval: plans.Monthly}, domain.Deref(events[len(events)-1]))
 		head, _, err := f.store.Head(ctx, id)
 		require.NoError(t, err)
 		require.Equal(t, head, ch.Seq)
 
-		_, err = f.tenants.ChangePlan(ctx, id, domain.PlanPro, byTest)
+		_, err = f.tenants.ChangePlan(ctx, id, domain.PlanPro, plans.Interval{}, byTest)
 		requireRefused(t, err, domain.CodeConflict)
 		require.Len(t, f.stream(t, id, tenant.StreamID), len(events), "a refused change writes nothing")
 	})
@@ -41,7 +42,7 @@ func TestTenants(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tenant.StatusSuspended, ch.Tenant.Status())
 		require.Equal(t, "abuse", ch.Tenant.SuspendNote())
-		ch, err = f.tenants.ChangePlan(ctx, id, domain.PlanPro, byTest) // a suspended tenant may change plan
+		ch, err = f.tenants.ChangePlan(ctx, id, domain.PlanPro, plans.Interval{}, byTest) // a suspended tenant may change plan
 		require.NoError(t, err)
 		require.Equal(t, []any{domain.PlanPro, tenant.StatusSuspended}, []any{ch.Tenant.Plan(), ch.Tenant.Status()})
 

@@ -59,6 +59,9 @@ func (a *Account) SubscriptionItemID() string { return a.itemID }
 // Plan returns the plan the subscription is on; zero until linked.
 func (a *Account) Plan() domain.PlanName { return a.plan }
 
+// PriceID returns the Stripe price the subscription bills; empty until linked.
+func (a *Account) PriceID() string { return a.priceID }
+
 // Version returns how many events have been applied.
 func (a *Account) Version() int { return a.version }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 )
@@ -52,12 +53,18 @@ func Events() []Spec {
 		spec[billing.StripeEventReceived](),
 		spec[billing.UsageReportPlanned](),
 		spec[billing.UsageReported](),
+		spec[plans.PlanDefined](),
+		spec[plans.PlanRetired](),
+		spec[plans.MetricDefined](),
+		spec[plans.MetricRetired](),
 	}
 }
 
 // Upcasters lists every conversion from an older event version.
 func Upcasters() []Upcaster {
 	return []Upcaster{
+		{Type: tenant.TypeCreated, FromVersion: 1, Fn: tenant.UpcastCreatedV1},
+		{Type: tenant.TypePlanChanged, FromVersion: 1, Fn: tenant.UpcastPlanChangedV1},
 		{Type: tenant.TypeSuspended, FromVersion: 1, Fn: tenant.UpcastSuspendedV1},
 		{Type: membership.TypeInvitationRevoked, FromVersion: 1, Fn: membership.UpcastInvitationRevokedV1},
 	}

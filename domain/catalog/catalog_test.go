@@ -40,13 +40,14 @@ func TestEvents_ListIsComplete(t *testing.T) {
 		got[s.Type] = s.Version
 	}
 	require.Equal(t, map[string]int{
-		"tenant.created": 1, "tenant.renamed": 1, "tenant.plan_changed": 1, "tenant.marked_past_due": 1,
+		"tenant.created": 2, "tenant.renamed": 1, "tenant.plan_changed": 2, "tenant.marked_past_due": 1,
 		"tenant.suspended": 2, "tenant.reactivated": 1, "tenant.closed": 1,
 		"member.joined": 1, "member.invited": 1, "invitation.revoked": 2, "member.role_changed": 1, "member.removed": 1,
 		"api_key.created": 1, "api_key.revoked": 1,
 		"usage.recorded": 1, "usage.batch_recorded": 1,
 		"billing.customer_linked": 1, "billing.subscription_changed": 1, "billing.stripe_event_received": 1,
 		"usage.report_planned": 1, "usage.reported": 1,
+		"plan.defined": 1, "plan.retired": 1, "metric.defined": 1, "metric.retired": 1,
 	}, got)
 }
 

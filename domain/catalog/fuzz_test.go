@@ -17,6 +17,7 @@ import (
 	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 )
@@ -69,9 +70,9 @@ func sampleEvents(s1, s2 string, n, sec, nsec int64, b byte) []domain.Event {
 	reason := tenant.Reasons()[int(b)%len(tenant.Reasons())]
 	status := tenant.Statuses()[int(b)%len(tenant.Statuses())]
 	return []domain.Event{
-		tenant.Created{TenantID: id1, Name: name, Slug: slug, Plan: plan, CreatedAt: at},
+		tenant.Created{TenantID: id1, Name: name, Slug: slug, Plan: plan, PlanVersion: int(b) + 1, Interval: plans.Intervals()[int(b)%2], CreatedAt: at},
 		tenant.Renamed{Name: name},
-		tenant.PlanChanged{From: plan, To: other},
+		tenant.PlanChanged{From: plan, FromVersion: 1, To: other, ToVersion: int(b) + 1, Interval: plans.Intervals()[int(b)%2]},
 		tenant.MarkedPastDue{Since: at, GraceEndsAt: at},
 		tenant.Suspended{Reason: reason, Note: note},
 		tenant.Reactivated{FromStatus: status},
@@ -96,6 +97,13 @@ func sampleEvents(s1, s2 string, n, sec, nsec int64, b byte) []domain.Event {
 			EventName: t1, CustomerID: t2, Identifier: billing.Identifier(id1, metric.String(), at, int(b)+1)},
 		billing.UsageReported{Metric: metric, WindowStart: at, Revision: int(b) + 1, Quantity: usage.DecimalOf(usage.AmountOf(qty.Int64())),
 			Total: usage.DecimalOf(usage.AmountOf(qty.Int64())), Identifier: billing.Identifier(id1, metric.String(), at, int(b)+1)},
+		plans.PlanDefined{Plan: plans.Plan{Version: int(b) + 1, Spec: plans.Spec{Key: plan, Name: "Plan " + plan.String(),
+			Intervals: map[plans.Interval]plans.Price{plans.Monthly: {StripePrice: "price_1"}, plans.Yearly: {Amount: int64(b), Currency: "usd"}},
+			TrialDays: int(b) % 30, Limits: domain.Limits{Seats: 3, RequestsPerSecond: 2.5, Burst: 10},
+			Features: map[string]bool{"sso": b%2 == 0}, Metrics: map[usage.Metric]plans.Quota{metric: {Beyond: plans.BeyondSoft}}}}},
+		plans.PlanRetired{Plan: other, Version: int(b) + 1},
+		plans.MetricDefined{Metric: plans.Metric{Definition: usage.DefaultDefinition(metric), Meter: "meter_" + metric.String()}, Version: 1},
+		plans.MetricRetired{Metric: metric},
 	}
 }
 

@@ -5,11 +5,19 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/plans"
 )
 
-// Create starts a new tenant on plan. The caller guarantees the slug is
-// unique (a cross-tenant read model) and appends to a new stream.
+// Create starts a new tenant on version 1 of plan, billed monthly (the default catalog's
+// plans); CreateOn takes the plan version from the catalog.
 func Create(id uuid.UUID, name string, slug domain.Slug, plan domain.PlanName, now time.Time) ([]domain.Event, error) {
+	return CreateOn(id, name, slug, plans.Plan{Spec: plans.Spec{Key: plan}, Version: 1}, plans.Monthly, now)
+}
+
+// CreateOn starts a new tenant on a plan version billed at interval, in trial for the
+// plan's trial days if it has any. The caller guarantees the slug is unique (a
+// cross-tenant read model) and appends to a new stream.
+func CreateOn(id uuid.UUID, name string, slug domain.Slug, plan plans.Plan, interval plans.Interval, now time.Time) ([]domain.Event, error) {
 	if id == uuid.Nil {
 		return nil, domain.Invalid("id", "tenant id is required")
 	}
@@ -20,10 +28,30 @@ func Create(id uuid.UUID, name string, slug domain.Slug, plan domain.PlanName, n
 	if slug.IsZero() {
 		return nil, domain.Invalid("slug", "slug is required")
 	}
-	if plan.IsZero() {
+	if plan.Key.IsZero() || plan.Version < 1 {
 		return nil, domain.Invalid("plan", "plan is required")
 	}
-	return []domain.Event{Created{TenantID: id, Name: n, Slug: slug, Plan: plan, CreatedAt: now.UTC()}}, nil
+	if err := checkInterval(plan, interval); err != nil {
+		return nil, err
+	}
+	c := Created{TenantID: id, Name: n, Slug: slug, Plan: plan.Key, PlanVersion: plan.Version, Interval: interval, CreatedAt: now.UTC()}
+	if plan.TrialDays > 0 {
+		end := now.UTC().AddDate(0, 0, plan.TrialDays)
+		c.TrialEndsAt = &end
+	}
+	return []domain.Event{c}, nil
+}
+
+// checkInterval refuses an interval the plan is not sold at (a plan of the default
+// catalog built by Create has no intervals listed: monthly).
+func checkInterval(plan plans.Plan, interval plans.Interval) error {
+	if interval.IsZero() {
+		return domain.Invalid("interval", "interval is required")
+	}
+	if len(plan.Intervals) == 0 && interval == plans.Monthly || plan.HasInterval(interval) {
+		return nil
+	}
+	return domain.Invalid("interval", "plan %s is not sold %s", plan.Key, interval)
 }
 
 // changeable is the guard every command starts with: the tenant must exist
@@ -54,19 +82,30 @@ func (t *Tenant) Rename(name string, now time.Time) ([]domain.Event, error) {
 	return []domain.Event{Renamed{Name: n}}, nil
 }
 
-// ChangePlan moves the tenant to another plan. A suspended tenant must be
-// reactivated first, so a plan change cannot be used to dodge a suspension.
+// ChangePlan moves the tenant to version 1 of another plan, billed monthly (the default
+// catalog's plans); ChangeSubscription takes the plan version from the catalog.
 func (t *Tenant) ChangePlan(plan domain.PlanName, now time.Time) ([]domain.Event, error) {
+	return t.ChangeSubscription(plans.Plan{Spec: plans.Spec{Key: plan}, Version: 1}, plans.Monthly, now)
+}
+
+// ChangeSubscription moves the tenant to a plan version billed at interval: another plan,
+// another version of its plan, or another interval. Its current plan version and
+// interval is a conflict. A suspended tenant may change (as it may pay); the change does
+// not reactivate it.
+func (t *Tenant) ChangeSubscription(plan plans.Plan, interval plans.Interval, now time.Time) ([]domain.Event, error) {
 	if err := t.changeable(); err != nil {
 		return nil, err
 	}
-	if plan.IsZero() {
+	if plan.Key.IsZero() || plan.Version < 1 {
 		return nil, domain.Invalid("plan", "plan is required")
 	}
-	if plan == t.plan {
-		return nil, domain.Conflict("tenant is already on the %s plan", plan)
+	if err := checkInterval(plan, interval); err != nil {
+		return nil, err
 	}
-	return []domain.Event{PlanChanged{From: t.plan, To: plan}}, nil
+	if plan.Key == t.plan && plan.Version == t.planVersion && interval == t.interval {
+		return nil, domain.Conflict("tenant is already on the %s plan (version %d, %s)", plan.Key, plan.Version, interval)
+	}
+	return []domain.Event{PlanChanged{From: t.plan, FromVersion: t.planVersion, To: plan.Key, ToVersion: plan.Version, Interval: interval}}, nil
 }
 
 // MarkPastDue records an overdue payment on an active tenant, with the end of

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 )
 
@@ -25,7 +26,7 @@ func TestCreate_ValidatesEveryPart(t *testing.T) {
 	}{
 		{name: "Valid", id: tenantID, tname: "Acme", slug: mustSlug(t, "acme"), plan: domain.PlanPro,
 			want: []domain.Event{tenant.Created{TenantID: tenantID, Name: mustName(t, "Acme"), Slug: mustSlug(t, "acme"),
-				Plan: domain.PlanPro, CreatedAt: now}}},
+				Plan: domain.PlanPro, PlanVersion: 1, Interval: plans.Monthly, CreatedAt: now}}},
 		{name: "NilID", id: uuid.Nil, tname: "Acme", slug: mustSlug(t, "acme"), plan: domain.PlanPro, code: domain.CodeInvalid, field: "id"},
 		{name: "EmptyName", id: tenantID, tname: "", slug: mustSlug(t, "acme"), plan: domain.PlanPro, code: domain.CodeInvalid, field: "name"},
 		{name: "PaddedName", id: tenantID, tname: " Acme", slug: mustSlug(t, "acme"), plan: domain.PlanPro, code: domain.CodeInvalid, field: "name"},
@@ -125,13 +126,13 @@ func TestChangePlan_RejectsSamePlanAndAllowsSuspendedTenants(t *testing.T) {
 			when: func(tn *tenant.Tenant) ([]domain.Event, error) { return tn.ChangePlan(domain.PlanFree, now) }},
 		{name: "UnsetPlan", given: []domain.Event{created(t)}, code: domain.CodeInvalid, field: "plan",
 			when: func(tn *tenant.Tenant) ([]domain.Event, error) { return tn.ChangePlan(domain.PlanName{}, now) }},
-		{name: "Downgrade", given: []domain.Event{created(t), tenant.PlanChanged{From: domain.PlanFree, To: domain.PlanEnterprise}},
-			want: []domain.Event{tenant.PlanChanged{From: domain.PlanEnterprise, To: domain.PlanPro}},
+		{name: "Downgrade", given: []domain.Event{created(t), tenant.PlanChanged{From: domain.PlanFree, FromVersion: 1, To: domain.PlanEnterprise, ToVersion: 1, Interval: plans.Monthly}},
+			want: []domain.Event{tenant.PlanChanged{From: domain.PlanEnterprise, FromVersion: 1, To: domain.PlanPro, ToVersion: 1, Interval: plans.Monthly}},
 			when: func(tn *tenant.Tenant) ([]domain.Event, error) { return tn.ChangePlan(domain.PlanPro, now) }},
 		{name: "SuspendedAfterPastDue",
 			given: []domain.Event{created(t), tenant.MarkedPastDue{Since: since, GraceEndsAt: grace},
 				tenant.Suspended{Reason: tenant.ReasonPaymentFailed}},
-			want: []domain.Event{tenant.PlanChanged{From: domain.PlanFree, To: domain.PlanPro}},
+			want: []domain.Event{tenant.PlanChanged{From: domain.PlanFree, FromVersion: 1, To: domain.PlanPro, ToVersion: 1, Interval: plans.Monthly}},
 			when: func(tn *tenant.Tenant) ([]domain.Event, error) { return tn.ChangePlan(domain.PlanPro, now) }},
 	})
 }

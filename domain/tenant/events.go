@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/plans"
 )
 
 // Stored event type names. They are part of the storage format: never rename.
@@ -18,20 +19,24 @@ const (
 	TypeClosed        = "tenant.closed"
 )
 
-// Created records a new tenant; it is always the first event of the stream.
+// Created records a new tenant; it is always the first event of the stream. Version 2
+// added the plan version, the billing interval and the trial's end (UpcastCreatedV1).
 type Created struct {
-	TenantID  uuid.UUID       `json:"tenant_id"`
-	Name      Name            `json:"name"`
-	Slug      domain.Slug     `json:"slug"`
-	Plan      domain.PlanName `json:"plan"`
-	CreatedAt time.Time       `json:"created_at"`
+	TenantID    uuid.UUID       `json:"tenant_id"`
+	Name        Name            `json:"name"`
+	Slug        domain.Slug     `json:"slug"`
+	Plan        domain.PlanName `json:"plan"`
+	PlanVersion int             `json:"plan_version"`
+	Interval    plans.Interval  `json:"interval"`
+	TrialEndsAt *time.Time      `json:"trial_ends_at,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
 }
 
 // EventType implements domain.Event.
 func (Created) EventType() string { return TypeCreated }
 
 // SchemaVersion implements domain.Event.
-func (Created) SchemaVersion() int { return 1 }
+func (Created) SchemaVersion() int { return 2 }
 
 // Renamed records a new display name.
 type Renamed struct {
@@ -44,17 +49,21 @@ func (Renamed) EventType() string { return TypeRenamed }
 // SchemaVersion implements domain.Event.
 func (Renamed) SchemaVersion() int { return 1 }
 
-// PlanChanged records a move between plans.
+// PlanChanged records a move between plans, plan versions or billing intervals. Version 2
+// added the versions and the interval (UpcastPlanChangedV1).
 type PlanChanged struct {
-	From domain.PlanName `json:"from"`
-	To   domain.PlanName `json:"to"`
+	From        domain.PlanName `json:"from"`
+	FromVersion int             `json:"from_version"`
+	To          domain.PlanName `json:"to"`
+	ToVersion   int             `json:"to_version"`
+	Interval    plans.Interval  `json:"interval"`
 }
 
 // EventType implements domain.Event.
 func (PlanChanged) EventType() string { return TypePlanChanged }
 
 // SchemaVersion implements domain.Event.
-func (PlanChanged) SchemaVersion() int { return 1 }
+func (PlanChanged) SchemaVersion() int { return 2 }
 
 // MarkedPastDue records an unpaid invoice: the tenant keeps working until
 // GraceEndsAt, after which billing workers suspend it.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 )
 
@@ -19,10 +20,11 @@ func TestEvents_StoredJSONShape(t *testing.T) {
 		version int
 		json    string
 	}{
-		{created(t), "tenant.created", 1,
-			`{"tenant_id":"01956b7e-0000-7000-8000-000000000001","name":"Acme","slug":"acme","plan":"free","created_at":"2025-02-28T12:00:00Z"}`},
+		{created(t), "tenant.created", 2,
+			`{"tenant_id":"01956b7e-0000-7000-8000-000000000001","name":"Acme","slug":"acme","plan":"free","plan_version":1,"interval":"monthly","created_at":"2025-02-28T12:00:00Z"}`},
 		{tenant.Renamed{Name: mustName(t, "Acme Corp")}, "tenant.renamed", 1, `{"name":"Acme Corp"}`},
-		{tenant.PlanChanged{From: domain.PlanFree, To: domain.PlanPro}, "tenant.plan_changed", 1, `{"from":"free","to":"pro"}`},
+		{tenant.PlanChanged{From: domain.PlanFree, FromVersion: 1, To: domain.PlanPro, ToVersion: 2, Interval: plans.Yearly}, "tenant.plan_changed", 2,
+			`{"from":"free","from_version":1,"to":"pro","to_version":2,"interval":"yearly"}`},
 		{tenant.MarkedPastDue{Since: since, GraceEndsAt: grace}, "tenant.marked_past_due", 1,
 			`{"since":"2025-03-01T11:00:00Z","grace_ends_at":"2025-03-08T12:00:00Z"}`},
 		{tenant.Suspended{Reason: tenant.ReasonPaymentFailed, Note: "n"}, "tenant.suspended", 2,

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 )
 
@@ -34,7 +35,7 @@ func mustSlug(t testing.TB, s string) domain.Slug {
 func created(t testing.TB) tenant.Created {
 	return tenant.Created{
 		TenantID: tenantID, Name: mustName(t, "Acme"), Slug: mustSlug(t, "acme"),
-		Plan: domain.PlanFree, CreatedAt: now.Add(-24 * time.Hour),
+		Plan: domain.PlanFree, PlanVersion: 1, Interval: plans.Monthly, CreatedAt: now.Add(-24 * time.Hour),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 )
 
@@ -41,7 +42,7 @@ func TestTenant_StatusCommandMatrix(t *testing.T) {
 	nf, conflict := fail(domain.CodeNotFound), fail(domain.CodeConflict)
 
 	renamed := tenant.Renamed{Name: mustName(t, "Acme Corp")}
-	toPro := tenant.PlanChanged{From: domain.PlanFree, To: domain.PlanPro}
+	toPro := tenant.PlanChanged{From: domain.PlanFree, FromVersion: 1, To: domain.PlanPro, ToVersion: 1, Interval: plans.Monthly}
 	pastDue := tenant.MarkedPastDue{Since: since, GraceEndsAt: grace}
 	suspended := tenant.Suspended{Reason: tenant.ReasonPaymentFailed, Note: "card declined"}
 	closed := tenant.Closed{Note: "customer left"}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/plans"
 )
 
 // Tenant is the state folded from one tenant's stream. The zero value is a
@@ -15,6 +16,9 @@ type Tenant struct {
 	name          Name
 	slug          domain.Slug
 	plan          domain.PlanName
+	planVersion   int
+	interval      plans.Interval
+	trialEndsAt   time.Time
 	status        Status
 	createdAt     time.Time
 	suspendReason Reason
@@ -49,11 +53,15 @@ func (t *Tenant) Apply(e domain.Event) error {
 			return fmt.Errorf("apply %s: tenant %s already created", TypeCreated, t.id)
 		}
 		t.id, t.name, t.slug, t.plan = ev.TenantID, ev.Name, ev.Slug, ev.Plan
+		t.planVersion, t.interval = orVersion1(ev.PlanVersion), ev.Interval.OrMonthly()
+		if ev.TrialEndsAt != nil {
+			t.trialEndsAt = *ev.TrialEndsAt
+		}
 		t.status, t.createdAt = StatusActive, ev.CreatedAt
 	case Renamed:
 		t.name = ev.Name
 	case PlanChanged:
-		t.plan = ev.To
+		t.plan, t.planVersion, t.interval = ev.To, orVersion1(ev.ToVersion), ev.Interval.OrMonthly()
 	case MarkedPastDue:
 		t.status = StatusPastDue
 		t.pastDueSince, t.graceEndsAt = ev.Since, ev.GraceEndsAt
@@ -96,6 +104,12 @@ func (t *Tenant) Slug() domain.Slug { return t.slug }
 // Plan returns the current plan.
 func (t *Tenant) Plan() domain.PlanName { return t.plan }
 
+// Subscription returns the plan version and billing interval the tenant is on, with the
+// end of its trial (zero: no trial).
+func (t *Tenant) Subscription() Subscription {
+	return Subscription{Plan: t.plan, PlanVersion: t.planVersion, Interval: t.interval, TrialEndsAt: t.trialEndsAt}
+}
+
 // Status returns the lifecycle status; zero when not created.
 func (t *Tenant) Status() Status { return t.status }
 
@@ -118,3 +132,21 @@ func (t *Tenant) GraceEndsAt() time.Time { return t.graceEndsAt }
 // Version returns how many events have been applied, which is the expected
 // stream version for the next append.
 func (t *Tenant) Version() int { return t.version }
+
+// Subscription is what a tenant is on: a plan version, billed at an interval, and the end
+// of the trial it started with (zero: none).
+type Subscription struct {
+	Plan        domain.PlanName
+	PlanVersion int
+	Interval    plans.Interval
+	TrialEndsAt time.Time
+}
+
+// Events written before the plan catalog decoded in memory (not through the upcasters,
+// e.g. a test's literal) carry no version or interval: version 1, monthly, as then.
+func orVersion1(v int) int {
+	if v < 1 {
+		return 1
+	}
+	return v
+}

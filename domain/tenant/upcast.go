@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/tenantry/tenantry/domain/plans"
 )
 
 // SuspendedV1 is the historical version 1 payload of tenant.suspended, whose
@@ -52,4 +54,40 @@ func reasonFromV1Text(text string) (Reason, bool) {
 	norm = strings.NewReplacer(" ", "_", "-", "_").Replace(norm)
 	r, err := ParseReason(norm)
 	return r, err == nil
+}
+
+// UpcastCreatedV1 turns a version 1 tenant.created payload (plan name only, from before
+// the plan catalog) into version 2: the tenant is on version 1 of its plan, billed
+// monthly, as every tenant was then.
+func UpcastCreatedV1(data []byte) ([]byte, error) {
+	return addFields(TypeCreated, data, map[string]any{"plan_version": 1, "interval": plans.Monthly.String()})
+}
+
+// UpcastPlanChangedV1 turns a version 1 tenant.plan_changed payload into version 2: both
+// plans at version 1, billed monthly.
+func UpcastPlanChangedV1(data []byte) ([]byte, error) {
+	return addFields(TypePlanChanged, data, map[string]any{"from_version": 1, "to_version": 1, "interval": plans.Monthly.String()})
+}
+
+// addFields sets fields on a JSON object payload, keeping every other field as stored.
+func addFields(typ string, data []byte, fields map[string]any) ([]byte, error) {
+	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) {
+		return nil, fmt.Errorf("upcast %s v1: payload is not a JSON object", typ)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, fmt.Errorf("upcast %s v1: %w", typ, err)
+	}
+	for k, v := range fields {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("upcast %s v1: %w", typ, err)
+		}
+		obj[k] = b
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("upcast %s v1: %w", typ, err)
+	}
+	return out, nil
 }

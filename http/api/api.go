@@ -47,24 +47,30 @@ type Status struct {
 
 // Tenant is a tenant's summary, as writes answer it.
 type Tenant struct {
-	ID     uuid.UUID `json:"id" doc:"the tenant's id"`
-	Name   string    `json:"name" doc:"display name"`
-	Slug   string    `json:"slug" doc:"the tenant's unique slug: lowercase letters, digits and dashes"`
-	Plan   string    `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
-	Status string    `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended,enum=closed" doc:"lifecycle status"`
+	ID          uuid.UUID  `json:"id" doc:"the tenant's id"`
+	Name        string     `json:"name" doc:"display name"`
+	Slug        string     `json:"slug" doc:"the tenant's unique slug: lowercase letters, digits and dashes"`
+	Plan        string     `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
+	PlanVersion int        `json:"plan_version" doc:"the version of the plan the tenant is on (a new version of a plan leaves its tenants on theirs)"`
+	Interval    string     `json:"interval" jsonschema:"enum=monthly,enum=yearly" doc:"the billing interval"`
+	TrialEndsAt *time.Time `json:"trial_ends_at,omitempty" doc:"when the trial the tenant started with ends (absent: no trial)"`
+	Status      string     `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended,enum=closed" doc:"lifecycle status"`
 }
 
 // Profile is the tenant as GET /v1/tenant answers it.
 type Profile struct {
-	ID            uuid.UUID `json:"id" doc:"the tenant's id"`
-	Name          string    `json:"name" doc:"display name"`
-	Slug          string    `json:"slug" doc:"the tenant's unique slug"`
-	Plan          string    `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
-	Status        string    `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended,enum=closed" doc:"lifecycle status"`
-	SuspendReason string    `json:"suspend_reason,omitempty" jsonschema:"enum=payment_failed,enum=operator,enum=terms_violation,enum=subscription_canceled" doc:"why the tenant is suspended (only while suspended)"`
-	SuspendNote   string    `json:"suspend_note,omitempty" doc:"the operator's note on the suspension (only while suspended, when one was given)"`
-	CreatedAt     time.Time `json:"created_at" doc:"when the tenant was created"`
-	UpdatedAt     time.Time `json:"updated_at" doc:"when the tenant last changed"`
+	ID            uuid.UUID  `json:"id" doc:"the tenant's id"`
+	Name          string     `json:"name" doc:"display name"`
+	Slug          string     `json:"slug" doc:"the tenant's unique slug"`
+	Plan          string     `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
+	PlanVersion   int        `json:"plan_version" doc:"the version of the plan the tenant is on (a new version of a plan leaves its tenants on theirs)"`
+	Interval      string     `json:"interval" jsonschema:"enum=monthly,enum=yearly" doc:"the billing interval"`
+	TrialEndsAt   *time.Time `json:"trial_ends_at,omitempty" doc:"when the trial the tenant started with ends (absent: no trial)"`
+	Status        string     `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended,enum=closed" doc:"lifecycle status"`
+	SuspendReason string     `json:"suspend_reason,omitempty" jsonschema:"enum=payment_failed,enum=operator,enum=terms_violation,enum=subscription_canceled" doc:"why the tenant is suspended (only while suspended)"`
+	SuspendNote   string     `json:"suspend_note,omitempty" doc:"the operator's note on the suspension (only while suspended, when one was given)"`
+	CreatedAt     time.Time  `json:"created_at" doc:"when the tenant was created"`
+	UpdatedAt     time.Time  `json:"updated_at" doc:"when the tenant last changed"`
 }
 
 // Member is a member as GET /v1/members lists it.
@@ -117,7 +123,8 @@ type APIKey struct {
 type CreateTenantRequest struct {
 	Name       string `json:"name" doc:"display name"`
 	Slug       string `json:"slug" doc:"unique slug: lowercase letters, digits and dashes"`
-	Plan       string `json:"plan,omitempty" jsonschema_extras:"x-domain-enum=plan" doc:"the plan (default free)"`
+	Plan       string `json:"plan,omitempty" jsonschema_extras:"x-domain-enum=plan" doc:"the plan's key in the catalog (default free); the tenant joins its current version"`
+	Interval   string `json:"interval,omitempty" jsonschema:"enum=monthly,enum=yearly" doc:"the billing interval (default monthly); the plan must be sold at it"`
 	AdminEmail string `json:"admin_email" jsonschema:"format=email" doc:"the first admin's email address"`
 }
 
@@ -136,7 +143,8 @@ type UpdateTenantRequest struct {
 
 // ChangePlanRequest is the body of PUT /v1/tenant/plan.
 type ChangePlanRequest struct {
-	Plan string `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the new plan"`
+	Plan     string `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the plan's key in the catalog; the tenant moves to its current version"`
+	Interval string `json:"interval,omitempty" jsonschema:"enum=monthly,enum=yearly" doc:"the billing interval (default monthly); the plan must be sold at it"`
 }
 
 // TenantChange answers a write to a tenant's profile or lifecycle.
@@ -369,14 +377,17 @@ type AuditState struct {
 
 // TenantEntry is a tenant in the operator's directory.
 type TenantEntry struct {
-	ID               uuid.UUID `json:"id" doc:"the tenant's id"`
-	Slug             string    `json:"slug" doc:"the tenant's slug"`
-	Name             string    `json:"name" doc:"display name"`
-	Status           string    `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended,enum=closed" doc:"lifecycle status"`
-	Plan             string    `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
-	Schema           string    `json:"schema" doc:"the tenant's PostgreSQL schema"`
-	StripeCustomerID string    `json:"stripe_customer_id,omitempty" doc:"the Stripe customer (absent until created)"`
-	CreatedAt        time.Time `json:"created_at" doc:"when the tenant was created"`
+	ID               uuid.UUID  `json:"id" doc:"the tenant's id"`
+	Slug             string     `json:"slug" doc:"the tenant's slug"`
+	Name             string     `json:"name" doc:"display name"`
+	Status           string     `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended,enum=closed" doc:"lifecycle status"`
+	Plan             string     `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
+	PlanVersion      int        `json:"plan_version" doc:"the version of the plan the tenant is on (a new version of a plan leaves its tenants on theirs)"`
+	Interval         string     `json:"interval" jsonschema:"enum=monthly,enum=yearly" doc:"the billing interval"`
+	TrialEndsAt      *time.Time `json:"trial_ends_at,omitempty" doc:"when the trial the tenant started with ends (absent: no trial)"`
+	Schema           string     `json:"schema" doc:"the tenant's PostgreSQL schema"`
+	StripeCustomerID string     `json:"stripe_customer_id,omitempty" doc:"the Stripe customer (absent until created)"`
+	CreatedAt        time.Time  `json:"created_at" doc:"when the tenant was created"`
 }
 
 // TenantList is the answer of GET /v1/admin/tenants.

@@ -32,7 +32,7 @@ func jsonAnswer(method, path string, status int, body string) oastest.Answer {
 	return oastest.Answer{Method: method, Path: path, Status: status, Header: h, Body: []byte(body)}
 }
 
-const profile = `{"id":"0190d3a4-5b6c-7d8e-9f00-112233445566","name":"Acme","slug":"acme","plan":"pro","status":"active",` +
+const profile = `{"id":"0190d3a4-5b6c-7d8e-9f00-112233445566","name":"Acme","slug":"acme","plan":"pro","plan_version":1,"interval":"monthly","status":"active",` +
 	`"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}`
 
 // A conforming answer passes; each kind of drift from the document is reported: a missing
@@ -48,7 +48,7 @@ func TestChecker_ReportsEveryKindOfDrift(t *testing.T) {
 		"missing required":   jsonAnswer("GET", "/v1/tenant", 200, strings.Replace(profile, `"slug":"acme",`, "", 1)),
 		"wrong type":         jsonAnswer("GET", "/v1/tenant", 200, strings.Replace(profile, `"name":"Acme"`, `"name":5`, 1)),
 		"unknown field":      jsonAnswer("GET", "/v1/tenant", 200, strings.Replace(profile, `"name":"Acme"`, `"name":"Acme","joined":1`, 1)),
-		"not in the enum":    jsonAnswer("GET", "/v1/tenant", 200, strings.Replace(profile, `"plan":"pro"`, `"plan":"gold"`, 1)),
+		"not in the enum":    jsonAnswer("GET", "/v1/tenant", 200, strings.Replace(profile, `"interval":"monthly"`, `"interval":"weekly"`, 1)),
 		"not a uuid":         jsonAnswer("GET", "/v1/tenant", 200, strings.Replace(profile, `0190d3a4-5b6c-7d8e-9f00-112233445566`, `acme`, 1)),
 		"null not allowed":   jsonAnswer("GET", "/v1/members", 200, `{"members":null,"next_cursor":null,"has_more":false}`),
 		"paging absent":      jsonAnswer("GET", "/v1/members", 200, `{"members":[]}`),

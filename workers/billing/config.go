@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,8 +43,11 @@ type Config struct {
 	// only if this process claims ("billing_cycle", the period), and finish marks it done.
 	Claim func(ctx context.Context, job string, period time.Time) (finish func(), ok bool, err error)
 
-	// Prices maps each plan to the Stripe price its subscription uses.
+	// Prices maps each plan of the default catalog to the Stripe price its subscription
+	// uses when its plan version names none.
 	Prices map[domain.PlanName]string
+	// Plans is the plan catalog (app.PlanCatalog); nil: the default catalog.
+	Plans app.PlanSource
 	// Meters maps a usage metric to the event name of its Stripe billing meter; a metric
 	// not listed uses its own name.
 	Meters map[string]string
@@ -154,8 +158,8 @@ func ParsePrices(s string) (map[domain.PlanName]string, error) {
 	out := DefaultPrices()
 	err := parsePairs(s, func(k, v string) error {
 		p, err := domain.ParsePlanName(k)
-		if err != nil {
-			return fmt.Errorf("unknown plan %q", k)
+		if err != nil || !slices.Contains(domain.PlanNames(), p) {
+			return fmt.Errorf("unknown plan %q (prices of the default catalog's plans; a catalog document names its own)", k)
 		}
 		if !stripeIDPattern.MatchString(v) {
 			return fmt.Errorf("price id %q for %s is not a Stripe id", v, k)

@@ -163,6 +163,9 @@ func (s *StripeClient) CreateSubscription(ctx context.Context, sub app.StripeSub
 			Items:    []*stripe.SubscriptionItemsParams{{Price: stripe.String(sub.PriceID)}},
 			Metadata: map[string]string{"tenant_id": sub.TenantID.String()},
 		}
+		if !sub.TrialEnd.IsZero() {
+			p.TrialEnd = stripe.Int64(sub.TrialEnd.Unix())
+		}
 		p.Context = ctx
 		p.SetIdempotencyKey(sub.IdempotencyKey)
 		var err error
@@ -193,6 +196,54 @@ func (s *StripeClient) ChangeSubscriptionPrice(ctx context.Context, c app.Stripe
 		return app.StripeSubscriptionRef{}, err
 	}
 	return subscriptionRef(out), nil
+}
+
+// EnsurePrice finds the recurring price by its lookup key, or creates its product and the
+// price (under idempotency keys derived from the lookup key, so a retry creates neither
+// twice) and answers its id.
+func (s *StripeClient) EnsurePrice(ctx context.Context, pr app.StripePrice) (string, error) {
+	var id string
+	err := s.Caller.Do(ctx, func() error {
+		lp := &stripe.PriceListParams{LookupKeys: stripe.StringSlice([]string{pr.LookupKey})}
+		lp.Context = ctx
+		it := s.API.Prices.List(lp)
+		for it.Next() {
+			if p := it.Price(); p.LookupKey == pr.LookupKey && p.Active {
+				id = p.ID
+				return nil
+			}
+		}
+		return it.Err()
+	})
+	if err != nil || id != "" {
+		return id, err
+	}
+	var product *stripe.Product
+	if err := s.Caller.Do(ctx, func() error {
+		p := &stripe.ProductParams{Name: stripe.String(pr.ProductName), Metadata: map[string]string{"tenantry_price": pr.LookupKey}}
+		p.Context = ctx
+		p.SetIdempotencyKey("tenantry:product:" + pr.LookupKey)
+		var err error
+		product, err = s.API.Products.New(p)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	var price *stripe.Price
+	err = s.Caller.Do(ctx, func() error {
+		p := &stripe.PriceParams{Product: stripe.String(product.ID), Currency: stripe.String(pr.Currency),
+			UnitAmount: stripe.Int64(pr.Amount), LookupKey: stripe.String(pr.LookupKey),
+			Recurring: &stripe.PriceRecurringParams{Interval: stripe.String(pr.Interval)}}
+		p.Context = ctx
+		p.SetIdempotencyKey("tenantry:price:" + pr.LookupKey)
+		var err error
+		price, err = s.API.Prices.New(p)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return price.ID, nil
 }
 
 // SendMeterEvent sends one billing meter event.

@@ -54,7 +54,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	steps, err := app.NewBillingCycle(eventstore.DomainStore{Store: cfg.Store, Registry: cfg.Registry},
 		&StripeClient{API: cfg.Stripe, Caller: cfg.Caller}, UsageTotals{Store: cfg.Store, ReadModels: cfg.ReadModels},
-		app.ClockFunc(cfg.Now), cfg.Logger, app.BillingConfig{Prices: cfg.Prices, Meters: cfg.Meters, Settle: cfg.Settle,
+		app.ClockFunc(cfg.Now), cfg.Logger, app.BillingConfig{Prices: cfg.Prices, Plans: cfg.Plans, Meters: cfg.Meters, Settle: cfg.Settle,
 			Definitions: cfg.Definitions})
 	if err != nil {
 		return nil, fmt.Errorf("billing worker: %w", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	usecases "github.com/tenantry/tenantry/domain/app"
 	"github.com/tenantry/tenantry/domain/catalog"
 	"github.com/tenantry/tenantry/domain/module"
 	"github.com/tenantry/tenantry/eventstore"
@@ -51,12 +52,13 @@ type process struct {
 	workerStore *eventstore.Store    // tenantry_worker: the cross-tenant machinery; nil without it
 	metrics     *processMetrics
 	pipeline    *projections.Pipeline
-	billing     *billing.Worker   // the billing worker; nil when off (no Stripe key) or not a worker
-	signer      *audit.HeadSigner // nil without a signing key or not a worker
-	webhooks    *webhooks.Worker  // outbound webhook deliveries; nil without a webhook key or not a worker
-	listener    net.Listener      // the API's
-	server      *http.Server      // the API's
-	metricsSrv  *http.Server      // a projector or worker replica's own /metrics; nil when unset
+	billing     *billing.Worker       // the billing worker; nil when off (no Stripe key) or not a worker
+	signer      *audit.HeadSigner     // nil without a signing key or not a worker
+	webhooks    *webhooks.Worker      // outbound webhook deliveries; nil without a webhook key or not a worker
+	catalog     *usecases.PlanCatalog // the plan catalog in memory
+	listener    net.Listener          // the API's
+	server      *http.Server          // the API's
+	metricsSrv  *http.Server          // a projector or worker replica's own /metrics; nil when unset
 
 	closers []func() // in the order opened; Close runs them backwards
 }
@@ -93,6 +95,17 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 			return nil, err
 		}
 	}
+	// The plan catalog (plans, prices, metric definitions), folded from its stream before
+	// anything reads it and kept current by Run; one per process, shared by the API and the
+	// billing worker, on the API's store when there is one.
+	catalogStore := m.appStore
+	if catalogStore == nil {
+		catalogStore = m.workerStore
+	}
+	m.catalog = a.planCatalog(eventstore.DomainStore{Store: catalogStore, Registry: m.registry})
+	if _, err := m.catalog.Fresh(ctx); err != nil {
+		return nil, err
+	}
 	if r.API {
 		if m.listener, err = net.Listen("tcp", a.cfg.Addr); err != nil {
 			return nil, err
@@ -102,7 +115,7 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 
 	var consumers []projections.Consumer
 	if r.Worker {
-		worker, werr := a.billingWorker(m.workerStore, m.registry)
+		worker, werr := a.billingWorker(ctx, m.workerStore, m.registry, m.catalog)
 		if werr != nil {
 			a.log.Warn("billing worker off", "reason", werr.Error())
 		} else {
@@ -132,12 +145,12 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 		if err != nil {
 			return nil, err
 		}
-		deps := httpapi.Deps{Logger: a.log, Store: m.appStore, Registry: m.registry,
+		deps := httpapi.Deps{Logger: a.log, Store: m.appStore, Registry: m.registry, Catalog: m.catalog,
 			OperatorToken: a.cfg.OperatorToken, IntrospectionToken: a.cfg.IntrospectionToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 			StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
 			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: stripeHooks.Apply,
 			TrustedProxies: a.cfg.TrustedProxies, Timeouts: a.cfg.HTTPTimeouts, Products: a.products,
-			WebhookKey: a.cfg.Webhooks.Key, WebhookAllowHTTP: a.cfg.Webhooks.AllowHTTP, Definitions: a.metricDefinitions()}
+			WebhookKey: a.cfg.Webhooks.Key, WebhookAllowHTTP: a.cfg.Webhooks.AllowHTTP, Definitions: m.catalog}
 		if a.cfg.RedisURL != "" {
 			if deps.SharedLimits, err = httpapi.NewRedisLimits(a.cfg.RedisURL); err != nil {
 				return nil, err
@@ -237,6 +250,11 @@ func (m *process) Run(ctx context.Context) (err error) {
 	}
 	if m.signer != nil {
 		goRun(m.signer.Run)
+	}
+	if m.catalog != nil {
+		goRun(func(ctx context.Context) error {
+			return m.catalog.Run(ctx, catalogRefresh, func(err error) { m.log.Warn("plan catalog refresh failed", "err", err) })
+		})
 	}
 	if m.webhooks != nil {
 		goRun(m.webhooks.Run)

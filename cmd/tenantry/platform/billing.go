@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	tapp "github.com/tenantry/tenantry/domain/app"
-	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
 	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/projections"
@@ -22,16 +21,25 @@ import (
 )
 
 // billingWorker builds the billing worker on store, or says why it cannot.
-func (a *app) billingWorker(store *eventstore.Store, registry *eventstore.Registry) (*billing.Worker, error) {
+// billingWorker builds the billing worker on store. The plan catalog gives it prices and
+// metric definitions: the process's (kept current by its Run), or nil for one of its own,
+// folded now.
+func (a *app) billingWorker(ctx context.Context, store *eventstore.Store, registry *eventstore.Registry, catalog *tapp.PlanCatalog) (*billing.Worker, error) {
 	if a.cfg.StripeAPIKey == "" {
 		return nil, errors.New("configuration: STRIPE_API_KEY is not set (`make run` starts stripe-mock and sets it)")
+	}
+	if catalog == nil {
+		catalog = a.planCatalog(eventstore.DomainStore{Store: store, Registry: registry})
+		if _, err := catalog.Fresh(ctx); err != nil {
+			return nil, err
+		}
 	}
 	cfg := a.cfg.Billing
 	cfg.Store, cfg.Registry, cfg.Claim = store, registry, a.claimer(store)
 	cfg.Stripe = billing.NewStripeAPI(a.cfg.StripeAPIKey, a.cfg.StripeAPIBase, a.cfg.StripeTimeout)
 	cfg.ReadModels = projections.ReadModels{Store: store}
+	cfg.Plans, cfg.Definitions = catalog, catalog
 	cfg.Logger = a.log.With("component", "billing")
-	cfg.Definitions = a.metricDefinitions()
 	return billing.New(cfg)
 }
 
@@ -69,7 +77,7 @@ func (a *app) workerCmd() *cobra.Command {
 				return err
 			}
 			defer closeStore()
-			w, err := a.billingWorker(store, registry)
+			w, err := a.billingWorker(ctx, store, registry, nil)
 			if err != nil {
 				return err
 			}
@@ -220,9 +228,3 @@ func clipArg(s string) string {
 	}
 	return s[:40] + "..."
 }
-
-// metricDefinitions is what the API (decimal places of POST /v1/usage, gauges in GET
-// /v1/usage) and the billing worker (gauges' pushes) know of metrics: nothing declared yet,
-// so every metric is a whole-unit counter. The plan catalog is to provide them here, one
-// in-memory usage.Definitions shared by both.
-func (a *app) metricDefinitions() usage.Definitions { return usage.StaticDefinitions{} }

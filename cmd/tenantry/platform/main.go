@@ -124,7 +124,7 @@ func NewCommand(getenv func(string) string, stdout, stderr io.Writer, products .
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	group(root)
 	root.AddCommand(a.withDatabaseURL(a.migrateCmd()), a.withDatabaseURL(a.serveCmd()), a.projectionsCmd(), a.withDatabaseURL(a.workerCmd()),
-		a.billingCmd(), a.auditCmd(), a.tenantsCmd(), a.withDatabaseURL(a.apiCmd()), a.withDatabaseURL(a.projectorCmd()), a.versionCmd(), a.openapiCmd())
+		a.billingCmd(), a.auditCmd(), a.tenantsCmd(), a.withDatabaseURL(a.apiCmd()), a.withDatabaseURL(a.projectorCmd()), a.versionCmd(), a.openapiCmd(), a.plansCmd())
 	return root
 }
 

@@ -24,9 +24,9 @@ func (a *app) tenantsCmd() *cobra.Command {
 }
 
 func (a *app) tenantsCreateCmd() *cobra.Command {
-	var name, slug, plan, email string
+	var name, slug, plan, interval, email string
 	cmd := &cobra.Command{
-		Use:   "create --name N --slug S --admin-email E [--plan free|pro|enterprise]",
+		Use:   "create --name N --slug S --admin-email E [--plan KEY] [--interval monthly|yearly]",
 		Short: "Create a tenant, its first admin and the admin's API key (printed once), as POST /v1/tenants does",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -35,7 +35,7 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 			}
 			// The same use case as POST /v1/tenants: it validates, claims the slug and
 			// appends exactly as the API does. A bad flag value is a usage error.
-			in, invalid := usecases.ParseSignUp(name, slug, plan, email)
+			in, invalid := usecases.ParseSignUp(name, slug, plan, interval, email)
 			if len(invalid) > 0 {
 				return usageErr(notCreated("invalid flags", invalid...))
 			}
@@ -47,7 +47,8 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 			defer closeStore()
 			in.Meta = domain.Metadata{Actor: "operator", RequestID: uuid.NewString()}
 			in.Meta.CorrelationID = in.Meta.RequestID
-			out, err := usecases.SignUp{Events: eventstore.DomainStore{Store: store, Registry: registry}, Slugs: store, Now: time.Now}.Run(ctx, in)
+			events := eventstore.DomainStore{Store: store, Registry: registry}
+			out, err := usecases.SignUp{Events: events, Slugs: store, Plans: a.planCatalog(events), Now: time.Now}.Run(ctx, in)
 			var de *domain.Error
 			switch {
 			case errors.Is(err, usecases.ErrSlugTaken):
@@ -76,7 +77,8 @@ func (a *app) tenantsCreateCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "", "display name")
 	cmd.Flags().StringVar(&slug, "slug", "", "unique handle: lowercase letters, digits and hyphens")
-	cmd.Flags().StringVar(&plan, "plan", "free", "free, pro or enterprise")
+	cmd.Flags().StringVar(&plan, "plan", "free", "the plan's key in the catalog (default catalog: free, pro or enterprise)")
+	cmd.Flags().StringVar(&interval, "interval", "monthly", "monthly or yearly (the plan must be sold at it)")
 	cmd.Flags().StringVar(&email, "admin-email", "", "the first admin's email")
 	return cmd
 }
