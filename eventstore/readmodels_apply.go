@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -43,27 +44,26 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	usageReportedSQL = `INSERT INTO usage_reported AS u (tenant_id, metric, hour, quantity, revision)
 VALUES ($1, $2, $3, $4::text::numeric, $5)
 ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET quantity = excluded.quantity, revision = excluded.revision`
-	addUsageHourlySQL = `INSERT INTO usage_hourly AS u (tenant_id, metric, hour, quantity, max_quantity, last_at, last_seq, last_idx, last_quantity)
-SELECT $1, m, h, q, mx, la, ls, li, lq
-  FROM unnest($2::text[], $3::timestamptz[], $4::text[]::numeric[], $5::text[]::numeric[], $6::timestamptz[], $7::bigint[], $8::integer[], $9::text[]::numeric[])
-    AS x(m, h, q, mx, la, ls, li, lq)
+	addUsageHourlySQL = `INSERT INTO usage_hourly AS u (tenant_id, metric, hour, quantity, max_quantity, last_key, last_quantity)
+SELECT $1, m, h, q, mx, lk, lq
+  FROM unnest($2::text[], $3::timestamptz[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bytea[], $7::text[]::numeric[])
+    AS x(m, h, q, mx, lk, lq)
 ON CONFLICT (tenant_id, metric, hour) DO UPDATE SET ` + usageMergeSQL
-	addUsageDailySQL = `INSERT INTO usage_daily AS u (tenant_id, metric, day, quantity, max_quantity, last_at, last_seq, last_idx, last_quantity)
-SELECT $1, m, (d AT TIME ZONE 'UTC')::date, q, mx, la, ls, li, lq
-  FROM unnest($2::text[], $3::timestamptz[], $4::text[]::numeric[], $5::text[]::numeric[], $6::timestamptz[], $7::bigint[], $8::integer[], $9::text[]::numeric[])
-    AS x(m, d, q, mx, la, ls, li, lq)
+	addUsageDailySQL = `INSERT INTO usage_daily AS u (tenant_id, metric, day, quantity, max_quantity, last_key, last_quantity)
+SELECT $1, m, (d AT TIME ZONE 'UTC')::date, q, mx, lk, lq
+  FROM unnest($2::text[], $3::timestamptz[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bytea[], $7::text[]::numeric[])
+    AS x(m, d, q, mx, lk, lq)
 ON CONFLICT (tenant_id, metric, day) DO UPDATE SET ` + usageMergeSQL
 	// usageMergeSQL adds a batch's totals to a window: sums add, the maximum is the greater
-	// one, the last reading the later by (occurred_at, seq, index); every expression sees
-	// the row as it was, so the four last_ columns move together. Sums keep no trailing zeros
-	// (trim_scale), so a window holds the same numeric however its events were batched.
+	// one, the last reading the later by its key (occurred_at, seq, index: UsageLastKey);
+	// every expression sees the row as it was. Sums keep no trailing zeros (trim_scale), so a
+	// window holds the same numeric however its events were batched. (One key compared once
+	// instead of three columns compared per column: this statement runs for every usage
+	// batch, and the four row comparisons it replaced cost the projector half its speed.)
 	usageMergeSQL = `quantity = trim_scale(u.quantity + excluded.quantity),
 	max_quantity = greatest(u.max_quantity, excluded.max_quantity),
-	last_at = CASE WHEN ` + usageLaterSQL + ` THEN excluded.last_at ELSE u.last_at END,
-	last_seq = CASE WHEN ` + usageLaterSQL + ` THEN excluded.last_seq ELSE u.last_seq END,
-	last_idx = CASE WHEN ` + usageLaterSQL + ` THEN excluded.last_idx ELSE u.last_idx END,
-	last_quantity = CASE WHEN ` + usageLaterSQL + ` THEN excluded.last_quantity ELSE u.last_quantity END`
-	usageLaterSQL = `(u.last_at IS NULL OR (excluded.last_at, excluded.last_seq, excluded.last_idx) > (u.last_at, u.last_seq, u.last_idx))`
+	last_key = greatest(u.last_key, excluded.last_key),
+	last_quantity = CASE WHEN u.last_key IS NULL OR excluded.last_key > u.last_key THEN excluded.last_quantity ELSE u.last_quantity END`
 )
 
 // errProfileMissing is a profile update that found no profile row.
@@ -193,17 +193,34 @@ func (t *ProjectionTx) SetUsageReported(ctx context.Context, metric string, hour
 // UsageTotals are usage totals to add, one entry per metric and bucket start (an hour, or
 // a day's midnight UTC), as columns: they are sent as arrays. Values are exact decimals in
 // plain notation ("12", "1.25"): Quantities the sums, Maxes the highest readings, and
-// Lasts the last readings by (LastAts, LastSeqs, LastIdxs): occurred_at, the event's seq,
-// the record's index in its event.
+// Lasts the last readings, at LastKeys (UsageLastKey of occurred_at, the event's seq, the
+// record's index in its event).
 type UsageTotals struct {
 	Metrics    []string
 	Starts     []time.Time
 	Quantities []string
 	Maxes      []string
-	LastAts    []time.Time
-	LastSeqs   []int64
-	LastIdxs   []int32
+	LastKeys   [][]byte
 	Lasts      []string
+}
+
+// UsageLastKey is the position of a usage reading as the read models order them: 20 bytes
+// that sort (as bytea, byte by byte) as (at in unix nanoseconds, seq, idx).
+func UsageLastKey(at time.Time, seq int64, idx int32) []byte {
+	k := make([]byte, 20)
+	binary.BigEndian.PutUint64(k, uint64(at.UnixNano())^1<<63) // offset binary: signed order
+	binary.BigEndian.PutUint64(k[8:], uint64(seq)^1<<63)
+	binary.BigEndian.PutUint32(k[16:], uint32(idx)^1<<31)
+	return k
+}
+
+// parseUsageLastKey reads UsageLastKey's bytes back; ok is false for any other length.
+func parseUsageLastKey(k []byte) (at time.Time, seq int64, idx int32, ok bool) {
+	if len(k) != 20 {
+		return time.Time{}, 0, 0, false
+	}
+	at = time.Unix(0, int64(binary.BigEndian.Uint64(k)^1<<63)).UTC()
+	return at, int64(binary.BigEndian.Uint64(k[8:]) ^ 1<<63), int32(binary.BigEndian.Uint32(k[16:]) ^ 1<<31), true
 }
 
 // queueUsage queues adding hourly and daily totals to tenant's read models; nothing when
@@ -216,6 +233,6 @@ func queueUsage(b *pgx.Batch, tenant uuid.UUID, hourly, daily UsageTotals) {
 		sql string
 		u   UsageTotals
 	}{{addUsageHourlySQL, hourly}, {addUsageDailySQL, daily}} {
-		b.Queue(t.sql, tenant, t.u.Metrics, t.u.Starts, t.u.Quantities, t.u.Maxes, t.u.LastAts, t.u.LastSeqs, t.u.LastIdxs, t.u.Lasts)
+		b.Queue(t.sql, tenant, t.u.Metrics, t.u.Starts, t.u.Quantities, t.u.Maxes, t.u.LastKeys, t.u.Lasts)
 	}
 }

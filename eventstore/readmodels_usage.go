@@ -44,7 +44,7 @@ func (p UsagePoint) Total() *big.Int {
 const (
 	// usageColumnsSQL reads a bucket's values as decimal text without trailing zeros.
 	usageColumnsSQL = `trim_scale(quantity)::text, coalesce(trim_scale(max_quantity)::text, ''),
-		coalesce(trim_scale(last_quantity)::text, ''), coalesce(last_at, 'epoch'), coalesce(last_seq, 0), coalesce(last_idx, 0)`
+		coalesce(trim_scale(last_quantity)::text, ''), coalesce(last_key, '')`
 	usageHourlySQL = `SELECT metric, hour, ` + usageColumnsSQL + ` FROM usage_hourly
 		WHERE hour >= $1 AND hour < $2 AND ($3 = '' OR metric = $3) ORDER BY metric, hour LIMIT $4`
 	usageDailySQL = `SELECT metric, day::timestamp AT TIME ZONE 'UTC', ` + usageColumnsSQL + ` FROM usage_daily
@@ -76,10 +76,14 @@ func (t *Tx) UsageSeriesLimit(ctx context.Context, metric string, from, to time.
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UsagePoint, error) {
 		var p UsagePoint
 		var total string
-		if err := r.Scan(&p.Metric, &p.Start, &total, &p.Max, &p.Last, &p.LastAt, &p.LastSeq, &p.LastIdx); err != nil {
+		var lastKey []byte
+		if err := r.Scan(&p.Metric, &p.Start, &total, &p.Max, &p.Last, &lastKey); err != nil {
 			return p, err
 		}
-		p.Start, p.Sum, p.LastAt = p.Start.UTC(), total, p.LastAt.UTC()
+		p.Start, p.Sum, p.LastAt = p.Start.UTC(), total, time.Unix(0, 0).UTC()
+		if at, seq, idx, ok := parseUsageLastKey(lastKey); ok {
+			p.LastAt, p.LastSeq, p.LastIdx = at, seq, idx
+		}
 		if strings.IndexByte(total, '.') >= 0 {
 			return p, nil // a total with decimals: Sum only
 		}

@@ -223,7 +223,7 @@ func columns(sums map[usageKey]usageBucket) eventstore.UsageTotals {
 	}
 	n := len(sums)
 	c := eventstore.UsageTotals{Metrics: make([]string, 0, n), Starts: make([]time.Time, 0, n), Quantities: make([]string, 0, n),
-		Maxes: make([]string, 0, n), LastAts: make([]time.Time, 0, n), LastSeqs: make([]int64, 0, n), LastIdxs: make([]int32, 0, n),
+		Maxes: make([]string, 0, n), LastKeys: make([][]byte, 0, n),
 		Lasts: make([]string, 0, n)}
 	for k, v := range sums {
 		sum := strconv.FormatInt(v.whole, 10)
@@ -232,7 +232,7 @@ func columns(sums map[usageKey]usageBucket) eventstore.UsageTotals {
 		}
 		c.Metrics, c.Starts, c.Quantities = append(c.Metrics, k.metric), append(c.Starts, k.at), append(c.Quantities, sum)
 		c.Maxes, c.Lasts = append(c.Maxes, v.max.String()), append(c.Lasts, v.last.String())
-		c.LastAts, c.LastSeqs, c.LastIdxs = append(c.LastAts, v.lastAt), append(c.LastSeqs, v.lastSeq), append(c.LastIdxs, v.lastIdx)
+		c.LastKeys = append(c.LastKeys, eventstore.UsageLastKey(v.lastAt, v.lastSeq, v.lastIdx))
 	}
 	return c
 }
