@@ -17,13 +17,15 @@ func PlanNames() []PlanName { return []PlanName{PlanFree, PlanPro, PlanEnterpris
 // ParsePlanName accepts a plan key: 1 to 63 lowercase letters, digits and underscores,
 // starting with a letter.
 func ParsePlanName(s string) (PlanName, error) {
-	if !planKeyShaped(s) {
+	if !IsKey(s) {
 		return PlanName{}, Invalid("plan", "plan must be 1 to 63 characters of lowercase letters, digits and underscores, starting with a letter")
 	}
 	return PlanName{s: s}, nil
 }
 
-func planKeyShaped(s string) bool {
+// IsKey matches ^[a-z][a-z0-9_]{0,62}$, the shape of plan keys and metric names (without a
+// regexp: metric names are checked for every usage record on ingestion and on projection).
+func IsKey(s string) bool {
 	if len(s) == 0 || len(s) > 63 || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}
