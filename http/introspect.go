@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"maps"
 	"math"
 	"net/http"
 	"strconv"
@@ -88,19 +89,22 @@ func (s *Server) introspect(c *gin.Context, cl *call) {
 		return
 	}
 	ans := api.Introspection{Active: true, Role: e.role.String(), KeyID: &e.keyID,
-		Tenant: &api.IntrospectedTenant{ID: e.tenant, Slug: e.slug, Status: e.status, Plan: e.plan},
+		Tenant: &api.IntrospectedTenant{ID: e.tenant, Slug: e.slug, Status: e.status, Plan: e.plan, PlanVersion: e.planVersion},
 		Member: &api.IntrospectedMember{ID: e.member}}
 	if p, err := domain.ParsePlanName(e.plan); err == nil {
 		l := s.catalog.Limits(p, e.planVersion)
 		ans.Limits = &api.IntrospectedPlanLimit{Seats: l.Seats, RequestsPerSecond: l.RequestsPerSecond, Burst: l.Burst}
+		if v, ok := s.catalog.Current().Version(p, e.planVersion); ok && len(v.Features) > 0 {
+			ans.Features = maps.Clone(v.Features)
+		}
 	}
 	reply(c, http.StatusOK, ans)
 }
 
 var docIntrospect = op{id: "introspectApiKey", tag: "Integration", summary: "Introspect a tenant API key",
 	body: api.IntrospectionRequest{}, result: api.Introspection{},
-	desc: "Says whether a tenant API key is active and, if so, its tenant (id, slug, status, plan), member, role and the plan's " +
-		"limits (RFC 7662's shape). Authenticated by the service token TENANTRY_INTROSPECTION_TOKEN; 404 when it is unset (not enabled). " +
+	desc: "Says whether a tenant API key is active and, if so, its tenant (id, slug, status, plan and plan version), member, role, " +
+		"and the plan version's limits and features (RFC 7662's shape). Authenticated by the service token TENANTRY_INTROSPECTION_TOKEN; 404 when it is unset (not enabled). " +
 		"Anything that is not a usable key (malformed, unknown, revoked, its member removed, its tenant closed) answers 200 " +
 		"{\"active\": false}, without saying why. A suspended tenant's keys stay active with tenant.status \"suspended\": " +
 		"Tenantry's own API then serves reads and billing writes only, and a product should do the same. The key is looked " +

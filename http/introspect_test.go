@@ -42,6 +42,8 @@ func TestIntrospect_AnswersAnActiveKeysTenantMemberRoleAndPlanLimits(t *testing.
 	require.Equal(t, ten.slug, r.str("tenant", "slug"))
 	require.Equal(t, "active", r.str("tenant", "status"))
 	require.Equal(t, "pro", r.str("tenant", "plan"))
+	require.Equal(t, float64(1), r.get("tenant", "plan_version"))
+	require.Nil(t, r.get("features"), "the default catalog's plans define no feature")
 	require.Equal(t, ten.adminID, r.str("member", "id"))
 	require.Equal(t, "admin", r.str("role"))
 	require.NotEmpty(t, r.str("key_id"))

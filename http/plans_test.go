@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -137,4 +138,33 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// Introspection answers the features and limits of the tenant's own plan version: a new
+// version of its plan changes neither until the tenant is moved to it.
+func TestIntrospect_AnswersTheFeaturesOfTheTenantsPlanVersion(t *testing.T) {
+	t.Parallel()
+	a := newAPIOn(t, pgtest.New(t), withIntrospection)
+	r := a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: planDoc})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	ten := a.createTenant("pro") // pro v2: sso on
+	r = a.introspect(ten.key)
+	require.Equal(t, float64(2), r.get("tenant", "plan_version"), string(r.raw))
+	require.Equal(t, map[string]any{"sso": true}, r.get("features"))
+	require.Equal(t, float64(7), r.get("limits", "burst"))
+
+	v3 := strings.Replace(planDoc, `"features": {"sso": true}`, `"features": {"sso": false, "audit_export": true}`, 1)
+	r = a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: v3})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	r = a.introspect(ten.key)
+	require.Equal(t, float64(2), r.get("tenant", "plan_version"), "a new version leaves the tenant on its own")
+	require.Equal(t, map[string]any{"sso": true}, r.get("features"))
+
+	r = a.do(req{method: "POST", path: "/v1/admin/plans/pro/migrate-tenants", token: operatorToken, body: map[string]any{"from_version": 2, "to_version": 3}})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	require.Eventually(t, func() bool {
+		r = a.introspect(ten.key)
+		return r.get("tenant", "plan_version") == float64(3)
+	}, 30*time.Second, 50*time.Millisecond, "moved, within the credential cache's bound")
+	require.Equal(t, map[string]any{"sso": false, "audit_export": true}, r.get("features"))
 }

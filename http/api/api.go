@@ -486,20 +486,22 @@ type IntrospectionRequest struct {
 // false for anything that is not a usable API key, without saying why, and the other
 // fields are then absent.
 type Introspection struct {
-	Active bool                   `json:"active" doc:"whether the key is an API key Tenantry's own API would accept now (for reads at least: see tenant.status)"`
-	Tenant *IntrospectedTenant    `json:"tenant,omitempty" doc:"the key's tenant (active keys only)"`
-	Member *IntrospectedMember    `json:"member,omitempty" doc:"the member the key acts for (active keys only)"`
-	Role   string                 `json:"role,omitempty" jsonschema_extras:"x-domain-enum=role" doc:"the key's role (active keys only)"`
-	KeyID  *uuid.UUID             `json:"key_id,omitempty" doc:"the key's id (active keys only)"`
-	Limits *IntrospectedPlanLimit `json:"limits,omitempty" doc:"the limits of the tenant's plan as Tenantry's API enforces them (active keys only)"`
+	Active   bool                   `json:"active" doc:"whether the key is an API key Tenantry's own API would accept now (for reads at least: see tenant.status)"`
+	Tenant   *IntrospectedTenant    `json:"tenant,omitempty" doc:"the key's tenant (active keys only)"`
+	Member   *IntrospectedMember    `json:"member,omitempty" doc:"the member the key acts for (active keys only)"`
+	Role     string                 `json:"role,omitempty" jsonschema_extras:"x-domain-enum=role" doc:"the key's role (active keys only)"`
+	KeyID    *uuid.UUID             `json:"key_id,omitempty" doc:"the key's id (active keys only)"`
+	Limits   *IntrospectedPlanLimit `json:"limits,omitempty" doc:"the limits of the tenant's plan as Tenantry's API enforces them (active keys only)"`
+	Features map[string]bool        `json:"features,omitempty" doc:"the features of the tenant's plan version, on (true) or off (false), by name, as the plan catalog defines them (active keys only; absent when the version defines none)"`
 }
 
 // IntrospectedTenant is an active key's tenant.
 type IntrospectedTenant struct {
-	ID     uuid.UUID `json:"id" doc:"the tenant's id"`
-	Slug   string    `json:"slug" doc:"the tenant's slug"`
-	Status string    `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended" doc:"lifecycle status: while suspended Tenantry's own API serves reads and billing writes only, and a product should do the same"`
-	Plan   string    `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
+	ID          uuid.UUID `json:"id" doc:"the tenant's id"`
+	Slug        string    `json:"slug" doc:"the tenant's slug"`
+	Status      string    `json:"status" jsonschema:"enum=active,enum=past_due,enum=suspended" doc:"lifecycle status: while suspended Tenantry's own API serves reads and billing writes only, and a product should do the same"`
+	Plan        string    `json:"plan" jsonschema_extras:"x-domain-enum=plan" doc:"the tenant's plan"`
+	PlanVersion int       `json:"plan_version" doc:"the version of the plan the tenant is on (a version never changes under a tenant; moving tenants to a newer one is an operator action)"`
 }
 
 // IntrospectedMember is the member an active key acts for.
