@@ -2,10 +2,11 @@ package plans
 
 import (
 	"fmt"
-	"strconv"
+
 	"strings"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/usage"
 )
 
 // Interval is how often a subscription is billed.
@@ -109,13 +110,14 @@ func (b *Beyond) UnmarshalText(t []byte) error {
 // metric's smallest step (Units) always fits an int64.
 const maxQuotaDigits = 12
 
-// Decimal is an exact non-negative decimal such as a quota ("1000", "2.5"), held in
-// canonical form: no leading zeros, no trailing zeros after the point, no bare point. Equal
-// quantities are equal values, so a plan written "10.50" and "10.5" is the same plan.
-type Decimal struct{ s string }
+// Decimal is an exact non-negative decimal such as a quota ("1000", "2.5"): a usage.Decimal
+// (the type usage sums are, so a quota compares with usage directly) written in the catalog's
+// stricter form. Equal quantities are equal values, so a plan written "10.50" and "10.5" is
+// the same plan.
+type Decimal struct{ d usage.Decimal }
 
 // ParseDecimal reads digits with an optional fractional part of at most maxScale digits
-// once trailing zeros are dropped; no sign, exponent or spaces.
+// once trailing zeros are dropped; no sign, exponent or spaces; leading zeros are allowed.
 func ParseDecimal(s string, maxScale int) (Decimal, error) {
 	whole, frac, hasPoint := strings.Cut(s, ".")
 	if !digitsOnly(whole) || hasPoint && !digitsOnly(frac) {
@@ -129,16 +131,18 @@ func ParseDecimal(s string, maxScale int) (Decimal, error) {
 	if len(frac) > maxScale {
 		return Decimal{}, fmt.Errorf("%.40q has more decimal places than the metric's scale (%d)", s, maxScale)
 	}
-	if whole == "" && frac == "" {
-		return Decimal{}, nil // zero is the zero value, so both are equal values
-	}
 	if whole == "" {
 		whole = "0"
 	}
+	canonical := whole
 	if frac != "" {
-		return Decimal{whole + "." + frac}, nil
+		canonical += "." + frac
 	}
-	return Decimal{whole}, nil
+	d, err := usage.ParseDecimal(canonical)
+	if err != nil {
+		return Decimal{}, fmt.Errorf("%.40q is not a plain decimal number such as 1000 or 2.5", s)
+	}
+	return Decimal{d}, nil
 }
 
 func digitsOnly(s string) bool {
@@ -154,22 +158,23 @@ func digitsOnly(s string) bool {
 }
 
 // String returns the canonical form; "0" for the zero value.
-func (d Decimal) String() string {
-	if d.s == "" {
-		return "0"
-	}
-	return d.s
-}
+func (d Decimal) String() string { return d.d.String() }
+
+// Usage returns d as the exact decimal usage is measured in.
+func (d Decimal) Usage() usage.Decimal { return d.d }
 
 // Units returns d in units of 10^-scale (d × 10^scale) and whether that is exact: 2.5 at
-// scale 3 is 2500. Quotas parsed for a metric are exact at its scale.
+// scale 3 is 2500. Quotas parsed for a metric are exact at its scale (at most 6, and at
+// most 12 whole digits: the units fit an int64).
 func (d Decimal) Units(scale int) (int64, bool) {
-	whole, frac, _ := strings.Cut(d.String(), ".")
-	if len(frac) > scale || scale > 6 {
+	if scale > usage.MaxScale {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(whole+frac+strings.Repeat("0", scale-len(frac)), 10, 64)
-	return n, err == nil
+	a, ok := d.d.Units(scale)
+	if !ok {
+		return 0, false
+	}
+	return a.Int64()
 }
 
 // MarshalText encodes the canonical form.
