@@ -115,7 +115,8 @@ func (f *fixture) use(t *testing.T, tenant uuid.UUID, metric, quantity string, a
 	r, err := usage.NewRecord(m, q, at, key, at)
 	require.NoError(t, err)
 	_, err = f.domain.Append(context.Background(), tenant, usage.StreamID, domain.Any, domain.Metadata{Actor: "test"},
-		domain.Pending{ID: usage.RecordEventID(tenant, key), Event: r, Keys: []uuid.UUID{usage.RecordEventID(tenant, key)}})
+		domain.Pending{ID: usage.RecordEventID(tenant, key), Event: r, Keys: []uuid.UUID{usage.RecordEventID(tenant, key)},
+			Usage: usage.Deltas([]usage.Recorded{r})})
 	require.NoError(t, err)
 }
 
