@@ -84,7 +84,7 @@ func (f *fixture) tenant(t *testing.T, plan string) uuid.UUID {
 }
 
 func (f *fixture) worker(t *testing.T) *quotas.Worker {
-	w, err := quotas.New(quotas.Config{Alerts: &app.QuotaAlerts{Store: f.domain, Stored: f.store, Usage: f.domain, Tenants: f, Plans: f.catalog},
+	w, err := quotas.New(quotas.Config{Alerts: &app.QuotaAlerts{Store: f.domain, Stored: f.store, Usage: quotas.Source{Store: f.store}, Tenants: f, Plans: f.catalog},
 		TenantsOnPlan: func(ctx context.Context, p domain.PlanName) ([]uuid.UUID, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()

@@ -134,8 +134,9 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 			m.metrics.observeHeadSigner(m.signer)
 		}
 		ds := eventstore.DomainStore{Store: m.workerStore, Registry: m.registry}
-		if m.quotas, err = quotas.New(quotas.Config{Alerts: &usecases.QuotaAlerts{Store: ds, Stored: m.workerStore, Usage: ds,
-			Tenants: ds, Plans: m.catalog}, TenantsOnPlan: m.workerStore.TenantsOnPlan, Sweep: a.cfg.QuotaSweep,
+		src := quotas.Source{Store: m.workerStore}
+		if m.quotas, err = quotas.New(quotas.Config{Alerts: &usecases.QuotaAlerts{Store: ds, Stored: m.workerStore, Usage: src,
+			Tenants: src, Plans: m.catalog}, TenantsOnPlan: m.workerStore.TenantsOnPlan, Sweep: a.cfg.QuotaSweep,
 			Logger: a.log.With("component", "quotas")}); err != nil {
 			return nil, err
 		}
