@@ -79,6 +79,10 @@ type Config struct {
 	AuditSigner       *auditlog.Signer
 	AuditHeadInterval time.Duration // TENANTRY_AUDIT_HEAD_INTERVAL: how often moved heads are signed
 
+	// QuotaSweep is TENANTRY_QUOTA_SWEEP: how often the worker checks every tenant on a plan
+	// with a soft quota for due alerts (besides checking each tenant whose usage changed).
+	QuotaSweep time.Duration
+
 	// Webhooks: outbound webhooks' key and safety switches (webhooks.go).
 	Webhooks WebhookConfig
 }
@@ -206,6 +210,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.MetricsAddr = getenv("TENANTRY_METRICS_ADDR")
 	c.AuditHeadInterval = time.Hour
 	durVar("TENANTRY_AUDIT_HEAD_INTERVAL", &c.AuditHeadInterval)
+	c.QuotaSweep = 10 * time.Minute
+	durVar("TENANTRY_QUOTA_SWEEP", &c.QuotaSweep)
 	c.Webhooks = loadWebhookConfig(getenv, &errs)
 	c.HTTPTimeouts = httpapi.DefaultTimeouts()
 	durVar("TENANTRY_HTTP_READ_TIMEOUT", &c.HTTPTimeouts.Read)
