@@ -22,6 +22,9 @@ const (
 	CodeForbidden Code = "forbidden"
 	// CodeLimit means a plan limit such as the seat count would be exceeded.
 	CodeLimit Code = "limit_exceeded"
+	// CodeQuota means usage beyond a hard quota of the tenant's plan for the period (403);
+	// the error is a *QuotaExceeded, which names the metric, quota and usage so far.
+	CodeQuota Code = "quota_exceeded"
 )
 
 // Error is a domain rule violation. Message is written for end users and never

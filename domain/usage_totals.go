@@ -1,9 +1,22 @@
 package domain
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 )
+
+// UsageLastKey is the position of a usage reading as the usage totals and read models
+// order them: 20 bytes that sort (byte by byte) as (occurred_at in unix nanoseconds, the
+// event's seq, the record's index in the event); each part has its sign bit flipped
+// (offset binary), so the bytes sort as the signed numbers do.
+func UsageLastKey(at time.Time, seq int64, idx int32) []byte {
+	k := make([]byte, 20)
+	binary.BigEndian.PutUint64(k, uint64(at.UnixNano())^1<<63)
+	binary.BigEndian.PutUint64(k[8:], uint64(seq)^1<<63)
+	binary.BigEndian.PutUint32(k[16:], uint32(idx)^1<<31)
+	return k
+}
 
 // UsageDelta is what one event adds to its tenant's usage totals of one metric in one
 // quota period (the UTC calendar month Period starts): Sum its records' quantities added
@@ -22,16 +35,29 @@ type UsageDelta struct {
 	Quota     string
 }
 
-// QuotaExceeded is the event store's refusal of an append that would take a usage total
-// beyond its hard quota (UsageDelta.Quota): nothing of the append was written. Used is
-// the period's total before the append, exact decimal text, as is Quota.
+// QuotaExceeded is usage refused for a hard quota of the tenant's plan: the event store's
+// refusal of an append that would take a usage total beyond its UsageDelta.Quota (nothing
+// of the append was written), or the use case's of a record. Period is the quota period's
+// start; Used the period's usage before the refused records, exact decimal text, as is
+// Quota; Reading, for a gauge, the refused reading (a gauge's quota bounds each reading).
+// It unwraps to a CodeQuota *Error, so callers that branch on codes see it.
 type QuotaExceeded struct {
-	Metric string
-	Period time.Time
-	Used   string
-	Quota  string
+	Metric  string
+	Period  time.Time
+	Used    string
+	Quota   string
+	Reading string
 }
 
 func (e *QuotaExceeded) Error() string {
-	return fmt.Sprintf("usage of %s in %s would exceed its hard quota of %s (used: %s)", e.Metric, e.Period.Format("2006-01"), e.Quota, e.Used)
+	end := e.Period.AddDate(0, 1, 0).Format(time.RFC3339)
+	if e.Reading != "" {
+		return fmt.Sprintf("a reading of %s for %s is above its hard quota of %s", e.Reading, e.Metric, e.Quota)
+	}
+	return fmt.Sprintf("usage of %s would exceed its hard quota of %s for the period ending %s (used so far: %s)", e.Metric, e.Quota, end, e.Used)
+}
+
+// Unwrap makes the refusal a CodeQuota domain error.
+func (e *QuotaExceeded) Unwrap() error {
+	return &Error{Code: CodeQuota, Field: "quantity", Message: e.Error()}
 }

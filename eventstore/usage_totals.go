@@ -64,3 +64,17 @@ func (s *Store) UsageTotals(ctx context.Context, tenant uuid.UUID, period time.T
 	}
 	return out, nil
 }
+
+// UsageSums is each metric's sum in the tenant's quota period that starts at period (see
+// UsageTotals): what the usage use case re-reads to fit records under hard quotas.
+func (s *Store) UsageSums(ctx context.Context, tenant uuid.UUID, period time.Time) (map[string]string, error) {
+	snap, err := s.UsageTotals(ctx, tenant, period)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(snap.Totals))
+	for _, t := range snap.Totals {
+		out[t.Metric] = t.Sum
+	}
+	return out, nil
+}

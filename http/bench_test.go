@@ -31,12 +31,14 @@ import (
 //	                   trivial Gin handler), and http_ingest_p99 (ms) next to the trivial p99
 //	http_ingest_batch  records per second in 1,000-record bodies at 64 connections
 //	                   (baseline: single records at 64 connections)
+//	http_ingest_quota  http_ingest for a tenant whose plan has a hard quota on the metric,
+//	                   never reached (baseline: a tenant on a plan without quotas, same API)
 //	noisy_neighbour    a quiet tenant's p99 at 100 requests/s, open loop, while another
 //	                   tenant, on a plan that admits it, floods at full speed from 32
 //	                   connections (baseline: its p99 alone)
 func BenchmarkHTTP(b *testing.B) {
 	want := pgtest.BenchSelected
-	if !want("http_ingest") && !want("http_ingest_p99") && !want("http_ingest_batch") && !want("noisy_neighbour") {
+	if !want("http_ingest") && !want("http_ingest_p99") && !want("http_ingest_batch") && !want("http_ingest_quota") && !want("noisy_neighbour") {
 		b.Skip("no HTTP figure selected")
 	}
 	seconds := 5.0
@@ -87,6 +89,24 @@ func BenchmarkHTTP(b *testing.B) {
 			pgtest.BenchLine("http_ingest_batch", medianOf(batches, func(l load) float64 { return l.rate })*httpapi.MaxUsageRecords, "records/s",
 				"http_ingest_single_64", medianOf(singles, func(l load) float64 { return l.rate }))
 		}
+	}
+
+	if want("http_ingest_quota") {
+		// The quota check's cost: the same single-record ingestion for a tenant with a hard
+		// quota on the metric (checked in every append) and one without, on one API.
+		q := newQuotaAPI(b)
+		plain, quota := q.createTenant("plainq"), q.createTenant("bigq")
+		var n atomic.Int64
+		single := func() []byte {
+			return []byte(fmt.Sprintf(`{"metric":"api_calls","quantity":1,"idempotency_key":"q-%d"}`, n.Add(1)))
+		}
+		var with, without []load
+		for round := 0; round < 3; round++ {
+			without = append(without, drive(client, q.url+"/v1/usage", plain.key, 64, window, single, http.StatusAccepted))
+			with = append(with, drive(client, q.url+"/v1/usage", quota.key, 64, window, single, http.StatusAccepted))
+		}
+		pgtest.BenchLine("http_ingest_quota", medianOf(with, func(l load) float64 { return l.rate }), "req/s",
+			"http_ingest_no_quota", medianOf(without, func(l load) float64 { return l.rate }))
 	}
 
 	if want("noisy_neighbour") {

@@ -388,7 +388,7 @@ func document(routes []route, c *schemas) schema {
 var problemDescriptions = map[int]string{
 	400: "The request is not valid: a malformed or unknown query parameter, field or header (errors lists them).",
 	401: "No credential, or a credential that is not valid.",
-	403: "The credential may not do this (role), or the tenant is suspended (tenant-suspended).",
+	403: "The credential may not do this (role), or the tenant is suspended (tenant-suspended), or usage beyond a hard quota of the tenant's plan (quota-exceeded, POST /v1/usage).",
 	404: "No such tenant or object (for this credential).",
 	409: "The request conflicts with the current state, or its Idempotency-Key's first request is still in progress (request-in-progress, with Retry-After).",
 	410: "The tenant is closed.",

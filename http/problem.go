@@ -39,6 +39,7 @@ var problemTitles = map[string]string{
 	"method-not-allowed":     "Method not allowed",
 	"conflict":               "The request conflicts with the current state",
 	"limit-exceeded":         "A plan limit would be exceeded",
+	"quota-exceeded":         "A hard usage quota of the plan would be exceeded",
 	"idempotency-key-reused": "The Idempotency-Key was used with a different request",
 	"request-in-progress":    "A request with this Idempotency-Key is still in progress",
 	"rate-limited":           "Too many requests",
@@ -106,6 +107,8 @@ func (s *Server) failErr(c *gin.Context, err error) {
 			fail(c, http.StatusForbidden, "forbidden", de.Message)
 		case domain.CodeLimit:
 			fail(c, http.StatusUnprocessableEntity, "limit-exceeded", de.Message, errs...)
+		case domain.CodeQuota:
+			failQuota(c, err, de)
 		default:
 			s.internal(c, err)
 		}
@@ -162,4 +165,16 @@ var errRequestCanceled = errors.New("request canceled")
 // retryAfter sets Retry-After to d in whole seconds, rounded up, at least 1.
 func retryAfter(c *gin.Context, d time.Duration) {
 	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
+}
+
+// failQuota answers usage refused for a hard quota: 403 quota-exceeded, naming the metric,
+// the quota, the usage so far and when the period ends (when the next one starts afresh).
+func failQuota(c *gin.Context, err error, de *domain.Error) {
+	p := Problem{Type: ProblemBase + "quota-exceeded", Title: problemTitles["quota-exceeded"], Status: http.StatusForbidden, Detail: de.Message}
+	var q *domain.QuotaExceeded
+	if errors.As(err, &q) {
+		p.Quota = &api.QuotaExceeded{Metric: q.Metric, Quota: q.Quota, Used: q.Used, Reading: q.Reading,
+			PeriodStart: q.Period.UTC(), PeriodEnd: q.Period.UTC().AddDate(0, 1, 0)}
+	}
+	writeProblem(c, p)
 }

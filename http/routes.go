@@ -165,7 +165,11 @@ var (
 	docPostUsage = op{id: "recordUsage", tag: "Usage", summary: "Record usage", status: 202, body: api.UsageRequest{}, result: api.UsageRecorded{},
 		desc: "Records one usage record, or a batch {\"records\": [...]} of up to 1,000. A record whose idempotency_key the tenant " +
 			"sent before is counted once (a duplicate). Every invalid field is reported (at most 100). Sums that would exceed a " +
-			"plan limit answer 422."}
+			"plan limit answer 422. Usage beyond a hard quota of the tenant's plan answers 403 quota-exceeded (its quota member " +
+			"names the metric, the quota, the usage so far and the period's end): a counter's records are refused when the " +
+			"period's sum would pass the quota (a batch whole; concurrent single records one by one, exactly at the boundary), " +
+			"a gauge's reading when it is above the quota. A duplicate is always a duplicate, never refused. Soft and overage " +
+			"quotas never refuse."}
 	docGetUsage = op{id: "getUsage", tag: "Usage", summary: "Get usage series", errors: []int{422}, query: []param{
 		{name: "metric", desc: "one metric (default: all)", schema: schema{"type": "string"}},
 		{name: "from", desc: "the range's start, RFC 3339 (default: 24 hours, or 30 days at day granularity, before to)", schema: strf("date-time")},

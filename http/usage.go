@@ -140,8 +140,10 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 		s.failErr(c, err)
 		return
 	}
-	cl.yield() // waiting for the commit takes no CPU: let the tenant's next request in
-	res, err := s.usage.Record(c, app.UsageInput{Tenant: cl.tenant, Metadata: metadata(c, cl), Records: records})
+	cl.yield()                               // waiting for the commit takes no CPU: let the tenant's next request in
+	plan, _ := domain.ParsePlanName(cl.plan) // the credential's: a plan unknown here has no quotas
+	res, err := s.usage.Record(c, app.UsageInput{Tenant: cl.tenant, Metadata: metadata(c, cl), Records: records,
+		Plan: plan, PlanVersion: cl.planV})
 	if err != nil {
 		s.failErr(c, err)
 		return
@@ -153,6 +155,7 @@ func (s *Server) postUsage(c *gin.Context, cl *call) {
 // its tenant's id.
 func newRecordUsage(d Deps) *app.RecordUsage {
 	return app.NewRecordUsage(app.RecordUsageConfig{Store: eventstore.DomainStore{Store: d.Store, Registry: d.Registry}, Keys: d.Store,
+		Sums: d.Store, Catalog: d.Catalog,
 		Background: func(tenant uuid.UUID) context.Context {
 			return logctx.With(context.Background(), "tenant_id", tenant.String())
 		},

@@ -23,6 +23,8 @@ type ClaimedKeys interface {
 type RecordUsage struct {
 	store        EventStore
 	keys         ClaimedKeys
+	sums         UsageSums
+	catalog      *PlanCatalog
 	lanes        *coalescer
 	noCoalescing bool
 }
@@ -31,6 +33,11 @@ type RecordUsage struct {
 type RecordUsageConfig struct {
 	Store EventStore
 	Keys  ClaimedKeys
+	// Sums and Catalog enforce the hard quotas of the tenants' plans (Catalog: which apply;
+	// Sums: what remains, read when coalesced records are refused together); with either
+	// nil, no quota is enforced.
+	Sums    UsageSums
+	Catalog *PlanCatalog
 	// Background makes the context a coalesced append runs in (no single request's context
 	// may govern it; it carries what the logs need, such as the tenant id); nil means
 	// context.Background.
@@ -47,7 +54,10 @@ func NewRecordUsage(cfg RecordUsageConfig) *RecordUsage {
 	if background == nil {
 		background = func(uuid.UUID) context.Context { return context.Background() }
 	}
-	u := &RecordUsage{store: cfg.Store, keys: cfg.Keys, noCoalescing: cfg.NoCoalescing}
+	u := &RecordUsage{store: cfg.Store, keys: cfg.Keys, noCoalescing: cfg.NoCoalescing, sums: cfg.Sums, catalog: cfg.Catalog}
+	if cfg.Sums == nil {
+		u.catalog = nil
+	}
 	u.lanes = &coalescer{store: u.storeRecords, background: background, lanes: map[laneKey]*lane{}}
 	return u
 }
@@ -58,6 +68,10 @@ type UsageInput struct {
 	Tenant   uuid.UUID
 	Metadata domain.Metadata
 	Records  []usage.Recorded
+	// Plan and PlanVersion are the tenant's plan version (its credential's): the version's
+	// hard quotas apply to the records.
+	Plan        domain.PlanName
+	PlanVersion int
 }
 
 // UsageRecorded says what a request recorded: Accepted records are new, Duplicates were
@@ -71,13 +85,24 @@ type UsageRecorded struct {
 
 // Record stores the records. One record is appended with the concurrent single records of
 // its tenant and actor (see coalescer); more are one event, a key sent twice counting once.
+//
+// Hard quotas of the tenant's plan version: a gauge reading above its quota refuses the
+// request before anything is appended; a counter's period sum is checked by the event store
+// inside the append's transaction, under the tenant's lock, so the accepted usage never
+// overshoots the quota, by any amount, under any concurrency. A request of several records
+// is refused whole (*domain.QuotaExceeded); coalesced single records are refused one by
+// one (see storeRecords). A duplicate is never refused: it is recognised first.
 func (u *RecordUsage) Record(ctx context.Context, in UsageInput) (UsageRecorded, error) {
 	if len(in.Records) == 0 {
 		return UsageRecorded{}, domain.Invalid("records", "send at least one usage record")
 	}
+	quotas := u.quotasOf(in.Plan, in.PlanVersion)
+	if err := quotas.checkReadings(in.Records); err != nil {
+		return UsageRecorded{}, err
+	}
 	if len(in.Records) == 1 && !u.noCoalescing {
 		r := in.Records[0]
-		ok, seq, err := u.lanes.record(ctx, in.Tenant, in.Metadata, r, usage.RecordEventID(in.Tenant, r.IdempotencyKey))
+		ok, seq, err := u.lanes.record(ctx, in.Tenant, in.Metadata, quotas, r, usage.RecordEventID(in.Tenant, r.IdempotencyKey))
 		if err != nil {
 			return UsageRecorded{}, err
 		}
@@ -97,18 +122,32 @@ func (u *RecordUsage) Record(ctx context.Context, in UsageInput) (UsageRecorded,
 			distinct = append(distinct, r)
 		}
 	}
-	ok, seqs, err := u.storeRecords(ctx, in.Tenant, in.Metadata, distinct, ids, nil)
+	out, err := u.storeRecords(ctx, in.Tenant, in.Metadata, quotas, distinct, ids, nil)
 	if err != nil {
 		return UsageRecorded{}, err
 	}
+	seqs := out.seqs
 	accepted := 0
-	for _, a := range ok {
+	for _, a := range out.accepted {
 		if a {
 			accepted++
 		}
 	}
 	return UsageRecorded{Accepted: accepted, Duplicates: len(in.Records) - accepted, Seq: slices.Max(seqs)}, nil
 }
+
+// storedRecords is what storeRecords did with each record: accepted (new), the seq of the
+// event that holds it (for a key claimed before, the event that claimed it), or refused
+// (a *domain.QuotaExceeded; coalesced records only).
+type storedRecords struct {
+	accepted []bool
+	seqs     []int64
+	refused  []error
+}
+
+// maxStoreAttempts bounds storeRecords' appends: each later one follows a concurrent
+// request's claim of a key, or its use of a quota, between two of ours.
+const maxStoreAttempts = 8
 
 // storeRecords appends records (with distinct key ids ids) as one event of the tenant's
 // usage stream, leaving out those whose keys are claimed already, and reports which were
@@ -121,44 +160,62 @@ func (u *RecordUsage) Record(ctx context.Context, in UsageInput) (UsageRecorded,
 // recognised as a retry), more are one usage.batch_recorded event; either claims every
 // record's key id. requests, when set, names each record's request (coalesced requests):
 // a batch carries them as request_ids, a lone record's metadata takes its own.
-func (u *RecordUsage) storeRecords(ctx context.Context, tenant uuid.UUID, meta domain.Metadata,
+//
+// The event carries its usage deltas with the hard quotas of counted metrics (the store
+// checks them under the tenant's lock, after the keys: a duplicate fails as one first).
+// When the store refuses it for a quota, one request's records are refused together (the
+// error); coalesced requests' records (requests set) are fitted instead: the periods' sums
+// are re-read, the records that still fit, in arrival order, are appended again, and the
+// others refused one by one (refused[i]). So a refused record never had room left for it
+// when it was decided, and the sums only grow: at the end, quota - accepted < its quantity.
+func (u *RecordUsage) storeRecords(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, quotas hardQuotas,
 	records []usage.Recorded, ids []uuid.UUID, requests []string,
-) (accepted []bool, seqs []int64, err error) {
-	accepted = make([]bool, len(records))
-	seqs = make([]int64, len(records))
+) (out storedRecords, err error) {
+	out = storedRecords{accepted: make([]bool, len(records)), seqs: make([]int64, len(records)), refused: make([]error, len(records))}
 	fresh := make([]int, len(records))
 	for i := range fresh {
 		fresh[i] = i
 	}
+	var last error
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
+		switch {
+		case attempt == 0:
+		case isQuota(last):
+			if fresh, err = u.fit(ctx, tenant, quotas, records, fresh, out.refused); err != nil {
+				return storedRecords{}, err
+			}
+		default:
 			claimed, err := u.keys.ClaimedKeys(ctx, tenant, ids)
 			if err != nil {
-				return nil, nil, err
+				return storedRecords{}, err
 			}
-			fresh = fresh[:0]
-			for i, id := range ids {
-				if seq, ok := claimed[id]; ok {
-					seqs[i] = seq
+			left := fresh[:0]
+			for _, i := range fresh {
+				if seq, ok := claimed[ids[i]]; ok {
+					out.seqs[i] = seq
 				} else {
-					fresh = append(fresh, i)
+					left = append(left, i)
 				}
 			}
-			if len(fresh) == 0 {
-				return accepted, seqs, nil
-			}
+			fresh = left
+		}
+		if len(fresh) == 0 {
+			return out, nil
 		}
 		event, eventMeta := usageEvent(meta, records, ids, requests, fresh)
+		quotas.limit(event.Usage)
 		res, err := u.store.Append(ctx, tenant, usage.StreamID, domain.Any, eventMeta, event)
 		if err == nil {
 			for _, i := range fresh {
-				accepted[i] = !res.Retried
-				seqs[i] = res.LastSeq
+				out.accepted[i] = !res.Retried
+				out.seqs[i] = res.LastSeq
 			}
-			return accepted, seqs, nil
+			return out, nil
 		}
-		if !errors.Is(err, domain.ErrKeyClaimed) && !errors.Is(err, domain.ErrEventIDConflict) || attempt == 3 {
-			return nil, nil, err
+		last = err
+		retry := errors.Is(err, domain.ErrKeyClaimed) || errors.Is(err, domain.ErrEventIDConflict) || isQuota(err) && requests != nil
+		if !retry || attempt == maxStoreAttempts-1 {
+			return storedRecords{}, err
 		}
 	}
 }

@@ -28,7 +28,7 @@ import (
 // a relayed message, a projection step) are paid once per append instead of once per
 // request, which is what lets single-record ingestion keep up with many connections.
 type coalescer struct {
-	store      func(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, records []usage.Recorded, ids []uuid.UUID, requests []string) ([]bool, []int64, error)
+	store      func(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, quotas hardQuotas, records []usage.Recorded, ids []uuid.UUID, requests []string) (storedRecords, error)
 	background func(tenant uuid.UUID) context.Context
 	mu         sync.Mutex
 	lanes      map[laneKey]*lane
@@ -51,14 +51,14 @@ type gathered struct {
 	ids      []uuid.UUID
 	requests []string // each record's request id
 	meta     domain.Metadata
+	quotas   hardQuotas // the first request's plan version's (one tenant's lane)
 	index    map[uuid.UUID]int
 	waiting  int   // requests waiting for it (a duplicate within it is one more)
 	total    int64 // the records' quantities added up (checked: see record)
 	done     chan struct{}
 
-	accepted []bool  // per record, once done
-	seqs     []int64 // per record: the seq of the event that holds it
-	err      error
+	out storedRecords // per record, once done
+	err error
 }
 
 // maxCoalesced bounds the records of one coalesced event (far below the event size limit).
@@ -70,7 +70,7 @@ const coalesceTimeout = 30 * time.Second
 // record appends r (key id id) with the others gathered in its lane and reports whether it
 // was accepted (false: its key was claimed before, or by a request in the same append) and
 // the seq of the event that holds it (for a duplicate, the event that recorded it first).
-func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, r usage.Recorded, id uuid.UUID) (accepted bool, seq int64, err error) {
+func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, quotas hardQuotas, r usage.Recorded, id uuid.UUID) (accepted bool, seq int64, err error) {
 	k := laneKey{tenant, meta.Actor}
 	co.mu.Lock()
 	l := co.lanes[k]
@@ -92,7 +92,7 @@ func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta domain.M
 		}
 	}
 	if g == nil {
-		g = &gathered{index: map[uuid.UUID]int{}, done: make(chan struct{}), meta: meta}
+		g = &gathered{index: map[uuid.UUID]int{}, done: make(chan struct{}), meta: meta, quotas: quotas}
 		l.queue = append(l.queue, g)
 	}
 	g.waiting++
@@ -118,7 +118,10 @@ func (co *coalescer) record(ctx context.Context, tenant uuid.UUID, meta domain.M
 	if g.err != nil {
 		return false, 0, g.err
 	}
-	return !dup && g.accepted[i], g.seqs[i], nil
+	if g.out.refused[i] != nil { // a duplicate within the append shares its record's refusal
+		return false, 0, g.out.refused[i]
+	}
+	return !dup && g.out.accepted[i], g.out.seqs[i], nil
 }
 
 // run appends the lane's gathered records, a batch at a time, until none are left.
@@ -142,7 +145,7 @@ func (co *coalescer) run(k laneKey, l *lane) {
 func (co *coalescer) append(tenant uuid.UUID, g *gathered) {
 	ctx, cancel := context.WithTimeout(co.background(tenant), coalesceTimeout)
 	defer cancel()
-	g.accepted, g.seqs, g.err = co.store(ctx, tenant, g.meta, g.records, g.ids, g.requests)
+	g.out, g.err = co.store(ctx, tenant, g.meta, g.quotas, g.records, g.ids, g.requests)
 }
 
 // Waiting is how many requests of the tenant wait in its lanes for an append (a duplicate

@@ -2,7 +2,6 @@ package usage
 
 import (
 	"bytes"
-	"encoding/binary"
 	"sort"
 	"time"
 
@@ -16,20 +15,8 @@ func Period(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// LastKey is the position of a usage reading as the totals and read models order them: 20
-// bytes that sort (byte by byte) as (occurred_at in unix nanoseconds, the event's seq, the
-// record's index in the event); each part has its sign bit flipped (offset binary), so the
-// bytes sort as the signed numbers do.
-func LastKey(at time.Time, seq int64, idx int32) []byte {
-	k := make([]byte, 20)
-	binary.BigEndian.PutUint64(k, uint64(at.UnixNano())^1<<63)
-	binary.BigEndian.PutUint64(k[8:], uint64(seq)^1<<63)
-	binary.BigEndian.PutUint32(k[16:], uint32(idx)^1<<31)
-	return k
-}
-
 // PeriodTotal is one metric's usage in one quota period: Sum the quantities added up, Max
-// the highest reading, Last the last one by LastKey (LastKey's bytes).
+// the highest reading, Last the last one by LastKey (domain.UsageLastKey's bytes).
 type PeriodTotal struct {
 	Metric  Metric
 	Period  time.Time
@@ -42,7 +29,7 @@ type PeriodTotal struct {
 // add folds the record at (seq, idx) into t.
 func (t *PeriodTotal) add(r Recorded, seq int64, idx int32) {
 	q := r.Quantity.Decimal()
-	key := LastKey(r.OccurredAt, seq, idx)
+	key := domain.UsageLastKey(r.OccurredAt, seq, idx)
 	t.Sum = t.Sum.Add(q)
 	if t.LastKey == nil || q.Cmp(t.Max) > 0 {
 		t.Max = q

@@ -25,13 +25,24 @@ const ProblemBase = "https://tenantry.dev/problems/"
 
 // Problem is an RFC 9457 problem detail, the body of every error response.
 type Problem struct {
-	Type      string       `json:"type" jsonschema:"format=uri" doc:"the problem type, a URI under https://tenantry.dev/problems/ (e.g. .../tenant-suspended); its last segment names the kind"`
-	Title     string       `json:"title" doc:"a short summary of the problem type (the same for every problem of the type)"`
-	Status    int          `json:"status" doc:"the HTTP status code of this answer"`
-	Detail    string       `json:"detail,omitempty" doc:"what went wrong with this request, for a human"`
-	Instance  string       `json:"instance,omitempty" doc:"the request's path"`
-	RequestID string       `json:"request_id,omitempty" doc:"the request's id (X-Request-ID); quote it when reporting a problem"`
-	Errors    []FieldError `json:"errors,omitempty" jsonschema:"maxItems=101" doc:"every invalid field (at most 100; a usage batch with more adds one entry, field \"records\", counting the rest)"`
+	Type      string         `json:"type" jsonschema:"format=uri" doc:"the problem type, a URI under https://tenantry.dev/problems/ (e.g. .../tenant-suspended); its last segment names the kind"`
+	Title     string         `json:"title" doc:"a short summary of the problem type (the same for every problem of the type)"`
+	Status    int            `json:"status" doc:"the HTTP status code of this answer"`
+	Detail    string         `json:"detail,omitempty" doc:"what went wrong with this request, for a human"`
+	Instance  string         `json:"instance,omitempty" doc:"the request's path"`
+	RequestID string         `json:"request_id,omitempty" doc:"the request's id (X-Request-ID); quote it when reporting a problem"`
+	Errors    []FieldError   `json:"errors,omitempty" jsonschema:"maxItems=101" doc:"every invalid field (at most 100; a usage batch with more adds one entry, field \"records\", counting the rest)"`
+	Quota     *QuotaExceeded `json:"quota,omitempty" doc:"the hard quota a quota-exceeded problem refused usage for"`
+}
+
+// QuotaExceeded names the hard quota that refused usage (problem type quota-exceeded).
+type QuotaExceeded struct {
+	Metric      string    `json:"metric" doc:"the metric"`
+	Quota       string    `json:"quota" doc:"the plan's hard quota of the metric per period (a decimal, as text)"`
+	Used        string    `json:"used,omitempty" doc:"the period's usage before the refused records (counters; a decimal, as text)"`
+	Reading     string    `json:"reading,omitempty" doc:"the refused reading (gauges: the quota bounds each reading)"`
+	PeriodStart time.Time `json:"period_start" doc:"the quota period's start (a calendar month in UTC)"`
+	PeriodEnd   time.Time `json:"period_end" doc:"the quota period's end, when the next period starts afresh"`
 }
 
 // FieldError names one bad input.
