@@ -120,7 +120,7 @@ var (
 			"in the current quota period (a UTC calendar month; a record counts in the month of its occurred_at), what remains and the period's end. " +
 			"Served from memory kept current by the tenant's event stream; seq says which of the tenant's events it reflects."}
 	docCheckEntitlement = op{id: "checkEntitlement", tag: "Entitlements", summary: "Check an entitlement",
-		body: api.EntitlementCheckRequest{}, result: api.EntitlementCheck{}, errors: []int{503},
+		body: api.EntitlementCheckRequest{}, result: api.EntitlementCheck{}, errors: []int{422, 503},
 		desc: "Answers whether the tenant's plan allows a feature ({\"feature\": \"sso\"}) or quantity more of a metric ({\"metric\": \"api_calls\", \"quantity\": 3}) now, and why: " +
 			"included (fits the quota), no_quota (the plan sets none), soft_quota (beyond a soft quota: allowed and alerted), overage (beyond: allowed and billed), " +
 			"quota_exceeded (beyond a hard quota: refused; a counter's usage plus the quantity, a gauge's quantity as the level reached), " +
