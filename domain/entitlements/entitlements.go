@@ -109,4 +109,3 @@ func (l List) Metric(m usage.Metric) (Metric, bool) {
 	}
 	return l.Metrics[i], true
 }
-
