@@ -20,7 +20,7 @@ const entitlementsDoc = `{"metrics": [
   {"metric": "events", "kind": "counter", "aggregation": "sum", "scale": 0, "meter": "events"}],
 "plans": [
   {"key": "free", "name": "Free", "intervals": {"monthly": {}}, "limits": {"seats": 3, "requests_per_second": 1000, "burst": 1000}},
-  {"key": "pro", "name": "Pro", "intervals": {"monthly": {}}, "limits": {"seats": 25, "requests_per_second": 1000, "burst": 1000},
+  {"key": "pro", "name": "Pro", "intervals": {"monthly": {}}, "limits": {"seats": 25, "requests_per_second": 100000, "burst": 100000},
    "features": {"sso": true, "audit_export": false},
    "metrics": {"api_calls": {"included": 100, "beyond": "hard"}, "egress_gb": {"included": 5.5, "beyond": "overage"},
                "storage_gb": {"included": 10.5, "beyond": "soft"}, "seats_used": {"included": 5, "beyond": "hard"}}},

@@ -123,8 +123,7 @@ func (e *Entitlements) Check(ctx context.Context, tenant uuid.UUID, key domain.P
 	if err != nil {
 		return CheckAnswer{}, err
 	}
-	l := entitlements.Of(plan, e.catalog, snap.period, snap.totals)
-	return CheckAnswer{Answer: l.Check(req), Period: snap.period, Seq: snap.head}, nil
+	return CheckAnswer{Answer: entitlements.Check(plan, e.catalog, snap.period, snap.totals, req), Period: snap.period, Seq: snap.head}, nil
 }
 
 // plan is the plan version from the catalog in memory; a version this process has not

@@ -97,6 +97,16 @@ type Answer struct {
 	Name    usage.Metric // the metric checked (also when the plan sets no quota for it)
 }
 
+// Check is Of(plan, defs, period, totals).Check(r) computing only the metric r asks about
+// (the check sits on products' hot paths).
+func Check(plan plans.Plan, defs usage.Definitions, period Period, totals Totals, r Request) Answer {
+	l := List{Plan: plan, Period: period, Features: plan.Features}
+	if q, ok := plan.Metrics[r.Metric]; ok && r.Feature == "" {
+		l.Metrics = []Metric{metricOf(r.Metric, q, usage.DefinitionOf(defs, r.Metric), totals[r.Metric])}
+	}
+	return l.Check(r)
+}
+
 // Check answers r against the list: a feature is allowed when the plan turns it on; a
 // quantity of a metric is allowed unless the metric's quota is hard and the quantity goes
 // beyond the included amount (a counter: usage so far plus the quantity; a gauge: the

@@ -133,6 +133,9 @@ func TestCheck_AnswersEachReason(t *testing.T) {
 				t.Fatal(err)
 			}
 			a := l.Check(r)
+			if b := entitlements.Check(plan, defs, l.Period, totals, r); b.Allowed != a.Allowed || b.Reason != a.Reason || b.Message != a.Message {
+				t.Fatalf("Check = %+v, the list's check = %+v", b, a)
+			}
 			if a.Allowed != c.allowed || a.Reason != c.reason || a.Message == "" {
 				t.Fatalf("answer = %v %s %q, want %v %s", a.Allowed, a.Reason, a.Message, c.allowed, c.reason)
 			}
