@@ -64,6 +64,11 @@ type Pending struct {
 	Event Event
 	// Keys are idempotency keys the event claims in its tenant, for good.
 	Keys []uuid.UUID
+	// Usage is what the event adds to its tenant's usage totals, one entry per metric and
+	// quota period (usage.Deltas computes it from usage records): the event store adds it
+	// in the append's transaction, and refuses the append (a *QuotaExceeded) when a total
+	// would pass its Quota.
+	Usage []UsageDelta
 }
 
 // StreamPart is one stream's share of an append that spans several streams of a tenant.

@@ -84,7 +84,7 @@ func (d DomainStore) encode(meta domain.Metadata, events []domain.Pending) ([]Ne
 		if err != nil {
 			return nil, err
 		}
-		ne.ID, ne.Keys = e.ID, e.Keys
+		ne.ID, ne.Keys, ne.Usage = e.ID, e.Keys, e.Usage
 		out[i] = ne
 	}
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -45,6 +46,7 @@ func (e *ConcurrencyError) Unwrap() error { return ErrConcurrency }
 // SQLSTATEs raised by the migrations' functions and triggers.
 const (
 	stateConcurrency    = "TYC01"
+	stateQuota          = "TYQ01"
 	stateImmutable      = "TYM01"
 	stateInvalidText    = "22P02"
 	stateUntranslatable = "22P05"
@@ -73,6 +75,8 @@ func mapAppendError(err error, stream string, expected ExpectedVersion) error {
 	case stateConcurrency:
 		actual, _ := strconv.ParseInt(pgErr.Detail, 10, 64)
 		return &ConcurrencyError{Stream: stream, Expected: expected, Actual: actual}
+	case stateQuota:
+		return quotaExceeded(pgErr)
 	case stateUnique:
 		if strings.HasSuffix(pgErr.ConstraintName, "_tenant_id_event_id_key") {
 			return fmt.Errorf("%w: %s", ErrEventIDConflict, pgErr.Message)
@@ -84,4 +88,18 @@ func mapAppendError(err error, stream string, expected ExpectedVersion) error {
 		return fmt.Errorf("%w: %s", ErrInvalidEvent, pgErr.Message)
 	}
 	return err
+}
+
+// quotaExceeded reads usage_totals_add's TYQ01 DETAIL: period, usage before the append,
+// quota and metric, tab-separated (the metric last: any text).
+func quotaExceeded(pgErr *pgconn.PgError) error {
+	f := strings.SplitN(pgErr.Detail, "\t", 4)
+	if len(f) != 4 {
+		return fmt.Errorf("quota exceeded, unreadable detail %q: %w", pgErr.Detail, pgErr)
+	}
+	period, err := time.Parse(time.DateOnly, f[0])
+	if err != nil {
+		return fmt.Errorf("quota exceeded, unreadable period %q: %w", f[0], pgErr)
+	}
+	return &QuotaExceeded{Metric: f[3], Period: period, Used: f[1], Quota: f[2]}
 }

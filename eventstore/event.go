@@ -34,7 +34,17 @@ type NewEvent struct {
 	// with ErrKeyClaimed, writing nothing, when any of them is claimed already. Keys and
 	// the ids of events that claim themselves (see usage) share one space per tenant.
 	Keys []uuid.UUID
+	// Usage is what the event adds to the tenant's usage totals (tenantry.usage_totals), in
+	// the append's transaction: the store passes it through, knowing nothing of usage
+	// records. A total beyond its delta's Quota fails the append with a *QuotaExceeded.
+	Usage []UsageDelta
 }
+
+// UsageDelta is one event's addition to one usage total (see domain.UsageDelta).
+type UsageDelta = domain.UsageDelta
+
+// QuotaExceeded is an append refused for a usage total beyond its hard quota.
+type QuotaExceeded = domain.QuotaExceeded
 
 // Metadata travels with every event: who caused it and in answer to what.
 type Metadata = domain.Metadata

@@ -247,6 +247,7 @@ func mergeCalls(group []*appendReq) []*call {
 			for _, ev := range p.KeyEvents {
 				m.KeyEvents = append(m.KeyEvents, ev+int32(c.n))
 			}
+			m.Usage.merge(&p.Usage, int32(c.n))
 			c.n += n
 			c.members = append(c.members, i)
 			c.sizes = append(c.sizes, n)
@@ -270,6 +271,7 @@ type groupParams struct {
 	ids, keys           []uuid.UUID
 	types, data, meta   []string
 	versions, keyEvents []int32
+	usage               usageParams
 }
 
 func newGroupParams(calls []*call) *groupParams {
@@ -290,14 +292,15 @@ func newGroupParams(calls []*call) *groupParams {
 		g.keys = append(g.keys, p.Keys...)
 		g.khi = append(g.khi, int32(len(g.keys)))
 		g.keyEvents = append(g.keyEvents, p.KeyEvents...)
+		g.usage.merge(&p.Usage, g.lo[len(g.lo)-1]-1) // usage rows name their event in the group's arrays
 	}
 	return g
 }
 
 // args are groupAppendSQL's placeholder values.
 func (g *groupParams) args() []any {
-	return []any{g.tenants, g.streams, g.expected, g.lo, g.hi, g.klo, g.khi,
-		g.ids, g.types, g.versions, g.data, g.meta, g.keys, g.keyEvents}
+	return append([]any{g.tenants, g.streams, g.expected, g.lo, g.hi, g.klo, g.khi,
+		g.ids, g.types, g.versions, g.data, g.meta, g.keys, g.keyEvents}, g.usage.args()...)
 }
 
 // readGroup reads groupAppendSQL's rows into each member append's result. Rows are led by

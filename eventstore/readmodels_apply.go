@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantry/tenantry/domain/usage"
 )
 
 // The projector's writes to a tenant's read models, one method per kind of change. They
@@ -206,13 +208,7 @@ type UsageTotals struct {
 
 // UsageLastKey is the position of a usage reading as the read models order them: 20 bytes
 // that sort (as bytea, byte by byte) as (at in unix nanoseconds, seq, idx).
-func UsageLastKey(at time.Time, seq int64, idx int32) []byte {
-	k := make([]byte, 20)
-	binary.BigEndian.PutUint64(k, uint64(at.UnixNano())^1<<63) // offset binary: signed order
-	binary.BigEndian.PutUint64(k[8:], uint64(seq)^1<<63)
-	binary.BigEndian.PutUint32(k[16:], uint32(idx)^1<<31)
-	return k
-}
+func UsageLastKey(at time.Time, seq int64, idx int32) []byte { return usage.LastKey(at, seq, idx) }
 
 // parseUsageLastKey reads UsageLastKey's bytes back; ok is false for any other length.
 func parseUsageLastKey(k []byte) (at time.Time, seq int64, idx int32, ok bool) {

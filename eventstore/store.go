@@ -73,7 +73,9 @@ var (
 	appendSQL = `SELECT seq, stream_version, event_id, position, recorded_at, hash
 FROM tenantry.append_events(p_tenant => ` + tenantContextOf("$1") + `::uuid, p_stream => $2, p_expected => $3,
 	p_ids => $4, p_types => $5, p_versions => $6, p_data => $7, p_metadata => $8,
-	p_keys => $9, p_key_events => $10)`
+	p_keys => $9, p_key_events => $10,
+	p_u_events => $11, p_u_idx => $12, p_u_at => $13, p_u_metrics => $14, p_u_periods => $15,
+	p_u_sums => $16, p_u_maxes => $17, p_u_lasts => $18, p_u_limits => $19)`
 
 	// groupAppendSQL is a group's appends in one statement, one transaction: the group
 	// function takes every tenant's lock and runs each of its statements once for the whole
@@ -86,7 +88,9 @@ FROM tenantry.append_events(p_tenant => ` + tenantContextOf("$1") + `::uuid, p_s
 FROM tenantry.append_events_group(p_tenants => $1::text[]::uuid[], p_streams => $2, p_expected => $3,
 	p_lo => $4, p_hi => $5, p_klo => $6, p_khi => $7,
 	p_ids => $8, p_types => $9, p_versions => $10, p_data => $11, p_metadata => $12,
-	p_keys => $13, p_key_events => $14)`
+	p_keys => $13, p_key_events => $14,
+	p_u_events => $15, p_u_idx => $16, p_u_at => $17, p_u_metrics => $18, p_u_periods => $19,
+	p_u_sums => $20, p_u_maxes => $21, p_u_lasts => $22, p_u_limits => $23)`
 
 	findEventsSQL = `SELECT f.seq, f.stream_version, f.event_id, f.position, f.recorded_at, f.hash, f.same
 FROM (SELECT ` + tenantContextOf("$1") + `::uuid AS t) ctx,
@@ -95,7 +99,8 @@ LATERAL tenantry.find_events(p_tenant => ctx.t, p_stream => $2, p_ids => $3, p_t
 )
 
 // appendParams is one call of tenantry.append_events: the events as parallel arrays, the
-// keys they claim (Keys[i] by the event at 1-based index KeyEvents[i]).
+// keys they claim (Keys[i] by the event at 1-based index KeyEvents[i]), and their usage
+// deltas (Usage.Events[i] the 1-based index of the event that adds row i).
 type appendParams struct {
 	Tenant    uuid.UUID
 	Stream    string
@@ -107,11 +112,58 @@ type appendParams struct {
 	Meta      []string
 	Keys      []uuid.UUID
 	KeyEvents []int32
+	Usage     usageParams
+}
+
+// usageParams is the p_u_* arrays of the append functions: nil (SQL NULL) when the append
+// adds no usage. Limits holds "" for no hard quota.
+type usageParams struct {
+	Events, Idx                []int32
+	At                         []int64
+	Metrics                    []string
+	Periods                    []time.Time
+	Sums, Maxes, Lasts, Limits []string
+}
+
+// add appends event ev's (1-based) deltas.
+func (u *usageParams) add(ev int32, deltas []UsageDelta) {
+	for _, d := range deltas {
+		u.Events = append(u.Events, ev)
+		u.Idx = append(u.Idx, d.LastIndex)
+		u.At = append(u.At, d.LastAt.UnixNano())
+		u.Metrics = append(u.Metrics, d.Metric)
+		u.Periods = append(u.Periods, d.Period)
+		u.Sums = append(u.Sums, d.Sum)
+		u.Maxes = append(u.Maxes, d.Max)
+		u.Lasts = append(u.Lasts, d.Last)
+		u.Limits = append(u.Limits, d.Quota)
+	}
+}
+
+// merge appends o's rows, whose events come after shift events of u's append.
+func (u *usageParams) merge(o *usageParams, shift int32) {
+	for _, ev := range o.Events {
+		u.Events = append(u.Events, ev+shift)
+	}
+	u.Idx = append(u.Idx, o.Idx...)
+	u.At = append(u.At, o.At...)
+	u.Metrics = append(u.Metrics, o.Metrics...)
+	u.Periods = append(u.Periods, o.Periods...)
+	u.Sums = append(u.Sums, o.Sums...)
+	u.Maxes = append(u.Maxes, o.Maxes...)
+	u.Lasts = append(u.Lasts, o.Lasts...)
+	u.Limits = append(u.Limits, o.Limits...)
+}
+
+// args are the p_u_* placeholder values.
+func (u *usageParams) args() []any {
+	return []any{u.Events, u.Idx, u.At, u.Metrics, u.Periods, u.Sums, u.Maxes, u.Lasts, u.Limits}
 }
 
 // args are appendSQL's placeholder values.
 func (p *appendParams) args() []any {
-	return []any{p.Tenant.String(), p.Stream, int64(p.Expected), p.IDs, p.Types, p.Versions, p.Data, p.Meta, p.Keys, p.KeyEvents}
+	return append([]any{p.Tenant.String(), p.Stream, int64(p.Expected), p.IDs, p.Types, p.Versions, p.Data, p.Meta, p.Keys, p.KeyEvents},
+		p.Usage.args()...)
 }
 
 // findArgs are findEventsSQL's placeholder values: where p's events are stored, if they are.
@@ -229,6 +281,7 @@ func newAppendParams(tenant uuid.UUID, stream string, expected ExpectedVersion, 
 	var keys []uuid.UUID
 	var keyEvents []int32
 	var claimed map[uuid.UUID]struct{}
+	var usage usageParams
 	for i := range events {
 		e := &events[i]
 		if err := e.validate(); err != nil {
@@ -255,6 +308,7 @@ func newAppendParams(tenant uuid.UUID, stream string, expected ExpectedVersion, 
 			meta[i] = string(m)
 		}
 		ids[i], types[i], versions[i], data[i] = id, e.Type, int32(e.SchemaVersion), string(e.Data)
+		usage.add(int32(i+1), e.Usage)
 		for _, k := range e.Keys {
 			if claimed == nil {
 				claimed = make(map[uuid.UUID]struct{}, len(e.Keys))
@@ -268,7 +322,7 @@ func newAppendParams(tenant uuid.UUID, stream string, expected ExpectedVersion, 
 		}
 	}
 	return &appendParams{Tenant: tenant, Stream: stream, Expected: expected, IDs: ids, Types: types,
-		Versions: versions, Data: data, Meta: meta, Keys: keys, KeyEvents: keyEvents}, callerIDs, nil
+		Versions: versions, Data: data, Meta: meta, Keys: keys, KeyEvents: keyEvents, Usage: usage}, callerIDs, nil
 }
 
 // send runs one statement that sets the tenant context itself (its first argument is the

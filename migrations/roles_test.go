@@ -27,13 +27,13 @@ import (
 var privileges = map[string]string{
 	// Inside a tenant context (append_events refuses any other tenant; the rest are its
 	// SECURITY INVOKER helpers, or row-level security scopes them).
-	"fn tenantry.append_events(uuid,text,bigint,uuid[],text[],integer[],text[],text[],uuid[],integer[])": "app worker",
-	"fn tenantry.find_events(uuid,text,uuid[],text[],integer[],text[])":                                  "app worker",
+	"fn tenantry.append_events(uuid,text,bigint,uuid[],text[],integer[],text[],text[],uuid[],integer[],integer[],integer[],bigint[],text[],date[],text[],text[],text[],text[])": "app worker",
+	"fn tenantry.find_events(uuid,text,uuid[],text[],integer[],text[])": "app worker",
 	// The group committer's path: across tenants, but inside a tenant context only that
 	// tenant, as append_events; it scopes its writes to the tenants it locked.
-	"fn tenantry.append_events_group(uuid[],text[],bigint[],integer[],integer[],integer[],integer[],uuid[],text[],integer[],text[],text[],uuid[],integer[])": "app worker",
-	"fn tenantry.event_hash(bytea,uuid,bigint,uuid,text,bigint,text,integer,jsonb,jsonb,timestamp with time zone)":                                           "app worker",
-	"fn tenantry.event_hash_link(bytea,bytea,bigint,bytea,bigint,bytea,bytea)":                                                                               "app worker",
+	"fn tenantry.append_events_group(uuid[],text[],bigint[],integer[],integer[],integer[],integer[],uuid[],text[],integer[],text[],text[],uuid[],integer[],integer[],integer[],bigint[],text[],date[],text[],text[],text[],text[])": "app worker",
+	"fn tenantry.event_hash(bytea,uuid,bigint,uuid,text,bigint,text,integer,jsonb,jsonb,timestamp with time zone)":                                                                                                                  "app worker",
+	"fn tenantry.event_hash_link(bytea,bytea,bigint,bytea,bigint,bytea,bytea)":                                                                                                                                                      "app worker",
 	"fn tenantry.event_hash_mid(uuid,text)":                   "app worker",
 	"fn tenantry.event_hash_tail(bytea,integer,bytea,bytea)":  "app worker",
 	"fn tenantry.stream_version_conflict(text,bigint,bigint)": "app worker",
@@ -57,13 +57,18 @@ var privileges = map[string]string{
 	"fn tenantry.apply_tenant_migrations(text,integer)": "",
 	"fn tenantry.refuse_event_mutation()":               "",
 	"fn tenantry.refuse_key_mutation()":                 "",
+	// The usage totals' writers: only inside the append functions, and the backfill (owner).
+	"fn tenantry.usage_totals_add(uuid[],bigint[],integer[],bigint[],text[],date[],text[],text[],text[],text[])": "",
+	"fn tenantry.usage_totals_backfill(uuid,boolean)":                                                            "",
 
 	// Tables (row-level security scopes every tenant table to the tenant context).
 	// The chain's tables are written only by append_events (SECURITY DEFINER).
-	"tenantry.events SELECT":                                "app worker",
-	"tenantry.tenant_heads SELECT":                          "app worker",
-	"tenantry.streams SELECT":                               "app worker",
-	"tenantry.event_keys SELECT":                            "app worker",
+	"tenantry.events SELECT":       "app worker",
+	"tenantry.tenant_heads SELECT": "app worker",
+	"tenantry.streams SELECT":      "app worker",
+	"tenantry.event_keys SELECT":   "app worker",
+	// Written only by the append functions, in the append's transaction (usage_totals_add).
+	"tenantry.usage_totals SELECT":                          "app worker",
 	"tenantry.settings SELECT":                              "app worker",
 	"tenantry.tenant_schemas SELECT":                        "app worker",
 	"tenantry.signed_heads SELECT INSERT":                   "app worker",

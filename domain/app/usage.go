@@ -173,7 +173,7 @@ func usageEvent(meta domain.Metadata, records []usage.Recorded, ids []uuid.UUID,
 		if requests != nil {
 			meta.RequestID, meta.CorrelationID = requests[i], requests[i]
 		}
-		return domain.Pending{ID: ids[i], Event: records[i], Keys: keys}, meta
+		return domain.Pending{ID: ids[i], Event: records[i], Keys: keys, Usage: usage.Deltas(records[i : i+1])}, meta
 	}
 	b := usage.BatchRecorded{Records: make([]usage.Recorded, len(fresh))}
 	if requests != nil {
@@ -186,5 +186,5 @@ func usageEvent(meta domain.Metadata, records []usage.Recorded, ids []uuid.UUID,
 			b.RequestIDs[j] = requests[i]
 		}
 	}
-	return domain.Pending{Event: b, Keys: keys}, meta
+	return domain.Pending{Event: b, Keys: keys, Usage: usage.Deltas(b.Records)}, meta
 }

@@ -24,10 +24,18 @@
 -- precomputed parts, in a loop over expanded arrays, not a recursive CTE) and the insert.
 -- p_keys[i] is an idempotency key claimed for good by the event at index p_key_events[i]
 -- (1-based) of this append, in tenantry.event_keys; a key claimed before fails the append.
+-- p_u_* is what the append adds to the tenant's usage totals, one row per metric and quota
+-- period of one event (p_u_events[i], 1-based, holds it; see usage_totals_add.sql, the one
+-- statement both append functions share for it): none for an append without usage
+-- records, which then costs nothing more.
+DROP FUNCTION IF EXISTS tenantry.append_events(uuid,text,bigint,uuid[],text[],integer[],text[],text[],uuid[],integer[]);
 CREATE OR REPLACE FUNCTION tenantry.append_events(
     p_tenant uuid, p_stream text, p_expected bigint,
     p_ids uuid[], p_types text[], p_versions integer[], p_data text[], p_metadata text[],
-    p_keys uuid[] DEFAULT NULL, p_key_events integer[] DEFAULT NULL
+    p_keys uuid[] DEFAULT NULL, p_key_events integer[] DEFAULT NULL,
+    p_u_events integer[] DEFAULT NULL, p_u_idx integer[] DEFAULT NULL, p_u_at bigint[] DEFAULT NULL,
+    p_u_metrics text[] DEFAULT NULL, p_u_periods date[] DEFAULT NULL, p_u_sums text[] DEFAULT NULL,
+    p_u_maxes text[] DEFAULT NULL, p_u_lasts text[] DEFAULT NULL, p_u_limits text[] DEFAULT NULL
 ) RETURNS TABLE (
     seq bigint, stream_version bigint, event_id uuid, "position" bigint,
     recorded_at timestamptz, hash bytea
@@ -242,8 +250,18 @@ BEGIN
           FROM unnest(p_keys, p_key_events) AS c(id, ev), tenantry.tenant_heads AS th
          WHERE th.tenant_id = p_tenant;
     END IF;
+    -- The usage totals, after the events and keys: a retry or a claimed key fails above
+    -- first, so a duplicate is never refused for a quota. A total beyond its hard quota
+    -- raises TYQ01 and rolls the whole append back (usage_totals_add.sql).
+    -- Each row's seq is its event's: the head now holds the append's last seq.
+    IF p_u_events IS NOT NULL THEN
+        v_done := tenantry.usage_totals_add(array_fill(p_tenant, ARRAY[cardinality(p_u_events)]),
+            (SELECT array_agg(th.seq - n + e ORDER BY o) FROM tenantry.tenant_heads AS th, unnest(p_u_events) WITH ORDINALITY AS x(e, o)
+              WHERE th.tenant_id = p_tenant),
+            p_u_idx, p_u_at, p_u_metrics, p_u_periods, p_u_sums, p_u_maxes, p_u_lasts, p_u_limits)::text;
+    END IF;
 END
 $$;
 
-REVOKE ALL ON FUNCTION tenantry.append_events(uuid,text,bigint,uuid[],text[],integer[],text[],text[],uuid[],integer[]) FROM PUBLIC, tenantry_app, tenantry_worker;
-GRANT EXECUTE ON FUNCTION tenantry.append_events(uuid,text,bigint,uuid[],text[],integer[],text[],text[],uuid[],integer[]) TO tenantry_app, tenantry_worker;
+REVOKE ALL ON FUNCTION tenantry.append_events(uuid,text,bigint,uuid[],text[],integer[],text[],text[],uuid[],integer[],integer[],integer[],bigint[],text[],date[],text[],text[],text[],text[]) FROM PUBLIC, tenantry_app, tenantry_worker;
+GRANT EXECUTE ON FUNCTION tenantry.append_events(uuid,text,bigint,uuid[],text[],integer[],text[],text[],uuid[],integer[],integer[],integer[],bigint[],text[],date[],text[],text[],text[],text[]) TO tenantry_app, tenantry_worker;

@@ -25,11 +25,19 @@
 --   may have been written before it in the transaction.
 -- - A retry, a stale expected version or a claimed key fails the whole group; the caller then
 --   replays each append alone for its own outcome.
+-- - The usage totals: p_u_* as in append_events, one row per metric and period of one event,
+--   p_u_events[i] naming the event by its 1-based index in the group's event arrays; each
+--   tenant's rows are added to that tenant's totals, checked against their hard quotas
+--   (a total beyond one fails the group: its appends are then replayed alone).
+DROP FUNCTION IF EXISTS tenantry.append_events_group(uuid[],text[],bigint[],integer[],integer[],integer[],integer[],uuid[],text[],integer[],text[],text[],uuid[],integer[]);
 CREATE OR REPLACE FUNCTION tenantry.append_events_group(
     p_tenants uuid[], p_streams text[], p_expected bigint[],
     p_lo integer[], p_hi integer[], p_klo integer[], p_khi integer[],
     p_ids uuid[], p_types text[], p_versions integer[], p_data text[], p_metadata text[],
-    p_keys uuid[], p_key_events integer[]
+    p_keys uuid[], p_key_events integer[],
+    p_u_events integer[] DEFAULT NULL, p_u_idx integer[] DEFAULT NULL, p_u_at bigint[] DEFAULT NULL,
+    p_u_metrics text[] DEFAULT NULL, p_u_periods date[] DEFAULT NULL, p_u_sums text[] DEFAULT NULL,
+    p_u_maxes text[] DEFAULT NULL, p_u_lasts text[] DEFAULT NULL, p_u_limits text[] DEFAULT NULL
 ) RETURNS TABLE (
     tenant_id uuid, seq bigint, stream_version bigint, event_id uuid, "position" bigint,
     recorded_at timestamptz, hash bytea
@@ -73,6 +81,9 @@ DECLARE
     -- per key
     k_t     uuid[];
     k_seq   bigint[];
+    -- per usage row: its tenant and its event's seq
+    u_t     uuid[];
+    u_seq   bigint[];
     ti      integer;
     si      integer;
     v_ver   bigint;
@@ -256,9 +267,24 @@ BEGIN
         INSERT INTO tenantry.event_keys AS ek (tenant_id, key_id, seq)
         SELECT x.t, x.id, x.seq FROM unnest(k_t, p_keys, k_seq) AS x(t, id, seq);
     END IF;
+    -- The usage totals, after the events and keys (as in append_events): each row's tenant
+    -- and seq come from its event's call, in a loop of assignments, not a query.
+    IF p_u_events IS NOT NULL THEN
+        u_t := '{}'; u_seq := '{}';
+        FOR j IN 1 .. cardinality(p_u_events) LOOP
+            ti := e_call[p_u_events[j]];
+            IF ti IS NULL THEN
+                RAISE EXCEPTION 'a usage total names no event of its group' USING ERRCODE = '22023';
+            END IF;
+            u_t[j] := p_tenants[ti];
+            u_seq[j] := c_seq[ti] + p_u_events[j] - p_lo[ti] + 1;
+        END LOOP;
+        v_done := tenantry.usage_totals_add(u_t, u_seq, p_u_idx, p_u_at, p_u_metrics, p_u_periods,
+                                            p_u_sums, p_u_maxes, p_u_lasts, p_u_limits)::text;
+    END IF;
     v_done := set_config('tenantry.append_tenants', '', true);
 END
 $$;
 
-REVOKE ALL ON FUNCTION tenantry.append_events_group(uuid[],text[],bigint[],integer[],integer[],integer[],integer[],uuid[],text[],integer[],text[],text[],uuid[],integer[]) FROM PUBLIC, tenantry_app, tenantry_worker;
-GRANT EXECUTE ON FUNCTION tenantry.append_events_group(uuid[],text[],bigint[],integer[],integer[],integer[],integer[],uuid[],text[],integer[],text[],text[],uuid[],integer[]) TO tenantry_app, tenantry_worker;
+REVOKE ALL ON FUNCTION tenantry.append_events_group(uuid[],text[],bigint[],integer[],integer[],integer[],integer[],uuid[],text[],integer[],text[],text[],uuid[],integer[],integer[],integer[],bigint[],text[],date[],text[],text[],text[],text[]) FROM PUBLIC, tenantry_app, tenantry_worker;
+GRANT EXECUTE ON FUNCTION tenantry.append_events_group(uuid[],text[],bigint[],integer[],integer[],integer[],integer[],uuid[],text[],integer[],text[],text[],uuid[],integer[],integer[],integer[],bigint[],text[],date[],text[],text[],text[],text[]) TO tenantry_app, tenantry_worker;

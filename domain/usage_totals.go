@@ -1,0 +1,37 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// UsageDelta is what one event adds to its tenant's usage totals of one metric in one
+// quota period (the UTC calendar month Period starts): Sum its records' quantities added
+// up, Max the highest and Last the last of them by (occurred_at, record index), LastAt and
+// LastIndex that record's occurred_at and index in the event. Values are exact decimal
+// text. Quota, when not empty, is the metric's hard quota for the period: the append that
+// would take the period's total beyond it is refused as a whole.
+type UsageDelta struct {
+	Metric    string
+	Period    time.Time
+	Sum       string
+	Max       string
+	Last      string
+	LastAt    time.Time
+	LastIndex int32
+	Quota     string
+}
+
+// QuotaExceeded is the event store's refusal of an append that would take a usage total
+// beyond its hard quota (UsageDelta.Quota): nothing of the append was written. Used is
+// the period's total before the append, exact decimal text, as is Quota.
+type QuotaExceeded struct {
+	Metric string
+	Period time.Time
+	Used   string
+	Quota  string
+}
+
+func (e *QuotaExceeded) Error() string {
+	return fmt.Sprintf("usage of %s in %s would exceed its hard quota of %s (used: %s)", e.Metric, e.Period.Format("2006-01"), e.Quota, e.Used)
+}
