@@ -27,7 +27,8 @@ const entitlementsDoc = `{"metrics": [
   {"key": "enterprise", "name": "Enterprise", "intervals": {"monthly": {}}, "limits": {"seats": 10000, "requests_per_second": 1000, "burst": 1000},
    "features": {"sso": true, "audit_export": true, "priority_support": true},
    "metrics": {"api_calls": {"included": 1000, "beyond": "overage"}, "storage_gb": {"included": 100, "beyond": "hard"},
-               "events": {"included": 50, "beyond": "soft"}}}
+               "events": {"included": 50, "beyond": "soft"}, "seats_used": {"included": 50, "beyond": "soft"},
+               "egress_gb": {"included": 20.25, "beyond": "overage"}}}
 ]}`
 
 // newEntitlementsAPI is a server on a database of its own (the catalog reaches every
