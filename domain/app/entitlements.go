@@ -157,6 +157,9 @@ func (e *Entitlements) snapshot(ctx context.Context, tenant uuid.UUID, minSeq in
 		if minSeq > head {
 			return nil, domain.Invalid("min_seq", "min_seq %d is beyond the tenant's last event seq %d", minSeq, head)
 		}
+		if s := tm.snap.Load(); s != nil && s.head < minSeq {
+			tm.poke() // recorded, yet not in memory: refresh without waiting for the watch
+		}
 	}
 	return tm.await(ctx, e.cfg.MaxWait, func(s *usageSnapshot) bool {
 		return s.head >= minSeq && s.period.Contains(e.clock.Now())

@@ -45,6 +45,8 @@ type tenantMemory struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed (and replaced) whenever snap is stored or follow ends
 	err     error         // why follow ended before its first load
+	wake    func()        // ends follow's current wait
+	poked   bool          // a refresh was asked for since follow's last load began
 }
 
 // get returns the tenant's memory, starting it when absent (evicting the least recently
@@ -81,6 +83,7 @@ func (ms *tenantMemories) follow(ctx context.Context, tm *tenantMemory) {
 	defer w.Close()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		tm.loading()
 		period := entitlements.PeriodOf(ms.e.clock.Now())
 		head, totals, err := ms.e.src.UsageTotals(ctx, tm.tenant, period.Start)
 		if err != nil {
@@ -101,11 +104,47 @@ func (ms *tenantMemories) follow(ctx context.Context, tm *tenantMemory) {
 		}
 		backoff = 100 * time.Millisecond
 		tm.publish(&usageSnapshot{period: period, head: head, totals: totals})
-		// Wait for the next event, or the period's end (a new period starts from nothing).
+		// Wait for the next event, the period's end (a new period starts from nothing), or
+		// a reader that knows of a later seq (poke).
 		wctx, cancel := context.WithDeadline(ctx, period.End)
-		w.Wait(wctx)
+		if tm.waitFrom(cancel) {
+			w.Wait(wctx)
+		}
 		cancel()
 	}
+}
+
+// loading marks a load beginning: it covers every poke made so far.
+func (tm *tenantMemory) loading() {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	tm.wake, tm.poked = nil, false
+}
+
+// waitFrom records how to end the wait about to begin; false when a poke came since the
+// last load began (refresh again at once).
+func (tm *tenantMemory) waitFrom(cancel func()) bool {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if tm.poked {
+		tm.poked = false
+		return false
+	}
+	tm.wake = cancel
+	return true
+}
+
+// poke asks follow to refresh now: a reader has seen a head its memory has not (a
+// notification from another process may be late or lost).
+func (tm *tenantMemory) poke() {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if tm.wake != nil {
+		tm.wake()
+		tm.wake = nil
+		return
+	}
+	tm.poked = true
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -205,3 +205,24 @@ func TestEntitlements_MinSeqBeyondTheHeadIsInvalidAndAnUnreachedOneIsBehind(t *t
 	require.NoError(t, err, "once the refresh completes, the same read answers")
 	require.Equal(t, seq, ans.Seq)
 }
+
+// A reader whose min_seq the store has recorded but whose watch has not woken (another
+// process's notification late or lost) makes the memory refresh at once.
+func TestEntitlements_AMinSeqRecordedButNotNotifiedRefreshesTheMemory(t *testing.T) {
+	t.Parallel()
+	src := newCountingSource()
+	e := newMemory(src, app.EntitlementsConfig{MaxWait: 5 * time.Second}, nil)
+	tenant := uuid.New()
+	src.append(tenant)
+	_, err := e.List(context.Background(), tenant, domain.PlanPro, 1, 1)
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond) // follow is parked in its wait
+	src.mu.Lock()
+	src.head[tenant] = 9 // recorded, no wake
+	src.mu.Unlock()
+	start := time.Now()
+	ans, err := e.List(context.Background(), tenant, domain.PlanPro, 1, 9)
+	require.NoError(t, err)
+	require.Equal(t, int64(9), ans.Seq)
+	require.Less(t, time.Since(start), time.Second, "refreshed on the reader's poke, not at the wait's bound")
+}
