@@ -149,6 +149,9 @@ func (e *Entitlements) snapshot(ctx context.Context, tenant uuid.UUID, minSeq in
 	if s := tm.snap.Load(); s != nil && s.head >= minSeq && s.period.Contains(now) {
 		return s, nil // the hot path: no I/O, no wait
 	}
+	if s := tm.snap.Load(); s != nil && !s.period.Contains(now) {
+		tm.poke() // the period ended: reload the new one now rather than at follow's own deadline
+	}
 	if minSeq > 0 {
 		head, err := e.src.Head(ctx, tenant)
 		if err != nil {

@@ -25,15 +25,17 @@ type countingSource struct {
 	mu      sync.Mutex
 	head    map[uuid.UUID]int64
 	wake    map[uuid.UUID]chan struct{}
-	loading chan struct{} // when set, loads wait for it to close
+	loading chan struct{}             // when set, loads wait for it to close
+	periods atomic.Pointer[time.Time] // the period last loaded
 }
 
 func newCountingSource() *countingSource {
 	return &countingSource{head: map[uuid.UUID]int64{}, wake: map[uuid.UUID]chan struct{}{}}
 }
 
-func (s *countingSource) UsageTotals(ctx context.Context, tenant uuid.UUID, _ time.Time) (int64, entitlements.Totals, error) {
+func (s *countingSource) UsageTotals(ctx context.Context, tenant uuid.UUID, period time.Time) (int64, entitlements.Totals, error) {
 	s.loads.Add(1)
+	s.periods.Store(&period)
 	s.mu.Lock()
 	loading := s.loading
 	s.mu.Unlock()
@@ -225,4 +227,25 @@ func TestEntitlements_AMinSeqRecordedButNotNotifiedRefreshesTheMemory(t *testing
 	require.NoError(t, err)
 	require.Equal(t, int64(9), ans.Seq)
 	require.Less(t, time.Since(start), time.Second, "refreshed on the reader's poke, not at the wait's bound")
+}
+
+// At the end of a quota period the memory answers the new period, loaded afresh, never the
+// old period's usage.
+func TestEntitlements_AnswerTheNewPeriodOnceTheMonthEnds(t *testing.T) {
+	t.Parallel()
+	src := newCountingSource()
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC).UnixNano())
+	clock := app.ClockFunc(func() time.Time { return time.Unix(0, now.Load()).UTC() })
+	e := newMemory(src, app.EntitlementsConfig{}, clock)
+	tenant := uuid.New()
+	ans, err := e.List(context.Background(), tenant, domain.PlanPro, 1, 0)
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), ans.Period.End)
+
+	now.Store(time.Date(2027, 1, 1, 0, 0, 1, 0, time.UTC).UnixNano())
+	ans, err = e.List(context.Background(), tenant, domain.PlanPro, 1, 0)
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), ans.Period.Start)
+	require.Equal(t, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), *src.periods.Load(), "the new period's totals were loaded")
 }
