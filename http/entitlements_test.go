@@ -168,3 +168,20 @@ func TestEntitlements_AnyMemberReadsAndAnotherTenantsKeyGets404(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, r.status, string(r.raw))
 	require.Equal(t, http.StatusUnauthorized, a.do(req{method: "GET", path: "/v1/entitlements"}).status)
 }
+
+// The check writes nothing: a suspended tenant's product still gets answers (the product
+// decides what to serve, as with introspection), while the tenant's other writes are refused.
+func TestEntitlementCheck_IsAnsweredWhileTheTenantIsSuspended(t *testing.T) {
+	t.Parallel()
+	a := newEntitlementsAPI(t)
+	ten := a.createTenant("pro")
+	r := a.do(req{method: "POST", path: "/v1/admin/tenants/" + ten.id + "/suspend", token: operatorToken, body: map[string]any{"note": "test"}})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	r = a.do(req{method: "GET", path: "/v1/tenant", token: ten.key})
+	require.Equal(t, "suspended", r.str("status"), string(r.raw))
+	r = a.check(ten.key, map[string]any{"metric": "api_calls", "quantity": 1})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	require.Equal(t, "included", r.get("reason"))
+	r = a.do(req{method: "POST", path: "/v1/usage", token: ten.key, body: usageBody("api_calls", "1", "k")})
+	require.Equal(t, "tenant-suspended", r.problemType(), "other writes stay refused: %s", r.raw)
+}
