@@ -27,6 +27,9 @@ func (s *Server) getEntitlements(c *gin.Context, cl *call) {
 	if !ok {
 		return
 	}
+	if minSeq > 0 {
+		cl.yield() // the read may wait (up to 2 s): waiting holds no fairness slot of the tenant
+	}
 	ans, err := s.d.Entitlements.List(c, cl.tenant, plan, cl.planV, minSeq)
 	if err != nil {
 		s.failEntitlements(c, err)
@@ -83,13 +86,14 @@ func entitlementsMinSeq(c *gin.Context) (int64, bool) {
 	return n, true
 }
 
-// failEntitlements answers a use case error: memory that has not caught up with min_seq
-// within the bound is 503 with Retry-After (the seq is recorded; asking again answers it).
+// failEntitlements answers a use case error: memory that has not loaded the tenant or caught
+// up with min_seq within the bound is 503 with Retry-After (asking again answers it).
 func (s *Server) failEntitlements(c *gin.Context, err error) {
 	if errors.Is(err, app.ErrEntitlementsBehind) {
 		retryAfter(c, time.Second)
 		fail(c, http.StatusServiceUnavailable, "entitlements-behind",
-			"this server's entitlements have not caught up with min_seq yet (it is recorded); retry after the delay in Retry-After")
+			"this server's entitlements of the tenant are not loaded yet, or have not caught up with min_seq (it is recorded), "+
+				"within 2 s; retry after the delay in Retry-After")
 		return
 	}
 	s.failErr(c, err)
