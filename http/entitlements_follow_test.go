@@ -1,12 +1,21 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/domain/app"
+	"github.com/tenantry/tenantry/domain/entitlements"
+	"github.com/tenantry/tenantry/domain/plans"
+	"github.com/tenantry/tenantry/eventstore"
+	httpapi "github.com/tenantry/tenantry/http"
 	"github.com/tenantry/tenantry/migrations/pgtest"
 )
 
@@ -81,4 +90,40 @@ func usageOf(t *testing.T, r response, metric string) any { return metricEntry(t
 
 func remainingOf(t *testing.T, r response, metric string) any {
 	return metricEntry(t, r, metric)["remaining"]
+}
+
+// stallingSource is the store's source whose loads, once stalled, wait for the test to end
+// (a database that does not answer in time).
+type stallingSource struct {
+	httpapi.UsageTotalsSource
+	stalled *atomic.Bool
+}
+
+func (s stallingSource) UsageTotals(ctx context.Context, tenant uuid.UUID, period time.Time) (int64, entitlements.Totals, error) {
+	if s.stalled.Load() {
+		<-ctx.Done()
+		return 0, nil, ctx.Err()
+	}
+	return s.UsageTotalsSource.UsageTotals(ctx, tenant, period)
+}
+
+// A min_seq the memory cannot reach within its bound answers 503 entitlements-behind with
+// Retry-After, never a stale answer presented as fresh.
+func TestEntitlements_AnUnreachedMinSeqAnswers503WithRetryAfter(t *testing.T) {
+	t.Parallel()
+	var stalled atomic.Bool
+	a := newAPI(t, func(d *httpapi.Deps) {
+		d.Catalog = app.NewPlanCatalog(eventstore.DomainStore{Store: d.Store, Registry: d.Registry}, plans.Default(d.Plans))
+		d.Entitlements = app.NewEntitlements(stallingSource{httpapi.UsageTotalsSource{Store: d.Store}, &stalled}, d.Catalog, nil,
+			app.EntitlementsConfig{MaxWait: 200 * time.Millisecond})
+	})
+	ten := a.createTenant("pro")
+	r := a.do(req{method: "GET", path: "/v1/entitlements", token: ten.key})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	stalled.Store(true)
+	seq := a.postUsage(ten.key, usageBody("api_calls", "1", "k"))
+	r = a.do(req{method: "GET", path: fmt.Sprintf("/v1/entitlements?min_seq=%d", seq), token: ten.key})
+	require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.raw))
+	require.Equal(t, "entitlements-behind", r.problemType())
+	require.Equal(t, "1", r.header.Get("Retry-After"))
 }
