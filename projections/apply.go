@@ -16,6 +16,7 @@ import (
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/domain/billing"
 	"github.com/tenantry/tenantry/domain/membership"
+	"github.com/tenantry/tenantry/domain/plans"
 	"github.com/tenantry/tenantry/domain/tenant"
 	"github.com/tenantry/tenantry/domain/usage"
 	"github.com/tenantry/tenantry/eventstore"
@@ -66,9 +67,10 @@ func apply(ctx context.Context, tx *eventstore.ProjectionTx, e *eventstore.Event
 		return tx.LinkCustomer(ctx, ev.CustomerID, ev.SubscriptionID)
 	case billing.UsageReported:
 		return tx.SetUsageReported(ctx, ev.Metric.String(), ev.WindowStart, ev.Total.String(), ev.Revision)
-	case billing.SubscriptionChanged, billing.StripeEventReceived, billing.UsageReportPlanned:
+	case billing.SubscriptionChanged, billing.StripeEventReceived, billing.UsageReportPlanned, plans.ThresholdCrossed:
 		// Kept in the event store only: the plan shows in the profile, deliveries and
-		// planned pushes are for auditors and the worker.
+		// planned pushes are for auditors and the worker, quota alerts for auditors and
+		// webhook endpoints.
 		return nil
 	default:
 		return fmt.Errorf("no projection for %s v%d", e.Type, e.SchemaVersion)

@@ -57,6 +57,7 @@ func Events() []Spec {
 		spec[plans.PlanRetired](),
 		spec[plans.MetricDefined](),
 		spec[plans.MetricRetired](),
+		spec[plans.ThresholdCrossed](),
 	}
 }
 

@@ -48,6 +48,7 @@ func TestEvents_ListIsComplete(t *testing.T) {
 		"billing.customer_linked": 1, "billing.subscription_changed": 1, "billing.stripe_event_received": 1,
 		"usage.report_planned": 1, "usage.reported": 1,
 		"plan.defined": 1, "plan.retired": 1, "metric.defined": 1, "metric.retired": 1,
+		"quota.threshold_crossed": 1,
 	}, got)
 }
 

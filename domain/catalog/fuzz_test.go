@@ -104,6 +104,8 @@ func sampleEvents(s1, s2 string, n, sec, nsec int64, b byte) []domain.Event {
 		plans.PlanRetired{Plan: other, Version: int(b) + 1},
 		plans.MetricDefined{Metric: plans.Metric{Definition: usage.DefaultDefinition(metric), Meter: "meter_" + metric.String()}, Version: 1},
 		plans.MetricRetired{Metric: metric},
+		plans.ThresholdCrossed{Metric: metric, Period: usage.Period(at), Threshold: plans.AlertThresholds[int(b)%2],
+			Included: plans.Decimal{}, Usage: qty.Decimal().String(), Plan: plan, PlanVersion: int(b) + 1},
 	}
 }
 

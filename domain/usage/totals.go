@@ -119,3 +119,15 @@ func Deltas(records []Recorded) []domain.UsageDelta {
 	}
 	return out
 }
+
+// Used is what the period counts of the metric by its aggregation: the sum for counters, the
+// highest or the last reading for gauges.
+func (t PeriodTotal) Used(agg Aggregation) Decimal {
+	switch agg {
+	case AggregationMax:
+		return t.Max
+	case AggregationLast:
+		return t.Last
+	}
+	return t.Sum
+}

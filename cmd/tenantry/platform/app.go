@@ -23,6 +23,7 @@ import (
 	"github.com/tenantry/tenantry/http/product"
 	"github.com/tenantry/tenantry/projections"
 	"github.com/tenantry/tenantry/workers/billing"
+	"github.com/tenantry/tenantry/workers/quotas"
 	"github.com/tenantry/tenantry/workers/webhooks"
 )
 
@@ -56,6 +57,7 @@ type process struct {
 	billing     *billing.Worker        // the billing worker; nil when off (no Stripe key) or not a worker
 	signer      *audit.HeadSigner      // nil without a signing key or not a worker
 	webhooks    *webhooks.Worker       // outbound webhook deliveries; nil without a webhook key or not a worker
+	quotas      *quotas.Worker         // soft quota alerts; nil when not a worker
 	catalog     *usecases.PlanCatalog  // the plan catalog in memory
 	entitled    *usecases.Entitlements // the API's entitlements in memory; nil without the API
 	listener    net.Listener           // the API's
@@ -133,6 +135,14 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 			}
 			m.metrics.observeHeadSigner(m.signer)
 		}
+		ds := eventstore.DomainStore{Store: m.workerStore, Registry: m.registry}
+		src := quotas.Source{Store: m.workerStore}
+		if m.quotas, err = quotas.New(quotas.Config{Alerts: &usecases.QuotaAlerts{Store: ds, Stored: m.workerStore, Usage: src,
+			Tenants: src, Plans: m.catalog}, TenantsOnPlan: m.workerStore.TenantsOnPlan, Sweep: a.cfg.QuotaSweep,
+			Logger: a.log.With("component", "quotas")}); err != nil {
+			return nil, err
+		}
+		consumers = append(consumers, projections.Consumer{Group: "quota-alerts", Fn: m.quotas.Consume})
 		if a.cfg.Webhooks.Key != nil {
 			if m.webhooks, err = webhooks.New(webhooks.Config{Store: m.workerStore, Key: a.cfg.Webhooks.Key,
 				AllowPrivate: a.cfg.Webhooks.AllowPrivate, Logger: a.log.With("component", "webhooks")}); err != nil {
@@ -266,6 +276,9 @@ func (m *process) Run(ctx context.Context) (err error) {
 	}
 	if m.webhooks != nil {
 		goRun(m.webhooks.Run)
+	}
+	if m.quotas != nil {
+		goRun(m.quotas.Run)
 	}
 	if m.entitled != nil {
 		goRun(m.entitled.Run)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/big"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -126,26 +124,12 @@ func startServe(t *testing.T, db *pgtest.DB) context.Context {
 // startServeEnv is startServe with more environment; it also returns the address.
 func startServeEnv(t *testing.T, db *pgtest.DB, extra map[string]string) (context.Context, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	serveEnv := map[string]string{"DATABASE_URL": db.SuperURL, "TENANTRY_ADDR": addr, "LOG_FORMAT": "json"}
+	env := map[string]string{"DATABASE_URL": db.SuperURL, "LOG_FORMAT": "json"}
 	for k, v := range extra {
-		serveEnv[k] = v
+		env[k] = v
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _, err := run(t, ctx, serveEnv, "serve"); done <- err }()
-	t.Cleanup(func() { cancel(); <-done })
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 50*time.Millisecond)
-	return ctx, addr
+	s := launchServe(t, env)
+	return s.ctx, s.addr
 }
 
 // The sums of `billing reconcile --json` are exact at any size, as GET /v1/billing gives

@@ -82,6 +82,10 @@ type Config struct {
 	// entitlements (TENANTRY_ENTITLEMENT_TENANTS, default 10,000; least recently used out).
 	EntitlementTenants int
 
+	// QuotaSweep is TENANTRY_QUOTA_SWEEP: how often the worker checks every tenant on a plan
+	// with a soft quota for due alerts (besides checking each tenant whose usage changed).
+	QuotaSweep time.Duration
+
 	// Webhooks: outbound webhooks' key and safety switches (webhooks.go).
 	Webhooks WebhookConfig
 }
@@ -209,6 +213,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.MetricsAddr = getenv("TENANTRY_METRICS_ADDR")
 	c.AuditHeadInterval = time.Hour
 	durVar("TENANTRY_AUDIT_HEAD_INTERVAL", &c.AuditHeadInterval)
+	c.QuotaSweep = 10 * time.Minute
+	durVar("TENANTRY_QUOTA_SWEEP", &c.QuotaSweep)
 	c.Webhooks = loadWebhookConfig(getenv, &errs)
 	c.HTTPTimeouts = httpapi.DefaultTimeouts()
 	durVar("TENANTRY_HTTP_READ_TIMEOUT", &c.HTTPTimeouts.Read)

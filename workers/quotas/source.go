@@ -1,0 +1,49 @@
+package quotas
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/eventstore"
+)
+
+// Source adapts the event store to the alerts' reads (domain/app.PeriodUsage and
+// TenantPlans): the write model's usage totals as domain decimals, and the directory's plan.
+type Source struct{ Store *eventstore.Store }
+
+// PeriodUsage implements domain/app.PeriodUsage.
+func (s Source) PeriodUsage(ctx context.Context, tenant uuid.UUID, period time.Time) (map[usage.Metric]usage.PeriodTotal, error) {
+	snap, err := s.Store.UsageTotals(ctx, tenant, period)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[usage.Metric]usage.PeriodTotal, len(snap.Totals))
+	for _, t := range snap.Totals {
+		m, err := usage.ParseMetric(t.Metric)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s usage totals: %w", tenant, err)
+		}
+		w, err := usage.ParseWindow(t.Period, t.Sum, t.Max, t.Last, time.Time{}, 0, 0)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s usage totals of %s: %w", tenant, m, err)
+		}
+		out[m] = usage.PeriodTotal{Metric: m, Period: t.Period, Sum: w.Sum, Max: w.Max, Last: w.Last, LastKey: t.LastKey}
+	}
+	return out, nil
+}
+
+// TenantPlan implements domain/app.TenantPlans: the plan version the tenant's directory row
+// names.
+func (s Source) TenantPlan(ctx context.Context, tenant uuid.UUID) (domain.PlanName, int, error) {
+	e, err := s.Store.FindTenant(ctx, tenant.String())
+	if err != nil {
+		return domain.PlanName{}, 0, err
+	}
+	p, err := domain.ParsePlanName(e.Plan)
+	return p, e.PlanVersion, err
+}
