@@ -153,7 +153,7 @@ func replayEntitlements(t *testing.T, a *api, tenant uuid.UUID, seq int64, key s
 	period := entitlements.PeriodOf(now)
 	totals := entitlements.Totals{}
 	for _, pt := range usage.FoldPeriod(period.Start, events...) {
-		totals[pt.Metric] = entitlements.Total{Sum: pt.Sum, Max: pt.Max, Last: pt.Last, HasReadings: pt.LastKey != nil}
+		totals[pt.Metric] = pt
 	}
 	cat := app.NewPlanCatalog(eventstore.DomainStore{Store: a.deps.Store, Registry: a.deps.Registry}, plans.Default(a.deps.Plans))
 	current, err := cat.Fresh(ctx)

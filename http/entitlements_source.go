@@ -27,15 +27,11 @@ func (s UsageTotalsSource) UsageTotals(ctx context.Context, tenant uuid.UUID, pe
 	}
 	out := make(entitlements.Totals, len(snap.Totals))
 	for _, r := range snap.Totals {
-		m, err := usage.ParseMetric(r.Metric)
+		pt, err := usage.ParsePeriodTotal(r.Metric, r.Period, r.Sum, r.Max, r.Last, r.LastKey)
 		if err != nil {
-			return 0, nil, fmt.Errorf("tenant %s usage totals: %w", tenant, err)
+			return 0, nil, fmt.Errorf("tenant %s: %w", tenant, err)
 		}
-		w, err := usage.ParseWindow(r.Period, r.Sum, r.Max, r.Last, time.Time{}, 0, 0)
-		if err != nil {
-			return 0, nil, fmt.Errorf("tenant %s usage totals of %s: %w", tenant, m, err)
-		}
-		out[m] = entitlements.Total{Sum: w.Sum, Max: w.Max, Last: w.Last, HasReadings: w.HasReadings}
+		out[pt.Metric] = pt
 	}
 	return snap.Head, out, nil
 }

@@ -31,29 +31,10 @@ func PeriodOf(t time.Time) Period {
 // Contains reports whether t lies in the period.
 func (p Period) Contains(t time.Time) bool { return !t.Before(p.Start) && t.Before(p.End) }
 
-// Total is one metric's usage in one period: the sum of its quantities and, once it has a
-// reading, its highest and its last reading (by occurred_at, then seq, then record index).
-type Total struct {
-	Sum, Max, Last usage.Decimal
-	HasReadings    bool
-}
-
-// Totals is a period's usage by metric; a metric without records is absent.
-type Totals map[usage.Metric]Total
-
-// Value is the metric's usage under its definition: a counter's sum, a gauge's highest or
-// last reading (0 before any reading).
-func (t Total) Value(d usage.Definition) usage.Decimal {
-	switch {
-	case d.Kind != usage.KindGauge:
-		return t.Sum
-	case !t.HasReadings:
-		return usage.Decimal{}
-	case d.Aggregation == usage.AggregationLast:
-		return t.Last
-	}
-	return t.Max
-}
+// Totals is a period's usage by metric (usage.FoldPeriod's totals, as the event store keeps
+// them); a metric without records is absent. A metric's usage is PeriodTotal.Used by its
+// aggregation: a counter's sum, a gauge's highest or last reading (0 before any reading).
+type Totals map[usage.Metric]usage.PeriodTotal
 
 // Metric is one metered metric of the plan: its definition, quota, usage in the period,
 // what is left of the included amount (never below 0), and whether usage is beyond it.
@@ -88,8 +69,8 @@ func Of(plan plans.Plan, defs usage.Definitions, period Period, totals Totals) L
 	return l
 }
 
-func metricOf(m usage.Metric, q plans.Quota, d usage.Definition, t Total) Metric {
-	used := t.Value(d)
+func metricOf(m usage.Metric, q plans.Quota, d usage.Definition, t usage.PeriodTotal) Metric {
+	used := t.Used(d.Aggregation)
 	included := q.Included.Usage()
 	rem := included.Sub(used)
 	if rem.Sign() < 0 {

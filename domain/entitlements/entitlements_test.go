@@ -56,11 +56,11 @@ func fixture(t *testing.T) (plans.Plan, usage.StaticDefinitions, entitlements.To
 			gb:      quota(t, "2", plans.BeyondOverage),
 		}}}
 	totals := entitlements.Totals{
-		calls:   {Sum: dec(t, "97")},
-		storage: {Sum: dec(t, "30"), Max: dec(t, "12.25"), Last: dec(t, "3"), HasReadings: true},
-		seats:   {Sum: dec(t, "9"), Max: dec(t, "6"), Last: dec(t, "4"), HasReadings: true},
-		gb:      {Sum: dec(t, "1.125")},
-		events:  {Sum: dec(t, "1000")},
+		calls:   {Metric: calls, Sum: dec(t, "97")},
+		storage: {Metric: storage, Sum: dec(t, "30"), Max: dec(t, "12.25"), Last: dec(t, "3")},
+		seats:   {Metric: seats, Sum: dec(t, "9"), Max: dec(t, "6"), Last: dec(t, "4")},
+		gb:      {Metric: gb, Sum: dec(t, "1.125")},
+		events:  {Metric: events, Sum: dec(t, "1000")},
 	}
 	return plan, defs, totals
 }
