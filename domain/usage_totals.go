@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 )
@@ -34,4 +35,17 @@ type QuotaExceeded struct {
 
 func (e *QuotaExceeded) Error() string {
 	return fmt.Sprintf("usage of %s in %s would exceed its hard quota of %s (used: %s)", e.Metric, e.Period.Format("2006-01"), e.Quota, e.Used)
+}
+
+// UsageLastKey is the position of a usage reading as the totals and read models order them:
+// 20 bytes that sort (byte by byte) as (occurred_at in unix nanoseconds, the event's seq,
+// the record's index in the event); each part has its sign bit flipped (offset binary), so
+// the bytes sort as the signed numbers do. It lives here, not in domain/usage, so that the
+// event store (which may not import domain/usage) and the domain share one definition.
+func UsageLastKey(at time.Time, seq int64, idx int32) []byte {
+	k := make([]byte, 20)
+	binary.BigEndian.PutUint64(k, uint64(at.UnixNano())^1<<63)
+	binary.BigEndian.PutUint64(k[8:], uint64(seq)^1<<63)
+	binary.BigEndian.PutUint32(k[16:], uint32(idx)^1<<31)
+	return k
 }

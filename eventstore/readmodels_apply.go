@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantry/tenantry/domain/usage"
+	"github.com/tenantry/tenantry/domain"
 )
 
 // The projector's writes to a tenant's read models, one method per kind of change. They
@@ -208,7 +208,9 @@ type UsageTotals struct {
 
 // UsageLastKey is the position of a usage reading as the read models order them: 20 bytes
 // that sort (as bytea, byte by byte) as (at in unix nanoseconds, seq, idx).
-func UsageLastKey(at time.Time, seq int64, idx int32) []byte { return usage.LastKey(at, seq, idx) }
+func UsageLastKey(at time.Time, seq int64, idx int32) []byte {
+	return domain.UsageLastKey(at, seq, idx)
+}
 
 // parseUsageLastKey reads UsageLastKey's bytes back; ok is false for any other length.
 func parseUsageLastKey(k []byte) (at time.Time, seq int64, idx int32, ok bool) {

@@ -2,7 +2,6 @@ package usage
 
 import (
 	"bytes"
-	"encoding/binary"
 	"sort"
 	"time"
 
@@ -16,17 +15,9 @@ func Period(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// LastKey is the position of a usage reading as the totals and read models order them: 20
-// bytes that sort (byte by byte) as (occurred_at in unix nanoseconds, the event's seq, the
-// record's index in the event); each part has its sign bit flipped (offset binary), so the
-// bytes sort as the signed numbers do.
-func LastKey(at time.Time, seq int64, idx int32) []byte {
-	k := make([]byte, 20)
-	binary.BigEndian.PutUint64(k, uint64(at.UnixNano())^1<<63)
-	binary.BigEndian.PutUint64(k[8:], uint64(seq)^1<<63)
-	binary.BigEndian.PutUint32(k[16:], uint32(idx)^1<<31)
-	return k
-}
+// LastKey is the position of a usage reading as the totals and read models order them
+// (domain.UsageLastKey: occurred_at, the event's seq, the record's index in the event).
+func LastKey(at time.Time, seq int64, idx int32) []byte { return domain.UsageLastKey(at, seq, idx) }
 
 // PeriodTotal is one metric's usage in one quota period: Sum the quantities added up, Max
 // the highest reading, Last the last one by LastKey (LastKey's bytes).
