@@ -64,6 +64,10 @@ func (s *Server) introspect(c *gin.Context, cl *call) {
 	if !decode(c, cl.body, &body) {
 		return
 	}
+	withEntitlements, ok := introspectIncludes(c, body.Include)
+	if !ok {
+		return
+	}
 	now := time.Now()
 	if wait, blocked := s.authFails.blocked(introspectFailKey(c), now); blocked && !s.creds.known(sha256.Sum256([]byte(body.Token)), now) {
 		retryAfter(c, wait)
@@ -97,14 +101,36 @@ func (s *Server) introspect(c *gin.Context, cl *call) {
 		if v, ok := s.catalog.Current().Version(p, e.planVersion); ok && len(v.Features) > 0 {
 			ans.Features = maps.Clone(v.Features)
 		}
+		if withEntitlements {
+			ents, err := s.d.Entitlements.List(c, e.tenant, p, e.planVersion, 0)
+			if err != nil {
+				s.failEntitlements(c, err)
+				return
+			}
+			a := entitlementsAnswer(ents)
+			ans.Entitlements = &a
+		}
 	}
 	reply(c, http.StatusOK, ans)
+}
+
+// introspectIncludes reads the request's include list: only "entitlements" is known.
+func introspectIncludes(c *gin.Context, include []string) (entitlements bool, ok bool) {
+	for _, v := range include {
+		if v != "entitlements" || entitlements {
+			fail(c, http.StatusBadRequest, "invalid-request", "include may name \"entitlements\" (once), nothing else",
+				FieldError{Field: "include", Message: "may only be [\"entitlements\"]"})
+			return false, false
+		}
+		entitlements = true
+	}
+	return entitlements, true
 }
 
 var docIntrospect = op{id: "introspectApiKey", tag: "Integration", summary: "Introspect a tenant API key",
 	body: api.IntrospectionRequest{}, result: api.Introspection{},
 	desc: "Says whether a tenant API key is active and, if so, its tenant (id, slug, status, plan and plan version), member, role, " +
-		"and the plan version's limits and features (RFC 7662's shape). Authenticated by the service token TENANTRY_INTROSPECTION_TOKEN; 404 when it is unset (not enabled). " +
+		"and the plan version's limits and features (RFC 7662's shape); with include [\"entitlements\"], also the tenant's entitlements as GET /v1/entitlements answers them (from memory). Authenticated by the service token TENANTRY_INTROSPECTION_TOKEN; 404 when it is unset (not enabled). " +
 		"Anything that is not a usable key (malformed, unknown, revoked, its member removed, its tenant closed) answers 200 " +
 		"{\"active\": false}, without saying why. A suspended tenant's keys stay active with tenant.status \"suspended\": " +
 		"Tenantry's own API then serves reads and billing writes only, and a product should do the same. The key is looked " +

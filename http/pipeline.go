@@ -143,7 +143,7 @@ func (s *Server) checkStatus(c *gin.Context, cl *call) bool {
 		fail(c, http.StatusGone, "tenant-closed", "the tenant is closed")
 		return false
 	case "suspended":
-		if writeVerb[c.Request.Method] && !cl.route.billing {
+		if writeVerb[c.Request.Method] && !cl.route.billing && !cl.route.readOnly {
 			fail(c, http.StatusForbidden, "tenant-suspended", "the tenant is suspended: reads and billing still work, other writes do not")
 			return false
 		}

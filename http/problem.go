@@ -47,6 +47,7 @@ var problemTitles = map[string]string{
 	"tenant-unavailable":     "The tenant's authorisation state cannot be brought up to date",
 	"usage-unavailable":      "The tenant's usage read model is stopped",
 	"read-model-unavailable": "A read model of the tenant is stopped",
+	"entitlements-behind":    "The entitlements have not caught up yet",
 	"internal":               "Internal error",
 }
 

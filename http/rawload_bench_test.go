@@ -21,14 +21,29 @@ import (
 // this machine it took as much CPU as the server it measured.) The server must answer
 // with a Content-Length, as Gin does for a small JSON body.
 func driveRaw(addr, path, token string, conns int, d time.Duration, body []byte, want int) (load, error) {
-	req := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+	start := time.Now()
+	deadline := start.Add(d)
+	ok, _, sent, err := driveConns(addr, rawRequest(addr, path, token, body), conns, want, func(int) func() (time.Time, bool) {
+		return func() (time.Time, bool) { now := time.Now(); return now, now.Before(deadline) }
+	})
+	return load{rate: pgtest.Rate(ok, time.Since(start)), p99: percentile(sent, 0.99)}, err
+}
+
+// rawRequest is the POST driveConns writes.
+func rawRequest(addr, path, token string, body []byte) []byte {
+	return fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
 		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", path, addr, token, len(body), body)
+}
+
+// driveConns runs the lean generator's conns connections: each asks its plan (plan(i),
+// called once per connection) when to send its next request, sleeps until then, writes req
+// and reads the answer, until the plan says it is done. It answers how many answers had
+// status want, and their latencies in ms from the planned instant and from the actual send.
+func driveConns(addr string, req []byte, conns, want int, plan func(conn int) func() (time.Time, bool)) (ok int64, planned, sent []float64, first error) {
 	var (
-		mu    sync.Mutex
-		lat   []float64
-		ok    atomic.Int64
-		first error
-		wg    sync.WaitGroup
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		good atomic.Int64
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -37,9 +52,8 @@ func driveRaw(addr, path, token string, conns int, d time.Duration, body []byte,
 		}
 		mu.Unlock()
 	}
-	start := time.Now()
-	deadline := start.Add(d)
 	for i := 0; i < conns; i++ {
+		next := plan(i)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -50,8 +64,11 @@ func driveRaw(addr, path, token string, conns int, d time.Duration, body []byte,
 			}
 			defer conn.Close()
 			r := bufio.NewReaderSize(conn, 16<<10)
-			mine := make([]float64, 0, 1<<14)
-			for time.Now().Before(deadline) {
+			fromPlan, fromSend := make([]float64, 0, 1<<14), make([]float64, 0, 1<<14)
+			for at, more := next(); more; at, more = next() {
+				if wait := time.Until(at); wait > 0 {
+					time.Sleep(wait)
+				}
 				t0 := time.Now()
 				if _, err := conn.Write(req); err != nil {
 					fail(err)
@@ -66,16 +83,18 @@ func driveRaw(addr, path, token string, conns int, d time.Duration, body []byte,
 					fail(fmt.Errorf("answered %d, want %d", status, want))
 					return
 				}
-				ok.Add(1)
-				mine = append(mine, float64(time.Since(t0).Microseconds())/1000)
+				good.Add(1)
+				done := time.Now()
+				fromPlan = append(fromPlan, float64(done.Sub(at).Microseconds())/1000)
+				fromSend = append(fromSend, float64(done.Sub(t0).Microseconds())/1000)
 			}
 			mu.Lock()
-			lat = append(lat, mine...)
+			planned, sent = append(planned, fromPlan...), append(sent, fromSend...)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	return load{rate: pgtest.Rate(ok.Load(), time.Since(start)), p99: percentile(lat, 0.99)}, first
+	return good.Load(), planned, sent, first
 }
 
 // readAnswer reads one HTTP/1.1 answer with a Content-Length body and returns its status,

@@ -45,6 +45,7 @@ type route struct {
 	roles        []domain.Role // for member routes
 	scoped       bool          // tenant-scoped: also under /v1/workspaces/{slug}
 	billing      bool          // allowed while the tenant is suspended, as are reads
+	readOnly     bool          // a POST that writes nothing (a question in a body): no Idempotency-Key, allowed while suspended
 	handler      func(*gin.Context, *call)
 	doc          op
 	product      string // the module whose product declares the route ("" for Tenantry's own)
@@ -53,7 +54,7 @@ type route struct {
 // takesIdempotencyKey reports whether the route honours Idempotency-Key: POSTs, except
 // Stripe's deliveries and introspection (which writes nothing).
 func (rt route) takesIdempotencyKey() bool {
-	return rt.method == http.MethodPost && rt.access != stripe && rt.access != service
+	return rt.method == http.MethodPost && rt.access != stripe && rt.access != service && !rt.readOnly
 }
 
 // allows reports whether role may call the route.
@@ -88,6 +89,9 @@ func (s *Server) routes() []route {
 
 		{method: "POST", path: "/v1/usage", access: member, roles: writers, scoped: true, handler: s.postUsage, doc: docPostUsage},
 		{method: "GET", path: "/v1/usage", access: member, roles: allRoles, scoped: true, handler: s.getUsage, doc: docGetUsage},
+
+		{method: "GET", path: "/v1/entitlements", access: member, roles: allRoles, scoped: true, handler: s.getEntitlements, doc: docGetEntitlements},
+		{method: "POST", path: "/v1/entitlements/check", access: member, roles: allRoles, scoped: true, readOnly: true, handler: s.checkEntitlement, doc: docCheckEntitlement},
 
 		{method: "GET", path: "/v1/billing", access: member, roles: billers, scoped: true, billing: true, handler: s.getBilling, doc: docGetBilling},
 

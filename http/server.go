@@ -107,6 +107,10 @@ type Deps struct {
 	// answers a gauge's value by its aggregation. nil: the plan catalog's (Catalog), whose
 	// metrics: the operator declares.
 	Definitions usage.Definitions
+	// Entitlements answers GET /v1/entitlements, POST /v1/entitlements/check and
+	// introspection's entitlements from memory (app.NewEntitlements, swept by its Run); nil:
+	// one over Store and Catalog, without Run (tests).
+	Entitlements *app.Entitlements
 }
 
 // Server holds the handlers' shared state.
@@ -190,6 +194,9 @@ func build(d Deps) (*gin.Engine, *Server, error) {
 	}
 	if d.Definitions == nil {
 		d.Definitions = d.Catalog
+	}
+	if d.Entitlements == nil {
+		d.Entitlements = app.NewEntitlements(UsageTotalsSource{Store: d.Store}, d.Catalog, app.ClockFunc(d.Now), app.EntitlementsConfig{})
 	}
 	s := &Server{d: d, catalog: d.Catalog, limits: newLimiter(d.Catalog.Limits), fair: newFairness(), metrics: newMetrics(d.Metrics),
 		usage: newRecordUsage(d), authFails: newAuthFailures(), audits: newAuditCache(d)}

@@ -490,7 +490,8 @@ func (e *ExactInt) UnmarshalJSON(b []byte) error {
 
 // IntrospectionRequest is the body of POST /v1/introspect.
 type IntrospectionRequest struct {
-	Token string `json:"token" doc:"the tenant API key to introspect, as its holder presents it"`
+	Token   string   `json:"token" doc:"the tenant API key to introspect, as its holder presents it"`
+	Include []string `json:"include,omitempty" jsonschema:"maxItems=1,uniqueItems=true" doc:"more to answer for an active key: \"entitlements\" adds the tenant's entitlements (as GET /v1/entitlements answers them)"`
 }
 
 // Introspection is the answer of POST /v1/introspect (as OAuth's RFC 7662): active is
@@ -504,6 +505,8 @@ type Introspection struct {
 	KeyID    *uuid.UUID             `json:"key_id,omitempty" doc:"the key's id (active keys only)"`
 	Limits   *IntrospectedPlanLimit `json:"limits,omitempty" doc:"the limits of the tenant's plan as Tenantry's API enforces them (active keys only)"`
 	Features map[string]bool        `json:"features,omitempty" doc:"the features of the tenant's plan version, on (true) or off (false), by name, as the plan catalog defines them (active keys only; absent when the version defines none)"`
+	// Entitlements is answered only when asked for (include), so the plain answer stays as cheap.
+	Entitlements *Entitlements `json:"entitlements,omitempty" doc:"the tenant's entitlements: features, and per metered metric quota, usage, remaining (active keys, when include names \"entitlements\")"`
 }
 
 // IntrospectedTenant is an active key's tenant.

@@ -63,3 +63,22 @@ func TestClient_IteratesOverTheEventFeedAndWaitsForTheNextEvent(t *testing.T) {
 	require.Len(t, next.Items, 1)
 	require.Equal(t, last+1, next.Items[0].Seq)
 }
+
+func TestClient_ReadsAndChecksEntitlements(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "")
+	ctx := context.Background()
+	c, _ := e.tenant(t, "pro")
+	rec, _, err := c.RecordUsage(ctx, api.UsageBatch{Records: []api.UsageRecord{{Metric: "api_calls", Quantity: "2", IdempotencyKey: "ent"}}})
+	require.NoError(t, err)
+	got, _, err := c.GetEntitlements(ctx, client.WithMinSeq(rec.Seq))
+	require.NoError(t, err)
+	require.Equal(t, "pro", got.Plan)
+	require.GreaterOrEqual(t, got.Seq, rec.Seq)
+	require.Empty(t, got.Metrics, "the default catalog's plans set no quota")
+	check, _, err := c.CheckEntitlement(ctx, api.EntitlementCheckRequest{Feature: "sso"})
+	require.NoError(t, err)
+	require.Equal(t, api.EntitlementCheck{Allowed: false, Reason: "not_in_plan", Message: check.Message, Feature: "sso",
+		PeriodEnd: got.PeriodEnd, Seq: check.Seq}, check)
+	require.NotEmpty(t, check.Message)
+}

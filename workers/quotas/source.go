@@ -24,15 +24,11 @@ func (s Source) PeriodUsage(ctx context.Context, tenant uuid.UUID, period time.T
 	}
 	out := make(map[usage.Metric]usage.PeriodTotal, len(snap.Totals))
 	for _, t := range snap.Totals {
-		m, err := usage.ParseMetric(t.Metric)
+		pt, err := usage.ParsePeriodTotal(t.Metric, t.Period, t.Sum, t.Max, t.Last, t.LastKey)
 		if err != nil {
-			return nil, fmt.Errorf("tenant %s usage totals: %w", tenant, err)
+			return nil, fmt.Errorf("tenant %s: %w", tenant, err)
 		}
-		w, err := usage.ParseWindow(t.Period, t.Sum, t.Max, t.Last, time.Time{}, 0, 0)
-		if err != nil {
-			return nil, fmt.Errorf("tenant %s usage totals of %s: %w", tenant, m, err)
-		}
-		out[m] = usage.PeriodTotal{Metric: m, Period: t.Period, Sum: w.Sum, Max: w.Max, Last: w.Last, LastKey: t.LastKey}
+		out[pt.Metric] = pt
 	}
 	return out, nil
 }

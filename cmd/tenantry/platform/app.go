@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	usecases "github.com/tenantry/tenantry/domain/app"
@@ -53,14 +54,15 @@ type process struct {
 	workerStore *eventstore.Store    // tenantry_worker: the cross-tenant machinery; nil without it
 	metrics     *processMetrics
 	pipeline    *projections.Pipeline
-	billing     *billing.Worker       // the billing worker; nil when off (no Stripe key) or not a worker
-	signer      *audit.HeadSigner     // nil without a signing key or not a worker
-	webhooks    *webhooks.Worker      // outbound webhook deliveries; nil without a webhook key or not a worker
-	quotas      *quotas.Worker        // soft quota alerts; nil when not a worker
-	catalog     *usecases.PlanCatalog // the plan catalog in memory
-	listener    net.Listener          // the API's
-	server      *http.Server          // the API's
-	metricsSrv  *http.Server          // a projector or worker replica's own /metrics; nil when unset
+	billing     *billing.Worker        // the billing worker; nil when off (no Stripe key) or not a worker
+	signer      *audit.HeadSigner      // nil without a signing key or not a worker
+	webhooks    *webhooks.Worker       // outbound webhook deliveries; nil without a webhook key or not a worker
+	quotas      *quotas.Worker         // soft quota alerts; nil when not a worker
+	catalog     *usecases.PlanCatalog  // the plan catalog in memory
+	entitled    *usecases.Entitlements // the API's entitlements in memory; nil without the API
+	listener    net.Listener           // the API's
+	server      *http.Server           // the API's
+	metricsSrv  *http.Server           // a projector or worker replica's own /metrics; nil when unset
 
 	closers []func() // in the order opened; Close runs them backwards
 }
@@ -155,7 +157,13 @@ func (a *app) newProcess(ctx context.Context, r roles) (_ *process, err error) {
 		if err != nil {
 			return nil, err
 		}
-		deps := httpapi.Deps{Logger: a.log, Store: m.appStore, Registry: m.registry, Catalog: m.catalog,
+		// Entitlements: each tenant's usage in the current period, held in memory and kept
+		// current by its event stream (Run sweeps idle tenants and closes their watches).
+		m.entitled = usecases.NewEntitlements(httpapi.UsageTotalsSource{Store: m.appStore}, m.catalog, usecases.SystemClock,
+			usecases.EntitlementsConfig{MaxTenants: a.cfg.EntitlementTenants, OnError: func(tenant uuid.UUID, err error) {
+				a.log.Warn("entitlements refresh failed", "tenant_id", tenant, "err", err)
+			}})
+		deps := httpapi.Deps{Logger: a.log, Store: m.appStore, Registry: m.registry, Catalog: m.catalog, Entitlements: m.entitled,
 			OperatorToken: a.cfg.OperatorToken, IntrospectionToken: a.cfg.IntrospectionToken, BaseDomain: a.cfg.BaseDomain, OpenSignup: a.cfg.OpenSignup,
 			StripeWebhookSecret: a.cfg.StripeWebhookSecret, Plans: a.cfg.Plans, BillingSettle: a.cfg.Billing.Settle,
 			AuditSigner: a.cfg.AuditSigner, Metrics: m.metrics.reg, Webhooks: stripeHooks.Apply,
@@ -271,6 +279,9 @@ func (m *process) Run(ctx context.Context) (err error) {
 	}
 	if m.quotas != nil {
 		goRun(m.quotas.Run)
+	}
+	if m.entitled != nil {
+		goRun(m.entitled.Run)
 	}
 	goRun(m.pipeline.Run)
 	drain := func() {

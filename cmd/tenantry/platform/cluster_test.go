@@ -224,13 +224,7 @@ func TestCluster_SurvivesKilledReplicasWithNothingLostOrDoubled(t *testing.T) {
 	c.start("api-1", "api")
 	c.start("api-2", "api")
 	for _, api := range c.apis {
-		require.Eventually(t, func() bool {
-			res, err := http.Get(api + "/readyz")
-			if err == nil {
-				res.Body.Close()
-			}
-			return err == nil && res.StatusCode == http.StatusOK
-		}, 30*time.Second, 50*time.Millisecond, "API %s is not ready; logs in %s", api, dir)
+		waitReady(t, api, dir)
 	}
 
 	post := func(api, path, token string, body any) (int, map[string]any) {

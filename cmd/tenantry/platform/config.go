@@ -78,6 +78,9 @@ type Config struct {
 	// (Ed25519; `tenantry audit keygen` makes one); nil leaves heads unsigned.
 	AuditSigner       *auditlog.Signer
 	AuditHeadInterval time.Duration // TENANTRY_AUDIT_HEAD_INTERVAL: how often moved heads are signed
+	// EntitlementTenants bounds the tenants whose usage the API holds in memory for
+	// entitlements (TENANTRY_ENTITLEMENT_TENANTS, default 10,000; least recently used out).
+	EntitlementTenants int
 
 	// QuotaSweep is TENANTRY_QUOTA_SWEEP: how often the worker checks every tenant on a plan
 	// with a soft quota for due alerts (besides checking each tenant whose usage changed).
@@ -218,6 +221,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	durVar("TENANTRY_HTTP_WRITE_TIMEOUT", &c.HTTPTimeouts.Write)
 	durVar("TENANTRY_HTTP_IDLE_TIMEOUT", &c.HTTPTimeouts.Idle)
 	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)
+	c.EntitlementTenants = 10_000
+	intVar("TENANTRY_ENTITLEMENT_TENANTS", &c.EntitlementTenants, 1, 1_000_000)
 	maxConns := int(c.DBMaxConns)
 	intVar("TENANTRY_DB_MAX_CONNS", &maxConns, 1, 1000)
 	c.DBMaxConns = int32(maxConns)

@@ -3,8 +3,6 @@ package platform
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/http/api"
@@ -47,21 +44,8 @@ func TestAPIProcess_ServesEveryFlowThroughPgBouncerInTransactionMode(t *testing.
 	require.NotEmpty(t, natsURL, "run with `make test` (NATS)")
 	db := pgtest.New(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "tenantry")
-	out, err := exec.Command("go", "build", "-o", bin, binaryPackage).CombinedOutput()
-	require.NoError(t, err, string(out))
-
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	cluster := "pgb-" + hex.EncodeToString(suffix)
-	t.Cleanup(func() { // the test's stream goes with it
-		if nc, err := nats.Connect(natsURL); err == nil {
-			if js, err := nc.JetStream(); err == nil {
-				_ = js.DeleteStream(strings.ToUpper(strings.ReplaceAll(cluster, "-", "_")) + "_EVENTS")
-			}
-			nc.Close()
-		}
-	})
+	bin := buildTenantry(t, dir)
+	cluster := natsCluster(t, natsURL, "pgb")
 	const operator = "pgbouncer-operator-token"
 	env := append(os.Environ(), "DATABASE_URL="+db.SuperURL, "TENANTRY_APP_DATABASE_URL=", "TENANTRY_BUS=nats",
 		"NATS_URL="+natsURL, "TENANTRY_CLUSTER="+cluster, "TENANTRY_OPERATOR_TOKEN="+operator, "LOG_FORMAT=json",
@@ -77,14 +61,8 @@ func TestAPIProcess_ServesEveryFlowThroughPgBouncerInTransactionMode(t *testing.
 			startProcess(t, bin, dir, "api-"+mode, append(append([]string{}, env...),
 				"TENANTRY_APP_DATABASE_URL="+appURL, "TENANTRY_ADDR="+addr, "TENANTRY_DB_MAX_CONNS=8"), "api")
 			ac := &apiClient{t: t, base: "http://" + addr}
-			require.Eventually(t, func() bool {
-				res, err := http.Get(ac.base + "/readyz")
-				if err == nil {
-					res.Body.Close()
-				}
-				return err == nil && res.StatusCode == http.StatusOK
-			}, 60*time.Second, 50*time.Millisecond, "API is not ready; log in %s", dir)
-			apiFlows(t, ac, operator, fmt.Sprintf("pgb-%d-%s", i, hex.EncodeToString(suffix)))
+			waitReady(t, ac.base, dir)
+			apiFlows(t, ac, operator, fmt.Sprintf("pgb-%d-%s", i, strings.TrimPrefix(cluster, "pgb-")))
 		})
 	}
 }
