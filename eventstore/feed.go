@@ -177,6 +177,13 @@ func (h *feedHub) appended(tenant uuid.UUID, seq int64) {
 	h.moved(tenant, seq)
 }
 
+// movedLocked is moved taking the hub's lock.
+func (h *feedHub) movedLocked(tenant uuid.UUID, seq int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.moved(tenant, seq)
+}
+
 // moved is appended with the hub's lock held.
 func (h *feedHub) moved(tenant uuid.UUID, seq int64) {
 	tw := h.tenants[tenant]
@@ -194,8 +201,14 @@ func (h *feedHub) moved(tenant uuid.UUID, seq int64) {
 func (h *feedHub) listen(ctx context.Context, pool *pgxpool.Pool, l *feedListener) {
 	notified := make(chan struct{}, 1)
 	// This process's appends wake their watchers directly (appended): their NOTIFYs are
-	// ignored.
-	go listen(ctx, pool, notified, processToken, slog.New(slog.DiscardHandler))
+	// ignored. Another process's names the heads it moved when they fit: those move the
+	// watches at once; any other asks for every watched tenant's head to be read.
+	look := signal(notified)
+	go listen(ctx, pool, func(payload string) {
+		if !parseNotifyHeads(payload, h.movedLocked) {
+			look(payload)
+		}
+	}, true, slog.New(slog.DiscardHandler))
 	for {
 		select {
 		case <-ctx.Done():

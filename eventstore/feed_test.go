@@ -79,3 +79,25 @@ func TestEventWatch_IsWokenByANotificationOfAnotherProcessesAppend(t *testing.T)
 	defer qcancel()
 	require.False(t, quiet.Wait(qctx))
 }
+
+// Another process's notification that names the heads it moved moves the watches of those
+// tenants without reading anything (the head it names is not even recorded here), and
+// leaves other watches asleep. Not parallel, as above.
+func TestEventWatch_LearnsHeadsFromAnotherProcessesNotificationWithoutReading(t *testing.T) {
+	s := appStore(t, 4)
+	ctx := context.Background()
+	tenant, idle := uuid.New(), uuid.New()
+	w := s.WatchTenant(tenant, 0)
+	defer w.Close()
+	quiet := s.WatchTenant(idle, 0)
+	defer quiet.Close()
+	time.Sleep(300 * time.Millisecond) // the listener connects
+	_, err := s.Pool().Exec(ctx, "SELECT pg_notify($1, $2)", eventstore.NotifyChannel, "another-process "+tenant.String()+"=7")
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.True(t, w.Wait(wctx), "woken by the head in the payload: the database holds no event of the tenant")
+	qctx, qcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer qcancel()
+	require.False(t, quiet.Wait(qctx), "a tenant the payload does not name stays asleep")
+}

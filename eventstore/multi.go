@@ -59,10 +59,10 @@ func (s *Store) AppendStreams(ctx context.Context, tenant uuid.UUID, parts ...St
 	if err != nil {
 		return nil, fmt.Errorf("append to tenant %s: %w", tenant, err)
 	}
-	if s.notifier != nil {
-		s.notifier.appended()
-	}
 	for _, r := range results {
+		if s.notifier != nil {
+			s.notifier.appended(tenant, r.LastSeq)
+		}
 		feeds.appended(tenant, r.LastSeq)
 	}
 	return results, nil

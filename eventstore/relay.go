@@ -178,11 +178,7 @@ func (r *Relay) run(ctx context.Context) error {
 	notified := make(chan struct{}, 1)
 	// With an in-process Wake, this process's own NOTIFYs would wake the relay a second
 	// time for the same appends: listen for other processes' only.
-	ignore := ""
-	if r.Wake != nil {
-		ignore = processToken
-	}
-	go listen(ctx, r.Store.pool, notified, ignore, r.Logger)
+	go listen(ctx, r.Store.pool, signal(notified), r.Wake != nil, r.Logger)
 	limit := PageLimit{Max: r.BatchSize}
 	for {
 		for {
@@ -486,15 +482,11 @@ func SaveCursor(ctx context.Context, pool *pgxpool.Pool, name string, c GlobalCu
 	return nil
 }
 
-// processToken is the payload of this process's NOTIFYs, so that its own listeners can
-// tell them apart from other processes'.
-var processToken = uuid.NewString()
-
-// listen holds one connection LISTENing on NotifyChannel and signals notified (coalesced)
-// each time it starts listening (what was appended while it was not is then looked for)
-// and for every notification whose payload is not ignore, reconnecting after errors until
-// ctx ends.
-func listen(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{}, ignore string, log *slog.Logger) {
+// listen holds one connection LISTENing on NotifyChannel and calls on (from its own
+// goroutine) with each notification's payload, except this process's own when ignore is
+// set, and with "" each time it starts listening (what was appended while it was not is
+// then looked for); it reconnects after errors until ctx ends.
+func listen(ctx context.Context, pool *pgxpool.Pool, on func(payload string), ignore bool, log *slog.Logger) {
 	for ctx.Err() == nil {
 		err := func() error {
 			pooled, err := pool.Acquire(ctx)
@@ -507,22 +499,16 @@ func listen(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{}, i
 			if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
 				return err
 			}
-			select {
-			case notified <- struct{}{}:
-			default:
-			}
+			on("")
 			for {
 				n, err := conn.WaitForNotification(ctx)
 				if err != nil {
 					return err
 				}
-				if ignore != "" && n.Payload == ignore {
+				if ignore && ownNotification(n.Payload) {
 					continue
 				}
-				select {
-				case notified <- struct{}{}:
-				default:
-				}
+				on(n.Payload)
 			}
 		}()
 		if ctx.Err() != nil {
@@ -536,63 +522,12 @@ func listen(ctx context.Context, pool *pgxpool.Pool, notified chan<- struct{}, i
 	}
 }
 
-// Notifier announces appends: in process through its channel, and to other processes with
-// NOTIFY, coalesced so a burst of appends costs one NOTIFY per interval, off the commit
-// path (NOTIFY inside append transactions would serialise their commits).
-type Notifier struct {
-	pool     *pgxpool.Pool
-	pending  chan struct{}
-	local    []chan struct{}
-	interval time.Duration
-	log      *slog.Logger
-}
-
-// NewNotifier returns a notifier; give it to the stores it announces (StoreConfig.Notifier)
-// and run it.
-func NewNotifier(pool *pgxpool.Pool, interval time.Duration, log *slog.Logger) *Notifier {
-	if interval <= 0 {
-		interval = 5 * time.Millisecond
-	}
-	return &Notifier{pool: pool, pending: make(chan struct{}, 1), interval: interval, log: log}
-}
-
-// Subscribe returns a channel signalled (coalesced) after appends in this process.
-// Call it before Run.
-func (n *Notifier) Subscribe() <-chan struct{} {
-	c := make(chan struct{}, 1)
-	n.local = append(n.local, c)
-	return c
-}
-
-// appended records that events were appended; it never blocks.
-func (n *Notifier) appended() {
-	select {
-	case n.pending <- struct{}{}:
-	default:
-	}
-}
-
-// Run sends the coalesced notifications until ctx ends.
-func (n *Notifier) Run(ctx context.Context) error {
-	for {
+// signal returns a listen callback that signals c, coalesced.
+func signal(c chan<- struct{}) func(string) {
+	return func(string) {
 		select {
-		case <-ctx.Done():
-			return nil
-		case <-n.pending:
-		}
-		for _, c := range n.local {
-			select {
-			case c <- struct{}{}:
-			default:
-			}
-		}
-		if _, err := n.pool.Exec(ctx, "SELECT pg_notify($1, $2)", NotifyChannel, processToken); err != nil && ctx.Err() == nil {
-			n.log.Warn("notify failed; listeners will poll", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(n.interval):
+		case c <- struct{}{}:
+		default:
 		}
 	}
 }

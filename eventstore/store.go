@@ -207,7 +207,7 @@ func (s *Store) Append(ctx context.Context, tenant uuid.UUID, stream string, exp
 		return AppendResult{}, fmt.Errorf("append to tenant %s stream %q: %w", tenant, stream, mapAppendError(err, stream, expected))
 	}
 	if s.notifier != nil && !res.Retried {
-		s.notifier.appended()
+		s.notifier.appended(tenant, res.LastSeq)
 	}
 	feeds.appended(tenant, res.LastSeq)
 	return res, nil
