@@ -69,7 +69,7 @@ func TestEntitlementCheck_AnswersEachReasonWithTheMetricsQuotaAndUsage(t *testin
 	ten := a.createTenant("pro")
 	a.postUsage(ten.key, usageBody("api_calls", "97", "c1"))
 	a.postUsage(ten.key, usageBody("egress_gb", "5.25", "e1"))
-	a.postUsage(ten.key, usageBody("seats_used", "6", "s1"))
+	a.postUsage(ten.key, usageBody("seats_used", "5", "s1"))
 	seq := a.postUsage(ten.key, usageBody("seats_used", "4", "s2"))
 	r := a.do(req{method: "GET", path: fmt.Sprintf("/v1/entitlements?min_seq=%d", seq), token: ten.key})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
