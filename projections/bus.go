@@ -85,8 +85,11 @@ func NewNATSBus(url, cluster, name string, log *slog.Logger) (Bus, error) {
 	stream := strings.ToUpper(strings.ReplaceAll(cluster, "-", "_")) + "_EVENTS"
 	cfg := &nats.StreamConfig{Name: stream, Subjects: []string{cluster + ".events"}, MaxAge: NATSRetention,
 		Duplicates: 2 * time.Minute, Storage: nats.FileStorage}
-	if _, err := js.AddStream(cfg); err != nil {
-		if !errors.Is(err, nats.ErrStreamNameAlreadyInUse) {
+	if _, err := js.AddStream(cfg); err != nil && !errors.Is(err, nats.ErrStreamNameAlreadyInUse) {
+		// Processes starting together race to create it: the loser may be told that the
+		// subjects overlap (with the stream the winner just made) rather than that the name
+		// is taken. The stream being there is all that matters.
+		if _, ierr := js.StreamInfo(stream); ierr != nil {
 			return nil, fmt.Errorf("create the NATS stream %s: %w", stream, err)
 		}
 	}
