@@ -100,10 +100,24 @@ func BenchmarkHTTP(b *testing.B) {
 		single := func() []byte {
 			return []byte(fmt.Sprintf(`{"metric":"api_calls","quantity":1,"idempotency_key":"q-%d"}`, n.Add(1)))
 		}
+		// In turn, each first in every other round: a window runs while the projector still
+		// digests the window before it, so the second of a pair is measured on a busier
+		// machine (0.81 against 0.97 with the order swapped, here).
 		var with, without []load
-		for round := 0; round < 3; round++ {
-			without = append(without, drive(client, q.url+"/v1/usage", plain.key, 64, window, single, http.StatusAccepted))
-			with = append(with, drive(client, q.url+"/v1/usage", quota.key, 64, window, single, http.StatusAccepted))
+		for round := 0; round < 4; round++ {
+			runWithout := func() {
+				without = append(without, drive(client, q.url+"/v1/usage", plain.key, 64, window, single, http.StatusAccepted))
+			}
+			runWith := func() {
+				with = append(with, drive(client, q.url+"/v1/usage", quota.key, 64, window, single, http.StatusAccepted))
+			}
+			if round%2 == 0 {
+				runWithout()
+				runWith()
+			} else {
+				runWith()
+				runWithout()
+			}
 		}
 		pgtest.BenchLine("http_ingest_quota", medianOf(with, func(l load) float64 { return l.rate }), "req/s",
 			"http_ingest_no_quota", medianOf(without, func(l load) float64 { return l.rate }))
