@@ -417,6 +417,29 @@ func MessageHasType(m *message.Message, want func(eventType string) bool) bool {
 	return false
 }
 
+// NoteTenants consumes relayed messages until ctx ends or msgs closes, calling note with
+// the tenant of each message that carries an event whose type satisfies want, and
+// acknowledging every message at once: for consumers that only note which tenants to look
+// at (the in-process bus waits for every subscriber, so none may hold it up with work).
+func NoteTenants(ctx context.Context, msgs <-chan *message.Message, want func(eventType string) bool, note func(tenant uuid.UUID)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			if MessageHasType(m, want) {
+				if id, err := uuid.Parse(m.Metadata.Get(MetaTenantID)); err == nil {
+					note(id)
+				}
+			}
+			m.Ack()
+		}
+	}
+}
+
 // EventsFromMessage reads back the events a relayed message carries, without their previous
 // hashes and global positions (the envelope does not hold them); data and metadata are the
 // stored bytes.

@@ -211,25 +211,12 @@ func (w *Worker) locked(ctx context.Context, id uuid.UUID, step func(context.Con
 // prompt provisioning (the next cycle would catch them anyway). It acknowledges at once:
 // the relay waits for every subscriber, and Stripe calls must not hold it up.
 func (w *Worker) Consume(ctx context.Context, msgs <-chan *message.Message) {
-	for {
+	eventstore.NoteTenants(ctx, msgs, provisionEvent, func(id uuid.UUID) {
 		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-msgs:
-			if !ok {
-				return
-			}
-			if eventstore.MessageHasType(m, provisionEvent) {
-				if id, err := uuid.Parse(m.Metadata.Get(eventstore.MetaTenantID)); err == nil {
-					select {
-					case w.provision <- id:
-					default: // full: the next cycle provisions it
-					}
-				}
-			}
-			m.Ack()
+		case w.provision <- id:
+		default: // full: the next cycle provisions it
 		}
-	}
+	})
 }
 
 // provisionEvent says whether an event of this type asks for prompt provisioning.

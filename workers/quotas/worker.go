@@ -66,22 +66,7 @@ func New(cfg Config) (*Worker, error) {
 // acknowledges at once: the in-process bus waits for every subscriber, and a note lost with
 // the process is caught by the next sweep.
 func (w *Worker) Consume(ctx context.Context, msgs <-chan *message.Message) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-msgs:
-			if !ok {
-				return
-			}
-			if eventstore.MessageHasType(m, alertingEvent) {
-				if id, err := uuid.Parse(m.Metadata.Get(eventstore.MetaTenantID)); err == nil {
-					w.note(id)
-				}
-			}
-			m.Ack()
-		}
-	}
+	eventstore.NoteTenants(ctx, msgs, alertingEvent, func(id uuid.UUID) { w.note(id) })
 }
 
 // alertingEvent says whether an event of this type may cross a quota threshold.
