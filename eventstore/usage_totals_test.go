@@ -229,4 +229,17 @@ func TestUsageTotals_AppendBeyondAHardQuotaWritesNothing(t *testing.T) {
 	require.Equal(t, int64(2), snap.Head, "the refused append wrote no event")
 	require.Len(t, snap.Totals, 1)
 	require.Equal(t, "10", snap.Totals[0].Sum)
+
+	// Several rows of one metric and period in one append (usage_totals_merge adds them up
+	// first) are checked as their sum: refused whole beyond the quota, accepted within it.
+	other := newTenant(t)
+	_, err = s.Append(context.Background(), other, "usage", eventstore.Any, record("6"), record("4.01"))
+	require.ErrorAs(t, err, &q)
+	require.Equal(t, "0", q.Used)
+	_, err = s.Append(context.Background(), other, "usage", eventstore.Any, record("6"), record("4"))
+	require.NoError(t, err)
+	snap, err = s.UsageTotals(context.Background(), other, usage.Period(now))
+	require.NoError(t, err)
+	require.Equal(t, int64(2), snap.Head, "the refused append wrote no event")
+	require.Equal(t, "10", snap.Totals[0].Sum)
 }

@@ -58,8 +58,10 @@ var privileges = map[string]string{
 	"fn tenantry.refuse_event_mutation()":               "",
 	"fn tenantry.refuse_key_mutation()":                 "",
 	// The usage totals' writers: only inside the append functions, and the backfill (owner).
-	"fn tenantry.usage_totals_add(uuid[],bigint[],integer[],bigint[],text[],date[],text[],text[],text[],text[])": "",
-	"fn tenantry.usage_totals_backfill(uuid,boolean)":                                                            "",
+	"fn tenantry.usage_totals_add(uuid[],bigint[],integer[],bigint[],text[],date[],text[],text[],text[],text[])":   "",
+	"fn tenantry.usage_totals_merge(uuid[],bigint[],integer[],bigint[],text[],date[],text[],text[],text[],text[])": "",
+	"fn tenantry.usage_quota_exceeded(text,date,numeric,numeric)":                                                  "",
+	"fn tenantry.usage_totals_backfill(uuid,boolean)":                                                              "",
 
 	// Tables (row-level security scopes every tenant table to the tenant context).
 	// The chain's tables are written only by append_events (SECURITY DEFINER).
