@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,7 +37,14 @@ type QuotaAlerts struct {
 	Usage   PeriodUsage
 	Tenants TenantPlans
 	Plans   *PlanCatalog
+
+	mu    sync.Mutex
+	known map[uuid.UUID]struct{} // alert ids known to be recorded: a tenant past a threshold is checked on each of its usage messages, and these need no query again
 }
+
+// maxKnownAlerts bounds QuotaAlerts' memory of recorded alerts (16 bytes each); beyond it the
+// memory starts again, costing one query per tenant past a threshold.
+const maxKnownAlerts = 100_000
 
 // alertWorker is the actor of the alerts.
 var alertWorker = domain.Metadata{Actor: "quota-alerts"}
@@ -74,15 +82,23 @@ func (a *QuotaAlerts) Check(ctx context.Context, tenant uuid.UUID, period time.T
 	return a.record(ctx, tenant, due)
 }
 
-// record appends the alerts in due that are not stored yet, each on its own: an alert some
-// other worker recorded meanwhile (with the usage it saw) is a conflict of ids, which means
-// it is recorded.
+// record appends the alerts in due that are not recorded yet, each on its own, and
+// remembers those it finds or makes recorded: an alert some other worker recorded meanwhile
+// (with the usage it saw) is a conflict of ids, which means it is recorded.
 func (a *QuotaAlerts) record(ctx context.Context, tenant uuid.UUID, due []domain.Pending) (int, error) {
-	if len(due) == 0 {
+	a.mu.Lock()
+	fresh := due[:0:0]
+	for _, p := range due {
+		if _, ok := a.known[p.ID]; !ok {
+			fresh = append(fresh, p)
+		}
+	}
+	a.mu.Unlock()
+	if len(fresh) == 0 {
 		return 0, nil
 	}
-	ids := make([]uuid.UUID, len(due))
-	for i, p := range due {
+	ids := make([]uuid.UUID, len(fresh))
+	for i, p := range fresh {
 		ids[i] = p.ID
 	}
 	stored, err := a.Stored.StoredEventIDs(ctx, tenant, ids)
@@ -90,20 +106,30 @@ func (a *QuotaAlerts) record(ctx context.Context, tenant uuid.UUID, due []domain
 		return 0, err
 	}
 	n := 0
-	for _, p := range due {
-		if stored[p.ID] {
-			continue
+	for _, p := range fresh {
+		if !stored[p.ID] {
+			res, err := a.Store.Append(ctx, tenant, plans.AlertStream, domain.Any, alertWorker, p)
+			switch {
+			case errors.Is(err, domain.ErrEventIDConflict):
+			case err != nil:
+				return n, fmt.Errorf("record quota alert %s: %w", p.ID, err)
+			case !res.Retried:
+				n++
+			}
 		}
-		res, err := a.Store.Append(ctx, tenant, plans.AlertStream, domain.Any, alertWorker, p)
-		switch {
-		case errors.Is(err, domain.ErrEventIDConflict):
-		case err != nil:
-			return n, fmt.Errorf("record quota alert %s: %w", p.ID, err)
-		case !res.Retried:
-			n++
-		}
+		a.remember(p.ID)
 	}
 	return n, nil
+}
+
+// remember notes that the alert id is recorded.
+func (a *QuotaAlerts) remember(id uuid.UUID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.known == nil || len(a.known) >= maxKnownAlerts {
+		a.known = map[uuid.UUID]struct{}{}
+	}
+	a.known[id] = struct{}{}
 }
 
 // hasSoftQuota reports whether the plan has a soft quota on some metric.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,7 +85,12 @@ func (f *fixture) tenant(t *testing.T, plan string) uuid.UUID {
 }
 
 func (f *fixture) worker(t *testing.T) *quotas.Worker {
-	w, err := quotas.New(quotas.Config{Alerts: &app.QuotaAlerts{Store: f.domain, Stored: f.store, Usage: quotas.Source{Store: f.store}, Tenants: f, Plans: f.catalog},
+	return f.workerLooking(t, f.store)
+}
+
+// workerLooking is a worker that asks stored which alerts are recorded.
+func (f *fixture) workerLooking(t *testing.T, stored app.StoredEventIDs) *quotas.Worker {
+	w, err := quotas.New(quotas.Config{Alerts: &app.QuotaAlerts{Store: f.domain, Stored: stored, Usage: quotas.Source{Store: f.store}, Tenants: f, Plans: f.catalog},
 		TenantsOnPlan: func(ctx context.Context, p domain.PlanName) ([]uuid.UUID, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -191,4 +197,36 @@ func TestWorker_ChecksNotedTenantsAndSweepsAtStart(t *testing.T) {
 	require.Empty(t, f.alerts(t, flat), "a plan without soft quotas has no alerts")
 	cancel()
 	<-done
+}
+
+// countedLookups counts the store's answers to "which of these alerts are recorded".
+type countedLookups struct {
+	*eventstore.Store
+	n atomic.Int64
+}
+
+func (c *countedLookups) StoredEventIDs(ctx context.Context, tenant uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	c.n.Add(1)
+	return c.Store.StoredEventIDs(ctx, tenant, ids)
+}
+
+// A tenant past a threshold is checked again on each of its usage messages: the worker
+// remembers what it recorded or found recorded, and asks the store no more.
+func TestWorker_AsksNoMoreOnceItKnowsTheAlertsAreRecorded(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	id := f.tenant(t, "metered")
+	f.use(t, id, "api_calls", "90", f.now.Add(-time.Hour))
+	require.NoError(t, f.worker(t).Check(ctx, id)) // another worker records the alert
+
+	lookups := &countedLookups{Store: f.store}
+	w := f.workerLooking(t, lookups)
+	for range 3 {
+		require.NoError(t, w.Check(ctx, id))
+	}
+	require.Equal(t, int64(1), lookups.n.Load(), "one lookup finds the alert recorded; later checks ask nothing")
+	f.use(t, id, "api_calls", "10", f.now.Add(-time.Hour))
+	require.NoError(t, w.Check(ctx, id))
+	require.Equal(t, int64(2), lookups.n.Load(), "a new crossing is looked up")
+	require.Equal(t, []string{"api_calls 2026-12 80", "api_calls 2026-12 100"}, f.alerts(t, id))
 }
