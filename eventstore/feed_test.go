@@ -54,12 +54,7 @@ func TestEventWatch_IsWokenByAnAppendOfThisProcess(t *testing.T) {
 func TestEventWatch_IsWokenByANotificationOfAnotherProcessesAppend(t *testing.T) {
 	s := appStore(t, 4)
 	ctx := context.Background()
-	tenant, idle := uuid.New(), uuid.New()
-	w := s.WatchTenant(tenant, 0)
-	defer w.Close()
-	quiet := s.WatchTenant(idle, 0)
-	defer quiet.Close()
-	time.Sleep(300 * time.Millisecond) // the listener connects
+	tenant, w, quiet := watchTwo(t, s)
 	_, err := s.AppendUnannounced(ctx, tenant, "s-1", ev("thing.happened", 1))
 	require.NoError(t, err)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -86,12 +81,7 @@ func TestEventWatch_IsWokenByANotificationOfAnotherProcessesAppend(t *testing.T)
 func TestEventWatch_LearnsHeadsFromAnotherProcessesNotificationWithoutReading(t *testing.T) {
 	s := appStore(t, 4)
 	ctx := context.Background()
-	tenant, idle := uuid.New(), uuid.New()
-	w := s.WatchTenant(tenant, 0)
-	defer w.Close()
-	quiet := s.WatchTenant(idle, 0)
-	defer quiet.Close()
-	time.Sleep(300 * time.Millisecond) // the listener connects
+	tenant, w, quiet := watchTwo(t, s)
 	_, err := s.Pool().Exec(ctx, "SELECT pg_notify($1, $2)", eventstore.NotifyChannel, "another-process "+tenant.String()+"=7")
 	require.NoError(t, err)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -100,4 +90,14 @@ func TestEventWatch_LearnsHeadsFromAnotherProcessesNotificationWithoutReading(t 
 	qctx, qcancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer qcancel()
 	require.False(t, quiet.Wait(qctx), "a tenant the payload does not name stays asleep")
+}
+
+// watchTwo watches a tenant that the test moves and one that stays idle, both on s's pool,
+// and waits for the pool's listener to connect; the watches close when the test ends.
+func watchTwo(t *testing.T, s *eventstore.Store) (tenant uuid.UUID, moved, quiet *eventstore.EventWatch) {
+	tenant = uuid.New()
+	moved, quiet = s.WatchTenant(tenant, 0), s.WatchTenant(uuid.New(), 0)
+	t.Cleanup(func() { moved.Close(); quiet.Close() })
+	time.Sleep(300 * time.Millisecond) // the listener connects
+	return tenant, moved, quiet
 }
