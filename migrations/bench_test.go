@@ -55,11 +55,8 @@ func benchUsageTotalsOneRow(b *testing.B) {
 		}
 		return pgtest.Rate(n, time.Since(start))
 	}
-	var vs, bs []float64
-	for range benchRounds {
-		bs = append(bs, call("usage_totals_merge"))
-		vs = append(vs, call("usage_totals_add"))
-	}
+	vs, bs := pgtest.Alternate(benchRounds, func() float64 { return call("usage_totals_add") },
+		func() float64 { return call("usage_totals_merge") })
 	pgtest.BenchLine("usage_totals_one_row", pgtest.Median(vs), "calls/s", "usage_totals_merge_one_row", pgtest.Median(bs))
 }
 

@@ -48,3 +48,20 @@ func Median(xs []float64) float64 {
 
 // Rate is ops per second over d.
 func Rate(ops int64, d time.Duration) float64 { return float64(ops) / d.Seconds() }
+
+// Alternate runs a figure and its baseline rounds times each, taking turns at going first
+// (baseline, figure; figure, baseline; ...): whichever runs second runs on a machine still
+// busy with the first's aftermath (a projector digesting its events, a checkpointer
+// flushing its writes), and this way neither always does. Each run appends its value.
+func Alternate(rounds int, figure, baseline func() float64) (figures, baselines []float64) {
+	for r := range rounds {
+		if r%2 == 0 {
+			baselines = append(baselines, baseline())
+			figures = append(figures, figure())
+		} else {
+			figures = append(figures, figure())
+			baselines = append(baselines, baseline())
+		}
+	}
+	return figures, baselines
+}
