@@ -124,7 +124,7 @@ func (s *Server) eventFeed(c *gin.Context, cl *call) {
 		rc := http.NewResponseController(c.Writer)
 		_ = rc.SetReadDeadline(time.Now().Add(wait + s.d.Timeouts.Read))
 		_ = rc.SetWriteDeadline(time.Now().Add(wait + s.d.Timeouts.Write))
-		ctx, cancel := context.WithTimeout(c, wait)
+		ctx, cancel := context.WithTimeout(waitContext(c), wait)
 		defer cancel()
 		for len(events) == 0 && watch.Wait(ctx) {
 			if events, head, err = s.d.Store.FeedPage(c, cl.tenant, after, limit+1); err != nil {

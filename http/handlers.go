@@ -78,7 +78,7 @@ func (s *Server) now() time.Time { return s.d.Now().UTC() }
 func (s *Server) healthz(c *gin.Context, _ *call) { reply(c, http.StatusOK, api.Status{Status: "ok"}) }
 
 func (s *Server) readyz(c *gin.Context, _ *call) {
-	ctx, cancel := context.WithTimeout(c, 2*time.Second)
+	ctx, cancel := context.WithTimeout(waitContext(c), 2*time.Second)
 	defer cancel()
 	if err := s.d.Store.Ping(ctx); err != nil {
 		s.logger(c).Warn("readiness check failed", "err", err)

@@ -370,5 +370,17 @@ func (s *Server) settleOn(ctx context.Context, cl *call, tenant uuid.UUID, seq i
 		return nil
 	}
 	cl.yield()
-	return s.d.Store.WaitForProjections(ctx, tenant, seq, s.d.SettleTimeout, projs...)
+	return s.d.Store.WaitForProjections(waitContext(ctx), tenant, seq, s.d.SettleTimeout, projs...)
+}
+
+// waitContext is the context a request's bounded wait derives its timer from: the request's
+// own context, never the *gin.Context, which gin recycles for the next request as soon as
+// the handler returns, while the timer that ended the wait (and so the handler) may still
+// be unlinking itself from its parent through the recycled context's Request (a data race
+// the race detector caught on the event feed's long poll).
+func waitContext(ctx context.Context) context.Context {
+	if c, ok := ctx.(*gin.Context); ok && c.Request != nil {
+		return c.Request.Context()
+	}
+	return ctx
 }

@@ -38,7 +38,7 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 	id := out.Tenant.ID
 	c.Set(keyTenant, id)
 	_ = s.settle(c, cl, id, out.Seq) // a new tenant restricts nobody: its key works once projected
-	_ = s.d.Store.WaitForDirectory(c, id, s.d.SettleTimeout)
+	_ = s.d.Store.WaitForDirectory(waitContext(c), id, s.d.SettleTimeout)
 	s.slugs.Store(out.Tenant.Slug, id)
 	c.Set(keyTenant, id) // the request's log line names the tenant it created
 	s.logger(c).Info("tenant created", "slug", out.Tenant.Slug, "plan", out.Tenant.Plan)

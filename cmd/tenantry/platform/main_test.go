@@ -2,7 +2,6 @@ package platform
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -28,7 +27,9 @@ import (
 
 func run(t *testing.T, ctx context.Context, env map[string]string, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
+	// Locked: a library goroutine of the process (the in-process bus delivering its last
+	// message) may still log after the command returned and its output was read.
+	var out, errOut lockedBuffer
 	root := NewCommand(func(k string) string { return env[k] }, &out, &errOut)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
