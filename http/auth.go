@@ -21,17 +21,27 @@ import (
 
 // call is what the pipeline learned about a request before its handler runs.
 type call struct {
-	route  route
-	tenant uuid.UUID   // resolved tenant (tenant-scoped routes)
-	status string      // the tenant's status
-	plan   string      // the tenant's plan
-	planV  int         // the tenant's plan version
-	role   domain.Role // the API key's role
-	keyID  uuid.UUID   // the API key (member routes)
-	member uuid.UUID   // the key's member
-	actor  string      // for event metadata and idempotency: "key:<id>", "operator" or "anonymous"
-	body   []byte      // the raw body (POST, PUT, PATCH)
-	yield  func()      // gives up the tenant's fairness slot before the request waits on the database (see fairness)
+	route    *route
+	tenant   uuid.UUID   // resolved tenant (tenant-scoped routes)
+	tenantID string      // tenant as a string, when the credential cache has it formatted (else "")
+	status   string      // the tenant's status
+	plan     string      // the tenant's plan
+	planV    int         // the tenant's plan version
+	role     domain.Role // the API key's role
+	keyID    uuid.UUID   // the API key (member routes)
+	member   uuid.UUID   // the key's member
+	actor    string      // for event metadata and idempotency: "key:<id>", "operator" or "anonymous"
+	body     []byte      // the raw body (POST, PUT, PATCH)
+	slot     *gate       // the tenant's fairness slot the request holds (nil: none)
+}
+
+// yield gives up the tenant's fairness slot, if the request holds it, before the request
+// waits on the database (see fairness); the pipeline calls it again when the request ends.
+func (cl *call) yield() {
+	if g := cl.slot; g != nil {
+		cl.slot = nil
+		g.release()
+	}
 }
 
 // bearer returns the request's bearer credential, or "".
@@ -67,7 +77,7 @@ func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
 		return false
 	}
 	cl.tenant, cl.keyID, cl.member, cl.role, cl.status, cl.plan, cl.planV = e.tenant, e.keyID, e.member, e.role, e.status, e.plan, e.planVersion
-	cl.actor = "key:" + e.keyID.String()
+	cl.actor, cl.tenantID = e.actor, e.tenantID
 	return true
 }
 
@@ -184,7 +194,8 @@ func (s *Server) lookupCred(ctx context.Context, sum [32]byte, tenant, keyID uui
 		return cachedCred{}, false, err
 	}
 	e = cachedCred{tenant: tenant, keyID: keyID, member: cred.MemberID, role: role,
-		status: cred.TenantStatus, plan: cred.Plan, planVersion: cred.PlanVersion, slug: cred.Slug}
+		status: cred.TenantStatus, plan: cred.Plan, planVersion: cred.PlanVersion, slug: cred.Slug,
+		tenantID: tenant.String(), actor: "key:" + keyID.String()}
 	s.creds.put(sum, e, now, gen)
 	s.slugs.Store(cred.Slug, tenant)
 	return e, true, nil

@@ -94,13 +94,10 @@ const (
 	discardTimeout = 10 * time.Second
 )
 
-// keyRawBody holds the request's body as the server gave it, under the size limit's reader.
-const keyRawBody = "tenantry.raw_body"
-
 // limitBody caps request bodies at MaxBody; a larger declared Content-Length is refused at
 // once (after discarding the body, see tooLarge).
 func limitBody(c *gin.Context) {
-	c.Set(keyRawBody, c.Request.Body)
+	requestState(c).rawBody = c.Request.Body
 	if c.Request.ContentLength > MaxBody {
 		// A client that waits for "100 Continue" has sent nothing yet, and never will.
 		tooLarge(c, !strings.EqualFold(c.GetHeader("Expect"), "100-continue"))
@@ -115,10 +112,10 @@ func limitBody(c *gin.Context) {
 // client reads the answer.
 func tooLarge(c *gin.Context, discard bool) {
 	c.Header("Connection", "close")
-	if raw, ok := c.Get(keyRawBody); ok && discard {
+	if raw := requestState(c).rawBody; raw != nil && discard {
 		rc := http.NewResponseController(c.Writer)
 		_ = rc.SetReadDeadline(time.Now().Add(discardTimeout))
-		_, _ = io.CopyN(io.Discard, raw.(io.Reader), maxDiscard)
+		_, _ = io.CopyN(io.Discard, raw, maxDiscard)
 	}
 	fail(c, http.StatusRequestEntityTooLarge, "payload-too-large", "request bodies are limited to 1 MiB")
 }

@@ -74,6 +74,9 @@ type cachedCred struct {
 	status, plan, slug    string
 	planVersion           int
 	expires, refreshAt    time.Time
+	// Formatted once per lookup rather than per request: the tenant id as logs carry it,
+	// and the actor events and idempotency record ("key:<key id>").
+	tenantID, actor string
 }
 
 // get returns the entry for sum if it has not expired; refresh is true for exactly one

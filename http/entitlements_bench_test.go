@@ -51,13 +51,12 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 		seconds = s
 	}
 	window := time.Duration(seconds * float64(time.Second))
-	a := newAPIOn(b, pgtest.New(b))
+	a := newBenchAPI(b, pgtest.New(b))
 	a.applyEntitlementsCatalog()
 	ten := a.createTenant("pro")
 	a.postUsage(ten.key, usageBody("api_calls", "40", "bench"))
 	body := []byte(`{"metric":"api_calls","quantity":3}`)
-	// a's server without the OpenAPI checks newAPI wraps around every answer, on the
-	// catalog as applied (its rate limits are the applied pro's).
+	// A server of a's, on the catalog as applied (its rate limits are the applied pro's).
 	d := a.deps
 	d.Catalog = app.NewPlanCatalog(eventstore.DomainStore{Store: d.Store, Registry: d.Registry}, plans.Default(d.Plans))
 	if _, err := d.Catalog.Fresh(context.Background()); err != nil {

@@ -22,8 +22,10 @@ type fairness struct {
 }
 
 type gate struct {
-	ch   chan struct{}
-	refs int
+	f      *fairness
+	tenant uuid.UUID
+	ch     chan struct{}
+	refs   int // requests holding or waiting for a slot (under f.mu)
 }
 
 // newFairness gives each tenant as many slots as the process has CPUs (at least 2).
@@ -31,35 +33,38 @@ func newFairness() *fairness {
 	return &fairness{slots: max(2, runtime.GOMAXPROCS(0)), gates: map[uuid.UUID]*gate{}}
 }
 
-// acquire waits for one of the tenant's slots and returns its release (safe to call more
-// than once); ok is false if ctx ended first.
-func (f *fairness) acquire(ctx context.Context, tenant uuid.UUID) (release func(), ok bool) {
+// acquire waits for one of the tenant's slots; ok is false when ctx ends first. The slot is
+// given back with the gate's release, exactly once (call.yield).
+func (f *fairness) acquire(ctx context.Context, tenant uuid.UUID) (slot *gate, ok bool) {
 	f.mu.Lock()
 	g := f.gates[tenant]
 	if g == nil {
-		g = &gate{ch: make(chan struct{}, f.slots)}
+		g = &gate{f: f, tenant: tenant, ch: make(chan struct{}, f.slots)}
 		f.gates[tenant] = g
 	}
 	g.refs++
 	f.mu.Unlock()
-	done := func() {
-		f.mu.Lock()
-		if g.refs--; g.refs == 0 {
-			delete(f.gates, tenant)
-		}
-		f.mu.Unlock()
-	}
 	select {
 	case g.ch <- struct{}{}:
+		return g, true
 	case <-ctx.Done():
-		done()
-		return func() {}, false
+		g.leave()
+		return nil, false
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			<-g.ch
-			done()
-		})
-	}, true
+}
+
+// release gives back a slot acquire gave.
+func (g *gate) release() {
+	<-g.ch
+	g.leave()
+}
+
+// leave forgets the gate once no request holds or waits for it.
+func (g *gate) leave() {
+	f := g.f
+	f.mu.Lock()
+	if g.refs--; g.refs == 0 {
+		delete(f.gates, g.tenant)
+	}
+	f.mu.Unlock()
 }

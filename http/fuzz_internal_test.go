@@ -125,7 +125,7 @@ func FuzzRequestID(f *testing.F) {
 	r := gin.New()
 	r.Use(s.observe)
 	var seen string
-	r.GET("/", func(c *gin.Context) { seen = c.GetString(keyRequestID); c.Status(http.StatusNoContent) })
+	r.GET("/", func(c *gin.Context) { seen = requestID(c); c.Status(http.StatusNoContent) })
 	f.Fuzz(func(t *testing.T, id string) {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header["X-Request-Id"] = []string{id} // as sent, even bytes net/http would refuse

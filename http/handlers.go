@@ -38,7 +38,7 @@ func newUseCases(d Deps, catalog *app.PlanCatalog) useCases {
 
 // metadata is what every event written for this request carries.
 func metadata(c *gin.Context, cl *call) domain.Metadata {
-	id := c.GetString(keyRequestID)
+	id := requestID(c)
 	return domain.Metadata{Actor: cl.actor, RequestID: id, CorrelationID: id}
 }
 

@@ -25,7 +25,7 @@ func TestLimiter_MemoryIsBoundedUnderManyClientAddresses(t *testing.T) {
 		c, _ := gin.CreateTestContext(httptest.NewRecorder())
 		c.Request = httptest.NewRequest("POST", "/v1/invitations/accept", nil)
 		c.Request.RemoteAddr = fmt.Sprintf("10.%d.%d.%d:4000", i>>16&255, i>>8&255, i&255)
-		if !l.allow(c, &call{route: route{access: invitee}, actor: "anonymous"}, m) {
+		if !l.allow(c, &call{route: &route{access: invitee}, actor: "anonymous"}, m) {
 			t.Fatalf("client %d refused", i)
 		}
 		f.failed(clientKey(c), time.Now())

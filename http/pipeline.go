@@ -7,22 +7,24 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-
-	"github.com/tenantry/tenantry/domain/app/logctx"
 )
 
 // handle runs a route's pipeline: authenticate, resolve the tenant, authorise, limit the
 // rate, read the body, honour Idempotency-Key, then the handler.
 func (s *Server) handle(rt route) gin.HandlerFunc {
+	name := rt.method + " " + rt.path // the route's metrics label and log field
 	return func(c *gin.Context) {
-		c.Set(keyRoute, rt.method+" "+rt.path)
-		cl := &call{route: rt, actor: "anonymous", yield: func() {}}
+		st := requestState(c)
+		st.route = name
+		cl := &call{route: &rt, actor: "anonymous"}
 		if !s.authorize(c, cl) {
 			return
 		}
 		if cl.tenant != uuid.Nil {
-			c.Set(keyTenant, cl.tenant)
-			c.Request = c.Request.WithContext(logctx.With(c.Request.Context(), "tenant_id", cl.tenant.String()))
+			if cl.tenantID == "" {
+				cl.tenantID = cl.tenant.String()
+			}
+			setTenant(c, cl.tenant, cl.tenantID)
 		}
 		if !s.limits.allow(c, cl, s.metrics) {
 			return
@@ -31,12 +33,12 @@ func (s *Server) handle(rt route) gin.HandlerFunc {
 			return
 		}
 		if cl.tenant != uuid.Nil {
-			release, ok := s.fair.acquire(c.Request.Context(), cl.tenant)
+			slot, ok := s.fair.acquire(c.Request.Context(), cl.tenant)
 			if !ok {
 				return // the client went away while its tenant's earlier requests were worked on
 			}
-			defer release()
-			cl.yield = release
+			cl.slot = slot
+			defer cl.yield()
 		}
 		if writeVerb[c.Request.Method] && rt.access != stripe {
 			if !readJSONBody(c, cl) {
@@ -153,7 +155,7 @@ func (s *Server) checkStatus(c *gin.Context, cl *call) bool {
 
 // readJSONBody reads a write's body (at most MaxBody) and checks its media type.
 func readJSONBody(c *gin.Context, cl *call) bool {
-	body, err := io.ReadAll(c.Request.Body)
+	body, err := readBody(c.Request)
 	switch {
 	case isTooLarge(err):
 		tooLarge(c, true)
@@ -164,6 +166,10 @@ func readJSONBody(c *gin.Context, cl *call) bool {
 	}
 	if len(body) > 0 {
 		ct := c.GetHeader("Content-Type")
+		if ct == "application/json" { // what nearly every client sends, without parsing it
+			cl.body = body
+			return true
+		}
 		mt, _, perr := mime.ParseMediaType(ct)
 		if ct != "" && (perr != nil || (mt != "application/json" && mt != "application/merge-patch+json")) {
 			fail(c, http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as application/json")
@@ -172,4 +178,27 @@ func readJSONBody(c *gin.Context, cl *call) bool {
 	}
 	cl.body = body
 	return true
+}
+
+// readBody reads r's body (limited by limitBody's MaxBytesReader). A body that states its
+// length is read into a buffer of that size (one more byte to see its end), rather than
+// io.ReadAll's growing from 512 bytes: most bodies are small.
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n < 64<<10 {
+		buf := make([]byte, 0, n+1)
+		for {
+			m, err := r.Body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+m]
+			switch {
+			case err == io.EOF:
+				return buf, nil
+			case err != nil:
+				return buf, err
+			case len(buf) == cap(buf): // longer than it said (net/http refuses that), or its end not yet seen
+				rest, err := io.ReadAll(r.Body)
+				return append(buf, rest...), err
+			}
+		}
+	}
+	return io.ReadAll(r.Body)
 }

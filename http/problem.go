@@ -63,7 +63,7 @@ func fail(c *gin.Context, status int, kind, detail string, errs ...FieldError) {
 // writeProblem answers p (its instance and request id filled in) and stops the chain.
 func writeProblem(c *gin.Context, p Problem) {
 	status := p.Status
-	p.Instance, p.RequestID = c.Request.URL.Path, c.GetString(keyRequestID)
+	p.Instance, p.RequestID = c.Request.URL.Path, requestID(c)
 	c.Header("Content-Type", "application/problem+json")
 	if status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="tenantry"`)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -246,12 +247,62 @@ func build(d Deps) (*gin.Engine, *Server, error) {
 // workspacePrefix is where every tenant-scoped route also answers.
 const workspacePrefix = "/v1/workspaces/:workspace"
 
-// Keys of per-request values in the Gin context.
-const (
-	keyRequestID = "tenantry.request_id"
-	keyTenant    = "tenantry.tenant"
-	keyRoute     = "tenantry.route"
-)
+// reqState is what the pipeline learns about a request as it goes: its id (observe), its
+// route (handle) and tenant (once known). It rides in the request's context, once per
+// request, and is the request's log attributes too (logctx.Source): the tenant learnt
+// later joins the id without another context or Gin's per-request map.
+type reqState struct {
+	id    string
+	route string // "METHOD /path" of a route handle serves ("" otherwise)
+	// rawBody is the body as the server gave it, before limitBody's limit (tooLarge
+	// discards its rest through it).
+	rawBody io.Reader
+
+	mu       sync.Mutex // tenant is set by the request's goroutine, read by what logs with its context
+	tenant   uuid.UUID
+	tenantID string // tenant formatted ("" while unknown)
+}
+
+type reqStateKey struct{}
+
+// requestState is the request's state (a zero one outside observe, which makes it).
+func requestState(c *gin.Context) *reqState {
+	if st, ok := c.Request.Context().Value(reqStateKey{}).(*reqState); ok {
+		return st
+	}
+	return &reqState{}
+}
+
+// requestID is the request's id ("" outside observe).
+func requestID(c *gin.Context) string { return requestState(c).id }
+
+// setTenant records the tenant the request is about, for its log line and log attributes.
+// formatted is id as a string when the caller has it ("" to format it here).
+func setTenant(c *gin.Context, id uuid.UUID, formatted string) {
+	if formatted == "" {
+		formatted = id.String()
+	}
+	st := requestState(c)
+	st.mu.Lock()
+	st.tenant, st.tenantID = id, formatted
+	st.mu.Unlock()
+}
+
+// tenantOf is the tenant setTenant recorded ("" when none).
+func (st *reqState) tenantOf() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.tenantID
+}
+
+// LogAttrs is the request's log attributes: request_id and, once known, tenant_id.
+func (st *reqState) LogAttrs() []slog.Attr {
+	attrs := []slog.Attr{slog.String("request_id", st.id)}
+	if t := st.tenantOf(); t != "" {
+		attrs = append(attrs, slog.String("tenant_id", t))
+	}
+	return attrs
+}
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
@@ -264,13 +315,13 @@ func (s *Server) observe(c *gin.Context) {
 	if !requestIDPattern.MatchString(id) {
 		id = uuid.NewString()
 	}
-	c.Set(keyRequestID, id)
 	c.Header("X-Request-ID", id)
 	// Code that logs with the request's context (...Context(c.Request.Context())) gets the
 	// request id, and the tenant id once it is resolved (handle), from logctx's handler.
-	c.Request = c.Request.WithContext(logctx.With(c.Request.Context(), "request_id", id))
+	st := &reqState{id: id}
+	c.Request = c.Request.WithContext(logctx.WithSource(context.WithValue(c.Request.Context(), reqStateKey{}, st), st))
 	c.Next()
-	route := c.GetString(keyRoute)
+	route := st.route
 	if route == "" {
 		route = c.FullPath()
 	}
@@ -291,8 +342,8 @@ func (s *Server) observe(c *gin.Context) {
 	}
 	attrs := make([]slog.Attr, 0, 6)
 	attrs = append(attrs, slog.String("request_id", id))
-	if t, ok := c.Get(keyTenant); ok {
-		attrs = append(attrs, slog.String("tenant_id", t.(uuid.UUID).String()))
+	if t := st.tenantOf(); t != "" {
+		attrs = append(attrs, slog.String("tenant_id", t))
 	}
 	attrs = append(attrs, slog.String("method", method), slog.String("route", route),
 		slog.Int("status", status), slog.Float64("latency_ms", float64(latency)/float64(time.Millisecond)))
@@ -301,9 +352,10 @@ func (s *Server) observe(c *gin.Context) {
 
 // logger is the request's logger: request id and, once resolved, tenant id.
 func (s *Server) logger(c *gin.Context) *slog.Logger {
-	l := s.d.Logger.With("request_id", c.GetString(keyRequestID))
-	if t, ok := c.Get(keyTenant); ok {
-		l = l.With("tenant_id", t.(uuid.UUID).String())
+	st := requestState(c)
+	l := s.d.Logger.With("request_id", st.id)
+	if t := st.tenantOf(); t != "" {
+		l = l.With("tenant_id", t)
 	}
 	return l
 }
@@ -327,22 +379,41 @@ func (s *Server) recover(c *gin.Context) {
 
 func jsonMarshal(v any) ([]byte, error) {
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := encodeJSON(&b, v); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
 }
 
+// encodeJSON appends v's JSON (HTML characters as they are) and a newline to b.
+func encodeJSON(b *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// replyBuffers holds reply's buffers between answers: every answer is encoded into one
+// and written before the next takes it (the writer copies what it keeps).
+var replyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledReply is the largest buffer reply keeps for the next answer; a larger one (a
+// big list) is left to the collector rather than held.
+const maxPooledReply = 64 << 10
+
 // reply writes a JSON body.
 func reply(c *gin.Context, status int, v any) {
-	body, err := jsonMarshal(v)
-	if err != nil {
+	b := replyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if b.Cap() <= maxPooledReply {
+			b.Reset()
+			replyBuffers.Put(b)
+		}
+	}()
+	if err := encodeJSON(b, v); err != nil {
 		fail(c, http.StatusInternalServerError, "internal", "internal error")
 		return
 	}
-	c.Data(status, "application/json", body)
+	c.Data(status, "application/json", b.Bytes())
 }
 
 // DefaultAuthLagBound is Deps.AuthLagBound's default: more than the projector's backlog

@@ -136,11 +136,13 @@ func (l List) Check(r Request) Answer {
 		after = m.Usage.Add(after)
 	}
 	included := m.Quota.Included.Usage()
+	// Concatenated rather than fmt.Sprintf: the check sits on products' hot paths.
+	detail := " the included " + included.String() + " (" + m.Usage.String() + " used this period)"
 	if after.Cmp(included) <= 0 {
-		a.Message = fmt.Sprintf("%s of %s fits in the included %s (%s used this period)", r.Quantity, r.Metric, included, m.Usage)
+		a.Message = r.Quantity.String() + " of " + r.Metric.String() + " fits in" + detail
 		return a
 	}
-	beyond := fmt.Sprintf("%s of %s goes beyond the included %s (%s used this period)", r.Quantity, r.Metric, included, m.Usage)
+	beyond := r.Quantity.String() + " of " + r.Metric.String() + " goes beyond" + detail
 	switch m.Quota.Beyond {
 	case plans.BeyondHard:
 		a.Allowed, a.Reason, a.Message = false, ReasonQuotaExceeded, beyond+": the quota is hard, refused"

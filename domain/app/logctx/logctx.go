@@ -32,13 +32,28 @@ func With(ctx context.Context, args ...any) context.Context {
 	return context.WithValue(ctx, key{}, attrs)
 }
 
+// A Source gives a context's attributes when a line is logged, so that attributes learnt
+// after the context was made (a request's tenant, once its credential is checked) need no
+// new context: WithSource.
+type Source interface{ LogAttrs() []slog.Attr }
+
+// WithSource returns ctx carrying src's attributes (replacing those ctx carried).
+func WithSource(ctx context.Context, src Source) context.Context {
+	return context.WithValue(ctx, key{}, src)
+}
+
 // Attrs returns the attributes ctx carries.
 func Attrs(ctx context.Context) []slog.Attr {
 	if ctx == nil {
 		return nil
 	}
-	a, _ := ctx.Value(key{}).([]slog.Attr)
-	return a
+	switch v := ctx.Value(key{}).(type) {
+	case []slog.Attr:
+		return v
+	case Source:
+		return v.LogAttrs()
+	}
+	return nil
 }
 
 // NewHandler wraps h: a record logged with a context gets the context's attributes, except
