@@ -1,11 +1,13 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,11 +36,17 @@ import (
 //	entitlement_check_open_send_p99  the same requests' p99 from their actual send: the
 //	                            difference is the load generator waking late on a busy
 //	                            machine (baseline: the trivial handler's)
+//	entitlement_check_handler   µs of one check in process, the server's handler called
+//	                            directly without a network (baseline: the trivial
+//	                            handler's); the least noisy figure of the server's own work
+//	entitlement_check_allocs    heap allocations of that check (baseline: the trivial
+//	                            handler's); exact, a regression shows at once
 //
 // Both servers are driven by driveRaw and driveOpen (keep-alive connections writing
 // prepared bytes). BENCH_SECONDS sets each window (default 5).
 func BenchmarkEntitlementCheck(b *testing.B) {
-	names := []string{"entitlement_check", "entitlement_check_p99", "entitlement_check_open_p99", "entitlement_check_open_send_p99"}
+	names := []string{"entitlement_check", "entitlement_check_p99", "entitlement_check_open_p99", "entitlement_check_open_send_p99",
+		"entitlement_check_handler", "entitlement_check_allocs"}
 	selected := false
 	for _, n := range names {
 		selected = selected || pgtest.BenchSelected(n)
@@ -77,6 +85,27 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 	trivial := httptest.NewServer(r)
 	defer trivial.Close()
 	const path, conns, offered = "/v1/entitlements/check", 64, 5000.0
+	if pgtest.BenchSelected("entitlement_check_handler") || pgtest.BenchSelected("entitlement_check_allocs") {
+		var us, usBase, allocs, allocsBase []float64
+		for round := 0; round < 3; round++ {
+			for _, s := range []struct {
+				h          http.Handler
+				us, allocs *[]float64
+			}{{r, &usBase, &allocsBase}, {h, &us, &allocs}} {
+				perCall, perAllocs := inProcess(b, s.h, path, ten.key, body, window/5)
+				*s.us, *s.allocs = append(*s.us, perCall), append(*s.allocs, perAllocs)
+			}
+		}
+		pgtest.BenchLine("entitlement_check_handler", pgtest.Median(us), "µs", "trivial_gin_handler", pgtest.Median(usBase))
+		pgtest.BenchLine("entitlement_check_allocs", pgtest.Median(allocs), "allocs", "trivial_gin_allocs", pgtest.Median(allocsBase))
+	}
+	network := false
+	for _, n := range names[:4] {
+		network = network || pgtest.BenchSelected(n)
+	}
+	if !network {
+		return
+	}
 	var closed, closedBase, open, openBase, send, sendBase []load
 	for round := 0; round < 3; round++ {
 		for _, s := range []struct {
@@ -104,4 +133,55 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 	pgtest.BenchLine("entitlement_check_open_p99", medianOf(open, p99), "ms", "trivial_gin_open_p99", medianOf(openBase, p99))
 	pgtest.BenchLine("entitlement_check_open_send_p99", medianOf(send, p99), "ms", "trivial_gin_open_send_p99", medianOf(sendBase, p99))
 	b.Logf("offered %.0f req/s: achieved %.0f (entitlements), %.0f (trivial)", offered, medianOf(open, rate), medianOf(openBase, rate))
+}
+
+// inProcess calls h with one prepared POST of body to path again and again for d, as one
+// client on one goroutine without a network, and answers the µs and heap allocations per
+// call (net/http's own work for a connection and a request is not in either).
+func inProcess(b *testing.B, h http.Handler, path, token string, body []byte, d time.Duration) (us, allocs float64) {
+	req := httptest.NewRequest(http.MethodPost, path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = int64(len(body))
+	rd := bytes.NewReader(body)
+	w := &discardWriter{h: http.Header{}}
+	one := func() {
+		rd.Reset(body)
+		req.Body = io.NopCloser(rd)
+		clear(w.h)
+		w.status = 0
+		h.ServeHTTP(w, req)
+		if w.status != http.StatusOK {
+			b.Fatalf("in process: status %d", w.status)
+		}
+	}
+	for range 1000 { // warm: caches, pools, the tenant's entitlements
+		one()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start, n := time.Now(), 0
+	for ; n%1000 != 0 || time.Since(start) < d; n++ {
+		one()
+	}
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	return float64(elapsed) / float64(time.Microsecond) / float64(n), float64(after.Mallocs-before.Mallocs) / float64(n)
+}
+
+// discardWriter is a ResponseWriter that keeps the status only.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+func (w *discardWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(p), nil
 }
