@@ -46,7 +46,8 @@ func BenchmarkHTTP(b *testing.B) {
 		seconds = s
 	}
 	window := time.Duration(seconds * float64(time.Second))
-	a := newAPI(b, func(d *httpapi.Deps) {
+	// The servers measured answer without the tests' OpenAPI checks (newBenchAPI).
+	a := newBenchAPI(b, testDB, func(d *httpapi.Deps) {
 		d.Plans = mustPlans(b, "enterprise.rps=1000000,enterprise.burst=1000000")
 	})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
@@ -94,7 +95,7 @@ func BenchmarkHTTP(b *testing.B) {
 	if want("http_ingest_quota") {
 		// The quota check's cost: the same single-record ingestion for a tenant with a hard
 		// quota on the metric (checked in every append) and one without, on one API.
-		q := newQuotaAPI(b)
+		q := withQuotaCatalog(b, newBenchAPI(b, pgtest.New(b)))
 		plain, quota := q.createTenant("plainq"), q.createTenant("bigq")
 		var n atomic.Int64
 		single := func() []byte {
@@ -272,7 +273,7 @@ func BenchmarkFastPath_UsageCoalescer(b *testing.B) {
 	const clients, perClient = 64, 20
 	for _, path := range []string{"fast", "plain"} {
 		b.Run(path, func(b *testing.B) {
-			a := newAPI(b, func(d *httpapi.Deps) {
+			a := newBenchAPI(b, testDB, func(d *httpapi.Deps) {
 				d.Plans = mustPlans(b, "enterprise.rps=1000000,enterprise.burst=1000000")
 				d.NoUsageCoalescing = path == "plain"
 			})

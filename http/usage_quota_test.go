@@ -41,7 +41,11 @@ const quotaDoc = `{"metrics": [{"metric": "storage_gb", "kind": "gauge", "aggreg
 
 // newQuotaAPI is an API on a database of its own whose catalog is quotaDoc.
 func newQuotaAPI(t testing.TB) *api {
-	a := newAPIOn(t, pgtest.New(t))
+	return withQuotaCatalog(t, newAPIOn(t, pgtest.New(t)))
+}
+
+// withQuotaCatalog applies quotaDoc to a's catalog.
+func withQuotaCatalog(t testing.TB, a *api) *api {
 	r := a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: quotaDoc})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	return a
