@@ -311,11 +311,11 @@ var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 // never logs headers or bodies, so no credential can reach the logs.
 func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
-	id := c.GetHeader("X-Request-ID")
+	id := c.GetHeader("X-Request-Id") // canonical spelling: Header.Get need not allocate it
 	if !requestIDPattern.MatchString(id) {
 		id = uuid.NewString()
 	}
-	c.Header("X-Request-ID", id)
+	c.Header("X-Request-Id", id)
 	// Code that logs with the request's context (...Context(c.Request.Context())) gets the
 	// request id, and the tenant id once it is resolved (handle), from logctx's handler.
 	st := &reqState{id: id}
