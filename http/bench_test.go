@@ -62,8 +62,12 @@ func BenchmarkHTTP(b *testing.B) {
 		}
 		var api, base []load
 		for round := 0; round < 3; round++ { // alternate rounds, each first in turn; report medians (the machine is noisy)
-			trivialRun := func() { base = append(base, drive(client, trivial.URL+"/v1/usage", "", 64, window, single, http.StatusAccepted)) }
-			apiRun := func() { api = append(api, drive(client, a.url+"/v1/usage", ten.key, 64, window, single, http.StatusAccepted)) }
+			trivialRun := func() {
+				base = append(base, drive(client, trivial.URL+"/v1/usage", "", 64, window, single, http.StatusAccepted))
+			}
+			apiRun := func() {
+				api = append(api, drive(client, a.url+"/v1/usage", ten.key, 64, window, single, http.StatusAccepted))
+			}
 			if round%2 == 0 {
 				trivialRun()
 				apiRun()
@@ -91,8 +95,12 @@ func BenchmarkHTTP(b *testing.B) {
 			}
 			var batches, singles []load
 			for round := 0; round < 3; round++ { // each first in turn
-				singleRun := func() { singles = append(singles, drive(client, a.url+"/v1/usage", ten.key, 64, window, single, http.StatusAccepted)) }
-				batchRun := func() { batches = append(batches, drive(client, a.url+"/v1/usage", ten.key, 64, window, batch, http.StatusAccepted)) }
+				singleRun := func() {
+					singles = append(singles, drive(client, a.url+"/v1/usage", ten.key, 64, window, single, http.StatusAccepted))
+				}
+				batchRun := func() {
+					batches = append(batches, drive(client, a.url+"/v1/usage", ten.key, 64, window, batch, http.StatusAccepted))
+				}
 				if round%2 == 0 {
 					singleRun()
 					batchRun()
