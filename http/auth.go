@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,24 +23,23 @@ import (
 // call is what the pipeline learned about a request before its handler runs.
 type call struct {
 	route    *route
-	tenant   uuid.UUID   // resolved tenant (tenant-scoped routes)
-	tenantID string      // tenant as a string, when the credential cache has it formatted (else "")
-	status   string      // the tenant's status
-	plan     string      // the tenant's plan
-	planV    int         // the tenant's plan version
-	role     domain.Role // the API key's role
-	keyID    uuid.UUID   // the API key (member routes)
-	member   uuid.UUID   // the key's member
-	actor    string      // for event metadata and idempotency: "key:<id>", "operator" or "anonymous"
-	body     []byte      // the raw body (POST, PUT, PATCH)
-	slot     *gate       // the tenant's fairness slot the request holds (nil: none)
+	tenant   uuid.UUID            // resolved tenant (tenant-scoped routes)
+	tenantID string               // tenant as a string, when the credential cache has it formatted (else "")
+	status   string               // the tenant's status
+	plan     string               // the tenant's plan
+	planV    int                  // the tenant's plan version
+	role     domain.Role          // the API key's role
+	keyID    uuid.UUID            // the API key (member routes)
+	member   uuid.UUID            // the key's member
+	actor    string               // for event metadata and idempotency: "key:<id>", "operator" or "anonymous"
+	body     []byte               // the raw body (POST, PUT, PATCH)
+	slot     atomic.Pointer[gate] // the tenant's fairness slot the request holds (nil: none)
 }
 
 // yield gives up the tenant's fairness slot, if the request holds it, before the request
 // waits on the database (see fairness); the pipeline calls it again when the request ends.
 func (cl *call) yield() {
-	if g := cl.slot; g != nil {
-		cl.slot = nil
+	if g := cl.slot.Swap(nil); g != nil { // once, whoever calls it
 		g.release()
 	}
 }

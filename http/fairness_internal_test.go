@@ -17,7 +17,11 @@ func TestFairness_OneTenantQueuesBehindItselfOnly(t *testing.T) {
 	ctx := context.Background()
 	busy, quiet := uuid.New(), uuid.New()
 	// A request's slot is given back by its call's yield, as the pipeline does.
-	holding := func(g *gate) func() { return (&call{slot: g}).yield }
+	holding := func(g *gate) func() {
+		cl := &call{}
+		cl.slot.Store(g)
+		return cl.yield
+	}
 	var releases []func()
 	for i := 0; i < f.slots; i++ {
 		g, ok := f.acquire(ctx, busy)

@@ -37,7 +37,7 @@ func (s *Server) handle(rt route) gin.HandlerFunc {
 			if !ok {
 				return // the client went away while its tenant's earlier requests were worked on
 			}
-			cl.slot = slot
+			cl.slot.Store(slot)
 			defer cl.yield()
 		}
 		if writeVerb[c.Request.Method] && rt.access != stripe {
