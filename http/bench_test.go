@@ -61,21 +61,11 @@ func BenchmarkHTTP(b *testing.B) {
 			return []byte(fmt.Sprintf(`{"metric":"api_calls","quantity":1,"idempotency_key":"k-%d"}`, n.Add(1)))
 		}
 		var api, base []load
-		for round := 0; round < 3; round++ { // alternate rounds, each first in turn; report medians (the machine is noisy)
-			trivialRun := func() {
-				base = append(base, drive(client, trivial.URL+"/v1/usage", "", 64, window, single, http.StatusAccepted))
-			}
-			apiRun := func() {
-				api = append(api, drive(client, a.url+"/v1/usage", ten.key, 64, window, single, http.StatusAccepted))
-			}
-			if round%2 == 0 {
-				trivialRun()
-				apiRun()
-			} else {
-				apiRun()
-				trivialRun()
-			}
-		}
+		inTurns(3, func() { // report medians (the machine is noisy)
+			base = append(base, drive(client, trivial.URL+"/v1/usage", "", 64, window, single, http.StatusAccepted))
+		}, func() {
+			api = append(api, drive(client, a.url+"/v1/usage", ten.key, 64, window, single, http.StatusAccepted))
+		})
 		rps, baseRPS := medianOf(api, func(l load) float64 { return l.rate }), medianOf(base, func(l load) float64 { return l.rate })
 		pgtest.BenchLine("http_ingest", rps, "req/s", "trivial_gin", baseRPS)
 		pgtest.BenchLine("http_ingest_p99", medianOf(api, func(l load) float64 { return l.p99 }), "ms", "trivial_gin_p99",
@@ -94,21 +84,11 @@ func BenchmarkHTTP(b *testing.B) {
 				return buf.Bytes()
 			}
 			var batches, singles []load
-			for round := 0; round < 3; round++ { // each first in turn
-				singleRun := func() {
-					singles = append(singles, drive(client, a.url+"/v1/usage", ten.key, 64, window, single, http.StatusAccepted))
-				}
-				batchRun := func() {
-					batches = append(batches, drive(client, a.url+"/v1/usage", ten.key, 64, window, batch, http.StatusAccepted))
-				}
-				if round%2 == 0 {
-					singleRun()
-					batchRun()
-				} else {
-					batchRun()
-					singleRun()
-				}
-			}
+			inTurns(3, func() {
+				singles = append(singles, drive(client, a.url+"/v1/usage", ten.key, 64, window, single, http.StatusAccepted))
+			}, func() {
+				batches = append(batches, drive(client, a.url+"/v1/usage", ten.key, 64, window, batch, http.StatusAccepted))
+			})
 			pgtest.BenchLine("http_ingest_batch", medianOf(batches, func(l load) float64 { return l.rate })*httpapi.MaxUsageRecords, "records/s",
 				"http_ingest_single_64", medianOf(singles, func(l load) float64 { return l.rate }))
 		}
@@ -174,6 +154,20 @@ func BenchmarkHTTP(b *testing.B) {
 }
 
 // load is one round of a closed-loop load.
+// inTurns runs a and b rounds times each, taking turns at going first (a, b; b, a; ...),
+// as pgtest.Alternate does for figures that are one number.
+func inTurns(rounds int, a, b func()) {
+	for r := range rounds {
+		if r%2 == 0 {
+			a()
+			b()
+		} else {
+			b()
+			a()
+		}
+	}
+}
+
 type load struct {
 	rate, p99 float64
 }
