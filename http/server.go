@@ -258,9 +258,8 @@ type reqState struct {
 	// discards its rest through it).
 	rawBody io.Reader
 
-	mu       sync.Mutex // tenant is set by the request's goroutine, read by what logs with its context
-	tenant   uuid.UUID
-	tenantID string // tenant formatted ("" while unknown)
+	mu       sync.Mutex // tenantID is set by the request's goroutine, read by what logs with its context
+	tenantID string     // the tenant the request is about, formatted ("" while unknown)
 }
 
 type reqStateKey struct{}
@@ -284,7 +283,7 @@ func setTenant(c *gin.Context, id uuid.UUID, formatted string) {
 	}
 	st := requestState(c)
 	st.mu.Lock()
-	st.tenant, st.tenantID = id, formatted
+	st.tenantID = formatted
 	st.mu.Unlock()
 }
 
