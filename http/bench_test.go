@@ -61,7 +61,7 @@ func BenchmarkHTTP(b *testing.B) {
 			return []byte(fmt.Sprintf(`{"metric":"api_calls","quantity":1,"idempotency_key":"k-%d"}`, n.Add(1)))
 		}
 		var api, base []load
-		inTurns(3, func() { // report medians (the machine is noisy)
+		pgtest.InTurns(3, func() { // report medians (the machine is noisy)
 			base = append(base, drive(client, trivial.URL+"/v1/usage", "", 64, window, single, http.StatusAccepted))
 		}, func() {
 			api = append(api, drive(client, a.url+"/v1/usage", ten.key, 64, window, single, http.StatusAccepted))
@@ -84,7 +84,7 @@ func BenchmarkHTTP(b *testing.B) {
 				return buf.Bytes()
 			}
 			var batches, singles []load
-			inTurns(3, func() {
+			pgtest.InTurns(3, func() {
 				singles = append(singles, drive(client, a.url+"/v1/usage", ten.key, 64, window, single, http.StatusAccepted))
 			}, func() {
 				batches = append(batches, drive(client, a.url+"/v1/usage", ten.key, 64, window, batch, http.StatusAccepted))
@@ -119,8 +119,9 @@ func BenchmarkHTTP(b *testing.B) {
 		// flood is served, not refused: what the quiet tenant feels is the flood's load.
 		quiet, noisy := a.createTenant("enterprise"), a.createTenant("enterprise")
 		var alone, flooded []float64
-		for round := 0; round < 3; round++ { // alternate; report medians
+		pgtest.InTurns(3, func() { // report medians
 			alone = append(alone, openLoop(client, a.url+"/v1/tenant", quiet.key, 100, window))
+		}, func() {
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
 			var served, refused atomic.Int64
@@ -146,28 +147,14 @@ func BenchmarkHTTP(b *testing.B) {
 			flooded = append(flooded, openLoop(client, a.url+"/v1/tenant", quiet.key, 100, window))
 			close(stop)
 			wg.Wait()
-			fmt.Printf("noisy_neighbour round %d: the flood was served %.0f req/s (%d not 200)\n", round,
+			fmt.Printf("noisy_neighbour round %d: the flood was served %.0f req/s (%d not 200)\n", len(flooded),
 				pgtest.Rate(served.Load(), time.Since(start)), refused.Load())
-		}
+		})
 		pgtest.BenchLine("noisy_neighbour", pgtest.Median(flooded), "ms_p99", "quiet_alone_p99", pgtest.Median(alone))
 	}
 }
 
 // load is one round of a closed-loop load.
-// inTurns runs a and b rounds times each, taking turns at going first (a, b; b, a; ...),
-// as pgtest.Alternate does for figures that are one number.
-func inTurns(rounds int, a, b func()) {
-	for r := range rounds {
-		if r%2 == 0 {
-			a()
-			b()
-		} else {
-			b()
-			a()
-		}
-	}
-}
-
 type load struct {
 	rate, p99 float64
 }

@@ -23,7 +23,8 @@ import (
 )
 
 // BenchmarkEntitlementCheck prints the entitlement check's figures next to a trivial Gin
-// handler's measured in the same run, in three alternating rounds, reporting medians:
+// handler's measured in the same run, in three rounds taking turns at going first
+// (pgtest.InTurns), reporting medians:
 //
 //	entitlement_check           checks ({metric, quantity}) per second at 64 connections,
 //	                            closed loop (baseline: a trivial Gin handler)
@@ -87,15 +88,13 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 	const path, conns, offered = "/v1/entitlements/check", 64, 5000.0
 	if pgtest.BenchSelected("entitlement_check_handler") || pgtest.BenchSelected("entitlement_check_allocs") {
 		var us, usBase, allocs, allocsBase []float64
-		for round := 0; round < 3; round++ {
-			for _, s := range []struct {
-				h          http.Handler
-				us, allocs *[]float64
-			}{{r, &usBase, &allocsBase}, {h, &us, &allocs}} {
-				perCall, perAllocs := inProcess(b, s.h, path, ten.key, body, window/5)
-				*s.us, *s.allocs = append(*s.us, perCall), append(*s.allocs, perAllocs)
+		measure := func(h http.Handler, us, allocs *[]float64) func() {
+			return func() {
+				perCall, perAllocs := inProcess(b, h, path, ten.key, body, window/5)
+				*us, *allocs = append(*us, perCall), append(*allocs, perAllocs)
 			}
 		}
+		pgtest.InTurns(3, measure(r, &usBase, &allocsBase), measure(h, &us, &allocs))
 		pgtest.BenchLine("entitlement_check_handler", pgtest.Median(us), "µs", "trivial_gin_handler", pgtest.Median(usBase))
 		pgtest.BenchLine("entitlement_check_allocs", pgtest.Median(allocs), "allocs", "trivial_gin_allocs", pgtest.Median(allocsBase))
 	}
@@ -107,25 +106,23 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 		return
 	}
 	var closed, closedBase, open, openBase, send, sendBase []load
-	for round := 0; round < 3; round++ {
-		for _, s := range []struct {
-			url                string
-			closed, open, send *[]load
-		}{{trivial.URL, &closedBase, &openBase, &sendBase}, {srv.URL, &closed, &open, &send}} {
-			addr := strings.TrimPrefix(s.url, "http://")
+	drive := func(url string, closed, open, send *[]load) func() {
+		return func() {
+			addr := strings.TrimPrefix(url, "http://")
 			l, err := driveRaw(addr, path, ten.key, conns, window, body, http.StatusOK)
 			if err != nil {
 				b.Fatal(err)
 			}
-			*s.closed = append(*s.closed, l)
+			*closed = append(*closed, l)
 			l, sendP99, err := driveOpen(addr, path, ten.key, conns, offered, window, body, http.StatusOK)
 			if err != nil {
 				b.Fatal(err)
 			}
-			*s.open = append(*s.open, l)
-			*s.send = append(*s.send, load{p99: sendP99})
+			*open = append(*open, l)
+			*send = append(*send, load{p99: sendP99})
 		}
 	}
+	pgtest.InTurns(3, drive(trivial.URL, &closedBase, &openBase, &sendBase), drive(srv.URL, &closed, &open, &send))
 	rate := func(l load) float64 { return l.rate }
 	p99 := func(l load) float64 { return l.p99 }
 	pgtest.BenchLine("entitlement_check", medianOf(closed, rate), "req/s", "trivial_gin", medianOf(closedBase, rate))

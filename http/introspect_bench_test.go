@@ -16,7 +16,8 @@ import (
 )
 
 // BenchmarkIntrospect prints introspection's figures next to a trivial Gin handler's
-// measured in the same run, in three alternating rounds, reporting medians:
+// measured in the same run, in three rounds taking turns at going first (pgtest.InTurns),
+// reporting medians:
 //
 //	introspect      introspections per second of an active key at 64 connections
 //	                (baseline: a trivial Gin handler answering a fixed body)
@@ -49,18 +50,16 @@ func BenchmarkIntrospect(b *testing.B) {
 	trivial := httptest.NewServer(r)
 	defer trivial.Close()
 	var api, base []load
-	for round := 0; round < 3; round++ {
-		for _, s := range []struct {
-			url  string
-			into *[]load
-		}{{trivial.URL, &base}, {a.url, &api}} {
-			l, err := driveRaw(strings.TrimPrefix(s.url, "http://"), "/v1/introspect", serviceToken, 64, window, body, http.StatusOK)
+	drive := func(url string, into *[]load) func() {
+		return func() {
+			l, err := driveRaw(strings.TrimPrefix(url, "http://"), "/v1/introspect", serviceToken, 64, window, body, http.StatusOK)
 			if err != nil {
 				b.Fatal(err)
 			}
-			*s.into = append(*s.into, l)
+			*into = append(*into, l)
 		}
 	}
+	pgtest.InTurns(3, drive(trivial.URL, &base), drive(a.url, &api))
 	pgtest.BenchLine("introspect", medianOf(api, func(l load) float64 { return l.rate }), "req/s", "trivial_gin",
 		medianOf(base, func(l load) float64 { return l.rate }))
 	pgtest.BenchLine("introspect_p99", medianOf(api, func(l load) float64 { return l.p99 }), "ms", "trivial_gin_p99",

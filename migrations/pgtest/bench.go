@@ -54,14 +54,20 @@ func Rate(ops int64, d time.Duration) float64 { return float64(ops) / d.Seconds(
 // busy with the first's aftermath (a projector digesting its events, a checkpointer
 // flushing its writes), and this way neither always does. Each run appends its value.
 func Alternate(rounds int, figure, baseline func() float64) (figures, baselines []float64) {
+	InTurns(rounds, func() { baselines = append(baselines, baseline()) }, func() { figures = append(figures, figure()) })
+	return figures, baselines
+}
+
+// InTurns is Alternate for runs that record more than one number: it runs baseline and
+// figure rounds times each, taking turns at going first (baseline first in round 0).
+func InTurns(rounds int, baseline, figure func()) {
 	for r := range rounds {
 		if r%2 == 0 {
-			baselines = append(baselines, baseline())
-			figures = append(figures, figure())
+			baseline()
+			figure()
 		} else {
-			figures = append(figures, figure())
-			baselines = append(baselines, baseline())
+			figure()
+			baseline()
 		}
 	}
-	return figures, baselines
 }
