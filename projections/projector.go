@@ -174,20 +174,7 @@ func (p *Projector) init() {
 // Consume marks the tenants of relayed messages for projection and acknowledges them; the
 // events themselves are read from the store in seq order.
 func (p *Projector) Consume(ctx context.Context, msgs <-chan *message.Message) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-msgs:
-			if !ok {
-				return
-			}
-			if id, err := uuid.Parse(m.Metadata.Get(eventstore.MetaTenantID)); err == nil {
-				p.Notify(id)
-			}
-			m.Ack()
-		}
-	}
+	eventstore.NoteTenants(ctx, msgs, func(string) bool { return true }, p.Notify)
 }
 
 // Run projects until ctx ends. It refuses Modules that module.Check refuses.
