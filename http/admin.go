@@ -48,7 +48,7 @@ func (s *Server) adminTenant(c *gin.Context, cl *call, decide func(id uuid.UUID)
 		s.failErr(c, err)
 		return
 	}
-	setTenant(c, id, "")
+	setTenant(c, id)
 	cl.yield()
 	ch, err := decide(id)
 	if s.changed(c, cl, id, ch.Seq, err) {

@@ -24,7 +24,7 @@ import (
 type call struct {
 	route    *route
 	tenant   uuid.UUID            // resolved tenant (tenant-scoped routes)
-	tenantID string               // tenant as a string, when the credential cache has it formatted (else "")
+	tenantID string               // tenant formatted, once (tenantString; the credential cache has it formatted)
 	status   string               // the tenant's status
 	plan     string               // the tenant's plan
 	planV    int                  // the tenant's plan version
@@ -34,6 +34,14 @@ type call struct {
 	actor    string               // for event metadata and idempotency: "key:<id>", "operator" or "anonymous"
 	body     []byte               // the raw body (POST, PUT, PATCH)
 	slot     atomic.Pointer[gate] // the tenant's fairness slot the request holds (nil: none)
+}
+
+// tenantString is the tenant formatted, formatting it at most once per request ("" when none).
+func (cl *call) tenantString() string {
+	if cl.tenantID == "" && cl.tenant != uuid.Nil {
+		cl.tenantID = cl.tenant.String()
+	}
+	return cl.tenantID
 }
 
 // yield gives up the tenant's fairness slot, if the request holds it, before the request

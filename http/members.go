@@ -107,7 +107,7 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		return
 	}
 	cl.tenant, cl.status, cl.plan, cl.planV = tenantID, p.Status, p.Plan, p.PlanVersion
-	setTenant(c, tenantID, "")
+	setTenant(c, tenantID)
 	if !s.checkStatus(c, cl) {
 		return
 	}

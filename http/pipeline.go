@@ -21,10 +21,7 @@ func (s *Server) handle(rt route) gin.HandlerFunc {
 			return
 		}
 		if cl.tenant != uuid.Nil {
-			if cl.tenantID == "" {
-				cl.tenantID = cl.tenant.String()
-			}
-			setTenant(c, cl.tenant, cl.tenantID)
+			st.setTenant(cl.tenantString())
 		}
 		if !s.limits.allow(c, cl, s.metrics) {
 			return
@@ -180,25 +177,29 @@ func readJSONBody(c *gin.Context, cl *call) bool {
 	return true
 }
 
-// readBody reads r's body (limited by limitBody's MaxBytesReader). A body that states its
-// length is read into a buffer of that size (one more byte to see its end), rather than
-// io.ReadAll's growing from 512 bytes: most bodies are small.
+// maxSizedRead is the largest stated body length readBody allocates for before the body
+// arrives: a client that states a length and sends nothing costs no more than this.
+const maxSizedRead = 64 << 10
+
+// readBody reads r's body (limited by limitBody's MaxBytesReader). A body that states a
+// length up to maxSizedRead is read into a buffer of that size (one more byte to see its
+// end), rather than io.ReadAll's growing from 512 bytes: most bodies are small.
 func readBody(r *http.Request) ([]byte, error) {
-	if n := r.ContentLength; n >= 0 && n < 64<<10 {
-		buf := make([]byte, 0, n+1)
-		for {
-			m, err := r.Body.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+m]
-			switch {
-			case err == io.EOF:
-				return buf, nil
-			case err != nil:
-				return buf, err
-			case len(buf) == cap(buf): // longer than it said (net/http refuses that), or its end not yet seen
-				rest, err := io.ReadAll(r.Body)
-				return append(buf, rest...), err
-			}
-		}
+	n := r.ContentLength
+	if n < 0 || n > maxSizedRead {
+		return io.ReadAll(r.Body)
 	}
-	return io.ReadAll(r.Body)
+	buf := make([]byte, n+1)
+	m, err := io.ReadFull(r.Body, buf)
+	switch err {
+	case io.EOF, io.ErrUnexpectedEOF: // the body ended: at its stated length, or short of it
+		if int64(m) < n {
+			return buf[:m], io.ErrUnexpectedEOF
+		}
+		return buf[:m], nil
+	case nil: // longer than it stated (net/http does not let that through)
+		rest, err := io.ReadAll(r.Body)
+		return append(buf, rest...), err
+	}
+	return buf[:m], err
 }

@@ -61,11 +61,7 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 	case cl.route.access == public || cl.route.access == stripe || cl.route.access == operator || cl.route.access == service || cl.actor == "operator":
 		return true
 	case cl.tenant != uuid.Nil:
-		id := cl.tenantID // formatted once per credential (handle)
-		if id == "" {
-			id = cl.tenant.String()
-		}
-		key, plan, version = "t:"+id, cl.plan, cl.planV
+		key, plan, version = "t:"+cl.tenantString(), cl.plan, cl.planV
 		if p, err := domain.ParsePlanName(cl.plan); err == nil {
 			if pl := l.limitsOf(p, cl.planV); pl.Valid() {
 				limits = pl
@@ -138,12 +134,13 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 // r requests are left now, and in t seconds the bucket is full again.
 func rateLimitHeaders(c *gin.Context, l domain.Limits, remaining int, refill time.Duration) {
 	window := max(1, int(math.Ceil(float64(l.Burst)/l.RequestsPerSecond)))
-	var b [64]byte
-	policy := strconv.AppendInt(append(b[:0], `"plan";q=`...), int64(l.Burst), 10)
+	// Appended in buffers on the stack: one allocation per header value (this is on every
+	// tenant request); the keys in canonical form, as Header.Set would write them.
+	var p, s [48]byte
+	policy := strconv.AppendInt(append(p[:0], `"plan";q=`...), int64(l.Burst), 10)
 	policy = strconv.AppendInt(append(policy, ";w="...), int64(window), 10)
-	state := strconv.AppendInt(append(policy[len(policy):], `"plan";r=`...), int64(min(remaining, l.Burst)), 10)
+	state := strconv.AppendInt(append(s[:0], `"plan";r=`...), int64(min(remaining, l.Burst)), 10)
 	state = strconv.AppendInt(append(state, ";t="...), int64(max(0, int(math.Ceil(refill.Seconds())))), 10)
-	// The keys in canonical form (as Header.Set would write them, without its work per call).
 	h := c.Writer.Header()
 	h["Ratelimit-Policy"] = []string{string(policy)}
 	h["Ratelimit"] = []string{string(state)}

@@ -276,14 +276,12 @@ func requestState(c *gin.Context) *reqState {
 func requestID(c *gin.Context) string { return requestState(c).id }
 
 // setTenant records the tenant the request is about, for its log line and log attributes.
-// formatted is id as a string when the caller has it ("" to format it here).
-func setTenant(c *gin.Context, id uuid.UUID, formatted string) {
-	if formatted == "" {
-		formatted = id.String()
-	}
-	st := requestState(c)
+func setTenant(c *gin.Context, id uuid.UUID) { requestState(c).setTenant(id.String()) }
+
+// setTenant records the tenant, formatted.
+func (st *reqState) setTenant(tenantID string) {
 	st.mu.Lock()
-	st.tenantID = formatted
+	st.tenantID = tenantID
 	st.mu.Unlock()
 }
 

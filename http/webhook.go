@@ -60,7 +60,7 @@ func (s *Server) stripeWebhook(c *gin.Context, _ *call) {
 		return
 	}
 	if d.TenantID != uuid.Nil { // a delivery about no tenant names none, not the nil id
-		setTenant(c, d.TenantID, "")
+		setTenant(c, d.TenantID)
 		log = log.With("tenant_id", d.TenantID)
 	}
 	if d.Outcome == dbilling.OutcomeIgnored && !d.Duplicate {
