@@ -1,7 +1,11 @@
 package httpapi_test
 
 import (
+	"os"
 	"runtime"
+	"strconv"
+	"sync"
+	"testing"
 	"time"
 
 	"github.com/tenantry/tenantry/migrations/pgtest"
@@ -18,10 +22,19 @@ func driveOpen(addr, path, token string, conns int, rate float64, d time.Duratio
 	step := time.Duration(float64(time.Second) / rate) // between consecutive sends, over all connections
 	start := time.Now().Add(50 * time.Millisecond)     // every connection dialled before the first send
 	end := start.Add(d)
-	// One dispatcher on an OS thread of its own wakes at each planned instant (nanosleep, see
-	// sleepPrecisely) and hands it to the connection whose turn it is, round robin: 64
-	// goroutines each sleeping on the runtime's timers woke up to a millisecond late, and 64
-	// threads each in nanosleep took the CPU from the server they measured.
+	turns := dispatch(start, end, step, conns)
+	ok, planned, sent, err := driveConns(addr, rawRequest(addr, path, token, body), conns, want, func(conn int) func() (time.Time, bool) {
+		return func() (time.Time, bool) { at, more := <-turns[conn]; return at, more }
+	})
+	return load{rate: pgtest.Rate(ok, time.Since(start)), p99: percentile(planned, 0.99)}, percentile(sent, 0.99), err
+}
+
+// dispatch hands planned instants, step apart from start until end, to conns takers round
+// robin (taker i receives on its channel; each closes at the end). One dispatcher on an OS
+// thread of its own wakes at each instant with nanosleep (sleepPrecisely): 64 goroutines each
+// sleeping on the runtime's timers wake up to a millisecond late, and 64 threads each in
+// nanosleep took the CPU from the server they measured. loadgen_lateness_p99 measures it.
+func dispatch(start, end time.Time, step time.Duration, conns int) []chan time.Time {
 	turns := make([]chan time.Time, conns)
 	for i := range turns {
 		turns[i] = make(chan time.Time, 64)
@@ -43,8 +56,73 @@ func driveOpen(addr, path, token string, conns int, rate float64, d time.Duratio
 			close(t)
 		}
 	}()
-	ok, planned, sent, err := driveConns(addr, rawRequest(addr, path, token, body), conns, want, func(conn int) func() (time.Time, bool) {
-		return func() (time.Time, bool) { at, more := <-turns[conn]; return at, more }
+	return turns
+}
+
+// BenchmarkLoadGenerator prints how late the open-loop generator's connections learn that
+// it is time to send, with nothing else running:
+//
+//	loadgen_lateness_p99  ms from each planned instant to its connection's goroutine
+//	                      running, 64 connections at 5,000 instants per second (dispatch)
+//	                      (baseline: timer_sleep_lateness_p99, each connection's goroutine
+//	                      sleeping with time.Sleep until its instant, as the generator did)
+//
+// Three rounds taking turns at going first, BENCH_SECONDS each (default 2), medians.
+func BenchmarkLoadGenerator(b *testing.B) {
+	if !pgtest.BenchSelected("loadgen_lateness_p99") {
+		b.Skip("loadgen_lateness_p99 not selected")
+	}
+	seconds := 2.0
+	if v, err := strconv.ParseFloat(os.Getenv("BENCH_SECONDS"), 64); err == nil && v > 0 {
+		seconds = v
+	}
+	const conns, rate = 64, 5000.0
+	step := time.Duration(float64(time.Second) / rate)
+	window := time.Duration(seconds * float64(time.Second))
+	lateness := func(wait func(conn int, start, end time.Time) func() (time.Time, bool)) float64 {
+		start := time.Now().Add(20 * time.Millisecond)
+		end := start.Add(window)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		var late []float64
+		for i := range conns {
+			next := wait(i, start, end)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var mine []float64
+				for at, more := next(); more; at, more = next() {
+					mine = append(mine, float64(time.Since(at).Microseconds())/1000)
+				}
+				mu.Lock()
+				late = append(late, mine...)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return percentile(late, 0.99)
+	}
+	var dispatched, slept []float64
+	pgtest.InTurns(3, func() {
+		slept = append(slept, lateness(func(conn int, start, end time.Time) func() (time.Time, bool) {
+			interval := step * conns
+			at := start.Add(step * time.Duration(conn)).Add(-interval)
+			return func() (time.Time, bool) {
+				at = at.Add(interval)
+				if !at.Before(end) {
+					return at, false
+				}
+				time.Sleep(time.Until(at))
+				return at, true
+			}
+		}))
+	}, func() {
+		var turns []chan time.Time
+		var once sync.Once
+		dispatched = append(dispatched, lateness(func(conn int, start, end time.Time) func() (time.Time, bool) {
+			once.Do(func() { turns = dispatch(start, end, step, conns) })
+			return func() (time.Time, bool) { at, more := <-turns[conn]; return at, more }
+		}))
 	})
-	return load{rate: pgtest.Rate(ok, time.Since(start)), p99: percentile(planned, 0.99)}, percentile(sent, 0.99), err
+	pgtest.BenchLine("loadgen_lateness_p99", pgtest.Median(dispatched), "ms", "timer_sleep_lateness_p99", pgtest.Median(slept))
 }
