@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -242,4 +243,27 @@ func TestUsageTotals_AppendBeyondAHardQuotaWritesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(2), snap.Head, "the refused append wrote no event")
 	require.Equal(t, "10", snap.Totals[0].Sum)
+}
+
+// The totals' SQL orders readings by tenantry.usage_last_key, the read models by
+// UsageLastKey: the same 20 bytes, negative numbers and extremes included, so that both
+// agree on which reading is the last.
+func TestUsageLastKey_IsTheSQLKey(t *testing.T) {
+	pool := superPool(t)
+	for _, k := range []struct {
+		at  time.Time
+		seq int64
+		idx int32
+	}{
+		{time.Unix(0, 0), 0, 0},
+		{time.Date(2026, 12, 7, 3, 0, 0, 123456789, time.UTC), 42, 7},
+		{time.Unix(0, -1), 1, -1},
+		{time.Unix(0, math.MaxInt64), math.MaxInt64, math.MaxInt32},
+		{time.Unix(0, math.MinInt64), math.MinInt64, math.MinInt32},
+	} {
+		var got []byte
+		require.NoError(t, pool.QueryRow(context.Background(), `SELECT tenantry.usage_last_key($1, $2, $3)`,
+			k.at.UnixNano(), k.seq, k.idx).Scan(&got))
+		require.Equal(t, eventstore.UsageLastKey(k.at, k.seq, k.idx), got, "%v %d %d", k.at, k.seq, k.idx)
+	}
 }

@@ -61,6 +61,7 @@ var privileges = map[string]string{
 	"fn tenantry.usage_totals_add(uuid[],bigint[],integer[],bigint[],text[],date[],text[],text[],text[],text[])":   "",
 	"fn tenantry.usage_totals_merge(uuid[],bigint[],integer[],bigint[],text[],date[],text[],text[],text[],text[])": "",
 	"fn tenantry.usage_quota_exceeded(text,date,numeric,numeric)":                                                  "",
+	"fn tenantry.usage_last_key(bigint,bigint,integer)":                                                            "",
 	"fn tenantry.usage_totals_backfill(uuid,boolean)":                                                              "",
 
 	// Tables (row-level security scopes every tenant table to the tenant context).

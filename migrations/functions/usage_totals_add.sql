@@ -5,9 +5,8 @@
 -- quota period: the sum of its quantities, its highest reading, and its last reading,
 -- p_lasts[i], at the record p_idx[i] of the event, occurred at p_at[i] (unix ns); values are
 -- decimal text. Rows of one tenant, metric and period are merged first (usage_totals_merge:
--- one upsert may not touch a row twice), then added: total += sum, max_quantity = greatest, last by last_key
--- (eventstore.UsageLastKey's 20 bytes: occurred_at ns, seq, record index, each with its sign
--- bit flipped so the bytes sort as the signed numbers do; the bigger key wins).
+-- one upsert may not touch a row twice), then added: total += sum, max_quantity = greatest,
+-- last by last_key (usage_last_key.sql; the bigger key wins).
 --
 -- p_limits[i], when not NULL or empty, is the period's hard quota of the metric: a total
 -- beyond it raises TYQ01 (usage_quota_exceeded.sql) and so rolls the whole append back. The
@@ -42,7 +41,7 @@ BEGIN
     -- usage_totals_merge given the same row.
     INSERT INTO tenantry.usage_totals AS ut (tenant_id, metric, period, total, max_quantity, last_quantity, last_key)
     VALUES (p_tenants[1], p_metrics[1], p_periods[1], p_sums[1]::numeric, p_maxes[1]::numeric, p_lasts[1]::numeric,
-            int8send(p_at[1] # (1::bigint << 63)) || int8send(p_seqs[1] # (1::bigint << 63)) || int4send(p_idx[1] # (1 << 31)))
+            tenantry.usage_last_key(p_at[1], p_seqs[1], p_idx[1]))
     ON CONFLICT (tenant_id, period, metric) DO UPDATE
        SET total = ut.total + excluded.total,
            max_quantity = greatest(ut.max_quantity, excluded.max_quantity),

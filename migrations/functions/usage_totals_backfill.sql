@@ -38,7 +38,7 @@ BEGIN
           FROM r, LATERAL (SELECT floor(extract(epoch FROM regexp_replace(r.rec ->> 'occurred_at', '\.[0-9]+', '')::timestamptz))::bigint AS sec) AS s
     ), k AS (
         SELECT v.m, (date_trunc('month', to_timestamp(v.sec) AT TIME ZONE 'UTC'))::date AS p, v.q,
-               int8send(v.at # (1::bigint << 63)) || int8send(v.seq # (1::bigint << 63)) || int4send(v.i # (1 << 31)) AS key
+               tenantry.usage_last_key(v.at, v.seq, v.i) AS key
           FROM v
     )
     INSERT INTO tenantry.usage_totals AS ut (tenant_id, metric, period, total, max_quantity, last_quantity, last_key)

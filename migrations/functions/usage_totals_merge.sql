@@ -16,7 +16,7 @@ BEGIN
         SELECT u.t, u.m, u.p, sum(u.s::numeric) AS s, max(u.mx::numeric) AS mx,
                (array_agg(u.l::numeric ORDER BY u.k DESC))[1] AS l, (array_agg(u.k ORDER BY u.k DESC))[1] AS k, min(nullif(u.lim, '')::numeric) AS lim
           FROM (SELECT x.t, x.m, x.p, x.s, x.mx, x.l, x.lim,
-                       int8send(x.at # (1::bigint << 63)) || int8send(x.seq # (1::bigint << 63)) || int4send(x.i # (1 << 31)) AS k
+                       tenantry.usage_last_key(x.at, x.seq, x.i) AS k
                   FROM unnest(p_tenants, p_seqs, p_idx, p_at, p_metrics, p_periods, p_sums, p_maxes, p_lasts, p_limits)
                        AS x(t, seq, i, at, m, p, s, mx, l, lim)) AS u
          GROUP BY u.t, u.m, u.p
