@@ -52,6 +52,7 @@ func FuzzRedact(f *testing.F) {
 	for _, seed := range []string{"s3cret", "a b", "it's", `back\slash`, "p@ss/w?rd#x", "x=y z", "'", "pass word=", "postgres://u:p@h"} {
 		f.Add(seed, uint8(0))
 	}
+	f.Add("rd=", uint8(4)) // "password =" is written "password=xxxxx", which holds "rd="
 	f.Fuzz(func(t *testing.T, pw string, form uint8) {
 		if len(pw) < 3 || strings.ContainsRune(pw, 0) {
 			t.Skip()
@@ -71,8 +72,8 @@ func FuzzRedact(f *testing.F) {
 		conn, kvQuoted := build(pw)
 		got := migrations.Redact(conn)
 		skeleton, _ := build("")
-		if strings.Contains(skeleton+" xxxxx (unparseable connection string, redacted)", pw) {
-			t.Skip() // the password is also part of the rest of the string
+		if strings.Contains(skeleton+" xxxxx (unparseable connection string, redacted)", pw) || strings.Contains(migrations.Redact(skeleton), pw) {
+			t.Skip() // the password is also part of the rest of the string, as given or as Redact writes it
 		}
 		for _, shown := range []string{pw, url.PathEscape(pw), url.QueryEscape(pw), kvQuoted} {
 			if strings.Contains(got, shown) {
