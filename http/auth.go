@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"net"
@@ -105,43 +104,52 @@ const (
 // shared by everyone who needs the same key at the same time. An error is the lookup's
 // (the database, or the tenant's authorisation state not to be trusted).
 func (s *Server) resolveKey(ctx context.Context, key string) (cachedCred, keyVerdict, error) {
+	sum := secretSum(key) // the cache key: it covers the tenant and key id too
+	now := time.Now()
+	// A cached secret was parsed when it was looked up (only a well-formed secret is ever
+	// cached, valid or bad), so a hit needs no parsing.
+	e, state, refresh := s.creds.lookup(sum, now)
+	switch state {
+	case credBad:
+		return cachedCred{}, keyKnownBad, nil
+	case credUnknown:
+		return cachedCred{}, keyInvalid, nil
+	case credValid:
+		if refresh {
+			go s.refreshKey(sum, e.tenant, e.keyID, e.tenantID)
+		}
+		return e, keyValid, nil
+	}
 	tenant, keyID, ok := app.ParseSecret(app.KeyScheme, key)
 	if !ok {
 		return cachedCred{}, keyMalformed, nil
-	}
-	sum := sha256.Sum256([]byte(key)) // the cache key: it covers the tenant and key id too
-	now := time.Now()
-	if s.creds.isBad(sum, now) {
-		return cachedCred{}, keyKnownBad, nil
 	}
 	if s.creds.isUnknownKey(tenant, keyID, now) {
 		// No such key a moment ago: refused without a lookup whatever the secret, and
 		// counted, as any new guess is.
 		return cachedCred{}, keyInvalid, nil
 	}
-	e, ok, refresh := s.creds.get(sum, now)
-	if refresh {
-		go func() {
-			_, valid, err := s.sharedLookup(logctx.With(context.Background(), "tenant_id", tenant.String()), sum, tenant, keyID)
-			if err != nil {
-				s.d.Logger.Warn("refreshing a cached API key failed", "tenant_id", tenant, "err", err)
-			}
-			// A failed lookup keeps the entry until it expires (the database may be briefly
-			// unreachable), except when the tenant is unavailable: that drops it at once.
-			s.creds.refreshed(sum, valid || (err != nil && !errors.Is(err, errTenantUnavailable)))
-		}()
-	}
-	if !ok {
-		var valid bool
-		var err error
-		if e, valid, err = s.sharedLookup(context.WithoutCancel(ctx), sum, tenant, keyID); err != nil {
-			return cachedCred{}, keyValid, err
-		}
-		if !valid {
-			return cachedCred{}, keyInvalid, nil
-		}
+	e, valid, err := s.sharedLookup(context.WithoutCancel(ctx), sum, tenant, keyID)
+	switch {
+	case err != nil:
+		return cachedCred{}, keyValid, err
+	case !valid:
+		return cachedCred{}, keyInvalid, nil
 	}
 	return e, keyValid, nil
+}
+
+// refreshKey looks a cached key up again in the background, as resolveKey asked (a
+// method rather than a closure there: one capturing the entry would move it to the heap on
+// every request).
+func (s *Server) refreshKey(sum [32]byte, tenant, keyID uuid.UUID, tenantID string) {
+	_, valid, err := s.sharedLookup(logctx.With(context.Background(), "tenant_id", tenantID), sum, tenant, keyID)
+	if err != nil {
+		s.d.Logger.Warn("refreshing a cached API key failed", "tenant_id", tenantID, "err", err)
+	}
+	// A failed lookup keeps the entry until it expires (the database may be briefly
+	// unreachable), except when the tenant is unavailable: that drops it at once.
+	s.creds.refreshed(sum, valid || (err != nil && !errors.Is(err, errTenantUnavailable)))
 }
 
 // credLookupTimeout bounds one credential lookup shared by several requests.
@@ -279,8 +287,10 @@ func (s *Server) subdomain(host string) string {
 	if s.d.BaseDomain == "" {
 		return ""
 	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if strings.IndexByte(host, ':') >= 0 { // only then can it carry a port (no error built for most hosts)
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	sub, ok := strings.CutSuffix(host, "."+strings.ToLower(s.d.BaseDomain))

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
 
@@ -79,15 +80,44 @@ type cachedCred struct {
 	tenantID, actor string
 }
 
-// get returns the entry for sum if it has not expired; refresh is true for exactly one
-// caller once the entry is half its TTL old, which should then refresh it (see put,
-// refreshed).
-func (c *credCache) get(sum [32]byte, now time.Time) (e cachedCred, ok, refresh bool) {
+// secretSum is the SHA-256 of a presented secret, the cache's key. Hashed from a buffer on
+// the stack: []byte(secret) would allocate for anything longer than 32 bytes, and it runs
+// for every authenticated request (a key is about 110 bytes; longer input, which is never
+// a valid key, is hashed all the same).
+func secretSum(secret string) [32]byte {
+	var buf [256]byte
+	if len(secret) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], secret...))
+	}
+	return sha256.Sum256([]byte(secret))
+}
+
+// credState is what the cache knows of a presented secret (see lookup).
+type credState int
+
+const (
+	credMiss    credState = iota // nothing: parse the secret and look it up
+	credBad                      // found invalid less than credTTL ago (isBad)
+	credUnknown                  // cached valid, but its key id was since found unknown (isUnknownKey)
+	credValid                    // cached valid and fresh (get)
+)
+
+// lookup is isBad, get and isUnknownKey of a cached entry's key id under one lock, the
+// same answers in the same order as resolveKey asked them one by one: every authenticated
+// request asks, so it costs one lock and no parsing of the secret when the key is cached.
+// refresh is get's.
+func (c *credCache) lookup(sum [32]byte, now time.Time) (e cachedCred, state credState, refresh bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok = c.m[sum]
+	if stillBad(c.bad, sum, now) {
+		return cachedCred{}, credBad, false
+	}
+	e, ok := c.m[sum]
 	if !ok || now.After(e.expires) {
-		return cachedCred{}, false, false
+		return cachedCred{}, credMiss, false
+	}
+	if stillBad(c.unknown, keyRef{e.tenant, e.keyID}, now) {
+		return cachedCred{}, credUnknown, false
 	}
 	if now.After(e.refreshAt) && !c.refreshing[sum] {
 		if c.refreshing == nil {
@@ -96,7 +126,7 @@ func (c *credCache) get(sum [32]byte, now time.Time) (e cachedCred, ok, refresh 
 		c.refreshing[sum] = true
 		refresh = true
 	}
-	return e, true, refresh
+	return e, credValid, refresh
 }
 
 // generation is to be read before a lookup and passed to put.
@@ -129,13 +159,6 @@ func (c *credCache) refreshed(sum [32]byte, valid bool) {
 	if !valid {
 		delete(c.m, sum)
 	}
-}
-
-// isBad reports whether sum was found invalid less than credTTL ago.
-func (c *credCache) isBad(sum [32]byte, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return stillBad(c.bad, sum, now)
 }
 
 // putBad remembers that sum (of tenant) was found invalid by a lookup begun at now, unless

@@ -19,7 +19,13 @@ type fairness struct {
 	slots int
 	mu    sync.Mutex
 	gates map[uuid.UUID]*gate
+	// idle holds gates no request refers to any more, for the next tenant that has none:
+	// a tenant with one request at a time would otherwise make and drop a gate per request.
+	idle []*gate
 }
+
+// maxIdleGates bounds fairness.idle.
+const maxIdleGates = 64
 
 type gate struct {
 	f      *fairness
@@ -39,7 +45,12 @@ func (f *fairness) acquire(ctx context.Context, tenant uuid.UUID) (slot *gate, o
 	f.mu.Lock()
 	g := f.gates[tenant]
 	if g == nil {
-		g = &gate{f: f, tenant: tenant, ch: make(chan struct{}, f.slots)}
+		if n := len(f.idle); n > 0 {
+			g, f.idle = f.idle[n-1], f.idle[:n-1]
+			g.tenant = tenant
+		} else {
+			g = &gate{f: f, tenant: tenant, ch: make(chan struct{}, f.slots)}
+		}
 		f.gates[tenant] = g
 	}
 	g.refs++
@@ -59,12 +70,16 @@ func (g *gate) release() {
 	g.leave()
 }
 
-// leave forgets the gate once no request holds or waits for it.
+// leave forgets the gate once no request holds or waits for it (its slots are all free
+// then), keeping it for reuse while fewer than maxIdleGates are kept.
 func (g *gate) leave() {
 	f := g.f
 	f.mu.Lock()
 	if g.refs--; g.refs == 0 {
 		delete(f.gates, g.tenant)
+		if len(f.idle) < maxIdleGates {
+			f.idle = append(f.idle, g)
+		}
 	}
 	f.mu.Unlock()
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
 	"maps"
 	"math"
@@ -69,7 +68,7 @@ func (s *Server) introspect(c *gin.Context, cl *call) {
 		return
 	}
 	now := time.Now()
-	if wait, blocked := s.authFails.blocked(introspectFailKey(c), now); blocked && !s.creds.known(sha256.Sum256([]byte(body.Token)), now) {
+	if wait, blocked := s.authFails.blocked(introspectFailKey(c), now); blocked && !s.creds.known(secretSum(body.Token), now) {
 		retryAfter(c, wait)
 		fail(c, http.StatusTooManyRequests, "rate-limited",
 			"too many inactive introspections from this address (at most "+strconv.Itoa(authFailureBudget)+

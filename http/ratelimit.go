@@ -134,16 +134,20 @@ func (l *limiter) allow(c *gin.Context, cl *call, m *metrics) bool {
 // r requests are left now, and in t seconds the bucket is full again.
 func rateLimitHeaders(c *gin.Context, l domain.Limits, remaining int, refill time.Duration) {
 	window := max(1, int(math.Ceil(float64(l.Burst)/l.RequestsPerSecond)))
-	// Appended in buffers on the stack: one allocation per header value (this is on every
-	// tenant request); the keys in canonical form, as Header.Set would write them.
-	var p, s [48]byte
-	policy := strconv.AppendInt(append(p[:0], `"plan";q=`...), int64(l.Burst), 10)
-	policy = strconv.AppendInt(append(policy, ";w="...), int64(window), 10)
-	state := strconv.AppendInt(append(s[:0], `"plan";r=`...), int64(min(remaining, l.Burst)), 10)
-	state = strconv.AppendInt(append(state, ";t="...), int64(max(0, int(math.Ceil(refill.Seconds())))), 10)
+	// Two allocations for both fields (this is on every tenant request): their values are
+	// appended in one buffer on the stack and made one string, cut in two, and the two
+	// one-element value slices share one array (each capped, so an append to one cannot
+	// write into the other). The keys are in canonical form, as Header.Set would write them.
+	var buf [96]byte
+	b := strconv.AppendInt(append(buf[:0], `"plan";q=`...), int64(l.Burst), 10)
+	b = strconv.AppendInt(append(b, ";w="...), int64(window), 10)
+	n := len(b)
+	b = strconv.AppendInt(append(b, `"plan";r=`...), int64(min(remaining, l.Burst)), 10)
+	b = strconv.AppendInt(append(b, ";t="...), int64(max(0, int(math.Ceil(refill.Seconds())))), 10)
+	both := string(b)
+	values := []string{both[:n], both[n:]}
 	h := c.Writer.Header()
-	h["Ratelimit-Policy"] = []string{string(policy)}
-	h["Ratelimit"] = []string{string(state)}
+	h["Ratelimit-Policy"], h["Ratelimit"] = values[:1:1], values[1:2:2]
 }
 
 // Refusals are slowed down: a client that retries in a tight loop (the usual noisy

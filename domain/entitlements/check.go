@@ -136,20 +136,20 @@ func (l List) Check(r Request) Answer {
 		after = m.Usage.Add(after)
 	}
 	included := m.Quota.Included.Usage()
-	// Concatenated rather than fmt.Sprintf: the check sits on products' hot paths.
-	detail := " the included " + included.String() + " (" + m.Usage.String() + " used this period)"
-	if after.Cmp(included) <= 0 {
-		a.Message = r.Quantity.String() + " of " + r.Metric.String() + " fits in" + detail
-		return a
+	verb, outcome := " fits in", ""
+	if after.Cmp(included) > 0 {
+		verb = " goes beyond"
+		switch m.Quota.Beyond {
+		case plans.BeyondHard:
+			a.Allowed, a.Reason, outcome = false, ReasonQuotaExceeded, ": the quota is hard, refused"
+		case plans.BeyondSoft:
+			a.Reason, outcome = ReasonSoftQuota, ": the quota is soft, allowed and alerted"
+		default:
+			a.Reason, outcome = ReasonOverage, ": allowed, the overage is billed"
+		}
 	}
-	beyond := r.Quantity.String() + " of " + r.Metric.String() + " goes beyond" + detail
-	switch m.Quota.Beyond {
-	case plans.BeyondHard:
-		a.Allowed, a.Reason, a.Message = false, ReasonQuotaExceeded, beyond+": the quota is hard, refused"
-	case plans.BeyondSoft:
-		a.Reason, a.Message = ReasonSoftQuota, beyond+": the quota is soft, allowed and alerted"
-	default:
-		a.Reason, a.Message = ReasonOverage, beyond+": allowed, the overage is billed"
-	}
+	// One concatenation rather than fmt.Sprintf: the check sits on products' hot paths.
+	a.Message = r.Quantity.String() + " of " + r.Metric.String() + verb + " the included " + included.String() +
+		" (" + m.Usage.String() + " used this period)" + outcome
 	return a
 }

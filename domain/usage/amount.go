@@ -77,7 +77,14 @@ func (a Amount) Add(b Amount) Amount {
 }
 
 // Sub returns a-b, exactly.
-func (a Amount) Sub(b Amount) Amount { return AmountFromBig(new(big.Int).Sub(a.Big(), b.Big())) }
+func (a Amount) Sub(b Amount) Amount {
+	if a.big == nil && b.big == nil {
+		if d := a.n - b.n; (b.n >= 0 && d <= a.n) || (b.n < 0 && d > a.n) {
+			return Amount{n: d}
+		}
+	}
+	return AmountFromBig(new(big.Int).Sub(a.Big(), b.Big()))
+}
 
 // Cmp compares a and b: -1, 0 or +1.
 func (a Amount) Cmp(b Amount) int {

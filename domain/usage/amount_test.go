@@ -60,3 +60,20 @@ func TestAmount_SplitEvenlyAddsUpAndDiffersByOneAtMost(t *testing.T) {
 	require.Nil(t, usage.AmountOf(0).SplitEvenly(2))
 	require.Nil(t, usage.AmountOf(5).SplitEvenly(0))
 }
+
+// Sum and difference of int64 amounts take a fast path without big.Int; at and beyond the
+// int64 edges they must still equal big.Int arithmetic, and a result back within an int64
+// must be the plain value (Amount equality).
+func TestAmount_AddAndSubEqualBigArithmeticAtTheInt64Edges(t *testing.T) {
+	edges := []int64{math.MinInt64, math.MinInt64 + 1, -2, -1, 0, 1, 2, math.MaxInt64 - 1, math.MaxInt64}
+	for _, a := range edges {
+		for _, b := range edges {
+			x, y := usage.AmountOf(a), usage.AmountOf(b)
+			wantSum := new(big.Int).Add(big.NewInt(a), big.NewInt(b))
+			wantDiff := new(big.Int).Sub(big.NewInt(a), big.NewInt(b))
+			require.Equal(t, usage.AmountFromBig(wantSum), x.Add(y), "%d + %d", a, b)
+			require.Equal(t, usage.AmountFromBig(wantDiff), x.Sub(y), "%d - %d", a, b)
+			require.Equal(t, wantDiff.String(), x.Sub(y).String(), "%d - %d", a, b)
+		}
+	}
+}
