@@ -42,12 +42,16 @@ import (
 //	                            handler's); the least noisy figure of the server's own work
 //	entitlement_check_allocs    heap allocations of that check (baseline: the trivial
 //	                            handler's); exact, a regression shows at once
+//	heap_floor_open_p99         entitlement_check_open_p99 with the API's heap floor
+//	                            (httpapi.RunHeapFloor at its default, as tenantry runs it)
+//	                            (baseline: no_heap_floor_open_p99, Go's default pacing)
 //
 // Both servers are driven by driveRaw and driveOpen (keep-alive connections writing
-// prepared bytes). BENCH_SECONDS sets each window (default 5).
+// prepared bytes). BENCH_SECONDS sets each window (default 5). The process runs with the
+// heap floor, as an API process does, except in heap_floor_open_p99's baseline turns.
 func BenchmarkEntitlementCheck(b *testing.B) {
 	names := []string{"entitlement_check", "entitlement_check_p99", "entitlement_check_open_p99", "entitlement_check_open_send_p99",
-		"entitlement_check_handler", "entitlement_check_allocs"}
+		"entitlement_check_handler", "entitlement_check_allocs", "heap_floor_open_p99"}
 	selected := false
 	for _, n := range names {
 		selected = selected || pgtest.BenchSelected(n)
@@ -86,6 +90,28 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 	trivial := httptest.NewServer(r)
 	defer trivial.Close()
 	const path, conns, offered = "/v1/entitlements/check", 64, 5000.0
+	floor := startHeapFloor()
+	defer floor.stop()
+	if pgtest.BenchSelected("heap_floor_open_p99") {
+		var with, without []float64
+		open := func(on bool, p99s *[]float64) func() {
+			return func() {
+				if on {
+					floor.start()
+				} else {
+					floor.stop()
+				}
+				l, _, err := driveOpen(strings.TrimPrefix(srv.URL, "http://"), path, ten.key, conns, offered, window, body, http.StatusOK)
+				if err != nil {
+					b.Fatal(err)
+				}
+				*p99s = append(*p99s, l.p99)
+			}
+		}
+		pgtest.InTurns(3, open(false, &without), open(true, &with))
+		floor.start()
+		pgtest.BenchLine("heap_floor_open_p99", pgtest.Median(with), "ms", "no_heap_floor_open_p99", pgtest.Median(without))
+	}
 	if pgtest.BenchSelected("entitlement_check_handler") || pgtest.BenchSelected("entitlement_check_allocs") {
 		var us, usBase, allocs, allocsBase []float64
 		measure := func(h http.Handler, us, allocs *[]float64) func() {
@@ -130,6 +156,40 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 	pgtest.BenchLine("entitlement_check_open_p99", medianOf(open, p99), "ms", "trivial_gin_open_p99", medianOf(openBase, p99))
 	pgtest.BenchLine("entitlement_check_open_send_p99", medianOf(send, p99), "ms", "trivial_gin_open_send_p99", medianOf(sendBase, p99))
 	b.Logf("offered %.0f req/s: achieved %.0f (entitlements), %.0f (trivial)", offered, medianOf(open, rate), medianOf(openBase, rate))
+}
+
+// heapFloor runs httpapi.RunHeapFloor at its default in the benchmark's process, as an API
+// process does, until stopped (start and stop may be called again).
+type heapFloor struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startHeapFloor() *heapFloor {
+	f := &heapFloor{}
+	f.start()
+	return f
+}
+
+func (f *heapFloor) start() {
+	if f.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel, f.done = cancel, make(chan struct{})
+	go func() {
+		defer close(f.done)
+		httpapi.RunHeapFloor(ctx, httpapi.DefaultHeapFloor, httpapi.HeapFloorEvery)
+	}()
+}
+
+func (f *heapFloor) stop() {
+	if f.cancel == nil {
+		return
+	}
+	f.cancel()
+	<-f.done
+	f.cancel = nil
 }
 
 // inProcess calls h with one prepared POST of body to path again and again for d, as one

@@ -64,7 +64,10 @@ func driveConns(addr string, req []byte, conns, want int, plan func(conn int) fu
 			}
 			defer conn.Close()
 			r := bufio.NewReaderSize(conn, 16<<10)
-			fromPlan, fromSend := make([]float64, 0, 1<<14), make([]float64, 0, 1<<14)
+			// Grown as needed rather than made large up front: 64 connections' worth of big
+			// slices would be tens of MiB of live heap in the server's process, pacing its
+			// collector as no API process is paced (see heap_floor_open_p99).
+			var fromPlan, fromSend []float64
 			for at, more := next(); more; at, more = next() {
 				if wait := time.Until(at); wait > 0 {
 					time.Sleep(wait)

@@ -283,6 +283,12 @@ func (m *process) Run(ctx context.Context) (err error) {
 	if m.entitled != nil {
 		goRun(m.entitled.Run)
 	}
+	if m.server != nil && m.cfg.GCHeapFloorMiB > 0 {
+		goRun(func(ctx context.Context) error {
+			httpapi.RunHeapFloor(ctx, uint64(m.cfg.GCHeapFloorMiB)<<20, httpapi.HeapFloorEvery)
+			return nil
+		})
+	}
 	goRun(m.pipeline.Run)
 	drain := func() {
 		stopWork()

@@ -81,6 +81,10 @@ type Config struct {
 	// EntitlementTenants bounds the tenants whose usage the API holds in memory for
 	// entitlements (TENANTRY_ENTITLEMENT_TENANTS, default 10,000; least recently used out).
 	EntitlementTenants int
+	// GCHeapFloorMiB (TENANTRY_GC_HEAP_FLOOR, MiB; 0 off) is the heap an API process lets
+	// grow before collecting garbage while its live heap is small (httpapi.RunHeapFloor);
+	// 0 when GOGC is set in the environment, which then paces the collector as Go does.
+	GCHeapFloorMiB int
 
 	// QuotaSweep is TENANTRY_QUOTA_SWEEP: how often the worker checks every tenant on a plan
 	// with a soft quota for due alerts (besides checking each tenant whose usage changed).
@@ -223,6 +227,11 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	intVar("TENANTRY_EVENT_PARTITIONS", &c.Partitions, 1, 1024)
 	c.EntitlementTenants = 10_000
 	intVar("TENANTRY_ENTITLEMENT_TENANTS", &c.EntitlementTenants, 1, 1_000_000)
+	c.GCHeapFloorMiB = httpapi.DefaultHeapFloor >> 20
+	intVar("TENANTRY_GC_HEAP_FLOOR", &c.GCHeapFloorMiB, 0, 1<<20)
+	if getenv("GOGC") != "" {
+		c.GCHeapFloorMiB = 0
+	}
 	maxConns := int(c.DBMaxConns)
 	intVar("TENANTRY_DB_MAX_CONNS", &maxConns, 1, 1000)
 	c.DBMaxConns = int32(maxConns)

@@ -201,6 +201,7 @@ func TestConfig_NamesTheBadSetting(t *testing.T) {
 		"TENANTRY_TRUSTED_PROXIES":     "10.0.0.0/8,not-a-cidr",
 		"TENANTRY_HTTP_IDLE_TIMEOUT":   "soon",
 		"TENANTRY_GROUP_COMMITTERS":    "65",
+		"TENANTRY_GC_HEAP_FLOOR":       "-1",
 	}
 	for k, v := range cases {
 		_, err := loadConfig(func(name string) string {
@@ -217,6 +218,18 @@ func TestConfig_NamesTheBadSetting(t *testing.T) {
 	require.Equal(t, ":8080", c.Addr)
 	require.Equal(t, 16, c.Partitions)
 	require.Equal(t, 4, c.GroupCommitters)
+	require.Equal(t, 64, c.GCHeapFloorMiB)
+	for env, want := range map[string]int{"TENANTRY_GC_HEAP_FLOOR=0": 0, "TENANTRY_GC_HEAP_FLOOR=256": 256, "GOGC=200": 0} {
+		name, value, _ := strings.Cut(env, "=")
+		c, err := loadConfig(func(k string) string {
+			if k == name {
+				return value
+			}
+			return ""
+		})
+		require.NoError(t, err)
+		require.Equal(t, want, c.GCHeapFloorMiB, "%s: GOGC set by the operator turns the floor off", env)
+	}
 }
 
 // SIGTERM (here: the command's context ending, as signal.NotifyContext does) drains the
