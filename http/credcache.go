@@ -97,15 +97,16 @@ type credState int
 
 const (
 	credMiss    credState = iota // nothing: parse the secret and look it up
-	credBad                      // found invalid less than credTTL ago (isBad)
+	credBad                      // found invalid less than credTTL ago
 	credUnknown                  // cached valid, but its key id was since found unknown (isUnknownKey)
-	credValid                    // cached valid and fresh (get)
+	credValid                    // cached valid and unexpired
 )
 
-// lookup is isBad, get and isUnknownKey of a cached entry's key id under one lock, the
-// same answers in the same order as resolveKey asked them one by one: every authenticated
-// request asks, so it costs one lock and no parsing of the secret when the key is cached.
-// refresh is get's.
+// lookup answers, under one lock, whether sum was found invalid less than credTTL ago;
+// else its entry if it has not expired, unless the entry's key id was since found unknown.
+// refresh is true for exactly one caller once the entry is half its TTL old, which should
+// then refresh it (see put, refreshed). Every authenticated request asks, so a cached key
+// costs one lock and no parsing of the secret.
 func (c *credCache) lookup(sum [32]byte, now time.Time) (e cachedCred, state credState, refresh bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
