@@ -23,7 +23,7 @@ import (
 func driveRaw(addr, path, token string, conns int, d time.Duration, body []byte, want int) (load, error) {
 	start := time.Now()
 	deadline := start.Add(d)
-	ok, _, sent, err := driveConns(addr, rawRequest(addr, path, token, body), conns, want, func(int) func() (time.Time, bool) {
+	ok, _, sent, err := driveConns(addr, rawRequest(addr, path, token, body), conns, want, time.Time{}, func(int) func() (time.Time, bool) {
 		return func() (time.Time, bool) { now := time.Now(); return now, now.Before(deadline) }
 	})
 	return load{rate: pgtest.Rate(ok, time.Since(start)), p99: percentile(sent, 0.99)}, err
@@ -38,8 +38,10 @@ func rawRequest(addr, path, token string, body []byte) []byte {
 // driveConns runs the lean generator's conns connections: each asks its plan (plan(i),
 // called once per connection) when to send its next request, sleeps until then, writes req
 // and reads the answer, until the plan says it is done. It answers how many answers had
-// status want, and their latencies in ms from the planned instant and from the actual send.
-func driveConns(addr string, req []byte, conns, want int, plan func(conn int) func() (time.Time, bool)) (ok int64, planned, sent []float64, first error) {
+// status want, and their latencies in ms from the planned instant and from the actual send,
+// of the requests planned at from or later (the earlier ones warm up: sent, answered and
+// checked, not counted).
+func driveConns(addr string, req []byte, conns, want int, from time.Time, plan func(conn int) func() (time.Time, bool)) (ok int64, planned, sent []float64, first error) {
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
@@ -85,6 +87,9 @@ func driveConns(addr string, req []byte, conns, want int, plan func(conn int) fu
 				if status != want {
 					fail(fmt.Errorf("answered %d, want %d", status, want))
 					return
+				}
+				if at.Before(from) {
+					continue
 				}
 				good.Add(1)
 				done := time.Now()
