@@ -65,8 +65,8 @@ func (s *Server) isOperator(token string) bool {
 }
 
 // authenticateKey checks an API key against its tenant's read models (through credCache).
-func (s *Server) authenticateKey(c *gin.Context, key string, cl *call) bool {
-	e, verdict, err := s.resolveKey(c, key)
+func (s *Server) authenticateKey(c *gin.Context, key string, sum [32]byte, cl *call) bool {
+	e, verdict, err := s.resolveKey(c, key, sum)
 	switch {
 	case err != nil:
 		s.failErr(c, err)
@@ -103,8 +103,9 @@ const (
 // while it is fresh (refreshed in the background once half its TTL old), else one lookup
 // shared by everyone who needs the same key at the same time. An error is the lookup's
 // (the database, or the tenant's authorisation state not to be trusted).
-func (s *Server) resolveKey(ctx context.Context, key string) (cachedCred, keyVerdict, error) {
-	sum := secretSum(key) // the cache key: it covers the tenant and key id too
+//
+// sum is secretSum(key), the cache key (it covers the tenant and key id too).
+func (s *Server) resolveKey(ctx context.Context, key string, sum [32]byte) (cachedCred, keyVerdict, error) {
 	now := time.Now()
 	// A cached secret was parsed when it was looked up (only a well-formed secret is ever
 	// cached, valid or bad), so a hit needs no parsing.

@@ -65,11 +65,14 @@ func (f *authFailures) failed(client string, now time.Time) {
 
 // admitCredential refuses, with 429, a request that presents a credential from a client
 // that spent its failure budget, unless the credential is an API key known valid here.
-func (s *Server) admitCredential(c *gin.Context, token string) bool {
+//
+// sum is secretSum of the credential, which the caller hashes once for this and for
+// resolveKey.
+func (s *Server) admitCredential(c *gin.Context, sum [32]byte) bool {
 	now := time.Now()
 	// A key known valid is admitted first: that is every request of a busy client, which
 	// then costs no finding of its address.
-	if s.creds.known(secretSum(token), now) {
+	if s.creds.known(sum, now) {
 		return true
 	}
 	wait, blocked := s.authFails.blocked(clientKey(c), now)

@@ -52,7 +52,7 @@ func (s *Server) introspect(c *gin.Context, cl *call) {
 		fail(c, http.StatusUnauthorized, "unauthenticated", "this route needs the introspection service token as a bearer credential")
 		return
 	}
-	if !s.admitCredential(c, token) {
+	if !s.admitCredential(c, secretSum(token)) {
 		return
 	}
 	if !s.isService(token) {
@@ -68,14 +68,15 @@ func (s *Server) introspect(c *gin.Context, cl *call) {
 		return
 	}
 	now := time.Now()
-	if wait, blocked := s.authFails.blocked(introspectFailKey(c), now); blocked && !s.creds.known(secretSum(body.Token), now) {
+	sum := secretSum(body.Token) // once, for the failure budget and the key's lookup
+	if wait, blocked := s.authFails.blocked(introspectFailKey(c), now); blocked && !s.creds.known(sum, now) {
 		retryAfter(c, wait)
 		fail(c, http.StatusTooManyRequests, "rate-limited",
 			"too many inactive introspections from this address (at most "+strconv.Itoa(authFailureBudget)+
 				" a minute); retry after the delay in Retry-After")
 		return
 	}
-	e, verdict, err := s.resolveKey(c, body.Token)
+	e, verdict, err := s.resolveKey(c, body.Token, sum)
 	if err != nil {
 		s.failErr(c, err)
 		return

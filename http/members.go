@@ -70,7 +70,7 @@ func (s *Server) acceptInvitation(c *gin.Context, cl *call) {
 		return
 	}
 	// The token is a credential: guessing is limited like API keys (admitCredential).
-	if !s.admitCredential(c, req.Token) {
+	if !s.admitCredential(c, secretSum(req.Token)) {
 		return
 	}
 	tenantID, invitationID, ok := app.ParseSecret(app.InvitationScheme, req.Token)

@@ -63,7 +63,7 @@ func (s *Server) authorize(c *gin.Context, cl *call) bool {
 			fail(c, http.StatusUnauthorized, "unauthenticated", "this route needs the operator token as a bearer credential")
 			return false
 		}
-		if !s.admitCredential(c, token) {
+		if !s.admitCredential(c, secretSum(token)) {
 			return false
 		}
 		if !s.isOperator(token) {
@@ -74,7 +74,7 @@ func (s *Server) authorize(c *gin.Context, cl *call) bool {
 		return true
 	case signup:
 		if token != "" {
-			if !s.admitCredential(c, token) {
+			if !s.admitCredential(c, secretSum(token)) {
 				return false
 			}
 			if !s.isOperator(token) {
@@ -102,14 +102,15 @@ func (s *Server) authorize(c *gin.Context, cl *call) bool {
 			fail(c, http.StatusUnauthorized, "unauthenticated", "this route needs a tenant API key as a bearer credential")
 			return false
 		}
-		if !s.admitCredential(c, token) { // before the operator check too: no guessing it here
+		sum := secretSum(token)         // once, for the failure budget and the key's lookup
+		if !s.admitCredential(c, sum) { // before the operator check too: no guessing it here
 			return false
 		}
 		if s.isOperator(token) {
 			fail(c, http.StatusForbidden, "forbidden", "the operator token does not act inside tenants; use an API key of the tenant")
 			return false
 		}
-		if !s.authenticateKey(c, token, cl) {
+		if !s.authenticateKey(c, token, sum, cl) {
 			return false
 		}
 		named, ok := s.explicitTenant(c)
