@@ -91,13 +91,7 @@ func BenchmarkExactDecimal(b *testing.B) {
 		}
 		return float64(time.Since(start).Nanoseconds()) / n
 	}
-	var fast, general []float64
-	for round := range 3 { // alternating, each first in turn
-		if round%2 == 0 {
-			fast, general = append(fast, run(ExactDecimal.MarshalJSON)), append(general, run(marshalGeneral))
-		} else {
-			general, fast = append(general, run(marshalGeneral)), append(fast, run(ExactDecimal.MarshalJSON))
-		}
-	}
+	fast, general := pgtest.Alternate(3, func() float64 { return run(ExactDecimal.MarshalJSON) },
+		func() float64 { return run(marshalGeneral) })
 	pgtest.BenchLine("exact_decimal_marshal", pgtest.Median(fast), "ns", "marshal_regexp_bigint", pgtest.Median(general))
 }
