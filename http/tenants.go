@@ -36,11 +36,10 @@ func (s *Server) createTenant(c *gin.Context, cl *call) {
 		return
 	}
 	id := out.Tenant.ID
-	setTenant(c, id)
+	setTenant(c, id)                 // what logs from here on, and the request's log line, name the tenant it created
 	_ = s.settle(c, cl, id, out.Seq) // a new tenant restricts nobody: its key works once projected
 	_ = s.d.Store.WaitForDirectory(waitContext(c), id, s.d.SettleTimeout)
 	s.slugs.Store(out.Tenant.Slug, id)
-	setTenant(c, id) // the request's log line names the tenant it created
 	s.logger(c).Info("tenant created", "slug", out.Tenant.Slug, "plan", out.Tenant.Plan)
 	reply(c, http.StatusCreated, api.TenantCreated{Admin: memberSummary(out.Admin), APIKey: newKeyAnswer(out.APIKey),
 		Seq: out.Seq, Tenant: tenantAnswer(out.Tenant)})
