@@ -64,3 +64,34 @@ func TestFairness_OneTenantQueuesBehindItselfOnly(t *testing.T) {
 	defer f.mu.Unlock()
 	require.Empty(t, f.gates, "idle tenants keep no gate")
 }
+
+// A gate kept for reuse serves the next tenant as a fresh one: its slots are all free, and
+// the tenant it served before gets a gate of its own again, not a share of the reused one.
+func TestFairness_AReusedGateIsAnotherTenantsOwn(t *testing.T) {
+	f := newFairness()
+	ctx := context.Background()
+	first, second := uuid.New(), uuid.New()
+	g, ok := f.acquire(ctx, first)
+	require.True(t, ok)
+	g.release()
+	var held []*gate
+	for i := 0; i < f.slots; i++ { // the second tenant takes every slot of the reused gate
+		h, ok := f.acquire(ctx, second)
+		require.True(t, ok, "every slot of a reused gate is free")
+		held = append(held, h)
+	}
+	require.Same(t, g, held[0], "the idle gate was reused")
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	h, ok := f.acquire(short, first)
+	require.True(t, ok, "the first tenant is not held up by the second's use of its old gate")
+	require.NotSame(t, g, h)
+	h.release()
+	for _, h := range held {
+		h.release()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.Empty(t, f.gates)
+	require.LessOrEqual(t, len(f.idle), maxIdleGates)
+}
