@@ -14,8 +14,7 @@ import (
 // driveOpen is driveRaw at a fixed offered rate (open loop): each of conns keep-alive
 // connections sends its share of rate requests per second at planned instants, evenly
 // spread and offset between connections, for openWarmUp and then d; only the requests of d
-// are counted, so the figure is the server's steady state at that rate (measured right
-// after a saturating window instead, the same server's p99 read up to half lower). A
+// are counted, once the fresh connections and the server have settled at that rate. A
 // request's latency runs from its planned send time, not from when the connection got
 // round to sending it, so a server that falls behind is charged for the wait of every
 // request it delayed (no coordinated omission). It answers the achieved rate and that p99,
