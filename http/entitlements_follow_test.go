@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,4 +127,37 @@ func TestEntitlements_AnUnreachedMinSeqAnswers503WithRetryAfter(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.raw))
 	require.Equal(t, "entitlements-behind", r.problemType())
 	require.Equal(t, "1", r.header.Get("Retry-After"))
+}
+
+// A check is a tenant request: it spends the tenant's plan rate limit like every tenant
+// route (429 rate-limited beyond the burst), while a sidecar asking through introspection
+// spends no tenant's budget.
+func TestEntitlementCheck_SpendsTheTenantsRateLimitAndIntrospectionDoesNot(t *testing.T) {
+	t.Parallel()
+	a := newAPIOn(t, pgtest.New(t), withIntrospection)
+	small := strings.Replace(entitlementsDoc, `"requests_per_second": 100000, "burst": 100000`, `"requests_per_second": 1, "burst": 3`, 1)
+	require.NotEqual(t, entitlementsDoc, small)
+	r := a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: small})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	ten := a.createTenant("pro")
+	for range 10 {
+		r := a.do(req{method: "POST", path: "/v1/introspect", token: serviceToken, body: map[string]any{"token": ten.key, "include": []string{"entitlements"}}})
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		require.Equal(t, true, r.get("active"))
+	}
+	limited := 0
+	for i := range 8 {
+		r := a.check(ten.key, map[string]any{"metric": "api_calls", "quantity": 1})
+		if r.status == http.StatusTooManyRequests {
+			require.NotZero(t, i, "the introspections spent none of the tenant's burst")
+			limited++
+			require.Equal(t, "rate-limited", r.problemType())
+			require.NotEmpty(t, r.header.Get("Retry-After"))
+			continue
+		}
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		require.Equal(t, true, r.get("allowed"))
+	}
+	// 3 in the burst, and one more for each second the refusals' delays add up to.
+	require.GreaterOrEqual(t, limited, 3, "checks beyond the plan's burst are refused")
 }
