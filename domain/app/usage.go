@@ -145,9 +145,10 @@ type storedRecords struct {
 	refused  []error
 }
 
-// maxStoreAttempts bounds storeRecords' appends: each later one follows a concurrent
-// request's claim of a key, or its use of a quota, between two of ours.
-const maxStoreAttempts = 8
+// maxClaimRounds bounds storeRecords' appends after a key was found claimed: each follows
+// a concurrent request's claim of one of our keys between two of our appends. Appends after
+// a quota refusal are not counted: each leaves out at least one record (see storeRecords).
+const maxClaimRounds = 8
 
 // storeRecords appends records (with distinct key ids ids) as one event of the tenant's
 // usage stream, leaving out those whose keys are claimed already, and reports which were
@@ -168,6 +169,11 @@ const maxStoreAttempts = 8
 // are re-read, the records that still fit, in arrival order, are appended again, and the
 // others refused one by one (refused[i]). So a refused record never had room left for it
 // when it was decided, and the sums only grow: at the end, quota - accepted < its quantity.
+// However long the contention lasts, no record that still fits is refused: the store
+// refused the records left because the sums it saw under the lock, which the re-read sees
+// or exceeds, left no room for them all, so the refit leaves out at least one of them, and
+// the appends after quota refusals are at most as many as the records (a refit that would
+// leave out none, which the store's sums rule out, lets the store's refusal stand).
 func (u *RecordUsage) storeRecords(ctx context.Context, tenant uuid.UUID, meta domain.Metadata, quotas hardQuotas,
 	records []usage.Recorded, ids []uuid.UUID, requests []string,
 ) (out storedRecords, err error) {
@@ -177,12 +183,17 @@ func (u *RecordUsage) storeRecords(ctx context.Context, tenant uuid.UUID, meta d
 		fresh[i] = i
 	}
 	var last error
+	claimRounds := 0
 	for attempt := 0; ; attempt++ {
 		switch {
 		case attempt == 0:
 		case isQuota(last):
+			before := len(fresh)
 			if fresh, err = u.fit(ctx, tenant, quotas, records, fresh, out.refused); err != nil {
 				return storedRecords{}, err
+			}
+			if len(fresh) == before {
+				return storedRecords{}, last
 			}
 		default:
 			claimed, err := u.keys.ClaimedKeys(ctx, tenant, ids)
@@ -213,8 +224,13 @@ func (u *RecordUsage) storeRecords(ctx context.Context, tenant uuid.UUID, meta d
 			return out, nil
 		}
 		last = err
-		retry := errors.Is(err, domain.ErrKeyClaimed) || errors.Is(err, domain.ErrEventIDConflict) || isQuota(err) && requests != nil
-		if !retry || attempt == maxStoreAttempts-1 {
+		switch {
+		case isQuota(err) && requests != nil: // the next refit leaves out a record at least
+		case errors.Is(err, domain.ErrKeyClaimed) || errors.Is(err, domain.ErrEventIDConflict):
+			if claimRounds++; claimRounds == maxClaimRounds {
+				return storedRecords{}, err
+			}
+		default:
 			return storedRecords{}, err
 		}
 	}
