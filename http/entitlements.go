@@ -47,7 +47,7 @@ func (s *Server) checkEntitlement(c *gin.Context, cl *call) {
 	if !ok {
 		return
 	}
-	ans, err := s.d.Entitlements.Check(c, cl.tenant, plan, cl.planV, req.Feature, req.Metric, req.Quantity.String())
+	ans, err := s.d.Entitlements.Check(c, cl.tenant, plan, cl.planV, req.Feature, req.Metric, string(req.Quantity))
 	if err != nil {
 		s.failEntitlements(c, err)
 		return

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	httpapi "github.com/tenantry/tenantry/http"
+	apiv1 "github.com/tenantry/tenantry/http/api"
 )
 
 func TestBadInput_IsAlwaysAProblemNeverA5xx(t *testing.T) {
@@ -84,7 +86,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		` { "records" : [ {"metric":"a","quantity":1,"idempotency_key":"k1"} , {"metric":"b","quantity":2,"idempotency_key":"k2"} ] } `,
 		`{"records":[{"metric":"a","quantity":1,"idempotency_key":"k"}],"records":[{"metric":"b","quantity":1,"idempotency_key":"k"}]}`,
 		`{"records":[]}`, `{"records":[{"metric":"a","quantity":1,"idempotency_key":"k"},1]}`, `{"records":[{"metric":"a","quantity":1,"idempotency_key":"k"}],"x":1}`,
-		`{"records":[{"metric":"a}","quantity":1,"idempotency_key":"k{\"["}]}`, `{"records":[{"metric":"a","quantity":1,"idempotency_key":"k","x":{"y":[1]}}]}`} {
+		`{"records":[{"metric":"a}","quantity":1,"idempotency_key":"k{\"["}]}`, `{"records":[{"metric":"a","quantity":1,"idempotency_key":"k","x":{"y":[1]}}]}`,
+		`{"metric":"api_calls","quantity":3}`, `{"metric":"api_calls","quantity":"3"}`, `{"metric":"a","quantity":1.5e3}`, `{"feature":"sso","quantity":null}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -94,6 +97,19 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		if err := httpapi.DecodeJSON(body, &dst); err == nil {
 			require.Equal(t, byte('{'), bytes.TrimSpace(body)[0])
+		}
+		// A check's quantity is a JSON number as written, never a string, and what was
+		// accepted writes back to the same request.
+		var check apiv1.EntitlementCheckRequest
+		if err := httpapi.DecodeJSON(body, &check); err == nil && check.Quantity != "" {
+			var n json.Number
+			require.NoError(t, json.Unmarshal([]byte(check.Quantity), &n), "%q", check.Quantity)
+			require.NotEqual(t, byte('"'), check.Quantity[0])
+			again, err := json.Marshal(check)
+			require.NoError(t, err)
+			var back apiv1.EntitlementCheckRequest
+			require.NoError(t, httpapi.DecodeJSON(again, &back))
+			require.Equal(t, check, back)
 		}
 		now := time.Now()
 		got, err := httpapi.ParseUsageBody(body, now)

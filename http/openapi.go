@@ -126,6 +126,12 @@ func reflector() *jsonschema.Reflector {
 				return &jsonschema.Schema{OneOf: []*jsonschema.Schema{
 					{Type: "number"},
 					{Type: "string", Pattern: `^-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$`}}}
+			case reflect.TypeFor[json.Number](), reflect.TypeFor[api.Quantity](): // a JSON number, never a string (the field's tags bound it)
+				return &jsonschema.Schema{Type: "number"}
+			case reflect.TypeFor[api.QuotaText]():
+				return &jsonschema.Schema{OneOf: []*jsonschema.Schema{
+					{Type: "number"},
+					{Type: "string", Pattern: `^[0-9]+(\.[0-9]+)?$`}}}
 			}
 			if t == reflect.TypeFor[int64]() { // generators map it to a 64-bit integer
 				return &jsonschema.Schema{Type: "integer", Format: "int64"}

@@ -133,7 +133,7 @@ func planVersionAnswer(p plans.Plan) api.PlanVersion {
 		out.Features[f] = on
 	}
 	for m, q := range p.Metrics {
-		out.Metrics[m.String()] = api.PlanQuota{Included: q.Included.String(), Beyond: q.Beyond.String()}
+		out.Metrics[m.String()] = api.PlanQuota{Included: api.QuotaText(q.Included.String()), Beyond: q.Beyond.String()}
 	}
 	return out
 }

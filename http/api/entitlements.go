@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"reflect"
 	"time"
 )
 
@@ -33,9 +34,29 @@ type EntitlementMetric struct {
 // EntitlementCheckRequest is the body of POST /v1/entitlements/check: a feature, or a
 // metric with a quantity.
 type EntitlementCheckRequest struct {
-	Feature  string      `json:"feature,omitempty" doc:"a feature name: is it on in the tenant's plan? (exclusive with metric)"`
-	Metric   string      `json:"metric,omitempty" doc:"a metric name: may the tenant use quantity more of it? (exclusive with feature)"`
-	Quantity json.Number `json:"quantity,omitempty" jsonschema:"exclusiveMinimum=0,maximum=1000000000000" doc:"with metric: the quantity about to be used (a counter) or the level about to be reached (a gauge), written as POST /v1/usage takes it"`
+	Feature  string   `json:"feature,omitempty" doc:"a feature name: is it on in the tenant's plan? (exclusive with metric)"`
+	Metric   string   `json:"metric,omitempty" doc:"a metric name: may the tenant use quantity more of it? (exclusive with feature)"`
+	Quantity Quantity `json:"quantity,omitempty" jsonschema:"exclusiveMinimum=0,maximum=1000000000000" doc:"with metric: the quantity about to be used (a counter) or the level about to be reached (a gauge), a JSON number written as POST /v1/usage takes it"`
+}
+
+// Quantity is a request's quantity: a JSON number literal, kept as written. A string is
+// refused as POST /v1/usage refuses it (json.Number alone would take "3" too).
+type Quantity string
+
+// MarshalJSON writes the number literal (an invalid one is an error).
+func (q Quantity) MarshalJSON() ([]byte, error) { return json.Marshal(json.Number(q)) }
+
+// UnmarshalJSON takes a JSON number; null leaves the quantity absent.
+func (q *Quantity) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var n json.Number
+	if len(b) == 0 || b[0] == '"' || json.Unmarshal(b, &n) != nil {
+		return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeFor[float64]()}
+	}
+	*q = Quantity(n)
+	return nil
 }
 
 // EntitlementCheck is the answer of POST /v1/entitlements/check.

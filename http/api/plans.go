@@ -53,10 +53,14 @@ type PlanLimits struct {
 	Burst             int     `json:"burst" doc:"requests allowed at once above the sustained rate"`
 }
 
+// QuotaText is a quota as a catalog document writes it: a JSON number, or a string of its
+// decimal digits (as YAML gives it); answers write it as a string.
+type QuotaText string
+
 // PlanQuota is a plan's quota of one metric.
 type PlanQuota struct {
-	Included string `json:"included" doc:"the quantity included per billing period: an exact decimal within the metric's scale (a JSON number or string in a document)"`
-	Beyond   string `json:"beyond" jsonschema:"enum=hard,enum=soft,enum=overage" doc:"hard: usage beyond is refused; soft: allowed and alerted; overage: allowed and billed through the metric's meter"`
+	Included QuotaText `json:"included" doc:"the quantity included per billing period: an exact decimal within the metric's scale (a JSON number or string in a document)"`
+	Beyond   string    `json:"beyond" jsonschema:"enum=hard,enum=soft,enum=overage" doc:"hard: usage beyond is refused; soft: allowed and alerted; overage: allowed and billed through the metric's meter"`
 }
 
 // CatalogChange is what an apply does to one plan or metric.

@@ -306,21 +306,78 @@ func (c *Checker) Handler(t testing.TB, h http.Handler) http.Handler {
 		}
 		checks.Add(1)
 		mu.Unlock()
+		sent, whole := keepBody(r)
 		rec := &recorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
 		a := Answer{Method: r.Method, Path: r.URL.Path, Status: rec.status, Header: w.Header().Clone(), Body: rec.body.Bytes(), Truncated: rec.truncated}
+		contentType := r.Header.Get("Content-Type")
 		go func() { // off the request path: the answer is not held up by its check
 			defer checks.Done()
-			if errs := c.Check(a); len(errs) > 0 {
+			errs := c.Check(a)
+			if whole && a.Status >= 200 && a.Status < 300 {
+				errs = append(errs, c.CheckRequest(a.Method, a.Path, contentType, sent)...)
+			}
+			if len(errs) > 0 {
 				mu.Lock()
 				failures = append(failures, errs...)
 				mu.Unlock()
 			}
 		}()
 	})
+}
+
+// keepBody copies r's body (up to maxBody bytes) for CheckRequest and leaves r's body to be
+// read as sent; whole is false when the body was longer.
+func keepBody(r *http.Request) (body []byte, whole bool) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, true
+	}
+	if r.Header.Get("Expect") != "" || r.ContentLength > maxBody {
+		// Reading it now would answer 100 Continue before the handler could refuse it.
+		return nil, false
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	rest := r.Body
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf), rest), rest}
+	return buf, err == nil && len(buf) <= maxBody
+}
+
+// CheckRequest reports every way a JSON request body the server accepted (a 2xx answer)
+// differs from the operation's documented request body: a client generated from the
+// document must be able to send what the server takes.
+func (c *Checker) CheckRequest(method, path, contentType string, body []byte) []string {
+	base, _, _ := strings.Cut(contentType, ";")
+	if len(bytes.TrimSpace(body)) == 0 || strings.TrimSpace(base) != "application/json" {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	op, _ := c.find(method, path)
+	if op == nil {
+		return nil
+	}
+	if op.RequestBody == nil || op.RequestBody.Content == nil {
+		return []string{fmt.Sprintf("%s %s accepted a JSON body, but the document gives the operation none", method, path)}
+	}
+	mt := op.RequestBody.Content.GetOrZero("application/json")
+	if mt == nil || mt.Schema == nil {
+		return []string{fmt.Sprintf("%s %s accepted a JSON body, but the document declares no application/json request body", method, path)}
+	}
+	ok, errs := c.schema.ValidateSchemaBytes(mt.Schema.Schema(), body)
+	if ok {
+		return nil
+	}
+	out := describe(Answer{Method: method, Path: path + " (request body)", Status: 0, Body: body}, errs)
+	for i := range out {
+		out[i] = strings.Replace(out[i], "answered 0 that the document does not allow", "was accepted with a body the document does not allow", 1)
+	}
+	return out
 }
 
 // recorder keeps a copy of what a handler writes (up to maxBody bytes).

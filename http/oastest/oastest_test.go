@@ -3,9 +3,11 @@ package oastest_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -102,6 +104,46 @@ func TestHandler_FailsTheTestThatReceivedADriftingAnswer(t *testing.T) {
 	srv.Close()
 	rec.runCleanups()
 	require.Empty(t, rec.errors)
+}
+
+// A JSON request body the server accepted is checked against the operation's request
+// schema: one a generated client could not send fails the test; a conforming one, a
+// refused one (not 2xx) or a body of another media type passes; the body still reaches the
+// handler whole.
+func TestHandler_FailsTheTestWhoseAcceptedRequestBreaksTheDocument(t *testing.T) {
+	c := checker(t)
+	require.Empty(t, c.CheckRequest("POST", "/v1/entitlements/check", "application/json", []byte(`{"metric":"api_calls","quantity":3}`)))
+	require.Empty(t, c.CheckRequest("POST", "/v1/entitlements/check", "application/yaml", []byte(`metric: 3`)))
+	bad := c.CheckRequest("POST", "/v1/entitlements/check", "application/json; charset=utf-8", []byte(`{"metric":"api_calls","quantity":"3"}`))
+	require.Len(t, bad, 1)
+	require.Contains(t, bad[0], "quantity")
+	require.NotEmpty(t, c.CheckRequest("POST", "/v1/usage", "application/json", []byte(`{"metric":"api_calls","quantity":3,"idempotency_key":"k","extra":1}`)))
+	require.NotEmpty(t, c.CheckRequest("GET", "/v1/tenant", "application/json", []byte(`{}`)), "a body for an operation that takes none")
+
+	for _, status := range []int{http.StatusOK, http.StatusBadRequest} {
+		rec := &recordingTB{TB: t}
+		var got string
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			got = string(b)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(`{"type":"https://tenantry.dev/problems/x","title":"t","status":` + strconv.Itoa(status) + `}`))
+		})
+		srv := httptest.NewServer(oastest.Handler(rec, h))
+		body := `{"metric":"api_calls","quantity":"3"}`
+		res, err := http.Post(srv.URL+"/v1/entitlements/check", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		srv.Close()
+		rec.runCleanups()
+		require.Equal(t, body, got, "the handler reads the body as sent")
+		found := false
+		for _, e := range rec.errors {
+			found = found || strings.Contains(e, "request body")
+		}
+		require.Equal(t, status == http.StatusOK, found, "status %d: %v", status, rec.errors)
+	}
 }
 
 type recordingTB struct {
