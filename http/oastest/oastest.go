@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -236,17 +237,22 @@ func (c *Checker) validate(a Answer, what string, s *base.Schema, body []byte) [
 }
 
 func describe(a Answer, errs []*liberrors.ValidationError) []string {
+	return report(fmt.Sprintf("%s %s answered %d that the document does not allow", a.Method, a.Path, a.Status), a.Body, errs)
+}
+
+// report is one line per validation error: what was not allowed, why, and the body.
+func report(what string, body []byte, errs []*liberrors.ValidationError) []string {
 	out := make([]string, 0, len(errs))
-	body := string(a.Body)
-	if len(body) > 600 {
-		body = body[:600] + "..."
+	shown := string(body)
+	if len(shown) > 600 {
+		shown = shown[:600] + "..."
 	}
 	for _, e := range errs {
 		msg := e.Message + ": " + e.Reason
 		for _, f := range e.SchemaValidationErrors {
 			msg += fmt.Sprintf("; at %s: %s", f.FieldPath, f.Reason)
 		}
-		out = append(out, fmt.Sprintf("%s %s answered %d that the document does not allow: %s\nbody: %s", a.Method, a.Path, a.Status, msg, body))
+		out = append(out, fmt.Sprintf("%s: %s\nbody: %s", what, msg, shown))
 	}
 	return out
 }
@@ -313,12 +319,12 @@ func (c *Checker) Handler(t testing.TB, h http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		a := Answer{Method: r.Method, Path: r.URL.Path, Status: rec.status, Header: w.Header().Clone(), Body: rec.body.Bytes(), Truncated: rec.truncated}
-		contentType := r.Header.Get("Content-Type")
+		accepted := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: sent}
 		go func() { // off the request path: the answer is not held up by its check
 			defer checks.Done()
 			errs := c.Check(a)
 			if whole && a.Status >= 200 && a.Status < 300 {
-				errs = append(errs, c.CheckRequest(a.Method, a.Path, contentType, sent)...)
+				errs = append(errs, c.CheckRequest(accepted)...)
 			}
 			if len(errs) > 0 {
 				mu.Lock()
@@ -348,36 +354,60 @@ func keepBody(r *http.Request) (body []byte, whole bool) {
 	return buf, err == nil && len(buf) <= maxBody
 }
 
-// CheckRequest reports every way a JSON request body the server accepted (a 2xx answer)
-// differs from the operation's documented request body: a client generated from the
-// document must be able to send what the server takes.
-func (c *Checker) CheckRequest(method, path, contentType string, body []byte) []string {
-	base, _, _ := strings.Cut(contentType, ";")
-	if len(bytes.TrimSpace(body)) == 0 || strings.TrimSpace(base) != "application/json" {
-		return nil
-	}
+// Request is one request as a client sent it.
+type Request struct {
+	Method, Path, RawQuery string
+	Header                 http.Header
+	Body                   []byte
+}
+
+// CheckRequest reports every way a request the server accepted (a 2xx answer) differs from
+// what the document allows its operation: its query, path and header parameters and its
+// JSON body. A client generated from the document must be able to send what the server
+// takes. A query parameter with an empty value is left out: the server reads it as absent.
+func (c *Checker) CheckRequest(r Request) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	op, _ := c.find(method, path)
+	op, _ := c.find(r.Method, r.Path)
 	if op == nil {
 		return nil
 	}
-	if op.RequestBody == nil || op.RequestBody.Content == nil {
-		return []string{fmt.Sprintf("%s %s accepted a JSON body, but the document gives the operation none", method, path)}
+	base, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	hasBody := len(bytes.TrimSpace(r.Body)) > 0
+	if hasBody && (op.RequestBody == nil || op.RequestBody.Content == nil) {
+		return []string{fmt.Sprintf("%s %s accepted a body, but the document gives the operation none", r.Method, r.Path)}
 	}
-	mt := op.RequestBody.Content.GetOrZero("application/json")
-	if mt == nil || mt.Schema == nil {
-		return []string{fmt.Sprintf("%s %s accepted a JSON body, but the document declares no application/json request body", method, path)}
+	q, err := url.ParseQuery(r.RawQuery)
+	if err != nil {
+		return []string{fmt.Sprintf("%s %s accepted a query that is not well formed: %v", r.Method, r.Path, err)}
 	}
-	ok, errs := c.schema.ValidateSchemaBytes(mt.Schema.Schema(), body)
-	if ok {
-		return nil
+	for k, vs := range q {
+		if len(vs) == 1 && vs[0] == "" {
+			delete(q, k)
+		}
 	}
-	out := describe(Answer{Method: method, Path: path + " (request body)", Status: 0, Body: body}, errs)
-	for i := range out {
-		out[i] = strings.Replace(out[i], "answered 0 that the document does not allow", "was accepted with a body the document does not allow", 1)
+	target := "http://127.0.0.1:8080" + templatePath(r.Path)
+	if len(q) > 0 {
+		target += "?" + q.Encode()
 	}
-	return out
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequest(method, target, bytes.NewReader(r.Body))
+	if err != nil {
+		return []string{err.Error()}
+	}
+	req.Header = r.Header.Clone()
+	if !hasBody || strings.TrimSpace(base) != "application/json" {
+		// Only JSON bodies are checked (a YAML catalog is parsed by its own rules).
+		req.Body, req.ContentLength = http.NoBody, 0
+		req.Header.Del("Content-Type")
+	}
+	if ok, errs := c.v.ValidateHttpRequestSync(req); !ok {
+		return report(fmt.Sprintf("%s %s?%s was accepted, but the document does not allow it", r.Method, r.Path, r.RawQuery), r.Body, errs)
+	}
+	return nil
 }
 
 // recorder keeps a copy of what a handler writes (up to maxBody bytes).

@@ -112,13 +112,24 @@ func TestHandler_FailsTheTestThatReceivedADriftingAnswer(t *testing.T) {
 // handler whole.
 func TestHandler_FailsTheTestWhoseAcceptedRequestBreaksTheDocument(t *testing.T) {
 	c := checker(t)
-	require.Empty(t, c.CheckRequest("POST", "/v1/entitlements/check", "application/json", []byte(`{"metric":"api_calls","quantity":3}`)))
-	require.Empty(t, c.CheckRequest("POST", "/v1/entitlements/check", "application/yaml", []byte(`metric: 3`)))
-	bad := c.CheckRequest("POST", "/v1/entitlements/check", "application/json; charset=utf-8", []byte(`{"metric":"api_calls","quantity":"3"}`))
-	require.Len(t, bad, 1)
-	require.Contains(t, bad[0], "quantity")
-	require.NotEmpty(t, c.CheckRequest("POST", "/v1/usage", "application/json", []byte(`{"metric":"api_calls","quantity":3,"idempotency_key":"k","extra":1}`)))
-	require.NotEmpty(t, c.CheckRequest("GET", "/v1/tenant", "application/json", []byte(`{}`)), "a body for an operation that takes none")
+	check := func(method, path, contentType, body string) []string {
+		h := http.Header{}
+		if contentType != "" {
+			h.Set("Content-Type", contentType)
+		}
+		h.Set("Authorization", "Bearer tk_x")
+		p, q, _ := strings.Cut(path, "?")
+		return c.CheckRequest(oastest.Request{Method: method, Path: p, RawQuery: q, Header: h, Body: []byte(body)})
+	}
+	require.Empty(t, check("POST", "/v1/entitlements/check", "application/json", `{"metric":"api_calls","quantity":3}`))
+	require.Empty(t, check("GET", "/v1/entitlements?min_seq=4", "", ""))
+	require.Empty(t, check("GET", "/v1/entitlements?min_seq=", "", ""), "an empty value is absent")
+	require.NotEmpty(t, check("GET", "/v1/entitlements?min_seq=x", "", ""))
+	bad := check("POST", "/v1/entitlements/check", "application/json; charset=utf-8", `{"metric":"api_calls","quantity":"3"}`)
+	require.NotEmpty(t, bad)
+	require.Contains(t, strings.Join(bad, " "), "quantity")
+	require.NotEmpty(t, check("POST", "/v1/usage", "application/json", `{"metric":"api_calls","quantity":3,"idempotency_key":"k","extra":1}`))
+	require.NotEmpty(t, check("GET", "/v1/tenant", "application/json", `{}`), "a body for an operation that takes none")
 
 	for _, status := range []int{http.StatusOK, http.StatusBadRequest} {
 		rec := &recordingTB{TB: t}
