@@ -67,8 +67,15 @@ type Pending struct {
 	// Usage is what the event adds to its tenant's usage totals, one entry per metric and
 	// quota period (usage.Deltas computes it from usage records): the event store adds it
 	// in the append's transaction, and refuses the append (a *QuotaExceeded) when a total
-	// would pass its Quota.
+	// would pass its Quota. Left empty for a Metered event, it is the event's UsageDeltas
+	// (without quotas): no path that appends usage can leave the totals behind.
 	Usage []UsageDelta
+}
+
+// Metered is an event that records usage: what it adds to its tenant's usage totals.
+type Metered interface {
+	Event
+	UsageDeltas() []UsageDelta
 }
 
 // StreamPart is one stream's share of an append that spans several streams of a tenant.

@@ -85,6 +85,9 @@ func (d DomainStore) encode(meta domain.Metadata, events []domain.Pending) ([]Ne
 			return nil, err
 		}
 		ne.ID, ne.Keys, ne.Usage = e.ID, e.Keys, e.Usage
+		if m, ok := e.Event.(domain.Metered); ok && len(ne.Usage) == 0 {
+			ne.Usage = m.UsageDeltas()
+		}
 		out[i] = ne
 	}
 	return out, nil

@@ -130,3 +130,29 @@ func TestRecordUsage_CoalescesConcurrentSingleRecordsWithoutLosingOrDoublingAny(
 	require.Less(t, stored, keys, "concurrent single records were coalesced into fewer events")
 	require.Zero(t, uc.Waiting(tenantID), "no request is left waiting")
 }
+
+// A usage event appended through the domain store without its deltas (a path other than
+// RecordUsage) still reaches the usage totals: the store takes them from the event; the
+// use case's own deltas are not added twice.
+func TestDomainStore_KeepsTheUsageTotalsOfUsageEventsAppendedWithoutDeltas(t *testing.T) {
+	store, events, uc := usageFixture(t)
+	ctx := context.Background()
+	tenantID := uuid.New()
+	at := time.Now().UTC()
+	_, err := events.Append(ctx, tenantID, usage.StreamID, domain.Any, byTest, domain.Pending{Event: usageRecord(t, "a", 2, at)})
+	require.NoError(t, err)
+	batch := usage.BatchRecorded{Records: []usage.Recorded{usageRecord(t, "b", 3, at), usageRecord(t, "c", 5, at.Add(-40*24*time.Hour))}}
+	_, err = events.Append(ctx, tenantID, usage.StreamID, domain.Any, byTest, domain.Pending{Event: batch})
+	require.NoError(t, err)
+	_, err = uc.Record(ctx, app.UsageInput{Tenant: tenantID, Metadata: byTest, Records: []usage.Recorded{usageRecord(t, "d", 7, at)}})
+	require.NoError(t, err)
+
+	sums, err := store.UsageSums(ctx, tenantID, usage.Period(at))
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"api_calls": "12"}, sums, "2 + 3 + 7 this month")
+	sums, err = store.UsageSums(ctx, tenantID, usage.Period(at.Add(-40*24*time.Hour)))
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"api_calls": "5"}, sums, "the record dated 40 days ago")
+	total, _ := sumRecorded(t, events, tenantID)
+	require.Equal(t, int64(17), total)
+}

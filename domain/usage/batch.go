@@ -30,6 +30,9 @@ func (BatchRecorded) EventType() string { return TypeBatchRecorded }
 // SchemaVersion implements domain.Event.
 func (BatchRecorded) SchemaVersion() int { return 1 }
 
+// UsageDeltas implements domain.Metered.
+func (b BatchRecorded) UsageDeltas() []domain.UsageDelta { return Deltas(b.Records) }
+
 // Records returns the usage records an event carries: one for a Recorded, all of them for
 // a BatchRecorded (value or pointer), and ok false for any other event.
 func Records(e domain.Event) (records []Recorded, ok bool) {

@@ -33,6 +33,9 @@ func (Recorded) EventType() string { return TypeRecorded }
 // SchemaVersion implements domain.Event.
 func (Recorded) SchemaVersion() int { return 1 }
 
+// UsageDeltas implements domain.Metered.
+func (r Recorded) UsageDeltas() []domain.UsageDelta { return Deltas([]Recorded{r}) }
+
 // NewRecord validates a record at now: every part must be set and occurredAt
 // must lie within [now-MaxAge, now+MaxFutureSkew].
 func NewRecord(metric Metric, quantity Quantity, occurredAt time.Time, key IdempotencyKey, now time.Time) (Recorded, error) {
@@ -63,3 +66,8 @@ const recordIDNamespace = "tenantry/usage/v1"
 func RecordEventID(tenant uuid.UUID, key IdempotencyKey) uuid.UUID {
 	return domain.DeriveID(recordIDNamespace, tenant, key.s)
 }
+
+var (
+	_ domain.Metered = Recorded{}
+	_ domain.Metered = BatchRecorded{}
+)
