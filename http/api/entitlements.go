@@ -46,17 +46,17 @@ type Quantity string
 // MarshalJSON writes the number literal (an invalid one is an error).
 func (q Quantity) MarshalJSON() ([]byte, error) { return json.Marshal(json.Number(q)) }
 
-// UnmarshalJSON takes a JSON number; null leaves the quantity absent.
+// UnmarshalJSON takes a JSON number; null leaves the quantity absent. b is one JSON value
+// the decoder has checked, so a number is what starts with a digit or a minus sign.
 func (q *Quantity) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		*q = Quantity(b)
 		return nil
 	}
-	var n json.Number
-	if len(b) == 0 || b[0] == '"' || json.Unmarshal(b, &n) != nil {
-		return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeFor[float64]()}
-	}
-	*q = Quantity(n)
-	return nil
+	return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeFor[float64]()}
 }
 
 // EntitlementCheck is the answer of POST /v1/entitlements/check.
