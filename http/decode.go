@@ -56,7 +56,7 @@ func decodeJSON(body []byte, dst any) error {
 			return &fieldErr{field: field, msg: "must be a JSON " + jsonKind(typ.Type.Kind().String())}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &fieldErr{field: name, msg: "is not a field of this request"}
+			return &fieldErr{field: clipName(name), msg: "is not a field of this request"}
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return errors.New("the body is not valid JSON (it ends too early)")
 		default:
@@ -68,6 +68,9 @@ func decodeJSON(body []byte, dst any) error {
 	}
 	if _, err := dec.Token(); err == nil {
 		return errors.New("the body must hold exactly one JSON object")
+	}
+	if key, ok := repeatedKey(trimmed); ok {
+		return &fieldErr{field: clipName(key), msg: "is given more than once (keys are matched without case)"}
 	}
 	return nil
 }

@@ -131,6 +131,8 @@ func TestEntitlementCheck_RefusesMalformedChecksWith400(t *testing.T) {
 		{"QuantityTooLarge", map[string]any{"metric": "api_calls", "quantity": 1000000000001}, http.StatusUnprocessableEntity, "quantity"},
 		{"UnknownField", map[string]any{"feature": "sso", "extra": true}, http.StatusBadRequest, ""},
 		{"NotAnObject", `["sso"]`, http.StatusBadRequest, ""},
+		{"KeyTwice", `{"metric": "api_calls", "quantity": 1, "metric": "storage_gb"}`, http.StatusBadRequest, "metric"},
+		{"KeyTwiceInAnotherCase", `{"metric": "api_calls", "Metric": "storage_gb", "quantity": 1}`, http.StatusBadRequest, "Metric"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := a.check(ten.key, c.body)

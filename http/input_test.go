@@ -87,7 +87,9 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"records":[{"metric":"a","quantity":1,"idempotency_key":"k"}],"records":[{"metric":"b","quantity":1,"idempotency_key":"k"}]}`,
 		`{"records":[]}`, `{"records":[{"metric":"a","quantity":1,"idempotency_key":"k"},1]}`, `{"records":[{"metric":"a","quantity":1,"idempotency_key":"k"}],"x":1}`,
 		`{"records":[{"metric":"a}","quantity":1,"idempotency_key":"k{\"["}]}`, `{"records":[{"metric":"a","quantity":1,"idempotency_key":"k","x":{"y":[1]}}]}`,
-		`{"metric":"api_calls","quantity":3}`, `{"metric":"api_calls","quantity":"3"}`, `{"metric":"a","quantity":1.5e3}`, `{"feature":"sso","quantity":null}`} {
+		`{"metric":"api_calls","quantity":3}`, `{"metric":"api_calls","quantity":"3"}`, `{"metric":"a","quantity":1.5e3}`, `{"feature":"sso","quantity":null}`,
+		`{"metric":"a","Metric":"b"}`, `{"n\u0061me":"a","name":"b"}`, `{"a":{"k":1,"K":2}}`, `{"a":[{"k":1},{"k":2}]}`, `{"\u212a":1,"k":2}`,
+		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"A":18}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -97,6 +99,13 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		if err := httpapi.DecodeJSON(body, &dst); err == nil {
 			require.Equal(t, byte('{'), bytes.TrimSpace(body)[0])
+		}
+		// A key given twice in one object (compared as encoding/json matches keys: without
+		// case) is refused, at any depth; nothing else is, decoded into a map.
+		if trimmed := bytes.TrimSpace(body); json.Valid(trimmed) && len(trimmed) > 0 && trimmed[0] == '{' {
+			var anything map[string]any
+			err := httpapi.DecodeJSON(body, &anything)
+			require.Equal(t, hasRepeatedKey(trimmed), err != nil, "%q: %v", body, err)
 		}
 		// A check's quantity is a JSON number as written, never a string, and what was
 		// accepted writes back to the same request.
@@ -120,6 +129,46 @@ func FuzzDecodeJSON(f *testing.F) {
 			require.Equal(t, want, got, "%q", body)
 		}
 	})
+}
+
+// hasRepeatedKey reports whether an object in body (valid JSON) has two keys equal without
+// case: the fuzz target's reference, by encoding/json's tokens.
+func hasRepeatedKey(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var walk func() bool
+	walk = func() bool {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'):
+			var keys []string
+			for dec.More() {
+				k, _ := dec.Token()
+				key, _ := k.(string)
+				for _, o := range keys {
+					if strings.EqualFold(o, key) {
+						return true
+					}
+				}
+				keys = append(keys, key)
+				if walk() {
+					return true
+				}
+			}
+			_, _ = dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				if walk() {
+					return true
+				}
+			}
+			_, _ = dec.Token()
+		}
+		return false
+	}
+	return walk()
 }
 
 // A fuzzed request against the real server never gets a 5xx.
