@@ -107,8 +107,9 @@ type Request interface {
 	// handler decides (the events stand; answering the write anyway is usual), and an
 	// error at once when one of the projections is stopped (r.Error answers it as 503).
 	Settle(ctx context.Context, seq int64) error
-	// Bind decodes the JSON body into v strictly (unknown fields, trailing data and a
-	// missing body answer 400); false means a problem was answered.
+	// Bind decodes the JSON body into v strictly (unknown fields, trailing data, a key
+	// given twice in one object and a missing body answer 400); false means a problem was
+	// answered.
 	Bind(v any) bool
 	// JSON answers status with v as the JSON body.
 	JSON(status int, v any)
