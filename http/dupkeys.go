@@ -18,57 +18,69 @@ const maxSmallObject = 16
 // is refused instead. Its cost is one pass over body, allocation-free for objects of up to
 // maxSmallObject keys without escapes.
 func repeatedKey(body []byte) (string, bool) {
-	type object struct {
-		keys [][]byte
-		big  map[string]struct{}
-	}
-	var stack []object
+	// The keys of the objects open at i, outermost first: starts[d] is where the object at
+	// depth d begins in keys (its keys are the tail of keys while it is the innermost one:
+	// the objects inside it have closed before its next key). An object with more than
+	// maxSmallObject keys moves them to a map of its own, in big.
+	var keyBuf [maxSmallObject][]byte
+	var startBuf [8]int
+	keys, starts := keyBuf[:0], startBuf[:0]
+	var big map[int]map[string]struct{}
 	i := 0
 	for i < len(body) {
-		switch c := body[i]; c {
+		switch body[i] {
 		case '{':
-			stack = append(stack, object{})
+			starts = append(starts, len(keys))
 			i++
 		case '}':
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
+			if n := len(starts); n > 0 {
+				keys, starts = keys[:starts[n-1]], starts[:n-1]
+				delete(big, n-1)
 			}
 			i++
 		case '"':
 			end := stringEnd(body, i)
-			if len(stack) == 0 || !isKey(body, end) {
+			if len(starts) == 0 || !isKey(body, end) {
 				i = end
 				continue
 			}
-			key := body[i+1 : end-1]
+			quoted := body[i:end]
+			i = end
+			key := quoted[1 : len(quoted)-1]
 			if bytes.IndexByte(key, '\\') >= 0 {
 				var s string
-				if json.Unmarshal(body[i:end], &s) == nil {
+				if json.Unmarshal(quoted, &s) == nil {
 					key = []byte(s)
 				}
 			}
-			o := &stack[len(stack)-1]
-			if o.big == nil && len(o.keys) < maxSmallObject {
-				for _, k := range o.keys {
-					if bytes.EqualFold(k, key) {
-						return string(key), true
-					}
-				}
-				o.keys = append(o.keys, key)
-			} else {
-				if o.big == nil {
-					o.big = make(map[string]struct{}, 2*maxSmallObject)
-					for _, k := range o.keys {
-						o.big[fold(k)] = struct{}{}
-					}
-				}
+			depth := len(starts) - 1
+			if m := big[depth]; m != nil {
 				f := fold(key)
-				if _, seen := o.big[f]; seen {
+				if _, seen := m[f]; seen {
 					return string(key), true
 				}
-				o.big[f] = struct{}{}
+				m[f] = struct{}{}
+				continue
 			}
-			i = end
+			own := keys[starts[depth]:]
+			for _, k := range own {
+				if bytes.EqualFold(k, key) {
+					return string(key), true
+				}
+			}
+			if len(own) < maxSmallObject {
+				keys = append(keys, key)
+				continue
+			}
+			m := make(map[string]struct{}, 2*maxSmallObject)
+			for _, k := range own {
+				m[fold(k)] = struct{}{}
+			}
+			m[fold(key)] = struct{}{}
+			if big == nil {
+				big = map[int]map[string]struct{}{}
+			}
+			big[depth], keys = m, keys[:starts[depth]]
 		default:
 			i++
 		}
