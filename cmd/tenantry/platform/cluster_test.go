@@ -396,6 +396,31 @@ feed:
 	res.Body.Close()
 	require.Contains(t, string(metricsBody), "tenantry_projection_events_total")
 
+	// Each API replica runs the heap floor (its live heap is a few MiB: with Go's default
+	// pacing it would collect several times a second under load); the projector keeps
+	// Go's default pacing.
+	gcPercent := func(url string) float64 {
+		res, err := http.Get(url + "/metrics")
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "go_gc_gogc_percent "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				require.NoError(t, err)
+				return f
+			}
+		}
+		t.Fatalf("%s/metrics has no go_gc_gogc_percent", url)
+		return 0
+	}
+	if os.Getenv("GOGC") == "" { // an operator's GOGC turns the floor off
+		for _, api := range c.apis {
+			require.Greater(t, gcPercent(api), 100.0, "%s runs the heap floor", api)
+		}
+		require.Equal(t, 100.0, gcPercent("http://"+c.metricsAddr), "the projector paces as Go does")
+	}
+
 	// Stripe was told each window exactly once: per customer and window, the distinct
 	// identifiers' values add up to the usage recorded, and a repeated identifier was a
 	// byte-for-byte retry.
