@@ -31,17 +31,18 @@ func heapFloorPercent(live, floor uint64) int {
 	if live >= floor/2 {
 		return 100
 	}
-	atMinimum := floor / (goHeapMinimum / 100)
-	if live == 0 || (floor-live)/live >= atMinimum/100 {
-		return max(100, int(atMinimum))
+	p := floor / (goHeapMinimum / 100) // the percent at which the minimum heap is the floor
+	if live > 0 {
+		p = min(p, (floor-live)*100/live)
 	}
-	return max(100, int((floor-live)*100/live))
+	return max(100, int(p))
 }
 
 // RunHeapFloor keeps the collector from running before the heap holds floor bytes while the
-// live heap is small, until ctx ends; then it restores the percent it found. An API replica's live heap is a few MiB, so Go's default pacing (collect when the
-// heap doubles) collects every few MiB allocated: several times a second under load, and
-// every collection shows in the tail latency of the requests it overlaps (the entitlement
+// live heap is small, until ctx ends; then it restores the percent it found. An API
+// replica's live heap is a few MiB, so Go's default pacing (collect when the heap doubles)
+// collects every few MiB allocated: several times a second under load, and every
+// collection shows in the tail latency of the requests it overlaps (the entitlement
 // check's p99: the heap_floor_open_p99 figure). With the floor, the heap grows to floor
 // before a collection; once the live heap is half the floor or more, pacing is Go's
 // default. GOMEMLIMIT still bounds the total; the platform does not run this when GOGC is
