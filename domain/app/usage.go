@@ -182,11 +182,11 @@ func (u *RecordUsage) storeRecords(ctx context.Context, tenant uuid.UUID, meta d
 	for i := range fresh {
 		fresh[i] = i
 	}
-	var last error
+	var last error // the previous append's refusal; nil before the first
 	claimRounds := 0
-	for attempt := 0; ; attempt++ {
+	for {
 		switch {
-		case attempt == 0:
+		case last == nil:
 		case isQuota(last):
 			before := len(fresh)
 			if fresh, err = u.fit(ctx, tenant, quotas, records, fresh, out.refused); err != nil {
