@@ -67,10 +67,7 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 	a := newBenchAPI(b, pgtest.New(b))
 	// The tests' catalog with a rate limit the check's in-process rounds (over 100,000 checks
 	// a second on a quiet machine) cannot spend: the limiter still runs on every check.
-	doc := strings.Replace(entitlementsDoc, `"requests_per_second": 100000, "burst": 100000`, `"requests_per_second": 1000000, "burst": 1000000`, 1)
-	if r := a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: doc}); doc == entitlementsDoc || r.status != http.StatusOK {
-		b.Fatalf("catalog: %d %s", r.status, r.raw)
-	}
+	a.applyEntitlementsCatalogWithProRate(1_000_000, 1_000_000)
 	ten := a.createTenant("pro")
 	a.postUsage(ten.key, usageBody("api_calls", "40", "bench"))
 	body := []byte(`{"metric":"api_calls","quantity":3}`)
@@ -95,27 +92,36 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 	trivial := httptest.NewServer(r)
 	defer trivial.Close()
 	const path, conns, offered = "/v1/entitlements/check", 64, 5000.0
+	// openRound drives url at the offered rate for one window, adding its load and its p99
+	// from the actual send to open and send.
+	openRound := func(url string, open, send *[]load) func() {
+		return func() {
+			l, sendP99, err := driveOpen(strings.TrimPrefix(url, "http://"), path, ten.key, conns, offered, window, body, http.StatusOK)
+			if err != nil {
+				b.Fatal(err)
+			}
+			*open = append(*open, l)
+			*send = append(*send, load{p99: sendP99})
+		}
+	}
+	p99 := func(l load) float64 { return l.p99 }
 	floor := startHeapFloor()
 	defer floor.stop()
 	if pgtest.BenchSelected("heap_floor_open_p99") {
-		var with, without []float64
-		open := func(on bool, p99s *[]float64) func() {
+		var with, without, sends []load
+		withFloor := func(on bool, round func()) func() {
 			return func() {
 				if on {
 					floor.start()
 				} else {
 					floor.stop()
 				}
-				l, _, err := driveOpen(strings.TrimPrefix(srv.URL, "http://"), path, ten.key, conns, offered, window, body, http.StatusOK)
-				if err != nil {
-					b.Fatal(err)
-				}
-				*p99s = append(*p99s, l.p99)
+				round()
 			}
 		}
-		pgtest.InTurns(3, open(false, &without), open(true, &with))
+		pgtest.InTurns(3, withFloor(false, openRound(srv.URL, &without, &sends)), withFloor(true, openRound(srv.URL, &with, &sends)))
 		floor.start()
-		pgtest.BenchLine("heap_floor_open_p99", pgtest.Median(with), "ms", "no_heap_floor_open_p99", pgtest.Median(without))
+		pgtest.BenchLine("heap_floor_open_p99", medianOf(with, p99), "ms", "no_heap_floor_open_p99", medianOf(without, p99))
 	}
 	if pgtest.BenchSelected("entitlement_check_handler") || pgtest.BenchSelected("entitlement_check_allocs") {
 		var us, usBase, allocs, allocsBase []float64
@@ -141,16 +147,6 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 	// steady state at its rate (the open rounds follow one another, as a server's steady
 	// load does).
 	var closed, closedBase, open, openBase, send, sendBase []load
-	openRound := func(url string, open, send *[]load) func() {
-		return func() {
-			l, sendP99, err := driveOpen(strings.TrimPrefix(url, "http://"), path, ten.key, conns, offered, window, body, http.StatusOK)
-			if err != nil {
-				b.Fatal(err)
-			}
-			*open = append(*open, l)
-			*send = append(*send, load{p99: sendP99})
-		}
-	}
 	closedRound := func(url string, closed *[]load) func() {
 		return func() {
 			l, err := driveRaw(strings.TrimPrefix(url, "http://"), path, ten.key, conns, window, body, http.StatusOK)
@@ -163,7 +159,6 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 	pgtest.InTurns(3, openRound(trivial.URL, &openBase, &sendBase), openRound(srv.URL, &open, &send))
 	pgtest.InTurns(3, closedRound(trivial.URL, &closedBase), closedRound(srv.URL, &closed))
 	rate := func(l load) float64 { return l.rate }
-	p99 := func(l load) float64 { return l.p99 }
 	pgtest.BenchLine("entitlement_check", medianOf(closed, rate), "req/s", "trivial_gin", medianOf(closedBase, rate))
 	pgtest.BenchLine("entitlement_check_p99", medianOf(closed, p99), "ms", "trivial_gin_p99", medianOf(closedBase, p99))
 	pgtest.BenchLine("entitlement_check_open_p99", medianOf(open, p99), "ms", "trivial_gin_open_p99", medianOf(openBase, p99))

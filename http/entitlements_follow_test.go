@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,10 +134,7 @@ func TestEntitlements_AnUnreachedMinSeqAnswers503WithRetryAfter(t *testing.T) {
 func TestEntitlementCheck_SpendsTheTenantsRateLimitAndIntrospectionDoesNot(t *testing.T) {
 	t.Parallel()
 	a := newAPIOn(t, pgtest.New(t), withIntrospection)
-	small := strings.Replace(entitlementsDoc, `"requests_per_second": 100000, "burst": 100000`, `"requests_per_second": 1, "burst": 3`, 1)
-	require.NotEqual(t, entitlementsDoc, small)
-	r := a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: small})
-	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	a.applyEntitlementsCatalogWithProRate(1, 3)
 	ten := a.createTenant("pro")
 	for range 10 {
 		r := a.do(req{method: "POST", path: "/v1/introspect", token: serviceToken, body: map[string]any{"token": ten.key, "include": []string{"entitlements"}}})

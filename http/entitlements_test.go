@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,9 +41,16 @@ func newEntitlementsAPI(t *testing.T, opts ...apiOption) *api {
 	return a
 }
 
-func (a *api) applyEntitlementsCatalog() {
+func (a *api) applyEntitlementsCatalog() { a.applyEntitlementsCatalogWithProRate(100_000, 100_000) }
+
+// applyEntitlementsCatalogWithProRate applies entitlementsDoc with pro's rate limit set to
+// rps requests a second and burst.
+func (a *api) applyEntitlementsCatalogWithProRate(rps, burst int) {
 	a.t.Helper()
-	r := a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: entitlementsDoc})
+	const proRate = `"requests_per_second": 100000, "burst": 100000`
+	require.Contains(a.t, entitlementsDoc, proRate)
+	doc := strings.Replace(entitlementsDoc, proRate, fmt.Sprintf(`"requests_per_second": %d, "burst": %d`, rps, burst), 1)
+	r := a.do(req{method: "PUT", path: "/v1/admin/catalog", token: operatorToken, body: doc})
 	require.Equal(a.t, http.StatusOK, r.status, string(r.raw))
 }
 
