@@ -26,6 +26,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain/catalog"
@@ -403,16 +405,12 @@ feed:
 		res, err := http.Get(url + "/metrics")
 		require.NoError(t, err)
 		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "go_gc_gogc_percent "); ok {
-				f, err := strconv.ParseFloat(v, 64)
-				require.NoError(t, err)
-				return f
-			}
-		}
-		t.Fatalf("%s/metrics has no go_gc_gogc_percent", url)
-		return 0
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(res.Body)
+		require.NoError(t, err)
+		gogc := families["go_gc_gogc_percent"]
+		require.NotNil(t, gogc, "%s/metrics has no go_gc_gogc_percent", url)
+		return gogc.GetMetric()[0].GetGauge().GetValue()
 	}
 	if os.Getenv("GOGC") == "" { // an operator's GOGC turns the floor off
 		for _, api := range c.apis {
