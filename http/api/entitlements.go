@@ -56,7 +56,7 @@ func (q *Quantity) UnmarshalJSON(b []byte) error {
 		*q = Quantity(b)
 		return nil
 	}
-	return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeFor[float64]()}
+	return &json.UnmarshalTypeError{Value: "non-number", Type: reflect.TypeFor[float64]()}
 }
 
 // EntitlementCheck is the answer of POST /v1/entitlements/check.
