@@ -142,10 +142,8 @@ func BenchmarkEntitlementCheck(b *testing.B) {
 	if !network {
 		return
 	}
-	// The open-loop rounds first, all of them, then the closed-loop ones: an open-loop round
-	// that came right after a saturating closed-loop window read lower than the same server's
-	// steady state at its rate (the open rounds follow one another, as a server's steady
-	// load does).
+	// The open-loop rounds first, all of them, then the closed-loop ones, so that the open
+	// rounds follow one another as a server's steady load does, never a saturating window.
 	var closed, closedBase, open, openBase, send, sendBase []load
 	closedRound := func(url string, closed *[]load) func() {
 		return func() {
